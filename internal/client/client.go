@@ -1,0 +1,194 @@
+// Package client is the signed HTTP client the opentrail subcommands use to
+// talk to a server: it resolves the endpoint and the usual AWS credentials
+// (environment variables, shared config and credentials files, profiles)
+// and signs every request with SigV4.
+//
+// A Client is safe for concurrent use.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+)
+
+// DefaultEndpoint is where a local server listens.
+const DefaultEndpoint = "http://127.0.0.1:4747"
+
+// Client signs and sends requests to one opentrail server.
+type Client struct {
+	Endpoint string
+	Region   string
+	creds    aws.CredentialsProvider
+	signer   *v4.Signer
+	http     *http.Client
+}
+
+// Options select the endpoint, region and profile; empty fields take their
+// defaults from the environment (OPENTRAIL_ENDPOINT, AWS_REGION,
+// AWS_PROFILE, ...).
+type Options struct {
+	Endpoint string
+	Region   string
+	Profile  string
+}
+
+// New resolves credentials and returns a client. With no credentials
+// anywhere it uses the local-mode pair test/test, which a local server
+// accepts.
+func New(ctx context.Context, o Options) (*Client, error) {
+	if o.Endpoint == "" {
+		o.Endpoint = os.Getenv("OPENTRAIL_ENDPOINT")
+	}
+	if o.Endpoint == "" {
+		o.Endpoint = DefaultEndpoint
+	}
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if o.Profile != "" {
+		loadOpts = append(loadOpts, awsconfig.WithSharedConfigProfile(o.Profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	region := o.Region
+	if region == "" {
+		region = cfg.Region
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	var creds aws.CredentialsProvider = cfg.Credentials
+	if creds == nil || !hasCredentials(ctx, creds) {
+		creds = aws.NewCredentialsCache(staticCreds{})
+	}
+	return &Client{
+		Endpoint: strings.TrimRight(o.Endpoint, "/"),
+		Region:   region,
+		creds:    creds,
+		signer:   v4.NewSigner(),
+		http:     &http.Client{Timeout: 5 * time.Minute},
+	}, nil
+}
+
+func hasCredentials(ctx context.Context, p aws.CredentialsProvider) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := p.Retrieve(ctx)
+	return err == nil && c.HasKeys()
+}
+
+type staticCreds struct{}
+
+func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "opentrail local-mode default"}, nil
+}
+
+// Do signs and sends a request for service with body (nil for none) and
+// extra headers, and returns the response body; a non-2xx answer becomes an
+// *APIError.
+func (c *Client) Do(ctx context.Context, service, method, path string, header http.Header, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("User-Agent", "opentrail-cli")
+	sum := sha256.Sum256(body)
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get credentials: %w", err)
+	}
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, c.Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("sign request: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &ConnError{Endpoint: c.Endpoint, Err: err}
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, parseAPIError(resp, out)
+	}
+	return out, nil
+}
+
+// APIError is an error answer from the server.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func parseAPIError(resp *http.Response, body []byte) error {
+	e := &APIError{Status: resp.StatusCode, Code: resp.Header.Get("X-Amzn-ErrorType")}
+	var b struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Msg2    string `json:"Message"`
+	}
+	if json.Unmarshal(body, &b) == nil {
+		if b.Type != "" {
+			e.Code = b.Type
+		}
+		e.Message = b.Message + b.Msg2
+	}
+	if i := strings.IndexByte(e.Code, ':'); i >= 0 {
+		e.Code = e.Code[:i]
+	}
+	if e.Message == "" {
+		e.Message = strings.TrimSpace(string(body))
+	}
+	return e
+}
+
+// ConnError reports that the server could not be reached.
+type ConnError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("cannot reach opentrail at %s: %v", e.Endpoint, e.Err)
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// Hint suggests what to do about err, or returns "".
+func Hint(err error) string {
+	var ce *ConnError
+	var ae *APIError
+	switch {
+	case errors.As(err, &ce):
+		return "is the server running? start one with `opentrail serve`, or point --endpoint (or OPENTRAIL_ENDPOINT) at it"
+	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
+		return "check your credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile); a local-mode server accepts the secret \"test\""
+	}
+	return ""
+}

@@ -1,0 +1,252 @@
+// Package config holds opentrail's server configuration: Default(), then a
+// YAML (or JSON) file, then environment variables, then flags, then
+// Validate(). Validation errors name the field and the bad value.
+//
+// The package is pure apart from reading the file and the environment.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	// Addr is the host:port the server listens on.
+	Addr string `yaml:"addr"`
+	// Data is the data directory (the DuckDB store and delivered objects).
+	Data string `yaml:"data"`
+
+	History History `yaml:"history"`
+	Limits  Limits  `yaml:"limits"`
+
+	// Organization, when set, names the management account (which may
+	// write events for member accounts) and the members.
+	Organization *Organization `yaml:"organization"`
+	// Principals are the credentials the server accepts. With none, the
+	// server runs in local mode (loopback only, secret "test" for any key).
+	Principals []Principal `yaml:"principals"`
+}
+
+// History configures the event history.
+type History struct {
+	// RetentionDays is how long events are kept (default 90; 0 = forever).
+	RetentionDays int `yaml:"retention_days"`
+	// LookupWindowDays is how far back LookupEvents reaches (default 90,
+	// as AWS; 0 = no limit).
+	LookupWindowDays int `yaml:"lookup_window_days"`
+	// IncludeDataEvents makes LookupEvents return data events as well
+	// (AWS never does).
+	IncludeDataEvents bool `yaml:"include_data_events"`
+	// LookupRateLimit is LookupEvents calls per second per account and
+	// region (0 = unlimited; 2 emulates AWS's throttling).
+	LookupRateLimit float64 `yaml:"lookup_rate_limit"`
+}
+
+// Limits bound what one request may carry.
+type Limits struct {
+	// MaxBodyBytes caps a request body after decompression (default 8 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxEventsPerRequest caps the records in one POST /v1/events
+	// (default 10,000).
+	MaxEventsPerRequest int `yaml:"max_events_per_request"`
+}
+
+// Organization is an AWS-Organizations-like grouping of accounts.
+type Organization struct {
+	ID                string   `yaml:"id"`
+	ManagementAccount string   `yaml:"management_account"`
+	Members           []string `yaml:"members"`
+}
+
+// Principal is one set of credentials.
+type Principal struct {
+	AccessKeyID string `yaml:"access_key_id"`
+	// SecretAccessKey is the secret itself; SecretEnv names an environment
+	// variable that holds it instead.
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SecretEnv       string `yaml:"secret_env"`
+	Account         string `yaml:"account"`
+	// Type is the userIdentity type recorded for this principal (default
+	// IAMUser; Root and AssumedRole are accepted too).
+	Type     string `yaml:"type"`
+	UserName string `yaml:"user_name"`
+	// ARN defaults to arn:aws:iam::<account>:user/<user_name>.
+	ARN string `yaml:"arn"`
+}
+
+// DefaultAddr is where the server listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:4747"
+
+// Default returns the built-in configuration: local mode on loopback.
+func Default() Config {
+	return Config{
+		Addr: DefaultAddr,
+		Data: "./opentrail-data",
+		History: History{
+			RetentionDays:    90,
+			LookupWindowDays: 90,
+		},
+		Limits: Limits{
+			MaxBodyBytes:        8 << 20,
+			MaxEventsPerRequest: 10000,
+		},
+	}
+}
+
+// Load returns Default() overlaid with the file at path (if path is not
+// empty) and the environment, not yet validated.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			if err := yaml.NewDecoder(bytes.NewReader(b), yaml.DisallowUnknownField()).Decode(&c); err != nil {
+				return c, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+			}
+		}
+	}
+	if v := os.Getenv("OPENTRAIL_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := os.Getenv("OPENTRAIL_DATA"); v != "" {
+		c.Data = v
+	}
+	for i := range c.Principals {
+		p := &c.Principals[i]
+		if p.SecretAccessKey == "" && p.SecretEnv != "" {
+			p.SecretAccessKey = os.Getenv(p.SecretEnv)
+		}
+	}
+	return c, nil
+}
+
+// LocalMode reports whether no principals are configured.
+func (c *Config) LocalMode() bool { return len(c.Principals) == 0 }
+
+// ValidationError names the field and value that broke a rule.
+type ValidationError struct {
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("config: %s %q: %s", e.Field, e.Value, e.Reason)
+}
+
+var (
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+	orgIDRE   = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	akidRE    = regexp.MustCompile(`^[A-Za-z0-9]{3,128}$`)
+)
+
+// Validate checks every rule and fills derived defaults (principal ARNs).
+func (c *Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil || port == "" {
+		return &ValidationError{"addr", c.Addr, "want host:port, e.g. 127.0.0.1:4747"}
+	}
+	if c.LocalMode() && !isLoopback(host) {
+		return &ValidationError{"addr", c.Addr, "without configured principals opentrail runs in local mode, which accepts the well-known secret \"test\" and so binds loopback only; configure principals (see docs/configuration.md) or listen on 127.0.0.1"}
+	}
+	if c.Data == "" {
+		return &ValidationError{"data", c.Data, "must name a directory"}
+	}
+	if c.History.RetentionDays < 0 {
+		return &ValidationError{"history.retention_days", fmt.Sprint(c.History.RetentionDays), "must be 0 (keep forever) or positive"}
+	}
+	if c.History.LookupWindowDays < 0 {
+		return &ValidationError{"history.lookup_window_days", fmt.Sprint(c.History.LookupWindowDays), "must be 0 (no limit) or positive"}
+	}
+	if c.History.LookupRateLimit < 0 {
+		return &ValidationError{"history.lookup_rate_limit", fmt.Sprint(c.History.LookupRateLimit), "must be 0 (unlimited) or positive"}
+	}
+	if c.Limits.MaxBodyBytes < 1024 || c.Limits.MaxBodyBytes > 1<<30 {
+		return &ValidationError{"limits.max_body_bytes", fmt.Sprint(c.Limits.MaxBodyBytes), "must be between 1 KiB and 1 GiB"}
+	}
+	if c.Limits.MaxEventsPerRequest < 1 || c.Limits.MaxEventsPerRequest > 1000000 {
+		return &ValidationError{"limits.max_events_per_request", fmt.Sprint(c.Limits.MaxEventsPerRequest), "must be between 1 and 1000000"}
+	}
+	if o := c.Organization; o != nil {
+		if !orgIDRE.MatchString(o.ID) {
+			return &ValidationError{"organization.id", o.ID, "must look like o-abcdefghij (o- and 10–32 lowercase letters or digits)"}
+		}
+		if !accountRE.MatchString(o.ManagementAccount) {
+			return &ValidationError{"organization.management_account", o.ManagementAccount, "must be a 12-digit account id"}
+		}
+		for i, m := range o.Members {
+			if !accountRE.MatchString(m) {
+				return &ValidationError{fmt.Sprintf("organization.members[%d]", i), m, "must be a 12-digit account id"}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i := range c.Principals {
+		p := &c.Principals[i]
+		f := func(name string) string { return fmt.Sprintf("principals[%d].%s", i, name) }
+		if !akidRE.MatchString(p.AccessKeyID) {
+			return &ValidationError{f("access_key_id"), p.AccessKeyID, "must be 3–128 letters or digits"}
+		}
+		if seen[p.AccessKeyID] {
+			return &ValidationError{f("access_key_id"), p.AccessKeyID, "is configured twice"}
+		}
+		seen[p.AccessKeyID] = true
+		if p.SecretAccessKey == "" {
+			if p.SecretEnv != "" {
+				return &ValidationError{f("secret_env"), p.SecretEnv, "names an environment variable that is unset or empty"}
+			}
+			return &ValidationError{f("secret_access_key"), "", "is required (or secret_env)"}
+		}
+		if !accountRE.MatchString(p.Account) {
+			return &ValidationError{f("account"), p.Account, "must be a 12-digit account id"}
+		}
+		switch p.Type {
+		case "":
+			p.Type = "IAMUser"
+		case "IAMUser", "Root", "AssumedRole":
+		default:
+			return &ValidationError{f("type"), p.Type, "must be IAMUser, Root or AssumedRole"}
+		}
+		if p.UserName == "" && p.Type != "Root" {
+			return &ValidationError{f("user_name"), "", "is required"}
+		}
+		if p.ARN == "" {
+			switch p.Type {
+			case "Root":
+				p.ARN = "arn:aws:iam::" + p.Account + ":root"
+			case "AssumedRole":
+				return &ValidationError{f("arn"), "", "is required for AssumedRole principals (arn:aws:sts::<account>:assumed-role/<role>/<session>)"}
+			default:
+				p.ARN = "arn:aws:iam::" + p.Account + ":user/" + p.UserName
+			}
+		}
+		if !strings.HasPrefix(p.ARN, "arn:") {
+			return &ValidationError{f("arn"), p.ARN, "must be an ARN"}
+		}
+	}
+	return nil
+}
+
+// RetentionDuration is the history retention as a duration (0 = forever).
+func (c *Config) RetentionDuration() time.Duration {
+	return time.Duration(c.History.RetentionDays) * 24 * time.Hour
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

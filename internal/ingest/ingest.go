@@ -1,0 +1,236 @@
+// Package ingest turns validated records into durable, acknowledged events.
+//
+// An Ingester runs one committer goroutine that takes every request waiting
+// at the moment it becomes free and stores them in one transaction (group
+// commit): under load, thousands of events from many concurrent requests
+// share one fsync. Submit returns only after its records are committed and
+// fsynced; a record whose eventID is already stored is reported as a
+// duplicate and not stored again, so retries are idempotent.
+//
+// Ingester is safe for concurrent use.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/metrics"
+)
+
+// ErrClosed is returned by Submit after Close has begun.
+var ErrClosed = errors.New("ingest: shutting down")
+
+// ErrUnavailable wraps store failures: nothing from the request was stored.
+var ErrUnavailable = errors.New("event store unavailable")
+
+// Appender is the store side of ingestion.
+type Appender interface {
+	Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (dup []bool, err error)
+}
+
+// Options tune an Ingester. The zero value is usable.
+type Options struct {
+	// MaxBatch is the most records one commit takes (default 20,000); a
+	// single larger request still commits whole.
+	MaxBatch int
+	// Queue is how many requests may wait for the committer (default 4096).
+	Queue   int
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Metrics *metrics.Registry // nil: metrics are not exported
+}
+
+// Ingester batches submissions into group commits.
+type Ingester struct {
+	app  Appender
+	opts Options
+	log  *slog.Logger
+
+	reqs chan *request
+
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	done   chan struct{}
+
+	accepted, duplicates, rejected *metrics.Counter
+	commits                        *metrics.Counter
+	commitLatency, batchSize       *metrics.Histogram
+	sourceEvents                   *metrics.CounterVec
+}
+
+type request struct {
+	recs   []*event.Record
+	source string
+	reply  chan reply // nil for fire-and-forget submissions
+}
+
+type reply struct {
+	res Result
+	err error
+}
+
+// New returns an Ingester writing to app. Call Start before Submit.
+func New(app Appender, opts Options) *Ingester {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 20000
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4096
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	reg := opts.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Ingester{
+		app:           app,
+		opts:          opts,
+		log:           opts.Logger.With("component", "ingest"),
+		reqs:          make(chan *request, opts.Queue),
+		done:          make(chan struct{}),
+		accepted:      reg.NewCounter("opentrail_ingest_events_accepted_total", "Events committed to the store."),
+		duplicates:    reg.NewCounter("opentrail_ingest_events_duplicate_total", "Submitted events whose eventID was already stored."),
+		rejected:      reg.NewCounter("opentrail_ingest_events_failed_total", "Submitted events not stored because the store failed."),
+		commits:       reg.NewCounter("opentrail_ingest_commits_total", "Group commits."),
+		commitLatency: reg.NewHistogram("opentrail_ingest_commit_seconds", "Time to commit and fsync one group of events.", metrics.LatencyBuckets),
+		batchSize:     reg.NewHistogram("opentrail_ingest_commit_events", "Events per group commit.", []float64{1, 10, 100, 1000, 10000, 100000}),
+		sourceEvents:  reg.NewCounterVec("opentrail_ingest_events_received_total", "Events received, by source.", "source"),
+	}
+}
+
+// Start runs the committer.
+func (in *Ingester) Start() { go in.run() }
+
+// Submit stores recs durably and reports, per record, whether it was
+// stored or was a duplicate. source names the ingestion path for metrics.
+// If ctx ends first, Submit returns ctx's error; the records may still be
+// committed, and a retry will then see them as duplicates.
+func (in *Ingester) Submit(ctx context.Context, source string, recs []*event.Record) (Result, error) {
+	if len(recs) == 0 {
+		return Result{}, nil
+	}
+	req := &request{recs: recs, source: source, reply: make(chan reply, 1)}
+	if err := in.enqueue(ctx, req); err != nil {
+		return Result{}, err
+	}
+	select {
+	case r := <-req.reply:
+		return r.res, r.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// SubmitAsync queues recs for the next group commit without waiting for it
+// (self-audit records: the audited call must not wait on its own record).
+// It blocks only while the queue is full.
+func (in *Ingester) SubmitAsync(source string, recs []*event.Record) error {
+	return in.enqueue(context.Background(), &request{recs: recs, source: source})
+}
+
+func (in *Ingester) enqueue(ctx context.Context, req *request) error {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.closed {
+		return ErrClosed
+	}
+	in.sourceEvents.Add(req.source, uint64(len(req.recs)))
+	select {
+	case in.reqs <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops taking submissions, commits everything already queued, and
+// returns when the committer has finished or ctx ends.
+func (in *Ingester) Close(ctx context.Context) error {
+	in.mu.Lock()
+	if !in.closed {
+		in.closed = true
+		close(in.reqs)
+	}
+	in.mu.Unlock()
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: close: %w", ctx.Err())
+	}
+}
+
+func (in *Ingester) run() {
+	defer close(in.done)
+	var batch []*request
+	for first := range in.reqs {
+		batch = append(batch[:0], first)
+		n := len(first.recs)
+	drain:
+		for n < in.opts.MaxBatch {
+			select {
+			case r, ok := <-in.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		in.commit(batch, n)
+	}
+}
+
+func (in *Ingester) commit(batch []*request, n int) {
+	recs := make([]*event.Record, 0, n)
+	for _, r := range batch {
+		recs = append(recs, r.recs...)
+	}
+	start := time.Now()
+	dup, err := in.app.Append(context.Background(), recs, in.opts.Now())
+	in.commitLatency.Observe(time.Since(start).Seconds())
+	in.commits.Add(1)
+	in.batchSize.Observe(float64(len(recs)))
+	if err != nil {
+		in.log.Error("commit failed", "events", len(recs), "requests", len(batch), "err", err)
+		in.rejected.Add(uint64(len(recs)))
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+		for _, r := range batch {
+			if r.reply != nil {
+				r.reply <- reply{err: err}
+			}
+		}
+		return
+	}
+	off := 0
+	for _, r := range batch {
+		res := Result{Outcomes: make([]Outcome, len(r.recs))}
+		for i := range r.recs {
+			if dup[off+i] {
+				res.Outcomes[i] = Duplicate
+				res.Duplicates++
+			} else {
+				res.Outcomes[i] = Accepted
+				res.Accepted++
+			}
+		}
+		off += len(r.recs)
+		in.accepted.Add(uint64(res.Accepted))
+		in.duplicates.Add(uint64(res.Duplicates))
+		if r.reply != nil {
+			r.reply <- reply{res: res}
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/ingest"
+)
+
+// memStore is an Appender that remembers eventIDs and counts commits.
+type memStore struct {
+	mu      sync.Mutex
+	ids     map[string]bool
+	commits int
+	fail    error
+	delay   time.Duration
+}
+
+func (m *memStore) Append(ctx context.Context, recs []*event.Record, _ time.Time) ([]bool, error) {
+	time.Sleep(m.delay)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	m.commits++
+	dup := make([]bool, len(recs))
+	for i, r := range recs {
+		dup[i] = m.ids[r.EventID]
+		m.ids[r.EventID] = true
+	}
+	return dup, nil
+}
+
+func recs(prefix string, n int) []*event.Record {
+	out := make([]*event.Record, n)
+	for i := range out {
+		out[i] = &event.Record{EventID: fmt.Sprintf("%s-%d", prefix, i)}
+	}
+	return out
+}
+
+func TestGroupCommitSharesCommits(t *testing.T) {
+	st := &memStore{ids: map[string]bool{}, delay: 2 * time.Millisecond}
+	in := ingest.New(st, ingest.Options{})
+	in.Start()
+	const clients, perClient = 50, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perClient; j++ {
+				res, err := in.Submit(context.Background(), "test", recs(fmt.Sprintf("c%d-%d", c, j), 5))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if res.Accepted != 5 || res.Duplicates != 0 {
+					errs <- fmt.Errorf("result %+v", res)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := in.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.ids) != clients*perClient*5 {
+		t.Fatalf("stored %d events", len(st.ids))
+	}
+	if st.commits >= clients*perClient {
+		t.Fatalf("%d commits for %d requests: no grouping", st.commits, clients*perClient)
+	}
+}
+
+func TestDuplicatesAndFailures(t *testing.T) {
+	st := &memStore{ids: map[string]bool{}}
+	in := ingest.New(st, ingest.Options{})
+	in.Start()
+	defer in.Close(context.Background())
+	ctx := context.Background()
+	if _, err := in.Submit(ctx, "test", recs("a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := in.Submit(ctx, "test", append(recs("a", 2), recs("b", 1)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ingest.Outcome{ingest.Duplicate, ingest.Duplicate, ingest.Accepted}
+	for i, o := range res.Outcomes {
+		if o != want[i] {
+			t.Fatalf("outcomes = %v, want %v", res.Outcomes, want)
+		}
+	}
+	st.mu.Lock()
+	st.fail = errors.New("disk full")
+	st.mu.Unlock()
+	if _, err := in.Submit(ctx, "test", recs("c", 1)); !errors.Is(err, ingest.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestCloseDrainsAndRefuses(t *testing.T) {
+	st := &memStore{ids: map[string]bool{}}
+	in := ingest.New(st, ingest.Options{})
+	in.Start()
+	if err := in.SubmitAsync("audit", recs("x", 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.ids) != 4 {
+		t.Fatalf("async records not committed before Close returned: %d", len(st.ids))
+	}
+	if _, err := in.Submit(context.Background(), "test", recs("y", 1)); !errors.Is(err, ingest.ErrClosed) {
+		t.Fatalf("Submit after Close: %v", err)
+	}
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Cursor returns the sequence number a consumer has processed through (0
+// for a consumer that has never saved one).
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read cursor %s: %w", name, err)
+	}
+	return seq, nil
+}
+
+// SetCursor durably records that consumer name has processed every event
+// through seq.
+func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors (name, seq, updated) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`,
+		name, seq, s.opts.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("save cursor %s: %w", name, err)
+	}
+	return nil
+}
+
+// Meta returns a stored value, or ErrNotFound.
+func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta stores a value durably.
+func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("save meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// CreateChannel stores a new channel; ErrExists if its ARN or its name in
+// the account and region is taken.
+func (s *Store) CreateChannel(ctx context.Context, c Channel) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM channels WHERE arn = ? OR (name = ? AND account = ? AND region = ?)`,
+		c.ARN, c.Name, c.Account, c.Region).Scan(&n); err != nil {
+		return fmt.Errorf("create channel: %w", err)
+	}
+	if n > 0 {
+		return ErrExists
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO channels VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ARN, c.Name, c.Source, c.Account, c.Region, string(c.Destinations), string(c.Tags), c.Created.UTC())
+	if err != nil {
+		if strings.Contains(err.Error(), "Constraint") {
+			return ErrExists
+		}
+		return fmt.Errorf("create channel: %w", err)
+	}
+	return nil
+}
+
+// GetChannel returns the channel with that ARN, or ErrNotFound.
+func (s *Store) GetChannel(ctx context.Context, arn string) (Channel, error) {
+	cs, err := s.channels(ctx, `WHERE arn = ?`, arn)
+	if err != nil {
+		return Channel{}, err
+	}
+	if len(cs) == 0 {
+		return Channel{}, ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// ListChannels returns the account's channels, oldest first.
+func (s *Store) ListChannels(ctx context.Context, account string) ([]Channel, error) {
+	return s.channels(ctx, `WHERE account = ? ORDER BY created, arn`, account)
+}
+
+// DeleteChannel removes a channel, or answers ErrNotFound.
+func (s *Store) DeleteChannel(ctx context.Context, arn string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM channels WHERE arn = ?`, arn)
+	if err != nil {
+		return fmt.Errorf("delete channel: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *Store) channels(ctx context.Context, where string, args ...any) ([]Channel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT arn, name, source, account, region, destinations, tags, created FROM channels `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read channels: %w", err)
+	}
+	defer rows.Close()
+	var out []Channel
+	for rows.Next() {
+		var (
+			c          Channel
+			dest, tags string
+		)
+		if err := rows.Scan(&c.ARN, &c.Name, &c.Source, &c.Account, &c.Region, &dest, &tags, &c.Created); err != nil {
+			return nil, fmt.Errorf("read channels: %w", err)
+		}
+		c.Destinations, c.Tags, c.Created = []byte(dest), []byte(tags), c.Created.UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ApplyRetention deletes events older than the retention period (by both
+// eventTime and ingestion time, so events imported late still reach the
+// consumers) and blocks none of whose events remain. It returns how many
+// events it deleted; with no retention configured it does nothing.
+func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
+	if s.opts.Retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.opts.Now().Add(-s.opts.Retention).UTC()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE event_time < ? AND ingest_time < ?`, cutoff, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("apply retention: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT block FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`)
+	if err != nil {
+		return n, fmt.Errorf("apply retention: %w", err)
+	}
+	var dead []any
+	for rows.Next() {
+		var b int64
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return n, fmt.Errorf("apply retention: %w", err)
+		}
+		dead = append(dead, b)
+	}
+	rows.Close()
+	for i := 0; i < len(dead); i += 1000 {
+		part := dead[i:min(i+1000, len(dead))]
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block IN (`+placeholders(len(part))+`)`, part...); err != nil {
+			return n, fmt.Errorf("apply retention: %w", err)
+		}
+		for _, b := range part {
+			s.cache.drop(b.(int64))
+		}
+	}
+	return n, nil
+}
+
+// Stats describes the store for metrics.
+type Stats struct {
+	Events    int64 // events stored
+	DiskBytes int64 // size of the database file and its WAL
+}
+
+// Stats counts the stored events and measures the files on disk.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&st.Events); err != nil {
+		return st, fmt.Errorf("count events: %w", err)
+	}
+	for _, name := range []string{DBFile, DBFile + ".wal"} {
+		if fi, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
+			st.DiskBytes += fi.Size()
+		}
+	}
+	return st, nil
+}
+
+// Checkpoint folds the write-ahead log into the database file.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}

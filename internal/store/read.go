@@ -1,0 +1,305 @@
+package store
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+// Lookup returns the events q selects, newest first (eventTime, then
+// sequence number, descending), at most q.Limit of them.
+func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("lookup: limit must be positive")
+	}
+	var (
+		where []string
+		args  []any
+		eids  []string
+	)
+	if len(q.Accounts) > 0 {
+		where = append(where, "account IN ("+placeholders(len(q.Accounts))+")")
+		for _, a := range q.Accounts {
+			args = append(args, a)
+		}
+	}
+	if q.Region != "" {
+		where = append(where, "region = ?")
+		args = append(args, q.Region)
+	}
+	if !q.Start.IsZero() {
+		where = append(where, "event_time >= ?")
+		args = append(args, q.Start.UTC())
+	}
+	if !q.End.IsZero() {
+		where = append(where, "event_time <= ?")
+		args = append(args, q.End.UTC())
+	}
+	if len(q.Categories) > 0 {
+		where = append(where, "category IN ("+placeholders(len(q.Categories))+")")
+		for _, c := range q.Categories {
+			args = append(args, c)
+		}
+	}
+	for _, a := range q.Attrs {
+		switch a.Key {
+		case "EventId":
+			where = append(where, "eid_hash = ?")
+			args = append(args, int64(hashID(a.Value)))
+			eids = append(eids, a.Value)
+		case "EventName":
+			where = append(where, "event_name = ?")
+			args = append(args, a.Value)
+		case "EventSource":
+			where = append(where, "event_source = ?")
+			args = append(args, a.Value)
+		case "Username":
+			where = append(where, "username = ?")
+			args = append(args, a.Value)
+		case "AccessKeyId":
+			where = append(where, "access_key_id = ?")
+			args = append(args, a.Value)
+		case "ReadOnly":
+			where = append(where, "coalesce(read_only, false) = ?")
+			args = append(args, a.Value == "true")
+		case "ResourceType":
+			where = append(where, "list_contains(resource_types, ?)")
+			args = append(args, a.Value)
+		case "ResourceName":
+			where = append(where, "list_contains(resource_names, ?)")
+			args = append(args, a.Value)
+		default:
+			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
+		}
+	}
+	if q.After != nil {
+		t := q.After.Time.UTC()
+		where = append(where, "(event_time < ? OR (event_time = ? AND seq < ?))")
+		args = append(args, t, t, q.After.Seq)
+	}
+	sqlq := "SELECT seq, ingest_time, block, idx FROM events"
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlq += " ORDER BY event_time DESC, seq DESC LIMIT ?"
+	args = append(args, q.Limit)
+
+	evs, err := s.queryEvents(ctx, sqlq, args...)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	if len(eids) > 0 {
+		// eid_hash narrows; the IDs themselves decide.
+		kept := evs[:0]
+		for _, e := range evs {
+			ok := true
+			for _, id := range eids {
+				if e.Rec.EventID != id {
+					ok = false
+				}
+			}
+			if ok {
+				kept = append(kept, e)
+			}
+		}
+		evs = kept
+	}
+	return evs, nil
+}
+
+// ReadAfter returns up to limit events with sequence numbers greater than
+// seq, in sequence order. Consumers (trail delivery, detectors) read the
+// committed stream with it.
+func (s *Store) ReadAfter(ctx context.Context, seq int64, limit int) ([]Event, error) {
+	evs, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read after %d: %w", seq, err)
+	}
+	return evs, nil
+}
+
+// LastSeq returns the sequence number of the newest committed event (0 when
+// the store is empty).
+func (s *Store) LastSeq() int64 {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.nextSeq - 1
+}
+
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	type loc struct {
+		seq    int64
+		ingest time.Time
+		block  int64
+		idx    uint16
+	}
+	var locs []loc
+	for rows.Next() {
+		var l loc
+		if err := rows.Scan(&l.seq, &l.ingest, &l.block, &l.idx); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		locs = append(locs, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	need := make(map[int64]struct{})
+	for _, l := range locs {
+		need[l.block] = struct{}{}
+	}
+	blocks, err := s.blocks(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(locs))
+	for _, l := range locs {
+		recs := blocks[l.block]
+		if int(l.idx) >= len(recs) {
+			return nil, fmt.Errorf("block %d has %d records, want index %d: store is damaged", l.block, len(recs), l.idx)
+		}
+		out = append(out, Event{Seq: l.seq, IngestTime: l.ingest.UTC(), Rec: decodeStored(recs[l.idx])})
+	}
+	return out, nil
+}
+
+// decodeStored rebuilds the Record of a stored event. Stored records passed
+// validation when they were written; a record stored under rules that have
+// since changed still comes back, with its eventID and raw bytes.
+func decodeStored(raw []byte) *event.Record {
+	if r, err := event.Parse(raw); err == nil {
+		return r
+	}
+	return &event.Record{Raw: raw, EventID: fastjson.GetString(raw, "eventID")}
+}
+
+// record returns one stored record's raw bytes.
+func (s *Store) record(ctx context.Context, block int64, idx uint16) ([]byte, error) {
+	bs, err := s.blocks(ctx, map[int64]struct{}{block: {}})
+	if err != nil {
+		return nil, err
+	}
+	recs := bs[block]
+	if int(idx) >= len(recs) {
+		return nil, fmt.Errorf("block %d has no record %d: store is damaged", block, idx)
+	}
+	return recs[idx], nil
+}
+
+// blocks returns the decompressed records of each wanted block, from the
+// cache where it can.
+func (s *Store) blocks(ctx context.Context, want map[int64]struct{}) (map[int64][][]byte, error) {
+	out := make(map[int64][][]byte, len(want))
+	var missing []any
+	for b := range want {
+		if recs, ok := s.cache.get(b); ok {
+			out[b] = recs
+		} else {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT block, data FROM blocks WHERE block IN (`+placeholders(len(missing))+`)`, missing...)
+	if err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			b    int64
+			data []byte
+		)
+		if err := rows.Scan(&b, &data); err != nil {
+			return nil, fmt.Errorf("read blocks: %w", err)
+		}
+		plain, err := s.dec.DecodeAll(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decompress block %d: %w", b, err)
+		}
+		recs := bytes.Split(plain, []byte{'\n'})
+		s.cache.put(b, recs)
+		out[b] = recs
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	for _, b := range missing {
+		if _, ok := out[b.(int64)]; !ok {
+			return nil, fmt.Errorf("block %d is missing: store is damaged", b)
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// blockCache is a small LRU of decompressed blocks.
+type blockCache struct {
+	mu    sync.Mutex
+	max   int
+	ll    *list.List
+	items map[int64]*list.Element
+}
+
+type cacheEntry struct {
+	block int64
+	recs  [][]byte
+}
+
+func newBlockCache(max int) *blockCache {
+	return &blockCache{max: max, ll: list.New(), items: make(map[int64]*list.Element)}
+}
+
+func (c *blockCache) get(b int64) ([][]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[b]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*cacheEntry).recs, true
+	}
+	return nil, false
+}
+
+func (c *blockCache) put(b int64, recs [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[b]; ok {
+		c.ll.MoveToFront(e)
+		e.Value.(*cacheEntry).recs = recs
+		return
+	}
+	c.items[b] = c.ll.PushFront(&cacheEntry{block: b, recs: recs})
+	for c.ll.Len() > c.max {
+		e := c.ll.Back()
+		c.ll.Remove(e)
+		delete(c.items, e.Value.(*cacheEntry).block)
+	}
+}
+
+func (c *blockCache) drop(b int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[b]; ok {
+		c.ll.Remove(e)
+		delete(c.items, b)
+	}
+}

@@ -1,0 +1,295 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+var base = time.Date(2024, 5, 6, 7, 0, 0, 0, time.UTC)
+
+// rec builds a valid record; i makes its eventID and time unique.
+func rec(t testing.TB, i int, mod func(m map[string]string)) *event.Record {
+	t.Helper()
+	f := map[string]string{
+		"account": "111122223333", "region": "us-east-1", "name": "DescribeInstances",
+		"source": "ec2.amazonaws.com", "user": "alice", "key": "AKIAEXAMPLE0000001",
+		"readOnly": "true", "mgmt": "true", "cat": "Management",
+		"res": `[{"ARN":"arn:aws:s3:::audit-bucket","accountId":"111122223333","type":"AWS::S3::Bucket"}]`,
+	}
+	if mod != nil {
+		mod(f)
+	}
+	raw := fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::%[1]s:user/%[5]s","accountId":"%[1]s","accessKeyId":"%[6]s","userName":"%[5]s"},`+
+		`"eventTime":"%[2]s","eventSource":"%[4]s","eventName":"%[3]s","awsRegion":"%[7]s","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.9.19",`+
+		`"requestParameters":null,"responseElements":null,"requestID":"req-%[8]d","eventID":"ev-%08[8]d","readOnly":%[9]s,"resources":%[10]s,`+
+		`"eventType":"AwsApiCall","managementEvent":%[11]s,"recipientAccountId":"%[1]s","eventCategory":"%[12]s","unknownField":{"kept":[1,2.50,"x"]}}`,
+		f["account"], base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), f["name"], f["source"], f["user"], f["key"], f["region"],
+		i, f["readOnly"], f["res"], f["mgmt"], f["cat"])
+	r, err := event.Parse([]byte(raw))
+	if err != nil {
+		t.Fatalf("parse test record: %v\n%s", err, raw)
+	}
+	return r
+}
+
+func open(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestAppendDedupeAndReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	var recs []*event.Record
+	for i := 0; i < 600; i++ { // spans three blocks
+		recs = append(recs, rec(t, i, nil))
+	}
+	recs = append(recs, rec(t, 5, nil)) // a duplicate inside the batch
+	dup, err := s.Append(ctx, recs, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dup {
+		if d != (i == 600) {
+			t.Fatalf("dup[%d] = %v", i, d)
+		}
+	}
+	// Retrying stores nothing twice.
+	dup, err = s.Append(ctx, recs[:3], base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup[0] || !dup[1] || !dup[2] {
+		t.Fatalf("retry not reported as duplicates: %v", dup)
+	}
+	if got := s.LastSeq(); got != 600 {
+		t.Fatalf("LastSeq = %d, want 600", got)
+	}
+	s.Close()
+
+	// After a reopen the IDs are still known and sequence numbers go on.
+	s = open(t, dir)
+	dup, err = s.Append(ctx, []*event.Record{recs[7], rec(t, 1000, nil)}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup[0] || dup[1] {
+		t.Fatalf("after reopen dup = %v", dup)
+	}
+	if got := s.LastSeq(); got != 601 {
+		t.Fatalf("LastSeq after reopen = %d, want 601", got)
+	}
+	evs, err := s.ReadAfter(ctx, 598, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Seq != 599 || evs[2].Rec.EventID != "ev-00001000" {
+		t.Fatalf("ReadAfter = %+v", evs)
+	}
+	if string(evs[0].Rec.Raw) != string(recs[598].Raw) {
+		t.Fatalf("record not kept losslessly:\n%s\n%s", evs[0].Rec.Raw, recs[598].Raw)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	var recs []*event.Record
+	for i := 0; i < 100; i++ {
+		i := i
+		recs = append(recs, rec(t, i, func(m map[string]string) {
+			switch {
+			case i%10 == 0:
+				m["name"], m["readOnly"] = "ConsoleLogin", "false"
+				m["source"] = "signin.amazonaws.com"
+			case i%10 == 1:
+				m["region"] = "eu-west-1"
+			case i%10 == 2:
+				m["account"] = "444455556666"
+			case i%10 == 3:
+				m["cat"], m["mgmt"] = "Data", "false"
+				m["res"] = `[{"ARN":"arn:aws:s3:::audit-bucket/key.txt","type":"AWS::S3::Object"}]`
+			case i%10 == 4:
+				m["user"], m["key"] = "bob", "AKIAEXAMPLE0000002"
+			}
+		}))
+	}
+	if _, err := s.Append(ctx, recs, base); err != nil {
+		t.Fatal(err)
+	}
+	mgmt := []string{"Management"}
+	q := func(attrs ...store.Attr) store.LookupQuery {
+		return store.LookupQuery{Accounts: []string{"111122223333"}, Region: "us-east-1", Categories: mgmt, Attrs: attrs, Limit: 1000}
+	}
+	cases := []struct {
+		name string
+		q    store.LookupQuery
+		want int
+	}{
+		{"all management in account+region", q(), 70},
+		{"EventName", q(store.Attr{Key: "EventName", Value: "ConsoleLogin"}), 10},
+		{"EventSource", q(store.Attr{Key: "EventSource", Value: "signin.amazonaws.com"}), 10},
+		{"ReadOnly false", q(store.Attr{Key: "ReadOnly", Value: "false"}), 10},
+		{"ReadOnly true", q(store.Attr{Key: "ReadOnly", Value: "true"}), 60},
+		{"Username", q(store.Attr{Key: "Username", Value: "bob"}), 10},
+		{"AccessKeyId", q(store.Attr{Key: "AccessKeyId", Value: "AKIAEXAMPLE0000002"}), 10},
+		{"EventId", q(store.Attr{Key: "EventId", Value: "ev-00000005"}), 1},
+		{"EventId unknown", q(store.Attr{Key: "EventId", Value: "nope"}), 0},
+		{"ResourceType", q(store.Attr{Key: "ResourceType", Value: "AWS::S3::Bucket"}), 70},
+		{"ResourceName by ARN", q(store.Attr{Key: "ResourceName", Value: "arn:aws:s3:::audit-bucket"}), 70},
+		{"ResourceName short", q(store.Attr{Key: "ResourceName", Value: "audit-bucket"}), 70},
+		{"two attributes", q(store.Attr{Key: "EventName", Value: "ConsoleLogin"}, store.Attr{Key: "Username", Value: "bob"}), 0},
+		{"data events", store.LookupQuery{Accounts: []string{"111122223333"}, Region: "us-east-1", Categories: []string{"Data"}, Limit: 1000}, 10},
+		{"other region", store.LookupQuery{Accounts: []string{"111122223333"}, Region: "eu-west-1", Limit: 1000}, 10},
+		{"other account", store.LookupQuery{Accounts: []string{"444455556666"}, Limit: 1000}, 10},
+		{"time range", store.LookupQuery{Start: base.Add(10 * time.Second), End: base.Add(19 * time.Second), Limit: 1000}, 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs, err := s.Lookup(ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != c.want {
+				t.Fatalf("got %d events, want %d", len(evs), c.want)
+			}
+			for i := 1; i < len(evs); i++ {
+				if evs[i].Rec.EventTime.After(evs[i-1].Rec.EventTime) {
+					t.Fatalf("not newest first at %d", i)
+				}
+			}
+		})
+	}
+
+	// Paging with After visits every event exactly once.
+	seen := map[string]bool{}
+	qq := q()
+	qq.Limit = 7
+	for {
+		evs, err := s.Lookup(ctx, qq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if seen[e.Rec.EventID] {
+				t.Fatalf("%s seen twice", e.Rec.EventID)
+			}
+			seen[e.Rec.EventID] = true
+		}
+		if len(evs) < qq.Limit {
+			break
+		}
+		last := evs[len(evs)-1]
+		qq.After = &store.Position{Time: last.Rec.EventTime, Seq: last.Seq}
+	}
+	if len(seen) != 70 {
+		t.Fatalf("paging saw %d events, want 70", len(seen))
+	}
+}
+
+func TestCursorsMetaChannels(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	if seq, err := s.Cursor(ctx, "trail/a"); err != nil || seq != 0 {
+		t.Fatalf("new cursor = %d, %v", seq, err)
+	}
+	if err := s.SetCursor(ctx, "trail/a", 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor(ctx, "trail/a", 43); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Meta(ctx, "k"); err != store.ErrNotFound {
+		t.Fatalf("Meta of unknown key: %v", err)
+	}
+	if err := s.SetMeta(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Channel{ARN: "arn:aws:cloudtrail:us-east-1:111122223333:channel/x", Name: "x", Source: "Custom",
+		Account: "111122223333", Region: "us-east-1", Destinations: []byte(`[]`), Tags: []byte(`[]`), Created: base}
+	if err := s.CreateChannel(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateChannel(ctx, c); err != store.ErrExists {
+		t.Fatalf("second CreateChannel: %v", err)
+	}
+	s.Close()
+	s = open(t, dir)
+	if seq, _ := s.Cursor(ctx, "trail/a"); seq != 43 {
+		t.Fatalf("cursor after reopen = %d", seq)
+	}
+	if v, _ := s.Meta(ctx, "k"); string(v) != "v" {
+		t.Fatalf("meta after reopen = %q", v)
+	}
+	got, err := s.GetChannel(ctx, c.ARN)
+	if err != nil || got.Name != "x" || !got.Created.Equal(base) {
+		t.Fatalf("GetChannel = %+v, %v", got, err)
+	}
+	if cs, _ := s.ListChannels(ctx, "111122223333"); len(cs) != 1 {
+		t.Fatalf("ListChannels = %v", cs)
+	}
+	if err := s.DeleteChannel(ctx, c.ARN); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteChannel(ctx, c.ARN); err != store.ErrNotFound {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	now := base.Add(100 * 24 * time.Hour)
+	s, err := store.Open(ctx, t.TempDir(), store.Options{Retention: 90 * 24 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var old []*event.Record
+	for i := 0; i < 300; i++ {
+		old = append(old, rec(t, i, nil))
+	}
+	if _, err := s.Append(ctx, old, base); err != nil { // ingested long ago
+		t.Fatal(err)
+	}
+	lateOld := rec(t, 400, nil) // old eventTime, ingested now: kept
+	fresh := rec(t, 500, nil)
+	if _, err := s.Append(ctx, []*event.Record{lateOld}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []*event.Record{fresh}, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ApplyRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 300 {
+		t.Fatalf("retention removed %d, want 300", n)
+	}
+	evs, err := s.Lookup(ctx, store.LookupQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Fatalf("%d events remain, want 2", len(evs))
+	}
+	var blocks int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM blocks`).Scan(&blocks); err != nil {
+		t.Fatal(err)
+	}
+	if blocks != 2 {
+		t.Fatalf("%d blocks remain, want 2", blocks)
+	}
+}

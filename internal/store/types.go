@@ -1,0 +1,55 @@
+package store
+
+import (
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+// Attr is one lookup condition. Key is a LookupEvents AttributeKey
+// (EventId, EventName, ReadOnly, Username, ResourceType, ResourceName,
+// EventSource, AccessKeyId); Value must match exactly (case-sensitive).
+type Attr struct {
+	Key   string
+	Value string
+}
+
+// Position is a place in the newest-first order of a lookup: events sort
+// by eventTime descending, then by sequence number descending.
+type Position struct {
+	Time time.Time
+	Seq  int64
+}
+
+// LookupQuery selects events for the event history. Zero values mean "no
+// restriction" except Limit, which must be > 0.
+type LookupQuery struct {
+	Accounts   []string  // the event's account is one of these; empty = any
+	Region     string    // awsRegion; "" = any
+	Start, End time.Time // eventTime within [Start, End], inclusive; zero = open
+	Attrs      []Attr    // all must match
+	// Categories restricts eventCategory (Management, Data, Insight);
+	// empty = any.
+	Categories []string
+	After      *Position // only events strictly after this position (older)
+	Limit      int
+}
+
+// Event is one stored event as lookups return it.
+type Event struct {
+	Seq        int64
+	IngestTime time.Time
+	Rec        *event.Record // Raw and the indexed fields
+}
+
+// Channel is a CloudTrail Lake channel that PutAuditEvents writes through.
+type Channel struct {
+	ARN          string
+	Name         string
+	Source       string
+	Account      string
+	Region       string
+	Destinations []byte // JSON array as the API received it
+	Tags         []byte // JSON array as the API received it
+	Created      time.Time
+}
