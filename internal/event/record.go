@@ -6,6 +6,15 @@ import "time"
 // later): 256 KB.
 const MaxRecordSize = 256 * 1024
 
+// Event categories CloudTrail assigns; Record.EventCategory holds one of
+// these unless the record names another (newer records also carry
+// "NetworkActivity").
+const (
+	CategoryManagement = "Management"
+	CategoryData       = "Data"
+	CategoryInsight    = "Insight"
+)
+
 // Record is one CloudTrail event. Raw holds the record exactly as the store
 // keeps it (compact JSON, every field the sender sent, known or not); the
 // other fields are copies of values inside Raw that the store indexes.
@@ -19,33 +28,45 @@ type Record struct {
 	EventName    string
 	EventType    string
 	// EventCategory is the record's eventCategory, or the category CloudTrail
-	// would give it when the field is absent (Management, Data or Insight).
+	// would give it when the field is absent or empty: CategoryInsight for
+	// eventType AwsCloudTrailInsight, else CategoryData when managementEvent
+	// is false, else CategoryManagement.
 	EventCategory string
 	AWSRegion     string
 	SourceIP      string
 	UserAgent     string
 	ErrorCode     string
 	// AccountID is the account the event belongs to: recipientAccountId, or
-	// userIdentity.accountId when that is absent.
+	// userIdentity.accountId when that is absent or empty.
 	AccountID string
-	// Username is what LookupEvents shows and matches as Username: "root"
-	// for Root, the session name for assumed roles, userName otherwise.
+	// Username is what LookupEvents shows and matches as Username, from
+	// userIdentity by its type: Root → "root"; IAMUser → userName;
+	// AssumedRole and Role → the session name, the last element of an
+	// "assumed-role/<role>/<session>" arn, else sessionContext.sessionIssuer
+	// .userName; FederatedUser → the name after "federated-user/" in arn;
+	// AWSService → invokedBy. When that is empty (or the type is another),
+	// userName, else principalId; "" without userIdentity.
 	Username    string
 	AccessKeyID string
 	// ReadOnly is the record's readOnly; ReadOnlySet is false when the
 	// record has no readOnly field.
 	ReadOnly    bool
 	ReadOnlySet bool
-	// ManagementEvent reports whether the event is a management event.
+	// ManagementEvent is the record's managementEvent, or when absent
+	// whether EventCategory is CategoryManagement.
 	ManagementEvent bool
-	Resources       []Resource
+	// Resources are the elements of the record's resources array, in
+	// order; nil when it is absent or empty.
+	Resources []Resource
 }
 
 // Resource is one element of the record's resources array, as LookupEvents
 // reports it.
 type Resource struct {
 	Type string // e.g. AWS::S3::Bucket
-	Name string // the ARN, or the resource name when no ARN is given
+	// Name is the element's ARN; without one, the first non-empty of its
+	// ARNPrefix, resourceName and name; else "".
+	Name string
 }
 
 // ReadOnlyString returns the record's readOnly the way LookupEvents

@@ -1,0 +1,161 @@
+package event_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+// FuzzParse checks that Parse never panics, accepts only valid JSON, keeps
+// it byte for byte apart from whitespace, and is idempotent on Raw. The
+// seed corpus is in testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(base))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := event.Parse(data)
+		if err != nil {
+			var se *event.SyntaxError
+			var ve *event.ValidationError
+			if !errors.As(err, &se) && !errors.As(err, &ve) && !errors.Is(err, event.ErrTooLarge) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if ve != nil && !utf8.ValidString(ve.Error()) {
+				t.Fatalf("error message is not UTF-8: %q", ve.Error())
+			}
+			return
+		}
+		if !json.Valid(data) || !utf8.Valid(data) {
+			t.Fatalf("accepted invalid input %q", data)
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, data); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.Bytes(), rec.Raw) {
+			t.Fatalf("Raw %q is not the compact input %q", rec.Raw, c.Bytes())
+		}
+		again, err := event.Parse(rec.Raw)
+		if err != nil {
+			t.Fatalf("Parse(Raw) of an accepted record: %v", err)
+		}
+		if !reflect.DeepEqual(again, rec) {
+			t.Fatalf("Parse(Raw) = %+v, want %+v", again, rec)
+		}
+		if rec.EventTime.Location() != time.UTC {
+			t.Fatalf("EventTime %v not in UTC", rec.EventTime)
+		}
+	})
+}
+
+// FuzzSplitBody checks that SplitBody never panics, keeps to its limit,
+// hands out non-overlapping trimmed pieces of the body in order, and that
+// the records it finds survive being re-wrapped in a Records document.
+// The seed corpus is in testdata/fuzz/FuzzSplitBody.
+func FuzzSplitBody(f *testing.F) {
+	f.Add([]byte(`{"Records":[{"a":1},{"b":"}"}]}`), 0)
+	f.Fuzz(func(t *testing.T, body []byte, maxRecords int) {
+		if maxRecords > 50 || maxRecords < -1 {
+			maxRecords %= 50
+		}
+		limit := maxRecords
+		if limit <= 0 {
+			limit = event.DefaultMaxRecords
+		}
+		var got [][]byte
+		prev := 0
+		err := event.SplitBody(body, maxRecords, func(raw []byte) error {
+			if len(raw) == 0 {
+				t.Fatal("empty record")
+			}
+			if bytes.ContainsAny(raw[:1], " \t\r\n") || bytes.ContainsAny(raw[len(raw)-1:], " \t\r\n") {
+				t.Fatalf("record %q not trimmed", raw)
+			}
+			i := bytes.Index(body[prev:], raw)
+			if i < 0 {
+				t.Fatalf("record %q is not a later part of the body", raw)
+			}
+			prev += i + len(raw)
+			got = append(got, raw)
+			return nil
+		})
+		if len(got) > limit {
+			t.Fatalf("%d records, limit %d", len(got), limit)
+		}
+		if err != nil {
+			var be *event.BodyError
+			if !errors.As(err, &be) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if len(got) != 0 {
+				t.Fatalf("fn called %d times before error %v", len(got), err)
+			}
+			return
+		}
+		// Records that are JSON objects survive a round trip through a
+		// Records document.
+		doc := []byte(`{"Records":[`)
+		for i, raw := range got {
+			if raw[0] != '{' || !json.Valid(raw) {
+				return
+			}
+			if i > 0 {
+				doc = append(doc, ',')
+			}
+			doc = append(doc, raw...)
+		}
+		doc = append(doc, "]}"...)
+		var again [][]byte
+		if err := event.SplitBody(doc, len(got), func(raw []byte) error {
+			again = append(again, raw)
+			return nil
+		}); err != nil {
+			t.Fatalf("re-wrapped records: %v", err)
+		}
+		if len(again) != len(got) {
+			t.Fatalf("re-wrapped: %d records, want %d", len(again), len(got))
+		}
+		for i := range got {
+			if !bytes.Equal(again[i], got[i]) {
+				t.Fatalf("re-wrapped record %d = %q, want %q", i, again[i], got[i])
+			}
+		}
+	})
+}
+
+// TestParseSeedCorpus keeps the seed corpus honest: the seeds named
+// valid-* are records Parse accepts, every other seed is one it rejects.
+func TestParseSeedCorpus(t *testing.T) {
+	files, err := filepath.Glob("testdata/fuzz/FuzzParse/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no seeds: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != 2 || lines[0] != "go test fuzz v1" ||
+			!strings.HasPrefix(lines[1], "[]byte(") || !strings.HasSuffix(lines[1], ")") {
+			t.Fatalf("%s: not a one-argument corpus file", f)
+		}
+		data, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		_, err = event.Parse([]byte(data))
+		if valid := strings.HasPrefix(filepath.Base(f), "valid-"); valid != (err == nil) {
+			t.Errorf("%s: Parse error %v", f, err)
+		}
+	}
+}
