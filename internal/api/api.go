@@ -1,0 +1,170 @@
+// Package api implements opentrail's AWS-compatible operations as
+// func(ctx, *In) (*Out, error) and registers them into the awsapi routers:
+// CloudTrail's LookupEvents and channel operations (AWS JSON 1.1),
+// CloudTrail Data's PutAuditEvents (REST-JSON), and the native history
+// lookup GET /v1/events.
+//
+// Operations read the authenticated caller from the context
+// (awsapi.CallerFrom) and see only the caller's account and region. They
+// reach storage through the Store and Ingester interfaces defined here.
+//
+// A Service is safe for concurrent use. The package is imported only by
+// internal/server.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// Store is the part of the event store the operations use. Implementations
+// must be safe for concurrent use.
+type Store interface {
+	// Lookup returns events matching q, newest first (eventTime
+	// descending, then sequence number descending), at most q.Limit.
+	Lookup(ctx context.Context, q store.LookupQuery) ([]store.Event, error)
+	// CreateChannel stores c; an error wrapping store.ErrExists means the
+	// ARN, or the name within c's account and region, is taken.
+	CreateChannel(ctx context.Context, c store.Channel) error
+	// GetChannel returns the channel with this ARN, or an error wrapping
+	// store.ErrNotFound.
+	GetChannel(ctx context.Context, arn string) (store.Channel, error)
+	// ListChannels returns every channel of account, in all regions.
+	ListChannels(ctx context.Context, account string) ([]store.Channel, error)
+	// DeleteChannel removes the channel with this ARN, or returns an error
+	// wrapping store.ErrNotFound.
+	DeleteChannel(ctx context.Context, arn string) error
+}
+
+// Ingester commits events (*ingest.Ingester implements it). Submit returns
+// after the batch is committed and synced to disk; Outcomes[i] tells
+// whether recs[i] was stored now or was already stored (same eventID).
+// source names the ingestion path for metrics. Implementations must be
+// safe for concurrent use.
+type Ingester interface {
+	Submit(ctx context.Context, source string, recs []*event.Record) (ingest.Result, error)
+}
+
+// SourcePutAuditEvents is the source PutAuditEvents passes to
+// Ingester.Submit.
+const SourcePutAuditEvents = "PutAuditEvents"
+
+// Options change behaviour beyond what AWS does. The zero value behaves as
+// AWS.
+type Options struct {
+	// IncludeDataEvents makes LookupEvents return data events as well as
+	// management events when no EventCategory is given.
+	IncludeDataEvents bool
+	// RateLimit caps LookupEvents calls per second per account and region
+	// (AWS allows 2); excess calls get ThrottlingException. 0 means no
+	// limit.
+	RateLimit float64
+	// Retention is how far back LookupEvents looks. 0 means 90 days, as
+	// AWS.
+	Retention time.Duration
+}
+
+// DefaultRetention is the LookupEvents window AWS uses.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// MinTokenKeyLen is the shortest pagination-token key New accepts.
+const MinTokenKeyLen = 16
+
+// Config configures a Service.
+type Config struct {
+	Store    Store    // required
+	Ingester Ingester // required for PutAuditEvents
+	// TokenKey signs pagination tokens (HMAC-SHA256); at least
+	// MinTokenKeyLen bytes. Tokens stay valid across restarts only if the
+	// key does.
+	TokenKey []byte
+	Options  Options
+	// Now returns the current time; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger // nil means slog.Default()
+}
+
+// Service implements the operations. Create it with New.
+type Service struct {
+	store    Store
+	ingester Ingester
+	tokens   tokenSigner
+	opts     Options
+	now      func() time.Time
+	logger   *slog.Logger
+	limiter  *limiter      // nil when Options.RateLimit is 0
+	status   *ingestionLog // channel ingestion status, in memory
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("new api service: Store is required")
+	}
+	if len(cfg.TokenKey) < MinTokenKeyLen {
+		return nil, fmt.Errorf("new api service: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), MinTokenKeyLen)
+	}
+	if cfg.Options.RateLimit < 0 {
+		return nil, fmt.Errorf("new api service: RateLimit %v is negative", cfg.Options.RateLimit)
+	}
+	if cfg.Options.Retention < 0 {
+		return nil, fmt.Errorf("new api service: Retention %v is negative", cfg.Options.Retention)
+	}
+	s := &Service{
+		store:    cfg.Store,
+		ingester: cfg.Ingester,
+		tokens:   tokenSigner{key: append([]byte(nil), cfg.TokenKey...)},
+		opts:     cfg.Options,
+		now:      cfg.Now,
+		logger:   cfg.Logger,
+		status:   newIngestionLog(),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.opts.Retention == 0 {
+		s.opts.Retention = DefaultRetention
+	}
+	if s.opts.RateLimit > 0 {
+		s.limiter = newLimiter(s.opts.RateLimit, s.now)
+	}
+	return s, nil
+}
+
+// Register adds the CloudTrail (JSON 1.1) operations to r.
+func (s *Service) Register(r *awsapi.Router) {
+	awsapi.Register(r, "LookupEvents", true, s.LookupEvents)
+	awsapi.Register(r, "CreateChannel", false, s.CreateChannel)
+	awsapi.Register(r, "GetChannel", true, s.GetChannel)
+	awsapi.Register(r, "ListChannels", true, s.ListChannels)
+	awsapi.Register(r, "DeleteChannel", false, s.DeleteChannel)
+}
+
+// RegisterData adds the CloudTrail Data (REST-JSON) operations to r.
+func (s *Service) RegisterData(r *awsapi.RESTRouter) {
+	awsapi.RegisterREST(r, "POST", "/PutAuditEvents", "PutAuditEvents", false, s.PutAuditEvents)
+}
+
+// errNoCaller is an internal error: the server must put a Caller with a
+// Principal into every request context.
+var errNoCaller = errors.New("no authenticated caller in request context")
+
+func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
+	c := awsapi.CallerFrom(ctx)
+	if c == nil || c.Principal == nil {
+		return nil, nil, errNoCaller
+	}
+	return c, c.Principal, nil
+}

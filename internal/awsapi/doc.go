@@ -1,0 +1,24 @@
+// Package awsapi is opentrail's AWS wire layer: it speaks AWS JSON 1.1
+// (X-Amz-Target routing, used by the cloudtrail service) and REST-JSON (used
+// by cloudtrail-data), decodes request bodies, encodes responses and is the
+// one place that turns Go errors into AWS errors on the wire
+// ({"__type","message"} plus the X-Amzn-ErrorType header and a status code).
+//
+// Every call routed through a [Router] or [RESTRouter] is recorded as a
+// CloudTrail event of itself (see [AuditRecord]) and handed to an [Auditor].
+//
+// # Callers
+//
+// The server's authentication middleware verifies the request signature,
+// builds a [Caller] and stores it in the request context with [WithCaller]
+// before calling a router. Handlers read it back with [CallerFrom].
+//
+// # Errors
+//
+// Operations return *[Error] (possibly wrapped) for conditions the client
+// should see. Any other error becomes InternalFailure/500 with a generic
+// message; the detail is logged, never sent.
+//
+// The package depends only on the standard library and internal/auth; it is
+// imported by internal/api and internal/server.
+package awsapi

@@ -1,0 +1,256 @@
+package awsapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// AuditParamser is implemented by operation inputs that log something other
+// than their own JSON encoding as the self-audit record's
+// requestParameters (to leave out payloads, or to format timestamps).
+type AuditParamser interface {
+	AuditParams() any
+}
+
+// AuditResponser is implemented by operation outputs that log something
+// other than their own JSON encoding as responseElements.
+type AuditResponser interface {
+	AuditResponse() any
+}
+
+// QueryBinder is implemented by REST-JSON operation inputs that take
+// members from the query string. BindQuery runs after the body is decoded.
+type QueryBinder interface {
+	BindQuery(q url.Values) error
+}
+
+// operation is one registered API operation, type-erased.
+type operation struct {
+	name     string
+	readOnly bool
+	// invoke decodes the request, runs the operation and returns the
+	// output plus what to log in the self-audit record.
+	invoke func(ctx context.Context, req *http.Request, body []byte) (out, params, resp any, err error)
+}
+
+func newOperation[In, Out any](name string, readOnly bool, fn func(context.Context, *In) (*Out, error)) *operation {
+	return &operation{name: name, readOnly: readOnly, invoke: func(ctx context.Context, req *http.Request, body []byte) (any, any, any, error) {
+		in := new(In)
+		if err := DecodeObject(body, in); err != nil {
+			return nil, nil, nil, err
+		}
+		if b, ok := any(in).(QueryBinder); ok {
+			if err := b.BindQuery(req.URL.Query()); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		var params any = in
+		if p, ok := any(in).(AuditParamser); ok {
+			params = p.AuditParams()
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, params, nil, err
+		}
+		if out == nil {
+			out = new(Out)
+		}
+		var resp any = out
+		if r, ok := any(out).(AuditResponser); ok {
+			resp = r.AuditResponse()
+		}
+		return out, params, resp, nil
+	}}
+}
+
+// dispatcher holds what both routers share.
+type dispatcher struct {
+	service     string
+	contentType string
+	auditor     Auditor
+	logger      *slog.Logger
+}
+
+// run executes op for the caller in ctx and writes the response; unknown
+// operations arrive with op == nil and opErr set.
+func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, opName string, op *operation, opErr error) {
+	ctx := req.Context()
+	c := CallerFrom(ctx)
+	if c == nil {
+		d.logger.ErrorContext(ctx, "request reached the API without a caller", slog.String("path", req.URL.Path))
+		writeError(w, d.contentType, NewUUID(), Internal())
+		return
+	}
+	if c.RequestID == "" {
+		cc := *c
+		cc.RequestID = NewUUID()
+		c = &cc
+		ctx = WithCaller(ctx, c)
+	}
+	readOnly := false
+	var out, params, resp any
+	err := opErr
+	if op != nil {
+		readOnly = op.readOnly
+		out, params, resp, err = d.safeInvoke(ctx, op, req, body)
+	}
+	var errCode, errMsg string
+	if err != nil {
+		e := AsError(ctx, d.logger, c.RequestID, err)
+		errCode, errMsg = e.Code, e.Message
+		writeError(w, d.contentType, c.RequestID, e)
+	} else {
+		d.writeOK(w, c.RequestID, out)
+	}
+	if d.auditor != nil && opName != "" {
+		d.auditor.Audit(AuditRecord(c, d.service, opName, readOnly, params, resp, errCode, errMsg))
+	}
+}
+
+func (d *dispatcher) safeInvoke(ctx context.Context, op *operation, req *http.Request, body []byte) (out, params, resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.logger.ErrorContext(ctx, "operation panicked", slog.String("operation", op.name),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			out, resp, err = nil, nil, fmt.Errorf("operation %s panicked: %v", op.name, p)
+		}
+	}()
+	return op.invoke(ctx, req, body)
+}
+
+func (d *dispatcher) writeOK(w http.ResponseWriter, reqID string, out any) {
+	b := marshalCompact(out)
+	if b == nil {
+		d.logger.Error("encode response failed", slog.String("request_id", reqID))
+		writeError(w, d.contentType, reqID, Internal())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", d.contentType)
+	h.Set("x-amzn-RequestId", reqID)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// Router serves an AWS JSON 1.1 service: POST / with an X-Amz-Target
+// header, dispatched on the text after the target's last dot (botocore
+// sends com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.Op, Go
+// SDKs CloudTrail_20131101.Op). Register operations before serving; a
+// Router is then safe for concurrent use.
+type Router struct {
+	d   dispatcher
+	ops map[string]*operation
+}
+
+// NewRouter returns a Router for the service with SigV4 signing name
+// service (it names the eventSource of self-audit records). auditor may be
+// nil (no self-audit); logger nil means slog.Default().
+func NewRouter(service string, auditor Auditor, logger *slog.Logger) *Router {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Router{
+		d:   dispatcher{service: service, contentType: contentTypeJSON11, auditor: auditor, logger: logger},
+		ops: make(map[string]*operation),
+	}
+}
+
+// Register adds operation name to r. fn receives the decoded request body
+// and returns the response (nil means an empty object) or an error;
+// readOnly is recorded in the self-audit record, whose responseElements are
+// null for read-only operations. Registering a name twice panics.
+func Register[In, Out any](r *Router, name string, readOnly bool, fn func(context.Context, *In) (*Out, error)) {
+	if _, dup := r.ops[name]; dup {
+		panic("awsapi: operation registered twice: " + name)
+	}
+	r.ops[name] = newOperation(name, readOnly, fn)
+}
+
+// Operations lists the registered operation names in order.
+func (r *Router) Operations() []string {
+	names := make([]string, 0, len(r.ops))
+	for n := range r.ops {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// maxOpName bounds the operation name recorded for unknown targets.
+const maxOpName = 128
+
+// Handle serves one request whose body the server has already read (and
+// size-limited). The request context must carry a Caller.
+func (r *Router) Handle(w http.ResponseWriter, req *http.Request, body []byte) {
+	target := req.Header.Get("X-Amz-Target")
+	name := target[strings.LastIndexByte(target, '.')+1:]
+	var op *operation
+	var err error
+	switch {
+	case target == "":
+		err = NewError(CodeUnknownOperation, "The request has no X-Amz-Target header naming an operation.")
+	case req.Method != http.MethodPost:
+		err = Errorf(CodeUnknownOperation, "Operation %s must be called with POST, not %s.", truncate(target, 256), req.Method)
+	default:
+		if op = r.ops[name]; op == nil {
+			err = Errorf(CodeUnknownOperation, "Unknown operation %s.", truncate(target, 256))
+		}
+	}
+	if len(name) > maxOpName {
+		name = name[:maxOpName]
+	}
+	r.d.run(w, req, body, name, op, err)
+}
+
+// RESTRouter serves an AWS REST-JSON service: operations are bound to a
+// method and path, take members from the query string (see [QueryBinder])
+// and a JSON body, and answer application/json. Register routes before
+// serving; a RESTRouter is then safe for concurrent use.
+type RESTRouter struct {
+	d      dispatcher
+	routes map[string]*operation // "METHOD /path"
+}
+
+// NewRESTRouter is NewRouter for a REST-JSON service.
+func NewRESTRouter(service string, auditor Auditor, logger *slog.Logger) *RESTRouter {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &RESTRouter{
+		d:      dispatcher{service: service, contentType: contentTypeJSON, auditor: auditor, logger: logger},
+		routes: make(map[string]*operation),
+	}
+}
+
+// RegisterREST binds operation name to method and path (matched exactly)
+// on r; otherwise as Register.
+func RegisterREST[In, Out any](r *RESTRouter, method, path, name string, readOnly bool, fn func(context.Context, *In) (*Out, error)) {
+	key := method + " " + path
+	if _, dup := r.routes[key]; dup {
+		panic("awsapi: route registered twice: " + key)
+	}
+	r.routes[key] = newOperation(name, readOnly, fn)
+}
+
+// Handle serves one request whose body the server has already read. The
+// request context must carry a Caller. Requests matching no route get 404
+// UnknownOperationException and no self-audit record (there is no
+// operation to name).
+func (r *RESTRouter) Handle(w http.ResponseWriter, req *http.Request, body []byte) {
+	op := r.routes[req.Method+" "+req.URL.Path]
+	if op == nil {
+		e := &Error{Code: CodeUnknownOperation, Status: http.StatusNotFound,
+			Message: fmt.Sprintf("No operation is bound to %s %s.", req.Method, truncate(req.URL.Path, 256))}
+		r.d.run(w, req, body, "", nil, e)
+		return
+	}
+	r.d.run(w, req, body, op.name, op, nil)
+}
