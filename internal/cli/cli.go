@@ -1,0 +1,131 @@
+// Package cli implements the opentrail command: one file per subcommand,
+// each a type with its own FlagSet and Run(ctx, args) error. Errors are
+// printed as one line with a hint.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/opentrail/opentrail/internal/client"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Command is one subcommand.
+type Command interface {
+	Name() string
+	Synopsis() string
+	Run(ctx context.Context, args []string) error
+}
+
+// Env is what commands write to; tests replace it.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Stdin          io.Reader
+}
+
+func commands(env *Env) []Command {
+	return []Command{
+		&serveCmd{env: env},
+		&sendCmd{env: env},
+		&lookupCmd{env: env},
+		&demoCmd{env: env},
+		&versionCmd{env: env},
+	}
+}
+
+// Main runs the command line args (without the program name) and returns
+// the process exit code.
+func Main(ctx context.Context, args []string, env *Env) int {
+	if env == nil {
+		env = &Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}
+	}
+	cmds := commands(env)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range cmds {
+		if c.Name() == args[0] {
+			err := c.Run(ctx, args[1:])
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			}
+			fmt.Fprintf(env.Stderr, "opentrail %s: %v\n", c.Name(), err)
+			if h := client.Hint(err); h != "" {
+				fmt.Fprintf(env.Stderr, "hint: %s\n", h)
+			}
+			return 1
+		}
+	}
+	fmt.Fprintf(env.Stderr, "opentrail: unknown command %q\n", args[0])
+	usage(env.Stderr, cmds)
+	return 2
+}
+
+// errUsage means the flags were wrong and the FlagSet has said so.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer, cmds []Command) {
+	fmt.Fprintln(w, "opentrail: a self-hosted, CloudTrail-compatible activity audit trail")
+	fmt.Fprintln(w, "\nUsage: opentrail <command> [flags]\n\nCommands:")
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Synopsis())
+	}
+	fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
+}
+
+// parse parses args with fs, turning flag errors into errUsage.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// clientFlags are the flags of every subcommand that talks to a server.
+type clientFlags struct {
+	endpoint, region, profile string
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.endpoint, "endpoint", "", "server URL (default $OPENTRAIL_ENDPOINT or "+client.DefaultEndpoint+")")
+	fs.StringVar(&f.region, "region", "", "region to act in (default from AWS_REGION / the AWS config, else us-east-1)")
+	fs.StringVar(&f.profile, "profile", "", "AWS profile whose credentials sign the requests")
+}
+
+func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
+	return client.New(ctx, client.Options{Endpoint: f.endpoint, Region: f.region, Profile: f.profile})
+}
+
+func newFlagSet(env *Env, name, usageLine string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: opentrail %s %s\n\nFlags:\n", name, usageLine)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

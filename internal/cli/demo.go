@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/demo"
+)
+
+type demoCmd struct{ env *Env }
+
+func (*demoCmd) Name() string { return "demo" }
+func (*demoCmd) Synopsis() string {
+	return "send a realistic day of activity for several accounts and regions to a server"
+}
+
+func (c *demoCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet(c.env, "demo", "[flags]")
+	var (
+		cf        clientFlags
+		events    int
+		seed      int64
+		incidents bool
+	)
+	cf.register(fs)
+	fs.IntVar(&events, "events", 20000, "background events to generate")
+	fs.Int64Var(&seed, "seed", 1, "generator seed: the same seed gives the same events")
+	fs.BoolVar(&incidents, "incidents", true, "plant a few incidents (brute-force sign-in, root without MFA, StopLogging, ...)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cl, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	opts := demo.Options{Seed: seed, Events: events, Incidents: incidents,
+		Start: time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Minute), Duration: 24 * time.Hour}
+	var (
+		batch [][]byte
+		total postResult
+		sent  int
+	)
+	flush := func() error {
+		r, err := PostEvents(ctx, cl, batch)
+		total.Accepted += r.Accepted
+		total.Duplicates += r.Duplicates
+		sent += len(batch)
+		batch = batch[:0]
+		fmt.Fprintf(c.env.Stderr, "\rsent %d events", sent)
+		return err
+	}
+	err = demo.Generate(opts, func(rec []byte) error {
+		batch = append(batch, append([]byte(nil), rec...))
+		if len(batch) == sendBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	fmt.Fprintln(c.env.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d\n", total.Accepted, total.Duplicates)
+	return nil
+}

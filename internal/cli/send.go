@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+type sendCmd struct{ env *Env }
+
+func (*sendCmd) Name() string { return "send" }
+func (*sendCmd) Synopsis() string {
+	return "send CloudTrail records (NDJSON or {\"Records\":[...]}, .gz too) to a server"
+}
+
+// sendBatch is how many records one request carries.
+const sendBatch = 2000
+
+func (c *sendCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet(c.env, "send", "[flags] FILE... (- for standard input)")
+	var cf clientFlags
+	cf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cl, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	var total postResult
+	for _, f := range files {
+		r, err := c.sendFile(ctx, cl, f)
+		total.Accepted += r.Accepted
+		total.Duplicates += r.Duplicates
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d\n", total.Accepted, total.Duplicates)
+	return nil
+}
+
+type postResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) (postResult, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if name == "-" {
+		data, err = io.ReadAll(c.env.Stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return postResult{}, err
+	}
+	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return postResult{}, fmt.Errorf("gunzip: %w", err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return postResult{}, fmt.Errorf("gunzip: %w", err)
+		}
+	}
+	var (
+		total postResult
+		batch [][]byte
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		r, err := PostEvents(ctx, cl, batch)
+		total.Accepted += r.Accepted
+		total.Duplicates += r.Duplicates
+		batch = batch[:0]
+		return err
+	}
+	err = event.SplitBody(data, 1<<30, func(raw []byte) error {
+		batch = append(batch, raw)
+		if len(batch) == sendBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return total, err
+	}
+	return total, flush()
+}
+
+// PostEvents sends records as one gzip NDJSON request to POST /v1/events.
+func PostEvents(ctx context.Context, cl *client.Client, recs [][]byte) (postResult, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	for _, r := range recs {
+		zw.Write(r)
+		zw.Write([]byte{'\n'})
+	}
+	zw.Close()
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("Content-Encoding", "gzip")
+	out, err := cl.Do(ctx, "opentrail", http.MethodPost, "/v1/events", h, buf.Bytes())
+	if err != nil {
+		return postResult{}, err
+	}
+	var r postResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, fmt.Errorf("unexpected answer %q: %w", strings.TrimSpace(string(out)), err)
+	}
+	return r, nil
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/server"
+)
+
+type serveCmd struct{ env *Env }
+
+func (*serveCmd) Name() string     { return "serve" }
+func (*serveCmd) Synopsis() string { return "run the server (local mode on 127.0.0.1:4747 by default)" }
+
+func (c *serveCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet(c.env, "serve", "[--addr HOST:PORT] [--data DIR] [--config FILE]")
+	var (
+		addr, data, cfgFile, logLevel string
+		demo                          bool
+		demoEvents                    int
+	)
+	fs.StringVar(&addr, "addr", "", "listen address (default "+config.DefaultAddr+")")
+	fs.StringVar(&data, "data", "", "data directory (default ./opentrail-data)")
+	fs.StringVar(&cfgFile, "config", "", "configuration file (YAML or JSON; see docs/configuration.md)")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&demo, "demo", false, "fill an empty store with a realistic day of demo activity at start-up")
+	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		return err
+	}
+	if addr != "" {
+		cfg.Addr = addr
+	}
+	if data != "" {
+		cfg.Data = data
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(c.env.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		srv.Close()
+		return err
+	}
+	if demo {
+		if err := srv.FillDemo(ctx, demoEvents); err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	return srv.Run(ctx)
+}

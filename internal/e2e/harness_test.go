@@ -1,0 +1,252 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/opentrail/opentrail/internal/cli"
+)
+
+// TestMain lets the test binary act as the opentrail command, so tests can
+// run the real server in its own process without building it first.
+func TestMain(m *testing.M) {
+	if os.Getenv("OPENTRAIL_E2E_AS_COMMAND") == "1" {
+		os.Exit(cli.Main(context.Background(), os.Args[1:], nil))
+	}
+	os.Exit(m.Run())
+}
+
+// server is an opentrail process under test.
+type server struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	addr   string
+	url    string
+	data   string
+	stderr *bytes.Buffer
+	exited chan struct{}
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer runs `opentrail serve` on a free loopback port with data in
+// dir (a new temporary directory when dir is "") and waits for /healthz.
+func startServer(t testing.TB, dir string, extra ...string) *server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	addr := freeAddr(t)
+	args := append([]string{"serve", "--addr", addr, "--data", dir}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &lockedWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, addr: addr, url: "http://" + addr, data: dir, stderr: &stderr, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { s.stop() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("server exited during start-up:\n%s", stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not healthy after 60 s:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+			s.t.Errorf("server exited with %d after SIGTERM:\n%s", code, s.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Errorf("server did not stop within 30 s of SIGTERM")
+	}
+}
+
+// kill sends SIGKILL and waits.
+func (s *server) kill() {
+	s.cmd.Process.Kill()
+	<-s.exited
+}
+
+type lockedWriter struct {
+	mu chan struct{}
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	if l.mu == nil {
+		l.mu = make(chan struct{}, 1)
+	}
+	l.mu <- struct{}{}
+	defer func() { <-l.mu }()
+	return l.w.Write(p)
+}
+
+// creds are local-mode credentials for an access key (secret "test").
+func creds(akid string) aws.Credentials {
+	return aws.Credentials{AccessKeyID: akid, SecretAccessKey: "test"}
+}
+
+// signedRequest builds and signs a request for service in region.
+func signedRequest(t testing.TB, c aws.Credentials, service, region, method, url string, header http.Header, body []byte) *http.Request {
+	t.Helper()
+	return signedRequestAt(t, c, service, region, method, url, header, body, time.Now())
+}
+
+// signedRequestAt signs as of time at.
+func signedRequestAt(t testing.TB, c aws.Credentials, service, region, method, url string, header http.Header, body []byte, at time.Time) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		if k != "Authorization" && k != "X-Amz-Date" {
+			req.Header[k] = v
+		}
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// do sends req and returns status and body.
+func do(t testing.TB, req *http.Request) (int, []byte, http.Header) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
+}
+
+// postEvents sends NDJSON records to POST /v1/events as account akid.
+func (s *server) postEvents(t testing.TB, akid string, recs [][]byte) (accepted, duplicates int) {
+	t.Helper()
+	body := bytes.Join(recs, []byte("\n"))
+	req := signedRequest(t, creds(akid), "opentrail", "us-east-1", "POST", s.url+"/v1/events", nil, body)
+	code, out, _ := do(t, req)
+	if code != 200 {
+		t.Fatalf("POST /v1/events: %d %s", code, out)
+	}
+	var r struct{ Accepted, Duplicates int }
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Accepted, r.Duplicates
+}
+
+// record builds a valid CloudTrail record.
+type recOpts struct {
+	id, name, source, region, account, user, key, category string
+	readOnly                                               bool
+	t                                                      time.Time
+	resources                                              string
+}
+
+func record(o recOpts) []byte {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&o.name, "DescribeInstances")
+	def(&o.source, "ec2.amazonaws.com")
+	def(&o.region, "us-east-1")
+	def(&o.account, "000000000000")
+	def(&o.user, "alice")
+	def(&o.key, "AKIAEXAMPLEKEY000001")
+	def(&o.category, "Management")
+	def(&o.resources, "[]")
+	if o.t.IsZero() {
+		o.t = time.Now().UTC().Add(-time.Hour)
+	}
+	mgmt := o.category == "Management"
+	return []byte(fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::%[1]s:user/%[2]s","accountId":"%[1]s","accessKeyId":"%[3]s","userName":"%[2]s"},"eventTime":"%[4]s","eventSource":"%[5]s","eventName":"%[6]s","awsRegion":"%[7]s","sourceIPAddress":"198.51.100.9","userAgent":"aws-cli/2.9.19","requestParameters":{"instancesSet":{}},"responseElements":null,"requestID":"%[8]s","eventID":"%[8]s","readOnly":%[9]t,"resources":%[10]s,"eventType":"AwsApiCall","managementEvent":%[11]t,"recipientAccountId":"%[1]s","eventCategory":"%[12]s"}`,
+		o.account, o.user, o.key, o.t.UTC().Format(time.RFC3339), o.source, o.name, o.region, o.id, o.readOnly, o.resources, mgmt, o.category))
+}
+
+func uuid(prefix string, i int) string {
+	sum := sha256.Sum256([]byte(prefix))
+	return fmt.Sprintf("%x-0000-4000-8000-%012d", sum[0:4], i)
+}
+
+// awsCLI runs the Debian AWS CLI against the server.
+func (s *server) awsCLI(t testing.TB, akid, region string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin := "/usr/bin/aws"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the AWS CLI is not installed at %s; scripts/test installs it (apt-get install awscli)", bin)
+	}
+	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
+	home := t.TempDir()
+	cmd.Env = []string{
+		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=" + akid, "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return out.String(), errb.String(), ee.ExitCode()
+		}
+		t.Fatal(err)
+	}
+	return out.String(), strings.TrimSpace(errb.String()), 0
+}

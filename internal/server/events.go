@@ -1,0 +1,98 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/ingest"
+)
+
+// postEventsResponse is the answer to POST /v1/events.
+type postEventsResponse struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// postEvents ingests a body of NDJSON records or one {"Records":[...]}
+// document, gzip accepted. The batch is all or nothing: one invalid record
+// rejects it with a message naming the record, and nothing is stored.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte) {
+	c := awsapi.CallerFrom(r.Context())
+	res, count, err := s.ingestBody(r, body)
+	errCode, errMsg := "", ""
+	if err != nil {
+		e := awsapi.AsError(r.Context(), s.log, c.RequestID, err)
+		errCode, errMsg = e.Code, e.Message
+		awsapi.WriteRESTJSONError(w, c.RequestID, e)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-amzn-RequestId", c.RequestID)
+		json.NewEncoder(w).Encode(postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates})
+	}
+	var resp any
+	if err == nil {
+		resp = postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
+	}
+	s.Audit(awsapi.AuditRecord(c, "opentrail", "PutEvents", false,
+		map[string]any{"eventCount": count, "contentEncoding": r.Header.Get("Content-Encoding")}, resp, errCode, errMsg))
+}
+
+func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, error) {
+	c := awsapi.CallerFrom(r.Context())
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		var err error
+		if body, err = gunzip(body, s.cfg.Limits.MaxBodyBytes); err != nil {
+			var tl *bodyTooLargeError
+			if errors.As(err, &tl) {
+				err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: "decompressed " + tl.Error(), Status: http.StatusRequestEntityTooLarge}
+			}
+			return ingest.Result{}, 0, err
+		}
+	default:
+		return ingest.Result{}, 0, badRequest("Content-Encoding %q is not supported; send the body plain or gzip-compressed", r.Header.Get("Content-Encoding"))
+	}
+
+	var recs []*event.Record
+	err := event.SplitBody(body, s.cfg.Limits.MaxEventsPerRequest, func(raw []byte) error {
+		rec, err := event.Parse(raw)
+		if err != nil {
+			return err
+		}
+		if !s.dir.CanWrite(c.Principal, rec.AccountID) {
+			return &awsapi.Error{Code: "AccessDeniedException", Status: http.StatusForbidden, Message: fmt.Sprintf(
+				"record %d (eventID %s) belongs to account %s; %s may only write events for account %s",
+				len(recs)+1, rec.EventID, rec.AccountID, c.Principal.ARN, c.Principal.AccountID)}
+		}
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		var ae *awsapi.Error
+		if errors.As(err, &ae) {
+			return ingest.Result{}, len(recs), ae
+		}
+		return ingest.Result{}, len(recs), badRequest("%s; nothing from this request was stored", err)
+	}
+	if len(recs) == 0 {
+		return ingest.Result{}, 0, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
+	}
+	res, err := s.ingester.Submit(r.Context(), "v1/events", recs)
+	if err != nil {
+		if errors.Is(err, ingest.ErrUnavailable) || errors.Is(err, ingest.ErrClosed) {
+			return res, len(recs), awsapi.Unavailable("the event store could not commit the events, so none were stored; retry later")
+		}
+		return res, len(recs), err
+	}
+	return res, len(recs), nil
+}
+
+func badRequest(format string, args ...any) *awsapi.Error {
+	return &awsapi.Error{Code: "InvalidEventException", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}

@@ -1,0 +1,249 @@
+// Package server builds every opentrail component from a Config and runs
+// them: the event store, the ingester, the AWS-compatible APIs and the
+// native endpoints, all on one HTTP port. Components start in dependency
+// order and stop in reverse.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/api"
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// Server is a running opentrail. Create it with New, then Run.
+type Server struct {
+	cfg config.Config
+	log *slog.Logger
+
+	dir      *auth.Directory
+	verifier *sigv4.Verifier
+	reg      *metrics.Registry
+	store    *store.Store
+	ingester *ingest.Ingester
+
+	cloudtrail     *awsapi.Router
+	cloudtrailData *awsapi.RESTRouter
+	native         *api.Native
+
+	httpSrv  *http.Server
+	listener net.Listener
+	ready    chan struct{}
+
+	requests  *metrics.CounterVec
+	authFails *metrics.Counter
+
+	auditMu sync.Mutex // serialises audit submissions after shutdown began
+}
+
+// New opens the store and builds every component; it does not listen yet.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
+	s.dir = auth.FromConfig(&cfg)
+	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
+
+	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.store = st
+	s.ingester = ingest.New(st, ingest.Options{Logger: logger, Metrics: s.reg})
+
+	tokenKey, err := s.tokenKey(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	window := time.Duration(cfg.History.LookupWindowDays) * 24 * time.Hour
+	if window == 0 {
+		window = 100 * 365 * 24 * time.Hour // no limit
+	}
+	svc, err := api.New(api.Config{
+		Store:    st,
+		Ingester: s.ingester,
+		TokenKey: tokenKey,
+		Logger:   logger,
+		Options: api.Options{
+			IncludeDataEvents: cfg.History.IncludeDataEvents,
+			RateLimit:         cfg.History.LookupRateLimit,
+			Retention:         window,
+		},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
+	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
+	svc.Register(s.cloudtrail)
+	svc.RegisterData(s.cloudtrailData)
+	s.native = svc.Native()
+
+	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "API requests, by service.", "service")
+	s.authFails = s.reg.NewCounter("opentrail_auth_failures_total", "Requests refused for missing or bad SigV4 signatures.")
+	s.reg.NewGaugeFunc("opentrail_store_last_sequence", "Sequence number of the newest committed event.", func() float64 {
+		return float64(st.LastSeq())
+	})
+	s.reg.NewGaugeFunc("opentrail_store_disk_bytes", "Bytes of the event store files on disk.", func() float64 {
+		stats, err := st.Stats(context.Background())
+		if err != nil {
+			return 0
+		}
+		return float64(stats.DiskBytes)
+	})
+	return s, nil
+}
+
+// tokenKey returns the store's key for NextToken MACs, made on first use,
+// so tokens stay valid across restarts.
+func (s *Server) tokenKey(ctx context.Context) ([]byte, error) {
+	k, err := s.store.Meta(ctx, "lookup-token-key")
+	if err == nil {
+		return k, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	k = make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("make token key: %w", err)
+	}
+	if err := s.store.SetMeta(ctx, "lookup-token-key", k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Listen binds the configured address. Run serves on it.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.listener = ln
+	return nil
+}
+
+// Addr is the bound address (after Listen).
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Store returns the event store (for tests and tools in this process).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Run serves until ctx ends, then shuts down: it stops accepting requests,
+// lets in-flight requests (and so their commits) finish, drains the
+// ingester and closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	if s.listener == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.ingester.Start()
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.retentionLoop(bg)
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.httpSrv.Serve(s.listener) }()
+	close(s.ready)
+	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
+	if s.dir.IsLocal() {
+		s.log.Warn("local mode: no principals configured, so any access key id is accepted with the secret \"test\"; " +
+			"access key \"test\" acts for account 000000000000 (the organisation's management account, which may write events for any account), " +
+			"a 12-digit access key id for that account; listening on loopback only")
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		errs = append(errs, serveErr)
+	}
+	if err := s.httpSrv.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	stopBG()
+	wg.Wait()
+	if err := s.ingester.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// Ready is closed once the server accepts requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+func (s *Server) retentionLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.store.ApplyRetention(ctx)
+		if err != nil {
+			s.log.Error("retention", "err", err)
+		} else if n > 0 {
+			s.log.Info("retention removed old events", "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Audit queues a self-audit record for the next group commit; it
+// implements awsapi.Auditor.
+func (s *Server) Audit(rec []byte) {
+	r, err := event.Parse(rec)
+	if err != nil {
+		s.log.Error("self-audit record is invalid", "err", err)
+		return
+	}
+	if err := s.ingester.SubmitAsync("self-audit", []*event.Record{r}); err != nil {
+		s.log.Warn("self-audit record not queued", "err", err, "eventName", r.EventName)
+	}
+}
