@@ -20,6 +20,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // ErrClosed is returned by Submit after Close has begun.
@@ -28,9 +29,12 @@ var ErrClosed = errors.New("ingest: shutting down")
 // ErrUnavailable wraps store failures: nothing from the request was stored.
 var ErrUnavailable = errors.New("event store unavailable")
 
-// Appender is the store side of ingestion.
+// Appender is the store side of ingestion. Prepare runs in the submitting
+// goroutine (so compression runs in parallel across requests); the single
+// committer calls AppendBatches with every batch waiting.
 type Appender interface {
-	Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (dup []bool, err error)
+	Prepare(recs []*event.Record) *store.Batch
+	AppendBatches(ctx context.Context, batches []*store.Batch, ingestTime time.Time) (dup []bool, err error)
 }
 
 // Options tune an Ingester. The zero value is usable.
@@ -64,7 +68,7 @@ type Ingester struct {
 }
 
 type request struct {
-	recs   []*event.Record
+	batch  *store.Batch
 	source string
 	reply  chan reply // nil for fire-and-forget submissions
 }
@@ -119,7 +123,7 @@ func (in *Ingester) Submit(ctx context.Context, source string, recs []*event.Rec
 	if len(recs) == 0 {
 		return Result{}, nil
 	}
-	req := &request{recs: recs, source: source, reply: make(chan reply, 1)}
+	req := &request{batch: in.app.Prepare(recs), source: source, reply: make(chan reply, 1)}
 	if err := in.enqueue(ctx, req); err != nil {
 		return Result{}, err
 	}
@@ -135,7 +139,7 @@ func (in *Ingester) Submit(ctx context.Context, source string, recs []*event.Rec
 // (self-audit records: the audited call must not wait on its own record).
 // It blocks only while the queue is full.
 func (in *Ingester) SubmitAsync(source string, recs []*event.Record) error {
-	return in.enqueue(context.Background(), &request{recs: recs, source: source})
+	return in.enqueue(context.Background(), &request{batch: store.NewBatch(recs), source: source})
 }
 
 func (in *Ingester) enqueue(ctx context.Context, req *request) error {
@@ -144,7 +148,7 @@ func (in *Ingester) enqueue(ctx context.Context, req *request) error {
 	if in.closed {
 		return ErrClosed
 	}
-	in.sourceEvents.Add(req.source, uint64(len(req.recs)))
+	in.sourceEvents.Add(req.source, uint64(len(req.batch.Records())))
 	select {
 	case in.reqs <- req:
 		return nil
@@ -175,7 +179,7 @@ func (in *Ingester) run() {
 	var batch []*request
 	for first := range in.reqs {
 		batch = append(batch[:0], first)
-		n := len(first.recs)
+		n := len(first.batch.Records())
 	drain:
 		for n < in.opts.MaxBatch {
 			select {
@@ -184,7 +188,7 @@ func (in *Ingester) run() {
 					break drain
 				}
 				batch = append(batch, r)
-				n += len(r.recs)
+				n += len(r.batch.Records())
 			default:
 				break drain
 			}
@@ -194,18 +198,18 @@ func (in *Ingester) run() {
 }
 
 func (in *Ingester) commit(batch []*request, n int) {
-	recs := make([]*event.Record, 0, n)
-	for _, r := range batch {
-		recs = append(recs, r.recs...)
+	batches := make([]*store.Batch, len(batch))
+	for i, r := range batch {
+		batches[i] = r.batch
 	}
 	start := time.Now()
-	dup, err := in.app.Append(context.Background(), recs, in.opts.Now())
+	dup, err := in.app.AppendBatches(context.Background(), batches, in.opts.Now())
 	in.commitLatency.Observe(time.Since(start).Seconds())
 	in.commits.Add(1)
-	in.batchSize.Observe(float64(len(recs)))
+	in.batchSize.Observe(float64(n))
 	if err != nil {
-		in.log.Error("commit failed", "events", len(recs), "requests", len(batch), "err", err)
-		in.rejected.Add(uint64(len(recs)))
+		in.log.Error("commit failed", "events", n, "requests", len(batch), "err", err)
+		in.rejected.Add(uint64(n))
 		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		for _, r := range batch {
 			if r.reply != nil {
@@ -216,8 +220,9 @@ func (in *Ingester) commit(batch []*request, n int) {
 	}
 	off := 0
 	for _, r := range batch {
-		res := Result{Outcomes: make([]Outcome, len(r.recs))}
-		for i := range r.recs {
+		recs := r.batch.Records()
+		res := Result{Outcomes: make([]Outcome, len(recs))}
+		for i := range recs {
 			if dup[off+i] {
 				res.Outcomes[i] = Duplicate
 				res.Duplicates++
@@ -226,7 +231,7 @@ func (in *Ingester) commit(batch []*request, n int) {
 				res.Accepted++
 			}
 		}
-		off += len(r.recs)
+		off += len(recs)
 		in.accepted.Add(uint64(res.Accepted))
 		in.duplicates.Add(uint64(res.Duplicates))
 		if r.reply != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // memStore is an Appender that remembers eventIDs and counts commits.
@@ -21,7 +22,13 @@ type memStore struct {
 	delay   time.Duration
 }
 
-func (m *memStore) Append(ctx context.Context, recs []*event.Record, _ time.Time) ([]bool, error) {
+func (m *memStore) Prepare(recs []*event.Record) *store.Batch { return store.NewBatch(recs) }
+
+func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ time.Time) ([]bool, error) {
+	var recs []*event.Record
+	for _, b := range batches {
+		recs = append(recs, b.Records()...)
+	}
 	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()

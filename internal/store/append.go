@@ -15,32 +15,136 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 )
 
+// Batch is a group of records made ready for Append: compressed into
+// blocks ahead of the commit, so that the work runs in the submitting
+// goroutine, in parallel with other submissions, rather than in the single
+// committer. A Batch is not safe for concurrent use.
+type Batch struct {
+	recs   []*event.Record
+	blocks []prepBlock
+}
+
+type prepBlock struct {
+	data  []byte   // zstd frame of the records joined by '\n'
+	raws  [][]byte // the records, for the block cache
+	first int      // index in recs of the block's first record
+}
+
+// smallBatch is the size under which Prepare leaves compression to Append,
+// which packs small batches together into shared blocks.
+const smallBatch = 32
+
+// Prepare compresses recs into blocks for a later Append. It is safe to call
+// from many goroutines at once.
+func (s *Store) Prepare(recs []*event.Record) *Batch {
+	b := &Batch{recs: recs}
+	if len(recs) >= smallBatch {
+		b.blocks = s.compress(recs, 0)
+	}
+	return b
+}
+
+// NewBatch wraps records without compressing them (Append does it).
+func NewBatch(recs []*event.Record) *Batch { return &Batch{recs: recs} }
+
+// Records returns the batch's records.
+func (b *Batch) Records() []*event.Record { return b.recs }
+
+func (s *Store) compress(recs []*event.Record, first int) []prepBlock {
+	n := (len(recs) + BlockSize - 1) / BlockSize
+	blocks := make([]prepBlock, n)
+	var wg sync.WaitGroup
+	for i := range blocks {
+		lo, hi := i*BlockSize, min((i+1)*BlockSize, len(recs))
+		raws := make([][]byte, 0, hi-lo)
+		for _, r := range recs[lo:hi] {
+			raws = append(raws, r.Raw)
+		}
+		blocks[i] = prepBlock{raws: raws, first: first + lo}
+		if n == 1 {
+			blocks[i].data = s.enc.EncodeAll(bytes.Join(raws, []byte{'\n'}), nil)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blocks[i].data = s.enc.EncodeAll(bytes.Join(raws, []byte{'\n'}), nil)
+		}()
+	}
+	wg.Wait()
+	return blocks
+}
+
 // Append stores recs in one transaction and returns once it is committed
 // and fsynced. dup[i] reports that recs[i] was not stored because an event
 // with its eventID is already stored (or appears earlier in recs). On error
 // nothing from recs is stored.
 func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (dup []bool, err error) {
+	return s.AppendBatches(ctx, []*Batch{NewBatch(recs)}, ingestTime)
+}
+
+// AppendBatches stores every batch in one transaction, as Append does;
+// dup covers the batches' records in order.
+func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime time.Time) (dup []bool, err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.wconn == nil {
 		return nil, fmt.Errorf("append: store is closed")
 	}
 
+	// One list of every record; small batches are compressed together.
+	var (
+		recs   []*event.Record
+		blocks []prepBlock
+		small  []*event.Record
+		smallI []int
+	)
+	for _, b := range batches {
+		off := len(recs)
+		recs = append(recs, b.recs...)
+		if b.blocks == nil {
+			for i, r := range b.recs {
+				small = append(small, r)
+				smallI = append(smallI, off+i)
+			}
+			continue
+		}
+		for _, pb := range b.blocks {
+			pb.first += off
+			blocks = append(blocks, pb)
+		}
+	}
+	// Records of small batches go into shared blocks; blockOf maps every
+	// record to its block and index.
+	type place struct{ block, idx int }
+	where := make([]place, len(recs))
+	for bi, pb := range blocks {
+		for k := range pb.raws {
+			where[pb.first+k] = place{bi, k}
+		}
+	}
+	if len(small) > 0 {
+		sb := s.compress(small, 0)
+		for _, pb := range sb {
+			bi := len(blocks)
+			for k := range pb.raws {
+				where[smallI[pb.first+k]] = place{bi, k}
+			}
+			blocks = append(blocks, pb)
+		}
+	}
+
 	dup = make([]bool, len(recs))
 	hashes := make([]uint64, len(recs))
-	var batch map[string]struct{}
-	if len(recs) > 1 {
-		batch = make(map[string]struct{}, len(recs))
-	}
+	seen := make(map[string]struct{}, len(recs))
 	accepted := make([]int, 0, len(recs))
+	used := make([]bool, len(blocks))
 	for i, r := range recs {
-		if batch != nil {
-			if _, ok := batch[r.EventID]; ok {
-				dup[i] = true
-				continue
-			}
-			batch[r.EventID] = struct{}{}
+		if _, ok := seen[r.EventID]; ok {
+			dup[i] = true
+			continue
 		}
+		seen[r.EventID] = struct{}{}
 		h := hashID(r.EventID)
 		hashes[i] = h
 		if s.ids.has(h) {
@@ -54,30 +158,21 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 			}
 		}
 		accepted = append(accepted, i)
+		used[where[i].block] = true
 	}
 	if len(accepted) == 0 {
 		return dup, nil
 	}
-
-	// Compress the accepted records in blocks, in parallel.
-	nblocks := (len(accepted) + BlockSize - 1) / BlockSize
-	blocks := make([][]byte, nblocks)
-	raws := make([][][]byte, nblocks)
-	var wg sync.WaitGroup
-	for b := 0; b < nblocks; b++ {
-		lo, hi := b*BlockSize, min((b+1)*BlockSize, len(accepted))
-		rs := make([][]byte, 0, hi-lo)
-		for _, i := range accepted[lo:hi] {
-			rs = append(rs, recs[i].Raw)
+	// Blocks that hold only duplicates are not written. A block with some
+	// duplicates keeps their bytes; no event row points at them.
+	blockID := make([]int64, len(blocks))
+	next := s.nextBlock
+	for bi := range blocks {
+		if used[bi] {
+			blockID[bi] = next
+			next++
 		}
-		raws[b] = rs
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			blocks[b] = s.enc.EncodeAll(bytes.Join(rs, []byte{'\n'}), nil)
-		}()
 	}
-	wg.Wait()
 
 	ingestTime = ingestTime.UTC()
 	if err := s.exec(ctx, "BEGIN TRANSACTION"); err != nil {
@@ -94,8 +189,11 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 	}()
 
 	seq := s.nextSeq
-	for b := 0; b < nblocks; b++ {
-		if err := s.blkApp.AppendRow(s.nextBlock+int64(b), seq+int64(b*BlockSize), int32(len(raws[b])), blocks[b]); err != nil {
+	for bi, pb := range blocks {
+		if !used[bi] {
+			continue
+		}
+		if err := s.blkApp.AppendRow(blockID[bi], seq, int32(len(pb.raws)), pb.data); err != nil {
 			return nil, fmt.Errorf("append block: %w", err)
 		}
 	}
@@ -106,12 +204,13 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 			ro = r.ReadOnly
 		}
 		types, names := resourceColumns(r.Resources)
+		w := where[i]
 		if err := s.evApp.AppendRow(
 			seq+int64(k), ingestTime, r.EventTime.UTC(), int64(hashes[i]),
 			r.AccountID, r.AWSRegion, r.EventCategory, r.EventSource, r.EventName,
 			r.Username, r.AccessKeyID, ro, r.ErrorCode, r.SourceIP,
 			types, names,
-			s.nextBlock+int64(k/BlockSize), uint16(k%BlockSize),
+			blockID[w.block], uint16(w.idx),
 		); err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}
@@ -130,11 +229,13 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 	for _, i := range accepted {
 		s.ids.add(hashes[i])
 	}
-	for b := 0; b < nblocks; b++ {
-		s.cache.put(s.nextBlock+int64(b), raws[b])
+	for bi, pb := range blocks {
+		if used[bi] {
+			s.cache.put(blockID[bi], pb.raws)
+		}
 	}
 	s.nextSeq += int64(len(accepted))
-	s.nextBlock += int64(nblocks)
+	s.nextBlock = next
 	return dup, nil
 }
 

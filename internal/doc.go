@@ -1,0 +1,2 @@
+// Package internal holds opentrail's packages; they are not a public API.
+package internal
