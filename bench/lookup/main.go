@@ -53,6 +53,7 @@ type config struct {
 	iters      int
 	caseTime   time.Duration
 	blockCache int
+	settings   string
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	fs.IntVar(&c.iters, "iters", 200, "measured iterations per case")
 	fs.DurationVar(&c.caseTime, "case-time", 20*time.Second, "time bound per case (fewer iterations when slow)")
 	fs.IntVar(&c.blockCache, "block-cache", 0, "store block cache size in blocks (0 = store default)")
+	fs.StringVar(&c.settings, "set", "", "DuckDB settings to try, applied before filling and measuring (e.g. \"threads=1;checkpoint_threshold=256MB\")")
 	fs.Parse(os.Args[1:])
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -85,6 +87,15 @@ func run(ctx context.Context, c config, logger *slog.Logger, out io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	for _, set := range strings.Split(c.settings, ";") {
+		if set = strings.TrimSpace(set); set == "" {
+			continue
+		}
+		if _, err := st.DB().ExecContext(ctx, "SET "+set); err != nil {
+			return fmt.Errorf("set %s: %w", set, err)
+		}
+		fmt.Fprintf(out, "DuckDB setting: `SET %s`\n\n", set)
+	}
 
 	if err := fill(ctx, st, c, out); err != nil {
 		return err

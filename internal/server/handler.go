@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -50,6 +51,22 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	service := a.Service
 	s.requests.Add(service, 1)
 
+	// Bodies in memory at once are bounded: a request reserves what it may
+	// read (its Content-Length, or the limit) before reading, and waits a
+	// little for room before being told to slow down.
+	reserve := s.cfg.Limits.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < reserve {
+		reserve = r.ContentLength
+	}
+	reserve = max(reserve, 1)
+	waitCtx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	err = s.bodyBudget.Acquire(waitCtx, reserve)
+	cancel()
+	if err != nil {
+		s.writeErr(w, reqID, service, native, awsapi.Throttled())
+		return
+	}
+	defer s.bodyBudget.Release(reserve)
 	body, err := readBody(r, s.cfg.Limits.MaxBodyBytes)
 	if err != nil {
 		s.writeErr(w, reqID, service, native, err)

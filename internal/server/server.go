@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
@@ -45,10 +47,12 @@ type Server struct {
 	listener net.Listener
 	ready    chan struct{}
 
+	// bodyBudget bounds the request bytes held in memory at once.
+	bodyBudget *semaphore.Weighted
+
 	requests  *metrics.CounterVec
 	authFails *metrics.Counter
 
-	auditMu sync.Mutex // serialises audit submissions after shutdown began
 }
 
 // New opens the store and builds every component; it does not listen yet.
@@ -61,6 +65,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
 	s.dir = auth.FromConfig(&cfg)
+	s.bodyBudget = semaphore.NewWeighted(max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes))
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
 	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), Logger: logger})
@@ -114,6 +119,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	})
 	return s, nil
 }
+
+// bodyBudgetBytes is how many request-body bytes may be held in memory at
+// once across all requests (at least one maximal body).
+const bodyBudgetBytes = 256 << 20
 
 // tokenKey returns the store's key for NextToken MACs, made on first use,
 // so tokens stay valid across restarts.
