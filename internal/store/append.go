@@ -174,11 +174,28 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		}
 	}
 
+	// The frames are durable before the transaction that points at them.
+	var frames [][]byte
+	for bi, pb := range blocks {
+		if used[bi] {
+			frames = append(frames, pb.data)
+		}
+	}
+	locs, err := s.segs.write(frames)
+	if err != nil {
+		return nil, err
+	}
+
 	ingestTime = ingestTime.UTC()
+	commit := false
+	defer func() {
+		if !commit {
+			s.segs.undo(locs)
+		}
+	}()
 	if err := s.exec(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, err
 	}
-	commit := false
 	defer func() {
 		if !commit {
 			if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
@@ -189,11 +206,14 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	}()
 
 	seq := s.nextSeq
+	li := 0
 	for bi, pb := range blocks {
 		if !used[bi] {
 			continue
 		}
-		if err := s.blkApp.AppendRow(blockID[bi], seq, int32(len(pb.raws)), pb.data); err != nil {
+		l := locs[li]
+		li++
+		if err := s.blkApp.AppendRow(blockID[bi], seq, int32(len(pb.raws)), l.seg, l.off, l.n); err != nil {
 			return nil, fmt.Errorf("append block: %w", err)
 		}
 	}

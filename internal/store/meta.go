@@ -150,27 +150,35 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT block FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`); err != nil {
+		return n, fmt.Errorf("apply retention: %w", err)
+	}
+	// Segment files no block points into any more go too.
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT seg FROM blocks`)
 	if err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
-	var dead []any
+	live := map[int64]bool{}
 	for rows.Next() {
-		var b int64
-		if err := rows.Scan(&b); err != nil {
+		var seg int64
+		if err := rows.Scan(&seg); err != nil {
 			rows.Close()
 			return n, fmt.Errorf("apply retention: %w", err)
 		}
-		dead = append(dead, b)
+		live[seg] = true
 	}
 	rows.Close()
-	for i := 0; i < len(dead); i += 1000 {
-		part := dead[i:min(i+1000, len(dead))]
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block IN (`+placeholders(len(part))+`)`, part...); err != nil {
-			return n, fmt.Errorf("apply retention: %w", err)
+	entries, err := os.ReadDir(s.segs.dir)
+	if err != nil {
+		return n, fmt.Errorf("apply retention: %w", err)
+	}
+	for _, e := range entries {
+		var id int64
+		if _, err := fmt.Sscanf(e.Name(), "seg-%d.otr", &id); err != nil || live[id] {
+			continue
 		}
-		for _, b := range part {
-			s.cache.drop(b.(int64))
+		if err := s.segs.remove(id); err != nil {
+			return n, err
 		}
 	}
 	return n, nil
@@ -179,7 +187,7 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 // Stats describes the store for metrics.
 type Stats struct {
 	Events    int64 // events stored
-	DiskBytes int64 // size of the database file and its WAL
+	DiskBytes int64 // size of the database file, its WAL and the record segments
 }
 
 // Stats counts the stored events and measures the files on disk.
@@ -193,6 +201,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			st.DiskBytes += fi.Size()
 		}
 	}
+	st.DiskBytes += s.segs.diskBytes()
 	return st, nil
 }
 

@@ -17,15 +17,50 @@ import (
 
 // Lookup returns the events q selects, newest first (eventTime, then
 // sequence number, descending), at most q.Limit of them.
+//
+// A selective attribute (any but ReadOnly and EventId) is searched in
+// slices of time, newest first: a day, then four times wider each round,
+// until q.Limit events are found or q.Start is reached. DuckDB skips row
+// groups by their event_time range, so a recent match is found without
+// reading the whole history, and an old or absent one costs one scan in
+// all.
 func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("lookup: limit must be positive")
 	}
 	var (
-		where []string
-		args  []any
-		eids  []string
+		where     []string
+		args      []any
+		eids      []string
+		selective bool
 	)
+	// Attribute predicates first: DuckDB evaluates pushed-down filters in
+	// the order written, and these are the most selective.
+	for _, a := range q.Attrs {
+		switch a.Key {
+		case "EventId":
+			where = append(where, "eid_hash = ?")
+			args = append(args, int64(hashID(a.Value)))
+			eids = append(eids, a.Value)
+		case "EventName":
+			where, args, selective = append(where, "event_name = ?"), append(args, a.Value), true
+		case "EventSource":
+			where, args, selective = append(where, "event_source = ?"), append(args, a.Value), true
+		case "Username":
+			where, args, selective = append(where, "username = ?"), append(args, a.Value), true
+		case "AccessKeyId":
+			where, args, selective = append(where, "access_key_id = ?"), append(args, a.Value), true
+		case "ReadOnly":
+			where = append(where, "coalesce(read_only, false) = ?")
+			args = append(args, a.Value == "true")
+		case "ResourceType":
+			where, args, selective = append(where, "list_contains(resource_types, ?)"), append(args, a.Value), true
+		case "ResourceName":
+			where, args, selective = append(where, "list_contains(resource_names, ?)"), append(args, a.Value), true
+		default:
+			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
+		}
+	}
 	if len(q.Accounts) > 0 {
 		where = append(where, "account IN ("+placeholders(len(q.Accounts))+")")
 		for _, a := range q.Accounts {
@@ -36,49 +71,10 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		where = append(where, "region = ?")
 		args = append(args, q.Region)
 	}
-	if !q.Start.IsZero() {
-		where = append(where, "event_time >= ?")
-		args = append(args, q.Start.UTC())
-	}
-	if !q.End.IsZero() {
-		where = append(where, "event_time <= ?")
-		args = append(args, q.End.UTC())
-	}
 	if len(q.Categories) > 0 {
 		where = append(where, "category IN ("+placeholders(len(q.Categories))+")")
 		for _, c := range q.Categories {
 			args = append(args, c)
-		}
-	}
-	for _, a := range q.Attrs {
-		switch a.Key {
-		case "EventId":
-			where = append(where, "eid_hash = ?")
-			args = append(args, int64(hashID(a.Value)))
-			eids = append(eids, a.Value)
-		case "EventName":
-			where = append(where, "event_name = ?")
-			args = append(args, a.Value)
-		case "EventSource":
-			where = append(where, "event_source = ?")
-			args = append(args, a.Value)
-		case "Username":
-			where = append(where, "username = ?")
-			args = append(args, a.Value)
-		case "AccessKeyId":
-			where = append(where, "access_key_id = ?")
-			args = append(args, a.Value)
-		case "ReadOnly":
-			where = append(where, "coalesce(read_only, false) = ?")
-			args = append(args, a.Value == "true")
-		case "ResourceType":
-			where = append(where, "list_contains(resource_types, ?)")
-			args = append(args, a.Value)
-		case "ResourceName":
-			where = append(where, "list_contains(resource_names, ?)")
-			args = append(args, a.Value)
-		default:
-			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
 		}
 	}
 	if q.After != nil {
@@ -86,16 +82,41 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		where = append(where, "(event_time < ? OR (event_time = ? AND seq < ?))")
 		args = append(args, t, t, q.After.Seq)
 	}
-	sqlq := "SELECT seq, ingest_time, block, idx FROM events"
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	sqlq += " ORDER BY event_time DESC, seq DESC LIMIT ?"
-	args = append(args, q.Limit)
 
-	evs, err := s.queryEvents(ctx, sqlq, args...)
-	if err != nil {
-		return nil, fmt.Errorf("lookup: %w", err)
+	start, end := q.Start, q.End
+	if q.After != nil && (end.IsZero() || q.After.Time.Before(end)) {
+		end = q.After.Time
+	}
+	var evs []Event
+	if !selective || end.IsZero() && start.IsZero() {
+		r, err := s.lookupSlice(ctx, where, args, start, end, true, q.Limit)
+		if err != nil {
+			return nil, err
+		}
+		evs = r
+	} else {
+		if end.IsZero() {
+			end = s.opts.Now().Add(24 * time.Hour) // events may be dated a little ahead
+		}
+		hi, inclusive := end, true
+		for width := 24 * time.Hour; ; width *= 4 {
+			lo := hi.Add(-width)
+			last := false
+			if !start.IsZero() && !lo.After(start) {
+				lo, last = start, true
+			} else if start.IsZero() && width > 100*365*24*time.Hour {
+				lo, last = time.Time{}, true
+			}
+			r, err := s.lookupSlice(ctx, where, args, lo, hi, inclusive, q.Limit-len(evs))
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, r...)
+			if len(evs) >= q.Limit || last {
+				break
+			}
+			hi, inclusive = lo, false
+		}
 	}
 	if len(eids) > 0 {
 		// eid_hash narrows; the IDs themselves decide.
@@ -112,6 +133,36 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 			}
 		}
 		evs = kept
+	}
+	return evs, nil
+}
+
+// lookupSlice runs one lookup query over event_time in [lo, hi] (hi
+// exclusive unless inclusive; a zero bound is open).
+func (s *Store) lookupSlice(ctx context.Context, where []string, args []any, lo, hi time.Time, inclusive bool, limit int) ([]Event, error) {
+	w := append([]string(nil), where...)
+	a := append([]any(nil), args...)
+	if !lo.IsZero() {
+		w = append(w, "event_time >= ?")
+		a = append(a, lo.UTC())
+	}
+	if !hi.IsZero() {
+		if inclusive {
+			w = append(w, "event_time <= ?")
+		} else {
+			w = append(w, "event_time < ?")
+		}
+		a = append(a, hi.UTC())
+	}
+	q := "SELECT seq, ingest_time, block, idx FROM events"
+	if len(w) > 0 {
+		q += " WHERE " + strings.Join(w, " AND ")
+	}
+	q += " ORDER BY event_time DESC, seq DESC LIMIT ?"
+	a = append(a, limit)
+	evs, err := s.queryEvents(ctx, q, a...)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
 	}
 	return evs, nil
 }
@@ -216,34 +267,43 @@ func (s *Store) blocks(ctx context.Context, want map[int64]struct{}) (map[int64]
 	if len(missing) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT block, data FROM blocks WHERE block IN (`+placeholders(len(missing))+`)`, missing...)
+	rows, err := s.db.QueryContext(ctx, `SELECT block, seg, off, len FROM blocks WHERE block IN (`+placeholders(len(missing))+`)`, missing...)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks: %w", err)
 	}
-	defer rows.Close()
+	locs := make(map[int64]loc, len(missing))
 	for rows.Next() {
 		var (
-			b    int64
-			data []byte
+			b int64
+			l loc
 		)
-		if err := rows.Scan(&b, &data); err != nil {
+		if err := rows.Scan(&b, &l.seg, &l.off, &l.n); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("read blocks: %w", err)
 		}
-		plain, err := s.dec.DecodeAll(data, nil)
+		locs[b] = l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	for _, bv := range missing {
+		b := bv.(int64)
+		l, ok := locs[b]
+		if !ok {
+			return nil, fmt.Errorf("block %d is missing: store is damaged", b)
+		}
+		frame, err := s.segs.read(l)
 		if err != nil {
-			return nil, fmt.Errorf("decompress block %d: %w", b, err)
+			return nil, err
+		}
+		plain, err := s.dec.DecodeAll(frame, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decompress block %d (segment %d at %d): %w", b, l.seg, l.off, err)
 		}
 		recs := bytes.Split(plain, []byte{'\n'})
 		s.cache.put(b, recs)
 		out[b] = recs
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blocks: %w", err)
-	}
-	for _, b := range missing {
-		if _, ok := out[b.(int64)]; !ok {
-			return nil, fmt.Errorf("block %d is missing: store is damaged", b)
-		}
 	}
 	return out, nil
 }
@@ -292,14 +352,5 @@ func (c *blockCache) put(b int64, recs [][]byte) {
 		e := c.ll.Back()
 		c.ll.Remove(e)
 		delete(c.items, e.Value.(*cacheEntry).block)
-	}
-}
-
-func (c *blockCache) drop(b int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[b]; ok {
-		c.ll.Remove(e)
-		delete(c.items, b)
 	}
 }

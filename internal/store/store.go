@@ -1,11 +1,12 @@
-// Package store is opentrail's durable event store, embedded DuckDB.
+// Package store is opentrail's durable event store: embedded DuckDB for
+// the lookup columns, and append-only segment files for the records.
 //
 // Every committed event gets a monotonic sequence number. Lookup columns
 // (times, account, region, source, name, user, access key, read-only,
-// category, error code, resources, source IP) are real columns; the
+// category, error code, resources, source IP) are real DuckDB columns; the
 // records themselves are kept losslessly in zstd-compressed blocks of up
-// to BlockSize records (see docs/storage.md), which keeps ~1.5 KB records
-// to a few hundred bytes on disk.
+// to BlockSize records in segment files (see docs/storage.md), which keeps
+// ~1.5 KB records to under 200 bytes on disk and reads one in microseconds.
 //
 // A Store is safe for concurrent use. Append calls are serialised (the
 // ingest package batches them into group commits); reads run concurrently
@@ -66,6 +67,7 @@ type Store struct {
 
 	dec   *zstd.Decoder
 	cache *blockCache
+	segs  *segments
 
 	closeOnce sync.Once
 }
@@ -98,7 +100,9 @@ CREATE TABLE IF NOT EXISTS blocks (
 	block     BIGINT NOT NULL,
 	first_seq BIGINT NOT NULL,
 	n         INTEGER NOT NULL,
-	data      BLOB NOT NULL
+	seg       BIGINT NOT NULL,
+	off       BIGINT NOT NULL,
+	len       INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (
 	name    VARCHAR PRIMARY KEY,
@@ -162,9 +166,6 @@ func (s *Store) init(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
-	// A crash between the blocks and events of one transaction cannot
-	// happen (one transaction), but blocks whose events were all removed
-	// by retention are swept here too.
 	var maxSeq, maxBlock sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last sequence: %w", err)
@@ -174,6 +175,24 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	s.nextSeq = maxSeq.Int64 + 1
 	s.nextBlock = maxBlock.Int64 + 1
+
+	committed := map[int64]int64{}
+	rows, err := s.db.QueryContext(ctx, `SELECT seg, max(off + len) FROM blocks GROUP BY seg`)
+	if err != nil {
+		return fmt.Errorf("read segment ends: %w", err)
+	}
+	for rows.Next() {
+		var seg, end int64
+		if err := rows.Scan(&seg, &end); err != nil {
+			rows.Close()
+			return fmt.Errorf("read segment ends: %w", err)
+		}
+		committed[seg] = end
+	}
+	rows.Close()
+	if s.segs, err = openSegments(s.dir, committed); err != nil {
+		return err
+	}
 
 	ids, err := s.loadIDs(ctx)
 	if err != nil {
@@ -249,6 +268,9 @@ func (s *Store) Close() error {
 		}
 		if s.enc != nil {
 			s.enc.Close()
+		}
+		if s.segs != nil {
+			errs = append(errs, s.segs.close())
 		}
 		if s.dec != nil {
 			s.dec.Close()
