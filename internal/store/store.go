@@ -42,6 +42,9 @@ type Options struct {
 	// BlockCache is how many decompressed blocks are kept in memory
 	// (default 256).
 	BlockCache int
+	// CheckpointThreshold is the WAL size in bytes at which DuckDB folds
+	// the WAL into the database file (default 64 MiB).
+	CheckpointThreshold int64
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -130,6 +133,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.BlockCache <= 0 {
 		opts.BlockCache = 256
 	}
+	if opts.CheckpointThreshold <= 0 {
+		opts.CheckpointThreshold = 64 << 20
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -141,7 +147,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, DBFile)
 	connector, err := duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
-		_, err := execer.ExecContext(ctx, "SET TimeZone='UTC'", nil)
+		if _, err := execer.ExecContext(ctx, "SET TimeZone='UTC'", nil); err != nil {
+			return err
+		}
+		// DuckDB checkpoints inside the commit that takes its WAL past
+		// this size, holding up every request in that group commit. 64 MiB
+		// rather than the default 16: measured at 1M events over HTTP,
+		// 133k events/s and p99 ack 459 ms against 101k/s and 639 ms.
+		_, err := execer.ExecContext(ctx, fmt.Sprintf("SET checkpoint_threshold='%dB'", opts.CheckpointThreshold), nil)
 		return err
 	})
 	if err != nil {
