@@ -198,14 +198,14 @@ func sizes(ctx context.Context, st *store.Store, out io.Writer) error {
 		return fmt.Errorf("database size: %w", err)
 	}
 	var nblocks, payload int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM blocks`).Scan(&nblocks, &payload); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(len), 0)::BIGINT FROM blocks`).Scan(&nblocks, &payload); err != nil {
 		return fmt.Errorf("block payload: %w", err)
 	}
 	ev := float64(max(stats.Events, 1))
 	fmt.Fprintf(out, "## Size\n\nCheckpoint took %s. %d events; files %d bytes = **%.1f bytes/event**; DuckDB: %d of %d blocks of %d bytes used (%.1f bytes/event), %d free; memory %s of %s.\n\n",
 		ckpt.Round(time.Millisecond), stats.Events, stats.DiskBytes, float64(stats.DiskBytes)/ev,
 		usedBlocks, totalBlocks, blockSize, float64(usedBlocks*blockSize)/ev, freeBlocks, memUsage, memLimit)
-	fmt.Fprintf(out, "Record blocks: %d zstd blocks, payload %d bytes = %.1f bytes/event.\n\n", nblocks, payload, float64(payload)/ev)
+	fmt.Fprintf(out, "Record blocks: %d zstd frames in segment files, %d bytes = %.1f bytes/event; the DuckDB file and WAL hold the rest.\n\n", nblocks, payload, float64(payload)/ev)
 
 	// Column sizes estimated from segment offsets: a segment reaches to
 	// the next segment of its block, or to the block's end.
@@ -238,7 +238,7 @@ func sizes(ctx context.Context, st *store.Store, out io.Writer) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("storage info: %w", err)
 	}
-	fmt.Fprintf(out, "\n(Blob bytes of record blocks beyond a segment's inline part live in overflow blocks that the estimate does not see; compare with the payload above.)\n\n")
+	fmt.Fprintln(out)
 	return nil
 }
 

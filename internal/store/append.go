@@ -139,6 +139,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	seen := make(map[string]struct{}, len(recs))
 	accepted := make([]int, 0, len(recs))
 	used := make([]bool, len(blocks))
+	var hits []int // records whose eventID hash is already stored
 	for i, r := range recs {
 		if _, ok := seen[r.EventID]; ok {
 			dup[i] = true
@@ -148,17 +149,26 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		h := hashID(r.EventID)
 		hashes[i] = h
 		if s.ids.has(h) {
-			exists, err := s.eventIDStored(ctx, h, r.EventID)
-			if err != nil {
-				return nil, err
-			}
-			if exists {
+			hits = append(hits, i)
+		}
+	}
+	if len(hits) > 0 {
+		// One query settles every hash hit: a retried batch is all hits.
+		stored, err := s.storedIDs(ctx, recs, hashes, hits)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range hits {
+			if stored[recs[i].EventID] {
 				dup[i] = true
-				continue
 			}
 		}
-		accepted = append(accepted, i)
-		used[where[i].block] = true
+	}
+	for i := range recs {
+		if !dup[i] {
+			accepted = append(accepted, i)
+			used[where[i].block] = true
+		}
 	}
 	if len(accepted) == 0 {
 		return dup, nil
@@ -235,6 +245,27 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 			return nil, fmt.Errorf("append event: %w", err)
 		}
 	}
+	// New (value, day) pairs for the day index.
+	var newDays []uint64
+	pending := map[uint64]bool{}
+	for _, i := range accepted {
+		var aerr error
+		dayRows(recs[i], func(key int64, day int32) {
+			p := dayPair(key, day)
+			if aerr != nil || pending[p] || s.days.has(p) {
+				return
+			}
+			pending[p] = true
+			newDays = append(newDays, p)
+			aerr = s.dayApp.AppendRow(key, day)
+		})
+		if aerr != nil {
+			return nil, fmt.Errorf("append day index: %w", aerr)
+		}
+	}
+	if err := s.dayApp.Flush(); err != nil {
+		return nil, fmt.Errorf("flush day index: %w", err)
+	}
 	if err := s.blkApp.Flush(); err != nil {
 		return nil, fmt.Errorf("flush blocks: %w", err)
 	}
@@ -248,6 +279,9 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 
 	for _, i := range accepted {
 		s.ids.add(hashes[i])
+	}
+	for _, p := range newDays {
+		s.days.add(p)
 	}
 	for bi, pb := range blocks {
 		if used[bi] {
@@ -278,42 +312,54 @@ func (s *Store) resetAppenders() {
 	if s.blkApp, err = duckdb.NewAppenderFromConn(s.wconn, "", "blocks"); err != nil {
 		s.log.Error("recreate blocks appender", "err", err)
 	}
+	s.dayApp.Close()
+	if s.dayApp, err = duckdb.NewAppenderFromConn(s.wconn, "", "lookup_days"); err != nil {
+		s.log.Error("recreate day index appender", "err", err)
+	}
 }
 
-// eventIDStored resolves a hash hit: it reads the stored records whose
-// eventID hashes alike and compares the IDs themselves.
-func (s *Store) eventIDStored(ctx context.Context, h uint64, id string) (bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT block, idx FROM events WHERE eid_hash = ?`, int64(h))
-	if err != nil {
-		return false, fmt.Errorf("check event id: %w", err)
+// storedIDs resolves hash hits: it reads the stored records whose eventIDs
+// hash alike and returns which of the hit records' eventIDs are stored.
+func (s *Store) storedIDs(ctx context.Context, recs []*event.Record, hashes []uint64, hits []int) (map[string]bool, error) {
+	args := make([]any, 0, len(hits))
+	for _, i := range hits {
+		args = append(args, int64(hashes[i]))
 	}
-	type loc struct {
+	rows, err := s.db.QueryContext(ctx, `SELECT block, idx FROM events WHERE eid_hash IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("check event ids: %w", err)
+	}
+	type place struct {
 		block int64
 		idx   uint16
 	}
-	var locs []loc
+	var places []place
+	need := map[int64]struct{}{}
 	for rows.Next() {
-		var l loc
-		if err := rows.Scan(&l.block, &l.idx); err != nil {
+		var p place
+		if err := rows.Scan(&p.block, &p.idx); err != nil {
 			rows.Close()
-			return false, fmt.Errorf("check event id: %w", err)
+			return nil, fmt.Errorf("check event ids: %w", err)
 		}
-		locs = append(locs, l)
+		places = append(places, p)
+		need[p.block] = struct{}{}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("check event id: %w", err)
+		return nil, fmt.Errorf("check event ids: %w", err)
 	}
-	for _, l := range locs {
-		raw, err := s.record(ctx, l.block, l.idx)
-		if err != nil {
-			return false, err
-		}
-		if fastjson.GetString(raw, "eventID") == id {
-			return true, nil
+	blocks, err := s.blocks(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	stored := make(map[string]bool, len(places))
+	for _, p := range places {
+		b := blocks[p.block]
+		if int(p.idx) < len(b) {
+			stored[fastjson.GetString(b[p.idx], "eventID")] = true
 		}
 	}
-	return false, nil
+	return stored, nil
 }
 
 // resourceColumns gives the values LookupEvents matches ResourceType and

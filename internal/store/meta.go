@@ -153,6 +153,16 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`); err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
+	// Day-index rows older than every remaining event go, and the
+	// in-memory set is rebuilt so those days can be indexed again.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM lookup_days WHERE day < (SELECT coalesce(min(epoch(event_time)) // 86400, 0) FROM events)`); err != nil {
+		return n, fmt.Errorf("apply retention: %w", err)
+	}
+	days, err := s.loadDays(ctx)
+	if err != nil {
+		return n, err
+	}
+	s.days = days
 	// Segment files no block points into any more go too.
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT seg FROM blocks`)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -33,10 +34,14 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		args      []any
 		eids      []string
 		selective bool
+		selAttr   Attr // the first attribute the day index knows
 	)
 	// Attribute predicates first: DuckDB evaluates pushed-down filters in
 	// the order written, and these are the most selective.
 	for _, a := range q.Attrs {
+		if _, ok := dayAttr[a.Key]; ok && selAttr.Key == "" {
+			selAttr = a
+		}
 		switch a.Key {
 		case "EventId":
 			where = append(where, "eid_hash = ?")
@@ -88,7 +93,7 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		end = q.After.Time
 	}
 	var evs []Event
-	if !selective || end.IsZero() && start.IsZero() {
+	if !selective {
 		r, err := s.lookupSlice(ctx, where, args, start, end, true, q.Limit)
 		if err != nil {
 			return nil, err
@@ -98,20 +103,56 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		if end.IsZero() {
 			end = s.opts.Now().Add(24 * time.Hour) // events may be dated a little ahead
 		}
+		// The days on which the value occurs bound the search; a value
+		// never seen in the range answers at once.
+		loDay := int32(math.MinInt32)
+		if !start.IsZero() {
+			loDay = dayOf(start)
+		}
+		days, err := s.valueDays(ctx, dayAttr[selAttr.Key], selAttr.Value, loDay, dayOf(end))
+		if err != nil {
+			return nil, err
+		}
+		if len(days) == 0 {
+			return nil, nil
+		}
+		if oldest := dayStart(days[len(days)-1]); start.IsZero() || oldest.After(start) {
+			start = oldest
+		}
 		hi, inclusive := end, true
 		for width := 24 * time.Hour; ; width *= 4 {
 			lo := hi.Add(-width)
 			last := false
-			if !start.IsZero() && !lo.After(start) {
+			if !lo.After(start) {
 				lo, last = start, true
-			} else if start.IsZero() && width > 100*365*24*time.Hour {
-				lo, last = time.Time{}, true
 			}
-			r, err := s.lookupSlice(ctx, where, args, lo, hi, inclusive, q.Limit-len(evs))
-			if err != nil {
-				return nil, err
+			// Narrow the slice to the value's days inside it, or skip it.
+			var newest, oldest int32
+			found := false
+			for _, d := range days {
+				ds := dayStart(d)
+				if !ds.Add(24*time.Hour).After(lo) || ds.After(hi) {
+					continue
+				}
+				if !found {
+					newest = d
+				}
+				oldest, found = d, true
 			}
-			evs = append(evs, r...)
+			if found {
+				qlo, qhi, qinc := lo, hi, inclusive
+				if e := dayStart(newest).Add(24 * time.Hour); e.Before(qhi) {
+					qhi, qinc = e, false
+				}
+				if b := dayStart(oldest); b.After(qlo) {
+					qlo = b
+				}
+				r, err := s.lookupSlice(ctx, where, args, qlo, qhi, qinc, q.Limit-len(evs))
+				if err != nil {
+					return nil, err
+				}
+				evs = append(evs, r...)
+			}
 			if len(evs) >= q.Limit || last {
 				break
 			}
@@ -136,6 +177,9 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 	}
 	return evs, nil
 }
+
+// dayStart is the first instant of a day number.
+func dayStart(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 // lookupSlice runs one lookup query over event_time in [lo, hi] (hi
 // exclusive unless inclusive; a zero bound is open).

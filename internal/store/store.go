@@ -45,8 +45,8 @@ type Options struct {
 	// CheckpointThreshold is the WAL size in bytes at which DuckDB folds
 	// the WAL into the database file (default 64 MiB).
 	CheckpointThreshold int64
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Store is the event store. Create it with Open.
@@ -62,6 +62,8 @@ type Store struct {
 	wmu       sync.Mutex
 	wconn     driver.Conn
 	evApp     *duckdb.Appender
+	dayApp    *duckdb.Appender
+	days      *idSet // (key, day) pairs in lookup_days
 	blkApp    *duckdb.Appender
 	nextSeq   int64
 	nextBlock int64
@@ -106,6 +108,10 @@ CREATE TABLE IF NOT EXISTS blocks (
 	seg       BIGINT NOT NULL,
 	off       BIGINT NOT NULL,
 	len       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lookup_days (
+	key BIGINT NOT NULL,
+	day INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (
 	name    VARCHAR PRIMARY KEY,
@@ -212,6 +218,9 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	s.ids = ids
+	if s.days, err = s.loadDays(ctx); err != nil {
+		return err
+	}
 
 	s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
@@ -232,6 +241,9 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	if s.blkApp, err = duckdb.NewAppenderFromConn(conn, "", "blocks"); err != nil {
 		return fmt.Errorf("blocks appender: %w", err)
+	}
+	if s.dayApp, err = duckdb.NewAppenderFromConn(conn, "", "lookup_days"); err != nil {
+		return fmt.Errorf("day index appender: %w", err)
 	}
 	return nil
 }
@@ -269,6 +281,9 @@ func (s *Store) Close() error {
 		}
 		if s.blkApp != nil {
 			errs = append(errs, s.blkApp.Close())
+		}
+		if s.dayApp != nil {
+			errs = append(errs, s.dayApp.Close())
 		}
 		if s.wconn != nil {
 			errs = append(errs, s.wconn.Close())
