@@ -52,7 +52,6 @@ type Server struct {
 
 	requests  *metrics.CounterVec
 	authFails *metrics.Counter
-
 }
 
 // New opens the store and builds every component; it does not listen yet.
