@@ -129,3 +129,14 @@ func newFlagSet(env *Env, name, usageLine string) *flag.FlagSet {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// isTerminal reports whether w is a terminal (progress then redraws one
+// line; otherwise it prints occasional lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

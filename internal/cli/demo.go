@@ -47,7 +47,11 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 		total.Duplicates += r.Duplicates
 		sent += len(batch)
 		batch = batch[:0]
-		fmt.Fprintf(c.env.Stderr, "\rsent %d events", sent)
+		if isTerminal(c.env.Stderr) {
+			fmt.Fprintf(c.env.Stderr, "\rsent %d events", sent)
+		} else if sent%20000 == 0 || len(batch) < sendBatch {
+			fmt.Fprintf(c.env.Stderr, "sent %d events\n", sent)
+		}
 		return err
 	}
 	err = demo.Generate(opts, func(rec []byte) error {
@@ -60,7 +64,9 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err == nil && len(batch) > 0 {
 		err = flush()
 	}
-	fmt.Fprintln(c.env.Stderr)
+	if isTerminal(c.env.Stderr) {
+		fmt.Fprintln(c.env.Stderr)
+	}
 	if err != nil {
 		return err
 	}

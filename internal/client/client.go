@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
 // DefaultEndpoint is where a local server listens.
@@ -57,6 +58,12 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		o.Endpoint = DefaultEndpoint
 	}
 	var loadOpts []func(*awsconfig.LoadOptions) error
+	// The instance metadata service is not asked unless the user opts in
+	// (AWS_EC2_METADATA_DISABLED=false): off EC2 it only adds a delay and a
+	// warning before the local-mode fallback.
+	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "false" {
+		loadOpts = append(loadOpts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	if o.Profile != "" {
 		loadOpts = append(loadOpts, awsconfig.WithSharedConfigProfile(o.Profile))
 	}
