@@ -91,6 +91,10 @@ type Config struct {
 	// Now returns the current time; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // nil means slog.Default()
+	// CanWrite reports whether a principal may record events for an
+	// account (PutAuditEvents' recipientAccountId). nil means its own
+	// account, or any account for the organisation's management account.
+	CanWrite func(p *auth.Principal, account string) bool
 }
 
 // Service implements the operations. Create it with New.
@@ -101,7 +105,8 @@ type Service struct {
 	opts     Options
 	now      func() time.Time
 	logger   *slog.Logger
-	limiter  *limiter      // nil when Options.RateLimit is 0
+	limiter  *limiter // nil when Options.RateLimit is 0
+	canWrite func(p *auth.Principal, account string) bool
 	status   *ingestionLog // channel ingestion status, in memory
 }
 
@@ -127,6 +132,10 @@ func New(cfg Config) (*Service, error) {
 		now:      cfg.Now,
 		logger:   cfg.Logger,
 		status:   newIngestionLog(),
+		canWrite: cfg.CanWrite,
+	}
+	if s.canWrite == nil {
+		s.canWrite = func(p *auth.Principal, account string) bool { return account == p.AccountID || p.Management }
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -214,11 +214,11 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 	}
 	now := s.now().UTC()
 	conv := lakeConverter{
-		channelARN:   ch.ARN,
-		account:      ch.Account,
-		region:       c.Region,
-		anyRecipient: p.Management,
-		ingestTime:   now,
+		channelARN: ch.ARN,
+		account:    ch.Account,
+		region:     c.Region,
+		mayWrite:   func(acct string) bool { return s.canWrite(p, acct) },
+		ingestTime: now,
 	}
 	type pending struct {
 		id, eventID string

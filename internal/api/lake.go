@@ -102,11 +102,13 @@ type lakeRecord struct {
 
 // lakeConverter turns eventData into records for one request.
 type lakeConverter struct {
-	channelARN   string
-	account      string // the channel owner
-	region       string
-	anyRecipient bool // the caller may write events for any account
-	ingestTime   time.Time
+	channelARN string
+	account    string // the channel owner
+	region     string
+	// mayWrite reports whether the caller may write events for an
+	// account other than the channel owner.
+	mayWrite   func(account string) bool
+	ingestTime time.Time
 }
 
 // convert validates eventData against the integration event schema and
@@ -141,7 +143,7 @@ func (lc *lakeConverter) convert(data []byte) ([]byte, string, *lakeFailure) {
 	if !isAccountID(recipient) {
 		return nil, "", invalid("recipientAccountId", "a 12-digit account ID")
 	}
-	if recipient != lc.account && !lc.anyRecipient {
+	if recipient != lc.account && (lc.mayWrite == nil || !lc.mayWrite(recipient)) {
 		return nil, "", &lakeFailure{codeInvalidRecipient, fmt.Sprintf(
 			"recipientAccountId %s is not the account that owns the channel (%s).", recipient, lc.account)}
 	}

@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		Ingester: s.ingester,
 		TokenKey: tokenKey,
 		Logger:   logger,
+		CanWrite: s.dir.CanWrite,
 		Options: api.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,
