@@ -69,7 +69,9 @@ principals:
 		map[string][]string{"X-Amz-Target": {"CloudTrail_20131101.LookupEvents"}, "Content-Type": {"application/x-amz-json-1.1"}},
 		[]byte(`{"LookupAttributes":[{"AttributeKey":"EventSource","AttributeValue":"ec2.amazonaws.com"}]}`))
 	code, body, _ := do(t, r)
-	var out struct{ Events []struct{ EventId, CloudTrailEvent string } }
+	var out struct {
+		Events []struct{ EventId, CloudTrailEvent string }
+	}
 	if code != 200 || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("member lookup: %d %s", code, body)
 	}
