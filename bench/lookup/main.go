@@ -44,6 +44,7 @@ const auditCategory = "ActivityAuditLog"
 const lookupWindow = 90 * 24 * time.Hour
 
 type config struct {
+	openEnd    bool
 	data       string
 	events     int
 	span       time.Duration
@@ -66,6 +67,7 @@ func main() {
 	fs.StringVar(&c.account, "account", "000000000000", "account whose history is looked up")
 	fs.StringVar(&c.region, "region", "us-east-1", "region whose history is looked up")
 	fs.IntVar(&c.iters, "iters", 200, "measured iterations per case")
+	fs.BoolVar(&c.openEnd, "open-end", false, "look up without an end time, as LookupEvents without EndTime does")
 	fs.DurationVar(&c.caseTime, "case-time", 20*time.Second, "time bound per case (fewer iterations when slow)")
 	fs.IntVar(&c.blockCache, "block-cache", 0, "store block cache size in blocks (0 = store default)")
 	fs.StringVar(&c.settings, "set", "", "DuckDB settings to try, applied before filling and measuring (e.g. \"threads=1;checkpoint_threshold=256MB\")")
@@ -281,6 +283,9 @@ func lookups(ctx context.Context, st *store.Store, c config, logger *slog.Logger
 	for i := range cases {
 		k := &cases[i]
 		q := base
+		if c.openEnd {
+			q.End = time.Time{} // as LookupEvents without EndTime, the AWS CLI's default
+		}
 		if k.attr != nil {
 			q.Attrs = []store.Attr{*k.attr}
 		}

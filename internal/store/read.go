@@ -100,16 +100,16 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		}
 		evs = r
 	} else {
-		if end.IsZero() {
-			end = s.opts.Now().Add(24 * time.Hour) // events may be dated a little ahead
-		}
 		// The days on which the value occurs bound the search; a value
 		// never seen in the range answers at once.
-		loDay := int32(math.MinInt32)
+		loDay, hiDay := int32(math.MinInt32), int32(math.MaxInt32)
 		if !start.IsZero() {
 			loDay = dayOf(start)
 		}
-		days, err := s.valueDays(ctx, dayAttr[selAttr.Key], selAttr.Value, loDay, dayOf(end))
+		if !end.IsZero() {
+			hiDay = dayOf(end)
+		}
+		days, err := s.valueDays(ctx, dayAttr[selAttr.Key], selAttr.Value, loDay, hiDay)
 		if err != nil {
 			return nil, err
 		}
@@ -119,12 +119,17 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		if oldest := dayStart(days[len(days)-1]); start.IsZero() || oldest.After(start) {
 			start = oldest
 		}
+		if newest := dayStart(days[0]).Add(24 * time.Hour); end.IsZero() || newest.Before(end) {
+			// Nothing with the value lies past its newest day; the first
+			// slice starts there (exclusive: that instant is the next day).
+			end = newest.Add(-time.Nanosecond)
+		}
 		hi, inclusive := end, true
-		for width := 24 * time.Hour; ; width *= 4 {
-			lo := hi.Add(-width)
-			last := false
-			if !lo.After(start) {
-				lo, last = start, true
+		const maxWidth = 100 * 365 * 24 * time.Hour // time.Duration overflows near 292 years
+		for width := 24 * time.Hour; ; width = min(width, maxWidth/4) * 4 {
+			lo, last := start, true
+			if width < hi.Sub(start) {
+				lo, last = hi.Add(-width), false
 			}
 			// Narrow the slice to the value's days inside it, or skip it.
 			var newest, oldest int32

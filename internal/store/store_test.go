@@ -457,3 +457,18 @@ func TestDayIndex(t *testing.T) {
 		t.Fatalf("alice: %d events, want 31", len(evs))
 	}
 }
+
+// Open-ended selective lookups find events dated in the future too, as
+// unfiltered ones do.
+func TestLookupOpenEndedFindsFutureEvents(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	future := rec(t, 5*365*24*3600, func(m map[string]string) { m["name"] = "FromTheFuture" })
+	if _, err := s.Append(ctx, []*event.Record{rec(t, 1, nil), future}, base); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Lookup(ctx, store.LookupQuery{Attrs: []store.Attr{{Key: "EventName", Value: "FromTheFuture"}}, Limit: 10})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("future event: %d found, %v", len(evs), err)
+	}
+}
