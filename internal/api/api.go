@@ -1,6 +1,6 @@
 // Package api implements opentrail's AWS-compatible operations as
 // func(ctx, *In) (*Out, error) and registers them into the awsapi routers:
-// CloudTrail's LookupEvents and channel operations (AWS JSON 1.1),
+// CloudTrail's LookupEvents, channel and trail operations (AWS JSON 1.1),
 // CloudTrail Data's PutAuditEvents (REST-JSON), and the native history
 // lookup GET /v1/events.
 //
@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
@@ -43,6 +44,20 @@ type Store interface {
 	// DeleteChannel removes the channel with this ARN, or returns an error
 	// wrapping store.ErrNotFound.
 	DeleteChannel(ctx context.Context, arn string) error
+	// CreateTrail stores t; an error wrapping store.ErrExists means the
+	// ARN is taken.
+	CreateTrail(ctx context.Context, t store.Trail) error
+	// GetTrail returns the trail with this ARN, or an error wrapping
+	// store.ErrNotFound.
+	GetTrail(ctx context.Context, arn string) (store.Trail, error)
+	// ListTrails returns every trail of account, in all regions.
+	ListTrails(ctx context.Context, account string) ([]store.Trail, error)
+	// UpdateTrail replaces the settings document (and update time) of the
+	// trail with t.ARN, or returns an error wrapping store.ErrNotFound.
+	UpdateTrail(ctx context.Context, t store.Trail) error
+	// DeleteTrail removes the trail with this ARN, or returns an error
+	// wrapping store.ErrNotFound.
+	DeleteTrail(ctx context.Context, arn string) error
 }
 
 // Ingester commits events (*ingest.Ingester implements it). Submit returns
@@ -108,6 +123,9 @@ type Service struct {
 	limiter  *limiter // nil when Options.RateLimit is 0
 	canWrite func(p *auth.Principal, account string) bool
 	status   *ingestionLog // channel ingestion status, in memory
+	// trailMu serialises trail changes, which read, check and rewrite a
+	// trail's settings document.
+	trailMu sync.Mutex
 }
 
 // New checks cfg and returns a Service.
@@ -159,6 +177,22 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "GetChannel", true, s.GetChannel)
 	awsapi.Register(r, "ListChannels", true, s.ListChannels)
 	awsapi.Register(r, "DeleteChannel", false, s.DeleteChannel)
+	awsapi.Register(r, "CreateTrail", false, s.CreateTrail)
+	awsapi.Register(r, "UpdateTrail", false, s.UpdateTrail)
+	awsapi.Register(r, "DeleteTrail", false, s.DeleteTrail)
+	awsapi.Register(r, "GetTrail", true, s.GetTrail)
+	awsapi.Register(r, "DescribeTrails", true, s.DescribeTrails)
+	awsapi.Register(r, "ListTrails", true, s.ListTrails)
+	awsapi.Register(r, "GetTrailStatus", true, s.GetTrailStatus)
+	awsapi.Register(r, "StartLogging", false, s.StartLogging)
+	awsapi.Register(r, "StopLogging", false, s.StopLogging)
+	awsapi.Register(r, "PutEventSelectors", false, s.PutEventSelectors)
+	awsapi.Register(r, "GetEventSelectors", true, s.GetEventSelectors)
+	awsapi.Register(r, "PutInsightSelectors", false, s.PutInsightSelectors)
+	awsapi.Register(r, "GetInsightSelectors", true, s.GetInsightSelectors)
+	awsapi.Register(r, "AddTags", false, s.AddTags)
+	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
+	awsapi.Register(r, "ListTags", true, s.ListTags)
 }
 
 // RegisterData adds the CloudTrail Data (REST-JSON) operations to r.

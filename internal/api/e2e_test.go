@@ -323,10 +323,10 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// An error code the operation does not model still reaches the caller.
-	_, err = ct.ListTrails(ctx, &cloudtrail.ListTrailsInput{})
+	_, err = ct.ListImports(ctx, &cloudtrail.ListImportsInput{})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "UnknownOperationException" {
-		t.Errorf("ListTrails: %T %v", err, err)
+		t.Errorf("ListImports: %T %v", err, err)
 	}
 
 	// The calls above were recorded and are visible in the event history.
@@ -360,4 +360,175 @@ func eventDataFor(t *testing.T, account, uid string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSDKTrails drives the trail control plane with the real
+// aws-sdk-go-v2 client: every response parses and errors arrive typed.
+func TestSDKTrails(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	quiet := slog.New(slog.DiscardHandler)
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctRouter := awsapi.NewRouter("cloudtrail", nil, quiet)
+	svc.Register(ctRouter)
+	alice, bob := principal(acctA), principal(acctB)
+	srv := testServer(t, map[string]*auth.Principal{alice.AccessKeyID: alice, bob.AccessKeyID: bob}, ctRouter, awsapi.NewRESTRouter("cloudtrail-data", nil, quiet))
+	client := func(p *auth.Principal, region string) *cloudtrail.Client {
+		return cloudtrail.New(cloudtrail.Options{Region: region,
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: "secret"}, nil
+			}),
+			BaseEndpoint: aws.String(srv.URL), HTTPClient: &http.Client{Transport: bufferedBody{srv.Client().Transport}},
+			Retryer: aws.NopRetryer{}})
+	}
+	ct := client(alice, regionA)
+
+	created, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{
+		Name: aws.String("sdk-trail"), S3BucketName: aws.String("audit-logs"), S3KeyPrefix: aws.String("org"),
+		IsMultiRegionTrail: aws.Bool(true), EnableLogFileValidation: aws.Bool(true),
+		TagsList: []cttypes.Tag{{Key: aws.String("team"), Value: aws.String("sec")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.TrailARN)
+	if arn != "arn:aws:cloudtrail:eu-central-1:210987654321:trail/sdk-trail" || !aws.ToBool(created.LogFileValidationEnabled) ||
+		!aws.ToBool(created.IsMultiRegionTrail) || aws.ToString(created.S3KeyPrefix) != "org" {
+		t.Errorf("create: %+v", created)
+	}
+
+	// The multi-region trail shows in another region with its home region.
+	desc, err := client(alice, regionB).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{TrailNameList: []string{"sdk-trail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(desc.TrailList) != 1 || aws.ToString(desc.TrailList[0].HomeRegion) != regionA || aws.ToString(desc.TrailList[0].TrailARN) != arn {
+		t.Errorf("describe from %s: %+v", regionB, desc.TrailList)
+	}
+	got, err := ct.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(arn)})
+	if err != nil || aws.ToString(got.Trail.Name) != "sdk-trail" || aws.ToBool(got.Trail.HasCustomEventSelectors) {
+		t.Errorf("get: %+v %v", got, err)
+	}
+	pager := cloudtrail.NewListTrailsPaginator(ct, &cloudtrail.ListTrailsInput{})
+	var listed []string
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Trails {
+			listed = append(listed, aws.ToString(s.TrailARN))
+		}
+	}
+	if len(listed) != 1 || listed[0] != arn {
+		t.Errorf("list: %v", listed)
+	}
+
+	status, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("sdk-trail")})
+	if err != nil || aws.ToBool(status.IsLogging) || status.StartLoggingTime != nil {
+		t.Errorf("status of new trail: %+v %v", status, err)
+	}
+	before := time.Now().Add(-time.Second)
+	if _, err := ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("sdk-trail")}); err != nil {
+		t.Fatal(err)
+	}
+	status, err = ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(arn)})
+	if err != nil || !aws.ToBool(status.IsLogging) || status.StartLoggingTime == nil || status.StartLoggingTime.Before(before) ||
+		aws.ToString(status.TimeLoggingStarted) != status.StartLoggingTime.UTC().Format("2006-01-02T15:04:05Z") {
+		t.Errorf("status after start: %+v %v", status, err)
+	}
+	if _, err := ct.StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("sdk-trail")}); err != nil {
+		t.Fatal(err)
+	}
+	status, err = ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(arn)})
+	if err != nil || aws.ToBool(status.IsLogging) || status.StopLoggingTime == nil {
+		t.Errorf("status after stop: %+v %v", status, err)
+	}
+	var home *cttypes.InvalidHomeRegionException
+	if _, err := client(alice, regionB).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("sdk-trail")}); !errors.As(err, &home) {
+		t.Errorf("stop from another region: %v", err)
+	}
+
+	sel, err := ct.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String("sdk-trail")})
+	if err != nil || len(sel.EventSelectors) != 1 || sel.EventSelectors[0].ReadWriteType != cttypes.ReadWriteTypeAll ||
+		!aws.ToBool(sel.EventSelectors[0].IncludeManagementEvents) {
+		t.Errorf("default selectors: %+v %v", sel, err)
+	}
+	put, err := ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("sdk-trail"),
+		AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{Name: aws.String("s3 writes"), FieldSelectors: []cttypes.AdvancedFieldSelector{
+			{Field: aws.String("eventCategory"), Equals: []string{"Data"}},
+			{Field: aws.String("resources.type"), Equals: []string{"AWS::S3::Object"}},
+			{Field: aws.String("resources.ARN"), StartsWith: []string{"arn:aws:s3:::audit-logs/"}},
+		}}}})
+	if err != nil || aws.ToString(put.TrailARN) != arn || len(put.AdvancedEventSelectors) != 1 || len(put.EventSelectors) != 0 {
+		t.Errorf("put advanced: %+v %v", put, err)
+	}
+	sel, err = ct.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(arn)})
+	if err != nil || len(sel.AdvancedEventSelectors) != 1 || len(sel.AdvancedEventSelectors[0].FieldSelectors) != 3 ||
+		sel.AdvancedEventSelectors[0].FieldSelectors[2].StartsWith[0] != "arn:aws:s3:::audit-logs/" {
+		t.Errorf("get advanced: %+v %v", sel, err)
+	}
+	var badSel *cttypes.InvalidEventSelectorsException
+	_, err = ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("sdk-trail"),
+		EventSelectors: []cttypes.EventSelector{{ReadWriteType: cttypes.ReadWriteTypeReadOnly}},
+		AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{
+			{Field: aws.String("eventCategory"), Equals: []string{"Management"}}}}}})
+	if !errors.As(err, &badSel) {
+		t.Errorf("both selector kinds: %v", err)
+	}
+	var noInsights *cttypes.InsightNotEnabledException
+	if _, err := ct.GetInsightSelectors(ctx, &cloudtrail.GetInsightSelectorsInput{TrailName: aws.String("sdk-trail")}); !errors.As(err, &noInsights) {
+		t.Errorf("insights before put: %v", err)
+	}
+	if _, err := ct.PutInsightSelectors(ctx, &cloudtrail.PutInsightSelectorsInput{TrailName: aws.String("sdk-trail"),
+		InsightSelectors: []cttypes.InsightSelector{{InsightType: cttypes.InsightTypeApiCallRateInsight}}}); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := ct.GetInsightSelectors(ctx, &cloudtrail.GetInsightSelectorsInput{TrailName: aws.String("sdk-trail")})
+	if err != nil || len(ins.InsightSelectors) != 1 || ins.InsightSelectors[0].InsightType != cttypes.InsightTypeApiCallRateInsight {
+		t.Errorf("insights: %+v %v", ins, err)
+	}
+
+	if _, err := ct.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: aws.String(arn),
+		TagsList: []cttypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.RemoveTags(ctx, &cloudtrail.RemoveTagsInput{ResourceId: aws.String(arn),
+		TagsList: []cttypes.Tag{{Key: aws.String("team")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := ct.ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: []string{arn}})
+	if err != nil || len(tags.ResourceTagList) != 1 || len(tags.ResourceTagList[0].TagsList) != 1 ||
+		aws.ToString(tags.ResourceTagList[0].TagsList[0].Key) != "env" || aws.ToString(tags.ResourceTagList[0].TagsList[0].Value) != "prod" {
+		t.Errorf("tags: %+v %v", tags, err)
+	}
+
+	var badName *cttypes.InvalidTrailNameException
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("-bad"), S3BucketName: aws.String("b-1")}); !errors.As(err, &badName) {
+		t.Errorf("bad name: %v", err)
+	}
+	var exists *cttypes.TrailAlreadyExistsException
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("sdk-trail"), S3BucketName: aws.String("b-1")}); !errors.As(err, &exists) {
+		t.Errorf("duplicate: %v", err)
+	}
+	var badARN *cttypes.CloudTrailARNInvalidException
+	if _, err := ct.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("arn:aws:cloudtrail:x")}); !errors.As(err, &badARN) {
+		t.Errorf("bad ARN: %v", err)
+	}
+	var notFound *cttypes.TrailNotFoundException
+	if _, err := client(bob, regionA).GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(arn)}); !errors.As(err, &notFound) {
+		t.Errorf("other account: %v", err)
+	} else if want := "Unknown trail: " + arn + " for the user: " + acctB; notFound.ErrorMessage() != want {
+		t.Errorf("message %q, want %q", notFound.ErrorMessage(), want)
+	}
+
+	if _, err := ct.DeleteTrail(ctx, &cloudtrail.DeleteTrailInput{Name: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("sdk-trail")}); !errors.As(err, &notFound) {
+		t.Errorf("after delete: %v", err)
+	}
 }

@@ -28,12 +28,13 @@ type memStore struct {
 	ids      map[string]bool
 	seq      int64
 	channels map[string]store.Channel
+	trails   map[string]store.Trail
 	lookups  int
 	fail     error // returned by every method when set
 }
 
 func newMemStore() *memStore {
-	return &memStore{ids: map[string]bool{}, channels: map[string]store.Channel{}}
+	return &memStore{ids: map[string]bool{}, channels: map[string]store.Channel{}, trails: map[string]store.Trail{}}
 }
 
 // add stores recs unless their eventID is already stored, and reports
@@ -172,6 +173,77 @@ func (m *memStore) DeleteChannel(ctx context.Context, arn string) error {
 		return fmt.Errorf("delete channel %s: %w", arn, store.ErrNotFound)
 	}
 	delete(m.channels, arn)
+	return nil
+}
+
+func (m *memStore) CreateTrail(ctx context.Context, t store.Trail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	if _, ok := m.trails[t.ARN]; ok {
+		return fmt.Errorf("create trail %s: %w", t.ARN, store.ErrExists)
+	}
+	t.Doc = slices.Clone(t.Doc)
+	m.trails[t.ARN] = t
+	return nil
+}
+
+func (m *memStore) GetTrail(ctx context.Context, arn string) (store.Trail, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return store.Trail{}, m.fail
+	}
+	t, ok := m.trails[arn]
+	if !ok {
+		return store.Trail{}, fmt.Errorf("get trail %s: %w", arn, store.ErrNotFound)
+	}
+	return t, nil
+}
+
+func (m *memStore) ListTrails(ctx context.Context, account string) ([]store.Trail, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	var out []store.Trail
+	for _, t := range m.trails {
+		if t.Account == account {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
+	return out, nil
+}
+
+func (m *memStore) UpdateTrail(ctx context.Context, t store.Trail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	old, ok := m.trails[t.ARN]
+	if !ok {
+		return fmt.Errorf("update trail %s: %w", t.ARN, store.ErrNotFound)
+	}
+	old.Doc, old.Updated = slices.Clone(t.Doc), t.Updated
+	m.trails[t.ARN] = old
+	return nil
+}
+
+func (m *memStore) DeleteTrail(ctx context.Context, arn string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	if _, ok := m.trails[arn]; !ok {
+		return fmt.Errorf("delete trail %s: %w", arn, store.ErrNotFound)
+	}
+	delete(m.trails, arn)
 	return nil
 }
 

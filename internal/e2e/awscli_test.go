@@ -91,3 +91,60 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("local mode accepts any key with secret test: exit %d %s", code, stderr)
 	}
 }
+
+// TestAWSCLITrails drives the trail control plane with the real AWS CLI.
+func TestAWSCLITrails(t *testing.T) {
+	s := startServer(t, "")
+	ct := func(region string, args ...string) (string, string, int) {
+		return s.awsCLI(t, "test", region, append([]string{"cloudtrail"}, args...)...)
+	}
+	out, errs, code := ct("eu-west-1", "create-trail", "--name", "audit-main", "--s3-bucket-name", "audit-bucket",
+		"--is-multi-region-trail", "--enable-log-file-validation", "--s3-key-prefix", "prod")
+	if code != 0 || !strings.Contains(out, `"TrailARN": "arn:aws:cloudtrail:eu-west-1:000000000000:trail/audit-main"`) ||
+		!strings.Contains(out, `"LogFileValidationEnabled": true`) {
+		t.Fatalf("create-trail: %d %s %s", code, out, errs)
+	}
+	if _, errs, code = ct("eu-west-1", "start-logging", "--name", "audit-main"); code != 0 {
+		t.Fatalf("start-logging: %d %s", code, errs)
+	}
+	out, _, code = ct("eu-west-1", "get-trail-status", "--name", "arn:aws:cloudtrail:eu-west-1:000000000000:trail/audit-main")
+	if code != 0 || !strings.Contains(out, `"IsLogging": true`) {
+		t.Fatalf("get-trail-status: %d %s", code, out)
+	}
+	// A multi-region trail shows in every region, with its home region.
+	out, _, code = ct("us-east-1", "describe-trails")
+	if code != 0 || !strings.Contains(out, `"HomeRegion": "eu-west-1"`) {
+		t.Fatalf("describe-trails from another region: %d %s", code, out)
+	}
+	// ... but is changed only from its home region.
+	_, errs, code = ct("us-east-1", "stop-logging", "--name", "audit-main")
+	if code != 254 || !strings.Contains(errs, "InvalidHomeRegionException") {
+		t.Fatalf("stop-logging from another region: %d %s", code, errs)
+	}
+	out, _, code = ct("eu-west-1", "put-event-selectors", "--trail-name", "audit-main",
+		"--event-selectors", `[{"ReadWriteType":"WriteOnly","IncludeManagementEvents":true,"DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3:::audit-bucket/"]}]}]`)
+	if code != 0 || !strings.Contains(out, `"ReadWriteType": "WriteOnly"`) {
+		t.Fatalf("put-event-selectors: %d %s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code string
+	}{
+		{[]string{"create-trail", "--name", "ab", "--s3-bucket-name", "other-bucket"}, "InvalidTrailNameException"},
+		{[]string{"create-trail", "--name", "audit-main", "--s3-bucket-name", "other-bucket"}, "TrailAlreadyExistsException"},
+		{[]string{"get-trail", "--name", "nope"}, "TrailNotFoundException"},
+		{[]string{"get-insight-selectors", "--trail-name", "audit-main"}, "InsightNotEnabledException"},
+	} {
+		_, errs, code := ct("eu-west-1", c.args...)
+		if code != 254 || !strings.Contains(errs, "("+c.code+")") {
+			t.Errorf("%v: exit %d %s; want 254 and %s", c.args, code, errs, c.code)
+		}
+	}
+	if _, errs, code = ct("eu-west-1", "delete-trail", "--name", "audit-main"); code != 0 {
+		t.Fatalf("delete-trail: %d %s", code, errs)
+	}
+	out, _, _ = ct("eu-west-1", "list-trails")
+	if strings.Contains(out, "audit-main") {
+		t.Fatalf("deleted trail still listed: %s", out)
+	}
+}

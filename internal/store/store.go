@@ -128,6 +128,15 @@ CREATE TABLE IF NOT EXISTS channels (
 	tags         VARCHAR NOT NULL,
 	created      TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trails (
+	arn         VARCHAR PRIMARY KEY,
+	name        VARCHAR NOT NULL,
+	account     VARCHAR NOT NULL,
+	home_region VARCHAR NOT NULL,
+	doc         VARCHAR NOT NULL,
+	created     TIMESTAMP NOT NULL,
+	updated     TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
 	key   VARCHAR PRIMARY KEY,
 	value BLOB NOT NULL

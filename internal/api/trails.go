@@ -1,0 +1,998 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
+)
+
+// Trail error codes.
+const (
+	codeTrailNotFound          = "TrailNotFoundException"
+	codeInvalidTrailName       = "InvalidTrailNameException"
+	codeTrailAlreadyExists     = "TrailAlreadyExistsException"
+	codeMaxTrails              = "MaximumNumberOfTrailsExceededException"
+	codeTrailARNInvalid        = "CloudTrailARNInvalidException"
+	codeInvalidHomeRegion      = "InvalidHomeRegionException"
+	codeInvalidS3BucketName    = "InvalidS3BucketNameException"
+	codeInvalidS3Prefix        = "InvalidS3PrefixException"
+	codeInvalidEventSelectors  = "InvalidEventSelectorsException"
+	codeInvalidInsights        = "InvalidInsightSelectorsException"
+	codeInsightNotEnabled      = "InsightNotEnabledException"
+	codeNotOrgManagement       = "NotOrganizationMasterAccountException"
+	codeResourceNotFound       = "ResourceNotFoundException"
+	codeResourceTypeNotSupport = "ResourceTypeNotSupportedException"
+	codeInvalidToken           = "InvalidTokenException"
+)
+
+// Trail limits.
+const (
+	maxTrailsPerRegion  = 5
+	maxS3PrefixLen      = 200
+	maxTagsPerCall      = 200
+	maxListTagsIDs      = 20
+	listTrailsPageSize  = 50
+	tokenTrails         = byte('T')
+	legacyTimeLayout    = "2006-01-02T15:04:05Z"
+	readWriteAll        = "All"
+	insightCallRate     = "ApiCallRateInsight"
+	insightErrorRate    = "ApiErrorRateInsight"
+	defaultPartition    = "aws"
+	snsARNPrefixPattern = "arn:aws:sns:%s:%s:%s"
+)
+
+// InsightSelector is one Insights type enabled on a trail.
+type InsightSelector struct {
+	InsightType     string   `json:",omitempty"`
+	EventCategories []string `json:",omitempty"`
+}
+
+// trailDoc is the settings document stored in store.Trail.Doc.
+type trailDoc struct {
+	S3BucketName               string
+	S3KeyPrefix                string `json:",omitempty"`
+	SnsTopicName               string `json:",omitempty"`
+	IncludeGlobalServiceEvents bool
+	IsMultiRegionTrail         bool
+	IsOrganizationTrail        bool
+	LogFileValidationEnabled   bool
+	CloudWatchLogsLogGroupArn  string                        `json:",omitempty"`
+	CloudWatchLogsRoleArn      string                        `json:",omitempty"`
+	KmsKeyID                   string                        `json:"KmsKeyId,omitempty"`
+	EventSelectors             []trail.EventSelector         `json:",omitempty"`
+	AdvancedEventSelectors     []trail.AdvancedEventSelector `json:",omitempty"`
+	InsightSelectors           []InsightSelector             `json:",omitempty"`
+	Tags                       []ChannelTag                  `json:",omitempty"`
+	IsLogging                  bool
+	StartLoggingTime           *time.Time `json:",omitempty"`
+	StopLoggingTime            *time.Time `json:",omitempty"`
+}
+
+// trailRec is a stored trail with its settings decoded.
+type trailRec struct {
+	row store.Trail
+	doc trailDoc
+}
+
+// TrailInfo is the Trail object of GetTrail and DescribeTrails.
+type TrailInfo struct {
+	Name                       string
+	S3BucketName               string
+	S3KeyPrefix                string `json:",omitempty"`
+	SnsTopicName               string `json:",omitempty"`
+	SnsTopicARN                string `json:",omitempty"`
+	IncludeGlobalServiceEvents bool
+	IsMultiRegionTrail         bool
+	HomeRegion                 string
+	TrailARN                   string
+	LogFileValidationEnabled   bool
+	CloudWatchLogsLogGroupArn  string `json:",omitempty"`
+	CloudWatchLogsRoleArn      string `json:",omitempty"`
+	KmsKeyID                   string `json:"KmsKeyId,omitempty"`
+	HasCustomEventSelectors    bool
+	HasInsightSelectors        bool
+	IsOrganizationTrail        bool
+}
+
+// CreateTrailInput is the CreateTrail request; UpdateTrail takes the same
+// members except TagsList.
+type CreateTrailInput struct {
+	Name                       *string `json:",omitempty"`
+	S3BucketName               *string `json:",omitempty"`
+	S3KeyPrefix                *string `json:",omitempty"`
+	SnsTopicName               *string `json:",omitempty"`
+	IncludeGlobalServiceEvents *bool   `json:",omitempty"`
+	IsMultiRegionTrail         *bool   `json:",omitempty"`
+	EnableLogFileValidation    *bool   `json:",omitempty"`
+	CloudWatchLogsLogGroupArn  *string `json:",omitempty"`
+	CloudWatchLogsRoleArn      *string `json:",omitempty"`
+	KmsKeyID                   *string `json:"KmsKeyId,omitempty"`
+	IsOrganizationTrail        *bool   `json:",omitempty"`
+	TagsList                   []Tag   `json:",omitempty"`
+}
+
+// UpdateTrailInput is the UpdateTrail request.
+type UpdateTrailInput struct {
+	Name                       *string `json:",omitempty"`
+	S3BucketName               *string `json:",omitempty"`
+	S3KeyPrefix                *string `json:",omitempty"`
+	SnsTopicName               *string `json:",omitempty"`
+	IncludeGlobalServiceEvents *bool   `json:",omitempty"`
+	IsMultiRegionTrail         *bool   `json:",omitempty"`
+	EnableLogFileValidation    *bool   `json:",omitempty"`
+	CloudWatchLogsLogGroupArn  *string `json:",omitempty"`
+	CloudWatchLogsRoleArn      *string `json:",omitempty"`
+	KmsKeyID                   *string `json:"KmsKeyId,omitempty"`
+	IsOrganizationTrail        *bool   `json:",omitempty"`
+}
+
+// TrailOutput is the CreateTrail and UpdateTrail response.
+type TrailOutput struct {
+	Name                       string
+	S3BucketName               string
+	S3KeyPrefix                string `json:",omitempty"`
+	SnsTopicName               string `json:",omitempty"`
+	SnsTopicARN                string `json:",omitempty"`
+	IncludeGlobalServiceEvents bool
+	IsMultiRegionTrail         bool
+	TrailARN                   string
+	LogFileValidationEnabled   bool
+	CloudWatchLogsLogGroupArn  string `json:",omitempty"`
+	CloudWatchLogsRoleArn      string `json:",omitempty"`
+	KmsKeyID                   string `json:"KmsKeyId,omitempty"`
+	IsOrganizationTrail        bool
+}
+
+// TrailNameInput names a trail by name or ARN (GetTrail, DeleteTrail,
+// GetTrailStatus, StartLogging, StopLogging).
+type TrailNameInput struct {
+	Name *string `json:",omitempty"`
+}
+
+// GetTrailOutput is the GetTrail response.
+type GetTrailOutput struct {
+	Trail TrailInfo
+}
+
+// DescribeTrailsInput is the DescribeTrails request (lower-camel members).
+type DescribeTrailsInput struct {
+	TrailNameList       []string `json:"trailNameList,omitempty"`
+	IncludeShadowTrails *bool    `json:"includeShadowTrails,omitempty"`
+}
+
+// DescribeTrailsOutput is the DescribeTrails response.
+type DescribeTrailsOutput struct {
+	TrailList []TrailInfo `json:"trailList"`
+}
+
+// ListTrailsInput is the ListTrails request.
+type ListTrailsInput struct {
+	NextToken *string `json:",omitempty"`
+}
+
+// TrailSummary is one ListTrails entry.
+type TrailSummary struct {
+	TrailARN   string
+	Name       string
+	HomeRegion string
+}
+
+// ListTrailsOutput is the ListTrails response.
+type ListTrailsOutput struct {
+	Trails    []TrailSummary
+	NextToken string `json:",omitempty"`
+}
+
+// EmptyOutput is the empty response of DeleteTrail, StartLogging,
+// StopLogging, AddTags and RemoveTags.
+type EmptyOutput struct{}
+
+// GetTrailStatusOutput is the GetTrailStatus response. Delivery members
+// are absent until trails deliver.
+type GetTrailStatusOutput struct {
+	IsLogging          bool
+	StartLoggingTime   *awsapi.Time `json:",omitempty"`
+	StopLoggingTime    *awsapi.Time `json:",omitempty"`
+	TimeLoggingStarted string       `json:",omitempty"`
+	TimeLoggingStopped string       `json:",omitempty"`
+}
+
+// TrailNameRefInput names a trail in the TrailName member
+// (GetEventSelectors, GetInsightSelectors).
+type TrailNameRefInput struct {
+	TrailName *string `json:",omitempty"`
+}
+
+// PutEventSelectorsInput is the PutEventSelectors request.
+type PutEventSelectorsInput struct {
+	TrailName              *string                       `json:",omitempty"`
+	EventSelectors         []trail.EventSelector         `json:",omitempty"`
+	AdvancedEventSelectors []trail.AdvancedEventSelector `json:",omitempty"`
+}
+
+// EventSelectorsOutput is the PutEventSelectors and GetEventSelectors
+// response.
+type EventSelectorsOutput struct {
+	TrailARN               string
+	EventSelectors         []trail.EventSelector         `json:",omitempty"`
+	AdvancedEventSelectors []trail.AdvancedEventSelector `json:",omitempty"`
+}
+
+// PutInsightSelectorsInput is the PutInsightSelectors request.
+type PutInsightSelectorsInput struct {
+	TrailName        *string           `json:",omitempty"`
+	InsightSelectors []InsightSelector `json:",omitempty"`
+}
+
+// InsightSelectorsOutput is the PutInsightSelectors and
+// GetInsightSelectors response.
+type InsightSelectorsOutput struct {
+	TrailARN         string
+	InsightSelectors []InsightSelector
+}
+
+// TagsInput is the AddTags and RemoveTags request.
+type TagsInput struct {
+	ResourceID *string `json:"ResourceId,omitempty"`
+	TagsList   []Tag   `json:",omitempty"`
+}
+
+// ListTagsInput is the ListTags request.
+type ListTagsInput struct {
+	ResourceIDList []string `json:"ResourceIdList,omitempty"`
+	NextToken      *string  `json:",omitempty"`
+}
+
+// ResourceTag is one ListTags entry.
+type ResourceTag struct {
+	ResourceID string `json:"ResourceId"`
+	TagsList   []ChannelTag
+}
+
+// ListTagsOutput is the ListTags response.
+type ListTagsOutput struct {
+	ResourceTagList []ResourceTag
+}
+
+func trailNotFound(ref, account string) error {
+	return awsapi.Errorf(codeTrailNotFound, "Unknown trail: %s for the user: %s", ref, account)
+}
+
+func (t *trailRec) info() TrailInfo {
+	d := &t.doc
+	return TrailInfo{
+		Name:                       t.row.Name,
+		S3BucketName:               d.S3BucketName,
+		S3KeyPrefix:                d.S3KeyPrefix,
+		SnsTopicName:               d.SnsTopicName,
+		SnsTopicARN:                snsTopicARN(t.row, d.SnsTopicName),
+		IncludeGlobalServiceEvents: d.IncludeGlobalServiceEvents,
+		IsMultiRegionTrail:         d.IsMultiRegionTrail,
+		HomeRegion:                 t.row.HomeRegion,
+		TrailARN:                   t.row.ARN,
+		LogFileValidationEnabled:   d.LogFileValidationEnabled,
+		CloudWatchLogsLogGroupArn:  d.CloudWatchLogsLogGroupArn,
+		CloudWatchLogsRoleArn:      d.CloudWatchLogsRoleArn,
+		KmsKeyID:                   d.KmsKeyID,
+		HasCustomEventSelectors:    len(d.EventSelectors) > 0 || len(d.AdvancedEventSelectors) > 0,
+		HasInsightSelectors:        len(d.InsightSelectors) > 0,
+		IsOrganizationTrail:        d.IsOrganizationTrail,
+	}
+}
+
+func (t *trailRec) output() *TrailOutput {
+	i := t.info()
+	return &TrailOutput{
+		Name: i.Name, S3BucketName: i.S3BucketName, S3KeyPrefix: i.S3KeyPrefix,
+		SnsTopicName: i.SnsTopicName, SnsTopicARN: i.SnsTopicARN,
+		IncludeGlobalServiceEvents: i.IncludeGlobalServiceEvents, IsMultiRegionTrail: i.IsMultiRegionTrail,
+		TrailARN: i.TrailARN, LogFileValidationEnabled: i.LogFileValidationEnabled,
+		CloudWatchLogsLogGroupArn: i.CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn: i.CloudWatchLogsRoleArn,
+		KmsKeyID: i.KmsKeyID, IsOrganizationTrail: i.IsOrganizationTrail,
+	}
+}
+
+func snsTopicARN(row store.Trail, topic string) string {
+	switch {
+	case topic == "":
+		return ""
+	case strings.HasPrefix(topic, "arn:"):
+		return topic
+	}
+	return fmt.Sprintf(snsARNPrefixPattern, row.HomeRegion, row.Account, topic)
+}
+
+func decodeTrail(row store.Trail) (*trailRec, error) {
+	t := &trailRec{row: row}
+	if err := json.Unmarshal(row.Doc, &t.doc); err != nil {
+		return nil, fmt.Errorf("decode trail %s: %w", row.ARN, err)
+	}
+	return t, nil
+}
+
+// visibleIn reports whether the trail appears in region: its home region,
+// or every region for a multi-region trail.
+func (t *trailRec) visibleIn(region string) bool {
+	return t.row.HomeRegion == region || t.doc.IsMultiRegionTrail
+}
+
+// accountTrails loads every trail of the account.
+func (s *Service) accountTrails(ctx context.Context, account string) ([]*trailRec, error) {
+	rows, err := s.store.ListTrails(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("list trails: %w", err)
+	}
+	out := make([]*trailRec, 0, len(rows))
+	for _, r := range rows {
+		t, err := decodeTrail(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].row.ARN < out[j].row.ARN })
+	return out, nil
+}
+
+// checkRef validates a trail name or ARN as a request member, with the
+// error AWS gives for each malformation.
+func checkRef(ref string) (trail.ARN, bool, error) {
+	if trail.IsARN(ref) {
+		a, err := trail.ParseARN(ref)
+		if err != nil {
+			var ne *trail.NameError
+			if errors.As(err, &ne) {
+				return trail.ARN{}, true, awsapi.NewError(codeInvalidTrailName, ne.Error())
+			}
+			return trail.ARN{}, true, awsapi.NewError(codeTrailARNInvalid, err.Error())
+		}
+		return a, true, nil
+	}
+	if err := trail.ValidateName(ref); err != nil {
+		return trail.ARN{}, false, awsapi.NewError(codeInvalidTrailName, err.Error())
+	}
+	return trail.ARN{}, false, nil
+}
+
+// findTrail resolves a name or ARN among the caller's trails. A bare name
+// finds the trail of that name visible in the caller's region; an ARN
+// finds that trail of the caller's account, in any region. It returns nil
+// without error when there is no such trail.
+func (s *Service) findTrail(ctx context.Context, c *awsapi.Caller, p *auth.Principal, ref string) (*trailRec, error) {
+	a, isARN, err := checkRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if isARN && a.Account != p.AccountID {
+		return nil, nil
+	}
+	all, err := s.accountTrails(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range all {
+		if isARN && t.row.ARN == a.String() || !isARN && t.row.Name == ref && t.visibleIn(c.Region) {
+			return t, nil
+		}
+	}
+	return nil, nil
+}
+
+// ownTrail resolves a required trail member; mutating calls must come
+// from the trail's home region.
+func (s *Service) ownTrail(ctx context.Context, member string, ref *string, mutate bool) (*trailRec, error) {
+	c, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil || *ref == "" {
+		return nil, awsapi.Errorf(codeInvalidParameter, "%s is required.", member)
+	}
+	t, err := s.findTrail(ctx, c, p, *ref)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, trailNotFound(*ref, p.AccountID)
+	}
+	if mutate && t.row.HomeRegion != c.Region {
+		return nil, awsapi.Errorf(codeInvalidHomeRegion,
+			"This operation must be called from the trail's home region %s; the request was made in %s.", t.row.HomeRegion, c.Region)
+	}
+	return t, nil
+}
+
+// saveTrail stores t's settings document.
+func (s *Service) saveTrail(ctx context.Context, t *trailRec) error {
+	doc, err := json.Marshal(&t.doc)
+	if err != nil {
+		return fmt.Errorf("encode trail %s: %w", t.row.ARN, err)
+	}
+	t.row.Doc, t.row.Updated = doc, s.now().UTC()
+	if err := s.store.UpdateTrail(ctx, t.row); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return trailNotFound(t.row.Name, t.row.Account)
+		}
+		return fmt.Errorf("update trail: %w", err)
+	}
+	return nil
+}
+
+// validBucketName applies S3's bucket naming rules: 3–63 lowercase
+// letters, digits, '.' and '-', starting and ending with a letter or digit.
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 || strings.Contains(b, "..") {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '.' && c != '-' || i == 0 || i == len(b)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// applySettings checks the members CreateTrail and UpdateTrail share and
+// applies those present to d.
+func applySettings(p *auth.Principal, d *trailDoc, in *UpdateTrailInput) error {
+	if in.S3BucketName != nil {
+		if !validBucketName(*in.S3BucketName) {
+			return awsapi.Errorf(codeInvalidS3BucketName, "Bucket name is not valid: %s", truncate(*in.S3BucketName, 128))
+		}
+		d.S3BucketName = *in.S3BucketName
+	}
+	if in.S3KeyPrefix != nil {
+		if len(*in.S3KeyPrefix) > maxS3PrefixLen {
+			return awsapi.Errorf(codeInvalidS3Prefix,
+				"S3KeyPrefix is %d characters long; the maximum is %d.", len(*in.S3KeyPrefix), maxS3PrefixLen)
+		}
+		d.S3KeyPrefix = *in.S3KeyPrefix
+	}
+	if in.SnsTopicName != nil {
+		d.SnsTopicName = *in.SnsTopicName
+	}
+	if in.IncludeGlobalServiceEvents != nil {
+		d.IncludeGlobalServiceEvents = *in.IncludeGlobalServiceEvents
+	}
+	if in.IsMultiRegionTrail != nil {
+		d.IsMultiRegionTrail = *in.IsMultiRegionTrail
+	}
+	if in.EnableLogFileValidation != nil {
+		d.LogFileValidationEnabled = *in.EnableLogFileValidation
+	}
+	if in.CloudWatchLogsLogGroupArn != nil {
+		d.CloudWatchLogsLogGroupArn = *in.CloudWatchLogsLogGroupArn
+	}
+	if in.CloudWatchLogsRoleArn != nil {
+		d.CloudWatchLogsRoleArn = *in.CloudWatchLogsRoleArn
+	}
+	if in.KmsKeyID != nil {
+		d.KmsKeyID = *in.KmsKeyID
+	}
+	if in.IsOrganizationTrail != nil {
+		if *in.IsOrganizationTrail && !p.Management {
+			return awsapi.NewError(codeNotOrgManagement,
+				"The request was made from an account that is not the management account of the organization; only the management account can create or update an organization trail.")
+		}
+		d.IsOrganizationTrail = *in.IsOrganizationTrail
+	}
+	if d.IsMultiRegionTrail && !d.IncludeGlobalServiceEvents {
+		return awsapi.NewError(codeInvalidParameterCombination,
+			"Multi-Region trail must include global service events.")
+	}
+	return nil
+}
+
+const codeInvalidParameterCombination = "InvalidParameterCombinationException"
+
+// CreateTrail creates a trail in the caller's account and region. The
+// trail does not log until StartLogging. The bucket's existence is not
+// checked.
+func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*TrailOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	c, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.Name == nil || *in.Name == "" {
+		return nil, awsapi.NewError(codeInvalidParameter, "Name is required.")
+	}
+	name := *in.Name
+	if err := trail.ValidateName(name); err != nil {
+		return nil, awsapi.NewError(codeInvalidTrailName, err.Error())
+	}
+	if in.S3BucketName == nil || *in.S3BucketName == "" {
+		return nil, awsapi.NewError(codeInvalidParameter, "S3BucketName is required.")
+	}
+	if len(in.TagsList) > maxTagsPerCall {
+		return nil, awsapi.Errorf(codeTagsLimitExceeded, "A request can carry at most %d tags; got %d.", maxTagsPerCall, len(in.TagsList))
+	}
+	tags, err := validateTags(in.TagsList)
+	if err != nil {
+		return nil, err
+	}
+	d := trailDoc{IncludeGlobalServiceEvents: true}
+	if err := applySettings(p, &d, &UpdateTrailInput{
+		S3BucketName: in.S3BucketName, S3KeyPrefix: in.S3KeyPrefix, SnsTopicName: in.SnsTopicName,
+		IncludeGlobalServiceEvents: in.IncludeGlobalServiceEvents, IsMultiRegionTrail: in.IsMultiRegionTrail,
+		EnableLogFileValidation: in.EnableLogFileValidation, CloudWatchLogsLogGroupArn: in.CloudWatchLogsLogGroupArn,
+		CloudWatchLogsRoleArn: in.CloudWatchLogsRoleArn, KmsKeyID: in.KmsKeyID, IsOrganizationTrail: in.IsOrganizationTrail,
+	}); err != nil {
+		return nil, err
+	}
+	if len(tags) > 0 {
+		d.Tags = tags
+	}
+	all, err := s.accountTrails(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	inRegion := 0
+	for _, t := range all {
+		if t.row.Name == name && (t.row.HomeRegion == c.Region || t.doc.IsMultiRegionTrail || d.IsMultiRegionTrail) {
+			return nil, trailExists(name, p.AccountID)
+		}
+		if t.visibleIn(c.Region) {
+			inRegion++
+		}
+	}
+	if inRegion >= maxTrailsPerRegion {
+		return nil, awsapi.Errorf(codeMaxTrails,
+			"User: %s already has %d trails in %s.", p.AccountID, maxTrailsPerRegion, c.Region)
+	}
+	now := s.now().UTC()
+	doc, err := json.Marshal(&d)
+	if err != nil {
+		return nil, fmt.Errorf("encode trail: %w", err)
+	}
+	row := store.Trail{
+		ARN:  trail.ARN{Partition: defaultPartition, Region: c.Region, Account: p.AccountID, Name: name}.String(),
+		Name: name, Account: p.AccountID, HomeRegion: c.Region, Doc: doc, Created: now, Updated: now,
+	}
+	if err := s.store.CreateTrail(ctx, row); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, trailExists(name, p.AccountID)
+		}
+		return nil, fmt.Errorf("create trail: %w", err)
+	}
+	t := &trailRec{row: row, doc: d}
+	return t.output(), nil
+}
+
+func trailExists(name, account string) error {
+	return awsapi.Errorf(codeTrailAlreadyExists, "Trail %s already exists for customer: %s", name, account)
+}
+
+// UpdateTrail changes the settings of one of the caller's trails; members
+// left out keep their values.
+func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*TrailOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.ownTrail(ctx, "Name", in.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	_, p, _ := callerOf(ctx)
+	if in.S3BucketName != nil && *in.S3BucketName == "" {
+		return nil, awsapi.NewError(codeInvalidS3BucketName, "Bucket name is not valid: ")
+	}
+	if err := applySettings(p, &t.doc, in); err != nil {
+		return nil, err
+	}
+	if in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail {
+		// A trail becoming multi-region must not clash with a trail of
+		// the same name in another region.
+		all, err := s.accountTrails(ctx, p.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range all {
+			if o.row.Name == t.row.Name && o.row.ARN != t.row.ARN {
+				return nil, trailExists(t.row.Name, p.AccountID)
+			}
+		}
+	}
+	if err := s.saveTrail(ctx, t); err != nil {
+		return nil, err
+	}
+	return t.output(), nil
+}
+
+// DeleteTrail deletes one of the caller's trails.
+func (s *Service) DeleteTrail(ctx context.Context, in *TrailNameInput) (*EmptyOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.ownTrail(ctx, "Name", in.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteTrail(ctx, t.row.ARN); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, trailNotFound(*in.Name, t.row.Account)
+		}
+		return nil, fmt.Errorf("delete trail: %w", err)
+	}
+	return &EmptyOutput{}, nil
+}
+
+// GetTrail describes one trail.
+func (s *Service) GetTrail(ctx context.Context, in *TrailNameInput) (*GetTrailOutput, error) {
+	t, err := s.ownTrail(ctx, "Name", in.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	return &GetTrailOutput{Trail: t.info()}, nil
+}
+
+// DescribeTrails describes the named trails, or every trail visible in the
+// caller's region (with multi-region trails of other home regions unless
+// includeShadowTrails is false). Unknown names are left out.
+func (s *Service) DescribeTrails(ctx context.Context, in *DescribeTrailsInput) (*DescribeTrailsOutput, error) {
+	c, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	shadows := in.IncludeShadowTrails == nil || *in.IncludeShadowTrails
+	out := &DescribeTrailsOutput{TrailList: []TrailInfo{}}
+	keep := func(t *trailRec) bool { return t.row.HomeRegion == c.Region || shadows && t.doc.IsMultiRegionTrail }
+	if len(in.TrailNameList) == 0 {
+		all, err := s.accountTrails(ctx, p.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range all {
+			if keep(t) {
+				out.TrailList = append(out.TrailList, t.info())
+			}
+		}
+		return out, nil
+	}
+	seen := map[string]bool{}
+	for _, ref := range in.TrailNameList {
+		t, err := s.findTrail(ctx, c, p, ref)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil || seen[t.row.ARN] || !trail.IsARN(ref) && !keep(t) {
+			continue
+		}
+		seen[t.row.ARN] = true
+		out.TrailList = append(out.TrailList, t.info())
+	}
+	return out, nil
+}
+
+// ListTrails lists the caller's trails in every region, ordered by ARN.
+func (s *Service) ListTrails(ctx context.Context, in *ListTrailsInput) (*ListTrailsOutput, error) {
+	_, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	qh := newQueryHasher().str(p.AccountID).sum()
+	after := ""
+	if in.NextToken != nil {
+		b, err := s.tokens.open(tokenTrails, qh, *in.NextToken)
+		if err != nil {
+			return nil, err
+		}
+		after = string(b)
+	}
+	all, err := s.accountTrails(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTrailsOutput{Trails: []TrailSummary{}}
+	for _, t := range all {
+		if t.row.ARN <= after {
+			continue
+		}
+		if len(out.Trails) == listTrailsPageSize {
+			out.NextToken = s.tokens.issue(tokenTrails, qh, []byte(out.Trails[listTrailsPageSize-1].TrailARN))
+			break
+		}
+		out.Trails = append(out.Trails, TrailSummary{TrailARN: t.row.ARN, Name: t.row.Name, HomeRegion: t.row.HomeRegion})
+	}
+	return out, nil
+}
+
+// StartLogging makes a trail log.
+func (s *Service) StartLogging(ctx context.Context, in *TrailNameInput) (*EmptyOutput, error) {
+	return s.setLogging(ctx, in, true)
+}
+
+// StopLogging makes a trail stop logging.
+func (s *Service) StopLogging(ctx context.Context, in *TrailNameInput) (*EmptyOutput, error) {
+	return s.setLogging(ctx, in, false)
+}
+
+func (s *Service) setLogging(ctx context.Context, in *TrailNameInput, on bool) (*EmptyOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.ownTrail(ctx, "Name", in.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	if t.doc.IsLogging != on {
+		now := s.now().UTC()
+		t.doc.IsLogging = on
+		if on {
+			t.doc.StartLoggingTime = &now
+		} else {
+			t.doc.StopLoggingTime = &now
+		}
+		if err := s.saveTrail(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	return &EmptyOutput{}, nil
+}
+
+// GetTrailStatus reports whether a trail logs and when logging last
+// started and stopped.
+func (s *Service) GetTrailStatus(ctx context.Context, in *TrailNameInput) (*GetTrailStatusOutput, error) {
+	t, err := s.ownTrail(ctx, "Name", in.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	out := &GetTrailStatusOutput{IsLogging: t.doc.IsLogging}
+	if st := t.doc.StartLoggingTime; st != nil {
+		out.StartLoggingTime = &awsapi.Time{Time: *st}
+		out.TimeLoggingStarted = st.UTC().Format(legacyTimeLayout)
+	}
+	if st := t.doc.StopLoggingTime; st != nil {
+		out.StopLoggingTime = &awsapi.Time{Time: *st}
+		out.TimeLoggingStopped = st.UTC().Format(legacyTimeLayout)
+	}
+	return out, nil
+}
+
+// defaultEventSelectors is what a trail without custom selectors reports:
+// all management events, no data events.
+func defaultEventSelectors() []trail.EventSelector {
+	yes := true
+	return []trail.EventSelector{{ReadWriteType: readWriteAll, IncludeManagementEvents: &yes, DataResources: []trail.DataResource{}}}
+}
+
+func (t *trailRec) selectorsOutput() *EventSelectorsOutput {
+	out := &EventSelectorsOutput{TrailARN: t.row.ARN}
+	switch {
+	case len(t.doc.AdvancedEventSelectors) > 0:
+		out.AdvancedEventSelectors = t.doc.AdvancedEventSelectors
+	case len(t.doc.EventSelectors) > 0:
+		out.EventSelectors = t.doc.EventSelectors
+	default:
+		out.EventSelectors = defaultEventSelectors()
+	}
+	return out
+}
+
+// PutEventSelectors replaces a trail's event selectors with basic or
+// advanced selectors.
+func (s *Service) PutEventSelectors(ctx context.Context, in *PutEventSelectorsInput) (*EventSelectorsOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.ownTrail(ctx, "TrailName", in.TrailName, true)
+	if err != nil {
+		return nil, err
+	}
+	basic, adv := in.EventSelectors, in.AdvancedEventSelectors
+	switch {
+	case len(basic) > 0 && len(adv) > 0:
+		return nil, awsapi.NewError(codeInvalidEventSelectors,
+			"You cannot apply both event selectors and advanced event selectors to a trail.")
+	case len(basic) == 0 && len(adv) == 0:
+		return nil, awsapi.NewError(codeInvalidEventSelectors,
+			"Specify either EventSelectors or AdvancedEventSelectors, with at least one selector.")
+	}
+	sel := trail.Selectors{Basic: slices.Clone(basic), Advanced: adv}
+	yes := true
+	for i := range sel.Basic {
+		es := &sel.Basic[i]
+		if es.ReadWriteType == "" {
+			es.ReadWriteType = readWriteAll
+		}
+		if es.IncludeManagementEvents == nil {
+			es.IncludeManagementEvents = &yes
+		}
+		if es.DataResources == nil {
+			es.DataResources = []trail.DataResource{}
+		}
+	}
+	if err := sel.Validate(); err != nil {
+		return nil, awsapi.NewError(codeInvalidEventSelectors, err.Error())
+	}
+	t.doc.EventSelectors, t.doc.AdvancedEventSelectors = sel.Basic, sel.Advanced
+	if err := s.saveTrail(ctx, t); err != nil {
+		return nil, err
+	}
+	return t.selectorsOutput(), nil
+}
+
+// GetEventSelectors returns a trail's event selectors; a trail that never
+// had custom selectors reports the default basic selector.
+func (s *Service) GetEventSelectors(ctx context.Context, in *TrailNameRefInput) (*EventSelectorsOutput, error) {
+	t, err := s.ownTrail(ctx, "TrailName", in.TrailName, false)
+	if err != nil {
+		return nil, err
+	}
+	return t.selectorsOutput(), nil
+}
+
+// PutInsightSelectors sets the Insights types of a trail; an empty list
+// turns Insights off.
+func (s *Service) PutInsightSelectors(ctx context.Context, in *PutInsightSelectorsInput) (*InsightSelectorsOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.ownTrail(ctx, "TrailName", in.TrailName, true)
+	if err != nil {
+		return nil, err
+	}
+	if in.InsightSelectors == nil {
+		return nil, awsapi.NewError(codeInvalidParameter, "InsightSelectors is required.")
+	}
+	seen := map[string]bool{}
+	for _, is := range in.InsightSelectors {
+		if is.InsightType != insightCallRate && is.InsightType != insightErrorRate {
+			return nil, awsapi.Errorf(codeInvalidInsights,
+				"InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", truncate(is.InsightType, 64))
+		}
+		if seen[is.InsightType] {
+			return nil, awsapi.Errorf(codeInvalidInsights, "InsightType %s appears more than once.", is.InsightType)
+		}
+		seen[is.InsightType] = true
+		for _, cat := range is.EventCategories {
+			if cat != "Management" && cat != "Data" {
+				return nil, awsapi.Errorf(codeInvalidInsights,
+					"EventCategories value %q is not valid; use Management or Data.", truncate(cat, 64))
+			}
+		}
+	}
+	t.doc.InsightSelectors = slices.Clone(in.InsightSelectors)
+	if err := s.saveTrail(ctx, t); err != nil {
+		return nil, err
+	}
+	return &InsightSelectorsOutput{TrailARN: t.row.ARN, InsightSelectors: in.InsightSelectors}, nil
+}
+
+// GetInsightSelectors returns a trail's Insights types, or
+// InsightNotEnabledException when it has none.
+func (s *Service) GetInsightSelectors(ctx context.Context, in *TrailNameRefInput) (*InsightSelectorsOutput, error) {
+	t, err := s.ownTrail(ctx, "TrailName", in.TrailName, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.doc.InsightSelectors) == 0 {
+		return nil, awsapi.Errorf(codeInsightNotEnabled, "Trail %s does not have Insights enabled.", t.row.ARN)
+	}
+	return &InsightSelectorsOutput{TrailARN: t.row.ARN, InsightSelectors: t.doc.InsightSelectors}, nil
+}
+
+// taggedTrail resolves a tagging ResourceId, which must be the ARN of one
+// of the caller's trails.
+func (s *Service) taggedTrail(ctx context.Context, id string) (*trailRec, error) {
+	c, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, awsapi.NewError(codeInvalidParameter, "ResourceId is required.")
+	}
+	if !trail.IsARN(id) {
+		return nil, awsapi.Errorf(codeTrailARNInvalid, "%s is not a valid trail ARN: tagging takes a full ARN.", truncate(id, 256))
+	}
+	if _, err := parseResourceARN(id, "trail"); err != nil {
+		if strings.Contains(id, ":cloudtrail:") && (strings.Contains(id, ":channel/") || strings.Contains(id, ":eventdatastore/")) {
+			return nil, awsapi.Errorf(codeResourceTypeNotSupport, "Tagging %s is not supported; only trails can be tagged.", truncate(id, 256))
+		}
+	}
+	t, err := s.findTrail(ctx, c, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, awsapi.Errorf(codeResourceNotFound, "Resource %s not found.", id)
+	}
+	return t, nil
+}
+
+// AddTags adds tags to a trail, replacing the values of keys it already
+// has.
+func (s *Service) AddTags(ctx context.Context, in *TagsInput) (*EmptyOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.taggedTrail(ctx, deref(in.ResourceID))
+	if err != nil {
+		return nil, err
+	}
+	if len(in.TagsList) > maxTagsPerCall {
+		return nil, awsapi.Errorf(codeTagsLimitExceeded, "A request can carry at most %d tags; got %d.", maxTagsPerCall, len(in.TagsList))
+	}
+	add, err := validateTags(in.TagsList)
+	if err != nil {
+		return nil, err
+	}
+	tags := slices.Clone(t.doc.Tags)
+	for _, nt := range add {
+		i := slices.IndexFunc(tags, func(x ChannelTag) bool { return x.Key == nt.Key })
+		if i >= 0 {
+			tags[i] = nt
+		} else {
+			tags = append(tags, nt)
+		}
+	}
+	if len(tags) > maxTagsPerResource {
+		return nil, awsapi.Errorf(codeTagsLimitExceeded,
+			"A resource can have at most %d tags; the trail would have %d.", maxTagsPerResource, len(tags))
+	}
+	t.doc.Tags = tags
+	if err := s.saveTrail(ctx, t); err != nil {
+		return nil, err
+	}
+	return &EmptyOutput{}, nil
+}
+
+// RemoveTags removes tags from a trail by key; keys it lacks are ignored.
+func (s *Service) RemoveTags(ctx context.Context, in *TagsInput) (*EmptyOutput, error) {
+	s.trailMu.Lock()
+	defer s.trailMu.Unlock()
+	t, err := s.taggedTrail(ctx, deref(in.ResourceID))
+	if err != nil {
+		return nil, err
+	}
+	drop := map[string]bool{}
+	for _, tg := range in.TagsList {
+		if tg.Key == nil {
+			return nil, awsapi.NewError(codeInvalidTagParameter, "Every tag needs a Key.")
+		}
+		drop[*tg.Key] = true
+	}
+	t.doc.Tags = slices.DeleteFunc(slices.Clone(t.doc.Tags), func(x ChannelTag) bool { return drop[x.Key] })
+	if err := s.saveTrail(ctx, t); err != nil {
+		return nil, err
+	}
+	return &EmptyOutput{}, nil
+}
+
+// ListTags returns the tags of up to 20 trails, in one page.
+func (s *Service) ListTags(ctx context.Context, in *ListTagsInput) (*ListTagsOutput, error) {
+	if in.NextToken != nil {
+		return nil, awsapi.NewError(codeInvalidToken, "The NextToken is not valid: ListTags answers in a single page.")
+	}
+	if len(in.ResourceIDList) == 0 || len(in.ResourceIDList) > maxListTagsIDs {
+		return nil, awsapi.Errorf(codeInvalidParameter,
+			"ResourceIdList must name 1 to %d resources; got %d.", maxListTagsIDs, len(in.ResourceIDList))
+	}
+	out := &ListTagsOutput{ResourceTagList: []ResourceTag{}}
+	for _, id := range in.ResourceIDList {
+		t, err := s.taggedTrail(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		tags := t.doc.Tags
+		if tags == nil {
+			tags = []ChannelTag{}
+		}
+		out.ResourceTagList = append(out.ResourceTagList, ResourceTag{ResourceID: t.row.ARN, TagsList: tags})
+	}
+	return out, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Trail is a CloudTrail trail as the control plane stores it. The store
+// keeps Doc, the trail's settings (bucket, prefix, selectors, tags,
+// logging state, ...), as an opaque JSON document that the API layer
+// defines.
+type Trail struct {
+	ARN        string
+	Name       string
+	Account    string
+	HomeRegion string
+	Doc        []byte // JSON object
+	Created    time.Time
+	Updated    time.Time
+}
+
+// CreateTrail stores a new trail; ErrExists if its ARN is taken.
+func (s *Store) CreateTrail(ctx context.Context, t Trail) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM trails WHERE arn = ?`, t.ARN).Scan(&n); err != nil {
+		return fmt.Errorf("create trail: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("create trail %s: %w", t.ARN, ErrExists)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO trails VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ARN, t.Name, t.Account, t.HomeRegion, string(t.Doc), t.Created.UTC(), t.Updated.UTC())
+	if err != nil {
+		if strings.Contains(err.Error(), "Constraint") {
+			return fmt.Errorf("create trail %s: %w", t.ARN, ErrExists)
+		}
+		return fmt.Errorf("create trail: %w", err)
+	}
+	return nil
+}
+
+// GetTrail returns the trail with that ARN, or ErrNotFound.
+func (s *Store) GetTrail(ctx context.Context, arn string) (Trail, error) {
+	ts, err := s.trails(ctx, `WHERE arn = ?`, arn)
+	if err != nil {
+		return Trail{}, err
+	}
+	if len(ts) == 0 {
+		return Trail{}, fmt.Errorf("get trail %s: %w", arn, ErrNotFound)
+	}
+	return ts[0], nil
+}
+
+// ListTrails returns the account's trails in every region, ordered by ARN.
+func (s *Store) ListTrails(ctx context.Context, account string) ([]Trail, error) {
+	return s.trails(ctx, `WHERE account = ? ORDER BY arn`, account)
+}
+
+// UpdateTrail replaces the settings document of the trail with t.ARN and
+// sets its update time; ErrNotFound if there is no such trail. Name,
+// account, home region and creation time do not change.
+func (s *Store) UpdateTrail(ctx context.Context, t Trail) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE trails SET doc = ?, updated = ? WHERE arn = ?`,
+		string(t.Doc), t.Updated.UTC(), t.ARN)
+	if err != nil {
+		return fmt.Errorf("update trail: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update trail %s: %w", t.ARN, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteTrail removes a trail, or answers ErrNotFound.
+func (s *Store) DeleteTrail(ctx context.Context, arn string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM trails WHERE arn = ?`, arn)
+	if err != nil {
+		return fmt.Errorf("delete trail: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete trail %s: %w", arn, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) trails(ctx context.Context, where string, args ...any) ([]Trail, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT arn, name, account, home_region, doc, created, updated FROM trails `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read trails: %w", err)
+	}
+	defer rows.Close()
+	var out []Trail
+	for rows.Next() {
+		var (
+			t   Trail
+			doc string
+		)
+		if err := rows.Scan(&t.ARN, &t.Name, &t.Account, &t.HomeRegion, &doc, &t.Created, &t.Updated); err != nil {
+			return nil, fmt.Errorf("read trails: %w", err)
+		}
+		t.Doc, t.Created, t.Updated = []byte(doc), t.Created.UTC(), t.Updated.UTC()
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read trails: %w", err)
+	}
+	return out, nil
+}
