@@ -241,23 +241,32 @@ func (f *FS) readSidecar(rel string) *sidecar {
 	return &sc
 }
 
+// stage checks a write and puts its bytes in a synced temporary file
+// beside the final name; both writes start here.
+func (f *FS) stage(ctx context.Context, key string, data []byte, meta map[string]string) (rel, final, tmp string, fi fs.FileInfo, nm map[string]string, err error) {
+	if rel, err = relPath(key); err != nil {
+		return
+	}
+	if nm, err = normalizeMeta(meta); err != nil {
+		err = fmt.Errorf("put %q: %w", key, err)
+		return
+	}
+	if err = ctx.Err(); err != nil {
+		err = fmt.Errorf("put %q: %w", key, err)
+		return
+	}
+	final = filepath.Join(f.dir, rel)
+	if tmp, fi, err = writeTemp(filepath.Dir(final), data); err != nil {
+		err = fmt.Errorf("put %q: %w", key, err)
+	}
+	return
+}
+
 // Put implements Bucket.
 func (f *FS) Put(ctx context.Context, key string, data []byte, meta map[string]string) error {
-	rel, err := relPath(key)
+	rel, final, tmp, fi, nm, err := f.stage(ctx, key, data, meta)
 	if err != nil {
 		return err
-	}
-	nm, err := normalizeMeta(meta)
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	final := filepath.Join(f.dir, rel)
-	tmp, fi, err := writeTemp(filepath.Dir(final), data)
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
 	}
 	// The sidecar goes first: until the rename it does not match the data
 	// file in place and is ignored, so a crash leaves the old object whole.
@@ -277,21 +286,9 @@ func (f *FS) Put(ctx context.Context, key string, data []byte, meta map[string]s
 
 // PutIfAbsent implements Bucket.
 func (f *FS) PutIfAbsent(ctx context.Context, key string, data []byte, meta map[string]string) error {
-	rel, err := relPath(key)
+	rel, final, tmp, fi, nm, err := f.stage(ctx, key, data, meta)
 	if err != nil {
 		return err
-	}
-	nm, err := normalizeMeta(meta)
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	final := filepath.Join(f.dir, rel)
-	tmp, fi, err := writeTemp(filepath.Dir(final), data)
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
 	}
 	lerr := os.Link(tmp, final)
 	os.Remove(tmp)

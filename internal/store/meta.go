@@ -178,13 +178,12 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 		live[seg] = true
 	}
 	rows.Close()
-	entries, err := os.ReadDir(s.segs.dir)
+	ids, err := segmentIDs(s.segs.dir)
 	if err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
-	for _, e := range entries {
-		var id int64
-		if _, err := fmt.Sscanf(e.Name(), "seg-%d.otr", &id); err != nil || live[id] {
+	for _, id := range ids {
+		if live[id] {
 			continue
 		}
 		if err := s.segs.remove(id); err != nil {

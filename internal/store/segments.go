@@ -44,15 +44,8 @@ type segments struct {
 
 func segName(id int64) string { return fmt.Sprintf("seg-%010d.otr", id) }
 
-// openSegments opens the segment directory. committed maps each segment
-// to the end offset of its last committed frame; anything after that is
-// an uncommitted tail and is cut off.
-func openSegments(dir string, committed map[int64]int64) (*segments, error) {
-	dir = filepath.Join(dir, segmentDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	sg := &segments{dir: dir, readers: make(map[int64]*os.File)}
+// segmentIDs lists the segment files in dir by number, ascending.
+func segmentIDs(dir string) ([]int64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
@@ -70,6 +63,22 @@ func openSegments(dir string, committed map[int64]int64) (*segments, error) {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+// openSegments opens the segment directory. committed maps each segment
+// to the end offset of its last committed frame; anything after that is
+// an uncommitted tail and is cut off.
+func openSegments(dir string, committed map[int64]int64) (*segments, error) {
+	dir = filepath.Join(dir, segmentDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	sg := &segments{dir: dir, readers: make(map[int64]*os.File)}
+	ids, err := segmentIDs(dir)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
 		path := filepath.Join(dir, segName(id))
 		end, ok := committed[id]
