@@ -5,8 +5,9 @@
 // (times, account, region, source, name, user, access key, read-only,
 // category, error code, resources, source IP) are real DuckDB columns; the
 // records themselves are kept losslessly in zstd-compressed blocks of up
-// to BlockSize records in segment files (see docs/storage.md), which keeps
-// ~1.5 KB records to under 200 bytes on disk and reads one in microseconds.
+// to BlockSize records in segment files (see docs/storage.md): ~1.5 KB
+// records take ~170 bytes each there (docs/benchmarks.md), and a record is
+// read with one pread and one block decompression.
 //
 // A Store is safe for concurrent use. Append calls are serialised (the
 // ingest package batches them into group commits); reads run concurrently
