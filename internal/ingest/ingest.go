@@ -43,8 +43,10 @@ type Options struct {
 	// single larger request still commits whole.
 	MaxBatch int
 	// Queue is how many requests may wait for the committer (default 4096).
-	Queue   int
-	Logger  *slog.Logger
+	Queue  int
+	Logger *slog.Logger
+	// Now, when set, gives the ingest time of each commit; by default the
+	// store reads its own clock under its write lock.
 	Now     func() time.Time
 	Metrics *metrics.Registry // nil: metrics are not exported
 }
@@ -88,9 +90,6 @@ func New(app Appender, opts Options) *Ingester {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	reg := opts.Metrics
 	if reg == nil {
@@ -203,7 +202,11 @@ func (in *Ingester) commit(batch []*request, n int) {
 		batches[i] = r.batch
 	}
 	start := time.Now()
-	dup, err := in.app.AppendBatches(context.Background(), batches, in.opts.Now())
+	var ingestTime time.Time // zero: the store reads its clock under its write lock
+	if in.opts.Now != nil {
+		ingestTime = in.opts.Now()
+	}
+	dup, err := in.app.AppendBatches(context.Background(), batches, ingestTime)
 	in.commitLatency.Observe(time.Since(start).Seconds())
 	in.commits.Add(1)
 	in.batchSize.Observe(float64(n))

@@ -79,6 +79,11 @@ func (s *Store) compress(recs []*event.Record, first int) []prepBlock {
 // and fsynced. dup[i] reports that recs[i] was not stored because an event
 // with its eventID is already stored (or appears earlier in recs). On error
 // nothing from recs is stored.
+//
+// The events' ingest time is ingestTime, or the store's clock read under
+// its write lock when ingestTime is zero; either way it is raised to the
+// newest stored ingest time if it is older, so ingest times never fall as
+// sequence numbers rise.
 func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (dup []bool, err error) {
 	return s.AppendBatches(ctx, []*Batch{NewBatch(recs)}, ingestTime)
 }
@@ -196,7 +201,16 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		return nil, err
 	}
 
+	// The ingest time is read under the write lock and never goes back, so
+	// ingest times rise with sequence numbers and a reader that has seen
+	// LastSeq at time t has seen every event ingested before t.
+	if ingestTime.IsZero() {
+		ingestTime = s.opts.Now()
+	}
 	ingestTime = ingestTime.UTC()
+	if ingestTime.Before(s.lastIngest) {
+		ingestTime = s.lastIngest
+	}
 	commit := false
 	defer func() {
 		if !commit {
@@ -290,6 +304,9 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	}
 	s.nextSeq += int64(len(accepted))
 	s.nextBlock = next
+	if len(accepted) > 0 {
+		s.lastIngest = ingestTime
+	}
 	return dup, nil
 }
 

@@ -223,3 +223,12 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DeleteMeta removes a stored value; removing a missing key is not an
+// error.
+func (s *Store) DeleteMeta(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("delete meta %s: %w", key, err)
+	}
+	return nil
+}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -402,4 +402,15 @@ func (c *blockCache) put(b int64, recs [][]byte) {
 		c.ll.Remove(e)
 		delete(c.items, e.Value.(*cacheEntry).block)
 	}
+}
+
+// SeqBefore returns the sequence number of the newest event ingested
+// before t (0 when there is none): a consumer that starts at t resumes
+// after it. Ingest times rise with sequence numbers.
+func (s *Store) SeqBefore(ctx context.Context, t time.Time) (int64, error) {
+	var seq sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events WHERE ingest_time < ?`, t.UTC()).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("find sequence before %s: %w", t.UTC().Format(time.RFC3339Nano), err)
+	}
+	return seq.Int64, nil
 }

@@ -68,8 +68,11 @@ type Store struct {
 	blkApp    *duckdb.Appender
 	nextSeq   int64
 	nextBlock int64
-	ids       *idSet
-	enc       *zstd.Encoder
+	// lastIngest is the ingest time of the newest committed event; ingest
+	// times never go backwards in sequence order.
+	lastIngest time.Time
+	ids        *idSet
+	enc        *zstd.Encoder
 
 	dec   *zstd.Decoder
 	cache *blockCache
@@ -204,6 +207,13 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	s.nextSeq = maxSeq.Int64 + 1
 	s.nextBlock = maxBlock.Int64 + 1
+	var lastIngest sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT max(ingest_time) FROM events`).Scan(&lastIngest); err != nil {
+		return fmt.Errorf("read last ingest time: %w", err)
+	}
+	if lastIngest.Valid {
+		s.lastIngest = lastIngest.Time.UTC()
+	}
 
 	committed := map[int64]int64{}
 	rows, err := s.db.QueryContext(ctx, `SELECT seg, max(off + len) FROM blocks GROUP BY seg`)

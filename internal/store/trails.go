@@ -108,3 +108,8 @@ func (s *Store) trails(ctx context.Context, where string, args ...any) ([]Trail,
 	}
 	return out, nil
 }
+
+// AllTrails returns every account's trails, ordered by ARN.
+func (s *Store) AllTrails(ctx context.Context) ([]Trail, error) {
+	return s.trails(ctx, `ORDER BY arn`)
+}
