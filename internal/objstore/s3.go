@@ -13,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -70,30 +68,10 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("open s3 bucket: no bucket name")
 	}
-	var lo []func(*config.LoadOptions) error
-	if opts.Region != "" {
-		lo = append(lo, config.WithRegion(opts.Region))
-	}
-	if opts.AccessKeyID != "" {
-		lo = append(lo, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			opts.AccessKeyID, opts.SecretAccessKey, opts.SessionToken)))
-	}
-	if opts.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	client, err := newS3Client(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open s3 bucket %s: load aws config: %w", opts.Bucket, err)
+		return nil, fmt.Errorf("open s3 bucket %s: %w", opts.Bucket, err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if opts.Endpoint != "" {
-			o.BaseEndpoint = aws.String(opts.Endpoint)
-		}
-		o.UsePathStyle = opts.PathStyle
-	})
 	return NewS3FromClient(client, opts.Bucket, opts.ServerSideEncryption, opts.SSEKMSKeyID), nil
 }
 
