@@ -24,7 +24,9 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // Store is the part of the event store the operations use. Implementations
@@ -110,6 +112,23 @@ type Config struct {
 	// account (PutAuditEvents' recipientAccountId). nil means its own
 	// account, or any account for the organisation's management account.
 	CanWrite func(p *auth.Principal, account string) bool
+	// Buckets, when set, is where trails deliver: CreateTrail and
+	// UpdateTrail check that the named bucket exists there.
+	Buckets objstore.Buckets
+	// Delivery, when set, reports delivery status to GetTrailStatus and is
+	// told about trail changes.
+	Delivery Delivery
+}
+
+// Delivery is the part of trail delivery the control plane talks to
+// (*trail.Deliverer implements it).
+type Delivery interface {
+	// Status returns a trail's delivery status.
+	Status(ctx context.Context, arn string) (trail.Status, error)
+	// Forget drops the delivery state of a deleted trail.
+	Forget(ctx context.Context, arn string) error
+	// Wake makes delivery notice a trail change now.
+	Wake()
 }
 
 // Service implements the operations. Create it with New.
@@ -122,6 +141,8 @@ type Service struct {
 	logger   *slog.Logger
 	limiter  *limiter // nil when Options.RateLimit is 0
 	canWrite func(p *auth.Principal, account string) bool
+	buckets  objstore.Buckets
+	delivery Delivery
 	status   *ingestionLog // channel ingestion status, in memory
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
@@ -151,6 +172,8 @@ func New(cfg Config) (*Service, error) {
 		logger:   cfg.Logger,
 		status:   newIngestionLog(),
 		canWrite: cfg.CanWrite,
+		buckets:  cfg.Buckets,
+		delivery: cfg.Delivery,
 	}
 	if s.canWrite == nil {
 		s.canWrite = func(p *auth.Principal, account string) bool { return account == p.AccountID || p.Management }

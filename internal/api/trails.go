@@ -8,10 +8,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -25,6 +25,8 @@ const (
 	codeTrailARNInvalid        = "CloudTrailARNInvalidException"
 	codeInvalidHomeRegion      = "InvalidHomeRegionException"
 	codeInvalidS3BucketName    = "InvalidS3BucketNameException"
+	codeS3BucketMissing        = "S3BucketDoesNotExistException"
+	codeInsufficientS3Policy   = "InsufficientS3BucketPolicyException"
 	codeInvalidS3Prefix        = "InvalidS3PrefixException"
 	codeInvalidEventSelectors  = "InvalidEventSelectorsException"
 	codeInvalidInsights        = "InvalidInsightSelectorsException"
@@ -57,25 +59,16 @@ type InsightSelector struct {
 	EventCategories []string `json:",omitempty"`
 }
 
-// trailDoc is the settings document stored in store.Trail.Doc.
+// trailDoc is the settings document stored in store.Trail.Doc: the
+// delivery settings at its top level, then what only the control plane
+// reads.
 type trailDoc struct {
-	S3BucketName               string
-	S3KeyPrefix                string `json:",omitempty"`
-	SnsTopicName               string `json:",omitempty"`
-	IncludeGlobalServiceEvents bool
-	IsMultiRegionTrail         bool
-	IsOrganizationTrail        bool
-	LogFileValidationEnabled   bool
-	CloudWatchLogsLogGroupArn  string                        `json:",omitempty"`
-	CloudWatchLogsRoleArn      string                        `json:",omitempty"`
-	KmsKeyID                   string                        `json:"KmsKeyId,omitempty"`
-	EventSelectors             []trail.EventSelector         `json:",omitempty"`
-	AdvancedEventSelectors     []trail.AdvancedEventSelector `json:",omitempty"`
-	InsightSelectors           []InsightSelector             `json:",omitempty"`
-	Tags                       []ChannelTag                  `json:",omitempty"`
-	IsLogging                  bool
-	StartLoggingTime           *time.Time `json:",omitempty"`
-	StopLoggingTime            *time.Time `json:",omitempty"`
+	trail.Settings
+	SnsTopicName              string            `json:",omitempty"`
+	CloudWatchLogsLogGroupArn string            `json:",omitempty"`
+	CloudWatchLogsRoleArn     string            `json:",omitempty"`
+	InsightSelectors          []InsightSelector `json:",omitempty"`
+	Tags                      []ChannelTag      `json:",omitempty"`
 }
 
 // trailRec is a stored trail with its settings decoded.
@@ -198,13 +191,22 @@ type ListTrailsOutput struct {
 type EmptyOutput struct{}
 
 // GetTrailStatusOutput is the GetTrailStatus response. Delivery members
-// are absent until trails deliver.
+// are absent until the trail has tried to deliver. DeliveredThroughTime
+// is opentrail's own: every selected event received before it is in a
+// delivered log file; AWS clients ignore it.
 type GetTrailStatusOutput struct {
-	IsLogging          bool
-	StartLoggingTime   *awsapi.Time `json:",omitempty"`
-	StopLoggingTime    *awsapi.Time `json:",omitempty"`
-	TimeLoggingStarted string       `json:",omitempty"`
-	TimeLoggingStopped string       `json:",omitempty"`
+	IsLogging                      bool
+	LatestDeliveryError            string       `json:",omitempty"`
+	LatestDeliveryTime             *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryTime       *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryError      string       `json:",omitempty"`
+	StartLoggingTime               *awsapi.Time `json:",omitempty"`
+	StopLoggingTime                *awsapi.Time `json:",omitempty"`
+	LatestDeliveryAttemptTime      string       `json:",omitempty"`
+	LatestDeliveryAttemptSucceeded string       `json:",omitempty"`
+	TimeLoggingStarted             string       `json:",omitempty"`
+	TimeLoggingStopped             string       `json:",omitempty"`
+	DeliveredThroughTime           *awsapi.Time `json:",omitempty"`
 }
 
 // TrailNameRefInput names a trail in the TrailName member
@@ -425,6 +427,9 @@ func (s *Service) saveTrail(ctx context.Context, t *trailRec) error {
 		}
 		return fmt.Errorf("update trail: %w", err)
 	}
+	if s.delivery != nil {
+		s.delivery.Wake()
+	}
 	return nil
 }
 
@@ -498,8 +503,8 @@ func applySettings(p *auth.Principal, d *trailDoc, in *UpdateTrailInput) error {
 const codeInvalidParameterCombination = "InvalidParameterCombinationException"
 
 // CreateTrail creates a trail in the caller's account and region. The
-// trail does not log until StartLogging. The bucket's existence is not
-// checked.
+// trail does not log until StartLogging. Its bucket must exist
+// (S3BucketDoesNotExistException).
 func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*TrailOutput, error) {
 	s.trailMu.Lock()
 	defer s.trailMu.Unlock()
@@ -524,7 +529,7 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 	if err != nil {
 		return nil, err
 	}
-	d := trailDoc{IncludeGlobalServiceEvents: true}
+	d := trailDoc{Settings: trail.Settings{IncludeGlobalServiceEvents: true}}
 	if err := applySettings(p, &d, &UpdateTrailInput{
 		S3BucketName: in.S3BucketName, S3KeyPrefix: in.S3KeyPrefix, SnsTopicName: in.SnsTopicName,
 		IncludeGlobalServiceEvents: in.IncludeGlobalServiceEvents, IsMultiRegionTrail: in.IsMultiRegionTrail,
@@ -553,6 +558,9 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 		return nil, awsapi.Errorf(codeMaxTrails,
 			"User: %s already has %d trails in %s.", p.AccountID, maxTrailsPerRegion, c.Region)
 	}
+	if err := s.checkBucket(ctx, d.S3BucketName); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	doc, err := json.Marshal(&d)
 	if err != nil {
@@ -567,6 +575,9 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 			return nil, trailExists(name, p.AccountID)
 		}
 		return nil, fmt.Errorf("create trail: %w", err)
+	}
+	if s.delivery != nil {
+		s.delivery.Wake()
 	}
 	t := &trailRec{row: row, doc: d}
 	return t.output(), nil
@@ -591,6 +602,11 @@ func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*Trail
 	}
 	if err := applySettings(p, &t.doc, in); err != nil {
 		return nil, err
+	}
+	if in.S3BucketName != nil {
+		if err := s.checkBucket(ctx, t.doc.S3BucketName); err != nil {
+			return nil, err
+		}
 	}
 	if in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail {
 		// A trail becoming multi-region must not clash with a trail of
@@ -625,7 +641,31 @@ func (s *Service) DeleteTrail(ctx context.Context, in *TrailNameInput) (*EmptyOu
 		}
 		return nil, fmt.Errorf("delete trail: %w", err)
 	}
+	if s.delivery != nil {
+		if err := s.delivery.Forget(ctx, t.row.ARN); err != nil {
+			s.logger.Warn("delete trail: drop delivery state", "trail", t.row.ARN, "err", err)
+		}
+	}
 	return &EmptyOutput{}, nil
+}
+
+// checkBucket answers S3BucketDoesNotExistException when the trail's
+// bucket is missing, as CloudTrail does.
+func (s *Service) checkBucket(ctx context.Context, name string) error {
+	if s.buckets == nil {
+		return nil
+	}
+	_, err := s.buckets.Bucket(ctx, name)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, objstore.ErrNoSuchBucket):
+		return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist.", name)
+	case errors.Is(err, objstore.ErrAccessDenied):
+		return awsapi.Errorf(codeInsufficientS3Policy, "Incorrect S3 bucket policy is detected for bucket: %s", name)
+	default:
+		return fmt.Errorf("check bucket %s: %w", name, err)
+	}
 }
 
 // GetTrail describes one trail.
@@ -755,6 +795,25 @@ func (s *Service) GetTrailStatus(ctx context.Context, in *TrailNameInput) (*GetT
 	if st := t.doc.StopLoggingTime; st != nil {
 		out.StopLoggingTime = &awsapi.Time{Time: *st}
 		out.TimeLoggingStopped = st.UTC().Format(legacyTimeLayout)
+	}
+	if s.delivery != nil {
+		ds, err := s.delivery.Status(ctx, t.row.ARN)
+		if err != nil {
+			return nil, fmt.Errorf("delivery status: %w", err)
+		}
+		out.LatestDeliveryError = ds.LatestError
+		if !ds.LatestDelivery.IsZero() {
+			out.LatestDeliveryTime = &awsapi.Time{Time: ds.LatestDelivery}
+			// AWS fills the legacy member with the time of the latest
+			// successful attempt.
+			out.LatestDeliveryAttemptSucceeded = ds.LatestDelivery.UTC().Format(legacyTimeLayout)
+		}
+		if !ds.LatestAttempt.IsZero() {
+			out.LatestDeliveryAttemptTime = ds.LatestAttempt.UTC().Format(legacyTimeLayout)
+		}
+		if !ds.DeliveredThrough.IsZero() {
+			out.DeliveredThroughTime = &awsapi.Time{Time: ds.DeliveredThrough}
+		}
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/server"
@@ -22,11 +23,13 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		addr, data, cfgFile, logLevel string
 		demo                          bool
 		demoEvents                    int
+		interval                      time.Duration
 	)
 	fs.StringVar(&addr, "addr", "", "listen address (default "+config.DefaultAddr+")")
 	fs.StringVar(&data, "data", "", "data directory (default ./opentrail-data)")
 	fs.StringVar(&cfgFile, "config", "", "configuration file (YAML or JSON; see docs/configuration.md)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&interval, "delivery-interval", 0, "trail delivery window (default 5m; down to 1s, for tests)")
 	fs.BoolVar(&demo, "demo", false, "fill an empty store with a realistic day of demo activity at start-up")
 	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
 	if err := parse(fs, args); err != nil {
@@ -41,6 +44,9 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if data != "" {
 		cfg.Data = data
+	}
+	if interval != 0 {
+		cfg.Delivery.Interval = interval
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {

@@ -24,8 +24,10 @@ type Config struct {
 	// Data is the data directory (the DuckDB store and delivered objects).
 	Data string `yaml:"data"`
 
-	History History `yaml:"history"`
-	Limits  Limits  `yaml:"limits"`
+	History     History     `yaml:"history"`
+	Limits      Limits      `yaml:"limits"`
+	Delivery    Delivery    `yaml:"delivery"`
+	ObjectStore ObjectStore `yaml:"object_store"`
 
 	// Organization, when set, names the management account (which may
 	// write events for member accounts) and the members.
@@ -57,6 +59,35 @@ type Limits struct {
 	// MaxEventsPerRequest caps the records in one POST /v1/events
 	// (default 10,000).
 	MaxEventsPerRequest int `yaml:"max_events_per_request"`
+}
+
+// Delivery configures how trails deliver log files.
+type Delivery struct {
+	// Interval is the delivery window: one log file per trail, account
+	// and region per window (default 5m, at least 1s).
+	Interval time.Duration `yaml:"interval"`
+	// MaxFileBytes caps one log file's uncompressed JSON; a busier
+	// account and region gets several files per window (default 16 MiB).
+	MaxFileBytes int `yaml:"max_file_bytes"`
+}
+
+// ObjectStore says where trail buckets live.
+type ObjectStore struct {
+	// Type is "fs" (default: buckets are directories under <data>/buckets,
+	// served by opentrail's S3-compatible API) or "s3" (an S3-compatible
+	// service; trails' S3BucketName name buckets there).
+	Type string `yaml:"type"`
+	// The rest configures type s3.
+	Endpoint  string `yaml:"endpoint"`   // e.g. https://minio.internal:9000; empty = AWS
+	Region    string `yaml:"region"`     // default us-east-1
+	PathStyle bool   `yaml:"path_style"` // path-style requests (most self-hosted servers need them)
+	// AccessKeyID and SecretAccessKey (or SecretEnv, an environment
+	// variable holding it); empty = the AWS SDK's default chain.
+	AccessKeyID          string `yaml:"access_key_id"`
+	SecretAccessKey      string `yaml:"secret_access_key"`
+	SecretEnv            string `yaml:"secret_env"`
+	ServerSideEncryption string `yaml:"server_side_encryption"` // AES256 or aws:kms
+	SSEKMSKeyID          string `yaml:"sse_kms_key_id"`
 }
 
 // Organization is an AWS-Organizations-like grouping of accounts.
@@ -98,6 +129,8 @@ func Default() Config {
 			MaxBodyBytes:        8 << 20,
 			MaxEventsPerRequest: 10000,
 		},
+		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20},
+		ObjectStore: ObjectStore{Type: "fs"},
 	}
 }
 
@@ -121,6 +154,16 @@ func Load(path string) (Config, error) {
 	}
 	if v := os.Getenv("OPENTRAIL_DATA"); v != "" {
 		c.Data = v
+	}
+	if v := os.Getenv("OPENTRAIL_DELIVERY_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, &ValidationError{"OPENTRAIL_DELIVERY_INTERVAL", v, "want a duration such as 5m or 10s"}
+		}
+		c.Delivery.Interval = d
+	}
+	if o := &c.ObjectStore; o.SecretAccessKey == "" && o.SecretEnv != "" {
+		o.SecretAccessKey = os.Getenv(o.SecretEnv)
 	}
 	for i := range c.Principals {
 		p := &c.Principals[i]
@@ -177,6 +220,32 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxEventsPerRequest < 1 || c.Limits.MaxEventsPerRequest > 1000000 {
 		return &ValidationError{"limits.max_events_per_request", fmt.Sprint(c.Limits.MaxEventsPerRequest), "must be between 1 and 1000000"}
+	}
+	if d := c.Delivery.Interval; d < time.Second || d > 24*time.Hour {
+		return &ValidationError{"delivery.interval", d.String(), "must be between 1s and 24h"}
+	}
+	if n := c.Delivery.MaxFileBytes; n < 1<<10 || n > 1<<30 {
+		return &ValidationError{"delivery.max_file_bytes", fmt.Sprint(n), "must be between 1 KiB and 1 GiB"}
+	}
+	switch o := &c.ObjectStore; o.Type {
+	case "fs":
+	case "s3":
+		if o.Region == "" {
+			o.Region = "us-east-1"
+		}
+		if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
+			if o.SecretEnv != "" && o.SecretAccessKey == "" {
+				return &ValidationError{"object_store.secret_env", o.SecretEnv, "names an environment variable that is unset or empty"}
+			}
+			return &ValidationError{"object_store.access_key_id", o.AccessKeyID, "give both access_key_id and secret_access_key (or secret_env), or neither to use the AWS SDK's default credentials"}
+		}
+		switch o.ServerSideEncryption {
+		case "", "AES256", "aws:kms":
+		default:
+			return &ValidationError{"object_store.server_side_encryption", o.ServerSideEncryption, "must be AES256 or aws:kms"}
+		}
+	default:
+		return &ValidationError{"object_store.type", o.Type, "must be fs (buckets under the data directory) or s3 (an S3-compatible service)"}
 	}
 	if o := c.Organization; o != nil {
 		if !orgIDRE.MatchString(o.ID) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/config"
 )
@@ -35,6 +36,12 @@ func TestGoodFiles(t *testing.T) {
 	if c.RetentionDuration() != 0 || c.History.LookupWindowDays != 30 || !c.History.IncludeDataEvents {
 		t.Errorf("history: %+v", c.History)
 	}
+	if c.Delivery.Interval != 30*time.Second || c.Delivery.MaxFileBytes != 4<<20 {
+		t.Errorf("delivery: %+v", c.Delivery)
+	}
+	if o := c.ObjectStore; o.Type != "s3" || o.Region != "us-east-1" || !o.PathStyle || o.SecretAccessKey != "from-env" || o.ServerSideEncryption != "AES256" {
+		t.Errorf("object store: %+v", o)
+	}
 	e, _ := config.Load("testdata/empty.good.yml")
 	if e.Addr != config.DefaultAddr || e.History.RetentionDays != 90 || !e.LocalMode() {
 		t.Errorf("empty file should give defaults: %+v", e)
@@ -49,6 +56,8 @@ func TestBadFiles(t *testing.T) {
 		"missing-secret-env": `principals[0].secret_env "OT_TEST_UNSET_VARIABLE": names an environment variable that is unset or empty`,
 		"bad-org":            `organization.id "org-1"`,
 		"duplicate-key":      `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
+		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
+		"bad-store":          `object_store.type "gcs": must be fs`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

@@ -98,6 +98,9 @@ func TestAWSCLITrails(t *testing.T) {
 	ct := func(region string, args ...string) (string, string, int) {
 		return s.awsCLI(t, "test", region, append([]string{"cloudtrail"}, args...)...)
 	}
+	if _, errs, code := s.awsCLI(t, "test", "eu-west-1", "s3", "mb", "s3://audit-bucket"); code != 0 {
+		t.Fatalf("s3 mb: %d %s", code, errs)
+	}
 	out, errs, code := ct("eu-west-1", "create-trail", "--name", "audit-main", "--s3-bucket-name", "audit-bucket",
 		"--is-multi-region-trail", "--enable-log-file-validation", "--s3-key-prefix", "prod")
 	if code != 0 || !strings.Contains(out, `"TrailARN": "arn:aws:cloudtrail:eu-west-1:000000000000:trail/audit-main"`) ||

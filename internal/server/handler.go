@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +106,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.cloudtrail.Handle(w, r, payload)
 	case "cloudtrail-data":
 		s.cloudtrailData.Handle(w, r, payload)
+	case "s3":
+		if s.s3 == nil {
+			s.writeErr(w, reqID, service, false, &awsapi.Error{Code: "NotImplemented", Status: http.StatusNotImplemented,
+				Message: "opentrail delivers to the S3-compatible service configured as object_store, not to its built-in store; read the logs there"})
+			return
+		}
+		s.s3.Serve(w, r, payload)
 	default:
 		awsapi.WriteJSON11Error(w, reqID, awsapi.Errorf("UnknownServiceException",
 			"opentrail does not serve the service %q named in the request's credential scope; sign requests for cloudtrail or cloudtrail-data", service))
@@ -130,6 +138,14 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte
 			}
 		}
 		s.Audit(awsapi.AuditRecord(c, "opentrail", "LookupEvents", true, params, nil, errCode, ""))
+	case r.URL.Path == "/v1/trails" && r.Method == http.MethodGet:
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		s.native.Trails(rec, r)
+		errCode := ""
+		if rec.status >= 400 {
+			errCode = rec.Header().Get("X-Amzn-ErrorType")
+		}
+		s.Audit(awsapi.AuditRecord(awsapi.CallerFrom(r.Context()), "opentrail", "ListTrails", true, map[string]any{}, nil, errCode, ""))
 	default:
 		c := awsapi.CallerFrom(r.Context())
 		awsapi.WriteRESTJSONError(w, c.RequestID, &awsapi.Error{Code: "ResourceNotFoundException",
@@ -190,6 +206,13 @@ func (s *Server) writeErr(w http.ResponseWriter, reqID, service string, native b
 	var tl *bodyTooLargeError
 	if errors.As(err, &tl) {
 		err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+	}
+	if service == "s3" {
+		if tl != nil {
+			err = &awsapi.Error{Code: "EntityTooLarge", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+		}
+		writeS3Error(w, reqID, err)
+		return
 	}
 	if native || service == "cloudtrail-data" {
 		awsapi.WriteRESTJSONError(w, reqID, err)
@@ -253,4 +276,26 @@ func sourceIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// writeS3Error answers an S3 request that failed before reaching the S3
+// API (signature, body size) with S3's XML error document.
+func writeS3Error(w http.ResponseWriter, reqID string, err error) {
+	ae := &awsapi.Error{Code: "InternalError", Message: "We encountered an internal error. Please try again.", Status: http.StatusInternalServerError}
+	errors.As(err, &ae)
+	status := ae.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("x-amz-request-id", reqID)
+	w.WriteHeader(status)
+	body, _ := xml.Marshal(struct {
+		XMLName   xml.Name `xml:"Error"`
+		Code      string
+		Message   string
+		RequestID string `xml:"RequestId"`
+	}{Code: ae.Code, Message: ae.Message, RequestID: reqID})
+	io.WriteString(w, xml.Header)
+	w.Write(body)
 }

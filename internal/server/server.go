@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,8 +25,11 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // Server is a running opentrail. Create it with New, then Run.
@@ -38,6 +42,11 @@ type Server struct {
 	reg      *metrics.Registry
 	store    *store.Store
 	ingester *ingest.Ingester
+
+	buckets   objstore.Buckets
+	fsBuckets *objstore.FSBuckets // nil unless the built-in store is in use
+	deliverer *trail.Deliverer
+	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -79,6 +88,18 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
+	if err := s.openBuckets(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.deliverer = trail.NewDeliverer(st, trail.DeliveryOptions{
+		Interval:     cfg.Delivery.Interval,
+		MaxFileBytes: cfg.Delivery.MaxFileBytes,
+		Buckets:      s.buckets,
+		Org:          orgOf(&cfg),
+		Logger:       logger,
+		Metrics:      s.reg,
+	})
 	window := time.Duration(cfg.History.LookupWindowDays) * 24 * time.Hour
 	if window == 0 {
 		window = 100 * 365 * 24 * time.Hour // no limit
@@ -89,6 +110,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		TokenKey: tokenKey,
 		Logger:   logger,
 		CanWrite: s.dir.CanWrite,
+		Buckets:  s.buckets,
+		Delivery: s.deliverer,
 		Options: api.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,
@@ -101,6 +124,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
 	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
+	if s.fsBuckets != nil {
+		s.s3 = s3api.New(s.fsBuckets, s3api.Options{Logger: logger, Auditor: s})
+	}
 	svc.Register(s.cloudtrail)
 	svc.RegisterData(s.cloudtrailData)
 	s.native = svc.Native()
@@ -119,6 +145,41 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	})
 	return s, nil
 }
+
+// openBuckets opens where trails deliver: the built-in store under the
+// data directory, or the configured S3-compatible service.
+func (s *Server) openBuckets(ctx context.Context) error {
+	o := s.cfg.ObjectStore
+	if o.Type == "s3" {
+		b, err := objstore.NewS3Buckets(ctx, objstore.S3Options{
+			Endpoint: o.Endpoint, Region: o.Region, PathStyle: o.PathStyle,
+			AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey,
+			ServerSideEncryption: o.ServerSideEncryption, SSEKMSKeyID: o.SSEKMSKeyID,
+		})
+		if err != nil {
+			return fmt.Errorf("object store: %w", err)
+		}
+		s.buckets = b
+		return nil
+	}
+	b, err := objstore.OpenFSBuckets(filepath.Join(s.cfg.Data, "buckets"))
+	if err != nil {
+		return fmt.Errorf("open buckets: %w", err)
+	}
+	s.buckets, s.fsBuckets = b, b
+	return nil
+}
+
+func orgOf(cfg *config.Config) *trail.Organization {
+	o := cfg.Organization
+	if o == nil {
+		return nil
+	}
+	return &trail.Organization{ID: o.ID, Management: o.ManagementAccount, Members: o.Members}
+}
+
+// Deliverer returns the trail deliverer (for tests in this process).
+func (s *Server) Deliverer() *trail.Deliverer { return s.deliverer }
 
 // bodyBudgetBytes is how many request-body bytes may be held in memory at
 // once across all requests (at least one maximal body).
@@ -170,6 +231,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.ingester.Start()
+	s.deliverer.Start()
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -214,6 +276,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBG()
 	wg.Wait()
 	if err := s.ingester.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.deliverer.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.store.Close(); err != nil {

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/trail"
+)
+
+type fakeBuckets map[string]error
+
+func (f fakeBuckets) Bucket(_ context.Context, name string) (objstore.Bucket, error) {
+	if err, ok := f[name]; ok {
+		if err != nil {
+			return nil, err
+		}
+		return objstore.NewMemory(), nil
+	}
+	return nil, fmt.Errorf("bucket %s: %w", name, objstore.ErrNoSuchBucket)
+}
+
+type fakeDelivery struct {
+	mu     sync.Mutex
+	status map[string]trail.Status
+	forgot []string
+	wakes  int
+}
+
+func (f *fakeDelivery) Status(_ context.Context, arn string) (trail.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status[arn], nil
+}
+
+func (f *fakeDelivery) Forget(_ context.Context, arn string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, arn)
+	return nil
+}
+
+func (f *fakeDelivery) Wake() { f.mu.Lock(); f.wakes++; f.mu.Unlock() }
+
+func newDeliveryEnv(t *testing.T, bk fakeBuckets, d *fakeDelivery) *env {
+	t.Helper()
+	st := newMemStore()
+	e := &env{t: t, st: st, ing: &memIngester{st: st}, clock: &fakeClock{t: testNow}}
+	quiet := slog.New(slog.DiscardHandler)
+	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Buckets: bk, Delivery: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.json = awsapi.NewRouter("cloudtrail", nil, quiet)
+	svc.Register(e.json)
+	return e
+}
+
+func TestTrailBucketMustExist(t *testing.T) {
+	d := &fakeDelivery{}
+	e := newDeliveryEnv(t, fakeBuckets{"audit-logs": nil, "locked": fmt.Errorf("head: %w", objstore.ErrAccessDenied)}, d)
+	status, body := e.call(acctA, regionA, "CreateTrail", `{"Name":"tt1","S3BucketName":"no-such-bucket"}`)
+	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket no-such-bucket does not exist.")
+	status, body = e.call(acctA, regionA, "CreateTrail", `{"Name":"tt1","S3BucketName":"locked"}`)
+	wantError(t, status, body, 400, "InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: locked")
+	e.createTrail(acctA, regionA, trailBody("audit", ""))
+	status, body = e.call(acctA, regionA, "UpdateTrail", `{"Name":"audit","S3BucketName":"gone-bucket"}`)
+	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket gone-bucket does not exist.")
+	// The failed update changed nothing.
+	if status, body := e.call(acctA, regionA, "GetTrail", `{"Name":"audit"}`); status != 200 || !strings.Contains(body, `"S3BucketName":"audit-logs"`) {
+		t.Errorf("after failed update: %d %s", status, body)
+	}
+	if d.wakes == 0 {
+		t.Error("delivery was not told about the new trail")
+	}
+	if status, _ := e.call(acctA, regionA, "DeleteTrail", `{"Name":"audit"}`); status != 200 {
+		t.Fatal(status)
+	}
+	if len(d.forgot) != 1 || d.forgot[0] != trailARNA {
+		t.Errorf("forgotten: %v", d.forgot)
+	}
+}
+
+func TestTrailStatusReportsDelivery(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC)
+	d := &fakeDelivery{status: map[string]trail.Status{trailARNA: {
+		DeliveredThrough: at, LatestDelivery: at.Add(2 * time.Second), LatestAttempt: at.Add(3 * time.Second),
+		LatestError: "AccessDenied", LatestErrorTime: at.Add(3 * time.Second),
+	}}}
+	e := newDeliveryEnv(t, fakeBuckets{"audit-logs": nil}, d)
+	e.createTrail(acctA, regionA, trailBody("audit", ""))
+	status, body := e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
+	want := `{"IsLogging":false,"LatestDeliveryError":"AccessDenied","LatestDeliveryTime":1772359502,` +
+		`"LatestDeliveryAttemptTime":"2026-03-01T10:05:03Z","LatestDeliveryAttemptSucceeded":"2026-03-01T10:05:02Z",` +
+		`"DeliveredThroughTime":1772359500}`
+	if status != 200 || body != want {
+		t.Errorf("status: %d\n got %s\nwant %s", status, body, want)
+	}
+}
+
+func TestNativeTrailsShowsWatermark(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC)
+	d := &fakeDelivery{status: map[string]trail.Status{trailARNA: {DeliveredThrough: at, Files: 3, Events: 120, LatestError: "NoSuchBucket"}}}
+	e := newDeliveryEnv(t, fakeBuckets{"audit-logs": nil}, d)
+	e.createTrail(acctA, regionA, trailBody("audit", `,"S3KeyPrefix":"ct","IsMultiRegionTrail":true`))
+	req := httptest.NewRequest("GET", "/v1/trails", nil)
+	req = req.WithContext(callerCtx(req.Context(), acctA, "us-east-1"))
+	w := httptest.NewRecorder()
+	e.svc.Native().Trails(w, req)
+	want := `{"trails":[{"name":"audit","arn":"` + trailARNA + `","homeRegion":"eu-central-1","multiRegion":true,"organization":false,` +
+		`"bucket":"audit-logs","prefix":"ct","logging":false,"deliveredThrough":"2026-03-01T10:05:00Z",` +
+		`"latestDeliveryError":"NoSuchBucket","files":3,"events":120}]}` + "\n"
+	if w.Code != 200 || w.Body.String() != want {
+		t.Errorf("GET /v1/trails: %d\n got %s\nwant %s", w.Code, w.Body.String(), want)
+	}
+}

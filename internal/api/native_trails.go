@@ -1,0 +1,74 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/awsapi"
+)
+
+// nativeTrail is one trail in GET /v1/trails: its place, its logging
+// state and how far delivery has got.
+type nativeTrail struct {
+	Name                string `json:"name"`
+	ARN                 string `json:"arn"`
+	HomeRegion          string `json:"homeRegion"`
+	MultiRegion         bool   `json:"multiRegion"`
+	Organization        bool   `json:"organization"`
+	Bucket              string `json:"bucket"`
+	Prefix              string `json:"prefix,omitempty"`
+	Logging             bool   `json:"logging"`
+	DeliveredThrough    string `json:"deliveredThrough,omitempty"`
+	LatestDelivery      string `json:"latestDelivery,omitempty"`
+	LatestAttempt       string `json:"latestAttempt,omitempty"`
+	LatestDeliveryError string `json:"latestDeliveryError,omitempty"`
+	Files               int64  `json:"files"`
+	Events              int64  `json:"events"`
+}
+
+// Trails serves GET /v1/trails: every trail of the caller's account, in
+// all regions, with its delivery status and delivered-through watermark
+// (every selected event received before it is in a delivered file).
+func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
+	c, p, err := callerOf(r.Context())
+	if err != nil {
+		awsapi.WriteRESTJSONError(w, "", err)
+		return
+	}
+	trails, err := n.s.accountTrails(r.Context(), p.AccountID)
+	if err != nil {
+		n.s.logger.Error("list trails", "err", err)
+		awsapi.WriteRESTJSONError(w, c.RequestID, err)
+		return
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	out := struct {
+		Trails []nativeTrail `json:"trails"`
+	}{Trails: []nativeTrail{}}
+	for _, t := range trails {
+		nt := nativeTrail{
+			Name: t.row.Name, ARN: t.row.ARN, HomeRegion: t.row.HomeRegion,
+			MultiRegion: t.doc.IsMultiRegionTrail, Organization: t.doc.IsOrganizationTrail,
+			Bucket: t.doc.S3BucketName, Prefix: t.doc.S3KeyPrefix, Logging: t.doc.IsLogging,
+		}
+		if n.s.delivery != nil {
+			ds, err := n.s.delivery.Status(r.Context(), t.row.ARN)
+			if err != nil {
+				n.s.logger.Error("delivery status", "trail", t.row.ARN, "err", err)
+				awsapi.WriteRESTJSONError(w, c.RequestID, err)
+				return
+			}
+			nt.DeliveredThrough, nt.LatestDelivery, nt.LatestAttempt = stamp(ds.DeliveredThrough), stamp(ds.LatestDelivery), stamp(ds.LatestAttempt)
+			nt.LatestDeliveryError, nt.Files, nt.Events = ds.LatestError, ds.Files, ds.Events
+		}
+		out.Trails = append(out.Trails, nt)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}

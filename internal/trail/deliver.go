@@ -1,0 +1,800 @@
+package trail
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+// Delivery defaults.
+const (
+	DefaultInterval     = 5 * time.Minute
+	MinInterval         = time.Second
+	DefaultMaxFileBytes = 16 << 20
+	DefaultMaxFileRecs  = 20000
+	readBatch           = 4096
+	stateKeyPrefix      = "delivery:"
+)
+
+// Organization is the organisation whose member accounts an organisation
+// trail collects.
+type Organization struct {
+	ID         string // o-…
+	Management string // the management account, which owns organisation trails
+	Members    []string
+}
+
+// DeliveryOptions configure a Deliverer.
+type DeliveryOptions struct {
+	// Interval is the delivery window (default 5 minutes, at least 1 s).
+	Interval time.Duration
+	// Buckets resolves a trail's S3BucketName.
+	Buckets objstore.Buckets
+	// Org is the configured organisation, for organisation trails.
+	Org *Organization
+	// MaxFileBytes and MaxFileRecords bound one log file's uncompressed
+	// JSON and its records; a busier (account, region) gets several files
+	// in one window.
+	MaxFileBytes   int
+	MaxFileRecords int
+	// RetryMax caps the wait between attempts while the destination fails
+	// (default: the interval, at most 30 s).
+	RetryMax time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Metrics  *metrics.Registry
+}
+
+// Status is a trail's delivery status: what GetTrailStatus reports, plus
+// the delivered-through watermark.
+type Status struct {
+	// DeliveredThrough: every selected event that opentrail received before
+	// this time is in a delivered log file.
+	DeliveredThrough time.Time `json:",omitzero"`
+	// LatestDelivery is when a log file was last written.
+	LatestDelivery time.Time `json:",omitzero"`
+	// LatestAttempt is when a write was last tried; LatestAttemptOK whether
+	// that attempt succeeded.
+	LatestAttempt   time.Time `json:",omitzero"`
+	LatestAttemptOK bool      `json:",omitempty"`
+	// LatestError is the error of the latest failed attempt, cleared by the
+	// next success ("NoSuchBucket", "AccessDenied", or what the store said).
+	LatestError     string    `json:",omitempty"`
+	LatestErrorTime time.Time `json:",omitzero"`
+	Files           int64     `json:",omitempty"`
+	Events          int64     `json:",omitempty"`
+}
+
+// state is a trail's durable delivery state, stored as JSON in the store's
+// meta table under "delivery:<trail ARN>".
+type state struct {
+	// Created is the creation time of the trail this state belongs to; a
+	// trail deleted and created again under the same ARN starts afresh.
+	Created time.Time
+	// Cursor: every event with a sequence number <= Cursor is in a
+	// delivered file or not selected.
+	Cursor int64
+	// Window is the end of the open delivery window: the events ingested
+	// before it and after the previous window go to its files. Zero when
+	// no event has opened one.
+	Window time.Time `json:",omitzero"`
+	// Parts counts, per "account/region" group, the files written in the
+	// open window; Done is the sequence number through which each group's
+	// events are written.
+	Parts map[string]int   `json:",omitempty"`
+	Done  map[string]int64 `json:",omitempty"`
+	Status
+}
+
+// A Deliverer writes every logging trail's selected events to its bucket,
+// one gzip file {"Records":[...]} per (account, region) and delivery
+// window, under CloudTrail's keys. Each trail has a durable cursor over the
+// committed stream; a replay after a crash writes byte-identical files to
+// the same keys, which write-once storage turns into no-ops, so no event is
+// lost or duplicated within a trail.
+type Deliverer struct {
+	st   *store.Store
+	opts DeliveryOptions
+	log  *slog.Logger
+	poll time.Duration
+
+	mu      sync.Mutex
+	workers map[string]*worker // by trail ARN
+	wake    chan struct{}
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+
+	filesTotal, eventsTotal, errorsTotal *metrics.Counter
+}
+
+// NewDeliverer returns a Deliverer reading from st; Start runs it.
+func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	opts.Interval = max(opts.Interval, MinInterval)
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if opts.MaxFileRecords <= 0 {
+		opts.MaxFileRecords = DefaultMaxFileRecs
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = min(opts.Interval, 30*time.Second)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	reg := opts.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Deliverer{
+		st:          st,
+		opts:        opts,
+		log:         opts.Logger,
+		poll:        min(max(opts.Interval/5, 100*time.Millisecond), time.Second),
+		workers:     make(map[string]*worker),
+		wake:        make(chan struct{}, 1),
+		filesTotal:  reg.NewCounter("opentrail_delivery_files_total", "Log files written to trail buckets."),
+		eventsTotal: reg.NewCounter("opentrail_delivery_events_total", "Events written to trail buckets."),
+		errorsTotal: reg.NewCounter("opentrail_delivery_errors_total", "Failed attempts to write a log file."),
+	}
+}
+
+// Interval is the delivery window in use.
+func (d *Deliverer) Interval() time.Duration { return d.opts.Interval }
+
+// Start runs delivery in the background until Close.
+func (d *Deliverer) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.run(ctx)
+	}()
+}
+
+// Close stops delivery and waits for in-flight writes. Events not yet
+// delivered are delivered after the next start.
+func (d *Deliverer) Close(ctx context.Context) error {
+	if d.stop == nil {
+		return nil
+	}
+	d.stop()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop delivery: %w", ctx.Err())
+	}
+}
+
+// Wake makes delivery look at the trails and the stream now rather than at
+// its next poll (after a trail changes, for instance).
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns a trail's delivery status; the zero Status if the trail
+// has not delivered yet.
+func (d *Deliverer) Status(ctx context.Context, arn string) (Status, error) {
+	d.mu.Lock()
+	w := d.workers[arn]
+	d.mu.Unlock()
+	if w != nil {
+		return w.status(), nil
+	}
+	st, err := d.loadState(ctx, arn)
+	if err != nil {
+		return Status{}, err
+	}
+	return st.Status, nil
+}
+
+// Forget drops a deleted trail's delivery state.
+func (d *Deliverer) Forget(ctx context.Context, arn string) error {
+	d.mu.Lock()
+	w := d.workers[arn]
+	delete(d.workers, arn)
+	d.mu.Unlock()
+	if w != nil {
+		w.cancel()
+		<-w.done
+	}
+	return d.st.DeleteMeta(ctx, stateKeyPrefix+arn)
+}
+
+func (d *Deliverer) loadState(ctx context.Context, arn string) (state, error) {
+	b, err := d.st.Meta(ctx, stateKeyPrefix+arn)
+	if errors.Is(err, store.ErrNotFound) {
+		return state{}, nil
+	}
+	if err != nil {
+		return state{}, err
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return state{}, fmt.Errorf("decode delivery state of %s: %w", arn, err)
+	}
+	return st, nil
+}
+
+// run keeps one worker per trail, started and stopped as trails come and
+// go.
+func (d *Deliverer) run(ctx context.Context) {
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	defer func() {
+		d.mu.Lock()
+		ws := make([]*worker, 0, len(d.workers))
+		for _, w := range d.workers {
+			ws = append(ws, w)
+		}
+		d.mu.Unlock()
+		for _, w := range ws {
+			w.cancel()
+			<-w.done
+		}
+	}()
+	for {
+		if err := d.sync(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("delivery: read trails", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+func (d *Deliverer) sync(ctx context.Context) error {
+	trails, err := d.st.AllTrails(ctx)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(trails))
+	for _, t := range trails {
+		seen[t.ARN] = true
+		set, err := DecodeSettings(t.Doc)
+		if err != nil {
+			d.log.Error("delivery: trail settings", "trail", t.ARN, "err", err)
+			continue
+		}
+		d.mu.Lock()
+		w := d.workers[t.ARN]
+		if w != nil && !w.created.Equal(t.Created) {
+			d.mu.Unlock()
+			w.cancel()
+			<-w.done
+			d.mu.Lock()
+			w = nil
+		}
+		if w == nil {
+			w = d.newWorker(ctx, t, set)
+			d.workers[t.ARN] = w
+		} else {
+			w.update(t, set)
+		}
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	var gone []*worker
+	for arn, w := range d.workers {
+		if !seen[arn] {
+			gone = append(gone, w)
+			delete(d.workers, arn)
+		}
+	}
+	d.mu.Unlock()
+	for _, w := range gone {
+		w.cancel()
+		<-w.done
+	}
+	return nil
+}
+
+// group is one (account, region) of a trail's open window: the records
+// not yet written.
+type group struct {
+	account, region string
+	recs            [][]byte
+	bytes           int
+	firstSeq        int64
+	firstIngest     time.Time
+	lastSeq         int64
+	lastIngest      time.Time
+}
+
+func (g *group) reset() {
+	g.recs, g.bytes = g.recs[:0], 0
+}
+
+type worker struct {
+	d      *Deliverer
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	arn     string    // the trail's ARN
+	created time.Time // the trail's creation time
+
+	mu    sync.Mutex // guards trail, set and st for readers
+	trail store.Trail
+	set   Settings
+
+	st     state
+	pos    int64 // the newest event read into the groups
+	groups map[string]*group
+	dirty  bool // st changed since it was saved
+	fails  int
+}
+
+func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Settings) *worker {
+	ctx, cancel := context.WithCancel(parent)
+	w := &worker{d: d, cancel: cancel, done: make(chan struct{}), arn: t.ARN, created: t.Created, trail: t, set: set, groups: map[string]*group{}}
+	go func() {
+		defer close(w.done)
+		w.run(ctx)
+	}()
+	return w
+}
+
+func (w *worker) update(t store.Trail, set Settings) {
+	w.mu.Lock()
+	w.trail, w.set = t, set
+	w.mu.Unlock()
+}
+
+func (w *worker) status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.st.Status
+}
+
+func (w *worker) settings() (store.Trail, Settings) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.trail, w.set
+}
+
+func (w *worker) run(ctx context.Context) {
+	log := w.d.log.With("trail", w.arn)
+	if err := w.open(ctx); err != nil {
+		if ctx.Err() == nil {
+			log.Error("delivery: load state", "err", err)
+		}
+		return
+	}
+	for {
+		wait := w.d.poll
+		if err := w.step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.fails++
+			wait = min(w.d.opts.RetryMax, time.Duration(1<<min(w.fails-1, 16))*time.Second/2)
+			wait = wait/2 + rand.N(wait/2+1)
+			log.Warn("delivery failed; will retry", "err", err, "retry_in", wait.Round(time.Millisecond))
+		} else {
+			w.fails = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// open loads the trail's state, or starts it at the trail's creation.
+func (w *worker) open(ctx context.Context) error {
+	st, err := w.d.loadState(ctx, w.arn)
+	if err != nil {
+		return err
+	}
+	if !st.Created.Equal(w.created) {
+		cur, err := w.d.st.SeqBefore(ctx, w.created)
+		if err != nil {
+			return err
+		}
+		st = state{Created: w.created, Cursor: cur}
+		w.dirty = true
+	}
+	w.mu.Lock()
+	w.st = st
+	w.mu.Unlock()
+	w.pos = st.Cursor
+	return nil
+}
+
+// windowEnd is the end of the delivery window holding ingest time t.
+func (w *worker) windowEnd(t time.Time) time.Time {
+	iv := w.d.opts.Interval
+	return t.Truncate(iv).Add(iv).UTC()
+}
+
+// step reads what was committed since the last step, writes the files
+// that are due, and saves the state. On error, the groups read so far are
+// kept for the next step.
+func (w *worker) step(ctx context.Context) error {
+	t, set := w.settings()
+	now := w.d.opts.Now().UTC()
+	// Every event ingested before now has a sequence number <= last: the
+	// store assigns ingest times under the lock LastSeq takes.
+	last := w.d.st.LastSeq()
+
+	if !set.IsLogging && w.pendingRecs() == 0 {
+		// Skip what was ingested after logging stopped (or everything, for
+		// a trail that never logged) without reading it.
+		var skipTo int64
+		if set.StopLoggingTime != nil {
+			var err error
+			if skipTo, err = w.d.st.SeqBefore(ctx, *set.StopLoggingTime); err != nil {
+				return err
+			}
+		}
+		if w.pos >= skipTo {
+			w.pos = max(w.pos, last)
+			w.mu.Lock()
+			w.st.Window, w.st.Parts, w.st.Done = time.Time{}, nil, nil
+			if w.pos > w.st.Cursor {
+				w.st.Cursor = w.pos
+				w.dirty = true
+			}
+			if set.StartLoggingTime != nil {
+				w.st.DeliveredThrough = later(w.st.DeliveredThrough, now)
+			}
+			w.mu.Unlock()
+			clear(w.groups)
+			return w.save(ctx)
+		}
+	}
+
+	for w.pos < last {
+		evs, err := w.d.st.ReadAfter(ctx, w.pos, min(readBatch, int(last-w.pos)))
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			ev := &evs[i]
+			if ev.Seq > last {
+				break
+			}
+			if !w.st.Window.IsZero() && !ev.IngestTime.Before(w.st.Window) {
+				if err := w.closeWindow(ctx, t, set); err != nil {
+					return err
+				}
+			}
+			if w.st.Window.IsZero() {
+				w.setWindow(w.windowEnd(ev.IngestTime))
+			}
+			if err := w.take(ctx, t, set, ev); err != nil {
+				return err
+			}
+			w.pos = ev.Seq
+		}
+		if err := w.checkpoint(ctx, now, last); err != nil {
+			return err
+		}
+	}
+	// Every event ingested before the window's end has been read.
+	if !w.st.Window.IsZero() && !now.Before(w.st.Window) {
+		if err := w.closeWindow(ctx, t, set); err != nil {
+			return err
+		}
+	}
+	return w.checkpoint(ctx, now, last)
+}
+
+func (w *worker) setWindow(end time.Time) {
+	w.mu.Lock()
+	w.st.Window = end
+	w.mu.Unlock()
+	w.dirty = true
+}
+
+func (w *worker) pendingRecs() int {
+	n := 0
+	for _, g := range w.groups {
+		n += len(g.recs)
+	}
+	return n
+}
+
+// selects reports whether the trail delivers rec, ingested at ingest.
+func (w *worker) selects(t store.Trail, set Settings, rec *event.Record, ingest time.Time) bool {
+	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData {
+		return false
+	}
+	if !set.LoggingAt(ingest) {
+		return false
+	}
+	if set.IsOrganizationTrail && w.d.opts.Org != nil && t.Account == w.d.opts.Org.Management {
+		if rec.AccountID != t.Account && !slices.Contains(w.d.opts.Org.Members, rec.AccountID) {
+			return false
+		}
+	} else if rec.AccountID != t.Account {
+		return false
+	}
+	if !set.IsMultiRegionTrail && rec.AWSRegion != t.HomeRegion {
+		return false
+	}
+	return set.Selectors().Match(rec)
+}
+
+// take adds one event of the open window to its group, writing the
+// group's file when it is full.
+func (w *worker) take(ctx context.Context, t store.Trail, set Settings, ev *store.Event) error {
+	rec := ev.Rec
+	if !w.selects(t, set, rec, ev.IngestTime) {
+		return nil
+	}
+	key := rec.AccountID + "/" + rec.AWSRegion
+	if done, ok := w.st.Done[key]; ok && ev.Seq <= done {
+		return nil // written before a restart
+	}
+	g := w.groups[key]
+	if g == nil {
+		g = &group{account: rec.AccountID, region: rec.AWSRegion}
+		w.groups[key] = g
+	}
+	if len(g.recs) > 0 && (g.bytes+len(rec.Raw)+1 > w.d.opts.MaxFileBytes || len(g.recs) >= w.d.opts.MaxFileRecords) {
+		if err := w.write(ctx, t, set, key, g, false); err != nil {
+			return err
+		}
+	}
+	if len(g.recs) == 0 {
+		g.firstSeq, g.firstIngest = ev.Seq, ev.IngestTime
+	}
+	g.recs = append(g.recs, rec.Raw)
+	g.bytes += len(rec.Raw) + 1
+	g.lastSeq, g.lastIngest = ev.Seq, ev.IngestTime
+	return nil
+}
+
+// closeWindow writes every group's last file of the open window.
+func (w *worker) closeWindow(ctx context.Context, t store.Trail, set Settings) error {
+	keys := make([]string, 0, len(w.groups))
+	for k, g := range w.groups {
+		if len(g.recs) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := w.write(ctx, t, set, k, w.groups[k], true); err != nil {
+			return err
+		}
+	}
+	w.mu.Lock()
+	w.st.DeliveredThrough = later(w.st.DeliveredThrough, w.st.Window)
+	w.st.Cursor = max(w.st.Cursor, w.pos)
+	w.st.Window, w.st.Parts, w.st.Done = time.Time{}, nil, nil
+	w.mu.Unlock()
+	clear(w.groups)
+	w.dirty = true
+	return w.save(ctx)
+}
+
+// checkpoint advances the cursor past everything written and saves the
+// state when it changed.
+func (w *worker) checkpoint(ctx context.Context, now time.Time, last int64) error {
+	cur := w.pos
+	var oldest time.Time
+	for _, g := range w.groups {
+		if len(g.recs) > 0 {
+			cur = min(cur, g.firstSeq-1)
+			if oldest.IsZero() || g.firstIngest.Before(oldest) {
+				oldest = g.firstIngest
+			}
+		}
+	}
+	w.mu.Lock()
+	if cur > w.st.Cursor {
+		w.st.Cursor = cur
+		w.dirty = true
+	}
+	through := oldest
+	if oldest.IsZero() && w.pos >= last {
+		through = now // everything ingested before now is read and written
+	}
+	if through.After(w.st.DeliveredThrough) {
+		w.st.DeliveredThrough = through
+		// The watermark alone is not worth a write; it is saved with the
+		// next change and recomputed after a restart.
+	}
+	w.mu.Unlock()
+	return w.save(ctx)
+}
+
+func (w *worker) save(ctx context.Context) error {
+	if !w.dirty {
+		return nil
+	}
+	w.mu.Lock()
+	b, err := json.Marshal(&w.st)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := w.d.st.SetMeta(ctx, stateKeyPrefix+w.arn, b); err != nil {
+		return err
+	}
+	w.dirty = false
+	return nil
+}
+
+// write stores one group's buffered records as the next file of the open
+// window. Key and bytes depend only on the trail, the events and the
+// window, so writing them again after a crash is a no-op.
+func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key string, g *group, final bool) error {
+	part := w.st.Parts[key]
+	end := g.lastIngest.Truncate(time.Minute)
+	if final {
+		end = w.st.Window.Truncate(time.Minute)
+	}
+	lk := LogKey{
+		Prefix:  set.S3KeyPrefix,
+		Account: g.account,
+		Region:  g.region,
+		End:     end,
+		Unique: UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
+			strconv.FormatInt(w.st.Window.UnixNano(), 10), strconv.Itoa(part)),
+	}
+	if set.IsOrganizationTrail && w.d.opts.Org != nil {
+		lk.OrgID = w.d.opts.Org.ID
+	}
+	body, err := encodeLogFile(g.recs)
+	if err != nil {
+		return err
+	}
+	now := w.d.opts.Now().UTC()
+	err = w.put(ctx, set.S3BucketName, lk, body, g.recs)
+	w.mu.Lock()
+	w.st.LatestAttempt = now
+	w.st.LatestAttemptOK = err == nil
+	if err != nil {
+		w.st.LatestError, w.st.LatestErrorTime = deliveryErrorText(err), now
+		w.mu.Unlock()
+		w.d.errorsTotal.Add(1)
+		return fmt.Errorf("deliver %s to bucket %s: %w", lk, set.S3BucketName, err)
+	}
+	w.st.LatestError, w.st.LatestErrorTime = "", time.Time{}
+	w.st.LatestDelivery = now
+	w.st.Files++
+	w.st.Events += int64(len(g.recs))
+	if w.st.Parts == nil {
+		w.st.Parts, w.st.Done = map[string]int{}, map[string]int64{}
+	}
+	w.st.Parts[key] = part + 1
+	w.st.Done[key] = g.lastSeq
+	w.mu.Unlock()
+	w.d.filesTotal.Add(1)
+	w.d.eventsTotal.Add(uint64(len(g.recs)))
+	g.reset()
+	w.dirty = true
+	return nil
+}
+
+// put writes a log file once. If the key already holds other bytes (a
+// file written by an earlier version with other compression), the file is
+// left alone when it holds the same records, and this one is written
+// under another suffix when it does not, so nothing is lost.
+func (w *worker) put(ctx context.Context, bucket string, lk LogKey, body []byte, recs [][]byte) error {
+	b, err := w.d.opts.Buckets.Bucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	err = b.PutIfAbsent(ctx, lk.String(), body, nil)
+	if !errors.Is(err, objstore.ErrExists) {
+		return err
+	}
+	old, _, gerr := b.Get(ctx, lk.String())
+	if gerr != nil {
+		return gerr
+	}
+	if same, _ := sameRecords(old, recs); same {
+		return nil
+	}
+	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", lk.String())
+	lk.Unique = UniqueSuffix(lk.Unique, "again")
+	return b.PutIfAbsent(ctx, lk.String(), body, nil)
+}
+
+// encodeLogFile returns {"Records":[...]} gzipped. The output depends
+// only on recs.
+func encodeLogFile(recs [][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	zw.Write([]byte(`{"Records":[`))
+	for i, r := range recs {
+		if i > 0 {
+			zw.Write([]byte{','})
+		}
+		zw.Write(r)
+	}
+	zw.Write([]byte(`]}`))
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sameRecords reports whether a gzip log file holds exactly recs.
+func sameRecords(file []byte, recs [][]byte) (bool, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(file))
+	if err != nil {
+		return false, err
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		return false, err
+	}
+	var want bytes.Buffer
+	want.WriteString(`{"Records":[`)
+	want.Write(bytes.Join(recs, []byte{','}))
+	want.WriteString(`]}`)
+	return bytes.Equal(got, want.Bytes()), nil
+}
+
+// deliveryErrorText is what GetTrailStatus shows for a failed delivery.
+func deliveryErrorText(err error) string {
+	switch {
+	case errors.Is(err, objstore.ErrNoSuchBucket):
+		return "NoSuchBucket"
+	case errors.Is(err, objstore.ErrAccessDenied):
+		return "AccessDenied"
+	}
+	// For a destination that does not answer, the network error says it
+	// best; the SDK's retry wrapping around it does not help.
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return "destination unreachable: " + op.Error()
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
