@@ -38,6 +38,7 @@ func commands(env *Env) []Command {
 		&sendCmd{env: env},
 		&lookupCmd{env: env},
 		&demoCmd{env: env},
+		&trailsCmd{env: env},
 		&versionCmd{env: env},
 	}
 }
