@@ -66,7 +66,33 @@ type auditRecord struct {
 	ManagementEvent    bool            `json:"managementEvent"`
 	RecipientAccountID string          `json:"recipientAccountId,omitempty"`
 	EventCategory      string          `json:"eventCategory"`
+	Resources          []AuditResource `json:"resources,omitempty"`
 	TLSDetails         *TLSDetails     `json:"tlsDetails,omitempty"`
+}
+
+// AuditResource is one entry of a record's resources list.
+type AuditResource struct {
+	AccountID string `json:"accountId,omitempty"`
+	Type      string `json:"type"`
+	ARN       string `json:"ARN"`
+}
+
+// AuditCall describes one API call for [AuditCall.Record], for calls
+// [AuditRecord] cannot express: data events, resources, and request
+// parameters logged with their names as sent.
+type AuditCall struct {
+	Service          string // SigV4 signing name, see [EventSource]
+	Op               string
+	ReadOnly         bool
+	Params, Response any
+	ErrCode, ErrMsg  string
+	// Data marks a data event (managementEvent false, eventCategory Data),
+	// such as an S3 object read.
+	Data      bool
+	Resources []AuditResource
+	// RawParams logs Params' object keys as they are instead of
+	// lower-cameling them (S3 logs its parameters as sent: Host, prefix).
+	RawParams bool
 }
 
 // AuditRecord builds the CloudTrail record of one API call made by c to
@@ -82,6 +108,13 @@ type auditRecord struct {
 // The record gets a fresh random eventID; eventTime is c.Time, or now when
 // that is zero. A nil c.Principal is recorded as userIdentity type Unknown.
 func AuditRecord(c *Caller, service, op string, readOnly bool, params, response any, errCode, errMsg string) []byte {
+	return AuditCall{Service: service, Op: op, ReadOnly: readOnly, Params: params, Response: response, ErrCode: errCode, ErrMsg: errMsg}.Record(c)
+}
+
+// Record builds the CloudTrail record of the call made by c, as
+// [AuditRecord] does.
+func (a AuditCall) Record(c *Caller) []byte {
+	service, op, readOnly, params, response, errCode, errMsg := a.Service, a.Op, a.ReadOnly, a.Params, a.Response, a.ErrCode, a.ErrMsg
 	if c == nil {
 		c = &Caller{}
 	}
@@ -108,6 +141,13 @@ func AuditRecord(c *Caller, service, op string, readOnly bool, params, response 
 		ManagementEvent:   true,
 		EventCategory:     "Management",
 		TLSDetails:        c.TLS,
+		Resources:         a.Resources,
+	}
+	if a.RawParams {
+		rec.RequestParameters = rawJSON(params)
+	}
+	if a.Data {
+		rec.ManagementEvent, rec.EventCategory = false, "Data"
 	}
 	if !readOnly {
 		rec.ResponseElements = auditJSON(response)
@@ -153,6 +193,18 @@ func auditJSON(v any) json.RawMessage {
 		return nil
 	}
 	return marshalCompact(tree)
+}
+
+// rawJSON encodes v as it is; nil and {} become nil (logged as null).
+func rawJSON(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b := marshalCompact(v)
+	if b == nil || string(b) == "null" || string(b) == "{}" {
+		return nil
+	}
+	return b
 }
 
 func lowerCamelKeys(v any) any {

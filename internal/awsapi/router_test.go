@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // recorder is an Auditor that keeps records.
@@ -428,5 +429,25 @@ func TestWriteErrorFunctions(t *testing.T) {
 		if w.Code != 500 || strings.Contains(w.Body.String(), "secret") {
 			t.Errorf("internal: %d %s", w.Code, w.Body)
 		}
+	}
+}
+
+func TestAuditCallDataEvent(t *testing.T) {
+	c := &Caller{Principal: &auth.Principal{Type: "IAMUser", AccountID: "111111111111", ARN: "arn:aws:iam::111111111111:user/a", UserName: "a"},
+		Region: "eu-west-1", RequestID: "r-1"}
+	raw := AuditCall{Service: "s3", Op: "GetObject", ReadOnly: true, RawParams: true, Data: true,
+		Params: map[string]any{"bucketName": "logs", "Host": "127.0.0.1", "key": "a/b"},
+		Resources: []AuditResource{{Type: "AWS::S3::Object", ARN: "arn:aws:s3:::logs/a/b"},
+			{AccountID: "111111111111", Type: "AWS::S3::Bucket", ARN: "arn:aws:s3:::logs"}}}.Record(c)
+	rec, err := event.Parse(raw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	if rec.EventCategory != event.CategoryData || rec.ManagementEvent || len(rec.Resources) != 2 ||
+		rec.Resources[0].Type != "AWS::S3::Object" || rec.Resources[0].Name != "arn:aws:s3:::logs/a/b" {
+		t.Errorf("parsed %+v", rec)
+	}
+	if !strings.Contains(string(raw), `"requestParameters":{"Host":"127.0.0.1","bucketName":"logs","key":"a/b"}`) {
+		t.Errorf("parameters not logged as sent: %s", raw)
 	}
 }

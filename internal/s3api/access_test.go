@@ -2,6 +2,7 @@ package s3api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -323,6 +324,21 @@ func TestAudit(t *testing.T) {
 		}
 		if params["x-id"] != nil {
 			t.Errorf("record %d (%s) logs the SDK's x-id", i, w.name)
+		}
+		// Object-level calls are data events naming the object and its
+		// bucket; the rest are management events.
+		data := w.name == "GetObject" || w.name == "PutObject"
+		if ev["managementEvent"] != !data || (ev["eventCategory"] == "Data") != data {
+			t.Errorf("record %d (%s): managementEvent %v, eventCategory %v", i, w.name, ev["managementEvent"], ev["eventCategory"])
+		}
+		if data {
+			res, _ := json.Marshal(ev["resources"])
+			// (keys sorted: the record was decoded into maps)
+			want := `[{"ARN":"arn:aws:s3:::logs/` + params["key"].(string) + `","type":"AWS::S3::Object"},` +
+				`{"ARN":"arn:aws:s3:::logs","accountId":"` + acctA + `","type":"AWS::S3::Bucket"}]`
+			if string(res) != want {
+				t.Errorf("record %d (%s): resources %s, want %s", i, w.name, res, want)
+			}
 		}
 	}
 }

@@ -30,6 +30,16 @@ func (rq *request) bucketInfo() (objstore.BucketInfo, error) {
 	return info, nil
 }
 
+// ownerAccount is the account owning the request's bucket, or "" when
+// the bucket does not exist.
+func (rq *request) ownerAccount() string {
+	info, err := rq.h.buckets.Info(rq.r.Context(), rq.bucket)
+	if err != nil {
+		return ""
+	}
+	return info.Owner
+}
+
 // bucketARN and objectARN are the resources policies name.
 func bucketARN(bucket string) string      { return "arn:aws:s3:::" + bucket }
 func objectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/" + key }

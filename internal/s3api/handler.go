@@ -111,10 +111,18 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		rq.writeError(e)
 	}
 	if h.auditor != nil && rq.op.name != "" {
-		// Object-level calls (rq.op.data) are data events in CloudTrail,
-		// which awsapi.AuditRecord cannot express: every call is recorded
-		// as a management event for now.
-		h.auditor.Audit(awsapi.AuditRecord(rq.caller, "s3", rq.op.name, rq.op.readOnly, rq.params, nil, errCode, errMsg))
+		call := awsapi.AuditCall{Service: "s3", Op: rq.op.name, ReadOnly: rq.op.readOnly, Params: rq.params,
+			ErrCode: errCode, ErrMsg: errMsg, RawParams: true}
+		if rq.op.data && rq.bucket != "" && rq.key != "" {
+			// Object-level calls are data events, with the object and its
+			// bucket as resources, as CloudTrail records them.
+			call.Data = true
+			call.Resources = []awsapi.AuditResource{
+				{Type: "AWS::S3::Object", ARN: objectARN(rq.bucket, rq.key)},
+				{AccountID: rq.ownerAccount(), Type: "AWS::S3::Bucket", ARN: bucketARN(rq.bucket)},
+			}
+		}
+		h.auditor.Audit(call.Record(rq.caller))
 	}
 }
 
