@@ -118,6 +118,8 @@ type Config struct {
 	// Delivery, when set, reports delivery status to GetTrailStatus and is
 	// told about trail changes.
 	Delivery Delivery
+	// Keys, when set, serves ListPublicKeys.
+	Keys KeySource
 }
 
 // Delivery is the part of trail delivery the control plane talks to
@@ -143,6 +145,7 @@ type Service struct {
 	canWrite func(p *auth.Principal, account string) bool
 	buckets  objstore.Buckets
 	delivery Delivery
+	keys     KeySource
 	status   *ingestionLog // channel ingestion status, in memory
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
@@ -174,6 +177,7 @@ func New(cfg Config) (*Service, error) {
 		canWrite: cfg.CanWrite,
 		buckets:  cfg.Buckets,
 		delivery: cfg.Delivery,
+		keys:     cfg.Keys,
 	}
 	if s.canWrite == nil {
 		s.canWrite = func(p *auth.Principal, account string) bool { return account == p.AccountID || p.Management }
@@ -216,6 +220,7 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "AddTags", false, s.AddTags)
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)
+	awsapi.Register(r, "ListPublicKeys", true, s.ListPublicKeys)
 }
 
 // RegisterData adds the CloudTrail Data (REST-JSON) operations to r.

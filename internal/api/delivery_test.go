@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -120,5 +121,49 @@ func TestNativeTrailsShowsWatermark(t *testing.T) {
 		`"latestDeliveryError":"NoSuchBucket","files":3,"events":120}]}` + "\n"
 	if w.Code != 200 || w.Body.String() != want {
 		t.Errorf("GET /v1/trails: %d\n got %s\nwant %s", w.Code, w.Body.String(), want)
+	}
+}
+
+type fakeKeys []digest.PublicKey
+
+func (f fakeKeys) PublicKeys(_ context.Context, region string, start, end time.Time) ([]digest.PublicKey, error) {
+	var out []digest.PublicKey
+	for _, k := range f {
+		if k.Region == region && !k.ValidTo.Before(start) && !k.ValidFrom.After(end) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func TestListPublicKeys(t *testing.T) {
+	st := newMemStore()
+	e := &env{t: t, st: st, ing: &memIngester{st: st}, clock: &fakeClock{t: testNow}}
+	quiet := slog.New(slog.DiscardHandler)
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	keys := fakeKeys{
+		{Region: regionA, Value: []byte{0x30, 0x01}, Fingerprint: "aa", ValidFrom: from, ValidTo: from.Add(30 * 24 * time.Hour)},
+		{Region: regionA, Value: []byte{0x30, 0x02}, Fingerprint: "bb", ValidFrom: from.Add(30 * 24 * time.Hour), ValidTo: from.Add(60 * 24 * time.Hour)},
+		{Region: "us-east-1", Value: []byte{0x30, 0x03}, Fingerprint: "cc", ValidFrom: from, ValidTo: from.Add(60 * 24 * time.Hour)},
+	}
+	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.json = awsapi.NewRouter("cloudtrail", nil, quiet)
+	svc.Register(e.json)
+
+	status, body := e.call(acctA, regionA, "ListPublicKeys", fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, from.Unix(), from.Add(40*24*time.Hour).Unix()))
+	want := `{"PublicKeyList":[{"Value":"MAE=","ValidityStartTime":1767225600,"ValidityEndTime":1769817600,"Fingerprint":"aa"},` +
+		`{"Value":"MAI=","ValidityStartTime":1769817600,"ValidityEndTime":1772409600,"Fingerprint":"bb"}]}`
+	if status != 200 || body != want {
+		t.Errorf("ListPublicKeys:\n got %d %s\nwant %s", status, body, want)
+	}
+	status, body = e.call(acctA, regionA, "ListPublicKeys", fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, from.Unix()+10, from.Unix()))
+	wantError(t, status, body, 400, "InvalidTimeRangeException", "Occurs if the timestamp values are invalid. Either the start time occurs after the end time, or the time range is outside the range of possible values.")
+	status, body = e.call(acctA, regionA, "ListPublicKeys", `{"NextToken":"x"}`)
+	if status != 400 || !strings.Contains(body, "InvalidTokenException") {
+		t.Errorf("NextToken: %d %s", status, body)
 	}
 }

@@ -814,6 +814,10 @@ func (s *Service) GetTrailStatus(ctx context.Context, in *TrailNameInput) (*GetT
 		if !ds.DeliveredThrough.IsZero() {
 			out.DeliveredThroughTime = &awsapi.Time{Time: ds.DeliveredThrough}
 		}
+		if !ds.LatestDigestDelivery.IsZero() {
+			out.LatestDigestDeliveryTime = &awsapi.Time{Time: ds.LatestDigestDelivery}
+		}
+		out.LatestDigestDeliveryError = ds.LatestDigestError
 	}
 	return out, nil
 }

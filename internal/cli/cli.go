@@ -39,6 +39,7 @@ func commands(env *Env) []Command {
 		&lookupCmd{env: env},
 		&demoCmd{env: env},
 		&trailsCmd{env: env},
+		&keysCmd{env: env},
 		&versionCmd{env: env},
 	}
 }

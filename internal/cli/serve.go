@@ -23,13 +23,14 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		addr, data, cfgFile, logLevel string
 		demo                          bool
 		demoEvents                    int
-		interval                      time.Duration
+		interval, digestInterval      time.Duration
 	)
 	fs.StringVar(&addr, "addr", "", "listen address (default "+config.DefaultAddr+")")
 	fs.StringVar(&data, "data", "", "data directory (default ./opentrail-data)")
 	fs.StringVar(&cfgFile, "config", "", "configuration file (YAML or JSON; see docs/configuration.md)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&interval, "delivery-interval", 0, "trail delivery window (default 5m; down to 1s, for tests)")
+	fs.DurationVar(&digestInterval, "digest-interval", 0, "digest period of trails with log file validation (default 1h; down to 1s, for tests)")
 	fs.BoolVar(&demo, "demo", false, "fill an empty store with a realistic day of demo activity at start-up")
 	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
 	if err := parse(fs, args); err != nil {
@@ -47,6 +48,13 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if interval != 0 {
 		cfg.Delivery.Interval = interval
+	}
+	if digestInterval != 0 {
+		cfg.Delivery.DigestInterval = digestInterval
+	} else if interval != 0 && cfg.Delivery.DigestInterval%interval != 0 {
+		// A delivery window that does not divide the digest period is
+		// rounded for the digests rather than refused.
+		cfg.Delivery.DigestInterval = max(interval, cfg.Delivery.DigestInterval/interval*interval)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {

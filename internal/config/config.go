@@ -69,6 +69,13 @@ type Delivery struct {
 	// MaxFileBytes caps one log file's uncompressed JSON; a busier
 	// account and region gets several files per window (default 16 MiB).
 	MaxFileBytes int `yaml:"max_file_bytes"`
+	// DigestInterval is the digest period of trails with log file
+	// validation (default 1h, as CloudTrail's; at least 1s and a multiple
+	// of Interval).
+	DigestInterval time.Duration `yaml:"digest_interval"`
+	// KeyRotation is how long a digest signing key stays active before
+	// the next one takes over (default 720h, 30 days).
+	KeyRotation time.Duration `yaml:"key_rotation"`
 }
 
 // ObjectStore says where trail buckets live.
@@ -129,7 +136,7 @@ func Default() Config {
 			MaxBodyBytes:        8 << 20,
 			MaxEventsPerRequest: 10000,
 		},
-		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20},
+		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20, DigestInterval: time.Hour, KeyRotation: 30 * 24 * time.Hour},
 		ObjectStore: ObjectStore{Type: "fs"},
 	}
 }
@@ -161,6 +168,13 @@ func Load(path string) (Config, error) {
 			return c, &ValidationError{"OPENTRAIL_DELIVERY_INTERVAL", v, "want a duration such as 5m or 10s"}
 		}
 		c.Delivery.Interval = d
+	}
+	if v := os.Getenv("OPENTRAIL_DIGEST_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, &ValidationError{"OPENTRAIL_DIGEST_INTERVAL", v, "want a duration such as 1h or 10s"}
+		}
+		c.Delivery.DigestInterval = d
 	}
 	if o := &c.ObjectStore; o.SecretAccessKey == "" && o.SecretEnv != "" {
 		o.SecretAccessKey = os.Getenv(o.SecretEnv)
@@ -223,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Delivery.Interval; d < time.Second || d > 24*time.Hour {
 		return &ValidationError{"delivery.interval", d.String(), "must be between 1s and 24h"}
+	}
+	if d := c.Delivery.DigestInterval; d < time.Second || d > 24*time.Hour || d%c.Delivery.Interval != 0 {
+		return &ValidationError{"delivery.digest_interval", d.String(), fmt.Sprintf("must be between 1s and 24h and a multiple of delivery.interval (%s), so that no delivery window straddles two digests", c.Delivery.Interval)}
+	}
+	if d := c.Delivery.KeyRotation; d < time.Minute {
+		return &ValidationError{"delivery.key_rotation", d.String(), "must be at least 1m"}
 	}
 	if n := c.Delivery.MaxFileBytes; n < 1<<10 || n > 1<<30 {
 		return &ValidationError{"delivery.max_file_bytes", fmt.Sprint(n), "must be between 1 KiB and 1 GiB"}

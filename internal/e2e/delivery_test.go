@@ -23,6 +23,9 @@ type trailStatus struct {
 	LatestDeliveryError  string
 	LatestDeliveryTime   float64
 	DeliveredThroughTime float64
+	// with log file validation
+	LatestDigestDeliveryTime  float64
+	LatestDigestDeliveryError string
 }
 
 func (s *server) trailStatus(t testing.TB, akid, region, name string) trailStatus {

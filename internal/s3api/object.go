@@ -97,7 +97,10 @@ func (rq *request) getObject() error {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
 	for k, v := range oi.Meta {
-		h.Set("x-amz-meta-"+k, v)
+		// Lower-case on the wire, as S3 sends them: botocore keys the
+		// Metadata dict by the header name as received, and
+		// validate-logs looks up "signature".
+		h["x-amz-meta-"+k] = []string{v}
 	}
 	for _, o := range responseOverrides {
 		if v := rq.query.Get(o.param); v != "" {

@@ -138,6 +138,8 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte
 			}
 		}
 		s.Audit(awsapi.AuditRecord(c, "opentrail", "LookupEvents", true, params, nil, errCode, ""))
+	case r.URL.Path == "/v1/keys" && r.Method == http.MethodGet, r.URL.Path == "/v1/keys/rotate" && r.Method == http.MethodPost:
+		s.serveKeys(w, r)
 	case r.URL.Path == "/v1/trails" && r.Method == http.MethodGet:
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		s.native.Trails(rec, r)

@@ -93,12 +93,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s.deliverer = trail.NewDeliverer(st, trail.DeliveryOptions{
-		Interval:     cfg.Delivery.Interval,
-		MaxFileBytes: cfg.Delivery.MaxFileBytes,
-		Buckets:      s.buckets,
-		Org:          orgOf(&cfg),
-		Logger:       logger,
-		Metrics:      s.reg,
+		Interval:       cfg.Delivery.Interval,
+		MaxFileBytes:   cfg.Delivery.MaxFileBytes,
+		DigestInterval: cfg.Delivery.DigestInterval,
+		KeyRotation:    cfg.Delivery.KeyRotation,
+		Buckets:        s.buckets,
+		Org:            orgOf(&cfg),
+		Logger:         logger,
+		Metrics:        s.reg,
 	})
 	window := time.Duration(cfg.History.LookupWindowDays) * 24 * time.Hour
 	if window == 0 {
@@ -112,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		CanWrite: s.dir.CanWrite,
 		Buckets:  s.buckets,
 		Delivery: s.deliverer,
+		Keys:     s.deliverer,
 		Options: api.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,

@@ -3,6 +3,8 @@ package trail
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -54,6 +57,12 @@ type DeliveryOptions struct {
 	// in one window.
 	MaxFileBytes   int
 	MaxFileRecords int
+	// DigestInterval is the digest period of trails with log file
+	// validation (default 1 hour; a multiple of Interval).
+	DigestInterval time.Duration
+	// KeyRotation is how long a digest signing key stays active (default
+	// 30 days).
+	KeyRotation time.Duration
 	// RetryMax caps the wait between attempts while the destination fails
 	// (default: the interval, at most 30 s).
 	RetryMax time.Duration
@@ -80,6 +89,10 @@ type Status struct {
 	LatestErrorTime time.Time `json:",omitzero"`
 	Files           int64     `json:",omitempty"`
 	Events          int64     `json:",omitempty"`
+	// Digest delivery, for trails with log file validation.
+	LatestDigestDelivery time.Time `json:",omitzero"`
+	LatestDigestError    string    `json:",omitempty"`
+	Digests              int64     `json:",omitempty"`
 }
 
 // state is a trail's durable delivery state, stored as JSON in the store's
@@ -100,6 +113,8 @@ type state struct {
 	// events are written.
 	Parts map[string]int   `json:",omitempty"`
 	Done  map[string]int64 `json:",omitempty"`
+	// Chains are the trail's digest chains, by "account/region".
+	Chains map[string]*chain `json:",omitempty"`
 	Status
 }
 
@@ -121,7 +136,10 @@ type Deliverer struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 
-	filesTotal, eventsTotal, errorsTotal *metrics.Counter
+	keyMu sync.Mutex
+	keys  *digest.KeyRing // loaded on first use
+
+	filesTotal, eventsTotal, errorsTotal, digestsTotal *metrics.Counter
 }
 
 // NewDeliverer returns a Deliverer reading from st; Start runs it.
@@ -135,6 +153,16 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 	}
 	if opts.MaxFileRecords <= 0 {
 		opts.MaxFileRecords = DefaultMaxFileRecs
+	}
+	if opts.DigestInterval <= 0 {
+		opts.DigestInterval = DefaultDigestInterval
+	}
+	if opts.DigestInterval%opts.Interval != 0 {
+		// Digest periods must not split a delivery window.
+		opts.DigestInterval = max(opts.Interval, opts.DigestInterval/opts.Interval*opts.Interval)
+	}
+	if opts.KeyRotation <= 0 {
+		opts.KeyRotation = digest.DefaultRotation
 	}
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = min(opts.Interval, 30*time.Second)
@@ -150,15 +178,16 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 		reg = metrics.NewRegistry()
 	}
 	return &Deliverer{
-		st:          st,
-		opts:        opts,
-		log:         opts.Logger,
-		poll:        min(max(opts.Interval/5, 100*time.Millisecond), time.Second),
-		workers:     make(map[string]*worker),
-		wake:        make(chan struct{}, 1),
-		filesTotal:  reg.NewCounter("opentrail_delivery_files_total", "Log files written to trail buckets."),
-		eventsTotal: reg.NewCounter("opentrail_delivery_events_total", "Events written to trail buckets."),
-		errorsTotal: reg.NewCounter("opentrail_delivery_errors_total", "Failed attempts to write a log file."),
+		st:           st,
+		opts:         opts,
+		log:          opts.Logger,
+		poll:         min(max(opts.Interval/5, 100*time.Millisecond), time.Second),
+		workers:      make(map[string]*worker),
+		wake:         make(chan struct{}, 1),
+		filesTotal:   reg.NewCounter("opentrail_delivery_files_total", "Log files written to trail buckets."),
+		eventsTotal:  reg.NewCounter("opentrail_delivery_events_total", "Events written to trail buckets."),
+		errorsTotal:  reg.NewCounter("opentrail_delivery_errors_total", "Failed attempts to write a log file or a digest."),
+		digestsTotal: reg.NewCounter("opentrail_delivery_digests_total", "Digest files written to trail buckets."),
 	}
 }
 
@@ -332,10 +361,13 @@ type group struct {
 	firstIngest     time.Time
 	lastSeq         int64
 	lastIngest      time.Time
+	// oldest and newest eventTime of the buffered records
+	oldest, newest time.Time
 }
 
 func (g *group) reset() {
 	g.recs, g.bytes = g.recs[:0], 0
+	g.oldest, g.newest = time.Time{}, time.Time{}
 }
 
 type worker struct {
@@ -474,7 +506,10 @@ func (w *worker) step(ctx context.Context) error {
 			}
 			w.mu.Unlock()
 			clear(w.groups)
-			return w.save(ctx)
+			if err := w.save(ctx); err != nil {
+				return err
+			}
+			return w.emitDigests(ctx, t, set)
 		}
 	}
 
@@ -514,7 +549,10 @@ func (w *worker) step(ctx context.Context) error {
 			return err
 		}
 	}
-	return w.checkpoint(ctx, now, last)
+	if err := w.checkpoint(ctx, now, last); err != nil {
+		return err
+	}
+	return w.emitDigests(ctx, t, set)
 }
 
 func (w *worker) setWindow(end time.Time) {
@@ -579,6 +617,12 @@ func (w *worker) take(ctx context.Context, t store.Trail, set Settings, ev *stor
 	}
 	g.recs = append(g.recs, rec.Raw)
 	g.bytes += len(rec.Raw) + 1
+	if g.oldest.IsZero() || rec.EventTime.Before(g.oldest) {
+		g.oldest = rec.EventTime
+	}
+	if rec.EventTime.After(g.newest) {
+		g.newest = rec.EventTime
+	}
 	g.lastSeq, g.lastIngest = ev.Seq, ev.IngestTime
 	return nil
 }
@@ -675,7 +719,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key str
 	if set.IsOrganizationTrail && w.d.opts.Org != nil {
 		lk.OrgID = w.d.opts.Org.ID
 	}
-	body, err := encodeLogFile(g.recs)
+	body, plainHash, err := encodeLogFile(g.recs)
 	if err != nil {
 		return err
 	}
@@ -699,6 +743,9 @@ func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key str
 	}
 	w.st.Parts[key] = part + 1
 	w.st.Done[key] = g.lastSeq
+	if set.LogFileValidationEnabled {
+		w.listInDigest(t, set, g, set.S3BucketName, lk.String(), plainHash)
+	}
 	w.mu.Unlock()
 	w.d.filesTotal.Add(1)
 	w.d.eventsTotal.Add(uint64(len(g.recs)))
@@ -732,26 +779,29 @@ func (w *worker) put(ctx context.Context, bucket string, lk LogKey, body []byte,
 	return b.PutIfAbsent(ctx, lk.String(), body, nil)
 }
 
-// encodeLogFile returns {"Records":[...]} gzipped. The output depends
-// only on recs.
-func encodeLogFile(recs [][]byte) ([]byte, error) {
+// encodeLogFile returns {"Records":[...]} gzipped, and the hex SHA-256
+// of the uncompressed JSON (what digests list). The output depends only
+// on recs.
+func encodeLogFile(recs [][]byte) ([]byte, string, error) {
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	zw.Write([]byte(`{"Records":[`))
+	h := sha256.New()
+	mw := io.MultiWriter(zw, h)
+	mw.Write([]byte(`{"Records":[`))
 	for i, r := range recs {
 		if i > 0 {
-			zw.Write([]byte{','})
+			mw.Write([]byte{','})
 		}
-		zw.Write(r)
+		mw.Write(r)
 	}
-	zw.Write([]byte(`]}`))
+	mw.Write([]byte(`]}`))
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // sameRecords reports whether a gzip log file holds exactly recs.

@@ -1,0 +1,216 @@
+package trail_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/trail"
+)
+
+// readDigests returns the bucket's digests, oldest first, with their
+// uncompressed bytes and metadata.
+func (f *fixture) readDigests(bucket string) ([]*digest.Digest, [][]byte, []map[string]string) {
+	f.t.Helper()
+	b, _ := f.bk.Bucket(context.Background(), bucket)
+	infos, _, err := b.List(context.Background(), "", "", 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var ds []*digest.Digest
+	var plains [][]byte
+	var metas []map[string]string
+	for _, in := range infos {
+		if !strings.Contains(in.Key, "/CloudTrail-Digest/") {
+			continue
+		}
+		data, info, err := b.Get(context.Background(), in.Key)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		plain, _ := io.ReadAll(zr)
+		var d digest.Digest
+		if err := json.Unmarshal(plain, &d); err != nil {
+			f.t.Fatalf("%s: %v", in.Key, err)
+		}
+		if d.DigestS3Object != in.Key || d.DigestS3Bucket != bucket {
+			f.t.Errorf("digest at %s names %s/%s", in.Key, d.DigestS3Bucket, d.DigestS3Object)
+		}
+		ds, plains, metas = append(ds, &d), append(plains, plain), append(metas, info.Meta)
+	}
+	return ds, plains, metas
+}
+
+func TestDigestsChainSignAndListEveryFile(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{DigestInterval: 2 * time.Minute}, "b")
+	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", S3KeyPrefix: "p", LogFileValidationEnabled: true})
+	f.clk.Set(t0.Add(10 * time.Second))
+	f.ingest("111111111111/eu-west-1/Management", "111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(70 * time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	// 10:02–10:04 has no events; 10:04–10:06 has one.
+	f.clk.Set(t0.Add(4*time.Minute + 5*time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(6*time.Minute + 30*time.Second))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, _ := f.d.Status(context.Background(), arn)
+		if st.Digests >= 3 {
+			if st.LatestDigestDelivery.IsZero() || st.LatestDigestError != "" {
+				t.Errorf("status %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("digests not delivered: %+v", st)
+		}
+		f.d.Wake()
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	ds, plains, metas := f.readDigests("b")
+	if len(ds) != 3 {
+		t.Fatalf("%d digests, want 3 (10:02, 10:04 empty, 10:06)", len(ds))
+	}
+	keys, err := f.d.PublicKeys(context.Background(), "eu-west-1", t0, t0.Add(time.Hour))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("public keys %v %v", keys, err)
+	}
+	pub, err := digest.ParsePublicKey(keys[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every delivered log file is listed once, with the hash of its JSON.
+	logs := map[string]string{}
+	for _, lf := range f.files("b") {
+		logs[lf.key.String()] = ""
+	}
+	listed := 0
+	for i, d := range ds {
+		if d.DigestPublicKeyFingerprint != keys[0].Fingerprint || metas[i][digest.MetaSignatureAlgorithm] != "SHA256withRSA" {
+			t.Errorf("digest %d: fingerprint %s, meta %v", i, d.DigestPublicKeyFingerprint, metas[i])
+		}
+		if err := digest.Verify(pub, digest.SigningString(d, digest.Hash(plains[i])), metas[i][digest.MetaSignature]); err != nil {
+			t.Errorf("digest %d: %v", i, err)
+		}
+		if !strings.HasPrefix(d.DigestS3Object, "p/AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/2026/03/01/111111111111_CloudTrail-Digest_eu-west-1_t_eu-west-1_") {
+			t.Errorf("digest key %s", d.DigestS3Object)
+		}
+		if i == 0 {
+			if d.PreviousDigestSignature != nil || !bytes.Contains(plains[0], []byte(`"previousDigestSignature":null`)) {
+				t.Errorf("first digest links to a previous one: %s", plains[0])
+			}
+		} else {
+			p := ds[i-1]
+			if *d.PreviousDigestS3Object != p.DigestS3Object || *d.PreviousDigestHashValue != digest.Hash(plains[i-1]) ||
+				*d.PreviousDigestSignature != metas[i-1][digest.MetaSignature] || d.DigestStartTime != p.DigestEndTime {
+				t.Errorf("digest %d does not chain to %d", i, i-1)
+			}
+		}
+		for _, lf := range d.LogFiles {
+			if _, ok := logs[lf.S3Object]; !ok {
+				t.Errorf("digest lists %s, which was not delivered", lf.S3Object)
+			}
+			b, _ := f.bk.Bucket(context.Background(), "b")
+			data, _, _ := b.Get(context.Background(), lf.S3Object)
+			zr, _ := gzip.NewReader(bytes.NewReader(data))
+			plain, _ := io.ReadAll(zr)
+			if digest.Hash(plain) != lf.HashValue {
+				t.Errorf("%s: listed hash %s, file hashes to %s", lf.S3Object, lf.HashValue, digest.Hash(plain))
+			}
+			listed++
+		}
+	}
+	if listed != len(logs) {
+		t.Errorf("%d log files listed, %d delivered", listed, len(logs))
+	}
+	if len(ds[1].LogFiles) != 0 || ds[1].NewestEventTime != nil || !bytes.Contains(plains[1], []byte(`"logFiles":[]`)) {
+		t.Errorf("the empty period's digest: %s", plains[1])
+	}
+	if ds[2].DigestEndTime != "2026-03-01T10:06:00Z" {
+		t.Errorf("last digest ends %s", ds[2].DigestEndTime)
+	}
+}
+
+func TestDigestsExplainTheGapAfterStopLogging(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{DigestInterval: time.Minute}, "b")
+	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
+	f.clk.Set(t0.Add(10 * time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(90 * time.Second))
+	waitDigests(t, f, arn, 1)
+
+	setLogging := func(on bool) {
+		tr, _ := f.st.GetTrail(context.Background(), arn)
+		set, _ := trail.DecodeSettings(tr.Doc)
+		now := f.clk.Now()
+		set.IsLogging = on
+		if on {
+			set.StartLoggingTime = &now
+		} else {
+			set.StopLoggingTime = &now
+		}
+		tr.Doc, _ = json.Marshal(set)
+		if err := f.st.UpdateTrail(context.Background(), tr); err != nil {
+			t.Fatal(err)
+		}
+		f.d.Wake()
+		time.Sleep(300 * time.Millisecond) // let delivery see the change before the clock moves
+	}
+	setLogging(false)
+	f.clk.Set(t0.Add(10 * time.Minute))
+	time.Sleep(300 * time.Millisecond) // no digests while stopped
+	setLogging(true)
+	f.clk.Set(t0.Add(10*time.Minute + 20*time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(12 * time.Minute))
+	waitDigests(t, f, arn, 4) // 10:01, 10:02 (the period logging stopped in), 10:11, 10:12
+
+	ds, plains, _ := f.readDigests("b")
+	var restart *digest.Digest
+	for i, d := range ds {
+		if d.Gap != nil {
+			restart = d
+			if d.PreviousDigestSignature != nil {
+				t.Errorf("the digest after a gap links to a previous one: %s", plains[i])
+			}
+		}
+	}
+	if restart == nil || restart.Gap.Reason != digest.GapLoggingStopped || restart.Gap.PreviousObject == "" || restart.Gap.End != "2026-03-01T10:10:00Z" {
+		for _, p := range plains {
+			t.Logf("%s", p)
+		}
+		t.Fatalf("no explained gap")
+	}
+	for _, d := range ds {
+		if d.DigestEndTime > "2026-03-01T10:03:00Z" && d.DigestEndTime <= "2026-03-01T10:10:00Z" {
+			t.Errorf("digest %s delivered while logging was stopped", d.DigestS3Object)
+		}
+	}
+}
+
+func waitDigests(t *testing.T, f *fixture, arn string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, _ := f.d.Status(context.Background(), arn)
+		if st.Digests >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d digests delivered, want %d: %+v", st.Digests, n, st)
+		}
+		f.d.Wake()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
