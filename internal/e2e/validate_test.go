@@ -269,6 +269,43 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		t.Errorf("digests signed with %d keys, want 2 (before and after the rotation)", len(fps))
 	}
 	t.Logf("across the rotation:\n%s", lastLines(out, 3))
+
+	// A newer AWS CLI, when the machine has one, reaches S3 through
+	// AWS_ENDPOINT_URL and must agree.
+	if bin := newerAWSCLI(); bin != "" {
+		cmd := exec.Command(bin, append([]string{"--region", "eu-west-1", "cloudtrail", "validate-logs"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+s.url, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_PAGER=",
+			"AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"))
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if err != nil || !strings.Contains(o.String(), "digest files valid") || strings.Contains(o.String(), "INVALID") {
+			t.Errorf("%s validate-logs: %v\n%s\n%s", bin, err, o.String(), e.String())
+		} else {
+			t.Logf("%s:\n%s", bin, lastLines(o.String(), 3))
+		}
+	}
+}
+
+// newerAWSCLI returns an AWS CLI on PATH other than Debian's 2.9.19 that
+// honours AWS_ENDPOINT_URL (awscli ≥ 1.29 or ≥ 2.13), or "".
+func newerAWSCLI() string {
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		return ""
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(string(out), "aws-cli/%d.%d", &major, &minor); err != nil {
+		return ""
+	}
+	if major == 1 && minor >= 29 || major == 2 && minor >= 13 || major > 2 {
+		return bin
+	}
+	return ""
 }
 
 // latestDigestEnd is the time in the newest digest's name.
@@ -380,4 +417,75 @@ func (s *server) fsBucket(t testing.TB, bucket string) objstore.Bucket {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAWSCLIValidateLogsOnS3 checks digests opentrail delivered to a real
+// S3-compatible server (S3 user metadata, not the built-in store's
+// sidecars) with the AWS CLI reading that server.
+func TestAWSCLIValidateLogsOnS3(t *testing.T) {
+	v := startVersitygw(t)
+	// The CLI signs CloudTrail and S3 calls with the same credentials:
+	// local mode accepts the secret "test" for any key, so the gateway
+	// gets the same pair.
+	v.stop()
+	v.access, v.secret = "test", "test"
+	v.start()
+	gw := s3Client(v.url(), v.access, v.secret)
+	if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("ext-signed")}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: test\n  secret_access_key: test\n", v.url()))
+	s := startServer(t, "", "--config", cfg, "--delivery-interval", "1s", "--digest-interval", "2s")
+	for _, c := range [][]string{
+		{"cloudtrail", "create-trail", "--name", "ext-signed", "--s3-bucket-name", "ext-signed", "--enable-log-file-validation"},
+		{"cloudtrail", "start-logging", "--name", "ext-signed"},
+	} {
+		if out, errs, code := s.awsCLI(t, "test", "eu-west-1", c...); code != 0 {
+			t.Fatalf("aws %s: %d %s %s", strings.Join(c, " "), code, out, errs)
+		}
+	}
+	begin := time.Now().UTC().Add(-time.Minute)
+	postWorkload(t, s, "validate-s3", 200)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.trailStatus(t, "test", "eu-west-1", "ext-signed")
+		if st.LatestDigestDeliveryTime > float64(time.Now().Add(-time.Second).Unix()) && st.DeliveredThroughTime > float64(time.Now().Add(-time.Second).Unix()) {
+			time.Sleep(3 * time.Second) // one more digest period
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("digests not delivered: %+v\n%s", st, s.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	dataPath := s3EndpointOverride(t, v.url())
+	args := []string{"--trail-arn", "arn:aws:cloudtrail:eu-west-1:000000000000:trail/ext-signed",
+		"--start-time", begin.Format(time.RFC3339), "--end-time", time.Now().UTC().Format(time.RFC3339)}
+	out, errs, code := s.validateLogs(t, dataPath, "eu-west-1", args...)
+	if code != 0 || !strings.Contains(out, "digest files valid") || strings.Contains(out, "INVALID") {
+		t.Fatalf("validate-logs against the S3 server: exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("on the S3 server:\n%s", lastLines(out, 3))
+	// Overwrite one log file on the gateway: the CLI names it.
+	list, err := gw.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("ext-signed"), Prefix: aws.String("AWSLogs/000000000000/CloudTrail/eu-west-1/")})
+	if err != nil || len(list.Contents) == 0 {
+		t.Fatalf("list: %v", err)
+	}
+	key := *list.Contents[0].Key
+	if _, err := gw.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("ext-signed"), Key: aws.String(key),
+		Body: bytes.NewReader(gzipBytes([]byte(`{"Records":[]}`)))}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = s.validateLogs(t, dataPath, "eu-west-1", args...)
+	if want := "Log file\ts3://ext-signed/" + key + "\tINVALID: hash value doesn't match"; code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("after overwriting a log file: exit %d, want 1 and %q\n%s\n%s", code, want, out, errs)
+	}
+}
+
+func gzipBytes(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
 }
