@@ -25,6 +25,12 @@ type nativeTrail struct {
 	LatestDeliveryError string `json:"latestDeliveryError,omitempty"`
 	Files               int64  `json:"files"`
 	Events              int64  `json:"events"`
+	LatestDigest        string `json:"latestDigest,omitempty"`
+	LatestDigestError   string `json:"latestDigestError,omitempty"`
+	Digests             int64  `json:"digests,omitempty"`
+	// VerifyError is what the background verifier last found wrong.
+	VerifyError     string `json:"verifyError,omitempty"`
+	VerifyErrorTime string `json:"verifyErrorTime,omitempty"`
 }
 
 // Trails serves GET /v1/trails: every trail of the caller's account, in
@@ -66,6 +72,8 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 			}
 			nt.DeliveredThrough, nt.LatestDelivery, nt.LatestAttempt = stamp(ds.DeliveredThrough), stamp(ds.LatestDelivery), stamp(ds.LatestAttempt)
 			nt.LatestDeliveryError, nt.Files, nt.Events = ds.LatestError, ds.Files, ds.Events
+			nt.LatestDigest, nt.LatestDigestError, nt.Digests = stamp(ds.LatestDigestDelivery), ds.LatestDigestError, ds.Digests
+			nt.VerifyError, nt.VerifyErrorTime = ds.LatestVerifyError, stamp(ds.LatestVerifyErrorTime)
 		}
 		out.Trails = append(out.Trails, nt)
 	}

@@ -76,6 +76,10 @@ type Delivery struct {
 	// KeyRotation is how long a digest signing key stays active before
 	// the next one takes over (default 720h, 30 days).
 	KeyRotation time.Duration `yaml:"key_rotation"`
+	// VerifyDigests re-validates each digest after writing it (with its
+	// log files and its link to the one before) and reports changed or
+	// missing files in the log, /metrics and GET /v1/trails.
+	VerifyDigests bool `yaml:"verify_digests"`
 }
 
 // ObjectStore says where trail buckets live.

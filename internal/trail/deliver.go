@@ -63,6 +63,10 @@ type DeliveryOptions struct {
 	// KeyRotation is how long a digest signing key stays active (default
 	// 30 days).
 	KeyRotation time.Duration
+	// VerifyDigests re-validates every digest after writing it, with its
+	// log files and its link to the digest before, and counts failures in
+	// opentrail_digest_verify_failures_total.
+	VerifyDigests bool
 	// RetryMax caps the wait between attempts while the destination fails
 	// (default: the interval, at most 30 s).
 	RetryMax time.Duration
@@ -93,6 +97,10 @@ type Status struct {
 	LatestDigestDelivery time.Time `json:",omitzero"`
 	LatestDigestError    string    `json:",omitempty"`
 	Digests              int64     `json:",omitempty"`
+	// LatestVerifyError is what the background verifier found wrong last
+	// (a changed or missing file), with its time.
+	LatestVerifyError     string    `json:",omitempty"`
+	LatestVerifyErrorTime time.Time `json:",omitzero"`
 }
 
 // state is a trail's durable delivery state, stored as JSON in the store's
@@ -139,7 +147,10 @@ type Deliverer struct {
 	keyMu sync.Mutex
 	keys  *digest.KeyRing // loaded on first use
 
+	verifyJobs chan verifyJob // nil unless VerifyDigests
+
 	filesTotal, eventsTotal, errorsTotal, digestsTotal *metrics.Counter
+	verified, verifyFailures                           *metrics.Counter
 }
 
 // NewDeliverer returns a Deliverer reading from st; Start runs it.
@@ -177,7 +188,7 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	return &Deliverer{
+	d := &Deliverer{
 		st:           st,
 		opts:         opts,
 		log:          opts.Logger,
@@ -188,7 +199,14 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 		eventsTotal:  reg.NewCounter("opentrail_delivery_events_total", "Events written to trail buckets."),
 		errorsTotal:  reg.NewCounter("opentrail_delivery_errors_total", "Failed attempts to write a log file or a digest."),
 		digestsTotal: reg.NewCounter("opentrail_delivery_digests_total", "Digest files written to trail buckets."),
+		verified:     reg.NewCounter("opentrail_digest_verifications_total", "Digest chain checks run by the background verifier."),
+		verifyFailures: reg.NewCounter("opentrail_digest_verify_failures_total",
+			"Background checks that found a delivered log or digest file changed or missing."),
 	}
+	if opts.VerifyDigests {
+		d.verifyJobs = make(chan verifyJob, 64)
+	}
+	return d
 }
 
 // Interval is the delivery window in use.
@@ -203,6 +221,13 @@ func (d *Deliverer) Start() {
 		defer d.wg.Done()
 		d.run(ctx)
 	}()
+	if d.verifyJobs != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.verifyLoop(ctx)
+		}()
+	}
 }
 
 // Close stops delivery and waits for in-flight writes. Events not yet

@@ -300,6 +300,12 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c
 	if err != nil {
 		return w.digestFailed(fmt.Errorf("deliver digest %s to bucket %s: %w", d.DigestS3Object, set.S3BucketName, err))
 	}
+	from := c.Start
+	if c.Prev != nil {
+		from = c.Start.Add(-w.d.opts.DigestInterval) // check the link to the previous digest too
+	}
+	w.queueVerify(digest.Trail{Bucket: set.S3BucketName, Prefix: set.S3KeyPrefix, OrgID: dk.OrgID, Account: c.Account,
+		SourceRegion: c.Region, Name: t.Name, HomeRegion: t.HomeRegion}, from, end)
 	w.mu.Lock()
 	prev := &prevDigest{Bucket: set.S3BucketName, Key: d.DigestS3Object, Hash: hash, Signature: sig, End: end}
 	c.Prev, c.Last, c.Start, c.Gap, c.Files = prev, prev, end, nil, rest

@@ -214,3 +214,43 @@ func waitDigests(t *testing.T, f *fixture, arn string, n int64) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestVerifierCatchesAChangedLogFile(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{DigestInterval: time.Minute, VerifyDigests: true}, "b")
+	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
+	f.clk.Set(t0.Add(10 * time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(70 * time.Second))
+	waitDigests(t, f, arn, 1)
+	time.Sleep(200 * time.Millisecond) // the first digest's own check
+	if st, _ := f.d.Status(context.Background(), arn); st.LatestVerifyError != "" {
+		t.Fatalf("clean trail flagged: %s", st.LatestVerifyError)
+	}
+	// Change the delivered log file behind opentrail's back.
+	files := f.files("b")
+	if len(files) != 1 {
+		t.Fatalf("%d log files", len(files))
+	}
+	b, _ := f.bk.Bucket(context.Background(), "b")
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(`{"Records":[]}`))
+	zw.Close()
+	if err := b.Put(context.Background(), files[0].key.String(), z.Bytes(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The next digest's check covers the digest before it.
+	f.clk.Set(t0.Add(130 * time.Second))
+	waitDigests(t, f, arn, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := f.d.Status(context.Background(), arn)
+		if strings.Contains(st.LatestVerifyError, files[0].key.String()) && strings.Contains(st.LatestVerifyError, "hash value doesn't match") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the verifier did not report the changed file: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
