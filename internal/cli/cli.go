@@ -40,6 +40,7 @@ func commands(env *Env) []Command {
 		&demoCmd{env: env},
 		&trailsCmd{env: env},
 		&keysCmd{env: env},
+		&validateLogsCmd{env: env},
 		&versionCmd{env: env},
 	}
 }
@@ -69,6 +70,12 @@ func Main(ctx context.Context, args []string, env *Env) int {
 			case errors.Is(err, errUsage):
 				return 2
 			}
+			// A command that has printed its own messages (validate-logs,
+			// as the AWS CLI does) chooses the exit code.
+			var ec interface{ ExitCode() int }
+			if errors.As(err, &ec) {
+				return ec.ExitCode()
+			}
 			fmt.Fprintf(env.Stderr, "opentrail %s: %v\n", c.Name(), err)
 			if h := client.Hint(err); h != "" {
 				fmt.Fprintf(env.Stderr, "hint: %s\n", h)
@@ -89,7 +96,7 @@ func usage(w io.Writer, cmds []Command) {
 	fmt.Fprintln(w, "\nUsage: opentrail <command> [flags]\n\nCommands:")
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Synopsis())
+		fmt.Fprintf(w, "  %-14s %s\n", c.Name(), c.Synopsis())
 	}
 	fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
 }

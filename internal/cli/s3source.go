@@ -1,0 +1,427 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/digest"
+)
+
+// s3Source is a digest.Source and digest.Opener over an S3-compatible
+// API: opentrail's own (path-style, on the server's port) or any other
+// service a trail delivers to. Public keys come from keys. It is safe for
+// concurrent use.
+type s3Source struct {
+	s3   *s3.Client
+	keys keyFunc
+}
+
+// keyFunc returns the public keys whose validity overlaps [start, end].
+type keyFunc func(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error)
+
+var (
+	_ digest.Source = (*s3Source)(nil)
+	_ digest.Opener = (*s3Source)(nil)
+)
+
+// loadAWSConfig loads the usual AWS configuration (environment, shared
+// files, profile) without asking the instance metadata service unless
+// AWS_EC2_METADATA_DISABLED=false, as client.New does.
+func loadAWSConfig(ctx context.Context, profile string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "false" {
+		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// localModeCreds are the credentials client.New falls back to when none
+// are configured; a local-mode server accepts them.
+type localModeCreds struct{}
+
+func (localModeCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "opentrail local-mode default"}, nil
+}
+
+// opentrailCredentials returns cfg's credentials, or the local-mode pair
+// when there are none, as the signed client uses for the server.
+func opentrailCredentials(ctx context.Context, cfg aws.Config) aws.CredentialsProvider {
+	if cfg.Credentials != nil {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if c, err := cfg.Credentials.Retrieve(cctx); err == nil && c.HasKeys() {
+			return cfg.Credentials
+		}
+	}
+	return aws.NewCredentialsCache(localModeCreds{})
+}
+
+// newS3Client returns a path-style S3 client for endpoint, signing for
+// region with creds. parallel sizes its connection pool.
+func newS3Client(endpoint, region string, creds aws.CredentialsProvider, parallel int) *s3.Client {
+	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = max(100, 2*parallel)
+		tr.MaxIdleConnsPerHost = max(16, 2*parallel)
+	})
+	return s3.New(s3.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(strings.TrimRight(endpoint, "/")),
+		UsePathStyle: true,
+		Credentials:  creds,
+		HTTPClient:   hc,
+		// Hashes are checked against the digests; S3-compatible servers
+		// do not all speak the newest checksum trailers.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+}
+
+// digestFolder is "[prefix/]AWSLogs/[o-id/]account/CloudTrail-Digest/region/".
+func digestFolder(t digest.Trail) string {
+	var b strings.Builder
+	if t.Prefix != "" {
+		b.WriteString(t.Prefix + "/")
+	}
+	b.WriteString("AWSLogs/")
+	if t.OrgID != "" {
+		b.WriteString(t.OrgID + "/")
+	}
+	b.WriteString(t.Account + "/CloudTrail-Digest/" + t.SourceRegion + "/")
+	return b.String()
+}
+
+// digestNameRE matches the keys of t's digests under digestFolder(t):
+// date folders, then the file name with its end time (and _backfill).
+func digestNameRE(t digest.Trail) *regexp.Regexp {
+	q := regexp.QuoteMeta
+	return regexp.MustCompile(`^` + q(digestFolder(t)) + `\d{4}/\d{2}/\d{2}/` + q(t.Account) + `_CloudTrail-Digest_` +
+		q(t.SourceRegion) + `_` + q(t.Name) + `_` + q(t.HomeRegion) + `_\d{8}T\d{6}Z(?:_backfill)?\.json\.gz$`)
+}
+
+// digestKeyTime returns the time in a digest key: its last 16 characters
+// before ".json.gz" (or "_backfill.json.gz"), validate-logs' key[-24:-8].
+func digestKeyTime(key string) (time.Time, bool) {
+	k, ok := strings.CutSuffix(key, ".json.gz")
+	if !ok {
+		return time.Time{}, false
+	}
+	k = strings.TrimSuffix(k, "_backfill")
+	if len(k) < 16 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405Z", k[len(k)-16:])
+	return t, err == nil
+}
+
+// ListDigests lists the trail's digest folder with ListObjectsV2 from the
+// date folder of start and stops after the date folder of end.
+func (s *s3Source) ListDigests(ctx context.Context, t digest.Trail, start, end time.Time) ([]digest.ObjectRef, error) {
+	folder := digestFolder(t)
+	names := digestNameRE(t)
+	start, end = start.UTC().Truncate(time.Second), end.UTC()
+	lastDay := end.Format("2006/01/02")
+	in := &s3.ListObjectsV2Input{
+		Bucket:     aws.String(t.Bucket),
+		Prefix:     aws.String(folder),
+		StartAfter: aws.String(folder + start.Format("2006/01/02")),
+	}
+	var refs []digest.ObjectRef
+	p := s3.NewListObjectsV2Paginator(s.s3, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, folder, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			rest := strings.TrimPrefix(key, folder)
+			if len(rest) >= len(lastDay) && rest[:len(lastDay)] > lastDay {
+				return refs, nil // past the last date folder in range
+			}
+			if !names.MatchString(key) {
+				continue
+			}
+			if te, ok := digestKeyTime(key); ok && !te.Before(start) && !te.After(end) {
+				refs = append(refs, digest.ObjectRef{Bucket: t.Bucket, Key: key})
+			}
+		}
+	}
+	return refs, nil
+}
+
+// Get reads an object whole, with its user metadata.
+func (s *s3Source) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map[string]string, error) {
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return nil, nil, s3Error(o, err)
+	}
+	defer out.Body.Close()
+	var buf bytes.Buffer
+	if n := aws.ToInt64(out.ContentLength); n > 0 && n < 1<<30 {
+		buf.Grow(int(n))
+	}
+	if _, err := buf.ReadFrom(out.Body); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", o, err)
+	}
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return buf.Bytes(), meta, nil
+}
+
+// Open streams an object.
+func (s *s3Source) Open(ctx context.Context, o digest.ObjectRef) (io.ReadCloser, error) {
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return nil, s3Error(o, err)
+	}
+	return out.Body, nil
+}
+
+// PublicKeys returns the keys of s.keys.
+func (s *s3Source) PublicKeys(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error) {
+	return s.keys(ctx, start, end)
+}
+
+// s3Error wraps err, as digest.ErrNotFound when the object does not
+// exist: a NoSuchKey error, or a 404 other than for a missing bucket.
+func s3Error(o digest.ObjectRef, err error) error {
+	code := ""
+	if ae, ok := errors.AsType[smithy.APIError](err); ok {
+		code = ae.ErrorCode()
+	}
+	re, _ := errors.AsType[*awshttp.ResponseError](err)
+	if code == "NoSuchKey" || (re != nil && re.HTTPStatusCode() == http.StatusNotFound && code != "NoSuchBucket") {
+		return fmt.Errorf("%w: %s", digest.ErrNotFound, o)
+	}
+	return fmt.Errorf("get %s: %w", o, err)
+}
+
+// orgFolders returns the organisation folders o-… under
+// [prefix/]AWSLogs/ of the bucket that hold digests of account for
+// region.
+func (s *s3Source) orgFolders(ctx context.Context, t digest.Trail) ([]string, error) {
+	root := "AWSLogs/"
+	if t.Prefix != "" {
+		root = t.Prefix + "/" + root
+	}
+	var orgs []string
+	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{
+		Bucket: aws.String(t.Bucket), Prefix: aws.String(root + "o-"), Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, root, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			org := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), root), "/")
+			tt := t
+			tt.OrgID = org
+			has, err := s.hasDigests(ctx, tt)
+			if err != nil {
+				return nil, err
+			}
+			if has {
+				orgs = append(orgs, org)
+			}
+		}
+	}
+	return orgs, nil
+}
+
+// hasDigests reports whether t's digest folder holds any object.
+func (s *s3Source) hasDigests(ctx context.Context, t digest.Trail) (bool, error) {
+	out, err := s.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: aws.String(t.Bucket), Prefix: aws.String(digestFolder(t)), MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		return false, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, digestFolder(t), err)
+	}
+	return len(out.Contents) > 0, nil
+}
+
+// dirOrgs finds, in a local copy of a bucket, what s3Source's orgFolders
+// and hasDigests find in a bucket.
+type dirOrgs struct{ dir string }
+
+func (d dirOrgs) hasDigests(_ context.Context, t digest.Trail) (bool, error) {
+	entries, err := os.ReadDir(filepath.Join(d.dir, filepath.FromSlash(digestFolder(t))))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return len(entries) > 0, err
+}
+
+func (d dirOrgs) orgFolders(ctx context.Context, t digest.Trail) ([]string, error) {
+	root := "AWSLogs"
+	if t.Prefix != "" {
+		root = t.Prefix + "/" + root
+	}
+	entries, err := os.ReadDir(filepath.Join(d.dir, filepath.FromSlash(root)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var orgs []string
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "o-") {
+			continue
+		}
+		tt := t
+		tt.OrgID = e.Name()
+		if has, err := d.hasDigests(ctx, tt); err != nil {
+			return nil, err
+		} else if has {
+			orgs = append(orgs, e.Name())
+		}
+	}
+	return orgs, nil
+}
+
+// serverKeys returns the keys the server's ListPublicKeys serves for the
+// client's region, remembering each range's answer.
+func serverKeys(cl *client.Client) keyFunc {
+	var mu sync.Mutex
+	cache := map[[2]int64][]digest.PublicKey{}
+	return func(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error) {
+		start, end = start.Truncate(time.Second), end.Add(time.Second-1).Truncate(time.Second)
+		k := [2]int64{start.Unix(), end.Unix()}
+		mu.Lock()
+		defer mu.Unlock()
+		if keys, ok := cache[k]; ok {
+			return keys, nil
+		}
+		in := struct{ StartTime, EndTime int64 }{k[0], k[1]}
+		var out struct {
+			PublicKeyList []struct {
+				Value                              []byte
+				ValidityStartTime, ValidityEndTime float64
+				Fingerprint                        string
+			}
+		}
+		if _, err := callCloudTrail(ctx, cl, "ListPublicKeys", in, &out); err != nil {
+			return nil, opError("ListPublicKeys", err)
+		}
+		keys := make([]digest.PublicKey, 0, len(out.PublicKeyList))
+		for _, p := range out.PublicKeyList {
+			keys = append(keys, digest.PublicKey{
+				Region: cl.Region, Value: p.Value, Fingerprint: p.Fingerprint,
+				ValidFrom: epoch(p.ValidityStartTime), ValidTo: epoch(p.ValidityEndTime),
+			})
+		}
+		cache[k] = keys
+		return keys, nil
+	}
+}
+
+// fileKeys returns the keys of a file saved from ListPublicKeys.
+func fileKeys(keys []digest.PublicKey) keyFunc {
+	ds := &digest.DirSource{Keys: keys} // for its validity filter
+	return ds.PublicKeys
+}
+
+func epoch(f float64) time.Time {
+	if f == 0 {
+		return time.Time{}
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+}
+
+// opErr is a failed call of a server operation, named as the AWS CLI
+// names it in "An error occurred (...) when calling the ... operation".
+type opErr struct {
+	op  string
+	err error
+}
+
+func (e *opErr) Error() string { return e.op + ": " + e.err.Error() }
+func (e *opErr) Unwrap() error { return e.err }
+
+func opError(op string, err error) error { return &opErr{op, err} }
+
+// meteredSource counts the bytes read through a Source, for progress.
+// Log files are streamed when the underlying Source is an Opener.
+type meteredSource struct {
+	src  digest.Source
+	keys keyFunc
+	read atomic.Int64
+}
+
+var (
+	_ digest.Source = (*meteredSource)(nil)
+	_ digest.Opener = (*meteredSource)(nil)
+)
+
+func (m *meteredSource) ListDigests(ctx context.Context, t digest.Trail, start, end time.Time) ([]digest.ObjectRef, error) {
+	return m.src.ListDigests(ctx, t, start, end)
+}
+
+func (m *meteredSource) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map[string]string, error) {
+	b, meta, err := m.src.Get(ctx, o)
+	m.read.Add(int64(len(b)))
+	return b, meta, err
+}
+
+func (m *meteredSource) PublicKeys(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error) {
+	return m.keys(ctx, start, end)
+}
+
+func (m *meteredSource) Open(ctx context.Context, o digest.ObjectRef) (io.ReadCloser, error) {
+	op, ok := m.src.(digest.Opener)
+	if !ok {
+		b, _, err := m.Get(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
+	rc, err := op.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{rc: rc, n: &m.read}, nil
+}
+
+type countingReader struct {
+	rc io.ReadCloser
+	n  *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.rc.Close() }
