@@ -3,6 +3,7 @@ package trail
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -63,6 +64,9 @@ type DeliveryOptions struct {
 	// KeyRotation is how long a digest signing key stays active (default
 	// 30 days).
 	KeyRotation time.Duration
+	// GenerateKey makes a new digest signing key (2048-bit RSA when nil);
+	// tests pass pre-made keys, since generating one is slow.
+	GenerateKey func() (*rsa.PrivateKey, error)
 	// VerifyDigests re-validates every digest after writing it, with its
 	// log files and its link to the digest before, and counts failures in
 	// opentrail_digest_verify_failures_total.

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +66,39 @@ func (b *buckets) setFail(name string, err error) {
 	b.mu.Unlock()
 }
 
+// testKeys hands out the digest package's fixed test keys in turn:
+// generating RSA keys is slow, the more so under the race detector.
+func testKeys(t *testing.T) func() (*rsa.PrivateKey, error) {
+	var keys []*rsa.PrivateKey
+	for i := 1; i <= 3; i++ {
+		b, err := os.ReadFile(fmt.Sprintf("../digest/testdata/keys/key%d.pem", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("key%d.pem is not PEM", i)
+		}
+		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+		if err != nil {
+			if k8, err8 := x509.ParsePKCS8PrivateKey(blk.Bytes); err8 == nil {
+				k = k8.(*rsa.PrivateKey)
+			} else {
+				t.Fatal(err)
+			}
+		}
+		keys = append(keys, k)
+	}
+	var mu sync.Mutex
+	n := 0
+	return func() (*rsa.PrivateKey, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return keys[(n-1)%len(keys)], nil
+	}
+}
+
 type fixture struct {
 	t   *testing.T
 	st  *store.Store
@@ -97,6 +134,7 @@ func (f *fixture) startDeliverer(opts trail.DeliveryOptions) {
 		opts.Interval = time.Minute
 	}
 	opts.RetryMax = 50 * time.Millisecond
+	opts.GenerateKey = testKeys(f.t)
 	f.d = trail.NewDeliverer(f.st, opts)
 	f.d.Start()
 	f.t.Cleanup(func() { f.d.Close(context.Background()) })
@@ -161,7 +199,7 @@ func (f *fixture) ingest(specs ...string) []string {
 // waitDelivered waits until the trail's watermark reaches t.
 func (f *fixture) waitDelivered(arn string, t time.Time) trail.Status {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		s, err := f.d.Status(context.Background(), arn)
 		if err != nil {
@@ -370,7 +408,7 @@ func TestDeliveryRetriesUntilTheBucketIsBack(t *testing.T) {
 	f.clk.Set(t0.Add(time.Second))
 	want := f.ingest("111111111111/eu-west-1/Management", "111111111111/eu-west-1/Management")
 	f.clk.Set(t0.Add(2 * time.Minute))
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, _ := f.d.Status(context.Background(), arn)
 		if st.LatestError == "NoSuchBucket" {

@@ -379,6 +379,7 @@ func (d *Deliverer) loadKeys(ctx context.Context) error {
 		return err
 	}
 	r.Rotation = d.opts.KeyRotation
+	r.Generate = d.opts.GenerateKey
 	d.keys = r
 	return nil
 }

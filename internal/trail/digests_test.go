@@ -62,7 +62,7 @@ func TestDigestsChainSignAndListEveryFile(t *testing.T) {
 	f.clk.Set(t0.Add(4*time.Minute + 5*time.Second))
 	f.ingest("111111111111/eu-west-1/Management")
 	f.clk.Set(t0.Add(6*time.Minute + 30*time.Second))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, _ := f.d.Status(context.Background(), arn)
 		if st.Digests >= 3 {
@@ -201,7 +201,7 @@ func TestDigestsExplainTheGapAfterStopLogging(t *testing.T) {
 
 func waitDigests(t *testing.T, f *fixture, arn string, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, _ := f.d.Status(context.Background(), arn)
 		if st.Digests >= n {
@@ -242,7 +242,7 @@ func TestVerifierCatchesAChangedLogFile(t *testing.T) {
 	// The next digest's check covers the digest before it.
 	f.clk.Set(t0.Add(130 * time.Second))
 	waitDigests(t, f, arn, 2)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, _ := f.d.Status(context.Background(), arn)
 		if strings.Contains(st.LatestVerifyError, files[0].key.String()) && strings.Contains(st.LatestVerifyError, "hash value doesn't match") {
