@@ -41,6 +41,7 @@ func commands(env *Env) []Command {
 		&trailsCmd{env: env},
 		&keysCmd{env: env},
 		&validateLogsCmd{env: env},
+		&importCmd{env: env},
 		&versionCmd{env: env},
 	}
 }

@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TestImport imports a CloudTrail bucket layout and the public test data
+// into a running server with `opentrail import`, finds an imported event
+// with `aws cloudtrail lookup-events`, and imports again to add nothing.
+func TestImport(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	s := startServer(t, "")
+
+	// A bucket: 3 log files of 4 events, a digest file and a corrupt file.
+	dir := t.TempDir()
+	now := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Minute)
+	day := now.Format("2006/01/02")
+	for f := range 3 {
+		var recs []string
+		for i := range 4 {
+			recs = append(recs, string(record(recOpts{id: uuid("import", f*4+i), name: "CreateBucket", source: "s3.amazonaws.com", t: now.Add(time.Duration(i) * time.Second)})))
+		}
+		key := fmt.Sprintf("AWSLogs/000000000000/CloudTrail/us-east-1/%s/000000000000_CloudTrail_us-east-1_%sZ_%016d.json.gz", day, now.Format("20060102T1504"), f)
+		gz(t, filepath.Join(dir, key), `{"Records":[`+strings.Join(recs, ",")+`]}`)
+	}
+	gz(t, filepath.Join(dir, "AWSLogs/000000000000/CloudTrail-Digest/us-east-1/"+day+"/000000000000_CloudTrail-Digest_us-east-1_t_us-east-1_"+now.Format("20060102T150405Z")+".json.gz"), `{}`)
+	os.WriteFile(filepath.Join(dir, "AWSLogs/000000000000/CloudTrail/us-east-1/"+day+"/broken.json"), []byte(`{"Records":[{"eventVersion":`), 0o600)
+
+	state := filepath.Join(t.TempDir(), "state.ndjson")
+	out, errs, code := runCLI(t, "import", "--endpoint", s.url, "--state", state, "--parallel", "2", dir)
+	if code != 0 || !strings.Contains(out, "12 events, 12 new, 0 already stored; 0 repaired, 0 rejected") ||
+		!strings.Contains(out, "files: 1 bad, 0 finished earlier, 1 digest/Insights skipped") {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "broken.json") {
+		t.Errorf("the bad file is not reported: %s", errs)
+	}
+
+	stdout, stderr, code := s.awsCLI(t, "test", "us-east-1", "cloudtrail", "lookup-events",
+		"--lookup-attributes", "AttributeKey=EventId,AttributeValue="+uuid("import", 5))
+	if code != 0 || !strings.Contains(stdout, `"EventName": "CreateBucket"`) {
+		t.Fatalf("lookup-events: %d %s %s", code, stdout, stderr)
+	}
+
+	// Again with the state: the three files are skipped. Without it
+	// (--fresh): read again, nothing added.
+	out, _, code = runCLI(t, "import", "--endpoint", s.url, "--state", state, dir)
+	if code != 0 || !strings.Contains(out, "0 events, 0 new") || !strings.Contains(out, "3 finished earlier") {
+		t.Fatalf("resumed import: %d %s", code, out)
+	}
+	out, _, code = runCLI(t, "import", "--endpoint", s.url, "--state", state, "--fresh", dir)
+	if code != 0 || !strings.Contains(out, "12 events, 0 new, 12 already stored") {
+		t.Fatalf("fresh import: %d %s", code, out)
+	}
+
+	// The public records, repaired where needed, pass the server's strict
+	// validation: none is rejected.
+	pub := "../../../shared/testdata/public"
+	scen, _ := filepath.Glob(filepath.Join(pub, "panther-analysis/scenario_*.json"))
+	args := append([]string{"import", "--endpoint", s.url, "--state", filepath.Join(t.TempDir(), "s"),
+		filepath.Join(pub, "stratus-red-team"), filepath.Join(pub, "panther-analysis/panther_cloudtrail_rule_test_records.ndjson")}, scen...)
+	out, errs, code = runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, "801 events, 486 new, 315 already stored; 189 repaired, 0 rejected") {
+		t.Fatalf("public import: %d\n%s\n%s", code, out, errs)
+	}
+
+	// --data on the directory the server holds fails with a clear error.
+	_, errs, code = runCLI(t, "import", "--data", s.data, "--state", filepath.Join(t.TempDir(), "s"), dir)
+	if code != 1 || !strings.Contains(errs, "in use by another process") {
+		t.Fatalf("--data on a served store: %d %s", code, errs)
+	}
+}
+
+func gz(t *testing.T, path, body string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(body))
+	zw.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportFromS3 imports a CloudTrail bucket on a real S3-compatible
+// server with `opentrail import s3://…`.
+func TestImportFromS3(t *testing.T) {
+	v := startVersitygw(t)
+	v.stop()
+	v.access, v.secret = "test", "test" // the same credentials sign the server's and S3's requests
+	v.start()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	s := startServer(t, "")
+	gw := s3Client(v.url(), "test", "test")
+	ctx := context.Background()
+	if _, err := gw.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("old-trail")}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
+	for f := range 4 {
+		var recs []string
+		for i := range 5 {
+			recs = append(recs, string(record(recOpts{id: uuid("import-s3", f*5+i), name: "PutObject", region: "eu-west-1", t: now})))
+		}
+		key := fmt.Sprintf("archive/AWSLogs/000000000000/CloudTrail/eu-west-1/%s/000000000000_CloudTrail_eu-west-1_%sZ_%016d.json.gz",
+			now.Format("2006/01/02"), now.Format("20060102T1504"), f)
+		if _, err := gw.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("old-trail"), Key: aws.String(key),
+			Body: bytes.NewReader(gzipBytes([]byte(`{"Records":[` + strings.Join(recs, ",") + `]}`)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"import", "--endpoint", s.url, "--endpoint-url", v.url(), "--s3-path-style", "--s3-region", "us-east-1",
+		"--state", filepath.Join(t.TempDir(), "state"), "s3://old-trail/archive/"}
+	out, errs, code := runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, "20 events, 20 new") {
+		t.Fatalf("import from S3: %d\n%s\n%s", code, out, errs)
+	}
+	stdout, stderr, code := s.awsCLI(t, "test", "eu-west-1", "cloudtrail", "lookup-events",
+		"--lookup-attributes", "AttributeKey=EventId,AttributeValue="+uuid("import-s3", 7))
+	if code != 0 || !strings.Contains(stdout, `"EventName": "PutObject"`) {
+		t.Fatalf("lookup-events: %d %s %s", code, stdout, stderr)
+	}
+	// Again: the files are finished.
+	out, _, code = runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, "4 finished earlier") {
+		t.Fatalf("second import from S3: %d %s", code, out)
+	}
+}

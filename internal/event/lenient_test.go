@@ -1,0 +1,122 @@
+package event_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+)
+
+func TestParseLenientRepairs(t *testing.T) {
+	opts := event.LenientOptions{Time: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC), Account: "111122223333", Region: "eu-west-1"}
+	tests := []struct {
+		name, in string
+		check    func(t *testing.T, r *event.Record)
+	}{
+		{"space time", `{"eventVersion":"1.08","eventTime":"2022-12-11 19:42:55.5","eventID":"e1","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","recipientAccountId":"123456789012"}`,
+			func(t *testing.T, r *event.Record) {
+				if want := time.Date(2022, 12, 11, 19, 42, 55, 5e8, time.UTC); !r.EventTime.Equal(want) {
+					t.Errorf("EventTime = %v, want %v", r.EventTime, want)
+				}
+			}},
+		{"redacted time and no version or id", `{"eventTime":"redacted","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","recipientAccountId":"123456789012"}`,
+			func(t *testing.T, r *event.Record) {
+				if !r.EventTime.Equal(opts.Time) || r.EventVersion != event.UnknownVersion || len(r.EventID) != 36 {
+					t.Errorf("got time %v version %q id %q", r.EventTime, r.EventVersion, r.EventID)
+				}
+			}},
+		{"bad accounts", `{"eventVersion":"1.08","eventTime":"2022-12-11T19:42:55Z","eventID":"e1","eventSource":"s","eventName":"n","awsRegion":"US-EAST-1","userIdentity":{"accountId":"12948575929274"},"recipientAccountId":"123456789"}`,
+			func(t *testing.T, r *event.Record) {
+				if r.AccountID != opts.Account || r.AWSRegion != "us-east-1" {
+					t.Errorf("account %q region %q", r.AccountID, r.AWSRegion)
+				}
+			}},
+		{"nulls and duplicates", `{"eventVersion":"1.08","eventTime":"2022-12-11T19:42:55Z","eventID":"e1","eventSource":"s","eventName":"n","awsRegion":"us-east-1","recipientAccountId":"123456789012","additionalEventData":null,"resources":null,"x":1,"x":2}`,
+			func(t *testing.T, r *event.Record) {
+				if bytes.Contains(r.Raw, []byte(`"x":2`)) || !bytes.Contains(r.Raw, []byte(`"x":1`)) {
+					t.Errorf("raw %s", r.Raw)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := event.Parse([]byte(tt.in)); err == nil {
+				t.Fatal("strict Parse accepts the input; the test is meaningless")
+			}
+			r, reps, err := event.ParseLenient([]byte(tt.in), opts)
+			if err != nil {
+				t.Fatalf("ParseLenient: %v (repairs %v)", err, reps)
+			}
+			if len(reps) == 0 {
+				t.Fatal("no repairs reported")
+			}
+			// The repaired record passes the strict parser and records what changed.
+			again, err := event.Parse(r.Raw)
+			if err != nil {
+				t.Fatalf("Parse(repaired) = %v\n%s", err, r.Raw)
+			}
+			if again.EventID != r.EventID {
+				t.Errorf("eventID changed on reparse")
+			}
+			var m map[string]json.RawMessage
+			json.Unmarshal(r.Raw, &m)
+			if _, ok := m[event.RepairsMember]; !ok {
+				t.Errorf("repaired record lacks %s: %s", event.RepairsMember, r.Raw)
+			}
+			// Deterministic: the same input gives the same record.
+			r2, _, _ := event.ParseLenient([]byte(tt.in), opts)
+			if !bytes.Equal(r.Raw, r2.Raw) {
+				t.Errorf("not deterministic")
+			}
+			tt.check(t, r)
+		})
+	}
+}
+
+func TestParseLenientLeavesValidAndSyntax(t *testing.T) {
+	good := `{"eventVersion":"1.08","eventTime":"2022-12-11T19:42:55Z","eventID":"e1","eventSource":"s","eventName":"n","awsRegion":"us-east-1","recipientAccountId":"123456789012"}`
+	r, reps, err := event.ParseLenient([]byte(good), event.LenientOptions{})
+	if err != nil || reps != nil || string(r.Raw) != good {
+		t.Fatalf("valid record: %v %v %s", err, reps, r.Raw)
+	}
+	_, _, err = event.ParseLenient([]byte(`{"eventVersion":`), event.LenientOptions{})
+	var se *event.SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("syntax error: got %v", err)
+	}
+}
+
+// TestParseLenientPanther: every panther-analysis record that the strict
+// parser rejects is repaired.
+func TestParseLenientPanther(t *testing.T) {
+	f, err := os.Open("../../../shared/testdata/public/panther-analysis/panther_cloudtrail_rule_test_records.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	strictFail, n := 0, 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		n++
+		if _, err := event.Parse([]byte(line)); err != nil {
+			strictFail++
+		}
+		if _, reps, err := event.ParseLenient([]byte(line), event.LenientOptions{}); err != nil {
+			t.Errorf("record %d: %v (repairs %v)", n, err, reps)
+		}
+	}
+	if n != 464 || strictFail == 0 {
+		t.Fatalf("read %d records, %d failing strictly; want 464 and some", n, strictFail)
+	}
+}

@@ -1,0 +1,249 @@
+package importer_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/importer"
+	"github.com/opentrail/opentrail/internal/store"
+)
+
+func rec(id string, t time.Time, acct, region string) string {
+	return fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","accountId":%q,"userName":"alice"},"eventTime":%q,"eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":%q,"sourceIPAddress":"192.0.2.1","eventID":%q,"readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":%q}`,
+		acct, t.UTC().Format(time.RFC3339), region, id, acct)
+}
+
+func writeGz(t *testing.T, path string, body string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(body))
+	zw.Close()
+	writeFile(t, path, buf.Bytes())
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bucket writes a CloudTrail bucket layout: for two accounts, two regions
+// and two days, a log file of 5 events each (40 events), plus a digest
+// file, an Insights file, a README and one corrupt gzip file.
+func bucket(t *testing.T) string {
+	dir := t.TempDir()
+	n := 0
+	for _, acct := range []string{"111122223333", "444455556666"} {
+		for _, region := range []string{"us-east-1", "eu-west-1"} {
+			for day := 1; day <= 2; day++ {
+				end := time.Date(2024, 3, day, 12, 5, 0, 0, time.UTC)
+				var recs []string
+				for i := range 5 {
+					n++
+					recs = append(recs, rec(fmt.Sprintf("ev-%04d", n), end.Add(-time.Duration(i+1)*time.Minute), acct, region))
+				}
+				key := fmt.Sprintf("prefix/AWSLogs/%s/CloudTrail/%s/2024/03/%02d/%s_CloudTrail_%s_202403%02dT1205Z_abcdefghijklmnop.json.gz",
+					acct, region, day, acct, region, day)
+				writeGz(t, filepath.Join(dir, key), `{"Records":[`+strings.Join(recs, ",")+`]}`)
+			}
+		}
+	}
+	writeGz(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T120000Z.json.gz"),
+		`{"awsAccountId":"111122223333","logFiles":[]}`)
+	writeGz(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/03/01/111122223333_CloudTrail-Insight_us-east-1_20240301T1205Z_abcdefghijklmnop.json.gz"),
+		`{"Records":[]}`)
+	writeFile(t, filepath.Join(dir, "README.md"), []byte("# not a log\n"))
+	writeFile(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/02/111122223333_CloudTrail_us-east-1_20240302T1300Z_corruptcorruptco.json.gz"),
+		[]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3})
+	return dir
+}
+
+type problems struct {
+	mu   sync.Mutex
+	list []importer.Problem
+}
+
+func (p *problems) report(x importer.Problem) {
+	p.mu.Lock()
+	p.list = append(p.list, x)
+	p.mu.Unlock()
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := importer.OpenStore(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func run(t *testing.T, opts importer.Options) (importer.Snapshot, error) {
+	t.Helper()
+	im := importer.New(opts)
+	err := im.Run(context.Background())
+	return im.Stats.Snapshot(), err
+}
+
+func TestImportBucketIdempotentAndFiltered(t *testing.T) {
+	src, err := importer.NewDirSource(bucket(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, t.TempDir())
+	var probs problems
+	opts := importer.Options{Source: src, Sink: importer.StoreSink{Store: st}, Parallel: 3, BatchSize: 7, Report: probs.report}
+
+	s, err := run(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := importer.Snapshot{FilesListed: 9, FilesDone: 9, FilesBad: 1, FilesSkipped: 2, FilesIgnored: 1, Events: 40, Added: 40}
+	if s.FilesListed != want.FilesListed || s.FilesDone != want.FilesDone || s.FilesBad != want.FilesBad ||
+		s.FilesSkipped != want.FilesSkipped || s.FilesIgnored != want.FilesIgnored || s.Events != want.Events ||
+		s.Added != want.Added || s.Duplicates != 0 || s.Rejected != 0 {
+		t.Fatalf("first import: %+v", s)
+	}
+	if len(probs.list) != 1 || !strings.Contains(probs.list[0].Path, "corruptcorruptco") || !strings.Contains(probs.list[0].Err.Error(), "gunzip") {
+		t.Fatalf("problems: %v", probs.list)
+	}
+	evs, err := st.Lookup(context.Background(), store.LookupQuery{Attrs: []store.Attr{{Key: "EventId", Value: "ev-0007"}}, Limit: 5})
+	if err != nil || len(evs) != 1 || evs[0].Rec.AWSRegion != "us-east-1" || evs[0].Rec.AccountID != "111122223333" {
+		t.Fatalf("lookup ev-0007: %v %+v", err, evs)
+	}
+
+	// Again, without a state: everything is read and nothing added.
+	s, err = run(t, opts)
+	if err != nil || s.Events != 40 || s.Added != 0 || s.Duplicates != 40 {
+		t.Fatalf("second import: %v %+v", err, s)
+	}
+
+	// Filters, into a fresh store: account, region, and time.
+	st2 := openStore(t, t.TempDir())
+	opts.Sink = importer.StoreSink{Store: st2}
+	opts.Filter = importer.Filter{Accounts: []string{"444455556666"}, Regions: []string{"eu-west-1"},
+		Start: time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 3, 2, 12, 3, 0, 0, time.UTC)}
+	s, err = run(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only 444455556666/eu-west-1/03/02 is read; of its events at 12:04,
+	// 12:03, …, 12:00 those before 12:03 pass.
+	if s.FilesListed != 1 || s.FilesFiltered != 8 || s.Added != 3 || s.Filtered != 2 {
+		t.Fatalf("filtered import: %+v", s)
+	}
+}
+
+// failingSink stores through inner until fail writes have succeeded, then
+// fails every write.
+type failingSink struct {
+	inner importer.Sink
+	left  atomic.Int64
+}
+
+func (f *failingSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+	if f.left.Add(-1) < 0 {
+		return 0, 0, fmt.Errorf("disk on fire: %w", importer.ErrPermanent)
+	}
+	return f.inner.Write(ctx, recs)
+}
+
+func TestImportResumes(t *testing.T) {
+	dir := bucket(t)
+	src, err := importer.NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, t.TempDir())
+	statePath := filepath.Join(t.TempDir(), "state.ndjson")
+	state, err := importer.OpenState(statePath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &failingSink{inner: importer.StoreSink{Store: st}}
+	fs.left.Store(3)
+	// One file per batch (5 events, batch 5), one worker: three files get
+	// stored, then the sink fails and the import stops.
+	opts := importer.Options{Source: src, Sink: fs, State: state, Parallel: 1, BatchSize: 5}
+	s, err := run(t, opts)
+	if !errors.Is(err, importer.ErrPermanent) {
+		t.Fatalf("interrupted import: err = %v", err)
+	}
+	if s.Added != 15 {
+		t.Fatalf("interrupted import added %d, want 15", s.Added)
+	}
+	state.Close()
+
+	state, err = importer.OpenState(statePath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer state.Close()
+	opts.Sink, opts.State = importer.StoreSink{Store: st}, state
+	s, err = run(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The three finished files are skipped unread; the other five are
+	// imported, the corrupt one reported again.
+	if s.FilesResumed != 3 || s.Events != 25 || s.Added != 25 || s.Duplicates != 0 || s.FilesBad != 1 {
+		t.Fatalf("resumed import: %+v", s)
+	}
+	s, err = run(t, opts)
+	if err != nil || s.FilesResumed != 8 || s.Events != 0 || s.FilesBad != 1 {
+		t.Fatalf("third run: %v %+v", err, s)
+	}
+	evs, err := st.Lookup(context.Background(), store.LookupQuery{Limit: 100})
+	if err != nil || len(evs) != 40 {
+		t.Fatalf("store holds %d events (%v), want 40", len(evs), err)
+	}
+}
+
+func TestStateIgnoresTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.ndjson")
+	o := importer.Object{Key: "a.json.gz", Size: 10}
+	st, err := importer.OpenState(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDone("src", []importer.Object{o}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"source":"src","key":"b.js`)
+	f.Close()
+	st, err = importer.OpenState(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !st.Done("src", o) || st.Done("src", importer.Object{Key: "a.json.gz", Size: 11}) || st.Done("other", o) {
+		t.Fatal("state lookups are wrong")
+	}
+	if err := st.MarkDone("src", []importer.Object{{Key: "c", Size: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := importer.OpenState(path, false)
+	defer st2.Close()
+	if !st2.Done("src", importer.Object{Key: "c", Size: 1}) {
+		t.Fatal("a line written after a torn one is lost")
+	}
+}

@@ -1,0 +1,177 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Object is one file of a source.
+type Object struct {
+	Key     string // path relative to the source ("/"-separated) or S3 key
+	Size    int64
+	ETag    string // S3 ETag; "" for local files
+	ModTime time.Time
+}
+
+// Source lists and opens the files of an import. Implementations must be
+// safe for concurrent Open calls.
+type Source interface {
+	// Name identifies the source in the resume state and in messages:
+	// an absolute path or s3://bucket/prefix.
+	Name() string
+	// List calls fn for every object, in key order; it stops at fn's
+	// first error and returns it.
+	List(ctx context.Context, fn func(Object) error) error
+	// Open returns the object's bytes.
+	Open(ctx context.Context, o Object) (io.ReadCloser, error)
+	// Path names an object in messages.
+	Path(o Object) string
+}
+
+// DirSource is a local directory tree or a single file.
+type DirSource struct {
+	root   string // absolute
+	single bool
+}
+
+// NewDirSource returns the Source for the local file or directory path.
+func NewDirSource(path string) (*DirSource, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	return &DirSource{root: abs, single: !fi.IsDir()}, nil
+}
+
+// Name returns the absolute path.
+func (d *DirSource) Name() string { return d.root }
+
+// Path returns the file's path.
+func (d *DirSource) Path(o Object) string {
+	if d.single {
+		return d.root
+	}
+	return filepath.Join(d.root, filepath.FromSlash(o.Key))
+}
+
+// List walks the tree in lexical order.
+func (d *DirSource) List(ctx context.Context, fn func(Object) error) error {
+	if d.single {
+		fi, err := os.Stat(d.root)
+		if err != nil {
+			return err
+		}
+		return fn(Object{Key: filepath.Base(d.root), Size: fi.Size(), ModTime: fi.ModTime()})
+	}
+	return filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		return fn(Object{Key: filepath.ToSlash(rel), Size: fi.Size(), ModTime: fi.ModTime()})
+	})
+}
+
+// Open opens the file.
+func (d *DirSource) Open(_ context.Context, o Object) (io.ReadCloser, error) {
+	return os.Open(d.Path(o))
+}
+
+// S3API is the part of the S3 client an S3Source uses.
+type S3API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// S3Source is the objects under a prefix of an S3 bucket.
+type S3Source struct {
+	api            S3API
+	bucket, prefix string
+}
+
+// ParseS3URL splits s3://bucket/prefix; ok is false for other strings.
+func ParseS3URL(u string) (bucket, prefix string, ok bool) {
+	rest, found := strings.CutPrefix(u, "s3://")
+	if !found {
+		return "", "", false
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	return bucket, prefix, bucket != ""
+}
+
+// NewS3Source returns the Source for the objects whose keys start with
+// prefix in bucket.
+func NewS3Source(api S3API, bucket, prefix string) *S3Source {
+	return &S3Source{api: api, bucket: bucket, prefix: prefix}
+}
+
+// Name returns s3://bucket/prefix.
+func (s *S3Source) Name() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+// Path returns s3://bucket/key.
+func (s *S3Source) Path(o Object) string { return "s3://" + s.bucket + "/" + o.Key }
+
+// List pages through ListObjectsV2.
+func (s *S3Source) List(ctx context.Context, fn func(Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket)}
+	if s.prefix != "" {
+		in.Prefix = aws.String(s.prefix)
+	}
+	for {
+		out, err := s.api.ListObjectsV2(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, s.prefix, err)
+		}
+		objs := out.Contents
+		sort.Slice(objs, func(i, j int) bool { return aws.ToString(objs[i].Key) < aws.ToString(objs[j].Key) })
+		for _, o := range objs {
+			key := aws.ToString(o.Key)
+			if strings.HasSuffix(key, "/") {
+				continue
+			}
+			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), ETag: strings.Trim(aws.ToString(o.ETag), `"`), ModTime: aws.ToTime(o.LastModified)}); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+			return nil
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+}
+
+// Open gets the object.
+func (s *S3Source) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
+	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.Path(o), err)
+	}
+	return out.Body, nil
+}
