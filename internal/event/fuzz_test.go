@@ -159,3 +159,25 @@ func TestParseSeedCorpus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseLenient: whatever the lenient parser accepts, the strict one
+// accepts too (repaired records are rewritten to pass it), and repairing
+// is deterministic.
+func FuzzParseLenient(f *testing.F) {
+	f.Add([]byte(base))
+	f.Add([]byte(`{"eventTime":"2022-12-11 19:42:55","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"US-EAST-1","recipientAccountId":"12345","userIdentity":null}`))
+	opts := event.LenientOptions{Time: time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC), Account: "111111111111", Region: "us-east-1"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, _, err := event.ParseLenient(data, opts)
+		if err != nil {
+			return
+		}
+		if _, err := event.Parse(rec.Raw); err != nil {
+			t.Fatalf("repaired record fails strict parsing: %v\n%s", err, rec.Raw)
+		}
+		again, _, err := event.ParseLenient(data, opts)
+		if err != nil || !bytes.Equal(again.Raw, rec.Raw) {
+			t.Fatalf("repair is not deterministic: %v", err)
+		}
+	})
+}
