@@ -150,6 +150,7 @@ type Service struct {
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
 	trailMu sync.Mutex
+	queries lakeQueries // CloudTrail Lake queries (lake_query.go)
 }
 
 // New checks cfg and returns a Service.
@@ -221,6 +222,11 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)
 	awsapi.Register(r, "ListPublicKeys", true, s.ListPublicKeys)
+	awsapi.Register(r, "StartQuery", false, s.StartQuery)
+	awsapi.Register(r, "DescribeQuery", true, s.DescribeQuery)
+	awsapi.Register(r, "GetQueryResults", true, s.GetQueryResults)
+	awsapi.Register(r, "ListQueries", true, s.ListQueries)
+	awsapi.Register(r, "CancelQuery", false, s.CancelQuery)
 }
 
 // RegisterData adds the CloudTrail Data (REST-JSON) operations to r.

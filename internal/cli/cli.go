@@ -42,6 +42,7 @@ func commands(env *Env) []Command {
 		&keysCmd{env: env},
 		&validateLogsCmd{env: env},
 		&importCmd{env: env},
+		&queryCmd{env: env},
 		&versionCmd{env: env},
 	}
 }

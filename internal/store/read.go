@@ -414,3 +414,18 @@ func (s *Store) SeqBefore(ctx context.Context, t time.Time) (int64, error) {
 	}
 	return seq.Int64, nil
 }
+
+// Block returns the records of one stored block, in order, through the
+// block cache. Readers that follow events' (block, idx) places, such as
+// SQL queries, use it.
+func (s *Store) Block(ctx context.Context, block int64) ([][]byte, error) {
+	bs, err := s.blocks(ctx, map[int64]struct{}{block: {}})
+	if err != nil {
+		return nil, err
+	}
+	recs, ok := bs[block]
+	if !ok {
+		return nil, fmt.Errorf("block %d is missing: store is damaged", block)
+	}
+	return recs, nil
+}

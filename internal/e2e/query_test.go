@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+)
+
+// TestLakeQuerySDK runs CloudTrail Lake queries through aws-sdk-go-v2:
+// StartQuery, DescribeQuery, GetQueryResults with paging, ListQueries,
+// CancelQuery and the modelled errors.
+func TestLakeQuerySDK(t *testing.T) {
+	s := seedServer(t)
+	c := ctClient(s, "test", "us-east-1")
+	ctx := context.Background()
+
+	wait := func(id string) *cloudtrail.DescribeQueryOutput {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			d, err := c.DescribeQuery(ctx, &cloudtrail.DescribeQueryInput{QueryId: aws.String(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.QueryStatus != types.QueryStatusQueued && d.QueryStatus != types.QueryStatusRunning {
+				return d
+			}
+		}
+		t.Fatal("query did not finish")
+		return nil
+	}
+
+	// Seeded: 3000 events, every tenth in account 111122223333; the
+	// caller's account 000000000000 sees 2700 (and the self-audit records
+	// of its API calls), of which 300 ConsoleLogin.
+	start, err := c.StartQuery(ctx, &cloudtrail.StartQueryInput{QueryStatement: aws.String(
+		`SELECT eventName, count(*) AS n FROM 0a1b2c3d-1111-4222-8333-444455556666 GROUP BY eventName ORDER BY n DESC, eventName`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := wait(*start.QueryId)
+	if d.QueryStatus != types.QueryStatusFinished || d.QueryStatistics.EventsScanned == nil || *d.QueryStatistics.EventsScanned < 2700 {
+		t.Fatalf("describe: %+v scanned %v %v", d.QueryStatus, aws.ToInt64(d.QueryStatistics.EventsScanned), aws.ToString(d.ErrorMessage))
+	}
+	r, err := c.GetQueryResults(ctx, &cloudtrail.GetQueryResultsInput{QueryId: start.QueryId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, row := range r.QueryResultRows {
+		if len(row) != 2 {
+			t.Fatalf("row %v", row)
+		}
+		got[row[0]["eventName"]] = row[1]["n"]
+	}
+	if got["ConsoleLogin"] != "300" || got["DescribeInstances"] != "1800" || got["GetObject"] != "300" {
+		t.Errorf("results %v", got)
+	}
+
+	// Paging over a JSON field of every one of the caller's events.
+	start, err = c.StartQuery(ctx, &cloudtrail.StartQueryInput{QueryStatement: aws.String(
+		`SELECT eventID, userIdentity.arn AS arn FROM cloudtrail_events WHERE userIdentity.userName = 'bob' ORDER BY eventTime DESC`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := wait(*start.QueryId); d.QueryStatus != types.QueryStatusFinished {
+		t.Fatalf("status %s: %s", d.QueryStatus, aws.ToString(d.ErrorMessage))
+	}
+	var rows int
+	p := cloudtrail.GetQueryResultsInput{QueryId: start.QueryId, MaxQueryResults: aws.Int32(120)}
+	for pages := 0; ; pages++ {
+		r, err := c.GetQueryResults(ctx, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range r.QueryResultRows {
+			if row[1]["arn"] != "arn:aws:iam::000000000000:user/bob" {
+				t.Fatalf("row %v", row)
+			}
+		}
+		rows += len(r.QueryResultRows)
+		if r.NextToken == nil {
+			if pages != 2 {
+				t.Errorf("%d pages, want 3", pages+1)
+			}
+			break
+		}
+		p.NextToken = r.NextToken
+	}
+	if rows != 300 {
+		t.Errorf("%d rows, want 300", rows)
+	}
+
+	// Refused statements are InvalidQueryStatementException.
+	for _, q := range []string{"DELETE FROM cloudtrail_events", "SELECT * FROM events", "SELECT 1; SELECT 2"} {
+		_, err := c.StartQuery(ctx, &cloudtrail.StartQueryInput{QueryStatement: aws.String(q)})
+		var ie *types.InvalidQueryStatementException
+		if !errors.As(err, &ie) {
+			t.Errorf("%s: err = %v, want InvalidQueryStatementException", q, err)
+		}
+	}
+	// Unknown query IDs, and another account's queries.
+	_, err = c.GetQueryResults(ctx, &cloudtrail.GetQueryResultsInput{QueryId: aws.String("00000000-0000-4000-8000-000000000000")})
+	var nf *types.QueryIdNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("unknown id: %v", err)
+	}
+	// Cancel a long query; cancelling again is InactiveQueryException.
+	long, err := c.StartQuery(ctx, &cloudtrail.StartQueryInput{QueryStatement: aws.String(`SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cq, err := c.CancelQuery(ctx, &cloudtrail.CancelQueryInput{QueryId: long.QueryId})
+	if err != nil || cq.QueryStatus != types.QueryStatusCancelled {
+		t.Fatalf("cancel: %v %+v", err, cq)
+	}
+	_, err = c.CancelQuery(ctx, &cloudtrail.CancelQueryInput{QueryId: long.QueryId})
+	var inactive *types.InactiveQueryException
+	if !errors.As(err, &inactive) {
+		t.Errorf("second cancel: %v", err)
+	}
+	// ListQueries: all three, newest first; filtered by status.
+	lq, err := c.ListQueries(ctx, &cloudtrail.ListQueriesInput{EventDataStore: aws.String("0a1b2c3d-1111-4222-8333-444455556666")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lq.Queries) != 3 {
+		t.Errorf("ListQueries: %d queries", len(lq.Queries))
+	}
+	lq, err = c.ListQueries(ctx, &cloudtrail.ListQueriesInput{EventDataStore: aws.String("x"), QueryStatus: types.QueryStatusCancelled})
+	if err != nil || len(lq.Queries) != 1 || *lq.Queries[0].QueryId != *long.QueryId {
+		t.Errorf("ListQueries CANCELLED: %v %+v", err, lq)
+	}
+}
+
+// TestQueryCLI runs `opentrail query` against a real server.
+func TestQueryCLI(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	s := seedServer(t)
+
+	out, errOut, code := runCLI(t, "query", "--endpoint", s.url, "--format", "csv",
+		"SELECT eventName, count(*) AS n FROM cloudtrail_events WHERE eventName IN ('ConsoleLogin', 'CreateUser') GROUP BY 1 ORDER BY 1")
+	if code != 0 || out != "eventName,n\nConsoleLogin,300\nCreateUser,300\n" {
+		t.Errorf("csv: code %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "query", "--endpoint", s.url, "--format", "json", "--saved", "access-key-activity",
+		"--param", "access_key_id=AKIAEXAMPLEKEY000002")
+	var rows []map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 300 || rows[0]["eventName"] != "CreateUser" {
+		t.Errorf("saved json: code %d, %d rows\n%.300s\n%s", code, len(rows), out, errOut)
+	}
+	out, _, code = runCLI(t, "query", "--endpoint", s.url, "SELECT eventName FROM cloudtrail_events WHERE eventName = 'ConsoleLogin' LIMIT 2")
+	if code != 0 || !strings.HasPrefix(out, "eventName\nConsoleLogin\nConsoleLogin\n") {
+		t.Errorf("table: code %d\n%s", code, out)
+	}
+	_, errOut, code = runCLI(t, "query", "--endpoint", s.url, "DROP TABLE events")
+	if code == 0 || !strings.Contains(errOut, "InvalidQueryStatementException") {
+		t.Errorf("DROP: code %d\n%s", code, errOut)
+	}
+}
