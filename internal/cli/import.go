@@ -76,7 +76,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 	fs.Var(&start, "start-time", "import only events with eventTime at or after this (RFC 3339 or YYYY-MM-DD)")
 	fs.Var(&end, "end-time", "import only events with eventTime before this (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&parallel, "parallel", 4, "files read and batches sent at once")
-	fs.IntVar(&batch, "batch", 1000, "events per batch")
+	fs.IntVar(&batch, "batch", 2500, "events per batch (one commit, or one request of at most ~4 MB with --endpoint)")
 	fs.StringVar(&statePath, "state", "", "resume state file (default: one per source and destination under the user cache directory)")
 	fs.BoolVar(&fresh, "fresh", false, "forget earlier progress and read every file again (still adds no duplicates)")
 	fs.StringVar(&s3Endpoint, "endpoint-url", "", "S3 endpoint for s3:// sources (default: AWS, or $AWS_ENDPOINT_URL)")

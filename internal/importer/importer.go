@@ -23,10 +23,10 @@ package importer
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +141,9 @@ func New(opts Options) *Importer {
 	if opts.Report == nil {
 		opts.Report = func(Problem) {}
 	}
+	if s, ok := opts.Sink.(StoreSink); ok {
+		opts.Sink = &groupSink{st: s.Store}
+	}
 	return &Importer{opts: opts}
 }
 
@@ -200,7 +203,7 @@ func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
 		recs    []*event.Record
 		size    int
 		files   []Object // fully read, waiting for the next flush
-		scratch bytes.Buffer
+		scratch reader
 	)
 	flush := func() error {
 		if len(recs) > 0 {
@@ -296,7 +299,7 @@ var ErrPermanent = errors.New("permanent failure")
 // readFile reads one file and calls emit with each of its selected
 // events. clean is false when the file or one of its records was bad (and
 // reported); err is emit's error.
-func (im *Importer) readFile(ctx context.Context, j job, buf *bytes.Buffer, emit func(*event.Record) error) (clean bool, err error) {
+func (im *Importer) readFile(ctx context.Context, j job, buf *reader, emit func(*event.Record) error) (clean bool, err error) {
 	path := im.opts.Source.Path(j.obj)
 	bad := func(where string, err error) {
 		im.opts.Report(Problem{Path: path, Where: where, Err: err})
@@ -321,7 +324,6 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *bytes.Buffer, emit
 	clean = true
 	err = splitFile(data, func(raw []byte) error {
 		n++
-		im.Stats.Events.Add(1)
 		rec, repairs, err := event.ParseLenient(raw, lopts)
 		if err != nil {
 			im.Stats.Rejected.Add(1)
@@ -342,10 +344,10 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *bytes.Buffer, emit
 	if err != nil {
 		// The file could not be split: nothing of it is imported.
 		im.Stats.FilesBad.Add(1)
-		im.Stats.Events.Add(-int64(n))
 		bad("", err)
 		return false, nil
 	}
+	im.Stats.Events.Add(int64(n))
 	for _, r := range recs {
 		if err := emit(r); err != nil {
 			return false, err
@@ -354,30 +356,52 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *bytes.Buffer, emit
 	return clean, nil
 }
 
+// reader holds one worker's buffers and gzip reader, reused from file to
+// file.
+type reader struct {
+	raw, plain bytes.Buffer
+	zr         *gzip.Reader
+}
+
 // load reads an object, gunzipping it when it starts with gzip's magic
-// bytes. The result may alias buf.
-func (im *Importer) load(ctx context.Context, o Object, buf *bytes.Buffer) ([]byte, error) {
+// bytes. The result aliases buf and is valid until the next load.
+func (im *Importer) load(ctx context.Context, o Object, buf *reader) ([]byte, error) {
 	rc, err := im.opts.Source.Open(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	raw, err := io.ReadAll(rc)
-	if err != nil {
+	buf.raw.Reset()
+	if o.Size > 0 && o.Size < 1<<30 {
+		buf.raw.Grow(int(o.Size) + bytes.MinRead)
+	}
+	if _, err := buf.raw.ReadFrom(rc); err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
+	raw := buf.raw.Bytes()
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
 		return raw, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if buf.zr == nil {
+		buf.zr, err = gzip.NewReader(bytes.NewReader(raw))
+	} else {
+		err = buf.zr.Reset(bytes.NewReader(raw))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(zr); err != nil {
+	buf.plain.Reset()
+	if len(raw) >= 4 {
+		// The trailer's ISIZE is the uncompressed size mod 2^32: a good
+		// first guess for the buffer, capped against corrupt trailers.
+		if n := int(binary.LittleEndian.Uint32(raw[len(raw)-4:])); n < 64*len(raw) {
+			buf.plain.Grow(n + bytes.MinRead)
+		}
+	}
+	if _, err := buf.plain.ReadFrom(buf.zr); err != nil {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.plain.Bytes(), nil
 }
 
 // splitFile calls fn with each record of a log file: {"Records":[...]},

@@ -5,28 +5,98 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
-// StoreSink writes into a store opened in this process.
+// StoreSink writes into a store opened in this process. An Importer given
+// a StoreSink shares commits between its workers (see groupSink); called
+// directly, each Write is one commit.
 type StoreSink struct{ Store *store.Store }
 
-// Write appends recs; the store dedupes on eventID.
+// Write appends recs; the store dedupes on eventID. The records are
+// compressed (Store.Prepare) in the calling goroutine, before the store's
+// write lock is taken, so that concurrent Writes compress in parallel and
+// the lock is held only for the commit.
 func (s StoreSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	dup, err := s.Store.Append(ctx, recs, time.Time{})
+	dup, err := s.Store.AppendBatches(ctx, []*store.Batch{s.Store.Prepare(recs)}, time.Time{})
 	if err != nil {
 		return 0, 0, err
 	}
-	d := 0
-	for _, x := range dup {
-		if x {
-			d++
+	d := countTrue(dup)
+	return len(recs) - d, d, nil
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
 		}
 	}
-	return len(recs) - d, d, nil
+	return n
+}
+
+// groupSink is a StoreSink whose concurrent Writes share commits (group
+// commit): each Write compresses its records and queues them; whichever
+// writer then holds the commit lock stores everything queued in one
+// transaction, so the store's fixed cost per commit (fsyncs, DuckDB's
+// commit) is paid once for several batches. A failed commit fails every
+// Write in it; the importer retries them, which the eventID dedupe makes
+// safe. It is safe for concurrent use.
+type groupSink struct {
+	st     *store.Store
+	commit sync.Mutex // held by the writer committing for the group
+
+	mu    sync.Mutex // guards queue
+	queue []*groupWrite
+}
+
+// groupWrite is one queued Write; its results are set, by the writer that
+// committed it, before that writer releases the commit lock.
+type groupWrite struct {
+	batch       *store.Batch
+	done        bool
+	added, dups int
+	err         error
+}
+
+func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+	w := &groupWrite{batch: g.st.Prepare(recs)}
+	g.mu.Lock()
+	g.queue = append(g.queue, w)
+	g.mu.Unlock()
+
+	g.commit.Lock()
+	defer g.commit.Unlock()
+	if w.done {
+		// An earlier holder of the lock committed w with its group.
+		return w.added, w.dups, w.err
+	}
+	g.mu.Lock()
+	group := g.queue
+	g.queue = nil
+	g.mu.Unlock()
+	batches := make([]*store.Batch, len(group))
+	for i, gw := range group {
+		batches[i] = gw.batch
+	}
+	dup, err := g.st.AppendBatches(ctx, batches, time.Time{})
+	for _, gw := range group {
+		n := len(gw.batch.Records())
+		gw.done = true
+		if err != nil {
+			gw.err = err
+		} else {
+			gw.dups = countTrue(dup[:n])
+			gw.added = n - gw.dups
+			dup = dup[n:]
+		}
+	}
+	return w.added, w.dups, w.err
 }
 
 // ErrStoreInUse means another process — usually `opentrail serve` — holds
