@@ -43,6 +43,8 @@ func commands(env *Env) []Command {
 		&validateLogsCmd{env: env},
 		&importCmd{env: env},
 		&queryCmd{env: env},
+		&exportCmd{env: env},
+		&athenaDDLCmd{env: env},
 		&versionCmd{env: env},
 	}
 }
