@@ -29,6 +29,10 @@ type Config struct {
 	Delivery    Delivery    `yaml:"delivery"`
 	ObjectStore ObjectStore `yaml:"object_store"`
 
+	// Sources are S3 bucket prefixes holding CloudTrail logs, polled for
+	// new log files to import.
+	Sources []Source `yaml:"sources"`
+
 	// Organization, when set, names the management account (which may
 	// write events for member accounts) and the members.
 	Organization *Organization `yaml:"organization"`
@@ -100,6 +104,31 @@ type ObjectStore struct {
 	ServerSideEncryption string `yaml:"server_side_encryption"` // AES256 or aws:kms
 	SSEKMSKeyID          string `yaml:"sse_kms_key_id"`
 }
+
+// Source is a CloudTrail bucket prefix the server polls, importing each
+// new log file once.
+type Source struct {
+	// S3 is s3://bucket/prefix.
+	S3        string `yaml:"s3"`
+	Endpoint  string `yaml:"endpoint"`   // e.g. https://minio.internal:9000; empty = AWS
+	Region    string `yaml:"region"`     // default us-east-1
+	PathStyle bool   `yaml:"path_style"` // path-style requests
+	// AccessKeyID and SecretAccessKey (or SecretEnv, an environment
+	// variable holding it); empty = the AWS SDK's default chain.
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SecretEnv       string `yaml:"secret_env"`
+	// PollInterval is the pause between two listings (default 1m, at
+	// least 1s).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Accounts and Regions, when set, import only those accounts' and
+	// regions' events.
+	Accounts []string `yaml:"accounts"`
+	Regions  []string `yaml:"regions"`
+}
+
+// DefaultPollInterval is a source's poll interval unless set.
+const DefaultPollInterval = time.Minute
 
 // Organization is an AWS-Organizations-like grouping of accounts.
 type Organization struct {
@@ -189,6 +218,12 @@ func Load(path string) (Config, error) {
 			p.SecretAccessKey = os.Getenv(p.SecretEnv)
 		}
 	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.SecretAccessKey == "" && s.SecretEnv != "" {
+			s.SecretAccessKey = os.Getenv(s.SecretEnv)
+		}
+	}
 	return c, nil
 }
 
@@ -210,6 +245,8 @@ var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	orgIDRE   = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	akidRE    = regexp.MustCompile(`^[A-Za-z0-9]{3,128}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 )
 
 // Validate checks every rule and fills derived defaults (principal ARNs).
@@ -284,6 +321,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.validateSources(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i := range c.Principals {
 		p := &c.Principals[i]
@@ -326,6 +366,51 @@ func (c *Config) Validate() error {
 		}
 		if !strings.HasPrefix(p.ARN, "arn:") {
 			return &ValidationError{f("arn"), p.ARN, "must be an ARN"}
+		}
+	}
+	return nil
+}
+
+// validateSources checks the sources and fills their defaults.
+func (c *Config) validateSources() error {
+	seen := map[string]bool{}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		f := func(name string) string { return fmt.Sprintf("sources[%d].%s", i, name) }
+		rest, ok := strings.CutPrefix(s.S3, "s3://")
+		bucket, _, _ := strings.Cut(rest, "/")
+		if !ok || !bucketRE.MatchString(bucket) {
+			return &ValidationError{f("s3"), s.S3, "must be s3://bucket or s3://bucket/prefix"}
+		}
+		key := s.Endpoint + " " + s.S3
+		if seen[key] {
+			return &ValidationError{f("s3"), s.S3, "is configured twice"}
+		}
+		seen[key] = true
+		if s.Region == "" {
+			s.Region = "us-east-1"
+		}
+		if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+			if s.SecretEnv != "" && s.SecretAccessKey == "" {
+				return &ValidationError{f("secret_env"), s.SecretEnv, "names an environment variable that is unset or empty"}
+			}
+			return &ValidationError{f("access_key_id"), s.AccessKeyID, "give both access_key_id and secret_access_key (or secret_env), or neither to use the AWS SDK's default credentials"}
+		}
+		if s.PollInterval == 0 {
+			s.PollInterval = DefaultPollInterval
+		}
+		if d := s.PollInterval; d < time.Second || d > 24*time.Hour {
+			return &ValidationError{f("poll_interval"), d.String(), "must be between 1s and 24h"}
+		}
+		for j, a := range s.Accounts {
+			if !accountRE.MatchString(a) {
+				return &ValidationError{fmt.Sprintf("sources[%d].accounts[%d]", i, j), a, "must be a 12-digit account id"}
+			}
+		}
+		for j, r := range s.Regions {
+			if !regionRE.MatchString(r) {
+				return &ValidationError{fmt.Sprintf("sources[%d].regions[%d]", i, j), r, "must be a region name such as us-east-1"}
+			}
 		}
 	}
 	return nil

@@ -42,6 +42,20 @@ func TestGoodFiles(t *testing.T) {
 	if o := c.ObjectStore; o.Type != "s3" || o.Region != "us-east-1" || !o.PathStyle || o.SecretAccessKey != "from-env" || o.ServerSideEncryption != "AES256" {
 		t.Errorf("object store: %+v", o)
 	}
+	src, _ := config.Load("testdata/sources.good.yml")
+	if err := src.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.Sources) != 2 {
+		t.Fatalf("sources: %+v", src.Sources)
+	}
+	if s := src.Sources[0]; s.S3 != "s3://org-trail/AWSLogs/" || s.SecretAccessKey != "from-env" || !s.PathStyle ||
+		s.PollInterval != 10*time.Second || s.Region != "us-east-1" || len(s.Accounts) != 1 || len(s.Regions) != 2 {
+		t.Errorf("source 0: %+v", s)
+	}
+	if s := src.Sources[1]; s.PollInterval != config.DefaultPollInterval || s.AccessKeyID != "" {
+		t.Errorf("source 1 defaults: %+v", s)
+	}
 	e, _ := config.Load("testdata/empty.good.yml")
 	if e.Addr != config.DefaultAddr || e.History.RetentionDays != 90 || !e.LocalMode() {
 		t.Errorf("empty file should give defaults: %+v", e)
@@ -58,6 +72,7 @@ func TestBadFiles(t *testing.T) {
 		"duplicate-key":      `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
 		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
 		"bad-store":          `object_store.type "gcs": must be fs`,
+		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
@@ -90,6 +105,34 @@ func TestValidationErrorNamesField(t *testing.T) {
 	c.Addr = "nonsense"
 	if err := c.Validate(); !errors.As(err, &ve) || ve.Field != "addr" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSourceValidation(t *testing.T) {
+	for _, tc := range []struct {
+		src   config.Source
+		field string
+	}{
+		{config.Source{S3: "bucket/prefix"}, "sources[0].s3"},
+		{config.Source{S3: "s3://"}, "sources[0].s3"},
+		{config.Source{S3: "s3://b"}, "sources[0].s3"},
+		{config.Source{S3: "s3://trail", AccessKeyID: "AK"}, "sources[0].access_key_id"},
+		{config.Source{S3: "s3://trail", AccessKeyID: "AK", SecretEnv: "OT_TEST_UNSET_VARIABLE"}, "sources[0].secret_env"},
+		{config.Source{S3: "s3://trail", Accounts: []string{"1"}}, "sources[0].accounts[0]"},
+		{config.Source{S3: "s3://trail", Regions: []string{"mars"}}, "sources[0].regions[0]"},
+		{config.Source{S3: "s3://trail", PollInterval: 48 * time.Hour}, "sources[0].poll_interval"},
+	} {
+		c := config.Default()
+		c.Sources = []config.Source{tc.src}
+		var ve *config.ValidationError
+		if err := c.Validate(); !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("%+v: err = %v, want one naming %s", tc.src, err, tc.field)
+		}
+	}
+	c := config.Default()
+	c.Sources = []config.Source{{S3: "s3://trail/a/"}, {S3: "s3://trail/a/"}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `sources[1].s3 "s3://trail/a/": is configured twice`) {
+		t.Errorf("duplicate source: %v", err)
 	}
 }
 

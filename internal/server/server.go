@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -51,6 +52,8 @@ type Server struct {
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
 	native         *api.Native
+
+	pollers []*importer.Poller // one per configured source (sources.go)
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -123,6 +126,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		},
 	})
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if s.pollers, err = s.newPollers(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -251,6 +258,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.retentionLoop(bg)
 	}()
+	s.startPollers(bg, &wg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()

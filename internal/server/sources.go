@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/importer"
+	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/objstore"
+)
+
+// SourceIngestName is the ingestion source name (in metrics) of events
+// imported from configured sources.
+const SourceIngestName = "s3-source"
+
+// ingestSink stores imported events through the ingester, so that they
+// share its group commits with every other write.
+type ingestSink struct{ in *ingest.Ingester }
+
+func (s ingestSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+	res, err := s.in.Submit(ctx, SourceIngestName, recs)
+	if err != nil {
+		return 0, 0, err
+	}
+	return res.Accepted, res.Duplicates, nil
+}
+
+// sourceMetrics count what the configured sources import, by source.
+type sourceMetrics struct {
+	files, badFiles, events, errors *metrics.CounterVec
+}
+
+// newPollers builds a Poller for each configured source; their progress
+// is recorded in the store's meta table.
+func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
+	if len(s.cfg.Sources) == 0 {
+		return nil, nil
+	}
+	m := sourceMetrics{
+		files:    s.reg.NewCounterVec("opentrail_source_files_imported_total", "Log files imported from configured sources, by source.", "source"),
+		badFiles: s.reg.NewCounterVec("opentrail_source_files_bad_total", "Bad log files skipped in configured sources, by source.", "source"),
+		events:   s.reg.NewCounterVec("opentrail_source_events_added_total", "New events imported from configured sources, by source.", "source"),
+		errors:   s.reg.NewCounterVec("opentrail_source_poll_errors_total", "Failed polls of configured sources, by source.", "source"),
+	}
+	var ps []*importer.Poller
+	for i, c := range s.cfg.Sources {
+		bucket, prefix, ok := importer.ParseS3URL(c.S3)
+		if !ok {
+			return nil, fmt.Errorf("sources[%d]: %q is not s3://bucket/prefix", i, c.S3)
+		}
+		b, err := objstore.NewS3Buckets(ctx, objstore.S3Options{
+			Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle,
+			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sources[%d]: %w", i, err)
+		}
+		src := importer.NewS3Source(b.Client(), bucket, prefix)
+		name := src.Name()
+		ps = append(ps, importer.NewPoller(importer.PollOptions{
+			Source:   src,
+			Sink:     ingestSink{s.ingester},
+			Ledger:   s.store,
+			Filter:   importer.Filter{Accounts: c.Accounts, Regions: c.Regions},
+			Interval: c.PollInterval,
+			Logger:   s.log,
+			OnFile: func(fr importer.FileResult) {
+				if fr.Bad {
+					m.badFiles.Add(name, 1)
+				} else {
+					m.files.Add(name, 1)
+				}
+				m.events.Add(name, uint64(fr.Added))
+			},
+			OnError: func(error) { m.errors.Add(name, 1) },
+		}))
+	}
+	return ps, nil
+}
+
+// startPollers runs the pollers until ctx ends; wg counts them.
+func (s *Server) startPollers(ctx context.Context, wg *sync.WaitGroup) {
+	for _, p := range s.pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(ctx)
+		}()
+	}
+}
