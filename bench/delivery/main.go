@@ -383,40 +383,32 @@ func steady(data string, rate int, duration, interval time.Duration, seed int64)
 		if err != nil {
 			return err
 		}
-		after := ""
-		for {
-			infos, more, err := b.List(ctx, "", after, 0)
+		for in, err := range objstore.All(ctx, b, "") {
 			if err != nil {
 				return err
 			}
-			for _, in := range infos {
-				after = in.Key
-				body, _, err := b.Get(ctx, in.Key)
-				if err != nil {
-					return err
-				}
-				zr, err := gzip.NewReader(bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				plain, err := io.ReadAll(zr)
-				if err != nil {
-					return err
-				}
-				v, err := fastjson.ParseBytes(plain)
-				if err != nil {
-					return fmt.Errorf("%s: %w", in.Key, err)
-				}
-				files++
-				for _, r := range v.GetArray("Records") {
-					written++
-					if a, ok := ackOf[string(r.GetStringBytes("eventID"))]; ok {
-						lags = append(lags, max(0, in.Modified.Sub(a)))
-					}
-				}
+			body, _, err := b.Get(ctx, in.Key)
+			if err != nil {
+				return err
 			}
-			if !more {
-				break
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil {
+				return err
+			}
+			v, err := fastjson.ParseBytes(plain)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.Key, err)
+			}
+			files++
+			for _, r := range v.GetArray("Records") {
+				written++
+				if a, ok := ackOf[string(r.GetStringBytes("eventID"))]; ok {
+					lags = append(lags, max(0, in.Modified.Sub(a)))
+				}
 			}
 		}
 	}

@@ -394,20 +394,13 @@ func openBucket(ctx context.Context, data string) (objstore.Bucket, error) {
 // listKeys lists a bucket's keys under prefix, in order.
 func listKeys(ctx context.Context, b objstore.Bucket, prefix string) ([]string, error) {
 	var keys []string
-	after := ""
-	for {
-		infos, more, err := b.List(ctx, prefix, after, 0)
+	for in, err := range objstore.All(ctx, b, prefix) {
 		if err != nil {
 			return nil, err
 		}
-		for _, in := range infos {
-			keys = append(keys, in.Key)
-			after = in.Key
-		}
-		if !more {
-			return keys, nil
-		}
+		keys = append(keys, in.Key)
 	}
+	return keys, nil
 }
 
 // hashAll gunzips and hashes every file with workers goroutines and

@@ -162,7 +162,7 @@ func (c *importCmd) source(ctx context.Context, src, profile, endpointURL, regio
 		}
 		return s, nil
 	}
-	cfg, err := loadAWSConfig(ctx, profile)
+	cfg, err := client.LoadAWSConfig(ctx, profile)
 	if err != nil {
 		return nil, err
 	}

@@ -17,13 +17,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // s3Source is a digest.Source and digest.Opener over an S3-compatible
@@ -42,45 +41,6 @@ var (
 	_ digest.Source = (*s3Source)(nil)
 	_ digest.Opener = (*s3Source)(nil)
 )
-
-// loadAWSConfig loads the usual AWS configuration (environment, shared
-// files, profile) without asking the instance metadata service unless
-// AWS_EC2_METADATA_DISABLED=false, as client.New does.
-func loadAWSConfig(ctx context.Context, profile string) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "false" {
-		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	if profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	return cfg, nil
-}
-
-// localModeCreds are the credentials client.New falls back to when none
-// are configured; a local-mode server accepts them.
-type localModeCreds struct{}
-
-func (localModeCreds) Retrieve(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "opentrail local-mode default"}, nil
-}
-
-// opentrailCredentials returns cfg's credentials, or the local-mode pair
-// when there are none, as the signed client uses for the server.
-func opentrailCredentials(ctx context.Context, cfg aws.Config) aws.CredentialsProvider {
-	if cfg.Credentials != nil {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if c, err := cfg.Credentials.Retrieve(cctx); err == nil && c.HasKeys() {
-			return cfg.Credentials
-		}
-	}
-	return aws.NewCredentialsCache(localModeCreds{})
-}
 
 // newS3Client returns a path-style S3 client for endpoint, signing for
 // region with creds. parallel sizes its connection pool.
@@ -102,18 +62,9 @@ func newS3Client(endpoint, region string, creds aws.CredentialsProvider, paralle
 	})
 }
 
-// digestFolder is "[prefix/]AWSLogs/[o-id/]account/CloudTrail-Digest/region/".
+// digestFolder is where t's digests lie (see trail.DigestFolder).
 func digestFolder(t digest.Trail) string {
-	var b strings.Builder
-	if t.Prefix != "" {
-		b.WriteString(t.Prefix + "/")
-	}
-	b.WriteString("AWSLogs/")
-	if t.OrgID != "" {
-		b.WriteString(t.OrgID + "/")
-	}
-	b.WriteString(t.Account + "/CloudTrail-Digest/" + t.SourceRegion + "/")
-	return b.String()
+	return trail.DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
 }
 
 // digestNameRE matches the keys of t's digests under digestFolder(t):

@@ -189,7 +189,7 @@ func parseValidateTime(s string) (time.Time, error) {
 
 // run validates once the arguments are known.
 func (c *validateLogsCmd) run(ctx context.Context, a *vlArgs, out *vlOutput) error {
-	cfg, err := loadAWSConfig(ctx, a.cf.profile)
+	cfg, err := client.LoadAWSConfig(ctx, a.cf.profile)
 	if err != nil {
 		return out.fatal(exitOther, err.Error())
 	}
@@ -299,7 +299,7 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 	if a.parallel == 0 {
 		a.parallel = 4 * runtime.NumCPU() // requests in flight hide their latency
 	}
-	endpoint, creds := cl.Endpoint, opentrailCredentials(ctx, cfg)
+	endpoint, creds := cl.Endpoint, cl.Credentials()
 	if a.s3Endpoint != "" {
 		endpoint, creds = a.s3Endpoint, cfg.Credentials
 	}

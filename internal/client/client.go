@@ -57,19 +57,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if o.Endpoint == "" {
 		o.Endpoint = DefaultEndpoint
 	}
-	var loadOpts []func(*awsconfig.LoadOptions) error
-	// The instance metadata service is not asked unless the user opts in
-	// (AWS_EC2_METADATA_DISABLED=false): off EC2 it only adds a delay and a
-	// warning before the local-mode fallback.
-	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "false" {
-		loadOpts = append(loadOpts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	if o.Profile != "" {
-		loadOpts = append(loadOpts, awsconfig.WithSharedConfigProfile(o.Profile))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := LoadAWSConfig(ctx, o.Profile)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	region := o.Region
 	if region == "" {
@@ -78,7 +68,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
-	var creds aws.CredentialsProvider = cfg.Credentials
+	creds := cfg.Credentials
 	if creds == nil || !hasCredentials(ctx, creds) {
 		creds = aws.NewCredentialsCache(staticCreds{})
 	}
@@ -90,6 +80,29 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		http:     &http.Client{Timeout: 5 * time.Minute},
 	}, nil
 }
+
+// LoadAWSConfig loads the user's usual AWS configuration (environment,
+// shared files, profile). The instance metadata service is not asked
+// unless the user opts in (AWS_EC2_METADATA_DISABLED=false): off EC2 it
+// only adds a delay and a warning before the local-mode fallback.
+func LoadAWSConfig(ctx context.Context, profile string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "false" {
+		opts = append(opts, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
+	if profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Credentials are what the client signs with: the configured ones, or the
+// local-mode pair. Other clients of the same server (S3) use them too.
+func (c *Client) Credentials() aws.CredentialsProvider { return c.creds }
 
 func hasCredentials(ctx context.Context, p aws.CredentialsProvider) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

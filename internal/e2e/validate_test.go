@@ -137,27 +137,7 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		t.Fatalf("%d log files and %d digests delivered", len(logs), len(digests))
 	}
 	logKey, digestKey := logs[len(logs)/2], digests[len(digests)/2]
-	// Keep the originals to put back after each case.
-	type saved struct {
-		data []byte
-		meta map[string]string
-	}
-	orig := map[string]saved{}
-	fb := s.fsBucket(t, "signed-logs")
-	for _, k := range []string{logKey, digestKey} {
-		data, info, err := fb.Get(context.Background(), k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		orig[k] = saved{data, info.Meta}
-	}
-	restore := func() {
-		for k, o := range orig {
-			if err := fb.Put(context.Background(), k, o.data, o.meta); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	restore := s.snapshot(t, "signed-logs", logKey, digestKey)
 	regzip := func(change func([]byte) []byte) func([]byte) []byte {
 		return func(b []byte) []byte {
 			zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -402,6 +382,32 @@ func (s *server) tamper(t testing.TB, bucket, key string, change func([]byte) []
 	}
 	if err := b.Put(context.Background(), key, change(data), info.Meta); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// snapshot keeps objects of a built-in bucket (bytes and metadata) and
+// returns a function that puts them back, as tamper cases need.
+func (s *server) snapshot(t testing.TB, bucket string, keys ...string) (restore func()) {
+	t.Helper()
+	type saved struct {
+		data []byte
+		meta map[string]string
+	}
+	fb := s.fsBucket(t, bucket)
+	orig := map[string]saved{}
+	for _, k := range keys {
+		data, info, err := fb.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[k] = saved{data, info.Meta}
+	}
+	return func() {
+		for k, o := range orig {
+			if err := fb.Put(context.Background(), k, o.data, o.meta); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -144,27 +143,8 @@ func TestValidateLogsCommand(t *testing.T) {
 	}
 
 	// Tampering, on the server and in a fresh copy of the copy.
-	fb := s.fsBucket(t, "vl-logs")
-	type saved struct {
-		data []byte
-		meta map[string]string
-	}
-	orig := map[string]saved{}
 	logKey, d1, d0 := logs[len(logs)/2], digests[len(digests)/2], digests[len(digests)/2-1]
-	for _, k := range []string{logKey, d1, d0} {
-		data, info, err := fb.Get(context.Background(), k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		orig[k] = saved{data, info.Meta}
-	}
-	restore := func() {
-		for k, o := range orig {
-			if err := fb.Put(context.Background(), k, o.data, o.meta); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	restore := s.snapshot(t, "vl-logs", logKey, d1, d0)
 	local := func(dir, key string) string { return filepath.Join(dir, filepath.FromSlash(key)) }
 	flip := func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b }
 	forged := strings.Repeat("ab", 256)

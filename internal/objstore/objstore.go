@@ -43,6 +43,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"strings"
 	"time"
@@ -180,4 +181,29 @@ func checkList(limit int) int {
 		return DefaultListLimit
 	}
 	return limit
+}
+
+// All pages through List and yields every object whose key starts with
+// prefix, in key order. Iteration stops at the first error, which is
+// yielded with a zero Info.
+func All(ctx context.Context, b Bucket, prefix string) iter.Seq2[Info, error] {
+	return func(yield func(Info, error) bool) {
+		after := ""
+		for {
+			infos, more, err := b.List(ctx, prefix, after, 0)
+			if err != nil {
+				yield(Info{}, err)
+				return
+			}
+			for _, in := range infos {
+				if !yield(in, nil) {
+					return
+				}
+				after = in.Key
+			}
+			if !more || len(infos) == 0 {
+				return
+			}
+		}
+	}
 }

@@ -60,6 +60,12 @@ func (k DigestKey) String() string {
 		k.Account, k.SourceRegion, k.Trail, k.HomeRegion, t.Format("20060102T150405Z"), suffix)
 }
 
+// DigestFolder is the folder holding the digests of one account and source
+// region: "[prefix/]AWSLogs/[o-id/]account/CloudTrail-Digest/region/".
+func DigestFolder(prefix, org, account, region string) string {
+	return accountRoot(prefix, org, account) + "CloudTrail-Digest/" + region + "/"
+}
+
 // accountRoot is "[prefix/]AWSLogs/[o-id/]account/".
 func accountRoot(prefix, org, account string) string {
 	var b strings.Builder

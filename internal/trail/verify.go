@@ -99,32 +99,23 @@ func (s *bucketSource) ListDigests(ctx context.Context, t digest.Trail, start, e
 	if err != nil {
 		return nil, err
 	}
-	base := accountRoot(t.Prefix, t.OrgID, t.Account) + "CloudTrail-Digest/" + t.SourceRegion + "/"
+	base := DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
 	infix := "_" + t.Name + "_" + t.HomeRegion + "_"
 	var out []digest.ObjectRef
 	for day := start.UTC().Truncate(24 * time.Hour); !day.After(end); day = day.Add(24 * time.Hour) {
-		prefix := base + day.Format("2006/01/02") + "/"
-		after := ""
-		for {
-			infos, more, err := b.List(ctx, prefix, after, 0)
+		for in, err := range objstore.All(ctx, b, base+day.Format("2006/01/02")+"/") {
 			if err != nil {
 				return nil, err
 			}
-			for _, in := range infos {
-				after = in.Key
-				k := in.Key
-				if len(k) < 24 || !strings.Contains(k, infix) || !strings.HasSuffix(k, ".json.gz") {
-					continue
-				}
-				te, err := time.Parse("20060102T150405Z", k[len(k)-24:len(k)-8])
-				if err != nil || te.Before(start.Truncate(time.Second)) || te.After(end) {
-					continue
-				}
-				out = append(out, digest.ObjectRef{Bucket: t.Bucket, Key: k})
+			k := in.Key
+			if len(k) < 24 || !strings.Contains(k, infix) || !strings.HasSuffix(k, ".json.gz") {
+				continue
 			}
-			if !more {
-				break
+			te, err := time.Parse("20060102T150405Z", k[len(k)-24:len(k)-8])
+			if err != nil || te.Before(start.Truncate(time.Second)) || te.After(end) {
+				continue
 			}
+			out = append(out, digest.ObjectRef{Bucket: t.Bucket, Key: k})
 		}
 	}
 	return out, nil // keys of one folder sort by time; folders are walked in order
