@@ -56,6 +56,7 @@ type parser struct {
 	pos  int
 	out  []byte // compact copy of src[:mark]
 	mark int    // src[mark:pos] is not yet copied to out
+	buf  []byte // out's storage between parsePrefix calls
 
 	str     strSpan    // the string scanned last
 	tmp     []byte     // decoded strings that are only checked
@@ -103,6 +104,9 @@ func (p *parser) release() {
 	if cap(p.tmp) > keep {
 		p.tmp = nil
 	}
+	if cap(p.buf) > keep {
+		p.buf = nil
+	}
 	p.scratch, p.tmp = p.scratch[:0], p.tmp[:0]
 }
 
@@ -139,6 +143,33 @@ func (p *parser) parse(raw []byte) (*Record, error) {
 		out = append(make([]byte, 0, len(out)), out...)
 	}
 	return p.build(out), nil
+}
+
+// parsePrefix parses the record that starts at src[0], a '{', without
+// looking past its end, and returns it with n, the bytes it spans. When the
+// record is well-formed JSON but not a valid record, or is over
+// MaxRecordSize, rec is nil, n is its length and err is non-nil; when it is
+// not well-formed, n is 0. The Record is what Parse(src[:n]) returns.
+func (p *parser) parsePrefix(src []byte) (rec *Record, n int, err error) {
+	p.src = src
+	p.out = p.buf[:0]
+	if err := p.record(); err != nil {
+		return nil, 0, err
+	}
+	n = p.pos
+	switch {
+	case n > MaxRecordSize:
+		return nil, n, ErrTooLarge
+	case p.verr != nil:
+		return nil, n, p.verr
+	}
+	if err := p.checkRequired(); err != nil {
+		return nil, n, err
+	}
+	out := make([]byte, 0, len(p.out)+n-p.mark)
+	out = append(append(out, p.out...), src[p.mark:n]...)
+	p.buf = p.out[:0]
+	return p.build(out), n, nil
 }
 
 // end checks that only whitespace follows the record.

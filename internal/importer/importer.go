@@ -322,9 +322,8 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *reader, emit func(
 		n    int
 	)
 	clean = true
-	err = splitFile(data, func(raw []byte) error {
+	err = parseFile(data, lopts, func(rec *event.Record, repairs []event.Repair, err error) error {
 		n++
-		rec, repairs, err := event.ParseLenient(raw, lopts)
 		if err != nil {
 			im.Stats.Rejected.Add(1)
 			clean = false
@@ -404,9 +403,9 @@ func (im *Importer) load(ctx context.Context, o Object, buf *reader) ([]byte, er
 	return buf.plain.Bytes(), nil
 }
 
-// splitFile calls fn with each record of a log file: {"Records":[...]},
-// NDJSON, or a bare JSON array of records.
-func splitFile(data []byte, fn func(raw []byte) error) error {
+// parseFile calls fn with each record of a log file — {"Records":[...]},
+// NDJSON, or a bare JSON array of records — parsed by event.ParseLenient.
+func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []event.Repair, error) error) error {
 	i := 0
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
 		i++
@@ -417,11 +416,11 @@ func splitFile(data []byte, fn func(raw []byte) error) error {
 			return fmt.Errorf("invalid JSON array: %w", err)
 		}
 		for _, e := range elems {
-			if err := fn(e); err != nil {
+			if err := fn(event.ParseLenient(e, opts)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return event.SplitBody(data, 1<<30, fn)
+	return event.ParseBody(data, 1<<30, opts, fn)
 }

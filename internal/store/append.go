@@ -22,6 +22,36 @@ import (
 type Batch struct {
 	recs   []*event.Record
 	blocks []prepBlock
+	rows   []rowPrep // one per record, or nil until AppendBatches fills it
+}
+
+// rowPrep is what the commit needs of one record beyond its fields, worked
+// out ahead of the store's write lock.
+type rowPrep struct {
+	hash         uint64   // hashID(EventID)
+	types, names []string // resourceColumns
+	days         []dayRow // the record's day index rows
+}
+
+type dayRow struct {
+	key int64
+	day int32
+}
+
+// prepRows fills b.rows.
+func (b *Batch) prepRows() {
+	if b.rows != nil {
+		return
+	}
+	b.rows = make([]rowPrep, len(b.recs))
+	for i, r := range b.recs {
+		rp := &b.rows[i]
+		rp.hash = hashID(r.EventID)
+		rp.types, rp.names = resourceColumns(r.Resources)
+		dayRows(r, func(key int64, day int32) {
+			rp.days = append(rp.days, dayRow{key, day})
+		})
+	}
 }
 
 type prepBlock struct {
@@ -40,6 +70,7 @@ func (s *Store) Prepare(recs []*event.Record) *Batch {
 	b := &Batch{recs: recs}
 	if len(recs) >= smallBatch {
 		b.blocks = s.compress(recs, 0)
+		b.prepRows()
 	}
 	return b
 }
@@ -100,6 +131,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	// One list of every record; small batches are compressed together.
 	var (
 		recs   []*event.Record
+		rows   []rowPrep
 		blocks []prepBlock
 		small  []*event.Record
 		smallI []int
@@ -107,6 +139,8 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	for _, b := range batches {
 		off := len(recs)
 		recs = append(recs, b.recs...)
+		b.prepRows()
+		rows = append(rows, b.rows...)
 		if b.blocks == nil {
 			for i, r := range b.recs {
 				small = append(small, r)
@@ -151,7 +185,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 			continue
 		}
 		seen[r.EventID] = struct{}{}
-		h := hashID(r.EventID)
+		h := rows[i].hash
 		hashes[i] = h
 		if s.ids.has(h) {
 			hits = append(hits, i)
@@ -200,6 +234,18 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	if err != nil {
 		return nil, err
 	}
+	// The segment's fsync runs while the rows are appended; COMMIT waits
+	// for it.
+	synced := make(chan error, 1)
+	go func() { synced <- s.segs.sync(locs) }()
+	syncWait := func() error {
+		if synced == nil {
+			return nil
+		}
+		err := <-synced
+		synced = nil
+		return err
+	}
 
 	// The ingest time is read under the write lock and never goes back, so
 	// ingest times rise with sequence numbers and a reader that has seen
@@ -213,6 +259,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	}
 	commit := false
 	defer func() {
+		syncWait()
 		if !commit {
 			s.segs.undo(locs)
 		}
@@ -247,7 +294,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		if r.ReadOnlySet {
 			ro = r.ReadOnly
 		}
-		types, names := resourceColumns(r.Resources)
+		types, names := rows[i].types, rows[i].names
 		w := where[i]
 		if err := s.evApp.AppendRow(
 			seq+int64(k), ingestTime, r.EventTime.UTC(), int64(hashes[i]),
@@ -263,18 +310,16 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	var newDays []uint64
 	pending := map[uint64]bool{}
 	for _, i := range accepted {
-		var aerr error
-		dayRows(recs[i], func(key int64, day int32) {
-			p := dayPair(key, day)
-			if aerr != nil || pending[p] || s.days.has(p) {
-				return
+		for _, d := range rows[i].days {
+			p := dayPair(d.key, d.day)
+			if pending[p] || s.days.has(p) {
+				continue
 			}
 			pending[p] = true
 			newDays = append(newDays, p)
-			aerr = s.dayApp.AppendRow(key, day)
-		})
-		if aerr != nil {
-			return nil, fmt.Errorf("append day index: %w", aerr)
+			if err := s.dayApp.AppendRow(d.key, d.day); err != nil {
+				return nil, fmt.Errorf("append day index: %w", err)
+			}
 		}
 	}
 	if err := s.dayApp.Flush(); err != nil {
@@ -285,6 +330,9 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	}
 	if err := s.evApp.Flush(); err != nil {
 		return nil, fmt.Errorf("flush events: %w", err)
+	}
+	if err := syncWait(); err != nil {
+		return nil, err
 	}
 	if err := s.exec(ctx, "COMMIT"); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

@@ -151,8 +151,9 @@ func (sg *segments) rotate(id int64) error {
 	return syncDir(sg.dir)
 }
 
-// write appends frames to the active segment and fsyncs it. On error the
-// segment is cut back to where it was, and nothing is referenced.
+// write appends frames to the active segment; sync makes them durable. On
+// error the segment is cut back to where it was, and nothing is
+// referenced.
 func (sg *segments) write(frames [][]byte) ([]loc, error) {
 	sg.mu.Lock()
 	defer sg.mu.Unlock()
@@ -174,12 +175,25 @@ func (sg *segments) write(frames [][]byte) ([]loc, error) {
 		sg.active.Truncate(start)
 		return nil, fmt.Errorf("write records: %w", err)
 	}
-	if err := sg.active.Sync(); err != nil {
-		sg.active.Truncate(start)
-		return nil, fmt.Errorf("sync records: %w", err)
-	}
 	sg.activeSize = off
 	return locs, nil
+}
+
+// sync fsyncs the segment that write put locs in. It may run while the
+// caller works on other things, but not with another write: only the
+// store's writer calls write and sync, and it waits for one before the
+// next. On error the caller undoes locs.
+func (sg *segments) sync(locs []loc) error {
+	if len(locs) == 0 {
+		return nil
+	}
+	sg.mu.Lock()
+	f := sg.active
+	sg.mu.Unlock()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync records: %w", err)
+	}
+	return nil
 }
 
 // undo cuts the active segment back to before locs, whose transaction did
