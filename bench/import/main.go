@@ -26,7 +26,7 @@
 // Rates are events/s and MB/s of gzip files and of the JSON inside them
 // (from the gzip trailers' sizes); each row is the median of --runs runs,
 // and the ratio is against the baseline's median. --cpuprofile profiles
-// the data imports only.
+// the imports (the in-process server's work included).
 package main
 
 import (
@@ -57,9 +57,9 @@ import (
 
 func main() {
 	var (
-		dir, ctgenSrc, cpuProfile, work string
-		events, runs, parallel, batch   int
-		endpoint, skipBaseline          bool
+		dir, ctgenSrc, cpuProfile, work  string
+		events, runs, parallel, batch    int
+		endpoint, skipBaseline, skipData bool
 	)
 	flag.StringVar(&dir, "dir", "", "existing bucket layout to import (default: generate one with ctgen)")
 	flag.IntVar(&events, "events", 1000000, "events to generate (without --dir)")
@@ -69,10 +69,11 @@ func main() {
 	flag.IntVar(&batch, "batch", 1000, "import --batch")
 	flag.BoolVar(&endpoint, "endpoint", false, "also import over HTTP into a server in this process")
 	flag.BoolVar(&skipBaseline, "skip-baseline", false, "do not run the zcat | jq baseline")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the data imports to this file")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the imports to this file")
+	flag.BoolVar(&skipData, "skip-data", false, "do not run the --data imports")
 	flag.StringVar(&work, "work", "", "directory for generated files and stores (default: a new temporary directory, removed afterwards)")
 	flag.Parse()
-	if err := run(dir, ctgenSrc, cpuProfile, work, events, runs, parallel, batch, endpoint, skipBaseline); err != nil {
+	if err := run(dir, ctgenSrc, cpuProfile, work, events, runs, parallel, batch, endpoint, skipBaseline, skipData); err != nil {
 		fmt.Fprintln(os.Stderr, "import bench:", err)
 		os.Exit(1)
 	}
@@ -99,7 +100,7 @@ func (r row) median() float64 {
 	return s[len(s)/2]
 }
 
-func run(dir, ctgenSrc, cpuProfile, work string, events, runs, parallel, batch int, endpoint, skipBaseline bool) error {
+func run(dir, ctgenSrc, cpuProfile, work string, events, runs, parallel, batch int, endpoint, skipBaseline, skipData bool) error {
 	ctx := context.Background()
 	if runs <= 0 {
 		return errors.New("--runs must be positive")
@@ -147,12 +148,15 @@ func run(dir, ctgenSrc, cpuProfile, work string, events, runs, parallel, batch i
 			return err
 		}
 	}
+	defer pprof.StopCPUProfile()
 	imp := row{name: fmt.Sprintf("`opentrail import --data` (parallel %d, batch %d)", parallel, batch)}
 	for i := range runs {
+		if skipData {
+			break
+		}
 		store := filepath.Join(work, fmt.Sprintf("data-%d", i))
 		n, el, err := importOnce(ctx, []string{"--data", store}, work, lay.dir, parallel, batch)
 		if err != nil {
-			pprof.StopCPUProfile()
 			return err
 		}
 		imp.events = n
@@ -160,8 +164,9 @@ func run(dir, ctgenSrc, cpuProfile, work string, events, runs, parallel, batch i
 		fmt.Fprintf(os.Stderr, "import --data run %d: %d events in %.2fs (%.0f events/s)\n", i+1, n, el, float64(n)/el)
 		os.RemoveAll(store)
 	}
-	pprof.StopCPUProfile()
-	rows = append(rows, imp)
+	if !skipData {
+		rows = append(rows, imp)
+	}
 
 	if endpoint {
 		r, err := endpointRuns(ctx, work, lay.dir, runs, parallel, batch)

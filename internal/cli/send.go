@@ -2,14 +2,17 @@ package cli
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/event"
@@ -108,19 +111,44 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 	return total, flush()
 }
 
-// PostEvents sends records as one gzip NDJSON request to POST /v1/events.
+// PostEvents sends records as one NDJSON request to POST /v1/events,
+// gzip-compressed unless the server is on this machine, where compressing
+// costs both sides more CPU than the bytes it saves (measured: importing
+// 1M events through a loopback server took 15.0 s with gzip).
 func PostEvents(ctx context.Context, cl *client.Client, recs [][]byte) (postResult, error) {
+	return postEvents(ctx, cl, "/v1/events", recs)
+}
+
+// PostImported is PostEvents for events imported from existing CloudTrail
+// logs, which the server's retention spares.
+func PostImported(ctx context.Context, cl *client.Client, recs [][]byte) (postResult, error) {
+	return postEvents(ctx, cl, "/v1/events?imported=true", recs)
+}
+
+func postEvents(ctx context.Context, cl *client.Client, path string, recs [][]byte) (postResult, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	for _, r := range recs {
-		zw.Write(r)
-		zw.Write([]byte{'\n'})
-	}
-	zw.Close()
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-ndjson")
-	h.Set("Content-Encoding", "gzip")
-	out, err := cl.Do(ctx, "opentrail", http.MethodPost, "/v1/events", h, buf.Bytes())
+	if loopback(cl.Endpoint) {
+		n := 0
+		for _, r := range recs {
+			n += len(r) + 1
+		}
+		buf.Grow(n)
+		for _, r := range recs {
+			buf.Write(r)
+			buf.WriteByte('\n')
+		}
+	} else {
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		for _, r := range recs {
+			zw.Write(r)
+			zw.Write([]byte{'\n'})
+		}
+		zw.Close()
+		h.Set("Content-Encoding", "gzip")
+	}
+	out, err := cl.Do(ctx, "opentrail", http.MethodPost, path, h, buf.Bytes())
 	if err != nil {
 		return postResult{}, err
 	}
@@ -129,4 +157,19 @@ func PostEvents(ctx context.Context, cl *client.Client, recs [][]byte) (postResu
 		return r, fmt.Errorf("unexpected answer %q: %w", strings.TrimSpace(string(out)), err)
 	}
 	return r, nil
+}
+
+// loopback reports whether endpoint's host is a loopback address or
+// localhost.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
