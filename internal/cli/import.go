@@ -305,7 +305,7 @@ func (s endpointSink) Write(ctx context.Context, recs []*event.Record) (int, int
 	for i, r := range recs {
 		raws[i] = r.Raw
 	}
-	r, err := PostEvents(ctx, s.cl, raws)
+	r, err := PostImported(ctx, s.cl, raws)
 	if err != nil {
 		var ae *client.APIError
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != 429 {

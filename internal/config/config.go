@@ -45,6 +45,10 @@ type Config struct {
 type History struct {
 	// RetentionDays is how long events are kept (default 90; 0 = forever).
 	RetentionDays int `yaml:"retention_days"`
+	// RetentionCoversImported makes retention delete events imported
+	// from existing CloudTrail logs (opentrail import, sources) too; by
+	// default they are kept.
+	RetentionCoversImported bool `yaml:"retention_covers_imported"`
 	// LookupWindowDays is how far back LookupEvents reaches (default 90,
 	// as AWS; 0 = no limit).
 	LookupWindowDays int `yaml:"lookup_window_days"`

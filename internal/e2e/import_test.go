@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // TestImport imports a CloudTrail bucket layout and the public test data
@@ -82,6 +84,28 @@ func TestImport(t *testing.T) {
 	_, errs, code = runCLI(t, "import", "--data", s.data, "--state", filepath.Join(t.TempDir(), "s"), dir)
 	if code != 1 || !strings.Contains(errs, "in use by another process") {
 		t.Fatalf("--data on a served store: %d %s", code, errs)
+	}
+
+	// The import's PutEvents calls say so in their audit records, and the
+	// store marks every imported event, which retention then spares; the
+	// server's own audit records are not marked.
+	stdout, stderr, code = s.awsCLI(t, "test", "us-east-1", "cloudtrail", "lookup-events",
+		"--lookup-attributes", "AttributeKey=EventName,AttributeValue=PutEvents", "--max-results", "1")
+	if code != 0 || !strings.Contains(stdout, `\"imported\":true`) {
+		t.Fatalf("PutEvents audit record: %d %s %s", code, stdout, stderr)
+	}
+	s.stop()
+	st, err := store.Open(context.Background(), s.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var imported, other int
+	if err := st.DB().QueryRow(`SELECT count(*) FILTER (imported), count(*) FILTER (imported IS NOT TRUE) FROM events`).Scan(&imported, &other); err != nil {
+		t.Fatal(err)
+	}
+	if imported != 12+486 || other == 0 {
+		t.Fatalf("%d events marked imported (want %d), %d not (want the audit records)", imported, 12+486, other)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // TestS3SourcePolling configures the server to poll a bucket prefix on a
@@ -125,6 +127,17 @@ func TestS3SourcePolling(t *testing.T) {
 	s.stop()
 	if strings.Contains(s.stderr.String(), "broken.json.gz") {
 		t.Errorf("the bad file was read again after the restart:\n%s", s.stderr.String())
+	}
+
+	// The source's events are marked imported, so retention spares them.
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var imported int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM events WHERE imported AND event_name = 'GetObject'`).Scan(&imported); err != nil || imported != 4*perFile {
+		t.Fatalf("%d source events marked imported (%v), want %d", imported, err, 4*perFile)
 	}
 }
 

@@ -128,6 +128,10 @@ func TestImportBucketIdempotentAndFiltered(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Rec.AWSRegion != "us-east-1" || evs[0].Rec.AccountID != "111122223333" {
 		t.Fatalf("lookup ev-0007: %v %+v", err, evs)
 	}
+	var imported int
+	if err := st.DB().QueryRow(`SELECT count(*) FROM events WHERE imported`).Scan(&imported); err != nil || imported != 40 {
+		t.Fatalf("%d events marked imported (%v), want 40", imported, err)
+	}
 
 	// Again, without a state: everything is read and nothing added.
 	s, err = run(t, opts)

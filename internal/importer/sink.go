@@ -17,12 +17,12 @@ import (
 // directly, each Write is one commit.
 type StoreSink struct{ Store *store.Store }
 
-// Write appends recs; the store dedupes on eventID. The records are
+// Write appends recs, marked imported; the store dedupes on eventID. The records are
 // compressed (Store.Prepare) in the calling goroutine, before the store's
 // write lock is taken, so that concurrent Writes compress in parallel and
 // the lock is held only for the commit.
 func (s StoreSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	dup, err := s.Store.AppendBatches(ctx, []*store.Batch{s.Store.Prepare(recs)}, time.Time{})
+	dup, err := s.Store.AppendBatches(ctx, []*store.Batch{s.Store.Prepare(recs).MarkImported()}, time.Time{})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -65,7 +65,7 @@ type groupWrite struct {
 }
 
 func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	w := &groupWrite{batch: g.st.Prepare(recs)}
+	w := &groupWrite{batch: g.st.Prepare(recs).MarkImported()}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	g.mu.Unlock()

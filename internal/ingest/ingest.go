@@ -122,7 +122,20 @@ func (in *Ingester) Submit(ctx context.Context, source string, recs []*event.Rec
 	if len(recs) == 0 {
 		return Result{}, nil
 	}
-	req := &request{batch: in.app.Prepare(recs), source: source, reply: make(chan reply, 1)}
+	return in.submit(ctx, source, in.app.Prepare(recs))
+}
+
+// SubmitImported is Submit for events imported from existing CloudTrail
+// logs, which retention spares (store.Batch.MarkImported).
+func (in *Ingester) SubmitImported(ctx context.Context, source string, recs []*event.Record) (Result, error) {
+	if len(recs) == 0 {
+		return Result{}, nil
+	}
+	return in.submit(ctx, source, in.app.Prepare(recs).MarkImported())
+}
+
+func (in *Ingester) submit(ctx context.Context, source string, batch *store.Batch) (Result, error) {
+	req := &request{batch: batch, source: source, reply: make(chan reply, 1)}
 	if err := in.enqueue(ctx, req); err != nil {
 		return Result{}, err
 	}

@@ -39,11 +39,14 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 		resp = postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
 	}
 	s.Audit(awsapi.AuditRecord(c, "opentrail", "PutEvents", false,
-		map[string]any{"eventCount": count, "contentEncoding": r.Header.Get("Content-Encoding")}, resp, errCode, errMsg))
+		putEventsParams(r, count), resp, errCode, errMsg))
 }
 
 func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, error) {
 	c := awsapi.CallerFrom(r.Context())
+	if _, err := importedParam(r); err != nil {
+		return ingest.Result{}, 0, err
+	}
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -83,7 +86,11 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 	if len(recs) == 0 {
 		return ingest.Result{}, 0, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
 	}
-	res, err := s.ingester.Submit(r.Context(), "v1/events", recs)
+	submit := s.ingester.Submit
+	if imported, _ := importedParam(r); imported {
+		submit = s.ingester.SubmitImported
+	}
+	res, err := submit(r.Context(), "v1/events", recs)
 	if err != nil {
 		if errors.Is(err, ingest.ErrUnavailable) || errors.Is(err, ingest.ErrClosed) {
 			return res, len(recs), awsapi.Unavailable("the event store could not commit the events, so none were stored; retry later")
@@ -93,6 +100,29 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 	return res, len(recs), nil
 }
 
+// importedParam reads the query parameter imported=true|false, with which
+// `opentrail import` marks events it imports from existing CloudTrail
+// logs: retention spares them (history.retention_covers_imported).
+func importedParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("imported"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, badRequest("imported=%q: want true or false", v)
+	}
+}
+
 func badRequest(format string, args ...any) *awsapi.Error {
 	return &awsapi.Error{Code: "InvalidEventException", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}
+
+// putEventsParams are the requestParameters of a PutEvents record.
+func putEventsParams(r *http.Request, count int) map[string]any {
+	p := map[string]any{"eventCount": count, "contentEncoding": r.Header.Get("Content-Encoding")}
+	if imported, err := importedParam(r); err == nil && imported {
+		p["imported"] = true
+	}
+	return p
 }

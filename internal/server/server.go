@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.bodyBudget = semaphore.NewWeighted(max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes))
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
-	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), Logger: logger})
+	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

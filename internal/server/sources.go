@@ -17,11 +17,12 @@ import (
 const SourceIngestName = "s3-source"
 
 // ingestSink stores imported events through the ingester, so that they
-// share its group commits with every other write.
+// share its group commits with every other write; retention spares them
+// as it does every import.
 type ingestSink struct{ in *ingest.Ingester }
 
 func (s ingestSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	res, err := s.in.Submit(ctx, SourceIngestName, recs)
+	res, err := s.in.SubmitImported(ctx, SourceIngestName, recs)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -23,6 +23,16 @@ type Batch struct {
 	recs   []*event.Record
 	blocks []prepBlock
 	rows   []rowPrep // one per record, or nil until AppendBatches fills it
+
+	imported bool
+}
+
+// MarkImported marks the batch's events as imported from existing
+// CloudTrail logs rather than recorded as they happened: retention spares
+// them (Options.RetentionCoversImported). It returns b.
+func (b *Batch) MarkImported() *Batch {
+	b.imported = true
+	return b
 }
 
 // rowPrep is what the commit needs of one record beyond its fields, worked
@@ -130,17 +140,21 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 
 	// One list of every record; small batches are compressed together.
 	var (
-		recs   []*event.Record
-		rows   []rowPrep
-		blocks []prepBlock
-		small  []*event.Record
-		smallI []int
+		recs     []*event.Record
+		rows     []rowPrep
+		imported []bool
+		blocks   []prepBlock
+		small    []*event.Record
+		smallI   []int
 	)
 	for _, b := range batches {
 		off := len(recs)
 		recs = append(recs, b.recs...)
 		b.prepRows()
 		rows = append(rows, b.rows...)
+		for range b.recs {
+			imported = append(imported, b.imported)
+		}
 		if b.blocks == nil {
 			for i, r := range b.recs {
 				small = append(small, r)
@@ -301,7 +315,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 			r.AccountID, r.AWSRegion, r.EventCategory, r.EventSource, r.EventName,
 			r.Username, r.AccessKeyID, ro, r.ErrorCode, r.SourceIP,
 			types, names,
-			blockID[w.block], uint16(w.idx),
+			blockID[w.block], uint16(w.idx), imported[i],
 		); err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}

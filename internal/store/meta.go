@@ -133,7 +133,8 @@ func (s *Store) channels(ctx context.Context, where string, args ...any) ([]Chan
 
 // ApplyRetention deletes events older than the retention period (by both
 // eventTime and ingestion time, so events imported late still reach the
-// consumers) and blocks none of whose events remain. It returns how many
+// consumers), except imported events unless Options.RetentionCoversImported,
+// and blocks none of whose events remain. It returns how many
 // events it deleted; with no retention configured it does nothing.
 func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	if s.opts.Retention <= 0 {
@@ -142,7 +143,11 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	cutoff := s.opts.Now().Add(-s.opts.Retention).UTC()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE event_time < ? AND ingest_time < ?`, cutoff, cutoff)
+	q := `DELETE FROM events WHERE event_time < ? AND ingest_time < ?`
+	if !s.opts.RetentionCoversImported {
+		q += ` AND imported IS NOT TRUE`
+	}
+	res, err := s.db.ExecContext(ctx, q, cutoff, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}

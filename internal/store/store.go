@@ -38,8 +38,11 @@ const BlockSize = 256
 // Options tune a Store. The zero value is usable.
 type Options struct {
 	// Retention is how long events stay in the history, judged by both
-	// eventTime and ingestion time; 0 keeps them forever.
+	// eventTime and ingestion time; 0 keeps them forever. It spares
+	// imported events (Batch.MarkImported) unless RetentionCoversImported.
 	Retention time.Duration
+	// RetentionCoversImported makes retention delete imported events too.
+	RetentionCoversImported bool
 	// BlockCache is how many decompressed blocks are kept in memory
 	// (default 256).
 	BlockCache int
@@ -103,8 +106,11 @@ CREATE TABLE IF NOT EXISTS events (
 	resource_types VARCHAR[],
 	resource_names VARCHAR[],
 	block          BIGINT NOT NULL,
-	idx            USMALLINT NOT NULL
+	idx            USMALLINT NOT NULL,
+	imported       BOOLEAN
 );
+-- Stores made before imports were marked.
+ALTER TABLE events ADD COLUMN IF NOT EXISTS imported BOOLEAN;
 CREATE TABLE IF NOT EXISTS blocks (
 	block     BIGINT NOT NULL,
 	first_seq BIGINT NOT NULL,

@@ -297,6 +297,77 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// Retention spares imported events, old as they are, unless told to cover
+// them; a store made before imports were marked gains the column.
+func TestRetentionSparesImported(t *testing.T) {
+	ctx := context.Background()
+	now := base.Add(100 * 24 * time.Hour)
+	for _, covers := range []bool{false, true} {
+		dir := t.TempDir()
+		opts := store.Options{Retention: 90 * 24 * time.Hour, RetentionCoversImported: covers, Now: func() time.Time { return now }}
+		s, err := store.Open(ctx, dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var live, imported []*event.Record
+		for i := 0; i < 50; i++ {
+			live = append(live, rec(t, i, nil))
+			imported = append(imported, rec(t, 100+i, nil))
+		}
+		// Both ingested long ago; one batch of each kind shares a commit.
+		if _, err := s.AppendBatches(ctx, []*store.Batch{s.Prepare(live), s.Prepare(imported).MarkImported()}, base); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := s.DB().QueryRow(`SELECT count(*) FROM events WHERE imported`).Scan(&n); err != nil || n != 50 {
+			t.Fatalf("covers=%v: %d events marked imported (%v), want 50", covers, n, err)
+		}
+		deleted, err := s.ApplyRetention(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(50)
+		if covers {
+			want = 100
+		}
+		if deleted != want {
+			t.Fatalf("covers=%v: retention removed %d, want %d", covers, deleted, want)
+		}
+		evs, err := s.Lookup(ctx, store.LookupQuery{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 100-int(want) {
+			t.Fatalf("covers=%v: %d events remain, want %d", covers, len(evs), 100-want)
+		}
+		s.Close()
+	}
+
+	// An older store: drop the column, reopen, and it is back (NULL:
+	// not imported).
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, err := s.Append(ctx, []*event.Record{rec(t, 1, nil)}, base); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`ALTER TABLE events DROP COLUMN imported`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	if _, err := s.Append(ctx, []*event.Record{rec(t, 2, nil)}, base); err != nil {
+		t.Fatal(err)
+	}
+	var marked, all int
+	if err := s.DB().QueryRow(`SELECT count(*) FILTER (imported), count(*) FROM events`).Scan(&marked, &all); err != nil {
+		t.Fatal(err)
+	}
+	if marked != 0 || all != 2 {
+		t.Fatalf("after the column came back: %d imported of %d, want 0 of 2", marked, all)
+	}
+}
+
 // A crash between writing a segment frame and committing the transaction
 // that points at it leaves bytes no block refers to; Open cuts them off
 // and appends go on from there.
