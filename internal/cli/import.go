@@ -181,6 +181,13 @@ func (c *importCmd) source(ctx context.Context, src, profile, endpointURL, regio
 	return importer.NewS3Source(api, bucket, prefix), nil
 }
 
+// How often progress is shown: a bar redrawn on a terminal, a log line
+// otherwise. Variables for tests.
+var (
+	barEvery = 200 * time.Millisecond
+	logEvery = 5 * time.Second
+)
+
 // runOne imports one source while drawing progress.
 func (c *importCmd) runOne(ctx context.Context, opts importer.Options, quiet bool) (importer.Snapshot, error) {
 	var mu sync.Mutex // serialises stderr between problems and the bar
@@ -202,9 +209,9 @@ func (c *importCmd) runOne(ctx context.Context, opts importer.Options, quiet boo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			every := 5 * time.Second
+			every := logEvery
 			if tty {
-				every = 200 * time.Millisecond
+				every = barEvery
 			}
 			tick := time.NewTicker(every)
 			defer tick.Stop()
