@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -199,18 +200,32 @@ func ExportParquet(ctx context.Context, st *store.Store, opts ExportOptions) (*E
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
-		copySQL := `COPY (SELECT ` + exportSelect() + from + `) TO ` + quoteString(dir) +
-			` (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (` + strings.Join(PartitionColumns, ", ") +
-			`), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'events_{i}')`
-		res, err := conn.ExecContext(qctx, copySQL)
+		// One COPY per run of whole days of about exportChunk events:
+		// DuckDB holds every partition it writes in memory until the COPY
+		// ends (measured: 5.1 GB RSS exporting 1M events in one COPY), and
+		// the day is a partition key, so the runs' files never collide.
+		spans, err := exportSpans(qctx, conn, from, exportChunk)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("export: %w", ctx.Err())
-			}
-			return nil, fmt.Errorf("write parquet: %w", err)
+			return nil, err
 		}
-		if stats.Events, err = res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("write parquet: %w", err)
+		for _, sp := range spans {
+			copySQL := `COPY (SELECT ` + exportSelect() + from +
+				` AND eventTime >= TIMESTAMP ` + quoteString(sp[0].Format(time.DateOnly)) +
+				` AND eventTime < TIMESTAMP ` + quoteString(sp[1].Format(time.DateOnly)) + `) TO ` + quoteString(dir) +
+				` (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (` + strings.Join(PartitionColumns, ", ") +
+				`), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'events_{i}')`
+			res, err := conn.ExecContext(qctx, copySQL)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("export: %w", ctx.Err())
+				}
+				return nil, fmt.Errorf("write parquet for %s to %s: %w", sp[0].Format(time.DateOnly), sp[1].Format(time.DateOnly), err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("write parquet: %w", err)
+			}
+			stats.Events += n
 		}
 	}
 	if stats.Files, stats.Bytes, err = parquetFiles(dir); err != nil {
@@ -218,6 +233,41 @@ func ExportParquet(ctx context.Context, st *store.Store, opts ExportOptions) (*E
 	}
 	stats.Duration = time.Since(start)
 	return stats, nil
+}
+
+// exportChunk is about how many events one COPY of an export writes.
+var exportChunk int64 = 250000
+
+// exportSpans splits the UTC days of the events from selects into runs of
+// whole days holding about chunk events each (a busier day is a run of its
+// own): [start, end) pairs of midnights, in order.
+func exportSpans(ctx context.Context, conn *sql.Conn, from string, chunk int64) ([][2]time.Time, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT CAST(eventTime AS DATE) AS d, count(*)`+from+` GROUP BY d ORDER BY d`)
+	if err != nil {
+		return nil, fmt.Errorf("list days: %w", err)
+	}
+	defer rows.Close()
+	var (
+		spans [][2]time.Time
+		n     int64
+	)
+	for rows.Next() {
+		var (
+			d time.Time
+			c int64
+		)
+		if err := rows.Scan(&d, &c); err != nil {
+			return nil, fmt.Errorf("list days: %w", err)
+		}
+		d = d.UTC()
+		if len(spans) == 0 || n+c > chunk && n > 0 {
+			spans = append(spans, [2]time.Time{d, d})
+			n = 0
+		}
+		spans[len(spans)-1][1] = d.AddDate(0, 0, 1)
+		n += c
+	}
+	return spans, rows.Err()
 }
 
 // emptyDir returns nil if dir does not exist or is an empty directory.

@@ -111,6 +111,24 @@ func TestExportParquetPartitions(t *testing.T) {
 		t.Errorf("counts per partition:\n got %v\nwant %v", got, want)
 	}
 
+	// An export of one COPY per day writes the same partitions, one file
+	// each.
+	defer func(c int64) { *query.ExportChunk = c }(*query.ExportChunk)
+	*query.ExportChunk = 1
+	byDay := filepath.Join(t.TempDir(), "by-day")
+	stats2, err := query.ExportParquet(context.Background(), st, query.ExportOptions{Dir: byDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats2.Events != int64(len(evs)) || stats2.Files != len(want) {
+		t.Errorf("by day: %d events in %d files; want %d in %d", stats2.Events, stats2.Files, len(evs), len(want))
+	}
+	var same bool
+	if err := db.QueryRow(`SELECT (SELECT list(eventID ORDER BY eventID) FROM ` + parquetGlob(out) + `) =
+		(SELECT list(eventID ORDER BY eventID) FROM ` + parquetGlob(byDay) + `)`).Scan(&same); err != nil || !same {
+		t.Errorf("by day: not the same events (%v)", err)
+	}
+
 	// A few fields, with their types: a struct, JSON text, a timestamp, a
 	// boolean, and the partition key matching the column it came from.
 	var (
