@@ -538,7 +538,7 @@ func (w *worker) step(ctx context.Context) error {
 			if err := w.save(ctx); err != nil {
 				return err
 			}
-			return w.emitDigests(ctx, t, set)
+			return w.emitDigests(ctx, t, set, now)
 		}
 	}
 
@@ -581,7 +581,7 @@ func (w *worker) step(ctx context.Context) error {
 	if err := w.checkpoint(ctx, now, last); err != nil {
 		return err
 	}
-	return w.emitDigests(ctx, t, set)
+	return w.emitDigests(ctx, t, set, now)
 }
 
 func (w *worker) setWindow(end time.Time) {

@@ -69,7 +69,7 @@ func (w *worker) listInDigest(t store.Trail, set Settings, g *group, bucket, key
 	ck := g.account + "/" + g.region
 	c := w.st.Chains[ck]
 	if c == nil {
-		c = w.newChain(g.account, g.region)
+		c = w.newChain(g.account, g.region, w.st.Window)
 	}
 	for _, f := range c.Files {
 		if f.S3Object == key {
@@ -85,17 +85,22 @@ func (w *worker) listInDigest(t store.Trail, set Settings, g *group, bucket, key
 	})
 }
 
-// newChain starts a chain at the current digest period. The caller holds
-// w.mu.
-func (w *worker) newChain(account, region string) *chain {
+// newChain starts a chain at the digest period of the open delivery
+// window, or with none open, of now: the time the caller's step read
+// before it read the stream, not the clock now, which may have passed
+// into a later period while the step ran and leave that step's files
+// before the chain's start. The caller holds w.mu.
+func (w *worker) newChain(account, region string, now time.Time) *chain {
 	if w.st.Chains == nil {
 		w.st.Chains = map[string]*chain{}
 	}
-	start := w.st.Window
-	if start.IsZero() {
-		start = w.d.opts.Now()
+	// A window's end is exclusive: the window ending at 10:01 is in the
+	// period 10:00–10:01. now is an instant, in the period it falls in.
+	start := now
+	if !w.st.Window.IsZero() {
+		start = w.st.Window.Add(-time.Nanosecond)
 	}
-	c := &chain{Account: account, Region: region, Start: start.Add(-time.Nanosecond).Truncate(w.d.opts.DigestInterval).UTC()}
+	c := &chain{Account: account, Region: region, Start: start.Truncate(w.d.opts.DigestInterval).UTC()}
 	w.st.Chains[account+"/"+region] = c
 	w.dirty = true
 	return c
@@ -105,13 +110,13 @@ func (w *worker) newChain(account, region string) *chain {
 // once every delivery window ending in it is closed, so the digest lists
 // all the period's log files. Digests are written even for periods
 // without log files.
-func (w *worker) emitDigests(ctx context.Context, t store.Trail, set Settings) error {
+func (w *worker) emitDigests(ctx context.Context, t store.Trail, set Settings, now time.Time) error {
 	w.mu.Lock()
 	on := set.LogFileValidationEnabled && set.IsLogging
 	if set.LogFileValidationEnabled && set.StartLoggingTime != nil {
 		home := t.Account + "/" + t.HomeRegion
 		if _, ok := w.st.Chains[home]; !ok && set.IsLogging {
-			w.newChain(t.Account, t.HomeRegion)
+			w.newChain(t.Account, t.HomeRegion, now)
 		}
 	}
 	keys := make([]string, 0, len(w.st.Chains))
@@ -120,7 +125,6 @@ func (w *worker) emitDigests(ctx context.Context, t store.Trail, set Settings) e
 	}
 	w.mu.Unlock()
 	slices.Sort(keys)
-	now := w.d.opts.Now().UTC()
 	for _, k := range keys {
 		w.mu.Lock()
 		c := w.st.Chains[k]
