@@ -58,7 +58,7 @@ func (b *Batch) prepRows() {
 		rp := &b.rows[i]
 		rp.hash = hashID(r.EventID)
 		rp.types, rp.names = resourceColumns(r.Resources)
-		dayRows(r, func(key int64, day int32) {
+		dayRows(r, rp.types, rp.names, func(key int64, day int32) {
 			rp.days = append(rp.days, dayRow{key, day})
 		})
 	}

@@ -51,8 +51,9 @@ func dayPair(key int64, day int32) uint64 {
 	return mix(uint64(key)^uint64(uint32(day))*0x9e3779b97f4a7c15) | 1
 }
 
-// dayRows lists the (key, day) pairs rec adds to the index.
-func dayRows(rec *event.Record, add func(key int64, day int32)) {
+// dayRows lists the (key, day) pairs rec adds to the index; types and
+// names are resourceColumns(rec.Resources).
+func dayRows(rec *event.Record, types, names []string, add func(key int64, day int32)) {
 	d := dayOf(rec.EventTime)
 	put := func(code byte, v string) {
 		if v != "" {
@@ -63,7 +64,6 @@ func dayRows(rec *event.Record, add func(key int64, day int32)) {
 	put(dayEventSource, rec.EventSource)
 	put(dayUsername, rec.Username)
 	put(dayAccessKey, rec.AccessKeyID)
-	types, names := resourceColumns(rec.Resources)
 	for _, t := range types {
 		put(dayResourceType, t)
 	}
