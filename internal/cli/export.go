@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/importer"
@@ -105,7 +104,7 @@ func openStoreForExport(ctx context.Context, dir string) (*store.Store, error) {
 	}
 	st, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
+		if store.IsLocked(err) {
 			return nil, fmt.Errorf("open store %s: %w (is `opentrail serve` running on it? stop it first): %v", dir, importer.ErrStoreInUse, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +108,7 @@ var ErrStoreInUse = errors.New("the data directory is in use by another process"
 func OpenStore(ctx context.Context, dir string) (*store.Store, error) {
 	s, err := store.Open(ctx, dir, store.Options{})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
+		if store.IsLocked(err) {
 			return nil, fmt.Errorf("open store %s: %w (is `opentrail serve` running on it? stop it, or import through it with --endpoint): %v", dir, ErrStoreInUse, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)

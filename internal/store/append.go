@@ -348,7 +348,10 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	if err := syncWait(); err != nil {
 		return nil, err
 	}
-	if err := s.exec(ctx, "COMMIT"); err != nil {
+	// COMMIT is not interrupted by ctx: once it starts it may complete
+	// even when ctx ends, and a commit taken for failed would have its
+	// segment bytes cut off below. A cancelled import hit exactly that.
+	if err := s.exec(context.Background(), "COMMIT"); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	commit = true

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -346,4 +347,10 @@ func hashID(id string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	return h.Sum64()
+}
+
+// IsLocked reports whether err, from Open, means another process holds
+// the data directory (DuckDB's lock on the database file).
+func IsLocked(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Could not set lock on file")
 }
