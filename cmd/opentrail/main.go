@@ -3,12 +3,11 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/opentrail/opentrail/internal/cli"
 )
 
 func main() {
-	os.Exit(cli.Main(context.Background(), os.Args[1:], nil))
+	os.Exit(cli.Process(os.Args[1:]))
 }

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/opentrail/opentrail/internal/client"
 )
@@ -47,6 +49,29 @@ func commands(env *Env) []Command {
 		&athenaDDLCmd{env: env},
 		&versionCmd{env: env},
 	}
+}
+
+// ExitInterrupted is the exit code of a command stopped by SIGINT or
+// SIGTERM, as shells report a process ended by SIGINT.
+const ExitInterrupted = 130
+
+// Process runs the command line args as the opentrail process: SIGINT or
+// SIGTERM cancels the command's context, so that it stops cleanly and
+// says what it finished (an import, for instance, records the files it
+// stored and says how to resume), and a second signal ends the process
+// at once. It returns the exit code: ExitInterrupted after a signal.
+func Process(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal takes its default action
+	}()
+	code := Main(ctx, args, nil)
+	if code != 0 && ctx.Err() != nil {
+		return ExitInterrupted
+	}
+	return code
 }
 
 // Main runs the command line args (without the program name) and returns

@@ -145,6 +145,9 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 		total = add(total, snap)
 		if err != nil {
 			fmt.Fprintln(c.env.Stdout, summary(total))
+			if errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: interrupted; the files finished so far are recorded in %s: run the same command again to resume", src, path)
+			}
 			return fmt.Errorf("%s: %w (run the same command again to resume)", src, err)
 		}
 	}

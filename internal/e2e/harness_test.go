@@ -28,7 +28,7 @@ import (
 // run the real server in its own process without building it first.
 func TestMain(m *testing.M) {
 	if os.Getenv("OPENTRAIL_E2E_AS_COMMAND") == "1" {
-		os.Exit(cli.Main(context.Background(), os.Args[1:], nil))
+		os.Exit(cli.Process(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

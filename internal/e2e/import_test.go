@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,6 +109,79 @@ func TestImport(t *testing.T) {
 	}
 	if imported != 12+486 || other == 0 {
 		t.Fatalf("%d events marked imported (want %d), %d not (want the audit records)", imported, 12+486, other)
+	}
+}
+
+// TestImportInterrupted stops `opentrail import --data` with SIGINT while
+// it runs, as Ctrl-C does: it exits with 130 and says how to resume; the
+// next run skips the files the first one finished and stores the rest, so
+// every event is stored exactly once.
+func TestImportInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	const files, perFile = 300, 400
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	for f := range files {
+		recs := make([]string, perFile)
+		for i := range recs {
+			recs[i] = string(record(recOpts{id: uuid("interrupt", f*perFile+i), name: "GetObject", source: "s3.amazonaws.com", t: at}))
+		}
+		key := fmt.Sprintf("AWSLogs/000000000000/CloudTrail/us-east-1/2025/06/01/000000000000_CloudTrail_us-east-1_20250601T1200Z_%016d.json.gz", f)
+		gz(t, filepath.Join(dir, key), `{"Records":[`+strings.Join(recs, ",")+`]}`)
+	}
+	data, state := t.TempDir(), filepath.Join(t.TempDir(), "state.ndjson")
+	args := []string{"import", "--data", data, "--state", state, "--parallel", "1", "--batch", "400", dir}
+
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &lockedWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once some files are recorded as finished.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, _ := os.ReadFile(state); bytes.Count(b, []byte("\n")) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no file finished within 30 s: %s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted import: %v, want exit 130\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted") || !strings.Contains(stderr.String(), "run the same command again to resume") {
+		t.Fatalf("the interruption does not say how to resume:\n%s", stderr.String())
+	}
+	b, _ := os.ReadFile(state)
+	done := bytes.Count(b, []byte("\n"))
+	if done >= files {
+		t.Fatalf("every file finished before the interruption (%d); the test needs a slower import", done)
+	}
+
+	// The same command again: the finished files are skipped, the rest
+	// stored, nothing twice.
+	out, errs, code := runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d finished earlier", done)) {
+		t.Fatalf("resumed import: %d\n%s\n%s", code, out, errs)
+	}
+	st, err := store.Open(context.Background(), data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n, distinct int
+	if err := st.DB().QueryRow(`SELECT count(*), count(DISTINCT eid_hash) FROM events`).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != files*perFile || distinct != n {
+		t.Fatalf("%d events stored (%d distinct), want %d once each", n, distinct, files*perFile)
 	}
 }
 
