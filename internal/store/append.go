@@ -278,7 +278,13 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 			s.segs.undo(locs)
 		}
 	}()
-	if err := s.exec(ctx, "BEGIN TRANSACTION"); err != nil {
+	// ctx does not interrupt BEGIN either (see COMMIT below): a BEGIN that
+	// took effect but was reported as interrupted would leave the
+	// connection inside a transaction that nothing rolls back.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.exec(context.Background(), "BEGIN TRANSACTION"); err != nil {
 		return nil, err
 	}
 	defer func() {
