@@ -18,7 +18,11 @@ import (
 // partitioned by account, region and date, for Athena, Trino or Spark.
 //
 //	opentrail export --format parquet --data DIR --out OUTDIR [--account A] [--region R] [--start-time T] [--end-time T]
-type exportCmd struct{ env *Env }
+type exportCmd struct {
+	env         *Env
+	out         string // the output directory, once the flags are parsed
+	outWasEmpty bool   // whether it was missing or empty then
+}
 
 func (*exportCmd) Name() string { return "export" }
 func (*exportCmd) Synopsis() string {
@@ -26,6 +30,25 @@ func (*exportCmd) Synopsis() string {
 }
 
 func (c *exportCmd) Run(ctx context.Context, args []string) error {
+	err := c.run(ctx, args)
+	if err != nil && ctx.Err() != nil {
+		return interruptedExport(c.out, c.outWasEmpty)
+	}
+	return err
+}
+
+// interruptedExport is the error of an export stopped by Ctrl-C: it says
+// whether out holds a partial export to remove. wasEmpty is whether out
+// was missing or empty when the export began; otherwise its files are not
+// the export's.
+func interruptedExport(out string, wasEmpty bool) error {
+	if ents, err := os.ReadDir(out); wasEmpty && err == nil && len(ents) > 0 {
+		return fmt.Errorf("interrupted: %s holds a partial export; remove it and run the export again", out)
+	}
+	return errors.New("interrupted before anything was written")
+}
+
+func (c *exportCmd) run(ctx context.Context, args []string) error {
 	fs := newFlagSet(c.env, "export", "--format parquet --data DIR --out OUTDIR [flags]")
 	var (
 		format, data, out string
@@ -43,6 +66,10 @@ func (c *exportCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&quiet, "quiet", false, "no progress output")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	c.out = out
+	if ents, err := os.ReadDir(out); err != nil || len(ents) == 0 {
+		c.outWasEmpty = true
 	}
 	if fs.NArg() != 0 || data == "" || out == "" {
 		fs.Usage()

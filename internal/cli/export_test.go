@@ -132,6 +132,35 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// An export whose context ends (Ctrl-C) says what it leaves behind: a
+// partial export to remove, or nothing.
+func TestExportInterrupted(t *testing.T) {
+	data := exportStore(t, 120)
+	run := func(ctx context.Context, out string) (int, string) {
+		var o, e bytes.Buffer
+		code := Main(ctx, []string{"export", "--data", data, "--out", out, "--quiet"}, &Env{Stdout: &o, Stderr: &e, Stdin: strings.NewReader("")})
+		return code, e.String()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "out")
+	if code, errs := run(ctx, out); code != 1 || !strings.Contains(errs, "interrupted before anything was written") {
+		t.Fatalf("cancelled before it began: %d %s", code, errs)
+	}
+	// What the message says of the output directory.
+	empty, full := filepath.Join(t.TempDir(), "empty"), t.TempDir()
+	os.WriteFile(filepath.Join(full, "f"), nil, 0o600)
+	if err := interruptedExport(full, true); err == nil || !strings.Contains(err.Error(), full+" holds a partial export; remove it") {
+		t.Errorf("files written: %v", err)
+	}
+	if err := interruptedExport(full, false); err == nil || strings.Contains(err.Error(), "remove") {
+		t.Errorf("files that were there before: %v", err)
+	}
+	if err := interruptedExport(empty, true); err == nil || !strings.Contains(err.Error(), "before anything was written") {
+		t.Errorf("nothing written: %v", err)
+	}
+}
+
 func TestExportRefusesStoreInUse(t *testing.T) {
 	data := exportStore(t, 2)
 	// Another process holds the store, as `opentrail serve` would.
