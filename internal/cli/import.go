@@ -278,9 +278,13 @@ func progressLine(s importer.Snapshot, elapsed time.Duration, bar bool) string {
 
 // summary is the final line.
 func summary(s importer.Snapshot) string {
-	return fmt.Sprintf("imported %d files: %d events, %d new, %d already stored; %d repaired, %d rejected, %d filtered out; "+
+	files := "files"
+	if s.FilesDone-s.FilesBad == 1 {
+		files = "file"
+	}
+	return fmt.Sprintf("imported %d %s: %d events, %d new, %d already stored; %d repaired, %d rejected, %d filtered out; "+
 		"files: %d bad, %d finished earlier, %d digest/Insights skipped, %d filtered out, %d not log files",
-		s.FilesDone-s.FilesBad, s.Events, s.Added, s.Duplicates, s.Repaired, s.Rejected, s.Filtered,
+		s.FilesDone-s.FilesBad, files, s.Events, s.Added, s.Duplicates, s.Repaired, s.Rejected, s.Filtered,
 		s.FilesBad, s.FilesResumed, s.FilesSkipped, s.FilesFiltered, s.FilesIgnored)
 }
 
