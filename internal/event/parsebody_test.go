@@ -24,9 +24,12 @@ type parseOutcome struct {
 
 var bodyOpts = event.LenientOptions{Account: "123456789012", Region: "us-east-1", Time: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
 
-func viaParseBody(body []byte, limit int) parseOutcome {
+// outcome collects what read reports: read calls its argument with each
+// record's parse results. The body "stop-at-third" makes that callback
+// fail on the third record.
+func outcome(body []byte, read func(each func(*event.Record, []event.Repair, error) error) error) parseOutcome {
 	var o parseOutcome
-	err := event.ParseBody(body, limit, bodyOpts, func(rec *event.Record, reps []event.Repair, err error) error {
+	err := read(func(rec *event.Record, reps []event.Repair, err error) error {
 		o.add(rec, reps, err)
 		if len(o.recs) == 3 && strings.Contains(string(body), "stop-at-third") {
 			return errors.New("stop")
@@ -39,19 +42,18 @@ func viaParseBody(body []byte, limit int) parseOutcome {
 	return o
 }
 
-func viaSplitBody(body []byte, limit int) parseOutcome {
-	var o parseOutcome
-	err := event.SplitBody(body, limit, func(raw []byte) error {
-		o.add(event.ParseLenient(raw, bodyOpts))
-		if len(o.recs) == 3 && strings.Contains(string(body), "stop-at-third") {
-			return errors.New("stop")
-		}
-		return nil
+func viaParseBody(body []byte, limit int) parseOutcome {
+	return outcome(body, func(each func(*event.Record, []event.Repair, error) error) error {
+		return event.ParseBody(body, limit, bodyOpts, each)
 	})
-	if err != nil {
-		o.err = err.Error()
-	}
-	return o
+}
+
+func viaSplitBody(body []byte, limit int) parseOutcome {
+	return outcome(body, func(each func(*event.Record, []event.Repair, error) error) error {
+		return event.SplitBody(body, limit, func(raw []byte) error {
+			return each(event.ParseLenient(raw, bodyOpts))
+		})
+	})
 }
 
 func (o *parseOutcome) add(rec *event.Record, reps []event.Repair, err error) {

@@ -44,7 +44,8 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 
 func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, error) {
 	c := awsapi.CallerFrom(r.Context())
-	if _, err := importedParam(r); err != nil {
+	imported, err := importedParam(r)
+	if err != nil {
 		return ingest.Result{}, 0, err
 	}
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
@@ -63,7 +64,7 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 	}
 
 	var recs []*event.Record
-	err := event.SplitBody(body, s.cfg.Limits.MaxEventsPerRequest, func(raw []byte) error {
+	err = event.SplitBody(body, s.cfg.Limits.MaxEventsPerRequest, func(raw []byte) error {
 		rec, err := event.Parse(raw)
 		if err != nil {
 			return err
@@ -87,7 +88,7 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 		return ingest.Result{}, 0, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
 	}
 	submit := s.ingester.Submit
-	if imported, _ := importedParam(r); imported {
+	if imported {
 		submit = s.ingester.SubmitImported
 	}
 	res, err := submit(r.Context(), "v1/events", recs)
