@@ -129,7 +129,17 @@ type Source struct {
 	// regions' events.
 	Accounts []string `yaml:"accounts"`
 	Regions  []string `yaml:"regions"`
+	// NotificationToken (or NotificationTokenEnv, an environment
+	// variable holding it), when set, lets S3 event notifications for
+	// this source's bucket be posted to /v1/s3-notifications with it, so
+	// new log files are imported as they arrive rather than at the next
+	// poll.
+	NotificationToken    string `yaml:"notification_token"`
+	NotificationTokenEnv string `yaml:"notification_token_env"`
 }
+
+// MinNotificationToken is the fewest characters a notification token has.
+const MinNotificationToken = 16
 
 // DefaultPollInterval is a source's poll interval unless set.
 const DefaultPollInterval = time.Minute
@@ -227,6 +237,9 @@ func Load(path string) (Config, error) {
 		if s.SecretAccessKey == "" && s.SecretEnv != "" {
 			s.SecretAccessKey = os.Getenv(s.SecretEnv)
 		}
+		if s.NotificationToken == "" && s.NotificationTokenEnv != "" {
+			s.NotificationToken = os.Getenv(s.NotificationTokenEnv)
+		}
 	}
 	return c, nil
 }
@@ -251,6 +264,7 @@ var (
 	akidRE    = regexp.MustCompile(`^[A-Za-z0-9]{3,128}$`)
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	tokenRE   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
 // Validate checks every rule and fills derived defaults (principal ARNs).
@@ -415,6 +429,12 @@ func (c *Config) validateSources() error {
 			if !regionRE.MatchString(r) {
 				return &ValidationError{fmt.Sprintf("sources[%d].regions[%d]", i, j), r, "must be a region name such as us-east-1"}
 			}
+		}
+		if s.NotificationToken == "" && s.NotificationTokenEnv != "" {
+			return &ValidationError{f("notification_token_env"), s.NotificationTokenEnv, "names an environment variable that is unset or empty"}
+		}
+		if t := s.NotificationToken; t != "" && (len(t) < MinNotificationToken || !tokenRE.MatchString(t)) {
+			return &ValidationError{f("notification_token"), "(hidden)", fmt.Sprintf("must be at least %d characters of A-Z, a-z, 0-9, '-', '_' or '.' (it goes in a URL); make one with: openssl rand -hex 24", MinNotificationToken)}
 		}
 	}
 	return nil

@@ -53,7 +53,7 @@ func TestGoodFiles(t *testing.T) {
 		s.PollInterval != 10*time.Second || s.Region != "us-east-1" || len(s.Accounts) != 1 || len(s.Regions) != 2 {
 		t.Errorf("source 0: %+v", s)
 	}
-	if s := src.Sources[1]; s.PollInterval != config.DefaultPollInterval || s.AccessKeyID != "" {
+	if s := src.Sources[1]; s.PollInterval != config.DefaultPollInterval || s.AccessKeyID != "" || s.NotificationToken != "3f9a1c0e5b7d2468ace0-trail" {
 		t.Errorf("source 1 defaults: %+v", s)
 	}
 	e, _ := config.Load("testdata/empty.good.yml")
@@ -121,6 +121,9 @@ func TestSourceValidation(t *testing.T) {
 		{config.Source{S3: "s3://trail", Accounts: []string{"1"}}, "sources[0].accounts[0]"},
 		{config.Source{S3: "s3://trail", Regions: []string{"mars"}}, "sources[0].regions[0]"},
 		{config.Source{S3: "s3://trail", PollInterval: 48 * time.Hour}, "sources[0].poll_interval"},
+		{config.Source{S3: "s3://trail", NotificationToken: "short"}, "sources[0].notification_token"},
+		{config.Source{S3: "s3://trail", NotificationToken: "0123456789abcdef0123&x=1"}, "sources[0].notification_token"},
+		{config.Source{S3: "s3://trail", NotificationTokenEnv: "OT_TEST_UNSET_VARIABLE"}, "sources[0].notification_token_env"},
 	} {
 		c := config.Default()
 		c.Sources = []config.Source{tc.src}

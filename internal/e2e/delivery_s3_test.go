@@ -25,6 +25,7 @@ type versitygw struct {
 	t              testing.TB
 	bin, dir, addr string
 	access, secret string
+	extra          []string // more flags, e.g. --event-webhook-url
 	cmd            *exec.Cmd
 	exited         chan struct{}
 }
@@ -61,7 +62,8 @@ func (v *versitygw) url() string { return "http://" + v.addr }
 
 func (v *versitygw) start() {
 	v.t.Helper()
-	v.cmd = exec.Command(v.bin, "--port", v.addr, "--access", v.access, "--secret", v.secret, "--quiet", "posix", v.dir)
+	args := append([]string{"--port", v.addr, "--access", v.access, "--secret", v.secret, "--quiet"}, v.extra...)
+	v.cmd = exec.Command(v.bin, append(args, "posix", v.dir)...)
 	if err := v.cmd.Start(); err != nil {
 		v.t.Fatal(err)
 	}

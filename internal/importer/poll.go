@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -70,6 +71,8 @@ type Poller struct {
 	opts PollOptions
 	log  *slog.Logger
 
+	notes chan []string // keys from Notify
+
 	mu    sync.Mutex
 	known map[string]ledgerEntry // ledger entries read or written
 }
@@ -101,33 +104,100 @@ func NewPoller(opts PollOptions) *Poller {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Poller{opts: opts, log: log.With("source", opts.Source.Name()), known: map[string]ledgerEntry{}}
+	return &Poller{opts: opts, log: log.With("source", opts.Source.Name()), known: map[string]ledgerEntry{},
+		notes: make(chan []string, NotifyQueue)}
 }
 
 // Run polls until ctx ends: at once, then every Interval. Failed
 // polls are logged (and passed to OnError) and tried again next time.
+// Between polls it imports the objects Notify names as they come.
 func (p *Poller) Run(ctx context.Context) {
 	p.log.Info("polling import source", "interval", p.opts.Interval)
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
-	for {
-		res, err := p.PollOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			p.log.Error("import source poll failed", "err", err)
-			if p.opts.OnError != nil {
-				p.opts.OnError(err)
-			}
-		}
-		if res.Files > 0 || res.Bad > 0 {
-			p.log.Info("import source poll", "files", res.Files, "bad_files", res.Bad,
-				"events", res.Events, "added", res.Added, "duplicates", res.Duplicates)
+	for poll := true; ; {
+		if poll {
+			p.pollAndLog(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			poll = true
+		case keys := <-p.notes:
+			poll = false
+			p.importNotified(ctx, keys)
 		}
 	}
+}
+
+func (p *Poller) pollAndLog(ctx context.Context) {
+	res, err := p.PollOnce(ctx)
+	if err != nil && ctx.Err() == nil {
+		p.log.Error("import source poll failed", "err", err)
+		if p.opts.OnError != nil {
+			p.opts.OnError(err)
+		}
+	}
+	if res.Files > 0 || res.Bad > 0 {
+		p.log.Info("import source poll", "files", res.Files, "bad_files", res.Bad,
+			"events", res.Events, "added", res.Added, "duplicates", res.Duplicates)
+	}
+}
+
+// NotifyQueue is how many notified objects a Poller holds before Notify
+// refuses more; the refused ones wait for the next poll.
+const NotifyQueue = 1024
+
+// Notify asks Run to import an object an event notification named, now
+// rather than at the next poll. keys are the keys it may have (see
+// NotifiedObject.Keys); the first that exists is imported, unless it is
+// not a log file, is filtered out, or is recorded already. Notify does not
+// wait: it reports false when the queue is full or the source cannot look
+// up single objects. Nothing is lost either way — the next poll lists
+// every file not yet recorded.
+func (p *Poller) Notify(keys []string) bool {
+	if _, ok := p.opts.Source.(Stater); !ok || len(keys) == 0 {
+		return false
+	}
+	select {
+	case p.notes <- keys:
+		return true
+	default:
+		return false
+	}
+}
+
+// importNotified imports the first of keys that exists.
+func (p *Poller) importNotified(ctx context.Context, keys []string) {
+	st := p.opts.Source.(Stater)
+	for _, k := range keys {
+		info := ClassifyKey(k)
+		if info.Kind != KindLog || p.opts.Filter.SkipFile(info) {
+			continue
+		}
+		o, err := st.Stat(ctx, k)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			var done bool
+			if done, err = p.recorded(ctx, o); err == nil && done {
+				return
+			}
+		}
+		if err == nil {
+			_, err = p.importFile(ctx, o)
+		}
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("import of a notified file failed; the next poll tries again", "key", k, "err", err)
+			if p.opts.OnError != nil {
+				p.opts.OnError(err)
+			}
+		}
+		return
+	}
+	p.log.Debug("notified object is not a log file of this source, or is gone", "keys", keys)
 }
 
 // PollOnce lists the source and imports, one after another, the log files

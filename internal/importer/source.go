@@ -2,9 +2,11 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -36,6 +39,13 @@ type Source interface {
 	Open(ctx context.Context, o Object) (io.ReadCloser, error)
 	// Path names an object in messages.
 	Path(o Object) string
+}
+
+// Stater is a Source that can look up one object by key, as a Poller does
+// for the keys event notifications name. Stat returns an error wrapping
+// fs.ErrNotExist when there is no such object.
+type Stater interface {
+	Stat(ctx context.Context, key string) (Object, error)
 }
 
 // DirSource is a local directory tree or a single file.
@@ -99,6 +109,22 @@ func (d *DirSource) List(ctx context.Context, fn func(Object) error) error {
 	})
 }
 
+// Stat looks up the file at key, a "/"-separated path under the
+// directory.
+func (d *DirSource) Stat(_ context.Context, key string) (Object, error) {
+	if d.single || !filepath.IsLocal(filepath.FromSlash(key)) {
+		return Object{}, fmt.Errorf("%s in %s: %w", key, d.root, fs.ErrNotExist)
+	}
+	fi, err := os.Stat(filepath.Join(d.root, filepath.FromSlash(key)))
+	if err != nil {
+		return Object{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("%s in %s is not a file: %w", key, d.root, fs.ErrNotExist)
+	}
+	return Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
 // Open opens the file.
 func (d *DirSource) Open(_ context.Context, o Object) (io.ReadCloser, error) {
 	return os.Open(d.Path(o))
@@ -108,6 +134,7 @@ func (d *DirSource) Open(_ context.Context, o Object) (io.ReadCloser, error) {
 type S3API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
 // S3Source is the objects under a prefix of an S3 bucket.
@@ -165,6 +192,28 @@ func (s *S3Source) List(ctx context.Context, fn func(Object) error) error {
 		}
 		in.ContinuationToken = out.NextContinuationToken
 	}
+}
+
+// Holds reports whether the object key of bucket is under the source's
+// prefix.
+func (s *S3Source) Holds(bucket, key string) bool {
+	return bucket == s.bucket && strings.HasPrefix(key, s.prefix)
+}
+
+// Stat heads the object at key.
+func (s *S3Source) Stat(ctx context.Context, key string) (Object, error) {
+	if !strings.HasPrefix(key, s.prefix) {
+		return Object{}, fmt.Errorf("%s is not under s3://%s/%s: %w", key, s.bucket, s.prefix, fs.ErrNotExist)
+	}
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+			return Object{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, key, fs.ErrNotExist)
+		}
+		return Object{}, fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`), ModTime: aws.ToTime(out.LastModified)}, nil
 }
 
 // Open gets the object.

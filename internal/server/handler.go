@@ -34,6 +34,14 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.reg.Write(w)
 	})
+	// S3 event notifications come from webhooks that cannot sign; they
+	// carry a source's token instead (notify.go).
+	mux.HandleFunc("POST "+NotificationsPath, s.serveNotification)
+	mux.HandleFunc(NotificationsPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		awsapi.WriteRESTJSONError(w, awsapi.NewUUID(), &awsapi.Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed,
+			Message: "S3 event notifications are POSTed to " + NotificationsPath})
+	})
 	mux.HandleFunc("/", s.serveAPI)
 	return mux
 }

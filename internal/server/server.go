@@ -54,6 +54,11 @@ type Server struct {
 	native         *api.Native
 
 	pollers []*importer.Poller // one per configured source (sources.go)
+	// notifyTargets are the sources that take S3 event notifications
+	// (notify.go); notifyMetrics count them.
+	notifyTargets []notifyTarget
+	notifyMetrics notifyMetrics
+	snsHTTP       *http.Client // confirms SNS subscriptions; nil = a default client
 
 	httpSrv  *http.Server
 	listener net.Listener

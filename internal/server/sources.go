@@ -61,7 +61,7 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		}
 		src := importer.NewS3Source(b.Client(), bucket, prefix)
 		name := src.Name()
-		ps = append(ps, importer.NewPoller(importer.PollOptions{
+		p := importer.NewPoller(importer.PollOptions{
 			Source:   src,
 			Sink:     ingestSink{s.ingester},
 			Ledger:   s.store,
@@ -77,7 +77,14 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 				m.events.Add(name, uint64(fr.Added))
 			},
 			OnError: func(error) { m.errors.Add(name, 1) },
-		}))
+		})
+		ps = append(ps, p)
+		if c.NotificationToken != "" {
+			s.notifyTargets = append(s.notifyTargets, notifyTarget{name: name, src: src, poller: p, token: c.NotificationToken, region: c.Region})
+		}
+	}
+	if len(s.notifyTargets) > 0 {
+		s.newNotifyMetrics()
 	}
 	return ps, nil
 }
