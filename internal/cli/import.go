@@ -283,7 +283,7 @@ func summary(s importer.Snapshot) string {
 		files = "file"
 	}
 	return fmt.Sprintf("imported %d %s: %d events, %d new, %d already stored; %d repaired, %d rejected, %d filtered out; "+
-		"files: %d bad, %d finished earlier, %d digest/Insights skipped, %d filtered out, %d not log files",
+		"files: %d bad, %d finished earlier, %d digest files skipped, %d filtered out, %d not log files",
 		s.FilesDone-s.FilesBad, files, s.Events, s.Added, s.Duplicates, s.Repaired, s.Rejected, s.Filtered,
 		s.FilesBad, s.FilesResumed, s.FilesSkipped, s.FilesFiltered, s.FilesIgnored)
 }

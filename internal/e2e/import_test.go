@@ -42,13 +42,24 @@ func TestImport(t *testing.T) {
 		key := fmt.Sprintf("AWSLogs/000000000000/CloudTrail/us-east-1/%s/000000000000_CloudTrail_us-east-1_%sZ_%016d.json.gz", day, now.Format("20060102T1504"), f)
 		gz(t, filepath.Join(dir, key), `{"Records":[`+strings.Join(recs, ",")+`]}`)
 	}
+	// An Insights file: a Start and an End of one insight.
+	var insight []string
+	for i, state := range []string{"Start", "End"} {
+		insight = append(insight, fmt.Sprintf(`{"eventVersion":"1.08","eventTime":%q,"awsRegion":"us-east-1","eventID":%q,`+
+			`"eventType":"AwsCloudTrailInsight","recipientAccountId":"000000000000","sharedEventID":%q,"insightDetails":{"state":%q,`+
+			`"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","insightType":"ApiCallRateInsight","insightContext":`+
+			`{"statistics":{"baseline":{"average":0.02},"insight":{"average":4},"insightDuration":5,"baselineDuration":10080}}},"eventCategory":"Insight"}`,
+			now.Add(time.Duration(i)*5*time.Minute).Format(time.RFC3339), uuid("insight", i), uuid("insight", 9), state))
+	}
+	gz(t, filepath.Join(dir, "AWSLogs/000000000000/CloudTrail-Insight/us-east-1/"+day+"/000000000000_CloudTrail-Insight_us-east-1_"+now.Format("20060102T1504")+"Z_abcdefghijklmnop.json.gz"),
+		`{"Records":[`+strings.Join(insight, ",")+`]}`)
 	gz(t, filepath.Join(dir, "AWSLogs/000000000000/CloudTrail-Digest/us-east-1/"+day+"/000000000000_CloudTrail-Digest_us-east-1_t_us-east-1_"+now.Format("20060102T150405Z")+".json.gz"), `{}`)
 	os.WriteFile(filepath.Join(dir, "AWSLogs/000000000000/CloudTrail/us-east-1/"+day+"/broken.json"), []byte(`{"Records":[{"eventVersion":`), 0o600)
 
 	state := filepath.Join(t.TempDir(), "state.ndjson")
 	out, errs, code := runCLI(t, "import", "--endpoint", s.url, "--state", state, "--parallel", "2", dir)
-	if code != 0 || !strings.Contains(out, "12 events, 12 new, 0 already stored; 0 repaired, 0 rejected") ||
-		!strings.Contains(out, "files: 1 bad, 0 finished earlier, 1 digest/Insights skipped") {
+	if code != 0 || !strings.Contains(out, "14 events, 14 new, 0 already stored; 0 repaired, 0 rejected") ||
+		!strings.Contains(out, "files: 1 bad, 0 finished earlier, 1 digest files skipped") {
 		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
 	}
 	if !strings.Contains(errs, "broken.json") {
@@ -60,15 +71,21 @@ func TestImport(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"EventName": "CreateBucket"`) {
 		t.Fatalf("lookup-events: %d %s %s", code, stdout, stderr)
 	}
+	// The Insights events are where CloudTrail puts them: in the Insight
+	// category of the event history.
+	stdout, stderr, code = s.awsCLI(t, "test", "us-east-1", "cloudtrail", "lookup-events", "--event-category", "insight")
+	if code != 0 || strings.Count(stdout, `"EventId": "`+uuid("insight", 0)[:8]) != 2 || !strings.Contains(stdout, `\"state\":\"End\"`) {
+		t.Fatalf("lookup-events --event-category insight: %d %s %s", code, stdout, stderr)
+	}
 
 	// Again with the state: the three files are skipped. Without it
 	// (--fresh): read again, nothing added.
 	out, _, code = runCLI(t, "import", "--endpoint", s.url, "--state", state, dir)
-	if code != 0 || !strings.Contains(out, "0 events, 0 new") || !strings.Contains(out, "3 finished earlier") {
+	if code != 0 || !strings.Contains(out, "0 events, 0 new") || !strings.Contains(out, "4 finished earlier") {
 		t.Fatalf("resumed import: %d %s", code, out)
 	}
 	out, _, code = runCLI(t, "import", "--endpoint", s.url, "--state", state, "--fresh", dir)
-	if code != 0 || !strings.Contains(out, "12 events, 0 new, 12 already stored") {
+	if code != 0 || !strings.Contains(out, "14 events, 0 new, 14 already stored") {
 		t.Fatalf("fresh import: %d %s", code, out)
 	}
 
@@ -107,8 +124,8 @@ func TestImport(t *testing.T) {
 	if err := st.DB().QueryRow(`SELECT count(*) FILTER (imported), count(*) FILTER (imported IS NOT TRUE) FROM events`).Scan(&imported, &other); err != nil {
 		t.Fatal(err)
 	}
-	if imported != 12+486 || other == 0 {
-		t.Fatalf("%d events marked imported (want %d), %d not (want the audit records)", imported, 12+486, other)
+	if imported != 14+486 || other == 0 {
+		t.Fatalf("%d events marked imported (want %d), %d not (want the audit records)", imported, 14+486, other)
 	}
 }
 

@@ -4,7 +4,8 @@
 //
 // It understands CloudTrail's bucket layouts (see ClassifyKey), log files
 // as CloudTrail writes them ({"Records":[...]}, gzip or not), NDJSON and
-// bare JSON arrays. Digest and Insights files are skipped; files and events
+// bare JSON arrays. Insights files are imported too (their events have the
+// Insight category); digest files are skipped; files and events
 // are filtered by account, region and eventTime (Filter). Records are
 // parsed with event.ParseLenient, so records that the strict validator
 // would refuse (hand-made or anonymised logs) are repaired and imported,
@@ -87,7 +88,7 @@ type Stats struct {
 	FilesDone     atomic.Int64 // files read (good or bad)
 	BytesDone     atomic.Int64
 	FilesResumed  atomic.Int64 // finished by an earlier run
-	FilesSkipped  atomic.Int64 // digest and Insights files
+	FilesSkipped  atomic.Int64 // digest files
 	FilesFiltered atomic.Int64 // skipped by their key (account, region, day)
 	FilesIgnored  atomic.Int64 // not data files
 	FilesBad      atomic.Int64
@@ -170,7 +171,7 @@ func (im *Importer) Run(ctx context.Context) error {
 			case info.Kind == KindOther:
 				st.FilesIgnored.Add(1)
 				return nil
-			case info.Kind != KindLog:
+			case !info.Kind.Imported():
 				st.FilesSkipped.Add(1)
 				return nil
 			case im.opts.Filter.SkipFile(info):

@@ -24,6 +24,20 @@ func rec(id string, t time.Time, acct, region string) string {
 		acct, t.UTC().Format(time.RFC3339), region, id, acct)
 }
 
+// insightRec is an Insights event of 2024-03-01 in us-east-1: a Start at
+// 12:00 or an End at 12:30.
+func insightRec(id, state, acct string) string {
+	minute := 0
+	if state == "End" {
+		minute = 30
+	}
+	return fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"2024-03-01T12:%02d:00Z","awsRegion":"us-east-1","eventID":%q,`+
+		`"eventType":"AwsCloudTrailInsight","recipientAccountId":%q,"sharedEventID":"0d4c9e61-3b0f-4a8e-b1f5-7c2e9d3a4b5c",`+
+		`"insightDetails":{"state":%q,"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","insightType":"ApiCallRateInsight",`+
+		`"insightContext":{"statistics":{"baseline":{"average":0.01},"insight":{"average":5},"insightDuration":3,"baselineDuration":10080}}},"eventCategory":"Insight"}`,
+		minute, id, acct, state)
+}
+
 func writeGz(t *testing.T, path string, body string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -45,7 +59,8 @@ func writeFile(t *testing.T, path string, b []byte) {
 
 // bucket writes a CloudTrail bucket layout: for two accounts, two regions
 // and two days, a log file of 5 events each (40 events), plus a digest
-// file, an Insights file, a README and one corrupt gzip file.
+// file, an Insights file of 2 Insights events, a README and one corrupt
+// gzip file.
 func bucket(t *testing.T) string {
 	dir := t.TempDir()
 	n := 0
@@ -67,7 +82,7 @@ func bucket(t *testing.T) string {
 	writeGz(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240301T120000Z.json.gz"),
 		`{"awsAccountId":"111122223333","logFiles":[]}`)
 	writeGz(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/03/01/111122223333_CloudTrail-Insight_us-east-1_20240301T1205Z_abcdefghijklmnop.json.gz"),
-		`{"Records":[]}`)
+		`{"Records":[`+insightRec("in-start", "Start", "111122223333")+`,`+insightRec("in-end", "End", "111122223333")+`]}`)
 	writeFile(t, filepath.Join(dir, "README.md"), []byte("# not a log\n"))
 	writeFile(t, filepath.Join(dir, "prefix/AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/02/111122223333_CloudTrail_us-east-1_20240302T1300Z_corruptcorruptco.json.gz"),
 		[]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3})
@@ -115,7 +130,7 @@ func TestImportBucketIdempotentAndFiltered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := importer.Snapshot{FilesListed: 9, FilesDone: 9, FilesBad: 1, FilesSkipped: 2, FilesIgnored: 1, Events: 40, Added: 40}
+	want := importer.Snapshot{FilesListed: 10, FilesDone: 10, FilesBad: 1, FilesSkipped: 1, FilesIgnored: 1, Events: 42, Added: 42}
 	if s.FilesListed != want.FilesListed || s.FilesDone != want.FilesDone || s.FilesBad != want.FilesBad ||
 		s.FilesSkipped != want.FilesSkipped || s.FilesIgnored != want.FilesIgnored || s.Events != want.Events ||
 		s.Added != want.Added || s.Duplicates != 0 || s.Rejected != 0 {
@@ -128,14 +143,20 @@ func TestImportBucketIdempotentAndFiltered(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Rec.AWSRegion != "us-east-1" || evs[0].Rec.AccountID != "111122223333" {
 		t.Fatalf("lookup ev-0007: %v %+v", err, evs)
 	}
+	// The Insights file's events are found with the Insight category.
+	evs, err = st.Lookup(context.Background(), store.LookupQuery{Accounts: []string{"111122223333"}, Region: "us-east-1",
+		Categories: []string{"Insight"}, Limit: 5})
+	if err != nil || len(evs) != 2 || evs[0].Rec.EventID != "in-end" || evs[1].Rec.EventID != "in-start" {
+		t.Fatalf("Insights events: %v %+v", err, evs)
+	}
 	var imported int
-	if err := st.DB().QueryRow(`SELECT count(*) FROM events WHERE imported`).Scan(&imported); err != nil || imported != 40 {
-		t.Fatalf("%d events marked imported (%v), want 40", imported, err)
+	if err := st.DB().QueryRow(`SELECT count(*) FROM events WHERE imported`).Scan(&imported); err != nil || imported != 42 {
+		t.Fatalf("%d events marked imported (%v), want 42", imported, err)
 	}
 
 	// Again, without a state: everything is read and nothing added.
 	s, err = run(t, opts)
-	if err != nil || s.Events != 40 || s.Added != 0 || s.Duplicates != 40 {
+	if err != nil || s.Events != 42 || s.Added != 0 || s.Duplicates != 42 {
 		t.Fatalf("second import: %v %+v", err, s)
 	}
 
@@ -150,7 +171,7 @@ func TestImportBucketIdempotentAndFiltered(t *testing.T) {
 	}
 	// Only 444455556666/eu-west-1/03/02 is read; of its events at 12:04,
 	// 12:03, …, 12:00 those before 12:03 pass.
-	if s.FilesListed != 1 || s.FilesFiltered != 8 || s.Added != 3 || s.Filtered != 2 {
+	if s.FilesListed != 1 || s.FilesFiltered != 9 || s.Added != 3 || s.Filtered != 2 {
 		t.Fatalf("filtered import: %+v", s)
 	}
 }
@@ -205,18 +226,18 @@ func TestImportResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The three finished files are skipped unread; the other five are
+	// The three finished files are skipped unread; the other six are
 	// imported, the corrupt one reported again.
-	if s.FilesResumed != 3 || s.Events != 25 || s.Added != 25 || s.Duplicates != 0 || s.FilesBad != 1 {
+	if s.FilesResumed != 3 || s.Events != 27 || s.Added != 27 || s.Duplicates != 0 || s.FilesBad != 1 {
 		t.Fatalf("resumed import: %+v", s)
 	}
 	s, err = run(t, opts)
-	if err != nil || s.FilesResumed != 8 || s.Events != 0 || s.FilesBad != 1 {
+	if err != nil || s.FilesResumed != 9 || s.Events != 0 || s.FilesBad != 1 {
 		t.Fatalf("third run: %v %+v", err, s)
 	}
 	evs, err := st.Lookup(context.Background(), store.LookupQuery{Limit: 100})
-	if err != nil || len(evs) != 40 {
-		t.Fatalf("store holds %d events (%v), want 40", len(evs), err)
+	if err != nil || len(evs) != 42 {
+		t.Fatalf("store holds %d events (%v), want 42", len(evs), err)
 	}
 }
 

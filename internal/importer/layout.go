@@ -15,11 +15,16 @@ const (
 	KindLog Kind = iota
 	// KindDigest is a CloudTrail-Digest file: skipped.
 	KindDigest
-	// KindInsight is a CloudTrail-Insight file: skipped.
+	// KindInsight is a CloudTrail-Insight file: its Insights events are
+	// imported, to be found with the Insight event category.
 	KindInsight
 	// KindOther is not a data file (README, LICENSE, …): ignored.
 	KindOther
 )
+
+// Imported reports whether files of this kind are imported: log and
+// Insights files.
+func (k Kind) Imported() bool { return k == KindLog || k == KindInsight }
 
 func (k Kind) String() string {
 	switch k {

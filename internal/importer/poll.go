@@ -173,7 +173,7 @@ func (p *Poller) importNotified(ctx context.Context, keys []string) {
 	st := p.opts.Source.(Stater)
 	for _, k := range keys {
 		info := ClassifyKey(k)
-		if info.Kind != KindLog || p.opts.Filter.SkipFile(info) {
+		if !info.Kind.Imported() || p.opts.Filter.SkipFile(info) {
 			continue
 		}
 		o, err := st.Stat(ctx, k)
@@ -212,7 +212,7 @@ func (p *Poller) PollOnce(ctx context.Context) (PollResult, error) {
 	src := p.opts.Source
 	err := src.List(ctx, func(o Object) error {
 		info := ClassifyKey(o.Key)
-		if info.Kind != KindLog || p.opts.Filter.SkipFile(info) {
+		if !info.Kind.Imported() || p.opts.Filter.SkipFile(info) {
 			return nil
 		}
 		done, err := p.recorded(ctx, o)
