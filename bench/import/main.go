@@ -66,7 +66,7 @@ func main() {
 	flag.StringVar(&ctgenSrc, "ctgen", "../shared/tools/ctgen", "source directory of the ctgen generator")
 	flag.IntVar(&runs, "runs", 3, "runs of each measurement")
 	flag.IntVar(&parallel, "parallel", 4, "import --parallel")
-	flag.IntVar(&batch, "batch", 1000, "import --batch")
+	flag.IntVar(&batch, "batch", 2500, "import --batch (the CLI's default)")
 	flag.BoolVar(&endpoint, "endpoint", false, "also import over HTTP into a server in this process")
 	flag.BoolVar(&skipBaseline, "skip-baseline", false, "do not run the zcat | jq baseline")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the imports to this file")
