@@ -168,3 +168,65 @@ func TestQueryCLI(t *testing.T) {
 		t.Errorf("DROP: code %d\n%s", code, errOut)
 	}
 }
+
+// TestLakeQueryAWSCLI runs a CloudTrail Lake query with the Debian AWS
+// CLI: start-query, describe-query, get-query-results, list-queries, and
+// the exit code and error type of a refused statement and an unknown id.
+func TestLakeQueryAWSCLI(t *testing.T) {
+	s := seedServer(t)
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errs, code := s.awsCLI(t, "test", "us-east-1", append([]string{"cloudtrail"}, args...)...)
+		if code != 0 {
+			t.Fatalf("aws cloudtrail %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errs)
+		}
+		return out
+	}
+	var started struct{ QueryId string }
+	if err := json.Unmarshal([]byte(cli("start-query", "--query-statement",
+		`SELECT eventName, count(*) AS n FROM cloudtrail_events WHERE eventName = 'ConsoleLogin' GROUP BY eventName`)), &started); err != nil || len(started.QueryId) != 36 {
+		t.Fatalf("start-query: %v %+v", err, started)
+	}
+	var res struct {
+		QueryStatus     string
+		QueryStatistics struct{ ResultsCount, TotalResultsCount int }
+		QueryResultRows [][]map[string]string
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(cli("get-query-results", "--query-id", started.QueryId)), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.QueryStatus != "QUEUED" && res.QueryStatus != "RUNNING" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if res.QueryStatus != "FINISHED" || res.QueryStatistics.TotalResultsCount != 1 || len(res.QueryResultRows) != 1 ||
+		res.QueryResultRows[0][0]["eventName"] != "ConsoleLogin" || res.QueryResultRows[0][1]["n"] != "300" {
+		t.Fatalf("get-query-results: %+v", res)
+	}
+	var desc struct {
+		QueryId, QueryString, QueryStatus string
+		QueryStatistics                   struct{ EventsScanned, ExecutionTimeInMillis int64 }
+	}
+	if err := json.Unmarshal([]byte(cli("describe-query", "--query-id", started.QueryId)), &desc); err != nil ||
+		desc.QueryId != started.QueryId || desc.QueryStatus != "FINISHED" || !strings.Contains(desc.QueryString, "ConsoleLogin") ||
+		desc.QueryStatistics.EventsScanned < 2700 {
+		t.Fatalf("describe-query: %v %+v", err, desc)
+	}
+	if out := cli("list-queries", "--event-data-store", "cloudtrail_events"); !strings.Contains(out, started.QueryId) {
+		t.Fatalf("list-queries lacks the query: %s", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start-query", "--query-statement", "DELETE FROM cloudtrail_events"}, "(InvalidQueryStatementException)"},
+		{[]string{"get-query-results", "--query-id", "00000000-0000-4000-8000-000000000000"}, "(QueryIdNotFoundException)"},
+	} {
+		out, errs, code := s.awsCLI(t, "test", "us-east-1", append([]string{"cloudtrail"}, c.args...)...)
+		if code != 254 || !strings.Contains(errs, c.want) {
+			t.Errorf("aws cloudtrail %s: exit %d, want 254 and %s\n%s%s", c.args[0], code, c.want, out, errs)
+		}
+	}
+}
