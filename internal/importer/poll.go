@@ -58,7 +58,9 @@ type PollResult struct {
 }
 
 // Poller imports the new log files of a source again and again, as they
-// arrive — a continuous import of a CloudTrail bucket.
+// arrive — a continuous import of a CloudTrail bucket. Between polls it
+// imports the files that event notifications name (Notify), so they need
+// not wait for the next poll.
 //
 // Every file it finishes is recorded in the Ledger under
 // LedgerKey(source, key) with its size and ETag, once all its events are

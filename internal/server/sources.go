@@ -44,7 +44,7 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		files:    s.reg.NewCounterVec("opentrail_source_files_imported_total", "Log files imported from configured sources, by source.", "source"),
 		badFiles: s.reg.NewCounterVec("opentrail_source_files_bad_total", "Bad log files skipped in configured sources, by source.", "source"),
 		events:   s.reg.NewCounterVec("opentrail_source_events_added_total", "New events imported from configured sources, by source.", "source"),
-		errors:   s.reg.NewCounterVec("opentrail_source_poll_errors_total", "Failed polls of configured sources, by source.", "source"),
+		errors:   s.reg.NewCounterVec("opentrail_source_poll_errors_total", "Failed polls of configured sources, and failed imports of files their notifications named, by source.", "source"),
 	}
 	var ps []*importer.Poller
 	for i, c := range s.cfg.Sources {
