@@ -44,12 +44,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/cli"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/server"
@@ -138,17 +138,11 @@ func run(dir, ctgenSrc, cpuProfile, work string, events, runs, parallel, batch i
 		rows = append(rows, r)
 	}
 
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := prof.CPU(cpuProfile)
+	if err != nil {
+		return err
 	}
-	defer pprof.StopCPUProfile()
+	defer stopProfile()
 	imp := row{name: fmt.Sprintf("`opentrail import --data` (parallel %d, batch %d)", parallel, batch)}
 	for i := range runs {
 		if skipData {

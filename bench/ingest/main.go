@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -34,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/demo"
 	"github.com/opentrail/opentrail/internal/server"
@@ -145,14 +145,11 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 		wg       sync.WaitGroup
 	)
 	fmt.Fprintf(os.Stderr, "sending %d requests of %d events with %d clients to %s (GOMAXPROCS %d)\n", len(reqs), batch, clients, endpoint, runtime.GOMAXPROCS(0))
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := prof.CPU(profile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	t0 := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)

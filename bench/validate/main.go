@@ -35,7 +35,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +45,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/cli"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/demo"
@@ -235,16 +235,11 @@ func run(data string, files, maxFileBytes, runs, parallel int, skipAWS bool, cpu
 		oargs = append(oargs, "--parallel", strconv.Itoa(parallel))
 	}
 	dargs := append(slices.Clone(oargs), "--dir", copyDir)
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := prof.CPU(cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	for i := range 2 * runs {
 		a, ds, how := oargs, &ours, "S3"
 		if i%2 == 1 {
@@ -259,7 +254,7 @@ func run(data string, files, maxFileBytes, runs, parallel int, skipAWS bool, cpu
 		}
 		fmt.Fprintf(os.Stderr, "opentrail validate-logs (%s) run %d: %.2fs\n", how, i/2+1, time.Since(t).Seconds())
 	}
-	pprof.StopCPUProfile()
+	stopProfile() // the AWS CLI's runs are not profiled
 	if !skipAWS {
 		dataPath, err := s3Override(data, endpoint)
 		if err != nil {

@@ -211,6 +211,22 @@ func (lq *lakeQueries) get(account, id string) (*lakeQuery, error) {
 	return q, nil
 }
 
+// lockQuery returns the caller's query id with s.queries locked; the
+// caller unlocks s.queries.mu. On error nothing stays locked.
+func (s *Service) lockQuery(ctx context.Context, id string) (*lakeQuery, error) {
+	_, p, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.queries.mu.Lock()
+	q, err := s.queries.get(p.AccountID, id)
+	if err != nil {
+		s.queries.mu.Unlock()
+		return nil, err
+	}
+	return q, nil
+}
+
 // QueryStatisticsForDescribeQuery is DescribeQuery's QueryStatistics.
 type QueryStatisticsForDescribeQuery struct {
 	EventsMatched         int64
@@ -238,17 +254,11 @@ type DescribeQueryOutput struct {
 
 // DescribeQuery reports a query's status and statistics.
 func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*DescribeQueryOutput, error) {
-	_, p, err := callerOf(ctx)
+	q, err := s.lockQuery(ctx, in.QueryId)
 	if err != nil {
 		return nil, err
 	}
-	lq := &s.queries
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	q, err := lq.get(p.AccountID, in.QueryId)
-	if err != nil {
-		return nil, err
-	}
+	defer s.queries.mu.Unlock()
 	out := &DescribeQueryOutput{QueryId: q.id, QueryString: q.statement, QueryStatus: q.status, ErrorMessage: q.errMsg}
 	out.QueryStatistics.CreationTime = awsapi.Time{Time: q.created}
 	if q.res != nil {
@@ -289,8 +299,7 @@ type GetQueryResultsOutput struct {
 // GetQueryResults returns a page of a query's rows (1–1000, default 1000).
 // A query still running answers with its status and no rows.
 func (s *Service) GetQueryResults(ctx context.Context, in *GetQueryResultsInput) (*GetQueryResultsOutput, error) {
-	_, p, err := callerOf(ctx)
-	if err != nil {
+	if _, _, err := callerOf(ctx); err != nil {
 		return nil, err
 	}
 	max := 1000
@@ -300,13 +309,11 @@ func (s *Service) GetQueryResults(ctx context.Context, in *GetQueryResultsInput)
 		}
 		max = *in.MaxQueryResults
 	}
-	lq := &s.queries
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	q, err := lq.get(p.AccountID, in.QueryId)
+	q, err := s.lockQuery(ctx, in.QueryId)
 	if err != nil {
 		return nil, err
 	}
+	defer s.queries.mu.Unlock()
 	out := &GetQueryResultsOutput{QueryStatus: q.status, ErrorMessage: q.errMsg, QueryResultRows: [][]map[string]string{}}
 	if q.res == nil {
 		if in.NextToken != "" {
@@ -460,17 +467,11 @@ type CancelQueryOutput struct {
 // CancelQuery stops a queued or running query; a finished one is
 // InactiveQueryException.
 func (s *Service) CancelQuery(ctx context.Context, in *CancelQueryInput) (*CancelQueryOutput, error) {
-	_, p, err := callerOf(ctx)
+	q, err := s.lockQuery(ctx, in.QueryId)
 	if err != nil {
 		return nil, err
 	}
-	lq := &s.queries
-	lq.mu.Lock()
-	defer lq.mu.Unlock()
-	q, err := lq.get(p.AccountID, in.QueryId)
-	if err != nil {
-		return nil, err
-	}
+	defer s.queries.mu.Unlock()
 	if q.status != queryQueued && q.status != queryRunning {
 		return nil, awsapi.Errorf(codeInactiveQuery, "The query %s is %s and cannot be cancelled.", q.id, q.status)
 	}

@@ -133,35 +133,34 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte
 	case r.URL.Path == "/v1/events" && r.Method == http.MethodPost:
 		s.postEvents(w, r, body)
 	case r.URL.Path == "/v1/events" && r.Method == http.MethodGet:
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		s.native.Lookup(rec, r)
-		errCode := ""
-		if rec.status >= 400 {
-			errCode = rec.Header().Get("X-Amzn-ErrorType")
-		}
-		c := awsapi.CallerFrom(r.Context())
 		params := map[string]any{}
 		for k, v := range r.URL.Query() {
 			if k != "next" {
 				params[k] = strings.Join(v, ",")
 			}
 		}
-		s.Audit(awsapi.AuditRecord(c, "opentrail", "LookupEvents", true, params, nil, errCode, ""))
+		s.serveReadAudited(w, r, "LookupEvents", params, s.native.Lookup)
 	case r.URL.Path == "/v1/keys" && r.Method == http.MethodGet, r.URL.Path == "/v1/keys/rotate" && r.Method == http.MethodPost:
 		s.serveKeys(w, r)
 	case r.URL.Path == "/v1/trails" && r.Method == http.MethodGet:
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		s.native.Trails(rec, r)
-		errCode := ""
-		if rec.status >= 400 {
-			errCode = rec.Header().Get("X-Amzn-ErrorType")
-		}
-		s.Audit(awsapi.AuditRecord(awsapi.CallerFrom(r.Context()), "opentrail", "ListTrails", true, map[string]any{}, nil, errCode, ""))
+		s.serveReadAudited(w, r, "ListTrails", map[string]any{}, s.native.Trails)
 	default:
 		c := awsapi.CallerFrom(r.Context())
 		awsapi.WriteRESTJSONError(w, c.RequestID, &awsapi.Error{Code: "ResourceNotFoundException",
 			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events and GET /v1/events", r.Method, r.URL.Path), Status: http.StatusNotFound})
 	}
+}
+
+// serveReadAudited serves a read-only native call with h and records it
+// as op, with the error type h answered with, if any.
+func (s *Server) serveReadAudited(w http.ResponseWriter, r *http.Request, op string, params map[string]any, h func(http.ResponseWriter, *http.Request)) {
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	h(rec, r)
+	errCode := ""
+	if rec.status >= 400 {
+		errCode = rec.Header().Get("X-Amzn-ErrorType")
+	}
+	s.Audit(awsapi.AuditRecord(awsapi.CallerFrom(r.Context()), "opentrail", op, true, params, nil, errCode, ""))
 }
 
 // statusRecorder remembers the status a handler wrote.
