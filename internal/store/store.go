@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -81,6 +82,11 @@ type Store struct {
 	dec   *zstd.Decoder
 	cache *blockCache
 	segs  *segments
+
+	// trailsGen counts committed changes to the trails table, so that
+	// readers holding trail settings can tell cheaply that theirs may be
+	// stale.
+	trailsGen atomic.Int64
 
 	closeOnce sync.Once
 }

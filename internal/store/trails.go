@@ -38,6 +38,7 @@ func (s *Store) CreateTrail(ctx context.Context, t Trail) error {
 		}
 		return fmt.Errorf("create trail: %w", err)
 	}
+	s.trailsGen.Add(1)
 	return nil
 }
 
@@ -70,8 +71,13 @@ func (s *Store) UpdateTrail(ctx context.Context, t Trail) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("update trail %s: %w", t.ARN, ErrNotFound)
 	}
+	s.trailsGen.Add(1)
 	return nil
 }
+
+// TrailsGeneration counts the trail changes committed since the store was
+// opened. A change committed before a call is counted in its answer.
+func (s *Store) TrailsGeneration() int64 { return s.trailsGen.Load() }
 
 // DeleteTrail removes a trail, or answers ErrNotFound.
 func (s *Store) DeleteTrail(ctx context.Context, arn string) error {
@@ -82,6 +88,7 @@ func (s *Store) DeleteTrail(ctx context.Context, arn string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("delete trail %s: %w", arn, ErrNotFound)
 	}
+	s.trailsGen.Add(1)
 	return nil
 }
 

@@ -335,6 +335,7 @@ func (d *Deliverer) run(ctx context.Context) {
 }
 
 func (d *Deliverer) sync(ctx context.Context) error {
+	gen := d.st.TrailsGeneration()
 	trails, err := d.st.AllTrails(ctx)
 	if err != nil {
 		return err
@@ -357,10 +358,10 @@ func (d *Deliverer) sync(ctx context.Context) error {
 			w = nil
 		}
 		if w == nil {
-			w = d.newWorker(ctx, t, set)
+			w = d.newWorker(ctx, t, set, gen)
 			d.workers[t.ARN] = w
 		} else {
-			w.update(t, set)
+			w.update(t, set, gen)
 		}
 		d.mu.Unlock()
 	}
@@ -407,9 +408,10 @@ type worker struct {
 	arn     string    // the trail's ARN
 	created time.Time // the trail's creation time
 
-	mu    sync.Mutex // guards trail, set and st for readers
+	mu    sync.Mutex // guards trail, set, gen and st for readers
 	trail store.Trail
 	set   Settings
+	gen   int64 // the store's trails generation trail was read at or after
 
 	st     state
 	pos    int64 // the newest event read into the groups
@@ -418,9 +420,9 @@ type worker struct {
 	fails  int
 }
 
-func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Settings) *worker {
+func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Settings, gen int64) *worker {
 	ctx, cancel := context.WithCancel(parent)
-	w := &worker{d: d, cancel: cancel, done: make(chan struct{}), arn: t.ARN, created: t.Created, trail: t, set: set, groups: map[string]*group{}}
+	w := &worker{d: d, cancel: cancel, done: make(chan struct{}), arn: t.ARN, created: t.Created, trail: t, set: set, gen: gen, groups: map[string]*group{}}
 	go func() {
 		defer close(w.done)
 		w.run(ctx)
@@ -428,9 +430,13 @@ func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Setting
 	return w
 }
 
-func (w *worker) update(t store.Trail, set Settings) {
+// update replaces the settings with a copy read at or after generation
+// gen, unless the worker holds a newer one.
+func (w *worker) update(t store.Trail, set Settings, gen int64) {
 	w.mu.Lock()
-	w.trail, w.set = t, set
+	if gen >= w.gen {
+		w.trail, w.set, w.gen = t, set, gen
+	}
 	w.mu.Unlock()
 }
 
@@ -506,11 +512,17 @@ func (w *worker) windowEnd(t time.Time) time.Time {
 // that are due, and saves the state. On error, the groups read so far are
 // kept for the next step.
 func (w *worker) step(ctx context.Context) error {
-	t, set := w.settings()
 	now := w.d.opts.Now().UTC()
 	// Every event ingested before now has a sequence number <= last: the
 	// store assigns ingest times under the lock LastSeq takes.
 	last := w.d.st.LastSeq()
+	// The settings must be at least as new as the events up to last: an
+	// event ingested after StopLogging committed must meet the stopped
+	// trail, not the copy the last sync left here.
+	if err := w.refresh(ctx); err != nil {
+		return err
+	}
+	t, set := w.settings()
 
 	if !set.IsLogging && w.pendingRecs() == 0 {
 		// Skip what was ingested after logging stopped (or everything, for
@@ -582,6 +594,34 @@ func (w *worker) step(ctx context.Context) error {
 		return err
 	}
 	return w.emitDigests(ctx, t, set, now)
+}
+
+// refresh rereads the trail's settings if any trail changed since they
+// were read. A trail that is gone or was recreated is left to sync.
+func (w *worker) refresh(ctx context.Context) error {
+	gen := w.d.st.TrailsGeneration()
+	w.mu.Lock()
+	fresh := gen == w.gen
+	w.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	t, err := w.d.st.GetTrail(ctx, w.arn)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !t.Created.Equal(w.created) {
+		return nil
+	}
+	set, err := DecodeSettings(t.Doc)
+	if err != nil {
+		return fmt.Errorf("trail settings: %w", err)
+	}
+	w.update(t, set, gen)
+	return nil
 }
 
 func (w *worker) setWindow(end time.Time) {
