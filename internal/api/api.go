@@ -88,6 +88,9 @@ type Options struct {
 	// Retention is how far back LookupEvents looks. 0 means 90 days, as
 	// AWS.
 	Retention time.Duration
+	// StoreRetention is how long the store keeps events (0 = forever),
+	// which GetEventDataStore reports as RetentionPeriod.
+	StoreRetention time.Duration
 }
 
 // DefaultRetention is the LookupEvents window AWS uses.
@@ -151,6 +154,7 @@ type Service struct {
 	// trail's settings document.
 	trailMu sync.Mutex
 	queries lakeQueries // CloudTrail Lake queries (lake_query.go)
+	eds     edsCache    // the one event data store's identity (lake_eds.go)
 }
 
 // New checks cfg and returns a Service.
@@ -227,6 +231,8 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "GetQueryResults", true, s.GetQueryResults)
 	awsapi.Register(r, "ListQueries", true, s.ListQueries)
 	awsapi.Register(r, "CancelQuery", false, s.CancelQuery)
+	awsapi.Register(r, "ListEventDataStores", true, s.ListEventDataStores)
+	awsapi.Register(r, "GetEventDataStore", true, s.GetEventDataStore)
 }
 
 // RegisterData adds the CloudTrail Data (REST-JSON) operations to r.

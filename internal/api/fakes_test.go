@@ -362,11 +362,16 @@ func newEnv(t *testing.T, opts Options) *env {
 // status and body.
 func (e *env) call(account, region, op, body string) (int, string) {
 	e.t.Helper()
+	return callRouter(e.json, account, region, op, body)
+}
+
+// callRouter sends a JSON 1.1 request for op as account/region through r.
+func callRouter(r *awsapi.Router, account, region, op, body string) (int, string) {
 	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	req.Header.Set("X-Amz-Target", "CloudTrail_20131101."+op)
 	req = req.WithContext(callerCtx(req.Context(), account, region))
 	w := httptest.NewRecorder()
-	e.json.Handle(w, req, []byte(body))
+	r.Handle(w, req, []byte(body))
 	return w.Code, w.Body.String()
 }
 

@@ -98,6 +98,22 @@ func TestLakeQuerySDK(t *testing.T) {
 		t.Errorf("%d rows, want 300", rows)
 	}
 
+	// The event data store, as the SDK reads it.
+	eds, err := c.ListEventDataStores(ctx, &cloudtrail.ListEventDataStoresInput{})
+	if err != nil || len(eds.EventDataStores) != 1 {
+		t.Fatalf("ListEventDataStores: %v %+v", err, eds)
+	}
+	ge, err := c.GetEventDataStore(ctx, &cloudtrail.GetEventDataStoreInput{EventDataStore: eds.EventDataStores[0].EventDataStoreArn})
+	if err != nil || aws.ToString(ge.EventDataStoreArn) != aws.ToString(eds.EventDataStores[0].EventDataStoreArn) || ge.Status != types.EventDataStoreStatusEnabled ||
+		!aws.ToBool(ge.MultiRegionEnabled) || ge.CreatedTimestamp == nil || ge.CreatedTimestamp.After(time.Now()) || aws.ToInt32(ge.RetentionPeriod) != 90 {
+		t.Fatalf("GetEventDataStore: %v %+v", err, ge)
+	}
+	_, err = c.GetEventDataStore(ctx, &cloudtrail.GetEventDataStoreInput{EventDataStore: aws.String("00000000-0000-4000-8000-000000000000")})
+	var enf *types.EventDataStoreNotFoundException
+	if !errors.As(err, &enf) {
+		t.Errorf("unknown event data store: %v", err)
+	}
+
 	// Refused statements are InvalidQueryStatementException.
 	for _, q := range []string{"DELETE FROM cloudtrail_events", "SELECT * FROM events", "SELECT 1; SELECT 2"} {
 		_, err := c.StartQuery(ctx, &cloudtrail.StartQueryInput{QueryStatement: aws.String(q)})
@@ -182,9 +198,25 @@ func TestLakeQueryAWSCLI(t *testing.T) {
 		}
 		return out
 	}
+	// As a Lake script does: find the event data store, then query it by id.
+	var stores struct {
+		EventDataStores []struct{ EventDataStoreArn, Name, Status string }
+	}
+	if err := json.Unmarshal([]byte(cli("list-event-data-stores")), &stores); err != nil || len(stores.EventDataStores) != 1 {
+		t.Fatalf("list-event-data-stores: %v %+v", err, stores)
+	}
+	edsARN := stores.EventDataStores[0].EventDataStoreArn
+	edsID, ok := strings.CutPrefix(edsARN, "arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/")
+	if !ok || len(edsID) != 36 || stores.EventDataStores[0].Status != "ENABLED" {
+		t.Fatalf("list-event-data-stores: %+v", stores)
+	}
+	var got struct{ EventDataStoreArn, Name string }
+	if err := json.Unmarshal([]byte(cli("get-event-data-store", "--event-data-store", edsARN)), &got); err != nil || got.EventDataStoreArn != edsARN || got.Name != "opentrail" {
+		t.Fatalf("get-event-data-store: %v %+v", err, got)
+	}
 	var started struct{ QueryId string }
 	if err := json.Unmarshal([]byte(cli("start-query", "--query-statement",
-		`SELECT eventName, count(*) AS n FROM cloudtrail_events WHERE eventName = 'ConsoleLogin' GROUP BY eventName`)), &started); err != nil || len(started.QueryId) != 36 {
+		`SELECT eventName, count(*) AS n FROM `+edsID+` WHERE eventName = 'ConsoleLogin' GROUP BY eventName`)), &started); err != nil || len(started.QueryId) != 36 {
 		t.Fatalf("start-query: %v %+v", err, started)
 	}
 	var res struct {
@@ -213,7 +245,7 @@ func TestLakeQueryAWSCLI(t *testing.T) {
 		desc.QueryStatistics.EventsScanned < 2700 {
 		t.Fatalf("describe-query: %v %+v", err, desc)
 	}
-	if out := cli("list-queries", "--event-data-store", "cloudtrail_events"); !strings.Contains(out, started.QueryId) {
+	if out := cli("list-queries", "--event-data-store", edsARN); !strings.Contains(out, started.QueryId) {
 		t.Fatalf("list-queries lacks the query: %s", out)
 	}
 
@@ -223,6 +255,8 @@ func TestLakeQueryAWSCLI(t *testing.T) {
 	}{
 		{[]string{"start-query", "--query-statement", "DELETE FROM cloudtrail_events"}, "(InvalidQueryStatementException)"},
 		{[]string{"get-query-results", "--query-id", "00000000-0000-4000-8000-000000000000"}, "(QueryIdNotFoundException)"},
+		{[]string{"get-event-data-store", "--event-data-store", "00000000-0000-4000-8000-000000000000"}, "(EventDataStoreNotFoundException)"},
+		{[]string{"get-event-data-store", "--event-data-store", "arn:aws:cloudtrail:us-east-1:000000000000:trail/x"}, "(EventDataStoreARNInvalidException)"},
 	} {
 		out, errs, code := s.awsCLI(t, "test", "us-east-1", append([]string{"cloudtrail"}, c.args...)...)
 		if code != 254 || !strings.Contains(errs, c.want) {

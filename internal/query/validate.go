@@ -33,6 +33,10 @@ var (
 	plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
+// IsEventDataStoreID reports whether name has the form of an event data
+// store id (a UUID), which a query may use to name the event table.
+func IsEventDataStoreID(name string) bool { return uuidName.MatchString(name) }
+
 // allowedTableFuncs are the table functions a query may use in FROM: they
 // produce rows from their arguments and touch nothing else.
 var allowedTableFuncs = map[string]bool{

@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,
 			Retention:         window,
+			StoreRetention:    cfg.RetentionDuration(),
 		},
 	})
 	if err != nil {
