@@ -147,7 +147,7 @@ func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte
 	default:
 		c := awsapi.CallerFrom(r.Context())
 		awsapi.WriteRESTJSONError(w, c.RequestID, &awsapi.Error{Code: "ResourceNotFoundException",
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events and GET /v1/events", r.Method, r.URL.Path), Status: http.StatusNotFound})
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST %s for S3 event notifications)", r.Method, r.URL.Path, NotificationsPath), Status: http.StatusNotFound})
 	}
 }
 
