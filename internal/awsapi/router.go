@@ -1,7 +1,9 @@
 package awsapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,6 +33,72 @@ type QueryBinder interface {
 	BindQuery(q url.Values) error
 }
 
+// sentParams logs an operation's input with only the members the request
+// body holds, at every level: CloudTrail's requestParameters are what the
+// caller sent, not the zero values of the members it left out.
+type sentParams struct {
+	in   any
+	body []byte
+}
+
+func (p sentParams) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(p.in)
+	if err != nil {
+		return nil, err
+	}
+	var v, sent any
+	if err := decodeNumbers(b, &v); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(p.body)) == 0 {
+		return []byte("null"), nil
+	}
+	if err := decodeNumbers(p.body, &sent); err != nil {
+		return nil, err
+	}
+	return json.Marshal(keepSent(v, sent))
+}
+
+func decodeNumbers(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// keepSent drops from v the object members that sent, the request's own
+// JSON at the same place, lacks. Names match without regard to case, as
+// the decoder matched them.
+func keepSent(v, sent any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		s, ok := sent.(map[string]any)
+		if !ok {
+			return x
+		}
+		names := make(map[string]string, len(s))
+		for k := range s {
+			names[strings.ToLower(k)] = k
+		}
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if sk, ok := names[strings.ToLower(k)]; ok {
+				out[k] = keepSent(val, s[sk])
+			}
+		}
+		return out
+	case []any:
+		s, ok := sent.([]any)
+		if !ok || len(s) != len(x) {
+			return x
+		}
+		for i := range x {
+			x[i] = keepSent(x[i], s[i])
+		}
+		return x
+	}
+	return v
+}
+
 // operation is one registered API operation, type-erased.
 type operation struct {
 	name     string
@@ -51,9 +119,11 @@ func newOperation[In, Out any](name string, readOnly bool, fn func(context.Conte
 				return nil, nil, nil, err
 			}
 		}
-		var params any = in
+		var params any = sentParams{in: in, body: body}
 		if p, ok := any(in).(AuditParamser); ok {
 			params = p.AuditParams()
+		} else if _, ok := any(in).(QueryBinder); ok {
+			params = in
 		}
 		out, err := fn(ctx, in)
 		if err != nil {

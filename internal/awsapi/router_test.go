@@ -336,6 +336,32 @@ func TestRouterAudits(t *testing.T) {
 	}
 }
 
+// An input without omitempty tags is logged with the members the request
+// sent only, at every level, however the sender spelt their case.
+func TestRouterAuditsSentMembersOnly(t *testing.T) {
+	type plainIn struct {
+		Name       string
+		MaxResults int
+		Flag       bool
+		NextToken  string
+		Tags       []struct{ Key, Value string }
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"name":"n","Tags":[{"Key":"k"},{"Value":"v"}],"Flag":false}`, `{"flag":false,"name":"n","tags":[{"key":"k"},{"value":"v"}]}`},
+		{`{"MaxResults":0,"NextToken":null}`, `{"maxResults":0,"nextToken":""}`},
+		{`{}`, `null`},
+		{``, `null`},
+	} {
+		rec := &recorder{}
+		r := NewRouter("cloudtrail", rec, slog.New(slog.DiscardHandler))
+		Register(r, "Plain", true, func(ctx context.Context, in *plainIn) (*struct{}, error) { return nil, nil })
+		call(r, testCaller(), "POST", "Plain", c.body)
+		if got := mustJSON(rec.last(t)["requestParameters"]); got != c.want {
+			t.Errorf("body %s: requestParameters %s, want %s", c.body, got, c.want)
+		}
+	}
+}
+
 func mustJSON(v any) string {
 	return string(marshalCompact(v))
 }
