@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -123,6 +124,10 @@ type Config struct {
 	Delivery Delivery
 	// Keys, when set, serves ListPublicKeys.
 	Keys KeySource
+	// ImportSink, when set with Buckets and a *store.Store, stores the
+	// events of Lake imports (StartImport), which run from StartImports
+	// until its context ends.
+	ImportSink importer.Sink
 }
 
 // Delivery is the part of trail delivery the control plane talks to
@@ -155,6 +160,9 @@ type Service struct {
 	trailMu sync.Mutex
 	queries lakeQueries // CloudTrail Lake queries (lake_query.go)
 	eds     edsCache    // the one event data store's identity (lake_eds.go)
+	imports lakeImports // Lake imports (lake_import.go)
+
+	importSink importer.Sink
 }
 
 // New checks cfg and returns a Service.
@@ -183,6 +191,8 @@ func New(cfg Config) (*Service, error) {
 		buckets:  cfg.Buckets,
 		delivery: cfg.Delivery,
 		keys:     cfg.Keys,
+
+		importSink: cfg.ImportSink,
 	}
 	if s.canWrite == nil {
 		s.canWrite = func(p *auth.Principal, account string) bool { return account == p.AccountID || p.Management }
@@ -233,6 +243,11 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "CancelQuery", false, s.CancelQuery)
 	awsapi.Register(r, "ListEventDataStores", true, s.ListEventDataStores)
 	awsapi.Register(r, "GetEventDataStore", true, s.GetEventDataStore)
+	awsapi.Register(r, "StartImport", false, s.StartImport)
+	awsapi.Register(r, "GetImport", true, s.GetImport)
+	awsapi.Register(r, "ListImports", true, s.ListImports)
+	awsapi.Register(r, "ListImportFailures", true, s.ListImportFailures)
+	awsapi.Register(r, "StopImport", false, s.StopImport)
 }
 
 // RegisterData adds the CloudTrail Data (REST-JSON) operations to r.

@@ -323,10 +323,10 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// An error code the operation does not model still reaches the caller.
-	_, err = ct.ListImports(ctx, &cloudtrail.ListImportsInput{})
+	_, err = ct.CreateEventDataStore(ctx, &cloudtrail.CreateEventDataStoreInput{Name: aws.String("second")})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "UnknownOperationException" {
-		t.Errorf("ListImports: %T %v", err, err)
+		t.Errorf("CreateEventDataStore: %T %v", err, err)
 	}
 
 	// The calls above were recorded and are visible in the event history.

@@ -354,8 +354,10 @@ func (s *Service) queryToken(id, token string) (int, error) {
 
 // Token kinds of the query operations (see token.go).
 const (
-	tokenQueryResults byte = 'Q'
-	tokenListQueries  byte = 'q'
+	tokenQueryResults       byte = 'Q'
+	tokenListQueries        byte = 'q'
+	tokenListImports        byte = 'I'
+	tokenListImportFailures byte = 'F'
 )
 
 func listQueriesHash(account string, in *ListQueriesInput) [hashLen]byte {
@@ -395,12 +397,9 @@ func (s *Service) ListQueries(ctx context.Context, in *ListQueriesInput) (*ListQ
 	if in.EventDataStore == "" {
 		return nil, awsapi.NewError(codeInvalidParameter, "EventDataStore is required.")
 	}
-	max := 1000
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
-			return nil, awsapi.Errorf(codeInvalidMaxResults, "MaxResults must be between 1 and 1000; got %d.", *in.MaxResults)
-		}
-		max = *in.MaxResults
+	max, err := pageSize(in.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	switch in.QueryStatus {
 	case "", queryQueued, queryRunning, queryFinished, queryFailed, queryCancelled, queryTimedOut:

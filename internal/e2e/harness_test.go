@@ -227,6 +227,17 @@ func uuid(prefix string, i int) string {
 }
 
 // awsCLI runs the Debian AWS CLI against the server.
+// mustCLI runs the AWS CLI as access key "test" and returns its output,
+// failing the test unless it exits with 0.
+func (s *server) mustCLI(t testing.TB, region string, args ...string) string {
+	t.Helper()
+	out, errs, code := s.awsCLI(t, "test", region, args...)
+	if code != 0 {
+		t.Fatalf("aws %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
 func (s *server) awsCLI(t testing.TB, akid, region string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	bin := "/usr/bin/aws"

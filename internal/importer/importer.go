@@ -77,6 +77,12 @@ type Options struct {
 	// Report receives every bad file and record; it may be called
 	// concurrently. nil discards them (they are still counted).
 	Report func(Problem)
+	// Listed, when set, is called in listing order with every file the
+	// import selects, with done set for those an earlier run finished
+	// (which it does not read again). Read is called with every file once
+	// it has been read (good or bad), possibly concurrently.
+	Listed func(o Object, done bool)
+	Read   func(Object)
 }
 
 // Stats counts an import's progress. Read it with Snapshot while the
@@ -179,10 +185,16 @@ func (im *Importer) Run(ctx context.Context) error {
 				return nil
 			case im.opts.State != nil && im.opts.State.Done(src.Name(), o):
 				st.FilesResumed.Add(1)
+				if im.opts.Listed != nil {
+					im.opts.Listed(o, true)
+				}
 				return nil
 			}
 			st.FilesListed.Add(1)
 			st.BytesListed.Add(o.Size)
+			if im.opts.Listed != nil {
+				im.opts.Listed(o, false)
+			}
 			select {
 			case jobs <- job{obj: o, info: info}:
 				return nil
@@ -259,6 +271,9 @@ func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
 		}
 		im.Stats.FilesDone.Add(1)
 		im.Stats.BytesDone.Add(j.obj.Size)
+		if im.opts.Read != nil {
+			im.opts.Read(j.obj)
+		}
 		if clean {
 			// Files with problems are read again by the next run.
 			files = append(files, j.obj)

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // Object is one file of a source.
@@ -223,4 +226,56 @@ func (s *S3Source) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("get %s: %w", s.Path(o), err)
 	}
 	return out.Body, nil
+}
+
+// BucketSource is the objects under a prefix of a bucket of the server's
+// object store (its built-in store or the S3-compatible service it
+// delivers to), read through objstore.
+type BucketSource struct {
+	b              objstore.Bucket
+	bucket, prefix string
+}
+
+// NewBucketSource returns the Source for the objects of b (called bucket)
+// whose keys start with prefix.
+func NewBucketSource(b objstore.Bucket, bucket, prefix string) *BucketSource {
+	return &BucketSource{b: b, bucket: bucket, prefix: prefix}
+}
+
+// Name returns s3://bucket/prefix.
+func (s *BucketSource) Name() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+// Path returns s3://bucket/key.
+func (s *BucketSource) Path(o Object) string { return "s3://" + s.bucket + "/" + o.Key }
+
+// List pages through the bucket's listing.
+func (s *BucketSource) List(ctx context.Context, fn func(Object) error) error {
+	after := ""
+	for {
+		infos, more, err := s.b.List(ctx, s.prefix, after, 1000)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.Name(), err)
+		}
+		for _, in := range infos {
+			after = in.Key
+			if strings.HasSuffix(in.Key, "/") {
+				continue
+			}
+			if err := fn(Object{Key: in.Key, Size: in.Size, ETag: in.ETag, ModTime: in.Modified}); err != nil {
+				return err
+			}
+		}
+		if !more || len(infos) == 0 {
+			return nil
+		}
+	}
+}
+
+// Open gets the object.
+func (s *BucketSource) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
+	data, _, err := s.b.Get(ctx, o.Key)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", s.Path(o), err)
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
 }

@@ -52,6 +52,7 @@ type Server struct {
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
 	native         *api.Native
+	api            *api.Service
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -116,14 +117,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		window = 100 * 365 * 24 * time.Hour // no limit
 	}
 	svc, err := api.New(api.Config{
-		Store:    st,
-		Ingester: s.ingester,
-		TokenKey: tokenKey,
-		Logger:   logger,
-		CanWrite: s.dir.CanWrite,
-		Buckets:  s.buckets,
-		Delivery: s.deliverer,
-		Keys:     s.deliverer,
+		Store:      st,
+		Ingester:   s.ingester,
+		TokenKey:   tokenKey,
+		Logger:     logger,
+		CanWrite:   s.dir.CanWrite,
+		Buckets:    s.buckets,
+		Delivery:   s.deliverer,
+		Keys:       s.deliverer,
+		ImportSink: ingestSink{s.ingester, LakeImportIngestName},
 		Options: api.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,
@@ -147,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	svc.Register(s.cloudtrail)
 	svc.RegisterData(s.cloudtrailData)
 	s.native = svc.Native()
+	s.api = svc
 
 	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "API requests, by service.", "service")
 	s.authFails = s.reg.NewCounter("opentrail_auth_failures_total", "Requests refused for missing or bad SigV4 signatures.")
@@ -265,6 +268,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.retentionLoop(bg)
 	}()
 	s.startPollers(bg, &wg)
+	s.api.StartImports(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
@@ -293,6 +297,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopBG()
 	wg.Wait()
+	s.api.WaitImports()
 	if err := s.ingester.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}

@@ -16,13 +16,20 @@ import (
 // imported from configured sources.
 const SourceIngestName = "s3-source"
 
+// LakeImportIngestName is the ingestion source name (in metrics) of events
+// imported by StartImport.
+const LakeImportIngestName = "lake-import"
+
 // ingestSink stores imported events through the ingester, so that they
 // share its group commits with every other write; retention spares them
-// as it does every import.
-type ingestSink struct{ in *ingest.Ingester }
+// as it does every import. name is the ingestion source in metrics.
+type ingestSink struct {
+	in   *ingest.Ingester
+	name string
+}
 
 func (s ingestSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	res, err := s.in.SubmitImported(ctx, SourceIngestName, recs)
+	res, err := s.in.SubmitImported(ctx, s.name, recs)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -63,7 +70,7 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		name := src.Name()
 		p := importer.NewPoller(importer.PollOptions{
 			Source:   src,
-			Sink:     ingestSink{s.ingester},
+			Sink:     ingestSink{s.ingester, SourceIngestName},
 			Ledger:   s.store,
 			Filter:   importer.Filter{Accounts: c.Accounts, Regions: c.Regions},
 			Interval: c.PollInterval,
