@@ -492,7 +492,9 @@ func (s *Service) runImport(ctx context.Context, st *store.Store, imp *lakeImpor
 	li.mu.Unlock()
 	// Progress is saved now and then, so that GetImport after a crash
 	// shows roughly how far the import got.
+	li.wg.Add(1)
 	go func() {
+		defer li.wg.Done()
 		t := time.NewTicker(importSaveEvery)
 		defer t.Stop()
 		for {
