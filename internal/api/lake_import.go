@@ -157,9 +157,7 @@ func (s *Service) loadImports(ctx context.Context, st *store.Store) error {
 func (s *Service) saveImports(ctx context.Context, st *store.Store) error {
 	list := make([]*lakeImport, 0, len(s.imports.m))
 	for _, imp := range s.imports.m {
-		if imp.run != nil {
-			s.refreshStats(imp)
-		}
+		s.refreshStats(imp)
 		list = append(list, imp)
 	}
 	sort.Slice(list, func(i, j int) bool {
@@ -242,9 +240,7 @@ func (s *Service) importOutput(imp *lakeImport, stats bool) *ImportOutput {
 		out.EndEventTime = &awsapi.Time{Time: *imp.End}
 	}
 	if stats {
-		if imp.run != nil {
-			s.refreshStats(imp)
-		}
+		s.refreshStats(imp)
 		st := imp.Stats
 		out.ImportStatistics = &st
 	}
@@ -262,6 +258,14 @@ func (s *Service) StartImport(ctx context.Context, in *StartImportInput) (*Impor
 	if err != nil {
 		return nil, err
 	}
+	// A new import is checked before the lock: that looks its bucket up in
+	// the object store, which may be slow, and other calls wait on the lock.
+	var imp *lakeImport
+	if in.ImportId == "" {
+		if imp, err = s.newImport(ctx, c, in); err != nil {
+			return nil, err
+		}
+	}
 	li := &s.imports
 	li.mu.Lock()
 	defer li.mu.Unlock()
@@ -278,7 +282,7 @@ func (s *Service) StartImport(ctx context.Context, in *StartImportInput) (*Impor
 	}
 	now := s.now().UTC()
 	if in.ImportId != "" {
-		imp := li.m[in.ImportId]
+		imp = li.m[in.ImportId]
 		if imp == nil || imp.Account != p.AccountID {
 			return nil, awsapi.Errorf(codeImportNotFound, "There is no import %s.", truncate(in.ImportId, 64))
 		}
@@ -293,10 +297,6 @@ func (s *Service) StartImport(ctx context.Context, in *StartImportInput) (*Impor
 		return s.importOutput(imp, false), nil
 	}
 
-	imp, err := s.newImport(ctx, c, in)
-	if err != nil {
-		return nil, err
-	}
 	imp.Created, imp.Updated = now, now
 	li.m[imp.ID] = imp
 	if err := s.saveImports(ctx, st); err != nil {
