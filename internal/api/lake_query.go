@@ -18,7 +18,8 @@ import (
 // background; DescribeQuery, GetQueryResults, ListQueries and CancelQuery
 // follow it. Queries and their results live in memory for
 // queryRetention (bounded by maxQueries) and are visible only to the
-// account that started them; the SQL sees only that account's events.
+// account that started them; the SQL sees only that account's events, or
+// every account's when the organisation's management account started it.
 
 // Query statuses, as the AWS model spells them.
 const (
@@ -58,6 +59,7 @@ type lakeQueries struct {
 // lakeQueries.mu.
 type lakeQuery struct {
 	id, account, statement string
+	management             bool // started by the organisation's management account: sees every account
 	created                time.Time
 	status                 string
 	errMsg                 string
@@ -110,7 +112,7 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 		return nil, err
 	}
 	now := s.now().UTC()
-	q := &lakeQuery{id: awsapi.NewUUID(), account: p.AccountID, statement: in.QueryStatement, created: now, status: queryQueued}
+	q := &lakeQuery{id: awsapi.NewUUID(), account: p.AccountID, management: p.Management, statement: in.QueryStatement, created: now, status: queryQueued}
 	qctx, cancel := context.WithCancel(context.Background())
 	q.cancel = cancel
 
@@ -148,7 +150,14 @@ func (s *Service) runQuery(ctx context.Context, st *store.Store, q *lakeQuery) {
 	q.status = queryRunning
 	lq.mu.Unlock()
 
-	res, err := query.Run(ctx, st, q.statement, query.Options{Accounts: []string{q.account}, Timeout: queryTimeout, MaxRows: queryMaxRows})
+	// As in an organisation event data store (and GET /v1/events), the
+	// organisation's management account reads every account's events;
+	// any other account reads its own.
+	opts := query.Options{Accounts: []string{q.account}, Timeout: queryTimeout, MaxRows: queryMaxRows}
+	if q.management {
+		opts = query.Options{AllAccounts: true, Timeout: queryTimeout, MaxRows: queryMaxRows}
+	}
+	res, err := query.Run(ctx, st, q.statement, opts)
 
 	lq.mu.Lock()
 	defer lq.mu.Unlock()

@@ -43,8 +43,9 @@ type Options struct {
 	// Accounts are the accounts whose events the query sees; at least one
 	// is required. AllAccounts lifts the restriction instead.
 	Accounts []string
-	// AllAccounts lets the query see every account (for the operator's
-	// local CLI use with direct access to the data directory).
+	// AllAccounts lets the query see every account: the organisation's
+	// management account's queries, and the operator's local use with
+	// direct access to the data directory.
 	AllAccounts bool
 	// Timeout bounds the query's run time (default DefaultTimeout).
 	Timeout time.Duration
