@@ -17,6 +17,9 @@ func FuzzCheck(f *testing.F) {
 		"WITH x AS (SELECT * FROM cloudtrail_events) SELECT * FROM x",
 		"DROP TABLE events", "SELECT * FROM read_csv('/etc/passwd')", "SELECT 1; DELETE FROM events",
 		"SELECT * FROM main.events", "ATTACH 'x.db'", "SELECT getenv('HOME')",
+		"SELECT [1, 2, 3]", "SELECT list_transform([1, 2], x -> x + 1)", "SELECT [x FOR x IN [1] IF x > 0]",
+		"SELECT {'a': MAP {'k': [eventJson]}} FROM cloudtrail_events", "SELECT '1e999999'::JSON AS j; -- c",
+		"SELECT system.main.lower('a')", "SELECT main.getenv('HOME')",
 	} {
 		f.Add(s)
 	}

@@ -37,8 +37,23 @@ func TestValidatorRefuses(t *testing.T) {
 		"SELECT __ot_record(1, 0)":                                   "function __ot_record",
 		"SELECT * FROM duckdb_tables()":                              "table function duckdb_tables",
 		"SELECT eventName FROM cloudtrail_events WHERE eventName IN (SELECT key FROM meta)": `table "meta"`,
-		"SELEC 1": "syntax error",
-		"":        "empty",
+		// List literals and lambdas are allowed; what they hold is checked.
+		"SELECT list_transform([1], x -> getenv('HOME'))":  "function getenv",
+		"SELECT [current_setting('home_directory')]":       "function current_setting",
+		"SELECT main.getenv('HOME')":                       "function getenv",
+		"SELECT main.__ot_record(1, 0)":                    "function __ot_record",
+		"SELECT [x for x in (SELECT list(key) FROM meta)]": `table "meta"`,
+		"SELECT [1] FROM read_csv('/etc/passwd')":          "table function read_csv",
+		"SELECT system.main.lower('a')":                    "qualified function names",
+		"SELECT temp.main.lower('a')":                      "qualified function names",
+		"SELECT temp.lower('a')":                           "qualified function names",
+		"SELECT system.lower('a')":                         "qualified function names",
+		"SELECT pg_catalog.pg_typeof(1)":                   "qualified function names",
+		"SELECT information_schema.lower('a')":             "qualified function names",
+		"SELECT list_value(1) FROM main.events":            "no schema or catalog",
+		"COPY (SELECT [1, 2]) TO '/tmp/x.csv'":             "single SELECT",
+		"SELEC 1":                                          "syntax error",
+		"":                                                 "empty",
 	}
 	for q, want := range cases {
 		_, err := query.Run(context.Background(), st, q, query.Options{Accounts: []string{acctA}})
@@ -49,6 +64,38 @@ func TestValidatorRefuses(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want it to mention %q", q, err, want)
+		}
+	}
+}
+
+// TestListsAndLambdas: DuckDB's parser writes list, struct and map
+// literals, comprehensions and slices as calls of functions in schema
+// main (main.list_value, main.struct_pack, …); they run.
+func TestListsAndLambdas(t *testing.T) {
+	st := openStore(t, fixture())
+	for q, want := range map[string]string{
+		`SELECT [1, 2, 3]`:                                 `[1,2,3]`,
+		`SELECT list_transform([1, 2], x -> x + 1)`:        `[2,3]`,
+		`SELECT list_transform([1, 2], lambda x: x * 2)`:   `[2,4]`,
+		`SELECT list_filter(['a', 'bb'], s -> len(s) > 1)`: `["bb"]`,
+		`SELECT [x * 2 FOR x IN [1, 2] IF x > 1]`:          `[4]`,
+		`SELECT {'a': 1, 'b': [2]}`:                        `{"a":1,"b":[2]}`,
+		`SELECT [1, 2, 3][2]`:                              `2`,
+		`SELECT [1, 2, 3][2:3]`:                            `[2,3]`,
+		`SELECT main.lower('A')`:                           `a`,
+		`SELECT count(*) FROM cloudtrail_events WHERE list_contains(['ConsoleLogin', 'GetCallerIdentity'], eventName)`: `3`,
+		`SELECT count(*) FROM cloudtrail_events WHERE eventName IN ('ConsoleLogin', 'GetCallerIdentity')`:              `3`,
+		`SELECT count(*) FROM cloudtrail_events WHERE eventName = ANY(['ConsoleLogin'])`:                               `2`,
+		`SELECT list_sort(list(DISTINCT eventName))[1:2] FROM cloudtrail_events`:                                       `["AuthorizeSecurityGroupIngress","ConsoleLogin"]`,
+		`SELECT count(*) FROM cloudtrail_events, unnest(['a', 'b']) AS u(x) WHERE eventName = 'ConsoleLogin'`:          `4`,
+	} {
+		res, err := query.Run(context.Background(), st, q, query.Options{Accounts: []string{acctA}})
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		if len(res.Rows) != 1 || len(res.Rows[0]) != 1 || res.Rows[0][0] != want {
+			t.Errorf("%s = %v, want %s", q, res.Rows, want)
 		}
 	}
 }

@@ -221,7 +221,13 @@ func (w *walker) object(m map[string]any) {
 		if strings.HasPrefix(lname, internalPrefix) || deniedFuncs[lname] {
 			w.fail(invalidf("function %s is not allowed", name))
 		}
-		if schema != "" || catalog != "" {
+		// DuckDB's parser writes list and struct literals, MAP {…},
+		// comprehensions and slices as calls of main.list_value,
+		// main.struct_pack, … (schema main, no catalog), the same as
+		// a user's main.f: that reaches nothing the unqualified name
+		// does not. Any other qualifier could name another catalog
+		// (system, temp, an attached database) or schema.
+		if catalog != "" || schema != "" && !strings.EqualFold(schema, "main") {
 			w.fail(invalidf("function %s: qualified function names are not allowed", qualified(catalog, schema, name)))
 		}
 	}
