@@ -372,3 +372,31 @@ func TestLakeQueryAccountScope(t *testing.T) {
 		}
 	}
 }
+
+// TestLakeQueryNumbersAndLists: a record holding numbers beyond float64
+// and longer than int64, accepted by POST /v1/events, comes back from
+// SELECT * and eventJson with every number as sent, and list literals and
+// lambdas run; through aws-sdk-go-v2.
+func TestLakeQueryNumbersAndLists(t *testing.T) {
+	s := startServer(t, "")
+	rec := strings.Replace(string(record(recOpts{id: uuid("numbers", 1), name: "PutNumbers"})), `"requestParameters":{"instancesSet":{}}`,
+		`"requestParameters":{"big":1e999999,"huge":123456789012345678901234567890,"neg":-0,"exp":1E+2}`, 1)
+	if !strings.Contains(rec, "1e999999") {
+		t.Fatal("record template changed")
+	}
+	if acc, _ := s.postEvents(t, "test", [][]byte{[]byte(rec)}); acc != 1 {
+		t.Fatalf("accepted %d", acc)
+	}
+	c := ctClient(s, "test", "us-east-1")
+	const want = `"requestParameters":{"big":1e999999,"huge":123456789012345678901234567890,"neg":-0,"exp":1E+2}`
+	if rows := sdkQuery(t, c, `SELECT eventJson FROM cloudtrail_events WHERE eventName = 'PutNumbers'`); len(rows) != 1 || !strings.Contains(rows[0], want) {
+		t.Errorf("eventJson: %v", rows)
+	}
+	if rows := sdkQuery(t, c, `SELECT * FROM cloudtrail_events WHERE eventName = 'PutNumbers'`); len(rows) != 1 || !strings.Contains(rows[0], want) {
+		t.Errorf("SELECT *: %v", rows)
+	}
+	if rows := sdkQuery(t, c, `SELECT requestParameters['huge'], [1, 2, 3], list_transform([1, 2], x -> x + 1) FROM cloudtrail_events WHERE eventName IN ('PutNumbers')`); len(rows) != 1 ||
+		rows[0] != "123456789012345678901234567890,[1,2,3],[2,3]" {
+		t.Errorf("lists: %v", rows)
+	}
+}

@@ -148,7 +148,15 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 	if err := conn.QueryRowContext(qctx, `SELECT count(*) FROM temp.`+quoteIdent(TableName)).Scan(&res.Stats.EventsScanned); err != nil {
 		return nil, timeoutOr(ctx, tctx, fmt.Errorf("count events: %w", err))
 	}
-	rows, err := conn.QueryContext(qctx, c.sql)
+	stmt := c.sql
+	wrapped, shapes, ok, err := resultShapes(qctx, conn, c.sql)
+	if err != nil {
+		return nil, timeoutOr(ctx, tctx, queryError(err))
+	}
+	if ok {
+		stmt = wrapped
+	}
+	rows, err := conn.QueryContext(qctx, stmt)
 	if err != nil {
 		return nil, timeoutOr(ctx, tctx, queryError(err))
 	}
@@ -171,7 +179,11 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 		}
 		row := make([]string, len(vals))
 		for i, v := range vals {
-			row[i] = format(v)
+			var sh *shape
+			if shapes != nil {
+				sh = shapes[i]
+			}
+			row[i] = format(v, sh)
 		}
 		res.Rows = append(res.Rows, row)
 	}

@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -79,7 +80,9 @@ func TestListsAndLambdas(t *testing.T) {
 		`SELECT list_transform([1, 2], lambda x: x * 2)`:   `[2,4]`,
 		`SELECT list_filter(['a', 'bb'], s -> len(s) > 1)`: `["bb"]`,
 		`SELECT [x * 2 FOR x IN [1, 2] IF x > 1]`:          `[4]`,
+		`SELECT MAP {'k': 'v', 'a': 'b'}`:                  `{"k":"v","a":"b"}`,
 		`SELECT {'a': 1, 'b': [2]}`:                        `{"a":1,"b":[2]}`,
+		`SELECT MAP {'k': 'v'}`:                            `{"k":"v"}`,
 		`SELECT [1, 2, 3][2]`:                              `2`,
 		`SELECT [1, 2, 3][2:3]`:                            `[2,3]`,
 		`SELECT main.lower('A')`:                           `a`,
@@ -156,6 +159,9 @@ func TestRecordFields(t *testing.T) {
 	res = mustRun(t, st, `SELECT userIdentity.type, additionalEventData['MFAUsed'], responseElements['ConsoleLogin'], sourceIPAddress
 		FROM cloudtrail_events WHERE eventName = 'ConsoleLogin' ORDER BY eventTime`)
 	checkRows(t, res, nil, [][]string{{"Root", "No", "Success", "203.0.113.5"}, {"IAMUser", "Yes", "Success", "198.51.100.9"}})
+	// Maps are JSON objects, their entries in the record's order.
+	res = mustRun(t, st, `SELECT requestParameters, MAP {'b': 1, 'a': 2} FROM cloudtrail_events WHERE eventName = 'AuthorizeSecurityGroupIngress'`)
+	checkRows(t, res, nil, [][]string{{`{"groupId":"sg-0123","ipPermissions":"{\"items\":[{\"fromPort\":22}]}"}`, `{"b":1,"a":2}`}})
 	res = mustRun(t, st, `SELECT userIdentity FROM cloudtrail_events WHERE eventName = 'GetCallerIdentity'`)
 	if !strings.Contains(res.Rows[0][0], `"userName":"alice"`) {
 		t.Errorf("userIdentity = %s", res.Rows[0][0])
@@ -278,4 +284,55 @@ func TestConcurrentRuns(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// TestNumbersKeptAsWritten: a record may hold any valid JSON number; one
+// beyond float64 (1e999999) must not break the queries that return it,
+// and eventJson, and JSON anywhere in a result, keeps every number as
+// stored (no float64 round trip).
+func TestNumbersKeptAsWritten(t *testing.T) {
+	const nums = `{"big":1e999999,"exp":1E+2,"frac":0.10000000000000000555,"huge":123456789012345678901234567890,"neg":-0}`
+	web := map[string]any{"type": "WebIdentityUser", "sessionContext": map[string]any{"webIdFederationData": json.RawMessage(`{"n":-1e999999}`)}}
+	st := openStore(t, []ev{
+		{name: "Big", params: map[string]any{"n": json.RawMessage(nums)}, extra: map[string]any{"additionalEventData": json.RawMessage(nums)}},
+		{name: "Web", identity: web},
+	})
+	one := func(q string) string {
+		t.Helper()
+		res := mustRun(t, st, q)
+		if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+			t.Fatalf("%s: rows %v", q, res.Rows)
+		}
+		return res.Rows[0][0]
+	}
+	if got := one(`SELECT eventJson FROM cloudtrail_events WHERE eventName = 'Big'`); !strings.Contains(got, `"requestParameters":{"n":`+nums+`}`) ||
+		!strings.Contains(got, `"additionalEventData":`+nums) {
+		t.Errorf("eventJson = %s", got)
+	}
+	// JSON nested in lists, structs and maps is the stored text too.
+	for q, want := range map[string]string{
+		`SELECT [json(additionalEventData['big'])] FROM cloudtrail_events WHERE eventName = 'Big'`:                "[1e999999]",
+		`SELECT {'j': eventJson} FROM cloudtrail_events WHERE eventName = 'Big'`:                                  `{"j":` + one(`SELECT eventJson FROM cloudtrail_events WHERE eventName = 'Big'`) + `}`,
+		`SELECT MAP {'j': eventJson->'$.additionalEventData.big'} FROM cloudtrail_events WHERE eventName = 'Big'`: `{"j":1e999999}`,
+		`SELECT userIdentity.sessionContext.webIdFederationData FROM cloudtrail_events WHERE eventName = 'Web'`:   `{"n":-1e999999}`,
+		`SELECT eventJson->'$.additionalEventData.big' FROM cloudtrail_events WHERE eventName = 'Big'`:            "1e999999",
+		`SELECT additionalEventData['big'] FROM cloudtrail_events WHERE eventName = 'Big'`:                        "1e999999",
+		`SELECT additionalEventData['huge'] FROM cloudtrail_events WHERE eventName = 'Big'`:                       "123456789012345678901234567890",
+	} {
+		if got := one(q); got != want {
+			t.Errorf("%s = %s, want %s", q, got, want)
+		}
+	}
+	// Every column of every record, and the whole of userIdentity.
+	res := mustRun(t, st, `SELECT * FROM cloudtrail_events ORDER BY eventName`)
+	if len(res.Rows) != 2 || !strings.Contains(res.Rows[0][len(query.Columns)-1], nums) {
+		t.Errorf("SELECT *: %v", res.Rows)
+	}
+	if got := one(`SELECT userIdentity FROM cloudtrail_events WHERE eventName = 'Web'`); !strings.Contains(got, `"webIdFederationData":{"n":-1e999999}`) {
+		t.Errorf("userIdentity = %s", got)
+	}
+	// Column names and order survive, duplicates included; a trailing
+	// semicolon and comment are the query's own.
+	res = mustRun(t, st, `SELECT eventName AS x, eventJson->'$.additionalEventData.big' AS x FROM cloudtrail_events WHERE eventName = 'Big'; -- done`)
+	checkRows(t, res, []string{"x", "x"}, [][]string{{"Big", "1e999999"}})
 }
