@@ -235,4 +235,3 @@ func (c *copySource) FetchMetadata(ctx context.Context, o digest.ObjectRef) (map
 	}
 	return c.remote.FetchMetadata(ctx, o)
 }
-
