@@ -60,11 +60,10 @@ func TestValidateLogsCommand(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("OPENTRAIL_ENDPOINT", s.url)
-	dataPath := s3EndpointOverride(t, s.url)
 	arn := "arn:aws:cloudtrail:eu-west-1:000000000000:trail/vl-trail"
 	rangeArgs := []string{"--trail-arn", arn, "--start-time", begin.Format(time.RFC3339), "--end-time", end.Format(time.RFC3339)}
 	awsRun := func(extra ...string) (stdout, stderr string, code int) {
-		return s.validateLogs(t, dataPath, "eu-west-1", append(append([]string{}, rangeArgs...), extra...)...)
+		return s.validateLogs(t, s.url, "eu-west-1", append(append([]string{}, rangeArgs...), extra...)...)
 	}
 	ours := func(extra ...string) (stdout, stderr string, code int) {
 		return runCLI(t, append(append([]string{"validate-logs", "--region", "eu-west-1"}, rangeArgs...), extra...)...)
@@ -251,7 +250,7 @@ func TestValidateLogsCommand(t *testing.T) {
 		{"--trail-arn", arn, "--start-time", end.Format(time.RFC3339), "--end-time", begin.Format(time.RFC3339)},
 		{"--trail-arn", "arn:aws:cloudtrail:eu-west-1:000000000000:trail/nosuch", "--start-time", begin.Format(time.RFC3339)},
 	} {
-		awsOut, awsErr, awsCode := s.validateLogs(t, dataPath, "eu-west-1", args...)
+		awsOut, awsErr, awsCode := s.validateLogs(t, s.url, "eu-west-1", args...)
 		out, errs, code := runCLI(t, append([]string{"validate-logs", "--region", "eu-west-1"}, args...)...)
 		if awsCode != code || awsOut != out || awsErr != errs || (code != 252 && code != 255) {
 			t.Errorf("validate-logs %s: exit %d %q %q; the AWS CLI: %d %q %q", strings.Join(args, " "), code, out, errs, awsCode, awsOut, awsErr)
