@@ -645,7 +645,7 @@ func (o *vlOutput) summary(arn string, tl *tally, sum digest.Summary) {
 		w.WriteString("\n")
 	}
 	fmt.Fprintf(w, "Results requested for %s to %s\n", display(tl.start), display(tl.end))
-	if sum.DigestsValid == 0 && sum.DigestsInvalid == 0 {
+	if sum.DigestsValid == 0 && sum.DigestsInvalid == 0 && sum.DigestsUnverified == 0 {
 		w.WriteString("No digests found\n")
 		return
 	}

@@ -428,6 +428,11 @@ func TestValidateLogsPlainCopy(t *testing.T) {
 		"WARNING: the signature of 1 digest file is not available in this copy") {
 		t.Errorf("plain copy: summary:\n%s", out)
 	}
+	// Only the newest digest in range: it is found, not "No digests found".
+	out, _, code = runValidateLogs(t, f.args("--start-time", "2024-05-06T10:30:00Z")...)
+	if code != 3 || !strings.Contains(out, "\n0/1 digest files valid, 1/1 digest files unverified (signature not available in this copy)\n2/2 log files valid\n") {
+		t.Errorf("plain copy, the newest digest alone: exit %d\n%s", code, out)
+	}
 	// --verbose shows how the older digests were checked.
 	out, _, code = runValidateLogs(t, f.args("--verbose", "--json")...)
 	if code != 3 || strings.Count(out, `"status":"signature not available in this copy"`) != 1 ||
