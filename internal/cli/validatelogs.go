@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/client"
@@ -27,7 +28,12 @@ import (
 // validate-logs` (CLI 2.9.19) with the same flags, output lines and exit
 // codes, checked with opentrail's stricter validator (internal/digest).
 // It reads a trail's files through opentrail's S3 API, another
-// S3-compatible service (--s3-endpoint-url) or a local copy (--dir).
+// S3-compatible service (--s3-endpoint-url) or a local copy (--dir). A
+// copy made with `aws s3 cp --recursive` has no object metadata: the
+// newest digest's signature is then fetched from the bucket the copy was
+// made from (opentrail's S3 API, or --s3-endpoint-url), or, when that is
+// not possible, reported as not available in this copy: exit status 3,
+// not 1.
 //
 //	opentrail validate-logs --trail-arn ARN --start-time TIME [--end-time TIME] [--verbose]
 //	    [--s3-bucket B] [--s3-prefix P] [--account-id ID] [--dir DIR] [--keys FILE]
@@ -39,13 +45,31 @@ func (*validateLogsCmd) Synopsis() string {
 	return "check a trail's log files against its signed digest files (like aws cloudtrail validate-logs)"
 }
 
-// Exit codes of `aws cloudtrail validate-logs`.
+// Exit codes of `aws cloudtrail validate-logs`, and opentrail's own 3.
 const (
-	exitInvalid = 1   // a digest or log file is invalid
-	exitArgs    = 252 // bad arguments
-	exitService = 254 // the server or S3 answered with an error
-	exitOther   = 255 // anything else: no connection, no trail, no keys
+	exitInvalid = 1 // a digest or log file is invalid
+	// exitUnverified: nothing is invalid, but the signature of a digest
+	// in a local copy was not available (digest.SignatureUnavailable).
+	// Not an AWS CLI exit code: validate-logs reads buckets only.
+	exitUnverified = 3
+	exitArgs       = 252 // bad arguments
+	exitService    = 254 // the server or S3 answered with an error
+	exitOther      = 255 // anything else: no connection, no trail, no keys
 )
+
+// exitCodesHelp ends the command's help.
+const exitCodesHelp = `
+Exit status:
+  0    every digest and log file in range is valid (gaps opentrail recorded are not invalid)
+  1    a digest or log file is INVALID, or the chain is broken
+  3    nothing is invalid, but the signature of a digest in the --dir copy is not
+       available: the copy has no object metadata (aws s3 cp drops it), no newer
+       digest records the signature, and it could not be fetched from the bucket
+       (give --endpoint or --s3-endpoint-url, or keep KEY.meta.json beside it)
+  252  bad arguments
+  254  the server or S3 answered with an error
+  255  anything else: no connection, no such trail, no public keys
+`
 
 // exitError ends a command with an exit code after the command has
 // printed what went wrong itself. Main returns the code.
@@ -103,12 +127,17 @@ func (c *validateLogsCmd) parseArgs(args []string, out *vlOutput) (*vlArgs, erro
 	fs.StringVar(&a.prefix, "s3-prefix", "", "key prefix of the digest files (default: the trail's, from DescribeTrails)")
 	fs.StringVar(&a.account, "account-id", "", "account whose files to validate (required for organisation trails; default the ARN's)")
 	fs.BoolVar(&a.verbose, "verbose", false, "also print every valid file")
-	fs.StringVar(&a.dir, "dir", "", "validate a local copy of the bucket (as `aws s3 cp --recursive s3://BUCKET DIR` makes it) instead of reading S3")
+	fs.StringVar(&a.dir, "dir", "", "validate a local copy of the bucket (as `aws s3 cp --recursive s3://BUCKET DIR` makes it) instead of reading S3; a digest signature the copy lacks is fetched from the bucket (--endpoint or --s3-endpoint-url) when either is given or the server is asked anyway (no --keys or no --s3-bucket)")
 	fs.StringVar(&a.keysFile, "keys", "", "public keys saved from `aws cloudtrail list-public-keys` (default: the server's ListPublicKeys)")
-	fs.StringVar(&a.s3Endpoint, "s3-endpoint-url", "", "read the bucket from this S3-compatible endpoint (credentials from the usual AWS chain) instead of the opentrail endpoint")
+	fs.StringVar(&a.s3Endpoint, "s3-endpoint-url", "", "read the bucket from this S3-compatible endpoint (credentials from the usual AWS chain) instead of the opentrail endpoint; with --dir, only signatures the copy lacks are read from it")
 	fs.IntVar(&a.parallel, "parallel", 0, "log files fetched and hashed at once (default 2 per CPU for --dir, 4 per CPU for S3)")
 	fs.BoolVar(&a.asJSON, "json", false, "print one JSON object per result and a summary object instead of text")
 	fs.BoolVar(&a.lenient, "lenient-gaps", false, "treat a chain that restarts without saying why as a gap, not a broken chain (for trails AWS CloudTrail delivered)")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		io.WriteString(c.env.Stderr, exitCodesHelp)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -153,8 +182,6 @@ func (c *validateLogsCmd) parseArgs(args []string, out *vlOutput) (*vlArgs, erro
 	switch {
 	case a.parallel < 0:
 		return nil, out.fatal(exitArgs, fmt.Sprintf("Invalid --parallel %d: want a positive number of log files at once", a.parallel))
-	case a.dir != "" && a.s3Endpoint != "":
-		return nil, out.fatal(exitArgs, "--dir and --s3-endpoint-url exclude each other: --dir reads a local copy, --s3-endpoint-url a bucket")
 	}
 	if a.dir != "" {
 		if fi, err := os.Stat(a.dir); err != nil || !fi.IsDir() {
@@ -264,7 +291,11 @@ func (c *validateLogsCmd) run(ctx context.Context, a *vlArgs, out *vlOutput) err
 	}
 	tl := newTally(a.start, a.end)
 	opts := digest.Options{Start: a.start, End: a.end, Parallel: a.parallel, LenientGaps: a.lenient}
-	sum, err := digest.Validate(ctx, src, t, opts, func(r digest.Result) {
+	var vsrc digest.Source = src
+	if f, ok := src.src.(digest.MetadataFetcher); ok {
+		vsrc = &meteredCopy{src, f} // a copy: Validate may fetch a signature it lacks
+	}
+	sum, err := digest.Validate(ctx, vsrc, t, opts, func(r digest.Result) {
 		tl.add(r)
 		out.result(r)
 	})
@@ -274,6 +305,9 @@ func (c *validateLogsCmd) run(ctx context.Context, a *vlArgs, out *vlOutput) err
 	out.summary(a.trailARN, tl, sum)
 	if sum.Invalid() {
 		return &exitError{exitInvalid, "validation found invalid files"}
+	}
+	if sum.Unverified() {
+		return &exitError{exitUnverified, "the signature of a digest in the copy is not available"}
 	}
 	return nil
 }
@@ -294,7 +328,17 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 		if a.parallel == 0 {
 			a.parallel = 2 * runtime.NumCPU() // one reading while another hashes
 		}
-		return &meteredSource{src: &digest.DirSource{Dir: a.dir, Bucket: bucket}, keys: keys}, dirOrgs{a.dir}
+		ds := &digest.DirSource{Dir: a.dir, Bucket: bucket}
+		switch {
+		case a.s3Endpoint != "":
+			ds.Remote = &s3Metadata{s3: newS3Client(a.s3Endpoint, cl.Region, cfg.Credentials, 1), endpoint: a.s3Endpoint}
+		case a.cf.endpoint != "" || os.Getenv("OPENTRAIL_ENDPOINT") != "" || a.keysFile == "" || a.bucket == "":
+			// The server is named, or asked for the trail or the keys
+			// anyway: ask it for the signatures the copy lacks too. A run
+			// with --keys and --s3-bucket and no endpoint stays offline.
+			ds.Remote = &s3Metadata{s3: newS3Client(cl.Endpoint, cl.Region, cl.Credentials(), 1), endpoint: cl.Endpoint}
+		}
+		return &meteredSource{src: ds, keys: keys}, dirOrgs{a.dir}
 	}
 	if a.parallel == 0 {
 		a.parallel = 4 * runtime.NumCPU() // requests in flight hide their latency
@@ -305,6 +349,47 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 	}
 	s := &s3Source{s3: newS3Client(endpoint, cl.Region, creds, a.parallel), keys: keys}
 	return &meteredSource{src: s, keys: keys}, s
+}
+
+// s3Metadata fetches, for a local copy, the metadata of an object of the
+// bucket the copy was made from: a HEAD on the same key.
+type s3Metadata struct {
+	s3       *s3.Client
+	endpoint string
+}
+
+// fetchTimeout bounds one FetchMetadata, so that an unreachable endpoint
+// costs a warning, not a hang.
+const fetchTimeout = 30 * time.Second
+
+func (m *s3Metadata) FetchMetadata(ctx context.Context, o digest.ObjectRef) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	out, err := m.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		if err = s3Error(o, err); errors.Is(err, digest.ErrNotFound) {
+			return nil, fmt.Errorf("%s is %w at %s", o, digest.ErrNotFound, m.endpoint)
+		}
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			return nil, fmt.Errorf("could not reach %s: %v", m.endpoint, ue.Err)
+		}
+		return nil, fmt.Errorf("%s at %s: %w", o, m.endpoint, err)
+	}
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return meta, nil
+}
+
+// meteredCopy is the meteredSource of a local copy: a MetadataFetcher.
+type meteredCopy struct {
+	*meteredSource
+	f digest.MetadataFetcher
+}
+
+func (m *meteredCopy) FetchMetadata(ctx context.Context, o digest.ObjectRef) (map[string]string, error) {
+	return m.f.FetchMetadata(ctx, o)
 }
 
 // findOrg returns the organisation id under which t's digests lie, or ""
@@ -374,7 +459,7 @@ func (t *tally) add(r digest.Result) {
 		t.count[r.Kind] = map[digest.Status]int{}
 	}
 	t.count[r.Kind][r.Status]++
-	if r.Kind != digest.KindDigest || r.Status != digest.Valid || r.Backfill {
+	if r.Kind != digest.KindDigest || (r.Status != digest.Valid && r.Status != digest.SignatureUnavailable) || r.Backfill {
 		return
 	}
 	// validate-logs' reckoning: the start of the last valid digest that
@@ -394,7 +479,7 @@ func (t *tally) add(r digest.Result) {
 // statusOrder lists statuses in the order the summary names them.
 var statusOrder = []digest.Status{
 	digest.Valid, digest.NotFound, digest.InvalidFormat, digest.BadSignature, digest.Moved,
-	digest.NoPublicKey, digest.HashMismatch, digest.ChainBroken, digest.Explained,
+	digest.NoPublicKey, digest.HashMismatch, digest.ChainBroken, digest.Explained, digest.SignatureUnavailable,
 }
 
 // vlOutput writes validate-logs' output: results on stdout (valid ones
@@ -487,6 +572,9 @@ func resultLine(r digest.Result) (line string, problem bool) {
 		line = fmt.Sprintf("Gap\t%s\tINVALID: %s between %s and %s", r.Object, r.Status, display(r.Start), display(r.End))
 	case r.Status == digest.Valid:
 		return fmt.Sprintf("%s%s\t%s\tvalid", pre, r.Kind, r.Object), false
+	case r.Status == digest.SignatureUnavailable:
+		// Not invalid, and always shown: a warning.
+		line = fmt.Sprintf("%s\t%s\tWARNING: %s", r.Kind, r.Object, r.Status)
 	case r.Status == digest.NoPublicKey:
 		// The detail is part of validate-logs' text.
 		return fmt.Sprintf("%s%s\t%s\tINVALID: %s %s", pre, r.Kind, r.Object, r.Status, r.Detail), true
@@ -557,7 +645,7 @@ func (o *vlOutput) summary(arn string, tl *tally, sum digest.Summary) {
 		w.WriteString("\n")
 	}
 	fmt.Fprintf(w, "Results requested for %s to %s\n", display(tl.start), display(tl.end))
-	if sum.DigestsValid == 0 && sum.DigestsInvalid == 0 {
+	if sum.DigestsValid == 0 && sum.DigestsInvalid == 0 && sum.DigestsUnverified == 0 {
 		w.WriteString("No digests found\n")
 		return
 	}
@@ -566,17 +654,30 @@ func (o *vlOutput) summary(arn string, tl *tally, sum digest.Summary) {
 	} else {
 		fmt.Fprintf(w, "Results found for %s to %s:\n", display(tl.foundStart), display(tl.foundEnd))
 	}
-	ratio := func(valid, invalid int, name string) {
-		if total := valid + invalid; total > 0 {
+	ratio := func(valid, invalid, unverified int, name string) {
+		if total := valid + invalid + unverified; total > 0 {
 			fmt.Fprintf(w, "\n%d/%d %s files valid", valid, total, name)
 			if invalid > 0 {
 				fmt.Fprintf(w, ", %d/%d %s files INVALID", invalid, total, name)
 			}
+			if unverified > 0 {
+				fmt.Fprintf(w, ", %d/%d %s files unverified (%s)", unverified, total, name, digest.SignatureUnavailable)
+			}
 		}
 	}
-	ratio(sum.DigestsValid, sum.DigestsInvalid, "digest")
-	ratio(sum.LogsValid, sum.LogsInvalid, "log")
+	ratio(sum.DigestsValid, sum.DigestsInvalid, sum.DigestsUnverified, "digest")
+	ratio(sum.LogsValid, sum.LogsInvalid, 0, "log")
 	w.WriteString("\n")
+	if sum.Unverified() {
+		n := "1 digest file"
+		if sum.DigestsUnverified > 1 {
+			n = fmt.Sprintf("%d digest files", sum.DigestsUnverified)
+		}
+		fmt.Fprintf(w, "\nWARNING: the signature of %s is not available in this copy (aws s3 cp does not copy object metadata, "+
+			"and no newer digest records it): everything else was checked, and its log files match it, but nothing vouches for it. "+
+			"Give --endpoint (opentrail) or --s3-endpoint-url (the bucket) to fetch it, or save `aws s3api head-object` output "+
+			"for it as KEY%s beside it. Exit status 3.\n", n, digest.MetaSuffix)
+	}
 	if !sum.Invalid() {
 		return // what validate-logs prints, to the byte
 	}
@@ -589,8 +690,11 @@ func (o *vlOutput) summary(arn string, tl *tally, sum digest.Summary) {
 		for _, st := range statusOrder {
 			if n := tl.count[k.kind][st]; n > 0 {
 				name := string(st)
-				if st == digest.Explained {
+				switch st {
+				case digest.Explained:
 					name = "explained"
+				case digest.SignatureUnavailable:
+					name = "unverified"
 				}
 				parts = append(parts, fmt.Sprintf("%d %s", n, name))
 			}
@@ -649,7 +753,10 @@ type jsonSummary struct {
 	LogFiles       jsonCounts `json:"logFiles"`
 	Gaps           int        `json:"gaps"`        // explained
 	BrokenLinks    int        `json:"brokenLinks"` // chain broken
-	Valid          bool       `json:"valid"`       // exit status 0
+	// SignatureUnavailable counts digests of a copy whose signature was
+	// not available (exit status 3 when nothing is invalid).
+	SignatureUnavailable int  `json:"signatureUnavailable"`
+	Valid                bool `json:"valid"` // exit status 0
 }
 
 func newJSONSummary(arn string, tl *tally, sum digest.Summary) jsonSummary {
@@ -664,7 +771,8 @@ func newJSONSummary(arn string, tl *tally, sum digest.Summary) jsonSummary {
 		Type: "summary", TrailARN: arn, RequestedStart: display(tl.start), RequestedEnd: display(tl.end),
 		DigestFiles: counts(digest.KindDigest, sum.DigestsValid, sum.DigestsInvalid),
 		LogFiles:    counts(digest.KindLog, sum.LogsValid, sum.LogsInvalid),
-		Gaps:        sum.Gaps, BrokenLinks: sum.Broken, Valid: !sum.Invalid(),
+		Gaps:        sum.Gaps, BrokenLinks: sum.Broken, SignatureUnavailable: sum.DigestsUnverified,
+		Valid: !sum.Invalid() && !sum.Unverified(),
 	}
 	if !tl.foundEnd.IsZero() {
 		j.FoundStart, j.FoundEnd = display(tl.foundStart), display(tl.foundEnd)

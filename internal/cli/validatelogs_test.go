@@ -7,11 +7,15 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +77,8 @@ func TestResultLine(t *testing.T) {
 			"Gap\ts3://b/" + d.Key + "\tINVALID: chain broken between 2024-05-06T08:00:00Z and 2024-05-06T10:00:00Z\tthe chain does not lead back", true},
 		{digest.Result{Kind: digest.KindDigest, Object: d, Status: digest.Valid, Backfill: true},
 			"(backfill) Digest file\ts3://b/" + d.Key + "\tvalid", false},
+		{digest.Result{Kind: digest.KindDigest, Object: d, Status: digest.SignatureUnavailable, Detail: "the copy holds none"},
+			"Digest file\ts3://b/" + d.Key + "\tWARNING: signature not available in this copy\tthe copy holds none", true},
 	} {
 		got, problem := resultLine(c.r)
 		if got != c.want || problem != c.problem {
@@ -389,4 +395,127 @@ func TestValidateLogsOfflineGaps(t *testing.T) {
 	if code != 0 || errs != between+"\tlogging was stopped\n\n" || !strings.HasSuffix(out, "12:00:00Z\n"+summary) {
 		t.Errorf("recorded gap: exit %d\n%s\n%q", code, out, errs)
 	}
+}
+
+// TestValidateLogsPlainCopy: a copy made with `aws s3 cp --recursive`
+// has no object metadata. Older digests are verified through the chain;
+// the newest's signature is fetched from the bucket when an endpoint
+// serves it, else reported once as not available in this copy: exit 3,
+// not INVALID. Tampering is still found.
+func TestValidateLogsPlainCopy(t *testing.T) {
+	f := newVLFixture(t, vlOpts{})
+	url := func(k string) string { return "s3://" + f.trail.Bucket + "/" + k }
+	newest := f.digests[2]
+	sidecar, err := os.ReadFile(f.path(newest) + digest.MetaSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := digest.ParseMetadata(sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(f.path(newest) + digest.MetaSuffix)
+
+	// No endpoint serves the bucket (runValidateLogs names an unreachable one).
+	warning := "Digest file\t" + url(newest) + "\tWARNING: signature not available in this copy\t"
+	out, errs, code := runValidateLogs(t, f.args()...)
+	if code != 3 || strings.Count(errs, "WARNING") != 1 || !strings.HasPrefix(errs, warning) || strings.Contains(out+errs, "INVALID") ||
+		!strings.Contains(errs, "could not reach http://127.0.0.1:1") {
+		t.Errorf("plain copy: exit %d, want 3 and one %q\nstdout:\n%s\nstderr:\n%s", code, warning, out, errs)
+	}
+	if !strings.Contains(out, "Results found for 2024-05-06T09:00:00Z to 2024-05-06T11:00:00Z:\n\n"+
+		"2/3 digest files valid, 1/3 digest files unverified (signature not available in this copy)\n6/6 log files valid\n\n"+
+		"WARNING: the signature of 1 digest file is not available in this copy") {
+		t.Errorf("plain copy: summary:\n%s", out)
+	}
+	// Only the newest digest in range: it is found, not "No digests found".
+	out, _, code = runValidateLogs(t, f.args("--start-time", "2024-05-06T10:30:00Z")...)
+	if code != 3 || !strings.Contains(out, "\n0/1 digest files valid, 1/1 digest files unverified (signature not available in this copy)\n2/2 log files valid\n") {
+		t.Errorf("plain copy, the newest digest alone: exit %d\n%s", code, out)
+	}
+	// --verbose shows how the older digests were checked.
+	out, _, code = runValidateLogs(t, f.args("--verbose", "--json")...)
+	if code != 3 || strings.Count(out, `"status":"signature not available in this copy"`) != 1 ||
+		strings.Count(out, `checked with the previousDigestSignature of `) != 2 || !strings.Contains(out, `"signatureUnavailable":1,"valid":false`) {
+		t.Errorf("plain copy, --json: exit %d\n%s", code, out)
+	}
+
+	// An S3 endpoint that has the bucket: the signature is fetched.
+	var heads atomic.Int32
+	served := meta
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead || r.URL.Path != "/"+f.trail.Bucket+"/"+newest {
+			http.Error(w, "", http.StatusNotFound)
+			return
+		}
+		heads.Add(1)
+		for k, v := range served {
+			w.Header().Set("x-amz-meta-"+k, v)
+		}
+	}))
+	defer srv.Close()
+	for _, flag := range []string{"--s3-endpoint-url", "--endpoint"} {
+		heads.Store(0)
+		out, errs, code = runValidateLogs(t, f.args(flag, srv.URL)...)
+		if code != 0 || errs != "" || !strings.Contains(out, "\n3/3 digest files valid\n6/6 log files valid\n") || heads.Load() != 1 {
+			t.Errorf("plain copy, %s: exit %d, %d HEADs\n%s\n%s", flag, code, heads.Load(), out, errs)
+		}
+	}
+	served = map[string]string{digest.MetaSignature: strings.Repeat("ab", 256), digest.MetaSignatureAlgorithm: digest.SignatureAlgorithm}
+	_, errs, code = runValidateLogs(t, f.args("--s3-endpoint-url", srv.URL)...)
+	if want := "Digest file\t" + url(newest) + "\tINVALID: signature verification failed\tsignature metadata not in the copy: fetched from the source"; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("plain copy, forged signature at the source: exit %d, want 1 and %q\n%s", code, want, errs)
+	}
+
+	// Tampering in the copy is still INVALID, with the right class.
+	for _, c := range []struct {
+		name, line string
+		do         func() (undo func())
+	}{
+		{"changed log file", "Log file\t" + url(f.logs[2][1]) + "\tINVALID: hash value doesn't match", func() func() {
+			return f.swap(t, f.logs[2][1], digest.Gzip([]byte(`{"Records":[]}`)))
+		}},
+		{"deleted log file", "Log file\t" + url(f.logs[0][0]) + "\tINVALID: not found", func() func() {
+			return f.swap(t, f.logs[0][0], nil)
+		}},
+		{"changed digest", "Digest file\t" + url(f.digests[1]) + "\tINVALID: signature verification failed", func() func() {
+			b, _ := os.ReadFile(f.path(f.digests[1]))
+			plain, _ := digest.Gunzip(b)
+			return f.swap(t, f.digests[1], digest.Gzip([]byte(strings.Replace(string(plain), f.logs[1][0], f.logs[0][0], 1))))
+		}},
+		{"deleted digest", "Digest file\t" + url(f.digests[1]) + "\tINVALID: not found", func() func() {
+			return f.swap(t, f.digests[1], nil)
+		}},
+	} {
+		undo := c.do()
+		_, errs, code := runValidateLogs(t, f.args()...)
+		if code != 1 || !strings.Contains(errs, c.line) || !strings.HasPrefix(errs, warning) {
+			t.Errorf("plain copy, %s: exit %d, want 1, %q and the warning\n%s", c.name, code, c.line, errs)
+		}
+		undo()
+	}
+
+	// The help names the exit codes.
+	var help bytes.Buffer
+	err = (&validateLogsCmd{env: &Env{Stdout: &help, Stderr: &help}}).Run(context.Background(), []string{"-h"})
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "\nExit status:\n") ||
+		!strings.Contains(help.String(), "\n  3    nothing is invalid, but the signature") {
+		t.Errorf("help: %v\n%s", err, help.String())
+	}
+}
+
+// swap replaces (nil: deletes) a file of the copy and returns what puts
+// it back.
+func (f *vlFixture) swap(t *testing.T, key string, data []byte) (undo func()) {
+	t.Helper()
+	orig, err := os.ReadFile(f.path(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data == nil {
+		os.Remove(f.path(key))
+	} else {
+		f.put(t, key, data)
+	}
+	return func() { f.put(t, key, orig) }
 }

@@ -28,7 +28,10 @@ const MetaSuffix = ".meta.json"
 // object itself ({"signature": "…", "signature-algorithm": "…"}) or what
 // `aws s3api head-object` prints (its "Metadata" member). Without the
 // sidecar, Validate checks a digest with the signature its successor
-// records, so only the newest digest needs one.
+// records, so only the newest digest (and the last one before each gap)
+// needs one; for those it asks Remote, the bucket the copy was made
+// from, and when that fails too reports them SignatureUnavailable (see
+// [MetadataFetcher]).
 //
 // Reads are confined to Dir: a key with ".." elements is not found, and
 // reading through a symbolic link that leads out of Dir fails. A
@@ -37,12 +40,29 @@ type DirSource struct {
 	Dir    string      // the copy's root
 	Bucket string      // the bucket it is a copy of; other buckets are empty
 	Keys   []PublicKey // the public keys, as ParsePublicKeys reads them
+	// Remote, when set, fetches the metadata of a digest whose signature
+	// neither a sidecar nor a newer digest provides: a HEAD on the same
+	// key in the bucket the copy was made from.
+	Remote MetadataFetcher
 }
 
 var (
-	_ Source = (*DirSource)(nil)
-	_ Opener = (*DirSource)(nil)
+	_ Source          = (*DirSource)(nil)
+	_ Opener          = (*DirSource)(nil)
+	_ MetadataFetcher = (*DirSource)(nil)
 )
+
+// ErrNoRemote is what FetchMetadata returns for a DirSource without a
+// Remote.
+var ErrNoRemote = errors.New("no source to fetch it from was given")
+
+// FetchMetadata asks Remote for an object's metadata.
+func (s *DirSource) FetchMetadata(ctx context.Context, o ObjectRef) (map[string]string, error) {
+	if s.Remote == nil {
+		return nil, ErrNoRemote
+	}
+	return s.Remote.FetchMetadata(ctx, o)
+}
 
 // ListDigests walks the trail's digest folder and returns the digests
 // whose name time lies in [start, end] (start taken to the second, as

@@ -90,11 +90,17 @@
 //
 // # Offline copies
 //
-// A digest needs its x-amz-meta-signature, which a local copy does not
-// keep. [DirSource] reads it from a sidecar file; without one, Validate
-// checks a digest with the previousDigestSignature of the digest that
-// links to it, as AWS's guide to custom validation suggests, so only the
-// newest digest needs its metadata.
+// A digest needs its x-amz-meta-signature, which a local copy made with
+// `aws s3 cp --recursive` does not keep. [DirSource] reads it from a
+// sidecar file; without one, Validate checks a digest with the
+// previousDigestSignature of the digest that links to it, as AWS's guide
+// to custom validation suggests, so only the newest digest (and the last
+// before a gap or a break) needs its metadata. For those, a Source that
+// is a copy ([MetadataFetcher]) is asked to fetch it from the bucket the
+// copy was made from; when it cannot, the digest is SignatureUnavailable:
+// not invalid, checked in everything but its signature, and the walk
+// goes on from it. A bucket Source keeps metadata, so there a digest
+// without it is BadSignature.
 //
 // # Limits
 //

@@ -106,3 +106,23 @@ func FuzzValidateDigest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMetadata: a metadata sidecar parses or is an error, never a
+// panic, and parsed keys are lower-case.
+func FuzzParseMetadata(f *testing.F) {
+	f.Add([]byte(`{"signature": "ab", "signature-algorithm": "SHA256withRSA"}`))
+	f.Add([]byte(`{"ContentType": "application/octet-stream", "Metadata": {"X-Amz-Meta-Signature": "ab"}}`))
+	f.Add([]byte(`{"Metadata": null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		meta, err := digest.ParseMetadata(b)
+		if err != nil {
+			return
+		}
+		for k := range meta {
+			if k != strings.ToLower(k) {
+				t.Fatalf("key %q of %q", k, b)
+			}
+		}
+	})
+}

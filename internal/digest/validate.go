@@ -35,6 +35,22 @@ type Source interface {
 	PublicKeys(ctx context.Context, start, end time.Time) ([]PublicKey, error)
 }
 
+// MetadataFetcher is implemented by a Source over a local copy of a
+// bucket, such as [DirSource]: a copy that may lack objects' metadata,
+// as `aws s3 cp --recursive` drops it. Validate checks a digest without
+// signature metadata with the previousDigestSignature of the newer
+// digest that links to it; for one that no digest vouches for (the
+// newest, or the last before a gap or a break) it calls FetchMetadata,
+// which asks the bucket the copy was made from. When that fails, the
+// digest is SignatureUnavailable. A digest without signature metadata
+// read from a Source that is not a MetadataFetcher (a bucket) is
+// BadSignature: a bucket keeps metadata.
+type MetadataFetcher interface {
+	// FetchMetadata returns an object's user metadata as Source.Get
+	// does, or an error saying why it is not available.
+	FetchMetadata(ctx context.Context, o ObjectRef) (map[string]string, error)
+}
+
 // Opener is implemented by a Source that can also stream an object.
 // Validate reads log files through Open when the Source has it, so a
 // file is hashed as it arrives and never held in memory whole. Open
@@ -86,6 +102,14 @@ const (
 	// Explained: no digest covers an interval, and the digest after it
 	// says why (logging stopped, validation turned off, ...). Not invalid.
 	Explained Status = "gap"
+	// SignatureUnavailable: a digest in a local copy (a [MetadataFetcher]
+	// Source) whose signature metadata the copy lacks, that no newer
+	// digest vouches for and whose metadata could not be fetched from
+	// the bucket the copy was made from. Everything but its signature
+	// was checked, and the walk goes on from it as from a valid digest:
+	// it vouches for the digest before it, and its log files are
+	// checked against it. Not invalid, but not verified either.
+	SignatureUnavailable Status = "signature not available in this copy"
 )
 
 // Result is one line of a validation report.
@@ -113,7 +137,9 @@ type Result struct {
 }
 
 // Invalid reports whether r is a failure.
-func (r Result) Invalid() bool { return r.Status != Valid && r.Status != Explained }
+func (r Result) Invalid() bool {
+	return r.Status != Valid && r.Status != Explained && r.Status != SignatureUnavailable
+}
 
 // Options tune Validate.
 type Options struct {
@@ -137,27 +163,39 @@ type Options struct {
 // Summary counts outcomes.
 type Summary struct {
 	DigestsValid, DigestsInvalid int
-	LogsValid, LogsInvalid       int
+	// DigestsUnverified counts SignatureUnavailable digests (neither
+	// valid nor invalid).
+	DigestsUnverified      int
+	LogsValid, LogsInvalid int
 	// Gaps counts intervals without digests that are explained (not
 	// invalid); Broken counts KindGap results with Status ChainBroken.
 	Gaps, Broken int
 	// First and Last are the start of the oldest and the end of the
-	// newest valid digest found (zero when none).
+	// newest valid (or SignatureUnavailable) digest found (zero when
+	// none).
 	First, Last time.Time
 }
 
 // Invalid reports whether any result was a failure.
 func (s Summary) Invalid() bool { return s.DigestsInvalid > 0 || s.LogsInvalid > 0 || s.Broken > 0 }
 
+// Unverified reports whether a digest's signature could not be checked
+// (SignatureUnavailable).
+func (s Summary) Unverified() bool { return s.DigestsUnverified > 0 }
+
 // add counts r.
 func (s *Summary) add(r Result) {
 	switch r.Kind {
 	case KindDigest:
-		if r.Status != Valid {
+		switch r.Status {
+		case Valid:
+			s.DigestsValid++
+		case SignatureUnavailable:
+			s.DigestsUnverified++
+		default:
 			s.DigestsInvalid++
 			return
 		}
-		s.DigestsValid++
 		if s.First.IsZero() || r.Start.Before(s.First) {
 			s.First = r.Start
 		}

@@ -211,6 +211,11 @@ type checked struct {
 	detail     string
 }
 
+// usable reports whether the walk goes on from c as from a valid digest:
+// it is valid, or everything but its signature, which is not available,
+// checked out.
+func (c *checked) usable() bool { return c.status == Valid || c.status == SignatureUnavailable }
+
 func (c *checked) fail(s Status, detail string) (*checked, error) {
 	c.status, c.detail = s, detail
 	return c, nil
@@ -337,7 +342,7 @@ func (w *walker) walk(ctx context.Context, list []listed, backfill bool) error {
 		if err != nil {
 			return err
 		}
-		if c.status != Valid {
+		if !c.usable() {
 			if w.link != nil {
 				w.link.problems = append(w.link.problems, fmt.Sprintf("%s: %s", c.ref, c.status))
 			}
@@ -630,13 +635,17 @@ func (w *walker) emitDigest(ctx context.Context, c *checked) error {
 		Kind: KindDigest, Object: c.ref, Status: c.status, Detail: c.detail,
 		Start: c.start, End: c.end, Backfill: w.backfill,
 	}})
-	if err != nil || c.status != Valid {
+	if err != nil || !c.usable() {
 		return err
 	}
 	for _, lf := range c.d.LogFiles {
 		it := &item{
 			res:  Result{Kind: KindLog, Object: ObjectRef{lf.S3Bucket, lf.S3Object}, Backfill: w.backfill},
 			hash: lf.HashValue, digest: c.ref, done: make(chan struct{}),
+		}
+		if c.status == SignatureUnavailable {
+			// Kept when the file matches: what it matches is unverified.
+			it.res.Detail = "listed in " + c.ref.String() + ", whose signature is not available in this copy"
 		}
 		if err := w.send(ctx, it); err != nil {
 			return err
@@ -673,14 +682,17 @@ func (w *walker) check(ctx context.Context, at listed) (*checked, error) {
 	}
 	sig, alg := meta[MetaSignature], meta[MetaSignatureAlgorithm]
 	via := ""
+	unavailable := "" // why the signature of a digest in a copy is not available
 	if sig == "" || alg == "" {
-		// Offline: the digest after this one vouches for its signature.
-		l := w.link
-		if l == nil || l.kind != linkPrevious || l.target != at.ref || len(l.problems) > 0 || l.from.d.PreviousDigestSignature == nil {
-			return c.fail(BadSignature, "the object has no x-amz-meta-signature and x-amz-meta-signature-algorithm")
+		if l := w.link; l != nil && l.kind == linkPrevious && l.target == at.ref && len(l.problems) == 0 && l.from.d.PreviousDigestSignature != nil {
+			// Offline: the digest after this one vouches for its signature.
+			sig, alg = *l.from.d.PreviousDigestSignature, SignatureAlgorithm
+			via = "no signature metadata: checked with the previousDigestSignature of " + l.from.ref.String()
+		} else if sig, alg, via, unavailable, err = w.fetchSignature(ctx, at.ref); err != nil {
+			return nil, err
+		} else if sig == "" && unavailable == "" {
+			return c.fail(BadSignature, "the object has no x-amz-meta-signature and x-amz-meta-signature-algorithm"+via)
 		}
-		sig, alg = *l.from.d.PreviousDigestSignature, SignatureAlgorithm
-		via = "no signature metadata: checked with the previousDigestSignature of " + l.from.ref.String()
 	}
 	d, err := Parse(plain)
 	if err != nil {
@@ -696,12 +708,14 @@ func (w *walker) check(ctx context.Context, at listed) (*checked, error) {
 	if st != Valid {
 		return c.fail(st, detail)
 	}
-	if alg != SignatureAlgorithm {
-		return c.fail(BadSignature, fmt.Sprintf("signature algorithm %q", alg))
-	}
 	hash := Hash(plain)
-	if err := Verify(pub, SigningString(d, hash), sig); err != nil {
-		return c.fail(BadSignature, "")
+	if unavailable == "" {
+		if alg != SignatureAlgorithm {
+			return c.fail(BadSignature, fmt.Sprintf("signature algorithm %q", alg))
+		}
+		if err := Verify(pub, SigningString(d, hash), sig); err != nil {
+			return c.fail(BadSignature, via)
+		}
 	}
 	start, end, problem := w.lint(d)
 	if problem != "" {
@@ -709,7 +723,38 @@ func (w *walker) check(ctx context.Context, at listed) (*checked, error) {
 	}
 	c.d, c.plain, c.hash, c.sig = d, plain, hash, sig
 	c.start, c.end, c.status, c.detail = start, end, Valid, via
+	if unavailable != "" {
+		c.status, c.detail = SignatureUnavailable, unavailable
+	}
 	return c, nil
+}
+
+// fetchSignature asks a MetadataFetcher Source (a local copy) for the
+// signature metadata of a digest the copy holds none for and no newer
+// digest vouches for. It returns the signature and algorithm and where
+// they came from; or why they are not available (the digest is then
+// SignatureUnavailable); or, when the source answered without a
+// signature, neither (the digest is then BadSignature, via saying that
+// the source has none either). A Source that is not a MetadataFetcher
+// is a bucket, which keeps metadata: no signature, BadSignature.
+func (w *walker) fetchSignature(ctx context.Context, ref ObjectRef) (sig, alg, via, unavailable string, err error) {
+	f, ok := w.src.(MetadataFetcher)
+	if !ok {
+		return "", "", "", "", nil
+	}
+	const missing = "the copy holds no x-amz-meta-signature for it and no newer digest records its signature"
+	meta, err := f.FetchMetadata(ctx, ref)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return "", "", "", "", cerr
+		}
+		return "", "", "", missing + "; fetching it: " + err.Error(), nil
+	}
+	sig, alg = meta[MetaSignature], meta[MetaSignatureAlgorithm]
+	if sig == "" || alg == "" {
+		return "", "", " in the copy or at the source it was copied from", "", nil
+	}
+	return sig, alg, "signature metadata not in the copy: fetched from the source it was copied from", "", nil
 }
 
 // lint checks what validate-logs does not: the content of a validly

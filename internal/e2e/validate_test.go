@@ -20,64 +20,81 @@ import (
 	"github.com/opentrail/opentrail/internal/objstore"
 )
 
-// debianS3RuleSet is botocore's S3 endpoint rule set in the Debian AWS
-// CLI; its parameters block is kept in the override.
-const debianS3RuleSet = "/usr/lib/python3/dist-packages/awscli/botocore/data/s3/2006-03-01/endpoint-rule-set-1.json"
+// integrityDoc is the page that says how a user points the AWS CLI's
+// validate-logs at opentrail; the tests run what it says.
+const integrityDoc = "../../docs/integrity.md"
 
-// s3EndpointOverride writes an AWS_DATA_PATH directory whose S3 endpoint
-// rule set sends every S3 call of the AWS CLI to url (path-style). AWS CLI
-// 2.9.19 applies --endpoint-url only to the CloudTrail client, so this is
-// how validate-logs reads digests and logs from opentrail.
-func s3EndpointOverride(t testing.TB, url string) string {
+// docBlock returns the first fenced block of lang after heading in
+// docs/integrity.md.
+func docBlock(t testing.TB, heading, lang string) string {
 	t.Helper()
-	orig, err := os.ReadFile(debianS3RuleSet)
+	b, err := os.ReadFile(integrityDoc)
 	if err != nil {
-		t.Fatalf("read the Debian CLI's S3 rule set: %v", err)
-	}
-	var rs struct {
-		Version    string          `json:"version"`
-		Parameters json.RawMessage `json:"parameters"`
-	}
-	if err := json.Unmarshal(orig, &rs); err != nil {
 		t.Fatal(err)
 	}
-	auth := map[string]any{"authSchemes": []any{map[string]any{
-		"name": "sigv4", "signingName": "s3", "signingRegion": "{Region}", "disableDoubleEncoding": true,
-	}}}
-	rules := []any{
-		map[string]any{
-			"type":       "endpoint",
-			"conditions": []any{map[string]any{"fn": "isSet", "argv": []any{map[string]any{"ref": "Bucket"}}}},
-			"endpoint":   map[string]any{"url": url + "/{Bucket}", "properties": auth, "headers": map[string]any{}},
-		},
-		map[string]any{
-			"type":       "endpoint",
-			"conditions": []any{},
-			"endpoint":   map[string]any{"url": url, "properties": auth, "headers": map[string]any{}},
-		},
+	doc := string(b)
+	i := strings.Index(doc, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("%s has no heading %q", integrityDoc, heading)
 	}
-	out, _ := json.Marshal(map[string]any{"version": rs.Version, "parameters": rs.Parameters, "rules": rules})
-	dir := t.TempDir()
-	p := filepath.Join(dir, "s3", "2006-03-01")
-	if err := os.MkdirAll(p, 0o755); err != nil {
+	rest := doc[i:]
+	j := strings.Index(rest, "\n```"+lang+"\n")
+	if j < 0 {
+		t.Fatalf("%s has no %s block after %q", integrityDoc, lang, heading)
+	}
+	block := rest[j+len("\n```"+lang+"\n"):]
+	k := strings.Index(block, "\n```\n")
+	if k < 0 {
+		t.Fatalf("%s: the %s block after %q does not end", integrityDoc, lang, heading)
+	}
+	return block[:k+1]
+}
+
+// olderCLIHeading is the section of docs/integrity.md for AWS CLI v2
+// before 2.13, which ignores AWS_ENDPOINT_URL.
+const olderCLIHeading = "### AWS CLI v2 before 2.13 (Debian 12's 2.9.19, for one)"
+
+// pluginConfig writes the plugin and the config file docs/integrity.md
+// gives for AWS CLI v2 before 2.13, with its example home directory
+// replaced by a temporary one, and returns the config file's path.
+func pluginConfig(t testing.TB) string {
+	t.Helper()
+	home := t.TempDir()
+	const docHome = "/home/you/.aws/"
+	plugin, config := docBlock(t, olderCLIHeading, "python"), docBlock(t, olderCLIHeading, "ini")
+	if !strings.Contains(config, docHome+"plugins\n") {
+		t.Fatalf("the config in %s does not load plugins from %splugins:\n%s", integrityDoc, docHome, config)
+	}
+	if err := os.MkdirAll(filepath.Join(home, "plugins"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(p, "endpoint-rule-set-1.json"), out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(home, "plugins", "opentrail_endpoint.py"), []byte(plugin), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	path := filepath.Join(home, "config-opentrail")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(config, docHome, home+"/")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // validateLogs runs the Debian CLI's `aws cloudtrail validate-logs`
-// against the server.
-func (s *server) validateLogs(t testing.TB, dataPath, region string, args ...string) (stdout, stderr string, code int) {
+// (2.9.19) as docs/integrity.md says: the plugin's config file in
+// AWS_CONFIG_FILE and AWS_ENDPOINT_URL=s3URL; when the trail's bucket is
+// not on the server (s3URL is another service), --endpoint-url sends the
+// CloudTrail calls to the server.
+func (s *server) validateLogs(t testing.TB, s3URL, region string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	home := t.TempDir()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", region, "cloudtrail", "validate-logs"}, args...)...)
+	cli := []string{"--region", region, "cloudtrail", "validate-logs"}
+	if s3URL != s.url {
+		cli = append([]string{"--endpoint-url", s.url}, cli...)
+	}
+	cmd := exec.Command("/usr/bin/aws", append(cli, args...)...)
 	cmd.Env = []string{
 		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
-		"AWS_DATA_PATH=" + dataPath,
+		"AWS_CONFIG_FILE=" + pluginConfig(t), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_ENDPOINT_URL=" + s3URL,
 	}
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -120,10 +137,9 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	end := time.Now().UTC()
-	dataPath := s3EndpointOverride(t, s.url)
 	arn := "arn:aws:cloudtrail:eu-west-1:000000000000:trail/signed"
 	args := []string{"--trail-arn", arn, "--start-time", begin.Format(time.RFC3339), "--end-time", end.Format(time.RFC3339), "--verbose"}
-	out, errs, code := s.validateLogs(t, dataPath, "eu-west-1", args...)
+	out, errs, code := s.validateLogs(t, s.url, "eu-west-1", args...)
 	if code != 0 || !strings.Contains(out, "digest files valid") || strings.Contains(out, "INVALID") || errs != "" {
 		t.Fatalf("validate-logs on a clean trail: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -195,7 +211,7 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		}},
 	} {
 		c.do()
-		out, errs, code := s.validateLogs(t, dataPath, "eu-west-1", args...)
+		out, errs, code := s.validateLogs(t, s.url, "eu-west-1", args...)
 		want := fmt.Sprintf("%s\ts3://signed-logs/%s\t%s", c.kind, c.key, c.status)
 		if code != 1 || !strings.Contains(errs, want) {
 			t.Errorf("%s: exit %d, want 1 and %q\n%s\n%s", c.name, code, want, out, errs)
@@ -203,7 +219,7 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		restore()
 	}
 	// Restored, the trail is valid again.
-	if out, errs, code := s.validateLogs(t, dataPath, "eu-west-1", args...); code != 0 {
+	if out, errs, code := s.validateLogs(t, s.url, "eu-west-1", args...); code != 0 {
 		t.Errorf("after restoring: exit %d\n%s\n%s", code, out, errs)
 	}
 
@@ -229,7 +245,7 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 		t.Errorf("keys before rotation:\n%s\nafter:\n%s", before, after)
 	}
 	args[5] = time.Now().UTC().Format(time.RFC3339)
-	out, errs, code = s.validateLogs(t, dataPath, "eu-west-1", args...)
+	out, errs, code = s.validateLogs(t, s.url, "eu-west-1", args...)
 	if code != 0 || errs != "" {
 		t.Fatalf("validate-logs across a key rotation: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -464,14 +480,25 @@ func TestAWSCLIValidateLogsOnS3(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	dataPath := s3EndpointOverride(t, v.url())
 	args := []string{"--trail-arn", "arn:aws:cloudtrail:eu-west-1:000000000000:trail/ext-signed",
 		"--start-time", begin.Format(time.RFC3339), "--end-time", time.Now().UTC().Format(time.RFC3339)}
-	out, errs, code := s.validateLogs(t, dataPath, "eu-west-1", args...)
+	out, errs, code := s.validateLogs(t, v.url(), "eu-west-1", args...)
 	if code != 0 || !strings.Contains(out, "digest files valid") || strings.Contains(out, "INVALID") {
 		t.Fatalf("validate-logs against the S3 server: exit %d\n%s\n%s", code, out, errs)
 	}
 	t.Logf("on the S3 server:\n%s", lastLines(out, 3))
+	// A newer AWS CLI, when the machine has one: AWS_ENDPOINT_URL for S3,
+	// --endpoint-url for CloudTrail, as docs/integrity.md says.
+	if bin := newerAWSCLI(); bin != "" {
+		cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", "eu-west-1", "cloudtrail", "validate-logs"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+v.url(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_PAGER=",
+			"AWS_CONFIG_FILE="+filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(t.TempDir(), "none"))
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil || !strings.Contains(o.String(), "digest files valid") || strings.Contains(o.String(), "INVALID") {
+			t.Errorf("%s validate-logs: %v\n%s\n%s", bin, err, o.String(), e.String())
+		}
+	}
 	// Overwrite one log file on the gateway: the CLI names it.
 	list, err := gw.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("ext-signed"), Prefix: aws.String("AWSLogs/000000000000/CloudTrail/eu-west-1/")})
 	if err != nil || len(list.Contents) == 0 {
@@ -482,7 +509,7 @@ func TestAWSCLIValidateLogsOnS3(t *testing.T) {
 		Body: bytes.NewReader(gzipBytes([]byte(`{"Records":[]}`)))}); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code = s.validateLogs(t, dataPath, "eu-west-1", args...)
+	out, errs, code = s.validateLogs(t, v.url(), "eu-west-1", args...)
 	if want := "Log file\ts3://ext-signed/" + key + "\tINVALID: hash value doesn't match"; code != 1 || !strings.Contains(errs, want) {
 		t.Fatalf("after overwriting a log file: exit %d, want 1 and %q\n%s\n%s", code, want, out, errs)
 	}

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,11 +64,10 @@ func TestValidateLogsCommand(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("OPENTRAIL_ENDPOINT", s.url)
-	dataPath := s3EndpointOverride(t, s.url)
 	arn := "arn:aws:cloudtrail:eu-west-1:000000000000:trail/vl-trail"
 	rangeArgs := []string{"--trail-arn", arn, "--start-time", begin.Format(time.RFC3339), "--end-time", end.Format(time.RFC3339)}
 	awsRun := func(extra ...string) (stdout, stderr string, code int) {
-		return s.validateLogs(t, dataPath, "eu-west-1", append(append([]string{}, rangeArgs...), extra...)...)
+		return s.validateLogs(t, s.url, "eu-west-1", append(append([]string{}, rangeArgs...), extra...)...)
 	}
 	ours := func(extra ...string) (stdout, stderr string, code int) {
 		return runCLI(t, append(append([]string{"validate-logs", "--region", "eu-west-1"}, rangeArgs...), extra...)...)
@@ -141,6 +144,8 @@ func TestValidateLogsCommand(t *testing.T) {
 			t.Errorf("--dir, %s: exit %d\nstdout:\n%s\nstderr:\n%s", name, code, out, errs)
 		}
 	}
+
+	checkPlainCopy(t, s, awsOut, rangeArgs, keysFile, digests, logs)
 
 	// Tampering, on the server and in a fresh copy of the copy.
 	logKey, d1, d0 := logs[len(logs)/2], digests[len(digests)/2], digests[len(digests)/2-1]
@@ -251,10 +256,109 @@ func TestValidateLogsCommand(t *testing.T) {
 		{"--trail-arn", arn, "--start-time", end.Format(time.RFC3339), "--end-time", begin.Format(time.RFC3339)},
 		{"--trail-arn", "arn:aws:cloudtrail:eu-west-1:000000000000:trail/nosuch", "--start-time", begin.Format(time.RFC3339)},
 	} {
-		awsOut, awsErr, awsCode := s.validateLogs(t, dataPath, "eu-west-1", args...)
+		awsOut, awsErr, awsCode := s.validateLogs(t, s.url, "eu-west-1", args...)
 		out, errs, code := runCLI(t, append([]string{"validate-logs", "--region", "eu-west-1"}, args...)...)
 		if awsCode != code || awsOut != out || awsErr != errs || (code != 252 && code != 255) {
 			t.Errorf("validate-logs %s: exit %d %q %q; the AWS CLI: %d %q %q", strings.Join(args, " "), code, out, errs, awsCode, awsOut, awsErr)
+		}
+	}
+}
+
+// checkPlainCopy validates a copy of the bucket made with `aws s3 cp
+// --recursive` alone, which has no object metadata. Offline, every digest
+// but the newest is verified through the chain, and the newest's
+// signature is reported once as not available: exit 3, nothing invalid.
+// With the server at hand its signature is fetched: the AWS CLI's output,
+// exit 0. Tampering with the copy is INVALID, with the right class,
+// either way. awsOut is what the AWS CLI prints for the bucket with
+// --verbose; digests and logs are the bucket's keys, oldest first.
+func checkPlainCopy(t *testing.T, s *server, awsOut string, rangeArgs []string, keysFile string, digests, logs []string) {
+	plain := t.TempDir()
+	if out, errs, code := s.awsCLI(t, "test", "eu-west-1", "s3", "cp", "--recursive", "--quiet", "s3://vl-logs/", plain); code != 0 {
+		t.Fatalf("aws s3 cp: %d %s %s", code, out, errs)
+	}
+	filepath.WalkDir(plain, func(p string, _ fs.DirEntry, _ error) error {
+		if strings.HasSuffix(p, ".meta.json") {
+			t.Fatalf("aws s3 cp wrote %s", p)
+		}
+		return nil
+	})
+	ours := func(env string, extra ...string) (stdout, stderr string, code int) {
+		t.Setenv("OPENTRAIL_ENDPOINT", env)
+		defer t.Setenv("OPENTRAIL_ENDPOINT", s.url)
+		return runCLI(t, append(append([]string{"validate-logs", "--region", "eu-west-1"}, rangeArgs...), extra...)...)
+	}
+	url := func(k string) string { return "s3://vl-logs/" + k }
+	newest := digests[len(digests)-1]
+	warning := "Digest file\t" + url(newest) + "\tWARNING: signature not available in this copy\t"
+	copyArgs := func(dir string) []string {
+		return []string{"--dir", dir, "--s3-bucket", "vl-logs", "--s3-prefix", "audit", "--keys", keysFile}
+	}
+	valid := strings.Count(awsOut, "\tvalid\n")
+
+	for _, c := range []struct{ name, env, detail string }{
+		{"no server", "", "no source to fetch it from was given"},
+		{"server unreachable", "http://127.0.0.1:1", "could not reach http://127.0.0.1:1"},
+	} {
+		out, errs, code := ours(c.env, append(copyArgs(plain), "--verbose")...)
+		if code != 3 || !strings.HasPrefix(errs, warning) || strings.Count(errs, "WARNING") != 1 || !strings.Contains(errs, c.detail) ||
+			strings.Contains(out+errs, "INVALID") || strings.Count(out, "\tvalid\n") != valid-1 ||
+			!strings.Contains(out, " digest files valid, 1/") || !strings.Contains(out, "\nWARNING: the signature of 1 digest file is not available in this copy") {
+			t.Errorf("plain copy, %s: exit %d, want 3 and one %q\nstdout:\n%s\nstderr:\n%s", c.name, code, warning, out, errs)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		extra []string
+	}{
+		{"trail and keys from the server", []string{"--dir", plain}},
+		{"keys from a file, bucket named", copyArgs(plain)},
+	} {
+		out, errs, code := ours(s.url, append(c.extra, "--verbose")...)
+		if code != 0 || out != awsOut || errs != "" {
+			t.Errorf("plain copy, %s: exit %d, want 0 and the AWS CLI's output\nstdout:\n%s\nstderr:\n%s", c.name, code, out, errs)
+		}
+	}
+
+	logKey, d1 := logs[len(logs)/2], digests[len(digests)/2]
+	for _, c := range []struct {
+		name, want string
+		do         func(dir string)
+	}{
+		{"changed log file", "Log file\t" + url(logKey) + "\tINVALID: hash value doesn't match", func(dir string) {
+			os.WriteFile(filepath.Join(dir, filepath.FromSlash(logKey)), gzipBytes([]byte(`{"Records":[]}`)), 0o644)
+		}},
+		{"deleted log file", "Log file\t" + url(logKey) + "\tINVALID: not found", func(dir string) {
+			os.Remove(filepath.Join(dir, filepath.FromSlash(logKey)))
+		}},
+		{"changed digest", "Digest file\t" + url(d1) + "\tINVALID: signature verification failed", func(dir string) {
+			p := filepath.Join(dir, filepath.FromSlash(d1))
+			b, _ := os.ReadFile(p)
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, _ := io.ReadAll(zr)
+			changed := bytes.Replace(plain, []byte(`"awsAccountId":"000000000000"`), []byte(`"awsAccountId":"000000000001"`), 1)
+			if bytes.Equal(changed, plain) {
+				t.Fatalf("%s: no awsAccountId to change:\n%s", d1, plain)
+			}
+			os.WriteFile(p, gzipBytes(changed), 0o644)
+		}},
+		{"deleted digest", "Digest file\t" + url(d1) + "\tINVALID: not found", func(dir string) {
+			os.Remove(filepath.Join(dir, filepath.FromSlash(d1)))
+		}},
+	} {
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(plain)); err != nil {
+			t.Fatal(err)
+		}
+		c.do(dir)
+		for _, env := range []string{"", s.url} {
+			_, errs, code := ours(env, copyArgs(dir)...)
+			if code != 1 || !strings.Contains(errs, c.want) {
+				t.Errorf("plain copy, %s, OPENTRAIL_ENDPOINT=%q: exit %d, want 1 and %q\n%s", c.name, env, code, c.want, errs)
+			}
 		}
 	}
 }
