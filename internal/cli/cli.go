@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -130,15 +131,92 @@ func usage(w io.Writer, cmds []Command) {
 	fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
 }
 
-// parse parses args with fs, turning flag errors into errUsage.
+// parse parses args with fs, turning flag errors into errUsage. Flags may
+// come before, between or after positional arguments (`import ./logs
+// --data DIR`), as users of most command-line tools expect; after "--"
+// every argument is positional. fs.Args() returns the positional
+// arguments in their order.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(interspersed(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
 	}
 	return nil
+}
+
+// interspersed returns args with the flags first and the positional
+// arguments after a "--", in their order, so that the flag package (which
+// stops at the first positional argument) parses every flag.
+func interspersed(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	isPos, dangling := positional(fs, args)
+	for i, a := range args {
+		switch {
+		case isPos[i]:
+			pos = append(pos, a)
+		case a != "--":
+			flags = append(flags, a)
+		}
+	}
+	if len(pos) == 0 || dangling {
+		return flags // with a flag that lacks its value last, for fs.Parse to refuse
+	}
+	return append(append(flags, "--"), pos...)
+}
+
+// positional reports which of args are positional arguments when parsed
+// with fs: a flag of fs that takes a value takes the next argument unless
+// written -name=value, a boolean flag takes none, "-" alone (standard
+// input) is positional, and so is every argument after "--" (which is
+// itself neither). An argument fs does not know as a flag counts as a
+// flag, for fs.Parse to refuse with its own message. dangling reports a
+// last argument that is a flag lacking its value.
+func positional(fs *flag.FlagSet, args []string) (isPos []bool, dangling bool) {
+	isPos = make([]bool, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			for j := i + 1; j < len(args); j++ {
+				isPos[j] = true
+			}
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			isPos[i] = true
+			continue
+		}
+		name := strings.TrimPrefix(a[1:], "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i == len(args)-1 {
+			return isPos, true
+		}
+		i++ // the flag's value
+	}
+	return isPos, false
+}
+
+// subcommand returns the first positional argument of args as fs parses
+// them (a subcommand such as `trails show`, wherever the flags are) and
+// args without it; "" and args when there is none.
+func subcommand(fs *flag.FlagSet, args []string) (string, []string) {
+	isPos, _ := positional(fs, args)
+	for i, p := range isPos {
+		if p {
+			return args[i], append(slices.Clip(args[:i]), args[i+1:]...)
+		}
+	}
+	return "", args
 }
 
 // clientFlags are the flags of every subcommand that talks to a server.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -17,11 +18,7 @@ func (*keysCmd) Synopsis() string {
 }
 
 func (c *keysCmd) Run(ctx context.Context, args []string) error {
-	sub := "list"
-	if len(args) > 0 && (args[0] == "list" || args[0] == "rotate") {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet(c.env, "keys "+sub, "[list|rotate] [flags]")
+	fs := newFlagSet(c.env, "keys", "[list|rotate] [flags]")
 	var (
 		cf     clientFlags
 		asJSON bool
@@ -31,8 +28,12 @@ func (c *keysCmd) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q; use keys list or keys rotate", fs.Arg(0))
+	sub := "list"
+	switch pos := fs.Args(); {
+	case len(pos) == 1 && (pos[0] == "list" || pos[0] == "rotate"):
+		sub = pos[0]
+	case len(pos) > 0:
+		return fmt.Errorf("unexpected argument %q; use keys list or keys rotate", strings.Join(pos, " "))
 	}
 	cl, err := cf.client(ctx)
 	if err != nil {

@@ -44,10 +44,18 @@ const (
 const legacyTimeLayout = "2006-01-02T15:04:05Z"
 
 func (c *trailsCmd) Run(ctx context.Context, args []string) error {
-	sub := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
+	// The subcommand is the first positional argument, before or after
+	// the flags (`trails --region eu-west-1 show main`).
+	probe := flag.NewFlagSet("trails", flag.ContinueOnError)
+	var cf clientFlags
+	cf.register(probe)
+	probe.Bool("all-regions", false, "")
+	probe.Bool("json", false, "")
+	sub, rest := subcommand(probe, args)
+	if sub == "" {
+		sub = "list"
 	}
+	args = rest
 	switch sub {
 	case "list":
 		return c.list(ctx, args)
@@ -625,20 +633,13 @@ func notFound(ref, region string, cause error) error {
 	}
 }
 
-// parseInterspersed parses args with fs, allowing flags after positional
-// arguments (`trails show NAME --json`), and returns the positional ones.
+// parseInterspersed parses args with fs (flags may follow positional
+// arguments: `trails show NAME --json`) and returns the positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	if err := parse(fs, args); err != nil {
+		return nil, err
 	}
+	return fs.Args(), nil
 }
 
 // withMember returns the JSON object obj with the member key: val added at
