@@ -19,8 +19,11 @@ import (
 	"github.com/opentrail/opentrail/internal/client"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = "dev"
+// Version, when set at build time (-ldflags "-X
+// github.com/opentrail/opentrail/internal/cli.Version=v1.2.3"), is the
+// version `opentrail version` prints instead of the module version in the
+// binary's build information.
+var Version string
 
 // Command is one subcommand.
 type Command interface {
@@ -82,6 +85,9 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		env = &Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}
 	}
 	cmds := commands(env)
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.Stderr, cmds)
 		if len(args) == 0 {
@@ -128,7 +134,7 @@ func usage(w io.Writer, cmds []Command) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-14s %s\n", c.Name(), c.Synopsis())
 	}
-	fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'opentrail <command> -h' for a command's flags, 'opentrail --version' for the version.")
 }
 
 // parse parses args with fs, turning flag errors into errUsage. Flags may

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/server"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 type serveCmd struct{ env *Env }
@@ -64,8 +66,16 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	logger.Info("starting", "version", strings.TrimPrefix(versionLine(), "opentrail "))
 	srv, err := server.New(ctx, cfg, logger)
 	if err != nil {
+		if store.IsLocked(err) {
+			return &hintError{
+				msg:  fmt.Sprintf("the data directory %s is in use by another opentrail process", cfg.Data),
+				hint: "one server at a time holds a data directory: use the server that is running (commands such as `opentrail demo` and `opentrail send` talk to it), stop it first, or give this one another --data",
+				err:  err,
+			}
+		}
 		return err
 	}
 	if err := srv.Listen(); err != nil {
