@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/demo"
@@ -25,7 +27,7 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	)
 	cf.register(fs)
 	fs.IntVar(&events, "events", 20000, "background events to generate")
-	fs.Int64Var(&seed, "seed", 1, "generator seed: the same seed gives the same events")
+	fs.Int64Var(&seed, "seed", 0, "generator seed: the same seed gives the same events, which a server stores once (default: a new seed each run, so that every run adds a day of activity)")
 	fs.BoolVar(&incidents, "incidents", true, "plant a few incidents (brute-force sign-in, root without MFA, StopLogging, ...)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -34,7 +36,12 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := demo.Options{Seed: seed, Events: events, Incidents: incidents,
+	if seed == 0 {
+		seed = rand.Int64N(math.MaxInt32) + 1 // short enough to type back
+	}
+	// Every run is activity of the same organisation as serve --demo's
+	// (demo world 1): the same people, roles, keys and instances.
+	opts := demo.Options{Seed: seed, World: 1, Events: events, Incidents: incidents,
 		Start: time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Minute), Duration: 24 * time.Hour}
 	var (
 		batch [][]byte
@@ -49,8 +56,6 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 		batch = batch[:0]
 		if isTerminal(c.env.Stderr) {
 			fmt.Fprintf(c.env.Stderr, "\rsent %d events", sent)
-		} else if sent%20000 == 0 || len(batch) < sendBatch {
-			fmt.Fprintf(c.env.Stderr, "sent %d events\n", sent)
 		}
 		return err
 	}
@@ -70,6 +75,7 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d\n", total.Accepted, total.Duplicates)
+	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d (seed %d; --seed %d repeats this run, which adds nothing)\n",
+		total.Accepted, total.Duplicates, seed, seed)
 	return nil
 }

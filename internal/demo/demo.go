@@ -34,6 +34,12 @@ import (
 type Options struct {
 	// Seed selects the pseudo-random sequence. Same Options ⇒ same bytes.
 	Seed int64
+	// World selects the organisation the activity happens in: the
+	// accounts' instances, buckets' owners, roles, keys and organisation
+	// id, and the ids of their principals. Runs with the same World and
+	// different Seeds are more activity of the same organisation (with
+	// other eventIDs); zero means Seed.
+	World int64
 	// Start is the beginning of the span, truncated to the second. Zero
 	// means midnight UTC of yesterday (then, and only then, the output
 	// depends on the clock).
@@ -105,6 +111,9 @@ func (o Options) normalize() (Options, error) {
 	o.Start = o.Start.UTC().Truncate(time.Second)
 	if o.Start.Unix() < 0 {
 		return o, fmt.Errorf("invalid start %s: before 1970", o.Start.Format(time.RFC3339))
+	}
+	if o.World == 0 {
+		o.World = o.Seed
 	}
 	if o.Duration == 0 {
 		o.Duration = DefaultDuration

@@ -70,6 +70,58 @@ func TestGenerateDeterministic(t *testing.T) {
 	}
 }
 
+// TestWorldAcrossSeeds checks that Seed and World divide the output as
+// documented: World alone decides the organisation (principal ids, access
+// keys, instances), Seed the activity in it and so the eventIDs, and a
+// zero World is Seed's.
+func TestWorldAcrossSeeds(t *testing.T) {
+	base := demo.Options{Seed: 4, Start: day, Events: 3000, Incidents: true}
+	a, _ := digest(t, base)
+	withWorld := base
+	withWorld.World = 4
+	if b, _ := digest(t, withWorld); b != a {
+		t.Fatal("World equal to Seed changed the output; zero World must mean Seed")
+	}
+	ids := regexp.MustCompile(`"(?:principalId|accessKeyId|eventID)":"[^"]+"|i-0[0-9a-f]{16}`)
+	sets := func(opts demo.Options) (world, events map[string]bool) {
+		world, events = map[string]bool{}, map[string]bool{}
+		for _, rec := range collect(t, opts) {
+			for _, m := range ids.FindAll(rec, -1) {
+				if bytes.HasPrefix(m, []byte(`"eventID"`)) {
+					events[string(m)] = true
+				} else {
+					world[string(m)] = true
+				}
+			}
+		}
+		return world, events
+	}
+	overlap := func(x, y map[string]bool) int {
+		n := 0
+		for k := range x {
+			if y[k] {
+				n++
+			}
+		}
+		return n
+	}
+	w1, e1 := sets(withWorld)
+	sameWorld := withWorld
+	sameWorld.Seed = 5
+	w2, e2 := sets(sameWorld)
+	otherWorld := demo.Options{Seed: 5, Start: day, Events: 3000, Incidents: true}
+	w3, _ := sets(otherWorld)
+	if n := overlap(e1, e2); n != 0 {
+		t.Errorf("seeds 4 and 5 in world 4 share %d eventIDs", n)
+	}
+	if n := overlap(w1, w2); n < len(w1)/2 {
+		t.Errorf("seeds 4 and 5 in world 4 share %d of %d principal ids, access keys and instances; want most", n, len(w1))
+	}
+	if n := overlap(w1, w3); n > len(w1)/20 {
+		t.Errorf("worlds 4 and 5 share %d of %d principal ids, access keys and instances; want next to none", n, len(w1))
+	}
+}
+
 // Planting incidents must leave the background untouched: removing the
 // incidents' records gives the output without incidents.
 func TestIncidentsLeaveBackgroundUnchanged(t *testing.T) {

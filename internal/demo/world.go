@@ -211,7 +211,7 @@ func newRegion(name string) *region {
 }
 
 func newWorld(opts *Options) *world {
-	w := &world{seed: mix64(uint64(opts.Seed) ^ 0x6f70656e747261)}
+	w := &world{seed: mix64(uint64(opts.World) ^ 0x6f70656e747261)}
 	for _, name := range opts.Regions {
 		w.regions = append(w.regions, newRegion(name))
 	}
