@@ -45,7 +45,8 @@ const legacyTimeLayout = "2006-01-02T15:04:05Z"
 
 func (c *trailsCmd) Run(ctx context.Context, args []string) error {
 	// The subcommand is the first positional argument, before or after
-	// the flags (`trails --region eu-west-1 show main`).
+	// the flags (`trails --region eu-west-1 show main`). The probe must
+	// know every flag of list and show that takes a value.
 	probe := flag.NewFlagSet("trails", flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(probe)
