@@ -138,7 +138,7 @@ func (c *validateLogsCmd) parseArgs(args []string, out *vlOutput) (*vlArgs, erro
 		usage()
 		io.WriteString(c.env.Stderr, exitCodesHelp)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(interspersed(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}

@@ -348,6 +348,7 @@ func TestValidateLogsArguments(t *testing.T) {
 		{"missing both", nil, 252, "error: the following arguments are required: --trail-arn, --start-time\n"},
 		{"unknown flag", []string{"--trail-arn", arn, "--start-time", "2024-05-06", "--frobnicate"}, 252, "flag provided but not defined: -frobnicate"},
 		{"positional", []string{"--trail-arn", arn, "--start-time", "2024-05-06", "extra"}, 252, "\nUnknown options: extra\n"},
+		{"positional before flags", []string{"extra", "--trail-arn", arn, "--start-time", "2024-05-06"}, 252, "\nUnknown options: extra\n"},
 		{"negative parallel", f.args("--parallel", "-1"), 252, "\nInvalid --parallel -1"},
 		{"no such dir", []string{"--trail-arn", arn, "--start-time", "2024-05-06", "--dir", filepath.Join(f.dir, "nope")}, 252, "is not a directory\n"},
 		{"bad keys file", f.args("--keys", f.path(f.digests[0])), 252, "\nUnable to read public keys from "},
