@@ -190,23 +190,27 @@ type ListTrailsOutput struct {
 // StopLogging, AddTags and RemoveTags.
 type EmptyOutput struct{}
 
-// GetTrailStatusOutput is the GetTrailStatus response. Delivery members
-// are absent until the trail has tried to deliver. DeliveredThroughTime
-// is opentrail's own: every selected event received before it is in a
+// GetTrailStatusOutput is the GetTrailStatus response. The time members
+// are absent until there is something to report; the legacy string
+// members (no longer in use, but still read by older clients) are always
+// present, "" when unset, as AWS sends them. DeliveredThroughTime is
+// opentrail's own: every selected event received before it is in a
 // delivered log file; AWS clients ignore it.
 type GetTrailStatusOutput struct {
-	IsLogging                      bool
-	LatestDeliveryError            string       `json:",omitempty"`
-	LatestDeliveryTime             *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryTime       *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryError      string       `json:",omitempty"`
-	StartLoggingTime               *awsapi.Time `json:",omitempty"`
-	StopLoggingTime                *awsapi.Time `json:",omitempty"`
-	LatestDeliveryAttemptTime      string       `json:",omitempty"`
-	LatestDeliveryAttemptSucceeded string       `json:",omitempty"`
-	TimeLoggingStarted             string       `json:",omitempty"`
-	TimeLoggingStopped             string       `json:",omitempty"`
-	DeliveredThroughTime           *awsapi.Time `json:",omitempty"`
+	IsLogging                          bool
+	LatestDeliveryError                string       `json:",omitempty"`
+	LatestDeliveryTime                 *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryTime           *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryError          string       `json:",omitempty"`
+	StartLoggingTime                   *awsapi.Time `json:",omitempty"`
+	StopLoggingTime                    *awsapi.Time `json:",omitempty"`
+	LatestDeliveryAttemptTime          string
+	LatestNotificationAttemptTime      string
+	LatestNotificationAttemptSucceeded string
+	LatestDeliveryAttemptSucceeded     string
+	TimeLoggingStarted                 string
+	TimeLoggingStopped                 string
+	DeliveredThroughTime               *awsapi.Time `json:",omitempty"`
 }
 
 // TrailNameRefInput names a trail in the TrailName member
@@ -393,6 +397,14 @@ func (s *Service) findTrail(ctx context.Context, c *awsapi.Caller, p *auth.Princ
 // ownTrail resolves a required trail member; mutating calls must come
 // from the trail's home region.
 func (s *Service) ownTrail(ctx context.Context, member string, ref *string, mutate bool) (*trailRec, error) {
+	return s.ownTrailNamed(ctx, member, ref, mutate, false)
+}
+
+// ownTrailNamed is ownTrail; with byARN, an unknown bare name is reported
+// as the ARN it would have in the caller's region, as GetTrailStatus does
+// ("Unknown trail: arn:aws:cloudtrail:us-east-1:123456789012:trail/x for
+// the user: 123456789012").
+func (s *Service) ownTrailNamed(ctx context.Context, member string, ref *string, mutate, byARN bool) (*trailRec, error) {
 	c, p, err := callerOf(ctx)
 	if err != nil {
 		return nil, err
@@ -405,7 +417,11 @@ func (s *Service) ownTrail(ctx context.Context, member string, ref *string, muta
 		return nil, err
 	}
 	if t == nil {
-		return nil, trailNotFound(*ref, p.AccountID)
+		name := *ref
+		if byARN && !trail.IsARN(name) {
+			name = trail.ARN{Partition: defaultPartition, Region: c.Region, Account: p.AccountID, Name: name}.String()
+		}
+		return nil, trailNotFound(name, p.AccountID)
 	}
 	if mutate && t.row.HomeRegion != c.Region {
 		return nil, awsapi.Errorf(codeInvalidHomeRegion,
@@ -660,7 +676,7 @@ func (s *Service) checkBucket(ctx context.Context, name string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, objstore.ErrNoSuchBucket):
-		return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist.", name)
+		return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist!", name)
 	case errors.Is(err, objstore.ErrAccessDenied):
 		return awsapi.Errorf(codeInsufficientS3Policy, "Incorrect S3 bucket policy is detected for bucket: %s", name)
 	default:
@@ -783,7 +799,7 @@ func (s *Service) setLogging(ctx context.Context, in *TrailNameInput, on bool) (
 // GetTrailStatus reports whether a trail logs and when logging last
 // started and stopped.
 func (s *Service) GetTrailStatus(ctx context.Context, in *TrailNameInput) (*GetTrailStatusOutput, error) {
-	t, err := s.ownTrail(ctx, "Name", in.Name, false)
+	t, err := s.ownTrailNamed(ctx, "Name", in.Name, false, true)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func TestTrailLifecycle(t *testing.T) {
 
 	// Not logging until StartLogging.
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
-	if status != 200 || body != `{"IsLogging":false}` {
+	if want := `{"IsLogging":false,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"","TimeLoggingStopped":""}`; status != 200 || body != want {
 		t.Errorf("status: %d %s", status, body)
 	}
 	e.clock.Advance(time.Minute)
@@ -65,7 +65,7 @@ func TestTrailLifecycle(t *testing.T) {
 	}
 	started := testNow.Add(time.Minute)
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"`+trailARNA+`"}`)
-	if want := fmt.Sprintf(`{"IsLogging":true,"StartLoggingTime":%d,"TimeLoggingStarted":"2024-05-06T12:01:00Z"}`, started.Unix()); status != 200 || body != want {
+	if want := fmt.Sprintf(`{"IsLogging":true,"StartLoggingTime":%d,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":""}`, started.Unix()); status != 200 || body != want {
 		t.Errorf("status after start: %d %s, want %s", status, body, want)
 	}
 	e.clock.Advance(time.Minute)
@@ -73,7 +73,7 @@ func TestTrailLifecycle(t *testing.T) {
 		t.Fatalf("stop: %d %s", status, body)
 	}
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
-	if want := fmt.Sprintf(`{"IsLogging":false,"StartLoggingTime":%d,"StopLoggingTime":%d,"TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":"2024-05-06T12:02:00Z"}`,
+	if want := fmt.Sprintf(`{"IsLogging":false,"StartLoggingTime":%d,"StopLoggingTime":%d,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":"2024-05-06T12:02:00Z"}`,
 		started.Unix(), started.Unix()+60); status != 200 || body != want {
 		t.Errorf("status after stop: %d %s, want %s", status, body, want)
 	}
@@ -310,7 +310,12 @@ func TestTrailErrors(t *testing.T) {
 			"InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
 		{"too many tags", acctA, regionA, "CreateTrail", trailBody("audit2", `,"TagsList":[`+strings.TrimSuffix(strings.Repeat(`{"Key":"k"},`, 51), ",")+`]`),
 			"TagsLimitExceededException", "A resource can have at most 50 tags; got 51."},
-		{"unknown name", acctA, regionA, "GetTrailStatus", `{"Name":"nope"}`, "TrailNotFoundException", "Unknown trail: nope for the user: " + acctA},
+		{"unknown name", acctA, regionA, "GetTrail", `{"Name":"nope"}`, "TrailNotFoundException", "Unknown trail: nope for the user: " + acctA},
+		// GetTrailStatus names an unknown trail by the ARN it would have.
+		{"unknown name in status", acctA, regionA, "GetTrailStatus", `{"Name":"nope"}`, "TrailNotFoundException",
+			"Unknown trail: arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope for the user: " + acctA},
+		{"unknown ARN in status", acctA, regionA, "GetTrailStatus", `{"Name":"arn:aws:cloudtrail:us-east-1:210987654321:trail/nope"}`, "TrailNotFoundException",
+			"Unknown trail: arn:aws:cloudtrail:us-east-1:210987654321:trail/nope for the user: " + acctA},
 		{"unknown ARN", acctA, regionA, "StartLogging", `{"Name":"arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope"}`, "TrailNotFoundException",
 			"Unknown trail: arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope for the user: " + acctA},
 		{"other account", acctB, regionA, "DeleteTrail", `{"Name":"audit"}`, "TrailNotFoundException", "Unknown trail: audit for the user: " + acctB},
