@@ -219,7 +219,7 @@ func TestEventAndInsightSelectors(t *testing.T) {
 		t.Errorf("HasCustomEventSelectors not set: %s", body)
 	}
 	adv := `[{"Name":"writes","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["false"]},` +
-		`{"Field":"eventSource","NotStartsWith":["kms."],"NotEndsWith":["x.amazonaws.com"]}]}]`
+		`{"Field":"eventSource","NotEquals":["kms.amazonaws.com","rdsdata.amazonaws.com"]}]}]`
 	status, body = e.call(acctA, regionA, "PutEventSelectors", `{"TrailName":"audit","AdvancedEventSelectors":`+adv+`}`)
 	want = `{"TrailARN":"` + trailARNA + `","AdvancedEventSelectors":` + adv + `}`
 	if status != 200 || body != want {
@@ -332,7 +332,16 @@ func TestTrailErrors(t *testing.T) {
 			"InvalidEventSelectorsException", `EventSelectors[0].ReadWriteType "Some" is not valid; use ReadOnly, WriteOnly or All.`},
 		{"advanced without category", acctA, regionA, "PutEventSelectors",
 			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventName","Equals":["X"]}]}]}`,
-			"InvalidEventSelectorsException", "AdvancedEventSelectors[0] must have a field selector for eventCategory."},
+			"InvalidEventSelectorsException", "AdvancedEventSelectors[0] must have a field selector for eventCategory (Equals Management, Data or NetworkActivity)."},
+		{"advanced with a bogus category", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Bogus"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: eventCategory "Bogus" is not valid; use Management, Data or NetworkActivity.`},
+		{"advanced readOnly maybe", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["maybe"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: "maybe" is not a valid value for field readOnly; use true or false.`},
+		{"advanced data without a resource type", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: Data events need a field selector for resources.type.`},
 		{"selectors of unknown trail", acctA, regionA, "GetEventSelectors", `{"TrailName":"nope"}`, "TrailNotFoundException",
 			"Unknown trail: nope for the user: " + acctA},
 		{"bad insight type", acctA, regionA, "PutInsightSelectors", `{"TrailName":"audit","InsightSelectors":[{"InsightType":"Bogus"}]}`,
