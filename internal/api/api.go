@@ -122,6 +122,10 @@ type Config struct {
 	// Delivery, when set, reports delivery status to GetTrailStatus and is
 	// told about trail changes.
 	Delivery Delivery
+	// Org is the configured organisation, nil for none: an organisation
+	// trail of its management account delivers under AWSLogs/<org id>/,
+	// which a bucket policy must then grant.
+	Org *trail.Organization
 	// Keys, when set, serves ListPublicKeys.
 	Keys KeySource
 	// ImportSink, when set with Buckets and a *store.Store, stores the
@@ -153,6 +157,7 @@ type Service struct {
 	canWrite func(p *auth.Principal, account string) bool
 	buckets  objstore.Buckets
 	delivery Delivery
+	org      *trail.Organization
 	keys     KeySource
 	status   *ingestionLog // channel ingestion status, in memory
 	// trailMu serialises trail changes, which read, check and rewrite a
@@ -190,6 +195,7 @@ func New(cfg Config) (*Service, error) {
 		canWrite: cfg.CanWrite,
 		buckets:  cfg.Buckets,
 		delivery: cfg.Delivery,
+		org:      cfg.Org,
 		keys:     cfg.Keys,
 
 		importSink: cfg.ImportSink,

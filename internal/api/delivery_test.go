@@ -69,12 +69,12 @@ func TestTrailBucketMustExist(t *testing.T) {
 	d := &fakeDelivery{}
 	e := newDeliveryEnv(t, fakeBuckets{"audit-logs": nil, "locked": fmt.Errorf("head: %w", objstore.ErrAccessDenied)}, d)
 	status, body := e.call(acctA, regionA, "CreateTrail", `{"Name":"tt1","S3BucketName":"no-such-bucket"}`)
-	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket no-such-bucket does not exist.")
+	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket no-such-bucket does not exist!")
 	status, body = e.call(acctA, regionA, "CreateTrail", `{"Name":"tt1","S3BucketName":"locked"}`)
 	wantError(t, status, body, 400, "InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected for bucket: locked")
 	e.createTrail(acctA, regionA, trailBody("audit", ""))
 	status, body = e.call(acctA, regionA, "UpdateTrail", `{"Name":"audit","S3BucketName":"gone-bucket"}`)
-	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket gone-bucket does not exist.")
+	wantError(t, status, body, 400, "S3BucketDoesNotExistException", "S3 bucket gone-bucket does not exist!")
 	// The failed update changed nothing.
 	if status, body := e.call(acctA, regionA, "GetTrail", `{"Name":"audit"}`); status != 200 || !strings.Contains(body, `"S3BucketName":"audit-logs"`) {
 		t.Errorf("after failed update: %d %s", status, body)
@@ -100,7 +100,8 @@ func TestTrailStatusReportsDelivery(t *testing.T) {
 	e.createTrail(acctA, regionA, trailBody("audit", ""))
 	status, body := e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
 	want := `{"IsLogging":false,"LatestDeliveryError":"AccessDenied","LatestDeliveryTime":1772359502,` +
-		`"LatestDeliveryAttemptTime":"2026-03-01T10:05:03Z","LatestDeliveryAttemptSucceeded":"2026-03-01T10:05:02Z",` +
+		`"LatestDeliveryAttemptTime":"2026-03-01T10:05:03Z","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"",` +
+		`"LatestDeliveryAttemptSucceeded":"2026-03-01T10:05:02Z","TimeLoggingStarted":"","TimeLoggingStopped":"",` +
 		`"DeliveredThroughTime":1772359500}`
 	if status != 200 || body != want {
 		t.Errorf("status: %d\n got %s\nwant %s", status, body, want)

@@ -190,23 +190,27 @@ type ListTrailsOutput struct {
 // StopLogging, AddTags and RemoveTags.
 type EmptyOutput struct{}
 
-// GetTrailStatusOutput is the GetTrailStatus response. Delivery members
-// are absent until the trail has tried to deliver. DeliveredThroughTime
-// is opentrail's own: every selected event received before it is in a
+// GetTrailStatusOutput is the GetTrailStatus response. The time members
+// are absent until there is something to report; the legacy string
+// members (no longer in use, but still read by older clients) are always
+// present, "" when unset, as AWS sends them. DeliveredThroughTime is
+// opentrail's own: every selected event received before it is in a
 // delivered log file; AWS clients ignore it.
 type GetTrailStatusOutput struct {
-	IsLogging                      bool
-	LatestDeliveryError            string       `json:",omitempty"`
-	LatestDeliveryTime             *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryTime       *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryError      string       `json:",omitempty"`
-	StartLoggingTime               *awsapi.Time `json:",omitempty"`
-	StopLoggingTime                *awsapi.Time `json:",omitempty"`
-	LatestDeliveryAttemptTime      string       `json:",omitempty"`
-	LatestDeliveryAttemptSucceeded string       `json:",omitempty"`
-	TimeLoggingStarted             string       `json:",omitempty"`
-	TimeLoggingStopped             string       `json:",omitempty"`
-	DeliveredThroughTime           *awsapi.Time `json:",omitempty"`
+	IsLogging                          bool
+	LatestDeliveryError                string       `json:",omitempty"`
+	LatestDeliveryTime                 *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryTime           *awsapi.Time `json:",omitempty"`
+	LatestDigestDeliveryError          string       `json:",omitempty"`
+	StartLoggingTime                   *awsapi.Time `json:",omitempty"`
+	StopLoggingTime                    *awsapi.Time `json:",omitempty"`
+	LatestDeliveryAttemptTime          string
+	LatestNotificationAttemptTime      string
+	LatestNotificationAttemptSucceeded string
+	LatestDeliveryAttemptSucceeded     string
+	TimeLoggingStarted                 string
+	TimeLoggingStopped                 string
+	DeliveredThroughTime               *awsapi.Time `json:",omitempty"`
 }
 
 // TrailNameRefInput names a trail in the TrailName member
@@ -393,6 +397,14 @@ func (s *Service) findTrail(ctx context.Context, c *awsapi.Caller, p *auth.Princ
 // ownTrail resolves a required trail member; mutating calls must come
 // from the trail's home region.
 func (s *Service) ownTrail(ctx context.Context, member string, ref *string, mutate bool) (*trailRec, error) {
+	return s.ownTrailNamed(ctx, member, ref, mutate, false)
+}
+
+// ownTrailNamed is ownTrail; with byARN, an unknown bare name is reported
+// as the ARN it would have in the caller's region, as GetTrailStatus does
+// ("Unknown trail: arn:aws:cloudtrail:us-east-1:123456789012:trail/x for
+// the user: 123456789012").
+func (s *Service) ownTrailNamed(ctx context.Context, member string, ref *string, mutate, byARN bool) (*trailRec, error) {
 	c, p, err := callerOf(ctx)
 	if err != nil {
 		return nil, err
@@ -405,7 +417,11 @@ func (s *Service) ownTrail(ctx context.Context, member string, ref *string, muta
 		return nil, err
 	}
 	if t == nil {
-		return nil, trailNotFound(*ref, p.AccountID)
+		name := *ref
+		if byARN && !trail.IsARN(name) {
+			name = trail.ARN{Partition: defaultPartition, Region: c.Region, Account: p.AccountID, Name: name}.String()
+		}
+		return nil, trailNotFound(name, p.AccountID)
 	}
 	if mutate && t.row.HomeRegion != c.Region {
 		return nil, awsapi.Errorf(codeInvalidHomeRegion,
@@ -558,7 +574,11 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 		return nil, awsapi.Errorf(codeMaxTrails,
 			"User: %s already has %d trails in %s.", p.AccountID, maxTrailsPerRegion, c.Region)
 	}
-	if err := s.checkBucket(ctx, d.S3BucketName); err != nil {
+	row := store.Trail{
+		ARN:  trail.ARN{Partition: defaultPartition, Region: c.Region, Account: p.AccountID, Name: name}.String(),
+		Name: name, Account: p.AccountID, HomeRegion: c.Region,
+	}
+	if err := s.checkBucket(ctx, s.deliveryTarget(row, &d)); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -566,10 +586,7 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 	if err != nil {
 		return nil, fmt.Errorf("encode trail: %w", err)
 	}
-	row := store.Trail{
-		ARN:  trail.ARN{Partition: defaultPartition, Region: c.Region, Account: p.AccountID, Name: name}.String(),
-		Name: name, Account: p.AccountID, HomeRegion: c.Region, Doc: doc, Created: now, Updated: now,
-	}
+	row.Doc, row.Created, row.Updated = doc, now, now
 	if err := s.store.CreateTrail(ctx, row); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return nil, trailExists(name, p.AccountID)
@@ -603,8 +620,10 @@ func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*Trail
 	if err := applySettings(p, &t.doc, in); err != nil {
 		return nil, err
 	}
-	if in.S3BucketName != nil {
-		if err := s.checkBucket(ctx, t.doc.S3BucketName); err != nil {
+	// A new bucket, prefix or organisation setting moves where the trail
+	// writes: check it may write there.
+	if in.S3BucketName != nil || in.S3KeyPrefix != nil || in.IsOrganizationTrail != nil {
+		if err := s.checkBucket(ctx, s.deliveryTarget(t.row, &t.doc)); err != nil {
 			return nil, err
 		}
 	}
@@ -649,23 +668,77 @@ func (s *Service) DeleteTrail(ctx context.Context, in *TrailNameInput) (*EmptyOu
 	return &EmptyOutput{}, nil
 }
 
-// checkBucket answers S3BucketDoesNotExistException when the trail's
-// bucket is missing, as CloudTrail does.
-func (s *Service) checkBucket(ctx context.Context, name string) error {
+// bucketPolicies is what a bucket registry that keeps owners and
+// policies (the built-in store, objstore.FSBuckets) offers the delivery
+// check. Other registries (an S3-compatible service) decide access
+// themselves, with opentrail's own credentials.
+type bucketPolicies interface {
+	Info(ctx context.Context, name string) (objstore.BucketInfo, error)
+	Policy(ctx context.Context, name string) ([]byte, error)
+}
+
+// deliveryTarget is where trail t of the caller's account would write.
+func (s *Service) deliveryTarget(row store.Trail, d *trailDoc) trail.DeliveryTarget {
+	tg := trail.DeliveryTarget{
+		Bucket: d.S3BucketName, Prefix: d.S3KeyPrefix, Account: row.Account,
+		TrailARN: row.ARN, Region: row.HomeRegion,
+	}
+	// Delivery puts an organisation trail's files under the
+	// organisation's folder (trail.LogKey.OrgID).
+	if d.IsOrganizationTrail && s.org != nil {
+		tg.OrgID = s.org.ID
+	}
+	return tg
+}
+
+// checkBucket checks, as CloudTrail does, that the trail's bucket exists
+// (S3BucketDoesNotExistException) and that the trail may write there
+// (InsufficientS3BucketPolicyException): in the built-in store, the
+// bucket belongs to the trail's account or its policy lets
+// cloudtrail.amazonaws.com put objects under the trail's
+// [prefix/]AWSLogs/<account or org id>/.
+func (s *Service) checkBucket(ctx context.Context, tg trail.DeliveryTarget) error {
 	if s.buckets == nil {
 		return nil
 	}
+	name := tg.Bucket
+	insufficient := awsapi.Errorf(codeInsufficientS3Policy, "Incorrect S3 bucket policy is detected for bucket: %s", name)
 	_, err := s.buckets.Bucket(ctx, name)
 	switch {
 	case err == nil:
-		return nil
 	case errors.Is(err, objstore.ErrNoSuchBucket):
-		return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist.", name)
+		return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist!", name)
 	case errors.Is(err, objstore.ErrAccessDenied):
-		return awsapi.Errorf(codeInsufficientS3Policy, "Incorrect S3 bucket policy is detected for bucket: %s", name)
+		return insufficient
 	default:
 		return fmt.Errorf("check bucket %s: %w", name, err)
 	}
+	bp, ok := s.buckets.(bucketPolicies)
+	if !ok {
+		return nil
+	}
+	info, err := bp.Info(ctx, name)
+	if err != nil {
+		if errors.Is(err, objstore.ErrNoSuchBucket) {
+			return awsapi.Errorf(codeS3BucketMissing, "S3 bucket %s does not exist!", name)
+		}
+		return fmt.Errorf("check bucket %s: %w", name, err)
+	}
+	if info.Owner == tg.Account {
+		return nil
+	}
+	policy, err := bp.Policy(ctx, name)
+	switch {
+	case errors.Is(err, objstore.ErrNoSuchPolicy):
+		return insufficient
+	case err != nil:
+		return fmt.Errorf("check policy of bucket %s: %w", name, err)
+	}
+	allowed, err := trail.PolicyAllowsDelivery(policy, tg)
+	if err != nil || !allowed {
+		return insufficient
+	}
+	return nil
 }
 
 // GetTrail describes one trail.
@@ -783,7 +856,7 @@ func (s *Service) setLogging(ctx context.Context, in *TrailNameInput, on bool) (
 // GetTrailStatus reports whether a trail logs and when logging last
 // started and stopped.
 func (s *Service) GetTrailStatus(ctx context.Context, in *TrailNameInput) (*GetTrailStatusOutput, error) {
-	t, err := s.ownTrail(ctx, "Name", in.Name, false)
+	t, err := s.ownTrailNamed(ctx, "Name", in.Name, false, true)
 	if err != nil {
 		return nil, err
 	}

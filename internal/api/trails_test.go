@@ -56,7 +56,7 @@ func TestTrailLifecycle(t *testing.T) {
 
 	// Not logging until StartLogging.
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
-	if status != 200 || body != `{"IsLogging":false}` {
+	if want := `{"IsLogging":false,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"","TimeLoggingStopped":""}`; status != 200 || body != want {
 		t.Errorf("status: %d %s", status, body)
 	}
 	e.clock.Advance(time.Minute)
@@ -65,7 +65,7 @@ func TestTrailLifecycle(t *testing.T) {
 	}
 	started := testNow.Add(time.Minute)
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"`+trailARNA+`"}`)
-	if want := fmt.Sprintf(`{"IsLogging":true,"StartLoggingTime":%d,"TimeLoggingStarted":"2024-05-06T12:01:00Z"}`, started.Unix()); status != 200 || body != want {
+	if want := fmt.Sprintf(`{"IsLogging":true,"StartLoggingTime":%d,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":""}`, started.Unix()); status != 200 || body != want {
 		t.Errorf("status after start: %d %s, want %s", status, body, want)
 	}
 	e.clock.Advance(time.Minute)
@@ -73,7 +73,7 @@ func TestTrailLifecycle(t *testing.T) {
 		t.Fatalf("stop: %d %s", status, body)
 	}
 	status, body = e.call(acctA, regionA, "GetTrailStatus", `{"Name":"audit"}`)
-	if want := fmt.Sprintf(`{"IsLogging":false,"StartLoggingTime":%d,"StopLoggingTime":%d,"TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":"2024-05-06T12:02:00Z"}`,
+	if want := fmt.Sprintf(`{"IsLogging":false,"StartLoggingTime":%d,"StopLoggingTime":%d,"LatestDeliveryAttemptTime":"","LatestNotificationAttemptTime":"","LatestNotificationAttemptSucceeded":"","LatestDeliveryAttemptSucceeded":"","TimeLoggingStarted":"2024-05-06T12:01:00Z","TimeLoggingStopped":"2024-05-06T12:02:00Z"}`,
 		started.Unix(), started.Unix()+60); status != 200 || body != want {
 		t.Errorf("status after stop: %d %s, want %s", status, body, want)
 	}
@@ -219,7 +219,7 @@ func TestEventAndInsightSelectors(t *testing.T) {
 		t.Errorf("HasCustomEventSelectors not set: %s", body)
 	}
 	adv := `[{"Name":"writes","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["false"]},` +
-		`{"Field":"eventSource","NotStartsWith":["kms."],"NotEndsWith":["x.amazonaws.com"]}]}]`
+		`{"Field":"eventSource","NotEquals":["kms.amazonaws.com","rdsdata.amazonaws.com"]}]}]`
 	status, body = e.call(acctA, regionA, "PutEventSelectors", `{"TrailName":"audit","AdvancedEventSelectors":`+adv+`}`)
 	want = `{"TrailARN":"` + trailARNA + `","AdvancedEventSelectors":` + adv + `}`
 	if status != 200 || body != want {
@@ -310,7 +310,12 @@ func TestTrailErrors(t *testing.T) {
 			"InvalidParameterCombinationException", "Multi-Region trail must include global service events."},
 		{"too many tags", acctA, regionA, "CreateTrail", trailBody("audit2", `,"TagsList":[`+strings.TrimSuffix(strings.Repeat(`{"Key":"k"},`, 51), ",")+`]`),
 			"TagsLimitExceededException", "A resource can have at most 50 tags; got 51."},
-		{"unknown name", acctA, regionA, "GetTrailStatus", `{"Name":"nope"}`, "TrailNotFoundException", "Unknown trail: nope for the user: " + acctA},
+		{"unknown name", acctA, regionA, "GetTrail", `{"Name":"nope"}`, "TrailNotFoundException", "Unknown trail: nope for the user: " + acctA},
+		// GetTrailStatus names an unknown trail by the ARN it would have.
+		{"unknown name in status", acctA, regionA, "GetTrailStatus", `{"Name":"nope"}`, "TrailNotFoundException",
+			"Unknown trail: arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope for the user: " + acctA},
+		{"unknown ARN in status", acctA, regionA, "GetTrailStatus", `{"Name":"arn:aws:cloudtrail:us-east-1:210987654321:trail/nope"}`, "TrailNotFoundException",
+			"Unknown trail: arn:aws:cloudtrail:us-east-1:210987654321:trail/nope for the user: " + acctA},
 		{"unknown ARN", acctA, regionA, "StartLogging", `{"Name":"arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope"}`, "TrailNotFoundException",
 			"Unknown trail: arn:aws:cloudtrail:eu-central-1:210987654321:trail/nope for the user: " + acctA},
 		{"other account", acctB, regionA, "DeleteTrail", `{"Name":"audit"}`, "TrailNotFoundException", "Unknown trail: audit for the user: " + acctB},
@@ -327,7 +332,16 @@ func TestTrailErrors(t *testing.T) {
 			"InvalidEventSelectorsException", `EventSelectors[0].ReadWriteType "Some" is not valid; use ReadOnly, WriteOnly or All.`},
 		{"advanced without category", acctA, regionA, "PutEventSelectors",
 			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventName","Equals":["X"]}]}]}`,
-			"InvalidEventSelectorsException", "AdvancedEventSelectors[0] must have a field selector for eventCategory."},
+			"InvalidEventSelectorsException", "AdvancedEventSelectors[0] must have a field selector for eventCategory (Equals Management, Data or NetworkActivity)."},
+		{"advanced with a bogus category", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Bogus"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: eventCategory "Bogus" is not valid; use Management, Data or NetworkActivity.`},
+		{"advanced readOnly maybe", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["maybe"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: "maybe" is not a valid value for field readOnly; use true or false.`},
+		{"advanced data without a resource type", acctA, regionA, "PutEventSelectors",
+			`{"TrailName":"audit","AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]}]}]}`,
+			"InvalidEventSelectorsException", `AdvancedEventSelectors[0]: Data events need a field selector for resources.type.`},
 		{"selectors of unknown trail", acctA, regionA, "GetEventSelectors", `{"TrailName":"nope"}`, "TrailNotFoundException",
 			"Unknown trail: nope for the user: " + acctA},
 		{"bad insight type", acctA, regionA, "PutInsightSelectors", `{"TrailName":"audit","InsightSelectors":[{"InsightType":"Bogus"}]}`,

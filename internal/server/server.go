@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		CanWrite:   s.dir.CanWrite,
 		Buckets:    s.buckets,
 		Delivery:   s.deliverer,
+		Org:        orgOf(&cfg),
 		Keys:       s.deliverer,
 		ImportSink: ingestSink{s.ingester, LakeImportIngestName},
 		Options: api.Options{

@@ -641,7 +641,7 @@ func (w *worker) pendingRecs() int {
 
 // selects reports whether the trail delivers rec, ingested at ingest.
 func (w *worker) selects(t store.Trail, set Settings, rec *event.Record, ingest time.Time) bool {
-	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData {
+	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != categoryNetworkActivity {
 		return false
 	}
 	if !set.LoggingAt(ingest) {

@@ -363,6 +363,26 @@ func TestDeliveryOrganisationTrail(t *testing.T) {
 	}
 }
 
+// A trail whose advanced selectors take network activity events delivers
+// them; other trails do not.
+func TestDeliveryNetworkActivity(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{}, "net", "mgmt")
+	sel := trail.Settings{S3BucketName: "net", AdvancedEventSelectors: []trail.AdvancedEventSelector{{FieldSelectors: []trail.AdvancedFieldSelector{
+		{Field: "eventCategory", Equals: []string{"NetworkActivity"}}, {Field: "eventSource", Equals: []string{"ec2.amazonaws.com"}}}}}}
+	if err := sel.Selectors().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	netTrail := f.createTrail("net", "111111111111", "eu-west-1", sel)
+	mgmtTrail := f.createTrail("mgmt", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "mgmt"})
+	f.clk.Set(t0.Add(time.Second))
+	w := f.ingest("111111111111/eu-west-1/NetworkActivity", "111111111111/eu-west-1/Management", "111111111111/eu-west-1/NetworkActivity/ro/s3.amazonaws.com")
+	f.clk.Set(t0.Add(2 * time.Minute))
+	f.waitDelivered(netTrail, t0.Add(time.Minute))
+	f.waitDelivered(mgmtTrail, t0.Add(time.Minute))
+	expectExactly(t, ids(f.files("net")), w[:1])
+	expectExactly(t, ids(f.files("mgmt")), w[1:2])
+}
+
 func TestDeliverySplitsBusyWindowsAndReplaysIdentically(t *testing.T) {
 	f := newFixture(t, trail.DeliveryOptions{MaxFileRecords: 7}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", IsMultiRegionTrail: true})

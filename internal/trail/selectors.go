@@ -3,6 +3,7 @@ package trail
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -51,7 +52,9 @@ type Selectors struct {
 	Advanced []AdvancedEventSelector
 }
 
-// Quotas on selectors, as CloudTrail sets them.
+// Quotas on selectors, as CloudTrail sets them: at most 5 basic
+// selectors, 250 data resource values across them, and 500 values across
+// every condition of a trail's advanced selectors.
 const (
 	MaxSelectors      = 5
 	MaxDataResources  = 250
@@ -68,15 +71,9 @@ func selErr(format string, args ...any) error { return &SelectorError{fmt.Sprint
 
 var (
 	fieldRE        = regexp.MustCompile(`^[\w|\d|\.|_]+$`)
+	resourceTypeRE = regexp.MustCompile(`^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$`)
 	excludeSources = map[string]bool{"kms.amazonaws.com": true, "rdsdata.amazonaws.com": true}
-	// advancedFields are the fields advanced selectors may name; the
-	// value says whether only Equals is allowed.
-	advancedFields = map[string]bool{
-		"eventCategory": true, "readOnly": true, "resources.type": true,
-		"eventSource": false, "eventName": false, "eventType": false, "resources.ARN": false,
-		"sessionCredentialFromConsole": false, "userIdentity.arn": false, "errorCode": false, "vpcEndpointId": false,
-	}
-	dataTypes = map[string]string{ // data resource type → the ARN prefix that selects all
+	dataTypes      = map[string]string{ // data resource type → the ARN prefix that selects all
 		"AWS::S3::Object":         "arn:aws:s3",
 		"AWS::Lambda::Function":   "arn:aws:lambda",
 		"AWS::DynamoDB::Table":    "arn:aws:dynamodb",
@@ -84,12 +81,67 @@ var (
 	}
 )
 
-// Validate checks the selectors against CloudTrail's rules and quotas.
+// fieldRule is what one advanced-selector field accepts.
+type fieldRule struct {
+	equalsOnly    bool     // only the Equals operator
+	notEqualsOnly bool     // only the NotEquals operator
+	single        bool     // exactly one value
+	values        []string // the values allowed; nil = any
+	pattern       *regexp.Regexp
+	required      bool
+}
+
+// Advanced-selector event categories a trail accepts. (Event data stores
+// also take Insight, ConfigurationItem, Evidence and ActivityAuditLog.)
+const (
+	categoryManagement      = "Management"
+	categoryData            = "Data"
+	categoryNetworkActivity = "NetworkActivity"
+)
+
+var (
+	ruleCategory = fieldRule{equalsOnly: true, single: true, required: true}
+	ruleReadOnly = fieldRule{equalsOnly: true, single: true, values: []string{"true", "false"}}
+	ruleAny      = fieldRule{}
+	// trailFields are the fields a trail's advanced selectors may name,
+	// by event category, as CloudTrail documents them for trails.
+	trailFields = map[string]map[string]fieldRule{
+		categoryManagement: {
+			"eventCategory": ruleCategory,
+			"readOnly":      ruleReadOnly,
+			"eventSource":   {notEqualsOnly: true, values: []string{"kms.amazonaws.com", "rdsdata.amazonaws.com"}},
+		},
+		categoryData: {
+			"eventCategory":                ruleCategory,
+			"readOnly":                     ruleReadOnly,
+			"resources.type":               {equalsOnly: true, single: true, pattern: resourceTypeRE, required: true},
+			"resources.ARN":                ruleAny,
+			"eventName":                    ruleAny,
+			"eventSource":                  ruleAny,
+			"eventType":                    ruleAny,
+			"sessionCredentialFromConsole": ruleAny,
+			"userIdentity.arn":             ruleAny,
+		},
+		categoryNetworkActivity: {
+			"eventCategory": ruleCategory,
+			"eventSource":   {equalsOnly: true, single: true, required: true},
+			"eventName":     ruleAny,
+			"errorCode":     {equalsOnly: true, single: true, values: []string{"VpceAccessDenied"}},
+			"vpcEndpointId": ruleAny,
+		},
+	}
+	// lakeOnlyCategories are eventCategory values only event data stores
+	// take.
+	lakeOnlyCategories = map[string]bool{"Insight": true, "ConfigurationItem": true, "Evidence": true, "ActivityAuditLog": true}
+)
+
+// Validate checks the selectors against CloudTrail's rules and quotas for
+// trails.
 func (s Selectors) Validate() error {
 	if len(s.Basic) > 0 && len(s.Advanced) > 0 {
 		return selErr("You cannot apply both event selectors and advanced event selectors to a trail.")
 	}
-	if len(s.Basic) > MaxSelectors || len(s.Advanced) > MaxSelectors {
+	if len(s.Basic) > MaxSelectors {
 		return selErr("A trail can have at most %d event selectors.", MaxSelectors)
 	}
 	resources := 0
@@ -122,56 +174,136 @@ func (s Selectors) Validate() error {
 	}
 	values := 0
 	for i, as := range s.Advanced {
-		if len(as.Name) > 1000 {
-			return selErr("AdvancedEventSelectors[%d].Name is longer than 1000 characters.", i)
+		n, err := as.validate(i)
+		if err != nil {
+			return err
 		}
-		if len(as.FieldSelectors) == 0 {
-			return selErr("AdvancedEventSelectors[%d] has no FieldSelectors.", i)
-		}
-		hasCategory := false
-		for _, fs := range as.FieldSelectors {
-			if len(fs.Field) == 0 || len(fs.Field) > 1000 || !fieldRE.MatchString(fs.Field) {
-				return selErr("Field %q is not valid.", fs.Field)
-			}
-			equalsOnly, ok := advancedFields[fs.Field]
-			if !ok {
-				return selErr("Field %s is not a supported field for advanced event selectors.", fs.Field)
-			}
-			if fs.Field == "eventCategory" {
-				hasCategory = true
-			}
-			ops := [][]string{fs.Equals, fs.StartsWith, fs.EndsWith, fs.NotEquals, fs.NotStartsWith, fs.NotEndsWith}
-			n := 0
-			for k, op := range ops {
-				if op == nil {
-					continue
-				}
-				if len(op) == 0 {
-					return selErr("Operators for field %s must each have at least one value.", fs.Field)
-				}
-				if equalsOnly && k != 0 {
-					return selErr("Field %s supports only the Equals operator.", fs.Field)
-				}
-				for _, v := range op {
-					if len(v) < 1 || len(v) > 2048 {
-						return selErr("Values for field %s must be 1 to 2048 characters long.", fs.Field)
-					}
-				}
-				n += len(op)
-			}
-			if n == 0 {
-				return selErr("Field %s has no operator.", fs.Field)
-			}
-			values += n
-		}
-		if !hasCategory {
-			return selErr("AdvancedEventSelectors[%d] must have a field selector for eventCategory.", i)
-		}
+		values += n
 	}
 	if values > MaxAdvancedValues {
 		return selErr("A trail can have at most %d values across all advanced event selector conditions; these have %d.", MaxAdvancedValues, values)
 	}
 	return nil
+}
+
+// validate checks advanced selector i and returns how many values its
+// conditions hold.
+func (as AdvancedEventSelector) validate(i int) (int, error) {
+	if len(as.Name) > 1000 {
+		return 0, selErr("AdvancedEventSelectors[%d].Name is longer than 1000 characters.", i)
+	}
+	if len(as.FieldSelectors) == 0 {
+		return 0, selErr("AdvancedEventSelectors[%d] has no FieldSelectors.", i)
+	}
+	category := ""
+	seen := map[string]bool{}
+	for _, fs := range as.FieldSelectors {
+		if len(fs.Field) == 0 || len(fs.Field) > 1000 || !fieldRE.MatchString(fs.Field) {
+			return 0, selErr("AdvancedEventSelectors[%d]: Field %q is not valid.", i, fs.Field)
+		}
+		if seen[fs.Field] {
+			return 0, selErr("AdvancedEventSelectors[%d] has more than one field selector for %s; put every condition on a field in one field selector.", i, fs.Field)
+		}
+		seen[fs.Field] = true
+		if fs.Field == "eventCategory" {
+			if err := ruleCategory.check(i, fs); err != nil {
+				return 0, err
+			}
+			category = fs.Equals[0]
+		}
+	}
+	if category == "" {
+		return 0, selErr("AdvancedEventSelectors[%d] must have a field selector for eventCategory (Equals Management, Data or NetworkActivity).", i)
+	}
+	rules, ok := trailFields[category]
+	switch {
+	case !ok && lakeOnlyCategories[category]:
+		return 0, selErr("AdvancedEventSelectors[%d]: eventCategory %s is only for event data stores; a trail takes Management, Data or NetworkActivity.", i, category)
+	case !ok:
+		return 0, selErr("AdvancedEventSelectors[%d]: eventCategory %q is not valid; use Management, Data or NetworkActivity.", i, truncate(category, 64))
+	}
+	n := 0
+	for _, fs := range as.FieldSelectors {
+		rule, ok := rules[fs.Field]
+		if !ok {
+			return 0, selErr("AdvancedEventSelectors[%d]: Field %s is not supported for %s events on a trail; the fields are %s.", i, fs.Field, category, fieldList(rules))
+		}
+		if err := rule.check(i, fs); err != nil {
+			return 0, err
+		}
+		n += len(fs.Equals) + len(fs.StartsWith) + len(fs.EndsWith) + len(fs.NotEquals) + len(fs.NotStartsWith) + len(fs.NotEndsWith)
+	}
+	for _, f := range sortedKeys(rules) {
+		if rules[f].required && !seen[f] {
+			return 0, selErr("AdvancedEventSelectors[%d]: %s events need a field selector for %s.", i, category, f)
+		}
+	}
+	return n, nil
+}
+
+// check applies the rule to field selector fs of advanced selector i.
+func (r fieldRule) check(i int, fs AdvancedFieldSelector) error {
+	ops := []struct {
+		name string
+		vals []string
+	}{
+		{"Equals", fs.Equals}, {"StartsWith", fs.StartsWith}, {"EndsWith", fs.EndsWith},
+		{"NotEquals", fs.NotEquals}, {"NotStartsWith", fs.NotStartsWith}, {"NotEndsWith", fs.NotEndsWith},
+	}
+	n := 0
+	for _, op := range ops {
+		if op.vals == nil {
+			continue
+		}
+		if len(op.vals) == 0 {
+			return selErr("AdvancedEventSelectors[%d]: %s of field %s must have at least one value.", i, op.name, fs.Field)
+		}
+		if r.equalsOnly && op.name != "Equals" {
+			return selErr("AdvancedEventSelectors[%d]: field %s supports only the Equals operator; got %s.", i, fs.Field, op.name)
+		}
+		if r.notEqualsOnly && op.name != "NotEquals" {
+			return selErr("AdvancedEventSelectors[%d]: field %s supports only the NotEquals operator; got %s.", i, fs.Field, op.name)
+		}
+		for _, v := range op.vals {
+			if len(v) < 1 || len(v) > 2048 {
+				return selErr("AdvancedEventSelectors[%d]: values for field %s must be 1 to 2048 characters long.", i, fs.Field)
+			}
+			if r.values != nil && !slices.Contains(r.values, v) {
+				return selErr("AdvancedEventSelectors[%d]: %q is not a valid value for field %s; use %s.", i, truncate(v, 64), fs.Field, strings.Join(r.values, " or "))
+			}
+			if r.pattern != nil && !r.pattern.MatchString(v) {
+				return selErr("AdvancedEventSelectors[%d]: %q is not a resource type; %s takes a type such as AWS::S3::Object.", i, truncate(v, 64), fs.Field)
+			}
+		}
+		n += len(op.vals)
+	}
+	if n == 0 {
+		return selErr("AdvancedEventSelectors[%d]: field %s has no operator.", i, fs.Field)
+	}
+	if r.single && n != 1 {
+		return selErr("AdvancedEventSelectors[%d]: field %s takes exactly one value; got %d.", i, fs.Field, n)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]fieldRule) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func fieldList(m map[string]fieldRule) string {
+	return strings.Join(sortedKeys(m), ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // Match reports whether the trail's selectors select rec.
