@@ -33,6 +33,12 @@ const (
 	// KindIncompleteBody: an aws-chunked body is malformed or truncated, or
 	// its decoded length differs from X-Amz-Decoded-Content-Length.
 	KindIncompleteBody
+	// KindHeadersNotSigned: the request carries an x-amz-* header its
+	// signature does not cover (Error.HeadersNotSigned names them).
+	KindHeadersNotSigned
+	// KindInvalidScope: the credential scope names no AWS region, or a
+	// service the endpoint does not serve.
+	KindInvalidScope
 )
 
 var kindNames = [...]string{
@@ -45,6 +51,8 @@ var kindNames = [...]string{
 	KindContentSHA256Mismatch: "content sha256 mismatch",
 	KindBadDigest:             "bad digest",
 	KindIncompleteBody:        "incomplete body",
+	KindHeadersNotSigned:      "headers not signed",
+	KindInvalidScope:          "invalid credential scope",
 }
 
 // String returns a short lower-case name of k for logs.
@@ -61,6 +69,10 @@ func (k Kind) String() string {
 type Error struct {
 	Kind    Kind
 	Message string
+	// HeadersNotSigned lists the unsigned x-amz-* headers of a
+	// KindHeadersNotSigned error ("x-amz-a, x-amz-b"), as S3 reports them in
+	// the HeadersNotSigned element of its error document.
+	HeadersNotSigned string
 }
 
 // Error implements error.
@@ -86,7 +98,9 @@ func (e *Error) Code(service string) string {
 			return "BadDigest"
 		case KindIncompleteBody:
 			return "IncompleteBody"
-		default: // missing authentication, expired presigned URL
+		case KindInvalidScope:
+			return "AuthorizationHeaderMalformed"
+		default: // missing authentication, expired presigned URL, headers not signed
 			return "AccessDenied"
 		}
 	}
@@ -97,20 +111,24 @@ func (e *Error) Code(service string) string {
 		return "IncompleteSignatureException"
 	case KindUnknownAccessKey:
 		return "UnrecognizedClientException"
-	default: // mismatches of every kind, skew, expiry
+	default: // mismatches of every kind, skew, expiry, scope, unsigned headers
 		return "InvalidSignatureException"
 	}
 }
 
-// Status returns the HTTP status AWS answers e with: 400 for a malformed
-// request or body, 403 for everything else.
-func (e *Error) Status() int {
+// Status returns the HTTP status the given service answers e with: 400 for
+// a malformed request or body (and, on s3, a credential scope naming no
+// region), 403 for everything else.
+func (e *Error) Status(service string) int {
 	switch e.Kind {
 	case KindIncompleteSignature, KindContentSHA256Mismatch, KindBadDigest, KindIncompleteBody:
 		return http.StatusBadRequest
-	default:
-		return http.StatusForbidden
+	case KindInvalidScope:
+		if isS3(service) {
+			return http.StatusBadRequest
+		}
 	}
+	return http.StatusForbidden
 }
 
 func incomplete(msg string) *Error { return &Error{Kind: KindIncompleteSignature, Message: msg} }

@@ -190,6 +190,8 @@ func TestErrorCodes(t *testing.T) {
 		{sigv4.KindContentSHA256Mismatch, "InvalidSignatureException", "XAmzContentSHA256Mismatch", 400},
 		{sigv4.KindBadDigest, "InvalidSignatureException", "BadDigest", 400},
 		{sigv4.KindIncompleteBody, "IncompleteSignatureException", "IncompleteBody", 400},
+		{sigv4.KindHeadersNotSigned, "InvalidSignatureException", "AccessDenied", 403},
+		{sigv4.KindInvalidScope, "InvalidSignatureException", "AuthorizationHeaderMalformed", 403},
 	}
 	for _, tc := range tests {
 		e := &sigv4.Error{Kind: tc.kind, Message: "m"}
@@ -201,7 +203,7 @@ func TestErrorCodes(t *testing.T) {
 		if got := e.Code("s3"); got != tc.s3 {
 			t.Errorf("%v: Code(s3) = %s, want %s", tc.kind, got, tc.s3)
 		}
-		if got := e.Status(); got != tc.httpStatus {
+		if got := e.Status("cloudtrail"); got != tc.httpStatus {
 			t.Errorf("%v: Status = %d, want %d", tc.kind, got, tc.httpStatus)
 		}
 		if tc.kind.String() == "unknown" || !strings.Contains(e.Error(), tc.kind.String()) {

@@ -10,10 +10,16 @@
 //     needs a secret. Its result names the access key, the credential scope
 //     (date, region, service), the signed headers and the request time.
 //  2. [Verifier.Verify] (or [Verifier.VerifyPayload]) looks the access key up,
-//     checks the request time against the clock, rebuilds the canonical
-//     request from the received request and body, and compares signatures in
-//     constant time. For aws-chunked bodies it also verifies every chunk
-//     signature and the trailing checksum, and returns the decoded payload.
+//     checks the request time against the clock, the scope's region and that
+//     every x-amz-* header is signed, rebuilds the canonical request from the
+//     received request and body, and compares signatures in constant time.
+//     For aws-chunked bodies it also verifies every chunk signature and the
+//     trailing checksum, and returns the decoded payload.
+//
+// A server that must not spend memory or wait on requests that cannot be
+// authentic splits step 2: [Verifier.Begin] does everything that needs no
+// body — and verifies the signature itself when the payload hash is
+// declared in X-Amz-Content-Sha256 — and [Pending.Finish] the rest.
 //
 // Every failure is an [*Error] whose [Kind] maps to the AWS error code of the
 // calling service ([Error.Code]) and to an HTTP status ([Error.Status]). Error

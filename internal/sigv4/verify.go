@@ -55,8 +55,41 @@ func (v *Verifier) Verify(r *http.Request, a *Auth, body []byte) error {
 }
 
 // VerifyPayload is [Verifier.Verify] returning the payload the request
-// carries: body itself, or the decoded bytes of an aws-chunked body.
+// carries: body itself, or the decoded bytes of an aws-chunked body. It is
+// [Verifier.Begin] followed by [Pending.Finish].
 func (v *Verifier) VerifyPayload(r *http.Request, a *Auth, body []byte) ([]byte, error) {
+	p, err := v.Begin(r, a)
+	if err != nil {
+		return nil, err
+	}
+	return p.Finish(body)
+}
+
+// Pending is a request whose claim passed every check that needs no body;
+// [Verifier.Begin] returns it and [Pending.Finish] completes it. It is used
+// by one goroutine.
+type Pending struct {
+	r     *http.Request
+	a     *Auth
+	key   [32]byte
+	mode  int
+	hash  string // the payload hash signed, unless mode is payloadFromBody
+	valid bool   // the signature has been verified already
+}
+
+// Begin checks everything about r that can be checked before its body is
+// read, so that a server reserves no memory and waits for no bytes on
+// behalf of a request that cannot be authentic: the access key is known,
+// the request time is within the allowed skew (or a presigned URL within
+// its validity), the credential scope names a valid region, and every
+// x-amz-* header is signed. When the payload hash is declared in
+// X-Amz-Content-Sha256 (or the payload is unsigned or aws-chunked, which
+// only s3 accepts), the signature is verified too, and
+// [Pending.Authenticated] reports true; otherwise the signature covers the
+// hash of a body not read yet and is verified by [Pending.Finish].
+//
+// Errors are [*Error].
+func (v *Verifier) Begin(r *http.Request, a *Auth) (*Pending, error) {
 	if a == nil {
 		return nil, &Error{Kind: KindMissingAuthentication, Message: "Missing Authentication Token"}
 	}
@@ -71,45 +104,72 @@ func (v *Verifier) VerifyPayload(r *http.Request, a *Auth, body []byte) ([]byte,
 	if err := v.checkTime(a); err != nil {
 		return nil, err
 	}
-	payloadHash, mode, err := payloadHashOf(a, body)
+	if err := checkRegion(a); err != nil {
+		return nil, err
+	}
+	if err := checkSignedHeaders(r, a); err != nil {
+		return nil, err
+	}
+	hash, mode, err := payloadHashOf(a)
 	if err != nil {
 		return nil, err
 	}
-	key := v.keys.signingKey(secret, a)
-	if !signatureMatches(r, a, &key, payloadHash) {
-		return nil, mismatch(a.Service)
+	p := &Pending{r: r, a: a, key: v.keys.signingKey(secret, a), mode: mode, hash: hash}
+	if mode != payloadFromBody {
+		if !signatureMatches(r, a, &p.key, hash) {
+			return nil, mismatch(a.Service)
+		}
+		p.valid = true
 	}
-	switch mode {
+	return p, nil
+}
+
+// Authenticated reports whether the signature has been verified already,
+// before the body: the request comes from the holder of the access key, and
+// only the body remains to be checked against what was signed.
+func (p *Pending) Authenticated() bool { return p.valid }
+
+// Finish verifies body, the full request body, against the claim and
+// returns the payload the request carries: body itself, or the decoded
+// bytes of an aws-chunked body. Errors are [*Error].
+func (p *Pending) Finish(body []byte) ([]byte, error) {
+	switch p.mode {
+	case payloadFromBody:
+		sum := sha256.Sum256(body)
+		if !signatureMatches(p.r, p.a, &p.key, hex.EncodeToString(sum[:])) {
+			return nil, mismatch(p.a.Service)
+		}
 	case payloadDeclared:
 		sum := sha256.Sum256(body)
 		var got [64]byte
 		hex.Encode(got[:], sum[:])
-		if !strings.EqualFold(string(got[:]), a.ContentSHA256) {
+		if !strings.EqualFold(string(got[:]), p.a.ContentSHA256) {
 			return nil, &Error{Kind: KindContentSHA256Mismatch, Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 		}
 	case payloadChunked:
-		return decodeChunked(body, a, &key)
+		return decodeChunked(body, p.a, &p.key)
 	}
 	return body, nil
 }
 
 // payload modes: how the payload hash relates to the body.
 const (
-	payloadComputed = iota // hash computed from body here, or unsigned
+	payloadFromBody = iota // the hash of the body, computed once it is read
+	payloadUnsigned        // UNSIGNED-PAYLOAD: the body is not signed
 	payloadDeclared        // hex hash declared by the client, body must match
 	payloadChunked         // aws-chunked body, decoded and checked after the seed
 )
 
-// payloadHashOf returns the payload hash of the canonical request.
-func payloadHashOf(a *Auth, body []byte) (string, int, error) {
+// payloadHashOf returns the payload hash of the canonical request, "" for
+// payloadFromBody.
+func payloadHashOf(a *Auth) (string, int, error) {
 	h := a.ContentSHA256
 	switch {
 	case h == "":
 		if a.Presigned && isS3(a.Service) {
-			return UnsignedPayload, payloadComputed, nil
+			return UnsignedPayload, payloadUnsigned, nil
 		}
-		sum := sha256.Sum256(body)
-		return hex.EncodeToString(sum[:]), payloadComputed, nil
+		return "", payloadFromBody, nil
 	case len(h) == 64 && isHex(h):
 		return h, payloadDeclared, nil
 	case h == UnsignedPayload, h == StreamingPayload, h == StreamingPayloadTrailer, h == StreamingUnsignedTrailer:
@@ -117,12 +177,85 @@ func payloadHashOf(a *Auth, body []byte) (string, int, error) {
 			return "", 0, incomplete("X-Amz-Content-Sha256 " + h + " is accepted only by s3; sign the payload.")
 		}
 		if h == UnsignedPayload {
-			return h, payloadComputed, nil
+			return h, payloadUnsigned, nil
 		}
 		return h, payloadChunked, nil
 	default:
 		return "", 0, incomplete("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-UNSIGNED-PAYLOAD-TRAILER, or a valid sha256 value.")
 	}
+}
+
+// checkSignedHeaders refuses a request carrying an x-amz-* header its
+// signature does not cover, as S3 does: such a header changes what the
+// request asks for (X-Amz-Target names the operation, x-amz-copy-source
+// the object copied, X-Amz-Security-Token the session), so a captured
+// request could otherwise be replayed as another. X-Amz-Content-Sha256 is
+// exempt, as on S3: its value is the payload hash line of the canonical
+// request, so it is signed whether listed or not.
+func checkSignedHeaders(r *http.Request, a *Auth) error {
+	var missing []string
+	for name := range r.Header {
+		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
+			continue
+		}
+		lower := strings.ToLower(name)
+		if lower == "x-amz-content-sha256" || slices.ContainsFunc(a.SignedHeaders, func(s string) bool { return strings.EqualFold(s, lower) }) {
+			continue
+		}
+		missing = append(missing, lower)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	list := strings.Join(missing, ", ")
+	if len(list) > 512 {
+		list = list[:512] + "..."
+	}
+	msg := "There were headers present in the request which were not signed"
+	if !isS3(a.Service) {
+		msg += ": " + list + ". Sign every x-amz-* header the request carries."
+	}
+	return &Error{Kind: KindHeadersNotSigned, Message: msg, HeadersNotSigned: list}
+}
+
+// ValidRegion reports whether s has the form of an AWS region name: a
+// two-to-four-letter area, one or more words and a number, as in
+// us-east-1, us-gov-west-1, cn-north-1 or eusc-de-east-1.
+func ValidRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(s) > 32 || len(parts) < 3 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" {
+			return false
+		}
+		last := i == len(parts)-1
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			if last && !(c >= '0' && c <= '9') || !last && !(c >= 'a' && c <= 'z') {
+				return false
+			}
+		}
+		if i == 0 && len(p) > 4 || last && len(p) > 2 {
+			return false
+		}
+	}
+	return len(parts[0]) >= 2
+}
+
+// checkRegion refuses a credential scope whose region is not an AWS
+// region name, in AWS's words.
+func checkRegion(a *Auth) error {
+	if ValidRegion(a.Region) {
+		return nil
+	}
+	if isS3(a.Service) {
+		return &Error{Kind: KindInvalidScope, Message: "The authorization header is malformed; the region " + quoteClip(a.Region) +
+			" is wrong; sign for an AWS region such as 'us-east-1'."}
+	}
+	return &Error{Kind: KindInvalidScope, Message: "Credential should be scoped to a valid region, not " + quoteClip(a.Region) + ". "}
 }
 
 func isHex(s string) bool {
