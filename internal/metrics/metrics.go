@@ -79,16 +79,33 @@ func (c *Counter) write(w io.Writer, name string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, c.help, name, name, c.v.Load())
 }
 
-// CounterVec is a family of counters told apart by one label.
+// CounterVec is a family of counters told apart by one label. The number
+// of series is bounded whatever values callers pass, so that a label can
+// never grow without limit: see [Registry.NewCounterVec].
 type CounterVec struct {
 	help, label string
+	closed      bool // only the values given at registration (and Other)
 	mu          sync.Mutex
 	vs          map[string]*atomic.Uint64
 }
 
-// NewCounterVec registers a labelled counter family.
-func (r *Registry) NewCounterVec(name, help, label string) *CounterVec {
-	c := &CounterVec{help: help, label: label, vs: make(map[string]*atomic.Uint64)}
+// Other is the label value that counts what a [CounterVec] does not keep a
+// series of.
+const Other = "other"
+
+// MaxSeries is how many label values an open [CounterVec] keeps.
+const MaxSeries = 256
+
+// NewCounterVec registers a labelled counter family. With values, the
+// family is closed: exactly those series exist, from the start at 0, and
+// Add with any other value counts under [Other]. Without values, series are
+// added as values come, up to [MaxSeries]; later values count under
+// [Other].
+func (r *Registry) NewCounterVec(name, help, label string, values ...string) *CounterVec {
+	c := &CounterVec{help: help, label: label, vs: make(map[string]*atomic.Uint64), closed: len(values) > 0}
+	for _, v := range values {
+		c.vs[v] = new(atomic.Uint64)
+	}
 	r.register(name, c)
 	return c
 }
@@ -98,8 +115,14 @@ func (c *CounterVec) Add(value string, n uint64) {
 	c.mu.Lock()
 	v, ok := c.vs[value]
 	if !ok {
-		v = new(atomic.Uint64)
-		c.vs[value] = v
+		if c.closed || len(c.vs) >= MaxSeries {
+			value = Other
+			v = c.vs[Other]
+		}
+		if v == nil {
+			v = new(atomic.Uint64)
+			c.vs[value] = v
+		}
 	}
 	c.mu.Unlock()
 	v.Add(n)
