@@ -1,6 +1,8 @@
 // Package s3api serves the S3-compatible API of opentrail's built-in
-// object store: path-style requests (/, /<bucket>, /<bucket>/<key>) for
-// the buckets of an [objstore.FSBuckets], answered as S3 answers them
+// object store: path-style requests (/, /<bucket>, /<bucket>/<key>), and
+// virtual-hosted-style ones whose Host is <bucket>.localhost or
+// <bucket>.s3.<domain> ([VirtualHostBucket]), for the buckets of an
+// [objstore.FSBuckets], answered as S3 answers them
 // (XML bodies in the 2006-03-01 namespace, S3 error codes and statuses,
 // the x-amz-request-id header).
 //

@@ -26,6 +26,7 @@ type s3Error struct {
 	RangeRequested   string
 	ActualObjectSize string
 	Condition        string
+	HeadersNotSigned string
 }
 
 func (e *s3Error) Error() string { return e.Code + ": " + e.Message }
@@ -42,6 +43,7 @@ type errorBody struct {
 	RangeRequested   string `xml:",omitempty"`
 	ActualObjectSize string `xml:",omitempty"`
 	Condition        string `xml:",omitempty"`
+	HeadersNotSigned string `xml:",omitempty"`
 	Resource         string
 	RequestID        string `xml:"RequestId"`
 }
@@ -136,10 +138,22 @@ func (rq *request) toS3Error(err error) *s3Error {
 
 // writeError sends e; HEAD responses carry the status and no body.
 func (rq *request) writeError(e *s3Error) {
-	h := rq.w.Header()
-	h.Set("x-amz-request-id", rq.reqID)
-	if rq.r.Method == http.MethodHead {
-		rq.w.WriteHeader(e.Status)
+	writeError(rq.w, rq.r, rq.reqID, e)
+}
+
+// WriteError answers r with S3's XML error document, for requests refused
+// before they reach a Handler (a missing or bad signature, a body too large
+// or too slow). headersNotSigned fills the HeadersNotSigned element S3 adds
+// to its AccessDenied for unsigned x-amz-* headers; "" leaves it out.
+func WriteError(w http.ResponseWriter, r *http.Request, reqID, code, message string, status int, headersNotSigned string) {
+	writeError(w, r, reqID, &s3Error{Code: code, Message: message, Status: status, HeadersNotSigned: headersNotSigned})
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, reqID string, e *s3Error) {
+	h := w.Header()
+	h.Set("x-amz-request-id", reqID)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(e.Status)
 		return
 	}
 	b, err := xml.Marshal(errorBody{
@@ -152,8 +166,9 @@ func (rq *request) writeError(e *s3Error) {
 		RangeRequested:   e.RangeRequested,
 		ActualObjectSize: e.ActualObjectSize,
 		Condition:        e.Condition,
-		Resource:         rq.r.URL.Path,
-		RequestID:        rq.reqID,
+		HeadersNotSigned: e.HeadersNotSigned,
+		Resource:         r.URL.Path,
+		RequestID:        reqID,
 	})
 	if err != nil { // cannot happen for strings
 		b = []byte("<Error><Code>InternalError</Code></Error>")
@@ -161,6 +176,6 @@ func (rq *request) writeError(e *s3Error) {
 	b = append([]byte(xml.Header), b...)
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
-	rq.w.WriteHeader(e.Status)
-	_, _ = rq.w.Write(b)
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
 }

@@ -85,7 +85,7 @@ func (rq *request) region() string {
 // (see awsapi.WithCaller).
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	rq := &request{h: h, w: w, r: r, body: body, query: r.URL.Query()}
-	rq.bucket, rq.key = splitPath(r.URL.Path)
+	rq.bucket, rq.key = target(r)
 	rq.op = route(r.Method, rq.bucket, rq.key, rq.query, r.Header)
 	c := awsapi.CallerFrom(r.Context())
 	if c == nil || c.Principal == nil {
