@@ -95,3 +95,23 @@ func TestVirtualHostedRequests(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzVirtualHostBucket: any Host either names no bucket or names a
+// non-empty, lower-case one that the Host starts with.
+func FuzzVirtualHostBucket(f *testing.F) {
+	for _, h := range []string{"logs.localhost:4747", "a.s3.b.s3.example.com", "[::1]:80", "s3.localhost", ".", "x.s3."} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		b, ok := s3api.VirtualHostBucket(host)
+		if !ok {
+			if b != "" {
+				t.Fatalf("%q: bucket %q without ok", host, b)
+			}
+			return
+		}
+		if b == "" || b != strings.ToLower(b) || !strings.HasPrefix(strings.ToLower(host), b+".") {
+			t.Fatalf("%q: bucket %q", host, b)
+		}
+	})
+}

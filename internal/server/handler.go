@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -15,21 +13,15 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 )
 
 // Handler returns the server's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-s.ready:
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, "ok\n")
-		default:
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-		}
-	})
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET "+HealthPath, s.healthz)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.reg.Write(w)
@@ -46,8 +38,65 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// nativeService is the credential scope service of the native endpoints.
+const nativeService = "opentrail"
+
+// apiServices are the services of the AWS APIs, routed by the credential
+// scope's service; they are also the values of the service label of
+// opentrail_http_requests_total, with nativeService.
+var apiServices = []string{"cloudtrail", "cloudtrail-data", "s3"}
+
+// apiHandler returns what serves the AWS API a credential scope names, or
+// an error for a service this server does not serve.
+func (s *Server) apiHandler(r *http.Request, service string) (func(http.ResponseWriter, *http.Request, []byte), error) {
+	switch service {
+	case "cloudtrail":
+		return s.cloudtrail.Handle, nil
+	case "cloudtrail-data":
+		return s.cloudtrailData.Handle, nil
+	case "s3":
+		if s.s3 == nil {
+			return nil, &awsapi.Error{Code: "NotImplemented", Status: http.StatusNotImplemented,
+				Message: "opentrail delivers to the S3-compatible service configured as object_store, not to its built-in store; read the logs there"}
+		}
+		return s.s3.Serve, nil
+	}
+	if want := impliedService(r); want != "" {
+		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
+	}
+	return nil, awsapi.Errorf("UnknownServiceException",
+		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data or s3 (and the native /v1 endpoints for opentrail)", clip(service))
+}
+
+// impliedService names the service a request's shape belongs to, when it
+// is unmistakable, so that a scope naming another can be told which.
+func impliedService(r *http.Request) string {
+	t := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(t, "CloudTrail_20131101.") || strings.HasPrefix(t, "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."):
+		return "cloudtrail"
+	case t == "" && r.Method == http.MethodPost && r.URL.Path == "/PutAuditEvents":
+		return "cloudtrail-data"
+	}
+	return ""
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 // serveAPI authenticates a request with SigV4 and routes it: native
 // endpoints by path (/v1/...), AWS APIs by the credential scope's service.
+//
+// Everything that can be checked before the body is: the claim parses, the
+// scope names a service served here and a valid region, the access key is
+// known, the request time is within the skew, every x-amz-* header is
+// signed — and the signature itself when the payload hash is declared in
+// X-Amz-Content-Sha256. Only then is the body read, into a budget taken as
+// its bytes arrive (frontdoor.go).
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	reqID := awsapi.NewUUID()
 	native := strings.HasPrefix(r.URL.Path, "/v1/")
@@ -55,43 +104,47 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a, err := sigv4.Parse(r)
 	if err != nil {
 		s.authFails.Add(1)
-		s.writeAuthError(w, reqID, "", native, err)
+		s.writeAuthError(w, r, reqID, errorService(r, native), native, err)
 		return
 	}
 	service := a.Service
-	s.requests.Add(service, 1)
-
-	// Bodies in memory at once are bounded: a request reserves what it may
-	// read (its Content-Length, or the limit) before reading, and waits a
-	// little for room before being told to slow down.
-	reserve := s.cfg.Limits.MaxBodyBytes
-	if r.ContentLength >= 0 && r.ContentLength < reserve {
-		reserve = r.ContentLength
+	var serve func(http.ResponseWriter, *http.Request, []byte)
+	if native {
+		if service != nativeService {
+			err = &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + nativeService + "'. "}
+		}
+	} else {
+		serve, err = s.apiHandler(r, service)
 	}
-	reserve = max(reserve, 1)
-	waitCtx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	err = s.bodyBudget.Acquire(waitCtx, reserve)
-	cancel()
 	if err != nil {
-		s.writeErr(w, reqID, service, native, awsapi.Throttled())
+		s.authFails.Add(1)
+		s.writeAuthError(w, r, reqID, errorService(r, native), native, err)
 		return
 	}
-	defer s.bodyBudget.Release(reserve)
-	body, err := readBody(r, s.cfg.Limits.MaxBodyBytes)
-	if err != nil {
-		s.writeErr(w, reqID, service, native, err)
-		return
-	}
-	payload, err := s.verifier.VerifyPayload(r, a, body)
+	pending, err := s.verifier.Begin(r, a)
 	if err != nil {
 		s.authFails.Add(1)
 		s.auditAuthFailure(r, a, reqID, err)
-		s.writeAuthError(w, reqID, service, native, err)
+		s.writeAuthError(w, r, reqID, service, native, err)
 		return
 	}
+	body, hold, err := s.door.readBody(w, r, s.cfg.Limits.MaxBodyBytes, pending.Authenticated(), sourceIP(r))
+	defer hold.release()
+	if err != nil {
+		s.writeErr(w, r, reqID, service, native, err)
+		return
+	}
+	payload, err := pending.Finish(body)
+	if err != nil {
+		s.authFails.Add(1)
+		s.auditAuthFailure(r, a, reqID, err)
+		s.writeAuthError(w, r, reqID, service, native, err)
+		return
+	}
+	hold.authenticated()
 	p, ok := s.dir.Principal(a.AccessKeyID)
 	if !ok { // the verifier knew the key, so this cannot happen
-		s.writeAuthError(w, reqID, service, native, &sigv4.Error{Kind: sigv4.KindUnknownAccessKey, Message: "The security token included in the request is invalid."})
+		s.writeAuthError(w, r, reqID, service, native, &sigv4.Error{Kind: sigv4.KindUnknownAccessKey, Message: "The security token included in the request is invalid."})
 		return
 	}
 	caller := &awsapi.Caller{
@@ -105,27 +158,40 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		TLS:       awsapi.TLSDetailsFrom(r),
 	}
 	r = r.WithContext(awsapi.WithCaller(r.Context(), caller))
-
+	// Only verified, bounded values label the metric: the scope's service
+	// is one of apiServices or nativeService by now.
+	s.requests.Add(service, 1)
 	if native {
 		s.serveNative(w, r, payload)
 		return
 	}
-	switch service {
-	case "cloudtrail":
-		s.cloudtrail.Handle(w, r, payload)
-	case "cloudtrail-data":
-		s.cloudtrailData.Handle(w, r, payload)
-	case "s3":
-		if s.s3 == nil {
-			s.writeErr(w, reqID, service, false, &awsapi.Error{Code: "NotImplemented", Status: http.StatusNotImplemented,
-				Message: "opentrail delivers to the S3-compatible service configured as object_store, not to its built-in store; read the logs there"})
-			return
-		}
-		s.s3.Serve(w, r, payload)
-	default:
-		awsapi.WriteJSON11Error(w, reqID, awsapi.Errorf("UnknownServiceException",
-			"opentrail does not serve the service %q named in the request's credential scope; sign requests for cloudtrail or cloudtrail-data", service))
+	serve(w, r, payload)
+}
+
+// errorService is the service whose error format answers a request
+// refused before its claimed service could be trusted: "s3" for what looks
+// like an S3 request (so that S3 clients read S3's XML errors), "" (JSON)
+// otherwise.
+func errorService(r *http.Request, native bool) string {
+	if native || r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+		return ""
 	}
+	cred := r.Header.Get("Authorization")
+	if cred == "" {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	if strings.Contains(cred, "/aws4_request") {
+		if strings.Contains(cred, "/s3/aws4_request") {
+			return "s3"
+		}
+		return ""
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/PutAuditEvents" {
+		return ""
+	}
+	// Unsigned, or signed some other way (SigV2 "AWS key:signature"):
+	// plain REST requests are S3's.
+	return "s3"
 }
 
 func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -181,21 +247,6 @@ func (e *bodyTooLargeError) Error() string {
 	return fmt.Sprintf("request body is larger than %d bytes; send fewer events per request (or raise limits.max_body_bytes)", e.limit)
 }
 
-// readBody reads the whole request body, refusing more than limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, &bodyTooLargeError{limit}
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, &awsapi.Error{Code: "SerializationException", Message: "could not read the request body: " + err.Error(), Status: http.StatusBadRequest}
-	}
-	if int64(len(b)) > limit {
-		return nil, &bodyTooLargeError{limit}
-	}
-	return b, nil
-}
-
 // gunzip inflates a gzip body, refusing to inflate past limit bytes.
 func gunzip(body []byte, limit int64) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -212,17 +263,32 @@ func gunzip(body []byte, limit int64) ([]byte, error) {
 	return out, nil
 }
 
-func (s *Server) writeErr(w http.ResponseWriter, reqID, service string, native bool, err error) {
+func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
 	var tl *bodyTooLargeError
-	if errors.As(err, &tl) {
-		err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
-	}
+	var slow *errSlowDown
+	var timeout errBodyTimeout
 	if service == "s3" {
-		if tl != nil {
-			err = &awsapi.Error{Code: "EntityTooLarge", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+		switch {
+		case errors.As(err, &tl):
+			s3api.WriteError(w, r, reqID, "EntityTooLarge", tl.Error(), http.StatusRequestEntityTooLarge, "")
+		case errors.As(err, &slow):
+			s3api.WriteError(w, r, reqID, "SlowDown", "Please reduce your request rate: "+slow.Error()+".", http.StatusServiceUnavailable, "")
+		case errors.As(err, &timeout):
+			s3api.WriteError(w, r, reqID, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period: "+timeout.Error()+".", http.StatusBadRequest, "")
+		default:
+			ae := &awsapi.Error{Code: "InternalError", Message: "We encountered an internal error. Please try again.", Status: http.StatusInternalServerError}
+			errors.As(err, &ae)
+			s3api.WriteError(w, r, reqID, ae.Code, ae.Message, ae.HTTPStatus(), "")
 		}
-		writeS3Error(w, reqID, err)
 		return
+	}
+	switch {
+	case errors.As(err, &tl):
+		err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+	case errors.As(err, &slow):
+		err = awsapi.NewError(awsapi.CodeThrottling, "Rate exceeded: "+slow.Error())
+	case errors.As(err, &timeout):
+		err = &awsapi.Error{Code: "RequestTimeoutException", Message: timeout.Error(), Status: http.StatusRequestTimeout}
 	}
 	if native || service == "cloudtrail-data" {
 		awsapi.WriteRESTJSONError(w, reqID, err)
@@ -231,14 +297,21 @@ func (s *Server) writeErr(w http.ResponseWriter, reqID, service string, native b
 	awsapi.WriteJSON11Error(w, reqID, err)
 }
 
-func (s *Server) writeAuthError(w http.ResponseWriter, reqID, service string, native bool, err error) {
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
 	var se *sigv4.Error
 	if !errors.As(err, &se) {
-		s.writeErr(w, reqID, service, native, err)
+		s.writeErr(w, r, reqID, service, native, err)
 		return
 	}
-	code := se.Code(service)
-	s.writeErr(w, reqID, service, native, &awsapi.Error{Code: code, Message: se.Message, Status: se.Status()})
+	if service == "s3" {
+		msg := se.Message
+		if se.Kind == sigv4.KindMissingAuthentication {
+			msg = "Access Denied: the request is not signed; opentrail serves only requests signed with AWS Signature Version 4 (no anonymous access)."
+		}
+		s3api.WriteError(w, r, reqID, se.Code(service), msg, se.Status(service), se.HeadersNotSigned)
+		return
+	}
+	s.writeErr(w, r, reqID, service, native, &awsapi.Error{Code: se.Code(service), Message: se.Message, Status: se.Status(service)})
 }
 
 // auditAuthFailure records a refused call whose access key is known, as
@@ -286,26 +359,4 @@ func sourceIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// writeS3Error answers an S3 request that failed before reaching the S3
-// API (signature, body size) with S3's XML error document.
-func writeS3Error(w http.ResponseWriter, reqID string, err error) {
-	ae := &awsapi.Error{Code: "InternalError", Message: "We encountered an internal error. Please try again.", Status: http.StatusInternalServerError}
-	errors.As(err, &ae)
-	status := ae.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("x-amz-request-id", reqID)
-	w.WriteHeader(status)
-	body, _ := xml.Marshal(struct {
-		XMLName   xml.Name `xml:"Error"`
-		Code      string
-		Message   string
-		RequestID string `xml:"RequestId"`
-	}{Code: ae.Code, Message: ae.Message, RequestID: reqID})
-	io.WriteString(w, xml.Header)
-	w.Write(body)
 }

@@ -64,9 +64,12 @@ type Server struct {
 	httpSrv  *http.Server
 	listener net.Listener
 	ready    chan struct{}
+	started  time.Time // when Run began serving
 
-	// bodyBudget bounds the request bytes held in memory at once.
+	// bodyBudget bounds the request bytes held in memory at once; door
+	// admits bodies into it (frontdoor.go).
 	bodyBudget *semaphore.Weighted
+	door       *frontDoor
 
 	requests  *metrics.CounterVec
 	authFails *metrics.Counter
@@ -82,7 +85,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
 	s.dir = auth.FromConfig(&cfg)
-	s.bodyBudget = semaphore.NewWeighted(max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes))
+	budget := max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes)
+	s.bodyBudget = semaphore.NewWeighted(budget)
+	s.door = newFrontDoor(s.bodyBudget, budget, cfg.Limits.MaxBodyBytes, s.reg)
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
 	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger})
@@ -152,8 +157,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.native = svc.Native()
 	s.api = svc
 
-	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "API requests, by service.", "service")
-	s.authFails = s.reg.NewCounter("opentrail_auth_failures_total", "Requests refused for missing or bad SigV4 signatures.")
+	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "Authenticated API requests, by the service they were signed for.", "service",
+		append([]string{nativeService}, apiServices...)...)
+	s.authFails = s.reg.NewCounter("opentrail_auth_failures_total", "Requests refused for a missing or bad SigV4 signature or credential scope.")
 	s.reg.NewGaugeFunc("opentrail_store_last_sequence", "Sequence number of the newest committed event.", func() float64 {
 		return float64(st.LastSeq())
 	})
@@ -254,8 +260,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ingester.Start()
 	s.deliverer.Start()
 	s.httpSrv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: s.Handler(),
+		// Headers must arrive promptly; API bodies get their own deadline,
+		// relative to their size (frontdoor.go).
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -273,6 +281,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
+	s.started = time.Now()
 	close(s.ready)
 	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
 	if s.dir.IsLocal() {

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/opentrail/opentrail/internal/metrics"
+)
+
+// TestFrontDoorDegradedWindow: refusals make the health report degraded
+// for 30 s after the last one, and say how many there were.
+func TestFrontDoorDegradedWindow(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	d := newFrontDoor(semaphore.NewWeighted(1<<20), 1<<20, 1<<10, metrics.NewRegistry())
+	d.now = func() time.Time { return now }
+	if got := d.degraded(); got != nil {
+		t.Fatalf("fresh: %q", got)
+	}
+	d.note(refusedSlow)
+	now = now.Add(20 * time.Second)
+	d.note(refusedSlow)
+	d.note(refusedBudget)
+	got := d.degraded()
+	if len(got) != 2 || !strings.HasPrefix(got[0], "1 requests throttled since 2026-12-01T12:00:20Z") ||
+		!strings.HasPrefix(got[1], "2 requests cut off since 2026-12-01T12:00:00Z") {
+		t.Fatalf("degraded = %q", got)
+	}
+	now = now.Add(31 * time.Second)
+	if got := d.degraded(); got != nil {
+		t.Fatalf("31 s after the last refusal: %q", got)
+	}
+	d.note(refusedSlow) // a new episode counts from 1
+	if got := d.degraded(); len(got) != 1 || !strings.HasPrefix(got[0], "1 requests cut off since 2026-12-01T12:00:51Z") {
+		t.Fatalf("new episode: %q", got)
+	}
+}
+
+// TestFrontDoorShares: unauthenticated bytes are bounded per source and
+// server-wide, and authenticating gives their share back.
+func TestFrontDoorShares(t *testing.T) {
+	const total = 8 << 20
+	d := newFrontDoor(semaphore.NewWeighted(total), total, 1<<20, metrics.NewRegistry())
+	if d.unauthBytes != total/2 || d.sourceBytes != 1<<20 {
+		t.Fatalf("shares %d %d", d.unauthBytes, d.sourceBytes)
+	}
+	a := &bodyHold{d: d, src: "192.0.2.1"}
+	if err := d.reserve(t.Context(), a, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.reserve(t.Context(), a, 1); err == nil {
+		t.Fatal("a source went past its share")
+	}
+	b := &bodyHold{d: d, src: "192.0.2.2"}
+	if err := d.reserve(t.Context(), b, 1<<20); err != nil {
+		t.Fatalf("another source was held back: %v", err)
+	}
+	a.authenticated()
+	if d.heldUnauth.Load() != 1<<20 || d.heldAll.Load() != 2<<20 {
+		t.Fatalf("held %d unauthenticated, %d in all", d.heldUnauth.Load(), d.heldAll.Load())
+	}
+	if err := d.reserve(t.Context(), &bodyHold{d: d, src: "192.0.2.1"}, 1<<20); err != nil {
+		t.Fatalf("the source's share was not given back: %v", err)
+	}
+	// Authenticated requests may use what unauthenticated ones may not.
+	if err := d.reserve(t.Context(), &bodyHold{d: d, authed: true}, total-3<<20); err != nil {
+		t.Fatal(err)
+	}
+	a.release()
+	b.release()
+	if d.heldAll.Load() != total-2<<20 || len(d.sources) != 1 {
+		t.Fatalf("after release: held %d, sources %v", d.heldAll.Load(), d.sources)
+	}
+}
