@@ -366,3 +366,54 @@ func TestS3FrontDoorErrors(t *testing.T) {
 		t.Errorf("curl virtual-hosted ListObjectsV2: %v\n%s", err, out)
 	}
 }
+
+// TestRealClientsSignEveryAmzHeader: the clients users have sign every
+// x-amz-* header they send, so none is refused for an unsigned one:
+// curl --aws-sigv4 as the README uses it, and boto3 (the library of the
+// AWS CLI, whose own runs are in TestAWSCLI) with S3 checksums and
+// expected-owner headers.
+func TestRealClientsSignEveryAmzHeader(t *testing.T) {
+	s := startServer(t, "")
+	rec := record(recOpts{id: uuid("curl", 1)})
+	out, err := exec.Command("curl", "-sS", "--aws-sigv4", "aws:amz:us-east-1:opentrail", "--user", "test:test",
+		"-H", "Content-Type: application/x-ndjson", "--data-binary", string(rec), s.url+"/v1/events").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"accepted":1`) {
+		t.Errorf("curl POST /v1/events: %v %s", err, out)
+	}
+	out, err = exec.Command("curl", "-sS", "--aws-sigv4", "aws:amz:us-east-1:cloudtrail", "--user", "test:test",
+		"-H", "Content-Type: application/x-amz-json-1.1", "-H", "X-Amz-Target: CloudTrail_20131101.LookupEvents",
+		"-d", `{"MaxResults":5}`, s.url+"/").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"Events"`) {
+		t.Errorf("curl LookupEvents: %v %s", err, out)
+	}
+
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	script := `
+import sys, boto3, botocore
+from botocore.config import Config
+url = sys.argv[1]
+kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+ct = boto3.client("cloudtrail", **kw)
+ct.lookup_events(MaxResults=5)
+ct.list_trails()
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+s3.create_bucket(Bucket="boto-logs")
+s3.list_objects_v2(Bucket="boto-logs", ExpectedBucketOwner="000000000000")
+try:
+    s3.put_object(Bucket="boto-logs", Key="k", Body=b"x" * 1000, ChecksumAlgorithm="SHA256")
+except botocore.exceptions.ClientError as e:
+    print("put:", e.response["Error"]["Code"], e.response["Error"]["Message"])
+try:
+    s3.get_object(Bucket="boto-logs", Key="missing", ChecksumMode="ENABLED")
+except botocore.exceptions.ClientError as e:
+    print("get:", e.response["Error"]["Code"])
+print("done")
+`
+	out, err = exec.Command("python3", "-c", script, s.url).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "done") || strings.Contains(string(out), "not signed") ||
+		!strings.Contains(string(out), "put: AccessDenied Access Denied: opentrail's log delivery") || !strings.Contains(string(out), "get: NoSuchKey") {
+		t.Errorf("boto3: %v\n%s", err, out)
+	}
+}
