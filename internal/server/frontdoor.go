@@ -77,6 +77,9 @@ type frontDoor struct {
 
 	refused *metrics.CounterVec
 	now     func() time.Time
+	// grace and minRate are bodyGrace and bodyMinRate (tests shorten them).
+	grace   time.Duration
+	minRate float64
 }
 
 type sourceUse struct {
@@ -98,6 +101,8 @@ func newFrontDoor(budget *semaphore.Weighted, totalBytes, maxBody int64, reg *me
 		sources:     make(map[string]*sourceUse),
 		episodes:    make(map[string]*episode),
 		now:         time.Now,
+		grace:       bodyGrace,
+		minRate:     bodyMinRate,
 	}
 	d.unauth = semaphore.NewWeighted(d.unauthBytes)
 	d.refused = reg.NewCounterVec("opentrail_http_requests_refused_total",
@@ -331,8 +336,11 @@ func (d *frontDoor) readBody(w http.ResponseWriter, r *http.Request, limit int64
 			return nil, h, err
 		}
 		waited += d.now().Sub(t0)
-		deadline := start.Add(waited + bodyGrace + time.Duration(float64(int64(len(body))+n)/bodyMinRate*float64(time.Second)))
-		_ = rc.SetReadDeadline(deadline) // not every ResponseWriter supports deadlines
+		deadline := start.Add(waited + d.grace + time.Duration(float64(int64(len(body))+n)/d.minRate*float64(time.Second)))
+		// Not every ResponseWriter supports deadlines. The server lifts the
+		// deadline itself once the body hits EOF, when it starts watching
+		// the connection for the client going away.
+		_ = rc.SetReadDeadline(deadline)
 		if body == nil {
 			body = make([]byte, 0, n)
 		} else {

@@ -1,6 +1,11 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +77,57 @@ func TestFrontDoorShares(t *testing.T) {
 	b.release()
 	if d.heldAll.Load() != total-2<<20 || len(d.sources) != 1 {
 		t.Fatalf("after release: held %d, sources %v", d.heldAll.Load(), d.sources)
+	}
+}
+
+// TestFrontDoorBodyDeadlines: a body that stops arriving is cut off after
+// the grace period, and the deadline is lifted once the body is in, so a
+// request served for longer keeps its context.
+func TestFrontDoorBodyDeadlines(t *testing.T) {
+	d := newFrontDoor(semaphore.NewWeighted(1<<20), 1<<20, 1<<19, metrics.NewRegistry())
+	d.grace, d.minRate = 200*time.Millisecond, 1<<30
+	type result struct {
+		n      int
+		err    error
+		ctxErr error
+	}
+	results := make(chan result, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, hold, err := d.readBody(w, r, 1<<19, false, "127.0.0.1")
+		if err == nil {
+			time.Sleep(3 * d.grace) // served for longer than the body deadline
+		}
+		hold.release()
+		results <- result{len(body), err, r.Context().Err()}
+	}))
+	defer srv.Close()
+
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(strings.Repeat("x", 100<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if r := <-results; r.err != nil || r.n != 100<<10 || r.ctxErr != nil {
+		t.Fatalf("whole body: read %d, err %v, context %v", r.n, r.err, r.ctxErr)
+	}
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly the start")
+	r := <-results
+	if !errors.As(r.err, new(errBodyTimeout)) {
+		t.Fatalf("stalled body: err %v", r.err)
+	}
+	if el := time.Since(start); el < d.grace || el > 10*d.grace {
+		t.Fatalf("stalled body cut off after %v, grace %v", el, d.grace)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.heldAll.Load() != 0 || len(d.sources) != 0 {
+		t.Fatalf("after the requests: held %d, sources %v", d.heldAll.Load(), d.sources)
 	}
 }
