@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -157,15 +158,44 @@ var objectWriteSubresources = []struct{ sub, name string }{
 func route(method, bucket, key string, q url.Values, hdr http.Header) *operation {
 	switch {
 	case bucket == "":
-		if method == http.MethodGet {
+		if method != http.MethodGet {
+			return unsupportedMethod(method, "SERVICE")
+		}
+		if listBucketsQuery(q) {
 			return opListBuckets
 		}
-		return unsupportedMethod(method, "SERVICE")
+		// A bucket operation without a bucket: a virtual-hosted-style
+		// request whose Host opentrail does not read buckets from.
+		return opNoBucket
 	case key == "":
 		return routeBucket(method, q)
 	}
 	return routeObject(method, q, hdr)
 }
+
+// listBucketsQuery reports whether q holds only ListBuckets' parameters.
+func listBucketsQuery(q url.Values) bool {
+	for k := range q {
+		switch k {
+		case "max-buckets", "continuation-token", "prefix", "bucket-region":
+		case "x-id":
+			if q.Get(k) != "ListBuckets" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// opNoBucket answers a request to the root path that is not ListBuckets.
+var opNoBucket = &operation{run: func(rq *request) error {
+	return &s3Error{Code: "InvalidRequest", Status: http.StatusBadRequest, Message: "This request names no bucket: its path is / and opentrail " +
+		"reads buckets from the Host only for <bucket>.localhost and <bucket>.s3.<domain>, not " + strconv.Quote(rq.r.Host) +
+		". Use path-style addressing (http://host:port/<bucket>/<key>): addressing_style = path in the AWS CLI's s3 configuration, " +
+		"UsePathStyle in aws-sdk-go-v2, Config(s3={\"addressing_style\": \"path\"}) in boto3."}
+}}
 
 func routeBucket(method string, q url.Values) *operation {
 	switch method {

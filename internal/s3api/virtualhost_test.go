@@ -90,6 +90,18 @@ func TestVirtualHostedRequests(t *testing.T) {
 	if len(hosts) == 0 || !strings.HasPrefix(hosts[0], "trail-logs.localhost:") {
 		t.Fatalf("the SDK sent Host %q, not virtual-hosted style; the test does not test what it should", hosts)
 	}
+
+	// A Host opentrail does not read buckets from: a bucket operation at
+	// the root is refused with a clear error, not answered as ListBuckets.
+	other := s3.New(cl.Options(), func(o *s3.Options) { o.BaseEndpoint = aws.String("http://opentrail.internal:" + port) })
+	_, err = other.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("trail-logs")})
+	msg := wantErr(t, "ListObjectsV2 at an unknown virtual host", err, "InvalidRequest", http.StatusBadRequest)
+	if !strings.Contains(msg, "Use path-style addressing") {
+		t.Errorf("message %q", msg)
+	}
+	if h := hosts[len(hosts)-1]; !strings.HasPrefix(h, "trail-logs.opentrail.internal:") {
+		t.Fatalf("the SDK sent Host %q", h)
+	}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
