@@ -96,8 +96,10 @@ func newFrontDoor(budget *semaphore.Weighted, totalBytes, maxBody int64, reg *me
 	d := &frontDoor{
 		total:       budget,
 		totalBytes:  totalBytes,
-		unauthBytes: max(totalBytes/2, maxBody),
-		sourceBytes: max(totalBytes/8, maxBody),
+		// Each share holds at least one maximal body and the chunk that
+		// finds it too large.
+		unauthBytes: max(totalBytes/2, maxBody+bodyChunk),
+		sourceBytes: max(totalBytes/8, maxBody+bodyChunk),
 		sources:     make(map[string]*sourceUse),
 		episodes:    make(map[string]*episode),
 		now:         time.Now,
@@ -146,11 +148,11 @@ func (d *frontDoor) degraded() []string {
 		var what string
 		switch reason {
 		case refusedBudget:
-			what = fmt.Sprintf("%d requests throttled since %s: request bodies filled the %d MiB memory budget", e.n, since, d.totalBytes>>20)
+			what = fmt.Sprintf("%d requests throttled since %s: request bodies filled the %s memory budget", e.n, since, sizeText(d.totalBytes))
 		case refusedUnauth:
-			what = fmt.Sprintf("%d unauthenticated requests throttled since %s: bodies of requests not yet authenticated filled their %d MiB share", e.n, since, d.unauthBytes>>20)
+			what = fmt.Sprintf("%d unauthenticated requests throttled since %s: bodies of requests not yet authenticated filled their %s share", e.n, since, sizeText(d.unauthBytes))
 		case refusedSource:
-			what = fmt.Sprintf("%d unauthenticated requests refused since %s: one address had more than %d requests or %d MiB of unauthenticated bodies in flight", e.n, since, maxSourceRequests, d.sourceBytes>>20)
+			what = fmt.Sprintf("%d unauthenticated requests refused since %s: one address had more than %d requests or %s of unauthenticated bodies in flight", e.n, since, maxSourceRequests, sizeText(d.sourceBytes))
 		case refusedSlow:
 			what = fmt.Sprintf("%d requests cut off since %s: their bodies arrived slower than %d KiB/s", e.n, since, bodyMinRate>>10)
 		}
@@ -241,7 +243,7 @@ func (d *frontDoor) reserve(ctx context.Context, h *bodyHold, n int64) error {
 		d.mu.Unlock()
 		if !ok {
 			d.note(refusedSource)
-			return &errSlowDown{fmt.Sprintf("too many request bytes in flight from %s before authentication (at most %d MiB); retry later", h.src, d.sourceBytes>>20)}
+			return &errSlowDown{fmt.Sprintf("too many request bytes in flight from %s before authentication (at most %s); retry later", h.src, sizeText(d.sourceBytes))}
 		}
 		wctx, cancel := context.WithTimeout(ctx, budgetWait)
 		err := d.unauth.Acquire(wctx, n)
@@ -341,11 +343,13 @@ func (d *frontDoor) readBody(w http.ResponseWriter, r *http.Request, limit int64
 		// deadline itself once the body hits EOF, when it starts watching
 		// the connection for the client going away.
 		_ = rc.SetReadDeadline(deadline)
-		if body == nil {
-			body = make([]byte, 0, n)
-		} else {
-			body = growTo(body, len(body)+int(n))
+		// Capacity doubles as bytes arrive (never past a declared length),
+		// so memory follows what was received and reserved.
+		ceiling := limit + 1
+		if r.ContentLength >= 0 {
+			ceiling = r.ContentLength
 		}
+		body = growTo(body, len(body)+int(n), int(ceiling))
 		m, err := io.ReadFull(r.Body, body[len(body):len(body)+int(n)])
 		body = body[:len(body)+m]
 		if err != nil {
@@ -363,12 +367,21 @@ func (d *frontDoor) readBody(w http.ResponseWriter, r *http.Request, limit int64
 	}
 }
 
-// growTo returns b with capacity for at least n bytes, doubling as needed.
-func growTo(b []byte, n int) []byte {
+// sizeText writes n bytes in MiB, or KiB below one MiB.
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// growTo returns b with capacity for at least n bytes, doubling as needed
+// but not past ceiling.
+func growTo(b []byte, n, ceiling int) []byte {
 	if cap(b) >= n {
 		return b
 	}
-	nb := make([]byte, len(b), max(n, 2*cap(b)))
+	nb := make([]byte, len(b), max(n, min(2*cap(b), ceiling)))
 	copy(nb, b)
 	return nb
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -48,11 +49,11 @@ func TestFrontDoorDegradedWindow(t *testing.T) {
 func TestFrontDoorShares(t *testing.T) {
 	const total = 8 << 20
 	d := newFrontDoor(semaphore.NewWeighted(total), total, 1<<20, metrics.NewRegistry())
-	if d.unauthBytes != total/2 || d.sourceBytes != 1<<20 {
+	if d.unauthBytes != total/2 || d.sourceBytes != 1<<20+bodyChunk {
 		t.Fatalf("shares %d %d", d.unauthBytes, d.sourceBytes)
 	}
 	a := &bodyHold{d: d, src: "192.0.2.1"}
-	if err := d.reserve(t.Context(), a, 1<<20); err != nil {
+	if err := d.reserve(t.Context(), a, d.sourceBytes); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.reserve(t.Context(), a, 1); err == nil {
@@ -63,19 +64,19 @@ func TestFrontDoorShares(t *testing.T) {
 		t.Fatalf("another source was held back: %v", err)
 	}
 	a.authenticated()
-	if d.heldUnauth.Load() != 1<<20 || d.heldAll.Load() != 2<<20 {
+	if d.heldUnauth.Load() != 1<<20 || d.heldAll.Load() != d.sourceBytes+1<<20 {
 		t.Fatalf("held %d unauthenticated, %d in all", d.heldUnauth.Load(), d.heldAll.Load())
 	}
 	if err := d.reserve(t.Context(), &bodyHold{d: d, src: "192.0.2.1"}, 1<<20); err != nil {
 		t.Fatalf("the source's share was not given back: %v", err)
 	}
 	// Authenticated requests may use what unauthenticated ones may not.
-	if err := d.reserve(t.Context(), &bodyHold{d: d, authed: true}, total-3<<20); err != nil {
+	if err := d.reserve(t.Context(), &bodyHold{d: d, authed: true}, total-2<<20-d.sourceBytes); err != nil {
 		t.Fatal(err)
 	}
 	a.release()
 	b.release()
-	if d.heldAll.Load() != total-2<<20 || len(d.sources) != 1 {
+	if d.heldAll.Load() != total-1<<20-d.sourceBytes || len(d.sources) != 1 {
 		t.Fatalf("after release: held %d, sources %v", d.heldAll.Load(), d.sources)
 	}
 }
@@ -129,5 +130,53 @@ func TestFrontDoorBodyDeadlines(t *testing.T) {
 	defer d.mu.Unlock()
 	if d.heldAll.Load() != 0 || len(d.sources) != 0 {
 		t.Fatalf("after the requests: held %d, sources %v", d.heldAll.Load(), d.sources)
+	}
+}
+
+// TestFrontDoorReadsWholeBodies: bodies of declared and undeclared length
+// are read whole, and one past the limit is refused either way.
+func TestFrontDoorReadsWholeBodies(t *testing.T) {
+	const limit = 300 << 10
+	d := newFrontDoor(semaphore.NewWeighted(1<<20), 1<<20, limit, metrics.NewRegistry())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, hold, err := d.readBody(w, r, limit, r.URL.Query().Has("authed"), "127.0.0.1")
+		defer hold.release()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		fmt.Fprintf(w, "%d %x", len(body), body[len(body)-4:])
+	}))
+	defer srv.Close()
+	payload := strings.Repeat("0123456789abcdef", limit/16)
+	for _, tc := range []struct {
+		name, query string
+		body        string
+		chunked     bool
+		want        string
+	}{
+		{"declared length", "", payload, false, fmt.Sprintf("%d 63646566", limit)},
+		{"chunked", "", payload, true, fmt.Sprintf("%d 63646566", limit)},
+		{"authenticated", "?authed", payload[:70000], false, "70000 63646566"},
+		{"declared past the limit", "", payload + "x", false, "larger than"},
+		{"chunked past the limit", "", payload + "x", true, "larger than"},
+	} {
+		var rd io.Reader = strings.NewReader(tc.body)
+		if tc.chunked {
+			rd = io.MultiReader(rd) // hides the length: sent chunked
+		}
+		resp, err := http.Post(srv.URL+tc.query, "application/octet-stream", rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s: %d %s, want %q", tc.name, resp.StatusCode, b, tc.want)
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // the handlers' deferred releases
+	if d.heldAll.Load() != 0 || d.heldUnauth.Load() != 0 {
+		t.Errorf("held %d, %d unauthenticated after the requests", d.heldAll.Load(), d.heldUnauth.Load())
 	}
 }
