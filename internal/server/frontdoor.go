@@ -94,8 +94,8 @@ type episode struct {
 
 func newFrontDoor(budget *semaphore.Weighted, totalBytes, maxBody int64, reg *metrics.Registry) *frontDoor {
 	d := &frontDoor{
-		total:       budget,
-		totalBytes:  totalBytes,
+		total:      budget,
+		totalBytes: totalBytes,
 		// Each share holds at least one maximal body and the chunk that
 		// finds it too large.
 		unauthBytes: max(totalBytes/2, maxBody+bodyChunk),
