@@ -93,7 +93,10 @@ func TestParseLenientLeavesValidAndSyntax(t *testing.T) {
 }
 
 // TestParseLenientPanther: every panther-analysis record that the strict
-// parser rejects is repaired.
+// parser rejects is repaired when a time for records without one is given
+// (an importer gives the day of the file's date folder); without it, the
+// records that have no readable eventTime are rejected with ErrNoEventTime,
+// never given an invented time, and every other record is still repaired.
 func TestParseLenientPanther(t *testing.T) {
 	f, err := os.Open("../../../shared/testdata/public/panther-analysis/panther_cloudtrail_rule_test_records.ndjson")
 	if err != nil {
@@ -102,7 +105,8 @@ func TestParseLenientPanther(t *testing.T) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
-	strictFail, n := 0, 0
+	day := event.LenientOptions{Time: time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC)}
+	strictFail, noTime, n := 0, 0, 0
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
@@ -112,11 +116,25 @@ func TestParseLenientPanther(t *testing.T) {
 		if _, err := event.Parse([]byte(line)); err != nil {
 			strictFail++
 		}
-		if _, reps, err := event.ParseLenient([]byte(line), event.LenientOptions{}); err != nil {
+		if _, reps, err := event.ParseLenient([]byte(line), day); err != nil {
 			t.Errorf("record %d: %v (repairs %v)", n, err, reps)
 		}
+		var m map[string]any
+		json.Unmarshal([]byte(line), &m)
+		s, _ := m["eventTime"].(string)
+		_, perr := time.Parse(time.RFC3339, s)
+		_, _, err := event.ParseLenient([]byte(line), event.LenientOptions{})
+		switch {
+		case perr != nil && !strings.Contains(s, " "):
+			noTime++
+			if !errors.Is(err, event.ErrNoEventTime) {
+				t.Errorf("record %d (eventTime %q) without a time: err %v, want ErrNoEventTime", n, s, err)
+			}
+		case err != nil:
+			t.Errorf("record %d: %v", n, err)
+		}
 	}
-	if n != 464 || strictFail == 0 {
-		t.Fatalf("read %d records, %d failing strictly; want 464 and some", n, strictFail)
+	if n != 464 || strictFail == 0 || noTime == 0 {
+		t.Fatalf("read %d records, %d failing strictly, %d without a time; want 464 and some of each", n, strictFail, noTime)
 	}
 }
