@@ -478,4 +478,3 @@ func (im *Importer) load(ctx context.Context, o Object, buf *reader) ([]byte, er
 	}
 	return buf.plain.Bytes(), nil
 }
-

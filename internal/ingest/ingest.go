@@ -66,9 +66,9 @@ type Ingester struct {
 	done   chan struct{}
 
 	accepted, duplicates, conflicts, rejected *metrics.Counter
-	commits                        *metrics.Counter
-	commitLatency, batchSize       *metrics.Histogram
-	sourceEvents                   *metrics.CounterVec
+	commits                                   *metrics.Counter
+	commitLatency, batchSize                  *metrics.Histogram
+	sourceEvents                              *metrics.CounterVec
 }
 
 type request struct {
