@@ -13,7 +13,10 @@ import (
 
 // ErrNotLog is wrapped by the error reported for a file that is none of
 // the forms parseFile reads.
-var ErrNotLog = errors.New(`not a CloudTrail log: neither NDJSON (one record a line), a {"Records":[…]} document, a JSON array of records nor a single record`)
+var ErrNotLog = errors.New("not a CloudTrail log")
+
+// forms names the forms a log file may take, for errors.
+const forms = `neither NDJSON (one record a line), a {"Records":[…]} document, a JSON array of records nor a single record`
 
 // digestMembers are top-level members of a CloudTrail digest file, which
 // no record has.
@@ -45,7 +48,7 @@ func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []
 	case '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(data, &elems); err != nil {
-			return false, fmt.Errorf("%w: invalid JSON array: %v", ErrNotLog, err)
+			return false, fmt.Errorf("%w: %s (invalid JSON array: %v)", ErrNotLog, forms, err)
 		}
 		return false, parseEach(elems, opts, fn)
 	case '{':
@@ -73,7 +76,7 @@ func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []
 	if recs, ok := top["Records"]; ok {
 		var elems []json.RawMessage
 		if err := json.Unmarshal(recs, &elems); err != nil {
-			return false, fmt.Errorf(`%w: "Records" is not an array`, ErrNotLog)
+			return false, fmt.Errorf(`%w: its "Records" member is not an array`, ErrNotLog)
 		}
 		return false, parseEach(elems, opts, fn)
 	}
@@ -108,7 +111,7 @@ func notLog(b []byte) error {
 	if len(head) < len(b) {
 		more = "…"
 	}
-	return fmt.Errorf("%w (it begins %s%s)", ErrNotLog, strconv.Quote(string(head)), more)
+	return fmt.Errorf("%w: %s (it begins %s%s)", ErrNotLog, forms, strconv.Quote(string(head)), more)
 }
 
 // recordsFirst reports whether the object at data[i] starts with the

@@ -410,7 +410,7 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *reader, emit func(
 		im.Stats.FilesDigest.Add(1)
 		return true, nil
 	case n > 0 && notRecord == n:
-		return badFile(fmt.Errorf("%w: no record in it is a CloudTrail record (record 1: %v)", ErrNotLog, rejected[0].Err))
+		return badFile(fmt.Errorf("%w: it is JSON but holds no CloudTrail record (%s: %v)", ErrNotLog, rejected[0].Where, rejected[0].Err))
 	}
 	if j.info.Kind == KindInsight {
 		im.Stats.FilesInsight.Add(1)
