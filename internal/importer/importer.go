@@ -2,21 +2,27 @@
 // file, or an S3 bucket prefix — and stores their events through a Sink:
 // a running server's POST /v1/events or a store opened directly.
 //
-// It understands CloudTrail's bucket layouts (see ClassifyKey), log files
-// as CloudTrail writes them ({"Records":[...]}, gzip or not), NDJSON and
-// bare JSON arrays. Insights files are imported too (their events have the
-// Insight category); digest files are skipped; files and events
-// are filtered by account, region and eventTime (Filter). Records are
-// parsed with event.ParseLenient, so records that the strict validator
-// would refuse (hand-made or anonymised logs) are repaired and imported,
-// their repairs kept in the record.
+// It understands CloudTrail's bucket layouts (see ClassifyKey) and judges
+// what a file is by its content as well (see parseFile): log files as
+// CloudTrail writes them ({"Records":[...]}, gzip or not, pretty-printed
+// or not), NDJSON, a single record, bare JSON arrays; digest files, by key
+// or by their members, are counted and skipped; a file that is none of
+// these is one bad file. Insights files are imported too (their events
+// have the Insight category); files and events are filtered by account,
+// region and eventTime (Filter). Records are parsed with
+// event.ParseLenient, so records that the strict validator would refuse
+// (hand-made or anonymised logs) are repaired and imported, their repairs
+// kept in the record; a record's missing time is taken from @timestamp or
+// the file's date folder, never the clock, and a JSON object that is no
+// record at all is rejected.
 //
-// Imports are idempotent — the store keeps one event per eventID, so
-// re-importing adds nothing, and a later record that reuses an eventID is
-// counted as a duplicate, not stored — and resumable: a State records each
-// file once all its events are stored, and a later run skips it.
+// Imports are idempotent — an event is its account and eventID, so
+// re-importing adds nothing — and report, never fold away, a record that
+// reuses a stored account and eventID with other content (a conflicting
+// duplicate, not stored). They are resumable: a State records each file
+// once all its events are stored, and a later run skips it.
 //
-// A bad file (unreadable, corrupt gzip, invalid JSON) or record (one that
+// A bad file (unreadable, corrupt gzip, not a log) or record (one that
 // even ParseLenient refuses) is reported through Options.Report, counted
 // and skipped; it never stops the import. Only a failing Sink does.
 package importer

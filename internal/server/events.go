@@ -27,6 +27,8 @@ type postEventsResponse struct {
 // postEvents ingests a body of NDJSON records or one {"Records":[...]}
 // document, gzip accepted. The batch is all or nothing: one invalid record
 // rejects it with a message naming the record, and nothing is stored.
+// Records whose account and eventID are stored already are not stored
+// again, and are answered as duplicates or conflicts (postEventsResponse).
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte) {
 	c := awsapi.CallerFrom(r.Context())
 	res, recs, err := s.ingestBody(r, body)

@@ -248,8 +248,9 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		k := eventKey{r.AccountID, r.EventID}
 		prev, ok := first[k]
 		if !ok {
-			prev, ok = stored[k]
-			first[k] = prev
+			if prev, ok = stored[k]; ok {
+				first[k] = prev
+			}
 		}
 		if !ok {
 			first[k] = r.Raw
