@@ -113,18 +113,14 @@ func ParseLenient(raw []byte, opts LenientOptions) (*Record, []Repair, error) {
 	}
 	var repairs []Repair
 	for range maxRepairs {
-		var r Repair
-		var ok bool
-		b, r, ok = repair(b, orig, verr, opts)
+		nb, r, ok := repair(b, orig, verr, opts)
 		if !ok {
 			if verr.Field == "eventTime" {
-				err = fmt.Errorf("eventTime: %w", ErrNoEventTime)
-				if verr.Value != "" {
-					err = fmt.Errorf("eventTime: %s: %w", verr.Value, ErrNoEventTime)
-				}
+				err = noTime(b, verr.Value)
 			}
 			return nil, repairs, err
 		}
+		b = nb
 		repairs = append(repairs, r)
 		if rec, err = Parse(b); err == nil {
 			break
@@ -231,6 +227,20 @@ func repair(b, orig []byte, verr *ValidationError, opts LenientOptions) ([]byte,
 		return nil, Repair{}, false
 	}
 	return removeMember(b, m), Repair{Field: verr.Field, Was: string(b[m.valStart:m.valEnd])}, true
+}
+
+// noTime is the error for the compact record b whose eventTime (JSON
+// text value, "" when absent) cannot be read or replaced; it names the
+// record's eventID when it has one.
+func noTime(b []byte, value string) error {
+	what := "eventTime: "
+	if value != "" {
+		what += value + ": "
+	}
+	if m, ok := keyIn(b, 0, "eventID", false); ok {
+		return fmt.Errorf("%s%w (eventID %s)", what, ErrNoEventTime, errorValue(b[m.valStart:m.valEnd]))
+	}
+	return fmt.Errorf("%s%w", what, ErrNoEventTime)
 }
 
 // hasAnyMember reports whether the compact object b has a top-level member

@@ -79,6 +79,9 @@ func TestImportClasses(t *testing.T) {
 			t.Errorf("problem %d: %s\nwant it to start %q", i, got[i], w.prefix)
 		}
 	}
+	if !strings.HasSuffix(got[2], `(eventID "notime-0001")`) {
+		t.Errorf("the rejection does not name the record's eventID: %s", got[2])
+	}
 	for _, p := range probs.list {
 		ok := false
 		for _, w := range wantProbs {
