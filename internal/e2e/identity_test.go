@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,6 +78,18 @@ func TestEventIdentityV1Events(t *testing.T) {
 		strings.Count(out, `"EventId"`) != 1 || !strings.Contains(out, `"EventName": "CreateBucket"`) {
 		t.Fatalf("after the conflict: %d %s", code, out)
 	}
+	// `opentrail send` reports them too.
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	os.WriteFile(file, append(append(other, '\n'), recA...), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", a)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	if out, errs, code := runCLI(t, "send", "--endpoint", s.url, file); code != 0 ||
+		!strings.Contains(out, "accepted 0, duplicates 1, conflicting duplicates 1 (not stored: their account and eventID are stored with other content; eventIDs "+id+")") {
+		t.Fatalf("send: %d %q %q", code, out, errs)
+	}
+
 	// SQL finds each account's event under the shared eventID, in that
 	// account only.
 	for _, c := range []struct{ akid, want string }{{a, "CreateBucket"}, {b, "DeleteBucket"}} {
