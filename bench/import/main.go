@@ -275,7 +275,7 @@ func baseline(lay layout, work string, runs int) (row, error) {
 	return r, nil
 }
 
-var summaryEvents = regexp.MustCompile(`: (\d+) events, (\d+) new,`)
+var summaryEvents = regexp.MustCompile(`records: (\d+) read, (\d+) new,`)
 
 // importOnce runs `opentrail import` in this process with dest (--data DIR
 // or --endpoint URL) and a fresh state file, returning the events it read

@@ -195,8 +195,10 @@ func validateAuditRequest(in *PutAuditEventsInput) error {
 // PutAuditEvents ingests events from outside AWS through a channel. Each
 // valid eventData becomes one CloudTrail record whose eventID is derived
 // from the channel and the event's UID, so a retried request stores
-// nothing twice and reports the same eventIDs. All valid events of a
-// request are committed together.
+// nothing twice and reports the same eventIDs. An event whose UID the
+// channel already holds with other eventData is refused (a Failed entry,
+// InvalidData), the stored one kept. All valid events of a request are
+// committed together.
 func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (*PutAuditEventsOutput, error) {
 	c, p, err := callerOf(ctx)
 	if err != nil {
@@ -221,7 +223,7 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 		ingestTime: now,
 	}
 	type pending struct {
-		id, eventID string
+		id, eventID, uid string
 	}
 	out := &PutAuditEventsOutput{Successful: []AuditEventResult{}, Failed: []AuditEventError{}}
 	var recs []*event.Record
@@ -242,7 +244,7 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 			fail(id, codeInvalidChecksum, "eventDataChecksum is not the base64 SHA-256 of eventData.")
 			continue
 		}
-		raw, eventID, f := conv.convert([]byte(data))
+		raw, eventID, uid, f := conv.convert([]byte(data))
 		if f != nil {
 			fail(id, f.code, f.msg)
 			continue
@@ -257,7 +259,7 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 			continue
 		}
 		recs = append(recs, rec)
-		ok = append(ok, pending{id: id, eventID: eventID})
+		ok = append(ok, pending{id: id, eventID: eventID, uid: uid})
 	}
 	lastID, okID := "", ""
 	if len(recs) > 0 {
@@ -277,6 +279,12 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 			case ingest.Accepted, ingest.Duplicate:
 				out.Successful = append(out.Successful, AuditEventResult{ID: pe.id, EventID: pe.eventID})
 				okID = pe.eventID
+			case ingest.Conflict:
+				// The channel already holds an event with this UID and
+				// other content: the stored one is kept, and this one is
+				// refused like other eventData the service cannot take.
+				fail(pe.id, codeInvalidData, fmt.Sprintf("An event with UID %s was already stored through this channel "+
+					"(eventID %s) with different content; the stored event is kept. Give a new event a new UID.", pe.uid, pe.eventID))
 			default:
 				fail(pe.id, awsapi.CodeInternalFailure, "The event could not be stored.")
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 )
@@ -338,6 +339,35 @@ func TestPutAuditEventsIdempotentRetry(t *testing.T) {
 		st["LatestIngestionErrorCode"] != "FieldNotFound" || st["LatestIngestionSuccessTime"] != float64(testNow.Unix()) ||
 		st["LatestIngestionAttemptTime"] != float64(testNow.Unix()) {
 		t.Errorf("IngestionStatus %v", st)
+	}
+}
+
+// TestPutAuditEventsConflictingUID: a retry arriving later (its record's
+// metadata.ingestionTime differs) is the same event and succeeds with the
+// same eventID; another eventData with a UID the channel already holds is
+// refused as a Failed entry, InvalidData, and the stored event is kept.
+func TestPutAuditEventsConflictingUID(t *testing.T) {
+	e := newEnv(t, Options{})
+	arn := e.createChannel(acctA, regionA, "app")
+	first := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
+	e.clock.Advance(time.Hour)
+	retry := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
+	if len(retry.Successful) != 1 || len(retry.Failed) != 0 || retry.Successful[0].EventID != first.Successful[0].EventID {
+		t.Fatalf("retry an hour later: %+v, first %+v", retry, first)
+	}
+	other := e.putOK(acctA, regionA, chanQuery(arn), putBody(
+		entry("x", eventData(t, "uid-a", map[string]any{"eventName": "DeleteAccount"})),
+		entry("y", eventData(t, "uid-y", nil))))
+	if len(other.Successful) != 1 || other.Successful[0].ID != "y" || len(other.Failed) != 1 {
+		t.Fatalf("conflicting UID: %+v", other)
+	}
+	f := other.Failed[0]
+	if f.ID != "x" || f.ErrorCode != "InvalidData" || !strings.Contains(f.ErrorMessage, "uid-a") ||
+		!strings.Contains(f.ErrorMessage, first.Successful[0].EventID) || !strings.Contains(f.ErrorMessage, "different content") {
+		t.Errorf("failed entry %+v", f)
+	}
+	if len(e.st.events) != 2 || e.st.events[0].Rec.EventName != "TransferFunds" {
+		t.Errorf("stored %d events; first %s", len(e.st.events), e.st.events[0].Rec.EventName)
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 type memStore struct {
 	mu       sync.Mutex
 	events   []store.Event
-	ids      map[string]bool
+	ids      map[string][]byte // Raw by account and eventID
 	seq      int64
 	channels map[string]store.Channel
 	trails   map[string]store.Trail
@@ -34,21 +34,26 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{ids: map[string]bool{}, channels: map[string]store.Channel{}, trails: map[string]store.Trail{}}
+	return &memStore{ids: map[string][]byte{}, channels: map[string]store.Channel{}, trails: map[string]store.Trail{}}
 }
 
-// add stores recs unless their eventID is already stored, and reports
-// what happened to each.
+// add stores recs unless their account and eventID are already stored,
+// and reports what happened to each as the store does: a duplicate when
+// the stored record is the same event (event.SameEvent), else a conflict.
 func (m *memStore) add(recs ...*event.Record) []ingest.Outcome {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]ingest.Outcome, len(recs))
 	for i, r := range recs {
-		if m.ids[r.EventID] {
-			out[i] = ingest.Duplicate
+		key := r.AccountID + "/" + r.EventID
+		if raw, ok := m.ids[key]; ok {
+			out[i] = ingest.Conflict
+			if event.SameEvent(raw, r) {
+				out[i] = ingest.Duplicate
+			}
 			continue
 		}
-		m.ids[r.EventID] = true
+		m.ids[key] = r.Raw
 		m.seq++
 		m.events = append(m.events, store.Event{Seq: m.seq, IngestTime: time.Now(), Rec: r})
 	}
@@ -268,10 +273,13 @@ func (g *memIngester) Submit(ctx context.Context, source string, recs []*event.R
 	}
 	res := ingest.Result{Outcomes: g.st.add(recs...)}
 	for _, o := range res.Outcomes {
-		if o == ingest.Accepted {
+		switch o {
+		case ingest.Accepted:
 			res.Accepted++
-		} else {
+		case ingest.Duplicate:
 			res.Duplicates++
+		default:
+			res.Conflicts++
 		}
 	}
 	return res, nil

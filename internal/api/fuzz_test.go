@@ -56,7 +56,7 @@ func FuzzEventData(f *testing.F) {
 		`"eventTime":"2024-05-06T11:59:00","UID":"u","recipientAccountId":"210987654321","sourceIPAddress":"::1"}`))
 	lc := lakeConverter{channelARN: "arn:aws:cloudtrail:eu-central-1:210987654321:channel/c", account: acctA, region: regionA, ingestTime: testNow}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		raw, id, fail := lc.convert(data)
+		raw, id, _, fail := lc.convert(data)
 		if fail != nil {
 			if fail.code == "" || fail.msg == "" {
 				t.Fatalf("empty failure for %q", data)

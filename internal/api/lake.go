@@ -112,39 +112,39 @@ type lakeConverter struct {
 }
 
 // convert validates eventData against the integration event schema and
-// returns the CloudTrail record and its eventID.
-func (lc *lakeConverter) convert(data []byte) ([]byte, string, *lakeFailure) {
+// returns the CloudTrail record, its eventID and the event's UID.
+func (lc *lakeConverter) convert(data []byte) ([]byte, string, string, *lakeFailure) {
 	top, f := readObject(data, "eventData")
 	if f != nil {
-		return nil, "", f
+		return nil, "", "", f
 	}
 	strs := make(map[string]string)
 	objs := make(map[string]json.RawMessage)
 	if f := checkFields(top, eventDataSchema, "", strs, objs); f != nil {
-		return nil, "", f
+		return nil, "", "", f
 	}
 	ident, f := readObject(objs["userIdentity"], "userIdentity")
 	if f != nil {
-		return nil, "", f
+		return nil, "", "", f
 	}
 	if f := checkFields(ident, userIdentitySchema, "userIdentity.", strs, objs); f != nil {
-		return nil, "", f
+		return nil, "", "", f
 	}
 	t, err := parseEventTime(strs["eventTime"])
 	if err != nil {
-		return nil, "", invalid("eventTime", "a UTC time in yyyy-MM-ddTHH:mm:ss form")
+		return nil, "", "", invalid("eventTime", "a UTC time in yyyy-MM-ddTHH:mm:ss form")
 	}
 	if ip := strs["sourceIPAddress"]; ip != "" {
 		if _, err := netip.ParseAddr(ip); err != nil {
-			return nil, "", invalid("sourceIPAddress", "an IPv4 or IPv6 address")
+			return nil, "", "", invalid("sourceIPAddress", "an IPv4 or IPv6 address")
 		}
 	}
 	recipient := strs["recipientAccountId"]
 	if !isAccountID(recipient) {
-		return nil, "", invalid("recipientAccountId", "a 12-digit account ID")
+		return nil, "", "", invalid("recipientAccountId", "a 12-digit account ID")
 	}
 	if recipient != lc.account && (lc.mayWrite == nil || !lc.mayWrite(recipient)) {
-		return nil, "", &lakeFailure{codeInvalidRecipient, fmt.Sprintf(
+		return nil, "", "", &lakeFailure{codeInvalidRecipient, fmt.Sprintf(
 			"recipientAccountId %s is not the account that owns the channel (%s).", recipient, lc.account)}
 	}
 	eventID := auditEventID(lc.channelARN, strs["UID"])
@@ -179,9 +179,9 @@ func (lc *lakeConverter) convert(data []byte) ([]byte, string, *lakeFailure) {
 	}
 	raw, err := marshalNoEscape(rec)
 	if err != nil {
-		return nil, "", &lakeFailure{codeInvalidData, "The event could not be encoded: " + err.Error()}
+		return nil, "", "", &lakeFailure{codeInvalidData, "The event could not be encoded: " + err.Error()}
 	}
-	return raw, eventID, nil
+	return raw, eventID, strs["UID"], nil
 }
 
 // checkFields checks the members of one object against schema, storing

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -34,12 +35,12 @@ func newGateSink(tokens int) *gateSink {
 	return g
 }
 
-func (g *gateSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (g *gateSink) Write(ctx context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	select {
 	case <-g.open:
 	case <-g.tokens:
 	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+		return importer.WriteResult{}, ctx.Err()
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -50,7 +51,7 @@ func (g *gateSink) Write(ctx context.Context, recs []*event.Record) (int, int, e
 		}
 		g.ids[r.EventID]++
 	}
-	return added, len(recs) - added, nil
+	return importer.WriteResult{Added: added, Duplicates: len(recs) - added}, nil
 }
 
 func (g *gateSink) distinct() int {

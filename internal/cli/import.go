@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/event"
@@ -180,6 +182,14 @@ func (c *importCmd) source(ctx context.Context, src, profile, endpointURL, regio
 			o.BaseEndpoint = &endpointURL
 		}
 		o.UsePathStyle = pathStyle
+		// The SDK logs a notice for every object that comes back without
+		// a checksum header (objects stored without one, older
+		// S3-compatible servers), thousands of lines in an import. Log
+		// files carry gzip's CRC, which reading checks; errors reach the
+		// user through the import's own report.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.DisableLogOutputChecksumValidationSkipped = true
+		o.Logger = logging.Nop{}
 	})
 	return importer.NewS3Source(api, bucket, prefix), nil
 }
@@ -276,27 +286,39 @@ func progressLine(s importer.Snapshot, elapsed time.Duration, bar bool) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", 20-n) + "] " + line
 }
 
-// summary is the final line.
+// summary is the final report: what the files were, then what became of
+// their records, then the first conflicting eventIDs if there were any.
 func summary(s importer.Snapshot) string {
-	files := "files"
-	if s.FilesDone-s.FilesBad == 1 {
-		files = "file"
+	var b strings.Builder
+	fmt.Fprintf(&b, "files: %d log, %d Insights, %d digest (not imported), %d bad; %d finished earlier, %d filtered out, %d not log files\n",
+		s.FilesLog, s.FilesInsight, s.FilesDigest, s.FilesBad, s.FilesResumed, s.FilesFiltered, s.FilesIgnored)
+	fmt.Fprintf(&b, "records: %d read, %d new, %d duplicates (already stored), %d conflicting duplicates (not stored), %d repaired, %d rejected, %d filtered out",
+		s.Events, s.Added, s.Duplicates, s.Conflicts, s.Repaired, s.Rejected, s.Filtered)
+	if s.Conflicts > 0 {
+		more := ""
+		if s.Conflicts > int64(len(s.ConflictIDs)) {
+			more = ", …"
+		}
+		fmt.Fprintf(&b, "\nconflicting duplicates share their account and eventID with a stored event of other content; the stored one is kept. eventIDs: %s%s",
+			strings.Join(s.ConflictIDs, ", "), more)
 	}
-	return fmt.Sprintf("imported %d %s: %d events, %d new, %d already stored; %d repaired, %d rejected, %d filtered out; "+
-		"files: %d bad, %d finished earlier, %d digest files skipped, %d filtered out, %d not log files",
-		s.FilesDone-s.FilesBad, files, s.Events, s.Added, s.Duplicates, s.Repaired, s.Rejected, s.Filtered,
-		s.FilesBad, s.FilesResumed, s.FilesSkipped, s.FilesFiltered, s.FilesIgnored)
+	return b.String()
 }
 
 func add(a, b importer.Snapshot) importer.Snapshot {
+	ids := append(append([]string(nil), a.ConflictIDs...), b.ConflictIDs...)
+	if len(ids) > importer.MaxConflictIDs {
+		ids = ids[:importer.MaxConflictIDs]
+	}
 	return importer.Snapshot{
 		FilesListed: a.FilesListed + b.FilesListed, BytesListed: a.BytesListed + b.BytesListed,
 		FilesDone: a.FilesDone + b.FilesDone, BytesDone: a.BytesDone + b.BytesDone,
-		FilesResumed: a.FilesResumed + b.FilesResumed, FilesSkipped: a.FilesSkipped + b.FilesSkipped,
+		FilesResumed: a.FilesResumed + b.FilesResumed, FilesLog: a.FilesLog + b.FilesLog,
+		FilesInsight: a.FilesInsight + b.FilesInsight, FilesDigest: a.FilesDigest + b.FilesDigest,
 		FilesFiltered: a.FilesFiltered + b.FilesFiltered, FilesIgnored: a.FilesIgnored + b.FilesIgnored,
 		FilesBad: a.FilesBad + b.FilesBad, Events: a.Events + b.Events, Added: a.Added + b.Added,
-		Duplicates: a.Duplicates + b.Duplicates, Filtered: a.Filtered + b.Filtered,
-		Rejected: a.Rejected + b.Rejected, Repaired: a.Repaired + b.Repaired, ListingDone: true,
+		Duplicates: a.Duplicates + b.Duplicates, Conflicts: a.Conflicts + b.Conflicts, Filtered: a.Filtered + b.Filtered,
+		Rejected: a.Rejected + b.Rejected, Repaired: a.Repaired + b.Repaired, ConflictIDs: ids, ListingDone: true,
 	}
 }
 
@@ -314,7 +336,7 @@ func defaultStatePath(source, dest string) (string, error) {
 // endpointSink sends batches to POST /v1/events.
 type endpointSink struct{ cl *client.Client }
 
-func (s endpointSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (s endpointSink) Write(ctx context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	raws := make([][]byte, len(recs))
 	for i, r := range recs {
 		raws[i] = r.Raw
@@ -325,9 +347,9 @@ func (s endpointSink) Write(ctx context.Context, recs []*event.Record) (int, int
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != 429 {
 			err = fmt.Errorf("%w: %w", importer.ErrPermanent, err)
 		}
-		return 0, 0, err
+		return importer.WriteResult{}, err
 	}
-	return r.Accepted, r.Duplicates, nil
+	return importer.WriteResult{Added: r.Accepted, Duplicates: r.Duplicates, Conflicts: r.Conflicts, ConflictIDs: r.ConflictIDs}, nil
 }
 
 var (

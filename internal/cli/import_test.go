@@ -41,9 +41,9 @@ func TestProgressLine(t *testing.T) {
 // slowSink stores nothing, slowly, so that progress is drawn meanwhile.
 type slowSink struct{}
 
-func (slowSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (slowSink) Write(ctx context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	time.Sleep(20 * time.Millisecond)
-	return len(recs), 0, nil
+	return importer.WriteResult{Added: len(recs)}, nil
 }
 
 // progressRun imports 20 small files through a slow sink with stderr as

@@ -47,19 +47,43 @@ func (c *sendCmd) Run(ctx context.Context, args []string) error {
 	var total postResult
 	for _, f := range files {
 		r, err := c.sendFile(ctx, cl, f)
-		total.Accepted += r.Accepted
-		total.Duplicates += r.Duplicates
+		total.add(r)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
-	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d\n", total.Accepted, total.Duplicates)
+	fmt.Fprintln(c.env.Stdout, total)
 	return nil
 }
 
+// postResult is the answer of POST /v1/events.
 type postResult struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
+	Accepted    int      `json:"accepted"`
+	Duplicates  int      `json:"duplicates"`
+	Conflicts   int      `json:"conflicts"`
+	ConflictIDs []string `json:"conflictIds"`
+}
+
+// add adds r's counts to p, keeping the first few conflicting eventIDs.
+func (p *postResult) add(r postResult) {
+	p.Accepted += r.Accepted
+	p.Duplicates += r.Duplicates
+	p.Conflicts += r.Conflicts
+	for _, id := range r.ConflictIDs {
+		if len(p.ConflictIDs) < 10 {
+			p.ConflictIDs = append(p.ConflictIDs, id)
+		}
+	}
+}
+
+// String is the line send and demo print.
+func (p postResult) String() string {
+	s := fmt.Sprintf("accepted %d, duplicates %d", p.Accepted, p.Duplicates)
+	if p.Conflicts > 0 {
+		s += fmt.Sprintf(", conflicting duplicates %d (not stored: their account and eventID are stored with other content; eventIDs %s)",
+			p.Conflicts, strings.Join(p.ConflictIDs, ", "))
+	}
+	return s
 }
 
 func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) (postResult, error) {
@@ -93,8 +117,7 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 			return nil
 		}
 		r, err := PostEvents(ctx, cl, batch)
-		total.Accepted += r.Accepted
-		total.Duplicates += r.Duplicates
+		total.add(r)
 		batch = batch[:0]
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,10 @@ const UnknownVersion = "0.0"
 // LenientOptions supply the values ParseLenient uses when a record lacks a
 // required member or holds one it cannot read. The zero value is usable.
 type LenientOptions struct {
-	// Time replaces an absent or unreadable eventTime (an importer passes
-	// the log file's time); zero means 1970-01-01T00:00:00Z.
+	// Time replaces an absent or unreadable eventTime when the record has
+	// no readable @timestamp either (an importer passes the day of the log
+	// file's date folder); zero means there is no such time, and the record
+	// is rejected (ErrNoEventTime) rather than given an invented one.
 	Time time.Time
 	// Account is the recipientAccountId of a record with no valid account
 	// ID (an importer passes the one in the log file's key); "" means
@@ -45,6 +48,23 @@ type Repair struct {
 // maxRepairs bounds the fix-and-reparse loop of ParseLenient.
 const maxRepairs = 32
 
+// ErrNotRecord is the error ParseLenient returns for a JSON object that is
+// not a CloudTrail record at all: it has none of the members eventTime,
+// @timestamp, eventName and eventSource.
+var ErrNotRecord = errors.New("not a CloudTrail record: it has none of eventTime, @timestamp, eventName and eventSource")
+
+// ErrNoEventTime is wrapped by the error ParseLenient returns for a record
+// whose time cannot be found: no readable eventTime, no readable
+// @timestamp, and no LenientOptions.Time.
+var ErrNoEventTime = errors.New("no time for the record: neither eventTime nor @timestamp is a readable time, and its file's key has no date folder")
+
+// TimestampMember is the member that records exported through Logstash or
+// Elasticsearch carry their time in; ParseLenient takes eventTime from it.
+const TimestampMember = "@timestamp"
+
+// identifying are the members of which a record must have at least one.
+var identifying = []string{"eventTime", TimestampMember, "eventName", "eventSource"}
+
 // ParseLenient is Parse for records that come from elsewhere (imports of
 // old or hand-made logs): where Parse reports a *ValidationError,
 // ParseLenient repairs the record so that Parse accepts it, and returns
@@ -57,7 +77,9 @@ const maxRepairs = 32
 //
 //	eventTime           "YYYY-MM-DD HH:MM:SS[.frac]" and times without a
 //	                    zone are read as UTC and rewritten in RFC 3339;
-//	                    anything else unreadable, or absent, becomes opts.Time
+//	                    anything else unreadable, or absent, is taken from
+//	                    @timestamp (read the same way), else is opts.Time;
+//	                    with neither, the record is rejected (ErrNoEventTime)
 //	eventID             absent or invalid: a UUID-shaped ID derived from a
 //	                    SHA-256 of the record, so re-importing it yields the
 //	                    same ID
@@ -71,7 +93,9 @@ const maxRepairs = 32
 //	any other member    of the wrong type, or a repeated key: removed
 //
 // Syntax errors and records over MaxRecordSize are not repaired: the
-// error is Parse's. ParseLenient is safe for concurrent use.
+// error is Parse's. A JSON object with none of eventTime, @timestamp,
+// eventName and eventSource is not repaired into a record either: the
+// error is ErrNotRecord. ParseLenient is safe for concurrent use.
 func ParseLenient(raw []byte, opts LenientOptions) (*Record, []Repair, error) {
 	rec, err := Parse(raw)
 	var verr *ValidationError
@@ -84,14 +108,19 @@ func ParseLenient(raw []byte, opts LenientOptions) (*Record, []Repair, error) {
 	}
 	orig := append([]byte(nil), cur.Bytes()...)
 	b := cur.Bytes()
+	if len(b) > 0 && b[0] == '{' && !hasAnyMember(b, identifying) {
+		return nil, nil, ErrNotRecord
+	}
 	var repairs []Repair
 	for range maxRepairs {
-		var r Repair
-		var ok bool
-		b, r, ok = repair(b, orig, verr, opts)
+		nb, r, ok := repair(b, orig, verr, opts)
 		if !ok {
+			if verr.Field == "eventTime" {
+				err = noTime(b, verr.Value)
+			}
 			return nil, repairs, err
 		}
+		b = nb
 		repairs = append(repairs, r)
 		if rec, err = Parse(b); err == nil {
 			break
@@ -154,11 +183,17 @@ func repair(b, orig []byte, verr *ValidationError, opts LenientOptions) ([]byte,
 		if t, ok := looseTime(value()); ok && !required {
 			return set(t)
 		}
-		t := opts.Time
-		if t.IsZero() {
-			t = time.Unix(0, 0)
+		var ts string
+		if m, found := keyIn(b, 0, TimestampMember, false); found {
+			json.Unmarshal(b[m.valStart:m.valEnd], &ts)
 		}
-		return set(t.UTC().Format("2006-01-02T15:04:05Z"))
+		if t, ok := looseTime(ts); ok {
+			return set(t)
+		}
+		if opts.Time.IsZero() {
+			return nil, Repair{}, false
+		}
+		return set(opts.Time.UTC().Format("2006-01-02T15:04:05Z"))
 	case "eventID":
 		return set(derivedID(orig))
 	case "eventVersion":
@@ -192,6 +227,31 @@ func repair(b, orig []byte, verr *ValidationError, opts LenientOptions) ([]byte,
 		return nil, Repair{}, false
 	}
 	return removeMember(b, m), Repair{Field: verr.Field, Was: string(b[m.valStart:m.valEnd])}, true
+}
+
+// noTime is the error for the compact record b whose eventTime (JSON
+// text value, "" when absent) cannot be read or replaced; it names the
+// record's eventID when it has one.
+func noTime(b []byte, value string) error {
+	what := "eventTime: "
+	if value != "" {
+		what += value + ": "
+	}
+	if m, ok := keyIn(b, 0, "eventID", false); ok {
+		return fmt.Errorf("%s%w (eventID %s)", what, ErrNoEventTime, errorValue(b[m.valStart:m.valEnd]))
+	}
+	return fmt.Errorf("%s%w", what, ErrNoEventTime)
+}
+
+// hasAnyMember reports whether the compact object b has a top-level member
+// named by one of keys.
+func hasAnyMember(b []byte, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := keyIn(b, 0, k, false); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // looseTime reads "YYYY-MM-DD[ T]HH:MM:SS[.frac][Z|±HH:MM]" (no zone

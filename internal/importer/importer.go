@@ -2,21 +2,27 @@
 // file, or an S3 bucket prefix — and stores their events through a Sink:
 // a running server's POST /v1/events or a store opened directly.
 //
-// It understands CloudTrail's bucket layouts (see ClassifyKey), log files
-// as CloudTrail writes them ({"Records":[...]}, gzip or not), NDJSON and
-// bare JSON arrays. Insights files are imported too (their events have the
-// Insight category); digest files are skipped; files and events
-// are filtered by account, region and eventTime (Filter). Records are
-// parsed with event.ParseLenient, so records that the strict validator
-// would refuse (hand-made or anonymised logs) are repaired and imported,
-// their repairs kept in the record.
+// It understands CloudTrail's bucket layouts (see ClassifyKey) and judges
+// what a file is by its content as well (see parseFile): log files as
+// CloudTrail writes them ({"Records":[...]}, gzip or not, pretty-printed
+// or not), NDJSON, a single record, bare JSON arrays; digest files, by key
+// or by their members, are counted and skipped; a file that is none of
+// these is one bad file. Insights files are imported too (their events
+// have the Insight category); files and events are filtered by account,
+// region and eventTime (Filter). Records are parsed with
+// event.ParseLenient, so records that the strict validator would refuse
+// (hand-made or anonymised logs) are repaired and imported, their repairs
+// kept in the record; a record's missing time is taken from @timestamp or
+// the file's date folder, never the clock, and a JSON object that is no
+// record at all is rejected.
 //
-// Imports are idempotent — the store keeps one event per eventID, so
-// re-importing adds nothing, and a later record that reuses an eventID is
-// counted as a duplicate, not stored — and resumable: a State records each
-// file once all its events are stored, and a later run skips it.
+// Imports are idempotent — an event is its account and eventID, so
+// re-importing adds nothing — and report, never fold away, a record that
+// reuses a stored account and eventID with other content (a conflicting
+// duplicate, not stored). They are resumable: a State records each file
+// once all its events are stored, and a later run skips it.
 //
-// A bad file (unreadable, corrupt gzip, invalid JSON) or record (one that
+// A bad file (unreadable, corrupt gzip, not a log) or record (one that
 // even ParseLenient refuses) is reported through Options.Report, counted
 // and skipped; it never stops the import. Only a failing Sink does.
 package importer
@@ -25,9 +31,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,12 +44,25 @@ import (
 )
 
 // Sink stores events. Write stores recs durably (it returns only when
-// they are) and reports how many were new and how many were duplicates of
-// stored events. It must be safe for concurrent use and idempotent: the
-// importer retries a failed Write.
+// they are) and reports what became of them. It must be safe for
+// concurrent use and idempotent: the importer retries a failed Write.
 type Sink interface {
-	Write(ctx context.Context, recs []*event.Record) (added, duplicates int, err error)
+	Write(ctx context.Context, recs []*event.Record) (WriteResult, error)
 }
+
+// WriteResult is what a Sink did with a batch. An event is identified by
+// its account and eventID: Duplicates were stored already, exactly so;
+// Conflicts share their account and eventID with a stored event of other
+// content and were not stored. ConflictIDs holds the eventIDs of the
+// first few conflicts (at most MaxConflictIDs).
+type WriteResult struct {
+	Added, Duplicates, Conflicts int
+	ConflictIDs                  []string
+}
+
+// MaxConflictIDs is how many eventIDs of conflicting duplicates an import
+// keeps to report.
+const MaxConflictIDs = 10
 
 // Problem is a bad file or record, reported and skipped.
 type Problem struct {
@@ -91,39 +110,71 @@ type Stats struct {
 	FilesListed   atomic.Int64 // files to read (after skips)
 	BytesListed   atomic.Int64
 	ListingDone   atomic.Bool
-	FilesDone     atomic.Int64 // files read (good or bad)
+	FilesDone     atomic.Int64 // files read (logs, Insights, digests by content, bad)
 	BytesDone     atomic.Int64
 	FilesResumed  atomic.Int64 // finished by an earlier run
-	FilesSkipped  atomic.Int64 // digest files
+	FilesLog      atomic.Int64 // log files read
+	FilesInsight  atomic.Int64 // Insights files read
+	FilesDigest   atomic.Int64 // digest files, by key (not read) or by content
 	FilesFiltered atomic.Int64 // skipped by their key (account, region, day)
 	FilesIgnored  atomic.Int64 // not data files
 	FilesBad      atomic.Int64
 	Events        atomic.Int64 // records read
 	Added         atomic.Int64
-	Duplicates    atomic.Int64
+	Duplicates    atomic.Int64 // already stored, exactly so
+	Conflicts     atomic.Int64 // account and eventID stored with other content
 	Filtered      atomic.Int64 // events outside the filter
 	Rejected      atomic.Int64
 	Repaired      atomic.Int64 // events ParseLenient changed
+
+	mu          sync.Mutex
+	conflictIDs []string // the first MaxConflictIDs
 }
 
 // Snapshot is a copy of Stats.
 type Snapshot struct {
-	FilesListed, BytesListed, FilesDone, BytesDone                    int64
-	FilesResumed, FilesSkipped, FilesFiltered, FilesIgnored, FilesBad int64
-	Events, Added, Duplicates, Filtered, Rejected, Repaired           int64
-	ListingDone                                                       bool
+	FilesListed, BytesListed, FilesDone, BytesDone                   int64
+	FilesResumed, FilesLog, FilesInsight, FilesDigest, FilesFiltered int64
+	FilesIgnored, FilesBad                                           int64
+	Events, Added, Duplicates, Conflicts, Filtered, Rejected         int64
+	Repaired                                                         int64
+	// ConflictIDs are the eventIDs of the first conflicting duplicates
+	// (at most MaxConflictIDs).
+	ConflictIDs []string
+	ListingDone bool
 }
 
 // Snapshot returns the current counts.
 func (s *Stats) Snapshot() Snapshot {
+	s.mu.Lock()
+	ids := append([]string(nil), s.conflictIDs...)
+	s.mu.Unlock()
 	return Snapshot{
 		FilesListed: s.FilesListed.Load(), BytesListed: s.BytesListed.Load(),
 		FilesDone: s.FilesDone.Load(), BytesDone: s.BytesDone.Load(),
-		FilesResumed: s.FilesResumed.Load(), FilesSkipped: s.FilesSkipped.Load(),
+		FilesResumed: s.FilesResumed.Load(), FilesLog: s.FilesLog.Load(),
+		FilesInsight: s.FilesInsight.Load(), FilesDigest: s.FilesDigest.Load(),
 		FilesFiltered: s.FilesFiltered.Load(), FilesIgnored: s.FilesIgnored.Load(),
 		FilesBad: s.FilesBad.Load(), Events: s.Events.Load(), Added: s.Added.Load(),
-		Duplicates: s.Duplicates.Load(), Filtered: s.Filtered.Load(),
-		Rejected: s.Rejected.Load(), Repaired: s.Repaired.Load(), ListingDone: s.ListingDone.Load(),
+		Duplicates: s.Duplicates.Load(), Conflicts: s.Conflicts.Load(), Filtered: s.Filtered.Load(),
+		Rejected: s.Rejected.Load(), Repaired: s.Repaired.Load(), ConflictIDs: ids,
+		ListingDone: s.ListingDone.Load(),
+	}
+}
+
+// count adds a Sink's result.
+func (s *Stats) count(r WriteResult) {
+	s.Added.Add(int64(r.Added))
+	s.Duplicates.Add(int64(r.Duplicates))
+	s.Conflicts.Add(int64(r.Conflicts))
+	if len(r.ConflictIDs) > 0 {
+		s.mu.Lock()
+		for _, id := range r.ConflictIDs {
+			if len(s.conflictIDs) < MaxConflictIDs {
+				s.conflictIDs = append(s.conflictIDs, id)
+			}
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -178,7 +229,7 @@ func (im *Importer) Run(ctx context.Context) error {
 				st.FilesIgnored.Add(1)
 				return nil
 			case !info.Kind.Imported():
-				st.FilesSkipped.Add(1)
+				st.FilesDigest.Add(1)
 				return nil
 			case im.opts.Filter.SkipFile(info):
 				st.FilesFiltered.Add(1)
@@ -220,12 +271,11 @@ func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
 	)
 	flush := func() error {
 		if len(recs) > 0 {
-			added, dups, err := im.write(ctx, recs)
+			res, err := im.write(ctx, recs)
 			if err != nil {
 				return err
 			}
-			im.Stats.Added.Add(int64(added))
-			im.Stats.Duplicates.Add(int64(dups))
+			im.Stats.count(res)
 			clear(recs)
 			recs, size = recs[:0], 0
 		}
@@ -288,25 +338,25 @@ func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
 }
 
 // write calls the Sink, retrying failures a few times.
-func (im *Importer) write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (im *Importer) write(ctx context.Context, recs []*event.Record) (WriteResult, error) {
 	var err error
 	for attempt := range 4 {
 		if attempt > 0 {
 			select {
 			case <-time.After(time.Duration(attempt*attempt) * 500 * time.Millisecond):
 			case <-ctx.Done():
-				return 0, 0, ctx.Err()
+				return WriteResult{}, ctx.Err()
 			}
 		}
-		var added, dups int
-		if added, dups, err = im.opts.Sink.Write(ctx, recs); err == nil {
-			return added, dups, nil
+		var res WriteResult
+		if res, err = im.opts.Sink.Write(ctx, recs); err == nil {
+			return res, nil
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrPermanent) {
 			break
 		}
 	}
-	return 0, 0, fmt.Errorf("store events: %w", err)
+	return WriteResult{}, fmt.Errorf("store events: %w", err)
 }
 
 // ErrPermanent marks Sink errors that retrying cannot fix.
@@ -317,37 +367,39 @@ var ErrPermanent = errors.New("permanent failure")
 // reported); err is emit's error.
 func (im *Importer) readFile(ctx context.Context, j job, buf *reader, emit func(*event.Record) error) (clean bool, err error) {
 	path := im.opts.Source.Path(j.obj)
-	bad := func(where string, err error) {
-		im.opts.Report(Problem{Path: path, Where: where, Err: err})
+	badFile := func(err error) (bool, error) {
+		im.Stats.FilesBad.Add(1)
+		im.opts.Report(Problem{Path: path, Err: err})
+		return false, nil
 	}
 	data, err := im.load(ctx, j.obj, buf)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		im.Stats.FilesBad.Add(1)
-		bad("", err)
-		return false, nil
+		return badFile(err)
 	}
+	// A record without a time takes the day of the file's date folder, and
+	// without one is rejected: never the time of the import.
 	lopts := event.LenientOptions{Account: j.info.Account, Region: j.info.Region, Time: j.info.Day}
-	if lopts.Time.IsZero() {
-		lopts.Time = j.obj.ModTime
-	}
 	var (
-		recs []*event.Record
-		n    int
+		recs      []*event.Record
+		rejected  []Problem
+		repaired  int64
+		n         int
+		notRecord int
 	)
-	clean = true
-	err = parseFile(data, lopts, func(rec *event.Record, repairs []event.Repair, err error) error {
+	digest, err := parseFile(data, lopts, func(rec *event.Record, repairs []event.Repair, err error) error {
 		n++
 		if err != nil {
-			im.Stats.Rejected.Add(1)
-			clean = false
-			bad(fmt.Sprintf("record %d", n), err)
+			if errors.Is(err, event.ErrNotRecord) {
+				notRecord++
+			}
+			rejected = append(rejected, Problem{Path: path, Where: fmt.Sprintf("record %d", n), Err: err})
 			return nil
 		}
 		if len(repairs) > 0 {
-			im.Stats.Repaired.Add(1)
+			repaired++
 		}
 		if !im.opts.Filter.Match(rec.AccountID, rec.AWSRegion, rec.EventTime) {
 			im.Stats.Filtered.Add(1)
@@ -356,19 +408,33 @@ func (im *Importer) readFile(ctx context.Context, j job, buf *reader, emit func(
 		recs = append(recs, rec)
 		return nil
 	})
-	if err != nil {
-		// The file could not be split: nothing of it is imported.
-		im.Stats.FilesBad.Add(1)
-		bad("", err)
-		return false, nil
+	switch {
+	case err != nil:
+		// The file could not be read as records: nothing of it is imported.
+		return badFile(err)
+	case digest:
+		im.Stats.FilesDigest.Add(1)
+		return true, nil
+	case n > 0 && notRecord == n:
+		return badFile(fmt.Errorf("%w: it is JSON but holds no CloudTrail record (%s: %v)", ErrNotLog, rejected[0].Where, rejected[0].Err))
+	}
+	if j.info.Kind == KindInsight {
+		im.Stats.FilesInsight.Add(1)
+	} else {
+		im.Stats.FilesLog.Add(1)
 	}
 	im.Stats.Events.Add(int64(n))
+	im.Stats.Repaired.Add(repaired)
+	im.Stats.Rejected.Add(int64(len(rejected)))
+	for _, p := range rejected {
+		im.opts.Report(p)
+	}
 	for _, r := range recs {
 		if err := emit(r); err != nil {
 			return false, err
 		}
 	}
-	return clean, nil
+	return len(rejected) == 0, nil
 }
 
 // reader holds one worker's buffers and gzip reader, reused from file to
@@ -417,26 +483,4 @@ func (im *Importer) load(ctx context.Context, o Object, buf *reader) ([]byte, er
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
 	return buf.plain.Bytes(), nil
-}
-
-// parseFile calls fn with each record of a log file — {"Records":[...]},
-// NDJSON, or a bare JSON array of records — parsed by event.ParseLenient.
-func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []event.Repair, error) error) error {
-	i := 0
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
-		i++
-	}
-	if i < len(data) && data[i] == '[' {
-		var elems []json.RawMessage
-		if err := json.Unmarshal(data, &elems); err != nil {
-			return fmt.Errorf("invalid JSON array: %w", err)
-		}
-		for _, e := range elems {
-			if err := fn(event.ParseLenient(e, opts)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return event.ParseBody(data, 1<<30, opts, fn)
 }

@@ -130,9 +130,9 @@ func TestImportBucketIdempotentAndFiltered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := importer.Snapshot{FilesListed: 10, FilesDone: 10, FilesBad: 1, FilesSkipped: 1, FilesIgnored: 1, Events: 42, Added: 42}
+	want := importer.Snapshot{FilesListed: 10, FilesDone: 10, FilesBad: 1, FilesDigest: 1, FilesIgnored: 1, Events: 42, Added: 42}
 	if s.FilesListed != want.FilesListed || s.FilesDone != want.FilesDone || s.FilesBad != want.FilesBad ||
-		s.FilesSkipped != want.FilesSkipped || s.FilesIgnored != want.FilesIgnored || s.Events != want.Events ||
+		s.FilesDigest != want.FilesDigest || s.FilesIgnored != want.FilesIgnored || s.Events != want.Events ||
 		s.Added != want.Added || s.Duplicates != 0 || s.Rejected != 0 {
 		t.Fatalf("first import: %+v", s)
 	}
@@ -183,9 +183,9 @@ type failingSink struct {
 	left  atomic.Int64
 }
 
-func (f *failingSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (f *failingSink) Write(ctx context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	if f.left.Add(-1) < 0 {
-		return 0, 0, fmt.Errorf("disk on fire: %w", importer.ErrPermanent)
+		return importer.WriteResult{}, fmt.Errorf("disk on fire: %w", importer.ErrPermanent)
 	}
 	return f.inner.Write(ctx, recs)
 }

@@ -46,6 +46,7 @@ type FileResult struct {
 	Events     int64  // records read
 	Added      int64
 	Duplicates int64
+	Conflicts  int64 // account and eventID stored with other content: not stored
 }
 
 // PollResult counts what one poll did.
@@ -55,6 +56,7 @@ type PollResult struct {
 	Events     int64
 	Added      int64
 	Duplicates int64
+	Conflicts  int64
 }
 
 // Poller imports the new log files of a source again and again, as they
@@ -143,7 +145,7 @@ func (p *Poller) pollAndLog(ctx context.Context) {
 	}
 	if res.Files > 0 || res.Bad > 0 {
 		p.log.Info("import source poll", "files", res.Files, "bad_files", res.Bad,
-			"events", res.Events, "added", res.Added, "duplicates", res.Duplicates)
+			"events", res.Events, "added", res.Added, "duplicates", res.Duplicates, "conflicts", res.Conflicts)
 	}
 }
 
@@ -242,6 +244,7 @@ func (p *Poller) PollOnce(ctx context.Context) (PollResult, error) {
 		res.Events += fr.Events
 		res.Added += fr.Added
 		res.Duplicates += fr.Duplicates
+		res.Conflicts += fr.Conflicts
 	}
 	return res, nil
 }
@@ -299,7 +302,7 @@ func (p *Poller) importFile(ctx context.Context, o Object) (FileResult, error) {
 		return fr, fmt.Errorf("read %s: %w", fr.Path, err)
 	}
 	st := im.Stats.Snapshot()
-	fr.Events, fr.Added, fr.Duplicates = st.Events, st.Added, st.Duplicates
+	fr.Events, fr.Added, fr.Duplicates, fr.Conflicts = st.Events, st.Added, st.Duplicates, st.Conflicts
 	e := ledgerEntry{Size: o.Size, ETag: o.ETag, Status: "done", Events: st.Events, At: time.Now().UTC()}
 	if len(problems) > 0 {
 		fr.Bad = true
@@ -315,6 +318,10 @@ func (p *Poller) importFile(ctx context.Context, o Object) (FileResult, error) {
 			"events_stored", st.Added+st.Duplicates)
 	} else {
 		p.log.Info("imported file", "path", fr.Path, "events", st.Events, "added", st.Added, "duplicates", st.Duplicates)
+	}
+	if st.Conflicts > 0 {
+		p.log.Warn("conflicting duplicates in import source: events whose account and eventID are stored with other content were not stored",
+			"path", fr.Path, "conflicts", st.Conflicts, "eventIDs", st.ConflictIDs)
 	}
 	b, _ := json.Marshal(e)
 	key := LedgerKey(src.Name(), o.Key)

@@ -50,11 +50,11 @@ type countSink struct {
 	fail   bool
 }
 
-func (s *countSink) Write(_ context.Context, recs []*event.Record) (int, int, error) {
+func (s *countSink) Write(_ context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail {
-		return 0, 0, fmt.Errorf("sink down: %w", importer.ErrPermanent)
+		return importer.WriteResult{}, fmt.Errorf("sink down: %w", importer.ErrPermanent)
 	}
 	s.writes++
 	added := 0
@@ -64,7 +64,7 @@ func (s *countSink) Write(_ context.Context, recs []*event.Record) (int, int, er
 		}
 		s.ids[r.EventID]++
 	}
-	return added, len(recs) - added, nil
+	return importer.WriteResult{Added: added, Duplicates: len(recs) - added}, nil
 }
 
 func (s *countSink) stored() int {

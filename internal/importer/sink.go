@@ -16,27 +16,36 @@ import (
 // directly, each Write is one commit.
 type StoreSink struct{ Store *store.Store }
 
-// Write appends recs, marked imported; the store dedupes on eventID. The records are
+// Write appends recs, marked imported; the store dedupes on account and
+// eventID. The records are
 // compressed (Store.Prepare) in the calling goroutine, before the store's
 // write lock is taken, so that concurrent Writes compress in parallel and
 // the lock is held only for the commit.
-func (s StoreSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
-	dup, err := s.Store.AppendBatches(ctx, []*store.Batch{s.Store.Prepare(recs).MarkImported()}, time.Time{})
+func (s StoreSink) Write(ctx context.Context, recs []*event.Record) (WriteResult, error) {
+	outs, err := s.Store.AppendBatches(ctx, []*store.Batch{s.Store.Prepare(recs).MarkImported()}, time.Time{})
 	if err != nil {
-		return 0, 0, err
+		return WriteResult{}, err
 	}
-	d := countTrue(dup)
-	return len(recs) - d, d, nil
+	return tally(recs, outs), nil
 }
 
-func countTrue(bs []bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
+// tally counts the store's outcomes for recs.
+func tally(recs []*event.Record, outs []store.Outcome) WriteResult {
+	var r WriteResult
+	for i, o := range outs {
+		switch o {
+		case store.Stored:
+			r.Added++
+		case store.Duplicate:
+			r.Duplicates++
+		default:
+			r.Conflicts++
+			if len(r.ConflictIDs) < MaxConflictIDs {
+				r.ConflictIDs = append(r.ConflictIDs, recs[i].EventID)
+			}
 		}
 	}
-	return n
+	return r
 }
 
 // groupSink is a StoreSink whose concurrent Writes share commits (group
@@ -57,13 +66,13 @@ type groupSink struct {
 // groupWrite is one queued Write; its results are set, by the writer that
 // committed it, before that writer releases the commit lock.
 type groupWrite struct {
-	batch       *store.Batch
-	done        bool
-	added, dups int
-	err         error
+	batch *store.Batch
+	done  bool
+	res   WriteResult
+	err   error
 }
 
-func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (WriteResult, error) {
 	w := &groupWrite{batch: g.st.Prepare(recs).MarkImported()}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
@@ -73,7 +82,7 @@ func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (int, int, 
 	defer g.commit.Unlock()
 	if w.done {
 		// An earlier holder of the lock committed w with its group.
-		return w.added, w.dups, w.err
+		return w.res, w.err
 	}
 	g.mu.Lock()
 	group := g.queue
@@ -83,19 +92,18 @@ func (g *groupSink) Write(ctx context.Context, recs []*event.Record) (int, int, 
 	for i, gw := range group {
 		batches[i] = gw.batch
 	}
-	dup, err := g.st.AppendBatches(ctx, batches, time.Time{})
+	outs, err := g.st.AppendBatches(ctx, batches, time.Time{})
 	for _, gw := range group {
 		n := len(gw.batch.Records())
 		gw.done = true
 		if err != nil {
 			gw.err = err
 		} else {
-			gw.dups = countTrue(dup[:n])
-			gw.added = n - gw.dups
-			dup = dup[n:]
+			gw.res = tally(gw.batch.Records(), outs[:n])
+			outs = outs[n:]
 		}
 	}
-	return w.added, w.dups, w.err
+	return w.res, w.err
 }
 
 // ErrStoreInUse means another process — usually `opentrail serve` — holds

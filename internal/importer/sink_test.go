@@ -58,7 +58,8 @@ func TestGroupSinkConcurrentWrites(t *testing.T) {
 				if w == 0 && b == 0 {
 					ids[perBatch-1] = ids[0] // a repeat within one batch
 				}
-				a, d, err := g.Write(ctx, testRecords(t, ids))
+				r, err := g.Write(ctx, testRecords(t, ids))
+				a, d := r.Added, r.Duplicates
 				if err != nil {
 					t.Error(err)
 					return
@@ -83,10 +84,11 @@ func TestGroupSinkConcurrentWrites(t *testing.T) {
 	for i := range ids {
 		ids[i] = i
 	}
-	a, d, err := StoreSink{Store: st}.Write(ctx, testRecords(t, ids))
+	r, err := StoreSink{Store: st}.Write(ctx, testRecords(t, ids))
 	if err != nil {
 		t.Fatal(err)
 	}
+	a, d := r.Added, r.Duplicates
 	if a != 0 || d != unique {
 		t.Fatalf("rewrite: %d added, %d duplicates; want 0 and %d", a, d, unique)
 	}
@@ -106,7 +108,7 @@ func TestNewGroupsStoreSink(t *testing.T) {
 
 type countingSink struct{ n int }
 
-func (c *countingSink) Write(_ context.Context, recs []*event.Record) (int, int, error) {
+func (c *countingSink) Write(_ context.Context, recs []*event.Record) (WriteResult, error) {
 	c.n += len(recs)
-	return len(recs), 0, nil
+	return WriteResult{Added: len(recs)}, nil
 }

@@ -4,8 +4,10 @@
 // at the moment it becomes free and stores them in one transaction (group
 // commit): under load, thousands of events from many concurrent requests
 // share one fsync. Submit returns only after its records are committed and
-// fsynced; a record whose eventID is already stored is reported as a
-// duplicate and not stored again, so retries are idempotent.
+// fsynced. An event is identified by its account and eventID: a record
+// whose account and eventID are already stored is not stored again, and is
+// reported as a duplicate when it is the same event (so retries are
+// idempotent) or as a conflict when its content differs.
 //
 // Ingester is safe for concurrent use.
 package ingest
@@ -34,7 +36,7 @@ var ErrUnavailable = errors.New("event store unavailable")
 // committer calls AppendBatches with every batch waiting.
 type Appender interface {
 	Prepare(recs []*event.Record) *store.Batch
-	AppendBatches(ctx context.Context, batches []*store.Batch, ingestTime time.Time) (dup []bool, err error)
+	AppendBatches(ctx context.Context, batches []*store.Batch, ingestTime time.Time) ([]store.Outcome, error)
 }
 
 // Options tune an Ingester. The zero value is usable.
@@ -63,10 +65,10 @@ type Ingester struct {
 	closed bool
 	done   chan struct{}
 
-	accepted, duplicates, rejected *metrics.Counter
-	commits                        *metrics.Counter
-	commitLatency, batchSize       *metrics.Histogram
-	sourceEvents                   *metrics.CounterVec
+	accepted, duplicates, conflicts, rejected *metrics.Counter
+	commits                                   *metrics.Counter
+	commitLatency, batchSize                  *metrics.Histogram
+	sourceEvents                              *metrics.CounterVec
 }
 
 type request struct {
@@ -102,7 +104,8 @@ func New(app Appender, opts Options) *Ingester {
 		reqs:          make(chan *request, opts.Queue),
 		done:          make(chan struct{}),
 		accepted:      reg.NewCounter("opentrail_ingest_events_accepted_total", "Events committed to the store."),
-		duplicates:    reg.NewCounter("opentrail_ingest_events_duplicate_total", "Submitted events whose eventID was already stored."),
+		duplicates:    reg.NewCounter("opentrail_ingest_events_duplicate_total", "Submitted events already stored (same account, eventID and content)."),
+		conflicts:     reg.NewCounter("opentrail_ingest_events_conflict_total", "Submitted events not stored because another event with their account and eventID was."),
 		rejected:      reg.NewCounter("opentrail_ingest_events_failed_total", "Submitted events not stored because the store failed."),
 		commits:       reg.NewCounter("opentrail_ingest_commits_total", "Group commits."),
 		commitLatency: reg.NewHistogram("opentrail_ingest_commit_seconds", "Time to commit and fsync one group of events.", metrics.LatencyBuckets),
@@ -115,7 +118,7 @@ func New(app Appender, opts Options) *Ingester {
 func (in *Ingester) Start() { go in.run() }
 
 // Submit stores recs durably and reports, per record, whether it was
-// stored or was a duplicate. source names the ingestion path for metrics.
+// stored, a duplicate or a conflict. source names the ingestion path for metrics.
 // If ctx ends first, Submit returns ctx's error; the records may still be
 // committed, and a retry will then see them as duplicates.
 func (in *Ingester) Submit(ctx context.Context, source string, recs []*event.Record) (Result, error) {
@@ -219,7 +222,7 @@ func (in *Ingester) commit(batch []*request, n int) {
 	if in.opts.Now != nil {
 		ingestTime = in.opts.Now()
 	}
-	dup, err := in.app.AppendBatches(context.Background(), batches, ingestTime)
+	outs, err := in.app.AppendBatches(context.Background(), batches, ingestTime)
 	in.commitLatency.Observe(time.Since(start).Seconds())
 	in.commits.Add(1)
 	in.batchSize.Observe(float64(n))
@@ -239,19 +242,47 @@ func (in *Ingester) commit(batch []*request, n int) {
 		recs := r.batch.Records()
 		res := Result{Outcomes: make([]Outcome, len(recs))}
 		for i := range recs {
-			if dup[off+i] {
-				res.Outcomes[i] = Duplicate
-				res.Duplicates++
-			} else {
+			switch outs[off+i] {
+			case store.Stored:
 				res.Outcomes[i] = Accepted
 				res.Accepted++
+			case store.Duplicate:
+				res.Outcomes[i] = Duplicate
+				res.Duplicates++
+			default:
+				res.Outcomes[i] = Conflict
+				res.Conflicts++
 			}
 		}
 		off += len(recs)
 		in.accepted.Add(uint64(res.Accepted))
 		in.duplicates.Add(uint64(res.Duplicates))
+		in.conflicts.Add(uint64(res.Conflicts))
+		if res.Conflicts > 0 {
+			in.log.Warn("conflicting duplicates not stored", "source", r.source, "events", res.Conflicts,
+				"eventIDs", ConflictIDs(res, recs, MaxConflictIDs))
+		}
 		if r.reply != nil {
 			r.reply <- reply{res: res}
 		}
 	}
+}
+
+// MaxConflictIDs is how many eventIDs of conflicting duplicates responses
+// and logs list.
+const MaxConflictIDs = 10
+
+// ConflictIDs returns the eventIDs of the first max records of recs, the
+// records res reports on, that were conflicts.
+func ConflictIDs(res Result, recs []*event.Record, max int) []string {
+	var ids []string
+	for i, o := range res.Outcomes {
+		if o == Conflict && i < len(recs) {
+			if len(ids) == max {
+				break
+			}
+			ids = append(ids, recs[i].EventID)
+		}
+	}
+	return ids
 }

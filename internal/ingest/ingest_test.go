@@ -24,7 +24,7 @@ type memStore struct {
 
 func (m *memStore) Prepare(recs []*event.Record) *store.Batch { return store.NewBatch(recs) }
 
-func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ time.Time) ([]bool, error) {
+func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ time.Time) ([]store.Outcome, error) {
 	var recs []*event.Record
 	for _, b := range batches {
 		recs = append(recs, b.Records()...)
@@ -36,12 +36,14 @@ func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ 
 		return nil, m.fail
 	}
 	m.commits++
-	dup := make([]bool, len(recs))
+	out := make([]store.Outcome, len(recs))
 	for i, r := range recs {
-		dup[i] = m.ids[r.EventID]
+		if m.ids[r.EventID] {
+			out[i] = store.Duplicate
+		}
 		m.ids[r.EventID] = true
 	}
-	return dup, nil
+	return out, nil
 }
 
 func recs(prefix string, n int) []*event.Record {

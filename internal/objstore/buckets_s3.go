@@ -86,6 +86,9 @@ func newS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
 		o.UsePathStyle = opts.PathStyle
+		// Not a log line per object read back without a checksum header
+		// (imports from configured sources read thousands).
+		o.DisableLogOutputChecksumValidationSkipped = true
 	}), nil
 }
 

@@ -12,18 +12,26 @@ import (
 	"github.com/opentrail/opentrail/internal/ingest"
 )
 
-// postEventsResponse is the answer to POST /v1/events.
+// postEventsResponse is the answer to POST /v1/events. An event is
+// identified by its account and eventID: duplicates are records already
+// stored exactly so (retries), conflicts records whose account and eventID
+// are stored with other content, which are not stored; ConflictIDs lists
+// the eventIDs of the first ingest.MaxConflictIDs of them.
 type postEventsResponse struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
+	Accepted    int      `json:"accepted"`
+	Duplicates  int      `json:"duplicates"`
+	Conflicts   int      `json:"conflicts"`
+	ConflictIDs []string `json:"conflictIds,omitempty"`
 }
 
 // postEvents ingests a body of NDJSON records or one {"Records":[...]}
 // document, gzip accepted. The batch is all or nothing: one invalid record
 // rejects it with a message naming the record, and nothing is stored.
+// Records whose account and eventID are stored already are not stored
+// again, and are answered as duplicates or conflicts (postEventsResponse).
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte) {
 	c := awsapi.CallerFrom(r.Context())
-	res, count, err := s.ingestBody(r, body)
+	res, recs, err := s.ingestBody(r, body)
 	errCode, errMsg := "", ""
 	if err != nil {
 		e := awsapi.AsError(r.Context(), s.log, c.RequestID, err)
@@ -32,21 +40,25 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("x-amzn-RequestId", c.RequestID)
-		json.NewEncoder(w).Encode(postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates})
 	}
 	var resp any
 	if err == nil {
-		resp = postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates}
+		out := postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
+			ConflictIDs: ingest.ConflictIDs(res, recs, ingest.MaxConflictIDs)}
+		json.NewEncoder(w).Encode(out)
+		resp = out
 	}
 	s.Audit(awsapi.AuditRecord(c, "opentrail", "PutEvents", false,
-		putEventsParams(r, count), resp, errCode, errMsg))
+		putEventsParams(r, len(recs)), resp, errCode, errMsg))
 }
 
-func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, error) {
+// ingestBody parses and stores a body; recs are the records read (all of
+// them when err is nil, those before the bad one otherwise).
+func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, []*event.Record, error) {
 	c := awsapi.CallerFrom(r.Context())
 	imported, err := importedParam(r)
 	if err != nil {
-		return ingest.Result{}, 0, err
+		return ingest.Result{}, nil, err
 	}
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
@@ -57,10 +69,10 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 			if errors.As(err, &tl) {
 				err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: "decompressed " + tl.Error(), Status: http.StatusRequestEntityTooLarge}
 			}
-			return ingest.Result{}, 0, err
+			return ingest.Result{}, nil, err
 		}
 	default:
-		return ingest.Result{}, 0, badRequest("Content-Encoding %q is not supported; send the body plain or gzip-compressed", r.Header.Get("Content-Encoding"))
+		return ingest.Result{}, nil, badRequest("Content-Encoding %q is not supported; send the body plain or gzip-compressed", r.Header.Get("Content-Encoding"))
 	}
 
 	var recs []*event.Record
@@ -80,12 +92,12 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 	if err != nil {
 		var ae *awsapi.Error
 		if errors.As(err, &ae) {
-			return ingest.Result{}, len(recs), ae
+			return ingest.Result{}, recs, ae
 		}
-		return ingest.Result{}, len(recs), badRequest("%s; nothing from this request was stored", err)
+		return ingest.Result{}, recs, badRequest("%s; nothing from this request was stored", err)
 	}
 	if len(recs) == 0 {
-		return ingest.Result{}, 0, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
+		return ingest.Result{}, nil, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
 	}
 	submit := s.ingester.Submit
 	if imported {
@@ -94,11 +106,11 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, int, e
 	res, err := submit(r.Context(), "v1/events", recs)
 	if err != nil {
 		if errors.Is(err, ingest.ErrUnavailable) || errors.Is(err, ingest.ErrClosed) {
-			return res, len(recs), awsapi.Unavailable("the event store could not commit the events, so none were stored; retry later")
+			return res, recs, awsapi.Unavailable("the event store could not commit the events, so none were stored; retry later")
 		}
-		return res, len(recs), err
+		return res, recs, err
 	}
-	return res, len(recs), nil
+	return res, recs, nil
 }
 
 // importedParam reads the query parameter imported=true|false, with which

@@ -28,12 +28,13 @@ type ingestSink struct {
 	name string
 }
 
-func (s ingestSink) Write(ctx context.Context, recs []*event.Record) (int, int, error) {
+func (s ingestSink) Write(ctx context.Context, recs []*event.Record) (importer.WriteResult, error) {
 	res, err := s.in.SubmitImported(ctx, s.name, recs)
 	if err != nil {
-		return 0, 0, err
+		return importer.WriteResult{}, err
 	}
-	return res.Accepted, res.Duplicates, nil
+	return importer.WriteResult{Added: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
+		ConflictIDs: ingest.ConflictIDs(res, recs, importer.MaxConflictIDs)}, nil
 }
 
 // sourceMetrics count what the configured sources import, by source.

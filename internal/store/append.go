@@ -38,7 +38,7 @@ func (b *Batch) MarkImported() *Batch {
 // rowPrep is what the commit needs of one record beyond its fields, worked
 // out ahead of the store's write lock.
 type rowPrep struct {
-	hash         uint64   // hashID(EventID)
+	hash         uint64   // hashID(EventID): eid_hash
 	types, names []string // resourceColumns
 	days         []dayRow // the record's day index rows
 }
@@ -116,22 +116,56 @@ func (s *Store) compress(recs []*event.Record, first int) []prepBlock {
 	return blocks
 }
 
+// Outcome is what Append did with one record.
+type Outcome uint8
+
+const (
+	// Stored: the record is stored now.
+	Stored Outcome = iota
+	// Duplicate: an event with the record's account and eventID is
+	// already stored (or comes earlier in the same call) with the same
+	// content (event.SameEvent); nothing is written, so retries are
+	// idempotent.
+	Duplicate
+	// Conflict: an event with the record's account and eventID is already
+	// stored (or comes earlier in the same call) with different content.
+	// The first one is kept; this one is not stored.
+	Conflict
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Stored:
+		return "stored"
+	case Duplicate:
+		return "duplicate"
+	case Conflict:
+		return "conflict"
+	}
+	return "unknown"
+}
+
+// eventKey is an event's identity: its account and its eventID. Two
+// accounts may hold the same eventID; neither suppresses the other.
+type eventKey struct{ account, id string }
+
 // Append stores recs in one transaction and returns once it is committed
-// and fsynced. dup[i] reports that recs[i] was not stored because an event
-// with its eventID is already stored (or appears earlier in recs). On error
-// nothing from recs is stored.
+// and fsynced. out[i] says whether recs[i] was stored, or was not because
+// an event with its account and eventID is already stored or appears
+// earlier in recs (Duplicate when the two are the same event, Conflict
+// when they differ). On error nothing from recs is stored.
 //
 // The events' ingest time is ingestTime, or the store's clock read under
 // its write lock when ingestTime is zero; either way it is raised to the
 // newest stored ingest time if it is older, so ingest times never fall as
 // sequence numbers rise.
-func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (dup []bool, err error) {
+func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime time.Time) (out []Outcome, err error) {
 	return s.AppendBatches(ctx, []*Batch{NewBatch(recs)}, ingestTime)
 }
 
 // AppendBatches stores every batch in one transaction, as Append does;
-// dup covers the batches' records in order.
-func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime time.Time) (dup []bool, err error) {
+// out covers the batches' records in order.
+func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime time.Time) (out []Outcome, err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.wconn == nil {
@@ -187,44 +221,51 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		}
 	}
 
-	dup = make([]bool, len(recs))
+	out = make([]Outcome, len(recs))
 	hashes := make([]uint64, len(recs))
-	seen := make(map[string]struct{}, len(recs))
 	accepted := make([]int, 0, len(recs))
 	used := make([]bool, len(blocks))
 	var hits []int // records whose eventID hash is already stored
-	for i, r := range recs {
-		if _, ok := seen[r.EventID]; ok {
-			dup[i] = true
-			continue
-		}
-		seen[r.EventID] = struct{}{}
+	for i := range recs {
 		h := rows[i].hash
 		hashes[i] = h
 		if s.ids.has(h) {
 			hits = append(hits, i)
 		}
 	}
+	var stored map[eventKey][]byte
 	if len(hits) > 0 {
 		// One query settles every hash hit: a retried batch is all hits.
-		stored, err := s.storedIDs(ctx, recs, hashes, hits)
-		if err != nil {
+		var err error
+		if stored, err = s.storedEvents(ctx, hashes, hits); err != nil {
 			return nil, err
 		}
-		for _, i := range hits {
-			if stored[recs[i].EventID] {
-				dup[i] = true
+	}
+	// first holds, per key, the record the others are compared with: the
+	// stored one, else the first of this call.
+	first := make(map[eventKey][]byte, len(recs))
+	for i, r := range recs {
+		k := eventKey{r.AccountID, r.EventID}
+		prev, ok := first[k]
+		if !ok {
+			if prev, ok = stored[k]; ok {
+				first[k] = prev
 			}
 		}
-	}
-	for i := range recs {
-		if !dup[i] {
+		if !ok {
+			first[k] = r.Raw
 			accepted = append(accepted, i)
 			used[where[i].block] = true
+			continue
+		}
+		if event.SameEvent(prev, r) {
+			out[i] = Duplicate
+		} else {
+			out[i] = Conflict
 		}
 	}
 	if len(accepted) == 0 {
-		return dup, nil
+		return out, nil
 	}
 	// Blocks that hold only duplicates are not written. A block with some
 	// duplicates keeps their bytes; no event row points at them.
@@ -378,7 +419,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	if len(accepted) > 0 {
 		s.lastIngest = ingestTime
 	}
-	return dup, nil
+	return out, nil
 }
 
 func (s *Store) exec(ctx context.Context, q string) error {
@@ -406,26 +447,28 @@ func (s *Store) resetAppenders() {
 	}
 }
 
-// storedIDs resolves hash hits: it reads the stored records whose eventIDs
-// hash alike and returns which of the hit records' eventIDs are stored.
-func (s *Store) storedIDs(ctx context.Context, recs []*event.Record, hashes []uint64, hits []int) (map[string]bool, error) {
+// storedEvents resolves hash hits: it reads the stored records whose
+// eventIDs hash like the hit records' and returns them by account and
+// eventID. The records alias the block cache and must not be changed.
+func (s *Store) storedEvents(ctx context.Context, hashes []uint64, hits []int) (map[eventKey][]byte, error) {
 	args := make([]any, 0, len(hits))
 	for _, i := range hits {
 		args = append(args, int64(hashes[i]))
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT block, idx FROM events WHERE eid_hash IN (`+placeholders(len(args))+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT block, idx, account FROM events WHERE eid_hash IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check event ids: %w", err)
 	}
 	type place struct {
-		block int64
-		idx   uint16
+		block   int64
+		idx     uint16
+		account string
 	}
 	var places []place
 	need := map[int64]struct{}{}
 	for rows.Next() {
 		var p place
-		if err := rows.Scan(&p.block, &p.idx); err != nil {
+		if err := rows.Scan(&p.block, &p.idx, &p.account); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("check event ids: %w", err)
 		}
@@ -440,11 +483,12 @@ func (s *Store) storedIDs(ctx context.Context, recs []*event.Record, hashes []ui
 	if err != nil {
 		return nil, err
 	}
-	stored := make(map[string]bool, len(places))
+	stored := make(map[eventKey][]byte, len(places))
 	for _, p := range places {
 		b := blocks[p.block]
 		if int(p.idx) < len(b) {
-			stored[fastjson.GetString(b[p.idx], "eventID")] = true
+			raw := b[p.idx]
+			stored[eventKey{p.account, fastjson.GetString(raw, "eventID")}] = raw
 		}
 	}
 	return stored, nil

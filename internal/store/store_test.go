@@ -64,7 +64,7 @@ func TestAppendDedupeAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, d := range dup {
-		if d != (i == 600) {
+		if (d == store.Duplicate) != (i == 600) || d == store.Conflict {
 			t.Fatalf("dup[%d] = %v", i, d)
 		}
 	}
@@ -73,7 +73,7 @@ func TestAppendDedupeAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !dup[0] || !dup[1] || !dup[2] {
+	if dup[0] != store.Duplicate || dup[1] != store.Duplicate || dup[2] != store.Duplicate {
 		t.Fatalf("retry not reported as duplicates: %v", dup)
 	}
 	if got := s.LastSeq(); got != 600 {
@@ -87,7 +87,7 @@ func TestAppendDedupeAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !dup[0] || dup[1] {
+	if dup[0] != store.Duplicate || dup[1] != store.Stored {
 		t.Fatalf("after reopen dup = %v", dup)
 	}
 	if got := s.LastSeq(); got != 601 {
