@@ -1,14 +1,11 @@
 package trail
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -280,21 +277,15 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c
 	if err != nil {
 		return w.digestFailed(err)
 	}
-	plain := d.Marshal()
-	hash := digest.Hash(plain)
-	sig, err := digest.Sign(priv, digest.SigningString(d, hash))
+	plain, sig, err := digest.SignDigest(d, priv)
 	if err != nil {
 		return w.digestFailed(err)
 	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(plain)
-	zw.Close()
-	meta := map[string]string{digest.MetaSignature: sig, digest.MetaSignatureAlgorithm: digest.SignatureAlgorithm}
+	hash := digest.Hash(plain)
 
 	b, err := w.d.opts.Buckets.Bucket(ctx, set.S3BucketName)
 	if err == nil {
-		err = b.PutIfAbsent(ctx, d.DigestS3Object, gz.Bytes(), meta)
+		err = b.PutIfAbsent(ctx, d.DigestS3Object, digest.Gzip(plain), digest.ObjectMetadata(sig))
 		if errors.Is(err, objstore.ErrExists) {
 			// Written before with other bytes (another build): the
 			// chain continues from what is stored.
@@ -337,15 +328,11 @@ func storedDigest(ctx context.Context, b objstore.Bucket, key string) (hash, sig
 	if err != nil {
 		return "", "", err
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	plain, err := digest.Gunzip(data)
 	if err != nil {
 		return "", "", fmt.Errorf("stored digest %s: %w", key, err)
 	}
-	var plain bytes.Buffer
-	if _, err := plain.ReadFrom(zr); err != nil {
-		return "", "", fmt.Errorf("stored digest %s: %w", key, err)
-	}
-	return digest.Hash(plain.Bytes()), info.Meta[digest.MetaSignature], nil
+	return digest.Hash(plain), info.Meta[digest.MetaSignature], nil
 }
 
 // signingKey returns the key of region whose window holds t, saving the
