@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -27,8 +28,8 @@ func TestNewChainStartsAtTheStepsTime(t *testing.T) {
 		}
 		return v
 	}
-	clock := at("10:01:10") // the clock has moved on since the step began
-	d := NewDeliverer(st, DeliveryOptions{Interval: time.Minute, DigestInterval: time.Minute, Now: func() time.Time { return clock }})
+	clk := clock.NewFake(at("10:01:10")) // the clock has moved on since the step began
+	d := NewDeliverer(st, DeliveryOptions{Interval: time.Minute, DigestInterval: time.Minute, Clock: clk})
 	tr := store.Trail{ARN: "arn:aws:cloudtrail:eu-west-1:111111111111:trail/t", Name: "t", Account: "111111111111", HomeRegion: "eu-west-1"}
 
 	for _, c := range []struct {

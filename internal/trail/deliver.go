@@ -20,6 +20,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/metrics"
@@ -75,8 +76,13 @@ type DeliveryOptions struct {
 	// (default: the interval, at most 30 s).
 	RetryMax time.Duration
 	Logger   *slog.Logger
-	Now      func() time.Time
-	Metrics  *metrics.Registry
+	// Clock is the time delivery reads (to close windows and end digest
+	// periods, and in the status) and makes its poll and retry timers
+	// with; nil means clock.Real. Tests pass a clock.Fake and share it
+	// with the store's Now, so windows and periods pass when the test
+	// moves it.
+	Clock   clock.Clock
+	Metrics *metrics.Registry
 }
 
 // Status is a trail's delivery status: what GetTrailStatus reports, plus
@@ -182,9 +188,7 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = min(opts.Interval, 30*time.Second)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -307,7 +311,7 @@ func (d *Deliverer) loadState(ctx context.Context, arn string) (state, error) {
 // run keeps one worker per trail, started and stopped as trails come and
 // go.
 func (d *Deliverer) run(ctx context.Context) {
-	t := time.NewTicker(d.poll)
+	t := d.opts.Clock.NewTicker(d.poll)
 	defer t.Stop()
 	defer func() {
 		d.mu.Lock()
@@ -473,10 +477,12 @@ func (w *worker) run(ctx context.Context) {
 		} else {
 			w.fails = 0
 		}
+		t := w.d.opts.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(wait):
+		case <-t.C:
 		}
 	}
 }
@@ -512,7 +518,7 @@ func (w *worker) windowEnd(t time.Time) time.Time {
 // that are due, and saves the state. On error, the groups read so far are
 // kept for the next step.
 func (w *worker) step(ctx context.Context) error {
-	now := w.d.opts.Now().UTC()
+	now := w.d.opts.Clock.Now().UTC()
 	// Every event ingested before now has a sequence number <= last: the
 	// store assigns ingest times under the lock LastSeq takes.
 	last := w.d.st.LastSeq()
@@ -792,7 +798,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key str
 	if err != nil {
 		return err
 	}
-	now := w.d.opts.Now().UTC()
+	now := w.d.opts.Clock.Now().UTC()
 	err = w.put(ctx, set.S3BucketName, lk, body, g.recs)
 	w.mu.Lock()
 	w.st.LatestAttempt = now

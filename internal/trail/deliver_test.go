@@ -16,21 +16,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
-// clock is a settable clock shared by the store (ingest times) and the
-// deliverer (window closing).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// testClock is the fake clock shared by the store (ingest times) and the
+// deliverer (window closing, digest periods, its poll and retry timers).
+// Set and Advance move it, which runs every delivery step that falls due,
+// and return once delivery is idle again, so a test sees the result of
+// each move without sleeping.
+type testClock struct {
+	*clock.Fake
+	f *fixture
 }
 
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *testClock) Set(t time.Time) {
+	c.Fake.Set(t)
+	c.f.settle()
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.Fake.Advance(d)
+	c.f.settle()
+}
 
 // buckets serves memory buckets by name; a bucket can be made to fail.
 type buckets struct {
@@ -100,19 +112,22 @@ func testKeys(t *testing.T) func() (*rsa.PrivateKey, error) {
 }
 
 type fixture struct {
-	t   *testing.T
-	st  *store.Store
-	clk *clock
-	bk  *buckets
-	d   *trail.Deliverer
-	dir string
-	n   int
+	t      *testing.T
+	st     *store.Store
+	clk    *testClock
+	bk     *buckets
+	d      *trail.Deliverer
+	reg    *metrics.Registry // the running deliverer's metrics
+	dir    string
+	n      int
+	trails int // trails created: delivery runs a worker for each
 }
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func newFixture(t *testing.T, opts trail.DeliveryOptions, bucketNames ...string) *fixture {
-	f := &fixture{t: t, clk: &clock{t: t0}, bk: newBuckets(bucketNames...), dir: t.TempDir()}
+	f := &fixture{t: t, bk: newBuckets(bucketNames...), dir: t.TempDir()}
+	f.clk = &testClock{Fake: clock.NewFake(t0), f: f}
 	f.openStore()
 	f.startDeliverer(opts)
 	return f
@@ -129,15 +144,35 @@ func (f *fixture) openStore() {
 
 func (f *fixture) startDeliverer(opts trail.DeliveryOptions) {
 	opts.Buckets = f.bk
-	opts.Now = f.clk.Now
+	opts.Clock = f.clk.Fake
+	f.reg = metrics.NewRegistry()
+	opts.Metrics = f.reg
 	if opts.Interval == 0 {
 		opts.Interval = time.Minute
 	}
 	opts.RetryMax = 50 * time.Millisecond
 	opts.GenerateKey = testKeys(f.t)
-	f.d = trail.NewDeliverer(f.st, opts)
-	f.d.Start()
-	f.t.Cleanup(func() { f.d.Close(context.Background()) })
+	d := trail.NewDeliverer(f.st, opts)
+	f.d = d
+	d.Start()
+	f.t.Cleanup(func() {
+		d.Close(context.Background())
+		if n := f.clk.Waiters(); n != 0 {
+			f.t.Errorf("%d delivery timers left running after Close", n)
+		}
+	})
+}
+
+// settle waits until delivery is idle: its trail-watching loop and every
+// trail's worker wait on the clock, so every step due at the clock's time
+// has run.
+func (f *fixture) settle() {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := f.clk.BlockUntil(ctx, 1+f.trails); err != nil {
+		f.t.Fatalf("delivery did not go idle: %v", err)
+	}
 }
 
 func (f *fixture) createTrail(name, account, home string, set trail.Settings) string {
@@ -153,7 +188,9 @@ func (f *fixture) createTrail(name, account, home string, set trail.Settings) st
 	if err := f.st.CreateTrail(context.Background(), store.Trail{ARN: arn, Name: name, Account: account, HomeRegion: home, Doc: doc, Created: start, Updated: start}); err != nil {
 		f.t.Fatal(err)
 	}
+	f.trails++
 	f.d.Wake()
+	f.settle() // the trail's worker has made its first step
 	return arn
 }
 
@@ -196,24 +233,19 @@ func (f *fixture) ingest(specs ...string) []string {
 	return ids
 }
 
-// waitDelivered waits until the trail's watermark reaches t.
+// waitDelivered waits until delivery is idle and checks that the
+// trail's watermark has reached t.
 func (f *fixture) waitDelivered(arn string, t time.Time) trail.Status {
 	f.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		s, err := f.d.Status(context.Background(), arn)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if !s.DeliveredThrough.Before(t) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("trail %s delivered through %v, want %v; status %+v", arn, s.DeliveredThrough, t, s)
-		}
-		f.d.Wake()
-		time.Sleep(20 * time.Millisecond)
+	f.settle()
+	s, err := f.d.Status(context.Background(), arn)
+	if err != nil {
+		f.t.Fatal(err)
 	}
+	if s.DeliveredThrough.Before(t) {
+		f.t.Fatalf("trail %s delivered through %v, want %v; status %+v", arn, s.DeliveredThrough, t, s)
+	}
+	return s
 }
 
 type delivered struct {
@@ -428,19 +460,10 @@ func TestDeliveryRetriesUntilTheBucketIsBack(t *testing.T) {
 	f.clk.Set(t0.Add(time.Second))
 	want := f.ingest("111111111111/eu-west-1/Management", "111111111111/eu-west-1/Management")
 	f.clk.Set(t0.Add(2 * time.Minute))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st, _ := f.d.Status(context.Background(), arn)
-		if st.LatestError == "NoSuchBucket" {
-			if st.LatestAttemptOK || st.LatestErrorTime.IsZero() {
-				t.Errorf("status %+v", st)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no delivery error reported: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if st, _ := f.d.Status(context.Background(), arn); st.LatestError != "NoSuchBucket" {
+		t.Fatalf("no delivery error reported: %+v", st)
+	} else if st.LatestAttemptOK || st.LatestErrorTime.IsZero() {
+		t.Errorf("status %+v", st)
 	}
 	f.clk.Set(t0.Add(3 * time.Minute))
 	more := f.ingest("111111111111/eu-west-1/Management")
@@ -476,4 +499,28 @@ func TestDeliveryHonoursLoggingState(t *testing.T) {
 	f.d.Wake()
 	f.waitDelivered(arn, t0.Add(2*time.Minute))
 	expectExactly(t, ids(f.files("b")), before)
+}
+
+// A window closes when the clock reaches its end, not a moment before:
+// the worker's poll timer runs a step at 10:00:59 that leaves it open and
+// one at 10:01:00 that writes its file.
+func TestDeliveryClosesAWindowAtItsEnd(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{}, "b")
+	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b"})
+	f.clk.Set(t0.Add(10 * time.Second))
+	want := f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(59 * time.Second))
+	if files := f.files("b"); len(files) != 0 {
+		t.Fatalf("%d files written before the window ended", len(files))
+	}
+	if st, _ := f.d.Status(context.Background(), arn); !st.DeliveredThrough.Before(t0.Add(time.Minute)) {
+		t.Fatalf("delivered through %v before the window ended", st.DeliveredThrough)
+	}
+	f.clk.Advance(time.Second)
+	f.waitDelivered(arn, t0.Add(time.Minute))
+	files := f.files("b")
+	expectExactly(t, ids(files), want)
+	if len(files) != 1 || files[0].key.End != t0.Add(time.Minute) {
+		t.Errorf("files %+v, want one named after the window's end", files)
+	}
 }

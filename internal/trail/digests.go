@@ -304,7 +304,7 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c
 	w.mu.Lock()
 	prev := &prevDigest{Bucket: set.S3BucketName, Key: d.DigestS3Object, Hash: hash, Signature: sig, End: end}
 	c.Prev, c.Last, c.Start, c.Gap, c.Files = prev, prev, end, nil, rest
-	w.st.LatestDigestDelivery = w.d.opts.Now().UTC()
+	w.st.LatestDigestDelivery = w.d.opts.Clock.Now().UTC()
 	w.st.LatestDigestError = ""
 	w.st.Digests++
 	w.dirty = true
@@ -393,7 +393,7 @@ func (d *Deliverer) RotateKey(ctx context.Context, region string) (digest.Public
 	if err := d.loadKeys(ctx); err != nil {
 		return digest.PublicKey{}, err
 	}
-	k, err := d.keys.Rotate(region, d.opts.Now())
+	k, err := d.keys.Rotate(region, d.opts.Clock.Now())
 	if err != nil {
 		return digest.PublicKey{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,20 +63,10 @@ func TestDigestsChainSignAndListEveryFile(t *testing.T) {
 	f.clk.Set(t0.Add(4*time.Minute + 5*time.Second))
 	f.ingest("111111111111/eu-west-1/Management")
 	f.clk.Set(t0.Add(6*time.Minute + 30*time.Second))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st, _ := f.d.Status(context.Background(), arn)
-		if st.Digests >= 3 {
-			if st.LatestDigestDelivery.IsZero() || st.LatestDigestError != "" {
-				t.Errorf("status %+v", st)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("digests not delivered: %+v", st)
-		}
-		f.d.Wake()
-		time.Sleep(20 * time.Millisecond)
+	if st, _ := f.d.Status(context.Background(), arn); st.Digests < 3 {
+		t.Fatalf("digests not delivered: %+v", st)
+	} else if st.LatestDigestDelivery.IsZero() || st.LatestDigestError != "" {
+		t.Errorf("status %+v", st)
 	}
 
 	ds, plains, metas := f.readDigests("b")
@@ -165,11 +156,12 @@ func TestDigestsExplainTheGapAfterStopLogging(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.d.Wake()
-		time.Sleep(300 * time.Millisecond) // let delivery see the change before the clock moves
+		// Let delivery see the change before the clock moves: it polls at
+		// least once a second.
+		f.clk.Advance(time.Second)
 	}
 	setLogging(false)
-	f.clk.Set(t0.Add(10 * time.Minute))
-	time.Sleep(300 * time.Millisecond) // no digests while stopped
+	f.clk.Set(t0.Add(10 * time.Minute)) // no digests while stopped
 	setLogging(true)
 	f.clk.Set(t0.Add(10*time.Minute + 20*time.Second))
 	f.ingest("111111111111/eu-west-1/Management")
@@ -199,19 +191,37 @@ func TestDigestsExplainTheGapAfterStopLogging(t *testing.T) {
 	}
 }
 
+// waitDigests waits until delivery is idle and checks that the trail has
+// written n digests.
 func waitDigests(t *testing.T, f *fixture, arn string, n int64) {
+	t.Helper()
+	f.settle()
+	if st, _ := f.d.Status(context.Background(), arn); st.Digests < n {
+		t.Fatalf("%d digests delivered, want %d: %+v", st.Digests, n, st)
+	}
+}
+
+// waitVerified waits until the background verifier has finished n
+// checks. It runs on its own goroutine, not on the clock.
+func waitVerified(t *testing.T, f *fixture, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, _ := f.d.Status(context.Background(), arn)
-		if st.Digests >= n {
+		var b bytes.Buffer
+		f.reg.Write(&b)
+		var got uint64
+		for line := range strings.Lines(b.String()) {
+			if v, ok := strings.CutPrefix(line, "opentrail_digest_verifications_total "); ok {
+				got, _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			}
+		}
+		if got >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d digests delivered, want %d: %+v", st.Digests, n, st)
+			t.Fatalf("%d digest checks done, want %d", got, n)
 		}
-		f.d.Wake()
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -222,7 +232,7 @@ func TestVerifierCatchesAChangedLogFile(t *testing.T) {
 	f.ingest("111111111111/eu-west-1/Management")
 	f.clk.Set(t0.Add(70 * time.Second))
 	waitDigests(t, f, arn, 1)
-	time.Sleep(200 * time.Millisecond) // the first digest's own check
+	waitVerified(t, f, 1) // the first digest's own check
 	if st, _ := f.d.Status(context.Background(), arn); st.LatestVerifyError != "" {
 		t.Fatalf("clean trail flagged: %s", st.LatestVerifyError)
 	}
@@ -252,5 +262,27 @@ func TestVerifierCatchesAChangedLogFile(t *testing.T) {
 			t.Fatalf("the verifier did not report the changed file: %+v", st)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A digest is written when the clock reaches the end of its period, not
+// before, even though the period's last delivery window closed earlier.
+func TestDigestWrittenAtTheEndOfItsPeriod(t *testing.T) {
+	f := newFixture(t, trail.DeliveryOptions{DigestInterval: 2 * time.Minute}, "b")
+	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
+	f.clk.Set(t0.Add(10 * time.Second))
+	f.ingest("111111111111/eu-west-1/Management")
+	f.clk.Set(t0.Add(2*time.Minute - time.Second))
+	if files := f.files("b"); len(files) != 1 {
+		t.Fatalf("%d log files after the first window, want 1", len(files))
+	}
+	if st, _ := f.d.Status(context.Background(), arn); st.Digests != 0 {
+		t.Fatalf("%d digests before the period ended", st.Digests)
+	}
+	f.clk.Advance(time.Second)
+	waitDigests(t, f, arn, 1)
+	ds, _, _ := f.readDigests("b")
+	if len(ds) != 1 || ds[0].DigestStartTime != "2026-03-01T10:00:00Z" || ds[0].DigestEndTime != "2026-03-01T10:02:00Z" || len(ds[0].LogFiles) != 1 {
+		t.Errorf("digests %+v, want one of 10:00–10:02 listing the log file", ds)
 	}
 }

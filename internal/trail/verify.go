@@ -62,7 +62,7 @@ func (d *Deliverer) verify(ctx context.Context, j verifyJob) {
 	if w != nil {
 		w.mu.Lock()
 		w.st.LatestVerifyError = truncateText(strings.Join(bad, "; "), 1000)
-		w.st.LatestVerifyErrorTime = d.opts.Now().UTC()
+		w.st.LatestVerifyErrorTime = d.opts.Clock.Now().UTC()
 		w.mu.Unlock()
 	}
 }
