@@ -21,6 +21,7 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/importer"
@@ -73,6 +74,8 @@ type Server struct {
 
 	requests  *metrics.CounterVec
 	authFails *metrics.Counter
+
+	clock clock.Clock // retention's ticker; nil means clock.Real
 }
 
 // New opens the store and builds every component; it does not listen yet.
@@ -325,7 +328,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 func (s *Server) retentionLoop(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	t := clock.Or(s.clock).NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		n, err := s.store.ApplyRetention(ctx)
