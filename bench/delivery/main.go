@@ -44,8 +44,10 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/demo"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/server"
 	"github.com/opentrail/opentrail/internal/store"
@@ -192,8 +194,9 @@ func throughput(data string, n int, interval time.Duration, seed int64) error {
 	}
 	end := ingestAt.Add(interval)
 	fmt.Fprintf(os.Stderr, "delivering with 3 trails (GOMAXPROCS %d)...\n", runtime.GOMAXPROCS(0))
-	d := trail.NewDeliverer(st, trail.DeliveryOptions{
+	d := delivery.New(st, delivery.Options{
 		Interval: interval, Buckets: bk, Org: &trail.Organization{ID: orgID, Management: mgmtAccount, Members: members},
+		Keys:   keys.New(st, keys.Options{}),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	t0 := time.Now()

@@ -41,14 +41,14 @@ func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request) {
 				Message: "Only the organisation's management account may rotate the digest signing keys, which sign every account's digests."}
 		} else {
 			var k keyInfo
-			pk, rerr := s.deliverer.RotateKey(r.Context(), region)
+			pk, rerr := s.keys.Rotate(r.Context(), region)
 			if rerr == nil {
 				k = keyInfo{Region: pk.Region, Fingerprint: pk.Fingerprint, ValidFrom: pk.ValidFrom.Format(time.RFC3339), ValidTo: pk.ValidTo.Format(time.RFC3339), PublicKey: pk.Value}
 			}
 			out, err = map[string]any{"key": k}, rerr
 		}
 	} else {
-		keys, lerr := s.deliverer.PublicKeys(r.Context(), region, time.Time{}, time.Unix(1<<40, 0))
+		keys, lerr := s.keys.PublicKeys(r.Context(), region, time.Time{}, time.Unix(1<<40, 0))
 		list := []keyInfo{}
 		for _, pk := range keys {
 			list = append(list, keyInfo{Region: pk.Region, Fingerprint: pk.Fingerprint, ValidFrom: pk.ValidFrom.Format(time.RFC3339), ValidTo: pk.ValidTo.Format(time.RFC3339), PublicKey: pk.Value})

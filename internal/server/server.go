@@ -23,9 +23,11 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/s3api"
@@ -47,7 +49,8 @@ type Server struct {
 
 	buckets   objstore.Buckets
 	fsBuckets *objstore.FSBuckets // nil unless the built-in store is in use
-	deliverer *trail.Deliverer
+	keys      *keys.Keys          // digest signing keys: delivery, ListPublicKeys and /v1/keys
+	deliverer *delivery.Deliverer
 	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
 
 	cloudtrail     *awsapi.Router
@@ -109,11 +112,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
-	s.deliverer = trail.NewDeliverer(st, trail.DeliveryOptions{
+	s.keys = keys.New(st, keys.Options{Rotation: cfg.Delivery.KeyRotation})
+	s.deliverer = delivery.New(st, delivery.Options{
 		Interval:       cfg.Delivery.Interval,
 		MaxFileBytes:   cfg.Delivery.MaxFileBytes,
 		DigestInterval: cfg.Delivery.DigestInterval,
-		KeyRotation:    cfg.Delivery.KeyRotation,
+		Keys:           s.keys,
 		VerifyDigests:  cfg.Delivery.VerifyDigests,
 		Buckets:        s.buckets,
 		Org:            orgOf(&cfg),
@@ -133,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		Buckets:    s.buckets,
 		Delivery:   s.deliverer,
 		Org:        orgOf(&cfg),
-		Keys:       s.deliverer,
+		Keys:       s.keys,
 		ImportSink: ingestSink{s.ingester, LakeImportIngestName},
 		Options: api.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
@@ -209,7 +213,7 @@ func orgOf(cfg *config.Config) *trail.Organization {
 }
 
 // Deliverer returns the trail deliverer (for tests in this process).
-func (s *Server) Deliverer() *trail.Deliverer { return s.deliverer }
+func (s *Server) Deliverer() *delivery.Deliverer { return s.deliverer }
 
 // bodyBudgetBytes is how many request-body bytes may be held in memory at
 // once across all requests (at least one maximal body).
@@ -315,6 +319,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.deliverer.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.keys.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.store.Close(); err != nil {

@@ -1,11 +1,3 @@
-// Package trail holds what defines a trail and where its files go: name
-// rules, ARNs and the object keys of log and digest files, exactly as
-// CloudTrail writes them (shared/spec/cloudtrail-formats.md §2); those
-// parts are pure and safe for concurrent use. Delivery builds on them: a
-// [Deliverer] writes each trail's log and digest files to its bucket,
-// reading the time and making its poll and retry timers through
-// [DeliveryOptions.Clock], so that tests move a clock.Fake through
-// delivery windows and digest periods instead of sleeping.
 package trail
 
 import (

@@ -1,4 +1,4 @@
-package trail_test
+package delivery_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -53,7 +54,7 @@ func (f *fixture) readDigests(bucket string) ([]*digest.Digest, [][]byte, []map[
 }
 
 func TestDigestsChainSignAndListEveryFile(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{DigestInterval: 2 * time.Minute}, "b")
+	f := newFixture(t, delivery.Options{DigestInterval: 2 * time.Minute}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", S3KeyPrefix: "p", LogFileValidationEnabled: true})
 	f.clk.Set(t0.Add(10 * time.Second))
 	f.ingest("111111111111/eu-west-1/Management", "111111111111/eu-west-1/Management")
@@ -73,7 +74,7 @@ func TestDigestsChainSignAndListEveryFile(t *testing.T) {
 	if len(ds) != 3 {
 		t.Fatalf("%d digests, want 3 (10:02, 10:04 empty, 10:06)", len(ds))
 	}
-	keys, err := f.d.PublicKeys(context.Background(), "eu-west-1", t0, t0.Add(time.Hour))
+	keys, err := f.keys.PublicKeys(context.Background(), "eu-west-1", t0, t0.Add(time.Hour))
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("public keys %v %v", keys, err)
 	}
@@ -134,7 +135,7 @@ func TestDigestsChainSignAndListEveryFile(t *testing.T) {
 }
 
 func TestDigestsExplainTheGapAfterStopLogging(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{DigestInterval: time.Minute}, "b")
+	f := newFixture(t, delivery.Options{DigestInterval: time.Minute}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
 	f.clk.Set(t0.Add(10 * time.Second))
 	f.ingest("111111111111/eu-west-1/Management")
@@ -226,7 +227,7 @@ func waitVerified(t *testing.T, f *fixture, n uint64) {
 }
 
 func TestVerifierCatchesAChangedLogFile(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{DigestInterval: time.Minute, VerifyDigests: true}, "b")
+	f := newFixture(t, delivery.Options{DigestInterval: time.Minute, VerifyDigests: true}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
 	f.clk.Set(t0.Add(10 * time.Second))
 	f.ingest("111111111111/eu-west-1/Management")
@@ -268,7 +269,7 @@ func TestVerifierCatchesAChangedLogFile(t *testing.T) {
 // A digest is written when the clock reaches the end of its period, not
 // before, even though the period's last delivery window closed earlier.
 func TestDigestWrittenAtTheEndOfItsPeriod(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{DigestInterval: 2 * time.Minute}, "b")
+	f := newFixture(t, delivery.Options{DigestInterval: 2 * time.Minute}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true})
 	f.clk.Set(t0.Add(10 * time.Second))
 	f.ingest("111111111111/eu-west-1/Management")

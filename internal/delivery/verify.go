@@ -1,4 +1,4 @@
-package trail
+package delivery
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // verifyJob asks the background verifier to re-check a chain up to a
@@ -99,7 +100,7 @@ func (s *bucketSource) ListDigests(ctx context.Context, t digest.Trail, start, e
 	if err != nil {
 		return nil, err
 	}
-	base := DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
+	base := trail.DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
 	infix := "_" + t.Name + "_" + t.HomeRegion + "_"
 	var out []digest.ObjectRef
 	for day := start.UTC().Truncate(24 * time.Hour); !day.After(end); day = day.Add(24 * time.Hour) {
@@ -139,5 +140,5 @@ func (s *bucketSource) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map
 
 // PublicKeys returns the region's signing keys.
 func (s *bucketSource) PublicKeys(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error) {
-	return s.d.PublicKeys(ctx, s.region, start, end)
+	return s.d.opts.Keys.PublicKeys(ctx, s.region, start, end)
 }

@@ -1,9 +1,23 @@
-package trail
+// Package delivery writes every logging trail's events to its bucket as
+// CloudTrail log files and, for trails with log file validation, the
+// signed hourly digest chain over them; a background verifier can
+// re-check each digest after writing it. A [Deliverer] is a component:
+// New, then Start (one goroutine per trail, plus the verifier), then
+// Close(ctx). It reads the committed event stream and keeps each trail's
+// cursor and chain in the event store's meta table, signs digests with
+// the keys of an [Options.Keys] store (internal/keys), and reads the time
+// and makes its poll and retry timers through [Options.Clock], so tests
+// move a clock.Fake through delivery windows and digest periods instead
+// of sleeping.
+//
+// It is not the rules of a trail (names, ARNs, settings, selectors and
+// object keys are internal/trail, which this package calls), the digest
+// format and signature (internal/digest), or the key store itself.
+package delivery
 
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -26,6 +40,7 @@ import (
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // Delivery defaults.
@@ -38,22 +53,14 @@ const (
 	stateKeyPrefix      = "delivery:"
 )
 
-// Organization is the organisation whose member accounts an organisation
-// trail collects.
-type Organization struct {
-	ID         string // o-…
-	Management string // the management account, which owns organisation trails
-	Members    []string
-}
-
-// DeliveryOptions configure a Deliverer.
-type DeliveryOptions struct {
+// Options configure a Deliverer.
+type Options struct {
 	// Interval is the delivery window (default 5 minutes, at least 1 s).
 	Interval time.Duration
 	// Buckets resolves a trail's S3BucketName.
 	Buckets objstore.Buckets
 	// Org is the configured organisation, for organisation trails.
-	Org *Organization
+	Org *trail.Organization
 	// MaxFileBytes and MaxFileRecords bound one log file's uncompressed
 	// JSON and its records; a busier (account, region) gets several files
 	// in one window.
@@ -62,12 +69,10 @@ type DeliveryOptions struct {
 	// DigestInterval is the digest period of trails with log file
 	// validation (default 1 hour; a multiple of Interval).
 	DigestInterval time.Duration
-	// KeyRotation is how long a digest signing key stays active (default
-	// 30 days).
-	KeyRotation time.Duration
-	// GenerateKey makes a new digest signing key (2048-bit RSA when nil);
-	// tests pass pre-made keys, since generating one is slow.
-	GenerateKey func() (*rsa.PrivateKey, error)
+	// Keys signs digests and gives the verifier the public keys; required
+	// (the server passes its one keys.Keys, which ListPublicKeys and
+	// /v1/keys share).
+	Keys Keys
 	// VerifyDigests re-validates every digest after writing it, with its
 	// log files and its link to the digest before, and counts failures in
 	// opentrail_digest_verify_failures_total.
@@ -83,34 +88,6 @@ type DeliveryOptions struct {
 	// moves it.
 	Clock   clock.Clock
 	Metrics *metrics.Registry
-}
-
-// Status is a trail's delivery status: what GetTrailStatus reports, plus
-// the delivered-through watermark.
-type Status struct {
-	// DeliveredThrough: every selected event that opentrail received before
-	// this time is in a delivered log file.
-	DeliveredThrough time.Time `json:",omitzero"`
-	// LatestDelivery is when a log file was last written.
-	LatestDelivery time.Time `json:",omitzero"`
-	// LatestAttempt is when a write was last tried; LatestAttemptOK whether
-	// that attempt succeeded.
-	LatestAttempt   time.Time `json:",omitzero"`
-	LatestAttemptOK bool      `json:",omitempty"`
-	// LatestError is the error of the latest failed attempt, cleared by the
-	// next success ("NoSuchBucket", "AccessDenied", or what the store said).
-	LatestError     string    `json:",omitempty"`
-	LatestErrorTime time.Time `json:",omitzero"`
-	Files           int64     `json:",omitempty"`
-	Events          int64     `json:",omitempty"`
-	// Digest delivery, for trails with log file validation.
-	LatestDigestDelivery time.Time `json:",omitzero"`
-	LatestDigestError    string    `json:",omitempty"`
-	Digests              int64     `json:",omitempty"`
-	// LatestVerifyError is what the background verifier found wrong last
-	// (a changed or missing file), with its time.
-	LatestVerifyError     string    `json:",omitempty"`
-	LatestVerifyErrorTime time.Time `json:",omitzero"`
 }
 
 // state is a trail's durable delivery state, stored as JSON in the store's
@@ -133,7 +110,7 @@ type state struct {
 	Done  map[string]int64 `json:",omitempty"`
 	// Chains are the trail's digest chains, by "account/region".
 	Chains map[string]*chain `json:",omitempty"`
-	Status
+	trail.Status
 }
 
 // A Deliverer writes every logging trail's selected events to its bucket,
@@ -144,7 +121,7 @@ type state struct {
 // lost or duplicated within a trail.
 type Deliverer struct {
 	st   *store.Store
-	opts DeliveryOptions
+	opts Options
 	log  *slog.Logger
 	poll time.Duration
 
@@ -154,17 +131,26 @@ type Deliverer struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 
-	keyMu sync.Mutex
-	keys  *digest.KeyRing // loaded on first use
-
 	verifyJobs chan verifyJob // nil unless VerifyDigests
 
 	filesTotal, eventsTotal, errorsTotal, digestsTotal *metrics.Counter
 	verified, verifyFailures                           *metrics.Counter
 }
 
-// NewDeliverer returns a Deliverer reading from st; Start runs it.
-func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
+// Keys is the signing-key store delivery uses (*keys.Keys implements it).
+type Keys interface {
+	// Signing returns the key of region whose window holds t.
+	Signing(ctx context.Context, region string, t time.Time) (*digest.Key, error)
+	// PublicKeys returns region's public keys valid in [start, end].
+	PublicKeys(ctx context.Context, region string, start, end time.Time) ([]digest.PublicKey, error)
+}
+
+// New returns a Deliverer reading from st; Start runs it. opts.Keys must
+// be set.
+func New(st *store.Store, opts Options) *Deliverer {
+	if opts.Keys == nil {
+		panic("delivery.New: Options.Keys is nil; pass the server's keys.Keys")
+	}
 	if opts.Interval == 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -181,9 +167,6 @@ func NewDeliverer(st *store.Store, opts DeliveryOptions) *Deliverer {
 	if opts.DigestInterval%opts.Interval != 0 {
 		// Digest periods must not split a delivery window.
 		opts.DigestInterval = max(opts.Interval, opts.DigestInterval/opts.Interval*opts.Interval)
-	}
-	if opts.KeyRotation <= 0 {
-		opts.KeyRotation = digest.DefaultRotation
 	}
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = min(opts.Interval, 30*time.Second)
@@ -266,7 +249,7 @@ func (d *Deliverer) Wake() {
 
 // Status returns a trail's delivery status; the zero Status if the trail
 // has not delivered yet.
-func (d *Deliverer) Status(ctx context.Context, arn string) (Status, error) {
+func (d *Deliverer) Status(ctx context.Context, arn string) (trail.Status, error) {
 	d.mu.Lock()
 	w := d.workers[arn]
 	d.mu.Unlock()
@@ -275,7 +258,7 @@ func (d *Deliverer) Status(ctx context.Context, arn string) (Status, error) {
 	}
 	st, err := d.loadState(ctx, arn)
 	if err != nil {
-		return Status{}, err
+		return trail.Status{}, err
 	}
 	return st.Status, nil
 }
@@ -347,7 +330,7 @@ func (d *Deliverer) sync(ctx context.Context) error {
 	seen := make(map[string]bool, len(trails))
 	for _, t := range trails {
 		seen[t.ARN] = true
-		set, err := DecodeSettings(t.Doc)
+		set, err := trail.DecodeSettings(t.Doc)
 		if err != nil {
 			d.log.Error("delivery: trail settings", "trail", t.ARN, "err", err)
 			continue
@@ -414,7 +397,7 @@ type worker struct {
 
 	mu    sync.Mutex // guards trail, set, gen and st for readers
 	trail store.Trail
-	set   Settings
+	set   trail.Settings
 	gen   int64 // the store's trails generation trail was read at or after
 
 	st     state
@@ -424,7 +407,7 @@ type worker struct {
 	fails  int
 }
 
-func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Settings, gen int64) *worker {
+func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set trail.Settings, gen int64) *worker {
 	ctx, cancel := context.WithCancel(parent)
 	w := &worker{d: d, cancel: cancel, done: make(chan struct{}), arn: t.ARN, created: t.Created, trail: t, set: set, gen: gen, groups: map[string]*group{}}
 	go func() {
@@ -436,7 +419,7 @@ func (d *Deliverer) newWorker(parent context.Context, t store.Trail, set Setting
 
 // update replaces the settings with a copy read at or after generation
 // gen, unless the worker holds a newer one.
-func (w *worker) update(t store.Trail, set Settings, gen int64) {
+func (w *worker) update(t store.Trail, set trail.Settings, gen int64) {
 	w.mu.Lock()
 	if gen >= w.gen {
 		w.trail, w.set, w.gen = t, set, gen
@@ -444,13 +427,13 @@ func (w *worker) update(t store.Trail, set Settings, gen int64) {
 	w.mu.Unlock()
 }
 
-func (w *worker) status() Status {
+func (w *worker) status() trail.Status {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.st.Status
 }
 
-func (w *worker) settings() (store.Trail, Settings) {
+func (w *worker) settings() (store.Trail, trail.Settings) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.trail, w.set
@@ -622,7 +605,7 @@ func (w *worker) refresh(ctx context.Context) error {
 	if !t.Created.Equal(w.created) {
 		return nil
 	}
-	set, err := DecodeSettings(t.Doc)
+	set, err := trail.DecodeSettings(t.Doc)
 	if err != nil {
 		return fmt.Errorf("trail settings: %w", err)
 	}
@@ -646,7 +629,7 @@ func (w *worker) pendingRecs() int {
 }
 
 // selects reports whether the trail delivers rec, ingested at ingest.
-func (w *worker) selects(t store.Trail, set Settings, rec *event.Record, ingest time.Time) bool {
+func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, ingest time.Time) bool {
 	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != categoryNetworkActivity {
 		return false
 	}
@@ -668,7 +651,7 @@ func (w *worker) selects(t store.Trail, set Settings, rec *event.Record, ingest 
 
 // take adds one event of the open window to its group, writing the
 // group's file when it is full.
-func (w *worker) take(ctx context.Context, t store.Trail, set Settings, ev *store.Event) error {
+func (w *worker) take(ctx context.Context, t store.Trail, set trail.Settings, ev *store.Event) error {
 	rec := ev.Rec
 	if !w.selects(t, set, rec, ev.IngestTime) {
 		return nil
@@ -703,7 +686,7 @@ func (w *worker) take(ctx context.Context, t store.Trail, set Settings, ev *stor
 }
 
 // closeWindow writes every group's last file of the open window.
-func (w *worker) closeWindow(ctx context.Context, t store.Trail, set Settings) error {
+func (w *worker) closeWindow(ctx context.Context, t store.Trail, set trail.Settings) error {
 	keys := make([]string, 0, len(w.groups))
 	for k, g := range w.groups {
 		if len(g.recs) > 0 {
@@ -777,18 +760,18 @@ func (w *worker) save(ctx context.Context) error {
 // write stores one group's buffered records as the next file of the open
 // window. Key and bytes depend only on the trail, the events and the
 // window, so writing them again after a crash is a no-op.
-func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key string, g *group, final bool) error {
+func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, key string, g *group, final bool) error {
 	part := w.st.Parts[key]
 	end := g.lastIngest.Truncate(time.Minute)
 	if final {
 		end = w.st.Window.Truncate(time.Minute)
 	}
-	lk := LogKey{
+	lk := trail.LogKey{
 		Prefix:  set.S3KeyPrefix,
 		Account: g.account,
 		Region:  g.region,
 		End:     end,
-		Unique: UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
+		Unique: trail.UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
 			strconv.FormatInt(w.st.Window.UnixNano(), 10), strconv.Itoa(part)),
 	}
 	if set.IsOrganizationTrail && w.d.opts.Org != nil {
@@ -833,7 +816,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set Settings, key str
 // file written by an earlier version with other compression), the file is
 // left alone when it holds the same records, and this one is written
 // under another suffix when it does not, so nothing is lost.
-func (w *worker) put(ctx context.Context, bucket string, lk LogKey, body []byte, recs [][]byte) error {
+func (w *worker) put(ctx context.Context, bucket string, lk trail.LogKey, body []byte, recs [][]byte) error {
 	b, err := w.d.opts.Buckets.Bucket(ctx, bucket)
 	if err != nil {
 		return err
@@ -850,7 +833,7 @@ func (w *worker) put(ctx context.Context, bucket string, lk LogKey, body []byte,
 		return nil
 	}
 	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", lk.String())
-	lk.Unique = UniqueSuffix(lk.Unique, "again")
+	lk.Unique = trail.UniqueSuffix(lk.Unique, "again")
 	return b.PutIfAbsent(ctx, lk.String(), body, nil)
 }
 
@@ -923,3 +906,7 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// categoryNetworkActivity is the event category of VPC endpoint network
+// activity events, which trails deliver with management and data events.
+const categoryNetworkActivity = "NetworkActivity"

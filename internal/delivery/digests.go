@@ -1,4 +1,4 @@
-package trail
+package delivery
 
 import (
 	"context"
@@ -10,13 +10,11 @@ import (
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // DefaultDigestInterval is the digest period, as CloudTrail's.
 const DefaultDigestInterval = time.Hour
-
-// keyRingMeta is the store's meta key of the digest signing keys.
-const keyRingMeta = "digest-keys"
 
 // chain is one digest chain of a trail: the digests of one account and
 // source region.
@@ -62,7 +60,7 @@ func (d *Deliverer) digestPeriodEnd(w time.Time) time.Time {
 
 // listInDigest records a written log file for its chain's digest. The
 // caller holds w.mu.
-func (w *worker) listInDigest(t store.Trail, set Settings, g *group, bucket, key, hash string) {
+func (w *worker) listInDigest(t store.Trail, set trail.Settings, g *group, bucket, key, hash string) {
 	ck := g.account + "/" + g.region
 	c := w.st.Chains[ck]
 	if c == nil {
@@ -107,7 +105,7 @@ func (w *worker) newChain(account, region string, now time.Time) *chain {
 // once every delivery window ending in it is closed, so the digest lists
 // all the period's log files. Digests are written even for periods
 // without log files.
-func (w *worker) emitDigests(ctx context.Context, t store.Trail, set Settings, now time.Time) error {
+func (w *worker) emitDigests(ctx context.Context, t store.Trail, set trail.Settings, now time.Time) error {
 	w.mu.Lock()
 	on := set.LogFileValidationEnabled && set.IsLogging
 	if set.LogFileValidationEnabled && set.StartLoggingTime != nil {
@@ -137,7 +135,7 @@ func (w *worker) emitDigests(ctx context.Context, t store.Trail, set Settings, n
 // continue up to the end of the period logging stopped in; then the chain
 // pauses, and the digest that resumes it starts a new chain that explains
 // the gap. Turning validation off pauses the chain at once.
-func (w *worker) advanceChain(ctx context.Context, t store.Trail, set Settings, c *chain, on bool, now time.Time) error {
+func (w *worker) advanceChain(ctx context.Context, t store.Trail, set trail.Settings, c *chain, on bool, now time.Time) error {
 	// A stop and a restart both since the chain's last digest: finish the
 	// periods before the stop, then pause, then resume below.
 	if on && !c.Paused && set.StopLoggingTime != nil && set.StartLoggingTime != nil && set.StopLoggingTime.Before(*set.StartLoggingTime) &&
@@ -194,7 +192,7 @@ func (w *worker) advanceChain(ctx context.Context, t store.Trail, set Settings, 
 
 // digestsUntil writes c's closed periods ending at or before until (zero:
 // no limit).
-func (w *worker) digestsUntil(ctx context.Context, t store.Trail, set Settings, c *chain, until time.Time) error {
+func (w *worker) digestsUntil(ctx context.Context, t store.Trail, set trail.Settings, c *chain, until time.Time) error {
 	for {
 		end := c.Start.Truncate(w.d.opts.DigestInterval).Add(w.d.opts.DigestInterval).UTC()
 		if (!until.IsZero() && end.After(until)) || !w.periodClosed(end) {
@@ -228,7 +226,7 @@ func (w *worker) periodClosed(end time.Time) bool {
 // writeDigest signs and writes the digest of c's period ending at end.
 // Its bytes depend only on the chain's state and the signing key of end,
 // so writing it again after a crash is a no-op.
-func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c *chain, end time.Time) error {
+func (w *worker) writeDigest(ctx context.Context, t store.Trail, set trail.Settings, c *chain, end time.Time) error {
 	w.mu.Lock()
 	var files []digest.LogFile
 	var rest []pendingFile
@@ -239,7 +237,7 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c
 			rest = append(rest, f)
 		}
 	}
-	dk := DigestKey{Prefix: set.S3KeyPrefix, Account: c.Account, SourceRegion: c.Region, Trail: t.Name, HomeRegion: t.HomeRegion, End: end}
+	dk := trail.DigestKey{Prefix: set.S3KeyPrefix, Account: c.Account, SourceRegion: c.Region, Trail: t.Name, HomeRegion: t.HomeRegion, End: end}
 	if set.IsOrganizationTrail && w.d.opts.Org != nil {
 		dk.OrgID = w.d.opts.Org.ID
 	}
@@ -268,7 +266,7 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set Settings, c
 	}
 	w.mu.Unlock()
 
-	key, err := w.d.signingKey(ctx, c.Region, end)
+	key, err := w.d.opts.Keys.Signing(ctx, c.Region, end)
 	if err != nil {
 		return w.digestFailed(err)
 	}
@@ -333,72 +331,4 @@ func storedDigest(ctx context.Context, b objstore.Bucket, key string) (hash, sig
 		return "", "", fmt.Errorf("stored digest %s: %w", key, err)
 	}
 	return digest.Hash(plain), info.Meta[digest.MetaSignature], nil
-}
-
-// signingKey returns the key of region whose window holds t, saving the
-// key ring first when a key had to be made.
-func (d *Deliverer) signingKey(ctx context.Context, region string, t time.Time) (*digest.Key, error) {
-	d.keyMu.Lock()
-	defer d.keyMu.Unlock()
-	if err := d.loadKeys(ctx); err != nil {
-		return nil, err
-	}
-	k, changed, err := d.keys.For(region, t)
-	if err != nil {
-		return nil, err
-	}
-	if changed {
-		if err := d.st.SetMeta(ctx, keyRingMeta, d.keys.Encode()); err != nil {
-			return nil, err
-		}
-	}
-	kc := *k
-	return &kc, nil
-}
-
-// loadKeys reads the key ring once. The caller holds keyMu.
-func (d *Deliverer) loadKeys(ctx context.Context) error {
-	if d.keys != nil {
-		return nil
-	}
-	b, err := d.st.Meta(ctx, keyRingMeta)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	r, err := digest.DecodeKeyRing(b)
-	if err != nil {
-		return err
-	}
-	r.Rotation = d.opts.KeyRotation
-	r.Generate = d.opts.GenerateKey
-	d.keys = r
-	return nil
-}
-
-// PublicKeys returns the public signing keys of region whose validity
-// overlaps [start, end], for ListPublicKeys.
-func (d *Deliverer) PublicKeys(ctx context.Context, region string, start, end time.Time) ([]digest.PublicKey, error) {
-	d.keyMu.Lock()
-	defer d.keyMu.Unlock()
-	if err := d.loadKeys(ctx); err != nil {
-		return nil, err
-	}
-	return d.keys.Public(region, start, end), nil
-}
-
-// RotateKey retires region's active signing key now and starts a new one.
-func (d *Deliverer) RotateKey(ctx context.Context, region string) (digest.PublicKey, error) {
-	d.keyMu.Lock()
-	defer d.keyMu.Unlock()
-	if err := d.loadKeys(ctx); err != nil {
-		return digest.PublicKey{}, err
-	}
-	k, err := d.keys.Rotate(region, d.opts.Clock.Now())
-	if err != nil {
-		return digest.PublicKey{}, err
-	}
-	if err := d.st.SetMeta(ctx, keyRingMeta, d.keys.Encode()); err != nil {
-		return digest.PublicKey{}, err
-	}
-	return digest.PublicKey{Region: k.Region, Value: k.Public, Fingerprint: k.Fingerprint, ValidFrom: k.ValidFrom, ValidTo: k.ValidTo}, nil
 }

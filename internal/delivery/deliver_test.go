@@ -1,4 +1,4 @@
-package trail_test
+package delivery_test
 
 import (
 	"bytes"
@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -116,7 +118,8 @@ type fixture struct {
 	st     *store.Store
 	clk    *testClock
 	bk     *buckets
-	d      *trail.Deliverer
+	d      *delivery.Deliverer
+	keys   *keys.Keys        // the running deliverer's signing keys
 	reg    *metrics.Registry // the running deliverer's metrics
 	dir    string
 	n      int
@@ -125,7 +128,7 @@ type fixture struct {
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-func newFixture(t *testing.T, opts trail.DeliveryOptions, bucketNames ...string) *fixture {
+func newFixture(t *testing.T, opts delivery.Options, bucketNames ...string) *fixture {
 	f := &fixture{t: t, bk: newBuckets(bucketNames...), dir: t.TempDir()}
 	f.clk = &testClock{Fake: clock.NewFake(t0), f: f}
 	f.openStore()
@@ -142,7 +145,7 @@ func (f *fixture) openStore() {
 	f.t.Cleanup(func() { st.Close() })
 }
 
-func (f *fixture) startDeliverer(opts trail.DeliveryOptions) {
+func (f *fixture) startDeliverer(opts delivery.Options) {
 	opts.Buckets = f.bk
 	opts.Clock = f.clk.Fake
 	f.reg = metrics.NewRegistry()
@@ -151,8 +154,9 @@ func (f *fixture) startDeliverer(opts trail.DeliveryOptions) {
 		opts.Interval = time.Minute
 	}
 	opts.RetryMax = 50 * time.Millisecond
-	opts.GenerateKey = testKeys(f.t)
-	d := trail.NewDeliverer(f.st, opts)
+	f.keys = keys.New(f.st, keys.Options{Generate: testKeys(f.t), Clock: f.clk.Fake})
+	opts.Keys = f.keys
+	d := delivery.New(f.st, opts)
 	f.d = d
 	d.Start()
 	f.t.Cleanup(func() {
@@ -331,7 +335,7 @@ func expectExactly(t *testing.T, got map[string]int, want []string) {
 }
 
 func TestDeliverySelectsRegionsAccountsAndWindows(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{}, "home", "multi", "data")
+	f := newFixture(t, delivery.Options{}, "home", "multi", "data")
 	home := f.createTrail("home", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "home", S3KeyPrefix: "pre/fix"})
 	multi := f.createTrail("multi", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "multi", IsMultiRegionTrail: true})
 	yes, no := true, false
@@ -380,7 +384,7 @@ func TestDeliverySelectsRegionsAccountsAndWindows(t *testing.T) {
 
 func TestDeliveryOrganisationTrail(t *testing.T) {
 	org := &trail.Organization{ID: "o-abcdefghij", Management: "111111111111", Members: []string{"222222222222"}}
-	f := newFixture(t, trail.DeliveryOptions{Org: org}, "org")
+	f := newFixture(t, delivery.Options{Org: org}, "org")
 	arn := f.createTrail("org", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "org", IsMultiRegionTrail: true, IsOrganizationTrail: true})
 	f.clk.Set(t0.Add(time.Second))
 	w := f.ingest("111111111111/eu-west-1/Management", "222222222222/us-east-1/Management", "333333333333/eu-west-1/Management")
@@ -398,7 +402,7 @@ func TestDeliveryOrganisationTrail(t *testing.T) {
 // A trail whose advanced selectors take network activity events delivers
 // them; other trails do not.
 func TestDeliveryNetworkActivity(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{}, "net", "mgmt")
+	f := newFixture(t, delivery.Options{}, "net", "mgmt")
 	sel := trail.Settings{S3BucketName: "net", AdvancedEventSelectors: []trail.AdvancedEventSelector{{FieldSelectors: []trail.AdvancedFieldSelector{
 		{Field: "eventCategory", Equals: []string{"NetworkActivity"}}, {Field: "eventSource", Equals: []string{"ec2.amazonaws.com"}}}}}}
 	if err := sel.Selectors().Validate(); err != nil {
@@ -416,7 +420,7 @@ func TestDeliveryNetworkActivity(t *testing.T) {
 }
 
 func TestDeliverySplitsBusyWindowsAndReplaysIdentically(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{MaxFileRecords: 7}, "b")
+	f := newFixture(t, delivery.Options{MaxFileRecords: 7}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b", IsMultiRegionTrail: true})
 	var want []string
 	for i := range 5 {
@@ -444,7 +448,7 @@ func TestDeliverySplitsBusyWindowsAndReplaysIdentically(t *testing.T) {
 	if err := f.st.DeleteMeta(context.Background(), "delivery:"+arn); err != nil {
 		t.Fatal(err)
 	}
-	f.startDeliverer(trail.DeliveryOptions{MaxFileRecords: 7})
+	f.startDeliverer(delivery.Options{MaxFileRecords: 7})
 	f.waitDelivered(arn, t0.Add(2*time.Minute))
 	again := f.files("b")
 	if len(again) != len(first) {
@@ -454,7 +458,7 @@ func TestDeliverySplitsBusyWindowsAndReplaysIdentically(t *testing.T) {
 }
 
 func TestDeliveryRetriesUntilTheBucketIsBack(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{}, "b")
+	f := newFixture(t, delivery.Options{}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b"})
 	f.bk.setFail("b", fmt.Errorf("bucket b: %w", objstore.ErrNoSuchBucket))
 	f.clk.Set(t0.Add(time.Second))
@@ -477,7 +481,7 @@ func TestDeliveryRetriesUntilTheBucketIsBack(t *testing.T) {
 }
 
 func TestDeliveryHonoursLoggingState(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{}, "b")
+	f := newFixture(t, delivery.Options{}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b"})
 	f.clk.Set(t0.Add(time.Second))
 	before := f.ingest("111111111111/eu-west-1/Management")
@@ -505,7 +509,7 @@ func TestDeliveryHonoursLoggingState(t *testing.T) {
 // the worker's poll timer runs a step at 10:00:59 that leaves it open and
 // one at 10:01:00 that writes its file.
 func TestDeliveryClosesAWindowAtItsEnd(t *testing.T) {
-	f := newFixture(t, trail.DeliveryOptions{}, "b")
+	f := newFixture(t, delivery.Options{}, "b")
 	arn := f.createTrail("t", "111111111111", "eu-west-1", trail.Settings{S3BucketName: "b"})
 	f.clk.Set(t0.Add(10 * time.Second))
 	want := f.ingest("111111111111/eu-west-1/Management")

@@ -1,4 +1,4 @@
-package trail
+package delivery
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // A trail's first digest chain starts in the period of the delivery
@@ -29,7 +31,7 @@ func TestNewChainStartsAtTheStepsTime(t *testing.T) {
 		return v
 	}
 	clk := clock.NewFake(at("10:01:10")) // the clock has moved on since the step began
-	d := NewDeliverer(st, DeliveryOptions{Interval: time.Minute, DigestInterval: time.Minute, Clock: clk})
+	d := New(st, Options{Interval: time.Minute, DigestInterval: time.Minute, Clock: clk, Keys: keys.New(st, keys.Options{Clock: clk})})
 	tr := store.Trail{ARN: "arn:aws:cloudtrail:eu-west-1:111111111111:trail/t", Name: "t", Account: "111111111111", HomeRegion: "eu-west-1"}
 
 	for _, c := range []struct {
@@ -46,7 +48,7 @@ func TestNewChainStartsAtTheStepsTime(t *testing.T) {
 			w.st.Window = at(c.window)
 		}
 		step := at(c.step)
-		set := Settings{S3BucketName: "b", LogFileValidationEnabled: true, IsLogging: true, StartLoggingTime: &step}
+		set := trail.Settings{S3BucketName: "b", LogFileValidationEnabled: true, IsLogging: true, StartLoggingTime: &step}
 		if err := w.emitDigests(ctx, tr, set, step); err != nil {
 			t.Fatal(err)
 		}
