@@ -1,14 +1,14 @@
 // Package delivery writes every logging trail's events to its bucket as
 // CloudTrail log files and, for trails with log file validation, the
-// signed hourly digest chain over them; a background verifier can
-// re-check each digest after writing it. A [Deliverer] is a component:
-// New, then Start (one goroutine per trail, plus the verifier), then
-// Close(ctx). It reads the committed event stream and keeps each trail's
-// cursor and chain in the event store's meta table, signs digests with
-// the keys of an [Options.Keys] store (internal/keys), and reads the time
-// and makes its poll and retry timers through [Options.Clock], so tests
-// move a clock.Fake through delivery windows and digest periods instead
-// of sleeping.
+// signed digest chain over them (hourly by default); a background
+// verifier can re-check each digest after writing it. A [Deliverer] is a
+// component: New, then Start (one goroutine per trail, plus the
+// verifier), then Close(ctx). It reads the committed event stream and
+// keeps each trail's cursor and chain in the event store's meta table,
+// signs digests with the keys of an [Options.Keys] store (internal/keys),
+// and reads the time and makes its poll and retry timers through
+// [Options.Clock], so tests move a clock.Fake through delivery windows and
+// digest periods instead of sleeping.
 //
 // It is not the rules of a trail (names, ARNs, settings, selectors and
 // object keys are internal/trail, which this package calls), the digest
