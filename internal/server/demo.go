@@ -54,5 +54,6 @@ func (s *Server) Close() error {
 	if s.listener != nil {
 		s.listener.Close()
 	}
+	s.keys.Close(context.Background())
 	return s.store.Close()
 }
