@@ -93,7 +93,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.door = newFrontDoor(s.bodyBudget, budget, cfg.Limits.MaxBodyBytes, s.reg)
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
-	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger})
+	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger,
+		LockWait: storeLockWait})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -210,6 +211,11 @@ func orgOf(cfg *config.Config) *trail.Organization {
 
 // Deliverer returns the trail deliverer (for tests in this process).
 func (s *Server) Deliverer() *trail.Deliverer { return s.deliverer }
+
+// storeLockWait is how long start-up waits for a store another process
+// holds: a server just killed, or still stopping, releases it within
+// moments.
+const storeLockWait = 5 * time.Second
 
 // bodyBudgetBytes is how many request-body bytes may be held in memory at
 // once across all requests (at least one maximal body).
