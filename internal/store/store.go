@@ -67,7 +67,7 @@ type Options struct {
 	// per core).
 	Threads int
 	Logger  *slog.Logger
-	Now                 func() time.Time
+	Now     func() time.Time
 }
 
 // Store is the event store. Create it with Open.
