@@ -33,23 +33,29 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 	c := awsapi.CallerFrom(r.Context())
 	res, recs, err := s.ingestBody(r, body)
 	errCode, errMsg := "", ""
+	var e *awsapi.Error
 	if err != nil {
-		e := awsapi.AsError(r.Context(), s.log, c.RequestID, err)
+		e = awsapi.AsError(r.Context(), s.log, c.RequestID, err)
 		errCode, errMsg = e.Code, e.Message
-		awsapi.WriteRESTJSONError(w, c.RequestID, e)
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("x-amzn-RequestId", c.RequestID)
 	}
 	var resp any
 	if err == nil {
-		out := postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
+		resp = postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
 			ConflictIDs: ingest.ConflictIDs(res, recs, ingest.MaxConflictIDs)}
-		json.NewEncoder(w).Encode(out)
-		resp = out
 	}
-	s.Audit(awsapi.AuditRecord(c, "opentrail", "PutEvents", false,
-		putEventsParams(r, len(recs)), resp, errCode, errMsg))
+	// The call's own record is committed before the answer.
+	rec := awsapi.AuditRecord(c, "opentrail", "PutEvents", false, putEventsParams(r, len(recs)), resp, errCode, errMsg)
+	if aerr := awsapi.RecordCall(r.Context(), s, false, rec); aerr != nil {
+		s.log.Error("self-audit record not stored; answering 503", "operation", "PutEvents", "request_id", c.RequestID, "err", aerr)
+		e = awsapi.AuditUnavailable()
+	}
+	if e != nil {
+		awsapi.WriteRESTJSONError(w, c.RequestID, e)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-RequestId", c.RequestID)
+	json.NewEncoder(w).Encode(resp)
 }
 
 // ingestBody parses and stores a body; recs are the records read (all of

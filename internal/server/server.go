@@ -351,8 +351,20 @@ func (s *Server) retentionLoop(ctx context.Context) {
 	}
 }
 
-// Audit queues a self-audit record for the next group commit; it
-// implements awsapi.Auditor.
+// AuditCommit stores a self-audit record and returns once it is committed
+// (implementing awsapi.CommitAuditor): the record of a call that changes
+// something is durable before the call is answered.
+func (s *Server) AuditCommit(ctx context.Context, rec []byte) error {
+	r, err := event.Parse(rec)
+	if err != nil {
+		return fmt.Errorf("self-audit record is invalid: %w", err)
+	}
+	_, err = s.ingester.Submit(ctx, "self-audit", []*event.Record{r})
+	return err
+}
+
+// Audit queues a self-audit record for the next group commit without
+// waiting for it (read-only calls); it implements awsapi.Auditor.
 func (s *Server) Audit(rec []byte) {
 	r, err := event.Parse(rec)
 	if err != nil {
