@@ -47,7 +47,7 @@ func TestMutatingCallRecordSurvivesCrash(t *testing.T) {
 			t.Fatalf("LookupEvents: %d %s", code, body)
 		}
 		var out struct {
-			Events []struct{ CloudTrailEvent string }
+			Events    []struct{ CloudTrailEvent string }
 			NextToken string
 		}
 		if err := json.Unmarshal(body, &out); err != nil {
