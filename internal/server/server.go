@@ -31,6 +31,7 @@ import (
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/sts"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
@@ -49,6 +50,7 @@ type Server struct {
 	fsBuckets *objstore.FSBuckets // nil unless the built-in store is in use
 	deliverer *trail.Deliverer
 	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
+	sts       *sts.Handler   // GetCallerIdentity
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -156,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	if s.fsBuckets != nil {
 		s.s3 = s3api.New(s.fsBuckets, s3api.Options{Logger: logger, Auditor: s})
 	}
+	s.sts = sts.New(sts.Options{Auditor: s, Logger: logger})
 	svc.Register(s.cloudtrail)
 	svc.RegisterData(s.cloudtrailData)
 	s.native = svc.Native()
