@@ -353,6 +353,9 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	s.ids = ids
+	if err := s.upgradeDayIndex(ctx); err != nil {
+		return err
+	}
 	if s.days, err = s.loadDays(ctx); err != nil {
 		return err
 	}
