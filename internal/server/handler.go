@@ -111,6 +111,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service := a.Service
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	s.lastRequest.Store(time.Now().UnixNano())
 	var serve func(http.ResponseWriter, *http.Request, []byte)
 	if native {
 		if service != nativeService {

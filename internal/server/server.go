@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -78,6 +80,11 @@ type Server struct {
 	authFails *metrics.Counter
 
 	clock clock.Clock // retention's ticker; nil means clock.Real
+
+	// inFlight counts API requests being served; lastRequest is when the
+	// newest began (UnixNano). releaseMemoryLoop reads them.
+	inFlight    atomic.Int64
+	lastRequest atomic.Int64
 }
 
 // New opens the store and builds every component; it does not listen yet.
@@ -90,13 +97,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
 	s.dir = auth.FromConfig(&cfg)
-	budget := max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes)
-	s.bodyBudget = semaphore.NewWeighted(budget)
-	s.door = newFrontDoor(s.bodyBudget, budget, cfg.Limits.MaxBodyBytes, s.reg)
+	mem := boundMemory(cfg.Limits)
+	s.bodyBudget = semaphore.NewWeighted(mem.bodies)
+	s.door = newFrontDoor(s.bodyBudget, mem.bodies, cfg.Limits.MaxBodyBytes, s.reg)
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
 	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger,
-		LockWait: storeLockWait})
+		LockWait: storeLockWait, MemoryLimit: mem.duckdb, BlockCache: mem.blocks})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -220,9 +227,66 @@ func (s *Server) Deliverer() *trail.Deliverer { return s.deliverer }
 // moments.
 const storeLockWait = 5 * time.Second
 
-// bodyBudgetBytes is how many request-body bytes may be held in memory at
-// once across all requests (at least one maximal body).
-const bodyBudgetBytes = 256 << 20
+// memoryPlan is how limits.memory_bytes is shared out.
+type memoryPlan struct {
+	goHeap int64 // Go's soft memory limit
+	duckdb int64 // DuckDB's memory_limit
+	bodies int64 // the body budget: request body bytes held at once
+	blocks int   // decompressed record blocks the store caches
+}
+
+// cachedBlockBytes is about what one cached block of 256 decompressed
+// ~1.5 KB records takes.
+const cachedBlockBytes = 256 * 1536
+
+// boundMemory applies limits.memory_bytes to Go's heap (a soft limit: the
+// collector works harder as the heap nears it) and works out DuckDB's
+// share and the body budget. The budget holds body bytes (the front door
+// takes them as they arrive), and is sized so that each takes
+// config.BodyMemoryFactor bytes of Go's share: the body, its records and
+// their compressed blocks all live until the request ends.
+func boundMemory(l config.Limits) memoryPlan {
+	rest := float64(l.MemoryBytes - config.BaseMemoryBytes)
+	p := memoryPlan{
+		goHeap: int64(rest * config.GoMemoryShare),
+		duckdb: int64(rest * config.DuckDBMemoryShare),
+	}
+	// The front door counts body bytes; each is worth BodyMemoryFactor
+	// bytes of heap until the request ends.
+	p.bodies = max(int64(float64(p.goHeap)*config.BodyMemoryShare)/config.BodyMemoryFactor, l.MaxBodyBytes+bodyChunk)
+	// The block cache stays after a burst; it gets a tenth of Go's share,
+	// 256 blocks (the store's default) at most: ~96 MiB, under the
+	// default bound.
+	p.blocks = int(min(256, max(16, p.goHeap/10/cachedBlockBytes)))
+	debug.SetMemoryLimit(p.goHeap)
+	return p
+}
+
+// idleRelease is how long the server must be without requests before the
+// memory a burst left behind is returned to the system.
+const idleRelease = 5 * time.Second
+
+// releaseMemoryLoop returns memory to the system once a burst of requests
+// is over. Without it the heap a burst grew stays resident: with no
+// allocations there is no collection, and the runtime's scavenger only
+// returns what a collection freed.
+func (s *Server) releaseMemoryLoop(ctx context.Context) {
+	t := time.NewTicker(idleRelease / 2)
+	defer t.Stop()
+	released := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last := s.lastRequest.Load()
+		if s.inFlight.Load() == 0 && last > released && time.Since(time.Unix(0, last)) >= idleRelease {
+			debug.FreeOSMemory()
+			released = last
+		}
+	}
+}
 
 // tokenKey returns the store's key for NextToken MACs, made on first use,
 // so tokens stay valid across restarts.
@@ -287,6 +351,11 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.retentionLoop(bg)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.releaseMemoryLoop(bg)
 	}()
 	s.startPollers(bg, &wg)
 	s.api.StartImports(bg)

@@ -63,11 +63,8 @@ type Options struct {
 	// MemoryLimit caps DuckDB's memory (its memory_limit) in bytes; 0
 	// leaves DuckDB's default (80% of the machine's memory).
 	MemoryLimit int64
-	// Threads caps DuckDB's worker threads; 0 leaves its default (one
-	// per core).
-	Threads int
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Store is the event store. Create it with Open.
@@ -224,9 +221,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	if opts.MemoryLimit > 0 {
 		settings = append(settings, fmt.Sprintf("SET memory_limit='%dB'", opts.MemoryLimit))
-	}
-	if opts.Threads > 0 {
-		settings = append(settings, fmt.Sprintf("SET threads=%d", opts.Threads))
 	}
 	connect := func() (*duckdb.Connector, error) {
 		return duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
