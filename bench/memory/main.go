@@ -76,7 +76,7 @@ type Result struct {
 
 func (r Result) String() string {
 	mib := func(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
-	return fmt.Sprintf("| RSS before | peak | after idle | requests (throttled) | events stored | load time |\n|---|---|---|---|---|---|\n| %s | %s | %s | %d (%d) | %d | %.1f s |",
+	return fmt.Sprintf("| RSS before | peak | after idle | requests (throttled or cut off, retried) | events stored | load time |\n|---|---|---|---|---|---|\n| %s | %s | %s | %d (%d) | %d | %.1f s |",
 		mib(r.Before), mib(r.Peak), mib(r.After), r.Requests, r.Refused, r.Events, r.Elapsed.Seconds())
 }
 
@@ -174,6 +174,14 @@ func run(bin string, clients, rounds int, bodyMB float64, idle time.Duration, ma
 					sum := sha256.Sum256(b)
 					signer.SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), "opentrail", "us-east-1", time.Now())
 					resp, err := hc.Do(r)
+					if err != nil && attempt < 50 {
+						// A server out of room may answer before the body
+						// is sent and close the connection: the write
+						// fails. Retry, as SDKs do.
+						refused.Add(1)
+						time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
+						continue
+					}
 					if err != nil {
 						mu.Lock()
 						firstErr = err
