@@ -27,21 +27,44 @@ func TestMutatingCallRecordSurvivesCrash(t *testing.T) {
 	s.mustCLI(t, "us-east-1", "cloudtrail", "create-trail", "--name", "crash-trail", "--s3-bucket-name", "crash-bucket")
 
 	const rounds = 6
-	var ids []string
+	var ids, postIDs []string
 	for i := 0; i < rounds; i++ {
 		code, body, hdr := s.ctCall(t, "StopLogging", `{"Name":"crash-trail"}`)
 		if code != 200 {
 			t.Fatalf("StopLogging: %d %s", code, body)
 		}
-		s.kill()
 		ids = append(ids, hdr.Get("x-amzn-RequestId"))
+		// POST /v1/events commits its record with the events' group.
+		code, body, hdr = do(t, signedRequest(t, creds("test"), "opentrail", "us-east-1", "POST", s.url+"/v1/events", nil,
+			record(recOpts{id: uuid("crash-audit", i)})))
+		if code != 200 {
+			t.Fatalf("POST /v1/events: %d %s", code, body)
+		}
+		s.kill()
+		postIDs = append(postIDs, hdr.Get("x-amzn-RequestId"))
 		s = startServer(t, dir)
 	}
 
 	found := map[string]bool{}
+	lookup(t, s, "StopLogging", found)
+	lookup(t, s, "PutEvents", found)
+	var lost []string
+	for _, id := range append(ids, postIDs...) {
+		if !found[id] {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of %d calls (StopLogging, then POST /v1/events, each round) answered 200 and then lost their record to SIGKILL: %s", len(lost), 2*rounds, strings.Join(lost, ", "))
+	}
+}
+
+// lookup adds the requestIDs of the records of event name to found.
+func lookup(t *testing.T, s *server, name string, found map[string]bool) {
+	t.Helper()
 	next := ""
 	for {
-		req := `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"StopLogging"}],"MaxResults":50` + next + `}`
+		req := `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"` + name + `"}],"MaxResults":50` + next + `}`
 		code, body, _ := s.ctCall(t, "LookupEvents", req)
 		if code != 200 {
 			t.Fatalf("LookupEvents: %d %s", code, body)
@@ -63,14 +86,5 @@ func TestMutatingCallRecordSurvivesCrash(t *testing.T) {
 		}
 		tok, _ := json.Marshal(out.NextToken)
 		next = `,"NextToken":` + string(tok)
-	}
-	var lost []string
-	for _, id := range ids {
-		if !found[id] {
-			lost = append(lost, id)
-		}
-	}
-	if len(lost) > 0 {
-		t.Errorf("%d of %d StopLogging calls answered 200 and then lost their record to SIGKILL: %s", len(lost), rounds, strings.Join(lost, ", "))
 	}
 }
