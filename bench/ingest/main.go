@@ -102,6 +102,10 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 		cfg.Data = data
 		cfg.Limits.MaxEventsPerRequest = max(batch, 10000)
 		cfg.Limits.MaxBodyBytes = 64 << 20
+		// The bodies are built ahead in this same process, and Go's memory
+		// limit is process-wide: the bound must cover them, or the
+		// collector would run flat out against the client's own memory.
+		cfg.Limits.MemoryBytes = max(4<<30, config.MinMemoryBytes(cfg.Limits.MaxBodyBytes))
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		srv, err := server.New(ctx, cfg, logger)
 		if err != nil {

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,46 @@ import (
 // rec is a complete CloudTrail record in compact JSON; Audit owns it.
 type Auditor interface {
 	Audit(rec []byte)
+}
+
+// CommitAuditor is an Auditor that can also store a record durably before
+// the call it records is answered. The routers use it for every call that
+// is not read-only, so that a change (StopLogging, DeleteTrail, ...) is
+// never acknowledged without its record: a crash right after the answer
+// cannot lose it. AuditCommit returns once rec is committed, or with the
+// reason it could not be; the call is then answered with
+// [AuditUnavailable] instead of its result.
+type CommitAuditor interface {
+	Auditor
+	AuditCommit(ctx context.Context, rec []byte) error
+}
+
+// auditCommitTimeout bounds the wait for a record's commit.
+const auditCommitTimeout = 30 * time.Second
+
+// AuditUnavailable is the answer to a call whose self-audit record could
+// not be stored (fail-closed): 503, which SDKs retry.
+func AuditUnavailable() *Error {
+	return Unavailable("The call's audit record could not be stored, so the call is reported as failed, though its change may have been applied; check the resource before retrying. See the server's log for the storage error.")
+}
+
+// RecordCall hands rec to a, committing it first when the call is not
+// read-only and a can commit (see [CommitAuditor]). The context's
+// cancellation is ignored: a client that hangs up does not make the record
+// optional. A non-nil error means the record was not stored and the call
+// must be answered with [AuditUnavailable].
+func RecordCall(ctx context.Context, a Auditor, readOnly bool, rec []byte) error {
+	if a == nil {
+		return nil
+	}
+	ca, ok := a.(CommitAuditor)
+	if readOnly || !ok {
+		a.Audit(rec)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditCommitTimeout)
+	defer cancel()
+	return ca.AuditCommit(ctx, rec)
 }
 
 // AuditEventVersion is the eventVersion of the records opentrail writes

@@ -172,15 +172,25 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 		out, params, resp, err = d.safeInvoke(ctx, op, req, body)
 	}
 	var errCode, errMsg string
+	var e *Error
 	if err != nil {
-		e := AsError(ctx, d.logger, c.RequestID, err)
+		e = AsError(ctx, d.logger, c.RequestID, err)
 		errCode, errMsg = e.Code, e.Message
+	}
+	// The record of a call that changes something is committed before the
+	// answer (see CommitAuditor).
+	if d.auditor != nil && opName != "" {
+		rec := AuditRecord(c, d.service, opName, readOnly, params, resp, errCode, errMsg)
+		if aerr := RecordCall(ctx, d.auditor, readOnly, rec); aerr != nil {
+			d.logger.ErrorContext(ctx, "self-audit record not stored; answering 503", slog.String("operation", opName),
+				slog.String("request_id", c.RequestID), slog.Any("err", aerr))
+			e = AuditUnavailable()
+		}
+	}
+	if e != nil {
 		writeError(w, d.contentType, c.RequestID, e)
 	} else {
 		d.writeOK(w, c.RequestID, out)
-	}
-	if d.auditor != nil && opName != "" {
-		d.auditor.Audit(AuditRecord(c, d.service, opName, readOnly, params, resp, errCode, errMsg))
 	}
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/signal"
@@ -70,8 +71,19 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	srv, err := server.New(ctx, cfg, logger)
 	if err != nil {
 		if store.IsLocked(err) {
+			holder := "another opentrail process"
+			var le *store.LockedError
+			if errors.As(err, &le) && le.PID > 0 {
+				holder = fmt.Sprintf("process %d", le.PID)
+				if le.Command != "" {
+					holder += " (" + le.Command + ")"
+				}
+				if le.Waited > 0 {
+					holder += fmt.Sprintf(", still after waiting %s", le.Waited)
+				}
+			}
 			return &hintError{
-				msg:  fmt.Sprintf("the data directory %s is in use by another opentrail process", cfg.Data),
+				msg:  fmt.Sprintf("the data directory %s is in use by %s", cfg.Data, holder),
 				hint: "one server at a time holds a data directory: use the server that is running (commands such as `opentrail demo` and `opentrail send` talk to it), stop it first, or give this one another --data",
 				err:  err,
 			}

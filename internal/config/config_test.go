@@ -150,3 +150,25 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		t.Fatalf("env not applied: %+v", c)
 	}
 }
+
+func TestMemoryBytes(t *testing.T) {
+	if got := config.Default().Limits.MemoryBytes; got != 1<<30 {
+		t.Errorf("default limits.memory_bytes = %d, want 1 GiB", got)
+	}
+	var ve *config.ValidationError
+	c := config.Default()
+	c.Limits.MemoryBytes = 100 << 20
+	if err := c.Validate(); !errors.As(err, &ve) || ve.Field != "limits.memory_bytes" {
+		t.Errorf("100 MiB: err = %v", err)
+	}
+	// One largest request, parsed, must fit in the body budget.
+	c = config.Default()
+	c.Limits.MaxBodyBytes = 256 << 20
+	if err := c.Validate(); !errors.As(err, &ve) || ve.Field != "limits.memory_bytes" || !strings.Contains(err.Error(), "max_body_bytes") {
+		t.Errorf("256 MiB bodies in 1 GiB: err = %v", err)
+	}
+	c.Limits.MemoryBytes = config.MinMemoryBytes(c.Limits.MaxBodyBytes)
+	if err := c.Validate(); err != nil {
+		t.Errorf("at the minimum: %v", err)
+	}
+}

@@ -75,7 +75,20 @@ type request struct {
 	batch  *store.Batch
 	source string
 	reply  chan reply // nil for fire-and-forget submissions
+	// audit, when set, makes the self-audit record of the call that
+	// submitted the batch, from its result (SubmitAudited).
+	audit AuditFunc
 }
+
+// AuditFunc makes the self-audit record of the call that submitted a
+// batch, from what the commit did with it. It runs in the committer and
+// must be quick.
+type AuditFunc func(Result) (*event.Record, error)
+
+// ErrAuditNotStored is SubmitAudited's error when the events were
+// committed but the call's own record could not be: the call must not be
+// acknowledged as a success (fail-closed).
+var ErrAuditNotStored = errors.New("the call's self-audit record could not be stored")
 
 type reply struct {
 	res Result
@@ -137,8 +150,29 @@ func (in *Ingester) SubmitImported(ctx context.Context, source string, recs []*e
 	return in.submit(ctx, source, in.app.Prepare(recs).MarkImported())
 }
 
+// SubmitAudited is Submit (SubmitImported when imported) for a call whose
+// own self-audit record must be committed before it is answered: the
+// committer makes the record with audit once the events are committed and
+// commits it right away, with the records of every other such call in the
+// group, before any of them returns. That costs one small commit per
+// group instead of a second trip through the queue per call. If the
+// record cannot be stored, the result comes back with ErrAuditNotStored.
+func (in *Ingester) SubmitAudited(ctx context.Context, source string, recs []*event.Record, imported bool, audit AuditFunc) (Result, error) {
+	if len(recs) == 0 {
+		return Result{}, nil
+	}
+	b := in.app.Prepare(recs)
+	if imported {
+		b.MarkImported()
+	}
+	return in.submitReq(ctx, &request{batch: b, source: source, reply: make(chan reply, 1), audit: audit})
+}
+
 func (in *Ingester) submit(ctx context.Context, source string, batch *store.Batch) (Result, error) {
-	req := &request{batch: batch, source: source, reply: make(chan reply, 1)}
+	return in.submitReq(ctx, &request{batch: batch, source: source, reply: make(chan reply, 1)})
+}
+
+func (in *Ingester) submitReq(ctx context.Context, req *request) (Result, error) {
 	if err := in.enqueue(ctx, req); err != nil {
 		return Result{}, err
 	}
@@ -238,6 +272,11 @@ func (in *Ingester) commit(batch []*request, n int) {
 		return
 	}
 	off := 0
+	var (
+		audited   []*request // requests whose replies wait for their records
+		auditRecs []*event.Record
+		auditRes  []Result
+	)
 	for _, r := range batch {
 		recs := r.batch.Records()
 		res := Result{Outcomes: make([]Outcome, len(recs))}
@@ -262,9 +301,35 @@ func (in *Ingester) commit(batch []*request, n int) {
 			in.log.Warn("conflicting duplicates not stored", "source", r.source, "events", res.Conflicts,
 				"eventIDs", ConflictIDs(res, recs, MaxConflictIDs))
 		}
+		if r.audit != nil {
+			rec, err := r.audit(res)
+			if err != nil {
+				in.log.Error("self-audit record could not be made", "source", r.source, "err", err)
+				r.reply <- reply{res: res, err: fmt.Errorf("%w: %v", ErrAuditNotStored, err)}
+				continue
+			}
+			audited, auditRecs, auditRes = append(audited, r), append(auditRecs, rec), append(auditRes, res)
+			continue
+		}
 		if r.reply != nil {
 			r.reply <- reply{res: res}
 		}
+	}
+	if len(audited) == 0 {
+		return
+	}
+	in.sourceEvents.Add("self-audit", uint64(len(auditRecs)))
+	_, err = in.app.AppendBatches(context.Background(), []*store.Batch{store.NewBatch(auditRecs)}, ingestTime)
+	in.commits.Add(1)
+	if err != nil {
+		in.log.Error("commit of self-audit records failed", "records", len(auditRecs), "err", err)
+		in.rejected.Add(uint64(len(auditRecs)))
+		err = fmt.Errorf("%w: %v", ErrAuditNotStored, err)
+	} else {
+		in.accepted.Add(uint64(len(auditRecs)))
+	}
+	for i, r := range audited {
+		r.reply <- reply{res: auditRes[i], err: err}
 	}
 }
 

@@ -138,3 +138,56 @@ func TestCloseDrainsAndRefuses(t *testing.T) {
 		t.Fatalf("Submit after Close: %v", err)
 	}
 }
+
+// SubmitAudited commits the call's own record, made from the result,
+// before it returns; a record that cannot be stored is ErrAuditNotStored
+// with the events' result.
+func TestSubmitAuditedCommitsRecordBeforeReturning(t *testing.T) {
+	st := &memStore{ids: map[string]bool{}}
+	in := ingest.New(st, ingest.Options{})
+	in.Start()
+	defer in.Close(context.Background())
+	var made ingest.Result
+	audit := func(res ingest.Result) (*event.Record, error) {
+		made = res
+		return &event.Record{EventID: "audit-1"}, nil
+	}
+	res, err := in.SubmitAudited(context.Background(), "test", recs("a", 3), false, audit)
+	if err != nil || res.Accepted != 3 {
+		t.Fatalf("SubmitAudited: %+v, %v", res, err)
+	}
+	st.mu.Lock()
+	stored, commits := st.ids["audit-1"], st.commits
+	st.mu.Unlock()
+	if !stored || made.Accepted != 3 {
+		t.Errorf("audit record stored before return: %v; made from %+v", stored, made)
+	}
+	if commits != 2 {
+		t.Errorf("%d commits, want 2 (events, then the record)", commits)
+	}
+
+	// The record's commit fails: the events' result comes back with
+	// ErrAuditNotStored.
+	failing := &failSecond{memStore: memStore{ids: map[string]bool{}}}
+	in2 := ingest.New(failing, ingest.Options{})
+	in2.Start()
+	defer in2.Close(context.Background())
+	res, err = in2.SubmitAudited(context.Background(), "test", recs("b", 2), false, audit)
+	if !errors.Is(err, ingest.ErrAuditNotStored) || res.Accepted != 2 {
+		t.Errorf("failed record: %+v, %v; want the result and ErrAuditNotStored", res, err)
+	}
+}
+
+// failSecond fails every commit after the first.
+type failSecond struct {
+	memStore
+	n int
+}
+
+func (f *failSecond) AppendBatches(ctx context.Context, batches []*store.Batch, t time.Time) ([]store.Outcome, error) {
+	f.n++
+	if f.n > 1 {
+		return nil, errors.New("disk full")
+	}
+	return f.memStore.AppendBatches(ctx, batches, t)
+}

@@ -237,7 +237,7 @@ func (r *FSBuckets) build(name string, f bucketFile) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return fail(err)
 	}
 	if err := writeJSONFile(tmp, bucketFileName, f); err != nil {

@@ -66,7 +66,7 @@ func OpenFS(dir string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open fs bucket %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, metaDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(abs, metaDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open fs bucket %s: %w", dir, err)
 	}
 	return &FS{dir: abs}, nil
@@ -168,7 +168,7 @@ func mkdirs(dir string) error {
 	if err := mkdirs(parent); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return syncDir(parent)
@@ -192,7 +192,7 @@ func writeTemp(dir string, data []byte) (string, fs.FileInfo, error) {
 	if _, err := t.Write(data); err != nil {
 		return fail(err)
 	}
-	if err := t.Chmod(0o644); err != nil {
+	if err := t.Chmod(0o600); err != nil {
 		return fail(err)
 	}
 	if err := t.Sync(); err != nil {

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -104,6 +105,13 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	rq.params = rq.auditParams()
 
+	// A call that changes something is answered only once its record is
+	// committed (awsapi.CommitAuditor): its answer is held until then.
+	var held *heldResponse
+	if _, ok := h.auditor.(awsapi.CommitAuditor); ok && !rq.op.readOnly && rq.op.name != "" {
+		held = &heldResponse{header: http.Header{}, status: http.StatusOK}
+		rq.w = held
+	}
 	var errCode, errMsg string
 	if err := rq.invoke(); err != nil {
 		e := rq.toS3Error(err)
@@ -122,9 +130,35 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 				{AccountID: rq.ownerAccount(), Type: "AWS::S3::Bucket", ARN: bucketARN(rq.bucket)},
 			}
 		}
-		h.auditor.Audit(call.Record(rq.caller))
+		err := awsapi.RecordCall(r.Context(), h.auditor, rq.op.readOnly, call.Record(rq.caller))
+		if err != nil {
+			h.logger.ErrorContext(r.Context(), "self-audit record not stored; answering 503", slog.String("operation", rq.op.name), slog.Any("err", err))
+			rq.w = w
+			rq.writeError(&s3Error{Code: "ServiceUnavailable", Message: awsapi.AuditUnavailable().Message, Status: http.StatusServiceUnavailable})
+			return
+		}
+	}
+	if held != nil {
+		for k, v := range held.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(held.status)
+		w.Write(held.body.Bytes())
 	}
 }
+
+// heldResponse keeps an answer until the call's record is committed.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) { h.status = status }
+
+func (h *heldResponse) Write(p []byte) (int, error) { return h.body.Write(p) }
 
 // invoke runs the operation, turning a panic into an error.
 func (rq *request) invoke() (err error) {

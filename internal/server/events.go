@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,30 +32,47 @@ type postEventsResponse struct {
 // again, and are answered as duplicates or conflicts (postEventsResponse).
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte) {
 	c := awsapi.CallerFrom(r.Context())
-	res, recs, err := s.ingestBody(r, body)
-	errCode, errMsg := "", ""
-	if err != nil {
-		e := awsapi.AsError(r.Context(), s.log, c.RequestID, err)
-		errCode, errMsg = e.Code, e.Message
-		awsapi.WriteRESTJSONError(w, c.RequestID, e)
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("x-amzn-RequestId", c.RequestID)
-	}
-	var resp any
-	if err == nil {
-		out := postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
+	response := func(res ingest.Result, recs []*event.Record) postEventsResponse {
+		return postEventsResponse{Accepted: res.Accepted, Duplicates: res.Duplicates, Conflicts: res.Conflicts,
 			ConflictIDs: ingest.ConflictIDs(res, recs, ingest.MaxConflictIDs)}
-		json.NewEncoder(w).Encode(out)
-		resp = out
 	}
-	s.Audit(awsapi.AuditRecord(c, "opentrail", "PutEvents", false,
-		putEventsParams(r, len(recs)), resp, errCode, errMsg))
+	// A successful call's own record is made and committed by the
+	// committer right after the events (ingest.SubmitAudited), before the
+	// answer.
+	var recs []*event.Record
+	audit := func(res ingest.Result) (*event.Record, error) {
+		return event.Parse(awsapi.AuditRecord(c, "opentrail", "PutEvents", false, putEventsParams(r, len(recs)), response(res, recs), "", ""))
+	}
+	res, recs, err := s.ingestBody(r, body, &recs, audit)
+	if errors.Is(err, ingest.ErrAuditNotStored) {
+		s.log.Error("self-audit record not stored; answering 503", "operation", "PutEvents", "request_id", c.RequestID, "err", err)
+		awsapi.WriteRESTJSONError(w, c.RequestID, awsapi.AuditUnavailable())
+		return
+	}
+	if err != nil {
+		// A failed call changed nothing; its record is still committed
+		// before the answer.
+		e := awsapi.AsError(r.Context(), s.log, c.RequestID, err)
+		rec := awsapi.AuditRecord(c, "opentrail", "PutEvents", false, putEventsParams(r, len(recs)), nil, e.Code, e.Message)
+		if aerr := awsapi.RecordCall(r.Context(), s, false, rec); aerr != nil {
+			s.log.Error("self-audit record not stored; answering 503", "operation", "PutEvents", "request_id", c.RequestID, "err", aerr)
+			e = awsapi.AuditUnavailable()
+		}
+		awsapi.WriteRESTJSONError(w, c.RequestID, e)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-RequestId", c.RequestID)
+	json.NewEncoder(w).Encode(response(res, recs))
 }
 
 // ingestBody parses and stores a body; recs are the records read (all of
 // them when err is nil, those before the bad one otherwise).
-func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, []*event.Record, error) {
+//
+// parsed, when not nil, is set to the records before they are submitted,
+// so that audit (which makes the call's record from the result, see
+// ingest.SubmitAudited) can describe them.
+func (s *Server) ingestBody(r *http.Request, body []byte, parsed *[]*event.Record, audit ingest.AuditFunc) (ingest.Result, []*event.Record, error) {
 	c := awsapi.CallerFrom(r.Context())
 	imported, err := importedParam(r)
 	if err != nil {
@@ -99,11 +117,15 @@ func (s *Server) ingestBody(r *http.Request, body []byte) (ingest.Result, []*eve
 	if len(recs) == 0 {
 		return ingest.Result{}, nil, badRequest("the body holds no events; send NDJSON records or one {\"Records\":[...]} document")
 	}
-	submit := s.ingester.Submit
-	if imported {
-		submit = s.ingester.SubmitImported
+	if parsed != nil {
+		*parsed = recs
 	}
-	res, err := submit(r.Context(), "v1/events", recs)
+	// The outcome is awaited even if the client hangs up: the events and
+	// the record are committed either way, and the record says how.
+	res, err := s.ingester.SubmitAudited(context.WithoutCancel(r.Context()), "v1/events", recs, imported, audit)
+	if errors.Is(err, ingest.ErrAuditNotStored) {
+		return res, recs, err
+	}
 	if err != nil {
 		if errors.Is(err, ingest.ErrUnavailable) || errors.Is(err, ingest.ErrClosed) {
 			return res, recs, awsapi.Unavailable("the event store could not commit the events, so none were stored; retry later")

@@ -15,6 +15,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
+	"github.com/opentrail/opentrail/internal/sts"
 )
 
 // Handler returns the server's whole HTTP surface.
@@ -44,7 +45,7 @@ const nativeService = "opentrail"
 // apiServices are the services of the AWS APIs, routed by the credential
 // scope's service; they are also the values of the service label of
 // opentrail_http_requests_total, with nativeService.
-var apiServices = []string{"cloudtrail", "cloudtrail-data", "s3"}
+var apiServices = []string{"cloudtrail", "cloudtrail-data", "s3", "sts"}
 
 // apiHandler returns what serves the AWS API a credential scope names, or
 // an error for a service this server does not serve.
@@ -54,6 +55,8 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return s.cloudtrail.Handle, nil
 	case "cloudtrail-data":
 		return s.cloudtrailData.Handle, nil
+	case "sts":
+		return s.sts.Serve, nil
 	case "s3":
 		if s.s3 == nil {
 			return nil, &awsapi.Error{Code: "NotImplemented", Status: http.StatusNotImplemented,
@@ -65,7 +68,7 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
 	}
 	return nil, awsapi.Errorf("UnknownServiceException",
-		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data or s3 (and the native /v1 endpoints for opentrail)", clip(service))
+		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
 }
 
 // impliedService names the service a request's shape belongs to, when it
@@ -108,6 +111,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service := a.Service
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	s.lastRequest.Store(time.Now().UnixNano())
 	var serve func(http.ResponseWriter, *http.Request, []byte)
 	if native {
 		if service != nativeService {
@@ -183,6 +189,9 @@ func errorService(r *http.Request, native bool) string {
 	if strings.Contains(cred, "/aws4_request") {
 		if strings.Contains(cred, "/s3/aws4_request") {
 			return "s3"
+		}
+		if strings.Contains(cred, "/sts/aws4_request") {
+			return "sts"
 		}
 		return ""
 	}
@@ -267,6 +276,10 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service
 	var tl *bodyTooLargeError
 	var slow *errSlowDown
 	var timeout errBodyTimeout
+	if service == "sts" {
+		writeSTSError(w, reqID, err)
+		return
+	}
 	if service == "s3" {
 		switch {
 		case errors.As(err, &tl):
@@ -297,9 +310,38 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service
 	awsapi.WriteJSON11Error(w, reqID, err)
 }
 
+// writeSTSError answers an STS request refused before reaching the STS
+// handler with the query protocol's XML error and codes.
+func writeSTSError(w http.ResponseWriter, reqID string, err error) {
+	var (
+		se   *sigv4.Error
+		e    *sts.Error
+		ae   *awsapi.Error
+		tl   *bodyTooLargeError
+		slow *errSlowDown
+	)
+	switch {
+	case errors.As(err, &se):
+		e = sts.AuthError(se)
+	case errors.As(err, &e):
+	case errors.As(err, &tl):
+		e = &sts.Error{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge", Sender: true, Message: tl.Error()}
+	case errors.As(err, &slow):
+		e = &sts.Error{Status: http.StatusBadRequest, Code: "Throttling", Sender: true, Message: "Rate exceeded: " + slow.Error()}
+	case errors.As(err, &ae):
+		e = &sts.Error{Status: ae.HTTPStatus(), Code: ae.Code, Sender: ae.HTTPStatus() < 500, Message: ae.Message}
+		if ae.Code == awsapi.CodeThrottling {
+			e.Code = "Throttling" // the query protocol's name for it
+		}
+	default:
+		e = &sts.Error{Status: http.StatusBadRequest, Code: "InvalidRequest", Sender: true, Message: err.Error()}
+	}
+	sts.WriteError(w, reqID, e)
+}
+
 func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
 	var se *sigv4.Error
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) || service == "sts" {
 		s.writeErr(w, r, reqID, service, native, err)
 		return
 	}
@@ -328,7 +370,11 @@ func (s *Server) auditAuthFailure(r *http.Request, a *sigv4.Auth, reqID string, 
 	c := &awsapi.Caller{Principal: p, Region: a.Region, Service: a.Service, SourceIP: sourceIP(r),
 		UserAgent: r.UserAgent(), RequestID: reqID, Time: time.Now().UTC(), TLS: awsapi.TLSDetailsFrom(r)}
 	op := operationName(r)
-	s.Audit(awsapi.AuditRecord(c, a.Service, op, false, nil, nil, se.Code(a.Service), se.Message))
+	code := se.Code(a.Service)
+	if a.Service == "sts" {
+		code = sts.AuthError(se).Code
+	}
+	s.Audit(awsapi.AuditRecord(c, a.Service, op, false, nil, nil, code, se.Message))
 }
 
 // operationName names the operation a request asks for, for records of

@@ -61,10 +61,18 @@ func (s *Server) serveKeys(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.log.Error("digest keys", "op", op, "err", err)
 		}
-		awsapi.WriteRESTJSONError(w, c.RequestID, err)
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
 	}
-	s.Audit(awsapi.AuditRecord(c, "opentrail", op, r.Method == http.MethodGet, map[string]any{"region": region}, nil, errCode, ""))
+	// A rotation's record is committed before the answer.
+	readOnly := r.Method == http.MethodGet
+	rec := awsapi.AuditRecord(c, "opentrail", op, readOnly, map[string]any{"region": region}, nil, errCode, "")
+	if aerr := awsapi.RecordCall(r.Context(), s, readOnly, rec); aerr != nil {
+		s.log.Error("self-audit record not stored; answering 503", "operation", op, "request_id", c.RequestID, "err", aerr)
+		err = awsapi.AuditUnavailable()
+	}
+	if err != nil {
+		awsapi.WriteRESTJSONError(w, c.RequestID, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 }

@@ -159,7 +159,13 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.notifyMetrics.requests.Add("accepted", 1)
-	s.Audit(awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, params, resp, "", ""))
+	// An accepted notification queues imports: its record is committed
+	// before the answer.
+	if err := awsapi.RecordCall(r.Context(), s, false, awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, params, resp, "", "")); err != nil {
+		s.log.Error("self-audit record not stored; answering 503", "operation", "PostS3Notification", "request_id", reqID, "err", err)
+		awsapi.WriteRESTJSONError(w, reqID, awsapi.AuditUnavailable())
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("x-amzn-RequestId", reqID)
 	json.NewEncoder(w).Encode(resp)

@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -33,6 +35,7 @@ import (
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/sts"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
@@ -52,6 +55,7 @@ type Server struct {
 	keys      *keys.Keys          // digest signing keys: delivery, ListPublicKeys and /v1/keys
 	deliverer *delivery.Deliverer
 	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
+	sts       *sts.Handler   // GetCallerIdentity
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -79,6 +83,11 @@ type Server struct {
 	authFails *metrics.Counter
 
 	clock clock.Clock // retention's ticker; nil means clock.Real
+
+	// inFlight counts API requests being served; lastRequest is when the
+	// newest began (UnixNano). releaseMemoryLoop reads them.
+	inFlight    atomic.Int64
+	lastRequest atomic.Int64
 }
 
 // New opens the store and builds every component; it does not listen yet.
@@ -91,12 +100,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
 	s.dir = auth.FromConfig(&cfg)
-	budget := max(bodyBudgetBytes, cfg.Limits.MaxBodyBytes)
-	s.bodyBudget = semaphore.NewWeighted(budget)
-	s.door = newFrontDoor(s.bodyBudget, budget, cfg.Limits.MaxBodyBytes, s.reg)
+	mem := boundMemory(cfg.Limits)
+	s.bodyBudget = semaphore.NewWeighted(mem.bodies)
+	s.door = newFrontDoor(s.bodyBudget, mem.bodies, cfg.Limits.MaxBodyBytes, s.reg)
 	s.verifier = &sigv4.Verifier{Credentials: s.dir.Secret}
 
-	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger})
+	st, err := store.Open(ctx, cfg.Data, store.Options{Retention: cfg.RetentionDuration(), RetentionCoversImported: cfg.History.RetentionCoversImported, Logger: logger,
+		LockWait: storeLockWait, MemoryLimit: mem.duckdb, BlockCache: mem.blocks})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -159,6 +169,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	if s.fsBuckets != nil {
 		s.s3 = s3api.New(s.fsBuckets, s3api.Options{Logger: logger, Auditor: s})
 	}
+	s.sts = sts.New(sts.Options{Auditor: s, Logger: logger})
 	svc.Register(s.cloudtrail)
 	svc.RegisterData(s.cloudtrailData)
 	s.native = svc.Native()
@@ -215,9 +226,71 @@ func orgOf(cfg *config.Config) *trail.Organization {
 // Deliverer returns the trail deliverer (for tests in this process).
 func (s *Server) Deliverer() *delivery.Deliverer { return s.deliverer }
 
-// bodyBudgetBytes is how many request-body bytes may be held in memory at
-// once across all requests (at least one maximal body).
-const bodyBudgetBytes = 256 << 20
+// storeLockWait is how long start-up waits for a store another process
+// holds: a server just killed, or still stopping, releases it within
+// moments.
+const storeLockWait = 5 * time.Second
+
+// memoryPlan is how limits.memory_bytes is shared out.
+type memoryPlan struct {
+	goHeap int64 // Go's soft memory limit
+	duckdb int64 // DuckDB's memory_limit
+	bodies int64 // the body budget: request body bytes held at once
+	blocks int   // decompressed record blocks the store caches
+}
+
+// cachedBlockBytes is about what one cached block of 256 decompressed
+// ~1.5 KB records takes.
+const cachedBlockBytes = 256 * 1536
+
+// boundMemory applies limits.memory_bytes to Go's heap (a soft limit: the
+// collector works harder as the heap nears it) and works out DuckDB's
+// share and the body budget. The budget holds body bytes (the front door
+// takes them as they arrive), and is sized so that each takes
+// config.BodyMemoryFactor bytes of Go's share: the body, its records and
+// their compressed blocks all live until the request ends.
+func boundMemory(l config.Limits) memoryPlan {
+	rest := float64(l.MemoryBytes - config.BaseMemoryBytes)
+	p := memoryPlan{
+		goHeap: int64(rest * config.GoMemoryShare),
+		duckdb: int64(rest * config.DuckDBMemoryShare),
+	}
+	// The front door counts body bytes; each is worth BodyMemoryFactor
+	// bytes of heap until the request ends.
+	p.bodies = max(int64(float64(p.goHeap)*config.BodyMemoryShare)/config.BodyMemoryFactor, l.MaxBodyBytes+bodyChunk)
+	// The block cache stays after a burst; it gets a tenth of Go's share,
+	// 256 blocks (the store's default) at most: ~96 MiB, under the
+	// default bound.
+	p.blocks = int(min(256, max(16, p.goHeap/10/cachedBlockBytes)))
+	debug.SetMemoryLimit(p.goHeap)
+	return p
+}
+
+// idleRelease is how long the server must be without requests before the
+// memory a burst left behind is returned to the system.
+const idleRelease = 5 * time.Second
+
+// releaseMemoryLoop returns memory to the system once a burst of requests
+// is over. Without it the heap a burst grew stays resident: with no
+// allocations there is no collection, and the runtime's scavenger only
+// returns what a collection freed.
+func (s *Server) releaseMemoryLoop(ctx context.Context) {
+	t := time.NewTicker(idleRelease / 2)
+	defer t.Stop()
+	released := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last := s.lastRequest.Load()
+		if s.inFlight.Load() == 0 && last > released && time.Since(time.Unix(0, last)) >= idleRelease {
+			debug.FreeOSMemory()
+			released = last
+		}
+	}
+}
 
 // tokenKey returns the store's key for NextToken MACs, made on first use,
 // so tokens stay valid across restarts.
@@ -282,6 +355,11 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.retentionLoop(bg)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.releaseMemoryLoop(bg)
 	}()
 	s.startPollers(bg, &wg)
 	s.api.StartImports(bg)
@@ -352,8 +430,20 @@ func (s *Server) retentionLoop(ctx context.Context) {
 	}
 }
 
-// Audit queues a self-audit record for the next group commit; it
-// implements awsapi.Auditor.
+// AuditCommit stores a self-audit record and returns once it is committed
+// (implementing awsapi.CommitAuditor): the record of a call that changes
+// something is durable before the call is answered.
+func (s *Server) AuditCommit(ctx context.Context, rec []byte) error {
+	r, err := event.Parse(rec)
+	if err != nil {
+		return fmt.Errorf("self-audit record is invalid: %w", err)
+	}
+	_, err = s.ingester.Submit(ctx, "self-audit", []*event.Record{r})
+	return err
+}
+
+// Audit queues a self-audit record for the next group commit without
+// waiting for it (read-only calls); it implements awsapi.Auditor.
 func (s *Server) Audit(rec []byte) {
 	r, err := event.Parse(rec)
 	if err != nil {

@@ -328,10 +328,13 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	if err := s.exec(context.Background(), "BEGIN TRANSACTION"); err != nil {
 		return nil, err
 	}
+	inTx := true
 	defer func() {
 		if !commit {
-			if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
-				s.log.Error("rollback failed", "err", rerr)
+			if inTx {
+				if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
+					s.log.Error("rollback failed", "err", rerr)
+				}
 			}
 			s.resetAppenders()
 		}
@@ -398,8 +401,12 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 	// COMMIT is not interrupted by ctx: once it starts it may complete
 	// even when ctx ends, and a commit taken for failed would have its
 	// segment bytes cut off below. A cancelled import hit exactly that.
+	// A COMMIT that fails has already rolled the transaction back (DuckDB
+	// ends it either way), so there is nothing left to roll back: the
+	// caller logs the failure, once.
+	inTx = false
 	if err := s.exec(context.Background(), "COMMIT"); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, err
 	}
 	commit = true
 

@@ -109,7 +109,7 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		if !end.IsZero() {
 			hiDay = dayOf(end)
 		}
-		days, err := s.valueDays(ctx, dayAttr[selAttr.Key], selAttr.Value, loDay, hiDay)
+		days, err := s.valueDays(ctx, dayAttr[selAttr.Key], q.Accounts, selAttr.Value, loDay, hiDay)
 		if err != nil {
 			return nil, err
 		}

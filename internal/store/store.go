@@ -22,12 +22,16 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -51,8 +55,16 @@ type Options struct {
 	// CheckpointThreshold is the WAL size in bytes at which DuckDB folds
 	// the WAL into the database file (default 64 MiB).
 	CheckpointThreshold int64
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// LockWait is how long Open waits for another process to release the
+	// store (a server just killed or stopping still holds DuckDB's lock
+	// for a moment); 0 fails at once. Past it, Open fails with a
+	// *LockedError naming the holder.
+	LockWait time.Duration
+	// MemoryLimit caps DuckDB's memory (its memory_limit) in bytes; 0
+	// leaves DuckDB's default (80% of the machine's memory).
+	MemoryLimit int64
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Store is the event store. Create it with Open.
@@ -160,7 +172,12 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 `
 
-// Open opens (creating if needed) the store in dir.
+// umaskOnce sets the process umask on the first Open.
+var umaskOnce sync.Once
+
+// Open opens (creating if needed) the store in dir. It makes dir and
+// everything in it owner-only, and sets the process umask to 077 so that
+// every file created afterwards is too.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.BlockCache <= 0 {
 		opts.BlockCache = 256
@@ -174,28 +191,71 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Files are created owner-only. DuckDB creates its WAL anew after
+	// every checkpoint with the process umask's mode, so the umask is the
+	// one place that covers it.
+	umaskOnce.Do(func() { syscall.Umask(0o077) })
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	// The directory holds secrets (the digest-signing keys and the
+	// NextToken key are in the DuckDB file and its WAL; the built-in
+	// buckets hold every account's logs), so it is owner-only whatever
+	// it was before.
+	n, err := tightenPermissions(dir)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger.With("component", "store")
+	if n > 0 {
+		log.Warn("made the data directory owner-only: some of its files or directories could be read by other users", "dir", dir, "entries", n)
+	}
 	path := filepath.Join(dir, DBFile)
-	connector, err := duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
-		if _, err := execer.ExecContext(ctx, "SET TimeZone='UTC'", nil); err != nil {
-			return err
-		}
+	settings := []string{
+		"SET TimeZone='UTC'",
 		// DuckDB checkpoints inside the commit that takes its WAL past
 		// this size, holding up every request in that group commit. 64 MiB
 		// rather than the default 16: measured at 1M events over HTTP,
 		// 133k events/s and p99 ack 459 ms against 101k/s and 639 ms.
-		_, err := execer.ExecContext(ctx, fmt.Sprintf("SET checkpoint_threshold='%dB'", opts.CheckpointThreshold), nil)
-		return err
-	})
+		fmt.Sprintf("SET checkpoint_threshold='%dB'", opts.CheckpointThreshold),
+	}
+	if opts.MemoryLimit > 0 {
+		settings = append(settings, fmt.Sprintf("SET memory_limit='%dB'", opts.MemoryLimit))
+	}
+	connect := func() (*duckdb.Connector, error) {
+		return duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
+			for _, q := range settings {
+				if _, err := execer.ExecContext(ctx, q, nil); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		})
+	}
+	connector, err := connect()
+	deadline := time.Now().Add(opts.LockWait)
+	for waited := false; err != nil && IsLocked(err) && time.Now().Before(deadline); {
+		if !waited {
+			log.Info("the store is locked by another process; waiting for it", "dir", dir, "wait", opts.LockWait)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		connector, err = connect()
+	}
 	if err != nil {
+		if IsLocked(err) {
+			return nil, newLockedError(dir, opts.LockWait, err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{
 		dir:       dir,
 		opts:      opts,
-		log:       opts.Logger.With("component", "store"),
+		log:       log,
 		connector: connector,
 		db:        sql.OpenDB(connector),
 		cache:     newBlockCache(opts.BlockCache),
@@ -205,6 +265,42 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// tightenPermissions makes dir and everything under it owner-only
+// (directories 0700, files 0600) and reports how many entries it changed.
+// Symbolic links are left alone, and not followed.
+func tightenPermissions(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode()
+		want := mode.Perm() &^ 0o077
+		if d.IsDir() {
+			want = 0o700
+		}
+		if mode.Perm() == want {
+			return nil
+		}
+		if err := os.Chmod(p, want); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("make the data directory %s owner-only: %w (opentrail keeps signing keys and every account's logs there; fix its ownership or permissions)", dir, err)
+	}
+	return n, nil
 }
 
 func (s *Store) init(ctx context.Context) error {
@@ -251,6 +347,9 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	s.ids = ids
+	if err := s.upgradeDayIndex(ctx); err != nil {
+		return err
+	}
 	if s.days, err = s.loadDays(ctx); err != nil {
 		return err
 	}
@@ -358,5 +457,57 @@ func hashID(id string) uint64 {
 // IsLocked reports whether err, from Open, means another process holds
 // the data directory (DuckDB's lock on the database file).
 func IsLocked(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "Could not set lock on file")
+	var le *LockedError
+	return err != nil && (errors.As(err, &le) || strings.Contains(err.Error(), "Could not set lock on file"))
+}
+
+// LockedError is Open's error when another process holds the store.
+type LockedError struct {
+	Dir string
+	// PID is the holder's process id, and Command its command line, as far
+	// as they could be learned (0 and "" otherwise).
+	PID     int
+	Command string
+	Waited  time.Duration
+	Err     error // DuckDB's own report
+}
+
+func (e *LockedError) Error() string {
+	holder := "another process"
+	if e.PID > 0 {
+		holder = fmt.Sprintf("process %d", e.PID)
+		if e.Command != "" {
+			holder += fmt.Sprintf(" (%s)", e.Command)
+		}
+	}
+	waited := ""
+	if e.Waited > 0 {
+		waited = fmt.Sprintf(" after waiting %s", e.Waited)
+	}
+	return fmt.Sprintf("the data directory %s is in use by %s%s; stop that process, or give this one another --data directory: %v", e.Dir, holder, waited, e.Err)
+}
+
+func (e *LockedError) Unwrap() error { return e.Err }
+
+// lockPID finds the holder's PID in DuckDB's lock error ("... (PID 123)").
+var lockPID = regexp.MustCompile(`\(PID (\d+)\)`)
+
+func newLockedError(dir string, waited time.Duration, err error) *LockedError {
+	e := &LockedError{Dir: dir, Waited: waited, Err: err}
+	if m := lockPID.FindStringSubmatch(err.Error()); m != nil {
+		e.PID, _ = strconv.Atoi(m[1])
+		if b, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.PID)); rerr == nil {
+			args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+			e.Command = cut(strings.Join(args, " "), 200)
+		}
+	}
+	return e
+}
+
+// cut shortens s to at most n bytes.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

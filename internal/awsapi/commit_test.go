@@ -1,0 +1,93 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// committer is a CommitAuditor that records, for each record, whether the
+// answer had been written when the record was handed over.
+type committer struct {
+	recorder
+	mu        sync.Mutex
+	w         *httptest.ResponseRecorder
+	committed []bool // per AuditCommit: was the answer still unwritten?
+	async     int
+	fail      error
+}
+
+func (c *committer) Audit(rec []byte) {
+	c.mu.Lock()
+	c.async++
+	c.mu.Unlock()
+	c.recorder.Audit(rec)
+}
+
+func (c *committer) AuditCommit(ctx context.Context, rec []byte) error {
+	c.mu.Lock()
+	c.committed = append(c.committed, !c.w.Flushed && c.w.Body.Len() == 0)
+	c.mu.Unlock()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if c.fail != nil {
+		return c.fail
+	}
+	c.recorder.Audit(rec)
+	return nil
+}
+
+// A mutating call's record is committed before its answer is written; a
+// read-only call's record is only queued.
+func TestMutatingCallCommitsRecordBeforeAnswer(t *testing.T) {
+	c := &committer{}
+	r := NewRouter("cloudtrail", c, nil)
+	Register(r, "Echo", true, func(ctx context.Context, in *echoIn) (*echoOut, error) { return &echoOut{}, nil })
+	Register(r, "Write", false, func(ctx context.Context, in *echoIn) (*echoOut, error) { return &echoOut{Name: "written"}, nil })
+
+	for _, op := range []string{"Write", "Echo"} {
+		req := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "CloudTrail_20131101."+op)
+		// A client that has hung up still gets its record committed.
+		ctx, cancel := context.WithCancel(WithCaller(req.Context(), testCaller()))
+		cancel()
+		w := httptest.NewRecorder()
+		c.w = w
+		r.Handle(w, req.WithContext(ctx), []byte("{}"))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", op, w.Code, w.Body.String())
+		}
+	}
+	if len(c.committed) != 1 || !c.committed[0] {
+		t.Errorf("Write's record: committed before the answer = %v, want exactly [true]", c.committed)
+	}
+	if c.async != 1 {
+		t.Errorf("read-only Echo: %d queued records, want 1", c.async)
+	}
+	if c.count() != 2 {
+		t.Errorf("%d records stored, want 2", c.count())
+	}
+}
+
+// A mutating call whose record cannot be stored is answered 503, not 200.
+func TestMutatingCallFailsClosedWithoutRecord(t *testing.T) {
+	c := &committer{fail: errors.New("event store unavailable: disk full")}
+	r := NewRouter("cloudtrail", c, nil)
+	Register(r, "Write", false, func(ctx context.Context, in *echoIn) (*echoOut, error) { return &echoOut{Name: "written"}, nil })
+	c.w = httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "CloudTrail_20131101.Write")
+	r.Handle(c.w, req.WithContext(WithCaller(req.Context(), testCaller())), []byte("{}"))
+	if c.w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: %s", c.w.Code, c.w.Body.String())
+	}
+	e := decodeError(t, c.w)
+	if e.Type != CodeServiceUnavailable || !strings.Contains(e.Message, "audit record could not be stored") {
+		t.Errorf("error %+v", e)
+	}
+}
