@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -49,6 +52,11 @@ func (c *sendCmd) Run(ctx context.Context, args []string) error {
 		r, err := c.sendFile(ctx, cl, f)
 		total.add(r)
 		if err != nil {
+			if total.Accepted+total.Duplicates+total.Conflicts > 0 {
+				// What the server acknowledged before the failure is
+				// stored: say how much it was.
+				fmt.Fprintln(c.env.Stdout, total)
+			}
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
@@ -86,6 +94,10 @@ func (p postResult) String() string {
 	return s
 }
 
+// utf8BOM is the byte order mark some Windows tools write at the start of
+// a UTF-8 file; it is no part of the JSON.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) (postResult, error) {
 	var (
 		data []byte
@@ -108,9 +120,12 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 			return postResult{}, fmt.Errorf("gunzip: %w", err)
 		}
 	}
+	data = bytes.TrimPrefix(data, utf8BOM)
 	var (
 		total postResult
 		batch [][]byte
+		where []string // where each record of batch is in the file
+		sent  int      // records of the file sent before batch
 	)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -118,11 +133,26 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 		}
 		r, err := PostEvents(ctx, cl, batch)
 		total.add(r)
-		batch = batch[:0]
-		return err
+		if err != nil {
+			return batchError(err, where, sent, total)
+		}
+		sent += len(batch)
+		batch, where = batch[:0], where[:0]
+		return nil
 	}
-	err = event.SplitBody(data, 1<<30, func(raw []byte) error {
+	err = eachRecord(data, func(raw []byte, at string) error {
+		// The request is NDJSON: a record pretty-printed over several
+		// lines (as in an indented {"Records":[...]} document) is sent
+		// on one.
+		if bytes.IndexByte(raw, '\n') >= 0 {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw); err != nil {
+				return fmt.Errorf("%s: invalid JSON: %v", at, err)
+			}
+			raw = buf.Bytes()
+		}
 		batch = append(batch, raw)
+		where = append(where, at)
 		if len(batch) == sendBatch {
 			return flush()
 		}
@@ -132,6 +162,108 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 		return total, err
 	}
 	return total, flush()
+}
+
+// eachRecord calls fn with each record of a file and where it is in the
+// file ("line 7" or "Records[3]", as the server names records), and stops
+// at fn's first error, which it returns as it is: NDJSON or
+// a {"Records":[...]} document (event.SplitBody), or one JSON document
+// over several lines, a record or a document with a Records array among
+// its members.
+func eachRecord(data []byte, fn func(raw []byte, where string) error) error {
+	if top, ok := oneDocument(data); ok {
+		recs, isLog := top["Records"]
+		if !isLog {
+			return fn(bytes.TrimSpace(data), "the record")
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(recs, &elems); err != nil {
+			return fmt.Errorf(`its "Records" member is not an array of records`)
+		}
+		for k, e := range elems {
+			if err := fn(e, "Records["+strconv.Itoa(k)+"]"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	records := recordsFirst(data)
+	k, line, lineAt := 0, 1, 0
+	var fnErr error // fn's error, which says where itself
+	err := event.SplitBody(data, 1<<30, func(raw []byte) error {
+		at := "Records[" + strconv.Itoa(k) + "]"
+		if !records {
+			// raw is data[start:end], so its offset is what its
+			// capacity lacks of data's.
+			start := cap(data) - cap(raw)
+			line += bytes.Count(data[lineAt:start], []byte{'\n'})
+			lineAt = start
+			at = "line " + strconv.Itoa(line)
+		}
+		k++
+		fnErr = fn(raw, at)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
+// oneDocument reports whether data is one JSON object written over several
+// lines whose first member is not "Records" (event.SplitBody reads those),
+// and returns its members.
+func oneDocument(data []byte) (map[string]json.RawMessage, bool) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' || recordsFirst(data) {
+		return nil, false
+	}
+	first, _, more := bytes.Cut(data, []byte{'\n'})
+	if !more || json.Valid(first) {
+		return nil, false // one line, or NDJSON
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil, false
+	}
+	return top, true
+}
+
+// recordsFirst reports whether data is an object whose first member is
+// "Records".
+func recordsFirst(data []byte) bool {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	data = bytes.TrimLeft(data[1:], " \t\r\n")
+	rest, ok := bytes.CutPrefix(data, []byte(`"Records"`))
+	return ok && len(bytes.TrimLeft(rest, " \t\r\n")) > 0 && bytes.TrimLeft(rest, " \t\r\n")[0] == ':'
+}
+
+// requestLine matches the server's refusal of one record of a request:
+// "line N: what is wrong; nothing from this request was stored".
+var requestLine = regexp.MustCompile(`^line ([0-9]+): (.*); nothing from this request was stored$`)
+
+// batchError is err, the failure of the request carrying the records at
+// where (the file's records sent + 1 and on), said in terms of the file:
+// which record the server refused, that none of this request's records
+// was stored, and what the requests before it stored.
+func batchError(err error, where []string, sent int, stored postResult) error {
+	what := err.Error()
+	var api *client.APIError
+	if errors.As(err, &api) {
+		if m := requestLine.FindStringSubmatch(api.Message); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(where) {
+				what = fmt.Sprintf("%s: %s (%s)", where[n-1], m[2], api.Code)
+			}
+		}
+	}
+	msg := fmt.Sprintf("%s; records %d to %d of the file were not stored", what, sent+1, sent+len(where))
+	if sent > 0 {
+		msg += fmt.Sprintf(" (the %d before them were: %s)", sent, stored)
+	}
+	return errors.New(msg)
 }
 
 // PostEvents sends records as one NDJSON request to POST /v1/events,
