@@ -18,6 +18,9 @@ var ErrNotLog = errors.New("not a CloudTrail log")
 // forms names the forms a log file may take, for errors.
 const forms = `neither NDJSON (one record a line), a {"Records":[…]} document, a JSON array of records nor a single record`
 
+// utf8BOM is the UTF-8 byte order mark.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // digestMembers are top-level members of a CloudTrail digest file, which
 // no record has.
 var digestMembers = []string{"digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object",
@@ -38,8 +41,12 @@ var recordMembers = []string{"eventTime", "eventName", "eventSource", "Records"}
 //     a Records array, or one record;
 //   - a JSON array of records.
 //
-// Anything else is an error wrapping ErrNotLog, and fn is not called.
+// A UTF-8 byte order mark before any of them is skipped. Anything else is
+// an error wrapping ErrNotLog, and fn is not called.
 func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []event.Repair, error) error) (digest bool, err error) {
+	// A UTF-8 byte order mark, which Windows tools write, is no part of
+	// the JSON.
+	data = bytes.TrimPrefix(data, utf8BOM)
 	i := skipSpace(data, 0)
 	if i == len(data) {
 		return false, nil

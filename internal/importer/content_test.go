@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,4 +44,41 @@ func FuzzParseFile(f *testing.F) {
 			t.Fatalf("a digest with an error: %v", err)
 		}
 	})
+}
+
+// TestParseFileByteOrderMark: a file that starts with a UTF-8 byte order
+// mark (as Windows tools write them) is read as the same file without it,
+// in every form; such files were reported as not a CloudTrail log.
+func TestParseFileByteOrderMark(t *testing.T) {
+	rec := func(id string) string {
+		return `{"eventVersion":"1.08","userIdentity":{"type":"Root","accountId":"111122223333"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","eventID":"` + id + `","recipientAccountId":"111122223333"}`
+	}
+	opts := event.LenientOptions{Time: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
+	for _, c := range []struct {
+		name, body string
+		ids        []string
+		digest     bool
+	}{
+		{"ndjson", rec("a") + "\r\n" + rec("b") + "\r\n", []string{"a", "b"}, false},
+		{"records", `{"Records":[` + rec("a") + "]}", []string{"a"}, false},
+		{"pretty records", "{\n  \"Records\": [\n" + rec("a") + ",\n" + rec("b") + "\n]\n}\n", []string{"a", "b"}, false},
+		{"one record", rec("a"), []string{"a"}, false},
+		{"array", "[" + rec("a") + "," + rec("b") + "]", []string{"a", "b"}, false},
+		{"digest", `{"digestStartTime":"2024-01-01T00:00:00Z","digestSignatureAlgorithm":"SHA256withRSA","logFiles":[]}`, nil, true},
+	} {
+		for _, prefix := range []string{"", "\xef\xbb\xbf"} {
+			var ids []string
+			digest, err := parseFile([]byte(prefix+c.body), opts, func(r *event.Record, _ []event.Repair, err error) error {
+				if err != nil {
+					t.Errorf("%s (prefix %q): record: %v", c.name, prefix, err)
+					return nil
+				}
+				ids = append(ids, r.EventID)
+				return nil
+			})
+			if err != nil || digest != c.digest || !slices.Equal(ids, c.ids) {
+				t.Errorf("%s (prefix %q): digest %v, records %q, err %v; want digest %v, records %q", c.name, prefix, digest, ids, err, c.digest, c.ids)
+			}
+		}
+	}
 }
