@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -176,5 +177,25 @@ func TestFlagsAfterArguments(t *testing.T) {
 	// An unknown flag after an argument is refused as a usage error.
 	if _, errs, code = runMain(t, "send", file, "--no-such-flag"); code != 2 || !strings.Contains(errs, "no-such-flag") {
 		t.Fatalf("send FILE --no-such-flag: exit %d %q", code, errs)
+	}
+}
+
+// TestHelpPlaceholders: every flag in every subcommand's -h shows one word
+// for its value, as "-dir DIR". The flag package takes text in backquotes
+// in a usage string as the value's name, so "(as `aws s3 cp --recursive
+// s3://BUCKET DIR` makes it)" showed as "-dir aws s3 cp --recursive ...".
+func TestHelpPlaceholders(t *testing.T) {
+	flagLine := regexp.MustCompile(`^  -[a-z0-9-]+( \S+)?$`)
+	for _, c := range commands(&Env{}) {
+		_, errs, _ := runMain(t, c.Name(), "-h")
+		if !strings.Contains(errs, "Usage: opentrail "+c.Name()) {
+			t.Errorf("%s -h: no usage\n%s", c.Name(), errs)
+			continue
+		}
+		for _, line := range strings.Split(errs, "\n") {
+			if strings.HasPrefix(line, "  -") && !flagLine.MatchString(line) {
+				t.Errorf("%s -h: %q: the flag's value is shown as more than one word", c.Name(), line)
+			}
+		}
 	}
 }
