@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,4 +155,39 @@ func TestSendRefusedBatch(t *testing.T) {
 			t.Errorf("send %s: exit %d, stdout %q, stderr %q, server stored %d in %d requests;\nwant stderr to hold %q", c.name, code, out, errs, len(srv.ids), srv.requests, wantErr)
 		}
 	}
+}
+
+// FuzzEachRecord: whatever a file holds, eachRecord does not panic, names
+// every record it yields "line N" (N rising), "Records[k]" (k counting
+// from 0) or "the record", and yields NDJSON lines as the file holds them.
+func FuzzEachRecord(f *testing.F) {
+	r, _ := json.Marshal(sendRecord("x"))
+	pretty, _ := json.MarshalIndent(map[string]any{"Records": []any{sendRecord("a"), sendRecord("b")}}, "", "  ")
+	f.Add(r)
+	f.Add(pretty)
+	f.Add([]byte(string(r) + "\n\n" + string(r) + "\r\n"))
+	f.Add([]byte("{\n\"a\": 1,\n\"Records\": [{\"b\":\n2}]\n}"))
+	f.Add([]byte("{\n\"eventName\": \"x\"\n}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		line, k := 0, 0
+		eachRecord(data, func(raw []byte, where string) error {
+			switch {
+			case strings.HasPrefix(where, "line "):
+				n, err := strconv.Atoi(strings.TrimPrefix(where, "line "))
+				if err != nil || n <= line {
+					t.Fatalf("%q after line %d", where, line)
+				}
+				line = n
+				if lines := strings.Split(string(data), "\n"); n > len(lines) || !strings.Contains(lines[n-1], string(raw)) {
+					t.Fatalf("%q: %q is not on that line", where, raw)
+				}
+			case where == "Records["+strconv.Itoa(k)+"]":
+				k++
+			case where == "the record":
+			default:
+				t.Fatalf("record named %q", where)
+			}
+			return nil
+		})
+	})
 }
