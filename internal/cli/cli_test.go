@@ -199,3 +199,40 @@ func TestHelpPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayArguments: a subcommand that takes no positional arguments
+// refuses one, saying where its value goes, before it does anything:
+// "serve ./data" served ./opentrail-data, and "demo 500" sent 20,000
+// events.
+func TestStrayArguments(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	srv := &recorder{answer: `{"accepted":1,"duplicates":0}`}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// (--log-level bogus: were the argument taken, serve would stop
+		// there rather than serve.)
+		{[]string{"serve", "mydata", "--addr", "127.0.0.1:0", "--log-level", "bogus"}, `unexpected argument "mydata"; serve takes flags only: the data directory goes in --data DIR`},
+		{[]string{"demo", "500", "--endpoint", ts.URL}, `unexpected argument "500"; demo takes flags only: how many events goes in --events N`},
+		{[]string{"keys", "list", "extra", "--endpoint", ts.URL}, `unexpected argument "extra" after list`},
+	} {
+		_, errs, code := runMain(t, c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want it to hold %q", c.args, code, errs, c.want)
+		}
+	}
+	if srv.paths != nil {
+		t.Errorf("requests made: %q", srv.paths)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("serve with a stray argument made %s", entries[0].Name())
+	}
+}

@@ -32,6 +32,9 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; demo takes flags only: how many events goes in --events N, the server in --endpoint URL", fs.Arg(0))
+	}
 	cl, err := cf.client(ctx)
 	if err != nil {
 		return err

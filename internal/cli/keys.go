@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 )
 
@@ -32,8 +31,10 @@ func (c *keysCmd) Run(ctx context.Context, args []string) error {
 	switch pos := fs.Args(); {
 	case len(pos) == 1 && (pos[0] == "list" || pos[0] == "rotate"):
 		sub = pos[0]
+	case len(pos) > 1 && (pos[0] == "list" || pos[0] == "rotate"):
+		return fmt.Errorf("unexpected argument %q after %s; keys %s takes flags only", pos[1], pos[0], pos[0])
 	case len(pos) > 0:
-		return fmt.Errorf("unexpected argument %q; use keys list or keys rotate", strings.Join(pos, " "))
+		return fmt.Errorf("unexpected argument %q; use keys list or keys rotate", pos[0])
 	}
 	cl, err := cf.client(ctx)
 	if err != nil {

@@ -39,6 +39,10 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// "serve ./data" would otherwise serve ./opentrail-data.
+		return fmt.Errorf("unexpected argument %q; serve takes flags only: the data directory goes in --data DIR, the address in --addr HOST:PORT", fs.Arg(0))
+	}
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		return err
