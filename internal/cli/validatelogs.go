@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -192,6 +194,18 @@ func (c *validateLogsCmd) parseArgs(args []string, out *vlOutput) (*vlArgs, erro
 	return a, nil
 }
 
+// checkCopy checks that dir, given as --dir, is a copy of a bucket that
+// holds the trail's files: that it has the folder [prefix/]AWSLogs. Any
+// other directory (the AWSLogs folder itself, say) would give "No digests
+// found" and exit 0, having checked nothing.
+func checkCopy(dir, prefix string) error {
+	logs := path.Join(prefix, "AWSLogs")
+	if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(logs))); err == nil && fi.IsDir() {
+		return nil
+	}
+	return fmt.Errorf("--dir %s holds no %s/ folder, so it is not a copy of the trail's bucket: give the directory the bucket was copied into (aws s3 cp --recursive s3://BUCKET DIR puts the bucket's %s/ in DIR/%s/)", dir, logs, logs, logs)
+}
+
 // parseValidateTime reads a time as users type it for validate-logs: RFC
 // 3339 (offset or Z), a date, a date and time without zone (UTC), the
 // compact form of digest names, or epoch seconds.
@@ -251,6 +265,12 @@ func (c *validateLogsCmd) run(ctx context.Context, a *vlArgs, out *vlOutput) err
 		}
 		if isOrg && a.account == "" {
 			return out.fatal(exitArgs, "Missing required parameter for organization trail: '--account-id'")
+		}
+	}
+
+	if a.dir != "" {
+		if err := checkCopy(a.dir, t.Prefix); err != nil {
+			return out.fatal(exitArgs, err.Error())
 		}
 	}
 

@@ -352,6 +352,13 @@ func TestValidateLogsArguments(t *testing.T) {
 		{"negative parallel", f.args("--parallel", "-1"), 252, "\nInvalid --parallel -1"},
 		{"no such dir", []string{"--trail-arn", arn, "--start-time", "2024-05-06", "--dir", filepath.Join(f.dir, "nope")}, 252, "is not a directory\n"},
 		{"bad keys file", f.args("--keys", f.path(f.digests[0])), 252, "\nUnable to read public keys from "},
+		// A directory that is not the copy of the bucket (here the copy's
+		// AWSLogs folder, the prefix's folder, an empty one) found "No
+		// digests found" and exited 0.
+		{"dir is AWSLogs", f.args("--dir", filepath.Join(f.dir, "org-logs", "AWSLogs")), 252,
+			"holds no org-logs/AWSLogs/ folder, so it is not a copy of the trail's bucket: give the directory the bucket was copied into"},
+		{"dir is the prefix", f.args("--dir", filepath.Join(f.dir, "org-logs")), 252, "holds no org-logs/AWSLogs/ folder"},
+		{"dir is empty", f.args("--dir", t.TempDir()), 252, "holds no org-logs/AWSLogs/ folder"},
 		// No server: DescribeTrails (and ListPublicKeys) cannot be called.
 		{"server unreachable", []string{"--trail-arn", arn, "--start-time", "2024-05-06", "--region", "eu-west-1"}, 255,
 			"\nCould not connect to the endpoint URL: \"http://127.0.0.1:1/\"\n"},
