@@ -167,9 +167,9 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 // eachRecord calls fn with each record of a file and where it is in the
 // file ("line 7" or "Records[3]", as the server names records), and stops
 // at fn's first error, which it returns as it is: NDJSON or
-// a {"Records":[...]} document (event.SplitBody), or one JSON document
+// a {"Records":[...]} document (event.SplitBody), one JSON document
 // over several lines, a record or a document with a Records array among
-// its members.
+// its members, or such documents and records one after another.
 func eachRecord(data []byte, fn func(raw []byte, where string) error) error {
 	if top, ok := oneDocument(data); ok {
 		recs, isLog := top["Records"]
@@ -188,6 +188,11 @@ func eachRecord(data []byte, fn func(raw []byte, where string) error) error {
 		return nil
 	}
 	records := recordsFirst(data)
+	if first, _, _ := bytes.Cut(bytes.TrimSpace(data), []byte{'\n'}); !records && !json.Valid(first) {
+		if docs, ok := jsonStream(data); ok {
+			return eachInStream(docs, fn)
+		}
+	}
 	k, line, lineAt := 0, 1, 0
 	var fnErr error // fn's error, which says where itself
 	err := event.SplitBody(data, 1<<30, func(raw []byte) error {
@@ -207,7 +212,60 @@ func eachRecord(data []byte, fn func(raw []byte, where string) error) error {
 	if fnErr != nil {
 		return fnErr
 	}
+	var be *event.BodyError
+	if records && k == 0 && errors.As(err, &be) && be.Err == nil {
+		// Not one Records document: perhaps several, one after another.
+		if docs, ok := jsonStream(data); ok {
+			return eachInStream(docs, fn)
+		}
+	}
 	return err
+}
+
+// jsonStream splits data, JSON values one after another (zcat of several
+// log files, jq's output of several records), into its values; ok is
+// false unless there are at least two and all are objects.
+func jsonStream(data []byte) (docs []json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return docs, len(docs) > 1
+		}
+		if err != nil || v[0] != '{' {
+			return nil, false
+		}
+		docs = append(docs, v)
+	}
+}
+
+// eachInStream calls fn with the records of the objects of a stream: a
+// Records document's records ("document 2, Records[0]"), any other object
+// as a record ("document 3").
+func eachInStream(docs []json.RawMessage, fn func(raw []byte, where string) error) error {
+	for d, doc := range docs {
+		at := "document " + strconv.Itoa(d+1)
+		var top map[string]json.RawMessage
+		json.Unmarshal(doc, &top) // an object: jsonStream decoded it
+		recs, isLog := top["Records"]
+		if !isLog {
+			if err := fn(doc, at); err != nil {
+				return err
+			}
+			continue
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(recs, &elems); err != nil {
+			return fmt.Errorf(`%s: its "Records" member is not an array of records`, at)
+		}
+		for k, e := range elems {
+			if err := fn(e, at+", Records["+strconv.Itoa(k)+"]"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // oneDocument reports whether data is one JSON object written over several

@@ -89,6 +89,9 @@ func TestSendFileForms(t *testing.T) {
 		{"bom.ndjson", bom + compact(sendRecord("e1")) + "\n" + compact(sendRecord("e2")) + "\n", []string{"e1", "e2"}},
 		{"crlf.ndjson", compact(sendRecord("f1")) + "\r\n" + compact(sendRecord("f2")) + "\r\n", []string{"f1", "f2"}},
 		{"bom-records.json", bom + compact(map[string]any{"Records": []any{sendRecord("g1")}}), []string{"g1"}},
+		// Documents one after another: zcat of two log files, jq's output.
+		{"zcat.json", compact(map[string]any{"Records": []any{sendRecord("h1"), sendRecord("h2")}}) + compact(map[string]any{"Records": []any{sendRecord("h3")}}), []string{"h1", "h2", "h3"}},
+		{"jq.json", indent(sendRecord("i1")) + "\n" + indent(sendRecord("i2")) + "\n", []string{"i1", "i2"}},
 	} {
 		srv := &eventsServer{}
 		ts := httptest.NewServer(srv)
@@ -159,7 +162,8 @@ func TestSendRefusedBatch(t *testing.T) {
 
 // FuzzEachRecord: whatever a file holds, eachRecord does not panic, names
 // every record it yields "line N" (N rising), "Records[k]" (k counting
-// from 0) or "the record", and yields NDJSON lines as the file holds them.
+// from 0), "the record" or "document N…", and yields NDJSON lines as the
+// file holds them.
 func FuzzEachRecord(f *testing.F) {
 	r, _ := json.Marshal(sendRecord("x"))
 	pretty, _ := json.MarshalIndent(map[string]any{"Records": []any{sendRecord("a"), sendRecord("b")}}, "", "  ")
@@ -168,6 +172,8 @@ func FuzzEachRecord(f *testing.F) {
 	f.Add([]byte(string(r) + "\n\n" + string(r) + "\r\n"))
 	f.Add([]byte("{\n\"a\": 1,\n\"Records\": [{\"b\":\n2}]\n}"))
 	f.Add([]byte("{\n\"eventName\": \"x\"\n}\n"))
+	f.Add([]byte(`{"Records":[{"a":1}]}{"Records":[{"b":2}]}`))
+	f.Add([]byte("{\n\"a\": 1\n}\n{\n\"b\": 2\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		line, k := 0, 0
 		eachRecord(data, func(raw []byte, where string) error {
@@ -183,7 +189,7 @@ func FuzzEachRecord(f *testing.F) {
 				}
 			case where == "Records["+strconv.Itoa(k)+"]":
 				k++
-			case where == "the record":
+			case where == "the record", strings.HasPrefix(where, "document "):
 			default:
 				t.Fatalf("record named %q", where)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"unicode/utf8"
 
@@ -16,7 +17,7 @@ import (
 var ErrNotLog = errors.New("not a CloudTrail log")
 
 // forms names the forms a log file may take, for errors.
-const forms = `neither NDJSON (one record a line), a {"Records":[…]} document, a JSON array of records nor a single record`
+const forms = `neither NDJSON (one record a line), a {"Records":[…]} document, a JSON array of records, a single record nor such documents and records one after another`
 
 // utf8BOM is the UTF-8 byte order mark.
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
@@ -39,7 +40,10 @@ var recordMembers = []string{"eventTime", "eventName", "eventSource", "Records"}
 //   - a single JSON document over one line or many (pretty-printed): a
 //     digest file (digest is true and fn is not called), a document with
 //     a Records array, or one record;
-//   - a JSON array of records.
+//   - a JSON array of records;
+//   - JSON objects one after another, on lines of their own or not, each a
+//     Records document or a record (zcat of several log files, or jq's
+//     output of several records, gives them).
 //
 // A UTF-8 byte order mark before any of them is skipped. Anything else is
 // an error wrapping ErrNotLog, and fn is not called.
@@ -63,7 +67,16 @@ func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []
 		return false, notLog(data[i:])
 	}
 	if recordsFirst(data, i) {
-		return false, event.ParseBody(data, 1<<30, opts, fn)
+		err := event.ParseBody(data, 1<<30, opts, fn)
+		var be *event.BodyError
+		if errors.As(err, &be) && be.Err == nil {
+			// Not one Records document (fn was not called): perhaps
+			// several, one after another.
+			if vals, ok := jsonStream(data[i:]); ok {
+				return parseStream(vals, opts, fn)
+			}
+		}
+		return false, err
 	}
 	line := data[i:]
 	if k := bytes.IndexByte(line, '\n'); k >= 0 {
@@ -75,6 +88,9 @@ func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []
 	doc := data[i:]
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &top); err != nil {
+		if vals, ok := jsonStream(doc); ok {
+			return parseStream(vals, opts, fn)
+		}
 		return false, notLog(doc)
 	}
 	if hasAny(top, digestMembers) && !hasAny(top, recordMembers) {
@@ -88,6 +104,54 @@ func parseFile(data []byte, opts event.LenientOptions, fn func(*event.Record, []
 		return false, parseEach(elems, opts, fn)
 	}
 	return false, parseEach([]json.RawMessage{doc}, opts, fn)
+}
+
+// jsonStream splits data, JSON values one after another, into its
+// values; ok is false unless there are at least two and all are objects.
+func jsonStream(data []byte) (vals []json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return vals, len(vals) > 1
+		}
+		if err != nil || v[0] != '{' {
+			return nil, false
+		}
+		vals = append(vals, v)
+	}
+}
+
+// parseStream parses the objects of a stream (jsonStream): each Records
+// document's records, and each other object as a record. A stream of
+// digests only is a digest file.
+func parseStream(vals []json.RawMessage, opts event.LenientOptions, fn func(*event.Record, []event.Repair, error) error) (digest bool, err error) {
+	tops := make([]map[string]json.RawMessage, len(vals))
+	digests := 0
+	for k, v := range vals {
+		if err := json.Unmarshal(v, &tops[k]); err != nil {
+			return false, notLog(v)
+		}
+		if hasAny(tops[k], digestMembers) && !hasAny(tops[k], recordMembers) {
+			digests++
+		}
+	}
+	if digests == len(vals) {
+		return true, nil
+	}
+	for k, v := range vals {
+		elems := []json.RawMessage{v}
+		if recs, ok := tops[k]["Records"]; ok {
+			if err := json.Unmarshal(recs, &elems); err != nil {
+				return false, fmt.Errorf(`%w: the "Records" member of its document %d is not an array`, ErrNotLog, k+1)
+			}
+		}
+		if err := parseEach(elems, opts, fn); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // parseEach parses records that may hold insignificant whitespace (they
