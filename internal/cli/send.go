@@ -303,6 +303,10 @@ func recordsFirst(data []byte) bool {
 // "line N: what is wrong; nothing from this request was stored".
 var requestLine = regexp.MustCompile(`^line ([0-9]+): (.*); nothing from this request was stored$`)
 
+// requestRecord matches the server's refusal of a record of another
+// account: "record N (eventID X) belongs to account …".
+var requestRecord = regexp.MustCompile(`^record ([0-9]+) (\(eventID .*)$`)
+
 // batchError is err, the failure of the request carrying the records at
 // where (the file's records sent + 1 and on), said in terms of the file:
 // which record the server refused, that none of this request's records
@@ -314,6 +318,10 @@ func batchError(err error, where []string, sent int, stored postResult) error {
 		if m := requestLine.FindStringSubmatch(api.Message); m != nil {
 			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(where) {
 				what = fmt.Sprintf("%s: %s (%s)", where[n-1], m[2], api.Code)
+			}
+		} else if m := requestRecord.FindStringSubmatch(api.Message); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(where) {
+				what = fmt.Sprintf("%s: the record %s (%s)", where[n-1], m[2], api.Code)
 			}
 		}
 	}

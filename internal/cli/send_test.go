@@ -33,13 +33,19 @@ func (s *eventsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests++
 	var ids []string
 	for n, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
-		var rec struct{ EventID, EventName string }
+		var rec struct{ EventID, EventName, RecipientAccountID string }
 		why := ""
 		switch {
 		case json.Unmarshal([]byte(line), &rec) != nil:
 			why = "invalid JSON"
 		case rec.EventName == "":
 			why = "eventName: is required"
+		case rec.RecipientAccountID != "111122223333":
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `{"__type":"AccessDeniedException","message":"record %d (eventID %s) belongs to account %s; arn:aws:iam::111122223333:root may only write events for account 111122223333"}`,
+				n+1, rec.EventID, rec.RecipientAccountID)
+			return
 		}
 		if why != "" {
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -136,12 +142,27 @@ func TestSendRefusedBatch(t *testing.T) {
 	}
 	b, _ := json.MarshalIndent(map[string]any{"Records": recs}, "", " ")
 	doc.Write(b)
+	// The same file with the bad record one of another account instead.
+	var other bytes.Buffer
+	for i := 1; i <= sendBatch+1000; i++ {
+		r := sendRecord(fmt.Sprintf("r%d", i))
+		if i == sendBatch+500 {
+			r["recipientAccountId"] = "444455556666"
+		}
+		b, _ := json.Marshal(r)
+		other.Write(b)
+		other.WriteString("\n")
+		if i == 10 {
+			other.WriteString("\n")
+		}
+	}
 	for _, c := range []struct {
 		name, where string
 		body        []byte
 	}{
-		{"big.ndjson", fmt.Sprintf("line %d", sendBatch+501), ndjson.Bytes()},
-		{"big.json", fmt.Sprintf("Records[%d]", sendBatch+499), doc.Bytes()},
+		{"big.ndjson", fmt.Sprintf("line %d: eventName: is required (InvalidEventException)", sendBatch+501), ndjson.Bytes()},
+		{"big.json", fmt.Sprintf("Records[%d]: eventName: is required (InvalidEventException)", sendBatch+499), doc.Bytes()},
+		{"other.ndjson", fmt.Sprintf("line %d: the record (eventID r2500) belongs to account 444455556666; arn:aws:iam::111122223333:root may only write events for account 111122223333 (AccessDeniedException)", sendBatch+501), other.Bytes()},
 	} {
 		srv := &eventsServer{}
 		ts := httptest.NewServer(srv)
@@ -151,7 +172,7 @@ func TestSendRefusedBatch(t *testing.T) {
 		}
 		out, errs, code := runMain(t, "send", file, "--endpoint", ts.URL)
 		ts.Close()
-		wantErr := fmt.Sprintf("%s: eventName: is required (InvalidEventException); records %d to %d of the file were not stored (the %d before them were: accepted %d, duplicates 0)",
+		wantErr := fmt.Sprintf("%s; records %d to %d of the file were not stored (the %d before them were: accepted %d, duplicates 0)",
 			c.where, sendBatch+1, sendBatch+1000, sendBatch, sendBatch)
 		if code != 1 || !strings.Contains(errs, wantErr) || strings.TrimSpace(out) != fmt.Sprintf("accepted %d, duplicates 0", sendBatch) ||
 			len(srv.ids) != sendBatch || srv.requests != 2 {
