@@ -268,21 +268,25 @@ func eachInStream(docs []json.RawMessage, fn func(raw []byte, where string) erro
 	return nil
 }
 
-// oneDocument reports whether data is one JSON object written over several
-// lines whose first member is not "Records" (event.SplitBody reads those),
-// and returns its members.
+// oneDocument reports whether data is one JSON object that
+// event.SplitBody does not read as it should: written over several lines
+// (not NDJSON), or on one line with a Records member that is not its
+// first; it returns the object's members.
 func oneDocument(data []byte) (map[string]json.RawMessage, bool) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' || recordsFirst(data) {
 		return nil, false
 	}
 	first, _, more := bytes.Cut(data, []byte{'\n'})
-	if !more || json.Valid(first) {
-		return nil, false // one line, or NDJSON
+	if more && json.Valid(first) {
+		return nil, false // NDJSON
 	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(data, &top) != nil {
 		return nil, false
+	}
+	if _, isLog := top["Records"]; !more && !isLog {
+		return nil, false // one record on one line: SplitBody's line 1
 	}
 	return top, true
 }

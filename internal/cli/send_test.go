@@ -92,6 +92,7 @@ func TestSendFileForms(t *testing.T) {
 		{"bom-indented-records.json", bom + indent(map[string]any{"Records": []any{sendRecord("b1")}}), []string{"b1"}},
 		{"one-record.json", indent(sendRecord("c1")), []string{"c1"}},
 		{"records-second.json", indent(map[string]any{"Owner": "x", "Records": []any{sendRecord("d1"), sendRecord("d2")}}), []string{"d1", "d2"}},
+		{"records-second-compact.json", compact(map[string]any{"Owner": "x", "Records": []any{sendRecord("d3")}}), []string{"d3"}},
 		{"bom.ndjson", bom + compact(sendRecord("e1")) + "\n" + compact(sendRecord("e2")) + "\n", []string{"e1", "e2"}},
 		{"crlf.ndjson", compact(sendRecord("f1")) + "\r\n" + compact(sendRecord("f2")) + "\r\n", []string{"f1", "f2"}},
 		{"bom-records.json", bom + compact(map[string]any{"Records": []any{sendRecord("g1")}}), []string{"g1"}},
