@@ -25,7 +25,7 @@ type sendCmd struct{ env *Env }
 
 func (*sendCmd) Name() string { return "send" }
 func (*sendCmd) Synopsis() string {
-	return "send CloudTrail records (NDJSON or {\"Records\":[...]}, .gz too) to a server"
+	return "send CloudTrail records (NDJSON, {\"Records\":[...]} documents, a JSON array; .gz too) to a server"
 }
 
 // sendBatch is how many records one request carries.
@@ -169,8 +169,21 @@ func (c *sendCmd) sendFile(ctx context.Context, cl *client.Client, name string) 
 // at fn's first error, which it returns as it is: NDJSON or
 // a {"Records":[...]} document (event.SplitBody), one JSON document
 // over several lines, a record or a document with a Records array among
-// its members, or such documents and records one after another.
+// its members, such documents and records one after another, or a JSON
+// array of records ("[3]").
 func eachRecord(data []byte, fn func(raw []byte, where string) error) error {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		var elems []json.RawMessage
+		if err := json.Unmarshal(trimmed, &elems); err != nil {
+			return fmt.Errorf("not a JSON array of records: %v", err)
+		}
+		for k, e := range elems {
+			if err := fn(e, "["+strconv.Itoa(k)+"]"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if top, ok := oneDocument(data); ok {
 		recs, isLog := top["Records"]
 		if !isLog {

@@ -67,7 +67,8 @@ func sendRecord(id string) map[string]any {
 // TestSendFileForms: opentrail send reads a file as import does — an
 // indented {"Records":[...]} document, one pretty-printed record, a
 // document whose Records member is not its first, NDJSON with CRLF line
-// ends, each with or without a UTF-8 byte order mark — and sends every
+// ends, documents one after another, a JSON array of records, each with or
+// without a UTF-8 byte order mark — and sends every
 // record on one line of the NDJSON request (a pretty-printed record sent
 // as it was written was refused as "line 1: invalid JSON").
 func TestSendFileForms(t *testing.T) {
@@ -99,6 +100,7 @@ func TestSendFileForms(t *testing.T) {
 		// Documents one after another: zcat of two log files, jq's output.
 		{"zcat.json", compact(map[string]any{"Records": []any{sendRecord("h1"), sendRecord("h2")}}) + compact(map[string]any{"Records": []any{sendRecord("h3")}}), []string{"h1", "h2", "h3"}},
 		{"jq.json", indent(sendRecord("i1")) + "\n" + indent(sendRecord("i2")) + "\n", []string{"i1", "i2"}},
+		{"array.json", indent([]any{sendRecord("j1"), sendRecord("j2")}), []string{"j1", "j2"}},
 	} {
 		srv := &eventsServer{}
 		ts := httptest.NewServer(srv)
@@ -184,7 +186,7 @@ func TestSendRefusedBatch(t *testing.T) {
 
 // FuzzEachRecord: whatever a file holds, eachRecord does not panic, names
 // every record it yields "line N" (N rising), "Records[k]" (k counting
-// from 0), "the record" or "document N…", and yields NDJSON lines as the
+// from 0), "the record", "document N…" or "[k]", and yields NDJSON lines as the
 // file holds them.
 func FuzzEachRecord(f *testing.F) {
 	r, _ := json.Marshal(sendRecord("x"))
@@ -211,7 +213,7 @@ func FuzzEachRecord(f *testing.F) {
 				}
 			case where == "Records["+strconv.Itoa(k)+"]":
 				k++
-			case where == "the record", strings.HasPrefix(where, "document "):
+			case where == "the record", strings.HasPrefix(where, "document "), strings.HasPrefix(where, "["):
 			default:
 				t.Fatalf("record named %q", where)
 			}
