@@ -234,7 +234,7 @@ func (im *Importer) Run(ctx context.Context) error {
 			case im.opts.Filter.SkipFile(info):
 				st.FilesFiltered.Add(1)
 				return nil
-			case im.opts.State != nil && im.opts.State.Done(src.Name(), o):
+			case im.opts.State != nil && im.done(o):
 				st.FilesResumed.Add(1)
 				if im.opts.Listed != nil {
 					im.opts.Listed(o, true)
@@ -260,6 +260,24 @@ func (im *Importer) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// stateSource is the source name the State records a finished file
+// under: the source's, with the filter's description when there is a
+// filter. A file finished under one filter is not finished under another:
+// the events that filter left out were never read into the store.
+func (im *Importer) stateSource() string {
+	if k := im.opts.Filter.Key(); k != "" {
+		return im.opts.Source.Name() + "\x00" + k
+	}
+	return im.opts.Source.Name()
+}
+
+// done reports whether an earlier run finished o with no filter or with
+// this run's.
+func (im *Importer) done(o Object) bool {
+	name := im.opts.Source.Name()
+	return im.opts.State.Done(name, o) || (im.stateSource() != name && im.opts.State.Done(im.stateSource(), o))
+}
+
 // work reads files and sends their events in batches that may span files;
 // a file is marked done once the batch holding its last events is stored.
 func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
@@ -280,7 +298,7 @@ func (im *Importer) work(ctx context.Context, jobs <-chan job) error {
 			recs, size = recs[:0], 0
 		}
 		if im.opts.State != nil {
-			if err := im.opts.State.MarkDone(im.opts.Source.Name(), files); err != nil {
+			if err := im.opts.State.MarkDone(im.stateSource(), files); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -102,6 +103,23 @@ type Filter struct {
 	Regions  []string  // awsRegion is one of these; empty = any
 	Start    time.Time // eventTime >= Start; zero = open
 	End      time.Time // eventTime < End; zero = open
+}
+
+// Key describes f, "" for the zero Filter: two filters select the same
+// events when their keys are equal.
+func (f Filter) Key() string {
+	if len(f.Accounts) == 0 && len(f.Regions) == 0 && f.Start.IsZero() && f.End.IsZero() {
+		return ""
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return "accounts=" + strings.Join(slices.Sorted(slices.Values(f.Accounts)), ",") +
+		";regions=" + strings.Join(slices.Sorted(slices.Values(f.Regions)), ",") +
+		";start=" + at(f.Start) + ";end=" + at(f.End)
 }
 
 // DayMargin is how far an event's eventTime may lie before the date
