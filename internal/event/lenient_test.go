@@ -223,6 +223,16 @@ func TestSameEvent(t *testing.T) {
 	if event.SameEvent(a.Raw, parse(fmt.Sprintf(plain, `,"x":1`))) {
 		t.Error("an extra member was the same event")
 	}
+	reordered := `{"recipientAccountId":"123456789012","awsRegion":"us-east-1","eventName":"n","eventSource":"s","eventID":"e1","eventTime":"2024-05-06T00:00:00Z","eventVersion":"1.08"}`
+	if !event.SameEvent(a.Raw, parse(reordered)) {
+		t.Error("the same members in another order made records differ")
+	}
+	if event.SameEvent(parse(fmt.Sprintf(plain, `,"x":1`)).Raw, parse(fmt.Sprintf(plain, `,"x":1.0`))) {
+		t.Error("numbers written differently were the same value")
+	}
+	if event.SameEvent(parse(fmt.Sprintf(plain, `,"x":{"a":1,"b":[1,2]}`)).Raw, parse(fmt.Sprintf(plain, `,"x":{"b":[2,1],"a":1}`))) {
+		t.Error("arrays in another order were the same value")
+	}
 	const lake = `{"eventVersion":"1.09","eventTime":"2024-05-06T00:00:00Z","eventID":"e1","eventSource":"s","eventName":"n","awsRegion":"us-east-1","recipientAccountId":"123456789012","eventCategory":"%s","UID":"u","metadata":{"ingestionTime":"%s","channelARN":"c"}}`
 	l1 := parse(fmt.Sprintf(lake, "ActivityAuditLog", "2024-05-06T00:00:01Z"))
 	if !event.SameEvent(l1.Raw, parse(fmt.Sprintf(lake, "ActivityAuditLog", "2024-05-07T09:00:00Z"))) {
@@ -233,5 +243,9 @@ func TestSameEvent(t *testing.T) {
 	}
 	if event.SameEvent(l1.Raw, parse(strings.Replace(fmt.Sprintf(lake, "ActivityAuditLog", "2024-05-07T09:00:00Z"), `"UID":"u"`, `"UID":"v"`, 1))) {
 		t.Error("a channel event with other content was the same event")
+	}
+	const lakeReordered = `{"metadata":{"channelARN":"c","ingestionTime":"2024-05-08T00:00:00Z"},"UID":"u","eventCategory":"ActivityAuditLog","recipientAccountId":"123456789012","awsRegion":"us-east-1","eventName":"n","eventSource":"s","eventID":"e1","eventTime":"2024-05-06T00:00:00Z","eventVersion":"1.09"}`
+	if !event.SameEvent(l1.Raw, parse(lakeReordered)) {
+		t.Error("a channel event retried later with its members in another order was another event")
 	}
 }
