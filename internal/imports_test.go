@@ -1,0 +1,131 @@
+package internal_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/opentrail/opentrail/internal/"
+
+// floors places every package under internal/ on a floor. A package may
+// import only packages on lower floors: dependencies point one way, from
+// the command line down to the pure packages, as docs/architecture.md
+// draws them. A new package must be given its floor here.
+var floors = map[string]int{
+	// 0: pure rules and formats, and the small leaves everything may use.
+	"clock": 0, "config": 0, "event": 0, "sigv4": 0, "digest": 0, "layout": 0,
+	"metrics": 0, "objstore": 0, "client": 0, "demo": 0,
+	// 1: pure rules built on those, the event store, the credential directory.
+	"trail": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
+	// 2: the wire layer and the components fed by the store.
+	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2,
+	// 3: one package per AWS service spoken, and the native endpoints.
+	"api": 3, "cloudtrail": 3, "cloudtraildata": 3, "lake": 3, "native": 3, "s3api": 3, "sts": 3,
+	// 4: the front door and the wiring.
+	"server": 4,
+	// 5: the commands.
+	"cli": 5,
+	// Tests only: they may drive anything.
+	"e2e": 6,
+}
+
+// pure packages hold rules and formats: no database, no network clients,
+// no other opentrail package but the ones listed.
+var pure = map[string][]string{
+	"clock":  nil,
+	"event":  nil,
+	"sigv4":  nil,
+	"digest": nil,
+	"layout": nil,
+	"trail":  {"event", "layout"},
+}
+
+// impure are imports a pure package never makes.
+var impure = []string{"database/sql", "github.com/duckdb/", "github.com/aws/", "os/exec"}
+
+// TestImportDirection enforces the floors above and the purity of the
+// pure packages, reading the non-test files of every package.
+func TestImportDirection(t *testing.T) {
+	imports := map[string]map[string]bool{} // package -> imported paths
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || path == "." || strings.Contains(path, "testdata") {
+			return err
+		}
+		pkgs, err := parser.ParseDir(token.NewFileSet(), path, func(fi os.FileInfo) bool {
+			return !strings.HasSuffix(fi.Name(), "_test.go")
+		}, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(path)
+		for _, p := range pkgs {
+			for _, f := range p.Files {
+				for _, imp := range f.Imports {
+					s, _ := strconv.Unquote(imp.Path.Value)
+					if imports[name] == nil {
+						imports[name] = map[string]bool{}
+					}
+					imports[name][s] = true
+				}
+			}
+		}
+		if len(pkgs) > 0 && imports[name] == nil {
+			imports[name] = map[string]bool{}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range imports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		floor, ok := floors[name]
+		if !ok {
+			t.Errorf("package internal/%s has no floor: add it to floors in imports_test.go and to docs/architecture.md", name)
+			continue
+		}
+		allowed, isPure := pure[name]
+		for imp := range imports[name] {
+			if isPure {
+				for _, bad := range impure {
+					if strings.HasPrefix(imp, bad) {
+						t.Errorf("pure package internal/%s imports %s", name, imp)
+					}
+				}
+			}
+			dep, ok := strings.CutPrefix(imp, module)
+			if !ok {
+				continue
+			}
+			if isPure && !contains(allowed, dep) {
+				t.Errorf("pure package internal/%s imports internal/%s, which is not among its allowed imports %v", name, dep, allowed)
+			}
+			depFloor, ok := floors[dep]
+			if !ok {
+				continue // reported above, as a package without a floor
+			}
+			if depFloor >= floor {
+				t.Errorf("internal/%s (floor %d) imports internal/%s (floor %d): a package imports only lower floors", name, floor, dep, depFloor)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
