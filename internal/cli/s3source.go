@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +21,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/digest"
-	"github.com/opentrail/opentrail/internal/trail"
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // s3Source is a digest.Source and digest.Opener over an S3-compatible
@@ -62,39 +61,17 @@ func newS3Client(endpoint, region string, creds aws.CredentialsProvider, paralle
 	})
 }
 
-// digestFolder is where t's digests lie (see trail.DigestFolder).
-func digestFolder(t digest.Trail) string {
-	return trail.DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
-}
-
-// digestNameRE matches the keys of t's digests under digestFolder(t):
-// date folders, then the file name with its end time (and _backfill).
-func digestNameRE(t digest.Trail) *regexp.Regexp {
-	q := regexp.QuoteMeta
-	return regexp.MustCompile(`^` + q(digestFolder(t)) + `\d{4}/\d{2}/\d{2}/` + q(t.Account) + `_CloudTrail-Digest_` +
-		q(t.SourceRegion) + `_` + q(t.Name) + `_` + q(t.HomeRegion) + `_\d{8}T\d{6}Z(?:_backfill)?\.json\.gz$`)
-}
-
-// digestKeyTime returns the time in a digest key: its last 16 characters
-// before ".json.gz" (or "_backfill.json.gz"), validate-logs' key[-24:-8].
-func digestKeyTime(key string) (time.Time, bool) {
-	k, ok := strings.CutSuffix(key, ".json.gz")
-	if !ok {
-		return time.Time{}, false
-	}
-	k = strings.TrimSuffix(k, "_backfill")
-	if len(k) < 16 {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405Z", k[len(k)-16:])
-	return t, err == nil
+// chain is t's digest chain, as package layout names its keys.
+func chain(t digest.Trail) layout.Chain {
+	return layout.Chain{Prefix: t.Prefix, OrgID: t.OrgID, Account: t.Account, SourceRegion: t.SourceRegion,
+		Trail: t.Name, HomeRegion: t.HomeRegion}
 }
 
 // ListDigests lists the trail's digest folder with ListObjectsV2 from the
 // date folder of start and stops after the date folder of end.
 func (s *s3Source) ListDigests(ctx context.Context, t digest.Trail, start, end time.Time) ([]digest.ObjectRef, error) {
-	folder := digestFolder(t)
-	names := digestNameRE(t)
+	folder := chain(t).Folder()
+	names := chain(t).Pattern()
 	start, end = start.UTC().Truncate(time.Second), end.UTC()
 	lastDay := end.Format("2006/01/02")
 	in := &s3.ListObjectsV2Input{
@@ -118,7 +95,7 @@ func (s *s3Source) ListDigests(ctx context.Context, t digest.Trail, start, end t
 			if !names.MatchString(key) {
 				continue
 			}
-			if te, ok := digestKeyTime(key); ok && !te.Before(start) && !te.After(end) {
+			if te, _, ok := layout.DigestTime(key); ok && !te.Before(start) && !te.After(end) {
 				refs = append(refs, digest.ObjectRef{Bucket: t.Bucket, Key: key})
 			}
 		}
@@ -179,10 +156,7 @@ func s3Error(o digest.ObjectRef, err error) error {
 // [prefix/]AWSLogs/ of the bucket that hold digests of account for
 // region.
 func (s *s3Source) orgFolders(ctx context.Context, t digest.Trail) ([]string, error) {
-	root := "AWSLogs/"
-	if t.Prefix != "" {
-		root = t.Prefix + "/" + root
-	}
+	root := layout.Root(t.Prefix)
 	var orgs []string
 	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{
 		Bucket: aws.String(t.Bucket), Prefix: aws.String(root + "o-"), Delimiter: aws.String("/"),
@@ -211,10 +185,10 @@ func (s *s3Source) orgFolders(ctx context.Context, t digest.Trail) ([]string, er
 // hasDigests reports whether t's digest folder holds any object.
 func (s *s3Source) hasDigests(ctx context.Context, t digest.Trail) (bool, error) {
 	out, err := s.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket: aws.String(t.Bucket), Prefix: aws.String(digestFolder(t)), MaxKeys: aws.Int32(1),
+		Bucket: aws.String(t.Bucket), Prefix: aws.String(chain(t).Folder()), MaxKeys: aws.Int32(1),
 	})
 	if err != nil {
-		return false, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, digestFolder(t), err)
+		return false, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, chain(t).Folder(), err)
 	}
 	return len(out.Contents) > 0, nil
 }
@@ -224,7 +198,7 @@ func (s *s3Source) hasDigests(ctx context.Context, t digest.Trail) (bool, error)
 type dirOrgs struct{ dir string }
 
 func (d dirOrgs) hasDigests(_ context.Context, t digest.Trail) (bool, error) {
-	entries, err := os.ReadDir(filepath.Join(d.dir, filepath.FromSlash(digestFolder(t))))
+	entries, err := os.ReadDir(filepath.Join(d.dir, filepath.FromSlash(chain(t).Folder())))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -232,10 +206,7 @@ func (d dirOrgs) hasDigests(_ context.Context, t digest.Trail) (bool, error) {
 }
 
 func (d dirOrgs) orgFolders(ctx context.Context, t digest.Trail) ([]string, error) {
-	root := "AWSLogs"
-	if t.Prefix != "" {
-		root = t.Prefix + "/" + root
-	}
+	root := layout.Root(t.Prefix)
 	entries, err := os.ReadDir(filepath.Join(d.dir, filepath.FromSlash(root)))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -297,7 +268,7 @@ func serverKeys(cl *client.Client) keyFunc {
 
 // fileKeys returns the keys of a file saved from ListPublicKeys.
 func fileKeys(keys []digest.PublicKey) keyFunc {
-	ds := &digest.DirSource{Keys: keys} // for its validity filter
+	ds := &digest.LocalCopy{Keys: keys} // for its validity filter
 	return ds.PublicKeys
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
@@ -353,7 +354,7 @@ func writeTrailDetails(w io.Writer, d *trailDetails, now time.Time) error {
 
 // logLocations returns where a trail's log and digest files go, as S3 URLs
 // of the day folders, and a note for placeholders left in them. The
-// layout is trail.LogKey's and trail.DigestKey's.
+// layout is package layout's.
 func logLocations(i *api.TrailInfo) (logs, digests, note string) {
 	account := "<account>"
 	if f := strings.Split(i.TrailARN, ":"); len(f) >= 6 && f[4] != "" {
@@ -365,18 +366,14 @@ func logLocations(i *api.TrailInfo) (logs, digests, note string) {
 		region = "<region>"
 		notes = append(notes, "a folder per region")
 	}
-	root := "AWSLogs/" + account + "/"
+	org := ""
 	if i.IsOrganizationTrail {
-		root = "AWSLogs/<organization-id>/<account>/"
+		org, account = "<organization-id>", "<account>"
 		notes = append(notes, "a folder per member account")
 	}
 	base := "s3://" + i.S3BucketName + "/"
-	if i.S3KeyPrefix != "" {
-		base += i.S3KeyPrefix + "/"
-	}
-	base += root
-	logs = base + "CloudTrail/" + region + "/YYYY/MM/DD/"
-	digests = base + "CloudTrail-Digest/" + region + "/YYYY/MM/DD/"
+	logs = base + layout.Folder(layout.LogTree, i.S3KeyPrefix, org, account, region) + "YYYY/MM/DD/"
+	digests = base + layout.DigestFolder(i.S3KeyPrefix, org, account, region) + "YYYY/MM/DD/"
 	if len(notes) > 0 {
 		note = " (" + strings.Join(notes, ", ") + ")"
 	}

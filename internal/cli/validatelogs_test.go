@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/digest"
-	"github.com/opentrail/opentrail/internal/trail"
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 func TestParseValidateTime(t *testing.T) {
@@ -147,15 +147,15 @@ func newVLFixture(t *testing.T, o vlOpts) *vlFixture {
 		var files []digest.LogFile
 		var names []string
 		for j := range 2 {
-			lk := trail.LogKey{Prefix: f.trail.Prefix, OrgID: org, Account: f.trail.Account, Region: f.trail.SourceRegion,
-				End: start.Add(time.Duration(5*j+5) * time.Minute), Unique: trail.UniqueSuffix("vl", fmt.Sprint(i, j))}
+			lk := layout.Log{Prefix: f.trail.Prefix, OrgID: org, Account: f.trail.Account, Region: f.trail.SourceRegion,
+				End: start.Add(time.Duration(5*j+5) * time.Minute), Unique: layout.UniqueSuffix("vl", fmt.Sprint(i, j))}
 			plain := fmt.Appendf(nil, `{"Records":[{"eventID":"%d-%d","eventTime":"%s"}]}`, i, j, digest.FormatTime(lk.End))
 			f.put(t, lk.String(), digest.Gzip(plain))
 			files = append(files, digest.LogFile{S3Bucket: f.trail.Bucket, S3Object: lk.String(), HashValue: digest.Hash(plain),
 				HashAlgorithm: digest.HashAlgorithm, NewestEventTime: digest.FormatTime(lk.End), OldestEventTime: digest.FormatTime(lk.End)})
 			names = append(names, lk.String())
 		}
-		dk := trail.DigestKey{Prefix: f.trail.Prefix, OrgID: org, Account: f.trail.Account, SourceRegion: f.trail.SourceRegion,
+		dk := layout.Digest{Prefix: f.trail.Prefix, OrgID: org, Account: f.trail.Account, SourceRegion: f.trail.SourceRegion,
 			Trail: f.trail.Name, HomeRegion: f.trail.HomeRegion, End: end}
 		d := &digest.Digest{
 			AWSAccountID: f.trail.Account, DigestStartTime: digest.FormatTime(start), DigestEndTime: digest.FormatTime(end),

@@ -37,6 +37,7 @@ import (
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -766,12 +767,12 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	if final {
 		end = w.st.Window.Truncate(time.Minute)
 	}
-	lk := trail.LogKey{
+	lk := layout.Log{
 		Prefix:  set.S3KeyPrefix,
 		Account: g.account,
 		Region:  g.region,
 		End:     end,
-		Unique: trail.UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
+		Unique: layout.UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
 			strconv.FormatInt(w.st.Window.UnixNano(), 10), strconv.Itoa(part)),
 	}
 	if set.IsOrganizationTrail && w.d.opts.Org != nil {
@@ -816,7 +817,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 // file written by an earlier version with other compression), the file is
 // left alone when it holds the same records, and this one is written
 // under another suffix when it does not, so nothing is lost.
-func (w *worker) put(ctx context.Context, bucket string, lk trail.LogKey, body []byte, recs [][]byte) error {
+func (w *worker) put(ctx context.Context, bucket string, lk layout.Log, body []byte, recs [][]byte) error {
 	b, err := w.d.opts.Buckets.Bucket(ctx, bucket)
 	if err != nil {
 		return err
@@ -833,7 +834,7 @@ func (w *worker) put(ctx context.Context, bucket string, lk trail.LogKey, body [
 		return nil
 	}
 	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", lk.String())
-	lk.Unique = trail.UniqueSuffix(lk.Unique, "again")
+	lk.Unique = layout.UniqueSuffix(lk.Unique, "again")
 	return b.PutIfAbsent(ctx, lk.String(), body, nil)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/keys"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -253,7 +254,7 @@ func (f *fixture) waitDelivered(arn string, t time.Time) trail.Status {
 }
 
 type delivered struct {
-	key     trail.LogKey
+	key     layout.Log
 	records []map[string]any
 }
 
@@ -273,7 +274,7 @@ func (f *fixture) files(bucket string) []delivered {
 			if strings.Contains(in.Key, "/CloudTrail-Digest/") {
 				continue
 			}
-			lk, err := trail.ParseLogKey(in.Key)
+			lk, err := layout.ParseLog(in.Key)
 			if err != nil {
 				f.t.Fatalf("delivered key: %v", err)
 			}

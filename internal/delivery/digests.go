@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
@@ -237,7 +238,7 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set trail.Setti
 			rest = append(rest, f)
 		}
 	}
-	dk := trail.DigestKey{Prefix: set.S3KeyPrefix, Account: c.Account, SourceRegion: c.Region, Trail: t.Name, HomeRegion: t.HomeRegion, End: end}
+	dk := layout.Digest{Prefix: set.S3KeyPrefix, Account: c.Account, SourceRegion: c.Region, Trail: t.Name, HomeRegion: t.HomeRegion, End: end}
 	if set.IsOrganizationTrail && w.d.opts.Org != nil {
 		dk.OrgID = w.d.opts.Org.ID
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/objstore"
-	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // verifyJob asks the background verifier to re-check a chain up to a
@@ -100,20 +100,20 @@ func (s *bucketSource) ListDigests(ctx context.Context, t digest.Trail, start, e
 	if err != nil {
 		return nil, err
 	}
-	base := trail.DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
+	base := layout.DigestFolder(t.Prefix, t.OrgID, t.Account, t.SourceRegion)
 	infix := "_" + t.Name + "_" + t.HomeRegion + "_"
 	var out []digest.ObjectRef
 	for day := start.UTC().Truncate(24 * time.Hour); !day.After(end); day = day.Add(24 * time.Hour) {
-		for in, err := range objstore.All(ctx, b, base+day.Format("2006/01/02")+"/") {
+		for in, err := range objstore.All(ctx, b, base+layout.DayFolder(day)) {
 			if err != nil {
 				return nil, err
 			}
 			k := in.Key
-			if len(k) < 24 || !strings.Contains(k, infix) || !strings.HasSuffix(k, ".json.gz") {
+			if !strings.Contains(k, infix) {
 				continue
 			}
-			te, err := time.Parse("20060102T150405Z", k[len(k)-24:len(k)-8])
-			if err != nil || te.Before(start.Truncate(time.Second)) || te.After(end) {
+			te, backfill, ok := layout.DigestTime(k)
+			if !ok || backfill || te.Before(start.Truncate(time.Second)) || te.After(end) {
 				continue
 			}
 			out = append(out, digest.ObjectRef{Bucket: t.Bucket, Key: k})

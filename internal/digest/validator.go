@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // Validate checks a trail's digest chain and the log files it lists, and
@@ -243,31 +245,15 @@ type walker struct {
 func newWalker(src Source, t Trail, opts Options, out, jobs chan<- *item) *walker {
 	return &walker{
 		src: src, t: t, opts: opts, out: out, jobs: jobs,
-		names: t.digestKeys(), logs: t.logKeys(),
+		names: t.chain().ValidateLogsPattern(), logs: t.chain().LogPattern(),
 		seen: map[ObjectRef]bool{},
 	}
 }
 
-// digestKeys matches the keys of the trail's digests under any prefix,
-// as validate-logs does (its pattern, with the time it takes from the
-// end of the name required to be one).
-func (t Trail) digestKeys() *regexp.Regexp {
-	q := regexp.QuoteMeta
-	org := ""
-	if t.OrgID != "" {
-		org = q(t.OrgID) + "/"
-	}
-	return regexp.MustCompile(`^(?:.+/)?AWSLogs/` + org + q(t.Account) + `/CloudTrail-Digest/` + q(t.SourceRegion) +
-		`/\d+/\d+/\d+/` + q(t.Account) + `_CloudTrail-Digest_` + q(t.SourceRegion) + `_` + q(t.Name) + `_` + q(t.HomeRegion) +
-		`_.*\d{8}T\d{6}Z(?:_backfill)?\.json\.gz$`)
-}
-
-// logKeys matches the keys of the trail's log files; group 1 is the part
-// before "CloudTrail/", "[prefix/]AWSLogs/[o-id/]account/".
-func (t Trail) logKeys() *regexp.Regexp {
-	q := regexp.QuoteMeta
-	return regexp.MustCompile(`^(.*)CloudTrail/` + q(t.SourceRegion) + `/\d{4}/\d{2}/\d{2}/` + q(t.Account) + `_CloudTrail_` +
-		q(t.SourceRegion) + `_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$`)
+// chain is the trail's digest chain, as package layout names its keys.
+func (t Trail) chain() layout.Chain {
+	return layout.Chain{Prefix: t.Prefix, OrgID: t.OrgID, Account: t.Account, SourceRegion: t.SourceRegion,
+		Trail: t.Name, HomeRegion: t.HomeRegion}
 }
 
 // run walks the regular chain, then the backfill chain.
@@ -287,7 +273,7 @@ func (w *walker) run(ctx context.Context) error {
 func sortListing(refs []ObjectRef, backfill bool) []listed {
 	var out []listed
 	for _, r := range refs {
-		if end, bf, ok := parseDigestName(r.Key); ok && bf == backfill {
+		if end, bf, ok := layout.DigestTime(r.Key); ok && bf == backfill {
 			out = append(out, listed{r, end})
 		}
 	}
@@ -298,36 +284,6 @@ func sortListing(refs []ObjectRef, backfill bool) []listed {
 		return strings.Compare(a.ref.Key, b.ref.Key)
 	})
 	return out
-}
-
-// parseDigestName returns the time in a digest's key (its end time:
-// the 16 characters before ".json.gz" or "_backfill.json.gz", where
-// validate-logs reads it) and whether it is a backfill digest.
-func parseDigestName(key string) (end time.Time, backfill, ok bool) {
-	k, ok := strings.CutSuffix(key, ".json.gz")
-	if !ok {
-		return time.Time{}, false, false
-	}
-	k, backfill = strings.CutSuffix(k, "_backfill")
-	if len(k) < 16 {
-		return time.Time{}, false, false
-	}
-	end, err := time.Parse("20060102T150405Z", k[len(k)-16:])
-	return end, backfill, err == nil
-}
-
-// digestKeyRE splits a digest key around its date folders and time.
-var digestKeyRE = regexp.MustCompile(`^(.*/)\d{4}/\d{2}/\d{2}/(.+_)\d{8}T\d{6}Z((?:_backfill)?\.json\.gz)$`)
-
-// keyAt returns the key a digest of the same chain as template would
-// have if it ended at end.
-func keyAt(template string, end time.Time) (string, bool) {
-	m := digestKeyRE.FindStringSubmatch(template)
-	if m == nil {
-		return "", false
-	}
-	end = end.UTC()
-	return m[1] + end.Format("2006/01/02/") + m[2] + end.Format("20060102T150405Z") + m[3], true
 }
 
 // walk checks one chain: list holds its digests, oldest first.
@@ -444,7 +400,7 @@ func (w *walker) follow(ctx context.Context, c *checked) (*listed, error) {
 // listed digests the link passes over.
 func (w *walker) seek(ctx context.Context, c *checked) (*listed, error) {
 	l := w.link
-	tt, bf, ok := parseDigestName(l.target.Key)
+	tt, bf, ok := layout.DigestTime(l.target.Key)
 	switch {
 	case !ok || bf != w.backfill || !w.names.MatchString(l.target.Key):
 		l.problems = append(l.problems, fmt.Sprintf("it links to %s, which is not a digest of this trail", l.target))
@@ -596,7 +552,7 @@ func (w *walker) inferMissing(ctx context.Context, l *openLink, older *checked) 
 	n := int(hole / p)
 	for k := n - 1; k >= 1; k-- {
 		end := older.end.Add(time.Duration(k) * p)
-		key, ok := keyAt(l.target.Key, end)
+		key, ok := layout.DigestAt(l.target.Key, end)
 		if !ok {
 			return nil
 		}
@@ -807,11 +763,10 @@ func (w *walker) lint(d *Digest) (start, end time.Time, problem string) {
 			return start, end, "opentrailGap names a previous digest's bucket or key but not both"
 		}
 	}
-	i := strings.Index(d.DigestS3Object, "CloudTrail-Digest/")
-	if i < 0 {
+	root, ok := layout.DigestAccountRoot(d.DigestS3Object)
+	if !ok {
 		return start, end, "digestS3Object is not a digest key"
 	}
-	root := d.DigestS3Object[:i]
 	logs := make(map[string]bool, len(d.LogFiles))
 	for _, lf := range d.LogFiles {
 		ref := ObjectRef{lf.S3Bucket, lf.S3Object}

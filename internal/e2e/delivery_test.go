@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/trail"
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // trailStatus is GetTrailStatus as opentrail answers it, with its
@@ -95,7 +95,7 @@ func readLogFiles(t testing.TB, dir string) []logFile {
 
 func parseLogFile(t testing.TB, key string, data []byte) logFile {
 	t.Helper()
-	lk, err := trail.ParseLogKey(key)
+	lk, err := layout.ParseLog(key)
 	if err != nil {
 		t.Fatalf("delivered key: %v", err)
 	}

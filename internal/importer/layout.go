@@ -1,10 +1,11 @@
 package importer
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // Kind says what a file is, judged by its key.
@@ -51,44 +52,43 @@ type KeyInfo struct {
 	Day     time.Time // the date folders, UTC midnight
 }
 
-// layoutRE matches [prefix/]AWSLogs/[o-id/]account/<kind>/region/YYYY/MM/DD/name.
-var layoutRE = regexp.MustCompile(`^(?:(.*)/)?AWSLogs/(?:(o-[a-z0-9]{10,32})/)?(\d{12})/(CloudTrail|CloudTrail-Digest|CloudTrail-Insight)/([a-z0-9-]+)/(\d{4})/(\d{2})/(\d{2})/[^/]+$`)
-
 // ClassifyKey reads a file's key (an S3 object key, or a path relative to
 // the imported directory with "/" separators): CloudTrail's layouts
 // ([prefix/]AWSLogs/[o-id/]account/CloudTrail/region/YYYY/MM/DD/…, and the
-// CloudTrail-Digest and CloudTrail-Insight trees beside it) give the
-// account, region and day; elsewhere a name containing _CloudTrail-Digest_
-// or _CloudTrail-Insight_ is a digest or Insights file, and any other file
-// is a log file when its name ends in .json, .ndjson or .jsonl, optionally
-// followed by .gz, or is KindOther.
+// CloudTrail-Digest and CloudTrail-Insight trees beside it, as
+// layout.ParseLocation reads them) give the account, region and day;
+// elsewhere a name containing _CloudTrail-Digest_ or _CloudTrail-Insight_
+// is a digest or Insights file, and any other file is a log file when its
+// name ends in .json, .ndjson or .jsonl, optionally followed by .gz, or is
+// KindOther.
 func ClassifyKey(key string) KeyInfo {
-	if m := layoutRE.FindStringSubmatch(key); m != nil {
-		info := KeyInfo{Layout: true, Prefix: m[1], OrgID: m[2], Account: m[3], Region: m[5]}
-		switch m[4] {
-		case "CloudTrail-Digest":
-			info.Kind = KindDigest
-		case "CloudTrail-Insight":
-			info.Kind = KindInsight
-		}
-		if d, err := time.Parse("2006/01/02", m[6]+"/"+m[7]+"/"+m[8]); err == nil {
-			info.Day = d
-		}
+	if loc, ok := layout.ParseLocation(key); ok {
+		info := KeyInfo{Kind: treeKind(loc.Tree), Layout: true, Prefix: loc.Prefix, OrgID: loc.OrgID,
+			Account: loc.Account, Region: loc.Region, Day: loc.Day}
 		if info.Kind == KindLog && !isDataName(key) {
 			info.Kind = KindOther
 		}
 		return info
 	}
 	name := key[strings.LastIndexByte(key, '/')+1:]
-	switch {
-	case strings.Contains(name, "_CloudTrail-Digest_"):
-		return KeyInfo{Kind: KindDigest}
-	case strings.Contains(name, "_CloudTrail-Insight_"):
-		return KeyInfo{Kind: KindInsight}
-	case isDataName(name):
+	if k := layout.NameKind(name); k != "" {
+		return KeyInfo{Kind: treeKind(k)}
+	}
+	if isDataName(name) {
 		return KeyInfo{Kind: KindLog}
 	}
 	return KeyInfo{Kind: KindOther}
+}
+
+// treeKind is the Kind of the files in one of layout's trees.
+func treeKind(tree string) Kind {
+	switch tree {
+	case layout.DigestTree:
+		return KindDigest
+	case layout.InsightTree:
+		return KindInsight
+	}
+	return KindLog
 }
 
 func isDataName(name string) bool {

@@ -81,3 +81,13 @@ func TestChainPatterns(t *testing.T) {
 		t.Errorf("log %s: match %q, digest root %q", lk, m, root)
 	}
 }
+
+func TestUniqueSuffix(t *testing.T) {
+	a, b := layout.UniqueSuffix("trail", "acct", "region", "window"), layout.UniqueSuffix("trail", "acct", "region", "window")
+	if a != b || len(a) != 16 {
+		t.Fatalf("not deterministic or wrong length: %q %q", a, b)
+	}
+	if a == layout.UniqueSuffix("trail", "acct", "region", "window2") || a == layout.UniqueSuffix("trailacct", "region", "window") {
+		t.Fatal("different files share a suffix")
+	}
+}

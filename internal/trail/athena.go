@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // AthenaTable describes the Athena table over a trail's log files in
@@ -164,7 +166,7 @@ func (t AthenaTable) Validate() error {
 // LocationTemplate returns the storage.location.template: the bucket
 // layout with ${account}, ${region} and ${timestamp} in place.
 func (t AthenaTable) LocationTemplate() string {
-	return "s3://" + t.Bucket + "/" + accountRoot(t.Prefix, t.OrgID, "${account}") + "CloudTrail/${region}/${timestamp}"
+	return "s3://" + t.Bucket + "/" + layout.AccountRoot(t.Prefix, t.OrgID, "${account}") + layout.LogTree + "/${region}/${timestamp}"
 }
 
 // DDL returns the CREATE EXTERNAL TABLE statement for t, with partition
@@ -188,7 +190,7 @@ func (t AthenaTable) DDL() (string, error) {
 		serde = "org.apache.hive.hcatalog.data.JsonSerDe"
 	}
 	// The folder above the accounts: s3://B/[P/]AWSLogs/[o-id/].
-	location := "s3://" + t.Bucket + "/" + strings.TrimSuffix(accountRoot(t.Prefix, t.OrgID, ""), "/")
+	location := "s3://" + t.Bucket + "/" + strings.TrimSuffix(layout.AccountRoot(t.Prefix, t.OrgID, ""), "/")
 
 	props := [][2]string{{"projection.enabled", "true"}}
 	if len(t.Accounts) == 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // cloudTrailPrincipal is the service principal CloudTrail writes log files
@@ -31,11 +33,7 @@ func (d DeliveryTarget) Resource() string {
 	if d.OrgID != "" {
 		folder = d.OrgID
 	}
-	p := ""
-	if d.Prefix != "" {
-		p = d.Prefix + "/"
-	}
-	return "arn:aws:s3:::" + d.Bucket + "/" + p + "AWSLogs/" + folder + "/*"
+	return "arn:aws:s3:::" + d.Bucket + "/" + layout.Root(d.Prefix) + folder + "/*"
 }
 
 // PolicyAllowsDelivery reports whether a bucket policy lets CloudTrail

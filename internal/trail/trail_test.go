@@ -1,10 +1,8 @@
 package trail_test
 
 import (
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -52,45 +50,5 @@ func TestParseARN(t *testing.T) {
 	}
 	if !trail.IsARN("arn:aws:cloudtrail:x") || trail.IsARN("audit-main") {
 		t.Error("IsARN")
-	}
-}
-
-func TestLogKeyRoundTrip(t *testing.T) {
-	spec := regexp.MustCompile(`^(\d{12})_CloudTrail_([a-z0-9-]+)_(\d{8}T\d{4}Z)_([A-Za-z0-9]{16})\.json\.gz$`)
-	for _, k := range []trail.LogKey{
-		{Account: "111122223333", Region: "us-east-1", End: time.Date(2024, 12, 31, 23, 55, 0, 0, time.UTC), Unique: trail.UniqueSuffix("t", "1")},
-		{Prefix: "a/b c", OrgID: "o-abcdefghij", Account: "111122223333", Region: "ap-southeast-2", End: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Unique: trail.UniqueSuffix("t", "2")},
-	} {
-		s := k.String()
-		if !spec.MatchString(s[strings.LastIndexByte(s, '/')+1:]) {
-			t.Fatalf("file name of %s does not match the spec's pattern", s)
-		}
-		got, err := trail.ParseLogKey(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != k {
-			t.Fatalf("round trip:\n got %+v\nwant %+v", got, k)
-		}
-	}
-	for _, bad := range []string{
-		"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/01/444455556666_CloudTrail_us-east-1_20240101T0000Z_AAAAAAAAAAAAAAAA.json.gz",
-		"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/111122223333_CloudTrail_us-east-1_20240101T0000Z_AAAAAAAAAAAAAAAA.json.gz",
-		"AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/01/01/x.json.gz",
-		"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/01/111122223333_CloudTrail_us-east-1_20240101T0000Z_short.json.gz",
-	} {
-		if _, err := trail.ParseLogKey(bad); err == nil {
-			t.Errorf("ParseLogKey(%q) accepted", bad)
-		}
-	}
-}
-
-func TestUniqueSuffix(t *testing.T) {
-	a, b := trail.UniqueSuffix("trail", "acct", "region", "window"), trail.UniqueSuffix("trail", "acct", "region", "window")
-	if a != b || len(a) != 16 {
-		t.Fatalf("not deterministic or wrong length: %q %q", a, b)
-	}
-	if a == trail.UniqueSuffix("trail", "acct", "region", "window2") || a == trail.UniqueSuffix("trailacct", "region", "window") {
-		t.Fatal("different files share a suffix")
 	}
 }
