@@ -161,7 +161,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 func (c *importCmd) source(ctx context.Context, src, profile, endpointURL, region string, pathStyle bool) (importer.Source, error) {
 	bucket, prefix, ok := importer.ParseS3URL(src)
 	if !ok {
-		s, err := importer.NewDirSource(src)
+		s, err := importer.NewLocalFiles(src)
 		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}

@@ -59,7 +59,7 @@ func progressRun(t *testing.T, stderr io.Writer) {
 			t.Fatal(err)
 		}
 	}
-	src, err := importer.NewDirSource(dir)
+	src, err := importer.NewLocalFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -348,7 +348,7 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 		if a.parallel == 0 {
 			a.parallel = 2 * runtime.NumCPU() // one reading while another hashes
 		}
-		ds := &digest.DirSource{Dir: a.dir, Bucket: bucket}
+		ds := &digest.LocalCopy{Dir: a.dir, Bucket: bucket}
 		switch {
 		case a.s3Endpoint != "":
 			ds.Remote = &s3Metadata{s3: newS3Client(a.s3Endpoint, cl.Region, cfg.Credentials, 1), endpoint: a.s3Endpoint}

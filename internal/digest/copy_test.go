@@ -13,22 +13,22 @@ import (
 	"github.com/opentrail/opentrail/internal/digest"
 )
 
-// plainCopy is a DirSource read as a copy made with `aws s3 cp
+// plainCopy is a LocalCopy read as a copy made with `aws s3 cp
 // --recursive`: no object has metadata (the sidecars are ignored).
-type plainCopy struct{ *digest.DirSource }
+type plainCopy struct{ *digest.LocalCopy }
 
 func (p plainCopy) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map[string]string, error) {
-	b, _, err := p.DirSource.Get(ctx, o)
+	b, _, err := p.LocalCopy.Get(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, map[string]string{}, nil
 }
 
-// bucketMeta is a MetadataFetcher over a DirSource with its sidecars: the
+// bucketMeta is a MetadataFetcher over a LocalCopy with its sidecars: the
 // bucket a plain copy was made from.
 type bucketMeta struct {
-	src   *digest.DirSource
+	src   *digest.LocalCopy
 	calls int
 }
 
@@ -75,8 +75,8 @@ func TestCorpusWithoutMetadata(t *testing.T) {
 	run := func(t *testing.T, name string, remote bool) ([]expectation, digest.Summary, int) {
 		dir := filepath.Join(corpusDir, name)
 		tr, keys, opts, _ := corpusCase(t, dir)
-		full := &digest.DirSource{Dir: filepath.Join(dir, "bucket"), Bucket: tr.Bucket, Keys: keys}
-		cp := &digest.DirSource{Dir: full.Dir, Bucket: tr.Bucket, Keys: keys}
+		full := &digest.LocalCopy{Dir: filepath.Join(dir, "bucket"), Bucket: tr.Bucket, Keys: keys}
+		cp := &digest.LocalCopy{Dir: full.Dir, Bucket: tr.Bucket, Keys: keys}
 		bm := &bucketMeta{src: full}
 		if remote {
 			cp.Remote = bm

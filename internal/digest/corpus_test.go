@@ -436,7 +436,7 @@ func runCorpusCase(t *testing.T, dir string) {
 		Bucket: tf.Bucket, Prefix: tf.Prefix, Account: tf.Account, SourceRegion: tf.SourceRegion,
 		Name: tf.Name, HomeRegion: tf.HomeRegion,
 	}
-	src := &digest.DirSource{Dir: filepath.Join(dir, "bucket"), Bucket: tf.Bucket, Keys: keys}
+	src := &digest.LocalCopy{Dir: filepath.Join(dir, "bucket"), Bucket: tf.Bucket, Keys: keys}
 	rs, sum := validate(t, src, tr, digest.Options{Start: tf.Start, End: tf.End, Parallel: 3})
 	sameResults(t, expectations(rs), exp.Results)
 

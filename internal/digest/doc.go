@@ -5,7 +5,8 @@
 // trail's digest chain as `aws cloudtrail validate-logs` does, only
 // stricter. Delivery writes digests with [SignDigest] and [Gzip]; the
 // validate-logs command reads them through a [Source] such as
-// [DirSource]. The package imports nothing of opentrail's.
+// [LocalCopy]. Digest and log file keys are package layout's; the
+// package imports nothing else of opentrail's.
 //
 // # The walk
 //
@@ -91,7 +92,7 @@
 // # Offline copies
 //
 // A digest needs its x-amz-meta-signature, which a local copy made with
-// `aws s3 cp --recursive` does not keep. [DirSource] reads it from a
+// `aws s3 cp --recursive` does not keep. [LocalCopy] reads it from a
 // sidecar file; without one, Validate checks a digest with the
 // previousDigestSignature of the digest that links to it, as AWS's guide
 // to custom validation suggests, so only the newest digest (and the last

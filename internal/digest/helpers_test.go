@@ -325,7 +325,7 @@ func (m *memSource) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map[st
 }
 
 func (m *memSource) PublicKeys(ctx context.Context, start, end time.Time) ([]digest.PublicKey, error) {
-	return (&digest.DirSource{Keys: m.keys}).PublicKeys(ctx, start, end)
+	return (&digest.LocalCopy{Keys: m.keys}).PublicKeys(ctx, start, end)
 }
 
 // validate runs Validate and returns the results in report order.

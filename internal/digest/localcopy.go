@@ -15,13 +15,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/layout"
 )
 
 // MetaSuffix ends the name of the file that holds an object's user
-// metadata in a DirSource: the metadata of key k is in k + MetaSuffix.
+// metadata in a LocalCopy: the metadata of key k is in k + MetaSuffix.
 const MetaSuffix = ".meta.json"
 
-// DirSource is a Source over a local copy of one bucket: the tree that
+// LocalCopy is a Source over a local copy of one bucket: the tree that
 // `aws s3 cp --recursive s3://bucket/ DIR` makes, object key k being the
 // file DIR/k. Files on disk have no S3 metadata, so a digest's is read
 // from a sidecar file k.meta.json beside it, holding either the metadata
@@ -35,8 +37,8 @@ const MetaSuffix = ".meta.json"
 //
 // Reads are confined to Dir: a key with ".." elements is not found, and
 // reading through a symbolic link that leads out of Dir fails. A
-// DirSource is safe for concurrent use.
-type DirSource struct {
+// LocalCopy is safe for concurrent use.
+type LocalCopy struct {
 	Dir    string      // the copy's root
 	Bucket string      // the bucket it is a copy of; other buckets are empty
 	Keys   []PublicKey // the public keys, as ParsePublicKeys reads them
@@ -47,17 +49,17 @@ type DirSource struct {
 }
 
 var (
-	_ Source          = (*DirSource)(nil)
-	_ Opener          = (*DirSource)(nil)
-	_ MetadataFetcher = (*DirSource)(nil)
+	_ Source          = (*LocalCopy)(nil)
+	_ Opener          = (*LocalCopy)(nil)
+	_ MetadataFetcher = (*LocalCopy)(nil)
 )
 
-// ErrNoRemote is what FetchMetadata returns for a DirSource without a
+// ErrNoRemote is what FetchMetadata returns for a LocalCopy without a
 // Remote.
 var ErrNoRemote = errors.New("no source to fetch it from was given")
 
 // FetchMetadata asks Remote for an object's metadata.
-func (s *DirSource) FetchMetadata(ctx context.Context, o ObjectRef) (map[string]string, error) {
+func (s *LocalCopy) FetchMetadata(ctx context.Context, o ObjectRef) (map[string]string, error) {
 	if s.Remote == nil {
 		return nil, ErrNoRemote
 	}
@@ -67,12 +69,12 @@ func (s *DirSource) FetchMetadata(ctx context.Context, o ObjectRef) (map[string]
 // ListDigests walks the trail's digest folder and returns the digests
 // whose name time lies in [start, end] (start taken to the second, as
 // validate-logs compares), oldest first.
-func (s *DirSource) ListDigests(ctx context.Context, t Trail, start, end time.Time) ([]ObjectRef, error) {
+func (s *LocalCopy) ListDigests(ctx context.Context, t Trail, start, end time.Time) ([]ObjectRef, error) {
 	if t.Bucket != s.Bucket {
 		return nil, nil
 	}
-	names := t.digestKeys()
-	dir := t.root() + "CloudTrail-Digest/" + t.SourceRegion
+	names := t.chain().ValidateLogsPattern()
+	dir := t.chain().Folder()
 	start = start.Truncate(time.Second)
 	var refs []ObjectRef
 	err := filepath.WalkDir(filepath.Join(s.Dir, filepath.FromSlash(dir)), func(path string, e fs.DirEntry, err error) error {
@@ -96,7 +98,7 @@ func (s *DirSource) ListDigests(ctx context.Context, t Trail, start, end time.Ti
 		if !names.MatchString(key) {
 			return nil
 		}
-		if te, _, ok := parseDigestName(key); ok && !te.Before(start) && !te.After(end) {
+		if te, _, ok := layout.DigestTime(key); ok && !te.Before(start) && !te.After(end) {
 			refs = append(refs, ObjectRef{s.Bucket, key})
 		}
 		return nil
@@ -105,8 +107,8 @@ func (s *DirSource) ListDigests(ctx context.Context, t Trail, start, end time.Ti
 		return nil, fmt.Errorf("list digests in %s: %w", s.Dir, err)
 	}
 	slices.SortFunc(refs, func(a, b ObjectRef) int {
-		ta, _, _ := parseDigestName(a.Key)
-		tb, _, _ := parseDigestName(b.Key)
+		ta, _, _ := layout.DigestTime(a.Key)
+		tb, _, _ := layout.DigestTime(b.Key)
 		if c := ta.Compare(tb); c != 0 {
 			return c
 		}
@@ -115,22 +117,8 @@ func (s *DirSource) ListDigests(ctx context.Context, t Trail, start, end time.Ti
 	return refs, nil
 }
 
-// root is "[prefix/]AWSLogs/[o-id/]account/".
-func (t Trail) root() string {
-	var b strings.Builder
-	if t.Prefix != "" {
-		b.WriteString(t.Prefix + "/")
-	}
-	b.WriteString("AWSLogs/")
-	if t.OrgID != "" {
-		b.WriteString(t.OrgID + "/")
-	}
-	b.WriteString(t.Account + "/")
-	return b.String()
-}
-
 // open opens the file of an object.
-func (s *DirSource) open(o ObjectRef) (*os.File, error) {
+func (s *LocalCopy) open(o ObjectRef) (*os.File, error) {
 	name := filepath.FromSlash(o.Key)
 	if o.Bucket != s.Bucket || o.Key == "" || !filepath.IsLocal(name) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, o)
@@ -159,7 +147,7 @@ func dirError(o ObjectRef, err error) error {
 }
 
 // Open streams an object's file.
-func (s *DirSource) Open(ctx context.Context, o ObjectRef) (io.ReadCloser, error) {
+func (s *LocalCopy) Open(ctx context.Context, o ObjectRef) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -168,7 +156,7 @@ func (s *DirSource) Open(ctx context.Context, o ObjectRef) (io.ReadCloser, error
 
 // Get reads an object's file and its metadata sidecar (no sidecar: no
 // metadata).
-func (s *DirSource) Get(ctx context.Context, o ObjectRef) ([]byte, map[string]string, error) {
+func (s *LocalCopy) Get(ctx context.Context, o ObjectRef) ([]byte, map[string]string, error) {
 	f, err := s.Open(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -222,7 +210,7 @@ func ParseMetadata(b []byte) (map[string]string, error) {
 
 // PublicKeys returns the keys whose validity overlaps [start, end]; a
 // key without validity times always does.
-func (s *DirSource) PublicKeys(ctx context.Context, start, end time.Time) ([]PublicKey, error) {
+func (s *LocalCopy) PublicKeys(ctx context.Context, start, end time.Time) ([]PublicKey, error) {
 	var out []PublicKey
 	for _, k := range s.Keys {
 		if (!k.ValidTo.IsZero() && k.ValidTo.Before(start)) || (!k.ValidFrom.IsZero() && k.ValidFrom.After(end)) {

@@ -24,7 +24,7 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
-func TestDirSource(t *testing.T) {
+func TestLocalCopy(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	copyDir := filepath.Join(dir, "copy")
@@ -45,7 +45,7 @@ func TestDirSource(t *testing.T) {
 	writeFile(t, filepath.Join(copyDir, keys[2]+digest.MetaSuffix), `not json`)
 	writeFile(t, filepath.Join(dir, "secret"), "outside the copy")
 
-	s := &digest.DirSource{Dir: copyDir, Bucket: tr.Bucket}
+	s := &digest.LocalCopy{Dir: copyDir, Bucket: tr.Bucket}
 	refs, err := s.ListDigests(ctx, tr, at(1), at(3))
 	if err != nil {
 		t.Fatal(err)

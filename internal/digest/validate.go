@@ -21,7 +21,7 @@ func (o ObjectRef) String() string { return "s3://" + o.Bucket + "/" + o.Key }
 
 // Source is where validation reads a trail's digests, log files and
 // public keys: opentrail's S3 API, any S3-compatible service, or a copy on
-// local disk (DirSource). Implementations must be safe for concurrent use.
+// local disk (LocalCopy). Implementations must be safe for concurrent use.
 type Source interface {
 	// ListDigests returns the keys of the trail's digest files for
 	// (account, region) whose name time (the digest end time) lies in
@@ -36,7 +36,7 @@ type Source interface {
 }
 
 // MetadataFetcher is implemented by a Source over a local copy of a
-// bucket, such as [DirSource]: a copy that may lack objects' metadata,
+// bucket, such as [LocalCopy]: a copy that may lack objects' metadata,
 // as `aws s3 cp --recursive` drops it. Validate checks a digest without
 // signature metadata with the previousDigestSignature of the newer
 // digest that links to it; for one that no digest vouches for (the

@@ -35,7 +35,7 @@ const classesDir = "testdata/classes"
 
 // TestImportClasses imports the fixtures, then imports them again.
 func TestImportClasses(t *testing.T) {
-	src, err := importer.NewDirSource(classesDir)
+	src, err := importer.NewLocalFiles(classesDir)
 	if err != nil {
 		t.Fatal(err)
 	}

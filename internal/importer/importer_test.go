@@ -118,7 +118,7 @@ func run(t *testing.T, opts importer.Options) (importer.Snapshot, error) {
 }
 
 func TestImportBucketIdempotentAndFiltered(t *testing.T) {
-	src, err := importer.NewDirSource(bucket(t))
+	src, err := importer.NewLocalFiles(bucket(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func (f *failingSink) Write(ctx context.Context, recs []*event.Record) (importer
 
 func TestImportResumes(t *testing.T) {
 	dir := bucket(t)
-	src, err := importer.NewDirSource(dir)
+	src, err := importer.NewLocalFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

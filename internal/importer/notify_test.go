@@ -127,7 +127,7 @@ func TestPollerNotify(t *testing.T) {
 	put := func(n int, id string) {
 		writeGz(t, filepath.Join(dir, filepath.FromSlash(rel(n))), `{"Records":[`+rec(id, day, "111122223333", "us-east-1")+`]}`)
 	}
-	src, err := importer.NewDirSource(dir)
+	src, err := importer.NewLocalFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestPollerNotify(t *testing.T) {
 
 // A source that cannot look up one object takes no notifications.
 func TestPollerNotifyNeedsStat(t *testing.T) {
-	src, _ := importer.NewDirSource(t.TempDir())
+	src, _ := importer.NewLocalFiles(t.TempDir())
 	p := importer.NewPoller(importer.PollOptions{Source: failingOpen{src}, Sink: &countSink{ids: map[string]int{}}, Ledger: &memLedger{m: map[string][]byte{}}})
 	if p.Notify([]string{"a"}) {
 		t.Fatal("Notify accepted by a source without Stat")

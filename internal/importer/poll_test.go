@@ -92,7 +92,7 @@ func TestPollerBookkeeping(t *testing.T) {
 	writeFile(t, bad, []byte(`{"Records":[{"eventVersion":`))
 	writeGz(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240501T100000Z.json.gz"), `{}`)
 
-	src, err := importer.NewDirSource(dir)
+	src, err := importer.NewLocalFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestPollerRetriesUnreadableFiles(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T1000Z_x.json")
 	writeFile(t, p, []byte(`{"Records":[`+rec("u-1", time.Now(), "111122223333", "us-east-1")+`]}`))
-	src, _ := importer.NewDirSource(dir)
+	src, _ := importer.NewLocalFiles(dir)
 	ledger := &memLedger{m: map[string][]byte{}}
 	sink := &countSink{ids: map[string]int{}}
 	poller := importer.NewPoller(importer.PollOptions{Source: failingOpen{src}, Sink: sink, Ledger: ledger})

@@ -27,7 +27,7 @@ func publicSources(t *testing.T) []importer.Source {
 	}
 	var out []importer.Source
 	for _, p := range append(paths, scen...) {
-		s, err := importer.NewDirSource(p)
+		s, err := importer.NewLocalFiles(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,14 +51,14 @@ type Stater interface {
 	Stat(ctx context.Context, key string) (Object, error)
 }
 
-// DirSource is a local directory tree or a single file.
-type DirSource struct {
+// LocalFiles is a local directory tree or a single file.
+type LocalFiles struct {
 	root   string // absolute
 	single bool
 }
 
-// NewDirSource returns the Source for the local file or directory path.
-func NewDirSource(path string) (*DirSource, error) {
+// NewLocalFiles returns the Source for the local file or directory path.
+func NewLocalFiles(path string) (*LocalFiles, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -67,14 +67,14 @@ func NewDirSource(path string) (*DirSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DirSource{root: abs, single: !fi.IsDir()}, nil
+	return &LocalFiles{root: abs, single: !fi.IsDir()}, nil
 }
 
 // Name returns the absolute path.
-func (d *DirSource) Name() string { return d.root }
+func (d *LocalFiles) Name() string { return d.root }
 
 // Path returns the file's path.
-func (d *DirSource) Path(o Object) string {
+func (d *LocalFiles) Path(o Object) string {
 	if d.single {
 		return d.root
 	}
@@ -82,7 +82,7 @@ func (d *DirSource) Path(o Object) string {
 }
 
 // List walks the tree in lexical order.
-func (d *DirSource) List(ctx context.Context, fn func(Object) error) error {
+func (d *LocalFiles) List(ctx context.Context, fn func(Object) error) error {
 	if d.single {
 		fi, err := os.Stat(d.root)
 		if err != nil {
@@ -114,7 +114,7 @@ func (d *DirSource) List(ctx context.Context, fn func(Object) error) error {
 
 // Stat looks up the file at key, a "/"-separated path under the
 // directory.
-func (d *DirSource) Stat(_ context.Context, key string) (Object, error) {
+func (d *LocalFiles) Stat(_ context.Context, key string) (Object, error) {
 	if d.single || !filepath.IsLocal(filepath.FromSlash(key)) {
 		return Object{}, fmt.Errorf("%s in %s: %w", key, d.root, fs.ErrNotExist)
 	}
@@ -129,7 +129,7 @@ func (d *DirSource) Stat(_ context.Context, key string) (Object, error) {
 }
 
 // Open opens the file.
-func (d *DirSource) Open(_ context.Context, o Object) (io.ReadCloser, error) {
+func (d *LocalFiles) Open(_ context.Context, o Object) (io.ReadCloser, error) {
 	return os.Open(d.Path(o))
 }
 
