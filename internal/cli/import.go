@@ -13,13 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/logging"
-
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/importer"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 type importCmd struct{ env *Env }
@@ -177,21 +174,8 @@ func (c *importCmd) source(ctx context.Context, src, profile, endpointURL, regio
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	api := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpointURL != "" {
-			o.BaseEndpoint = &endpointURL
-		}
-		o.UsePathStyle = pathStyle
-		// The SDK logs a notice for every object that comes back without
-		// a checksum header (objects stored without one, older
-		// S3-compatible servers), thousands of lines in an import. Log
-		// files carry gzip's CRC, which reading checks; errors reach the
-		// user through the import's own report.
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		o.DisableLogOutputChecksumValidationSkipped = true
-		o.Logger = logging.Nop{}
-	})
-	return importer.NewS3Source(api, bucket, prefix), nil
+	r := objstore.NewS3Reader(objstore.S3ReaderOptions{Config: &cfg, Endpoint: endpointURL, PathStyle: pathStyle})
+	return importer.NewS3Source(r, bucket, prefix), nil
 }
 
 // How often progress is shown: a bar redrawn on a terminal, a log line

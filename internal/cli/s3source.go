@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,21 +14,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/layout"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // s3Source is a digest.Source and digest.Opener over an S3-compatible
-// API: opentrail's own (path-style, on the server's port) or any other
-// service a trail delivers to. Public keys come from keys. It is safe for
-// concurrent use.
+// API, read through objstore's S3Reader: opentrail's own (path-style, on
+// the server's port) or any other service a trail delivers to. Public
+// keys come from keys. It is safe for concurrent use.
 type s3Source struct {
-	s3   *s3.Client
+	r    *objstore.S3Reader
 	keys keyFunc
 }
 
@@ -41,23 +38,11 @@ var (
 	_ digest.Opener = (*s3Source)(nil)
 )
 
-// newS3Client returns a path-style S3 client for endpoint, signing for
-// region with creds. parallel sizes its connection pool.
-func newS3Client(endpoint, region string, creds aws.CredentialsProvider, parallel int) *s3.Client {
-	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.MaxIdleConns = max(100, 2*parallel)
-		tr.MaxIdleConnsPerHost = max(16, 2*parallel)
-	})
-	return s3.New(s3.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(strings.TrimRight(endpoint, "/")),
-		UsePathStyle: true,
-		Credentials:  creds,
-		HTTPClient:   hc,
-		// Hashes are checked against the digests; S3-compatible servers
-		// do not all speak the newest checksum trailers.
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+// newS3Reader returns a path-style reader of endpoint, signing for region
+// with creds. parallel sizes its connection pool.
+func newS3Reader(endpoint, region string, creds aws.CredentialsProvider, parallel int) *objstore.S3Reader {
+	return objstore.NewS3Reader(objstore.S3ReaderOptions{
+		Endpoint: endpoint, Region: region, Credentials: creds, PathStyle: true, Parallel: max(parallel, 1),
 	})
 }
 
@@ -74,63 +59,54 @@ func (s *s3Source) ListDigests(ctx context.Context, t digest.Trail, start, end t
 	names := chain(t).Pattern()
 	start, end = start.UTC().Truncate(time.Second), end.UTC()
 	lastDay := end.Format("2006/01/02")
-	in := &s3.ListObjectsV2Input{
-		Bucket:     aws.String(t.Bucket),
-		Prefix:     aws.String(folder),
-		StartAfter: aws.String(folder + start.Format("2006/01/02")),
-	}
 	var refs []digest.ObjectRef
-	p := s3.NewListObjectsV2Paginator(s.s3, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, folder, err)
+	err := s.r.Walk(ctx, t.Bucket, folder, folder+start.Format("2006/01/02"), func(o objstore.Info) error {
+		rest := strings.TrimPrefix(o.Key, folder)
+		if len(rest) >= len(lastDay) && rest[:len(lastDay)] > lastDay {
+			return objstore.ErrStop // past the last date folder in range
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			rest := strings.TrimPrefix(key, folder)
-			if len(rest) >= len(lastDay) && rest[:len(lastDay)] > lastDay {
-				return refs, nil // past the last date folder in range
-			}
-			if !names.MatchString(key) {
-				continue
-			}
-			if te, _, ok := layout.DigestTime(key); ok && !te.Before(start) && !te.After(end) {
-				refs = append(refs, digest.ObjectRef{Bucket: t.Bucket, Key: key})
-			}
+		if !names.MatchString(o.Key) {
+			return nil
 		}
+		if te, _, ok := layout.DigestTime(o.Key); ok && !te.Before(start) && !te.After(end) {
+			refs = append(refs, digest.ObjectRef{Bucket: t.Bucket, Key: o.Key})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return refs, nil
 }
 
 // Get reads an object whole, with its user metadata.
 func (s *s3Source) Get(ctx context.Context, o digest.ObjectRef) ([]byte, map[string]string, error) {
-	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	body, in, err := s.r.Open(ctx, o.Bucket, o.Key)
 	if err != nil {
 		return nil, nil, s3Error(o, err)
 	}
-	defer out.Body.Close()
+	defer body.Close()
 	var buf bytes.Buffer
-	if n := aws.ToInt64(out.ContentLength); n > 0 && n < 1<<30 {
+	if n := in.Size; n > 0 && n < 1<<30 {
 		buf.Grow(int(n))
 	}
-	if _, err := buf.ReadFrom(out.Body); err != nil {
+	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", o, err)
 	}
-	meta := make(map[string]string, len(out.Metadata))
-	for k, v := range out.Metadata {
-		meta[strings.ToLower(k)] = v
+	meta := in.Meta
+	if meta == nil {
+		meta = map[string]string{}
 	}
 	return buf.Bytes(), meta, nil
 }
 
 // Open streams an object.
 func (s *s3Source) Open(ctx context.Context, o digest.ObjectRef) (io.ReadCloser, error) {
-	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	body, _, err := s.r.Open(ctx, o.Bucket, o.Key)
 	if err != nil {
 		return nil, s3Error(o, err)
 	}
-	return out.Body, nil
+	return body, nil
 }
 
 // PublicKeys returns the keys of s.keys.
@@ -139,14 +115,10 @@ func (s *s3Source) PublicKeys(ctx context.Context, start, end time.Time) ([]dige
 }
 
 // s3Error wraps err, as digest.ErrNotFound when the object does not
-// exist: a NoSuchKey error, or a 404 other than for a missing bucket.
+// exist (objstore.ErrNotFound: a NoSuchKey error, or a 404 other than for
+// a missing bucket).
 func s3Error(o digest.ObjectRef, err error) error {
-	code := ""
-	if ae, ok := errors.AsType[smithy.APIError](err); ok {
-		code = ae.ErrorCode()
-	}
-	re, _ := errors.AsType[*awshttp.ResponseError](err)
-	if code == "NoSuchKey" || (re != nil && re.HTTPStatusCode() == http.StatusNotFound && code != "NoSuchBucket") {
+	if errors.Is(err, objstore.ErrNotFound) {
 		return fmt.Errorf("%w: %s", digest.ErrNotFound, o)
 	}
 	return fmt.Errorf("get %s: %w", o, err)
@@ -157,26 +129,21 @@ func s3Error(o digest.ObjectRef, err error) error {
 // region.
 func (s *s3Source) orgFolders(ctx context.Context, t digest.Trail) ([]string, error) {
 	root := layout.Root(t.Prefix)
+	folders, err := s.r.Folders(ctx, t.Bucket, root+"o-")
+	if err != nil {
+		return nil, err
+	}
 	var orgs []string
-	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{
-		Bucket: aws.String(t.Bucket), Prefix: aws.String(root + "o-"), Delimiter: aws.String("/"),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for _, f := range folders {
+		org := strings.TrimSuffix(strings.TrimPrefix(f, root), "/")
+		tt := t
+		tt.OrgID = org
+		has, err := s.hasDigests(ctx, tt)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, root, err)
+			return nil, err
 		}
-		for _, cp := range page.CommonPrefixes {
-			org := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), root), "/")
-			tt := t
-			tt.OrgID = org
-			has, err := s.hasDigests(ctx, tt)
-			if err != nil {
-				return nil, err
-			}
-			if has {
-				orgs = append(orgs, org)
-			}
+		if has {
+			orgs = append(orgs, org)
 		}
 	}
 	return orgs, nil
@@ -184,13 +151,12 @@ func (s *s3Source) orgFolders(ctx context.Context, t digest.Trail) ([]string, er
 
 // hasDigests reports whether t's digest folder holds any object.
 func (s *s3Source) hasDigests(ctx context.Context, t digest.Trail) (bool, error) {
-	out, err := s.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket: aws.String(t.Bucket), Prefix: aws.String(chain(t).Folder()), MaxKeys: aws.Int32(1),
+	has := false
+	err := s.r.Walk(ctx, t.Bucket, chain(t).Folder(), "", func(objstore.Info) error {
+		has = true
+		return objstore.ErrStop
 	})
-	if err != nil {
-		return false, fmt.Errorf("list s3://%s/%s: %w", t.Bucket, chain(t).Folder(), err)
-	}
-	return len(out.Contents) > 0, nil
+	return has, err
 }
 
 // dirOrgs finds, in a local copy of a bucket, what s3Source's orgFolders

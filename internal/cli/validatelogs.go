@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // validateLogsCmd is `opentrail validate-logs`: `aws cloudtrail
@@ -351,12 +351,12 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 		ds := &digest.LocalCopy{Dir: a.dir, Bucket: bucket}
 		switch {
 		case a.s3Endpoint != "":
-			ds.Remote = &s3Metadata{s3: newS3Client(a.s3Endpoint, cl.Region, cfg.Credentials, 1), endpoint: a.s3Endpoint}
+			ds.Remote = &s3Metadata{r: newS3Reader(a.s3Endpoint, cl.Region, cfg.Credentials, 1), endpoint: a.s3Endpoint}
 		case a.cf.endpoint != "" || os.Getenv("OPENTRAIL_ENDPOINT") != "" || a.keysFile == "" || a.bucket == "":
 			// The server is named, or asked for the trail or the keys
 			// anyway: ask it for the signatures the copy lacks too. A run
 			// with --keys and --s3-bucket and no endpoint stays offline.
-			ds.Remote = &s3Metadata{s3: newS3Client(cl.Endpoint, cl.Region, cl.Credentials(), 1), endpoint: cl.Endpoint}
+			ds.Remote = &s3Metadata{r: newS3Reader(cl.Endpoint, cl.Region, cl.Credentials(), 1), endpoint: cl.Endpoint}
 		}
 		return &meteredSource{src: ds, keys: keys}, dirOrgs{a.dir}
 	}
@@ -367,14 +367,14 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 	if a.s3Endpoint != "" {
 		endpoint, creds = a.s3Endpoint, cfg.Credentials
 	}
-	s := &s3Source{s3: newS3Client(endpoint, cl.Region, creds, a.parallel), keys: keys}
+	s := &s3Source{r: newS3Reader(endpoint, cl.Region, creds, a.parallel), keys: keys}
 	return &meteredSource{src: s, keys: keys}, s
 }
 
 // s3Metadata fetches, for a local copy, the metadata of an object of the
 // bucket the copy was made from: a HEAD on the same key.
 type s3Metadata struct {
-	s3       *s3.Client
+	r        *objstore.S3Reader
 	endpoint string
 }
 
@@ -385,7 +385,7 @@ const fetchTimeout = 30 * time.Second
 func (m *s3Metadata) FetchMetadata(ctx context.Context, o digest.ObjectRef) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	out, err := m.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	in, err := m.r.Head(ctx, o.Bucket, o.Key)
 	if err != nil {
 		if err = s3Error(o, err); errors.Is(err, digest.ErrNotFound) {
 			return nil, fmt.Errorf("%s is %w at %s", o, digest.ErrNotFound, m.endpoint)
@@ -395,9 +395,9 @@ func (m *s3Metadata) FetchMetadata(ctx context.Context, o digest.ObjectRef) (map
 		}
 		return nil, fmt.Errorf("%s at %s: %w", o, m.endpoint, err)
 	}
-	meta := make(map[string]string, len(out.Metadata))
-	for k, v := range out.Metadata {
-		meta[strings.ToLower(k)] = v
+	meta := in.Meta
+	if meta == nil {
+		meta = map[string]string{}
 	}
 	return meta, nil
 }

@@ -7,16 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/objstore"
 )
@@ -133,16 +127,10 @@ func (d *LocalFiles) Open(_ context.Context, o Object) (io.ReadCloser, error) {
 	return os.Open(d.Path(o))
 }
 
-// S3API is the part of the S3 client an S3Source uses.
-type S3API interface {
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
-	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-}
-
-// S3Source is the objects under a prefix of an S3 bucket.
+// S3Source is the objects under a prefix of an S3 bucket, read through
+// objstore's S3Reader.
 type S3Source struct {
-	api            S3API
+	r              *objstore.S3Reader
 	bucket, prefix string
 }
 
@@ -158,8 +146,8 @@ func ParseS3URL(u string) (bucket, prefix string, ok bool) {
 
 // NewS3Source returns the Source for the objects whose keys start with
 // prefix in bucket.
-func NewS3Source(api S3API, bucket, prefix string) *S3Source {
-	return &S3Source{api: api, bucket: bucket, prefix: prefix}
+func NewS3Source(r *objstore.S3Reader, bucket, prefix string) *S3Source {
+	return &S3Source{r: r, bucket: bucket, prefix: prefix}
 }
 
 // Name returns s3://bucket/prefix.
@@ -168,33 +156,14 @@ func (s *S3Source) Name() string { return "s3://" + s.bucket + "/" + s.prefix }
 // Path returns s3://bucket/key.
 func (s *S3Source) Path(o Object) string { return "s3://" + s.bucket + "/" + o.Key }
 
-// List pages through ListObjectsV2.
+// List walks the listing in key order.
 func (s *S3Source) List(ctx context.Context, fn func(Object) error) error {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket)}
-	if s.prefix != "" {
-		in.Prefix = aws.String(s.prefix)
-	}
-	for {
-		out, err := s.api.ListObjectsV2(ctx, in)
-		if err != nil {
-			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, s.prefix, err)
-		}
-		objs := out.Contents
-		sort.Slice(objs, func(i, j int) bool { return aws.ToString(objs[i].Key) < aws.ToString(objs[j].Key) })
-		for _, o := range objs {
-			key := aws.ToString(o.Key)
-			if strings.HasSuffix(key, "/") {
-				continue
-			}
-			if err := fn(Object{Key: key, Size: aws.ToInt64(o.Size), ETag: strings.Trim(aws.ToString(o.ETag), `"`), ModTime: aws.ToTime(o.LastModified)}); err != nil {
-				return err
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+	return s.r.Walk(ctx, s.bucket, s.prefix, "", func(in objstore.Info) error {
+		if strings.HasSuffix(in.Key, "/") {
 			return nil
 		}
-		in.ContinuationToken = out.NextContinuationToken
-	}
+		return fn(Object{Key: in.Key, Size: in.Size, ETag: in.ETag, ModTime: in.Modified})
+	})
 }
 
 // Holds reports whether the object key of bucket is under the source's
@@ -208,24 +177,23 @@ func (s *S3Source) Stat(ctx context.Context, key string) (Object, error) {
 	if !strings.HasPrefix(key, s.prefix) {
 		return Object{}, fmt.Errorf("%s is not under s3://%s/%s: %w", key, s.bucket, s.prefix, fs.ErrNotExist)
 	}
-	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	in, err := s.r.Head(ctx, s.bucket, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return Object{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, key, fs.ErrNotExist)
+	}
 	if err != nil {
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
-			return Object{}, fmt.Errorf("s3://%s/%s: %w", s.bucket, key, fs.ErrNotExist)
-		}
 		return Object{}, fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err)
 	}
-	return Object{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`), ModTime: aws.ToTime(out.LastModified)}, nil
+	return Object{Key: key, Size: in.Size, ETag: in.ETag, ModTime: in.Modified}, nil
 }
 
 // Open gets the object.
 func (s *S3Source) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
-	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(o.Key)})
+	body, _, err := s.r.Open(ctx, s.bucket, o.Key)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", s.Path(o), err)
 	}
-	return out.Body, nil
+	return body, nil
 }
 
 // BucketSource is the objects under a prefix of a bucket of the server's

@@ -54,6 +54,7 @@ type S3Options struct {
 // fallback from then on.
 type S3 struct {
 	client *s3.Client
+	read   *S3Reader // Get and Head read through it
 	bucket string
 	sse    types.ServerSideEncryption
 	kmsKey *string
@@ -78,7 +79,7 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 // NewS3FromClient returns the bucket named bucket reached through client,
 // with the given server-side encryption settings (either may be empty).
 func NewS3FromClient(client *s3.Client, bucket, sse, kmsKeyID string) *S3 {
-	b := &S3{client: client, bucket: bucket, sse: types.ServerSideEncryption(sse)}
+	b := &S3{client: client, read: NewS3ReaderFromClient(client), bucket: bucket, sse: types.ServerSideEncryption(sse)}
 	if kmsKeyID != "" {
 		b.kmsKey = aws.String(kmsKeyID)
 	}
@@ -187,22 +188,16 @@ func (b *S3) Get(ctx context.Context, key string) ([]byte, *Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, nil, err
 	}
-	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
+	body, in, err := b.read.Open(ctx, b.bucket, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("get %q: %w", key, mapS3Error(err))
+		return nil, nil, fmt.Errorf("get %q: %w", key, err)
 	}
-	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	defer body.Close()
+	data, err := io.ReadAll(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get %q: read body: %w", key, err)
 	}
-	in := &Info{
-		Key:      key,
-		Size:     int64(len(data)),
-		ETag:     unquote(aws.ToString(out.ETag)),
-		Modified: aws.ToTime(out.LastModified).UTC(),
-		Meta:     lowerMeta(out.Metadata),
-	}
+	in.Size = int64(len(data))
 	return data, in, nil
 }
 
@@ -211,17 +206,11 @@ func (b *S3) Head(ctx context.Context, key string) (*Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, err
 	}
-	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
+	in, err := b.read.Head(ctx, b.bucket, key)
 	if err != nil {
-		return nil, fmt.Errorf("head %q: %w", key, mapS3Error(err))
+		return nil, fmt.Errorf("head %q: %w", key, err)
 	}
-	return &Info{
-		Key:      key,
-		Size:     aws.ToInt64(out.ContentLength),
-		ETag:     unquote(aws.ToString(out.ETag)),
-		Modified: aws.ToTime(out.LastModified).UTC(),
-		Meta:     lowerMeta(out.Metadata),
-	}, nil
+	return in, nil
 }
 
 // List implements Bucket. It fetches as many ListObjectsV2 pages as it

@@ -67,7 +67,7 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sources[%d]: %w", i, err)
 		}
-		src := importer.NewS3Source(b.Client(), bucket, prefix)
+		src := importer.NewS3Source(objstore.NewS3ReaderFromClient(b.Client()), bucket, prefix)
 		name := src.Name()
 		p := importer.NewPoller(importer.PollOptions{
 			Source:   src,
