@@ -1,6 +1,9 @@
 // Package objstore stores trail log and digest files in an object store:
 // a directory tree on the local filesystem (the embedded default), memory
-// (for tests), or any S3-compatible service.
+// (for tests), or any S3-compatible service. [S3Reader] is opentrail's one
+// path for reading S3 objects, its own buckets' and others' (import,
+// validate-logs). Where in a bucket CloudTrail's files go is package
+// layout's, not this one's.
 //
 // # Contract
 //
