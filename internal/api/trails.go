@@ -684,7 +684,7 @@ func (s *Service) deliveryTarget(row store.Trail, d *trailDoc) trail.DeliveryTar
 		TrailARN: row.ARN, Region: row.HomeRegion,
 	}
 	// Delivery puts an organisation trail's files under the
-	// organisation's folder (trail.LogKey.OrgID).
+	// organisation's folder (layout.Log.OrgID).
 	if d.IsOrganizationTrail && s.org != nil {
 		tg.OrgID = s.org.ID
 	}

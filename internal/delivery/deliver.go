@@ -10,9 +10,10 @@
 // [Options.Clock], so tests move a clock.Fake through delivery windows and
 // digest periods instead of sleeping.
 //
-// It is not the rules of a trail (names, ARNs, settings, selectors and
-// object keys are internal/trail, which this package calls), the digest
-// format and signature (internal/digest), or the key store itself.
+// It is not the rules of a trail (names, ARNs, settings and selectors are
+// internal/trail, which this package calls), where its files go (object
+// keys are internal/layout), the digest format and signature
+// (internal/digest), or the key store itself.
 package delivery
 
 import (
