@@ -279,7 +279,7 @@ func TestStateIgnoresTornLine(t *testing.T) {
 // nothing); a file finished with no filter is finished for every filter.
 func TestImportResumeFilters(t *testing.T) {
 	dir := bucket(t)
-	src, err := importer.NewDirSource(dir)
+	src, err := importer.NewLocalFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
