@@ -165,29 +165,116 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 
 // AppendBatches stores every batch in one transaction, as Append does;
 // out covers the batches' records in order.
+//
+// It runs in phases over one appendPlan, under the write lock:
+//
+//	gather      every batch's records in one list; small batches compressed
+//	            into shared blocks
+//	dedupe      each record Stored, Duplicate or Conflict; blocks holding no
+//	            stored record dropped
+//	writeFrames the kept blocks' frames appended to the active segment, and
+//	            their fsync started
+//	commitRows  BEGIN; block, event and day-index rows; wait for the fsync;
+//	            COMMIT
+//	publish     the in-memory state (eventID and day sets, block cache,
+//	            next sequence and block numbers, last ingest time) moved on
+//
+// The order is the durability argument, stated once here:
+//
+//   - Frames are fsynced before the rows that point at them commit, so a
+//     committed block is always readable. A crash between the two leaves
+//     bytes past the last committed frame, which Open cuts off; it never
+//     leaves a row pointing at bytes that are not on disk.
+//   - COMMIT is the point of no return: the call succeeds exactly when it
+//     does, and DuckDB has made its WAL durable by then, so a caller that
+//     acknowledges after AppendBatches returns acknowledges only what is
+//     durable.
+//   - publish runs only after COMMIT, so nothing in memory (the dedupe
+//     sets, LastSeq, ReadAfter's readers woken by the caller) ever names an
+//     event that is not committed, and a failed call leaves the memory as
+//     it found it.
+//   - ctx interrupts nothing from BEGIN on: a BEGIN taken for failed would
+//     leave the connection in a transaction nothing ends, and a COMMIT that
+//     completed while taken for failed would have its segment bytes cut
+//     off below.
+//
+// On failure: gather cannot fail; a failed dedupe or writeFrames leaves
+// nothing written (write cuts its own partial frames back); a failed
+// commitRows has rolled the transaction back (a failed COMMIT has ended it
+// already; the caller logs the failure, once), reset the appenders and
+// waited for the fsync, and AppendBatches then cuts the frames back off the
+// segment. In every case nothing from batches is stored and out is nil.
 func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime time.Time) (out []Outcome, err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.wconn == nil {
 		return nil, fmt.Errorf("append: store is closed")
 	}
+	p := s.gather(batches)
+	if err := s.dedupe(ctx, p); err != nil {
+		return nil, err
+	}
+	if len(p.accepted) == 0 {
+		return p.out, nil
+	}
+	if err := s.writeFrames(p); err != nil {
+		return nil, err
+	}
+	if err := s.commitRows(ctx, p, ingestTime); err != nil {
+		s.segs.undo(p.locs)
+		return nil, err
+	}
+	s.publish(p)
+	return p.out, nil
+}
 
-	// One list of every record; small batches are compressed together.
+// appendPlan is one AppendBatches call worked out: what each phase needs of
+// the earlier ones. Indexes i run over recs, bi over blocks.
+type appendPlan struct {
+	// gather
+	recs     []*event.Record
+	rows     []rowPrep // per record
+	imported []bool    // per record: its batch is MarkImported
+	blocks   []prepBlock
+	where    []place // per record: its block and its index in the block
+
+	// dedupe
+	out      []Outcome // per record
+	accepted []int     // the records to store, in order
+	used     []bool    // per block: holds an accepted record, so is written
+
+	// writeFrames
+	blockID   []int64 // per used block: its number
+	nextBlock int64   // the store's next block number once committed
+	locs      []loc   // per used block, in order: where its frame is
+	synced    chan error
+
+	// commitRows
+	seq        int64     // the first accepted record's sequence number
+	ingestTime time.Time // the rows' ingest time
+	newDays    []uint64  // (key, day) pairs new to the day index
+}
+
+// place is where a record is: its block, and its index in the block.
+type place struct{ block, idx int }
+
+// gather makes the plan's one list of every record, with their row
+// preparations, import marks and blocks. Batches that Prepare compressed
+// bring their blocks; the records of the others are compressed here
+// together, into shared blocks. It cannot fail and changes nothing.
+func (s *Store) gather(batches []*Batch) *appendPlan {
+	p := &appendPlan{}
 	var (
-		recs     []*event.Record
-		rows     []rowPrep
-		imported []bool
-		blocks   []prepBlock
-		small    []*event.Record
-		smallI   []int
+		small  []*event.Record
+		smallI []int // small[k] is p.recs[smallI[k]]
 	)
 	for _, b := range batches {
-		off := len(recs)
-		recs = append(recs, b.recs...)
+		off := len(p.recs)
+		p.recs = append(p.recs, b.recs...)
 		b.prepRows()
-		rows = append(rows, b.rows...)
+		p.rows = append(p.rows, b.rows...)
 		for range b.recs {
-			imported = append(imported, b.imported)
+			p.imported = append(p.imported, b.imported)
 		}
 		if b.blocks == nil {
 			for i, r := range b.recs {
@@ -198,53 +285,55 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		}
 		for _, pb := range b.blocks {
 			pb.first += off
-			blocks = append(blocks, pb)
+			p.blocks = append(p.blocks, pb)
 		}
 	}
-	// Records of small batches go into shared blocks; blockOf maps every
-	// record to its block and index.
-	type place struct{ block, idx int }
-	where := make([]place, len(recs))
-	for bi, pb := range blocks {
+	p.where = make([]place, len(p.recs))
+	for bi, pb := range p.blocks {
 		for k := range pb.raws {
-			where[pb.first+k] = place{bi, k}
+			p.where[pb.first+k] = place{bi, k}
 		}
 	}
 	if len(small) > 0 {
-		sb := s.compress(small, 0)
-		for _, pb := range sb {
-			bi := len(blocks)
+		for _, pb := range s.compress(small, 0) {
+			bi := len(p.blocks)
 			for k := range pb.raws {
-				where[smallI[pb.first+k]] = place{bi, k}
+				p.where[smallI[pb.first+k]] = place{bi, k}
 			}
-			blocks = append(blocks, pb)
+			p.blocks = append(p.blocks, pb)
 		}
 	}
+	return p
+}
 
-	out = make([]Outcome, len(recs))
-	hashes := make([]uint64, len(recs))
-	accepted := make([]int, 0, len(recs))
-	used := make([]bool, len(blocks))
-	var hits []int // records whose eventID hash is already stored
-	for i := range recs {
-		h := rows[i].hash
-		hashes[i] = h
-		if s.ids.has(h) {
-			hits = append(hits, i)
+// dedupe decides each record's Outcome by its (account, eventID): the
+// first of a key, stored or earlier in this call, is kept and the others
+// are compared with it (Duplicate when event.SameEvent, else Conflict). The
+// in-memory hash set rules most records out; the hits are settled against
+// the stored records in one query, so a hash collision never drops an
+// event and a retried batch costs one query. It fills out, accepted and
+// used, and writes nothing; on error (the query failed) nothing is decided.
+func (s *Store) dedupe(ctx context.Context, p *appendPlan) error {
+	p.out = make([]Outcome, len(p.recs))
+	p.accepted = make([]int, 0, len(p.recs))
+	p.used = make([]bool, len(p.blocks))
+	var hits []uint64 // hashes already stored
+	for i := range p.recs {
+		if h := p.rows[i].hash; s.ids.has(h) {
+			hits = append(hits, h)
 		}
 	}
 	var stored map[eventKey][]byte
 	if len(hits) > 0 {
-		// One query settles every hash hit: a retried batch is all hits.
 		var err error
-		if stored, err = s.storedEvents(ctx, hashes, hits); err != nil {
-			return nil, err
+		if stored, err = s.storedEvents(ctx, hits); err != nil {
+			return err
 		}
 	}
 	// first holds, per key, the record the others are compared with: the
 	// stored one, else the first of this call.
-	first := make(map[eventKey][]byte, len(recs))
-	for i, r := range recs {
+	first := make(map[eventKey][]byte, len(p.recs))
+	for i, r := range p.recs {
 		k := eventKey{r.AccountID, r.EventID}
 		prev, ok := first[k]
 		if !ok {
@@ -254,179 +343,189 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		}
 		if !ok {
 			first[k] = r.Raw
-			accepted = append(accepted, i)
-			used[where[i].block] = true
+			p.accepted = append(p.accepted, i)
+			p.used[p.where[i].block] = true
 			continue
 		}
 		if event.SameEvent(prev, r) {
-			out[i] = Duplicate
+			p.out[i] = Duplicate
 		} else {
-			out[i] = Conflict
+			p.out[i] = Conflict
 		}
 	}
-	if len(accepted) == 0 {
-		return out, nil
-	}
-	// Blocks that hold only duplicates are not written. A block with some
-	// duplicates keeps their bytes; no event row points at them.
-	blockID := make([]int64, len(blocks))
-	next := s.nextBlock
-	for bi := range blocks {
-		if used[bi] {
-			blockID[bi] = next
-			next++
-		}
-	}
+	return nil
+}
 
-	// The frames are durable before the transaction that points at them.
+// writeFrames numbers the used blocks and appends their frames to the
+// active segment, then starts their fsync, which runs while commitRows
+// appends the rows (commitRows waits for it before COMMIT). Blocks that
+// hold only duplicates are not written; a block with some duplicates keeps
+// their bytes, and no event row points at them. On error nothing is left
+// in the segment (write cuts it back) and no fsync runs.
+func (s *Store) writeFrames(p *appendPlan) error {
+	p.blockID = make([]int64, len(p.blocks))
+	p.nextBlock = s.nextBlock
 	var frames [][]byte
-	for bi, pb := range blocks {
-		if used[bi] {
+	for bi, pb := range p.blocks {
+		if p.used[bi] {
+			p.blockID[bi] = p.nextBlock
+			p.nextBlock++
 			frames = append(frames, pb.data)
 		}
 	}
 	locs, err := s.segs.write(frames)
 	if err != nil {
-		return nil, err
-	}
-	// The segment's fsync runs while the rows are appended; COMMIT waits
-	// for it.
-	synced := make(chan error, 1)
-	go func() { synced <- s.segs.sync(locs) }()
-	syncWait := func() error {
-		if synced == nil {
-			return nil
-		}
-		err := <-synced
-		synced = nil
 		return err
 	}
+	p.locs = locs
+	p.synced = make(chan error, 1)
+	go func() { p.synced <- s.segs.sync(locs) }()
+	return nil
+}
 
+// waitSync waits for the fsync writeFrames started and returns its error;
+// later calls return nil.
+func (p *appendPlan) waitSync() error {
+	if p.synced == nil {
+		return nil
+	}
+	err := <-p.synced
+	p.synced = nil
+	return err
+}
+
+// commitRows commits the plan's rows in one transaction: a blocks row per
+// written frame, an events row per accepted record, and the day-index
+// pairs not yet present. COMMIT runs only once the frames' fsync has
+// succeeded. The rows' ingest time is ingestTime, or the store's clock,
+// never older than the newest stored one.
+//
+// Neither BEGIN nor COMMIT takes ctx (see AppendBatches); ctx is checked
+// once before BEGIN. It returns only once the fsync is done. On error the
+// transaction is over (rolled back here, or ended by the failed COMMIT),
+// the appenders are reset so that no buffered row leaks into the next
+// transaction, and the caller cuts the frames back.
+func (s *Store) commitRows(ctx context.Context, p *appendPlan, ingestTime time.Time) (err error) {
+	defer p.waitSync()
 	// The ingest time is read under the write lock and never goes back, so
 	// ingest times rise with sequence numbers and a reader that has seen
 	// LastSeq at time t has seen every event ingested before t.
 	if ingestTime.IsZero() {
 		ingestTime = s.opts.Now()
 	}
-	ingestTime = ingestTime.UTC()
-	if ingestTime.Before(s.lastIngest) {
-		ingestTime = s.lastIngest
+	p.ingestTime = ingestTime.UTC()
+	if p.ingestTime.Before(s.lastIngest) {
+		p.ingestTime = s.lastIngest
 	}
-	commit := false
-	defer func() {
-		syncWait()
-		if !commit {
-			s.segs.undo(locs)
-		}
-	}()
-	// ctx does not interrupt BEGIN either (see COMMIT below): a BEGIN that
-	// took effect but was reported as interrupted would leave the
-	// connection inside a transaction that nothing rolls back.
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.exec(context.Background(), "BEGIN TRANSACTION"); err != nil {
-		return nil, err
+		return err
 	}
 	inTx := true
 	defer func() {
-		if !commit {
-			if inTx {
-				if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
-					s.log.Error("rollback failed", "err", rerr)
-				}
-			}
-			s.resetAppenders()
+		if err == nil {
+			return
 		}
+		if inTx {
+			if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
+				s.log.Error("rollback failed", "err", rerr)
+			}
+		}
+		s.resetAppenders()
 	}()
-
-	seq := s.nextSeq
-	li := 0
-	for bi, pb := range blocks {
-		if !used[bi] {
-			continue
-		}
-		l := locs[li]
-		li++
-		if err := s.blkApp.AppendRow(blockID[bi], seq, int32(len(pb.raws)), l.seg, l.off, l.n); err != nil {
-			return nil, fmt.Errorf("append block: %w", err)
-		}
+	if err := s.appendRows(p); err != nil {
+		return err
 	}
-	for k, i := range accepted {
-		r := recs[i]
-		var ro any
-		if r.ReadOnlySet {
-			ro = r.ReadOnly
-		}
-		types, names := rows[i].types, rows[i].names
-		w := where[i]
-		if err := s.evApp.AppendRow(
-			seq+int64(k), ingestTime, r.EventTime.UTC(), int64(hashes[i]),
-			r.AccountID, r.AWSRegion, r.EventCategory, r.EventSource, r.EventName,
-			r.Username, r.AccessKeyID, ro, r.ErrorCode, r.SourceIP,
-			types, names,
-			blockID[w.block], uint16(w.idx), imported[i],
-		); err != nil {
-			return nil, fmt.Errorf("append event: %w", err)
-		}
+	if err := p.waitSync(); err != nil {
+		return err
 	}
-	// New (value, day) pairs for the day index.
-	var newDays []uint64
-	pending := map[uint64]bool{}
-	for _, i := range accepted {
-		for _, d := range rows[i].days {
-			p := dayPair(d.key, d.day)
-			if pending[p] || s.days.has(p) {
-				continue
-			}
-			pending[p] = true
-			newDays = append(newDays, p)
-			if err := s.dayApp.AppendRow(d.key, d.day); err != nil {
-				return nil, fmt.Errorf("append day index: %w", err)
-			}
-		}
-	}
-	if err := s.dayApp.Flush(); err != nil {
-		return nil, fmt.Errorf("flush day index: %w", err)
-	}
-	if err := s.blkApp.Flush(); err != nil {
-		return nil, fmt.Errorf("flush blocks: %w", err)
-	}
-	if err := s.evApp.Flush(); err != nil {
-		return nil, fmt.Errorf("flush events: %w", err)
-	}
-	if err := syncWait(); err != nil {
-		return nil, err
-	}
-	// COMMIT is not interrupted by ctx: once it starts it may complete
-	// even when ctx ends, and a commit taken for failed would have its
-	// segment bytes cut off below. A cancelled import hit exactly that.
 	// A COMMIT that fails has already rolled the transaction back (DuckDB
 	// ends it either way), so there is nothing left to roll back: the
 	// caller logs the failure, once.
 	inTx = false
-	if err := s.exec(context.Background(), "COMMIT"); err != nil {
-		return nil, err
-	}
-	commit = true
+	return s.exec(context.Background(), "COMMIT")
+}
 
-	for _, i := range accepted {
-		s.ids.add(hashes[i])
-	}
-	for _, p := range newDays {
-		s.days.add(p)
-	}
-	for bi, pb := range blocks {
-		if used[bi] {
-			s.cache.put(blockID[bi], pb.raws)
+// appendRows appends and flushes the plan's rows inside commitRows'
+// transaction. It notes the new day-index pairs in p.newDays.
+func (s *Store) appendRows(p *appendPlan) error {
+	p.seq = s.nextSeq
+	li := 0
+	for bi, pb := range p.blocks {
+		if !p.used[bi] {
+			continue
+		}
+		l := p.locs[li]
+		li++
+		if err := s.blkApp.AppendRow(p.blockID[bi], p.seq, int32(len(pb.raws)), l.seg, l.off, l.n); err != nil {
+			return fmt.Errorf("append block: %w", err)
 		}
 	}
-	s.nextSeq += int64(len(accepted))
-	s.nextBlock = next
-	if len(accepted) > 0 {
-		s.lastIngest = ingestTime
+	for k, i := range p.accepted {
+		r := p.recs[i]
+		var ro any
+		if r.ReadOnlySet {
+			ro = r.ReadOnly
+		}
+		rp, w := &p.rows[i], p.where[i]
+		if err := s.evApp.AppendRow(
+			p.seq+int64(k), p.ingestTime, r.EventTime.UTC(), int64(rp.hash),
+			r.AccountID, r.AWSRegion, r.EventCategory, r.EventSource, r.EventName,
+			r.Username, r.AccessKeyID, ro, r.ErrorCode, r.SourceIP,
+			rp.types, rp.names,
+			p.blockID[w.block], uint16(w.idx), p.imported[i],
+		); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
 	}
-	return out, nil
+	pending := map[uint64]bool{}
+	for _, i := range p.accepted {
+		for _, d := range p.rows[i].days {
+			pair := dayPair(d.key, d.day)
+			if pending[pair] || s.days.has(pair) {
+				continue
+			}
+			pending[pair] = true
+			p.newDays = append(p.newDays, pair)
+			if err := s.dayApp.AppendRow(d.key, d.day); err != nil {
+				return fmt.Errorf("append day index: %w", err)
+			}
+		}
+	}
+	if err := s.dayApp.Flush(); err != nil {
+		return fmt.Errorf("flush day index: %w", err)
+	}
+	if err := s.blkApp.Flush(); err != nil {
+		return fmt.Errorf("flush blocks: %w", err)
+	}
+	if err := s.evApp.Flush(); err != nil {
+		return fmt.Errorf("flush events: %w", err)
+	}
+	return nil
+}
+
+// publish moves the in-memory state on past a committed plan: the eventID
+// hashes and day pairs join their sets, the written blocks enter the block
+// cache, and the next sequence number (LastSeq), next block number and last
+// ingest time advance. It runs only after COMMIT and cannot fail; the
+// caller then answers and wakes readers.
+func (s *Store) publish(p *appendPlan) {
+	for _, i := range p.accepted {
+		s.ids.add(p.rows[i].hash)
+	}
+	for _, pair := range p.newDays {
+		s.days.add(pair)
+	}
+	for bi, pb := range p.blocks {
+		if p.used[bi] {
+			s.cache.put(p.blockID[bi], pb.raws)
+		}
+	}
+	s.nextSeq += int64(len(p.accepted))
+	s.nextBlock = p.nextBlock
+	s.lastIngest = p.ingestTime
 }
 
 func (s *Store) exec(ctx context.Context, q string) error {
@@ -455,26 +554,26 @@ func (s *Store) resetAppenders() {
 }
 
 // storedEvents resolves hash hits: it reads the stored records whose
-// eventIDs hash like the hit records' and returns them by account and
-// eventID. The records alias the block cache and must not be changed.
-func (s *Store) storedEvents(ctx context.Context, hashes []uint64, hits []int) (map[eventKey][]byte, error) {
+// eventIDs hash to one of hits and returns them by account and eventID.
+// The records alias the block cache and must not be changed.
+func (s *Store) storedEvents(ctx context.Context, hits []uint64) (map[eventKey][]byte, error) {
 	args := make([]any, 0, len(hits))
-	for _, i := range hits {
-		args = append(args, int64(hashes[i]))
+	for _, h := range hits {
+		args = append(args, int64(h))
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT block, idx, account FROM events WHERE eid_hash IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check event ids: %w", err)
 	}
-	type place struct {
+	type storedAt struct {
 		block   int64
 		idx     uint16
 		account string
 	}
-	var places []place
+	var places []storedAt
 	need := map[int64]struct{}{}
 	for rows.Next() {
-		var p place
+		var p storedAt
 		if err := rows.Scan(&p.block, &p.idx, &p.account); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("check event ids: %w", err)
