@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Lookup returns the events q selects, newest first (eventTime, then
+// sequence number, descending), at most q.Limit of them.
+//
+// A selective attribute (any but ReadOnly and EventId) is searched in
+// slices of time, newest first: a day, then four times wider each round,
+// until q.Limit events are found or q.Start is reached. DuckDB skips row
+// groups by their event_time range, so a recent match is found without
+// reading the whole history, and an old or absent one costs one scan in
+// all.
+//
+// It runs in phases over one lookupPlan:
+//
+//	planLookup   q validated and turned into column predicates and a time
+//	             range
+//	lookupDays   (selective attribute only) the value's days read from the
+//	             day index, the range narrowed to them; none: the answer is
+//	             empty at once
+//	searchDays   the days searched newest first in widening slices
+//	confirm      events whose eventID is not the one asked for dropped
+//	             (eid_hash only narrows)
+//
+// Without a selective attribute the whole range is one query.
+func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
+	p, err := planLookup(q)
+	if err != nil {
+		return nil, err
+	}
+	if !p.selective {
+		evs, err := s.lookupSlice(ctx, p, p.start, p.end, true, p.limit)
+		if err != nil {
+			return nil, err
+		}
+		return p.confirm(evs), nil
+	}
+	days, err := s.lookupDays(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(days) == 0 {
+		return nil, nil
+	}
+	evs, err := s.searchDays(ctx, p, days)
+	if err != nil {
+		return nil, err
+	}
+	return p.confirm(evs), nil
+}
+
+// lookupPlan is one Lookup worked out: the column predicates every query of
+// it shares and the eventTime range left to search.
+type lookupPlan struct {
+	where      []string // predicates, ANDed; attributes first
+	args       []any    // where's arguments, in order
+	eids       []string // EventId values, which confirm checks
+	selective  bool     // an attribute the day index narrows (selAttr)
+	selAttr    Attr     // the first attribute the day index knows
+	accounts   []string // q.Accounts, for the day index
+	start, end time.Time
+	limit      int
+}
+
+// planLookup validates q and turns it into a plan: a predicate per
+// condition, and the range [q.Start, q.End] cut at q.After. It reads
+// nothing; an unknown attribute or a Limit below 1 is an error.
+func planLookup(q LookupQuery) (*lookupPlan, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("lookup: limit must be positive")
+	}
+	p := &lookupPlan{accounts: q.Accounts, start: q.Start, end: q.End, limit: q.Limit}
+	// Attribute predicates first: DuckDB evaluates pushed-down filters in
+	// the order written, and these are the most selective.
+	for _, a := range q.Attrs {
+		if _, ok := dayAttr[a.Key]; ok && p.selAttr.Key == "" {
+			p.selAttr = a
+		}
+		switch a.Key {
+		case "EventId":
+			p.add("eid_hash = ?", int64(hashID(a.Value)))
+			p.eids = append(p.eids, a.Value)
+		case "EventName":
+			p.add("event_name = ?", a.Value)
+			p.selective = true
+		case "EventSource":
+			p.add("event_source = ?", a.Value)
+			p.selective = true
+		case "Username":
+			p.add("username = ?", a.Value)
+			p.selective = true
+		case "AccessKeyId":
+			p.add("access_key_id = ?", a.Value)
+			p.selective = true
+		case "ReadOnly":
+			p.add("coalesce(read_only, false) = ?", a.Value == "true")
+		case "ResourceType":
+			p.add("list_contains(resource_types, ?)", a.Value)
+			p.selective = true
+		case "ResourceName":
+			p.add("list_contains(resource_names, ?)", a.Value)
+			p.selective = true
+		default:
+			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
+		}
+	}
+	if len(q.Accounts) > 0 {
+		p.where = append(p.where, "account IN ("+placeholders(len(q.Accounts))+")")
+		for _, a := range q.Accounts {
+			p.args = append(p.args, a)
+		}
+	}
+	if q.Region != "" {
+		p.add("region = ?", q.Region)
+	}
+	if len(q.Categories) > 0 {
+		p.where = append(p.where, "category IN ("+placeholders(len(q.Categories))+")")
+		for _, c := range q.Categories {
+			p.args = append(p.args, c)
+		}
+	}
+	if q.After != nil {
+		t := q.After.Time.UTC()
+		p.add("(event_time < ? OR (event_time = ? AND seq < ?))", t, t, q.After.Seq)
+		if p.end.IsZero() || q.After.Time.Before(p.end) {
+			p.end = q.After.Time
+		}
+	}
+	return p, nil
+}
+
+// add appends one predicate and its arguments.
+func (p *lookupPlan) add(pred string, args ...any) {
+	p.where = append(p.where, pred)
+	p.args = append(p.args, args...)
+}
+
+// lookupDays reads the days on which the plan's selective value occurs in
+// its accounts within its range, newest first, and narrows the range to
+// them: nothing with the value lies before its oldest day or past its
+// newest. No days means the answer is empty, and the plan is left as it
+// was.
+func (s *Store) lookupDays(ctx context.Context, p *lookupPlan) ([]int32, error) {
+	loDay, hiDay := int32(math.MinInt32), int32(math.MaxInt32)
+	if !p.start.IsZero() {
+		loDay = dayOf(p.start)
+	}
+	if !p.end.IsZero() {
+		hiDay = dayOf(p.end)
+	}
+	days, err := s.valueDays(ctx, dayAttr[p.selAttr.Key], p.accounts, p.selAttr.Value, loDay, hiDay)
+	if err != nil || len(days) == 0 {
+		return nil, err
+	}
+	if oldest := dayStart(days[len(days)-1]); p.start.IsZero() || oldest.After(p.start) {
+		p.start = oldest
+	}
+	if newest := dayStart(days[0]).Add(24 * time.Hour); p.end.IsZero() || newest.Before(p.end) {
+		// The first slice starts there (exclusive: that instant is the
+		// next day).
+		p.end = newest.Add(-time.Nanosecond)
+	}
+	return days, nil
+}
+
+// searchDays searches the plan's range newest first in slices of a day,
+// then four times wider each round, until p.limit events are found or the
+// range is exhausted. Each slice is narrowed to the value's days inside it
+// (days, newest first, as lookupDays returns them) and skipped when it has
+// none, so one query reads only row groups that may hold a match.
+func (s *Store) searchDays(ctx context.Context, p *lookupPlan, days []int32) ([]Event, error) {
+	var evs []Event
+	hi, inclusive := p.end, true
+	const maxWidth = 100 * 365 * 24 * time.Hour // time.Duration overflows near 292 years
+	for width := 24 * time.Hour; ; width = min(width, maxWidth/4) * 4 {
+		lo, last := p.start, true
+		if width < hi.Sub(p.start) {
+			lo, last = hi.Add(-width), false
+		}
+		// Narrow the slice to the value's days inside it, or skip it.
+		var newest, oldest int32
+		found := false
+		for _, d := range days {
+			ds := dayStart(d)
+			if !ds.Add(24*time.Hour).After(lo) || ds.After(hi) {
+				continue
+			}
+			if !found {
+				newest = d
+			}
+			oldest, found = d, true
+		}
+		if found {
+			qlo, qhi, qinc := lo, hi, inclusive
+			if e := dayStart(newest).Add(24 * time.Hour); e.Before(qhi) {
+				qhi, qinc = e, false
+			}
+			if b := dayStart(oldest); b.After(qlo) {
+				qlo = b
+			}
+			r, err := s.lookupSlice(ctx, p, qlo, qhi, qinc, p.limit-len(evs))
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, r...)
+		}
+		if len(evs) >= p.limit || last {
+			return evs, nil
+		}
+		hi, inclusive = lo, false
+	}
+}
+
+// confirm keeps the events whose eventID is every EventId value asked for:
+// the eid_hash predicate narrows, the IDs themselves decide. It filters
+// evs in place.
+func (p *lookupPlan) confirm(evs []Event) []Event {
+	if len(p.eids) == 0 {
+		return evs
+	}
+	kept := evs[:0]
+	for _, e := range evs {
+		ok := true
+		for _, id := range p.eids {
+			if e.Rec.EventID != id {
+				ok = false
+			}
+		}
+		if ok {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// dayStart is the first instant of a day number.
+func dayStart(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+// lookupSlice runs one query of the plan over event_time in [lo, hi] (hi
+// exclusive unless inclusive; a zero bound is open), newest first, at most
+// limit events.
+func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time, inclusive bool, limit int) ([]Event, error) {
+	w := append([]string(nil), p.where...)
+	a := append([]any(nil), p.args...)
+	if !lo.IsZero() {
+		w = append(w, "event_time >= ?")
+		a = append(a, lo.UTC())
+	}
+	if !hi.IsZero() {
+		if inclusive {
+			w = append(w, "event_time <= ?")
+		} else {
+			w = append(w, "event_time < ?")
+		}
+		a = append(a, hi.UTC())
+	}
+	q := "SELECT seq, ingest_time, block, idx FROM events"
+	if len(w) > 0 {
+		q += " WHERE " + strings.Join(w, " AND ")
+	}
+	q += " ORDER BY event_time DESC, seq DESC LIMIT ?"
+	a = append(a, limit)
+	evs, err := s.queryEvents(ctx, q, a...)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	return evs, nil
+}
