@@ -190,9 +190,8 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 //     acknowledges after AppendBatches returns acknowledges only what is
 //     durable.
 //   - publish runs only after COMMIT, so nothing in memory (the dedupe
-//     sets, LastSeq, ReadAfter's readers woken by the caller) ever names an
-//     event that is not committed, and a failed call leaves the memory as
-//     it found it.
+//     sets, the block cache, LastSeq) ever names an event that is not
+//     committed, and a failed call leaves the memory as it found it.
 //   - ctx interrupts nothing from BEGIN on: a BEGIN taken for failed would
 //     leave the connection in a transaction nothing ends, and a COMMIT that
 //     completed while taken for failed would have its segment bytes cut
@@ -308,10 +307,11 @@ func (s *Store) gather(batches []*Batch) *appendPlan {
 
 // dedupe decides each record's Outcome by its (account, eventID): the
 // first of a key, stored or earlier in this call, is kept and the others
-// are compared with it (Duplicate when event.SameEvent, else Conflict). The
-// in-memory hash set rules most records out; the hits are settled against
-// the stored records in one query, so a hash collision never drops an
-// event and a retried batch costs one query. It fills out, accepted and
+// are compared with it (Duplicate when event.SameEvent, else Conflict). A
+// record whose eventID hash is not in the in-memory set has no stored
+// twin; the hits are settled against the stored records in one query, so
+// a hash collision never drops an event and a retried batch costs one
+// query. It fills out, accepted and
 // used, and writes nothing; on error (the query failed) nothing is decided.
 func (s *Store) dedupe(ctx context.Context, p *appendPlan) error {
 	p.out = make([]Outcome, len(p.recs))
