@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,8 +31,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv("OPENTRAIL_E2E_AS_COMMAND") == "1" {
 		os.Exit(cli.Process(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
+	os.Exit(code)
 }
+
+// cleanups run once every test has finished.
+var cleanups []func()
 
 // server is an opentrail process under test.
 type server struct {
@@ -58,12 +66,54 @@ func freeAddr(t testing.TB) string {
 // dir (a new temporary directory when dir is "") and waits for /healthz.
 func startServer(t testing.TB, dir string, extra ...string) *server {
 	t.Helper()
+	return startServerBinary(t, os.Args[0], dir, extra...)
+}
+
+var plainBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// plainBinary is the opentrail command built without the race detector,
+// for tests that measure the server's own resources (the race detector's
+// shadow memory would be measured too). Without -race it is this test
+// binary; with it, the command is built once, into a directory removed
+// when the tests end.
+func plainBinary(t testing.TB) string {
+	t.Helper()
+	if !raceEnabled {
+		return os.Args[0]
+	}
+	plainBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "opentrail-e2e-bin-")
+		if err != nil {
+			plainBin.err = err
+			return
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		plainBin.path = filepath.Join(dir, "opentrail")
+		build := exec.Command("go", "build", "-o", plainBin.path, "./cmd/opentrail")
+		build.Dir = filepath.Join("..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			plainBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if plainBin.err != nil {
+		t.Fatal(plainBin.err)
+	}
+	return plainBin.path
+}
+
+// startServerBinary is startServer with the command at bin.
+func startServerBinary(t testing.TB, bin, dir string, extra ...string) *server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	addr := freeAddr(t)
 	args := append([]string{"serve", "--addr", addr, "--data", dir}, extra...)
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &lockedWriter{w: &stderr}
