@@ -28,9 +28,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/demo"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
@@ -306,7 +306,7 @@ func lookups(ctx context.Context, st *store.Store, c config, logger *slog.Logger
 		}
 	}
 
-	svc, err := api.New(api.Config{Store: st, TokenKey: make([]byte, 32), Logger: logger})
+	svc, err := cloudtrail.New(cloudtrail.Config{Store: st, TokenKey: make([]byte, 32), Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -315,8 +315,8 @@ func lookups(ctx context.Context, st *store.Store, c config, logger *slog.Logger
 			ARN: "arn:aws:iam::" + c.account + ":root", PrincipalID: c.account, Management: true},
 		Region: c.region, Service: "cloudtrail", SourceIP: "127.0.0.1", UserAgent: "bench",
 	})
-	cases = append(cases, lookupCase{name: "api.Service.LookupEvents (none)", run: func(context.Context) (int, error) {
-		o, err := svc.LookupEvents(cctx, &api.LookupEventsInput{})
+	cases = append(cases, lookupCase{name: "cloudtrail.Service.LookupEvents (none)", run: func(context.Context) (int, error) {
+		o, err := svc.LookupEvents(cctx, &cloudtrail.LookupEventsInput{})
 		if err != nil {
 			return 0, err
 		}

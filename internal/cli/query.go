@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/api"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/query"
 )
 
@@ -91,28 +91,28 @@ func (c *queryCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var started api.StartQueryOutput
-	if _, err := callCloudTrail(ctx, cl, "StartQuery", api.StartQueryInput{QueryStatement: sql}, &started); err != nil {
+	var started cloudtrailwire.StartQueryOutput
+	if _, err := callCloudTrail(ctx, cl, "StartQuery", cloudtrailwire.StartQueryInput{QueryStatement: sql}, &started); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(wait)
-	var d api.DescribeQueryOutput
+	var d cloudtrailwire.DescribeQueryOutput
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, time.Second) {
-		if _, err := callCloudTrail(ctx, cl, "DescribeQuery", api.DescribeQueryInput{QueryId: started.QueryId}, &d); err != nil {
+		if _, err := callCloudTrail(ctx, cl, "DescribeQuery", cloudtrailwire.DescribeQueryInput{QueryId: started.QueryId}, &d); err != nil {
 			return err
 		}
 		if d.QueryStatus != "QUEUED" && d.QueryStatus != "RUNNING" {
 			break
 		}
 		if time.Now().After(deadline) {
-			var cq api.CancelQueryOutput
-			callCloudTrail(context.Background(), cl, "CancelQuery", api.CancelQueryInput{QueryId: started.QueryId}, &cq)
+			var cq cloudtrailwire.CancelQueryOutput
+			callCloudTrail(context.Background(), cl, "CancelQuery", cloudtrailwire.CancelQueryInput{QueryId: started.QueryId}, &cq)
 			return fmt.Errorf("query %s still running after %v; cancelled", started.QueryId, wait)
 		}
 		select {
 		case <-ctx.Done():
-			var cq api.CancelQueryOutput
-			callCloudTrail(context.Background(), cl, "CancelQuery", api.CancelQueryInput{QueryId: started.QueryId}, &cq)
+			var cq cloudtrailwire.CancelQueryOutput
+			callCloudTrail(context.Background(), cl, "CancelQuery", cloudtrailwire.CancelQueryInput{QueryId: started.QueryId}, &cq)
 			return ctx.Err()
 		case <-time.After(delay):
 		}
@@ -123,10 +123,10 @@ func (c *queryCmd) Run(ctx context.Context, args []string) error {
 	var (
 		cols []string
 		rows [][]string
-		in   = api.GetQueryResultsInput{QueryId: started.QueryId}
+		in   = cloudtrailwire.GetQueryResultsInput{QueryId: started.QueryId}
 	)
 	for {
-		var r api.GetQueryResultsOutput
+		var r cloudtrailwire.GetQueryResultsOutput
 		if _, err := callCloudTrail(ctx, cl, "GetQueryResults", in, &r); err != nil {
 			return err
 		}

@@ -15,9 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -71,9 +71,9 @@ func (c *trailsCmd) Run(ctx context.Context, args []string) error {
 // trailRow is one trail as `trails list` shows it.
 type trailRow struct {
 	raw    json.RawMessage // the trail object of DescribeTrails
-	info   api.TrailInfo
+	info   cloudtrailwire.TrailInfo
 	rawSt  json.RawMessage // the GetTrailStatus answer
-	status api.GetTrailStatusOutput
+	status cloudtrailwire.GetTrailStatusOutput
 }
 
 func (c *trailsCmd) list(ctx context.Context, args []string) error {
@@ -102,7 +102,7 @@ func (c *trailsCmd) list(ctx context.Context, args []string) error {
 	}
 	for i := range rows {
 		r := &rows[i]
-		if r.rawSt, err = callCloudTrail(ctx, cl, "GetTrailStatus", api.TrailNameInput{Name: &r.info.TrailARN}, &r.status); err != nil {
+		if r.rawSt, err = callCloudTrail(ctx, cl, "GetTrailStatus", cloudtrailwire.TrailNameInput{Name: &r.info.TrailARN}, &r.status); err != nil {
 			return trailError(err, r.info.TrailARN, cl.Region)
 		}
 	}
@@ -133,12 +133,12 @@ func (c *trailsCmd) list(ctx context.Context, args []string) error {
 // of the account, sorted by name and home region.
 func fetchTrails(ctx context.Context, cl *client.Client, allRegions bool) ([]trailRow, error) {
 	yes := true
-	in := api.DescribeTrailsInput{IncludeShadowTrails: &yes}
+	in := cloudtrailwire.DescribeTrailsInput{IncludeShadowTrails: &yes}
 	if allRegions {
 		var token *string
 		for {
-			var page api.ListTrailsOutput
-			if _, err := callCloudTrail(ctx, cl, "ListTrails", api.ListTrailsInput{NextToken: token}, &page); err != nil {
+			var page cloudtrailwire.ListTrailsOutput
+			if _, err := callCloudTrail(ctx, cl, "ListTrails", cloudtrailwire.ListTrailsInput{NextToken: token}, &page); err != nil {
 				return nil, err
 			}
 			for _, t := range page.Trails {
@@ -199,11 +199,11 @@ type trailDetails struct {
 	InsightSelectors json.RawMessage // GetInsightSelectors; null when Insights are off
 	Tags             json.RawMessage // ListTags
 
-	info      api.TrailInfo
-	status    api.GetTrailStatusOutput
-	selectors api.EventSelectorsOutput
-	insights  []api.InsightSelector
-	tags      []api.ChannelTag
+	info      cloudtrailwire.TrailInfo
+	status    cloudtrailwire.GetTrailStatusOutput
+	selectors cloudtrailwire.EventSelectorsOutput
+	insights  []cloudtrailwire.InsightSelector
+	tags      []cloudtrailwire.ChannelTag
 }
 
 func (c *trailsCmd) show(ctx context.Context, args []string) error {
@@ -243,7 +243,7 @@ func fetchTrail(ctx context.Context, cl *client.Client, ref string) (*trailDetai
 	var list struct {
 		TrailList []json.RawMessage `json:"trailList"`
 	}
-	in := api.DescribeTrailsInput{TrailNameList: []string{ref}, IncludeShadowTrails: &yes}
+	in := cloudtrailwire.DescribeTrailsInput{TrailNameList: []string{ref}, IncludeShadowTrails: &yes}
 	if _, err := callCloudTrail(ctx, cl, "DescribeTrails", in, &list); err != nil {
 		return nil, trailError(err, ref, cl.Region)
 	}
@@ -256,14 +256,14 @@ func fetchTrail(ctx context.Context, cl *client.Client, ref string) (*trailDetai
 	}
 	arn := d.info.TrailARN
 	var err error
-	if d.Status, err = callCloudTrail(ctx, cl, "GetTrailStatus", api.TrailNameInput{Name: &arn}, &d.status); err != nil {
+	if d.Status, err = callCloudTrail(ctx, cl, "GetTrailStatus", cloudtrailwire.TrailNameInput{Name: &arn}, &d.status); err != nil {
 		return nil, trailError(err, ref, cl.Region)
 	}
-	if d.EventSelectors, err = callCloudTrail(ctx, cl, "GetEventSelectors", api.TrailNameRefInput{TrailName: &arn}, &d.selectors); err != nil {
+	if d.EventSelectors, err = callCloudTrail(ctx, cl, "GetEventSelectors", cloudtrailwire.TrailNameRefInput{TrailName: &arn}, &d.selectors); err != nil {
 		return nil, trailError(err, ref, cl.Region)
 	}
-	var ins api.InsightSelectorsOutput
-	d.InsightSelectors, err = callCloudTrail(ctx, cl, "GetInsightSelectors", api.TrailNameRefInput{TrailName: &arn}, &ins)
+	var ins cloudtrailwire.InsightSelectorsOutput
+	d.InsightSelectors, err = callCloudTrail(ctx, cl, "GetInsightSelectors", cloudtrailwire.TrailNameRefInput{TrailName: &arn}, &ins)
 	switch {
 	case isCode(err, codeInsightNotEnabled):
 		d.InsightSelectors = json.RawMessage("null")
@@ -272,8 +272,8 @@ func fetchTrail(ctx context.Context, cl *client.Client, ref string) (*trailDetai
 	default:
 		d.insights = ins.InsightSelectors
 	}
-	var tags api.ListTagsOutput
-	if d.Tags, err = callCloudTrail(ctx, cl, "ListTags", api.ListTagsInput{ResourceIDList: []string{arn}}, &tags); err != nil {
+	var tags cloudtrailwire.ListTagsOutput
+	if d.Tags, err = callCloudTrail(ctx, cl, "ListTags", cloudtrailwire.ListTagsInput{ResourceIDList: []string{arn}}, &tags); err != nil {
 		return nil, trailError(err, ref, cl.Region)
 	}
 	for _, rt := range tags.ResourceTagList {
@@ -355,7 +355,7 @@ func writeTrailDetails(w io.Writer, d *trailDetails, now time.Time) error {
 // logLocations returns where a trail's log and digest files go, as S3 URLs
 // of the day folders, and a note for placeholders left in them. The
 // layout is package layout's.
-func logLocations(i *api.TrailInfo) (logs, digests, note string) {
+func logLocations(i *cloudtrailwire.TrailInfo) (logs, digests, note string) {
 	account := "<account>"
 	if f := strings.Split(i.TrailARN, ":"); len(f) >= 6 && f[4] != "" {
 		account = f[4] // arn:partition:cloudtrail:region:account:trail/name
@@ -458,7 +458,7 @@ func describeAdvanced(s trail.AdvancedEventSelector) string {
 
 // describeInsights lists the Insights types, each with its event
 // categories when given.
-func describeInsights(ins []api.InsightSelector) string {
+func describeInsights(ins []cloudtrailwire.InsightSelector) string {
 	if len(ins) == 0 {
 		return "none"
 	}
@@ -474,12 +474,12 @@ func describeInsights(ins []api.InsightSelector) string {
 }
 
 // describeTags lists tags as key=value, sorted by key.
-func describeTags(tags []api.ChannelTag) string {
+func describeTags(tags []cloudtrailwire.ChannelTag) string {
 	if len(tags) == 0 {
 		return "none"
 	}
 	tags = slices.Clone(tags)
-	slices.SortFunc(tags, func(a, b api.ChannelTag) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(tags, func(a, b cloudtrailwire.ChannelTag) int { return cmp.Compare(a.Key, b.Key) })
 	out := make([]string, 0, len(tags))
 	for _, t := range tags {
 		v := ""
@@ -494,7 +494,7 @@ func describeTags(tags []api.ChannelTag) string {
 // describeAttempt reports the latest delivery attempt and whether it
 // succeeded: GetTrailStatus gives the time of the latest attempt and of
 // the latest successful one, as strings.
-func describeAttempt(st *api.GetTrailStatusOutput, now time.Time) string {
+func describeAttempt(st *cloudtrailwire.GetTrailStatusOutput, now time.Time) string {
 	if st.LatestDeliveryAttemptTime == "" {
 		return "never"
 	}

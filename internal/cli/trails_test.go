@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
@@ -86,13 +86,13 @@ func TestDescribeSelectors(t *testing.T) {
 
 func TestLogLocations(t *testing.T) {
 	for _, c := range []struct {
-		info             api.TrailInfo
+		info             cloudtrailwire.TrailInfo
 		logs, digs, note string
 	}{
-		{api.TrailInfo{S3BucketName: "b", HomeRegion: "eu-west-1", TrailARN: "arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"},
+		{cloudtrailwire.TrailInfo{S3BucketName: "b", HomeRegion: "eu-west-1", TrailARN: "arn:aws:cloudtrail:eu-west-1:123456789012:trail/t"},
 			"s3://b/AWSLogs/123456789012/CloudTrail/eu-west-1/YYYY/MM/DD/",
 			"s3://b/AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/YYYY/MM/DD/", ""},
-		{api.TrailInfo{S3BucketName: "b", S3KeyPrefix: "p/q", HomeRegion: "us-east-1", IsMultiRegionTrail: true, IsOrganizationTrail: true,
+		{cloudtrailwire.TrailInfo{S3BucketName: "b", S3KeyPrefix: "p/q", HomeRegion: "us-east-1", IsMultiRegionTrail: true, IsOrganizationTrail: true,
 			TrailARN: "arn:aws:cloudtrail:us-east-1:123456789012:trail/org"},
 			"s3://b/p/q/AWSLogs/<organization-id>/<account>/CloudTrail/<region>/YYYY/MM/DD/",
 			"s3://b/p/q/AWSLogs/<organization-id>/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/",
@@ -108,10 +108,10 @@ func TestLogLocations(t *testing.T) {
 func TestWriteTrailTable(t *testing.T) {
 	now := time.Date(2024, 5, 6, 12, 0, 0, 0, time.UTC)
 	rows := []trailRow{
-		{info: api.TrailInfo{Name: "a", HomeRegion: "us-east-1", S3BucketName: "b", S3KeyPrefix: "p", IsMultiRegionTrail: true},
-			status: api.GetTrailStatusOutput{IsLogging: true, DeliveredThroughTime: &awsapi.Time{Time: now.Add(-12 * time.Second)},
+		{info: cloudtrailwire.TrailInfo{Name: "a", HomeRegion: "us-east-1", S3BucketName: "b", S3KeyPrefix: "p", IsMultiRegionTrail: true},
+			status: cloudtrailwire.GetTrailStatusOutput{IsLogging: true, DeliveredThroughTime: &awsapi.Time{Time: now.Add(-12 * time.Second)},
 				LatestDeliveryError: "AccessDenied:\n the bucket policy refuses"}},
-		{info: api.TrailInfo{Name: "bb", HomeRegion: "eu-west-1", S3BucketName: "b"}},
+		{info: cloudtrailwire.TrailInfo{Name: "bb", HomeRegion: "eu-west-1", S3BucketName: "b"}},
 	}
 	var sb strings.Builder
 	if err := writeTrailTable(&sb, rows, now); err != nil {

@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ func newBucketEnv(t *testing.T) (*env, *objstore.FSBuckets) {
 	st := newMemStore()
 	e := &env{t: t, st: st, ing: &memIngester{st: st}, clock: &fakeClock{t: testNow}}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Buckets: bk,
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Buckets: bk,
 		Org: &trail.Organization{ID: "o-exampleorg", Management: acctOrg, Members: []string{acctA, acctB}}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -57,11 +59,7 @@ type ChannelDestination struct {
 	Location string
 }
 
-// ChannelTag is a tag as stored and returned; Value may be absent.
-type ChannelTag struct {
-	Key   string
-	Value *string `json:",omitempty"`
-}
+type ChannelTag = cloudtrailwire.ChannelTag
 
 // CreateChannelInput is the CreateChannel request.
 type CreateChannelInput struct {
@@ -125,16 +123,6 @@ type ListChannelsOutput struct {
 // DeleteChannelOutput is the (empty) DeleteChannel response.
 type DeleteChannelOutput struct{}
 
-func isChannelNameChar(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
-}
-
-// isARNChar matches the model's ChannelArn and Location pattern
-// ^[a-zA-Z0-9._/\-:]+$.
-func isARNChar(r rune) bool {
-	return isChannelNameChar(r) || r == '/' || r == ':'
-}
-
 func allRunes(s string, ok func(rune) bool) bool {
 	for _, r := range s {
 		if !ok(r) {
@@ -163,12 +151,12 @@ func validateDestinations(ds []Destination) ([]ChannelDestination, error) {
 				"Destination type %q is not valid; use EVENT_DATA_STORE.", truncate(*d.Type, 64))
 		}
 		loc := *d.Location
-		if n := len(loc); n < 3 || n > 1024 || !allRunes(loc, isARNChar) {
+		if n := len(loc); n < 3 || n > 1024 || !allRunes(loc, cloudtrailarn.IsARNChar) {
 			return nil, awsapi.Errorf(codeEventDataStoreARN,
 				"Destination location %q is not a valid event data store ARN or ID.", truncate(loc, 128))
 		}
 		if strings.HasPrefix(loc, "arn:") {
-			if _, err := parseResourceARN(loc, "eventdatastore"); err != nil {
+			if _, err := cloudtrailarn.Parse(loc, "eventdatastore"); err != nil {
 				return nil, awsapi.Errorf(codeEventDataStoreARN,
 					"Destination location %q is not a valid event data store ARN.", truncate(loc, 128))
 			}
@@ -209,71 +197,6 @@ func validateTags(tags []Tag) ([]ChannelTag, error) {
 	return out, nil
 }
 
-// arnParts is a parsed arn:partition:service:region:account:type/id.
-type arnParts struct {
-	partition, region, account, id string
-}
-
-// parseResourceARN parses an ARN of a CloudTrail resource of the given
-// type ("channel", "eventdatastore").
-func parseResourceARN(s, typ string) (arnParts, error) {
-	f := strings.SplitN(s, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[1] == "" || f[2] != "cloudtrail" || f[3] == "" || !isAccountID(f[4]) {
-		return arnParts{}, fmt.Errorf("parse ARN %q: not a CloudTrail ARN", s)
-	}
-	rest, ok := strings.CutPrefix(f[5], typ+"/")
-	if !ok || rest == "" || strings.ContainsAny(rest, "/:") {
-		return arnParts{}, fmt.Errorf("parse ARN %q: not a %s ARN", s, typ)
-	}
-	return arnParts{partition: f[1], region: f[3], account: f[4], id: rest}, nil
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func channelARN(region, account, id string) string {
-	return "arn:aws:cloudtrail:" + region + ":" + account + ":channel/" + id
-}
-
-// channelRef is a channel named by ARN or by id, resolved against the
-// caller.
-type channelRef struct {
-	arn     string
-	parts   arnParts
-	foreign bool // names another account or region than the caller's
-}
-
-// resolveChannel turns a Channel member (ARN or id) into a channel ARN.
-// A malformed reference is reported with invalidCode.
-func resolveChannel(c *awsapi.Caller, p *auth.Principal, ref, invalidCode string) (channelRef, error) {
-	if n := len(ref); n < channelARNMin || n > channelARNMax || !allRunes(ref, isARNChar) {
-		return channelRef{}, awsapi.Errorf(invalidCode, "%q is not a valid channel ARN or ID.", truncate(ref, 128))
-	}
-	if strings.HasPrefix(ref, "arn:") {
-		parts, err := parseResourceARN(ref, "channel")
-		if err != nil {
-			return channelRef{}, awsapi.Errorf(invalidCode, "%q is not a valid channel ARN.", truncate(ref, 128))
-		}
-		return channelRef{arn: ref, parts: parts, foreign: parts.account != p.AccountID || parts.region != c.Region}, nil
-	}
-	if strings.ContainsAny(ref, "/:") {
-		return channelRef{}, awsapi.Errorf(invalidCode, "%q is not a valid channel ARN or ID.", truncate(ref, 128))
-	}
-	return channelRef{
-		arn:   channelARN(c.Region, p.AccountID, ref),
-		parts: arnParts{partition: "aws", region: c.Region, account: p.AccountID, id: ref},
-	}, nil
-}
-
 func channelNotFound(arn string) error {
 	return awsapi.Errorf(codeChannelNotFound, "Channel %s does not exist.", arn)
 }
@@ -288,16 +211,16 @@ func (s *Service) ownChannel(ctx context.Context, ref *string) (store.Channel, e
 	if ref == nil || *ref == "" {
 		return store.Channel{}, awsapi.NewError(codeInvalidParameter, "Channel is required.")
 	}
-	r, err := resolveChannel(c, p, *ref, codeChannelARNInvalid)
+	r, err := cloudtrailarn.ResolveChannel(c.Region, p.AccountID, *ref)
 	if err != nil {
-		return store.Channel{}, err
+		return store.Channel{}, awsapi.NewError(codeChannelARNInvalid, err.Error())
 	}
-	if r.foreign {
-		return store.Channel{}, channelNotFound(r.arn)
+	if r.Foreign {
+		return store.Channel{}, channelNotFound(r.ARN)
 	}
-	ch, err := s.store.GetChannel(ctx, r.arn)
+	ch, err := s.store.GetChannel(ctx, r.ARN)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (ch.Account != p.AccountID || ch.Region != c.Region) {
-		return store.Channel{}, channelNotFound(r.arn)
+		return store.Channel{}, channelNotFound(r.ARN)
 	}
 	if err != nil {
 		return store.Channel{}, fmt.Errorf("get channel: %w", err)
@@ -316,7 +239,7 @@ func (s *Service) CreateChannel(ctx context.Context, in *CreateChannelInput) (*C
 		return nil, awsapi.NewError(codeInvalidParameter, "Name is required.")
 	}
 	name := *in.Name
-	if n := len(name); n < 3 || n > 128 || !allRunes(name, isChannelNameChar) {
+	if n := len(name); n < 3 || n > 128 || !allRunes(name, cloudtrailarn.IsChannelNameChar) {
 		return nil, awsapi.Errorf(codeInvalidParameter,
 			"Channel name %q is not valid: use 3 to 128 letters, digits, periods (.), underscores (_) and hyphens (-).", truncate(name, 128))
 	}
@@ -361,7 +284,7 @@ func (s *Service) CreateChannel(ctx context.Context, in *CreateChannelInput) (*C
 		return nil, fmt.Errorf("encode tags: %w", err)
 	}
 	ch := store.Channel{
-		ARN:          channelARN(c.Region, p.AccountID, awsapi.NewUUID()),
+		ARN:          cloudtrailarn.Channel(c.Region, p.AccountID, awsapi.NewUUID()),
 		Name:         name,
 		Source:       *in.Source,
 		Account:      p.AccountID,
@@ -405,8 +328,8 @@ func (s *Service) GetChannel(ctx context.Context, in *ChannelInput) (*GetChannel
 
 // channelPageHash binds a ListChannels token to the caller's account and
 // region.
-func channelPageHash(account, region string) [hashLen]byte {
-	return newQueryHasher().str(account).str(region).sum()
+func channelPageHash(account, region string) [pagetoken.HashLen]byte {
+	return pagetoken.NewHasher().Str(account).Str(region).Sum()
 }
 
 // ListChannels lists the caller's channels in its region, ordered by ARN.
@@ -426,7 +349,7 @@ func (s *Service) ListChannels(ctx context.Context, in *ListChannelsInput) (*Lis
 	qh := channelPageHash(p.AccountID, c.Region)
 	after := ""
 	if in.NextToken != nil {
-		b, err := s.tokens.open(tokenChannels, qh, *in.NextToken)
+		b, err := s.tokens.Open(pagetoken.KindChannels, qh, *in.NextToken)
 		if err != nil {
 			return nil, err
 		}
@@ -443,7 +366,7 @@ func (s *Service) ListChannels(ctx context.Context, in *ListChannelsInput) (*Lis
 			continue
 		}
 		if len(out.Channels) == limit {
-			out.NextToken = s.tokens.issue(tokenChannels, qh, []byte(out.Channels[limit-1].ChannelARN))
+			out.NextToken = s.tokens.Issue(pagetoken.KindChannels, qh, []byte(out.Channels[limit-1].ChannelARN))
 			break
 		}
 		out.Channels = append(out.Channels, ChannelSummary{ChannelARN: ch.ARN, Name: ch.Name})

@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"encoding/json"

@@ -1,16 +1,20 @@
-// Package api implements opentrail's AWS-compatible operations as
-// func(ctx, *In) (*Out, error) and registers them into the awsapi routers:
-// CloudTrail's LookupEvents, channel and trail operations (AWS JSON 1.1),
-// CloudTrail Data's PutAuditEvents (REST-JSON), and the native history
-// lookup GET /v1/events.
+// Package cloudtrail is the CloudTrail control plane and event history
+// as AWS JSON 1.1 operations, func(ctx, *In) (*Out, error), registered
+// into an awsapi.Router: LookupEvents (with its NextToken and rate limit),
+// trails and their event and Insights selectors, tags, logging and status,
+// channels (CreateChannel … DeleteChannel) and ListPublicKeys.
+//
+// It is not CloudTrail Data's PutAuditEvents (internal/cloudtraildata),
+// CloudTrail Lake's queries, imports and event data stores
+// (internal/lake, which registers into the same router), nor the native
+// /v1 endpoints (internal/native). Trail rules (names, ARNs, settings,
+// selectors) are internal/trail's; this package applies them to requests.
 //
 // Operations read the authenticated caller from the context
 // (awsapi.CallerFrom) and see only the caller's account and region. They
-// reach storage through the Store and Ingester interfaces defined here.
-//
-// A Service is safe for concurrent use. The package is imported only by
-// internal/server.
-package api
+// reach storage, delivery and keys through the interfaces declared here.
+// A Service is safe for concurrent use. Only internal/server imports it.
+package cloudtrail
 
 import (
 	"context"
@@ -22,10 +26,8 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
-	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/importer"
-	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -63,19 +65,6 @@ type Store interface {
 	DeleteTrail(ctx context.Context, arn string) error
 }
 
-// Ingester commits events (*ingest.Ingester implements it). Submit returns
-// after the batch is committed and synced to disk; Outcomes[i] tells
-// whether recs[i] was stored now or was already stored (same eventID).
-// source names the ingestion path for metrics. Implementations must be
-// safe for concurrent use.
-type Ingester interface {
-	Submit(ctx context.Context, source string, recs []*event.Record) (ingest.Result, error)
-}
-
-// SourcePutAuditEvents is the source PutAuditEvents passes to
-// Ingester.Submit.
-const SourcePutAuditEvents = "PutAuditEvents"
-
 // Options change behaviour beyond what AWS does. The zero value behaves as
 // AWS.
 type Options struct {
@@ -89,21 +78,17 @@ type Options struct {
 	// Retention is how far back LookupEvents looks. 0 means 90 days, as
 	// AWS.
 	Retention time.Duration
-	// StoreRetention is how long the store keeps events (0 = forever),
-	// which GetEventDataStore reports as RetentionPeriod.
-	StoreRetention time.Duration
 }
 
 // DefaultRetention is the LookupEvents window AWS uses.
 const DefaultRetention = 90 * 24 * time.Hour
 
 // MinTokenKeyLen is the shortest pagination-token key New accepts.
-const MinTokenKeyLen = 16
+const MinTokenKeyLen = pagetoken.MinKeyLen
 
 // Config configures a Service.
 type Config struct {
-	Store    Store    // required
-	Ingester Ingester // required for PutAuditEvents
+	Store Store // required
 	// TokenKey signs pagination tokens (HMAC-SHA256); at least
 	// MinTokenKeyLen bytes. Tokens stay valid across restarts only if the
 	// key does.
@@ -112,10 +97,6 @@ type Config struct {
 	// Now returns the current time; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // nil means slog.Default()
-	// CanWrite reports whether a principal may record events for an
-	// account (PutAuditEvents' recipientAccountId). nil means its own
-	// account, or any account for the organisation's management account.
-	CanWrite func(p *auth.Principal, account string) bool
 	// Buckets, when set, is where trails deliver: CreateTrail and
 	// UpdateTrail check that the named bucket exists there.
 	Buckets objstore.Buckets
@@ -128,10 +109,6 @@ type Config struct {
 	Org *trail.Organization
 	// Keys, when set, serves ListPublicKeys.
 	Keys KeySource
-	// ImportSink, when set with Buckets and a *store.Store, stores the
-	// events of Lake imports (StartImport), which run from StartImports
-	// until its context ends.
-	ImportSink importer.Sink
 }
 
 // Delivery is the part of trail delivery the control plane talks to
@@ -148,13 +125,11 @@ type Delivery interface {
 // Service implements the operations. Create it with New.
 type Service struct {
 	store    Store
-	ingester Ingester
-	tokens   tokenSigner
+	tokens   pagetoken.Signer
 	opts     Options
 	now      func() time.Time
 	logger   *slog.Logger
 	limiter  *limiter // nil when Options.RateLimit is 0
-	canWrite func(p *auth.Principal, account string) bool
 	buckets  objstore.Buckets
 	delivery Delivery
 	org      *trail.Organization
@@ -163,45 +138,33 @@ type Service struct {
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
 	trailMu sync.Mutex
-	queries lakeQueries // CloudTrail Lake queries (lake_query.go)
-	eds     edsCache    // the one event data store's identity (lake_eds.go)
-	imports lakeImports // Lake imports (lake_import.go)
-
-	importSink importer.Sink
 }
 
 // New checks cfg and returns a Service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("new api service: Store is required")
+		return nil, errors.New("new cloudtrail service: Store is required")
 	}
 	if len(cfg.TokenKey) < MinTokenKeyLen {
-		return nil, fmt.Errorf("new api service: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), MinTokenKeyLen)
+		return nil, fmt.Errorf("new cloudtrail service: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), MinTokenKeyLen)
 	}
 	if cfg.Options.RateLimit < 0 {
-		return nil, fmt.Errorf("new api service: RateLimit %v is negative", cfg.Options.RateLimit)
+		return nil, fmt.Errorf("new cloudtrail service: RateLimit %v is negative", cfg.Options.RateLimit)
 	}
 	if cfg.Options.Retention < 0 {
-		return nil, fmt.Errorf("new api service: Retention %v is negative", cfg.Options.Retention)
+		return nil, fmt.Errorf("new cloudtrail service: Retention %v is negative", cfg.Options.Retention)
 	}
 	s := &Service{
 		store:    cfg.Store,
-		ingester: cfg.Ingester,
-		tokens:   tokenSigner{key: append([]byte(nil), cfg.TokenKey...)},
+		tokens:   pagetoken.NewSigner(cfg.TokenKey),
 		opts:     cfg.Options,
 		now:      cfg.Now,
 		logger:   cfg.Logger,
 		status:   newIngestionLog(),
-		canWrite: cfg.CanWrite,
 		buckets:  cfg.Buckets,
 		delivery: cfg.Delivery,
 		org:      cfg.Org,
 		keys:     cfg.Keys,
-
-		importSink: cfg.ImportSink,
-	}
-	if s.canWrite == nil {
-		s.canWrite = func(p *auth.Principal, account string) bool { return account == p.AccountID || p.Management }
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -218,7 +181,8 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Register adds the CloudTrail (JSON 1.1) operations to r.
+// Register adds the CloudTrail (JSON 1.1) control-plane and history
+// operations to r.
 func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "LookupEvents", true, s.LookupEvents)
 	awsapi.Register(r, "CreateChannel", false, s.CreateChannel)
@@ -242,23 +206,6 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)
 	awsapi.Register(r, "ListPublicKeys", true, s.ListPublicKeys)
-	awsapi.Register(r, "StartQuery", false, s.StartQuery)
-	awsapi.Register(r, "DescribeQuery", true, s.DescribeQuery)
-	awsapi.Register(r, "GetQueryResults", true, s.GetQueryResults)
-	awsapi.Register(r, "ListQueries", true, s.ListQueries)
-	awsapi.Register(r, "CancelQuery", false, s.CancelQuery)
-	awsapi.Register(r, "ListEventDataStores", true, s.ListEventDataStores)
-	awsapi.Register(r, "GetEventDataStore", true, s.GetEventDataStore)
-	awsapi.Register(r, "StartImport", false, s.StartImport)
-	awsapi.Register(r, "GetImport", true, s.GetImport)
-	awsapi.Register(r, "ListImports", true, s.ListImports)
-	awsapi.Register(r, "ListImportFailures", true, s.ListImportFailures)
-	awsapi.Register(r, "StopImport", false, s.StopImport)
-}
-
-// RegisterData adds the CloudTrail Data (REST-JSON) operations to r.
-func (s *Service) RegisterData(r *awsapi.RESTRouter) {
-	awsapi.RegisterREST(r, "POST", "/PutAuditEvents", "PutAuditEvents", false, s.PutAuditEvents)
 }
 
 // errNoCaller is an internal error: the server must put a Caller with a

@@ -1,10 +1,9 @@
-package api
+package cloudtrail
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +54,7 @@ func newDeliveryEnv(t *testing.T, bk fakeBuckets, d *fakeDelivery) *env {
 	st := newMemStore()
 	e := &env{t: t, st: st, ing: &memIngester{st: st}, clock: &fakeClock{t: testNow}}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Buckets: bk, Delivery: d})
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Buckets: bk, Delivery: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,23 +107,6 @@ func TestTrailStatusReportsDelivery(t *testing.T) {
 	}
 }
 
-func TestNativeTrailsShowsWatermark(t *testing.T) {
-	at := time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC)
-	d := &fakeDelivery{status: map[string]trail.Status{trailARNA: {DeliveredThrough: at, Files: 3, Events: 120, LatestError: "NoSuchBucket"}}}
-	e := newDeliveryEnv(t, fakeBuckets{"audit-logs": nil}, d)
-	e.createTrail(acctA, regionA, trailBody("audit", `,"S3KeyPrefix":"ct","IsMultiRegionTrail":true`))
-	req := httptest.NewRequest("GET", "/v1/trails", nil)
-	req = req.WithContext(callerCtx(req.Context(), acctA, "us-east-1"))
-	w := httptest.NewRecorder()
-	e.svc.Native().Trails(w, req)
-	want := `{"trails":[{"name":"audit","arn":"` + trailARNA + `","homeRegion":"eu-central-1","multiRegion":true,"organization":false,` +
-		`"bucket":"audit-logs","prefix":"ct","logging":false,"deliveredThrough":"2026-03-01T10:05:00Z",` +
-		`"latestDeliveryError":"NoSuchBucket","files":3,"events":120}]}` + "\n"
-	if w.Code != 200 || w.Body.String() != want {
-		t.Errorf("GET /v1/trails: %d\n got %s\nwant %s", w.Code, w.Body.String(), want)
-	}
-}
-
 type fakeKeys []digest.PublicKey
 
 func (f fakeKeys) PublicKeys(_ context.Context, region string, start, end time.Time) ([]digest.PublicKey, error) {
@@ -147,7 +129,7 @@ func TestListPublicKeys(t *testing.T) {
 		{Region: regionA, Value: []byte{0x30, 0x02}, Fingerprint: "bb", ValidFrom: from.Add(30 * 24 * time.Hour), ValidTo: from.Add(60 * 24 * time.Hour)},
 		{Region: "us-east-1", Value: []byte{0x30, 0x03}, Fingerprint: "cc", ValidFrom: from, ValidTo: from.Add(60 * 24 * time.Hour)},
 	}
-	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Keys: keys})
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: e.clock.Now, Logger: quiet, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	ctdata "github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/event"
 )
 
@@ -133,7 +134,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	st := newMemStore()
 	ing := &memIngester{st: st}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, Ingester: ing, TokenKey: tokKey, Logger: quiet,
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Logger: quiet,
 		Options: Options{Retention: 20 * 365 * 24 * time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,11 @@ func TestSDKEndToEnd(t *testing.T) {
 	ctRouter := awsapi.NewRouter("cloudtrail", aud, quiet)
 	svc.Register(ctRouter)
 	dataRouter := awsapi.NewRESTRouter("cloudtrail-data", aud, quiet)
-	svc.RegisterData(dataRouter)
+	data, err := ctdata.New(ctdata.Config{Channels: st, Ingester: ing, Status: svc, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.Register(dataRouter)
 
 	const stratusAcct, stratusRegion = "056392974792", "sagov-westsouth-1r"
 	alice := principal(stratusAcct)

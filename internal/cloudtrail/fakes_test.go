@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/store"
@@ -261,7 +262,7 @@ type memIngester struct {
 }
 
 func (g *memIngester) Submit(ctx context.Context, source string, recs []*event.Record) (ingest.Result, error) {
-	if source != SourcePutAuditEvents {
+	if source != cloudtraildata.SourcePutAuditEvents {
 		return ingest.Result{}, fmt.Errorf("unexpected source %q", source)
 	}
 	g.mu.Lock()
@@ -338,7 +339,7 @@ func callerCtx(ctx context.Context, account, region string) context.Context {
 	})
 }
 
-// env is a Service over fakes with routers around it.
+// env is a Service over fakes with a router around it.
 type env struct {
 	t     *testing.T
 	st    *memStore
@@ -346,7 +347,6 @@ type env struct {
 	clock *fakeClock
 	svc   *Service
 	json  *awsapi.Router
-	rest  *awsapi.RESTRouter
 }
 
 func newEnv(t *testing.T, opts Options) *env {
@@ -354,15 +354,13 @@ func newEnv(t *testing.T, opts Options) *env {
 	st := newMemStore()
 	e := &env{t: t, st: st, ing: &memIngester{st: st}, clock: &fakeClock{t: testNow}}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, Ingester: e.ing, TokenKey: tokKey, Options: opts, Now: e.clock.Now, Logger: quiet})
+	svc, err := New(Config{Store: st, TokenKey: tokKey, Options: opts, Now: e.clock.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = svc
 	e.json = awsapi.NewRouter("cloudtrail", nil, quiet)
 	svc.Register(e.json)
-	e.rest = awsapi.NewRESTRouter("cloudtrail-data", nil, quiet)
-	svc.RegisterData(e.rest)
 	return e
 }
 
@@ -380,16 +378,6 @@ func callRouter(r *awsapi.Router, account, region, op, body string) (int, string
 	req = req.WithContext(callerCtx(req.Context(), account, region))
 	w := httptest.NewRecorder()
 	r.Handle(w, req, []byte(body))
-	return w.Code, w.Body.String()
-}
-
-// put sends PutAuditEvents as account/region.
-func (e *env) put(account, region, query, body string) (int, string) {
-	e.t.Helper()
-	req := httptest.NewRequest("POST", "/PutAuditEvents?"+query, strings.NewReader(body))
-	req = req.WithContext(callerCtx(req.Context(), account, region))
-	w := httptest.NewRecorder()
-	e.rest.Handle(w, req, []byte(body))
 	return w.Code, w.Body.String()
 }
 
@@ -494,3 +482,5 @@ func insightRecord(t testing.TB, id string, tm time.Time) *event.Record {
 	}
 	return r
 }
+
+func ptr[T any](v T) *T { return &v }

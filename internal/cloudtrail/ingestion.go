@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"sync"
@@ -54,4 +54,13 @@ func (l *ingestionLog) forget(arn string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.m, arn)
+}
+
+// RecordIngestion notes one PutAuditEvents call on channel arn at t, for
+// GetChannel's IngestionStatus (internal/cloudtraildata calls it). lastID
+// is the eventID of the request's last valid event ("" if none), okID that
+// of its last stored event ("" if none), errCode a failure code of the
+// request ("" if every event succeeded).
+func (s *Service) RecordIngestion(arn string, t time.Time, lastID, okID, errCode string) {
+	s.status.record(arn, t, lastID, okID, errCode)
 }

@@ -1,14 +1,15 @@
-package api
+package cloudtrail
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -23,14 +24,11 @@ const (
 // Lookup limits from the CloudTrail API model.
 const (
 	lookupMaxResults     = 50
-	maxAttributeValueLen = 2000
+	maxAttributeValueLen = cloudtrailwire.MaxAttributeValueLen
 )
 
 // lookupKeys are the LookupEvents attribute keys (case-sensitive).
-var lookupKeys = map[string]bool{
-	"EventId": true, "EventName": true, "ReadOnly": true, "Username": true,
-	"ResourceType": true, "ResourceName": true, "EventSource": true, "AccessKeyId": true,
-}
+var lookupKeys = cloudtrailwire.LookupAttributeKeys
 
 // insightKeys are the keys that apply to Insights events.
 var insightKeys = map[string]bool{"EventId": true, "EventName": true, "EventSource": true}
@@ -175,19 +173,19 @@ func validateLookup(in *LookupEventsInput) (*lookupRequest, error) {
 
 // queryHash binds a LookupEvents token to everything that selects events
 // except MaxResults, which clients may change from page to page.
-func (r *lookupRequest) queryHash(account, region string) [hashLen]byte {
-	h := newQueryHasher().str(account).str(region)
-	h.int(int64(len(r.attrs)))
+func (r *lookupRequest) queryHash(account, region string) [pagetoken.HashLen]byte {
+	h := pagetoken.NewHasher().Str(account).Str(region)
+	h.Int(int64(len(r.attrs)))
 	for _, a := range r.attrs {
-		h.str(a.Key).str(a.Value)
+		h.Str(a.Key).Str(a.Value)
 	}
-	h.time(r.start).time(r.end)
+	h.Time(r.start).Time(r.end)
 	if r.insight {
-		h.str("insight")
+		h.Str("insight")
 	} else {
-		h.str("")
+		h.Str("")
 	}
-	return h.sum()
+	return h.Sum()
 }
 
 // LookupEvents answers the CloudTrail event history for the caller's
@@ -218,14 +216,14 @@ func (s *Service) LookupEvents(ctx context.Context, in *LookupEventsInput) (*Loo
 	case r.insight:
 		q.Categories = []string{event.CategoryInsight}
 	case s.opts.IncludeDataEvents:
-		q.Categories = []string{event.CategoryManagement, auditEventCategory, event.CategoryData}
+		q.Categories = []string{event.CategoryManagement, event.CategoryActivityAuditLog, event.CategoryData}
 	default:
 		// Events sent through PutAuditEvents are in the history too: they
 		// are how users record their own applications' management activity.
-		q.Categories = []string{event.CategoryManagement, auditEventCategory}
+		q.Categories = []string{event.CategoryManagement, event.CategoryActivityAuditLog}
 	}
 	if r.token != "" {
-		pos, err := s.openPosition(tokenLookup, qh, r.token)
+		pos, err := s.openPosition(pagetoken.KindLookup, qh, r.token)
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +244,7 @@ func (s *Service) LookupEvents(ctx context.Context, in *LookupEventsInput) (*Loo
 	if len(evs) > r.limit {
 		evs = evs[:r.limit]
 		last := evs[len(evs)-1]
-		out.NextToken = s.issuePosition(tokenLookup, qh, last)
+		out.NextToken = s.issuePosition(pagetoken.KindLookup, qh, last)
 	}
 	for _, e := range evs {
 		out.Events = append(out.Events, lookupEvent(e.Rec))
@@ -277,32 +275,21 @@ func lookupEvent(rec *event.Record) Event {
 	return ev
 }
 
-// positionLen is the size of a position payload: Unix seconds (8 bytes),
-// nanoseconds (4) and sequence number (8).
-const positionLen = 20
-
 // issuePosition returns a token resuming after e.
-func (s *Service) issuePosition(kind byte, qh [hashLen]byte, e store.Event) string {
-	var b [positionLen]byte
-	t := e.Rec.EventTime
-	binary.BigEndian.PutUint64(b[0:8], uint64(t.Unix()))
-	binary.BigEndian.PutUint32(b[8:12], uint32(t.Nanosecond()))
-	binary.BigEndian.PutUint64(b[12:20], uint64(e.Seq))
-	return s.tokens.issue(kind, qh, b[:])
+func (s *Service) issuePosition(kind byte, qh [pagetoken.HashLen]byte, e store.Event) string {
+	return s.tokens.Issue(kind, qh, pagetoken.Position(e.Rec.EventTime, e.Seq))
 }
 
-func (s *Service) openPosition(kind byte, qh [hashLen]byte, tok string) (*store.Position, error) {
-	b, err := s.tokens.open(kind, qh, tok)
+func (s *Service) openPosition(kind byte, qh [pagetoken.HashLen]byte, tok string) (*store.Position, error) {
+	b, err := s.tokens.Open(kind, qh, tok)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) != positionLen {
-		return nil, errTokenInvalid
+	t, seq, err := pagetoken.ParsePosition(b)
+	if err != nil {
+		return nil, err
 	}
-	return &store.Position{
-		Time: time.Unix(int64(binary.BigEndian.Uint64(b[0:8])), int64(binary.BigEndian.Uint32(b[8:12]))).UTC(),
-		Seq:  int64(binary.BigEndian.Uint64(b[12:20])),
-	}, nil
+	return &store.Position{Time: t, Seq: seq}, nil
 }
 
 func truncate(s string, n int) string {

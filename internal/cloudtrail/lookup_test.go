@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/pagetoken"
 )
 
 type lookupResp struct {
@@ -195,8 +197,8 @@ func TestLookupEventsTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign := otherKey.tokens.issue(tokenLookup, [hashLen]byte{}, make([]byte, 16))
-	channelTok := e.svc.tokens.issue(tokenChannels, channelPageHash(acctA, regionA), []byte("x"))
+	foreign := otherKey.tokens.Issue(pagetoken.KindLookup, [pagetoken.HashLen]byte{}, make([]byte, 16))
+	channelTok := e.svc.tokens.Issue(pagetoken.KindChannels, channelPageHash(acctA, regionA), []byte("x"))
 
 	const invalid = "The NextToken is not valid."
 	const mismatch = "The NextToken was issued for a request with different parameters; repeat the original parameters with it."

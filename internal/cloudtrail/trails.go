@@ -1,4 +1,4 @@
-package api
+package cloudtrail
 
 import (
 	"context"
@@ -11,7 +11,10 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -44,7 +47,6 @@ const (
 	maxTagsPerCall      = 200
 	maxListTagsIDs      = 20
 	listTrailsPageSize  = 50
-	tokenTrails         = byte('T')
 	legacyTimeLayout    = "2006-01-02T15:04:05Z"
 	readWriteAll        = "All"
 	insightCallRate     = "ApiCallRateInsight"
@@ -53,11 +55,7 @@ const (
 	snsARNPrefixPattern = "arn:aws:sns:%s:%s:%s"
 )
 
-// InsightSelector is one Insights type enabled on a trail.
-type InsightSelector struct {
-	InsightType     string   `json:",omitempty"`
-	EventCategories []string `json:",omitempty"`
-}
+type InsightSelector = cloudtrailwire.InsightSelector
 
 // trailDoc is the settings document stored in store.Trail.Doc: the
 // delivery settings at its top level, then what only the control plane
@@ -77,25 +75,7 @@ type trailRec struct {
 	doc trailDoc
 }
 
-// TrailInfo is the Trail object of GetTrail and DescribeTrails.
-type TrailInfo struct {
-	Name                       string
-	S3BucketName               string
-	S3KeyPrefix                string `json:",omitempty"`
-	SnsTopicName               string `json:",omitempty"`
-	SnsTopicARN                string `json:",omitempty"`
-	IncludeGlobalServiceEvents bool
-	IsMultiRegionTrail         bool
-	HomeRegion                 string
-	TrailARN                   string
-	LogFileValidationEnabled   bool
-	CloudWatchLogsLogGroupArn  string `json:",omitempty"`
-	CloudWatchLogsRoleArn      string `json:",omitempty"`
-	KmsKeyID                   string `json:"KmsKeyId,omitempty"`
-	HasCustomEventSelectors    bool
-	HasInsightSelectors        bool
-	IsOrganizationTrail        bool
-}
+type TrailInfo = cloudtrailwire.TrailInfo
 
 // CreateTrailInput is the CreateTrail request; UpdateTrail takes the same
 // members except TagsList.
@@ -146,78 +126,33 @@ type TrailOutput struct {
 	IsOrganizationTrail        bool
 }
 
-// TrailNameInput names a trail by name or ARN (GetTrail, DeleteTrail,
-// GetTrailStatus, StartLogging, StopLogging).
-type TrailNameInput struct {
-	Name *string `json:",omitempty"`
-}
+type TrailNameInput = cloudtrailwire.TrailNameInput
 
 // GetTrailOutput is the GetTrail response.
 type GetTrailOutput struct {
 	Trail TrailInfo
 }
 
-// DescribeTrailsInput is the DescribeTrails request (lower-camel members).
-type DescribeTrailsInput struct {
-	TrailNameList       []string `json:"trailNameList,omitempty"`
-	IncludeShadowTrails *bool    `json:"includeShadowTrails,omitempty"`
-}
+type DescribeTrailsInput = cloudtrailwire.DescribeTrailsInput
 
 // DescribeTrailsOutput is the DescribeTrails response.
 type DescribeTrailsOutput struct {
 	TrailList []TrailInfo `json:"trailList"`
 }
 
-// ListTrailsInput is the ListTrails request.
-type ListTrailsInput struct {
-	NextToken *string `json:",omitempty"`
-}
+type ListTrailsInput = cloudtrailwire.ListTrailsInput
 
-// TrailSummary is one ListTrails entry.
-type TrailSummary struct {
-	TrailARN   string
-	Name       string
-	HomeRegion string
-}
+type TrailSummary = cloudtrailwire.TrailSummary
 
-// ListTrailsOutput is the ListTrails response.
-type ListTrailsOutput struct {
-	Trails    []TrailSummary
-	NextToken string `json:",omitempty"`
-}
+type ListTrailsOutput = cloudtrailwire.ListTrailsOutput
 
 // EmptyOutput is the empty response of DeleteTrail, StartLogging,
 // StopLogging, AddTags and RemoveTags.
 type EmptyOutput struct{}
 
-// GetTrailStatusOutput is the GetTrailStatus response. The time members
-// are absent until there is something to report; the legacy string
-// members (no longer in use, but still read by older clients) are always
-// present, "" when unset, as AWS sends them. DeliveredThroughTime is
-// opentrail's own: every selected event received before it is in a
-// delivered log file; AWS clients ignore it.
-type GetTrailStatusOutput struct {
-	IsLogging                          bool
-	LatestDeliveryError                string       `json:",omitempty"`
-	LatestDeliveryTime                 *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryTime           *awsapi.Time `json:",omitempty"`
-	LatestDigestDeliveryError          string       `json:",omitempty"`
-	StartLoggingTime                   *awsapi.Time `json:",omitempty"`
-	StopLoggingTime                    *awsapi.Time `json:",omitempty"`
-	LatestDeliveryAttemptTime          string
-	LatestNotificationAttemptTime      string
-	LatestNotificationAttemptSucceeded string
-	LatestDeliveryAttemptSucceeded     string
-	TimeLoggingStarted                 string
-	TimeLoggingStopped                 string
-	DeliveredThroughTime               *awsapi.Time `json:",omitempty"`
-}
+type GetTrailStatusOutput = cloudtrailwire.GetTrailStatusOutput
 
-// TrailNameRefInput names a trail in the TrailName member
-// (GetEventSelectors, GetInsightSelectors).
-type TrailNameRefInput struct {
-	TrailName *string `json:",omitempty"`
-}
+type TrailNameRefInput = cloudtrailwire.TrailNameRefInput
 
 // PutEventSelectorsInput is the PutEventSelectors request.
 type PutEventSelectorsInput struct {
@@ -226,13 +161,7 @@ type PutEventSelectorsInput struct {
 	AdvancedEventSelectors []trail.AdvancedEventSelector `json:",omitempty"`
 }
 
-// EventSelectorsOutput is the PutEventSelectors and GetEventSelectors
-// response.
-type EventSelectorsOutput struct {
-	TrailARN               string
-	EventSelectors         []trail.EventSelector         `json:",omitempty"`
-	AdvancedEventSelectors []trail.AdvancedEventSelector `json:",omitempty"`
-}
+type EventSelectorsOutput = cloudtrailwire.EventSelectorsOutput
 
 // PutInsightSelectorsInput is the PutInsightSelectors request.
 type PutInsightSelectorsInput struct {
@@ -240,12 +169,7 @@ type PutInsightSelectorsInput struct {
 	InsightSelectors []InsightSelector `json:",omitempty"`
 }
 
-// InsightSelectorsOutput is the PutInsightSelectors and
-// GetInsightSelectors response.
-type InsightSelectorsOutput struct {
-	TrailARN         string
-	InsightSelectors []InsightSelector
-}
+type InsightSelectorsOutput = cloudtrailwire.InsightSelectorsOutput
 
 // TagsInput is the AddTags and RemoveTags request.
 type TagsInput struct {
@@ -253,22 +177,11 @@ type TagsInput struct {
 	TagsList   []Tag   `json:",omitempty"`
 }
 
-// ListTagsInput is the ListTags request.
-type ListTagsInput struct {
-	ResourceIDList []string `json:"ResourceIdList,omitempty"`
-	NextToken      *string  `json:",omitempty"`
-}
+type ListTagsInput = cloudtrailwire.ListTagsInput
 
-// ResourceTag is one ListTags entry.
-type ResourceTag struct {
-	ResourceID string `json:"ResourceId"`
-	TagsList   []ChannelTag
-}
+type ResourceTag = cloudtrailwire.ResourceTag
 
-// ListTagsOutput is the ListTags response.
-type ListTagsOutput struct {
-	ResourceTagList []ResourceTag
-}
+type ListTagsOutput = cloudtrailwire.ListTagsOutput
 
 func trailNotFound(ref, account string) error {
 	return awsapi.Errorf(codeTrailNotFound, "Unknown trail: %s for the user: %s", ref, account)
@@ -794,10 +707,10 @@ func (s *Service) ListTrails(ctx context.Context, in *ListTrailsInput) (*ListTra
 	if err != nil {
 		return nil, err
 	}
-	qh := newQueryHasher().str(p.AccountID).sum()
+	qh := pagetoken.NewHasher().Str(p.AccountID).Sum()
 	after := ""
 	if in.NextToken != nil {
-		b, err := s.tokens.open(tokenTrails, qh, *in.NextToken)
+		b, err := s.tokens.Open(pagetoken.KindTrails, qh, *in.NextToken)
 		if err != nil {
 			return nil, err
 		}
@@ -813,7 +726,7 @@ func (s *Service) ListTrails(ctx context.Context, in *ListTrailsInput) (*ListTra
 			continue
 		}
 		if len(out.Trails) == listTrailsPageSize {
-			out.NextToken = s.tokens.issue(tokenTrails, qh, []byte(out.Trails[listTrailsPageSize-1].TrailARN))
+			out.NextToken = s.tokens.Issue(pagetoken.KindTrails, qh, []byte(out.Trails[listTrailsPageSize-1].TrailARN))
 			break
 		}
 		out.Trails = append(out.Trails, TrailSummary{TrailARN: t.row.ARN, Name: t.row.Name, HomeRegion: t.row.HomeRegion})
@@ -1029,7 +942,7 @@ func (s *Service) taggedTrail(ctx context.Context, id string) (*trailRec, error)
 	if !trail.IsARN(id) {
 		return nil, awsapi.Errorf(codeTrailARNInvalid, "%s is not a valid trail ARN: tagging takes a full ARN.", truncate(id, 256))
 	}
-	if _, err := parseResourceARN(id, "trail"); err != nil {
+	if _, err := cloudtrailarn.Parse(id, "trail"); err != nil {
 		if strings.Contains(id, ":cloudtrail:") && (strings.Contains(id, ":channel/") || strings.Contains(id, ":eventdatastore/")) {
 			return nil, awsapi.Errorf(codeResourceTypeNotSupport, "Tagging %s is not supported; only trails can be tagged.", truncate(id, 256))
 		}

@@ -1,4 +1,4 @@
-package api
+package cloudtraildata
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/store"
@@ -45,7 +46,6 @@ const (
 	maxExternalIDLen   = 1224
 	auditRecordVersion = "1.09"
 	auditEventType     = "ActivityLog"
-	auditEventCategory = "ActivityAuditLog"
 )
 
 // AuditEvent is one entry of a PutAuditEvents request.
@@ -125,19 +125,19 @@ func (s *Service) auditChannel(ctx context.Context, c *awsapi.Caller, p *auth.Pr
 	if ref == "" {
 		return store.Channel{}, awsapi.NewError(codeInvalidChannelARN, "The channelArn query parameter is required.")
 	}
-	r, err := resolveChannel(c, p, ref, codeInvalidChannelARN)
+	r, err := cloudtrailarn.ResolveChannel(c.Region, p.AccountID, ref)
 	if err != nil {
-		return store.Channel{}, err
+		return store.Channel{}, awsapi.NewError(codeInvalidChannelARN, err.Error())
 	}
-	if r.parts.account != p.AccountID {
+	if r.Parts.Account != p.AccountID {
 		return store.Channel{}, awsapi.NewError(codeChannelInsufficientPermission,
 			"The caller's account ID must be the same as the channel owner's account ID.")
 	}
-	notFound := awsapi.Errorf(codeDataChannelNotFound, "Channel %s does not exist.", r.arn)
-	if r.foreign { // same account, another region
+	notFound := awsapi.Errorf(codeDataChannelNotFound, "Channel %s does not exist.", r.ARN)
+	if r.Foreign { // same account, another region
 		return store.Channel{}, notFound
 	}
-	ch, err := s.store.GetChannel(ctx, r.arn)
+	ch, err := s.channels.GetChannel(ctx, r.ARN)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Channel{}, notFound
 	}
@@ -271,7 +271,7 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 		if err != nil {
 			s.logger.ErrorContext(ctx, "put audit events: submit failed",
 				slog.String("channel", ch.ARN), slog.Int("events", len(recs)), slog.Any("err", err))
-			s.status.record(ch.ARN, now, lastID, "", awsapi.CodeInternalFailure)
+			s.status.RecordIngestion(ch.ARN, now, lastID, "", awsapi.CodeInternalFailure)
 			return nil, awsapi.Unavailable("The events could not be stored and none was acknowledged; retry the request.")
 		}
 		for i, pe := range ok {
@@ -290,7 +290,7 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 			}
 		}
 	}
-	s.status.record(ch.ARN, now, lastID, okID, lastErr)
+	s.status.RecordIngestion(ch.ARN, now, lastID, okID, lastErr)
 	sortByRequest(out, in.AuditEvents)
 	return out, nil
 }

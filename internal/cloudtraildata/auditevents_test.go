@@ -1,4 +1,4 @@
-package api
+package cloudtraildata
 
 import (
 	"crypto/sha256"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrail"
 )
 
 // eventData returns a valid integration event with set applied (a nil
@@ -92,7 +93,7 @@ func (e *env) putOK(account, region, query, body string) putResp {
 func chanQuery(arn string) string { return "channelArn=" + url.QueryEscape(arn) }
 
 func TestPutAuditEventsStoresRecord(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	data := eventData(t, "uid-1", map[string]any{"errorCode": "Denied", "errorMessage": "no <access> & more"})
 	sum := sha256.Sum256([]byte(data))
@@ -137,7 +138,7 @@ func TestPutAuditEventsStoresRecord(t *testing.T) {
 }
 
 func TestPutAuditEventsPerEventFailures(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	ident := func(m map[string]any) map[string]any { return map[string]any{"userIdentity": m} }
 	bad := "bm90IGEgY2hlY2tzdW0="
@@ -252,7 +253,7 @@ func nest(n int) json.RawMessage {
 }
 
 func TestPutAuditEventsRequestErrors(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	otherRegion := e.createChannel(acctA, regionB, "app")
 	one := putBody(entry("a", eventData(t, "u", nil)))
@@ -302,7 +303,7 @@ func TestPutAuditEventsRequestErrors(t *testing.T) {
 }
 
 func TestPutAuditEventsIdempotentRetry(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	_, id := arn[:strings.LastIndexByte(arn, '/')], arn[strings.LastIndexByte(arn, '/')+1:]
 	body := putBody(entry("a", eventData(t, "uid-a", nil)), entry("b", eventData(t, "uid-b", nil)),
@@ -347,7 +348,7 @@ func TestPutAuditEventsIdempotentRetry(t *testing.T) {
 // same eventID; another eventData with a UID the channel already holds is
 // refused as a Failed entry, InvalidData, and the stored event is kept.
 func TestPutAuditEventsConflictingUID(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	first := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
 	e.clock.Advance(time.Hour)
@@ -372,7 +373,7 @@ func TestPutAuditEventsConflictingUID(t *testing.T) {
 }
 
 func TestPutAuditEventsManagementAccount(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctOrg, regionA, "org")
 	p := principal(acctOrg)
 	p.Management = true
@@ -388,7 +389,7 @@ func TestPutAuditEventsManagementAccount(t *testing.T) {
 }
 
 func TestPutAuditEventsSubmitFailure(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	e.ing.fail = errors.New("append: no space left on device")
 	status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
@@ -414,11 +415,11 @@ func (a *auditSink) Audit(rec []byte) {
 }
 
 func TestPutAuditEventsSelfAudit(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	arn := e.createChannel(acctA, regionA, "app")
 	sink := &auditSink{}
 	r := awsapi.NewRESTRouter("cloudtrail-data", sink, slog.New(slog.DiscardHandler))
-	e.svc.RegisterData(r)
+	e.svc.Register(r)
 	secret := eventData(t, "u", map[string]any{"requestParameters": map[string]any{"password": "hunter2"}})
 	body := putBody(entry("a", secret), entry("b", "{}"))
 	req := httptest.NewRequest("POST", "/PutAuditEvents?"+chanQuery(arn)+"&externalId=ext-1", strings.NewReader(body))

@@ -1,4 +1,4 @@
-package api
+package cloudtraildata
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // lakeFailure is a per-event PutAuditEvents failure.
@@ -140,7 +142,7 @@ func (lc *lakeConverter) convert(data []byte) ([]byte, string, string, *lakeFail
 		}
 	}
 	recipient := strs["recipientAccountId"]
-	if !isAccountID(recipient) {
+	if !cloudtrailarn.IsAccountID(recipient) {
 		return nil, "", "", invalid("recipientAccountId", "a 12-digit account ID")
 	}
 	if recipient != lc.account && (lc.mayWrite == nil || !lc.mayWrite(recipient)) {
@@ -169,7 +171,7 @@ func (lc *lakeConverter) convert(data []byte) ([]byte, string, string, *lakeFail
 		EventID:             eventID,
 		EventType:           auditEventType,
 		RecipientAccountID:  recipient,
-		EventCategory:       auditEventCategory,
+		EventCategory:       event.CategoryActivityAuditLog,
 		UID:                 strs["UID"],
 		EventDataVersion:    strs["version"],
 		Metadata: lakeMetadata{

@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/query"
 	"github.com/opentrail/opentrail/internal/store"
@@ -46,8 +47,8 @@ type edsCache struct {
 // eventDataStore returns the store's event data store identity, making
 // and saving it on first use.
 func (s *Service) eventDataStore(ctx context.Context) (edsIdentity, error) {
-	st, ok := s.store.(*store.Store)
-	if !ok {
+	st := s.meta
+	if st == nil {
 		return edsIdentity{}, awsapi.NewError(codeUnsupportedOperation, "Event data stores are not available on this server.")
 	}
 	c := &s.eds
@@ -76,10 +77,6 @@ func (s *Service) eventDataStore(ctx context.Context) (edsIdentity, error) {
 	return id, nil
 }
 
-func eventDataStoreARN(region, account, id string) string {
-	return "arn:aws:cloudtrail:" + region + ":" + account + ":eventdatastore/" + id
-}
-
 // EventDataStore is one entry of ListEventDataStores, and the shape of
 // GetEventDataStore's response.
 type EventDataStore struct {
@@ -98,7 +95,7 @@ type EventDataStore struct {
 // describeEDS describes the event data store to caller c.
 func (s *Service) describeEDS(c *awsapi.Caller, id edsIdentity) EventDataStore {
 	d := EventDataStore{
-		EventDataStoreArn: eventDataStoreARN(c.Region, c.Principal.AccountID, id.ID),
+		EventDataStoreArn: cloudtrailarn.EventDataStore(c.Region, c.Principal.AccountID, id.ID),
 		Name:              edsName,
 		Status:            edsEnabled,
 		// It holds every category opentrail stores.
@@ -168,16 +165,16 @@ func (s *Service) GetEventDataStore(ctx context.Context, in *GetEventDataStoreIn
 	if ref == "" {
 		return nil, awsapi.NewError(codeInvalidParameter, "EventDataStore is required.")
 	}
-	if n := len(ref); n < 3 || n > 256 || !allRunes(ref, isARNChar) {
+	if n := len(ref); n < 3 || n > 256 || !allRunes(ref, cloudtrailarn.IsARNChar) {
 		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN or ID.", truncate(ref, 128))
 	}
 	want, account := ref, p.AccountID
 	if strings.HasPrefix(ref, "arn:") {
-		a, err := parseResourceARN(ref, "eventdatastore")
+		a, err := cloudtrailarn.Parse(ref, "eventdatastore")
 		if err != nil {
 			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(ref, 128))
 		}
-		want, account = a.id, a.account
+		want, account = a.ID, a.Account
 	}
 	id, err := s.eventDataStore(ctx)
 	if err != nil {

@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func newEDSEnv(t *testing.T, dir string, opts Options, now time.Time) *edsEnv {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Options: opts, Now: func() time.Time { return now }, Logger: quiet})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Options: opts, Now: func() time.Time { return now }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,15 @@ func TestEventDataStore(t *testing.T) {
 	}
 }
 
-// A Service over something other than the store has no event data store.
+// A Service without the store has no event data store.
 func TestEventDataStoreUnsupported(t *testing.T) {
-	e := newEnv(t, Options{})
-	code, body := e.call(acctA, "eu-west-1", "ListEventDataStores", `{}`)
+	quiet := slog.New(slog.DiscardHandler)
+	svc, err := New(Config{TokenKey: tokKey, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := awsapi.NewRouter("cloudtrail", nil, quiet)
+	svc.Register(r)
+	code, body := callRouter(r, acctA, "eu-west-1", "ListEventDataStores", `{}`)
 	wantError(t, code, body, 400, "UnsupportedOperationException", "Event data stores are not available on this server.")
 }

@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -114,21 +116,21 @@ type lakeImports struct {
 	mu     sync.Mutex
 	m      map[string]*lakeImport
 	loaded bool
-	ctx    context.Context // parent of every run; set by StartImports
+	ctx    context.Context // parent of every run; set by Start
 	wg     sync.WaitGroup
 }
 
 // importStore is what imports need of the store.
-func (s *Service) importStore() (*store.Store, error) {
-	st, ok := s.store.(*store.Store)
-	if !ok || s.importSink == nil || s.buckets == nil {
+func (s *Service) importStore() (Meta, error) {
+	st := s.meta
+	if st == nil || s.importSink == nil || s.buckets == nil || s.stateDir == "" {
 		return nil, awsapi.NewError(codeUnsupportedOperation, "Imports are not available on this server.")
 	}
 	return st, nil
 }
 
 // loadImports reads the kept imports once. Call with mu held.
-func (s *Service) loadImports(ctx context.Context, st *store.Store) error {
+func (s *Service) loadImports(ctx context.Context, st Meta) error {
 	li := &s.imports
 	if li.loaded {
 		return nil
@@ -154,7 +156,7 @@ func (s *Service) loadImports(ctx context.Context, st *store.Store) error {
 }
 
 // saveImports writes every import to the store. Call with mu held.
-func (s *Service) saveImports(ctx context.Context, st *store.Store) error {
+func (s *Service) saveImports(ctx context.Context, st Meta) error {
 	list := make([]*lakeImport, 0, len(s.imports.m))
 	for _, imp := range s.imports.m {
 		s.refreshStats(imp)
@@ -170,10 +172,10 @@ func (s *Service) saveImports(ctx context.Context, st *store.Store) error {
 	return st.SetMeta(ctx, importsMetaKey, b)
 }
 
-// StartImports resumes the imports that were running when the server last
-// stopped and lets StartImport run new ones until ctx ends. WaitImports
-// then waits for the running ones to stop; they resume at the next start.
-func (s *Service) StartImports(ctx context.Context) {
+// startImports resumes the imports that were running when the server last
+// stopped and lets StartImport run new ones until ctx ends (Start and
+// Close); the running ones resume at the next start.
+func (s *Service) startImports(ctx context.Context) {
 	st, err := s.importStore()
 	if err != nil {
 		return
@@ -194,14 +196,10 @@ func (s *Service) StartImports(ctx context.Context) {
 	}
 }
 
-// WaitImports waits for the imports' goroutines to end, once the context
-// given to StartImports has.
-func (s *Service) WaitImports() { s.imports.wg.Wait() }
-
 // importRole checks the form of an IAM role ARN.
 func importRole(arn string) bool {
 	f := strings.SplitN(arn, ":", 6)
-	return len(f) == 6 && f[0] == "arn" && f[1] != "" && f[2] == "iam" && f[3] == "" && isAccountID(f[4]) && strings.HasPrefix(f[5], "role/") && len(f[5]) > len("role/")
+	return len(f) == 6 && f[0] == "arn" && f[1] != "" && f[2] == "iam" && f[3] == "" && cloudtrailarn.IsAccountID(f[4]) && strings.HasPrefix(f[5], "role/") && len(f[5]) > len("role/")
 }
 
 // StartImportInput is StartImport's request.
@@ -314,7 +312,7 @@ func (s *Service) newImport(ctx context.Context, c *awsapi.Caller, in *StartImpo
 		return nil, awsapi.Errorf(codeInvalidParameter, "Destinations must name exactly one event data store; got %d.", len(in.Destinations))
 	}
 	dest := in.Destinations[0]
-	a, err := parseResourceARN(dest, "eventdatastore")
+	a, err := cloudtrailarn.Parse(dest, "eventdatastore")
 	if err != nil {
 		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(dest, 128))
 	}
@@ -322,7 +320,7 @@ func (s *Service) newImport(ctx context.Context, c *awsapi.Caller, in *StartImpo
 	if err != nil {
 		return nil, err
 	}
-	if a.account != p.AccountID || !strings.EqualFold(a.id, eds.ID) {
+	if a.Account != p.AccountID || !strings.EqualFold(a.ID, eds.ID) {
 		return nil, awsapi.NewError(codeEventDataStoreNotFound, "The event data store was not found.")
 	}
 	if in.ImportSource == nil || in.ImportSource.S3 == nil {
@@ -343,7 +341,7 @@ func (s *Service) newImport(ctx context.Context, c *awsapi.Caller, in *StartImpo
 		return nil, err
 	}
 	imp := &lakeImport{ID: awsapi.NewUUID(), Account: p.AccountID, Management: p.Management,
-		Destination: eventDataStoreARN(a.region, a.account, eds.ID), Source: src, Status: importInitializing}
+		Destination: cloudtrailarn.EventDataStore(a.Region, a.Account, eds.ID), Source: src, Status: importInitializing}
 	if in.StartEventTime != nil && !in.StartEventTime.IsZero() {
 		t := in.StartEventTime.UTC()
 		imp.Start = &t
@@ -386,7 +384,7 @@ func (s *Service) importBucket(ctx context.Context, account string, management b
 }
 
 // startRun runs imp in the background. Call with mu held and li.ctx set.
-func (s *Service) startRun(st *store.Store, imp *lakeImport) {
+func (s *Service) startRun(st Meta, imp *lakeImport) {
 	li := &s.imports
 	ctx, cancel := context.WithCancel(li.ctx)
 	run := &importRun{cancel: cancel, done: make(chan struct{}), prefixes: map[string]*prefixCount{}}
@@ -424,7 +422,7 @@ func (s *Service) startRun(st *store.Store, imp *lakeImport) {
 }
 
 // runImport reads the import's files into the store.
-func (s *Service) runImport(ctx context.Context, st *store.Store, imp *lakeImport, run *importRun) error {
+func (s *Service) runImport(ctx context.Context, st Meta, imp *lakeImport, run *importRun) error {
 	li := &s.imports
 	li.mu.Lock()
 	bucket, prefix, _ := importer.ParseS3URL(imp.Source.S3LocationUri)
@@ -445,7 +443,7 @@ func (s *Service) runImport(ctx context.Context, st *store.Store, imp *lakeImpor
 	if err != nil {
 		return err
 	}
-	state, err := importer.OpenState(filepath.Join(st.Dir(), "imports", id+".state"), false)
+	state, err := importer.OpenState(filepath.Join(s.stateDir, id+".state"), false)
 	if err != nil {
 		return err
 	}
@@ -559,7 +557,7 @@ type ImportIDInput struct {
 }
 
 // lockImport finds the caller's import and returns with mu held.
-func (s *Service) lockImport(ctx context.Context, id string) (*store.Store, *lakeImport, error) {
+func (s *Service) lockImport(ctx context.Context, id string) (Meta, *lakeImport, error) {
 	_, p, err := callerOf(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -666,11 +664,11 @@ func (s *Service) ListImports(ctx context.Context, in *ListImportsInput) (*ListI
 	}
 	wantID := ""
 	if in.Destination != "" {
-		a, err := parseResourceARN(in.Destination, "eventdatastore")
+		a, err := cloudtrailarn.Parse(in.Destination, "eventdatastore")
 		if err != nil {
 			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(in.Destination, 128))
 		}
-		wantID = a.id
+		wantID = a.ID
 	}
 	s.imports.mu.Lock()
 	if err := s.loadImports(ctx, st); err != nil {
@@ -693,15 +691,15 @@ func (s *Service) ListImports(ctx context.Context, in *ListImportsInput) (*ListI
 		}
 		return items[i].ImportId < items[j].ImportId
 	})
-	hash := newQueryHasher().str(p.AccountID).str(in.Destination).str(in.ImportStatus).sum()
-	start, err := s.pageStart(tokenListImports, hash, in.NextToken, len(items), func(i int) string { return items[i].ImportId })
+	hash := pagetoken.NewHasher().Str(p.AccountID).Str(in.Destination).Str(in.ImportStatus).Sum()
+	start, err := s.pageStart(pagetoken.KindListImports, hash, in.NextToken, len(items), func(i int) string { return items[i].ImportId })
 	if err != nil {
 		return nil, err
 	}
 	end := min(start+max, len(items))
 	out := &ListImportsOutput{Imports: append([]ImportsListItem{}, items[start:end]...)}
 	if end < len(items) {
-		out.NextToken = s.tokens.issue(tokenListImports, hash, []byte(items[end-1].ImportId))
+		out.NextToken = s.tokens.Issue(pagetoken.KindListImports, hash, []byte(items[end-1].ImportId))
 	}
 	return out, nil
 }
@@ -732,15 +730,15 @@ func (s *Service) ListImportFailures(ctx context.Context, in *ListImportFailures
 	}
 	fs := append([]ImportFailure{}, imp.Failures...)
 	s.imports.mu.Unlock()
-	hash := newQueryHasher().str(imp.ID).sum()
-	start, err := s.pageStart(tokenListImportFailures, hash, in.NextToken, len(fs), nil)
+	hash := pagetoken.NewHasher().Str(imp.ID).Sum()
+	start, err := s.pageStart(pagetoken.KindListImportFailure, hash, in.NextToken, len(fs), nil)
 	if err != nil {
 		return nil, err
 	}
 	end := min(start+max, len(fs))
 	out := &ListImportFailuresOutput{Failures: fs[start:end]}
 	if end < len(fs) {
-		out.NextToken = s.tokens.issue(tokenListImportFailures, hash, []byte(fmt.Sprint(end)))
+		out.NextToken = s.tokens.Issue(pagetoken.KindListImportFailure, hash, []byte(fmt.Sprint(end)))
 	}
 	return out, nil
 }
@@ -759,11 +757,11 @@ func pageSize(n *int) (int, error) {
 // pageStart opens a NextToken: with key, the token holds the last
 // returned item's key and the page starts after it; without, it holds the
 // next index.
-func (s *Service) pageStart(kind byte, hash [hashLen]byte, token string, n int, key func(int) string) (int, error) {
+func (s *Service) pageStart(kind byte, hash [pagetoken.HashLen]byte, token string, n int, key func(int) string) (int, error) {
 	if token == "" {
 		return 0, nil
 	}
-	b, err := s.tokens.open(kind, hash, token)
+	b, err := s.tokens.Open(kind, hash, token)
 	if err != nil {
 		return 0, err
 	}

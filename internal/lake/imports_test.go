@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -63,14 +64,13 @@ func (g *gateSink) distinct() int {
 // importEnv is a Service over a real store and a built-in object store
 // holding a bucket of trail logs.
 type importEnv struct {
-	t      *testing.T
-	dir    string
-	st     *store.Store
-	bk     *objstore.FSBuckets
-	sink   *gateSink
-	json   *awsapi.Router
-	cancel context.CancelFunc
-	svc    *Service
+	t    *testing.T
+	dir  string
+	st   *store.Store
+	bk   *objstore.FSBuckets
+	sink *gateSink
+	json *awsapi.Router
+	svc  *Service
 }
 
 func newImportEnv(t *testing.T, dir string, bk *objstore.FSBuckets, sink *gateSink) *importEnv {
@@ -80,15 +80,15 @@ func newImportEnv(t *testing.T, dir string, bk *objstore.FSBuckets, sink *gateSi
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: quiet, Buckets: bk, ImportSink: sink})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: quiet, Buckets: bk, ImportSink: sink,
+		ImportStateDir: filepath.Join(st.Dir(), "imports")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := awsapi.NewRouter("cloudtrail", nil, quiet)
 	svc.Register(r)
-	ctx, cancel := context.WithCancel(context.Background())
-	svc.StartImports(ctx)
-	e := &importEnv{t: t, dir: dir, st: st, bk: bk, sink: sink, json: r, cancel: cancel, svc: svc}
+	svc.Start()
+	e := &importEnv{t: t, dir: dir, st: st, bk: bk, sink: sink, json: r, svc: svc}
 	t.Cleanup(e.close)
 	return e
 }
@@ -98,8 +98,9 @@ func (e *importEnv) close() {
 	if e.st == nil {
 		return
 	}
-	e.cancel()
-	e.svc.WaitImports()
+	if err := e.svc.Close(context.Background()); err != nil {
+		e.t.Error(err)
+	}
 	e.st.Close()
 	e.st = nil
 }

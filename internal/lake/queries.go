@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/query"
-	"github.com/opentrail/opentrail/internal/store"
 )
 
 // CloudTrail Lake query operations: StartQuery runs a query in the
@@ -68,19 +69,9 @@ type lakeQuery struct {
 	done                   time.Time
 }
 
-// StartQueryInput is StartQuery's request.
-type StartQueryInput struct {
-	QueryStatement               string
-	DeliveryS3Uri                string
-	QueryAlias                   string
-	QueryParameters              []string
-	EventDataStoreOwnerAccountId string
-}
+type StartQueryInput = cloudtrailwire.StartQueryInput
 
-// StartQueryOutput is StartQuery's response.
-type StartQueryOutput struct {
-	QueryId string
-}
+type StartQueryOutput = cloudtrailwire.StartQueryOutput
 
 // StartQuery checks the statement and runs it in the background.
 func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQueryOutput, error) {
@@ -88,8 +79,7 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	if err != nil {
 		return nil, err
 	}
-	st, ok := s.store.(*store.Store)
-	if !ok {
+	if s.engine == nil {
 		return nil, awsapi.NewError(codeUnsupportedOperation, "Queries are not available on this server.")
 	}
 	switch {
@@ -104,7 +94,7 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	case in.EventDataStoreOwnerAccountId != "" && in.EventDataStoreOwnerAccountId != p.AccountID:
 		return nil, awsapi.Errorf(codeInvalidParameter, "EventDataStoreOwnerAccountId must be your own account, %s.", p.AccountID)
 	}
-	if err := query.Check(ctx, st, in.QueryStatement); err != nil {
+	if err := s.engine.Check(ctx, in.QueryStatement); err != nil {
 		var ie *query.InvalidQueryError
 		if errors.As(err, &ie) {
 			return nil, awsapi.NewError(codeInvalidQueryStatement, ie.Reason)
@@ -136,11 +126,15 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	lq.m[q.id] = q
 	lq.mu.Unlock()
 
-	go s.runQuery(qctx, st, q)
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		s.runQuery(qctx, q)
+	}()
 	return &StartQueryOutput{QueryId: q.id}, nil
 }
 
-func (s *Service) runQuery(ctx context.Context, st *store.Store, q *lakeQuery) {
+func (s *Service) runQuery(ctx context.Context, q *lakeQuery) {
 	lq := &s.queries
 	lq.mu.Lock()
 	if q.status != queryQueued { // cancelled before it started
@@ -157,7 +151,7 @@ func (s *Service) runQuery(ctx context.Context, st *store.Store, q *lakeQuery) {
 	if q.management {
 		opts = query.Options{AllAccounts: true, Timeout: queryTimeout, MaxRows: queryMaxRows}
 	}
-	res, err := query.Run(ctx, st, q.statement, opts)
+	res, err := s.engine.Run(ctx, q.statement, opts)
 
 	lq.mu.Lock()
 	defer lq.mu.Unlock()
@@ -182,6 +176,17 @@ func (s *Service) runQuery(ctx context.Context, st *store.Store, q *lakeQuery) {
 	default:
 		q.status, q.errMsg = queryFailed, err.Error()
 		s.logger.Warn("query failed", "query_id", q.id, "err", err)
+	}
+}
+
+// cancelAll cancels every query that has not finished (Close).
+func (lq *lakeQueries) cancelAll() {
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	for _, q := range lq.m {
+		if q.done.IsZero() {
+			q.cancel()
+		}
 	}
 }
 
@@ -236,30 +241,11 @@ func (s *Service) lockQuery(ctx context.Context, id string) (*lakeQuery, error) 
 	return q, nil
 }
 
-// QueryStatisticsForDescribeQuery is DescribeQuery's QueryStatistics.
-type QueryStatisticsForDescribeQuery struct {
-	EventsMatched         int64
-	EventsScanned         int64
-	BytesScanned          int64
-	ExecutionTimeInMillis int64
-	CreationTime          awsapi.Time
-}
+type QueryStatisticsForDescribeQuery = cloudtrailwire.QueryStatisticsForDescribeQuery
 
-// DescribeQueryInput is DescribeQuery's request.
-type DescribeQueryInput struct {
-	QueryId        string
-	EventDataStore string // deprecated; ignored
-	QueryAlias     string
-}
+type DescribeQueryInput = cloudtrailwire.DescribeQueryInput
 
-// DescribeQueryOutput is DescribeQuery's response.
-type DescribeQueryOutput struct {
-	QueryId         string
-	QueryString     string
-	QueryStatus     string
-	QueryStatistics QueryStatisticsForDescribeQuery
-	ErrorMessage    string `json:",omitempty"`
-}
+type DescribeQueryOutput = cloudtrailwire.DescribeQueryOutput
 
 // DescribeQuery reports a query's status and statistics.
 func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*DescribeQueryOutput, error) {
@@ -280,30 +266,11 @@ func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*D
 	return out, nil
 }
 
-// GetQueryResultsInput is GetQueryResults' request.
-type GetQueryResultsInput struct {
-	QueryId         string
-	NextToken       string
-	MaxQueryResults *int
-	EventDataStore  string // deprecated; ignored
-}
+type GetQueryResultsInput = cloudtrailwire.GetQueryResultsInput
 
-// QueryStatistics is GetQueryResults' QueryStatistics.
-type QueryStatistics struct {
-	ResultsCount      int
-	TotalResultsCount int
-	BytesScanned      int64
-}
+type QueryStatistics = cloudtrailwire.QueryStatistics
 
-// GetQueryResultsOutput is GetQueryResults' response. Each row is a list
-// of single-entry maps, column name to value, in column order.
-type GetQueryResultsOutput struct {
-	QueryStatus     string
-	QueryStatistics QueryStatistics
-	QueryResultRows [][]map[string]string
-	NextToken       string `json:",omitempty"`
-	ErrorMessage    string `json:",omitempty"`
-}
+type GetQueryResultsOutput = cloudtrailwire.GetQueryResultsOutput
 
 // GetQueryResults returns a page of a query's rows (1–1000, default 1000).
 // A query still running answers with its status and no rows.
@@ -347,30 +314,22 @@ func (s *Service) GetQueryResults(ctx context.Context, in *GetQueryResultsInput)
 	}
 	out.QueryStatistics = QueryStatistics{ResultsCount: end - start, TotalResultsCount: len(q.res.Rows), BytesScanned: q.res.Stats.BytesScanned}
 	if end < len(q.res.Rows) {
-		out.NextToken = s.tokens.issue(tokenQueryResults, newQueryHasher().str(q.id).sum(), []byte(strconv.Itoa(end)))
+		out.NextToken = s.tokens.Issue(pagetoken.KindQueryResults, pagetoken.NewHasher().Str(q.id).Sum(), []byte(strconv.Itoa(end)))
 	}
 	return out, nil
 }
 
 // queryToken checks a GetQueryResults NextToken and returns its offset.
 func (s *Service) queryToken(id, token string) (int, error) {
-	b, err := s.tokens.open(tokenQueryResults, newQueryHasher().str(id).sum(), token)
+	b, err := s.tokens.Open(pagetoken.KindQueryResults, pagetoken.NewHasher().Str(id).Sum(), token)
 	if err != nil {
 		return 0, err
 	}
 	return strconv.Atoi(string(b))
 }
 
-// Token kinds of the query operations (see token.go).
-const (
-	tokenQueryResults       byte = 'Q'
-	tokenListQueries        byte = 'q'
-	tokenListImports        byte = 'I'
-	tokenListImportFailures byte = 'F'
-)
-
-func listQueriesHash(account string, in *ListQueriesInput) [hashLen]byte {
-	return newQueryHasher().str(account).str(in.EventDataStore).str(in.QueryStatus).time(in.StartTime.Time).time(in.EndTime.Time).sum()
+func listQueriesHash(account string, in *ListQueriesInput) [pagetoken.HashLen]byte {
+	return pagetoken.NewHasher().Str(account).Str(in.EventDataStore).Str(in.QueryStatus).Time(in.StartTime.Time).Time(in.EndTime.Time).Sum()
 }
 
 // ListQueriesInput is ListQueries' request.
@@ -437,7 +396,7 @@ func (s *Service) ListQueries(ctx context.Context, in *ListQueriesInput) (*ListQ
 	})
 	start := 0
 	if in.NextToken != "" {
-		b, err := s.tokens.open(tokenListQueries, listQueriesHash(p.AccountID, in), in.NextToken)
+		b, err := s.tokens.Open(pagetoken.KindListQueries, listQueriesHash(p.AccountID, in), in.NextToken)
 		if err != nil {
 			return nil, err
 		}
@@ -454,23 +413,14 @@ func (s *Service) ListQueries(ctx context.Context, in *ListQueriesInput) (*ListQ
 	end := min(start+max, len(qs))
 	out := &ListQueriesOutput{Queries: append([]QuerySummary{}, qs[start:end]...)}
 	if end < len(qs) {
-		out.NextToken = s.tokens.issue(tokenListQueries, listQueriesHash(p.AccountID, in), []byte(qs[end-1].QueryId))
+		out.NextToken = s.tokens.Issue(pagetoken.KindListQueries, listQueriesHash(p.AccountID, in), []byte(qs[end-1].QueryId))
 	}
 	return out, nil
 }
 
-// CancelQueryInput is CancelQuery's request.
-type CancelQueryInput struct {
-	QueryId                      string
-	EventDataStore               string // deprecated; ignored
-	EventDataStoreOwnerAccountId string
-}
+type CancelQueryInput = cloudtrailwire.CancelQueryInput
 
-// CancelQueryOutput is CancelQuery's response.
-type CancelQueryOutput struct {
-	QueryId     string
-	QueryStatus string
-}
+type CancelQueryOutput = cloudtrailwire.CancelQueryOutput
 
 // CancelQuery stops a queued or running query; a finished one is
 // InactiveQueryException.

@@ -1,4 +1,4 @@
-package api
+package lake
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
 	if _, err := st.Append(ctx, recs, testNow); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

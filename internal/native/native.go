@@ -1,27 +1,130 @@
-package api
+// Package native is opentrail's own HTTP API under /v1, for clients
+// that want more than CloudTrail's: GET /v1/events (history beyond
+// LookupEvents: several attributes at once, data events, all regions,
+// RFC 3339 times, up to 1000 events a page, no retention window) and
+// GET /v1/trails (every trail of the account with its delivery status and
+// delivered-through watermark).
+//
+// It is not the AWS operations (internal/cloudtrail and its siblings) nor
+// POST /v1/events, /v1/keys and S3 notifications, which internal/server
+// still serves itself. The handlers read the authenticated caller from the
+// context (awsapi.CallerFrom) and reach storage and delivery through the
+// interfaces declared here. Only internal/server imports it.
+package native
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
+	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
-// Native serves opentrail's own history API, GET /v1/events, which goes
-// beyond LookupEvents: several attributes at once, data events, all
-// regions, RFC 3339 times, up to 1000 events a page, and no retention
-// window. Get one with Service.Native.
-type Native struct{ s *Service }
+// Store is the part of the event store the native API reads
+// (*store.Store implements it).
+type Store interface {
+	// Lookup returns events matching q, newest first (eventTime
+	// descending, then sequence number descending), at most q.Limit.
+	Lookup(ctx context.Context, q store.LookupQuery) ([]store.Event, error)
+	// ListTrails returns every trail of account, in all regions.
+	ListTrails(ctx context.Context, account string) ([]store.Trail, error)
+}
 
-// Native returns the handler of the native history API.
-func (s *Service) Native() *Native { return &Native{s: s} }
+// Delivery reports trail delivery status (*trail.Deliverer implements
+// it).
+type Delivery interface {
+	Status(ctx context.Context, arn string) (trail.Status, error)
+}
+
+// Config configures a Native.
+type Config struct {
+	Store Store // required
+	// TokenKey signs the next-page tokens (HMAC-SHA256); at least
+	// pagetoken.MinKeyLen bytes.
+	TokenKey []byte
+	// Delivery, when set, adds delivery status to GET /v1/trails.
+	Delivery Delivery
+	Logger   *slog.Logger // nil means slog.Default()
+}
+
+// Native serves the native read endpoints. Create it with New.
+type Native struct {
+	store    Store
+	tokens   pagetoken.Signer
+	delivery Delivery
+	logger   *slog.Logger
+}
+
+// New checks cfg and returns a Native.
+func New(cfg Config) (*Native, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("new native API: Store is required")
+	}
+	if len(cfg.TokenKey) < pagetoken.MinKeyLen {
+		return nil, fmt.Errorf("new native API: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), pagetoken.MinKeyLen)
+	}
+	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery, logger: cfg.Logger}
+	if n.logger == nil {
+		n.logger = slog.Default()
+	}
+	return n, nil
+}
+
+// lookupKeys are the LookupEvents attribute keys, which GET /v1/events
+// takes too.
+var lookupKeys = cloudtrailwire.LookupAttributeKeys
+
+const maxAttributeValueLen = cloudtrailwire.MaxAttributeValueLen
+
+// errNoCaller is an internal error: the server must put a Caller with a
+// Principal into every request context.
+var errNoCaller = errors.New("no authenticated caller in request context")
+
+func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
+	c := awsapi.CallerFrom(ctx)
+	if c == nil || c.Principal == nil {
+		return nil, nil, errNoCaller
+	}
+	return c, c.Principal, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// marshalNoEscape encodes v as JSON without escaping <, > and &.
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
 
 // Native lookup limits.
 const (
@@ -32,8 +135,8 @@ const (
 // nativeCategories maps the category parameter to store categories; nil
 // means every category.
 var nativeCategories = map[string][]string{
-	"management": {event.CategoryManagement, auditEventCategory},
-	"activity":   {auditEventCategory},
+	"management": {event.CategoryManagement, event.CategoryActivityAuditLog},
+	"activity":   {event.CategoryActivityAuditLog},
 	"data":       {event.CategoryData},
 	"insight":    {event.CategoryInsight},
 	"all":        nil,
@@ -56,7 +159,7 @@ type nativeQuery struct {
 	q     store.LookupQuery
 	limit int
 	next  string
-	hash  [hashLen]byte
+	hash  [pagetoken.HashLen]byte
 }
 
 func badParam(format string, args ...any) error {
@@ -121,7 +224,7 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 				n.q.Region = v
 			}
 		case "account":
-			if !isAccountID(v) {
+			if !cloudtrailarn.IsAccountID(v) {
 				return nil, badParam("Parameter account must be a 12-digit account ID; got %q.", truncate(v, 64))
 			}
 			if v != p.AccountID && !p.Management {
@@ -148,13 +251,13 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 	if !p.Management || vals.Has("account") {
 		n.q.Accounts = []string{account}
 	}
-	h := newQueryHasher().str(p.AccountID).str(strings.Join(n.q.Accounts, ",")).str(n.q.Region).str(category)
-	h.int(int64(len(n.q.Attrs)))
+	h := pagetoken.NewHasher().Str(p.AccountID).Str(strings.Join(n.q.Accounts, ",")).Str(n.q.Region).Str(category)
+	h.Int(int64(len(n.q.Attrs)))
 	for _, a := range n.q.Attrs {
-		h.str(a.Key).str(a.Value)
+		h.Str(a.Key).Str(a.Value)
 	}
-	h.time(n.q.Start).time(n.q.End)
-	n.hash = h.sum()
+	h.Time(n.q.Start).Time(n.q.End)
+	n.hash = h.Sum()
 	n.q.Limit = n.limit + 1
 	return n, nil
 }
@@ -179,7 +282,7 @@ func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
 		reqID = awsapi.NewUUID()
 	}
 	fail := func(err error) {
-		awsapi.WriteRESTJSONError(w, reqID, awsapi.AsError(ctx, h.s.logger, reqID, err))
+		awsapi.WriteRESTJSONError(w, reqID, awsapi.AsError(ctx, h.logger, reqID, err))
 	}
 	if c == nil || c.Principal == nil {
 		fail(errNoCaller)
@@ -196,14 +299,14 @@ func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if n.next != "" {
-		pos, err := h.s.openPosition(tokenNative, n.hash, n.next)
+		pos, err := h.openPosition(n.hash, n.next)
 		if err != nil {
 			fail(err)
 			return
 		}
 		n.q.After = pos
 	}
-	evs, err := h.s.store.Lookup(ctx, n.q)
+	evs, err := h.store.Lookup(ctx, n.q)
 	if err != nil {
 		fail(fmt.Errorf("native lookup: %w", err))
 		return
@@ -211,7 +314,7 @@ func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
 	out := nativeOutput{Events: make([]rawJSON, 0, min(len(evs), n.limit))}
 	if len(evs) > n.limit {
 		evs = evs[:n.limit]
-		out.Next = h.s.issuePosition(tokenNative, n.hash, evs[len(evs)-1])
+		out.Next = h.issuePosition(n.hash, evs[len(evs)-1])
 	}
 	for _, e := range evs {
 		out.Events = append(out.Events, rawJSON(e.Rec.Raw))
@@ -229,4 +332,21 @@ func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// issuePosition returns a token resuming after e.
+func (h *Native) issuePosition(qh [pagetoken.HashLen]byte, e store.Event) string {
+	return h.tokens.Issue(pagetoken.KindNative, qh, pagetoken.Position(e.Rec.EventTime, e.Seq))
+}
+
+func (h *Native) openPosition(qh [pagetoken.HashLen]byte, tok string) (*store.Position, error) {
+	b, err := h.tokens.Open(pagetoken.KindNative, qh, tok)
+	if err != nil {
+		return nil, err
+	}
+	t, seq, err := pagetoken.ParsePosition(b)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Position{Time: t, Seq: seq}, nil
 }

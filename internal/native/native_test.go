@@ -1,4 +1,4 @@
-package api
+package native
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/cloudtrail"
 )
 
 func (e *env) native(p *auth.Principal, region, method, query string) (int, string) {
@@ -19,7 +20,7 @@ func (e *env) native(p *auth.Principal, region, method, query string) (int, stri
 		req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: p, Region: region, RequestID: "n-1"}))
 	}
 	w := httptest.NewRecorder()
-	e.svc.Native().Lookup(w, req)
+	e.nat.Lookup(w, req)
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		e.t.Errorf("Content-Type %q", ct)
 	}
@@ -49,7 +50,7 @@ func (e *env) nativeIDs(p *auth.Principal, region, query string) ([]string, stri
 }
 
 func TestNativeLookup(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	seedPaging(t, e, 3)
 	e.st.add(mkRecord(t, recOpts{id: "bob-op1", t: testNow.Add(-time.Hour), name: "Op1", user: "bob"}))
 	org := principal(acctOrg)
@@ -90,7 +91,7 @@ func TestNativeLookup(t *testing.T) {
 }
 
 func TestNativeLookupBody(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	r := mkRecord(t, recOpts{id: "x-1", t: testNow, set: map[string]any{"requestParameters": map[string]any{"html": "<b>&"}}})
 	e.st.add(r)
 	status, body := e.native(principal(acctA), regionA, "GET", "")
@@ -104,7 +105,7 @@ func TestNativeLookupBody(t *testing.T) {
 }
 
 func TestNativeLookupPaging(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	seedPaging(t, e, 25)
 	pa := principal(acctA)
 	var all []string
@@ -139,7 +140,7 @@ func TestNativeLookupPaging(t *testing.T) {
 }
 
 func TestNativeLookupErrors(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, cloudtrail.Options{})
 	pa := principal(acctA)
 	tests := []struct {
 		name, method, query string

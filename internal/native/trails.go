@@ -1,11 +1,14 @@
-package api
+package native
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/trail"
 )
 
 // nativeTrail is one trail in GET /v1/trails: its place, its logging
@@ -42,12 +45,14 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 		awsapi.WriteRESTJSONError(w, "", err)
 		return
 	}
-	trails, err := n.s.accountTrails(r.Context(), p.AccountID)
+	trails, err := n.store.ListTrails(r.Context(), p.AccountID)
 	if err != nil {
-		n.s.logger.Error("list trails", "err", err)
+		err = fmt.Errorf("list trails: %w", err)
+		n.logger.Error("list trails", "err", err)
 		awsapi.WriteRESTJSONError(w, c.RequestID, err)
 		return
 	}
+	sort.Slice(trails, func(i, j int) bool { return trails[i].ARN < trails[j].ARN })
 	stamp := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -58,15 +63,22 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 		Trails []nativeTrail `json:"trails"`
 	}{Trails: []nativeTrail{}}
 	for _, t := range trails {
-		nt := nativeTrail{
-			Name: t.row.Name, ARN: t.row.ARN, HomeRegion: t.row.HomeRegion,
-			MultiRegion: t.doc.IsMultiRegionTrail, Organization: t.doc.IsOrganizationTrail,
-			Bucket: t.doc.S3BucketName, Prefix: t.doc.S3KeyPrefix, Logging: t.doc.IsLogging,
+		set, err := trail.DecodeSettings(t.Doc)
+		if err != nil {
+			err = fmt.Errorf("decode trail %s: %w", t.ARN, err)
+			n.logger.Error("list trails", "err", err)
+			awsapi.WriteRESTJSONError(w, c.RequestID, err)
+			return
 		}
-		if n.s.delivery != nil {
-			ds, err := n.s.delivery.Status(r.Context(), t.row.ARN)
+		nt := nativeTrail{
+			Name: t.Name, ARN: t.ARN, HomeRegion: t.HomeRegion,
+			MultiRegion: set.IsMultiRegionTrail, Organization: set.IsOrganizationTrail,
+			Bucket: set.S3BucketName, Prefix: set.S3KeyPrefix, Logging: set.IsLogging,
+		}
+		if n.delivery != nil {
+			ds, err := n.delivery.Status(r.Context(), t.ARN)
 			if err != nil {
-				n.s.logger.Error("delivery status", "trail", t.row.ARN, "err", err)
+				n.logger.Error("delivery status", "trail", t.ARN, "err", err)
 				awsapi.WriteRESTJSONError(w, c.RequestID, err)
 				return
 			}

@@ -20,7 +20,6 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/opentrail/opentrail/internal/api"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/clock"
@@ -30,7 +29,9 @@ import (
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/keys"
+	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/metrics"
+	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -59,8 +60,8 @@ type Server struct {
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
-	native         *api.Native
-	api            *api.Service
+	native         *native.Native
+	lake           *lake.Service // Lake's queries and imports: started and closed with the server
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -134,29 +135,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		Logger:         logger,
 		Metrics:        s.reg,
 	})
-	window := time.Duration(cfg.History.LookupWindowDays) * 24 * time.Hour
-	if window == 0 {
-		window = 100 * 365 * 24 * time.Hour // no limit
-	}
-	svc, err := api.New(api.Config{
-		Store:      st,
-		Ingester:   s.ingester,
-		TokenKey:   tokenKey,
-		Logger:     logger,
-		CanWrite:   s.dir.CanWrite,
-		Buckets:    s.buckets,
-		Delivery:   s.deliverer,
-		Org:        orgOf(&cfg),
-		Keys:       s.keys,
-		ImportSink: ingestSink{s.ingester, LakeImportIngestName},
-		Options: api.Options{
-			IncludeDataEvents: cfg.History.IncludeDataEvents,
-			RateLimit:         cfg.History.LookupRateLimit,
-			Retention:         window,
-			StoreRetention:    cfg.RetentionDuration(),
-		},
-	})
-	if err != nil {
+	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
+	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
+	if err := s.newServices(tokenKey); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -164,16 +145,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
-	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
-	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
 	if s.fsBuckets != nil {
 		s.s3 = s3api.New(s.fsBuckets, s3api.Options{Logger: logger, Auditor: s})
 	}
 	s.sts = sts.New(sts.Options{Auditor: s, Logger: logger})
-	svc.Register(s.cloudtrail)
-	svc.RegisterData(s.cloudtrailData)
-	s.native = svc.Native()
-	s.api = svc
 
 	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "Authenticated API requests, by the service they were signed for.", "service",
 		append([]string{nativeService}, apiServices...)...)
@@ -362,7 +337,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.releaseMemoryLoop(bg)
 	}()
 	s.startPollers(bg, &wg)
-	s.api.StartImports(bg)
+	s.lake.Start()
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
@@ -392,7 +367,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopBG()
 	wg.Wait()
-	s.api.WaitImports()
+	if err := s.lake.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}

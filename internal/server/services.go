@@ -1,0 +1,72 @@
+package server
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/cloudtrail"
+	"github.com/opentrail/opentrail/internal/cloudtraildata"
+	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/native"
+)
+
+// newServices builds the wire services over the store, the ingester and
+// delivery, and registers their operations: CloudTrail's and Lake's into
+// the cloudtrail router, CloudTrail Data's into the cloudtrail-data one.
+// tokenKey signs every pagination token.
+func (s *Server) newServices(tokenKey []byte) error {
+	cfg, st, logger := &s.cfg, s.store, s.log
+	window := time.Duration(cfg.History.LookupWindowDays) * 24 * time.Hour
+	if window == 0 {
+		window = 100 * 365 * 24 * time.Hour // no limit
+	}
+	ct, err := cloudtrail.New(cloudtrail.Config{
+		Store:    st,
+		TokenKey: tokenKey,
+		Logger:   logger,
+		Buckets:  s.buckets,
+		Delivery: s.deliverer,
+		Org:      orgOf(cfg),
+		Keys:     s.keys,
+		Options: cloudtrail.Options{
+			IncludeDataEvents: cfg.History.IncludeDataEvents,
+			RateLimit:         cfg.History.LookupRateLimit,
+			Retention:         window,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	data, err := cloudtraildata.New(cloudtraildata.Config{
+		Channels: st,
+		Ingester: s.ingester,
+		Status:   ct,
+		CanWrite: s.dir.CanWrite,
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+	lk, err := lake.New(lake.Config{
+		Meta:           st,
+		Engine:         lake.StoreEngine(st),
+		TokenKey:       tokenKey,
+		Options:        lake.Options{StoreRetention: cfg.RetentionDuration()},
+		Buckets:        s.buckets,
+		ImportSink:     ingestSink{s.ingester, LakeImportIngestName},
+		ImportStateDir: filepath.Join(st.Dir(), "imports"),
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	nat, err := native.New(native.Config{Store: st, TokenKey: tokenKey, Delivery: s.deliverer, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ct.Register(s.cloudtrail)
+	lk.Register(s.cloudtrail)
+	data.Register(s.cloudtrailData)
+	s.native, s.lake = nat, lk
+	return nil
+}
