@@ -20,5 +20,7 @@
 // message; the detail is logged, never sent.
 //
 // The package depends only on the standard library and internal/auth; it is
-// imported by internal/api and internal/server.
+// imported by the wire-service packages (internal/cloudtrail,
+// cloudtraildata, lake, native, s3api), the pure packages beside them
+// (pagetoken, cloudtrailwire), internal/server and the CLI.
 package awsapi

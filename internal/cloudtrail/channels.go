@@ -11,7 +11,6 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrailarn"
-	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -58,8 +57,6 @@ type ChannelDestination struct {
 	Type     string
 	Location string
 }
-
-type ChannelTag = cloudtrailwire.ChannelTag
 
 // CreateChannelInput is the CreateChannel request.
 type CreateChannelInput struct {

@@ -12,7 +12,6 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrailarn"
-	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
@@ -55,8 +54,6 @@ const (
 	snsARNPrefixPattern = "arn:aws:sns:%s:%s:%s"
 )
 
-type InsightSelector = cloudtrailwire.InsightSelector
-
 // trailDoc is the settings document stored in store.Trail.Doc: the
 // delivery settings at its top level, then what only the control plane
 // reads.
@@ -74,8 +71,6 @@ type trailRec struct {
 	row store.Trail
 	doc trailDoc
 }
-
-type TrailInfo = cloudtrailwire.TrailInfo
 
 // CreateTrailInput is the CreateTrail request; UpdateTrail takes the same
 // members except TagsList.
@@ -126,33 +121,19 @@ type TrailOutput struct {
 	IsOrganizationTrail        bool
 }
 
-type TrailNameInput = cloudtrailwire.TrailNameInput
-
 // GetTrailOutput is the GetTrail response.
 type GetTrailOutput struct {
 	Trail TrailInfo
 }
-
-type DescribeTrailsInput = cloudtrailwire.DescribeTrailsInput
 
 // DescribeTrailsOutput is the DescribeTrails response.
 type DescribeTrailsOutput struct {
 	TrailList []TrailInfo `json:"trailList"`
 }
 
-type ListTrailsInput = cloudtrailwire.ListTrailsInput
-
-type TrailSummary = cloudtrailwire.TrailSummary
-
-type ListTrailsOutput = cloudtrailwire.ListTrailsOutput
-
 // EmptyOutput is the empty response of DeleteTrail, StartLogging,
 // StopLogging, AddTags and RemoveTags.
 type EmptyOutput struct{}
-
-type GetTrailStatusOutput = cloudtrailwire.GetTrailStatusOutput
-
-type TrailNameRefInput = cloudtrailwire.TrailNameRefInput
 
 // PutEventSelectorsInput is the PutEventSelectors request.
 type PutEventSelectorsInput struct {
@@ -161,27 +142,17 @@ type PutEventSelectorsInput struct {
 	AdvancedEventSelectors []trail.AdvancedEventSelector `json:",omitempty"`
 }
 
-type EventSelectorsOutput = cloudtrailwire.EventSelectorsOutput
-
 // PutInsightSelectorsInput is the PutInsightSelectors request.
 type PutInsightSelectorsInput struct {
 	TrailName        *string           `json:",omitempty"`
 	InsightSelectors []InsightSelector `json:",omitempty"`
 }
 
-type InsightSelectorsOutput = cloudtrailwire.InsightSelectorsOutput
-
 // TagsInput is the AddTags and RemoveTags request.
 type TagsInput struct {
 	ResourceID *string `json:"ResourceId,omitempty"`
 	TagsList   []Tag   `json:",omitempty"`
 }
-
-type ListTagsInput = cloudtrailwire.ListTagsInput
-
-type ResourceTag = cloudtrailwire.ResourceTag
-
-type ListTagsOutput = cloudtrailwire.ListTagsOutput
 
 func trailNotFound(ref, account string) error {
 	return awsapi.Errorf(codeTrailNotFound, "Unknown trail: %s for the user: %s", ref, account)

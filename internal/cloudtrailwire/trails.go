@@ -5,8 +5,9 @@
 // keys. The operations themselves are in internal/cloudtrail and
 // internal/lake, which name these types by alias.
 //
-// It has no behaviour: no I/O, no state. Anything may import it; the CLI
-// does, so that it need not pull in a service.
+// It has no behaviour: no I/O, no state; it imports only awsapi (for
+// awsapi.Time). Anything may import it; the CLI does, so that it need not
+// pull in a service.
 package cloudtrailwire
 
 import (

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
-	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/query"
 )
@@ -68,10 +67,6 @@ type lakeQuery struct {
 	cancel                 context.CancelFunc
 	done                   time.Time
 }
-
-type StartQueryInput = cloudtrailwire.StartQueryInput
-
-type StartQueryOutput = cloudtrailwire.StartQueryOutput
 
 // StartQuery checks the statement and runs it in the background.
 func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQueryOutput, error) {
@@ -241,12 +236,6 @@ func (s *Service) lockQuery(ctx context.Context, id string) (*lakeQuery, error) 
 	return q, nil
 }
 
-type QueryStatisticsForDescribeQuery = cloudtrailwire.QueryStatisticsForDescribeQuery
-
-type DescribeQueryInput = cloudtrailwire.DescribeQueryInput
-
-type DescribeQueryOutput = cloudtrailwire.DescribeQueryOutput
-
 // DescribeQuery reports a query's status and statistics.
 func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*DescribeQueryOutput, error) {
 	q, err := s.lockQuery(ctx, in.QueryId)
@@ -265,12 +254,6 @@ func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*D
 	}
 	return out, nil
 }
-
-type GetQueryResultsInput = cloudtrailwire.GetQueryResultsInput
-
-type QueryStatistics = cloudtrailwire.QueryStatistics
-
-type GetQueryResultsOutput = cloudtrailwire.GetQueryResultsOutput
 
 // GetQueryResults returns a page of a query's rows (1–1000, default 1000).
 // A query still running answers with its status and no rows.
@@ -417,10 +400,6 @@ func (s *Service) ListQueries(ctx context.Context, in *ListQueriesInput) (*ListQ
 	}
 	return out, nil
 }
-
-type CancelQueryInput = cloudtrailwire.CancelQueryInput
-
-type CancelQueryOutput = cloudtrailwire.CancelQueryOutput
 
 // CancelQuery stops a queued or running query; a finished one is
 // InactiveQueryException.

@@ -14,7 +14,7 @@
 // come from DuckDB's events table and cost nothing to read; the others are
 // read from the stored record only for the rows that reach them.
 //
-// The package is imported by internal/api and internal/cli.
+// The package is imported by internal/lake and internal/cli.
 package query
 
 import (
