@@ -30,13 +30,12 @@ const (
 
 // Channel limits and destination types.
 const (
-	destinationEventDataStore    = "EVENT_DATA_STORE"
-	destinationAWSService        = "AWS_SERVICE"
-	maxChannelsPerRegion         = 25
-	maxTagsPerResource           = 50
-	maxDestinations              = 200
-	maxListChannelsResults       = 1000
-	channelARNMin, channelARNMax = 3, 256
+	destinationEventDataStore = "EVENT_DATA_STORE"
+	destinationAWSService     = "AWS_SERVICE"
+	maxChannelsPerRegion      = 25
+	maxTagsPerResource        = 50
+	maxDestinations           = 200
+	maxListChannelsResults    = 1000
 )
 
 // Destination is where a channel's events go.

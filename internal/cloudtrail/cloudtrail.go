@@ -13,7 +13,8 @@
 // Operations read the authenticated caller from the context
 // (awsapi.CallerFrom) and see only the caller's account and region. They
 // reach storage, delivery and keys through the interfaces declared here.
-// A Service is safe for concurrent use. Only internal/server imports it.
+// A Service is safe for concurrent use. internal/server imports it (and
+// bench/lookup, which measures LookupEvents); no other package does.
 package cloudtrail
 
 import (
