@@ -113,7 +113,7 @@ type Config struct {
 }
 
 // Delivery is the part of trail delivery the control plane talks to
-// (*trail.Deliverer implements it).
+// (*delivery.Deliverer implements it).
 type Delivery interface {
 	// Status returns a trail's delivery status.
 	Status(ctx context.Context, arn string) (trail.Status, error)

@@ -10,7 +10,7 @@ import (
 )
 
 // KeySource gives the digest signing keys ListPublicKeys serves
-// (*trail.Deliverer implements it).
+// (*keys.Keys implements it).
 type KeySource interface {
 	PublicKeys(ctx context.Context, region string, start, end time.Time) ([]digest.PublicKey, error)
 }

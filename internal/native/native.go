@@ -47,7 +47,7 @@ type Store interface {
 	ListTrails(ctx context.Context, account string) ([]store.Trail, error)
 }
 
-// Delivery reports trail delivery status (*trail.Deliverer implements
+// Delivery reports trail delivery status (*delivery.Deliverer implements
 // it).
 type Delivery interface {
 	Status(ctx context.Context, arn string) (trail.Status, error)
