@@ -20,30 +20,34 @@ const module = "github.com/opentrail/opentrail/internal/"
 var floors = map[string]int{
 	// 0: pure rules and formats, and the small leaves everything may use.
 	"clock": 0, "config": 0, "event": 0, "sigv4": 0, "layout": 0,
-	"metrics": 0, "objstore": 0, "client": 0, "demo": 0,
+	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	// 2: the wire layer and the components fed by the store.
 	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2,
-	// 3: one package per AWS service spoken, and the native endpoints.
-	"api": 3, "cloudtrail": 3, "cloudtraildata": 3, "lake": 3, "native": 3, "s3api": 3, "sts": 3,
-	// 4: the front door and the wiring.
-	"server": 4,
-	// 5: the commands.
-	"cli": 5,
+	// 3: what the services share on top of the wire layer: pagination
+	// tokens, and the wire shapes the CLI decodes too.
+	"pagetoken": 3, "cloudtrailwire": 3,
+	// 4: one package per AWS service spoken, and the native endpoints.
+	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4,
+	// 5: the front door and the wiring.
+	"server": 5,
+	// 6: the commands.
+	"cli": 6,
 	// Tests only: they may drive anything.
-	"e2e": 6,
+	"e2e": 7,
 }
 
 // pure packages hold rules and formats: no database, no network clients,
 // no other opentrail package but the ones listed.
 var pure = map[string][]string{
-	"clock":  nil,
-	"event":  nil,
-	"sigv4":  nil,
-	"digest": {"layout"},
-	"layout": nil,
-	"trail":  {"event", "layout"},
+	"clock":         nil,
+	"cloudtrailarn": nil,
+	"event":         nil,
+	"sigv4":         nil,
+	"digest":        {"layout"},
+	"layout":        nil,
+	"trail":         {"event", "layout"},
 }
 
 // impure are imports a pure package never makes.
