@@ -7,7 +7,7 @@ import (
 )
 
 // Settings are the parts of a trail's stored settings document that decide
-// what it delivers and where. The control plane (internal/api) stores a
+// what it delivers and where. The control plane (internal/cloudtrail) stores a
 // larger document with these fields at its top level; delivery reads them
 // back with DecodeSettings.
 type Settings struct {
