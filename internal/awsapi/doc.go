@@ -1,11 +1,17 @@
 // Package awsapi is opentrail's AWS wire layer: it speaks AWS JSON 1.1
-// (X-Amz-Target routing, used by the cloudtrail service) and REST-JSON (used
-// by cloudtrail-data), decodes request bodies, encodes responses and is the
-// one place that turns Go errors into AWS errors on the wire
-// ({"__type","message"} plus the X-Amzn-ErrorType header and a status code).
+// (X-Amz-Target routing, used by the cloudtrail service), REST-JSON (used
+// by cloudtrail-data) and method-and-path routing with raw bodies (the
+// native /v1 API, [PathRouter]), decodes request bodies, encodes responses
+// and is the one place that turns Go errors into AWS JSON errors on the
+// wire ({"__type","message"} plus the X-Amzn-ErrorType header and a status
+// code). It is not the front door (SigV4, the body budget, routing by
+// service: internal/server) nor the XML error formats of S3 and STS
+// (internal/s3api, internal/sts).
 //
-// Every call routed through a [Router] or [RESTRouter] is recorded as a
-// CloudTrail event of itself (see [AuditRecord]) and handed to an [Auditor].
+// Every call routed through a [Router], [RESTRouter] or [PathRouter] takes
+// one path — decode, call, error mapping, self-audit — and is recorded as
+// a CloudTrail event of itself (see [AuditRecord]) handed to an
+// [Auditor], committed before the answer when it changes something.
 //
 // # Callers
 //

@@ -62,6 +62,15 @@ func Unavailable(message string) *Error {
 	return &Error{Code: CodeServiceUnavailable, Message: message, Status: http.StatusServiceUnavailable}
 }
 
+// NotStored is what both ingest doors (PutAuditEvents and POST
+// /v1/events) answer when the ingester's Submit fails: whatever the cause
+// (a failed commit, the server shutting down), the store did not persist
+// the request, so it is 503 ServiceUnavailableException with message,
+// which SDKs retry (fail-closed). err stays in the chain for logs.
+func NotStored(message string, err error) error {
+	return fmt.Errorf("%w (%w)", Unavailable(message), err)
+}
+
 // Internal returns the generic InternalFailure error.
 func Internal() *Error {
 	return &Error{Code: CodeInternalFailure, Message: internalMessage, Status: http.StatusInternalServerError}

@@ -173,13 +173,23 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 	}
 	var errCode, errMsg string
 	var e *Error
-	if err != nil {
+	audited := false
+	if raw, ok := out.(*RawResponse); ok && err == nil {
+		audited = raw.Audited
+	}
+	if err != nil && isAuditNotStored(err) {
+		// The operation's own record failed to commit: answer as any
+		// failed commit of a record does, and record nothing more.
+		d.logger.ErrorContext(ctx, "self-audit record not stored; answering 503", slog.String("operation", opName),
+			slog.String("request_id", c.RequestID), slog.Any("err", err))
+		e, audited = AuditUnavailable(), true
+	} else if err != nil {
 		e = AsError(ctx, d.logger, c.RequestID, err)
 		errCode, errMsg = e.Code, e.Message
 	}
 	// The record of a call that changes something is committed before the
 	// answer (see CommitAuditor).
-	if d.auditor != nil && opName != "" {
+	if d.auditor != nil && opName != "" && !audited {
 		rec := AuditRecord(c, d.service, opName, readOnly, params, resp, errCode, errMsg)
 		if aerr := RecordCall(ctx, d.auditor, readOnly, rec); aerr != nil {
 			d.logger.ErrorContext(ctx, "self-audit record not stored; answering 503", slog.String("operation", opName),
@@ -187,9 +197,12 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 			e = AuditUnavailable()
 		}
 	}
-	if e != nil {
+	switch raw, isRaw := out.(*RawResponse); {
+	case e != nil:
 		writeError(w, d.contentType, c.RequestID, e)
-	} else {
+	case isRaw:
+		d.writeRaw(w, req, c.RequestID, raw)
+	default:
 		d.writeOK(w, c.RequestID, out)
 	}
 }

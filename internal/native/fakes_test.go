@@ -346,6 +346,7 @@ type env struct {
 	ct    *cloudtrail.Service
 	nat   *Native
 	json  *awsapi.Router
+	rest  *awsapi.PathRouter // the native API
 }
 
 func newEnv(t *testing.T, opts cloudtrail.Options) *env {
@@ -376,6 +377,8 @@ func newEnvWith(t *testing.T, opts cloudtrail.Options, d *fakeDelivery) *env {
 	e.ct, e.nat = ct, nat
 	e.json = awsapi.NewRouter("cloudtrail", nil, quiet)
 	ct.Register(e.json)
+	e.rest = awsapi.NewPathRouter(Service, nil, quiet, NotFound("/v1/s3-notifications"))
+	nat.Register(e.rest)
 	return e
 }
 

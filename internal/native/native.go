@@ -1,15 +1,21 @@
-// Package native is opentrail's own HTTP API under /v1, for clients
-// that want more than CloudTrail's: GET /v1/events (history beyond
+// Package native is opentrail's own HTTP API under /v1, for clients that
+// want more than CloudTrail's: POST /v1/events (ingest NDJSON or
+// {"Records":[...]}, gzip accepted), GET /v1/events (history beyond
 // LookupEvents: several attributes at once, data events, all regions,
-// RFC 3339 times, up to 1000 events a page, no retention window) and
+// RFC 3339 times, up to 1000 events a page, no retention window),
 // GET /v1/trails (every trail of the account with its delivery status and
-// delivered-through watermark).
+// delivered-through watermark), GET /v1/keys and POST /v1/keys/rotate (the
+// digest signing keys).
 //
-// It is not the AWS operations (internal/cloudtrail and its siblings) nor
-// POST /v1/events, /v1/keys and S3 notifications, which internal/server
-// still serves itself. The handlers read the authenticated caller from the
-// context (awsapi.CallerFrom) and reach storage and delivery through the
-// interfaces declared here. Only internal/server imports it.
+// Its operations are registered on an awsapi.PathRouter (Register), so
+// they take the same decode → call → error mapping → self-audit path as
+// the AWS operations; each reads the authenticated caller from the context
+// (awsapi.CallerFrom) and reaches storage, ingestion, delivery and keys
+// through the interfaces declared here. It is not the AWS operations
+// (internal/cloudtrail and its siblings), nor the front door, nor S3 event
+// notifications (POST /v1/s3-notifications), which internal/server serves
+// itself because their token authentication replaces SigV4 at the front
+// door. Only internal/server imports it.
 package native
 
 import (
@@ -32,6 +38,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/cloudtrailwire"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/pagetoken"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
@@ -53,6 +60,13 @@ type Delivery interface {
 	Status(ctx context.Context, arn string) (trail.Status, error)
 }
 
+// Ingester stores events (*ingest.Ingester implements it).
+type Ingester interface {
+	// SubmitAudited stores recs and commits the call's own record, made
+	// by audit from the result, before returning.
+	SubmitAudited(ctx context.Context, source string, recs []*event.Record, imported bool, audit ingest.AuditFunc) (ingest.Result, error)
+}
+
 // Config configures a Native.
 type Config struct {
 	Store Store // required
@@ -61,16 +75,37 @@ type Config struct {
 	TokenKey []byte
 	// Delivery, when set, adds delivery status to GET /v1/trails.
 	Delivery Delivery
-	Logger   *slog.Logger // nil means slog.Default()
+	// Ingester, when set, serves POST /v1/events; CanWrite (required with
+	// it) says whether a principal may write an account's events, and
+	// MaxBodyBytes and MaxEventsPerRequest bound a request's body once
+	// decompressed and its events.
+	Ingester            Ingester
+	CanWrite            func(p *auth.Principal, account string) bool
+	MaxBodyBytes        int64
+	MaxEventsPerRequest int
+	// Keys, when set, serves GET /v1/keys and POST /v1/keys/rotate.
+	Keys   Keys
+	Logger *slog.Logger // nil means slog.Default()
 }
 
-// Native serves the native read endpoints. Create it with New.
+// Native is the native API's operations. Create it with New and register
+// them on a router with Register.
 type Native struct {
-	store    Store
-	tokens   pagetoken.Signer
-	delivery Delivery
-	logger   *slog.Logger
+	store     Store
+	tokens    pagetoken.Signer
+	delivery  Delivery
+	ingester  Ingester
+	canWrite  func(p *auth.Principal, account string) bool
+	maxBody   int64
+	maxEvents int
+	keys      Keys
+	logger    *slog.Logger
+	service   string
 }
+
+// Service is the credential scope service of the native API, and the
+// eventSource (opentrail.amazonaws.com) of its calls' records.
+const Service = "opentrail"
 
 // New checks cfg and returns a Native.
 func New(cfg Config) (*Native, error) {
@@ -80,11 +115,40 @@ func New(cfg Config) (*Native, error) {
 	if len(cfg.TokenKey) < pagetoken.MinKeyLen {
 		return nil, fmt.Errorf("new native API: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), pagetoken.MinKeyLen)
 	}
-	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery, logger: cfg.Logger}
+	if cfg.Ingester != nil && (cfg.CanWrite == nil || cfg.MaxBodyBytes <= 0 || cfg.MaxEventsPerRequest <= 0) {
+		return nil, errors.New("new native API: an Ingester needs CanWrite, MaxBodyBytes and MaxEventsPerRequest")
+	}
+	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
+		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
+		keys: cfg.Keys, logger: cfg.Logger, service: Service}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
 	return n, nil
+}
+
+// Register binds the native operations to r, each under the eventName its
+// self-audit record has always carried.
+func (h *Native) Register(r *awsapi.PathRouter) {
+	r.RegisterRaw("GET /v1/events", "LookupEvents", true, h.lookup)
+	r.RegisterRaw("GET /v1/trails", "ListTrails", true, h.listTrails)
+	if h.ingester != nil {
+		r.RegisterRaw("POST /v1/events", "PutEvents", false, h.putEvents)
+	}
+	if h.keys != nil {
+		r.RegisterRaw("GET /v1/keys", "ListKeys", true, h.listKeys)
+		r.RegisterRaw("POST /v1/keys/rotate", "RotateKey", false, h.rotateKey)
+	}
+}
+
+// NotFound is the native router's answer to a request no operation
+// matches; notifications names the path S3 event notifications are
+// posted to.
+func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
+	return func(req *http.Request) *awsapi.Error {
+		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+	}
 }
 
 // lookupKeys are the LookupEvents attribute keys, which GET /v1/events
@@ -262,54 +326,41 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 	return n, nil
 }
 
-// Lookup serves GET /v1/events for the Caller in the request context.
+// lookup serves GET (and HEAD) /v1/events for the Caller in the context.
 // Query parameters: any of the eight LookupEvents attribute keys (several,
 // and repeated, are ANDed), start and end (RFC 3339, inclusive), category
 // (management, data, insight or all; default management), region (default
 // the caller's; * for all), account (the management account may name any
 // account and reads all by default), limit (1–1000, default 50) and next
 // (the token of the previous page). It answers {"events":[...],"next":...}
-// with the records newest first; errors have the AWS {"__type","message"}
-// shape.
-func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
-	ctx := req.Context()
-	c := awsapi.CallerFrom(ctx)
-	reqID := ""
-	if c != nil {
-		reqID = c.RequestID
+// with the records newest first, each byte for byte as stored.
+func (h *Native) lookup(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
+	vals := req.HTTP.URL.Query()
+	params := map[string]any{}
+	for k, v := range vals {
+		if k != "next" {
+			params[k] = strings.Join(v, ",")
+		}
 	}
-	if reqID == "" {
-		reqID = awsapi.NewUUID()
-	}
-	fail := func(err error) {
-		awsapi.WriteRESTJSONError(w, reqID, awsapi.AsError(ctx, h.logger, reqID, err))
-	}
-	if c == nil || c.Principal == nil {
-		fail(errNoCaller)
-		return
-	}
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		fail(&awsapi.Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed,
-			Message: "Use GET to look up events."})
-		return
-	}
-	n, err := parseNative(c, req.URL.Query())
+	req.Params = params
+	c, _, err := callerOf(ctx)
 	if err != nil {
-		fail(err)
-		return
+		return nil, err
+	}
+	n, err := parseNative(c, vals)
+	if err != nil {
+		return nil, err
 	}
 	if n.next != "" {
 		pos, err := h.openPosition(n.hash, n.next)
 		if err != nil {
-			fail(err)
-			return
+			return nil, err
 		}
 		n.q.After = pos
 	}
 	evs, err := h.store.Lookup(ctx, n.q)
 	if err != nil {
-		fail(fmt.Errorf("native lookup: %w", err))
-		return
+		return nil, fmt.Errorf("native lookup: %w", err)
 	}
 	out := nativeOutput{Events: make([]rawJSON, 0, min(len(evs), n.limit))}
 	if len(evs) > n.limit {
@@ -321,17 +372,9 @@ func (h *Native) Lookup(w http.ResponseWriter, req *http.Request) {
 	}
 	body, err := marshalNoEscape(out)
 	if err != nil {
-		fail(fmt.Errorf("encode native lookup: %w", err))
-		return
+		return nil, fmt.Errorf("encode native lookup: %w", err)
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("x-amzn-RequestId", reqID)
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if req.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	return &awsapi.RawResponse{Body: body}, nil
 }
 
 // issuePosition returns a token resuming after e.

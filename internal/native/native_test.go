@@ -20,7 +20,7 @@ func (e *env) native(p *auth.Principal, region, method, query string) (int, stri
 		req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: p, Region: region, RequestID: "n-1"}))
 	}
 	w := httptest.NewRecorder()
-	e.nat.Lookup(w, req)
+	e.rest.Handle(w, req, nil)
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		e.t.Errorf("Content-Type %q", ct)
 	}
@@ -163,7 +163,7 @@ func TestNativeLookupErrors(t *testing.T) {
 		{"other account", "GET", "account=" + acctB, 403, "AccessDeniedException",
 			"Account 210987654321 may not read the events of account 123456789012."},
 		{"garbled token", "GET", "next=zzz", 400, "InvalidNextTokenException", "The NextToken is not valid."},
-		{"POST", "POST", "", 405, "MethodNotAllowed", "Use GET to look up events."},
+		{"DELETE", "DELETE", "", 404, "ResourceNotFoundException", "no endpoint DELETE /v1/events; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST /v1/s3-notifications for S3 event notifications)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,8 @@
 package native
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
@@ -36,21 +35,18 @@ type nativeTrail struct {
 	VerifyErrorTime string `json:"verifyErrorTime,omitempty"`
 }
 
-// Trails serves GET /v1/trails: every trail of the caller's account, in
-// all regions, with its delivery status and delivered-through watermark
+// listTrails serves GET /v1/trails: every trail of the caller's account,
+// in all regions, with its delivery status and delivered-through watermark
 // (every selected event received before it is in a delivered file).
-func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
-	c, p, err := callerOf(r.Context())
+func (n *Native) listTrails(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
+	req.Params = map[string]any{}
+	_, p, err := callerOf(ctx)
 	if err != nil {
-		awsapi.WriteRESTJSONError(w, "", err)
-		return
+		return nil, err
 	}
-	trails, err := n.store.ListTrails(r.Context(), p.AccountID)
+	trails, err := n.store.ListTrails(ctx, p.AccountID)
 	if err != nil {
-		err = fmt.Errorf("list trails: %w", err)
-		n.logger.Error("list trails", "err", err)
-		awsapi.WriteRESTJSONError(w, c.RequestID, err)
-		return
+		return nil, fmt.Errorf("list trails: %w", err)
 	}
 	sort.Slice(trails, func(i, j int) bool { return trails[i].ARN < trails[j].ARN })
 	stamp := func(t time.Time) string {
@@ -65,10 +61,7 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 	for _, t := range trails {
 		set, err := trail.DecodeSettings(t.Doc)
 		if err != nil {
-			err = fmt.Errorf("decode trail %s: %w", t.ARN, err)
-			n.logger.Error("list trails", "err", err)
-			awsapi.WriteRESTJSONError(w, c.RequestID, err)
-			return
+			return nil, fmt.Errorf("decode trail %s: %w", t.ARN, err)
 		}
 		nt := nativeTrail{
 			Name: t.Name, ARN: t.ARN, HomeRegion: t.HomeRegion,
@@ -76,11 +69,9 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 			Bucket: set.S3BucketName, Prefix: set.S3KeyPrefix, Logging: set.IsLogging,
 		}
 		if n.delivery != nil {
-			ds, err := n.delivery.Status(r.Context(), t.ARN)
+			ds, err := n.delivery.Status(ctx, t.ARN)
 			if err != nil {
-				n.logger.Error("delivery status", "trail", t.ARN, "err", err)
-				awsapi.WriteRESTJSONError(w, c.RequestID, err)
-				return
+				return nil, fmt.Errorf("delivery status of %s: %w", t.ARN, err)
 			}
 			nt.DeliveredThrough, nt.LatestDelivery, nt.LatestAttempt = stamp(ds.DeliveredThrough), stamp(ds.LatestDelivery), stamp(ds.LatestAttempt)
 			nt.LatestDeliveryError, nt.Files, nt.Events = ds.LatestError, ds.Files, ds.Events
@@ -89,6 +80,5 @@ func (n *Native) Trails(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Trails = append(out.Trails, nt)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	return jsonResponse(out)
 }

@@ -68,7 +68,7 @@ func TestNativeTrailsShowsWatermark(t *testing.T) {
 	req := httptest.NewRequest("GET", "/v1/trails", nil)
 	req = req.WithContext(callerCtx(req.Context(), acctA, "us-east-1"))
 	w := httptest.NewRecorder()
-	e.nat.Trails(w, req)
+	e.rest.Handle(w, req, nil)
 	want := `{"trails":[{"name":"audit","arn":"` + trailARNA + `","homeRegion":"eu-central-1","multiRegion":true,"organization":false,` +
 		`"bucket":"audit-logs","prefix":"ct","logging":false,"deliveredThrough":"2026-03-01T10:05:00Z",` +
 		`"latestDeliveryError":"NoSuchBucket","files":3,"events":120}]}` + "\n"

@@ -1,18 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/sts"
@@ -40,7 +37,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 // nativeService is the credential scope service of the native endpoints.
-const nativeService = "opentrail"
+const nativeService = native.Service
 
 // apiServices are the services of the AWS APIs, routed by the credential
 // scope's service; they are also the values of the service label of
@@ -107,7 +104,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a, err := sigv4.Parse(r)
 	if err != nil {
 		s.authFails.Add(1)
-		s.writeAuthError(w, r, reqID, errorService(r, native), native, err)
+		s.writeErr(w, r, reqID, errorService(r, native), native, err)
 		return
 	}
 	service := a.Service
@@ -116,6 +113,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.lastRequest.Store(time.Now().UnixNano())
 	var serve func(http.ResponseWriter, *http.Request, []byte)
 	if native {
+		serve = s.native.Handle
 		if service != nativeService {
 			err = &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + nativeService + "'. "}
 		}
@@ -124,14 +122,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.authFails.Add(1)
-		s.writeAuthError(w, r, reqID, errorService(r, native), native, err)
+		s.writeErr(w, r, reqID, errorService(r, native), native, err)
 		return
 	}
 	pending, err := s.verifier.Begin(r, a)
 	if err != nil {
 		s.authFails.Add(1)
 		s.auditAuthFailure(r, a, reqID, err)
-		s.writeAuthError(w, r, reqID, service, native, err)
+		s.writeErr(w, r, reqID, service, native, err)
 		return
 	}
 	body, hold, err := s.door.readBody(w, r, s.cfg.Limits.MaxBodyBytes, pending.Authenticated(), sourceIP(r))
@@ -144,13 +142,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.authFails.Add(1)
 		s.auditAuthFailure(r, a, reqID, err)
-		s.writeAuthError(w, r, reqID, service, native, err)
+		s.writeErr(w, r, reqID, service, native, err)
 		return
 	}
 	hold.authenticated()
 	p, ok := s.dir.Principal(a.AccessKeyID)
 	if !ok { // the verifier knew the key, so this cannot happen
-		s.writeAuthError(w, r, reqID, service, native, &sigv4.Error{Kind: sigv4.KindUnknownAccessKey, Message: "The security token included in the request is invalid."})
+		s.writeErr(w, r, reqID, service, native, &sigv4.Error{Kind: sigv4.KindUnknownAccessKey, Message: "The security token included in the request is invalid."})
 		return
 	}
 	caller := &awsapi.Caller{
@@ -167,10 +165,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// Only verified, bounded values label the metric: the scope's service
 	// is one of apiServices or nativeService by now.
 	s.requests.Add(service, 1)
-	if native {
-		s.serveNative(w, r, payload)
-		return
-	}
 	serve(w, r, payload)
 }
 
@@ -203,52 +197,6 @@ func errorService(r *http.Request, native bool) string {
 	return "s3"
 }
 
-func (s *Server) serveNative(w http.ResponseWriter, r *http.Request, body []byte) {
-	switch {
-	case r.URL.Path == "/v1/events" && r.Method == http.MethodPost:
-		s.postEvents(w, r, body)
-	case r.URL.Path == "/v1/events" && r.Method == http.MethodGet:
-		params := map[string]any{}
-		for k, v := range r.URL.Query() {
-			if k != "next" {
-				params[k] = strings.Join(v, ",")
-			}
-		}
-		s.serveReadAudited(w, r, "LookupEvents", params, s.native.Lookup)
-	case r.URL.Path == "/v1/keys" && r.Method == http.MethodGet, r.URL.Path == "/v1/keys/rotate" && r.Method == http.MethodPost:
-		s.serveKeys(w, r)
-	case r.URL.Path == "/v1/trails" && r.Method == http.MethodGet:
-		s.serveReadAudited(w, r, "ListTrails", map[string]any{}, s.native.Trails)
-	default:
-		c := awsapi.CallerFrom(r.Context())
-		awsapi.WriteRESTJSONError(w, c.RequestID, &awsapi.Error{Code: "ResourceNotFoundException",
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST %s for S3 event notifications)", r.Method, r.URL.Path, NotificationsPath), Status: http.StatusNotFound})
-	}
-}
-
-// serveReadAudited serves a read-only native call with h and records it
-// as op, with the error type h answered with, if any.
-func (s *Server) serveReadAudited(w http.ResponseWriter, r *http.Request, op string, params map[string]any, h func(http.ResponseWriter, *http.Request)) {
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	h(rec, r)
-	errCode := ""
-	if rec.status >= 400 {
-		errCode = rec.Header().Get("X-Amzn-ErrorType")
-	}
-	s.Audit(awsapi.AuditRecord(awsapi.CallerFrom(r.Context()), "opentrail", op, true, params, nil, errCode, ""))
-}
-
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
 // bodyTooLargeError is answered with 413.
 type bodyTooLargeError struct{ limit int64 }
 
@@ -256,58 +204,74 @@ func (e *bodyTooLargeError) Error() string {
 	return fmt.Sprintf("request body is larger than %d bytes; send fewer events per request (or raise limits.max_body_bytes)", e.limit)
 }
 
-// gunzip inflates a gzip body, refusing to inflate past limit bytes.
-func gunzip(body []byte, limit int64) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, &awsapi.Error{Code: "SerializationException", Message: "Content-Encoding is gzip but the body is not gzip data: " + err.Error(), Status: http.StatusBadRequest}
+// writeErr answers a request refused before it reached its service's
+// router, in the error format of service: S3's XML ("s3"), the STS query
+// protocol's XML ("sts"), or AWS JSON — REST-JSON for the native API and
+// cloudtrail-data, JSON 1.1 otherwise — each written in one place
+// (s3api.WriteError, sts.WriteError, awsapi's error writer). What the
+// front door refuses (body too large, slow down, timeout, SigV4 errors)
+// is mapped to each format's codes here.
+func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
+	switch {
+	case service == "sts":
+		writeSTSError(w, reqID, err)
+	case service == "s3":
+		writeS3Error(w, r, reqID, err)
+	case native || service == "cloudtrail-data":
+		awsapi.WriteRESTJSONError(w, reqID, jsonError(service, err))
+	default:
+		awsapi.WriteJSON11Error(w, reqID, jsonError(service, err))
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
-	if err != nil {
-		return nil, &awsapi.Error{Code: "SerializationException", Message: "the gzip body is corrupt: " + err.Error(), Status: http.StatusBadRequest}
-	}
-	if int64(len(out)) > limit {
-		return nil, &bodyTooLargeError{limit}
-	}
-	return out, nil
 }
 
-func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
-	var tl *bodyTooLargeError
-	var slow *errSlowDown
-	var timeout errBodyTimeout
-	if service == "sts" {
-		writeSTSError(w, reqID, err)
-		return
-	}
-	if service == "s3" {
-		switch {
-		case errors.As(err, &tl):
-			s3api.WriteError(w, r, reqID, "EntityTooLarge", tl.Error(), http.StatusRequestEntityTooLarge, "")
-		case errors.As(err, &slow):
-			s3api.WriteError(w, r, reqID, "SlowDown", "Please reduce your request rate: "+slow.Error()+".", http.StatusServiceUnavailable, "")
-		case errors.As(err, &timeout):
-			s3api.WriteError(w, r, reqID, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period: "+timeout.Error()+".", http.StatusBadRequest, "")
-		default:
-			ae := &awsapi.Error{Code: "InternalError", Message: "We encountered an internal error. Please try again.", Status: http.StatusInternalServerError}
-			errors.As(err, &ae)
-			s3api.WriteError(w, r, reqID, ae.Code, ae.Message, ae.HTTPStatus(), "")
-		}
-		return
-	}
+// jsonError maps a front-door refusal to the AWS JSON error clients read.
+func jsonError(service string, err error) error {
+	var (
+		se      *sigv4.Error
+		tl      *bodyTooLargeError
+		slow    *errSlowDown
+		timeout errBodyTimeout
+	)
 	switch {
+	case errors.As(err, &se):
+		return &awsapi.Error{Code: se.Code(service), Message: se.Message, Status: se.Status(service)}
 	case errors.As(err, &tl):
-		err = &awsapi.Error{Code: "RequestEntityTooLargeException", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+		return &awsapi.Error{Code: "RequestEntityTooLargeException", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
 	case errors.As(err, &slow):
-		err = awsapi.NewError(awsapi.CodeThrottling, "Rate exceeded: "+slow.Error())
+		return awsapi.NewError(awsapi.CodeThrottling, "Rate exceeded: "+slow.Error())
 	case errors.As(err, &timeout):
-		err = &awsapi.Error{Code: "RequestTimeoutException", Message: timeout.Error(), Status: http.StatusRequestTimeout}
+		return &awsapi.Error{Code: "RequestTimeoutException", Message: timeout.Error(), Status: http.StatusRequestTimeout}
 	}
-	if native || service == "cloudtrail-data" {
-		awsapi.WriteRESTJSONError(w, reqID, err)
-		return
+	return err
+}
+
+// writeS3Error answers an S3 request refused before the S3 handler with
+// S3's XML error and codes.
+func writeS3Error(w http.ResponseWriter, r *http.Request, reqID string, err error) {
+	var (
+		se      *sigv4.Error
+		tl      *bodyTooLargeError
+		slow    *errSlowDown
+		timeout errBodyTimeout
+	)
+	switch {
+	case errors.As(err, &se):
+		msg := se.Message
+		if se.Kind == sigv4.KindMissingAuthentication {
+			msg = "Access Denied: the request is not signed; opentrail serves only requests signed with AWS Signature Version 4 (no anonymous access)."
+		}
+		s3api.WriteError(w, r, reqID, se.Code("s3"), msg, se.Status("s3"), se.HeadersNotSigned)
+	case errors.As(err, &tl):
+		s3api.WriteError(w, r, reqID, "EntityTooLarge", tl.Error(), http.StatusRequestEntityTooLarge, "")
+	case errors.As(err, &slow):
+		s3api.WriteError(w, r, reqID, "SlowDown", "Please reduce your request rate: "+slow.Error()+".", http.StatusServiceUnavailable, "")
+	case errors.As(err, &timeout):
+		s3api.WriteError(w, r, reqID, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period: "+timeout.Error()+".", http.StatusBadRequest, "")
+	default:
+		ae := &awsapi.Error{Code: "InternalError", Message: "We encountered an internal error. Please try again.", Status: http.StatusInternalServerError}
+		errors.As(err, &ae)
+		s3api.WriteError(w, r, reqID, ae.Code, ae.Message, ae.HTTPStatus(), "")
 	}
-	awsapi.WriteJSON11Error(w, reqID, err)
 }
 
 // writeSTSError answers an STS request refused before reaching the STS
@@ -337,23 +301,6 @@ func writeSTSError(w http.ResponseWriter, reqID string, err error) {
 		e = &sts.Error{Status: http.StatusBadRequest, Code: "InvalidRequest", Sender: true, Message: err.Error()}
 	}
 	sts.WriteError(w, reqID, e)
-}
-
-func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
-	var se *sigv4.Error
-	if !errors.As(err, &se) || service == "sts" {
-		s.writeErr(w, r, reqID, service, native, err)
-		return
-	}
-	if service == "s3" {
-		msg := se.Message
-		if se.Kind == sigv4.KindMissingAuthentication {
-			msg = "Access Denied: the request is not signed; opentrail serves only requests signed with AWS Signature Version 4 (no anonymous access)."
-		}
-		s3api.WriteError(w, r, reqID, se.Code(service), msg, se.Status(service), se.HeadersNotSigned)
-		return
-	}
-	s.writeErr(w, r, reqID, service, native, &awsapi.Error{Code: se.Code(service), Message: se.Message, Status: se.Status(service)})
 }
 
 // auditAuthFailure records a refused call whose access key is known, as

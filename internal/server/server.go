@@ -60,8 +60,8 @@ type Server struct {
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
-	native         *native.Native
-	lake           *lake.Service // Lake's queries and imports: started and closed with the server
+	native         *awsapi.PathRouter // the native /v1 API
+	lake           *lake.Service      // Lake's queries and imports: started and closed with the server
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	})
 	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
 	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
+	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
 	if err := s.newServices(tokenKey); err != nil {
 		st.Close()
 		return nil, err

@@ -60,13 +60,24 @@ func (s *Server) newServices(tokenKey []byte) error {
 	if err != nil {
 		return err
 	}
-	nat, err := native.New(native.Config{Store: st, TokenKey: tokenKey, Delivery: s.deliverer, Logger: logger})
+	nat, err := native.New(native.Config{
+		Store:               st,
+		TokenKey:            tokenKey,
+		Delivery:            s.deliverer,
+		Ingester:            s.ingester,
+		CanWrite:            s.dir.CanWrite,
+		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
+		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest,
+		Keys:                s.keys,
+		Logger:              logger,
+	})
 	if err != nil {
 		return err
 	}
 	ct.Register(s.cloudtrail)
 	lk.Register(s.cloudtrail)
 	data.Register(s.cloudtrailData)
-	s.native, s.lake = nat, lk
+	nat.Register(s.native)
+	s.lake = lk
 	return nil
 }
