@@ -265,14 +265,18 @@ func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (
 	if len(recs) > 0 {
 		lastID = ok[len(ok)-1].eventID
 		res, err := s.ingester.Submit(ctx, SourcePutAuditEvents, recs)
-		if err == nil && len(res.Outcomes) != len(recs) {
-			err = fmt.Errorf("ingester reported %d outcomes for %d records", len(res.Outcomes), len(recs))
-		}
 		if err != nil {
+			// Nothing was stored: 503, as on the other ingest door
+			// (awsapi.NotStored).
 			s.logger.ErrorContext(ctx, "put audit events: submit failed",
 				slog.String("channel", ch.ARN), slog.Int("events", len(recs)), slog.Any("err", err))
 			s.status.RecordIngestion(ch.ARN, now, lastID, "", awsapi.CodeInternalFailure)
-			return nil, awsapi.Unavailable("The events could not be stored and none was acknowledged; retry the request.")
+			return nil, awsapi.NotStored("The events could not be stored and none was acknowledged; retry the request.", err)
+		}
+		if len(res.Outcomes) != len(recs) {
+			// A bug, not the store failing: InternalFailure/500.
+			s.status.RecordIngestion(ch.ARN, now, lastID, "", awsapi.CodeInternalFailure)
+			return nil, fmt.Errorf("put audit events: ingester reported %d outcomes for %d records", len(res.Outcomes), len(recs))
 		}
 		for i, pe := range ok {
 			switch res.Outcomes[i] {

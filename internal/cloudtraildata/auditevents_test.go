@@ -1,6 +1,7 @@
 package cloudtraildata
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
+	"github.com/opentrail/opentrail/internal/ingest"
 )
 
 // eventData returns a valid integration event with set applied (a nil
@@ -401,6 +403,25 @@ func TestPutAuditEventsSubmitFailure(t *testing.T) {
 	if len(r.Failed) != 1 || e.ing.submits != submits {
 		t.Errorf("all-invalid request: %+v, submits %d→%d", r, submits, e.ing.submits)
 	}
+}
+
+// TestPutAuditEventsUnavailableRule: every Submit failure means nothing
+// was stored and is 503 (as on POST /v1/events, see
+// native.TestPutEventsUnavailable), whatever its cause; an ingester that
+// answers for the wrong number of events is a bug, InternalFailure/500.
+func TestPutAuditEventsUnavailableRule(t *testing.T) {
+	for _, fail := range []error{ingest.ErrClosed, fmt.Errorf("%w: disk full", ingest.ErrUnavailable), context.DeadlineExceeded} {
+		e := newEnv(t, cloudtrail.Options{})
+		arn := e.createChannel(acctA, regionA, "app")
+		e.ing.fail = fail
+		status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
+		wantError(t, status, body, 503, "ServiceUnavailableException", "The events could not be stored and none was acknowledged; retry the request.")
+	}
+	e := newEnv(t, cloudtrail.Options{})
+	arn := e.createChannel(acctA, regionA, "app")
+	e.ing.short = true
+	status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
+	wantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
 }
 
 type auditSink struct {

@@ -259,6 +259,8 @@ type memIngester struct {
 	mu      sync.Mutex
 	submits int
 	fail    error
+	// short drops the last outcome, as a buggy ingester would.
+	short bool
 }
 
 func (g *memIngester) Submit(ctx context.Context, source string, recs []*event.Record) (ingest.Result, error) {
@@ -273,6 +275,9 @@ func (g *memIngester) Submit(ctx context.Context, source string, recs []*event.R
 		return ingest.Result{}, fail
 	}
 	res := ingest.Result{Outcomes: g.st.add(recs...)}
+	if g.short {
+		res.Outcomes = res.Outcomes[:len(res.Outcomes)-1]
+	}
 	for _, o := range res.Outcomes {
 		switch o {
 		case ingest.Accepted:
