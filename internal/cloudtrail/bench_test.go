@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
-func benchEnv(b *testing.B) (*Service, *memStore) {
-	st := newMemStore()
+func benchEnv(b *testing.B) (*Service, *servicetest.Store) {
+	st := servicetest.NewStore()
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Logger: quiet,
-		Now: func() time.Time { return testNow }})
+	svc, err := New(Config{Store: st, TokenKey: servicetest.TokenKey, Logger: quiet,
+		Now: func() time.Time { return servicetest.Now }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,12 +29,12 @@ func benchEnv(b *testing.B) (*Service, *memStore) {
 func BenchmarkLookupEventsPage(b *testing.B) {
 	svc, st := benchEnv(b)
 	for i := 0; i < 1000; i++ {
-		st.add(mkRecord(b, recOpts{id: fmt.Sprintf("b-%04d", i), t: testNow.Add(-time.Duration(i) * time.Second)}))
+		st.Add(servicetest.Record(b, servicetest.RecordOpts{ID: fmt.Sprintf("b-%04d", i), Time: servicetest.Now.Add(-time.Duration(i) * time.Second)}))
 	}
 	r := awsapi.NewRouter("cloudtrail", nil, slog.New(slog.DiscardHandler))
 	svc.Register(r)
 	body := []byte(`{"MaxResults":50}`)
-	ctx := callerCtx(context.Background(), acctA, regionA)
+	ctx := servicetest.CallerContext(context.Background(), servicetest.AcctA, servicetest.RegionA)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -5,31 +5,20 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
-const edsARN = "arn:aws:cloudtrail:eu-central-1:210987654321:eventdatastore/EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
-
-func createBody(name string) string {
-	return fmt.Sprintf(`{"Name":%q,"Source":"Custom","Destinations":[{"Type":"EVENT_DATA_STORE","Location":%q}]}`, name, edsARN)
-}
-
+// createChannel creates the channel name as account/region and returns its ARN.
 func (e *env) createChannel(account, region, name string) string {
 	e.t.Helper()
-	status, body := e.call(account, region, "CreateChannel", createBody(name))
-	if status != 200 {
-		e.t.Fatalf("CreateChannel: %d %s", status, body)
-	}
-	var out struct{ ChannelArn string }
-	if err := json.Unmarshal([]byte(body), &out); err != nil {
-		e.t.Fatal(err)
-	}
-	return out.ChannelArn
+	return servicetest.CreateChannel(e.t, e.json, account, region, name)
 }
 
 func TestChannelLifecycle(t *testing.T) {
 	e := newEnv(t, Options{})
-	status, body := e.call(acctA, regionA, "CreateChannel",
-		`{"Name":"my-app.events_1","Source":"Custom","Destinations":[{"Type":"EVENT_DATA_STORE","Location":"`+edsARN+`"}],`+
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "CreateChannel",
+		`{"Name":"my-app.events_1","Source":"Custom","Destinations":[{"Type":"EVENT_DATA_STORE","Location":"`+servicetest.EDSARN+`"}],`+
 			`"Tags":[{"Key":"team","Value":"sec"},{"Key":"bare"}]}`)
 	if status != 200 {
 		t.Fatalf("create: %d %s", status, body)
@@ -45,51 +34,51 @@ func TestChannelLifecycle(t *testing.T) {
 		t.Fatalf("ChannelArn %q", created.ChannelArn)
 	}
 	want := `{"ChannelArn":"` + created.ChannelArn + `","Name":"my-app.events_1","Source":"Custom",` +
-		`"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + edsARN + `"}],` +
+		`"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + servicetest.EDSARN + `"}],` +
 		`"Tags":[{"Key":"team","Value":"sec"},{"Key":"bare"}]}`
 	if body != want {
 		t.Errorf("create response\n got %s\nwant %s", body, want)
 	}
 
 	wantGet := `{"ChannelArn":"` + created.ChannelArn + `","Name":"my-app.events_1","Source":"Custom",` +
-		`"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + edsARN + `"}],"IngestionStatus":{}}`
+		`"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + servicetest.EDSARN + `"}],"IngestionStatus":{}}`
 	for _, ref := range []string{created.ChannelArn, id} {
-		status, body = e.call(acctA, regionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, ref))
+		status, body = e.call(servicetest.AcctA, servicetest.RegionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, ref))
 		if status != 200 || body != wantGet {
 			t.Errorf("get %s: %d\n got %s\nwant %s", ref, status, body, wantGet)
 		}
 	}
 
-	status, body = e.call(acctA, regionA, "ListChannels", `{}`)
+	status, body = e.call(servicetest.AcctA, servicetest.RegionA, "ListChannels", `{}`)
 	if want := `{"Channels":[{"ChannelArn":"` + created.ChannelArn + `","Name":"my-app.events_1"}]}`; status != 200 || body != want {
 		t.Errorf("list: %d %s", status, body)
 	}
 	// Other accounts and regions see nothing.
-	for _, ar := range [][2]string{{acctB, regionA}, {acctA, regionB}} {
+	for _, ar := range [][2]string{{servicetest.AcctB, servicetest.RegionA}, {servicetest.AcctA, servicetest.RegionB}} {
 		status, body = e.call(ar[0], ar[1], "ListChannels", `{}`)
 		if status != 200 || body != `{"Channels":[]}` {
 			t.Errorf("list as %v: %d %s", ar, status, body)
 		}
 		status, body = e.call(ar[0], ar[1], "GetChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
-		wantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
+		servicetest.WantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
 		status, body = e.call(ar[0], ar[1], "DeleteChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
-		wantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
+		servicetest.WantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
 	}
 
-	status, body = e.call(acctA, regionA, "DeleteChannel", fmt.Sprintf(`{"Channel":%q}`, id))
+	status, body = e.call(servicetest.AcctA, servicetest.RegionA, "DeleteChannel", fmt.Sprintf(`{"Channel":%q}`, id))
 	if status != 200 || body != `{}` {
 		t.Errorf("delete: %d %s", status, body)
 	}
-	status, body = e.call(acctA, regionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
-	wantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
-	status, body = e.call(acctA, regionA, "DeleteChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
-	wantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
+	status, body = e.call(servicetest.AcctA, servicetest.RegionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
+	servicetest.WantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
+	status, body = e.call(servicetest.AcctA, servicetest.RegionA, "DeleteChannel", fmt.Sprintf(`{"Channel":%q}`, created.ChannelArn))
+	servicetest.WantError(t, status, body, 400, "ChannelNotFoundException", "Channel "+created.ChannelArn+" does not exist.")
 }
 
 func TestCreateChannelValidation(t *testing.T) {
 	e := newEnv(t, Options{})
-	e.createChannel(acctA, regionA, "taken")
-	dest := `"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + edsARN + `"}]`
+	e.createChannel(servicetest.AcctA, servicetest.RegionA, "taken")
+	dest := `"Destinations":[{"Type":"EVENT_DATA_STORE","Location":"` + servicetest.EDSARN + `"}]`
 	manyTags := make([]string, 51)
 	for i := range manyTags {
 		manyTags[i] = fmt.Sprintf(`{"Key":"k%d","Value":"v"}`, i)
@@ -127,27 +116,27 @@ func TestCreateChannelValidation(t *testing.T) {
 			"InvalidTagParameterException", `The value of tag "k" must be 1 to 256 characters long.`},
 		{"duplicate tag", `{"Name":"abc","Source":"Custom",` + dest + `,"Tags":[{"Key":"k"},{"Key":"k"}]}`,
 			"InvalidTagParameterException", `Tag key "k" appears more than once.`},
-		{"name taken", createBody("taken"), "ChannelAlreadyExistsException", "A channel named taken already exists."},
+		{"name taken", servicetest.ChannelBody("taken"), "ChannelAlreadyExistsException", "A channel named taken already exists."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := e.call(acctA, regionA, "CreateChannel", tt.body)
-			wantError(t, status, body, 400, tt.code, tt.msg)
+			status, body := e.call(servicetest.AcctA, servicetest.RegionA, "CreateChannel", tt.body)
+			servicetest.WantError(t, status, body, 400, tt.code, tt.msg)
 		})
 	}
 	// The same name is free in another region or account.
-	e.createChannel(acctA, regionB, "taken")
-	e.createChannel(acctB, regionA, "taken")
+	e.createChannel(servicetest.AcctA, servicetest.RegionB, "taken")
+	e.createChannel(servicetest.AcctB, servicetest.RegionA, "taken")
 }
 
 func TestChannelLimit(t *testing.T) {
 	e := newEnv(t, Options{})
 	for i := 0; i < 25; i++ {
-		e.createChannel(acctA, regionA, fmt.Sprintf("ch-%02d", i))
+		e.createChannel(servicetest.AcctA, servicetest.RegionA, fmt.Sprintf("ch-%02d", i))
 	}
-	status, body := e.call(acctA, regionA, "CreateChannel", createBody("one-more"))
-	wantError(t, status, body, 400, "ChannelMaxLimitExceededException", "The account already has 25 channels in eu-central-1, the most allowed.")
-	e.createChannel(acctA, regionB, "one-more") // the limit is per region
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "CreateChannel", servicetest.ChannelBody("one-more"))
+	servicetest.WantError(t, status, body, 400, "ChannelMaxLimitExceededException", "The account already has 25 channels in eu-central-1, the most allowed.")
+	e.createChannel(servicetest.AcctA, servicetest.RegionB, "one-more") // the limit is per region
 }
 
 func TestChannelReferences(t *testing.T) {
@@ -173,8 +162,8 @@ func TestChannelReferences(t *testing.T) {
 				if tt.ref != "" {
 					body = fmt.Sprintf(`{"Channel":%q}`, tt.ref)
 				}
-				status, resp := e.call(acctA, regionA, op, body)
-				wantError(t, status, resp, 400, tt.code, tt.msg)
+				status, resp := e.call(servicetest.AcctA, servicetest.RegionA, op, body)
+				servicetest.WantError(t, status, resp, 400, tt.code, tt.msg)
 			}
 		})
 	}
@@ -184,9 +173,9 @@ func TestListChannelsPaging(t *testing.T) {
 	e := newEnv(t, Options{})
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
-		want[e.createChannel(acctA, regionA, fmt.Sprintf("ch-%d", i))] = true
+		want[e.createChannel(servicetest.AcctA, servicetest.RegionA, fmt.Sprintf("ch-%d", i))] = true
 	}
-	e.createChannel(acctA, regionB, "elsewhere")
+	e.createChannel(servicetest.AcctA, servicetest.RegionB, "elsewhere")
 	got := map[string]bool{}
 	token := ""
 	for pages := 0; ; pages++ {
@@ -194,7 +183,7 @@ func TestListChannelsPaging(t *testing.T) {
 		if token != "" {
 			body = fmt.Sprintf(`{"MaxResults":3,"NextToken":%q}`, token)
 		}
-		status, resp := e.call(acctA, regionA, "ListChannels", body)
+		status, resp := e.call(servicetest.AcctA, servicetest.RegionA, "ListChannels", body)
 		var out struct {
 			Channels  []struct{ ChannelArn, Name string }
 			NextToken string
@@ -219,8 +208,8 @@ func TestListChannelsPaging(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		// The token is bound to the account and region.
-		status, resp = e.call(acctA, regionB, "ListChannels", fmt.Sprintf(`{"NextToken":%q}`, token))
-		wantError(t, status, resp, 400, "InvalidNextTokenException",
+		status, resp = e.call(servicetest.AcctA, servicetest.RegionB, "ListChannels", fmt.Sprintf(`{"NextToken":%q}`, token))
+		servicetest.WantError(t, status, resp, 400, "InvalidNextTokenException",
 			"The NextToken was issued for a request with different parameters; repeat the original parameters with it.")
 	}
 	if len(got) != 7 {
@@ -231,7 +220,7 @@ func TestListChannelsPaging(t *testing.T) {
 		{`{"MaxResults":1001}`, "InvalidParameterException", "MaxResults must be between 1 and 1000; got 1001."},
 		{`{"NextToken":"garbage!"}`, "InvalidNextTokenException", "The NextToken is not valid."},
 	} {
-		status, resp := e.call(acctA, regionA, "ListChannels", tt.body)
-		wantError(t, status, resp, 400, tt.code, tt.msg)
+		status, resp := e.call(servicetest.AcctA, servicetest.RegionA, "ListChannels", tt.body)
+		servicetest.WantError(t, status, resp, 400, tt.code, tt.msg)
 	}
 }

@@ -27,13 +27,14 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	ctdata "github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 // storeAuditor feeds self-audit records into the store, as the server's
 // auditor does through group commit.
 type storeAuditor struct {
 	t  *testing.T
-	st *memStore
+	st *servicetest.Store
 }
 
 func (a *storeAuditor) Audit(rec []byte) {
@@ -42,7 +43,7 @@ func (a *storeAuditor) Audit(rec []byte) {
 		a.t.Errorf("self-audit record does not parse: %v\n%s", err, rec)
 		return
 	}
-	a.st.add(r)
+	a.st.Add(r)
 }
 
 // bufferedBody hands the transport a private copy of each request body.
@@ -131,10 +132,10 @@ func loadStratus(t *testing.T) []*event.Record {
 
 func TestSDKEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
-	ing := &memIngester{st: st}
+	st := servicetest.NewStore()
+	ing := &servicetest.Ingester{Store: st, Source: ctdata.SourcePutAuditEvents}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Logger: quiet,
+	svc, err := New(Config{Store: st, TokenKey: servicetest.TokenKey, Logger: quiet,
 		Options: Options{Retention: 20 * 365 * 24 * time.Hour}})
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +151,12 @@ func TestSDKEndToEnd(t *testing.T) {
 	data.Register(dataRouter)
 
 	const stratusAcct, stratusRegion = "056392974792", "sagov-westsouth-1r"
-	alice := principal(stratusAcct)
-	bob := principal(acctB)
+	alice := servicetest.Principal(stratusAcct)
+	bob := servicetest.Principal(servicetest.AcctB)
 	srv := testServer(t, map[string]*auth.Principal{alice.AccessKeyID: alice, bob.AccessKeyID: bob}, ctRouter, dataRouter)
 
 	recs := loadStratus(t)
-	st.add(recs...)
+	st.Add(recs...)
 	want := map[string]string{}
 	for _, r := range recs {
 		if r.AccountID == stratusAcct && r.AWSRegion == stratusRegion && r.EventCategory == "Management" {
@@ -249,7 +250,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	// Channels.
 	cc, err := ct.CreateChannel(ctx, &cloudtrail.CreateChannelInput{
 		Name: aws.String("app-events"), Source: aws.String("Custom"),
-		Destinations: []cttypes.Destination{{Type: cttypes.DestinationTypeEventDataStore, Location: aws.String(edsARN)}},
+		Destinations: []cttypes.Destination{{Type: cttypes.DestinationTypeEventDataStore, Location: aws.String(servicetest.EDSARN)}},
 		Tags:         []cttypes.Tag{{Key: aws.String("team"), Value: aws.String("sec")}},
 	})
 	if err != nil {
@@ -260,7 +261,7 @@ func TestSDKEndToEnd(t *testing.T) {
 		t.Errorf("CreateChannel %+v", cc)
 	}
 	_, err = ct.CreateChannel(ctx, &cloudtrail.CreateChannelInput{Name: aws.String("app-events"), Source: aws.String("Custom"),
-		Destinations: []cttypes.Destination{{Type: cttypes.DestinationTypeEventDataStore, Location: aws.String(edsARN)}}})
+		Destinations: []cttypes.Destination{{Type: cttypes.DestinationTypeEventDataStore, Location: aws.String(servicetest.EDSARN)}}})
 	if e := (*cttypes.ChannelAlreadyExistsException)(nil); !errors.As(err, &e) {
 		t.Errorf("duplicate CreateChannel: %T %v", err, err)
 	}
@@ -371,15 +372,15 @@ func eventDataFor(t *testing.T, account, uid string) string {
 // aws-sdk-go-v2 client: every response parses and errors arrive typed.
 func TestSDKTrails(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := servicetest.NewStore()
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Logger: quiet})
+	svc, err := New(Config{Store: st, TokenKey: servicetest.TokenKey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctRouter := awsapi.NewRouter("cloudtrail", nil, quiet)
 	svc.Register(ctRouter)
-	alice, bob := principal(acctA), principal(acctB)
+	alice, bob := servicetest.Principal(servicetest.AcctA), servicetest.Principal(servicetest.AcctB)
 	srv := testServer(t, map[string]*auth.Principal{alice.AccessKeyID: alice, bob.AccessKeyID: bob}, ctRouter, awsapi.NewRESTRouter("cloudtrail-data", nil, quiet))
 	client := func(p *auth.Principal, region string) *cloudtrail.Client {
 		return cloudtrail.New(cloudtrail.Options{Region: region,
@@ -389,7 +390,7 @@ func TestSDKTrails(t *testing.T) {
 			BaseEndpoint: aws.String(srv.URL), HTTPClient: &http.Client{Transport: bufferedBody{srv.Client().Transport}},
 			Retryer: aws.NopRetryer{}})
 	}
-	ct := client(alice, regionA)
+	ct := client(alice, servicetest.RegionA)
 
 	created, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{
 		Name: aws.String("sdk-trail"), S3BucketName: aws.String("audit-logs"), S3KeyPrefix: aws.String("org"),
@@ -406,12 +407,12 @@ func TestSDKTrails(t *testing.T) {
 	}
 
 	// The multi-region trail shows in another region with its home region.
-	desc, err := client(alice, regionB).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{TrailNameList: []string{"sdk-trail"}})
+	desc, err := client(alice, servicetest.RegionB).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{TrailNameList: []string{"sdk-trail"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(desc.TrailList) != 1 || aws.ToString(desc.TrailList[0].HomeRegion) != regionA || aws.ToString(desc.TrailList[0].TrailARN) != arn {
-		t.Errorf("describe from %s: %+v", regionB, desc.TrailList)
+	if len(desc.TrailList) != 1 || aws.ToString(desc.TrailList[0].HomeRegion) != servicetest.RegionA || aws.ToString(desc.TrailList[0].TrailARN) != arn {
+		t.Errorf("describe from %s: %+v", servicetest.RegionB, desc.TrailList)
 	}
 	got, err := ct.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(arn)})
 	if err != nil || aws.ToString(got.Trail.Name) != "sdk-trail" || aws.ToBool(got.Trail.HasCustomEventSelectors) {
@@ -453,7 +454,7 @@ func TestSDKTrails(t *testing.T) {
 		t.Errorf("status after stop: %+v %v", status, err)
 	}
 	var home *cttypes.InvalidHomeRegionException
-	if _, err := client(alice, regionB).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("sdk-trail")}); !errors.As(err, &home) {
+	if _, err := client(alice, servicetest.RegionB).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("sdk-trail")}); !errors.As(err, &home) {
 		t.Errorf("stop from another region: %v", err)
 	}
 
@@ -524,9 +525,9 @@ func TestSDKTrails(t *testing.T) {
 		t.Errorf("bad ARN: %v", err)
 	}
 	var notFound *cttypes.TrailNotFoundException
-	if _, err := client(bob, regionA).GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(arn)}); !errors.As(err, &notFound) {
+	if _, err := client(bob, servicetest.RegionA).GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String(arn)}); !errors.As(err, &notFound) {
 		t.Errorf("other account: %v", err)
-	} else if want := "Unknown trail: " + arn + " for the user: " + acctB; notFound.ErrorMessage() != want {
+	} else if want := "Unknown trail: " + arn + " for the user: " + servicetest.AcctB; notFound.ErrorMessage() != want {
 		t.Errorf("message %q, want %q", notFound.ErrorMessage(), want)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 // FuzzJSON11Body sends arbitrary bodies to LookupEvents through the JSON
@@ -23,10 +24,10 @@ func FuzzJSON11Body(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	st := newMemStore()
-	st.add(mkRecord(f, recOpts{id: "f-1", t: testNow}), mkRecord(f, recOpts{id: "f-2", t: testNow.Add(-time.Hour)}))
+	st := servicetest.NewStore()
+	st.Add(servicetest.Record(f, servicetest.RecordOpts{ID: "f-1", Time: servicetest.Now}), servicetest.Record(f, servicetest.RecordOpts{ID: "f-2", Time: servicetest.Now.Add(-time.Hour)}))
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Store: st, TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: quiet})
+	svc, err := New(Config{Store: st, TokenKey: servicetest.TokenKey, Now: func() time.Time { return servicetest.Now }, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func FuzzJSON11Body(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest("POST", "/", nil)
 		req.Header.Set("X-Amz-Target", "CloudTrail_20131101.LookupEvents")
-		req = req.WithContext(callerCtx(req.Context(), acctA, regionA))
+		req = req.WithContext(servicetest.CallerContext(req.Context(), servicetest.AcctA, servicetest.RegionA))
 		w := httptest.NewRecorder()
 		r.Handle(w, req, body)
 		if w.Code != 200 && (w.Code < 400 || w.Code > 499) {

@@ -8,33 +8,13 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/pagetoken"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
-type lookupResp struct {
-	Events []struct {
-		EventId, EventName, ReadOnly, AccessKeyId, EventSource, Username, CloudTrailEvent string
-		EventTime                                                                         float64
-		Resources                                                                         []struct{ ResourceType, ResourceName string }
-	}
-	NextToken string
-}
-
-func decodeLookup(t *testing.T, status int, body string) lookupResp {
-	t.Helper()
-	if status != 200 {
-		t.Fatalf("status %d: %s", status, body)
-	}
-	var r lookupResp
-	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		t.Fatalf("bad body: %v: %s", err, body)
-	}
-	return r
-}
-
-func (e *env) lookupOK(account, region, body string) lookupResp {
+func (e *env) lookupOK(account, region, body string) servicetest.LookupResp {
 	e.t.Helper()
 	status, b := e.call(account, region, "LookupEvents", body)
-	return decodeLookup(e.t, status, b)
+	return servicetest.DecodeLookup(e.t, status, b)
 }
 
 func TestLookupEventsValidation(t *testing.T) {
@@ -84,28 +64,28 @@ func TestLookupEventsValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := e.call(acctA, regionA, "LookupEvents", tt.body)
-			wantError(t, status, body, 400, tt.code, tt.msg)
+			status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", tt.body)
+			servicetest.WantError(t, status, body, 400, tt.code, tt.msg)
 		})
 	}
 	// Equal bounds are a valid (one-instant) range.
-	status, body := e.call(acctA, regionA, "LookupEvents", `{"StartTime":1709251200,"EndTime":1709251200}`)
-	decodeLookup(t, status, body)
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{"StartTime":1709251200,"EndTime":1709251200}`)
+	servicetest.DecodeLookup(t, status, body)
 }
 
 func TestLookupEventsResponseShape(t *testing.T) {
 	e := newEnv(t, Options{})
-	at := testNow.Add(-time.Hour)
+	at := servicetest.Now.Add(-time.Hour)
 	ro := true
-	r := mkRecord(t, recOpts{id: "ev-1", t: at, readOnly: &ro, name: "GetBucketAcl", source: "s3.amazonaws.com", set: map[string]any{
-		"resources": []any{map[string]any{"ARN": "arn:aws:s3:::logs", "accountId": acctA, "type": "AWS::S3::Bucket"}},
+	r := servicetest.Record(t, servicetest.RecordOpts{ID: "ev-1", Time: at, ReadOnly: &ro, Name: "GetBucketAcl", Source: "s3.amazonaws.com", Set: map[string]any{
+		"resources": []any{map[string]any{"ARN": "arn:aws:s3:::logs", "accountId": servicetest.AcctA, "type": "AWS::S3::Bucket"}},
 	}})
-	e.st.add(r)
-	noRO := mkRecord(t, recOpts{id: "ev-2", t: at.Add(-time.Minute), set: map[string]any{"readOnly": nil, "userIdentity": map[string]any{
-		"type": "Root", "principalId": acctA, "arn": "arn:aws:iam::" + acctA + ":root", "accountId": acctA}}})
-	e.st.add(noRO)
+	e.st.Add(r)
+	noRO := servicetest.Record(t, servicetest.RecordOpts{ID: "ev-2", Time: at.Add(-time.Minute), Set: map[string]any{"readOnly": nil, "userIdentity": map[string]any{
+		"type": "Root", "principalId": servicetest.AcctA, "arn": "arn:aws:iam::" + servicetest.AcctA + ":root", "accountId": servicetest.AcctA}}})
+	e.st.Add(noRO)
 
-	status, body := e.call(acctA, regionA, "LookupEvents", `{}`)
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`)
 	ct, _ := json.Marshal(string(r.Raw))
 	ct2, _ := json.Marshal(string(noRO.Raw))
 	want := `{"Events":[{"EventId":"ev-1","EventName":"GetBucketAcl","ReadOnly":"true","AccessKeyId":"AKIAQEXAMPLEKEY00001",` +
@@ -119,32 +99,15 @@ func TestLookupEventsResponseShape(t *testing.T) {
 	}
 
 	// No events: an empty list, no token.
-	status, body = e.call(acctB, regionA, "LookupEvents", `{}`)
+	status, body = e.call(servicetest.AcctB, servicetest.RegionA, "LookupEvents", `{}`)
 	if status != 200 || body != `{"Events":[]}` {
 		t.Errorf("empty: %d %s", status, body)
 	}
 }
 
-// seedPaging stores n management events for acctA/regionA, several
-// sharing a timestamp, plus events that must never show up.
-func seedPaging(t *testing.T, e *env, n int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		at := testNow.Add(-time.Duration(i/3) * time.Minute) // three events per second
-		e.st.add(mkRecord(t, recOpts{id: fmt.Sprintf("a-%03d", i), t: at, name: fmt.Sprintf("Op%d", i%4)}))
-	}
-	e.st.add(
-		mkRecord(t, recOpts{id: "other-account", t: testNow, account: acctB}),
-		mkRecord(t, recOpts{id: "other-region", t: testNow, region: regionB}),
-		mkRecord(t, recOpts{id: "data", t: testNow, category: "Data", name: "GetObject", source: "s3.amazonaws.com"}),
-		mkRecord(t, recOpts{id: "too-old", t: testNow.Add(-91 * 24 * time.Hour)}),
-		insightRecord(t, "insight-1", testNow),
-	)
-}
-
 func TestLookupEventsPaging(t *testing.T) {
 	e := newEnv(t, Options{})
-	seedPaging(t, e, 120)
+	servicetest.SeedPaging(t, e.st, 120)
 	seen := map[string]bool{}
 	var last float64 = 1e18
 	token := ""
@@ -154,7 +117,7 @@ func TestLookupEventsPaging(t *testing.T) {
 		if token != "" {
 			body = fmt.Sprintf(`{"MaxResults":50,"NextToken":%q}`, token)
 		}
-		r := e.lookupOK(acctA, regionA, body)
+		r := e.lookupOK(servicetest.AcctA, servicetest.RegionA, body)
 		pages++
 		for _, ev := range r.Events {
 			if seen[ev.EventId] {
@@ -181,8 +144,8 @@ func TestLookupEventsPaging(t *testing.T) {
 
 func TestLookupEventsTokens(t *testing.T) {
 	e := newEnv(t, Options{})
-	seedPaging(t, e, 30)
-	first := e.lookupOK(acctA, regionA, `{"MaxResults":3,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`)
+	servicetest.SeedPaging(t, e.st, 30)
+	first := e.lookupOK(servicetest.AcctA, servicetest.RegionA, `{"MaxResults":3,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`)
 	if first.NextToken == "" {
 		t.Fatal("no token")
 	}
@@ -198,32 +161,32 @@ func TestLookupEventsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign := otherKey.tokens.Issue(pagetoken.KindLookup, [pagetoken.HashLen]byte{}, make([]byte, 16))
-	channelTok := e.svc.tokens.Issue(pagetoken.KindChannels, channelPageHash(acctA, regionA), []byte("x"))
+	channelTok := e.svc.tokens.Issue(pagetoken.KindChannels, channelPageHash(servicetest.AcctA, servicetest.RegionA), []byte("x"))
 
 	const invalid = "The NextToken is not valid."
 	const mismatch = "The NextToken was issued for a request with different parameters; repeat the original parameters with it."
 	tests := []struct {
 		name, account, region, body, msg string
 	}{
-		{"tampered", acctA, regionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, flip), invalid},
-		{"truncated", acctA, regionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok[:len(tok)-2]), invalid},
-		{"other key", acctA, regionA, fmt.Sprintf(`{"NextToken":%q}`, foreign), invalid},
-		{"other token kind", acctA, regionA, fmt.Sprintf(`{"NextToken":%q}`, channelTok), invalid},
-		{"different attribute", acctA, regionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op2"}]}`, tok), mismatch},
-		{"attribute dropped", acctA, regionA, fmt.Sprintf(`{"NextToken":%q}`, tok), mismatch},
-		{"time added", acctA, regionA, fmt.Sprintf(`{"NextToken":%q,"StartTime":1,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
-		{"insight added", acctA, regionA, fmt.Sprintf(`{"NextToken":%q,"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
-		{"other account", acctB, regionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
-		{"other region", acctA, regionB, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
+		{"tampered", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, flip), invalid},
+		{"truncated", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok[:len(tok)-2]), invalid},
+		{"other key", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q}`, foreign), invalid},
+		{"other token kind", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q}`, channelTok), invalid},
+		{"different attribute", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op2"}]}`, tok), mismatch},
+		{"attribute dropped", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q}`, tok), mismatch},
+		{"time added", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"StartTime":1,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
+		{"insight added", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
+		{"other account", servicetest.AcctB, servicetest.RegionA, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
+		{"other region", servicetest.AcctA, servicetest.RegionB, fmt.Sprintf(`{"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok), mismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body := e.call(tt.account, tt.region, "LookupEvents", tt.body)
-			wantError(t, status, body, 400, "InvalidNextTokenException", tt.msg)
+			servicetest.WantError(t, status, body, 400, "InvalidNextTokenException", tt.msg)
 		})
 	}
 	// The same parameters with another MaxResults continue the listing.
-	r := e.lookupOK(acctA, regionA,
+	r := e.lookupOK(servicetest.AcctA, servicetest.RegionA,
 		fmt.Sprintf(`{"MaxResults":50,"NextToken":%q,"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, tok))
 	for _, ev := range r.Events {
 		for _, f := range first.Events {
@@ -242,7 +205,7 @@ func TestLookupEventsTokens(t *testing.T) {
 
 func TestLookupEventsIsolationAndCategories(t *testing.T) {
 	e := newEnv(t, Options{})
-	seedPaging(t, e, 3)
+	servicetest.SeedPaging(t, e.st, 3)
 	ids := func(account, region, body string) []string {
 		r := e.lookupOK(account, region, body)
 		var out []string
@@ -254,16 +217,16 @@ func TestLookupEventsIsolationAndCategories(t *testing.T) {
 	tests := []struct {
 		name, account, region, body, want string
 	}{
-		{"own account and region", acctA, regionA, `{}`, "a-000 a-001 a-002"},
-		{"other account", acctB, regionA, `{}`, "other-account"},
-		{"other region", acctA, regionB, `{}`, "other-region"},
-		{"nobody", acctOrg, regionA, `{}`, ""},
-		{"insight only", acctA, regionA, `{"EventCategory":"insight"}`, "insight-1"},
-		{"insight by EventSource", acctA, regionA, `{"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"EventSource","AttributeValue":"ec2.amazonaws.com"}]}`, "insight-1"},
-		{"attribute", acctA, regionA, `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, "a-001"},
-		{"time range inclusive", acctA, regionA, fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, testNow.Unix(), testNow.Unix()), "a-000 a-001 a-002"},
-		{"start beyond window", acctA, regionA, fmt.Sprintf(`{"StartTime":%d}`, testNow.Add(-200*24*time.Hour).Unix()), "a-000 a-001 a-002"},
-		{"range before window", acctA, regionA, fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, testNow.Add(-100*24*time.Hour).Unix(), testNow.Add(-90*24*time.Hour-time.Second).Unix()), ""},
+		{"own account and region", servicetest.AcctA, servicetest.RegionA, `{}`, "a-000 a-001 a-002"},
+		{"other account", servicetest.AcctB, servicetest.RegionA, `{}`, "other-account"},
+		{"other region", servicetest.AcctA, servicetest.RegionB, `{}`, "other-region"},
+		{"nobody", servicetest.AcctOrg, servicetest.RegionA, `{}`, ""},
+		{"insight only", servicetest.AcctA, servicetest.RegionA, `{"EventCategory":"insight"}`, "insight-1"},
+		{"insight by EventSource", servicetest.AcctA, servicetest.RegionA, `{"EventCategory":"insight","LookupAttributes":[{"AttributeKey":"EventSource","AttributeValue":"ec2.amazonaws.com"}]}`, "insight-1"},
+		{"attribute", servicetest.AcctA, servicetest.RegionA, `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Op1"}]}`, "a-001"},
+		{"time range inclusive", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, servicetest.Now.Unix(), servicetest.Now.Unix()), "a-000 a-001 a-002"},
+		{"start beyond window", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"StartTime":%d}`, servicetest.Now.Add(-200*24*time.Hour).Unix()), "a-000 a-001 a-002"},
+		{"range before window", servicetest.AcctA, servicetest.RegionA, fmt.Sprintf(`{"StartTime":%d,"EndTime":%d}`, servicetest.Now.Add(-100*24*time.Hour).Unix(), servicetest.Now.Add(-90*24*time.Hour-time.Second).Unix()), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,7 +247,7 @@ func TestLookupEventsIsolationAndCategories(t *testing.T) {
 	e2.st = e.st
 	e2.svc.store = e.st
 	got := strings.Join(func() []string {
-		r := e2.lookupOK(acctA, regionA, `{}`)
+		r := e2.lookupOK(servicetest.AcctA, servicetest.RegionA, `{}`)
 		var out []string
 		for _, ev := range r.Events {
 			out = append(out, ev.EventId)
@@ -299,30 +262,30 @@ func TestLookupEventsIsolationAndCategories(t *testing.T) {
 func TestLookupEventsRateLimit(t *testing.T) {
 	e := newEnv(t, Options{RateLimit: 2})
 	for i := 0; i < 2; i++ {
-		if status, body := e.call(acctA, regionA, "LookupEvents", `{}`); status != 200 {
+		if status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`); status != 200 {
 			t.Fatalf("call %d: %d %s", i, status, body)
 		}
 	}
-	status, body := e.call(acctA, regionA, "LookupEvents", `{}`)
-	wantError(t, status, body, 400, "ThrottlingException", "Rate exceeded")
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`)
+	servicetest.WantError(t, status, body, 400, "ThrottlingException", "Rate exceeded")
 	// Other account or region: own bucket.
-	if status, _ := e.call(acctB, regionA, "LookupEvents", `{}`); status != 200 {
+	if status, _ := e.call(servicetest.AcctB, servicetest.RegionA, "LookupEvents", `{}`); status != 200 {
 		t.Error("other account throttled")
 	}
-	if status, _ := e.call(acctA, regionB, "LookupEvents", `{}`); status != 200 {
+	if status, _ := e.call(servicetest.AcctA, servicetest.RegionB, "LookupEvents", `{}`); status != 200 {
 		t.Error("other region throttled")
 	}
 	e.clock.Advance(500 * time.Millisecond)
-	if status, _ := e.call(acctA, regionA, "LookupEvents", `{}`); status != 200 {
+	if status, _ := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`); status != 200 {
 		t.Error("still throttled after refill")
 	}
-	if status, _ := e.call(acctA, regionA, "LookupEvents", `{}`); status != 400 {
+	if status, _ := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`); status != 400 {
 		t.Error("second call after half a second not throttled")
 	}
 	// Default: no limit.
 	e = newEnv(t, Options{})
 	for i := 0; i < 20; i++ {
-		if status, _ := e.call(acctA, regionA, "LookupEvents", `{}`); status != 200 {
+		if status, _ := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`); status != 200 {
 			t.Fatal("throttled without a rate limit")
 		}
 	}
@@ -330,20 +293,20 @@ func TestLookupEventsRateLimit(t *testing.T) {
 
 func TestLookupEventsStoreFailure(t *testing.T) {
 	e := newEnv(t, Options{})
-	e.st.fail = fmt.Errorf("read segment /data/x: %w", errSecret)
-	status, body := e.call(acctA, regionA, "LookupEvents", `{}`)
-	wantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+	e.st.Fail = fmt.Errorf("read segment /data/x: %w", errSecret)
+	status, body := e.call(servicetest.AcctA, servicetest.RegionA, "LookupEvents", `{}`)
+	servicetest.WantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
 }
 
 var errSecret = fmt.Errorf("secret internal detail")
 
 func TestNewValidatesConfig(t *testing.T) {
-	st := newMemStore()
+	st := servicetest.NewStore()
 	for _, cfg := range []Config{
-		{TokenKey: tokKey},
+		{TokenKey: servicetest.TokenKey},
 		{Store: st, TokenKey: []byte("short")},
-		{Store: st, TokenKey: tokKey, Options: Options{RateLimit: -1}},
-		{Store: st, TokenKey: tokKey, Options: Options{Retention: -time.Hour}},
+		{Store: st, TokenKey: servicetest.TokenKey, Options: Options{RateLimit: -1}},
+		{Store: st, TokenKey: servicetest.TokenKey, Options: Options{Retention: -time.Hour}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg.Options)

@@ -18,6 +18,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 // eventData returns a valid integration event with set applied (a nil
@@ -35,7 +36,7 @@ func eventData(t testing.TB, uid string, set map[string]any) string {
 		"requestParameters":   map[string]any{"amount": 10},
 		"responseElements":    map[string]any{"ok": true},
 		"sourceIPAddress":     "203.0.113.7",
-		"recipientAccountId":  acctA,
+		"recipientAccountId":  servicetest.AcctA,
 		"additionalEventData": map[string]any{"k": "v"},
 	}
 	for k, v := range set {
@@ -96,19 +97,19 @@ func chanQuery(arn string) string { return "channelArn=" + url.QueryEscape(arn) 
 
 func TestPutAuditEventsStoresRecord(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
 	data := eventData(t, "uid-1", map[string]any{"errorCode": "Denied", "errorMessage": "no <access> & more"})
 	sum := sha256.Sum256([]byte(data))
 	check := base64.StdEncoding.EncodeToString(sum[:])
-	status, body := e.put(acctA, regionA, chanQuery(arn)+"&externalId=ext-1", putBody(putEntry{ID: "a", EventData: &data, Checksum: &check}))
+	status, body := e.put(servicetest.AcctA, servicetest.RegionA, chanQuery(arn)+"&externalId=ext-1", putBody(putEntry{ID: "a", EventData: &data, Checksum: &check}))
 	wantID := auditEventID(arn, "uid-1")
 	if want := `{"successful":[{"id":"a","eventID":"` + wantID + `"}],"failed":[]}`; status != 200 || body != want {
 		t.Fatalf("got %d %s\nwant %s", status, body, want)
 	}
-	if len(e.st.events) != 1 {
-		t.Fatalf("%d events stored", len(e.st.events))
+	if len(e.st.Events) != 1 {
+		t.Fatalf("%d events stored", len(e.st.Events))
 	}
-	rec := e.st.events[0].Rec
+	rec := e.st.Events[0].Rec
 	want := `{"eventVersion":"1.09","userIdentity":{"type":"CustomUser","principalId":"user-42","details":{"team":"payments"}},` +
 		`"eventTime":"2024-05-06T11:59:00Z","eventSource":"my-app.example.com","eventName":"TransferFunds","awsRegion":"eu-central-1",` +
 		`"sourceIPAddress":"203.0.113.7","userAgent":"my-app/1.2","errorCode":"Denied","errorMessage":"no <access> & more",` +
@@ -118,11 +119,11 @@ func TestPutAuditEventsStoresRecord(t *testing.T) {
 	if string(rec.Raw) != want {
 		t.Errorf("record\n got %s\nwant %s", rec.Raw, want)
 	}
-	if rec.EventCategory != "ActivityAuditLog" || rec.AccountID != acctA || rec.ManagementEvent {
+	if rec.EventCategory != "ActivityAuditLog" || rec.AccountID != servicetest.AcctA || rec.ManagementEvent {
 		t.Errorf("indexed fields: %+v", rec)
 	}
 	// Integration events are part of the event history.
-	if r := e.lookupOK(acctA, regionA, `{}`); len(r.Events) != 1 {
+	if r := e.lookupOK(servicetest.AcctA, servicetest.RegionA, `{}`); len(r.Events) != 1 {
 		t.Errorf("LookupEvents returned %d integration events, want 1", len(r.Events))
 	}
 
@@ -130,8 +131,8 @@ func TestPutAuditEventsStoresRecord(t *testing.T) {
 	data = eventData(t, "uid-2", map[string]any{"userAgent": nil, "requestParameters": nil, "responseElements": nil,
 		"sourceIPAddress": nil, "additionalEventData": nil, "userIdentity": map[string]any{"type": "T", "principalId": "p"},
 		"eventTime": "2024-05-06T13:59:00.75+02:00"})
-	e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("b", data)))
-	rec = e.st.events[1].Rec
+	e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("b", data)))
+	rec = e.st.Events[1].Rec
 	if !strings.Contains(string(rec.Raw), `"userIdentity":{"type":"T","principalId":"p"},"eventTime":"2024-05-06T11:59:00Z",`) ||
 		!strings.Contains(string(rec.Raw), `"requestParameters":null,"responseElements":null,"eventID"`) ||
 		strings.Contains(string(rec.Raw), "sourceIPAddress") {
@@ -141,7 +142,7 @@ func TestPutAuditEventsStoresRecord(t *testing.T) {
 
 func TestPutAuditEventsPerEventFailures(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
 	ident := func(m map[string]any) map[string]any { return map[string]any{"userIdentity": m} }
 	bad := "bm90IGEgY2hlY2tzdW0="
 	tests := []struct {
@@ -183,7 +184,7 @@ func TestPutAuditEventsPerEventFailures(t *testing.T) {
 			"The field sourceIPAddress must be an IPv4 or IPv6 address."},
 		{"bad recipient", ptr(eventData(t, "u", map[string]any{"recipientAccountId": "12"})), nil, "InvalidData",
 			"The field recipientAccountId must be a 12-digit account ID."},
-		{"other recipient", ptr(eventData(t, "u", map[string]any{"recipientAccountId": acctB})), nil, "InvalidRecipient",
+		{"other recipient", ptr(eventData(t, "u", map[string]any{"recipientAccountId": servicetest.AcctB})), nil, "InvalidRecipient",
 			"recipientAccountId 123456789012 is not the account that owns the channel (210987654321)."},
 		{"unknown field", ptr(eventData(t, "u", map[string]any{"eventType": "x"})), nil, "InvalidData",
 			"The field eventType is not part of the CloudTrail Lake integration event schema."},
@@ -210,17 +211,17 @@ func TestPutAuditEventsPerEventFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(e.st.events)
+			before := len(e.st.Events)
 			body := putBody(putEntry{ID: "bad", EventData: tt.data, Checksum: tt.checksum}, entry("good", eventData(t, "ok-"+tt.name, nil)))
-			r := e.putOK(acctA, regionA, chanQuery(arn), body)
+			r := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), body)
 			if len(r.Failed) != 1 || r.Failed[0].ID != "bad" || r.Failed[0].ErrorCode != tt.code || !globMatch(tt.msg, r.Failed[0].ErrorMessage) {
 				t.Errorf("failed = %+v\nwant {bad %s %q}", r.Failed, tt.code, tt.msg)
 			}
 			if len(r.Successful) != 1 || r.Successful[0].ID != "good" {
 				t.Errorf("successful = %+v", r.Successful)
 			}
-			if len(e.st.events) != before+1 {
-				t.Errorf("stored %d events, want 1", len(e.st.events)-before)
+			if len(e.st.Events) != before+1 {
+				t.Errorf("stored %d events, want 1", len(e.st.Events)-before)
 			}
 		})
 	}
@@ -256,8 +257,8 @@ func nest(n int) json.RawMessage {
 
 func TestPutAuditEventsRequestErrors(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
-	otherRegion := e.createChannel(acctA, regionB, "app")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
+	otherRegion := e.createChannel(servicetest.AcctA, servicetest.RegionB, "app")
 	one := putBody(entry("a", eventData(t, "u", nil)))
 	many := make([]putEntry, 101)
 	for i := range many {
@@ -272,7 +273,7 @@ func TestPutAuditEventsRequestErrors(t *testing.T) {
 		{"no channel", "", one, 400, "InvalidChannelARN", "The channelArn query parameter is required."},
 		{"malformed ARN", "channelArn=arn:aws:s3:::bucket", one, 400, "InvalidChannelARN", `"arn:aws:s3:::bucket" is not a valid channel ARN.`},
 		{"bad chars", "channelArn=" + url.QueryEscape("a b c"), one, 400, "InvalidChannelARN", `"a b c" is not a valid channel ARN or ID.`},
-		{"other account", chanQuery(strings.Replace(arn, acctA, acctB, 1)), one, 400, "ChannelInsufficientPermission",
+		{"other account", chanQuery(strings.Replace(arn, servicetest.AcctA, servicetest.AcctB, 1)), one, 400, "ChannelInsufficientPermission",
 			"The caller's account ID must be the same as the channel owner's account ID."},
 		{"unknown id", "channelArn=0f5e3c2a-1111-4222-8333-444455556666", one, 400, "ChannelNotFound",
 			"Channel arn:aws:cloudtrail:eu-central-1:210987654321:channel/0f5e3c2a-1111-4222-8333-444455556666 does not exist."},
@@ -295,52 +296,52 @@ func TestPutAuditEventsRequestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := e.put(acctA, regionA, tt.query, tt.body)
-			wantError(t, status, body, tt.status, tt.code, tt.msg)
+			status, body := e.put(servicetest.AcctA, servicetest.RegionA, tt.query, tt.body)
+			servicetest.WantError(t, status, body, tt.status, tt.code, tt.msg)
 		})
 	}
-	if len(e.st.events) != 0 || e.ing.submits != 0 {
-		t.Errorf("request errors stored %d events in %d submits", len(e.st.events), e.ing.submits)
+	if len(e.st.Events) != 0 || e.ing.Submits != 0 {
+		t.Errorf("request errors stored %d events in %d submits", len(e.st.Events), e.ing.Submits)
 	}
 }
 
 func TestPutAuditEventsIdempotentRetry(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
 	_, id := arn[:strings.LastIndexByte(arn, '/')], arn[strings.LastIndexByte(arn, '/')+1:]
 	body := putBody(entry("a", eventData(t, "uid-a", nil)), entry("b", eventData(t, "uid-b", nil)),
 		entry("c", eventData(t, "uid-c", map[string]any{"version": nil})))
-	first := e.putOK(acctA, regionA, chanQuery(arn), body)
+	first := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), body)
 	// The retry names the channel by id; the eventIDs stay the same.
-	second := e.putOK(acctA, regionA, "channelArn="+id, body)
+	second := e.putOK(servicetest.AcctA, servicetest.RegionA, "channelArn="+id, body)
 	if fmt.Sprint(first) != fmt.Sprint(second) || len(first.Successful) != 2 || len(first.Failed) != 1 {
 		t.Errorf("first %+v\nsecond %+v", first, second)
 	}
-	if len(e.st.events) != 2 || e.ing.submits != 2 {
-		t.Errorf("%d events stored in %d submits, want 2 in 2", len(e.st.events), e.ing.submits)
+	if len(e.st.Events) != 2 || e.ing.Submits != 2 {
+		t.Errorf("%d events stored in %d submits, want 2 in 2", len(e.st.Events), e.ing.Submits)
 	}
 	// A new request id (the caller's id) with the same UID is the same event.
-	third := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("zzz", eventData(t, "uid-a", nil))))
-	if third.Successful[0].EventID != first.Successful[0].EventID || len(e.st.events) != 2 {
+	third := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("zzz", eventData(t, "uid-a", nil))))
+	if third.Successful[0].EventID != first.Successful[0].EventID || len(e.st.Events) != 2 {
 		t.Errorf("third %+v", third)
 	}
 	// The same UID on another channel is another event.
-	arn2 := e.createChannel(acctA, regionA, "app2")
-	fourth := e.putOK(acctA, regionA, chanQuery(arn2), putBody(entry("a", eventData(t, "uid-a", nil))))
-	if fourth.Successful[0].EventID == first.Successful[0].EventID || len(e.st.events) != 3 {
+	arn2 := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app2")
+	fourth := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn2), putBody(entry("a", eventData(t, "uid-a", nil))))
+	if fourth.Successful[0].EventID == first.Successful[0].EventID || len(e.st.Events) != 3 {
 		t.Errorf("fourth %+v", fourth)
 	}
 
 	// GetChannel reports the latest ingestion.
-	_, got := e.call(acctA, regionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, arn))
+	_, got := e.call(servicetest.AcctA, servicetest.RegionA, "GetChannel", fmt.Sprintf(`{"Channel":%q}`, arn))
 	var gc struct{ IngestionStatus map[string]any }
 	if err := json.Unmarshal([]byte(got), &gc); err != nil {
 		t.Fatal(err)
 	}
 	st := gc.IngestionStatus
 	if st["LatestIngestionSuccessEventID"] != first.Successful[0].EventID || st["LatestIngestionAttemptEventID"] != first.Successful[0].EventID ||
-		st["LatestIngestionErrorCode"] != "FieldNotFound" || st["LatestIngestionSuccessTime"] != float64(testNow.Unix()) ||
-		st["LatestIngestionAttemptTime"] != float64(testNow.Unix()) {
+		st["LatestIngestionErrorCode"] != "FieldNotFound" || st["LatestIngestionSuccessTime"] != float64(servicetest.Now.Unix()) ||
+		st["LatestIngestionAttemptTime"] != float64(servicetest.Now.Unix()) {
 		t.Errorf("IngestionStatus %v", st)
 	}
 }
@@ -351,14 +352,14 @@ func TestPutAuditEventsIdempotentRetry(t *testing.T) {
 // refused as a Failed entry, InvalidData, and the stored event is kept.
 func TestPutAuditEventsConflictingUID(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
-	first := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
+	first := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
 	e.clock.Advance(time.Hour)
-	retry := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
+	retry := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", eventData(t, "uid-a", nil))))
 	if len(retry.Successful) != 1 || len(retry.Failed) != 0 || retry.Successful[0].EventID != first.Successful[0].EventID {
 		t.Fatalf("retry an hour later: %+v, first %+v", retry, first)
 	}
-	other := e.putOK(acctA, regionA, chanQuery(arn), putBody(
+	other := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(
 		entry("x", eventData(t, "uid-a", map[string]any{"eventName": "DeleteAccount"})),
 		entry("y", eventData(t, "uid-y", nil))))
 	if len(other.Successful) != 1 || other.Successful[0].ID != "y" || len(other.Failed) != 1 {
@@ -369,39 +370,39 @@ func TestPutAuditEventsConflictingUID(t *testing.T) {
 		!strings.Contains(f.ErrorMessage, first.Successful[0].EventID) || !strings.Contains(f.ErrorMessage, "different content") {
 		t.Errorf("failed entry %+v", f)
 	}
-	if len(e.st.events) != 2 || e.st.events[0].Rec.EventName != "TransferFunds" {
-		t.Errorf("stored %d events; first %s", len(e.st.events), e.st.events[0].Rec.EventName)
+	if len(e.st.Events) != 2 || e.st.Events[0].Rec.EventName != "TransferFunds" {
+		t.Errorf("stored %d events; first %s", len(e.st.Events), e.st.Events[0].Rec.EventName)
 	}
 }
 
 func TestPutAuditEventsManagementAccount(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctOrg, regionA, "org")
-	p := principal(acctOrg)
+	arn := e.createChannel(servicetest.AcctOrg, servicetest.RegionA, "org")
+	p := servicetest.Principal(servicetest.AcctOrg)
 	p.Management = true
 	req := httptest.NewRequest("POST", "/PutAuditEvents?"+chanQuery(arn),
-		strings.NewReader(putBody(entry("a", eventData(t, "u", map[string]any{"recipientAccountId": acctB})))))
-	req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: p, Region: regionA}))
+		strings.NewReader(putBody(entry("a", eventData(t, "u", map[string]any{"recipientAccountId": servicetest.AcctB})))))
+	req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: p, Region: servicetest.RegionA}))
 	w := httptest.NewRecorder()
-	e.rest.Handle(w, req, []byte(putBody(entry("a", eventData(t, "u", map[string]any{"recipientAccountId": acctB})))))
+	e.rest.Handle(w, req, []byte(putBody(entry("a", eventData(t, "u", map[string]any{"recipientAccountId": servicetest.AcctB})))))
 	r := decodePut(t, w.Code, w.Body.String())
-	if len(r.Successful) != 1 || len(e.st.events) != 1 || e.st.events[0].Rec.AccountID != acctB {
+	if len(r.Successful) != 1 || len(e.st.Events) != 1 || e.st.Events[0].Rec.AccountID != servicetest.AcctB {
 		t.Errorf("management account write: %+v", r)
 	}
 }
 
 func TestPutAuditEventsSubmitFailure(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
-	e.ing.fail = errors.New("append: no space left on device")
-	status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
-	wantError(t, status, body, 503, "ServiceUnavailableException", "The events could not be stored and none was acknowledged; retry the request.")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
+	e.ing.Fail = errors.New("append: no space left on device")
+	status, body := e.put(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
+	servicetest.WantError(t, status, body, 503, "ServiceUnavailableException", "The events could not be stored and none was acknowledged; retry the request.")
 	// A request with no valid event never reaches the ingester.
-	e.ing.fail = nil
-	submits := e.ing.submits
-	r := e.putOK(acctA, regionA, chanQuery(arn), putBody(entry("a", "{}")))
-	if len(r.Failed) != 1 || e.ing.submits != submits {
-		t.Errorf("all-invalid request: %+v, submits %d→%d", r, submits, e.ing.submits)
+	e.ing.Fail = nil
+	submits := e.ing.Submits
+	r := e.putOK(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", "{}")))
+	if len(r.Failed) != 1 || e.ing.Submits != submits {
+		t.Errorf("all-invalid request: %+v, submits %d→%d", r, submits, e.ing.Submits)
 	}
 }
 
@@ -412,16 +413,16 @@ func TestPutAuditEventsSubmitFailure(t *testing.T) {
 func TestPutAuditEventsUnavailableRule(t *testing.T) {
 	for _, fail := range []error{ingest.ErrClosed, fmt.Errorf("%w: disk full", ingest.ErrUnavailable), context.DeadlineExceeded} {
 		e := newEnv(t, cloudtrail.Options{})
-		arn := e.createChannel(acctA, regionA, "app")
-		e.ing.fail = fail
-		status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
-		wantError(t, status, body, 503, "ServiceUnavailableException", "The events could not be stored and none was acknowledged; retry the request.")
+		arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
+		e.ing.Fail = fail
+		status, body := e.put(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
+		servicetest.WantError(t, status, body, 503, "ServiceUnavailableException", "The events could not be stored and none was acknowledged; retry the request.")
 	}
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
-	e.ing.short = true
-	status, body := e.put(acctA, regionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
-	wantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
+	e.ing.Short = true
+	status, body := e.put(servicetest.AcctA, servicetest.RegionA, chanQuery(arn), putBody(entry("a", eventData(t, "u", nil))))
+	servicetest.WantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
 }
 
 type auditSink struct {
@@ -437,14 +438,14 @@ func (a *auditSink) Audit(rec []byte) {
 
 func TestPutAuditEventsSelfAudit(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	arn := e.createChannel(acctA, regionA, "app")
+	arn := e.createChannel(servicetest.AcctA, servicetest.RegionA, "app")
 	sink := &auditSink{}
 	r := awsapi.NewRESTRouter("cloudtrail-data", sink, slog.New(slog.DiscardHandler))
 	e.svc.Register(r)
 	secret := eventData(t, "u", map[string]any{"requestParameters": map[string]any{"password": "hunter2"}})
 	body := putBody(entry("a", secret), entry("b", "{}"))
 	req := httptest.NewRequest("POST", "/PutAuditEvents?"+chanQuery(arn)+"&externalId=ext-1", strings.NewReader(body))
-	req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: principal(acctA), Region: regionA, RequestID: "r-1"}))
+	req = req.WithContext(awsapi.WithCaller(req.Context(), &awsapi.Caller{Principal: servicetest.Principal(servicetest.AcctA), Region: servicetest.RegionA, RequestID: "r-1"}))
 	r.Handle(httptest.NewRecorder(), req, []byte(body))
 	if len(sink.recs) != 1 {
 		t.Fatalf("%d audit records", len(sink.recs))

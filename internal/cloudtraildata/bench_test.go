@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/servicetest"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -23,11 +24,11 @@ func (acceptAll) Submit(ctx context.Context, source string, recs []*event.Record
 	return ingest.Result{Outcomes: make([]ingest.Outcome, len(recs)), Accepted: len(recs)}, nil
 }
 
-func benchEnv(b *testing.B) (*Service, *memStore) {
-	st := newMemStore()
+func benchEnv(b *testing.B) (*Service, *servicetest.Store) {
+	st := servicetest.NewStore()
 	quiet := slog.New(slog.DiscardHandler)
 	svc, err := New(Config{Channels: st, Ingester: acceptAll{}, Logger: quiet,
-		Now: func() time.Time { return testNow }})
+		Now: func() time.Time { return servicetest.Now }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,8 +39,8 @@ func benchEnv(b *testing.B) (*Service, *memStore) {
 // decoding, schema validation, record building and event.Parse.
 func BenchmarkPutAuditEvents(b *testing.B) {
 	svc, st := benchEnv(b)
-	arn := cloudtrailarn.Channel(regionA, acctA, "bench")
-	st.channels[arn] = storeChannel(arn)
+	arn := cloudtrailarn.Channel(servicetest.RegionA, servicetest.AcctA, "bench")
+	st.Channels[arn] = storeChannel(arn)
 	r := awsapi.NewRESTRouter("cloudtrail-data", nil, slog.New(slog.DiscardHandler))
 	svc.Register(r)
 	entries := make([]putEntry, 100)
@@ -47,7 +48,7 @@ func BenchmarkPutAuditEvents(b *testing.B) {
 		entries[i] = entry(fmt.Sprintf("e%d", i), eventData(b, fmt.Sprintf("uid-%d", i), nil))
 	}
 	body := []byte(putBody(entries...))
-	ctx := callerCtx(context.Background(), acctA, regionA)
+	ctx := servicetest.CallerContext(context.Background(), servicetest.AcctA, servicetest.RegionA)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -62,5 +63,5 @@ func BenchmarkPutAuditEvents(b *testing.B) {
 }
 
 func storeChannel(arn string) store.Channel {
-	return store.Channel{ARN: arn, Name: "bench", Source: "Custom", Account: acctA, Region: regionA}
+	return store.Channel{ARN: arn, Name: "bench", Source: "Custom", Account: servicetest.AcctA, Region: servicetest.RegionA}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 // FuzzEventData converts arbitrary eventData: no panics, and every event
@@ -15,7 +16,7 @@ func FuzzEventData(f *testing.F) {
 	f.Add([]byte(`{"UID":"a","UID":"b"}`))
 	f.Add([]byte(`{"version":"1.0","userIdentity":{"type":"T","principalId":"p"},"eventSource":"s","eventName":"n",` +
 		`"eventTime":"2024-05-06T11:59:00","UID":"u","recipientAccountId":"210987654321","sourceIPAddress":"::1"}`))
-	lc := lakeConverter{channelARN: "arn:aws:cloudtrail:eu-central-1:210987654321:channel/c", account: acctA, region: regionA, ingestTime: testNow}
+	lc := lakeConverter{channelARN: "arn:aws:cloudtrail:eu-central-1:210987654321:channel/c", account: servicetest.AcctA, region: servicetest.RegionA, ingestTime: servicetest.Now}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, id, _, fail := lc.convert(data)
 		if fail != nil {

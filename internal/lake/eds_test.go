@@ -11,6 +11,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/query"
+	"github.com/opentrail/opentrail/internal/servicetest"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -27,7 +28,7 @@ func newEDSEnv(t *testing.T, dir string, opts Options, now time.Time) *edsEnv {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Options: opts, Now: func() time.Time { return now }, Logger: quiet})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Options: opts, Now: func() time.Time { return now }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func newEDSEnv(t *testing.T, dir string, opts Options, now time.Time) *edsEnv {
 }
 
 func (e *edsEnv) call(account, region, op, body string) (int, string) {
-	return callRouter(e.json, account, region, op, body)
+	return servicetest.CallRouter(e.json, account, region, op, body)
 }
 
 type edsJSON struct {
@@ -60,7 +61,7 @@ func TestEventDataStore(t *testing.T) {
 	created := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	e := newEDSEnv(t, dir, Options{StoreRetention: 400 * 24 * time.Hour}, created)
 
-	code, body := e.call(acctA, "eu-west-1", "ListEventDataStores", `{}`)
+	code, body := e.call(servicetest.AcctA, "eu-west-1", "ListEventDataStores", `{}`)
 	var list struct {
 		EventDataStores []edsJSON
 		NextToken       *string
@@ -69,7 +70,7 @@ func TestEventDataStore(t *testing.T) {
 		t.Fatalf("ListEventDataStores: %d %s", code, body)
 	}
 	d := list.EventDataStores[0]
-	id, ok := strings.CutPrefix(d.EventDataStoreArn, "arn:aws:cloudtrail:eu-west-1:"+acctA+":eventdatastore/")
+	id, ok := strings.CutPrefix(d.EventDataStoreArn, "arn:aws:cloudtrail:eu-west-1:"+servicetest.AcctA+":eventdatastore/")
 	if !ok || !query.IsEventDataStoreID(id) {
 		t.Fatalf("ARN %q", d.EventDataStoreArn)
 	}
@@ -80,36 +81,36 @@ func TestEventDataStore(t *testing.T) {
 	}
 
 	// By ARN (any region's) and by id, in upper case too.
-	for _, ref := range []string{d.EventDataStoreArn, "arn:aws:cloudtrail:us-east-1:" + acctA + ":eventdatastore/" + id, id, strings.ToUpper(id)} {
-		code, body := e.call(acctA, "eu-west-1", "GetEventDataStore", `{"EventDataStore":"`+ref+`"}`)
+	for _, ref := range []string{d.EventDataStoreArn, "arn:aws:cloudtrail:us-east-1:" + servicetest.AcctA + ":eventdatastore/" + id, id, strings.ToUpper(id)} {
+		code, body := e.call(servicetest.AcctA, "eu-west-1", "GetEventDataStore", `{"EventDataStore":"`+ref+`"}`)
 		var got edsJSON
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || got.EventDataStoreArn != d.EventDataStoreArn {
 			t.Errorf("GetEventDataStore %s: %d %s", ref, code, body)
 		}
 	}
 	// Another account sees its own ARN with the same id, and not ours.
-	code, body = e.call(acctB, "us-west-2", "GetEventDataStore", `{"EventDataStore":"`+id+`"}`)
-	if code != http.StatusOK || !strings.Contains(body, `"arn:aws:cloudtrail:us-west-2:`+acctB+`:eventdatastore/`+id+`"`) {
+	code, body = e.call(servicetest.AcctB, "us-west-2", "GetEventDataStore", `{"EventDataStore":"`+id+`"}`)
+	if code != http.StatusOK || !strings.Contains(body, `"arn:aws:cloudtrail:us-west-2:`+servicetest.AcctB+`:eventdatastore/`+id+`"`) {
 		t.Errorf("other account: %d %s", code, body)
 	}
-	code, body = e.call(acctB, "us-west-2", "GetEventDataStore", `{"EventDataStore":"`+d.EventDataStoreArn+`"}`)
-	wantError(t, code, body, 400, "EventDataStoreNotFoundException", "The event data store was not found.")
+	code, body = e.call(servicetest.AcctB, "us-west-2", "GetEventDataStore", `{"EventDataStore":"`+d.EventDataStoreArn+`"}`)
+	servicetest.WantError(t, code, body, 400, "EventDataStoreNotFoundException", "The event data store was not found.")
 
 	for _, c := range []struct{ body, code, msg string }{
 		{`{"EventDataStore":"00000000-0000-4000-8000-000000000000"}`, "EventDataStoreNotFoundException", "The event data store was not found."},
-		{`{"EventDataStore":"arn:aws:cloudtrail:eu-west-1:` + acctA + `:eventdatastore/00000000-0000-4000-8000-000000000000"}`, "EventDataStoreNotFoundException", "The event data store was not found."},
+		{`{"EventDataStore":"arn:aws:cloudtrail:eu-west-1:` + servicetest.AcctA + `:eventdatastore/00000000-0000-4000-8000-000000000000"}`, "EventDataStoreNotFoundException", "The event data store was not found."},
 		{`{}`, "InvalidParameterException", "EventDataStore is required."},
 		{`{"EventDataStore":"a b"}`, "EventDataStoreARNInvalidException", `"a b" is not a valid event data store ARN or ID.`},
-		{`{"EventDataStore":"arn:aws:cloudtrail:eu-west-1:` + acctA + `:trail/x"}`, "EventDataStoreARNInvalidException",
-			`"arn:aws:cloudtrail:eu-west-1:` + acctA + `:trail/x" is not a valid event data store ARN.`},
+		{`{"EventDataStore":"arn:aws:cloudtrail:eu-west-1:` + servicetest.AcctA + `:trail/x"}`, "EventDataStoreARNInvalidException",
+			`"arn:aws:cloudtrail:eu-west-1:` + servicetest.AcctA + `:trail/x" is not a valid event data store ARN.`},
 	} {
-		code, body := e.call(acctA, "eu-west-1", "GetEventDataStore", c.body)
-		wantError(t, code, body, 400, c.code, c.msg)
+		code, body := e.call(servicetest.AcctA, "eu-west-1", "GetEventDataStore", c.body)
+		servicetest.WantError(t, code, body, 400, c.code, c.msg)
 	}
-	code, body = e.call(acctA, "eu-west-1", "ListEventDataStores", `{"MaxResults":0}`)
-	wantError(t, code, body, 400, "InvalidMaxResultsException", "MaxResults must be between 1 and 1000; got 0.")
-	code, body = e.call(acctA, "eu-west-1", "ListEventDataStores", `{"NextToken":"abc"}`)
-	wantError(t, code, body, 400, "InvalidNextTokenException", "The NextToken is not valid: there is only one event data store, so there is no next page.")
+	code, body = e.call(servicetest.AcctA, "eu-west-1", "ListEventDataStores", `{"MaxResults":0}`)
+	servicetest.WantError(t, code, body, 400, "InvalidMaxResultsException", "MaxResults must be between 1 and 1000; got 0.")
+	code, body = e.call(servicetest.AcctA, "eu-west-1", "ListEventDataStores", `{"NextToken":"abc"}`)
+	servicetest.WantError(t, code, body, 400, "InvalidNextTokenException", "The NextToken is not valid: there is only one event data store, so there is no next page.")
 
 	// The id and creation time survive a restart; retention forever leaves
 	// RetentionPeriod out.
@@ -118,7 +119,7 @@ func TestEventDataStore(t *testing.T) {
 	}
 	e = newEDSEnv(t, dir, Options{}, created.Add(48*time.Hour))
 	defer e.st.Close()
-	code, body = e.call(acctA, "eu-west-1", "GetEventDataStore", `{"EventDataStore":"`+id+`"}`)
+	code, body = e.call(servicetest.AcctA, "eu-west-1", "GetEventDataStore", `{"EventDataStore":"`+id+`"}`)
 	var again edsJSON
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &again) != nil || again.EventDataStoreArn != d.EventDataStoreArn ||
 		again.CreatedTimestamp != d.CreatedTimestamp || again.RetentionPeriod != nil || strings.Contains(body, "RetentionPeriod") {
@@ -129,12 +130,12 @@ func TestEventDataStore(t *testing.T) {
 // A Service without the store has no event data store.
 func TestEventDataStoreUnsupported(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{TokenKey: tokKey, Logger: quiet})
+	svc, err := New(Config{TokenKey: servicetest.TokenKey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := awsapi.NewRouter("cloudtrail", nil, quiet)
 	svc.Register(r)
-	code, body := callRouter(r, acctA, "eu-west-1", "ListEventDataStores", `{}`)
-	wantError(t, code, body, 400, "UnsupportedOperationException", "Event data stores are not available on this server.")
+	code, body := servicetest.CallRouter(r, servicetest.AcctA, "eu-west-1", "ListEventDataStores", `{}`)
+	servicetest.WantError(t, code, body, 400, "UnsupportedOperationException", "Event data stores are not available on this server.")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/servicetest"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -80,7 +81,7 @@ func newImportEnv(t *testing.T, dir string, bk *objstore.FSBuckets, sink *gateSi
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: quiet, Buckets: bk, ImportSink: sink,
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Now: func() time.Time { return servicetest.Now }, Logger: quiet, Buckets: bk, ImportSink: sink,
 		ImportStateDir: filepath.Join(st.Dir(), "imports")})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func (e *importEnv) close() {
 }
 
 func (e *importEnv) call(account, op, body string) (int, string) {
-	return callRouter(e.json, account, "us-east-1", op, body)
+	return servicetest.CallRouter(e.json, account, "us-east-1", op, body)
 }
 
 type importJSON struct {
@@ -141,10 +142,10 @@ func putLogs(t *testing.T, bk *objstore.FSBuckets, bucket, owner string, files i
 		t.Fatal(err)
 	}
 	for f := range files {
-		at := testNow.Add(-time.Duration(f%2) * 24 * time.Hour)
+		at := servicetest.Now.Add(-time.Duration(f%2) * 24 * time.Hour)
 		var recs []string
 		for i := range 4 {
-			r := mkRecord(t, recOpts{id: fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", f, i), account: owner, t: at.Add(time.Duration(i) * time.Second)})
+			r := servicetest.Record(t, servicetest.RecordOpts{ID: fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", f, i), Account: owner, Time: at.Add(time.Duration(i) * time.Second)})
 			recs = append(recs, string(r.Raw))
 		}
 		key := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%sZ_%016d.json", owner, at.Format("2006/01/02"), owner, at.Format("20060102T1504"), f)
@@ -152,7 +153,7 @@ func putLogs(t *testing.T, bk *objstore.FSBuckets, bucket, owner string, files i
 			t.Fatal(err)
 		}
 	}
-	key := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%sZ_corrupt.json", owner, testNow.Format("2006/01/02"), owner, testNow.Format("20060102T1504"))
+	key := fmt.Sprintf("AWSLogs/%s/CloudTrail/us-east-1/%s/%s_CloudTrail_us-east-1_%sZ_corrupt.json", owner, servicetest.Now.Format("2006/01/02"), owner, servicetest.Now.Format("20060102T1504"))
 	if err := b.Put(context.Background(), key, []byte(`{"Records":[{`), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func putLogs(t *testing.T, bk *objstore.FSBuckets, bucket, owner string, files i
 
 func startImportBody(eds, bucket string) string {
 	return `{"Destinations":["` + eds + `"],"ImportSource":{"S3":{"S3LocationUri":"s3://` + bucket + `/AWSLogs/","S3BucketRegion":"us-east-1",` +
-		`"S3BucketAccessRoleArn":"arn:aws:iam::` + acctA + `:role/import"}}}`
+		`"S3BucketAccessRoleArn":"arn:aws:iam::` + servicetest.AcctA + `:role/import"}}}`
 }
 
 // An import that is stopped continues from where it stopped when started
@@ -173,25 +174,25 @@ func TestLakeImportStopRestartResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := putLogs(t, bk, "logs-a", acctA, 40)
+	total := putLogs(t, bk, "logs-a", servicetest.AcctA, 40)
 	sink := newGateSink(1)
 	e := newImportEnv(t, dir, bk, sink)
 
-	_, body := e.call(acctA, "ListEventDataStores", `{}`)
+	_, body := e.call(servicetest.AcctA, "ListEventDataStores", `{}`)
 	var list struct {
 		EventDataStores []struct{ EventDataStoreArn string }
 	}
 	json.Unmarshal([]byte(body), &list)
 	eds := list.EventDataStores[0].EventDataStoreArn
 
-	code, body := e.call(acctA, "StartImport", startImportBody(eds, "logs-a"))
+	code, body := e.call(servicetest.AcctA, "StartImport", startImportBody(eds, "logs-a"))
 	var started importJSON
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &started) != nil || started.ImportStatus != importInitializing {
 		t.Fatalf("StartImport: %d %s", code, body)
 	}
 	// One import at a time per account.
-	code, body = e.call(acctA, "StartImport", startImportBody(eds, "logs-a"))
-	wantError(t, code, body, 400, codeOngoingImport, "Import "+started.ImportId+" is still running; wait for it to finish or stop it before starting another.")
+	code, body = e.call(servicetest.AcctA, "StartImport", startImportBody(eds, "logs-a"))
+	servicetest.WantError(t, code, body, 400, codeOngoingImport, "Import "+started.ImportId+" is still running; wait for it to finish or stop it before starting another.")
 
 	// The sink lets one batch through, then holds the import; stop it.
 	for deadline := time.Now().Add(10 * time.Second); sink.distinct() == 0; time.Sleep(5 * time.Millisecond) {
@@ -199,7 +200,7 @@ func TestLakeImportStopRestartResume(t *testing.T) {
 			t.Fatal("no batch was stored")
 		}
 	}
-	code, body = e.call(acctA, "StopImport", `{"ImportId":"`+started.ImportId+`"}`)
+	code, body = e.call(servicetest.AcctA, "StopImport", `{"ImportId":"`+started.ImportId+`"}`)
 	var stopped importJSON
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &stopped) != nil || stopped.ImportStatus != importStopped {
 		t.Fatalf("StopImport: %d %s", code, body)
@@ -210,7 +211,7 @@ func TestLakeImportStopRestartResume(t *testing.T) {
 
 	// Started again: held once more, then the server stops while it runs.
 	sink.tokens <- struct{}{}
-	code, body = e.call(acctA, "StartImport", `{"ImportId":"`+started.ImportId+`"}`)
+	code, body = e.call(servicetest.AcctA, "StartImport", `{"ImportId":"`+started.ImportId+`"}`)
 	if code != http.StatusOK || !strings.Contains(body, `"ImportStatus":"INITIALIZING"`) {
 		t.Fatalf("StartImport again: %d %s", code, body)
 	}
@@ -220,7 +221,7 @@ func TestLakeImportStopRestartResume(t *testing.T) {
 	// At the next start it resumes and completes.
 	close(sink.open)
 	e = newImportEnv(t, dir, bk, sink)
-	got := e.wait(acctA, started.ImportId)
+	got := e.wait(servicetest.AcctA, started.ImportId)
 	st := got.ImportStatistics
 	if got.ImportStatus != importCompleted || st.FilesCompleted != 41 || st.FailedEntries != 1 || st.PrefixesFound != 2 || st.PrefixesCompleted != 2 {
 		t.Fatalf("after resuming: %+v", got)
@@ -230,7 +231,7 @@ func TestLakeImportStopRestartResume(t *testing.T) {
 	}
 
 	// The failure of the corrupt file, one page at a time.
-	code, body = e.call(acctA, "ListImportFailures", `{"ImportId":"`+started.ImportId+`","MaxResults":1}`)
+	code, body = e.call(servicetest.AcctA, "ListImportFailures", `{"ImportId":"`+started.ImportId+`","MaxResults":1}`)
 	var fails struct {
 		Failures  []struct{ Location, Status, ErrorType string }
 		NextToken string
@@ -246,52 +247,52 @@ func TestLakeImportRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putLogs(t, bk, "logs-a", acctA, 2)
+	putLogs(t, bk, "logs-a", servicetest.AcctA, 2)
 	sink := newGateSink(0)
 	close(sink.open)
 	e := newImportEnv(t, t.TempDir(), bk, sink)
-	_, body := e.call(acctA, "ListEventDataStores", `{}`)
+	_, body := e.call(servicetest.AcctA, "ListEventDataStores", `{}`)
 	var list struct {
 		EventDataStores []struct{ EventDataStoreArn string }
 	}
 	json.Unmarshal([]byte(body), &list)
 	eds := list.EventDataStores[0].EventDataStoreArn
-	edsB := strings.Replace(eds, acctA, acctB, 1)
+	edsB := strings.Replace(eds, servicetest.AcctA, servicetest.AcctB, 1)
 
 	for _, c := range []struct{ account, body, code, msg string }{
-		{acctA, `{}`, codeInvalidParameter, "Destinations must name exactly one event data store; got 0."},
-		{acctA, `{"Destinations":["x"],"ImportSource":{}}`, codeEventDataStoreARN, `"x" is not a valid event data store ARN.`},
-		{acctA, `{"Destinations":["` + strings.Replace(eds, "/", "/0", 1) + `"]}`, codeEventDataStoreNotFound, "The event data store was not found."},
-		{acctA, `{"Destinations":["` + eds + `"]}`, codeInvalidParameter, "ImportSource.S3 is required."},
-		{acctA, strings.Replace(startImportBody(eds, "logs-a"), "arn:aws:iam::"+acctA+":role/import", "import", 1), codeInvalidParameter, `S3BucketAccessRoleArn "import" is not an IAM role ARN.`},
-		{acctA, strings.Replace(startImportBody(eds, "logs-a"), "s3://logs-a/", "https://logs-a/", 1), codeInvalidImportSource, `S3LocationUri "https://logs-a/AWSLogs/" is not s3://bucket/prefix.`},
-		{acctA, startImportBody(eds, "logs-b"), codeInvalidImportSource, `The bucket "logs-b" does not exist in the object store opentrail reads.`},
+		{servicetest.AcctA, `{}`, codeInvalidParameter, "Destinations must name exactly one event data store; got 0."},
+		{servicetest.AcctA, `{"Destinations":["x"],"ImportSource":{}}`, codeEventDataStoreARN, `"x" is not a valid event data store ARN.`},
+		{servicetest.AcctA, `{"Destinations":["` + strings.Replace(eds, "/", "/0", 1) + `"]}`, codeEventDataStoreNotFound, "The event data store was not found."},
+		{servicetest.AcctA, `{"Destinations":["` + eds + `"]}`, codeInvalidParameter, "ImportSource.S3 is required."},
+		{servicetest.AcctA, strings.Replace(startImportBody(eds, "logs-a"), "arn:aws:iam::"+servicetest.AcctA+":role/import", "import", 1), codeInvalidParameter, `S3BucketAccessRoleArn "import" is not an IAM role ARN.`},
+		{servicetest.AcctA, strings.Replace(startImportBody(eds, "logs-a"), "s3://logs-a/", "https://logs-a/", 1), codeInvalidImportSource, `S3LocationUri "https://logs-a/AWSLogs/" is not s3://bucket/prefix.`},
+		{servicetest.AcctA, startImportBody(eds, "logs-b"), codeInvalidImportSource, `The bucket "logs-b" does not exist in the object store opentrail reads.`},
 		// Another account's bucket of the built-in store.
-		{acctB, startImportBody(edsB, "logs-a"), codeInvalidImportSource, `The bucket "logs-a" belongs to another account.`},
-		{acctA, `{"ImportId":"00000000-0000-4000-8000-000000000000"}`, codeImportNotFound, "There is no import 00000000-0000-4000-8000-000000000000."},
+		{servicetest.AcctB, startImportBody(edsB, "logs-a"), codeInvalidImportSource, `The bucket "logs-a" belongs to another account.`},
+		{servicetest.AcctA, `{"ImportId":"00000000-0000-4000-8000-000000000000"}`, codeImportNotFound, "There is no import 00000000-0000-4000-8000-000000000000."},
 	} {
 		code, body := e.call(c.account, "StartImport", c.body)
-		wantError(t, code, body, 400, c.code, c.msg)
+		servicetest.WantError(t, code, body, 400, c.code, c.msg)
 	}
 
 	// Two completed imports; ListImports pages through them, newest first,
 	// and shows them to their account only.
 	var ids []string
 	for range 2 {
-		code, body := e.call(acctA, "StartImport", startImportBody(eds, "logs-a"))
+		code, body := e.call(servicetest.AcctA, "StartImport", startImportBody(eds, "logs-a"))
 		var s importJSON
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &s) != nil {
 			t.Fatalf("StartImport: %d %s", code, body)
 		}
-		if got := e.wait(acctA, s.ImportId); got.ImportStatus != importCompleted || got.ImportStatistics.EventsCompleted != 8 {
+		if got := e.wait(servicetest.AcctA, s.ImportId); got.ImportStatus != importCompleted || got.ImportStatistics.EventsCompleted != 8 {
 			t.Fatalf("import: %+v", got)
 		}
 		ids = append(ids, s.ImportId)
 	}
-	code, body := e.call(acctA, "StartImport", `{"ImportId":"`+ids[0]+`"}`)
-	wantError(t, code, body, 400, codeInvalidParameter, "Import "+ids[0]+" is COMPLETED; only a STOPPED or FAILED import can be started again.")
-	code, body = e.call(acctB, "GetImport", `{"ImportId":"`+ids[0]+`"}`)
-	wantError(t, code, body, 400, codeImportNotFound, "There is no import "+ids[0]+".")
+	code, body := e.call(servicetest.AcctA, "StartImport", `{"ImportId":"`+ids[0]+`"}`)
+	servicetest.WantError(t, code, body, 400, codeInvalidParameter, "Import "+ids[0]+" is COMPLETED; only a STOPPED or FAILED import can be started again.")
+	code, body = e.call(servicetest.AcctB, "GetImport", `{"ImportId":"`+ids[0]+`"}`)
+	servicetest.WantError(t, code, body, 400, codeImportNotFound, "There is no import "+ids[0]+".")
 
 	var page struct {
 		Imports   []struct{ ImportId, ImportStatus string }
@@ -304,7 +305,7 @@ func TestLakeImportRequests(t *testing.T) {
 		if next != "" {
 			req += `,"NextToken":"` + next + `"`
 		}
-		code, body := e.call(acctA, "ListImports", req+`}`)
+		code, body := e.call(servicetest.AcctA, "ListImports", req+`}`)
 		page.NextToken = ""
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &page) != nil {
 			t.Fatalf("ListImports: %d %s", code, body)
@@ -319,13 +320,13 @@ func TestLakeImportRequests(t *testing.T) {
 	if len(seen) != 2 {
 		t.Fatalf("ListImports pages: %v, want %v", seen, ids)
 	}
-	code, body = e.call(acctA, "ListImports", `{"NextToken":"garbage"}`)
+	code, body = e.call(servicetest.AcctA, "ListImports", `{"NextToken":"garbage"}`)
 	if code != 400 || !strings.Contains(body, codeInvalidNextToken) {
 		t.Errorf("ListImports with a bad token: %d %s", code, body)
 	}
-	code, body = e.call(acctA, "ListImports", `{"ImportStatus":"DONE"}`)
-	wantError(t, code, body, 400, codeInvalidParameter, `ImportStatus "DONE" is not valid.`)
-	code, body = e.call(acctB, "ListImports", `{}`)
+	code, body = e.call(servicetest.AcctA, "ListImports", `{"ImportStatus":"DONE"}`)
+	servicetest.WantError(t, code, body, 400, codeInvalidParameter, `ImportStatus "DONE" is not valid.`)
+	code, body = e.call(servicetest.AcctB, "ListImports", `{}`)
 	if code != http.StatusOK || body != `{"Imports":null}` && body != `{"Imports":[]}` {
 		t.Errorf("ListImports of another account: %d %s", code, body)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/servicetest"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -17,9 +18,9 @@ import (
 // management account if management) and returns its rows once finished.
 func queryAs(t *testing.T, svc *Service, account string, management bool, statement string) [][]map[string]string {
 	t.Helper()
-	p := principal(account)
+	p := servicetest.Principal(account)
 	p.Management = management
-	ctx := awsapi.WithCaller(context.Background(), &awsapi.Caller{Principal: p, Region: regionA, RequestID: "req"})
+	ctx := awsapi.WithCaller(context.Background(), &awsapi.Caller{Principal: p, Region: servicetest.RegionA, RequestID: "req"})
 	started, err := svc.StartQuery(ctx, &StartQueryInput{QueryStatement: statement})
 	if err != nil {
 		t.Fatalf("StartQuery(%s): %v", statement, err)
@@ -58,13 +59,13 @@ func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	var recs []*event.Record
-	for i, acct := range []string{acctA, acctA, acctB, acctOrg} {
-		recs = append(recs, mkRecord(t, recOpts{id: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), account: acct, t: testNow.Add(-time.Hour)}))
+	for i, acct := range []string{servicetest.AcctA, servicetest.AcctA, servicetest.AcctB, servicetest.AcctOrg} {
+		recs = append(recs, servicetest.Record(t, servicetest.RecordOpts{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Account: acct, Time: servicetest.Now.Add(-time.Hour)}))
 	}
-	if _, err := st.Append(ctx, recs, testNow); err != nil {
+	if _, err := st.Append(ctx, recs, servicetest.Now); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: tokKey, Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Now: func() time.Time { return servicetest.Now }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +77,14 @@ func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if got, want := counts(queryAs(t, svc, acctOrg, true, q)), acctB+"=1 "+acctA+"=2 "+acctOrg+"=1"; got != want {
+	if got, want := counts(queryAs(t, svc, servicetest.AcctOrg, true, q)), servicetest.AcctB+"=1 "+servicetest.AcctA+"=2 "+servicetest.AcctOrg+"=1"; got != want {
 		t.Errorf("management account sees %s, want %s", got, want)
 	}
-	if got, want := counts(queryAs(t, svc, acctA, false, q)), acctA+"=2"; got != want {
+	if got, want := counts(queryAs(t, svc, servicetest.AcctA, false, q)), servicetest.AcctA+"=2"; got != want {
 		t.Errorf("member account sees %s, want %s", got, want)
 	}
 	// The member's filter on another account finds nothing.
-	if got := queryAs(t, svc, acctB, false, `SELECT eventID FROM cloudtrail_events WHERE recipientAccountId = '`+acctA+`'`); len(got) != 0 {
+	if got := queryAs(t, svc, servicetest.AcctB, false, `SELECT eventID FROM cloudtrail_events WHERE recipientAccountId = '`+servicetest.AcctA+`'`); len(got) != 0 {
 		t.Errorf("member account read another account's events: %v", got)
 	}
 }

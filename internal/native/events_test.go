@@ -15,6 +15,7 @@ import (
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 // auditIngester is an Ingester whose commits fail with fail, or succeed
@@ -59,7 +60,7 @@ func (a *commitSink) AuditCommit(_ context.Context, rec []byte) error {
 func newPutEnv(t *testing.T, ing *auditIngester, sink *commitSink) *awsapi.PathRouter {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	n, err := New(Config{Store: newMemStore(), TokenKey: tokKey, Ingester: ing, MaxBodyBytes: 1 << 20, MaxEventsPerRequest: 100,
+	n, err := New(Config{Store: servicetest.NewStore(), TokenKey: servicetest.TokenKey, Ingester: ing, MaxBodyBytes: 1 << 20, MaxEventsPerRequest: 100,
 		CanWrite: func(p *auth.Principal, account string) bool { return p.AccountID == account }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func newPutEnv(t *testing.T, ing *auditIngester, sink *commitSink) *awsapi.PathR
 
 func postEvents(r *awsapi.PathRouter, body string) (int, string) {
 	req := httptest.NewRequest("POST", "/v1/events", strings.NewReader(body))
-	req = req.WithContext(callerCtx(req.Context(), acctA, regionA))
+	req = req.WithContext(servicetest.CallerContext(req.Context(), servicetest.AcctA, servicetest.RegionA))
 	w := httptest.NewRecorder()
 	r.Handle(w, req, []byte(body))
 	return w.Code, w.Body.String()
@@ -79,7 +80,7 @@ func postEvents(r *awsapi.PathRouter, body string) (int, string) {
 
 func putEventsBody() string {
 	return fmt.Sprintf(`{"eventVersion":"1.08","eventID":"%s","eventTime":"2026-03-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"%s","recipientAccountId":"%s","userIdentity":{"type":"IAMUser","accountId":"%s"}}`,
-		"9e1a3b56-0000-4000-8000-000000000001", regionA, acctA, acctA)
+		"9e1a3b56-0000-4000-8000-000000000001", servicetest.RegionA, servicetest.AcctA, servicetest.AcctA)
 }
 
 // TestPutEventsUnavailable: every failure of the ingester's commit means
@@ -91,7 +92,7 @@ func TestPutEventsUnavailable(t *testing.T) {
 		t.Run(fail.Error(), func(t *testing.T) {
 			ing, sink := &auditIngester{fail: fail}, &commitSink{}
 			status, body := postEvents(newPutEnv(t, ing, sink), putEventsBody())
-			wantError(t, status, body, 503, "ServiceUnavailableException", "the event store could not commit the events, so none were stored; retry later")
+			servicetest.WantError(t, status, body, 503, "ServiceUnavailableException", "the event store could not commit the events, so none were stored; retry later")
 			if len(sink.recs) != 1 || !strings.Contains(sink.recs[0], `"eventName":"PutEvents"`) ||
 				!strings.Contains(sink.recs[0], `"errorCode":"ServiceUnavailableException"`) || !strings.Contains(sink.recs[0], `"requestParameters":{"contentEncoding":"","eventCount":1}`) {
 				t.Errorf("failure records: %q", sink.recs)

@@ -11,6 +11,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
+	"github.com/opentrail/opentrail/internal/servicetest"
 )
 
 func (e *env) native(p *auth.Principal, region, method, query string) (int, string) {
@@ -51,11 +52,11 @@ func (e *env) nativeIDs(p *auth.Principal, region, query string) ([]string, stri
 
 func TestNativeLookup(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	seedPaging(t, e, 3)
-	e.st.add(mkRecord(t, recOpts{id: "bob-op1", t: testNow.Add(-time.Hour), name: "Op1", user: "bob"}))
-	org := principal(acctOrg)
+	servicetest.SeedPaging(t, e.st, 3)
+	e.st.Add(servicetest.Record(t, servicetest.RecordOpts{ID: "bob-op1", Time: servicetest.Now.Add(-time.Hour), Name: "Op1", User: "bob"}))
+	org := servicetest.Principal(servicetest.AcctOrg)
 	org.Management = true
-	pa := principal(acctA)
+	pa := servicetest.Principal(servicetest.AcctA)
 	tests := []struct {
 		name  string
 		p     *auth.Principal
@@ -69,17 +70,17 @@ func TestNativeLookup(t *testing.T) {
 		{"insight", pa, "category=insight", "insight-1"},
 		{"all", pa, "category=all", "insight-1 data a-002 a-001 a-000 bob-op1 too-old"},
 		{"all regions", pa, "region=*", "other-region a-002 a-001 a-000 bob-op1 too-old"},
-		{"other region", pa, "region=" + regionB, "other-region"},
-		{"own account named", pa, "account=" + acctA + "&limit=2", "a-002 a-001"},
-		{"range", pa, "start=" + url.QueryEscape(testNow.Add(-2*time.Hour).Format(time.RFC3339)) + "&end=" +
-			url.QueryEscape(testNow.Add(-time.Second).Format(time.RFC3339)), "bob-op1"},
+		{"other region", pa, "region=" + servicetest.RegionB, "other-region"},
+		{"own account named", pa, "account=" + servicetest.AcctA + "&limit=2", "a-002 a-001"},
+		{"range", pa, "start=" + url.QueryEscape(servicetest.Now.Add(-2*time.Hour).Format(time.RFC3339)) + "&end=" +
+			url.QueryEscape(servicetest.Now.Add(-time.Second).Format(time.RFC3339)), "bob-op1"},
 		{"management account sees all", org, "", "other-account a-002 a-001 a-000 bob-op1 too-old"},
-		{"management account narrows", org, "account=" + acctB, "other-account"},
+		{"management account narrows", org, "account=" + servicetest.AcctB, "other-account"},
 		{"signing parameters ignored", pa, "X-Amz-Date=20240506T000000Z&EventName=Op2", "a-002"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ids, next := e.nativeIDs(tt.p, regionA, tt.query)
+			ids, next := e.nativeIDs(tt.p, servicetest.RegionA, tt.query)
 			if got := strings.Join(ids, " "); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -92,13 +93,13 @@ func TestNativeLookup(t *testing.T) {
 
 func TestNativeLookupBody(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	r := mkRecord(t, recOpts{id: "x-1", t: testNow, set: map[string]any{"requestParameters": map[string]any{"html": "<b>&"}}})
-	e.st.add(r)
-	status, body := e.native(principal(acctA), regionA, "GET", "")
+	r := servicetest.Record(t, servicetest.RecordOpts{ID: "x-1", Time: servicetest.Now, Set: map[string]any{"requestParameters": map[string]any{"html": "<b>&"}}})
+	e.st.Add(r)
+	status, body := e.native(servicetest.Principal(servicetest.AcctA), servicetest.RegionA, "GET", "")
 	if want := `{"events":[` + string(r.Raw) + `]}`; status != 200 || body != want {
 		t.Errorf("got %d %s\nwant %s", status, body, want)
 	}
-	status, body = e.native(principal(acctA), regionA, "HEAD", "")
+	status, body = e.native(servicetest.Principal(servicetest.AcctA), servicetest.RegionA, "HEAD", "")
 	if status != 200 || body != "" {
 		t.Errorf("HEAD: %d %q", status, body)
 	}
@@ -106,8 +107,8 @@ func TestNativeLookupBody(t *testing.T) {
 
 func TestNativeLookupPaging(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	seedPaging(t, e, 25)
-	pa := principal(acctA)
+	servicetest.SeedPaging(t, e.st, 25)
+	pa := servicetest.Principal(servicetest.AcctA)
 	var all []string
 	q := "limit=10&category=management"
 	next := ""
@@ -117,7 +118,7 @@ func TestNativeLookupPaging(t *testing.T) {
 			query += "&next=" + url.QueryEscape(next)
 		}
 		var ids []string
-		ids, next = e.nativeIDs(pa, regionA, query)
+		ids, next = e.nativeIDs(pa, servicetest.RegionA, query)
 		all = append(all, ids...)
 		if next == "" {
 			break
@@ -126,13 +127,13 @@ func TestNativeLookupPaging(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		// The token is bound to the query.
-		status, body := e.native(pa, regionA, "GET", "limit=10&category=all&next="+url.QueryEscape(next))
-		wantError(t, status, body, 400, "InvalidNextTokenException",
+		status, body := e.native(pa, servicetest.RegionA, "GET", "limit=10&category=all&next="+url.QueryEscape(next))
+		servicetest.WantError(t, status, body, 400, "InvalidNextTokenException",
 			"The NextToken was issued for a request with different parameters; repeat the original parameters with it.")
 		// A LookupEvents token is not a native token.
-		lt := e.lookupOK(acctA, regionA, `{"MaxResults":1}`).NextToken
-		status, body = e.native(pa, regionA, "GET", q+"&next="+url.QueryEscape(lt))
-		wantError(t, status, body, 400, "InvalidNextTokenException", "The NextToken is not valid.")
+		lt := e.lookupOK(servicetest.AcctA, servicetest.RegionA, `{"MaxResults":1}`).NextToken
+		status, body = e.native(pa, servicetest.RegionA, "GET", q+"&next="+url.QueryEscape(lt))
+		servicetest.WantError(t, status, body, 400, "InvalidNextTokenException", "The NextToken is not valid.")
 	}
 	if len(all) != 26 { // 25 + too-old: no retention window here
 		t.Errorf("paged through %d events, want 26", len(all))
@@ -141,7 +142,7 @@ func TestNativeLookupPaging(t *testing.T) {
 
 func TestNativeLookupErrors(t *testing.T) {
 	e := newEnv(t, cloudtrail.Options{})
-	pa := principal(acctA)
+	pa := servicetest.Principal(servicetest.AcctA)
 	tests := []struct {
 		name, method, query string
 		status              int
@@ -160,20 +161,20 @@ func TestNativeLookupErrors(t *testing.T) {
 		{"empty attribute", "GET", "EventName=", 400, "ValidationException", "Parameter EventName needs a value of 1 to 2000 characters."},
 		{"bad ReadOnly", "GET", "ReadOnly=yes", 400, "ValidationException", `Parameter ReadOnly must be true or false; got "yes".`},
 		{"bad account", "GET", "account=abc", 400, "ValidationException", `Parameter account must be a 12-digit account ID; got "abc".`},
-		{"other account", "GET", "account=" + acctB, 403, "AccessDeniedException",
+		{"other account", "GET", "account=" + servicetest.AcctB, 403, "AccessDeniedException",
 			"Account 210987654321 may not read the events of account 123456789012."},
 		{"garbled token", "GET", "next=zzz", 400, "InvalidNextTokenException", "The NextToken is not valid."},
 		{"DELETE", "DELETE", "", 404, "ResourceNotFoundException", "no endpoint DELETE /v1/events; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST /v1/s3-notifications for S3 event notifications)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := e.native(pa, regionA, tt.method, tt.query)
-			wantError(t, status, body, tt.status, tt.code, tt.msg)
+			status, body := e.native(pa, servicetest.RegionA, tt.method, tt.query)
+			servicetest.WantError(t, status, body, tt.status, tt.code, tt.msg)
 		})
 	}
-	status, body := e.native(nil, regionA, "GET", "")
-	wantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
-	e.st.fail = errSecret
-	status, body = e.native(pa, regionA, "GET", "")
-	wantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+	status, body := e.native(nil, servicetest.RegionA, "GET", "")
+	servicetest.WantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
+	e.st.Fail = errSecret
+	status, body = e.native(pa, servicetest.RegionA, "GET", "")
+	servicetest.WantError(t, status, body, 500, "InternalFailure", "We encountered an internal error. Please try again.")
 }
