@@ -3,6 +3,7 @@ package awsapi
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net/http"
 	"time"
 
@@ -51,6 +52,21 @@ func WithCaller(ctx context.Context, c *Caller) context.Context {
 func CallerFrom(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerKey{}).(*Caller)
 	return c
+}
+
+// ErrNoCaller is what [Authenticated] returns for a context without an
+// authenticated caller: an internal error, since the server puts a Caller
+// with a Principal into every request context it routes.
+var ErrNoCaller = errors.New("no authenticated caller in request context")
+
+// Authenticated returns the Caller stored in ctx and its Principal, or
+// ErrNoCaller when either is missing. Operations call it first.
+func Authenticated(ctx context.Context) (*Caller, *auth.Principal, error) {
+	c := CallerFrom(ctx)
+	if c == nil || c.Principal == nil {
+		return nil, nil, ErrNoCaller
+	}
+	return c, c.Principal, nil
 }
 
 // TLSDetailsFrom describes the TLS connection req arrived on, in the form

@@ -200,7 +200,7 @@ func channelNotFound(arn string) error {
 // ownChannel resolves ref and loads the channel, which must belong to the
 // caller's account and region.
 func (s *Service) ownChannel(ctx context.Context, ref *string) (store.Channel, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return store.Channel{}, err
 	}
@@ -227,7 +227,7 @@ func (s *Service) ownChannel(ctx context.Context, ref *string) (store.Channel, e
 // CreateChannel creates a channel for PutAuditEvents in the caller's
 // account and region.
 func (s *Service) CreateChannel(ctx context.Context, in *CreateChannelInput) (*CreateChannelOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func channelPageHash(account, region string) [pagetoken.HashLen]byte {
 
 // ListChannels lists the caller's channels in its region, ordered by ARN.
 func (s *Service) ListChannels(ctx context.Context, in *ListChannelsInput) (*ListChannelsOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

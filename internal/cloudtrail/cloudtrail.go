@@ -25,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/pagetoken"
@@ -207,16 +206,4 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)
 	awsapi.Register(r, "ListPublicKeys", true, s.ListPublicKeys)
-}
-
-// errNoCaller is an internal error: the server must put a Caller with a
-// Principal into every request context.
-var errNoCaller = errors.New("no authenticated caller in request context")
-
-func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
-	c := awsapi.CallerFrom(ctx)
-	if c == nil || c.Principal == nil {
-		return nil, nil, errNoCaller
-	}
-	return c, c.Principal, nil
 }

@@ -40,7 +40,7 @@ type ListPublicKeysOutput struct {
 // validity overlaps [StartTime, EndTime] (both default to now), oldest
 // first, in one page.
 func (s *Service) ListPublicKeys(ctx context.Context, in *ListPublicKeysInput) (*ListPublicKeysOutput, error) {
-	c, _, err := callerOf(ctx)
+	c, _, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -192,7 +192,7 @@ func (r *lookupRequest) queryHash(account, region string) [pagetoken.HashLen]byt
 // account and region: management events (Insights events with
 // EventCategory=insight), newest first, within the retention window.
 func (s *Service) LookupEvents(ctx context.Context, in *LookupEventsInput) (*LookupEventsOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

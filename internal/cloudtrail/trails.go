@@ -289,7 +289,7 @@ func (s *Service) ownTrail(ctx context.Context, member string, ref *string, muta
 // ("Unknown trail: arn:aws:cloudtrail:us-east-1:123456789012:trail/x for
 // the user: 123456789012").
 func (s *Service) ownTrailNamed(ctx context.Context, member string, ref *string, mutate, byARN bool) (*trailRec, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ const codeInvalidParameterCombination = "InvalidParameterCombinationException"
 func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*TrailOutput, error) {
 	s.trailMu.Lock()
 	defer s.trailMu.Unlock()
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +497,7 @@ func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*Trail
 	if err != nil {
 		return nil, err
 	}
-	_, p, _ := callerOf(ctx)
+	_, p, _ := awsapi.Authenticated(ctx)
 	if in.S3BucketName != nil && *in.S3BucketName == "" {
 		return nil, awsapi.NewError(codeInvalidS3BucketName, "Bucket name is not valid: ")
 	}
@@ -638,7 +638,7 @@ func (s *Service) GetTrail(ctx context.Context, in *TrailNameInput) (*GetTrailOu
 // caller's region (with multi-region trails of other home regions unless
 // includeShadowTrails is false). Unknown names are left out.
 func (s *Service) DescribeTrails(ctx context.Context, in *DescribeTrailsInput) (*DescribeTrailsOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -674,7 +674,7 @@ func (s *Service) DescribeTrails(ctx context.Context, in *DescribeTrailsInput) (
 
 // ListTrails lists the caller's trails in every region, ordered by ARN.
 func (s *Service) ListTrails(ctx context.Context, in *ListTrailsInput) (*ListTrailsOutput, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -903,7 +903,7 @@ func (s *Service) GetInsightSelectors(ctx context.Context, in *TrailNameRefInput
 // taggedTrail resolves a tagging ResourceId, which must be the ARN of one
 // of the caller's trails.
 func (s *Service) taggedTrail(ctx context.Context, id string) (*trailRec, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

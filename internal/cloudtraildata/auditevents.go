@@ -200,7 +200,7 @@ func validateAuditRequest(in *PutAuditEventsInput) error {
 // InvalidData), the stored one kept. All valid events of a request are
 // committed together.
 func (s *Service) PutAuditEvents(ctx context.Context, in *PutAuditEventsInput) (*PutAuditEventsOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

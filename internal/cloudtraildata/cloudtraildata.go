@@ -119,18 +119,6 @@ func (s *Service) Register(r *awsapi.RESTRouter) {
 	awsapi.RegisterREST(r, "POST", "/PutAuditEvents", "PutAuditEvents", false, s.PutAuditEvents)
 }
 
-// errNoCaller is an internal error: the server must put a Caller with a
-// Principal into every request context.
-var errNoCaller = errors.New("no authenticated caller in request context")
-
-func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
-	c := awsapi.CallerFrom(ctx)
-	if c == nil || c.Principal == nil {
-		return nil, nil, errNoCaller
-	}
-	return c, c.Principal, nil
-}
-
 func allRunes(s string, ok func(rune) bool) bool {
 	for _, r := range s {
 		if !ok(r) {

@@ -133,7 +133,7 @@ type ListEventDataStoresOutput struct {
 // ListEventDataStores lists the one event data store. There is never a
 // second page, so any NextToken is invalid.
 func (s *Service) ListEventDataStores(ctx context.Context, in *ListEventDataStoresInput) (*ListEventDataStoresOutput, error) {
-	c, _, err := callerOf(ctx)
+	c, _, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ type GetEventDataStoreInput struct {
 
 // GetEventDataStore describes the event data store named by its ARN or id.
 func (s *Service) GetEventDataStore(ctx context.Context, in *GetEventDataStoreInput) (*EventDataStore, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -248,7 +248,7 @@ func (s *Service) importOutput(imp *lakeImport, stats bool) *ImportOutput {
 // StartImport starts an import, or restarts a stopped or failed one named
 // by ImportId (its other members are then ignored).
 func (s *Service) StartImport(ctx context.Context, in *StartImportInput) (*ImportOutput, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -558,7 +558,7 @@ type ImportIDInput struct {
 
 // lockImport finds the caller's import and returns with mu held.
 func (s *Service) lockImport(ctx context.Context, id string) (Meta, *lakeImport, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -645,7 +645,7 @@ type ListImportsOutput struct {
 
 // ListImports lists the caller's imports, newest first.
 func (s *Service) ListImports(ctx context.Context, in *ListImportsInput) (*ListImportsOutput, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

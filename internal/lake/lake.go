@@ -23,7 +23,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -192,18 +191,6 @@ const (
 	codeInvalidMaxResults = "InvalidMaxResultsException"
 	codeEventDataStoreARN = "EventDataStoreARNInvalidException"
 )
-
-// errNoCaller is an internal error: the server must put a Caller with a
-// Principal into every request context.
-var errNoCaller = errors.New("no authenticated caller in request context")
-
-func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
-	c := awsapi.CallerFrom(ctx)
-	if c == nil || c.Principal == nil {
-		return nil, nil, errNoCaller
-	}
-	return c, c.Principal, nil
-}
 
 func allRunes(s string, ok func(rune) bool) bool {
 	for _, r := range s {

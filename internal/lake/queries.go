@@ -70,7 +70,7 @@ type lakeQuery struct {
 
 // StartQuery checks the statement and runs it in the background.
 func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQueryOutput, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (lq *lakeQueries) get(account, id string) (*lakeQuery, error) {
 // lockQuery returns the caller's query id with s.queries locked; the
 // caller unlocks s.queries.mu. On error nothing stays locked.
 func (s *Service) lockQuery(ctx context.Context, id string) (*lakeQuery, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (s *Service) DescribeQuery(ctx context.Context, in *DescribeQueryInput) (*D
 // GetQueryResults returns a page of a query's rows (1–1000, default 1000).
 // A query still running answers with its status and no rows.
 func (s *Service) GetQueryResults(ctx context.Context, in *GetQueryResultsInput) (*GetQueryResultsOutput, error) {
-	if _, _, err := callerOf(ctx); err != nil {
+	if _, _, err := awsapi.Authenticated(ctx); err != nil {
 		return nil, err
 	}
 	max := 1000
@@ -341,7 +341,7 @@ type ListQueriesOutput struct {
 // ListQueries lists the caller's queries, newest first. Every event data
 // store name or ARN means the server's one event store.
 func (s *Service) ListQueries(ctx context.Context, in *ListQueriesInput) (*ListQueriesOutput, error) {
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

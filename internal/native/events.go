@@ -42,7 +42,7 @@ var errNoIngester = errors.New("native API: POST /v1/events without an Ingester"
 // (ingest.Ingester.SubmitAudited), before the answer; a failed call's is
 // committed by the router.
 func (n *Native) putEvents(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, _, err := callerOf(ctx)
+	c, _, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func keyRegion(c *awsapi.Caller, r *http.Request) string {
 // listKeys serves GET /v1/keys?region=R: every signing key of the region,
 // ever.
 func (n *Native) listKeys(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, _, err := callerOf(ctx)
+	c, _, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (n *Native) listKeys(ctx context.Context, req *awsapi.RawRequest) (*awsapi.
 // organisation's management account (or the local-mode key): keys sign
 // every account's digests.
 func (n *Native) rotateKey(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, p, err := callerOf(ctx)
+	c, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

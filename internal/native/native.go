@@ -157,18 +157,6 @@ var lookupKeys = cloudtrailwire.LookupAttributeKeys
 
 const maxAttributeValueLen = cloudtrailwire.MaxAttributeValueLen
 
-// errNoCaller is an internal error: the server must put a Caller with a
-// Principal into every request context.
-var errNoCaller = errors.New("no authenticated caller in request context")
-
-func callerOf(ctx context.Context) (*awsapi.Caller, *auth.Principal, error) {
-	c := awsapi.CallerFrom(ctx)
-	if c == nil || c.Principal == nil {
-		return nil, nil, errNoCaller
-	}
-	return c, c.Principal, nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -343,7 +331,7 @@ func (h *Native) lookup(ctx context.Context, req *awsapi.RawRequest) (*awsapi.Ra
 		}
 	}
 	req.Params = params
-	c, _, err := callerOf(ctx)
+	c, _, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}

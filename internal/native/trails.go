@@ -40,7 +40,7 @@ type nativeTrail struct {
 // (every selected event received before it is in a delivered file).
 func (n *Native) listTrails(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
 	req.Params = map[string]any{}
-	_, p, err := callerOf(ctx)
+	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
