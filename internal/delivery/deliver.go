@@ -17,28 +17,20 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -757,128 +749,6 @@ func (w *worker) save(ctx context.Context) error {
 	}
 	w.dirty = false
 	return nil
-}
-
-// write stores one group's buffered records as the next file of the open
-// window. Key and bytes depend only on the trail, the events and the
-// window, so writing them again after a crash is a no-op.
-func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, key string, g *group, final bool) error {
-	part := w.st.Parts[key]
-	end := g.lastIngest.Truncate(time.Minute)
-	if final {
-		end = w.st.Window.Truncate(time.Minute)
-	}
-	lk := layout.Log{
-		Prefix:  set.S3KeyPrefix,
-		Account: g.account,
-		Region:  g.region,
-		End:     end,
-		Unique: layout.UniqueSuffix(t.ARN, strconv.FormatInt(t.Created.UnixNano(), 10), g.account, g.region,
-			strconv.FormatInt(w.st.Window.UnixNano(), 10), strconv.Itoa(part)),
-	}
-	if set.IsOrganizationTrail && w.d.opts.Org != nil {
-		lk.OrgID = w.d.opts.Org.ID
-	}
-	body, plainHash, err := encodeLogFile(g.recs)
-	if err != nil {
-		return err
-	}
-	now := w.d.opts.Clock.Now().UTC()
-	err = w.put(ctx, set.S3BucketName, lk, body, g.recs)
-	w.mu.Lock()
-	w.st.LatestAttempt = now
-	w.st.LatestAttemptOK = err == nil
-	if err != nil {
-		w.st.LatestError, w.st.LatestErrorTime = deliveryErrorText(err), now
-		w.mu.Unlock()
-		w.d.errorsTotal.Add(1)
-		return fmt.Errorf("deliver %s to bucket %s: %w", lk, set.S3BucketName, err)
-	}
-	w.st.LatestError, w.st.LatestErrorTime = "", time.Time{}
-	w.st.LatestDelivery = now
-	w.st.Files++
-	w.st.Events += int64(len(g.recs))
-	if w.st.Parts == nil {
-		w.st.Parts, w.st.Done = map[string]int{}, map[string]int64{}
-	}
-	w.st.Parts[key] = part + 1
-	w.st.Done[key] = g.lastSeq
-	if set.LogFileValidationEnabled {
-		w.listInDigest(t, set, g, set.S3BucketName, lk.String(), plainHash)
-	}
-	w.mu.Unlock()
-	w.d.filesTotal.Add(1)
-	w.d.eventsTotal.Add(uint64(len(g.recs)))
-	g.reset()
-	w.dirty = true
-	return nil
-}
-
-// put writes a log file once. If the key already holds other bytes (a
-// file written by an earlier version with other compression), the file is
-// left alone when it holds the same records, and this one is written
-// under another suffix when it does not, so nothing is lost.
-func (w *worker) put(ctx context.Context, bucket string, lk layout.Log, body []byte, recs [][]byte) error {
-	b, err := w.d.opts.Buckets.Bucket(ctx, bucket)
-	if err != nil {
-		return err
-	}
-	err = b.PutIfAbsent(ctx, lk.String(), body, nil)
-	if !errors.Is(err, objstore.ErrExists) {
-		return err
-	}
-	old, _, gerr := b.Get(ctx, lk.String())
-	if gerr != nil {
-		return gerr
-	}
-	if same, _ := sameRecords(old, recs); same {
-		return nil
-	}
-	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", lk.String())
-	lk.Unique = layout.UniqueSuffix(lk.Unique, "again")
-	return b.PutIfAbsent(ctx, lk.String(), body, nil)
-}
-
-// encodeLogFile returns {"Records":[...]} gzipped, and the hex SHA-256
-// of the uncompressed JSON (what digests list). The output depends only
-// on recs.
-func encodeLogFile(recs [][]byte) ([]byte, string, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	if err != nil {
-		return nil, "", err
-	}
-	h := sha256.New()
-	mw := io.MultiWriter(zw, h)
-	mw.Write([]byte(`{"Records":[`))
-	for i, r := range recs {
-		if i > 0 {
-			mw.Write([]byte{','})
-		}
-		mw.Write(r)
-	}
-	mw.Write([]byte(`]}`))
-	if err := zw.Close(); err != nil {
-		return nil, "", err
-	}
-	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// sameRecords reports whether a gzip log file holds exactly recs.
-func sameRecords(file []byte, recs [][]byte) (bool, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(file))
-	if err != nil {
-		return false, err
-	}
-	got, err := io.ReadAll(zr)
-	if err != nil {
-		return false, err
-	}
-	var want bytes.Buffer
-	want.WriteString(`{"Records":[`)
-	want.Write(bytes.Join(recs, []byte{','}))
-	want.WriteString(`]}`)
-	return bytes.Equal(got, want.Bytes()), nil
 }
 
 // deliveryErrorText is what GetTrailStatus shows for a failed delivery.
