@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Error is an error the client sees: Code becomes __type and
@@ -128,3 +129,15 @@ const (
 	contentTypeJSON11 = "application/x-amz-json-1.1"
 	contentTypeJSON   = "application/json"
 )
+
+// Clip shortens s, caller input quoted in an error message, to at most n
+// bytes, cut at a rune boundary and marked with "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

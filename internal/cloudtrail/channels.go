@@ -144,17 +144,17 @@ func validateDestinations(ds []Destination) ([]ChannelDestination, error) {
 				"AWS_SERVICE destinations belong to service-linked channels; CreateChannel accepts only EVENT_DATA_STORE destinations.")
 		default:
 			return nil, awsapi.Errorf(codeInvalidParameter,
-				"Destination type %q is not valid; use EVENT_DATA_STORE.", truncate(*d.Type, 64))
+				"Destination type %q is not valid; use EVENT_DATA_STORE.", awsapi.Clip(*d.Type, 64))
 		}
 		loc := *d.Location
 		if n := len(loc); n < 3 || n > 1024 || !allRunes(loc, cloudtrailarn.IsARNChar) {
 			return nil, awsapi.Errorf(codeEventDataStoreARN,
-				"Destination location %q is not a valid event data store ARN or ID.", truncate(loc, 128))
+				"Destination location %q is not a valid event data store ARN or ID.", awsapi.Clip(loc, 128))
 		}
 		if strings.HasPrefix(loc, "arn:") {
 			if _, err := cloudtrailarn.Parse(loc, "eventdatastore"); err != nil {
 				return nil, awsapi.Errorf(codeEventDataStoreARN,
-					"Destination location %q is not a valid event data store ARN.", truncate(loc, 128))
+					"Destination location %q is not a valid event data store ARN.", awsapi.Clip(loc, 128))
 			}
 		}
 		out = append(out, ChannelDestination{Type: *d.Type, Location: loc})
@@ -174,18 +174,18 @@ func validateTags(tags []Tag) ([]ChannelTag, error) {
 		}
 		k := *t.Key
 		if n := utf8.RuneCountInString(k); n < 1 || n > 128 {
-			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q must be 1 to 128 characters long.", truncate(k, 64))
+			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q must be 1 to 128 characters long.", awsapi.Clip(k, 64))
 		}
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q uses the reserved prefix aws:.", truncate(k, 64))
+			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q uses the reserved prefix aws:.", awsapi.Clip(k, 64))
 		}
 		if t.Value != nil {
 			if n := utf8.RuneCountInString(*t.Value); n < 1 || n > 256 {
-				return nil, awsapi.Errorf(codeInvalidTagParameter, "The value of tag %q must be 1 to 256 characters long.", truncate(k, 64))
+				return nil, awsapi.Errorf(codeInvalidTagParameter, "The value of tag %q must be 1 to 256 characters long.", awsapi.Clip(k, 64))
 			}
 		}
 		if seen[k] {
-			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q appears more than once.", truncate(k, 64))
+			return nil, awsapi.Errorf(codeInvalidTagParameter, "Tag key %q appears more than once.", awsapi.Clip(k, 64))
 		}
 		seen[k] = true
 		out = append(out, ChannelTag{Key: k, Value: t.Value})
@@ -237,7 +237,7 @@ func (s *Service) CreateChannel(ctx context.Context, in *CreateChannelInput) (*C
 	name := *in.Name
 	if n := len(name); n < 3 || n > 128 || !allRunes(name, cloudtrailarn.IsChannelNameChar) {
 		return nil, awsapi.Errorf(codeInvalidParameter,
-			"Channel name %q is not valid: use 3 to 128 letters, digits, periods (.), underscores (_) and hyphens (-).", truncate(name, 128))
+			"Channel name %q is not valid: use 3 to 128 letters, digits, periods (.), underscores (_) and hyphens (-).", awsapi.Clip(name, 128))
 	}
 	if in.Source == nil {
 		return nil, awsapi.NewError(codeInvalidParameter, "Source is required.")

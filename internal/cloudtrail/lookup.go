@@ -120,7 +120,7 @@ func validateLookup(in *LookupEventsInput) (*lookupRequest, error) {
 	if in.EventCategory != nil {
 		if *in.EventCategory != "insight" {
 			return nil, awsapi.Errorf(codeInvalidEventCategory,
-				"EventCategory %q is not valid; the only valid value is insight.", truncate(*in.EventCategory, 64))
+				"EventCategory %q is not valid; the only valid value is insight.", awsapi.Clip(*in.EventCategory, 64))
 		}
 		r.insight = true
 	}
@@ -136,7 +136,7 @@ func validateLookup(in *LookupEventsInput) (*lookupRequest, error) {
 		if !lookupKeys[key] {
 			return nil, awsapi.Errorf(codeInvalidLookupAttributes,
 				"AttributeKey %q is not valid; valid keys are EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource and AccessKeyId.",
-				truncate(key, 64))
+				awsapi.Clip(key, 64))
 		}
 		if r.insight && !insightKeys[key] {
 			return nil, awsapi.Errorf(codeInvalidLookupAttributes,
@@ -152,7 +152,7 @@ func validateLookup(in *LookupEventsInput) (*lookupRequest, error) {
 		}
 		if key == "ReadOnly" && val != "true" && val != "false" {
 			return nil, awsapi.Errorf(codeInvalidLookupAttributes,
-				"AttributeValue for ReadOnly must be true or false; got %q.", truncate(val, 64))
+				"AttributeValue for ReadOnly must be true or false; got %q.", awsapi.Clip(val, 64))
 		}
 		r.attrs = append(r.attrs, store.Attr{Key: key, Value: val})
 	}
@@ -290,14 +290,4 @@ func (s *Service) openPosition(kind byte, qh [pagetoken.HashLen]byte, tok string
 		return nil, err
 	}
 	return &store.Position{Time: t, Seq: seq}, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

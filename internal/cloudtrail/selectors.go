@@ -99,7 +99,7 @@ func (s *Service) PutInsightSelectors(ctx context.Context, in *PutInsightSelecto
 	for _, is := range in.InsightSelectors {
 		if is.InsightType != insightCallRate && is.InsightType != insightErrorRate {
 			return nil, awsapi.Errorf(codeInvalidInsights,
-				"InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", truncate(is.InsightType, 64))
+				"InsightType %q is not valid; use ApiCallRateInsight or ApiErrorRateInsight.", awsapi.Clip(is.InsightType, 64))
 		}
 		if seen[is.InsightType] {
 			return nil, awsapi.Errorf(codeInvalidInsights, "InsightType %s appears more than once.", is.InsightType)
@@ -108,7 +108,7 @@ func (s *Service) PutInsightSelectors(ctx context.Context, in *PutInsightSelecto
 		for _, cat := range is.EventCategories {
 			if cat != "Management" && cat != "Data" {
 				return nil, awsapi.Errorf(codeInvalidInsights,
-					"EventCategories value %q is not valid; use Management or Data.", truncate(cat, 64))
+					"EventCategories value %q is not valid; use Management or Data.", awsapi.Clip(cat, 64))
 			}
 		}
 	}

@@ -21,11 +21,11 @@ func (s *Service) taggedTrail(ctx context.Context, id string) (*trailRec, error)
 		return nil, awsapi.NewError(codeInvalidParameter, "ResourceId is required.")
 	}
 	if !trail.IsARN(id) {
-		return nil, awsapi.Errorf(codeTrailARNInvalid, "%s is not a valid trail ARN: tagging takes a full ARN.", truncate(id, 256))
+		return nil, awsapi.Errorf(codeTrailARNInvalid, "%s is not a valid trail ARN: tagging takes a full ARN.", awsapi.Clip(id, 256))
 	}
 	if _, err := cloudtrailarn.Parse(id, "trail"); err != nil {
 		if strings.Contains(id, ":cloudtrail:") && (strings.Contains(id, ":channel/") || strings.Contains(id, ":eventdatastore/")) {
-			return nil, awsapi.Errorf(codeResourceTypeNotSupport, "Tagging %s is not supported; only trails can be tagged.", truncate(id, 256))
+			return nil, awsapi.Errorf(codeResourceTypeNotSupport, "Tagging %s is not supported; only trails can be tagged.", awsapi.Clip(id, 256))
 		}
 	}
 	t, err := s.findTrail(ctx, c, p, id)

@@ -352,7 +352,7 @@ func validBucketName(b string) bool {
 func applySettings(p *auth.Principal, d *trailDoc, in *UpdateTrailInput) error {
 	if in.S3BucketName != nil {
 		if !validBucketName(*in.S3BucketName) {
-			return awsapi.Errorf(codeInvalidS3BucketName, "Bucket name is not valid: %s", truncate(*in.S3BucketName, 128))
+			return awsapi.Errorf(codeInvalidS3BucketName, "Bucket name is not valid: %s", awsapi.Clip(*in.S3BucketName, 128))
 		}
 		d.S3BucketName = *in.S3BucketName
 	}

@@ -175,7 +175,7 @@ func validateAuditRequest(in *PutAuditEventsInput) error {
 		id := *ev.ID
 		if len(id) < 1 || len(id) > maxAuditIDLen || !allRunes(id, isAuditIDChar) {
 			return awsapi.Errorf(awsapi.CodeValidation,
-				"auditEvents[%d].id %q is not valid: use 1 to %d letters, digits, hyphens and underscores.", i, truncate(id, 64), maxAuditIDLen)
+				"auditEvents[%d].id %q is not valid: use 1 to %d letters, digits, hyphens and underscores.", i, awsapi.Clip(id, 64), maxAuditIDLen)
 		}
 		if seen[id] {
 			return awsapi.Errorf(codeDuplicatedAuditEventID, "Two or more entries in the request have the same event ID: %s.", id)

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
@@ -126,14 +125,4 @@ func allRunes(s string, ok func(rune) bool) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

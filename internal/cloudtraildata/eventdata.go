@@ -226,7 +226,7 @@ func checkFields(members map[string]json.RawMessage, schema []lakeField, prefix 
 	for name := range members {
 		if !known[name] {
 			return &lakeFailure{codeInvalidData, fmt.Sprintf(
-				"The field %s%s is not part of the CloudTrail Lake integration event schema.", prefix, truncate(name, 64))}
+				"The field %s%s is not part of the CloudTrail Lake integration event schema.", prefix, awsapi.Clip(name, 64))}
 		}
 	}
 	return nil
@@ -265,7 +265,7 @@ func readObject(data []byte, what string) (map[string]json.RawMessage, *lakeFail
 			return nil, bad(err)
 		}
 		if _, dup := members[key]; dup {
-			return nil, &lakeFailure{codeInvalidData, fmt.Sprintf("%s holds the key %q more than once.", what, truncate(key, 64))}
+			return nil, &lakeFailure{codeInvalidData, fmt.Sprintf("%s holds the key %q more than once.", what, awsapi.Clip(key, 64))}
 		}
 		members[key] = v
 	}

@@ -166,13 +166,13 @@ func (s *Service) GetEventDataStore(ctx context.Context, in *GetEventDataStoreIn
 		return nil, awsapi.NewError(codeInvalidParameter, "EventDataStore is required.")
 	}
 	if n := len(ref); n < 3 || n > 256 || !allRunes(ref, cloudtrailarn.IsARNChar) {
-		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN or ID.", truncate(ref, 128))
+		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN or ID.", awsapi.Clip(ref, 128))
 	}
 	want, account := ref, p.AccountID
 	if strings.HasPrefix(ref, "arn:") {
 		a, err := cloudtrailarn.Parse(ref, "eventdatastore")
 		if err != nil {
-			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(ref, 128))
+			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", awsapi.Clip(ref, 128))
 		}
 		want, account = a.ID, a.Account
 	}

@@ -282,7 +282,7 @@ func (s *Service) StartImport(ctx context.Context, in *StartImportInput) (*Impor
 	if in.ImportId != "" {
 		imp = li.m[in.ImportId]
 		if imp == nil || imp.Account != p.AccountID {
-			return nil, awsapi.Errorf(codeImportNotFound, "There is no import %s.", truncate(in.ImportId, 64))
+			return nil, awsapi.Errorf(codeImportNotFound, "There is no import %s.", awsapi.Clip(in.ImportId, 64))
 		}
 		if imp.Status != importStopped && imp.Status != importFailed {
 			return nil, awsapi.Errorf(codeInvalidParameter, "Import %s is %s; only a STOPPED or FAILED import can be started again.", imp.ID, imp.Status)
@@ -314,7 +314,7 @@ func (s *Service) newImport(ctx context.Context, c *awsapi.Caller, in *StartImpo
 	dest := in.Destinations[0]
 	a, err := cloudtrailarn.Parse(dest, "eventdatastore")
 	if err != nil {
-		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(dest, 128))
+		return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", awsapi.Clip(dest, 128))
 	}
 	eds, err := s.eventDataStore(ctx)
 	if err != nil {
@@ -331,11 +331,11 @@ func (s *Service) newImport(ctx context.Context, c *awsapi.Caller, in *StartImpo
 	case src.S3LocationUri == "" || src.S3BucketRegion == "" || src.S3BucketAccessRoleArn == "":
 		return nil, awsapi.NewError(codeInvalidParameter, "ImportSource.S3 needs S3LocationUri, S3BucketRegion and S3BucketAccessRoleArn.")
 	case !importRole(src.S3BucketAccessRoleArn):
-		return nil, awsapi.Errorf(codeInvalidParameter, "S3BucketAccessRoleArn %q is not an IAM role ARN.", truncate(src.S3BucketAccessRoleArn, 128))
+		return nil, awsapi.Errorf(codeInvalidParameter, "S3BucketAccessRoleArn %q is not an IAM role ARN.", awsapi.Clip(src.S3BucketAccessRoleArn, 128))
 	}
 	bucket, _, ok := importer.ParseS3URL(src.S3LocationUri)
 	if !ok || objstore.ValidateBucketName(bucket) != nil {
-		return nil, awsapi.Errorf(codeInvalidImportSource, "S3LocationUri %q is not s3://bucket/prefix.", truncate(src.S3LocationUri, 256))
+		return nil, awsapi.Errorf(codeInvalidImportSource, "S3LocationUri %q is not s3://bucket/prefix.", awsapi.Clip(src.S3LocationUri, 256))
 	}
 	if _, err := s.importBucket(ctx, p.AccountID, p.Management, bucket); err != nil {
 		return nil, err
@@ -577,7 +577,7 @@ func (s *Service) lockImport(ctx context.Context, id string) (Meta, *lakeImport,
 	imp := s.imports.m[id]
 	if imp == nil || imp.Account != p.AccountID {
 		s.imports.mu.Unlock()
-		return nil, nil, awsapi.Errorf(codeImportNotFound, "There is no import %s.", truncate(id, 64))
+		return nil, nil, awsapi.Errorf(codeImportNotFound, "There is no import %s.", awsapi.Clip(id, 64))
 	}
 	return st, imp, nil
 }
@@ -660,13 +660,13 @@ func (s *Service) ListImports(ctx context.Context, in *ListImportsInput) (*ListI
 	switch in.ImportStatus {
 	case "", importInitializing, importInProgress, importFailed, importStopped, importCompleted:
 	default:
-		return nil, awsapi.Errorf(codeInvalidParameter, "ImportStatus %q is not valid.", truncate(in.ImportStatus, 64))
+		return nil, awsapi.Errorf(codeInvalidParameter, "ImportStatus %q is not valid.", awsapi.Clip(in.ImportStatus, 64))
 	}
 	wantID := ""
 	if in.Destination != "" {
 		a, err := cloudtrailarn.Parse(in.Destination, "eventdatastore")
 		if err != nil {
-			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", truncate(in.Destination, 128))
+			return nil, awsapi.Errorf(codeEventDataStoreARN, "%q is not a valid event data store ARN.", awsapi.Clip(in.Destination, 128))
 		}
 		wantID = a.ID
 	}

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/importer"
@@ -199,14 +198,4 @@ func allRunes(s string, ok func(rune) bool) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -31,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
@@ -157,16 +156,6 @@ var lookupKeys = cloudtrailwire.LookupAttributeKeys
 
 const maxAttributeValueLen = cloudtrailwire.MaxAttributeValueLen
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // marshalNoEscape encodes v as JSON without escaping <, > and &.
 func marshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
@@ -238,7 +227,7 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 					return nil, badParam("Parameter %s needs a value of 1 to %d characters.", k, maxAttributeValueLen)
 				}
 				if k == "ReadOnly" && v != "true" && v != "false" {
-					return nil, badParam("Parameter ReadOnly must be true or false; got %q.", truncate(v, 64))
+					return nil, badParam("Parameter ReadOnly must be true or false; got %q.", awsapi.Clip(v, 64))
 				}
 				n.q.Attrs = append(n.q.Attrs, store.Attr{Key: k, Value: v})
 			}
@@ -248,14 +237,14 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 			continue // query-string signing parameters
 		}
 		if len(vs) != 1 {
-			return nil, badParam("Parameter %s may be given only once.", truncate(k, 64))
+			return nil, badParam("Parameter %s may be given only once.", awsapi.Clip(k, 64))
 		}
 		v := vs[0]
 		switch k {
 		case "start", "end":
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return nil, badParam("Parameter %s must be an RFC 3339 time such as 2024-05-06T07:00:00Z; got %q.", k, truncate(v, 64))
+				return nil, badParam("Parameter %s must be an RFC 3339 time such as 2024-05-06T07:00:00Z; got %q.", k, awsapi.Clip(v, 64))
 			}
 			if k == "start" {
 				n.q.Start = t.UTC()
@@ -265,7 +254,7 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 		case "category":
 			cats, ok := nativeCategories[v]
 			if !ok {
-				return nil, badParam("Parameter category must be management, data, insight or all; got %q.", truncate(v, 64))
+				return nil, badParam("Parameter category must be management, data, insight or all; got %q.", awsapi.Clip(v, 64))
 			}
 			category = v
 			n.q.Categories = cats
@@ -277,7 +266,7 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 			}
 		case "account":
 			if !cloudtrailarn.IsAccountID(v) {
-				return nil, badParam("Parameter account must be a 12-digit account ID; got %q.", truncate(v, 64))
+				return nil, badParam("Parameter account must be a 12-digit account ID; got %q.", awsapi.Clip(v, 64))
 			}
 			if v != p.AccountID && !p.Management {
 				return nil, &awsapi.Error{Code: "AccessDeniedException", Status: http.StatusForbidden,
@@ -287,13 +276,13 @@ func parseNative(c *awsapi.Caller, vals url.Values) (*nativeQuery, error) {
 		case "limit":
 			l, err := strconv.Atoi(v)
 			if err != nil || l < 1 || l > nativeMaxLimit {
-				return nil, badParam("Parameter limit must be an integer from 1 to %d; got %q.", nativeMaxLimit, truncate(v, 64))
+				return nil, badParam("Parameter limit must be an integer from 1 to %d; got %q.", nativeMaxLimit, awsapi.Clip(v, 64))
 			}
 			n.limit = l
 		case "next":
 			n.next = v
 		default:
-			return nil, badParam("Unknown parameter %q.", truncate(k, 64))
+			return nil, badParam("Unknown parameter %q.", awsapi.Clip(k, 64))
 		}
 	}
 	if !n.q.Start.IsZero() && !n.q.End.IsZero() && n.q.Start.After(n.q.End) {
