@@ -624,23 +624,7 @@ func (w *worker) pendingRecs() int {
 
 // selects reports whether the trail delivers rec, ingested at ingest.
 func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, ingest time.Time) bool {
-	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != categoryNetworkActivity {
-		return false
-	}
-	if !set.LoggingAt(ingest) {
-		return false
-	}
-	if set.IsOrganizationTrail && w.d.opts.Org != nil && t.Account == w.d.opts.Org.Management {
-		if rec.AccountID != t.Account && !slices.Contains(w.d.opts.Org.Members, rec.AccountID) {
-			return false
-		}
-	} else if rec.AccountID != t.Account {
-		return false
-	}
-	if !set.IsMultiRegionTrail && rec.AWSRegion != t.HomeRegion {
-		return false
-	}
-	return set.Selectors().Match(rec)
+	return set.Selects(t.Account, t.HomeRegion, w.d.opts.Org, rec, ingest)
 }
 
 // take adds one event of the open window to its group, writing the
@@ -778,7 +762,3 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
-
-// categoryNetworkActivity is the event category of VPC endpoint network
-// activity events, which trails deliver with management and data events.
-const categoryNetworkActivity = "NetworkActivity"

@@ -37,6 +37,13 @@ const (
 	KindListQueries       byte = 'q' // ListQueries
 	KindListImports       byte = 'I' // ListImports
 	KindListImportFailure byte = 'F' // ListImportFailures
+
+	// CloudWatch Logs (internal/logs).
+	KindLogGroups           byte = 'g' // DescribeLogGroups
+	KindLogStreams          byte = 'w' // DescribeLogStreams
+	KindMetricFilters       byte = 'f' // DescribeMetricFilters
+	KindSubscriptionFilters byte = 'u' // DescribeSubscriptionFilters
+	KindFilterLogEvents     byte = 'e' // FilterLogEvents
 )
 
 const (

@@ -26,6 +26,25 @@ func (s *Store) ReadAfter(ctx context.Context, seq int64, limit int) ([]Event, e
 	return evs, nil
 }
 
+// ReadSeqs returns the stored events with these sequence numbers, in
+// sequence order; numbers with no event (never stored, or removed by
+// retention) are left out. Consumers that keep references to events
+// (the log groups of internal/logwatch) read them back with it.
+func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(seqs))
+	for i, v := range seqs {
+		args[i] = v
+	}
+	evs, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq IN (`+placeholders(len(seqs))+`) ORDER BY seq`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %d events by sequence number: %w", len(seqs), err)
+	}
+	return evs, nil
+}
+
 // LastSeq returns the sequence number of the newest committed event (0 when
 // the store is empty).
 func (s *Store) LastSeq() int64 {

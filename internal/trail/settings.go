@@ -3,7 +3,10 @@ package trail
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // Settings are the parts of a trail's stored settings document that decide
@@ -23,6 +26,9 @@ type Settings struct {
 	IsLogging                  bool
 	StartLoggingTime           *time.Time `json:",omitempty"`
 	StopLoggingTime            *time.Time `json:",omitempty"`
+	// CloudWatchLogsLogGroupArn names the log group the trail's events
+	// also stream into (internal/logwatch); empty for none.
+	CloudWatchLogsLogGroupArn string `json:",omitempty"`
 }
 
 // DecodeSettings reads the delivery settings out of a stored trail
@@ -51,4 +57,35 @@ func (s *Settings) LoggingAt(t time.Time) bool {
 		return true
 	}
 	return s.StopLoggingTime != nil && t.Before(*s.StopLoggingTime)
+}
+
+// CategoryNetworkActivity is the event category of VPC endpoint network
+// activity events, which trails deliver with management and data events.
+const CategoryNetworkActivity = "NetworkActivity"
+
+// Selects reports whether a trail owned by account with home region
+// homeRegion delivers rec, ingested at ingest: the event's category is one
+// trails deliver, the trail was logging at ingest, the event belongs to the
+// trail's account (or, for an organisation trail of org's management
+// account, to a member), its region is the home region unless the trail is
+// multi-region, and the selectors take it. Delivery and the log-group
+// consumer both decide with it. org may be nil.
+func (s *Settings) Selects(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time) bool {
+	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != CategoryNetworkActivity {
+		return false
+	}
+	if !s.LoggingAt(ingest) {
+		return false
+	}
+	if s.IsOrganizationTrail && org != nil && account == org.Management {
+		if rec.AccountID != account && !slices.Contains(org.Members, rec.AccountID) {
+			return false
+		}
+	} else if rec.AccountID != account {
+		return false
+	}
+	if !s.IsMultiRegionTrail && rec.AWSRegion != homeRegion {
+		return false
+	}
+	return s.Selectors().Match(rec)
 }

@@ -1,0 +1,255 @@
+package logwatch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// readBatch is how many committed events one consumer step reads.
+const readBatch = 2000
+
+// Accepted event times, as PutLogEvents takes them: at most 14 days old
+// (or the group's retention, if shorter) and at most 2 hours ahead.
+const (
+	maxAge    = 14 * 24 * time.Hour
+	maxAhead  = 2 * time.Hour
+	dayMillis = 24 * 60 * 60 * 1000
+)
+
+// row is one lw_events row to insert.
+type row struct {
+	k, gid       int64
+	stream       string
+	ts, ingest   int64
+	seq          int64 // 0 for PutLogEvents messages
+	msg          string
+	size         int
+	hasSeq, isMs bool
+}
+
+// Sync consumes the committed stream up to its end: every trail's
+// selected events go into the log group it names, and the groups'
+// filters run over them. The background loop calls it; tests call it
+// directly.
+func (w *Watch) Sync(ctx context.Context) error {
+	for {
+		n, err := w.step(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// step consumes one batch. The order makes a replay harmless: the rows
+// and the indexed-through mark commit together; then the datapoints are
+// pushed (the sink drops Seqs it has) and the messages published (the
+// publisher drops dedup ids it has); only then does the cursor move.
+func (w *Watch) step(ctx context.Context) (int, error) {
+	cur, err := w.st.Cursor(ctx, cursorName)
+	if err != nil {
+		return 0, err
+	}
+	if cur >= w.st.LastSeq() {
+		return 0, nil
+	}
+	evs, err := w.st.ReadAfter(ctx, cur, readBatch)
+	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	snap, err := w.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	indexed, err := w.indexedThrough(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := w.clk.Now()
+	var (
+		rows []row
+		pts  []Point
+		pubs []publication
+		hits []bool
+		seen []*groupState
+	)
+	for i := range evs {
+		ev := &evs[i]
+		seen = seen[:0]
+		for _, r := range snap.trails {
+			if containsGroup(seen, r.g) || !r.set.Selects(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime) {
+				continue
+			}
+			seen = append(seen, r.g)
+			ts := ev.Rec.EventTime
+			if !acceptable(ts, now, r.g.retention) {
+				continue
+			}
+			le := logEvent{stream: ev.Rec.AccountID + "_CloudTrail_" + ev.Rec.AWSRegion, ts: ts, seq: ev.Seq, k: 2 * ev.Seq,
+				msg: ev.Rec.Raw, rec: ev.Rec}
+			if ev.Seq > indexed {
+				rows = append(rows, row{k: le.k, gid: r.g.id, stream: le.stream, ts: ts.UnixMilli(), ingest: ev.IngestTime.UnixMilli(),
+					seq: ev.Seq, hasSeq: true, size: len(ev.Rec.Raw)})
+			}
+			if n := len(r.g.mfs); cap(hits) < n {
+				hits = make([]bool, n)
+			}
+			pts, pubs = w.evaluate(r.g, le, hits, pts, pubs)
+		}
+	}
+	last := evs[len(evs)-1].Seq
+	if last > indexed {
+		if err := w.index(ctx, rows, last); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.deliver(ctx, SourceStream, pts, pubs); err != nil {
+		return 0, err
+	}
+	if err := w.st.SetCursor(ctx, cursorName, last); err != nil {
+		return 0, err
+	}
+	return len(evs), nil
+}
+
+func containsGroup(gs []*groupState, g *groupState) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptable reports whether an event at ts may enter a group with that
+// retention (days; 0 = none) at now.
+func acceptable(ts, now time.Time, retention int) bool {
+	if ts.Before(now.Add(-maxAge)) || ts.After(now.Add(maxAhead)) {
+		return false
+	}
+	return retention == 0 || !ts.Before(now.Add(-time.Duration(retention)*24*time.Hour))
+}
+
+func (w *Watch) indexedThrough(ctx context.Context) (int64, error) {
+	var seq int64
+	err := w.db.QueryRowContext(ctx, `SELECT seq FROM lw_state WHERE name = 'indexed'`).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read logwatch state: %w", err)
+	}
+	return seq, nil
+}
+
+// index commits the rows of trail events and the indexed-through mark in
+// one transaction. Rows of groups deleted meanwhile are dropped.
+func (w *Watch) index(ctx context.Context, rows []row, through int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("index log events: %w", err)
+	}
+	defer tx.Rollback()
+	if len(rows) > 0 {
+		live := map[int64]bool{}
+		r, err := tx.QueryContext(ctx, `SELECT id FROM lw_groups`)
+		if err != nil {
+			return fmt.Errorf("index log events: %w", err)
+		}
+		for r.Next() {
+			var id int64
+			if err := r.Scan(&id); err != nil {
+				r.Close()
+				return fmt.Errorf("index log events: %w", err)
+			}
+			live[id] = true
+		}
+		r.Close()
+		kept := rows[:0]
+		for _, x := range rows {
+			if live[x.gid] {
+				kept = append(kept, x)
+			}
+		}
+		if err := insertRows(ctx, tx, kept); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM lw_state WHERE name = 'indexed'`); err != nil {
+		return fmt.Errorf("index log events: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lw_state VALUES ('indexed', ?)`, through); err != nil {
+		return fmt.Errorf("index log events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("index log events: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts event rows and updates their streams' statistics,
+// creating streams that do not exist yet.
+func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
+	const chunk = 250
+	for i := 0; i < len(rows); i += chunk {
+		part := rows[i:min(i+chunk, len(rows))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO lw_events VALUES `)
+		args := make([]any, 0, 8*len(part))
+		for j, r := range part {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			var seq, msg any
+			if r.hasSeq {
+				seq = r.seq
+			} else {
+				msg = r.msg
+			}
+			args = append(args, r.k, r.gid, r.stream, r.ts, r.ingest, seq, msg, r.size)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("index log events: %w", err)
+		}
+	}
+	type key struct {
+		gid    int64
+		stream string
+	}
+	type stat struct{ first, last, ingest, bytes int64 }
+	stats := map[key]*stat{}
+	var order []key
+	for _, r := range rows {
+		k := key{r.gid, r.stream}
+		s := stats[k]
+		if s == nil {
+			s = &stat{first: r.ts, last: r.ts, ingest: r.ingest}
+			stats[k] = s
+			order = append(order, k)
+		}
+		s.first, s.last, s.ingest = min(s.first, r.ts), max(s.last, r.ts), max(s.ingest, r.ingest)
+		s.bytes += int64(r.size)
+	}
+	for _, k := range order {
+		s := stats[k]
+		res, err := tx.ExecContext(ctx, `UPDATE lw_streams SET first_ts = least(coalesce(first_ts, ?), ?),
+			last_ts = greatest(coalesce(last_ts, ?), ?), last_ingest = greatest(coalesce(last_ingest, ?), ?), bytes = bytes + ?
+			WHERE gid = ? AND name = ?`, s.first, s.first, s.last, s.last, s.ingest, s.ingest, s.bytes, k.gid, k.stream)
+		if err != nil {
+			return fmt.Errorf("update log stream: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO lw_streams VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				k.gid, k.stream, s.ingest, s.first, s.last, s.ingest, s.bytes); err != nil {
+				return fmt.Errorf("create log stream: %w", err)
+			}
+		}
+	}
+	return nil
+}
