@@ -109,6 +109,9 @@ type Config struct {
 	Org *trail.Organization
 	// Keys, when set, serves ListPublicKeys.
 	Keys KeySource
+	// LogGroups, when set, is where CreateTrail and UpdateTrail check that
+	// a CloudWatchLogsLogGroupArn names an existing log group.
+	LogGroups LogGroups
 }
 
 // Delivery is the part of trail delivery the control plane talks to
@@ -135,6 +138,8 @@ type Service struct {
 	org      *trail.Organization
 	keys     KeySource
 	status   *ingestionLog // channel ingestion status, in memory
+	// logGroups checks trails' CloudWatch Logs wiring; may be nil.
+	logGroups LogGroups
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
 	trailMu sync.Mutex
@@ -178,6 +183,7 @@ func New(cfg Config) (*Service, error) {
 	if s.opts.RateLimit > 0 {
 		s.limiter = newLimiter(s.opts.RateLimit, s.now)
 	}
+	s.logGroups = cfg.LogGroups
 	return s, nil
 }
 

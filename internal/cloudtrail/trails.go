@@ -463,6 +463,9 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 	if err := s.checkBucket(ctx, s.deliveryTarget(row, &d)); err != nil {
 		return nil, err
 	}
+	if err := s.checkLogGroup(ctx, p.AccountID, c.Region, &d); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	doc, err := json.Marshal(&d)
 	if err != nil {
@@ -506,6 +509,11 @@ func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*Trail
 	// writes: check it may write there.
 	if in.S3BucketName != nil || in.S3KeyPrefix != nil || in.IsOrganizationTrail != nil {
 		if err := s.checkBucket(ctx, s.deliveryTarget(t.row, &t.doc)); err != nil {
+			return nil, err
+		}
+	}
+	if in.CloudWatchLogsLogGroupArn != nil || in.CloudWatchLogsRoleArn != nil {
+		if err := s.checkLogGroup(ctx, p.AccountID, t.row.HomeRegion, &t.doc); err != nil {
 			return nil, err
 		}
 	}
