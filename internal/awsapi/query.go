@@ -161,7 +161,7 @@ func formStruct(n *formNode, t reflect.Type, prefix string) (map[string]any, err
 	out := map[string]any{}
 	err := forFields(t, func(name string, ft reflect.Type) error {
 		c := n.kids[name]
-		if c == nil {
+		if c == nil || !c.set && isScalar(ft) {
 			return nil
 		}
 		v, err := formValue(c, ft, join(prefix, name))
@@ -275,6 +275,9 @@ func formValue(n *formNode, t reflect.Type, name string) (any, error) {
 		}
 		out := make([]any, 0, len(items))
 		for _, it := range items {
+			if !it.n.set && isScalar(t.Elem()) {
+				continue
+			}
 			v, err := formValue(it.n, t.Elem(), join(name, it.name))
 			if err != nil {
 				return nil, err
@@ -311,6 +314,25 @@ func formValue(n *formNode, t reflect.Type, name string) (any, error) {
 		return formStruct(n, t, name)
 	}
 	return nil, fmt.Errorf("awsapi: query input member %s has unsupported type %s", name, t)
+}
+
+// isScalar reports whether t is read from one parameter's value (not a
+// list, map or structure).
+func isScalar(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t {
+	case timeType, stdTimeType:
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return t.Elem().Kind() == reflect.Uint8
+	case reflect.Map, reflect.Struct:
+		return false
+	}
+	return true
 }
 
 func pick(n *formNode, names ...string) *formNode {
