@@ -1,7 +1,10 @@
 package awsapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -177,6 +180,11 @@ func (r *Router) WriteError(w http.ResponseWriter, req *http.Request, reqID stri
 func (r *Router) Handle(w http.ResponseWriter, req *http.Request, body []byte) {
 	proto := r.protocolOf(req)
 	enc := r.encoder(proto, req)
+	body, err := decodeContent(req, body)
+	if err != nil {
+		r.d.run(w, req, nil, "", nil, err, enc)
+		return
+	}
 	switch proto {
 	case protoQuery:
 		r.handleQuery(w, req, body, enc)
@@ -210,6 +218,39 @@ func (r *Router) handleJSON(w http.ResponseWriter, req *http.Request, body []byt
 		name = name[:maxOpName]
 	}
 	r.d.run(w, req, body, name, op, err, enc)
+}
+
+// MaxInflatedBody bounds a compressed request body once inflated: SDKs
+// gzip large CloudWatch PutMetricData requests (the model's
+// requestCompression), whose uncompressed payload AWS caps at 1 MB.
+const MaxInflatedBody = 16 << 20
+
+// decodeContent undoes the request's Content-Encoding (gzip, which SDKs
+// use for request compression), after the signature was verified over
+// the bytes as sent.
+func decodeContent(req *http.Request, body []byte) ([]byte, error) {
+	ce := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding")))
+	switch ce {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+	default:
+		return nil, &Error{Code: CodeSerialization, Status: http.StatusUnsupportedMediaType,
+			Message: fmt.Sprintf("Content-Encoding %s is not supported; send gzip or no encoding.", Clip(ce, 32))}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, NewError(CodeSerialization, "The request body is not valid gzip: "+err.Error()+".")
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, MaxInflatedBody+1))
+	if err != nil {
+		return nil, NewError(CodeSerialization, "The request body is not valid gzip: "+err.Error()+".")
+	}
+	if len(out) > MaxInflatedBody {
+		return nil, &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("The request body inflates to more than %d bytes.", MaxInflatedBody)}
+	}
+	return out, nil
 }
 
 // encoder writes answers in one protocol.

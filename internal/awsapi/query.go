@@ -464,9 +464,10 @@ func isEmptyShape(t reflect.Type) bool {
 // queryCodes are the query protocol's names for the wire layer's JSON
 // error codes.
 var queryCodes = map[string]string{
-	CodeThrottling:         "Throttling",
-	CodeServiceUnavailable: "ServiceUnavailable",
-	CodeInternalFailure:    "InternalFailure",
+	CodeThrottling:                   "Throttling",
+	CodeServiceUnavailable:           "ServiceUnavailable",
+	CodeInternalFailure:              "InternalFailure",
+	"RequestEntityTooLargeException": "RequestEntityTooLarge",
 }
 
 func (q queryEncoder) fail(w http.ResponseWriter, reqID string, e *Error) {
