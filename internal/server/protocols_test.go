@@ -183,12 +183,17 @@ func protocolServer(t *testing.T) (url string, got *seen) {
 
 func runCLI(t *testing.T, bin, url string, args ...string) (string, int) {
 	t.Helper()
+	return runCLISecret(t, bin, url, "test", args...)
+}
+
+func runCLISecret(t *testing.T, bin, url, secret string, args ...string) (string, int) {
+	t.Helper()
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s is not installed (scripts/test installs the AWS CLI)", bin)
 	}
 	home := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"--endpoint-url", url, "--region", "eu-west-1", "--output", "json"}, args...)...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=" + secret,
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none")}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -244,6 +249,18 @@ func TestProtocolsAWSCLIQuery(t *testing.T) {
 	out, code = runCLI(t, "/usr/bin/aws", url, "sns", "list-topics")
 	if code != 254 || !strings.Contains(out, "(InvalidAction) when calling the ListTopics operation: Could not find operation ListTopics for version 2010-03-31") {
 		t.Errorf("sns list-topics: exit %d\n%s", code, out)
+	}
+	// Refused at the front door: the query protocol's code and XML.
+	for _, svc := range []string{"sns", "cloudwatch"} {
+		args := []string{svc, "get-topic-attributes", "--topic-arn", "arn:aws:sns:eu-west-1:000000000000:alerts"}
+		op := "GetTopicAttributes"
+		if svc == "cloudwatch" {
+			args, op = []string{svc, "list-metrics"}, "ListMetrics"
+		}
+		out, code = runCLISecret(t, "/usr/bin/aws", url, "wrong", args...)
+		if code != 254 || !strings.Contains(out, "An error occurred (SignatureDoesNotMatch) when calling the "+op+" operation") {
+			t.Errorf("%s with a wrong secret: exit %d\n%s", svc, code, out)
+		}
 	}
 	out, code = runCLI(t, "/usr/bin/aws", url, "logs", "describe-log-groups")
 	if code != 0 || !strings.Contains(out, `"logGroupName": "trail-logs"`) {
@@ -365,5 +382,27 @@ func TestProtocolsGoSDKCBOR(t *testing.T) {
 	var iv *cwtypes.InvalidParameterValueException
 	if !errors.As(err, &iv) || iv.ErrorCode() != "InvalidParameterValue" || iv.ErrorFault() != smithy.FaultClient {
 		t.Errorf("bad alarm: %T %v", err, err)
+	}
+
+	// Refused at the front door: a CBOR error the SDK reads.
+	bad := cloudwatch.New(cloudwatch.Options{Region: "eu-west-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "wrong", "")})
+	_, err = bad.ListMetrics(ctx, &cloudwatch.ListMetricsInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSignatureException" || !strings.Contains(ae.ErrorMessage(), "signature") {
+		t.Errorf("wrong secret: %T %v", err, err)
+	}
+	// An unsigned CBOR request is CloudWatch's, not S3's: a CBOR error.
+	req, _ := http.NewRequest(http.MethodPost, url+"/service/GraniteServiceVersion20100801/operation/ListMetrics", nil)
+	req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != "application/cbor" || resp.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" ||
+		!bytes.Contains(body, []byte("MissingAuthenticationTokenException")) {
+		t.Errorf("unsigned CBOR request: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
 }
