@@ -127,6 +127,7 @@ func WriteRESTJSONError(w http.ResponseWriter, reqID string, err error) {
 
 const (
 	contentTypeJSON11 = "application/x-amz-json-1.1"
+	contentTypeJSON10 = "application/x-amz-json-1.0"
 	contentTypeJSON   = "application/json"
 )
 

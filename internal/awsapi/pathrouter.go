@@ -118,10 +118,10 @@ func (r *PathRouter) Handle(w http.ResponseWriter, req *http.Request, body []byt
 			e = &Error{Code: CodeUnknownOperation, Status: http.StatusNotFound,
 				Message: fmt.Sprintf("No operation is bound to %s %s.", req.Method, truncate(req.URL.Path, 256))}
 		}
-		r.d.run(w, req, body, "", nil, e)
+		r.d.run(w, req, body, "", nil, e, nil)
 		return
 	}
-	r.d.run(w, req, body, route.op.name, route.op, nil)
+	r.d.run(w, req, body, route.op.name, route.op, nil, nil)
 }
 
 // writeRaw writes a raw operation's answer.

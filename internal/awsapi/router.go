@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime/debug"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -103,13 +103,16 @@ func keepSent(v, sent any) any {
 type operation struct {
 	name     string
 	readOnly bool
+	// inType is the input struct's type (the query protocol decodes a
+	// form by it); nil for raw operations.
+	inType reflect.Type
 	// invoke decodes the request, runs the operation and returns the
 	// output plus what to log in the self-audit record.
 	invoke func(ctx context.Context, req *http.Request, body []byte) (out, params, resp any, err error)
 }
 
 func newOperation[In, Out any](name string, readOnly bool, fn func(context.Context, *In) (*Out, error)) *operation {
-	return &operation{name: name, readOnly: readOnly, invoke: func(ctx context.Context, req *http.Request, body []byte) (any, any, any, error) {
+	return &operation{name: name, readOnly: readOnly, inType: reflect.TypeFor[In](), invoke: func(ctx context.Context, req *http.Request, body []byte) (any, any, any, error) {
 		in := new(In)
 		if err := DecodeObject(body, in); err != nil {
 			return nil, nil, nil, err
@@ -148,14 +151,19 @@ type dispatcher struct {
 	logger      *slog.Logger
 }
 
-// run executes op for the caller in ctx and writes the response; unknown
-// operations arrive with op == nil and opErr set.
-func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, opName string, op *operation, opErr error) {
+// run executes op for the caller in ctx and writes the response with enc
+// (nil: JSON of d's content type); unknown operations arrive with op ==
+// nil and opErr set. body is the request as a JSON object, whatever the
+// protocol it arrived in.
+func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, opName string, op *operation, opErr error, enc encoder) {
 	ctx := req.Context()
+	if enc == nil {
+		enc = jsonEncoder{contentType: d.contentType}
+	}
 	c := CallerFrom(ctx)
 	if c == nil {
 		d.logger.ErrorContext(ctx, "request reached the API without a caller", slog.String("path", req.URL.Path))
-		writeError(w, d.contentType, NewUUID(), Internal())
+		enc.fail(w, NewUUID(), Internal())
 		return
 	}
 	if c.RequestID == "" {
@@ -199,11 +207,15 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 	}
 	switch raw, isRaw := out.(*RawResponse); {
 	case e != nil:
-		writeError(w, d.contentType, c.RequestID, e)
+		enc.fail(w, c.RequestID, e)
 	case isRaw:
 		d.writeRaw(w, req, c.RequestID, raw)
 	default:
-		d.writeOK(w, c.RequestID, out)
+		if err := enc.ok(w, c.RequestID, opName, out); err != nil {
+			d.logger.ErrorContext(ctx, "encode response failed", slog.String("operation", opName),
+				slog.String("request_id", c.RequestID), slog.Any("err", err))
+			enc.fail(w, c.RequestID, Internal())
+		}
 	}
 }
 
@@ -218,29 +230,15 @@ func (d *dispatcher) safeInvoke(ctx context.Context, op *operation, req *http.Re
 	return op.invoke(ctx, req, body)
 }
 
-func (d *dispatcher) writeOK(w http.ResponseWriter, reqID string, out any) {
-	b := marshalCompact(out)
-	if b == nil {
-		d.logger.Error("encode response failed", slog.String("request_id", reqID))
-		writeError(w, d.contentType, reqID, Internal())
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", d.contentType)
-	h.Set("x-amzn-RequestId", reqID)
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-// Router serves an AWS JSON 1.1 service: POST / with an X-Amz-Target
-// header, dispatched on the text after the target's last dot (botocore
-// sends com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.Op, Go
-// SDKs CloudTrail_20131101.Op). Register operations before serving; a
-// Router is then safe for concurrent use.
+// Router serves an AWS RPC service: by default AWS JSON 1.1 (POST / with
+// an X-Amz-Target header), and with [Router.Speak] any of AWS JSON 1.0,
+// the AWS query protocol and Smithy RPC v2 CBOR, all from the same
+// registered operations. Register operations (and call Speak) before
+// serving; a Router is then safe for concurrent use.
 type Router struct {
 	d   dispatcher
 	ops map[string]*operation
+	p   Protocols
 }
 
 // NewRouter returns a Router for the service with SigV4 signing name
@@ -253,6 +251,7 @@ func NewRouter(service string, auditor Auditor, logger *slog.Logger) *Router {
 	return &Router{
 		d:   dispatcher{service: service, contentType: contentTypeJSON11, auditor: auditor, logger: logger},
 		ops: make(map[string]*operation),
+		p:   Protocols{JSON11: true},
 	}
 }
 
@@ -279,29 +278,6 @@ func (r *Router) Operations() []string {
 
 // maxOpName bounds the operation name recorded for unknown targets.
 const maxOpName = 128
-
-// Handle serves one request whose body the server has already read (and
-// size-limited). The request context must carry a Caller.
-func (r *Router) Handle(w http.ResponseWriter, req *http.Request, body []byte) {
-	target := req.Header.Get("X-Amz-Target")
-	name := target[strings.LastIndexByte(target, '.')+1:]
-	var op *operation
-	var err error
-	switch {
-	case target == "":
-		err = NewError(CodeUnknownOperation, "The request has no X-Amz-Target header naming an operation.")
-	case req.Method != http.MethodPost:
-		err = Errorf(CodeUnknownOperation, "Operation %s must be called with POST, not %s.", truncate(target, 256), req.Method)
-	default:
-		if op = r.ops[name]; op == nil {
-			err = Errorf(CodeUnknownOperation, "Unknown operation %s.", truncate(target, 256))
-		}
-	}
-	if len(name) > maxOpName {
-		name = name[:maxOpName]
-	}
-	r.d.run(w, req, body, name, op, err)
-}
 
 // RESTRouter serves an AWS REST-JSON service: operations are bound to a
 // method and path, take members from the query string (see [QueryBinder])
@@ -342,8 +318,8 @@ func (r *RESTRouter) Handle(w http.ResponseWriter, req *http.Request, body []byt
 	if op == nil {
 		e := &Error{Code: CodeUnknownOperation, Status: http.StatusNotFound,
 			Message: fmt.Sprintf("No operation is bound to %s %s.", req.Method, truncate(req.URL.Path, 256))}
-		r.d.run(w, req, body, "", nil, e)
+		r.d.run(w, req, body, "", nil, e, nil)
 		return
 	}
-	r.d.run(w, req, body, op.name, op, nil)
+	r.d.run(w, req, body, op.name, op, nil, nil)
 }

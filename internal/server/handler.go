@@ -42,7 +42,7 @@ const nativeService = native.Service
 // apiServices are the services of the AWS APIs, routed by the credential
 // scope's service; they are also the values of the service label of
 // opentrail_http_requests_total, with nativeService.
-var apiServices = []string{"cloudtrail", "cloudtrail-data", "s3", "sts"}
+var apiServices = []string{"cloudtrail", "cloudtrail-data", "logs", "monitoring", "s3", "sns", "sts"}
 
 // apiHandler returns what serves the AWS API a credential scope names, or
 // an error for a service this server does not serve.
@@ -52,6 +52,8 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return s.cloudtrail.Handle, nil
 	case "cloudtrail-data":
 		return s.cloudtrailData.Handle, nil
+	case "monitoring", "logs", "sns":
+		return s.rpcRouter(service).Handle, nil
 	case "sts":
 		return s.sts.Serve, nil
 	case "s3":
@@ -65,7 +67,21 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
 	}
 	return nil, awsapi.Errorf("UnknownServiceException",
-		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
+		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, monitoring (CloudWatch), logs, sns, sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
+}
+
+// rpcRouter is the router of the monitoring, logs or sns service; nil
+// for any other.
+func (s *Server) rpcRouter(service string) *awsapi.Router {
+	switch service {
+	case "monitoring":
+		return s.monitoring
+	case "logs":
+		return s.logs
+	case "sns":
+		return s.sns
+	}
+	return nil
 }
 
 // impliedService names the service a request's shape belongs to, when it
@@ -77,6 +93,10 @@ func impliedService(r *http.Request) string {
 		return "cloudtrail"
 	case t == "" && r.Method == http.MethodPost && r.URL.Path == "/PutAuditEvents":
 		return "cloudtrail-data"
+	case strings.HasPrefix(t, "GraniteServiceVersion20100801.") || strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/"):
+		return "monitoring"
+	case strings.HasPrefix(t, "Logs_20140328."):
+		return "logs"
 	}
 	return ""
 }
@@ -170,15 +190,28 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // errorService is the service whose error format answers a request
 // refused before its claimed service could be trusted: "s3" for what looks
-// like an S3 request (so that S3 clients read S3's XML errors), "" (JSON)
-// otherwise.
+// like an S3 request (so that S3 clients read S3's XML errors), the
+// claimed monitoring, logs or sns (whose routers answer in the protocol
+// the request speaks), "monitoring" for an RPC v2 CBOR request (only
+// CloudWatch speaks it), "" (JSON) otherwise.
 func errorService(r *http.Request, native bool) string {
-	if native || r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+	if native {
 		return ""
 	}
 	cred := r.Header.Get("Authorization")
 	if cred == "" {
 		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	for _, svc := range []string{"monitoring", "logs", "sns"} {
+		if strings.Contains(cred, "/"+svc+"/aws4_request") {
+			return svc
+		}
+	}
+	if awsapi.IsCBORRequest(r) {
+		return "monitoring"
+	}
+	if r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+		return ""
 	}
 	if strings.Contains(cred, "/aws4_request") {
 		if strings.Contains(cred, "/s3/aws4_request") {
@@ -206,13 +239,19 @@ func (e *bodyTooLargeError) Error() string {
 
 // writeErr answers a request refused before it reached its service's
 // router, in the error format of service: S3's XML ("s3"), the STS query
-// protocol's XML ("sts"), or AWS JSON — REST-JSON for the native API and
-// cloudtrail-data, JSON 1.1 otherwise — each written in one place
-// (s3api.WriteError, sts.WriteError, awsapi's error writer). What the
-// front door refuses (body too large, slow down, timeout, SigV4 errors)
-// is mapped to each format's codes here.
+// protocol's XML ("sts"), the protocol the monitoring, logs or sns router
+// would answer the request in (query XML, JSON 1.0/1.1 or RPC v2 CBOR),
+// or AWS JSON — REST-JSON for the native API and cloudtrail-data, JSON 1.1
+// otherwise — each written in one place (s3api.WriteError,
+// sts.WriteError, awsapi's error writers). What the front door refuses
+// (body too large, slow down, timeout, SigV4 errors) is mapped to each
+// format's codes here.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, reqID, service string, native bool, err error) {
-	switch {
+	switch rt := s.rpcRouter(service); {
+	case !native && rt != nil && rt.AnswersQuery(r):
+		rt.WriteError(w, r, reqID, queryError(err))
+	case !native && rt != nil:
+		rt.WriteError(w, r, reqID, jsonError(service, err))
 	case service == "sts":
 		writeSTSError(w, reqID, err)
 	case service == "s3":
@@ -241,6 +280,29 @@ func jsonError(service string, err error) error {
 		return awsapi.NewError(awsapi.CodeThrottling, "Rate exceeded: "+slow.Error())
 	case errors.As(err, &timeout):
 		return &awsapi.Error{Code: "RequestTimeoutException", Message: timeout.Error(), Status: http.StatusRequestTimeout}
+	}
+	return err
+}
+
+// queryError maps a front-door refusal to the query protocol's error
+// codes (those STS answers, which every query service shares).
+func queryError(err error) error {
+	var (
+		se      *sigv4.Error
+		tl      *bodyTooLargeError
+		slow    *errSlowDown
+		timeout errBodyTimeout
+	)
+	switch {
+	case errors.As(err, &se):
+		e := sts.AuthError(se)
+		return &awsapi.Error{Code: e.Code, Message: e.Message, Status: e.Status}
+	case errors.As(err, &tl):
+		return &awsapi.Error{Code: "RequestEntityTooLarge", Message: tl.Error(), Status: http.StatusRequestEntityTooLarge}
+	case errors.As(err, &slow):
+		return awsapi.NewError("Throttling", "Rate exceeded: "+slow.Error())
+	case errors.As(err, &timeout):
+		return &awsapi.Error{Code: "RequestTimeout", Message: timeout.Error(), Status: http.StatusRequestTimeout}
 	}
 	return err
 }
@@ -318,7 +380,7 @@ func (s *Server) auditAuthFailure(r *http.Request, a *sigv4.Auth, reqID string, 
 		UserAgent: r.UserAgent(), RequestID: reqID, Time: time.Now().UTC(), TLS: awsapi.TLSDetailsFrom(r)}
 	op := operationName(r)
 	code := se.Code(a.Service)
-	if a.Service == "sts" {
+	if a.Service == "sts" || a.Service == "sns" {
 		code = sts.AuthError(se).Code
 	}
 	s.Audit(awsapi.AuditRecord(c, a.Service, op, false, nil, nil, code, se.Message))

@@ -60,8 +60,14 @@ type Server struct {
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
-	native         *awsapi.PathRouter // the native /v1 API
-	lake           *lake.Service      // Lake's queries and imports: started and closed with the server
+	// monitoring (CloudWatch: RPC v2 CBOR, JSON 1.0 and query), logs
+	// (CloudWatch Logs: JSON 1.1) and sns (query) are routed by their
+	// signing names; their services register operations into them.
+	monitoring *awsapi.Router
+	logs       *awsapi.Router
+	sns        *awsapi.Router
+	native     *awsapi.PathRouter // the native /v1 API
+	lake       *lake.Service      // Lake's queries and imports: started and closed with the server
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -137,6 +143,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	})
 	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
 	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
+	s.monitoring = awsapi.NewRouter("monitoring", s, logger)
+	s.monitoring.Speak(awsapi.CloudWatchProtocols())
+	s.logs = awsapi.NewRouter("logs", s, logger)
+	s.sns = awsapi.NewRouter("sns", s, logger)
+	s.sns.Speak(awsapi.SNSProtocols())
 	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
 	if err := s.newServices(tokenKey); err != nil {
 		st.Close()
