@@ -88,13 +88,6 @@ type snsAttrsOut struct {
 	Attributes map[string]string `json:"Attributes"`
 }
 
-type logsGroupsOut struct {
-	LogGroups []struct {
-		LogGroupName string `json:"logGroupName"`
-		CreationTime int64  `json:"creationTime"`
-	} `json:"logGroups"`
-}
-
 // seen keeps what the test operations decoded, as JSON, by operation.
 type seen struct {
 	mu sync.Mutex
@@ -160,14 +153,10 @@ func protocolServer(t *testing.T) (url string, got *seen) {
 		}
 		return &snsAttrsOut{Attributes: map[string]string{"TopicArn": in.TopicArn, "DisplayName": "CIS <alerts>"}}, nil
 	})
-	awsapi.Register(s.logs, "DescribeLogGroups", true, func(ctx context.Context, in *struct{}) (*logsGroupsOut, error) {
-		out := &logsGroupsOut{}
-		out.LogGroups = append(out.LogGroups, struct {
-			LogGroupName string `json:"logGroupName"`
-			CreationTime int64  `json:"creationTime"`
-		}{"trail-logs", 1796378400000})
-		return out, nil
-	})
+	// logs serves the real operations: a log group to list.
+	if err := s.logwatch.CreateLogGroup(context.Background(), "000000000000", "eu-west-1", "trail-logs", "", "", nil); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

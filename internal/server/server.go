@@ -30,6 +30,7 @@ import (
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/logwatch"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/objstore"
@@ -57,6 +58,8 @@ type Server struct {
 	deliverer *delivery.Deliverer
 	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
 	sts       *sts.Handler   // GetCallerIdentity
+	// logwatch keeps CloudWatch Logs' log groups, fed from the stream.
+	logwatch *logwatch.Watch
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -141,6 +144,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		Logger:         logger,
 		Metrics:        s.reg,
 	})
+	if s.logwatch, err = logwatch.New(logwatch.Config{Store: st, Org: orgOf(&cfg), Logger: logger}); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.cloudtrail = awsapi.NewRouter("cloudtrail", s, logger)
 	s.cloudtrailData = awsapi.NewRESTRouter("cloudtrail-data", s, logger)
 	s.monitoring = awsapi.NewRouter("monitoring", s, logger)
@@ -326,6 +333,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ingester.Start()
 	s.deliverer.Start()
+	s.logwatch.Start()
 	s.httpSrv = &http.Server{
 		Handler: s.Handler(),
 		// Headers must arrive promptly; API bodies get their own deadline,
@@ -386,6 +394,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.deliverer.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.logwatch.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.keys.Close(shutdownCtx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/lake"
+	"github.com/opentrail/opentrail/internal/logs"
 	"github.com/opentrail/opentrail/internal/native"
 )
 
@@ -33,6 +34,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 			RateLimit:         cfg.History.LookupRateLimit,
 			Retention:         window,
 		},
+		LogGroups: s.logwatch,
 	})
 	if err != nil {
 		return err
@@ -74,6 +76,11 @@ func (s *Server) newServices(tokenKey []byte) error {
 	if err != nil {
 		return err
 	}
+	lg, err := logs.New(logs.Config{Groups: s.logwatch, TokenKey: tokenKey, Logger: logger})
+	if err != nil {
+		return err
+	}
+	lg.Register(s.logs)
 	ct.Register(s.cloudtrail)
 	lk.Register(s.cloudtrail)
 	data.Register(s.cloudtrailData)
