@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +34,34 @@ type MetricTransformation struct {
 	MetricName      string            `json:"metricName"`
 	MetricNamespace string            `json:"metricNamespace"`
 	MetricValue     string            `json:"metricValue"`
-	DefaultValue    *float64          `json:"defaultValue,omitempty"`
+	DefaultValue    *Double           `json:"defaultValue,omitempty"`
 	Dimensions      map[string]string `json:"dimensions,omitempty"`
 	Unit            string            `json:"unit,omitempty"`
+}
+
+// Double is a model double as AWS writes it: a whole number keeps its
+// ".0" (7.0), so clients decode a float, not an integer.
+type Double float64
+
+// MarshalJSON writes d with a fractional part.
+func (d Double) MarshalJSON() ([]byte, error) {
+	v := float64(d)
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil, fmt.Errorf("double %v has no JSON form", v)
+	}
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eE") {
+		s += ".0"
+	}
+	return []byte(s), nil
+}
+
+func double(v *float64) *Double {
+	if v == nil {
+		return nil
+	}
+	d := Double(*v)
+	return &d
 }
 
 // PutMetricFilterInput is PutMetricFilter's request.
@@ -203,7 +229,7 @@ func (s *Service) DescribeMetricFilters(ctx context.Context, in *DescribeMetricF
 		out.MetricFilters = append(out.MetricFilters, MetricFilterOut{FilterName: f.Name, FilterPattern: f.Pattern,
 			CreationTime: f.Created.UnixMilli(), LogGroupName: f.LogGroup,
 			MetricTransformations: []MetricTransformation{{MetricName: t.MetricName, MetricNamespace: t.MetricNamespace,
-				MetricValue: t.MetricValue, DefaultValue: t.DefaultValue, Dimensions: t.Dimensions, Unit: t.Unit}}})
+				MetricValue: t.MetricValue, DefaultValue: double(t.DefaultValue), Dimensions: t.Dimensions, Unit: t.Unit}}})
 	}
 	return out, nil
 }
