@@ -37,7 +37,8 @@ func GroupARN(account, region, name string) string {
 // CloudTrail's CloudWatchLogsLogGroupArn carries.
 func ParseGroupARN(arn string) (account, region, name string, ok bool) {
 	parts := strings.SplitN(arn, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "logs" || parts[5] != "log-group" || parts[3] == "" || parts[4] == "" {
+	if len(parts) != 7 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "logs" || parts[5] != "log-group" ||
+		!regionRE.MatchString(parts[3]) || !accountRE.MatchString(parts[4]) {
 		return "", "", "", false
 	}
 	name = strings.TrimSuffix(parts[6], ":*")
@@ -46,6 +47,11 @@ func ParseGroupARN(arn string) (account, region, name string, ok bool) {
 	}
 	return parts[4], parts[3], name, true
 }
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
 
 var groupNameRE = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`)
 
