@@ -53,15 +53,22 @@ func (w *Watch) step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cur >= w.st.LastSeq() {
+	last := w.st.LastSeq()
+	if cur >= last {
 		return 0, nil
+	}
+	// The configuration is read after LastSeq: a trail wired to a group
+	// later was wired after every event up to last was committed.
+	snap, err := w.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(snap.trails) == 0 {
+		// No trail feeds a log group: skip the stream without reading it.
+		return 0, w.st.SetCursor(ctx, cursorName, last)
 	}
 	evs, err := w.st.ReadAfter(ctx, cur, readBatch)
 	if err != nil || len(evs) == 0 {
-		return 0, err
-	}
-	snap, err := w.current(ctx)
-	if err != nil {
 		return 0, err
 	}
 	indexed, err := w.indexedThrough(ctx)
@@ -100,7 +107,7 @@ func (w *Watch) step(ctx context.Context) (int, error) {
 			pts, pubs = w.evaluate(r.g, le, hits, pts, pubs)
 		}
 	}
-	last := evs[len(evs)-1].Seq
+	last = evs[len(evs)-1].Seq
 	if last > indexed {
 		if err := w.index(ctx, rows, last); err != nil {
 			return 0, err

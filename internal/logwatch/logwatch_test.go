@@ -550,3 +550,22 @@ func TestPutLogEventsEmitsPoints(t *testing.T) {
 		t.Errorf("points %+v: want 3 with sum 13 (as recorded on AWS)", e.snk.applied)
 	}
 }
+
+// Without a trail feeding a log group the consumer moves past the stream
+// without reading it; a trail wired later gets the events from then on.
+func TestConsumerSkipsStreamWithoutTrails(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, logwatch.Config{})
+	e.mustGroup(acctA, home)
+	e.ingest(acctA+"/"+home+"/ConsoleLogin", acctA+"/"+home+"/ConsoleLogin")
+	e.sync()
+	if cur, err := e.st.Cursor(ctx, "logwatch"); err != nil || cur != e.st.LastSeq() {
+		t.Fatalf("cursor %d (%v), want %d", cur, err, e.st.LastSeq())
+	}
+	e.trail("audit", acctA, home, trail.Settings{})
+	e.ingest(acctA + "/" + home + "/RunInstances")
+	e.sync()
+	if got := e.events(acctA, home, acctA+"_CloudTrail_"+home); len(got) != 1 || !strings.Contains(got[0].Message, `"RunInstances"`) {
+		t.Errorf("events: %+v", got)
+	}
+}
