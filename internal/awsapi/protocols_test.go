@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -430,4 +431,46 @@ func FuzzCBORToJSON(f *testing.F) {
 			t.Fatalf("accepted %x as invalid JSON %s: %v", b, j, err)
 		}
 	})
+}
+
+// Request compression: gzip bodies (aws-sdk-go-v2 compresses CloudWatch
+// PutMetricData) are inflated, within a bound, in every protocol.
+func TestGzipBodies(t *testing.T) {
+	r := protoRouter(&recorder{})
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	form := "Action=PutThing&Version=2010-08-01&Namespace=zipped"
+	req, _ := queryReq(form)
+	req.Header.Set("Content-Encoding", "gzip")
+	if w := serve(r, req, gz([]byte(form))); w.Code != 200 || !strings.Contains(w.Body.String(), "<NextToken>zipped</NextToken>") {
+		t.Errorf("gzip query: %d %s", w.Code, w.Body)
+	}
+	cb, _ := cbor.Marshal(map[string]any{"Namespace": "zipped"})
+	req, _ = cborReq(t, "PutThing", nil, false)
+	req.Header.Set("Content-Encoding", "gzip")
+	if w := serve(r, req, gz(cb)); w.Code != 200 {
+		t.Errorf("gzip cbor: %d %x", w.Code, w.Body.Bytes())
+	}
+	for _, c := range []struct {
+		enc    string
+		body   []byte
+		status int
+	}{
+		{"gzip", gz(bytes.Repeat([]byte{' '}, MaxInflatedBody+1)), 413},
+		{"gzip", []byte("not gzip"), 400},
+		{"br", cb, 415},
+	} {
+		req, _ := cborReq(t, "PutThing", nil, false)
+		req.Header.Set("Content-Encoding", c.enc)
+		w := serve(r, req, c.body)
+		var e map[string]string
+		if err := cbor.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != c.status || e["message"] == "" {
+			t.Errorf("%s: %d %v %v", c.enc, w.Code, e, err)
+		}
+	}
 }
