@@ -2,8 +2,10 @@ package awsapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -430,4 +432,88 @@ func FuzzCBORToJSON(f *testing.F) {
 			t.Fatalf("accepted %x as invalid JSON %s: %v", b, j, err)
 		}
 	})
+}
+
+// Request compression: gzip bodies (aws-sdk-go-v2 compresses CloudWatch
+// PutMetricData) are inflated, within a bound, in every protocol.
+func TestGzipBodies(t *testing.T) {
+	r := protoRouter(&recorder{})
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	form := "Action=PutThing&Version=2010-08-01&Namespace=zipped"
+	req, _ := queryReq(form)
+	req.Header.Set("Content-Encoding", "gzip")
+	if w := serve(r, req, gz([]byte(form))); w.Code != 200 || !strings.Contains(w.Body.String(), "<NextToken>zipped</NextToken>") {
+		t.Errorf("gzip query: %d %s", w.Code, w.Body)
+	}
+	cb, _ := cbor.Marshal(map[string]any{"Namespace": "zipped"})
+	req, _ = cborReq(t, "PutThing", nil, false)
+	req.Header.Set("Content-Encoding", "gzip")
+	if w := serve(r, req, gz(cb)); w.Code != 200 {
+		t.Errorf("gzip cbor: %d %x", w.Code, w.Body.Bytes())
+	}
+	for _, c := range []struct {
+		enc    string
+		body   []byte
+		status int
+	}{
+		{"gzip", gz(bytes.Repeat([]byte{' '}, MaxInflatedBody+1)), 413},
+		{"gzip", []byte("not gzip"), 400},
+		{"br", cb, 415},
+	} {
+		req, _ := cborReq(t, "PutThing", nil, false)
+		req.Header.Set("Content-Encoding", c.enc)
+		w := serve(r, req, c.body)
+		var e map[string]string
+		if err := cbor.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != c.status || e["message"] == "" {
+			t.Errorf("%s: %d %v %v", c.enc, w.Code, e, err)
+		}
+	}
+}
+
+// The XML encoder follows encoding/json's view of an output: embedded
+// structs promoted, json:"-" and nil members left out, json.Marshaler
+// members written from their JSON, doubles as clients parse them.
+func TestQueryXMLShapes(t *testing.T) {
+	type inner struct {
+		Promoted string `json:"Promoted"`
+	}
+	type out struct {
+		inner
+		Hidden  string          `json:"-"`
+		Raw     json.RawMessage `json:"Raw"`
+		NilRaw  json.RawMessage `json:"NilRaw"`
+		NaN     float64         `json:"NaN"`
+		Inf     float64         `json:"Inf"`
+		Big     float64         `json:"Big"`
+		U       uint32          `json:"U"`
+		Empty   []string        `json:"Empty"`
+		NilList []string        `json:"NilList"`
+		Any     any             `json:"Any"`
+		Zero    *Time           `json:"Zero"`
+	}
+	o := &out{inner: inner{"p"}, Hidden: "h", Raw: json.RawMessage(`{"b":[1,"x<"],"a":true}`), NaN: math.NaN(), Inf: math.Inf(-1),
+		Big: 1e21, U: 7, Empty: []string{}, Any: "a"}
+	var buf bytes.Buffer
+	tree, _, err := toTree(reflect.ValueOf(o), 0)
+	if err == nil {
+		err = writeXML(&buf, tree)
+	}
+	want := `<Promoted>p</Promoted><Raw><a>true</a><b><member>1</member><member>x&lt;</member></b></Raw><NaN>NaN</NaN><Inf>-Infinity</Inf>` +
+		`<Big>1e+21</Big><U>7</U><Empty></Empty><Any>a</Any>`
+	if err != nil || buf.String() != want {
+		t.Errorf("got %v\n%s\nwant\n%s", err, buf.String(), want)
+	}
+	// Outputs that cannot be written are errors (answered InternalFailure), not markup.
+	if _, _, err := toTree(reflect.ValueOf(map[int]string{1: "x"}), 0); err == nil {
+		t.Error("non-string map keys encoded")
+	}
+	if err := writeXML(&bytes.Buffer{}, object{{name: "a><b", v: "x"}}); err == nil {
+		t.Error("an invalid element name was written")
+	}
 }

@@ -70,6 +70,9 @@ func toTree(v reflect.Value, depth int) (t any, ok bool, err error) {
 	case stdTimeType:
 		return stamp(v.Interface().(time.Time)), true, nil
 	case rawType:
+		if v.Len() == 0 {
+			return nil, false, nil
+		}
 		return fromJSON(v.Bytes(), depth)
 	}
 	if v.Type().Implements(marshalerType) || reflect.PointerTo(v.Type()).Implements(marshalerType) && v.CanAddr() {

@@ -47,6 +47,12 @@ var apiServices = []string{"cloudtrail", "cloudtrail-data", "logs", "monitoring"
 // apiHandler returns what serves the AWS API a credential scope names, or
 // an error for a service this server does not serve.
 func (s *Server) apiHandler(r *http.Request, service string) (func(http.ResponseWriter, *http.Request, []byte), error) {
+	// A request whose shape names another served service is not routed
+	// by its scope (a CloudTrail target signed for logs would otherwise
+	// reach the logs router as an unknown operation).
+	if want := impliedService(r); want != "" && want != service {
+		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
+	}
 	switch service {
 	case "cloudtrail":
 		return s.cloudtrail.Handle, nil
@@ -62,9 +68,6 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 				Message: "opentrail delivers to the S3-compatible service configured as object_store, not to its built-in store; read the logs there"}
 		}
 		return s.s3.Serve, nil
-	}
-	if want := impliedService(r); want != "" {
-		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
 	}
 	return nil, awsapi.Errorf("UnknownServiceException",
 		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, monitoring (CloudWatch), logs, sns, sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
@@ -401,6 +404,9 @@ func operationName(r *http.Request) string {
 	p := strings.Trim(r.URL.Path, "/")
 	if p == "" {
 		return r.Method
+	}
+	if _, op, ok := strings.Cut(p, "/operation/"); ok && strings.HasPrefix(p, "service/") {
+		p = op // RPC v2 CBOR
 	}
 	if len(p) > 128 {
 		p = p[:128]

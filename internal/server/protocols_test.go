@@ -261,7 +261,7 @@ func TestProtocolsAWSCLIQuery(t *testing.T) {
 // CloudWatch: its protocol priority puts json before
 // smithy-rpc-v2-cbor. Query-compatible errors reach it by their query
 // codes (x-amzn-query-error) and as their modeled exceptions.
-func TestProtocolsBotocoreCBOR(t *testing.T) {
+func TestProtocolsBotocore(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatal("python3 with boto3 is needed (scripts/test installs it)")
 	}
@@ -321,6 +321,42 @@ trail-logs
 	}
 	if g := got.take("ListMetrics"); len(g) != 1 || g[0] != `{"Namespace":"CISBenchmark","Dimensions":[{"Name":"Trail","Value":"main"}]}` {
 		t.Errorf("ListMetrics decoded %v", g)
+	}
+
+	// botocore's own RPC v2 CBOR serializer and parser, which it would
+	// use were CBOR first in its protocol priority, read the answers too.
+	pyCBOR := `
+import sys, datetime, boto3, botocore.serialize
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+cw._serializer = botocore.serialize.create_serializer("smithy-rpc-v2-cbor", include_validation=True)
+cw.meta.service_model.__dict__["resolved_protocol"] = "smithy-rpc-v2-cbor"
+r = cw.list_metrics(Namespace="CISBenchmark", Dimensions=[{"Name": "Trail", "Value": "main"}])
+print(r["Metrics"][0]["MetricName"], r["Metrics"][0]["Dimensions"])
+r = cw.describe_alarm_history(AlarmName="root", StartDate=datetime.datetime(2026, 12, 4, 9, 0, 0, 500000, tzinfo=datetime.timezone.utc))
+print(r["AlarmHistoryItems"][0]["Timestamp"].isoformat())
+cw.put_metric_data(Namespace="N", MetricData=[{"MetricName": "m", "Value": 1.5}])
+for name, exc in (("missing", cw.exceptions.ResourceNotFound), ("bad", cw.exceptions.InvalidParameterValueException)):
+    try:
+        cw.describe_alarm_history(AlarmName=name)
+    except exc as e:
+        print(type(e).__name__, e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Message"])
+`
+	cmd = exec.Command("python3", "-c", pyCBOR, url)
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err = cmd.CombinedOutput()
+	wantCBOR := `RootUsage <&> [{'Name': 'Trail', 'Value': 'main'}]
+2026-12-04T10:00:00.250000+00:00
+ResourceNotFound ResourceNotFound 404 Alarm missing does not exist.
+InvalidParameterValueException InvalidParameterValue 400 The alarm name bad is not valid.
+`
+	if err != nil || string(out) != wantCBOR {
+		t.Errorf("boto3 over CBOR: %v\n%s\nwant\n%s", err, out, wantCBOR)
+	}
+	if g := got.take("DescribeAlarmHistory"); len(g) != 3 || g[0] != `{"AlarmName":"root","StartDate":1796374800}` {
+		t.Errorf("DescribeAlarmHistory over CBOR decoded %v", g)
+	}
+	if g := got.take("PutMetricData"); len(g) != 1 || g[0] != `{"Namespace":"N","MetricData":[{"MetricName":"m","Value":1.5}]}` {
+		t.Errorf("PutMetricData over CBOR decoded %v", g)
 	}
 
 	// The AWS CLI v1 on the same botocore: JSON 1.0 too; it exits 255 on
