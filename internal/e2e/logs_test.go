@@ -78,7 +78,7 @@ func TestLogsAWSCLI(t *testing.T) {
 	}
 	var groups struct {
 		LogGroups []struct {
-			LogGroupName, Arn string
+			LogGroupName, Arn                  string
 			RetentionInDays, MetricFilterCount int
 			CreationTime                       int64
 		}
