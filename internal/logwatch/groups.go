@@ -21,7 +21,7 @@ type Group struct {
 	KmsKeyID              string
 	Class                 string
 	MetricFilterCount     int
-	StoredBytes           int64
+	StoredBytes           int64 // bytes of the messages kept (expired ones until the next sweep)
 	Tags                  map[string]string
 }
 
@@ -170,7 +170,7 @@ type GroupQuery struct {
 func (w *Watch) LogGroups(ctx context.Context, account, region string, q GroupQuery) ([]Group, error) {
 	rows, err := w.db.QueryContext(ctx, `SELECT g.id, g.name, g.created, g.retention, g.kms, g.class, g.tags,
 			(SELECT count(*) FROM lw_metric_filters f WHERE f.gid = g.id),
-			(SELECT coalesce(sum(size), 0) FROM lw_events e WHERE e.gid = g.id)
+			(SELECT coalesce(sum(bytes), 0) FROM lw_streams s WHERE s.gid = g.id)
 		FROM lw_groups g WHERE account = ? AND region = ? AND starts_with(name, ?)
 			AND (? = '' OR contains(lower(name), lower(?))) ORDER BY name`,
 		account, region, q.Prefix, q.Pattern, q.Pattern)
@@ -243,6 +243,15 @@ func (w *Watch) Sweep(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("apply log group retention: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 {
+		// storedBytes follows: the streams of groups with retention are
+		// recounted.
+		if _, err := w.db.ExecContext(ctx, `UPDATE lw_streams SET bytes = (SELECT coalesce(sum(e.size), 0) FROM lw_events e
+			WHERE e.gid = lw_streams.gid AND e.stream = lw_streams.name)
+			WHERE gid IN (SELECT id FROM lw_groups WHERE retention IS NOT NULL)`); err != nil {
+			return n, fmt.Errorf("recount stored bytes: %w", err)
+		}
+	}
 	return n, nil
 }
 

@@ -367,8 +367,14 @@ func TestRetention(t *testing.T) {
 	if got := e.events(acctA, home, "app"); len(got) != 0 {
 		t.Errorf("an expired event is still returned: %+v", got)
 	}
+	if gs, _ := e.w.LogGroups(ctx, acctA, home, logwatch.GroupQuery{}); len(gs) != 1 || gs[0].StoredBytes != 4 {
+		t.Errorf("stored bytes before the sweep: %+v", gs)
+	}
 	if n, err := e.w.Sweep(ctx); err != nil || n != 1 {
 		t.Errorf("sweep deleted %d rows (%v), want 1", n, err)
+	}
+	if gs, _ := e.w.LogGroups(ctx, acctA, home, logwatch.GroupQuery{}); len(gs) != 1 || gs[0].StoredBytes != 0 {
+		t.Errorf("stored bytes after the sweep: %+v", gs)
 	}
 	if err := e.w.DeleteRetentionPolicy(ctx, acctA, home, groupNm); err != nil {
 		t.Fatal(err)
