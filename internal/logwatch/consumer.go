@@ -3,10 +3,12 @@ package logwatch
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // readBatch is how many committed events one consumer step reads.
@@ -157,72 +159,92 @@ func (w *Watch) indexedThrough(ctx context.Context) (int64, error) {
 func (w *Watch) index(ctx context.Context, rows []row, through int64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	tx, err := w.db.BeginTx(ctx, nil)
+	return w.inTx(ctx, func(conn *sql.Conn) error {
+		if len(rows) > 0 {
+			live := map[int64]bool{}
+			r, err := conn.QueryContext(ctx, `SELECT id FROM lw_groups`)
+			if err != nil {
+				return err
+			}
+			for r.Next() {
+				var id int64
+				if err := r.Scan(&id); err != nil {
+					r.Close()
+					return err
+				}
+				live[id] = true
+			}
+			r.Close()
+			kept := rows[:0]
+			for _, x := range rows {
+				if live[x.gid] {
+					kept = append(kept, x)
+				}
+			}
+			if err := insertRows(ctx, conn, kept); err != nil {
+				return err
+			}
+		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM lw_state WHERE name = 'indexed'`); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, `INSERT INTO lw_state VALUES ('indexed', ?)`, through)
+		return err
+	})
+}
+
+// inTx runs fn on one connection inside a transaction, committed when fn
+// returns nil. Appenders made on that connection write in the
+// transaction.
+func (w *Watch) inTx(ctx context.Context, fn func(conn *sql.Conn) error) error {
+	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("index log events: %w", err)
 	}
-	defer tx.Rollback()
-	if len(rows) > 0 {
-		live := map[int64]bool{}
-		r, err := tx.QueryContext(ctx, `SELECT id FROM lw_groups`)
-		if err != nil {
-			return fmt.Errorf("index log events: %w", err)
-		}
-		for r.Next() {
-			var id int64
-			if err := r.Scan(&id); err != nil {
-				r.Close()
-				return fmt.Errorf("index log events: %w", err)
-			}
-			live[id] = true
-		}
-		r.Close()
-		kept := rows[:0]
-		for _, x := range rows {
-			if live[x.gid] {
-				kept = append(kept, x)
-			}
-		}
-		if err := insertRows(ctx, tx, kept); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM lw_state WHERE name = 'indexed'`); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("index log events: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO lw_state VALUES ('indexed', ?)`, through); err != nil {
+	if err := fn(conn); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("index log events: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("index log events: %w", err)
 	}
 	return nil
 }
 
-// insertRows inserts event rows and updates their streams' statistics,
-// creating streams that do not exist yet.
-func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
-	const chunk = 250
-	for i := 0; i < len(rows); i += chunk {
-		part := rows[i:min(i+chunk, len(rows))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO lw_events VALUES `)
-		args := make([]any, 0, 8*len(part))
-		for j, r := range part {
-			if j > 0 {
-				b.WriteString(", ")
+// insertRows appends event rows and updates their streams' statistics,
+// creating streams that do not exist yet, on conn (in its transaction).
+func insertRows(ctx context.Context, conn *sql.Conn, rows []row) error {
+	if len(rows) > 0 {
+		err := conn.Raw(func(dc any) error {
+			dconn, ok := dc.(driver.Conn)
+			if !ok {
+				return fmt.Errorf("unexpected driver connection %T", dc)
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			var seq, msg any
-			if r.hasSeq {
-				seq = r.seq
-			} else {
-				msg = r.msg
+			app, err := duckdb.NewAppenderFromConn(dconn, "", "lw_events")
+			if err != nil {
+				return err
 			}
-			args = append(args, r.k, r.gid, r.stream, r.ts, r.ingest, seq, msg, r.size)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("index log events: %w", err)
+			for _, r := range rows {
+				var seq, msg any
+				if r.hasSeq {
+					seq = r.seq
+				} else {
+					msg = r.msg
+				}
+				if err := app.AppendRow(r.k, r.gid, r.stream, r.ts, r.ingest, seq, msg, int32(r.size)); err != nil {
+					app.Close()
+					return err
+				}
+			}
+			return app.Close() // flushes
+		})
+		if err != nil {
+			return fmt.Errorf("append log events: %w", err)
 		}
 	}
 	type key struct {
@@ -245,14 +267,14 @@ func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
 	}
 	for _, k := range order {
 		s := stats[k]
-		res, err := tx.ExecContext(ctx, `UPDATE lw_streams SET first_ts = least(coalesce(first_ts, ?), ?),
+		res, err := conn.ExecContext(ctx, `UPDATE lw_streams SET first_ts = least(coalesce(first_ts, ?), ?),
 			last_ts = greatest(coalesce(last_ts, ?), ?), last_ingest = greatest(coalesce(last_ingest, ?), ?), bytes = bytes + ?
 			WHERE gid = ? AND name = ?`, s.first, s.first, s.last, s.last, s.ingest, s.ingest, s.bytes, k.gid, k.stream)
 		if err != nil {
 			return fmt.Errorf("update log stream: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO lw_streams VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			if _, err := conn.ExecContext(ctx, `INSERT INTO lw_streams VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				k.gid, k.stream, s.ingest, s.first, s.last, s.ingest, s.bytes); err != nil {
 				return fmt.Errorf("create log stream: %w", err)
 			}

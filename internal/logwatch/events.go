@@ -118,19 +118,9 @@ func (w *Watch) PutLogEvents(ctx context.Context, account, region, group, stream
 			rows = append(rows, row{k: 2*ids[j] + 1, gid: gid, stream: stream, ts: evs[i].Timestamp, ingest: now.UnixMilli(),
 				msg: evs[i].Message, size: len(evs[i].Message), seq: ids[j]})
 		}
-		tx, err := w.db.BeginTx(ctx, nil)
-		if err != nil {
-			w.mu.Unlock()
-			return rej, fmt.Errorf("put log events: %w", err)
-		}
-		if err := insertRows(ctx, tx, rows); err != nil {
-			tx.Rollback()
+		if err := w.inTx(ctx, func(conn *sql.Conn) error { return insertRows(ctx, conn, rows) }); err != nil {
 			w.mu.Unlock()
 			return rej, err
-		}
-		if err := tx.Commit(); err != nil {
-			w.mu.Unlock()
-			return rej, fmt.Errorf("put log events: %w", err)
 		}
 	}
 	w.mu.Unlock()

@@ -86,7 +86,7 @@ func (p *publisher) Publish(_ context.Context, account, topic, subject, message,
 }
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	clk *clock.Fake
 	st  *store.Store
@@ -97,7 +97,7 @@ type env struct {
 	cfg logwatch.Config
 }
 
-func newEnv(t *testing.T, cfg logwatch.Config) *env {
+func newEnv(t testing.TB, cfg logwatch.Config) *env {
 	e := &env{t: t, dir: t.TempDir(), clk: clock.NewFake(t0), snk: &sink{}, pub: &publisher{}, cfg: cfg}
 	st, err := store.Open(context.Background(), e.dir, store.Options{Now: e.clk.Now})
 	if err != nil {
