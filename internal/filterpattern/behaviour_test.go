@@ -153,3 +153,51 @@ func TestJavaDouble(t *testing.T) {
 		}
 	}
 }
+
+// TestRequiredLiterals: a single pattern skips the scan for a message
+// that lacks a name or text it needs; the literals are only those every
+// match holds.
+func TestRequiredLiterals(t *testing.T) {
+	for pattern, want := range map[string][]string{
+		cisV3["4.7"]:                        {`"kms.amazonaws.com"`, `"eventSource"`, `"eventName"`},
+		cisV3["4.3"]:                        {`"type"`, `"eventType"`, `"Root"`}, // != needs presence, not the text
+		`{ $.a = 1 || $.b = 2 }`:            nil,
+		`{ $.a = "1000.0" }`:                {`"a"`},
+		`{ $.a = "*Denied*" && $.b > 1 }`:   {`Denied`, `"a"`, `"b"`},
+		`{ $.a NOT EXISTS }`:                nil,
+		`{ $.x[*].name = "z" }`:             {`"name"`, `"z"`, `"x"`},
+		`{ $.x = "y" }`:                     {`"x"`}, // "y" could be part of "Infinity"
+		`{ $.a = x || $.a = y || $.a = z }`: {`"a"`},
+	} {
+		var got []string
+		for _, r := range MustCompile(pattern).json.req {
+			got = append(got, string(r))
+		}
+		if !equalSets(got, want) {
+			t.Errorf("%s: required %q, want %q", pattern, got, want)
+		}
+	}
+	p := MustCompile(cisV3["4.7"])
+	if p.Match([]byte(`{"eventSource":"kms.amazonaws.com","eventName":"DisableKey"`)) {
+		t.Error("an unterminated object matched")
+	}
+	if !p.Match([]byte(`{"eventSource":"kms.amazonaws.com","eventName":"Disable\u004bey"}`)) {
+		t.Error("an escaped value did not match")
+	}
+}
+
+func equalSets(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

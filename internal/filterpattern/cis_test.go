@@ -150,6 +150,16 @@ func TestUnauthorizedVariants(t *testing.T) {
 	v14 := MustCompile(`{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") || ($.sourceIPAddress!="delivery.logs.amazonaws.com") || ($.eventName!="HeadBucket") }`)
 	v20 := MustCompile(cisV3["4.1"])
 	tf := MustCompile(`{(($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*")) && (($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket"))}`)
+	// The other spellings of §2.2 parse too.
+	for _, s := range []string{
+		`{($.eventName="ConsoleLogin") && ($.additionalEventData.MFAUsed !="Yes")}`,
+		`{ ($.eventName = AuthorizeSecurityGroupIngress) || ($.eventName = AuthorizeSecurityGroupEgress) || ($.eventName = RevokeSecurityGroupIngress) || ($.eventName = RevokeSecurityGroupEgress) || ($.eventName = CreateSecurityGroup) || ($.eventName = DeleteSecurityGroup) || ($.eventName = ModifySecurityGroupRules) }`,
+		`{ ($.eventSource = config.amazonaws.com) && (($.eventName=StopConfigurationRecorder)||($.eventName=DeleteDeliveryChannel) ||($.eventName=PutDeliveryChannel)||($.eventName=PutConfigurationRecorder)) }`,
+	} {
+		if _, err := Compile(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
 	plain := record(t, nil)
 	if v12.Match(plain) || !v14.Match(plain) || v20.Match(plain) || tf.Match(plain) {
 		t.Error("a call without an error: only the v1.4 remediation text (all ||) matches it")

@@ -204,3 +204,33 @@ func TestHasStop(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentMatch: patterns and Sets are shared by goroutines.
+func TestConcurrentMatch(t *testing.T) {
+	var ps []*Pattern
+	for _, s := range corpusPatterns() {
+		ps = append(ps, MustCompile(s))
+	}
+	set := NewSet(ps)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func(seed uint64) {
+			r := rand.New(rand.NewPCG(seed, 9))
+			hits := make([]bool, set.Len())
+			ok := true
+			for i := 0; i < 2000; i++ {
+				msg := []byte(randomRecord(r, 0))
+				set.MatchAll(msg, hits)
+				for k, p := range ps {
+					ok = ok && hits[k] == p.Match(msg)
+				}
+			}
+			done <- ok
+		}(uint64(g))
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("a Set shared by goroutines disagreed with Match")
+		}
+	}
+}

@@ -168,9 +168,13 @@ type jsonPattern struct {
 	trie  *tnode
 	ident []int // identity slot map
 	conds []*cond
+	req   [][]byte // literals every matching message holds (when it has no backslash)
 }
 
 func (j *jsonPattern) match(msg []byte) bool {
+	if !j.precheck(msg) {
+		return false
+	}
 	st := getState(len(j.paths))
 	defer putState(st)
 	if !st.scan(msg, j.trie) {
@@ -332,6 +336,7 @@ func compileJSON(body string) (*jsonPattern, error) {
 		j.ident[i] = i
 	}
 	j.trie.finish()
+	j.setRequired()
 	return j, nil
 }
 

@@ -98,12 +98,20 @@ func parseSelector(v string) (selector, error) {
 // whose referenced value is missing or null contributes DefaultValue
 // (nothing without one); a non-numeric value contributes nothing.
 func (p *Pattern) Emit(msg []byte, t Transformation) (Point, bool) {
+	if p.kind == kindSpace {
+		return p.EmitMatched(msg, t, false)
+	}
+	return p.EmitMatched(msg, t, p.Match(msg))
+}
+
+// EmitMatched is Emit for a message whose match is already decided (by a
+// [Set]): matched must be p.Match(msg). A space-delimited pattern matches
+// again to extract its fields, whatever matched says.
+func (p *Pattern) EmitMatched(msg []byte, t Transformation, matched bool) (Point, bool) {
 	var ex map[string]string
-	var ok bool
+	ok := matched
 	if p.kind == kindSpace {
 		ex, ok = p.space.match(msg, true)
-	} else {
-		ok = p.Match(msg)
 	}
 	if !ok {
 		if t.DefaultValue != nil {

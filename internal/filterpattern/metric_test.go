@@ -314,6 +314,17 @@ func TestEmitJSONValues(t *testing.T) {
 			t.Errorf("Emit(%s) = %v, %v; want %v", msg, pt.Value, ok, want)
 		}
 	}
+	// EmitMatched with a Set's decision gives the same points.
+	set := NewSet([]*Pattern{p})
+	hits := make([]bool, 1)
+	for _, msg := range []string{`{"kind":"x","n":3}`, `{"kind":"y","n":3}`, `{"kind":"x"}`, `not json`} {
+		set.MatchAll([]byte(msg), hits)
+		a, aok := p.Emit([]byte(msg), tr)
+		b, bok := p.EmitMatched([]byte(msg), tr, hits[0])
+		if aok != bok || a.Value != b.Value || a.Matched != b.Matched {
+			t.Errorf("%s: Emit %+v %v, EmitMatched %+v %v", msg, a, aok, b, bok)
+		}
+	}
 	for _, msg := range []string{`{"kind":"x","n":"many"}`, `{"kind":"x","n":true}`, `{"kind":"x","n":{}}`} {
 		if pt, ok := p.Emit([]byte(msg), tr); ok {
 			t.Errorf("Emit(%s) = %v, want no point", msg, pt)
