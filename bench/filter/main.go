@@ -60,14 +60,14 @@ var cisV3 = []string{
 // comparison, a term pattern, booleans, NOT EXISTS.
 var custom = []string{
 	`{ ($.errorCode = "Throttling*") || ($.errorCode = "SlowDown") || ($.errorCode = "Client.RequestLimitExceeded") }`,
-	`{ $.sourceIPAddress = %^198\.51\.100\.% }`,
-	`{ $.userIdentity.arn = "arn:aws:iam::*:user/breakglass*" }`,
+	`{ $.sourceIPAddress = %^195\.198\.% }`,
+	`{ $.userIdentity.arn = "arn:aws:iam::*:user/ci-*" }`,
 	`{ ($.eventName = RunInstances) || ($.eventName = TerminateInstances) || ($.eventName = StopInstances) }`,
-	`{ $.additionalEventData.bytesTransferredOut > 10000000 }`,
-	`"iam.amazonaws.com" DeleteUser`,
+	`{ $.additionalEventData.bytesTransferredOut > 1000000 }`,
+	`"iam.amazonaws.com" CreateUser`,
 	`{ $.userIdentity.type = "AssumedRole" && $.userIdentity.sessionContext.attributes.mfaAuthenticated = "false" && $.readOnly IS FALSE && $.eventSource = "iam.amazonaws.com" }`,
-	`{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "GetFederationToken") }`,
-	`{ ($.tlsDetails.tlsVersion = "TLSv1") || ($.tlsDetails.tlsVersion = "TLSv1.1") }`,
+	`{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && ($.userIdentity.type = "IAMUser") }`,
+	`{ ($.tlsDetails.tlsVersion = "TLSv1") || ($.tlsDetails.tlsVersion = "TLSv1.1") || ($.tlsDetails.tlsVersion = "TLSv1.2") }`,
 	`{ ($.eventName = "GetSecretValue") && ($.userIdentity.type = "IAMUser") && ($.errorCode NOT EXISTS) }`,
 }
 

@@ -11,14 +11,14 @@ import (
 // customPatterns are ten realistic filters a team adds beside CIS.
 var customPatterns = []string{
 	`{ ($.errorCode = "Throttling*") || ($.errorCode = "SlowDown") || ($.errorCode = "Client.RequestLimitExceeded") }`,
-	`{ $.sourceIPAddress = %^198\.51\.100\.% }`,
-	`{ $.userIdentity.arn = "arn:aws:iam::*:user/breakglass*" }`,
+	`{ $.sourceIPAddress = %^195\.198\.% }`,
+	`{ $.userIdentity.arn = "arn:aws:iam::*:user/ci-*" }`,
 	`{ ($.eventName = RunInstances) || ($.eventName = TerminateInstances) || ($.eventName = StopInstances) }`,
-	`{ $.additionalEventData.bytesTransferredOut > 10000000 }`,
-	`"iam.amazonaws.com" DeleteUser`,
+	`{ $.additionalEventData.bytesTransferredOut > 1000000 }`,
+	`"iam.amazonaws.com" CreateUser`,
 	`{ $.userIdentity.type = "AssumedRole" && $.userIdentity.sessionContext.attributes.mfaAuthenticated = "false" && $.readOnly IS FALSE && $.eventSource = "iam.amazonaws.com" }`,
-	`{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "GetFederationToken") }`,
-	`{ ($.tlsDetails.tlsVersion = "TLSv1") || ($.tlsDetails.tlsVersion = "TLSv1.1") }`,
+	`{ ($.eventSource = "sts.amazonaws.com") && ($.eventName = "AssumeRole") && ($.userIdentity.type = "IAMUser") }`,
+	`{ ($.tlsDetails.tlsVersion = "TLSv1") || ($.tlsDetails.tlsVersion = "TLSv1.1") || ($.tlsDetails.tlsVersion = "TLSv1.2") }`,
 	`{ ($.eventName = "GetSecretValue") && ($.userIdentity.type = "IAMUser") && ($.errorCode NOT EXISTS) }`,
 }
 
