@@ -109,6 +109,9 @@ func TestCompileErrors(t *testing.T) {
 	if _, err := Compile(strings.Repeat("é", MaxPatternLength)); err != nil {
 		t.Errorf("1024 characters (2048 bytes) are allowed: %v", err)
 	}
+	if _, err := Compile(`"` + strings.Repeat("😀", MaxPatternLength/2) + `"`); err == nil {
+		t.Error("1026 UTF-16 code units were accepted")
+	}
 }
 
 func TestSpaceDelimited(t *testing.T) {
@@ -200,4 +203,14 @@ func equalSets(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestRegexes(t *testing.T) {
+	for pattern, want := range map[string]int{
+		`ERROR`: 0, `%ERR%`: 1, `{ $.a = %x% || $.b = %y% }`: 2, `{ $.a = 1 }`: 0, `[a=%x%, b]`: 1, `[]`: 0, ``: 0,
+	} {
+		if got := MustCompile(pattern).Regexes(); got != want {
+			t.Errorf("Regexes(%q) = %d, want %d", pattern, got, want)
+		}
+	}
 }

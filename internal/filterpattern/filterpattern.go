@@ -21,10 +21,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
-// MaxPatternLength is the longest filter pattern AWS accepts, in characters.
+// MaxPatternLength is the longest filter pattern AWS accepts, in characters
+// (UTF-16 code units).
 const MaxPatternLength = 1024
 
 // maxRegexes is how many %regex% terms one pattern may hold.
@@ -97,10 +97,25 @@ func (p *Pattern) IsJSON() bool { return p.kind == kindJSON }
 // (`[ ... ]`), whose metric values and dimensions are `$field` or `$N`.
 func (p *Pattern) IsSpaceDelimited() bool { return p.kind == kindSpace }
 
+// Regexes is how many %regex% terms the pattern holds: AWS allows at
+// most 5 patterns with one per log group (metric and subscription
+// filters together), which the service enforces.
+func (p *Pattern) Regexes() int {
+	switch p.kind {
+	case kindRegex:
+		return 1
+	case kindJSON:
+		return p.json.nre
+	case kindSpace:
+		return p.space.nre
+	}
+	return 0
+}
+
 // Compile parses a filter pattern. An invalid pattern gives an [*Error]
 // whose message is AWS's.
 func Compile(pattern string) (*Pattern, error) {
-	if n := utf8.RuneCountInString(pattern); n > MaxPatternLength {
+	if utf16Len(pattern) > MaxPatternLength {
 		return nil, &Error{Code: "ValidationException", Message: fmt.Sprintf(
 			"1 validation error detected: Value '%s' at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to %d",
 			pattern, MaxPatternLength)}
@@ -179,6 +194,18 @@ func (p *Pattern) Test(msg []byte) (extracted map[string]string, ok bool) {
 		return nil, false
 	}
 	return map[string]string{}, true
+}
+
+// utf16Len is the length AWS measures: UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }
 
 // isSpace reports ASCII white space.

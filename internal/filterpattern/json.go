@@ -169,6 +169,7 @@ type jsonPattern struct {
 	ident []int // identity slot map
 	conds []*cond
 	req   [][]byte // literals every matching message holds (when it has no backslash)
+	nre   int      // %regex% values
 }
 
 func (j *jsonPattern) match(msg []byte) bool {
@@ -328,7 +329,7 @@ func compileJSON(body string) (*jsonPattern, error) {
 	if p.pos < len(p.s) {
 		return nil, p.unexpected()
 	}
-	j := &jsonPattern{root: e.optimize(), paths: p.paths, steps: p.steps, conds: p.conds}
+	j := &jsonPattern{root: e.optimize(), paths: p.paths, steps: p.steps, conds: p.conds, nre: n}
 	j.trie = newTrie()
 	j.ident = make([]int, len(p.paths))
 	for i := range p.paths {

@@ -24,6 +24,7 @@ type spacePattern struct {
 	fields   []spaceField
 	ellipsis int // index of `...`, or -1
 	all      bool
+	nre      int // %regex% values
 }
 
 func compileSpace(body string) (*spacePattern, error) {
@@ -71,6 +72,7 @@ func compileSpace(body string) (*spacePattern, error) {
 		}
 		p.pos++
 	}
+	sp.nre = n
 	return sp, nil
 }
 
