@@ -1,0 +1,23 @@
+package cis
+
+import (
+	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/filterpattern"
+)
+
+func parseRecord(raw []byte) (*event.Record, error) { return event.Parse(raw) }
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func match(pattern string, rec []byte) bool {
+	p, err := filterpattern.Compile(pattern)
+	return err == nil && p.Match(rec)
+}
