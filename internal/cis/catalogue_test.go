@@ -17,7 +17,7 @@ func compile(t *testing.T, text string) *filterpattern.Pattern {
 	return p
 }
 
-func fixture(t *testing.T, key string, positive bool) []byte {
+func fix(t *testing.T, key string, positive bool) []byte {
 	t.Helper()
 	b, err := Fixture(key, positive)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestPatternsMatchFixtures(t *testing.T) {
 	for _, v := range Versions {
 		b, _ := Lookup(v)
 		for _, c := range b.Controls {
-			pos, neg := fixture(t, c.Key, true), fixture(t, c.Key, false)
+			pos, neg := fix(t, c.Key, true), fix(t, c.Key, false)
 			for _, text := range append([]string{c.Pattern}, c.Variants...) {
 				p := compile(t, text)
 				if !p.Match(pos) {
@@ -136,7 +136,7 @@ func TestPatternsMatchFixtures(t *testing.T) {
 func TestFixturesAreRecords(t *testing.T) {
 	for key := range fixtures {
 		for _, pos := range []bool{true, false} {
-			raw := fixture(t, key, pos)
+			raw := fix(t, key, pos)
 			var m map[string]any
 			if err := json.Unmarshal(raw, &m); err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/filterpattern"
 )
 
 func parseRecord(raw []byte) (*event.Record, error) { return event.Parse(raw) }
@@ -17,7 +16,4 @@ func mustTime(s string) time.Time {
 	return t
 }
 
-func match(pattern string, rec []byte) bool {
-	p, err := filterpattern.Compile(pattern)
-	return err == nil && p.Match(rec)
-}
+func match(pattern string, rec []byte) bool { return Matches(pattern, rec) }

@@ -431,8 +431,7 @@ type StatusOptions struct {
 	Benchmark string
 	Trail     string
 	Endpoint  string
-	// Match tests a pattern against a record (filterpattern); nil skips
-	// the fixture test of "equivalent" filters.
+	// Match tests a pattern against a record; nil means Matches.
 	Match func(pattern string, record []byte) bool
 	// Since bounds the last matching events (default the last 24 hours
 	// before Now); Now defaults to time.Now.
@@ -473,6 +472,9 @@ func Status(ctx context.Context, api API, opts StatusOptions) (*Report, error) {
 	since := opts.Since
 	if since == 0 {
 		since = 24 * time.Hour
+	}
+	if opts.Match == nil {
+		opts.Match = Matches
 	}
 	limit := opts.LastLimit
 	if limit == 0 {
@@ -630,7 +632,7 @@ type TestOptions struct {
 	Now      func() time.Time
 	Sleep    func(ctx context.Context, d time.Duration) error
 	Progress func(string)
-	Match    func(pattern string, record []byte) bool
+	Match    func(pattern string, record []byte) bool // nil means Matches
 }
 
 // TestResult is what Test saw.

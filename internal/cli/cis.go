@@ -171,7 +171,7 @@ func (c *cisCmd) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := cis.Status(ctx, api, cis.StatusOptions{Benchmark: benchmark, Trail: trail, Endpoint: endpoint, Match: cisMatch})
+	rep, err := cis.Status(ctx, api, cis.StatusOptions{Benchmark: benchmark, Trail: trail, Endpoint: endpoint})
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (c *cisCmd) test(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	res, err := cis.Test(ctx, api, pos[0], cis.TestOptions{
-		Timeout: timeout, Match: cisMatch,
+		Timeout:  timeout,
 		Progress: func(s string) { fmt.Fprintf(c.env.Stdout, "%6.1fs  %s\n", time.Since(start).Seconds(), s) },
 	})
 	if err != nil {
