@@ -3,6 +3,7 @@ package cis
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -94,14 +95,14 @@ type Alarm struct {
 	StateUpdated                     time.Time
 }
 
-// Subscription is one subscription of a topic; ARN is
-// "PendingConfirmation" until the endpoint confirms.
+// Subscription is one subscription of a topic; until the endpoint
+// confirms, ARN is not an ARN ("PendingConfirmation", or "pending
+// confirmation" as Subscribe answers).
 type Subscription struct{ ARN, Protocol, Endpoint string }
 
-// Confirmed reports whether the subscription can receive messages.
-func (s Subscription) Confirmed() bool {
-	return s.ARN != "" && s.ARN != "PendingConfirmation" && s.ARN != "Deleted"
-}
+// Confirmed reports whether the subscription can receive messages: its
+// SubscriptionArn is an ARN.
+func (s Subscription) Confirmed() bool { return strings.HasPrefix(s.ARN, "arn:") }
 
 // Delivery is one delivery attempt of a notification (GET
 // /v1/notifications).

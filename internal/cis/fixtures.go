@@ -1,6 +1,7 @@
 package cis
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -28,7 +29,19 @@ func Fixture(key string, positive bool) ([]byte, error) {
 	} else {
 		f.neg(m)
 	}
-	return json.Marshal(m)
+	return marshal(m)
+}
+
+// marshal encodes a record compactly without escaping <, > and & (as
+// CloudTrail writes them).
+func marshal(m obj) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Synthetic returns the control's positive fixture as a fresh event of
@@ -64,7 +77,7 @@ func Synthetic(key, account, region string, now time.Time) ([]byte, string, erro
 	}
 	aed["opentrailSynthetic"] = true
 	m["additionalEventData"] = aed
-	out, err := json.Marshal(m)
+	out, err := marshal(m)
 	return out, id, err
 }
 

@@ -215,6 +215,17 @@ func TestEnableReusesTrailLogGroup(t *testing.T) {
 	}
 }
 
+func TestSubscriptionConfirmed(t *testing.T) {
+	for arn, want := range map[string]bool{
+		"arn:aws:sns:us-east-1:111122223333:opentrail-cis-alerts:5f0e": true,
+		"PendingConfirmation": false, "pending confirmation": false, "Deleted": false, "": false,
+	} {
+		if got := (Subscription{ARN: arn}).Confirmed(); got != want {
+			t.Errorf("Confirmed(%q) = %v", arn, got)
+		}
+	}
+}
+
 func TestParseNotify(t *testing.T) {
 	for in, want := range map[string]Notify{
 		"http://127.0.0.1:8080/hook":         {"http", "http://127.0.0.1:8080/hook"},
