@@ -245,6 +245,14 @@ func writeCISStatus(w io.Writer, rep *cis.Report, now time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "\nPATTERNS (the metric filter's text; the benchmark's where no filter implements the control)")
+	for _, s := range rep.Controls {
+		if s.Filter != nil {
+			fmt.Fprintf(w, "  %-5s %s\n", s.Control.ID, s.Filter.Pattern)
+		} else {
+			fmt.Fprintf(w, "  %-5s %s  (expected; no filter)\n", s.Control.ID, s.Control.Pattern)
+		}
+	}
 	if n := rep.Broken(); n > 0 {
 		fmt.Fprintf(w, "\nBROKEN: %d of %d controls cannot notify anyone:\n", n, len(rep.Controls))
 		seen := map[string]bool{}

@@ -296,7 +296,8 @@ func TestCISCommands(t *testing.T) {
 	w.confirm()
 	out, errs, code = runCIS(t, srv, "status")
 	if code != 0 || strings.Contains(out, "BROKEN") || !strings.Contains(out, "all 15 controls complete") ||
-		!strings.Contains(out, "4.6  ") || !strings.Contains(out, "CIS-console-auth-failures (exact)") {
+		!strings.Contains(out, "4.6  ") || !strings.Contains(out, "CIS-console-auth-failures (exact)") ||
+		!strings.Contains(out, "  4.6   { ($.eventName = ConsoleLogin) && ($.errorMessage = \"Failed authentication\") }\n") {
 		t.Errorf("status after confirmation: %d\n%s\n%s", code, out, errs)
 	}
 
