@@ -86,12 +86,77 @@ const (
 	exprLeaf exprKind = iota
 	exprAnd
 	exprOr
+	exprIn // several `$.x = "literal"` alternatives on one path
 )
 
 type expr struct {
 	kind exprKind
 	kids []*expr
 	leaf *cond
+	in   *inSet
+}
+
+// An inSet is the alternatives `$.x = a || $.x = b || ...` of exact text
+// literals on one definite path, decided by one lookup.
+type inSet struct {
+	slot int
+	lits map[string]struct{}
+}
+
+func (in *inSet) eval(st *scanState, ref valRef) bool {
+	switch ref.kind {
+	case kString:
+		_, ok := in.lits[string(st.text(ref))]
+		return ok
+	case kNumber:
+		_, ok := in.lits[javaNumberText(st.msg[ref.start:ref.end])]
+		return ok
+	}
+	return false
+}
+
+// optimize merges, in every ||, the exact-text equalities on one path
+// into an inSet. The result decides the same as the expression.
+func (e *expr) optimize() *expr {
+	for i, k := range e.kids {
+		e.kids[i] = k.optimize()
+	}
+	if e.kind != exprOr {
+		return e
+	}
+	groups := map[int][]int{}
+	for i, k := range e.kids {
+		if k.kind == exprLeaf && k.leaf.op == opEq && !k.leaf.sel.wild && k.leaf.val.kind == vText && k.leaf.val.text.parts == nil {
+			groups[k.leaf.slot] = append(groups[k.leaf.slot], i)
+		}
+	}
+	drop := map[int]bool{}
+	var merged []*expr
+	for slot, idx := range groups {
+		if len(idx) < 2 {
+			continue
+		}
+		in := &inSet{slot: slot, lits: map[string]struct{}{}}
+		for _, i := range idx {
+			in.lits[e.kids[i].leaf.val.text.lit] = struct{}{}
+			drop[i] = true
+		}
+		merged = append(merged, &expr{kind: exprIn, in: in})
+	}
+	if len(merged) == 0 {
+		return e
+	}
+	kids := merged
+	for i, k := range e.kids {
+		if !drop[i] {
+			kids = append(kids, k)
+		}
+	}
+	if len(kids) == 1 {
+		return kids[0]
+	}
+	e.kids = kids
+	return e
 }
 
 // A jsonPattern is a compiled `{ ... }` pattern: its expression over the
@@ -130,6 +195,8 @@ func (e *expr) eval(st *scanState, slots []int) bool {
 			}
 		}
 		return false
+	case exprIn:
+		return e.in.eval(st, st.vals[slots[e.in.slot]])
 	}
 	return e.leaf.eval(st, st.vals[slots[e.leaf.slot]])
 }
@@ -257,7 +324,7 @@ func compileJSON(body string) (*jsonPattern, error) {
 	if p.pos < len(p.s) {
 		return nil, p.unexpected()
 	}
-	j := &jsonPattern{root: e, paths: p.paths, steps: p.steps, conds: p.conds}
+	j := &jsonPattern{root: e.optimize(), paths: p.paths, steps: p.steps, conds: p.conds}
 	j.trie = newTrie()
 	j.ident = make([]int, len(p.paths))
 	for i := range p.paths {

@@ -1,6 +1,7 @@
 package filterpattern
 
 import (
+	"encoding/binary"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -33,8 +34,9 @@ type tnode struct {
 	kids   []*tnode
 	idxs   []int
 	ikids  []*tnode
-	slots  []int // paths ending here
-	sub    []int // slots ending here or below (cleared when a duplicate key reappears)
+	lens   uint64 // bit l set when a name has length l (l < 64), or bit 63 for longer ones
+	slots  []int  // paths ending here
+	sub    []int  // slots ending here or below (cleared when a duplicate key reappears)
 	hasIdx bool
 }
 
@@ -81,10 +83,17 @@ func (n *tnode) finish() []int {
 		n.sub = append(n.sub, k.finish()...)
 	}
 	n.hasIdx = len(n.idxs) > 0
+	n.lens = 0
+	for _, name := range n.names {
+		n.lens |= 1 << min(len(name), 63)
+	}
 	return n.sub
 }
 
 func (n *tnode) key(k []byte) *tnode {
+	if n.lens&(1<<min(len(k), 63)) == 0 {
+		return nil
+	}
 	for i, name := range n.names {
 		if len(name) == len(k) && name == string(k) {
 			return n.kids[i]
@@ -329,6 +338,15 @@ func (st *scanState) str(i int) (int, bool, bool) {
 	i++
 	esc := false
 	for {
+		// Eight bytes at a time while none of them is '"', '\\' or a
+		// control character.
+		for i+8 <= len(msg) {
+			w := binary.LittleEndian.Uint64(msg[i:])
+			if hasStop(w) {
+				break
+			}
+			i += 8
+		}
 		for i < len(msg) && !strStop[msg[i]] {
 			i++
 		}
@@ -358,6 +376,21 @@ func (st *scanState) str(i int) (int, bool, bool) {
 			return i, false, false
 		}
 	}
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasStop reports whether a byte of w is '"', '\\' or below 0x20.
+func hasStop(w uint64) bool {
+	q := w ^ (lsb * '"')
+	b := w ^ (lsb * '\\')
+	z := (q - lsb) &^ q      // a zero byte of q: a '"'
+	z |= (b - lsb) &^ b      // a zero byte of b: a '\\'
+	z |= (w - lsb*0x20) &^ w // a byte below 0x20 borrows (bytes >= 0x80 are masked)
+	return z&msb != 0
 }
 
 func isHex4(b []byte) bool {

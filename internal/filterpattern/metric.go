@@ -26,6 +26,10 @@ type Transformation struct {
 type Point struct {
 	Value      float64
 	Dimensions map[string]string
+	// Matched reports that the message matched; a point that is only the
+	// default value has Matched false. AWS attaches the system dimensions
+	// (emitSystemFieldDimensions) to matches only.
+	Matched bool
 }
 
 // maxDimensions is how many dimensions a metric transformation may have.
@@ -120,7 +124,7 @@ func (p *Pattern) Emit(msg []byte, t Transformation) (Point, bool) {
 		}
 		val = f
 	} else {
-		text, present := p.resolve(msg, root, ex, v)
+		text, present := p.resolve(msg, root, ex, v, false)
 		if !present {
 			if t.DefaultValue != nil {
 				return Point{Value: *t.DefaultValue}, true
@@ -136,11 +140,11 @@ func (p *Pattern) Emit(msg []byte, t Transformation) (Point, bool) {
 		}
 		val = f
 	}
-	pt := Point{Value: val}
+	pt := Point{Value: val, Matched: true}
 	if len(t.Dimensions) > 0 {
 		dims := make(map[string]string, len(t.Dimensions))
 		for name, ref := range t.Dimensions {
-			text, present := p.resolve(msg, root, ex, ref)
+			text, present := p.resolve(msg, root, ex, ref, true)
 			if !present {
 				dims = nil
 				break
@@ -157,7 +161,7 @@ func (p *Pattern) Emit(msg []byte, t Transformation) (Point, bool) {
 // resolve finds the text of a reference in a matched message: a `$.path`
 // in a JSON message (absent when missing, null, an object or an array),
 // or a `$field`/`$N` among the extracted values.
-func (p *Pattern) resolve(msg []byte, root valRef, ex map[string]string, ref string) (string, bool) {
+func (p *Pattern) resolve(msg []byte, root valRef, ex map[string]string, ref string, dimension bool) (string, bool) {
 	switch p.kind {
 	case kindJSON:
 		sel, err := parseSelector(ref)
@@ -178,6 +182,10 @@ func (p *Pattern) resolve(msg []byte, root valRef, ex map[string]string, ref str
 			return "true", true
 		case kFalse:
 			return "false", true
+		case kObject, kArray:
+			// Present but no number: a metric value from it publishes
+			// nothing; as a dimension it counts as missing.
+			return "", !dimension
 		}
 		return "", false
 	case kindSpace:
