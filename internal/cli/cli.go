@@ -45,6 +45,7 @@ func commands(env *Env) []Command {
 		&lookupCmd{env: env},
 		&demoCmd{env: env},
 		&trailsCmd{env: env},
+		&cisCmd{env: env},
 		&keysCmd{env: env},
 		&validateLogsCmd{env: env},
 		&importCmd{env: env},

@@ -39,6 +39,44 @@ type Config struct {
 	// Principals are the credentials the server accepts. With none, the
 	// server runs in local mode (loopback only, secret "test" for any key).
 	Principals []Principal `yaml:"principals"`
+
+	// CIS, when enabled, sets up the CIS monitoring pack at start-up, as
+	// `opentrail cis enable` does (docs/cis.md).
+	CIS CIS `yaml:"cis"`
+}
+
+// CIS configures the CIS AWS Foundations Benchmark monitoring pack.
+type CIS struct {
+	// Enabled runs `cis enable` at start-up (idempotent).
+	Enabled bool `yaml:"enabled"`
+	// Benchmark is the benchmark version: v1.2.0 … v6.0.0 (v1.2 and 1.2
+	// work too); empty = the newest.
+	Benchmark string `yaml:"benchmark"`
+	// Notify are the alert subscribers: http(s) URLs (Slack incoming
+	// webhooks too) and e-mail addresses.
+	Notify []string `yaml:"notify"`
+	// Trail names the multi-region trail to watch; empty = the account's
+	// multi-region trail that is logging.
+	Trail string `yaml:"trail"`
+	// Account and Region are where that trail lives (default: the
+	// local-mode account, us-east-1).
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
+	// Suppress maps a control (its key, e.g. unauthorized-api-calls, its
+	// Security Hub id CloudWatch.2, its id in the benchmark, or "*") to
+	// the events it ignores.
+	Suppress map[string]CISSuppression `yaml:"suppress"`
+}
+
+// CISSuppression is what one control ignores; `*` is a wildcard.
+type CISSuppression struct {
+	// Principals are ARN patterns matched against userIdentity.arn,
+	// userIdentity.invokedBy and the session issuer's ARN.
+	Principals []string `yaml:"principals"`
+	// EventSources are event sources, e.g. s3.amazonaws.com.
+	EventSources []string `yaml:"event_sources"`
+	// IdentityTypes are userIdentity.type values, e.g. AWSService.
+	IdentityTypes []string `yaml:"identity_types"`
 }
 
 // History configures the event history.
@@ -397,6 +435,34 @@ func (c *Config) Validate() error {
 		}
 		if !strings.HasPrefix(p.ARN, "arn:") {
 			return &ValidationError{f("arn"), p.ARN, "must be an ARN"}
+		}
+	}
+	return c.CIS.validate()
+}
+
+var (
+	cisBenchmarkRE = regexp.MustCompile(`^[vV]?[0-9]+(\.[0-9]+){0,2}$`)
+	cisEmailRE     = regexp.MustCompile(`^(mailto:)?[^@\s/:]+@[^@\s/:]+\.[^@\s/:]+$`)
+	cisAccountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+func (c *CIS) validate() error {
+	if c.Benchmark != "" && !cisBenchmarkRE.MatchString(c.Benchmark) {
+		return &ValidationError{"cis.benchmark", c.Benchmark, "want a benchmark version such as v3.0.0 (v1.2.0, v1.4.0, v1.5.0, v2.0.0, v3.0.0, v4.0.0, v5.0.0, v6.0.0)"}
+	}
+	for i, n := range c.Notify {
+		if !(strings.HasPrefix(n, "http://") || strings.HasPrefix(n, "https://")) && !cisEmailRE.MatchString(n) {
+			return &ValidationError{fmt.Sprintf("cis.notify[%d]", i), n, "want an http(s) URL or an e-mail address"}
+		}
+	}
+	if c.Account != "" && !cisAccountRE.MatchString(c.Account) {
+		return &ValidationError{"cis.account", c.Account, "must be a 12-digit account id"}
+	}
+	for ref, s := range c.Suppress {
+		for _, v := range append(append(append([]string{}, s.Principals...), s.EventSources...), s.IdentityTypes...) {
+			if strings.TrimSpace(v) == "" {
+				return &ValidationError{"cis.suppress." + ref, v, "an empty entry matches nothing; remove it"}
+			}
 		}
 	}
 	return nil

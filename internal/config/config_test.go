@@ -25,6 +25,11 @@ func TestGoodFiles(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
+	cisc, _ := config.Load("testdata/cis.good.yml")
+	if k := cisc.CIS; !k.Enabled || k.Benchmark != "v3.0" || len(k.Notify) != 2 || k.Trail != "management-events" ||
+		k.Suppress["unauthorized-api-calls"].IdentityTypes[0] != "AWSService" || k.Suppress["CloudWatch.8"].EventSources[0] != "s3.amazonaws.com" {
+		t.Errorf("cis: %+v", k)
+	}
 	c, _ := config.Load("testdata/full.good.yml")
 	c.Validate()
 	if c.Principals[1].SecretAccessKey != "from-env" || c.Principals[1].ARN != "arn:aws:iam::222222222222:root" {
@@ -73,6 +78,7 @@ func TestBadFiles(t *testing.T) {
 		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
 		"bad-store":          `object_store.type "gcs": must be fs`,
 		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
+		"cis-notify":         `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
