@@ -73,6 +73,7 @@ func TestBadFiles(t *testing.T) {
 		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
 		"bad-store":          `object_store.type "gcs": must be fs`,
 		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
+		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

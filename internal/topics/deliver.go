@@ -31,6 +31,7 @@ type message struct {
 	id, topicARN, account, kind, subject, message string
 	attrs                                         map[string]MessageAttribute
 	created                                       time.Time
+	structured                                    bool
 }
 
 // job is one due delivery.
@@ -79,7 +80,7 @@ func (t *Topics) run(ctx context.Context) {
 // none). Deliveries held back by busy workers start when one finishes.
 func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 	now := t.now()
-	rows, err := t.db.QueryContext(ctx, `SELECT d.attempt, d.next_at, m.id, m.topic_arn, m.account, m.kind, m.subject, m.message, m.attrs, m.created,
+	rows, err := t.db.QueryContext(ctx, `SELECT d.attempt, d.next_at, m.id, m.topic_arn, m.account, m.kind, m.subject, m.message, m.attrs, m.created, m.structured,
 			s.arn, s.protocol, s.endpoint, s.token, s.attrs, tp.attrs
 		FROM sns_deliveries d JOIN sns_messages m ON m.id = d.message_id JOIN sns_subscriptions s ON s.arn = d.sub_arn
 			JOIN sns_topics tp ON tp.arn = s.topic_arn
@@ -94,7 +95,7 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 		var due time.Time
 		var mattrs, sattrs, tattrs string
 		if err := rows.Scan(&j.attempt, &due, &j.msg.id, &j.msg.topicARN, &j.msg.account, &j.msg.kind, &j.msg.subject, &j.msg.message,
-			&mattrs, &j.msg.created, &j.sub.ARN, &j.sub.Protocol, &j.sub.Endpoint, &j.sub.Token, &sattrs, &tattrs); err != nil {
+			&mattrs, &j.msg.created, &j.msg.structured, &j.sub.ARN, &j.sub.Protocol, &j.sub.Endpoint, &j.sub.Token, &sattrs, &tattrs); err != nil {
 			rows.Close()
 			return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 		}
@@ -104,6 +105,7 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 			t.log.Error("notifications: a queued delivery has unreadable attributes; skipping it", "message", j.msg.id, "subscription", j.sub.ARN)
 			continue
 		}
+		j.msg.message = forProtocol(j.msg.message, j.msg.structured, j.sub.Protocol)
 		if due.After(now) {
 			if next.IsZero() || due.Before(next) {
 				next = due
@@ -374,8 +376,8 @@ type Attempt struct {
 	Subject         string    `json:"subject"`
 	Attempt         int       `json:"attempt"`
 	Status          string    `json:"status"`
-	StatusCode      int       `json:"statusCode,omitempty"`
-	Error           string    `json:"error,omitempty"`
+	StatusCode      int       `json:"statusCode"`
+	Error           string    `json:"error"`
 	Time            time.Time `json:"time"`
 }
 

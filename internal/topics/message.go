@@ -108,10 +108,10 @@ func (t *Topics) build(m *message, s *Subscription, sigVersion string) ([]byte, 
 		sigVersion = "1"
 	}
 	d := document{Type: m.kind, MessageID: m.id, TopicArn: m.topicARN, Message: m.message,
-		Timestamp: m.created.UTC().Format(timestampLayout), SignatureVersion: sigVersion, SigningCertURL: t.cfg.PublicURL + CertPath}
+		Timestamp: m.created.UTC().Format(timestampLayout), SignatureVersion: sigVersion, SigningCertURL: t.publicURL() + CertPath}
 	if m.kind == kindNotification {
 		d.Subject = m.subject
-		d.UnsubscribeURL = t.cfg.PublicURL + UnsubscribePath + "?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(s.ARN)
+		d.UnsubscribeURL = t.publicURL() + UnsubscribePath + "?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(s.ARN)
 		for k, a := range m.attrs {
 			v := a.StringValue
 			if strings.HasPrefix(a.DataType, "Binary") {
@@ -142,7 +142,7 @@ func (t *Topics) build(m *message, s *Subscription, sigVersion string) ([]byte, 
 }
 
 func (t *Topics) subscribeURL(topicARN, token string) string {
-	return t.cfg.PublicURL + ConfirmPath + "?Action=ConfirmSubscription&TopicArn=" + url.QueryEscape(topicARN) + "&Token=" + token
+	return t.publicURL() + ConfirmPath + "?Action=ConfirmSubscription&TopicArn=" + url.QueryEscape(topicARN) + "&Token=" + token
 }
 
 // CertificatePEM returns the signing certificate served at CertPath.
@@ -188,7 +188,7 @@ func (t *Topics) newSigner() (string, string, error) {
 	}
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	now := t.now()
-	host := t.cfg.PublicURL
+	host := t.publicURL()
 	if u, err := url.Parse(host); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}

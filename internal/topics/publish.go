@@ -4,6 +4,7 @@ package topics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,6 +39,42 @@ type PublishInput struct {
 	// message with the same DedupID returns the first one's id and sends
 	// nothing.
 	DedupID string
+	// Structured is MessageStructure=json: Message is a JSON object of
+	// strings, "default" and optionally one per protocol (http, https,
+	// email, email-json), each subscription getting its protocol's.
+	Structured bool
+}
+
+// checkStructured applies SNS's rules to a MessageStructure=json message.
+func checkStructured(msg string) error {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(msg), &m); err != nil {
+		return invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
+	}
+	if _, ok := m["default"].(string); !ok {
+		return invalid("Invalid parameter: Message Structure - No default entry in JSON message body")
+	}
+	for k, v := range m {
+		if _, ok := v.(string); !ok {
+			return invalid("Invalid parameter: Message Structure - The value of %s must be a string", k)
+		}
+	}
+	return nil
+}
+
+// forProtocol is the text a subscription of protocol gets.
+func forProtocol(msg string, structured bool, protocol string) string {
+	if !structured {
+		return msg
+	}
+	var m map[string]string
+	if json.Unmarshal([]byte(msg), &m) != nil {
+		return msg
+	}
+	if v, ok := m[protocol]; ok {
+		return v
+	}
+	return m["default"]
 }
 
 // Publish is the notification contract of alarms, log subscription
@@ -121,6 +158,11 @@ func (t *Topics) publish(ctx context.Context, topicARN string, in PublishInput) 
 	if in.Subject != "" && !validSubject(in.Subject) {
 		return "", invalid("Invalid parameter: Subject")
 	}
+	if in.Structured {
+		if err := checkStructured(in.Message); err != nil {
+			return "", err
+		}
+	}
 	if err := checkAttributes(in.Attributes); err != nil {
 		return "", err
 	}
@@ -158,8 +200,8 @@ func (t *Topics) publish(ctx context.Context, topicARN string, in PublishInput) 
 	for k, v := range in.Attributes {
 		attrs[k] = v
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sns_messages (id, topic_arn, account, dedup_id, kind, subject, message, attrs, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, topicARN, tp.Account, in.DedupID, kindNotification, in.Subject, in.Message, mustJSON(attrs), now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sns_messages (id, topic_arn, account, dedup_id, kind, subject, message, attrs, created, structured)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, topicARN, tp.Account, in.DedupID, kindNotification, in.Subject, in.Message, mustJSON(attrs), now, in.Structured); err != nil {
 		return "", fmt.Errorf("publish: store message: %w", err)
 	}
 	for _, s := range subs {

@@ -33,7 +33,7 @@ func (t *Topics) sendEmail(ctx context.Context, j *job) outcome {
 		subject, body = j.msg.subject, string(doc)
 	default:
 		subject = j.msg.subject
-		body = j.msg.message + "\n\n--\nTo stop receiving these messages, unsubscribe: " + t.cfg.PublicURL + UnsubscribePath +
+		body = j.msg.message + "\n\n--\nTo stop receiving these messages, unsubscribe: " + t.publicURL() + UnsubscribePath +
 			"?Action=Unsubscribe&SubscriptionArn=" + j.sub.ARN + "\n"
 	}
 	if subject == "" {

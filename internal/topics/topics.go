@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/clock"
@@ -37,7 +38,8 @@ type Config struct {
 	DB *sql.DB
 	// PublicURL is the base URL subscribers reach opentrail at (e.g.
 	// https://audit.example.com:8443); SigningCertURL, SubscribeURL and
-	// UnsubscribeURL are built from it. Required.
+	// UnsubscribeURL are built from it. Required by Start; a server that
+	// learns its address only once listening sets it with SetPublicURL.
 	PublicURL string
 	// SMTP sends e-mail subscriptions' messages; its zero value (no Host)
 	// refuses email and email-json subscriptions.
@@ -116,6 +118,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// Permanent reports that the refusal does not go away by retrying the
+// same call (every *Error is one: a missing topic, a bad parameter).
+func (e *Error) Permanent() bool { return true }
+
 func invalid(format string, args ...any) *Error {
 	return &Error{Code: "InvalidParameter", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }
@@ -140,6 +146,8 @@ type Topics struct {
 
 	mu sync.Mutex // serialises writes to the sns_* tables
 
+	public atomic.Pointer[string]
+
 	key     *rsa.PrivateKey
 	cert    *x509.Certificate
 	certPEM []byte
@@ -163,10 +171,6 @@ func New(cfg Config) (*Topics, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("new topics: DB is required")
 	}
-	if cfg.PublicURL == "" {
-		return nil, errors.New("new topics: PublicURL is required (the URL subscribers reach opentrail at)")
-	}
-	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if cfg.SlackHosts == nil {
 		cfg.SlackHosts = []string{"hooks.slack.com"}
 	}
@@ -204,6 +208,7 @@ func New(cfg Config) (*Topics, error) {
 		t.http = &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	t.sendMail = t.smtpSend
+	t.SetPublicURL(cfg.PublicURL)
 	return t, nil
 }
 
@@ -216,7 +221,8 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS sns_subscriptions (arn VARCHAR PRIMARY KEY, topic_arn VARCHAR, account VARCHAR,
 		protocol VARCHAR, endpoint VARCHAR, token VARCHAR, pending BOOLEAN, attrs VARCHAR, created TIMESTAMP)`,
 	`CREATE TABLE IF NOT EXISTS sns_messages (id VARCHAR PRIMARY KEY, topic_arn VARCHAR, account VARCHAR,
-		dedup_id VARCHAR, kind VARCHAR, subject VARCHAR, message VARCHAR, attrs VARCHAR, created TIMESTAMP)`,
+		dedup_id VARCHAR, kind VARCHAR, subject VARCHAR, message VARCHAR, attrs VARCHAR, created TIMESTAMP,
+		structured BOOLEAN DEFAULT false)`,
 	`CREATE INDEX IF NOT EXISTS sns_messages_dedup ON sns_messages (topic_arn, dedup_id)`,
 	`CREATE TABLE IF NOT EXISTS sns_deliveries (message_id VARCHAR, sub_arn VARCHAR, attempt INTEGER,
 		next_at TIMESTAMP, state VARCHAR, PRIMARY KEY (message_id, sub_arn))`,
@@ -231,6 +237,9 @@ var schema = []string{
 // signing key and certificate and starts delivery, which resumes every
 // delivery left pending.
 func (t *Topics) Start(ctx context.Context) error {
+	if t.publicURL() == "" {
+		return errors.New("start topics: no PublicURL (the URL subscribers reach opentrail at)")
+	}
 	for _, s := range schema {
 		if _, err := t.db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("start topics: create tables: %w", err)
@@ -267,6 +276,14 @@ func (t *Topics) Close(ctx context.Context) error {
 		return fmt.Errorf("close topics: %w", ctx.Err())
 	}
 }
+
+// SetPublicURL sets the base URL of the links in messages (Config.PublicURL).
+func (t *Topics) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	t.public.Store(&u)
+}
+
+func (t *Topics) publicURL() string { return *t.public.Load() }
 
 func (t *Topics) now() time.Time { return t.clk.Now().UTC() }
 
