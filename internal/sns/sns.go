@@ -14,6 +14,7 @@ package sns
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -458,6 +459,34 @@ type PublishInput struct {
 	MessageAttributes      map[string]MessageAttributeValue `json:"MessageAttributes,omitempty"`
 	MessageDeduplicationId *string                          `json:"MessageDeduplicationId,omitempty"`
 	MessageGroupId         *string                          `json:"MessageGroupId,omitempty"`
+}
+
+// hidden is what CloudTrail records in place of a published message's
+// content.
+const hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+// MarshalJSON is the request as the call's audit record shows it: as
+// CloudTrail records SNS's Publish, the message, subject and attributes
+// are hidden (they may be large and may hold secrets).
+func (in PublishInput) MarshalJSON() ([]byte, error) {
+	type plain PublishInput
+	out := plain(in)
+	h := hidden
+	if out.Message != nil {
+		out.Message = &h
+	}
+	if out.Subject != nil {
+		out.Subject = &h
+	}
+	var attrs any
+	if len(out.MessageAttributes) > 0 {
+		attrs = h
+	}
+	out.MessageAttributes = nil
+	return json.Marshal(struct {
+		plain
+		MessageAttributes any `json:"MessageAttributes,omitempty"`
+	}{out, attrs})
 }
 
 // PublishOutput is Publish's answer.
