@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"

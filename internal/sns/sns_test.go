@@ -162,4 +162,3 @@ func TestListTopicsPages(t *testing.T) {
 		t.Fatalf("%d %s", st, body)
 	}
 }
-
