@@ -75,7 +75,7 @@ func TopicARN(region, account, name string) string {
 // parseTopicARN splits arn:aws:sns:REGION:ACCOUNT:NAME.
 func parseTopicARN(arn string) (region, account, name string, ok bool) {
 	p := strings.Split(arn, ":")
-	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "sns" || p[3] == "" || p[4] == "" || !topicNameRE.MatchString(p[5]) {
+	if len(p) != 6 || p[0] != "arn" || p[1] != "aws" || p[2] != "sns" || p[3] == "" || p[4] == "" || !topicNameRE.MatchString(p[5]) {
 		return "", "", "", false
 	}
 	return p[3], p[4], p[5], true
