@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -14,9 +15,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/objstore"
 )
 
 // snsSubscriber is an HTTP endpoint subscribed to a topic: it hands every
@@ -261,4 +265,53 @@ InvalidParameter Invalid token`
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Fatalf("boto3:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// TestSNSTrailLogFileNotices: a trail whose SnsTopicName names a topic
+// announces each delivered log file there, as CloudTrail does; a topic
+// that does not exist is refused.
+func TestSNSTrailLogFileNotices(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := objstore.OpenFSBuckets(filepath.Join(dir, "buckets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.CreateBucket(ctx, "notice-logs", "000000000000", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dir, "--delivery-interval", "1s")
+	sub := newSNSSubscriber(t)
+	const region = "us-east-1"
+	_, errs, code := s.awsCLI(t, "test", region, "cloudtrail", "create-trail", "--name", "noticed", "--s3-bucket-name", "notice-logs", "--sns-topic-name", "trail-files")
+	if code != 254 || !strings.Contains(errs, "(InsufficientSnsTopicPolicyException) when calling the CreateTrail operation: SNS Topic does not exist or the topic policy is incorrect!") {
+		t.Fatalf("trail with a missing topic: %d %s", code, errs)
+	}
+	s.mustCLI(t, region, "sns", "create-topic", "--name", "trail-files")
+	topic := "arn:aws:sns:us-east-1:000000000000:trail-files"
+	s.mustCLI(t, region, "sns", "subscribe", "--topic-arn", topic, "--protocol", "http", "--notification-endpoint", sub.srv.URL)
+	conf := sub.next(t, "SubscriptionConfirmation")
+	s.mustCLI(t, region, "sns", "confirm-subscription", "--topic-arn", topic, "--token", conf.doc["Token"])
+	out := s.mustCLI(t, region, "cloudtrail", "create-trail", "--name", "noticed", "--s3-bucket-name", "notice-logs", "--sns-topic-name", "trail-files")
+	if !strings.Contains(out, `"SnsTopicARN": "`+topic+`"`) {
+		t.Fatalf("create-trail: %s", out)
+	}
+	s.mustCLI(t, region, "cloudtrail", "start-logging", "--name", "noticed")
+	if n, _ := s.postEvents(t, "test", [][]byte{record(recOpts{id: uuid("sns-notice", 1), name: "CreateUser", source: "iam.amazonaws.com"})}); n != 1 {
+		t.Fatal("event not accepted")
+	}
+	n := sub.next(t, "Notification")
+	var notice struct {
+		S3Bucket    string   `json:"s3Bucket"`
+		S3ObjectKey []string `json:"s3ObjectKey"`
+	}
+	if err := json.Unmarshal([]byte(n.doc["Message"]), &notice); err != nil || notice.S3Bucket != "notice-logs" || len(notice.S3ObjectKey) != 1 ||
+		!strings.HasPrefix(notice.S3ObjectKey[0], "AWSLogs/000000000000/CloudTrail/us-east-1/") {
+		t.Fatalf("notice: %s", n.raw)
+	}
+	b, _ := reg.Bucket(ctx, "notice-logs")
+	if _, _, err := b.Get(ctx, notice.S3ObjectKey[0]); err != nil {
+		t.Fatalf("the announced file: %v", err)
+	}
+	verifySNSSignature(t, n.doc)
 }
