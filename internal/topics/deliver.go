@@ -80,16 +80,20 @@ func (t *Topics) run(ctx context.Context) {
 // none). Deliveries held back by busy workers start when one finishes.
 func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 	now := t.now()
+	// Due deliveries, at most PerEndpoint per endpoint (those beyond
+	// could not start anyway), so one endpoint's backlog cannot fill the
+	// batch and hold up every other endpoint's.
 	rows, err := t.db.QueryContext(ctx, `SELECT d.attempt, d.next_at, m.id, m.topic_arn, m.account, m.kind, m.subject, m.message, m.attrs, m.created, m.structured,
 			s.arn, s.protocol, s.endpoint, s.token, s.attrs, tp.attrs
 		FROM sns_deliveries d JOIN sns_messages m ON m.id = d.message_id JOIN sns_subscriptions s ON s.arn = d.sub_arn
 			JOIN sns_topics tp ON tp.arn = s.topic_arn
-		WHERE d.state = 'pending' ORDER BY d.next_at LIMIT ?`, dispatchBatch)
+		WHERE d.state = 'pending' AND d.next_at <= ?
+		QUALIFY row_number() OVER (PARTITION BY s.endpoint ORDER BY d.next_at, d.message_id) <= ?
+		ORDER BY d.next_at LIMIT ?`, now, t.cfg.PerEndpoint, dispatchBatch)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 	}
 	var jobs []*job
-	var next time.Time
 	for rows.Next() {
 		j := &job{}
 		var due time.Time
@@ -106,16 +110,14 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 			continue
 		}
 		j.msg.message = forProtocol(j.msg.message, j.msg.structured, j.sub.Protocol)
-		if due.After(now) {
-			if next.IsZero() || due.Before(next) {
-				next = due
-			}
-			continue
-		}
 		jobs = append(jobs, j)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
+	}
+	var next sql.NullTime
+	if err := t.db.QueryRowContext(ctx, `SELECT min(next_at) FROM sns_deliveries WHERE state = 'pending' AND next_at > ?`, now).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 	}
 	for _, j := range jobs {
@@ -129,7 +131,7 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 			t.attempt(ctx, j)
 		}()
 	}
-	return next, nil
+	return next.Time, nil
 }
 
 // claim reserves a worker and the endpoint's share for j, or reports

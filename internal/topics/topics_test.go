@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -549,4 +550,40 @@ func TestUnsubscribeURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.none(t)
+}
+
+// TestSlowEndpointDoesNotHoldUpOthers: a backlog for an endpoint that
+// does not answer takes at most its share of the workers; another
+// endpoint's message goes out at once.
+func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	f := newFixture(t, func(c *Config) { c.SlackHosts = []string{strings.TrimPrefix(slow.URL, "http://")} })
+	ctx := context.Background()
+	stuck := mustTopic(t, f.tp, alice, "stuck")
+	if _, err := f.tp.Subscribe(ctx, alice, stuck, "http", slow.URL+"/hook", nil); err != nil { // a webhook: no confirmation
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := f.tp.Publish(ctx, acct, stuck, "", "backlog", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newReceiver(t)
+	other := mustTopic(t, f.tp, alice, "other")
+	confirmedHTTP(t, f, other, r)
+	if _, err := f.tp.Publish(ctx, acct, other, "", "urgent", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, doc := r.next(t)
+	if doc["Message"] != "urgent" {
+		t.Fatalf("%v", doc)
+	}
 }
