@@ -32,7 +32,7 @@ type Topics interface {
 	TopicAttributes(ctx context.Context, c topics.Caller, arn string) (map[string]string, error)
 	SetTopicAttribute(ctx context.Context, c topics.Caller, arn, name, value string) error
 	Subscribe(ctx context.Context, c topics.Caller, topicARN, protocol, endpoint string, attrs map[string]string) (*topics.Subscription, error)
-	ConfirmSubscription(ctx context.Context, topicARN, token string) (string, error)
+	ConfirmSubscription(ctx context.Context, topicARN, token string, authOnUnsubscribe bool) (string, error)
 	Unsubscribe(ctx context.Context, c topics.Caller, subARN string) error
 	ListSubscriptions(ctx context.Context, c topics.Caller, topicARN, after string, limit int) ([]*topics.Subscription, string, error)
 	SubscriptionAttributes(ctx context.Context, c topics.Caller, subARN string) (map[string]string, error)
@@ -319,7 +319,15 @@ func (s *Service) ConfirmSubscription(ctx context.Context, in *ConfirmSubscripti
 	if in.Token == nil {
 		return nil, missing("Token")
 	}
-	arn, err := s.topics.ConfirmSubscription(ctx, *in.TopicArn, *in.Token)
+	auth := false
+	switch strings.ToLower(str(in.AuthenticateOnUnsubscribe)) {
+	case "", "false":
+	case "true":
+		auth = true
+	default:
+		return nil, awsapi.NewError("InvalidParameter", "Invalid parameter: AuthenticateOnUnsubscribe")
+	}
+	arn, err := s.topics.ConfirmSubscription(ctx, *in.TopicArn, *in.Token, auth)
 	if err != nil {
 		return nil, apiError(err)
 	}

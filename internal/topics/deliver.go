@@ -49,7 +49,14 @@ const dispatchBatch = 256
 
 func (t *Topics) run(ctx context.Context) {
 	defer close(t.done)
+	var pruned time.Time
 	for {
+		if now := t.now(); now.Sub(pruned) >= time.Hour {
+			if err := t.prune(ctx, now.Add(-t.cfg.Keep)); err != nil && ctx.Err() == nil {
+				t.log.Error("notifications: removing old delivery records failed; trying again in an hour", "err", err)
+			}
+			pruned = now
+		}
 		next, err := t.dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
 			t.log.Error("notifications: reading the delivery queue failed; retrying in 5 s", "err", err)
@@ -132,6 +139,28 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 		}()
 	}
 	return next.Time, nil
+}
+
+// prune removes the messages, finished deliveries and attempt records
+// older than before; messages with deliveries still pending stay.
+func (t *Topics) prune(ctx context.Context, before time.Time) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM sns_attempts WHERE time < ?`,
+		`DELETE FROM sns_deliveries WHERE state <> 'pending' AND message_id IN (SELECT id FROM sns_messages WHERE created < ?)`,
+		`DELETE FROM sns_messages WHERE created < ? AND id NOT IN (SELECT message_id FROM sns_deliveries)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, before); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // claim reserves a worker and the endpoint's share for j, or reports

@@ -515,8 +515,10 @@ func (t *Topics) Subscribe(ctx context.Context, c Caller, topicARN, protocol, en
 }
 
 // ConfirmSubscription confirms the subscription of topicARN whose token
-// is token and returns its ARN. Confirming twice is not an error.
-func (t *Topics) ConfirmSubscription(ctx context.Context, topicARN, token string) (string, error) {
+// is token and returns its ARN. Confirming twice is not an error. With
+// authOnUnsubscribe, only an authenticated Unsubscribe call (not the
+// UnsubscribeURL) removes it.
+func (t *Topics) ConfirmSubscription(ctx context.Context, topicARN, token string, authOnUnsubscribe bool) (string, error) {
 	if _, _, _, ok := parseTopicARN(topicARN); !ok {
 		return "", invalid("Invalid parameter: TopicArn")
 	}
@@ -533,8 +535,11 @@ func (t *Topics) ConfirmSubscription(ctx context.Context, topicARN, token string
 		return "", invalid("Invalid token")
 	}
 	s := subs[0]
-	if s.Pending {
-		if _, err := t.db.ExecContext(ctx, `UPDATE sns_subscriptions SET pending = false WHERE arn = ?`, s.ARN); err != nil {
+	if authOnUnsubscribe {
+		s.Attrs["AuthenticateOnUnsubscribe"] = "true"
+	}
+	if s.Pending || authOnUnsubscribe {
+		if _, err := t.db.ExecContext(ctx, `UPDATE sns_subscriptions SET pending = false, attrs = ? WHERE arn = ?`, mustJSON(s.Attrs), s.ARN); err != nil {
 			return "", fmt.Errorf("confirm subscription: %w", err)
 		}
 	}

@@ -23,7 +23,7 @@ func (t *Topics) Handler() http.Handler {
 		w.Write(t.certPEM)
 	})
 	mux.HandleFunc("GET "+ConfirmPath, func(w http.ResponseWriter, r *http.Request) {
-		arn, err := t.ConfirmSubscription(r.Context(), r.URL.Query().Get("TopicArn"), r.URL.Query().Get("Token"))
+		arn, err := t.ConfirmSubscription(r.Context(), r.URL.Query().Get("TopicArn"), r.URL.Query().Get("Token"), false)
 		if err != nil {
 			writeXMLError(w, err)
 			return

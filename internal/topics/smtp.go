@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/smtp"
+	"net/url"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func (t *Topics) sendEmail(ctx context.Context, j *job) outcome {
 	default:
 		subject = j.msg.subject
 		body = j.msg.message + "\n\n--\nTo stop receiving these messages, unsubscribe: " + t.publicURL() + UnsubscribePath +
-			"?Action=Unsubscribe&SubscriptionArn=" + j.sub.ARN + "\n"
+			"?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(j.sub.ARN) + "\n"
 	}
 	if subject == "" {
 		subject = "Notification from " + j.topic.ARN

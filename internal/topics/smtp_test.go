@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +82,7 @@ func TestEmailOverSMTP(t *testing.T) {
 		!strings.Contains(m, "https://audit.example.com"+ConfirmPath+"?Action=ConfirmSubscription&TopicArn=") {
 		t.Fatalf("confirmation mail:\n%s", m)
 	}
-	if _, err := f.tp.ConfirmSubscription(ctx, topic, tok[1]); err != nil {
+	if _, err := f.tp.ConfirmSubscription(ctx, topic, tok[1], true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.tp.Publish(ctx, acct, topic, "Root sign-in", "root signed in from 192.0.2.1", ""); err != nil {
@@ -95,6 +96,17 @@ func TestEmailOverSMTP(t *testing.T) {
 	as := waitAttempts(t, f.tp, 2)
 	if as[1].Status != StatusDelivered || as[1].Protocol != "email" || as[1].Endpoint != "secops@example.com" {
 		t.Fatalf("%+v", as[1])
+	}
+	// Confirmed with AuthenticateOnUnsubscribe: the mail's unsubscribe
+	// link is refused.
+	u := regexp.MustCompile(`https://audit\.example\.com(/_opentrail/sns/unsubscribe\?\S+)`).FindStringSubmatch(last)
+	if u == nil {
+		t.Fatalf("no unsubscribe link:\n%s", last)
+	}
+	rec := httptest.NewRecorder()
+	f.tp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", u[1], nil))
+	if rec.Code != 403 || !strings.Contains(rec.Body.String(), "<Code>AuthorizationError</Code>") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
 

@@ -62,6 +62,11 @@ type Config struct {
 	// HTTPClient sends HTTP/HTTPS deliveries; nil means a client with
 	// Timeout and no redirects followed.
 	HTTPClient *http.Client
+	// Keep is how long messages, finished deliveries and attempt records
+	// are kept (default 30 days); a message still being delivered is
+	// kept until it is done. A publisher's deduplication id is
+	// remembered as long as its message.
+	Keep time.Duration
 	// Clock is the component's time; nil means clock.Real.
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -195,6 +200,9 @@ func New(cfg Config) (*Topics, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 30 * 24 * time.Hour
 	}
 	if cfg.SMTP.Port == 0 {
 		cfg.SMTP.Port = 587

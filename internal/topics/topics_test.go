@@ -369,10 +369,10 @@ func TestPendingGetsNothingAndDedup(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.none(t)
-	if _, err := f.tp.ConfirmSubscription(ctx, topic, "wrong"); err == nil || err.Error() != "InvalidParameter: Invalid token" {
+	if _, err := f.tp.ConfirmSubscription(ctx, topic, "wrong", false); err == nil || err.Error() != "InvalidParameter: Invalid token" {
 		t.Fatal(err)
 	}
-	if arn, err := f.tp.ConfirmSubscription(ctx, topic, s.Token); err != nil || arn != s.ARN {
+	if arn, err := f.tp.ConfirmSubscription(ctx, topic, s.Token, false); err != nil || arn != s.ARN {
 		t.Fatal(arn, err)
 	}
 	id1, err := f.tp.Publish(ctx, acct, topic, "", "alarm", "alarm-x-transition-7")
@@ -585,5 +585,45 @@ func TestSlowEndpointDoesNotHoldUpOthers(t *testing.T) {
 	_, doc := r.next(t)
 	if doc["Message"] != "urgent" {
 		t.Fatalf("%v", doc)
+	}
+}
+
+// TestPruneKeepsPendingDeliveries: old records go, a message still
+// being delivered stays.
+func TestPruneKeepsPendingDeliveries(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Keep = 48 * time.Hour
+		c.Retry = RetryPolicy{BackoffRetries: 100, MinDelay: time.Hour, MaxDelay: time.Hour}
+	})
+	ctx := context.Background()
+	r := newReceiver(t)
+	topic := mustTopic(t, f.tp, alice, "alerts")
+	confirmedHTTP(t, f, topic, r)
+	if _, err := f.tp.Publish(ctx, acct, topic, "", "delivered", "d1"); err != nil {
+		t.Fatal(err)
+	}
+	r.next(t)
+	waitAttempts(t, f.tp, 2)
+	r.mu.Lock()
+	r.status = 500
+	r.mu.Unlock()
+	stuck, err := f.tp.Publish(ctx, acct, topic, "", "pending", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t)
+	waitAttempts(t, f.tp, 3)
+	if err := f.tp.prune(ctx, f.clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var msgs, deliveries, attempts int
+	f.tp.db.QueryRow(`SELECT count(*) FROM sns_messages`).Scan(&msgs)
+	f.tp.db.QueryRow(`SELECT count(*) FROM sns_deliveries`).Scan(&deliveries)
+	f.tp.db.QueryRow(`SELECT count(*) FROM sns_attempts`).Scan(&attempts)
+	if msgs != 1 || deliveries != 1 || attempts != 0 {
+		t.Fatalf("after pruning: %d messages, %d deliveries, %d attempts", msgs, deliveries, attempts)
+	}
+	if id, err := f.tp.Publish(ctx, acct, topic, "", "pending", "p1"); err != nil || id != stuck {
+		t.Fatal("the pending message's dedup id was forgotten", id, err)
 	}
 }
