@@ -131,7 +131,10 @@ func TestQueryOperations(t *testing.T) {
 	wantXML(t, st, body, 403, `<Code>AuthorizationError</Code><Message>User: arn:aws:iam::`+servicetest.AcctB)
 	st, body = e.call(a, form("Action", "SetTopicAttributes", "TopicArn", arn, "AttributeName", "Bogus", "AttributeValue", "x"))
 	wantXML(t, st, body, 400, `<Code>InvalidParameter</Code><Message>Invalid parameter: AttributeName</Message>`)
+	// Unsubscribing what is not there is no error on AWS.
 	st, body = e.call(a, form("Action", "Unsubscribe", "SubscriptionArn", arn+":00000000-0000-4000-8000-000000000000"))
+	wantXML(t, st, body, 200, `<UnsubscribeResponse`)
+	st, body = e.call(a, form("Action", "GetSubscriptionAttributes", "SubscriptionArn", arn+":00000000-0000-4000-8000-000000000000"))
 	wantXML(t, st, body, 404, `<Code>NotFound</Code><Message>Subscription does not exist</Message>`)
 	st, body = e.call(a, form("Action", "ListTagsForResource", "ResourceArn", arn))
 	wantXML(t, st, body, 200, `<Tags><member><Key>team</Key><Value>sec</Value></member></Tags>`)

@@ -547,6 +547,8 @@ func (t *Topics) ConfirmSubscription(ctx context.Context, topicARN, token string
 }
 
 // Unsubscribe deletes a subscription; its queued deliveries are dropped.
+// A subscription that does not exist (already removed) is no error, as on
+// AWS.
 func (t *Topics) Unsubscribe(ctx context.Context, c Caller, subARN string) error {
 	i := strings.LastIndexByte(subARN, ':')
 	if i < 0 {
@@ -566,7 +568,7 @@ func (t *Topics) unsubscribe(ctx context.Context, subARN string) error {
 		return err
 	}
 	if len(subs) == 0 {
-		return notFound("Subscription does not exist")
+		return nil
 	}
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
