@@ -26,7 +26,7 @@ var floors = map[string]int{
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
 	// 2: the wire layer and the components fed by the store.
-	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2,
+	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2, "topics": 2,
 	// logwatch: CloudWatch Logs' log groups, fed from the stream.
 	"logwatch": 2,
 	// 3: what the services share on top of the wire layer: pagination
@@ -37,7 +37,7 @@ var floors = map[string]int{
 	// services whose tests import it. Only its non-test imports count here.
 	"servicetest": 3,
 	// 4: one package per AWS service spoken, and the native endpoints.
-	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4,
+	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4,
 	// 5: the front door and the wiring.
 	"server": 5,

@@ -112,6 +112,15 @@ type Config struct {
 	// LogGroups, when set, is where CreateTrail and UpdateTrail check that
 	// a CloudWatchLogsLogGroupArn names an existing log group.
 	LogGroups LogGroups
+	// Topics, when set, is where CreateTrail and UpdateTrail check that a
+	// trail's SnsTopicName exists in the caller's account.
+	Topics Topics
+}
+
+// Topics tells whether an SNS topic exists in an account
+// (*topics.Topics implements it).
+type Topics interface {
+	TopicExists(ctx context.Context, account, topicARN string) (bool, error)
 }
 
 // Delivery is the part of trail delivery the control plane talks to
@@ -137,6 +146,7 @@ type Service struct {
 	delivery Delivery
 	org      *trail.Organization
 	keys     KeySource
+	topics   Topics
 	status   *ingestionLog // channel ingestion status, in memory
 	// logGroups checks trails' CloudWatch Logs wiring; may be nil.
 	logGroups LogGroups
@@ -170,6 +180,7 @@ func New(cfg Config) (*Service, error) {
 		delivery: cfg.Delivery,
 		org:      cfg.Org,
 		keys:     cfg.Keys,
+		topics:   cfg.Topics,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -200,6 +200,25 @@ func snsTopicARN(row store.Trail, topic string) string {
 	return fmt.Sprintf(snsARNPrefixPattern, row.HomeRegion, row.Account, topic)
 }
 
+const codeInsufficientSnsPolicy = "InsufficientSnsTopicPolicyException"
+
+// checkTopic checks that a trail's SnsTopicName (a name or an ARN) names
+// a topic of the trail's account, as CloudTrail does before it accepts
+// the setting.
+func (s *Service) checkTopic(ctx context.Context, row store.Trail, topic string) error {
+	if topic == "" || s.topics == nil {
+		return nil
+	}
+	ok, err := s.topics.TopicExists(ctx, row.Account, snsTopicARN(row, topic))
+	if err != nil {
+		return fmt.Errorf("check SNS topic: %w", err)
+	}
+	if !ok {
+		return awsapi.NewError(codeInsufficientSnsPolicy, "SNS Topic does not exist or the topic policy is incorrect!")
+	}
+	return nil
+}
+
 func decodeTrail(row store.Trail) (*trailRec, error) {
 	t := &trailRec{row: row}
 	if err := json.Unmarshal(row.Doc, &t.doc); err != nil {
@@ -466,6 +485,9 @@ func (s *Service) CreateTrail(ctx context.Context, in *CreateTrailInput) (*Trail
 	if err := s.checkLogGroup(ctx, p.AccountID, c.Region, &d); err != nil {
 		return nil, err
 	}
+	if err := s.checkTopic(ctx, row, d.SnsTopicName); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	doc, err := json.Marshal(&d)
 	if err != nil {
@@ -514,6 +536,11 @@ func (s *Service) UpdateTrail(ctx context.Context, in *UpdateTrailInput) (*Trail
 	}
 	if in.CloudWatchLogsLogGroupArn != nil || in.CloudWatchLogsRoleArn != nil {
 		if err := s.checkLogGroup(ctx, p.AccountID, t.row.HomeRegion, &t.doc); err != nil {
+			return nil, err
+		}
+	}
+	if in.SnsTopicName != nil {
+		if err := s.checkTopic(ctx, t.row, t.doc.SnsTopicName); err != nil {
 			return nil, err
 		}
 	}

@@ -43,6 +43,8 @@ type Config struct {
 	// CIS, when enabled, sets up the CIS monitoring pack at start-up, as
 	// `opentrail cis enable` does (docs/cis.md).
 	CIS CIS `yaml:"cis"`
+	// Notifications configures SNS topic delivery.
+	Notifications Notifications `yaml:"notifications"`
 }
 
 // CIS configures the CIS AWS Foundations Benchmark monitoring pack.
@@ -77,6 +79,33 @@ type CISSuppression struct {
 	EventSources []string `yaml:"event_sources"`
 	// IdentityTypes are userIdentity.type values, e.g. AWSService.
 	IdentityTypes []string `yaml:"identity_types"`
+}
+
+// Notifications configures how SNS topics deliver.
+type Notifications struct {
+	// PublicURL is the URL subscribers reach this server at; the
+	// SubscribeURL, UnsubscribeURL and SigningCertURL of every message
+	// start with it. Empty means http://<addr>.
+	PublicURL string `yaml:"public_url"`
+	// SMTP is the mail server for email and email-json subscriptions;
+	// without a host they are refused.
+	SMTP SMTP `yaml:"smtp"`
+	// SlackHosts are the hosts whose endpoints are Slack-compatible
+	// incoming webhooks (default hooks.slack.com).
+	SlackHosts []string `yaml:"slack_hosts"`
+	// Timeout bounds one delivery attempt (default 15s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// SMTP is a mail server.
+type SMTP struct {
+	Host        string `yaml:"host"`
+	Port        int    `yaml:"port"` // default 587
+	From        string `yaml:"from"`
+	Username    string `yaml:"username"`
+	Password    string `yaml:"password"`
+	PasswordEnv string `yaml:"password_env"`
+	StartTLS    bool   `yaml:"starttls"`
 }
 
 // History configures the event history.
@@ -322,6 +351,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Data == "" {
 		return &ValidationError{"data", c.Data, "must name a directory"}
+	}
+	if n := c.Notifications; n.PublicURL != "" && !strings.HasPrefix(n.PublicURL, "http://") && !strings.HasPrefix(n.PublicURL, "https://") {
+		return &ValidationError{"notifications.public_url", n.PublicURL, "want an http:// or https:// URL subscribers reach this server at"}
+	}
+	if m := c.Notifications.SMTP; m.Host != "" && m.From == "" {
+		return &ValidationError{"notifications.smtp.from", m.From, "must name the sender address when notifications.smtp.host is set"}
+	}
+	if m := c.Notifications.SMTP; m.Port < 0 || m.Port > 65535 {
+		return &ValidationError{"notifications.smtp.port", fmt.Sprint(m.Port), "must be a TCP port (default 587)"}
 	}
 	if c.History.RetentionDays < 0 {
 		return &ValidationError{"history.retention_days", fmt.Sprint(c.History.RetentionDays), "must be 0 (keep forever) or positive"}

@@ -79,6 +79,7 @@ func TestBadFiles(t *testing.T) {
 		"bad-store":          `object_store.type "gcs": must be fs`,
 		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
 		"cis-notify":         `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
+		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

@@ -82,6 +82,19 @@ type Options struct {
 	// moves it.
 	Clock   clock.Clock
 	Metrics *metrics.Registry
+	// Notices, when set, receives CloudTrail's notice for every log file
+	// a trail with an SnsTopicName delivers; the file counts as delivered
+	// only once the notice is accepted, and the notice's dedup id (the
+	// file's bucket and key) makes one written again after a crash
+	// notify once.
+	Notices Publisher
+}
+
+// Publisher publishes a notification to an SNS topic of account; a second
+// Publish with the same dedupID on the topic sends nothing
+// (*topics.Topics implements it).
+type Publisher interface {
+	Publish(ctx context.Context, account, topicARN, subject, message, dedupID string) (messageID string, err error)
 }
 
 // state is a trail's durable delivery state, stored as JSON in the store's

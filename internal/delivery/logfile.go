@@ -8,10 +8,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -48,6 +50,9 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	}
 	now := w.d.opts.Clock.Now().UTC()
 	err = w.put(ctx, set.S3BucketName, lk, body, g.recs)
+	if err == nil {
+		err = w.notify(ctx, t, set.S3BucketName, lk.String())
+	}
 	w.mu.Lock()
 	w.st.LatestAttempt = now
 	w.st.LatestAttemptOK = err == nil
@@ -74,6 +79,39 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	w.d.eventsTotal.Add(uint64(len(g.recs)))
 	g.reset()
 	w.dirty = true
+	return nil
+}
+
+// notify publishes CloudTrail's notice of a delivered log file to the
+// trail's SnsTopicName (a name or an ARN; read from the trail document,
+// where the control plane keeps it), if any.
+func (w *worker) notify(ctx context.Context, t store.Trail, bucket, key string) error {
+	if w.d.opts.Notices == nil {
+		return nil
+	}
+	var doc struct{ SnsTopicName string }
+	if err := json.Unmarshal(t.Doc, &doc); err != nil || doc.SnsTopicName == "" {
+		return nil
+	}
+	arn := doc.SnsTopicName
+	if !strings.HasPrefix(arn, "arn:") {
+		arn = "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + arn
+	}
+	msg, _ := json.Marshal(struct {
+		S3Bucket    string   `json:"s3Bucket"`
+		S3ObjectKey []string `json:"s3ObjectKey"`
+	}{bucket, []string{key}})
+	_, err := w.d.opts.Notices.Publish(ctx, t.Account, arn, "", string(msg), "cloudtrail-log:"+bucket+"/"+key)
+	var p interface{ Permanent() bool }
+	if errors.As(err, &p) && p.Permanent() {
+		// the topic is gone or refuses: the log file stays delivered, as
+		// CloudTrail's do when their topic is deleted
+		w.d.log.Warn("delivery: could not notify the trail's SNS topic; the log file is delivered", "trail", t.ARN, "topic", arn, "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("notify SNS topic %s: %w", arn, err)
+	}
 	return nil
 }
 

@@ -83,8 +83,10 @@ type Config struct {
 	MaxBodyBytes        int64
 	MaxEventsPerRequest int
 	// Keys, when set, serves GET /v1/keys and POST /v1/keys/rotate.
-	Keys   Keys
-	Logger *slog.Logger // nil means slog.Default()
+	Keys Keys
+	// Notifications, when set, serves GET /v1/notifications.
+	Notifications Notifications
+	Logger        *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -98,8 +100,10 @@ type Native struct {
 	maxBody   int64
 	maxEvents int
 	keys      Keys
-	logger    *slog.Logger
-	service   string
+	// notifications serves GET /v1/notifications when set.
+	notifications Notifications
+	logger        *slog.Logger
+	service       string
 }
 
 // Service is the credential scope service of the native API, and the
@@ -119,7 +123,7 @@ func New(cfg Config) (*Native, error) {
 	}
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
-		keys: cfg.Keys, logger: cfg.Logger, service: Service}
+		keys: cfg.Keys, notifications: cfg.Notifications, logger: cfg.Logger, service: Service}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -138,6 +142,9 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 		r.RegisterRaw("GET /v1/keys", "ListKeys", true, h.listKeys)
 		r.RegisterRaw("POST /v1/keys/rotate", "RotateKey", false, h.rotateKey)
 	}
+	if h.notifications != nil {
+		r.RegisterRaw("GET /v1/notifications", "ListNotifications", true, h.listNotifications)
+	}
 }
 
 // NotFound is the native router's answer to a request no operation
@@ -146,7 +153,7 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
 	return func(req *http.Request) *awsapi.Error {
 		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys and POST /v1/keys/rotate (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate and GET /v1/notifications (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
 	}
 }
 

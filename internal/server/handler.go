@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/sts"
+	"github.com/opentrail/opentrail/internal/topics"
 )
 
 // Handler returns the server's whole HTTP surface.
@@ -32,6 +33,9 @@ func (s *Server) Handler() http.Handler {
 		awsapi.WriteRESTJSONError(w, awsapi.NewUUID(), &awsapi.Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed,
 			Message: "S3 event notifications are POSTed to " + NotificationsPath})
 	})
+	// SNS subscribers fetch the signing certificate and follow the
+	// SubscribeURL and UnsubscribeURL without credentials (topics.Handler).
+	mux.Handle("GET "+topics.PublicPrefix, s.topics.Handler())
 	mux.HandleFunc("/", s.serveAPI)
 	return mux
 }

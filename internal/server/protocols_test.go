@@ -146,6 +146,10 @@ func protocolServer(t *testing.T) (url string, got *seen) {
 		got.add("PutMetricData", in)
 		return nil, nil
 	})
+	// The server registers the real SNS operations; the test's own
+	// GetTopicAttributes goes on a fresh router speaking as SNS does.
+	s.sns = awsapi.NewRouter("sns", s, nil)
+	s.sns.Speak(awsapi.SNSProtocols())
 	awsapi.Register(s.sns, "GetTopicAttributes", true, func(ctx context.Context, in *snsAttrsIn) (*snsAttrsOut, error) {
 		got.add("GetTopicAttributes", in)
 		if strings.HasSuffix(in.TopicArn, ":missing") {

@@ -38,6 +38,7 @@ import (
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/sts"
+	"github.com/opentrail/opentrail/internal/topics"
 	"github.com/opentrail/opentrail/internal/trail"
 )
 
@@ -69,8 +70,10 @@ type Server struct {
 	monitoring *awsapi.Router
 	logs       *awsapi.Router
 	sns        *awsapi.Router
-	native     *awsapi.PathRouter // the native /v1 API
-	lake       *lake.Service      // Lake's queries and imports: started and closed with the server
+	// topics is SNS's component: topics, subscriptions and delivery.
+	topics *topics.Topics
+	native *awsapi.PathRouter // the native /v1 API
+	lake   *lake.Service      // Lake's queries and imports: started and closed with the server
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -133,7 +136,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s.keys = keys.New(st, keys.Options{Rotation: cfg.Delivery.KeyRotation})
+	if s.topics, err = newTopics(&cfg, st, logger); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.deliverer = delivery.New(st, delivery.Options{
+		Notices:        s.topics,
 		Interval:       cfg.Delivery.Interval,
 		MaxFileBytes:   cfg.Delivery.MaxFileBytes,
 		DigestInterval: cfg.Delivery.DigestInterval,
@@ -332,6 +340,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.ingester.Start()
+	if s.cfg.Notifications.PublicURL == "" {
+		s.topics.SetPublicURL("http://" + s.Addr())
+	}
+	if err := s.topics.Start(ctx); err != nil {
+		return err
+	}
 	s.deliverer.Start()
 	s.logwatch.Start()
 	s.httpSrv = &http.Server{
@@ -397,6 +411,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.logwatch.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.topics.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.keys.Close(shutdownCtx); err != nil {

@@ -1,14 +1,20 @@
 package server
 
 import (
+	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/cloudtraildata"
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/logs"
 	"github.com/opentrail/opentrail/internal/native"
+	"github.com/opentrail/opentrail/internal/sns"
+	"github.com/opentrail/opentrail/internal/store"
+	"github.com/opentrail/opentrail/internal/topics"
 )
 
 // newServices builds the wire services over the store, the ingester and
@@ -29,6 +35,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Delivery: s.deliverer,
 		Org:      orgOf(cfg),
 		Keys:     s.keys,
+		Topics:   s.topics,
 		Options: cloudtrail.Options{
 			IncludeDataEvents: cfg.History.IncludeDataEvents,
 			RateLimit:         cfg.History.LookupRateLimit,
@@ -71,6 +78,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		MaxBodyBytes:        cfg.Limits.MaxBodyBytes,
 		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest,
 		Keys:                s.keys,
+		Notifications:       s.topics,
 		Logger:              logger,
 	})
 	if err != nil {
@@ -85,6 +93,25 @@ func (s *Server) newServices(tokenKey []byte) error {
 	lk.Register(s.cloudtrail)
 	data.Register(s.cloudtrailData)
 	nat.Register(s.native)
+	sns.New(s.topics).Register(s.sns)
 	s.lake = lk
 	return nil
+}
+
+// newTopics builds SNS's component from the notifications section; the
+// server starts it once it knows its address (the default public URL).
+func newTopics(cfg *config.Config, st *store.Store, logger *slog.Logger) (*topics.Topics, error) {
+	n := cfg.Notifications
+	pw := n.SMTP.Password
+	if n.SMTP.PasswordEnv != "" {
+		pw = os.Getenv(n.SMTP.PasswordEnv)
+	}
+	return topics.New(topics.Config{
+		DB:         st.DB(),
+		PublicURL:  n.PublicURL,
+		SMTP:       topics.SMTP{Host: n.SMTP.Host, Port: n.SMTP.Port, From: n.SMTP.From, Username: n.SMTP.Username, Password: pw, StartTLS: n.SMTP.StartTLS},
+		SlackHosts: n.SlackHosts,
+		Timeout:    n.Timeout,
+		Logger:     logger,
+	})
 }

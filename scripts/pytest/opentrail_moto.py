@@ -4,8 +4,9 @@ Loaded by scripts/moto with `-p opentrail_moto`. Each test gets its own
 `opentrail serve` on a free loopback port with a fresh data directory
 (the tests reuse trail and bucket names, and opentrail has no reset API).
 moto runs in server mode, so every boto3 client its decorator makes talks
-to that server, signing with credentials local mode accepts for moto's
-default account 123456789012.
+to that server, signing with moto's default credentials, which the server's
+configuration gives to account 123456789012, the management account of an
+organisation.
 
 Tests listed as exempt in docs/api-coverage.md (OPENTRAIL_MOTO_EXEMPT_DOC)
 are deselected; an exempt id that matches no collected test is an error,
@@ -36,8 +37,19 @@ import pytest  # noqa: E402
 from moto.core import models as _moto_models  # noqa: E402
 
 ACCOUNT = "123456789012"
-# Local mode: a 12-digit access key acts for that account, secret "test".
+# The server accepts moto's default credentials for that account, which
+# is the management account of an organisation (moto's tests create
+# organisation trails from it, as only a management account may).
 CREDS = {"AWS_ACCESS_KEY_ID": ACCOUNT, "AWS_SECRET_ACCESS_KEY": "test"}
+CONFIG = f"""organization:
+  id: o-motopeers1
+  management_account: "{ACCOUNT}"
+principals:
+  - access_key_id: "{ACCOUNT}"
+    secret_access_key: test
+    account: "{ACCOUNT}"
+    type: Root
+"""
 
 _orig_init = _moto_models.MockAWS.__init__
 
@@ -109,13 +121,16 @@ def opentrail_server():
     binary = os.environ["OPENTRAIL_BIN"]
     data = tempfile.mkdtemp(prefix="opentrail-moto-")
     log_path = os.path.join(data, "server.log")
+    config_path = os.path.join(data, "opentrail.yml")
+    with open(config_path, "w", encoding="utf-8") as f:
+        f.write(CONFIG)
     proc = None
     try:
         for _attempt in range(3):
             port = _free_port()
             log = open(log_path, "ab")
             proc = subprocess.Popen(
-                [binary, "serve", "--addr", f"127.0.0.1:{port}", "--data", os.path.join(data, "data")],
+                [binary, "serve", "--addr", f"127.0.0.1:{port}", "--data", os.path.join(data, "data"), "--config", config_path],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
             )
             log.close()
