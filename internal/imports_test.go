@@ -29,6 +29,9 @@ var floors = map[string]int{
 	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2, "topics": 2,
 	// logwatch: CloudWatch Logs' log groups, fed from the stream.
 	"logwatch": 2,
+	// cisclient: the CIS pack's API over a server's public APIs, for the
+	// cis commands and the server's start-up.
+	"cisclient": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,

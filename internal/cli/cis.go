@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/cis"
+	"github.com/opentrail/opentrail/internal/cisclient"
 )
 
 // cisCmd is `opentrail cis`: the CIS AWS Foundations Benchmark monitoring
@@ -56,12 +57,12 @@ func (c *cisCmd) Run(ctx context.Context, args []string) error {
 	return errUsage
 }
 
-func (c *cisCmd) api(ctx context.Context, cf clientFlags) (cisAPI, string, error) {
+func (c *cisCmd) api(ctx context.Context, cf clientFlags) (cis.API, string, error) {
 	cl, err := cf.client(ctx)
 	if err != nil {
-		return cisAPI{}, "", err
+		return nil, "", err
 	}
-	return cisAPI{cl: cl}, cl.Endpoint, nil
+	return cisclient.New(cl), cl.Endpoint, nil
 }
 
 func (c *cisCmd) enable(ctx context.Context, args []string) error {

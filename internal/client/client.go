@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
@@ -79,6 +80,18 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		signer:   v4.NewSigner(),
 		http:     &http.Client{Timeout: 5 * time.Minute},
 	}, nil
+}
+
+// NewStatic returns a client that signs with one fixed access key, for a
+// server calling its own API (the CIS pack at start-up).
+func NewStatic(endpoint, region, accessKeyID, secret string) *Client {
+	return &Client{
+		Endpoint: strings.TrimRight(endpoint, "/"),
+		Region:   region,
+		creds:    aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(accessKeyID, secret, "")),
+		signer:   v4.NewSigner(),
+		http:     &http.Client{Timeout: time.Minute},
+	}
 }
 
 // LoadAWSConfig loads the user's usual AWS configuration (environment,

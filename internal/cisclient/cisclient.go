@@ -1,6 +1,12 @@
-package cli
+// Package cisclient is the CIS pack's view of an opentrail server
+// (cis.API) over its public APIs, as any AWS client speaks them: the
+// `opentrail cis` commands use it, and so does the server when its
+// configuration enables the pack at start-up. It is not the pack's logic
+// (internal/cis) nor a general AWS client.
+package cisclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -22,7 +28,8 @@ import (
 // XML answers) and the native endpoints, as any AWS client speaks them.
 type cisAPI struct{ cl *client.Client }
 
-var _ cis.API = cisAPI{}
+// New returns the cis.API of the server cl signs requests for.
+func New(cl *client.Client) cis.API { return cisAPI{cl: cl} }
 
 func (a cisAPI) Region() string { return a.cl.Region }
 
@@ -368,12 +375,18 @@ func (a cisAPI) DeleteTopic(ctx context.Context, topic string) error {
 }
 
 func (a cisAPI) SendEvents(ctx context.Context, recs [][]byte) error {
-	r, err := PostEvents(ctx, a.cl, recs)
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-ndjson")
+	raw, err := a.cl.Do(ctx, "opentrail", http.MethodPost, "/v1/events", h, append(bytes.Join(recs, []byte("\n")), '\n'))
 	if err != nil {
 		return err
 	}
+	var r struct{ Accepted, Duplicates, Conflicts int }
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("unexpected answer of POST /v1/events %.200q: %w", raw, err)
+	}
 	if r.Accepted != len(recs) {
-		return fmt.Errorf("the server stored %d of %d events (%s)", r.Accepted, len(recs), r)
+		return fmt.Errorf("the server stored %d of %d events (%d duplicates, %d conflicting)", r.Accepted, len(recs), r.Duplicates, r.Conflicts)
 	}
 	return nil
 }
