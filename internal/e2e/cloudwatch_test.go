@@ -86,7 +86,9 @@ func cliCloudWatch(t *testing.T, cw, other func(args ...string) (string, string,
 		"--comparison-operator", "GreaterThanOrEqualToThreshold", "--treat-missing-data", "notBreaching",
 		"--alarm-actions", "arn:aws:sns:us-east-1:000000000000:security", "--alarm-description", "three failed sign-ins")
 	state := func() string {
-		var out struct{ MetricAlarms []struct{ StateValue, StateReason string } }
+		var out struct {
+			MetricAlarms []struct{ StateValue, StateReason string }
+		}
 		_ = json.Unmarshal([]byte(must("describe-alarms", "--alarm-names", "console-failures")), &out)
 		if len(out.MetricAlarms) != 1 {
 			return "missing"
