@@ -412,3 +412,54 @@ func TestBandAlarm(t *testing.T) {
 		t.Fatalf("a band from 2 minutes of history: %v %v", lo, hi)
 	}
 }
+
+func TestPrune(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.put("M", t0, 1)
+	f.put("M", t0, 2) // the same minute again: a second row supersedes the first
+	f.put("M", t0.Add(time.Minute), 5)
+	rows := func() int {
+		var n int
+		if err := f.st.DB().QueryRow(`SELECT count(*) FROM cw_points`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 3 {
+		t.Fatalf("%d rows before the prune", n)
+	}
+	f.clk.Advance(2 * time.Hour)
+	f.e.prune(ctx)
+	if n := rows(); n != 2 {
+		t.Fatalf("%d rows after dropping the superseded one", n)
+	}
+	f.reopen()
+	ag := f.e.Aggregates(MetricQuery{Account: acct, Region: region, Namespace: "CIS", MetricName: "M"}, t0, t0.Add(2*time.Minute), 2*time.Minute)
+	if len(ag) != 1 || ag[0].Sum != 8 || ag[0].Count != 3 {
+		t.Fatalf("after prune and restart: %+v", ag)
+	}
+	f.clk.Advance(16 * 24 * time.Hour) // past the retention
+	f.e.prune(ctx)
+	if n := rows(); n != 0 {
+		t.Fatalf("%d rows past the retention", n)
+	}
+	if ag := f.e.Aggregates(MetricQuery{Account: acct, Region: region, Namespace: "CIS", MetricName: "M"}, t0, t0.Add(2*time.Minute), time.Minute); len(ag) != 0 {
+		t.Fatalf("memory keeps %+v", ag)
+	}
+}
+
+func FuzzParseBand(f *testing.F) {
+	for _, s := range []string{"ANOMALY_DETECTION_BAND(m1, 2)", "ANOMALY_DETECTION_BAND(m1)", "ANOMALY_DETECTION_BAND( x_1 ,0.5 )", "SUM(m1)", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, k, ok := ParseBand(s)
+		if !ok {
+			return
+		}
+		if id == "" || id[0] < 'a' || id[0] > 'z' || k < 0 || !strings.Contains(s, id) {
+			t.Fatalf("%q parsed as %q, %v", s, id, k)
+		}
+	})
+}

@@ -63,7 +63,8 @@ func BenchmarkMemoryPerMillionDatapoints(b *testing.B) {
 		if n != nSeries*nMinutes {
 			b.Fatalf("%d minutes held", n)
 		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB/Mdp")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20)*1e6/float64(n), "MiB/Mdp")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "B/dp")
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(n), "ns/dp")
 		runtime.KeepAlive(e)
 		st.Close()

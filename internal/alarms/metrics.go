@@ -238,21 +238,25 @@ func (e *Engine) commitSamples(ctx context.Context, source string, seq int64, al
 			return fmt.Errorf("alarms: store series: %w", err)
 		}
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO cw_points VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("alarms: prepare: %w", err)
-	}
-	defer stmt.Close()
-	for _, k := range keys {
+	// The minutes go in one statement as column lists: a statement per
+	// row, or rows of parameters, cost DuckDB ~50 µs a row.
+	n := len(keys)
+	ids, mins, vers := make([]int64, n), make([]int32, n), make([]int64, n)
+	cnts, sums, los, his := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	evcol := make([]string, n) // "" when the minute has no event ids
+	for i, k := range keys {
 		b := merged[k]
-		var ev any
+		ids[i], mins[i], vers[i] = k.id, k.minute, e.pointVer+1+int64(i)
+		cnts[i], sums[i], los[i], his[i] = b.cnt, b.sum, b.min, b.max
 		if len(evs[k]) > 0 {
 			j, _ := json.Marshal(evs[k])
-			ev = string(j)
+			evcol[i] = string(j)
 		}
-		if _, err := stmt.ExecContext(ctx, k.id, k.minute, b.cnt, b.sum, b.min, b.max, ev); err != nil {
-			return fmt.Errorf("alarms: store points: %w", err)
-		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cw_points SELECT unnest(?::BIGINT[]), unnest(?::INTEGER[]),
+		unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[])`,
+		ids, mins, cnts, sums, los, his, evcol, vers); err != nil {
+		return fmt.Errorf("alarms: store points: %w", err)
 	}
 	if source != "" {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO cw_sources VALUES (?, ?)`, source, seq); err != nil {
@@ -262,6 +266,7 @@ func (e *Engine) commitSamples(ctx context.Context, source string, seq int64, al
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("alarms: commit points: %w", err)
 	}
+	e.pointVer += int64(len(keys))
 	for id, sr := range newSeries {
 		e.addSeries(sr)
 		_ = id
@@ -452,6 +457,10 @@ func (e *Engine) prune(ctx context.Context) {
 		e.log.Warn("alarms: prune old minutes", "err", err)
 		return
 	}
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM cw_points WHERE (series, minute, ver) NOT IN
+		(SELECT series, minute, max(ver) FROM cw_points GROUP BY series, minute)`); err != nil {
+		e.log.Warn("alarms: drop superseded minutes", "err", err)
+	}
 	for _, sr := range e.series {
 		i := sr.find(cut)
 		if i > 0 {
@@ -489,7 +498,12 @@ func (e *Engine) load(ctx context.Context) error {
 		return fmt.Errorf("alarms: load series: %w", err)
 	}
 	cut := minuteOf(e.clk.Now().Add(-e.cfg.Retention))
-	rows, err = e.db.QueryContext(ctx, `SELECT series, minute, cnt, total, lo, hi, events FROM cw_points WHERE minute >= ? ORDER BY series, minute`, cut)
+	if err := e.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(ver), 0) FROM cw_points`).Scan(&e.pointVer); err != nil {
+		return fmt.Errorf("alarms: load points: %w", err)
+	}
+	rows, err = e.db.QueryContext(ctx, `SELECT series, minute, cnt, total, lo, hi, events FROM cw_points
+		WHERE minute >= ? QUALIFY row_number() OVER (PARTITION BY series, minute ORDER BY ver DESC) = 1
+		ORDER BY series, minute`, cut)
 	if err != nil {
 		return fmt.Errorf("alarms: load points: %w", err)
 	}
@@ -506,7 +520,7 @@ func (e *Engine) load(ctx context.Context) error {
 			continue
 		}
 		sr.buckets = append(sr.buckets, b)
-		if ev != nil {
+		if ev != nil && *ev != "" {
 			var ids []string
 			if json.Unmarshal([]byte(*ev), &ids) == nil && len(ids) > 0 {
 				if sr.events == nil {
