@@ -246,10 +246,7 @@ func TestCloudWatchGoSDK(t *testing.T) {
 	s := startServer(t, "")
 	ctx := context.Background()
 	cw := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
-		Credentials: aws.NewCredentialsCache(credProvider("test")), RetryMaxAttempts: 1,
-		// The SDK gzips PutMetricData bodies (Content-Encoding: gzip),
-		// which the front door does not decode yet.
-		DisableRequestCompression: true})
+		Credentials: aws.NewCredentialsCache(credProvider("test")), RetryMaxAttempts: 1})
 	_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String("stop-logging"), MetricName: aws.String("StopLogging"), Namespace: aws.String("CIS"),
 		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(2), DatapointsToAlarm: aws.Int32(1),
