@@ -213,3 +213,59 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+func ExampleParseExpr() {
+	e, _ := alarmrule.ParseExpr("(m1 - m2) / 60 * 100")
+	v, ok := e.Eval(map[string]float64{"m1": 90, "m2": 30})
+	fmt.Println(e, e.Refs(), v, ok)
+	// Output: (((m1 - m2) / 60) * 100) [m1 m2] 100 true
+}
+
+func TestParseExpr(t *testing.T) {
+	for in, want := range map[string]string{
+		"m1+m2*2":   "(m1 + (m2 * 2))",
+		"-m1 - -3":  "(-m1 - -3)",
+		"((m1))/ 2": "(m1 / 2)",
+	} {
+		e, err := alarmrule.ParseExpr(in)
+		if err != nil || e.String() != want {
+			t.Errorf("%q: %v %v, want %s", in, e, err, want)
+		}
+	}
+	for in, msg := range map[string]string{
+		"m1 +":      "the expression ends early at position 5",
+		"SUM(m1)":   `unexpected "S" at position 1`,
+		"rate(m1)":  "the function rate is not supported at position 5",
+		"(m1 + m2":  "missing ) at position 9",
+		"m1 m2":     `unexpected "m" at position 4`,
+		"1..2 + m1": `bad number "1..2" at position 1`,
+	} {
+		if _, err := alarmrule.ParseExpr(in); err == nil || err.Error() != msg {
+			t.Errorf("%q: %v, want %q", in, err, msg)
+		}
+	}
+	e, _ := alarmrule.ParseExpr("m1 / m2")
+	if _, ok := e.Eval(map[string]float64{"m1": 1, "m2": 0}); ok {
+		t.Error("division by zero gave a value")
+	}
+	if _, ok := e.Eval(map[string]float64{"m1": 1}); ok {
+		t.Error("a missing operand gave a value")
+	}
+}
+
+func FuzzParseExpr(f *testing.F) {
+	for _, s := range []string{"m1 + m2", "(m1 - 2) * -m3 / 4.5", "((((m1))))", "m1 +", "1e5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := alarmrule.ParseExpr(s)
+		if err != nil {
+			return
+		}
+		// what it prints parses back to the same tree
+		e2, err := alarmrule.ParseExpr(e.String())
+		if err != nil || e2.String() != e.String() {
+			t.Fatalf("%q printed as %q reparsed as %v (%v)", s, e.String(), e2, err)
+		}
+	})
+}

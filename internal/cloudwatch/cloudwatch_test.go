@@ -261,9 +261,22 @@ func TestGetMetricDataBandAndPaging(t *testing.T) {
 	if total != 82 {
 		t.Fatalf("pages gave %d datapoints, want 82", total)
 	}
-	code, body := f.call(acctA, "GetMetricData", fmt.Sprintf(`{"StartTime":1,"EndTime":2,"MetricDataQueries":[{"Id":"e1","Expression":"m1 * 2"}]}`))
-	if code != 400 || !strings.Contains(body, "ANOMALY_DETECTION_BAND(id, k) expressions only") {
+	code, body := f.call(acctA, "GetMetricData", `{"StartTime":1,"EndTime":2,"MetricDataQueries":[{"Id":"e1","Expression":"m1 * 2"}]}`)
+	if code != 400 || !strings.Contains(body, "refers to m1, which is not a MetricStat query of the request") {
+		t.Fatalf("expression without its query: %d %s", code, body)
+	}
+	code, body = f.call(acctA, "GetMetricData", `{"StartTime":1,"EndTime":2,"MetricDataQueries":[{"Id":"e1","Expression":"RATE(m1)"}]}`)
+	if code != 400 || !strings.Contains(body, "opentrail evaluates ANOMALY_DETECTION_BAND(id, k) and arithmetic") {
 		t.Fatalf("unsupported expression: %d %s", code, body)
+	}
+	// arithmetic: the values doubled plus one, over m1 not returned
+	m = f.ok(acctA, "GetMetricData", fmt.Sprintf(`{"StartTime":%d,"EndTime":%d,"ScanBy":"TimestampAscending","MetricDataQueries":[
+		{"Id":"m1","ReturnData":false,"MetricStat":{"Metric":{"Namespace":"CIS","MetricName":"Fail"},"Period":60,"Stat":"Sum"}},
+		{"Id":"e1","Label":"doubled","Expression":"m1 * 2 + 1"}]}`, now.Add(-30*time.Minute).Unix(), now.Unix()))
+	res = m["MetricDataResults"].([]any)
+	e1 := res[0].(map[string]any)
+	if len(res) != 1 || e1["Id"] != "e1" || e1["Label"] != "doubled" || fmt.Sprint(e1["Values"].([]any)[:3]) != "[5 7 5]" {
+		t.Fatalf("arithmetic: %v", m)
 	}
 }
 

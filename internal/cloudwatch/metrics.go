@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/alarmrule"
 	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/awsapi"
 )
@@ -516,18 +517,20 @@ func checkQueries(qs []MetricDataQuery, p string) error {
 				return err
 			}
 		case q.Expression != "":
-			ref, _, ok := alarms.ParseBand(q.Expression)
-			if !ok {
-				return invalid("The expression %s in %s.Expression is not supported: opentrail evaluates ANOMALY_DETECTION_BAND(id, k) expressions only.", awsapi.Clip(q.Expression, 64), mp)
+			refs, err := expressionRefs(q.Expression)
+			if err != nil {
+				return invalid("The expression %s in %s.Expression is not supported: %s. opentrail evaluates ANOMALY_DETECTION_BAND(id, k) and arithmetic (+ - * / and parentheses) over MetricStat queries.", awsapi.Clip(q.Expression, 64), mp, err)
 			}
-			found := false
-			for _, o := range qs {
-				if o.ID == ref && o.MetricStat != nil {
-					found = true
+			for _, ref := range refs {
+				found := false
+				for _, o := range qs {
+					if o.ID == ref && o.MetricStat != nil {
+						found = true
+					}
 				}
-			}
-			if !found {
-				return invalid("The expression %s in %s.Expression refers to %s, which is not a MetricStat query of the request.", awsapi.Clip(q.Expression, 64), mp, ref)
+				if !found {
+					return invalid("The expression %s in %s.Expression refers to %s, which is not a MetricStat query of the request.", awsapi.Clip(q.Expression, 64), mp, ref)
+				}
 			}
 		default:
 			return awsapi.Errorf(codeMissing, "One of the parameters %s.MetricStat and %s.Expression is required.", mp, mp)
@@ -577,44 +580,56 @@ func (s *Service) GetMetricData(ctx context.Context, in *GetMetricDataInput) (*G
 	for _, q := range in.MetricDataQueries {
 		byID[q.ID] = q
 	}
+	// Every MetricStat query is computed (an expression may use one that
+	// is not returned); expressions are computed from them.
+	stats := map[string]series{}
+	for _, q := range in.MetricDataQueries {
+		if q.MetricStat == nil {
+			continue
+		}
+		mq, period := metricQuery(account, region, q.MetricStat)
+		sr := series{id: q.ID, label: q.Label}
+		if sr.label == "" {
+			sr.label = q.MetricStat.Metric.MetricName
+		}
+		for _, a := range s.e.Aggregates(mq, start, end, period) {
+			sr.times = append(sr.times, a.Time)
+			sr.values = append(sr.values, a.Value(q.MetricStat.Stat))
+		}
+		stats[q.ID] = sr
+	}
 	var results []series
 	for _, q := range in.MetricDataQueries {
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
 		}
 		if q.MetricStat != nil {
-			mq, period := metricQuery(account, region, q.MetricStat)
-			sr := series{id: q.ID, label: q.Label}
-			if sr.label == "" {
-				sr.label = q.MetricStat.Metric.MetricName
-			}
-			for _, a := range s.e.Aggregates(mq, start, end, period) {
-				sr.times = append(sr.times, a.Time)
-				sr.values = append(sr.values, a.Value(q.MetricStat.Stat))
-			}
-			results = append(results, sr)
+			results = append(results, stats[q.ID])
 			continue
 		}
-		ref, k, _ := alarms.ParseBand(q.Expression)
-		ms := byID[ref].MetricStat
-		mq, period := metricQuery(account, region, ms)
-		var times []time.Time
-		for t := start; t.Before(end); t = t.Add(period) {
-			times = append(times, t)
-		}
-		lo, hi, ok := s.e.Bands(mq, ms.Stat, times, period, k)
 		label := q.Label
 		if label == "" {
 			label = q.ID
 		}
-		lower, upper := series{id: q.ID, label: label + " Lower"}, series{id: q.ID, label: label + " Upper"}
-		for i, t := range times {
-			if ok[i] {
-				lower.times, lower.values = append(lower.times, t), append(lower.values, lo[i])
-				upper.times, upper.values = append(upper.times, t), append(upper.values, hi[i])
+		if ref, k, ok := alarms.ParseBand(q.Expression); ok {
+			ms := byID[ref].MetricStat
+			mq, period := metricQuery(account, region, ms)
+			var times []time.Time
+			for t := start; t.Before(end); t = t.Add(period) {
+				times = append(times, t)
 			}
+			lo, hi, ok := s.e.Bands(mq, ms.Stat, times, period, k)
+			lower, upper := series{id: q.ID, label: label + " Lower"}, series{id: q.ID, label: label + " Upper"}
+			for i, t := range times {
+				if ok[i] {
+					lower.times, lower.values = append(lower.times, t), append(lower.values, lo[i])
+					upper.times, upper.values = append(upper.times, t), append(upper.values, hi[i])
+				}
+			}
+			results = append(results, lower, upper)
+			continue
 		}
-		results = append(results, lower, upper)
+		results = append(results, arithmetic(q.ID, label, q.Expression, stats))
 	}
 	out := &GetMetricDataOutput{MetricDataResults: []MetricDataResult{}, Messages: []MessageData{}}
 	pos, taken := 0, 0
@@ -650,9 +665,52 @@ func (s *Service) GetMetricData(ctx context.Context, in *GetMetricDataInput) (*G
 	return out, nil
 }
 
+// expressionRefs returns the queries an expression uses: the band's
+// metric, or an arithmetic expression's ids.
+func expressionRefs(expr string) ([]string, error) {
+	if ref, _, ok := alarms.ParseBand(expr); ok {
+		return []string{ref}, nil
+	}
+	if strings.Contains(expr, "ANOMALY_DETECTION_BAND") {
+		return nil, fmt.Errorf("ANOMALY_DETECTION_BAND takes a query id and a number")
+	}
+	e, err := alarmrule.ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	return e.Refs(), nil
+}
+
 func metricQuery(account, region string, ms *MetricStat) (alarms.MetricQuery, time.Duration) {
 	return alarms.MetricQuery{Account: account, Region: region, Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
 		Dimensions: toDims(ms.Metric.Dimensions), Unit: ms.Unit}, time.Duration(*ms.Period) * time.Second
 }
 
-var _ = fmt.Sprint
+// arithmetic evaluates an arithmetic expression at every timestamp where
+// all the queries it uses have a value.
+func arithmetic(id, label, expr string, stats map[string]series) series {
+	e, _ := alarmrule.ParseExpr(expr) // checked by checkQueries
+	refs := e.Refs()
+	at := map[int64]map[string]float64{}
+	for _, ref := range refs {
+		sr := stats[ref]
+		for i, t := range sr.times {
+			if at[t.Unix()] == nil {
+				at[t.Unix()] = map[string]float64{}
+			}
+			at[t.Unix()][ref] = sr.values[i]
+		}
+	}
+	keys := make([]int64, 0, len(at))
+	for k := range at {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	out := series{id: id, label: label}
+	for _, k := range keys {
+		if v, ok := e.Eval(at[k]); ok {
+			out.times, out.values = append(out.times, time.Unix(k, 0).UTC()), append(out.values, v)
+		}
+	}
+	return out
+}
