@@ -59,7 +59,11 @@ type Alarm struct {
 	State, StateReason                 string
 	StateReasonData                    string
 	StateUpdated, StateTransitioned    time.Time
-	// Transitions counts state changes; it makes each transition's id.
+	// Created is when the alarm was created (an update keeps it); with
+	// Transitions, which counts state changes, it makes each transition's
+	// id, so an alarm deleted and created again under the same name does
+	// not reuse the ids its predecessor's notifications were sent with.
+	Created     time.Time
 	Transitions int64
 }
 
@@ -156,9 +160,11 @@ func (e *Engine) PutAlarm(ctx context.Context, a Alarm) error {
 	if old != nil {
 		a.State, a.StateReason, a.StateReasonData = old.State, old.StateReason, old.StateReasonData
 		a.StateUpdated, a.StateTransitioned, a.Transitions = old.StateUpdated, old.StateTransitioned, old.Transitions
+		a.Created = old.Created
 		kind, summary = "Update", fmt.Sprintf("Alarm %q updated", a.Name)
 	} else {
 		a.State, a.StateReason = alarmrule.InsufficientData, "Unchecked: Initial alarm creation"
+		a.Created = now
 		a.StateUpdated, a.StateTransitioned = now, now
 	}
 	data := map[string]any{"version": "1.0", "type": kind}
@@ -370,10 +376,11 @@ func (e *Engine) SetState(ctx context.Context, account, region, name, state, rea
 	return e.transition(ctx, a, state, reason, reasonData, e.clk.Now().UTC(), nil)
 }
 
-// transitionID is the id of an alarm's n-th transition: the dedup id of
-// its notifications, the same however often a replay recomputes it.
-func transitionID(arn string, n int64) string {
-	h := sha256.Sum256([]byte(arn + "\n" + strconv.FormatInt(n, 10)))
+// transitionID is the id of the n-th transition of the alarm arn created
+// at created: the dedup id of its notifications, the same however often a
+// replay recomputes it.
+func transitionID(arn string, created time.Time, n int64) string {
+	h := sha256.Sum256([]byte(arn + "\n" + strconv.FormatInt(created.UnixNano(), 10) + "\n" + strconv.FormatInt(n, 10)))
 	return hex.EncodeToString(h[:16])
 }
 
@@ -384,7 +391,7 @@ func (e *Engine) transition(ctx context.Context, a *Alarm, state, reason, reason
 	b.State, b.StateReason, b.StateReasonData = state, reason, reasonData
 	b.StateUpdated, b.StateTransitioned = now, now
 	b.Transitions++
-	tid := transitionID(b.ARN(), b.Transitions)
+	tid := transitionID(b.ARN(), b.Created, b.Transitions)
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -463,3 +463,33 @@ func FuzzParseBand(f *testing.F) {
 		}
 	})
 }
+
+// TestRecreatedAlarmNotifies: an alarm deleted and created again under
+// its name gets new transition ids, so a topic that deduplicates does not
+// swallow its notifications as repeats of its predecessor's.
+func TestRecreatedAlarmNotifies(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_ = f.e.PutAlarm(ctx, basicAlarm("logins"))
+	f.put("Logins", t0, 4)
+	f.e.evaluatePending(ctx)
+	f.e.drain(ctx)
+	if err := f.e.DeleteAlarms(ctx, acct, region, []string{"logins"}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Second)
+	_ = f.e.PutAlarm(ctx, basicAlarm("logins")) // evaluates at once: the same minute breaches
+	f.e.drain(ctx)
+	if f.pub.count() != 2 || f.pub.sent[0].dedup == f.pub.sent[1].dedup {
+		t.Fatalf("sent %+v", f.pub.sent)
+	}
+}
+
+func TestSubjectLength(t *testing.T) {
+	a := basicAlarm(strings.Repeat("x", 255))
+	a.State = alarmrule.Alarm
+	s, _ := notification(&a, alarmrule.OK, t0, nil)
+	if len(s) != 100 || !strings.HasPrefix(s, `ALARM: "xxx`) {
+		t.Fatalf("subject %d %q", len(s), s)
+	}
+}

@@ -73,7 +73,7 @@ type message struct {
 
 // notification is the subject and JSON message CloudWatch publishes to
 // SNS for a transition of a (already in its new state) from old.
-func notification(a *Alarm, old string, now time.Time, events []string) (subject, msg string) {
+func notification(a *Alarm, old string, now time.Time, events []string) (subj, msg string) {
 	m := message{AlarmName: a.Name, AWSAccountID: a.Account, AlarmConfigurationUpdatedTimestamp: alarmrule.DataTime(a.ConfigUpdated),
 		NewStateValue: a.State, NewStateReason: a.StateReason, StateChangeTime: alarmrule.DataTime(now),
 		Region: RegionName(a.Region), AlarmArn: a.ARN(), OldStateValue: old,
@@ -123,7 +123,16 @@ func notification(a *Alarm, old string, now time.Time, events []string) (subject
 	}
 	m.Trigger = t
 	b, _ := json.Marshal(m)
-	return a.State + ": \"" + a.Name + "\" in " + RegionName(a.Region), string(b)
+	return subject(a.State + ": \"" + a.Name + "\" in " + RegionName(a.Region)), string(b)
+}
+
+// subject cuts s to the 100 characters an SNS subject may have.
+func subject(s string) string {
+	r := []rune(s)
+	if len(r) <= 100 {
+		return s
+	}
+	return string(r[:100])
 }
 
 type outboxRow struct {
