@@ -470,9 +470,8 @@ func FuzzParseBand(f *testing.F) {
 func TestRecreatedAlarmNotifies(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	_ = f.e.PutAlarm(ctx, basicAlarm("logins"))
 	f.put("Logins", t0, 4)
-	f.e.evaluatePending(ctx)
+	_ = f.e.PutAlarm(ctx, basicAlarm("logins")) // its first transition: to ALARM
 	f.e.drain(ctx)
 	if err := f.e.DeleteAlarms(ctx, acct, region, []string{"logins"}); err != nil {
 		t.Fatal(err)
