@@ -22,6 +22,7 @@ var floors = map[string]int{
 	"clock": 0, "config": 0, "event": 0, "sigv4": 0, "layout": 0,
 	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	"filterpattern": 0,
+	"alarmrule":     0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
@@ -32,6 +33,7 @@ var floors = map[string]int{
 	// cisclient: the CIS pack's API over a server's public APIs, for the
 	// cis commands and the server's start-up.
 	"cisclient": 2,
+	"alarms":    2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,
@@ -41,7 +43,7 @@ var floors = map[string]int{
 	"servicetest": 3,
 	// 4: one package per AWS service spoken, and the native endpoints.
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
-	"logs": 4,
+	"logs": 4, "cloudwatch": 4,
 	// 5: the front door and the wiring.
 	"server": 5,
 	// 6: the commands.
@@ -53,6 +55,7 @@ var floors = map[string]int{
 // pure packages hold rules and formats: no database, no network clients,
 // no other opentrail package but the ones listed.
 var pure = map[string][]string{
+	"alarmrule":     nil,
 	"clock":         nil,
 	"cloudtrailarn": nil,
 	"event":         nil,

@@ -126,6 +126,10 @@ func protocolServer(t *testing.T) (url string, got *seen) {
 		t.Fatal(err)
 	}
 	got = &seen{m: map[string][]string{}}
+	// A monitoring router of the test's own: the server's holds the real
+	// CloudWatch operations, under the names the test operations take.
+	s.monitoring = awsapi.NewRouter("monitoring", s, s.log)
+	s.monitoring.Speak(awsapi.CloudWatchProtocols())
 	awsapi.Register(s.monitoring, "ListMetrics", true, func(ctx context.Context, in *cwListMetricsIn) (*cwListMetricsOut, error) {
 		got.add("ListMetrics", in)
 		return &cwListMetricsOut{Metrics: []cwMetric{{Namespace: "CISBenchmark", MetricName: "RootUsage <&>",

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/clock"
@@ -74,6 +75,7 @@ type Server struct {
 	topics *topics.Topics
 	native *awsapi.PathRouter // the native /v1 API
 	lake   *lake.Service      // Lake's queries and imports: started and closed with the server
+	alarms *alarms.Engine     // CloudWatch metrics and alarms: started and closed with the server
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -372,6 +374,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
+	if err := s.alarms.Start(bg); err != nil {
+		stopBG()
+		wg.Wait()
+		return fmt.Errorf("start alarms: %w", err)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
@@ -402,6 +409,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBG()
 	wg.Wait()
 	if err := s.lake.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.alarms.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/cloudtraildata"
+	"github.com/opentrail/opentrail/internal/cloudwatch"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/logs"
@@ -95,6 +97,19 @@ func (s *Server) newServices(tokenKey []byte) error {
 	nat.Register(s.native)
 	sns.New(s.topics).Register(s.sns)
 	s.lake = lk
+	// CloudWatch: the metrics and alarms engine (started and closed with
+	// the server) and its API. Alarm actions stay in the engine's outbox
+	// until a Publisher (the topics component) is given.
+	eng, err := alarms.New(alarms.Config{DB: st.DB(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	cw, err := cloudwatch.New(cloudwatch.Config{Engine: eng, Logger: logger})
+	if err != nil {
+		return err
+	}
+	cw.Register(s.monitoring)
+	s.alarms = eng
 	return nil
 }
 
