@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		Logger:         logger,
 		Metrics:        s.reg,
 	})
-	if s.logwatch, err = logwatch.New(logwatch.Config{Store: st, Org: orgOf(&cfg), Logger: logger}); err != nil {
+	if err := s.newWatch(); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -349,7 +349,6 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.deliverer.Start()
-	s.logwatch.Start()
 	s.httpSrv = &http.Server{
 		Handler: s.Handler(),
 		// Headers must arrive promptly; API bodies get their own deadline,
@@ -372,18 +371,20 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.releaseMemoryLoop(bg)
 	}()
-	s.startPollers(bg, &wg)
-	s.lake.Start()
 	if err := s.alarms.Start(bg); err != nil {
 		stopBG()
 		wg.Wait()
 		return fmt.Errorf("start alarms: %w", err)
 	}
+	s.logwatch.Start()
+	s.startPollers(bg, &wg)
+	s.lake.Start()
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.listener) }()
 	s.started = time.Now()
 	close(s.ready)
+	s.startCIS(bg)
 	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
 	if s.dir.IsLocal() {
 		s.log.Warn("local mode: no principals configured, so any access key id is accepted with the secret \"test\"; " +
@@ -411,9 +412,6 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.lake.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.alarms.Close(shutdownCtx); err != nil {
-		errs = append(errs, err)
-	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
@@ -421,6 +419,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.logwatch.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.alarms.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.topics.Close(shutdownCtx); err != nil {

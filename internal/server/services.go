@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
 	"github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/cloudwatch"
@@ -97,19 +96,12 @@ func (s *Server) newServices(tokenKey []byte) error {
 	nat.Register(s.native)
 	sns.New(s.topics).Register(s.sns)
 	s.lake = lk
-	// CloudWatch: the metrics and alarms engine (started and closed with
-	// the server) and its API. Alarm actions stay in the engine's outbox
-	// until a Publisher (the topics component) is given.
-	eng, err := alarms.New(alarms.Config{DB: st.DB(), Logger: logger})
-	if err != nil {
-		return err
-	}
-	cw, err := cloudwatch.New(cloudwatch.Config{Engine: eng, Logger: logger})
+	// CloudWatch's API over the metrics and alarms engine (newWatch).
+	cw, err := cloudwatch.New(cloudwatch.Config{Engine: s.alarms, Logger: logger})
 	if err != nil {
 		return err
 	}
 	cw.Register(s.monitoring)
-	s.alarms = eng
 	return nil
 }
 

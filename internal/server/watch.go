@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/alarms"
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/cis"
+	"github.com/opentrail/opentrail/internal/cisclient"
+	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/logwatch"
+)
+
+// newWatch builds the detection chain over the committed stream: the
+// metrics and alarms engine, whose alarm actions publish to the topics
+// component, and the log-group consumer, whose metric filters feed the
+// engine and whose subscription filters publish to topics. The CIS pack's
+// suppressions (configuration) are applied by the consumer per filter.
+func (s *Server) newWatch() error {
+	eng, err := alarms.New(alarms.Config{DB: s.store.DB(), Clock: s.clock, Publisher: s.topics, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.alarms = eng
+	suppress, err := cisSuppress(&s.cfg.CIS)
+	if err != nil {
+		return err
+	}
+	s.logwatch, err = logwatch.New(logwatch.Config{
+		Store:       s.store,
+		Clock:       s.clock,
+		Org:         orgOf(&s.cfg),
+		Logger:      s.log,
+		Sink:        alarmSink{eng},
+		Publisher:   s.topics,
+		TopicExists: s.topics.TopicExists,
+		Suppress:    suppress,
+	})
+	return err
+}
+
+// alarmSink hands the consumer's datapoints to the metrics engine, which
+// applies each source's points once (by their sequence numbers).
+type alarmSink struct{ e *alarms.Engine }
+
+func (a alarmSink) PutPoints(ctx context.Context, source string, pts []logwatch.Point) error {
+	dps := make([]alarms.Datapoint, len(pts))
+	for i, p := range pts {
+		dps[i] = alarms.Datapoint{
+			Account: p.Account, Region: p.Region, Namespace: p.Namespace, MetricName: p.MetricName,
+			Dimensions: p.Dimensions, Unit: p.Unit, Time: p.Time, Value: p.Value, Seq: p.Seq, EventIDs: p.EventIDs,
+		}
+	}
+	return a.e.PutSourced(ctx, source, dps)
+}
+
+// cisSuppress turns the configuration's CIS suppressions into the
+// consumer's hook: an event the rules name counts for none of the pack's
+// filters of the pack's account.
+func cisSuppress(c *config.CIS) (func(account, filterName string, rec *event.Record) bool, error) {
+	if len(c.Suppress) == 0 {
+		return nil, nil
+	}
+	rules := make(map[string]cis.Suppression, len(c.Suppress))
+	for ref, r := range c.Suppress {
+		rules[ref] = cis.Suppression{Principals: r.Principals, EventSources: r.EventSources, IdentityTypes: r.IdentityTypes}
+	}
+	sup, err := cis.NewSuppressor(c.Benchmark, rules)
+	if err != nil {
+		return nil, fmt.Errorf("cis.suppress: %w", err)
+	}
+	account := cisAccount(c)
+	return func(acct, filterName string, rec *event.Record) bool {
+		return acct == account && sup.Suppressed(filterName, rec)
+	}, nil
+}
+
+func cisAccount(c *config.CIS) string {
+	if c.Account != "" {
+		return c.Account
+	}
+	return auth.LocalAccount
+}
+
+// startCIS sets up the CIS pack the configuration enables, through the
+// server's own API exactly as `opentrail cis enable` does. Until the
+// account has a multi-region trail that is logging (or the one named), it
+// says why and tries again every minute; it stops with ctx.
+func (s *Server) startCIS(ctx context.Context) {
+	c := s.cfg.CIS
+	if !c.Enabled {
+		return
+	}
+	account := cisAccount(&c)
+	akid, secret, ok := s.dir.KeyFor(account)
+	if !ok {
+		s.log.Error("cis: no principal of the account is configured, so the pack cannot be set up; add one to principals",
+			slog.String("account", account))
+		return
+	}
+	region := c.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	endpoint := "http://" + s.Addr()
+	api := cisclient.New(client.NewStatic(endpoint, region, akid, secret))
+	clk := clock.Or(s.clock)
+	go func() {
+		for {
+			res, err := cis.Enable(ctx, api, cis.EnableOptions{Benchmark: c.Benchmark, Notify: c.Notify, Trail: c.Trail, Endpoint: endpoint})
+			if err == nil {
+				s.log.Info("cis: monitoring pack enabled", slog.String("benchmark", res.Benchmark),
+					slog.String("trail", res.Trail.Name), slog.Int("controls", len(res.Controls)), slog.String("topic", res.TopicARN))
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("cis: the monitoring pack is not set up yet; trying again in a minute", slog.Any("err", err))
+			t := clk.NewTimer(time.Minute)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
