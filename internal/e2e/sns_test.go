@@ -131,7 +131,7 @@ func TestSNSWithAWSCLI(t *testing.T) {
 	}
 	conf := sub.next(t, "SubscriptionConfirmation")
 	verifySNSSignature(t, conf.doc)
-	if !strings.Contains(s.mustCLI(t, region, "sns", "list-subscriptions"), `"SubscriptionArn": "pending confirmation"`) {
+	if !strings.Contains(s.mustCLI(t, region, "sns", "list-subscriptions"), `"SubscriptionArn": "PendingConfirmation"`) {
 		t.Fatal("the subscription is not listed as pending")
 	}
 	resp, err := http.Get(conf.doc["SubscribeURL"]) // as a subscriber confirms: no credentials

@@ -384,7 +384,7 @@ func (s *Service) list(ctx context.Context, topicARN string, token *string) (*Li
 	for _, sub := range subs {
 		arn := sub.ARN
 		if sub.Pending {
-			arn = topics.PendingConfirmation
+			arn = topics.PendingListed
 		}
 		out.Subscriptions = append(out.Subscriptions, SubscriptionRef{SubscriptionArn: arn, Owner: sub.Account,
 			Protocol: sub.Protocol, Endpoint: sub.Endpoint, TopicArn: sub.TopicARN})

@@ -107,7 +107,7 @@ func TestQueryOperations(t *testing.T) {
 	st, body = e.call(a, form("Action", "Subscribe", "TopicArn", arn, "Protocol", "https", "Endpoint", "https://hooks.example.com/x", "ReturnSubscriptionArn", "true"))
 	wantXML(t, st, body, 200, `<SubscriptionArn>`+arn+`:`)
 	st, body = e.call(a, form("Action", "ListSubscriptionsByTopic", "TopicArn", arn))
-	wantXML(t, st, body, 200, `<member><SubscriptionArn>pending confirmation</SubscriptionArn><Owner>`+a+`</Owner><Protocol>https</Protocol><Endpoint>https://hooks.example.com/x</Endpoint><TopicArn>`+arn+`</TopicArn></member>`)
+	wantXML(t, st, body, 200, `<member><SubscriptionArn>PendingConfirmation</SubscriptionArn><Owner>`+a+`</Owner><Protocol>https</Protocol><Endpoint>https://hooks.example.com/x</Endpoint><TopicArn>`+arn+`</TopicArn></member>`)
 
 	st, body = e.call(a, form("Action", "Publish", "TopicArn", arn, "Message", "the secret text", "Subject", "s",
 		"MessageAttributes.entry.1.Name", "k", "MessageAttributes.entry.1.Value.DataType", "String", "MessageAttributes.entry.1.Value.StringValue", "v"))

@@ -56,6 +56,11 @@ const (
 // subscription awaiting confirmation, and ListSubscriptions shows.
 const PendingConfirmation = "pending confirmation"
 
+// PendingListed is the SubscriptionArn a pending subscription is listed
+// with by ListSubscriptions and ListSubscriptionsByTopic: AWS spells it
+// differently from Subscribe's answer.
+const PendingListed = "PendingConfirmation"
+
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
 // settableTopicAttrs are the attribute names CreateTopic and
