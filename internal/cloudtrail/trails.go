@@ -760,8 +760,13 @@ func (s *Service) setLogging(ctx context.Context, in *TrailNameInput, on bool) (
 		t.doc.IsLogging = on
 		if on {
 			t.doc.StartLoggingTime = &now
+			t.doc.StopLoggingRequestID = ""
 		} else {
 			t.doc.StopLoggingTime = &now
+			// The call's own record is still delivered (trail.Settings.Selects).
+			if c := awsapi.CallerFrom(ctx); c != nil {
+				t.doc.StopLoggingRequestID = c.RequestID
+			}
 		}
 		if err := s.saveTrail(ctx, t); err != nil {
 			return nil, err

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/opentrail/opentrail/internal/event"
 )
 
@@ -26,6 +28,10 @@ type Settings struct {
 	IsLogging                  bool
 	StartLoggingTime           *time.Time `json:",omitempty"`
 	StopLoggingTime            *time.Time `json:",omitempty"`
+	// StopLoggingRequestID is the requestID of the StopLogging call that
+	// stopped the trail: the trail still delivers that call's own record,
+	// as CloudTrail does (it is what a monitor of StopLogging sees).
+	StopLoggingRequestID string `json:",omitempty"`
 	// CloudWatchLogsLogGroupArn names the log group the trail's events
 	// also stream into (internal/logwatch); empty for none.
 	CloudWatchLogsLogGroupArn string `json:",omitempty"`
@@ -59,6 +65,13 @@ func (s *Settings) LoggingAt(t time.Time) bool {
 	return s.StopLoggingTime != nil && t.Before(*s.StopLoggingTime)
 }
 
+// stoppedBy reports whether rec is the record of the StopLogging call that
+// stopped the trail (its self-audit record is committed after the call).
+func (s *Settings) stoppedBy(rec *event.Record) bool {
+	return !s.IsLogging && s.StopLoggingRequestID != "" && rec.EventName == "StopLogging" &&
+		rec.EventSource == "cloudtrail.amazonaws.com" && fastjson.GetString(rec.Raw, "requestID") == s.StopLoggingRequestID
+}
+
 // CategoryNetworkActivity is the event category of VPC endpoint network
 // activity events, which trails deliver with management and data events.
 const CategoryNetworkActivity = "NetworkActivity"
@@ -68,13 +81,14 @@ const CategoryNetworkActivity = "NetworkActivity"
 // trails deliver, the trail was logging at ingest, the event belongs to the
 // trail's account (or, for an organisation trail of org's management
 // account, to a member), its region is the home region unless the trail is
-// multi-region, and the selectors take it. Delivery and the log-group
+// multi-region, and the selectors take it. The record of the StopLogging
+// call that stopped the trail counts as logged, as CloudTrail delivers it. Delivery and the log-group
 // consumer both decide with it. org may be nil.
 func (s *Settings) Selects(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time) bool {
 	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != CategoryNetworkActivity {
 		return false
 	}
-	if !s.LoggingAt(ingest) {
+	if !s.LoggingAt(ingest) && !s.stoppedBy(rec) {
 		return false
 	}
 	if s.IsOrganizationTrail && org != nil && account == org.Management {
