@@ -58,8 +58,11 @@ type Server struct {
 	fsBuckets *objstore.FSBuckets // nil unless the built-in store is in use
 	keys      *keys.Keys          // digest signing keys: delivery, ListPublicKeys and /v1/keys
 	deliverer *delivery.Deliverer
-	s3        *s3api.Handler // the S3 API of the built-in store; nil with an external one
-	sts       *sts.Handler   // GetCallerIdentity
+	// trailsChanged is signalled when a trail is created or changed; the
+	// CIS pack's start-up retry waits on it (startCIS).
+	trailsChanged chan struct{}
+	s3            *s3api.Handler // the S3 API of the built-in store; nil with an external one
+	sts           *sts.Handler   // GetCallerIdentity
 	// logwatch keeps CloudWatch Logs' log groups, fed from the stream.
 	logwatch *logwatch.Watch
 
@@ -113,7 +116,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{}), trailsChanged: make(chan struct{}, 1)}
 	s.dir = auth.FromConfig(&cfg)
 	mem := boundMemory(cfg.Limits)
 	s.bodyBudget = semaphore.NewWeighted(mem.bodies)

@@ -33,7 +33,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		TokenKey: tokenKey,
 		Logger:   logger,
 		Buckets:  s.buckets,
-		Delivery: s.deliverer,
+		Delivery: trailChanges{s.deliverer, s.trailsChanged},
 		Org:      orgOf(cfg),
 		Keys:     s.keys,
 		Topics:   s.topics,

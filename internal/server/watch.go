@@ -13,6 +13,7 @@ import (
 	"github.com/opentrail/opentrail/internal/client"
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/logwatch"
 )
@@ -88,10 +89,31 @@ func cisAccount(c *config.CIS) string {
 	return auth.LocalAccount
 }
 
+// trailChanges is the deliverer as the trail control plane sees it:
+// its Wake (a trail was created or changed) also signals trailsChanged.
+type trailChanges struct {
+	*delivery.Deliverer
+	changed chan struct{}
+}
+
+func (t trailChanges) Wake() {
+	t.Deliverer.Wake()
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// cisRetry is how long startCIS waits between attempts when no trail
+// changes.
+const cisRetry = time.Minute
+
 // startCIS sets up the CIS pack the configuration enables, through the
 // server's own API exactly as `opentrail cis enable` does. Until the
 // account has a multi-region trail that is logging (or the one named), it
-// says why and tries again every minute; it stops with ctx.
+// says why and tries again when a trail is created or changed (so within
+// a second of `aws cloudtrail start-logging`), and every minute; it stops
+// with ctx.
 func (s *Server) startCIS(ctx context.Context) {
 	c := s.cfg.CIS
 	if !c.Enabled {
@@ -122,13 +144,15 @@ func (s *Server) startCIS(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("cis: the monitoring pack is not set up yet; trying again in a minute", slog.Any("err", err))
-			t := clk.NewTimer(time.Minute)
+			s.log.Warn("cis: the monitoring pack is not set up yet; trying again when a trail changes, or in a minute", slog.Any("err", err))
+			t := clk.NewTimer(cisRetry)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-t.C:
+			case <-s.trailsChanged:
+				t.Stop()
 			}
 		}
 	}()
