@@ -25,6 +25,10 @@ type fakeAPI struct {
 	deliv   []Delivery
 	calls   []string
 	now     time.Time
+	// confirmAfter, when positive, confirms every subscription on that
+	// many-th ListSubscriptionsByTopic from now (an endpoint answering
+	// the SubscriptionConfirmation a moment after Subscribe).
+	confirmAfter int
 	// deliverStatus is what a delivery to a confirmed subscriber gets.
 	deliverStatus string
 }
@@ -192,6 +196,11 @@ func (f *fakeAPI) confirm() {
 }
 
 func (f *fakeAPI) ListSubscriptionsByTopic(_ context.Context, topic string) ([]Subscription, error) {
+	if f.confirmAfter > 0 {
+		if f.confirmAfter--; f.confirmAfter == 0 {
+			f.confirm()
+		}
+	}
 	s, ok := f.topics[topic]
 	if !ok {
 		return nil, fmt.Errorf("topic %s: %w", topic, ErrNotFound)

@@ -123,6 +123,12 @@ type EnableOptions struct {
 	Endpoint string
 	// Progress, when set, is told each step.
 	Progress func(string)
+	// ConfirmWait, when positive, is how long Enable waits for the http(s)
+	// subscriptions awaiting confirmation to be confirmed (an endpoint
+	// that can answers the SubscriptionConfirmation within a second), so
+	// that its result says whether anyone will be notified. Zero waits
+	// not at all.
+	ConfirmWait time.Duration
 }
 
 // EnableResult is what Enable did.
@@ -307,6 +313,18 @@ func Enable(ctx context.Context, api API, opts EnableOptions) (*EnableResult, er
 	if subs, err = api.ListSubscriptionsByTopic(ctx, topicARN); err != nil {
 		return nil, fmt.Errorf("list the subscriptions of %s: %w", topicARN, err)
 	}
+	for deadline := time.Now().Add(opts.ConfirmWait); slices.ContainsFunc(subs, pendingHTTP) && time.Now().Before(deadline); {
+		t := time.NewTimer(confirmPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		if subs, err = api.ListSubscriptionsByTopic(ctx, topicARN); err != nil {
+			return nil, fmt.Errorf("list the subscriptions of %s: %w", topicARN, err)
+		}
+	}
 	res.Subscriptions = subs
 
 	keep := map[string]bool{}
@@ -340,6 +358,15 @@ func Enable(ctx context.Context, api API, opts EnableOptions) (*EnableResult, er
 		}
 	}
 	return res, nil
+}
+
+// confirmPoll is how often Enable looks for confirmations (ConfirmWait).
+const confirmPoll = 100 * time.Millisecond
+
+// pendingHTTP reports whether s is an http(s) subscription awaiting
+// confirmation.
+func pendingHTTP(s Subscription) bool {
+	return (s.Protocol == "http" || s.Protocol == "https") && !s.Confirmed()
 }
 
 func alarmFor(version string, c Control, topicARN string) Alarm {

@@ -215,6 +215,29 @@ func TestEnableReusesTrailLogGroup(t *testing.T) {
 	}
 }
 
+// TestEnableWaitsForConfirmation: with ConfirmWait, enable's result
+// shows an http subscription the endpoint confirms a moment after
+// Subscribe as confirmed (it said "pending confirmation", and warned that
+// no one would be notified, though the endpoint had confirmed); an
+// e-mail subscription is not waited for.
+func TestEnableWaitsForConfirmation(t *testing.T) {
+	f := newFake()
+	f.confirmAfter = 3 // the list after Subscribe, then two polls
+	res, err := Enable(context.Background(), f, EnableOptions{Notify: []string{"http://127.0.0.1:4748/"}, ConfirmWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Subscriptions) != 1 || !res.Subscriptions[0].Confirmed() {
+		t.Fatalf("subscriptions after enable: %+v", res.Subscriptions)
+	}
+	f = newFake()
+	start := time.Now()
+	res, err = Enable(context.Background(), f, EnableOptions{Notify: []string{"security@example.com"}, ConfirmWait: 5 * time.Second})
+	if err != nil || len(res.Subscriptions) != 1 || res.Subscriptions[0].Confirmed() || time.Since(start) > time.Second {
+		t.Fatalf("an e-mail subscription: %v %+v after %v", err, res, time.Since(start))
+	}
+}
+
 func TestSubscriptionConfirmed(t *testing.T) {
 	for arn, want := range map[string]bool{
 		"arn:aws:sns:us-east-1:111122223333:opentrail-cis-alerts:5f0e": true,

@@ -90,7 +90,8 @@ func (c *cisCmd) enable(ctx context.Context, args []string) error {
 	}
 	res, err := cis.Enable(ctx, api, cis.EnableOptions{
 		Benchmark: benchmark, Notify: notify, Trail: trail, Endpoint: endpoint,
-		Progress: func(s string) { fmt.Fprintln(c.env.Stderr, s) },
+		Progress:    func(s string) { fmt.Fprintln(c.env.Stderr, s) },
+		ConfirmWait: 5 * time.Second,
 	})
 	if err != nil {
 		return err

@@ -113,7 +113,8 @@ func TestCISPackEndToEnd(t *testing.T) {
 
 	// enable, then the subscriber confirms.
 	out, errs, code := runCLI(t, "cis", "enable", "--notify", sub.srv.URL+"/cis")
-	if code != 0 || !strings.Contains(out, "monitoring enabled for trail main") || !strings.Contains(out, "log group    opentrail-cis-main") {
+	if code != 0 || !strings.Contains(out, "monitoring enabled for trail main") || !strings.Contains(out, "log group    opentrail-cis-main") ||
+		!strings.Contains(out, "subscriber   http "+sub.srv.URL+"/cis (confirmed)") || strings.Contains(out, "warning") {
 		t.Fatalf("cis enable: exit %d\n%s\n%s", code, out, errs)
 	}
 	t.Logf("cis enable:\n%s%s", errs, out)
