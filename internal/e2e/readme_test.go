@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,7 +41,12 @@ import (
 //     The servers are stopped with SIGTERM at the end and must exit 0.
 //   - The address 127.0.0.1:4747 is replaced by a free loopback port (the
 //     server gets --addr, the opentrail commands OPENTRAIL_ENDPOINT), so
-//     that the test runs beside other tests.
+//     that the test runs beside other tests; so is 127.0.0.1:4748, the
+//     address of a notification receiver.
+//   - A command ending in "&" runs in the background, as in a terminal of
+//     its own; when it names 127.0.0.1:4748, the next step runs once that
+//     address accepts connections. It is stopped with SIGTERM at the end;
+//     how it exits is not checked.
 //   - An `export` step sets variables for the steps after it; every other
 //     step runs in `bash -o pipefail -c` and must exit 0 within 3 minutes.
 
@@ -200,7 +206,7 @@ func TestReadmeTour(t *testing.T) {
 		t.Fatal(err)
 	}
 	linkRepository(t, root, dir)
-	addr := freeAddr(t)
+	addr, recvAddr := freeAddr(t), freeAddr(t)
 	env := []string{
 		"PATH=" + binDir + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + home,
@@ -209,9 +215,9 @@ func TestReadmeTour(t *testing.T) {
 		"OPENTRAIL_ENDPOINT=http://" + addr,
 	}
 
-	var servers []*tourServer
+	var servers, helpers []*tourServer
 	defer func() {
-		for _, s := range servers {
+		for _, s := range append(servers, helpers...) {
 			s.cmd.Process.Kill()
 			<-s.exited
 		}
@@ -220,6 +226,7 @@ func TestReadmeTour(t *testing.T) {
 		where := fmt.Sprintf("README.md:%d: %s", step.line, strings.ReplaceAll(step.text, "\\\n", ""))
 		cmd := strings.ReplaceAll(step.text, "go run ./cmd/opentrail", opentrail)
 		cmd = strings.ReplaceAll(cmd, "127.0.0.1:4747", addr)
+		cmd = strings.ReplaceAll(cmd, "127.0.0.1:4748", recvAddr)
 		fields := strings.Fields(cmd)
 		if slices.Contains(fields, "go") {
 			t.Fatalf("%s\nthe tour may run Go only as `go run ./cmd/opentrail`", where)
@@ -231,6 +238,15 @@ func TestReadmeTour(t *testing.T) {
 				t.Fatalf("%s\na server's output is not checked; put the comment under another command", where)
 			}
 			servers = append(servers, startTourServer(t, where, "exec "+cmd+" --addr "+addr, dir, env, addr))
+		case strings.HasSuffix(strings.TrimSpace(cmd), "&"):
+			if len(step.output) > 0 {
+				t.Fatalf("%s\na background command's output is not checked; put the comment under another command", where)
+			}
+			wait := ""
+			if strings.Contains(cmd, recvAddr) {
+				wait = recvAddr
+			}
+			helpers = append(helpers, startTourHelper(t, where, strings.TrimSuffix(strings.TrimSpace(cmd), "&"), dir, env, wait))
 		case fields[0] == "export":
 			// Run it, then take the environment it leaves.
 			out := runTourStep(t, where, cmd+"\nenv -0", dir, env)
@@ -253,6 +269,9 @@ func TestReadmeTour(t *testing.T) {
 	}
 	if len(servers) == 0 {
 		t.Fatal("the tour starts no server (go run ./cmd/opentrail serve)")
+	}
+	for _, h := range helpers {
+		h.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, s := range servers {
 		s.cmd.Process.Signal(syscall.SIGTERM)
@@ -346,6 +365,39 @@ func startTourServer(t *testing.T, where, cmd, dir string, env []string, addr st
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startTourHelper starts a background step (a command ending in "&") and,
+// when addr is not empty, waits until addr accepts connections.
+func startTourHelper(t *testing.T, where, cmd, dir string, env []string, addr string) *tourServer {
+	t.Helper()
+	s := &tourServer{cmd: exec.Command("bash", "-c", "exec "+cmd), stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+	s.cmd.Dir, s.cmd.Env = dir, env
+	s.cmd.Stderr = &lockedWriter{w: s.stderr}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for addr != "" {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("%s\nthe command exited: %v\n%s", where, s.err, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s\n%s accepted no connection within 30 s:\n%s", where, addr, s.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s
 }
 
 // linkRepository links the top-level entries of the repository at root
