@@ -418,4 +418,30 @@ func TestCISFromConfig(t *testing.T) {
 	if len(evs.Events) != 6 {
 		t.Errorf("the log group holds %d failed sign-ins, want 6 (suppressed events are stored)", len(evs.Events))
 	}
+
+	// A restart sets the pack up again and changes nothing: one
+	// subscription, every chain complete.
+	s.stop()
+	restart := time.Now().UTC().Truncate(time.Second)
+	s = startServer(t, s.data, "--config", cfg)
+	cisEnv(t, s)
+	waitFor(t, 30*time.Second, "the pack's 15 alarms put again after the restart", func() bool {
+		var out struct{ Events []struct{ EventId string } }
+		raw := s.mustCLI(t, "us-east-1", "cloudtrail", "lookup-events", "--start-time", restart.Format(time.RFC3339),
+			"--lookup-attributes", "AttributeKey=EventName,AttributeValue=PutMetricAlarm")
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Events) == 15
+	})
+	var subs struct{ Subscriptions []struct{ SubscriptionArn, Endpoint string } }
+	if err := json.Unmarshal([]byte(s.mustCLI(t, "us-east-1", "sns", "list-subscriptions")), &subs); err != nil {
+		t.Fatal(err)
+	}
+	if len(subs.Subscriptions) != 1 || !strings.HasPrefix(subs.Subscriptions[0].SubscriptionArn, "arn:aws:sns:") {
+		t.Errorf("subscriptions after the restart: %+v", subs.Subscriptions)
+	}
+	if _, code := cisStatus(t); code != 0 {
+		t.Errorf("cis status after the restart: exit %d", code)
+	}
 }
