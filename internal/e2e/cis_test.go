@@ -434,7 +434,9 @@ func TestCISFromConfig(t *testing.T) {
 		}
 		return len(out.Events) == 15
 	})
-	var subs struct{ Subscriptions []struct{ SubscriptionArn, Endpoint string } }
+	var subs struct {
+		Subscriptions []struct{ SubscriptionArn, Endpoint string }
+	}
 	if err := json.Unmarshal([]byte(s.mustCLI(t, "us-east-1", "sns", "list-subscriptions")), &subs); err != nil {
 		t.Fatal(err)
 	}
