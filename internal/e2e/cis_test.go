@@ -157,8 +157,9 @@ func TestCISPackEndToEnd(t *testing.T) {
 	s.mustCLI(t, "us-east-1", "cloudtrail", "stop-logging", "--name", "main")
 	note := alarmNoteFor(t, sub, "CIS-cloudtrail-config-changes", 30*time.Second)
 	t.Logf("CIS-cloudtrail-config-changes ALARM notification %s after stop-logging", time.Since(sent).Round(time.Millisecond))
-	if id := eventIDOf(t, s, "StopLogging"); !strings.Contains(note.Raw, id) {
-		t.Errorf("the ALARM notification does not name the StopLogging event %s:\n%s", id, note.Raw)
+	stopID := eventIDOf(t, s, "StopLogging")
+	if !strings.Contains(note.Raw, stopID) {
+		t.Errorf("the ALARM notification does not name the StopLogging event %s:\n%s", stopID, note.Raw)
 	}
 
 	// A trail that is not logging breaks every chain at the trail.

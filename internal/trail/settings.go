@@ -29,8 +29,11 @@ type Settings struct {
 	StartLoggingTime           *time.Time `json:",omitempty"`
 	StopLoggingTime            *time.Time `json:",omitempty"`
 	// StopLoggingRequestID is the requestID of the StopLogging call that
-	// stopped the trail: the trail still delivers that call's own record,
-	// as CloudTrail does (it is what a monitor of StopLogging sees).
+	// stopped the trail: Selects still takes that call's own record, as
+	// CloudTrail delivers it (it is what a monitor of StopLogging sees).
+	// The log-group consumer honours it; delivery to the bucket skips a
+	// stopped trail's stream past StopLoggingTime without reading it, so
+	// the record does not reach the bucket.
 	StopLoggingRequestID string `json:",omitempty"`
 	// CloudWatchLogsLogGroupArn names the log group the trail's events
 	// also stream into (internal/logwatch); empty for none.
