@@ -89,7 +89,8 @@ func (w *Watch) step(ctx context.Context) (int, error) {
 		ev := &evs[i]
 		seen = seen[:0]
 		for _, r := range snap.trails {
-			if containsGroup(seen, r.g) || !r.set.Selects(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime) {
+			if containsGroup(seen, r.g) || !(r.set.Selects(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime) ||
+				r.set.SelectsOwnStop(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec)) {
 				continue
 			}
 			seen = append(seen, r.g)

@@ -29,11 +29,7 @@ type Settings struct {
 	StartLoggingTime           *time.Time `json:",omitempty"`
 	StopLoggingTime            *time.Time `json:",omitempty"`
 	// StopLoggingRequestID is the requestID of the StopLogging call that
-	// stopped the trail: Selects still takes that call's own record, as
-	// CloudTrail delivers it (it is what a monitor of StopLogging sees).
-	// The log-group consumer honours it; delivery to the bucket skips a
-	// stopped trail's stream past StopLoggingTime without reading it, so
-	// the record does not reach the bucket.
+	// stopped the trail; see SelectsOwnStop.
 	StopLoggingRequestID string `json:",omitempty"`
 	// CloudWatchLogsLogGroupArn names the log group the trail's events
 	// also stream into (internal/logwatch); empty for none.
@@ -68,11 +64,19 @@ func (s *Settings) LoggingAt(t time.Time) bool {
 	return s.StopLoggingTime != nil && t.Before(*s.StopLoggingTime)
 }
 
-// stoppedBy reports whether rec is the record of the StopLogging call that
-// stopped the trail (its self-audit record is committed after the call).
-func (s *Settings) stoppedBy(rec *event.Record) bool {
-	return !s.IsLogging && s.StopLoggingRequestID != "" && rec.EventName == "StopLogging" &&
-		rec.EventSource == "cloudtrail.amazonaws.com" && fastjson.GetString(rec.Raw, "requestID") == s.StopLoggingRequestID
+// SelectsOwnStop reports whether rec is the record of the StopLogging call
+// that stopped the trail (committed just after the stop, so Selects does
+// not take it) and the trail, logging, would have delivered it. CloudTrail
+// delivers that record; the log-group consumer takes it, so that a monitor
+// of StopLogging (the CIS CloudTrail-changes control) sees the trail's own
+// stop. Delivery to the bucket does not (it skips a stopped trail's stream
+// past the stop without reading it).
+func (s *Settings) SelectsOwnStop(account, homeRegion string, org *Organization, rec *event.Record) bool {
+	if s.IsLogging || s.StopLoggingRequestID == "" || s.StopLoggingTime == nil || rec.EventName != "StopLogging" ||
+		rec.EventSource != "cloudtrail.amazonaws.com" || fastjson.GetString(rec.Raw, "requestID") != s.StopLoggingRequestID {
+		return false
+	}
+	return s.Selects(account, homeRegion, org, rec, s.StopLoggingTime.Add(-time.Nanosecond))
 }
 
 // CategoryNetworkActivity is the event category of VPC endpoint network
@@ -84,14 +88,13 @@ const CategoryNetworkActivity = "NetworkActivity"
 // trails deliver, the trail was logging at ingest, the event belongs to the
 // trail's account (or, for an organisation trail of org's management
 // account, to a member), its region is the home region unless the trail is
-// multi-region, and the selectors take it. The record of the StopLogging
-// call that stopped the trail counts as logged, as CloudTrail delivers it. Delivery and the log-group
+// multi-region, and the selectors take it. Delivery and the log-group
 // consumer both decide with it. org may be nil.
 func (s *Settings) Selects(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time) bool {
 	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != CategoryNetworkActivity {
 		return false
 	}
-	if !s.LoggingAt(ingest) && !s.stoppedBy(rec) {
+	if !s.LoggingAt(ingest) {
 		return false
 	}
 	if s.IsOrganizationTrail && org != nil && account == org.Management {
