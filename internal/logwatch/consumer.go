@@ -11,8 +11,32 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 )
 
-// readBatch is how many committed events one consumer step reads.
-const readBatch = 2000
+// A consumer step reads at least readBatch committed events and, when it
+// is further behind, up to maxReadBatch: the step's fixed costs (its
+// commits, which queue behind ingest's) are then shared by more events.
+// (Variables so that tests can make them small.)
+var (
+	readBatch    int64 = 2000
+	maxReadBatch int64 = 20000
+)
+
+// cursorEvery is how long the consumer may go without saving its durable
+// cursor while it works through a backlog; it saves it whenever it has
+// caught up. A restart replays from the saved cursor, which repeats
+// nothing: the indexed-through mark skips rows already written, the sink
+// drops points by Seq and the publisher messages by dedup id.
+const cursorEvery = time.Second
+
+// consumerState is the consumer's position, kept in memory between steps
+// (guarded by Watch.syncMu). It is read from the database on the first
+// step and again after any failed step.
+type consumerState struct {
+	loaded  bool
+	cur     int64     // every event through cur is indexed, pushed and published
+	indexed int64     // the indexed-through mark as committed
+	saved   int64     // the durable cursor
+	savedAt time.Time // when the durable cursor was saved
+}
 
 // Accepted event times, as PutLogEvents takes them: at most 14 days old
 // (or the group's retention, if shorter) and at most 2 hours ahead.
@@ -36,8 +60,10 @@ type row struct {
 // Sync consumes the committed stream up to its end: every trail's
 // selected events go into the log group it names, and the groups'
 // filters run over them. The background loop calls it; tests call it
-// directly.
+// directly. Calls are serialised.
 func (w *Watch) Sync(ctx context.Context) error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
 	for {
 		n, err := w.step(ctx)
 		if err != nil || n == 0 {
@@ -46,18 +72,57 @@ func (w *Watch) Sync(ctx context.Context) error {
 	}
 }
 
+// load reads the consumer's position from the database if it is not in
+// memory.
+func (w *Watch) load(ctx context.Context) error {
+	if w.cs.loaded {
+		return nil
+	}
+	cur, err := w.st.Cursor(ctx, cursorName)
+	if err != nil {
+		return err
+	}
+	indexed, err := w.indexedThrough(ctx)
+	if err != nil {
+		return err
+	}
+	w.cs = consumerState{loaded: true, cur: cur, indexed: indexed, saved: cur, savedAt: w.clk.Now()}
+	return nil
+}
+
+// saveCursor makes the in-memory cursor durable if it is ahead of the
+// saved one.
+func (w *Watch) saveCursor(ctx context.Context) error {
+	if !w.cs.loaded || w.cs.cur <= w.cs.saved {
+		return nil
+	}
+	if err := w.st.SetCursor(ctx, cursorName, w.cs.cur); err != nil {
+		return err
+	}
+	w.cs.saved, w.cs.savedAt = w.cs.cur, w.clk.Now()
+	return nil
+}
+
 // step consumes one batch. The order makes a replay harmless: the rows
 // and the indexed-through mark commit together; then the datapoints are
 // pushed (the sink drops Seqs it has) and the messages published (the
-// publisher drops dedup ids it has); only then does the cursor move.
-func (w *Watch) step(ctx context.Context) (int, error) {
-	cur, err := w.st.Cursor(ctx, cursorName)
-	if err != nil {
+// publisher drops dedup ids it has); only then does the cursor move (in
+// memory; durably when caught up or cursorEvery after the last save).
+// A failed step forgets the position in memory, so the next one starts
+// again from what the database holds.
+func (w *Watch) step(ctx context.Context) (n int, err error) {
+	defer func() {
+		if err != nil {
+			w.cs.loaded = false
+		}
+	}()
+	if err := w.load(ctx); err != nil {
 		return 0, err
 	}
+	cur := w.cs.cur
 	last := w.st.LastSeq()
 	if cur >= last {
-		return 0, nil
+		return 0, w.saveCursor(ctx)
 	}
 	// The configuration is read after LastSeq: a trail wired to a group
 	// later was wired after every event up to last was committed.
@@ -67,16 +132,14 @@ func (w *Watch) step(ctx context.Context) (int, error) {
 	}
 	if len(snap.trails) == 0 {
 		// No trail feeds a log group: skip the stream without reading it.
-		return 0, w.st.SetCursor(ctx, cursorName, last)
+		w.cs.cur = last
+		return 0, w.saveCursor(ctx)
 	}
-	evs, err := w.st.ReadAfter(ctx, cur, readBatch)
+	evs, err := w.st.ReadAfter(ctx, cur, int(min(max(last-cur, readBatch), maxReadBatch)))
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
-	indexed, err := w.indexedThrough(ctx)
-	if err != nil {
-		return 0, err
-	}
+	indexed := w.cs.indexed
 	now := w.clk.Now()
 	var (
 		rows []row
@@ -112,15 +175,19 @@ func (w *Watch) step(ctx context.Context) (int, error) {
 	}
 	last = evs[len(evs)-1].Seq
 	if last > indexed {
-		if err := w.index(ctx, rows, last); err != nil {
+		if err := w.index(ctx, snap, rows, last); err != nil {
 			return 0, err
 		}
+		w.cs.indexed = last
 	}
 	if err := w.deliver(ctx, SourceStream, pts, pubs); err != nil {
 		return 0, err
 	}
-	if err := w.st.SetCursor(ctx, cursorName, last); err != nil {
-		return 0, err
+	w.cs.cur = last
+	if last >= w.st.LastSeq() || w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
+		if err := w.saveCursor(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return len(evs), nil
 }
@@ -156,29 +223,35 @@ func (w *Watch) indexedThrough(ctx context.Context) (int64, error) {
 }
 
 // index commits the rows of trail events and the indexed-through mark in
-// one transaction. Rows of groups deleted meanwhile are dropped.
-func (w *Watch) index(ctx context.Context, rows []row, through int64) error {
+// one transaction. Rows of groups deleted meanwhile are dropped: when no
+// configuration changed since snap was built, its groups are the live
+// ones; otherwise the live groups are read in the transaction.
+func (w *Watch) index(ctx context.Context, snap *snapshot, rows []row, through int64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.inTx(ctx, func(conn *sql.Conn) error {
 		if len(rows) > 0 {
-			live := map[int64]bool{}
-			r, err := conn.QueryContext(ctx, `SELECT id FROM lw_groups`)
-			if err != nil {
-				return err
-			}
-			for r.Next() {
-				var id int64
-				if err := r.Scan(&id); err != nil {
-					r.Close()
+			live := func(gid int64) bool { return snap.groups[gid] != nil }
+			if w.gen != snap.gen {
+				ids := map[int64]bool{}
+				r, err := conn.QueryContext(ctx, `SELECT id FROM lw_groups`)
+				if err != nil {
 					return err
 				}
-				live[id] = true
+				for r.Next() {
+					var id int64
+					if err := r.Scan(&id); err != nil {
+						r.Close()
+						return err
+					}
+					ids[id] = true
+				}
+				r.Close()
+				live = func(gid int64) bool { return ids[gid] }
 			}
-			r.Close()
 			kept := rows[:0]
 			for _, x := range rows {
-				if live[x.gid] {
+				if live(x.gid) {
 					kept = append(kept, x)
 				}
 			}

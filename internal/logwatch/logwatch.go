@@ -122,6 +122,8 @@ type Watch struct {
 	gen    int64      // bumped on every configuration change; guarded by mu
 	snapMu sync.Mutex
 	snap   *snapshot
+	syncMu sync.Mutex // serialises Sync
+	cs     consumerState
 
 	wake chan struct{}
 	stop context.CancelFunc
@@ -220,10 +222,23 @@ func (w *Watch) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			w.flushCursor()
 			return
 		case <-t.C:
 		case <-w.wake:
 		}
+	}
+}
+
+// flushCursor saves the cursor the consumer holds in memory, so that a
+// clean stop replays nothing after the next start.
+func (w *Watch) flushCursor() {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.saveCursor(ctx); err != nil {
+		w.log.Error("logwatch: save the consumer's cursor", "err", err)
 	}
 }
 

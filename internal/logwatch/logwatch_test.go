@@ -39,6 +39,9 @@ type sink struct {
 	applied []logwatch.Point
 	offered int
 	fail    bool
+	calls   []int  // the number of points offered by each call
+	failAt  int    // when > 0, the call with this number (1-based) fails as fail does
+	onCall  func() // when set, runs at the start of every call
 }
 
 func (s *sink) PutPoints(_ context.Context, source string, pts []logwatch.Point) error {
@@ -47,7 +50,14 @@ func (s *sink) PutPoints(_ context.Context, source string, pts []logwatch.Point)
 	if s.high == nil {
 		s.high = map[string]int64{}
 	}
+	if s.onCall != nil {
+		s.onCall()
+	}
 	s.offered += len(pts)
+	s.calls = append(s.calls, len(pts))
+	if s.failAt == len(s.calls) {
+		s.fail = true
+	}
 	top := s.high[source]
 	for _, p := range pts {
 		if p.Seq > s.high[source] {
@@ -573,5 +583,117 @@ func TestConsumerSkipsStreamWithoutTrails(t *testing.T) {
 	e.sync()
 	if got := e.events(acctA, home, acctA+"_CloudTrail_"+home); len(got) != 1 || !strings.Contains(got[0].Message, `"RunInstances"`) {
 		t.Errorf("events: %+v", got)
+	}
+}
+
+// A backlog is read in batches larger than the smallest, up to the
+// largest: 5,000 events are one step, so the sink gets one call.
+func TestConsumerBacklogInLargeBatches(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, logwatch.Config{})
+	e.mustGroup(acctA, home)
+	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+		t.Fatal(err)
+	}
+	e.trail("audit", acctA, home, trail.Settings{})
+	specs := make([]string, 5000)
+	for i := range specs {
+		specs[i] = acctA + "/" + home + "/ConsoleLogin"
+	}
+	e.ingest(specs...)
+	e.sync()
+	if len(e.snk.calls) != 1 || e.snk.calls[0] != 5000 || len(e.snk.applied) != 5000 {
+		t.Errorf("sink calls %v, %d points applied: want one call of 5000", e.snk.calls, len(e.snk.applied))
+	}
+	if n := len(e.events(acctA, home, acctA+"_CloudTrail_"+home)); n != 5000 {
+		t.Errorf("the stream has %d events, want 5000", n)
+	}
+	if cur, err := e.st.Cursor(ctx, "logwatch"); err != nil || cur != e.st.LastSeq() {
+		t.Errorf("cursor %d (%v), want %d", cur, err, e.st.LastSeq())
+	}
+}
+
+// While behind, the consumer saves its cursor only every CursorEvery (and
+// when caught up); a crash in between replays from the saved cursor and
+// repeats nothing: no row twice, no point applied twice.
+func TestConsumerCursorSavedWhileBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration // clock advance at each sink call
+		saved   int64         // durable cursor after the crash
+	}{
+		{"within CursorEvery", 0, 0},
+		{"after CursorEvery", logwatch.CursorEvery, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			logwatch.SetBatches(t, 2, 4)
+			e := newEnv(t, logwatch.Config{})
+			e.mustGroup(acctA, home)
+			if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+				t.Fatal(err)
+			}
+			e.trail("audit", acctA, home, trail.Settings{})
+			specs := make([]string, 10)
+			for i := range specs {
+				specs[i] = acctA + "/" + home + "/ConsoleLogin"
+			}
+			e.ingest(specs...)
+			e.snk.failAt = 2
+			e.snk.onCall = func() { e.clk.Advance(tc.advance) }
+			if err := e.w.Sync(ctx); err == nil {
+				t.Fatal("Sync succeeded although the sink failed")
+			}
+			if len(e.snk.calls) != 2 || e.snk.calls[0] != 4 || e.snk.calls[1] != 4 {
+				t.Fatalf("sink calls before the crash %v, want [4 4]", e.snk.calls)
+			}
+			if cur, err := e.st.Cursor(ctx, "logwatch"); err != nil || cur != tc.saved {
+				t.Fatalf("cursor after the crash %d (%v), want %d", cur, err, tc.saved)
+			}
+			e.open()
+			e.sync()
+			if len(e.snk.applied) != 10 || e.snk.offered != 8+10-int(tc.saved) {
+				t.Errorf("after the replay %d points applied of %d offered, want 10 of %d", len(e.snk.applied), e.snk.offered, 8+10-tc.saved)
+			}
+			if n := len(e.events(acctA, home, acctA+"_CloudTrail_"+home)); n != 10 {
+				t.Errorf("after the replay the stream has %d events, want 10 (no duplicates)", n)
+			}
+			if cur, err := e.st.Cursor(ctx, "logwatch"); err != nil || cur != e.st.LastSeq() {
+				t.Errorf("cursor %d (%v), want %d", cur, err, e.st.LastSeq())
+			}
+		})
+	}
+}
+
+// A failed step makes the same component read its position from the
+// database again: a retry without a restart repeats nothing either.
+func TestConsumerRetryAfterFailedStep(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, logwatch.Config{})
+	e.mustGroup(acctA, home)
+	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+		t.Fatal(err)
+	}
+	e.trail("audit", acctA, home, trail.Settings{})
+	e.ingest(acctA+"/"+home+"/ConsoleLogin", acctA+"/"+home+"/RunInstances", acctA+"/"+home+"/ConsoleLogin")
+	e.snk.fail = true
+	if err := e.w.Sync(ctx); err == nil {
+		t.Fatal("Sync succeeded although the sink failed")
+	}
+	e.sync()
+	if len(e.snk.applied) != 2 || e.snk.offered != 4 {
+		t.Errorf("%d points applied of %d offered, want 2 of 2 + 2", len(e.snk.applied), e.snk.offered)
+	}
+	if n := len(e.events(acctA, home, acctA+"_CloudTrail_"+home)); n != 3 {
+		t.Errorf("the stream has %d events, want 3 (no duplicates)", n)
+	}
+	// Events after the retry are consumed once, too.
+	e.ingest(acctA + "/" + home + "/ConsoleLogin")
+	e.sync()
+	if len(e.snk.applied) != 3 || e.snk.offered != 5 {
+		t.Errorf("%d points applied of %d offered, want 3 of 5", len(e.snk.applied), e.snk.offered)
+	}
+	if n := len(e.events(acctA, home, acctA+"_CloudTrail_"+home)); n != 4 {
+		t.Errorf("the stream has %d events, want 4", n)
 	}
 }
