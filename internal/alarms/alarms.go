@@ -384,43 +384,70 @@ func transitionID(arn string, created time.Time, n int64) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// change is a state change an evaluation decided on.
+type change struct {
+	a                         *Alarm
+	state, reason, reasonData string
+	events                    []string
+}
+
 // transition commits a state change, its history item and its
 // notifications in one transaction.
 func (e *Engine) transition(ctx context.Context, a *Alarm, state, reason, reasonData string, now time.Time, events []string) error {
-	b := *a
-	b.State, b.StateReason, b.StateReasonData = state, reason, reasonData
-	b.StateUpdated, b.StateTransitioned = now, now
-	b.Transitions++
-	tid := transitionID(b.ARN(), b.Created, b.Transitions)
+	return e.commitChanges(ctx, now, []change{{a: a, state: state, reason: reason, reasonData: reasonData, events: events}})
+}
+
+// commitChanges commits state changes (with their history items and
+// notifications) in one transaction, then applies them in memory (e.mu
+// held): an evaluation pass that changes many alarms commits once, so
+// the lock that PutSourced needs is held for one commit, not one per
+// alarm. If the commit fails no alarm changes; the next evaluation
+// decides again.
+func (e *Engine) commitChanges(ctx context.Context, now time.Time, cs []change) error {
+	if len(cs) == 0 {
+		return nil
+	}
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := e.saveAlarm(ctx, tx, &b); err != nil {
-		return err
-	}
-	hd := map[string]any{"version": "1.0",
-		"oldState": stateView(a.State, a.StateReason, a.StateReasonData),
-		"newState": stateView(state, reason, reasonData)}
-	if err := e.addHistory(ctx, tx, &b, now, "StateUpdate", fmt.Sprintf("Alarm updated from %s to %s", a.State, state), hd); err != nil {
-		return err
-	}
+	next := make([]Alarm, len(cs))
 	queued := 0
-	if b.ActionsEnabled {
-		subject, msg := notification(&b, a.State, now, events)
-		for _, topic := range b.actionsFor(state) {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO cw_outbox VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-				tid, topic, b.Account, b.Region, b.Name, subject, msg, now); err != nil {
-				return fmt.Errorf("alarms: queue notification: %w", err)
-			}
-			queued++
+	for i, c := range cs {
+		a := c.a
+		b := *a
+		b.State, b.StateReason, b.StateReasonData = c.state, c.reason, c.reasonData
+		b.StateUpdated, b.StateTransitioned = now, now
+		b.Transitions++
+		tid := transitionID(b.ARN(), b.Created, b.Transitions)
+		if err := e.saveAlarm(ctx, tx, &b); err != nil {
+			return err
 		}
+		hd := map[string]any{"version": "1.0",
+			"oldState": stateView(a.State, a.StateReason, a.StateReasonData),
+			"newState": stateView(c.state, c.reason, c.reasonData)}
+		if err := e.addHistory(ctx, tx, &b, now, "StateUpdate", fmt.Sprintf("Alarm updated from %s to %s", a.State, c.state), hd); err != nil {
+			return err
+		}
+		if b.ActionsEnabled {
+			subject, msg := notification(&b, a.State, now, c.events)
+			for _, topic := range b.actionsFor(c.state) {
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO cw_outbox VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+					tid, topic, b.Account, b.Region, b.Name, subject, msg, now); err != nil {
+					return fmt.Errorf("alarms: queue notification: %w", err)
+				}
+				queued++
+			}
+		}
+		next[i] = b
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("alarms: commit transition: %w", err)
 	}
-	*a = b
+	for i, c := range cs {
+		*c.a = next[i]
+	}
 	if queued > 0 {
 		e.signal(e.outWake)
 	}
@@ -453,18 +480,34 @@ func (e *Engine) evaluatePending(ctx context.Context) {
 		return
 	}
 	now := e.clk.Now().UTC()
+	var cs []change
 	for _, a := range e.alarms {
 		s, err := a.source()
 		if err != nil {
 			continue
 		}
 		if e.pending[metricKey(s.q.Account, s.q.Region, s.q.Namespace, s.q.MetricName, s.q.Dimensions)] {
-			if err := e.evalAlarm(ctx, a, now); err != nil {
-				e.log.Warn("alarms: evaluate", "alarm", a.Name, "err", err)
-			}
+			cs = e.decideInto(cs, a, now)
 		}
 	}
 	e.pending = map[string]bool{}
+	if err := e.commitChanges(ctx, now, cs); err != nil {
+		e.log.Warn("alarms: commit state changes", "alarms", len(cs), "err", err)
+	}
+}
+
+// decideInto evaluates a at now and appends the change it needs, if any
+// (e.mu held).
+func (e *Engine) decideInto(cs []change, a *Alarm, now time.Time) []change {
+	c, err := e.decide(a, now)
+	if err != nil {
+		e.log.Warn("alarms: evaluate", "alarm", a.Name, "err", err)
+		return cs
+	}
+	if c != nil {
+		cs = append(cs, *c)
+	}
+	return cs
 }
 
 // evaluateAll evaluates every alarm (the tick).
@@ -472,21 +515,34 @@ func (e *Engine) evaluateAll(ctx context.Context) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clk.Now().UTC()
+	var cs []change
 	for _, a := range e.alarms {
-		if err := e.evalAlarm(ctx, a, now); err != nil {
-			e.log.Warn("alarms: evaluate", "alarm", a.Name, "err", err)
-		}
+		cs = e.decideInto(cs, a, now)
 	}
 	e.pending = map[string]bool{}
+	if err := e.commitChanges(ctx, now, cs); err != nil {
+		e.log.Warn("alarms: commit state changes", "alarms", len(cs), "err", err)
+	}
 }
 
-// evalAlarm evaluates a at now (e.mu held). The evaluation range is the
-// EvaluationPeriods periods (aligned to the period) ending with the
-// current period when it has data yet, else with the last complete one.
+// evalAlarm evaluates a at now and commits the change of state it needs
+// (e.mu held).
 func (e *Engine) evalAlarm(ctx context.Context, a *Alarm, now time.Time) error {
+	c, err := e.decide(a, now)
+	if err != nil || c == nil {
+		return err
+	}
+	return e.commitChanges(ctx, now, []change{*c})
+}
+
+// decide evaluates a at now: the change of state it needs, or nil (e.mu
+// held). The evaluation range is the EvaluationPeriods periods (aligned
+// to the period) ending with the current period when it has data yet,
+// else with the last complete one.
+func (e *Engine) decide(a *Alarm, now time.Time) (*change, error) {
 	s, err := a.source()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := s.period
 	if p < time.Minute {
@@ -526,7 +582,7 @@ func (e *Engine) evalAlarm(ctx context.Context, a *Alarm, now time.Time) error {
 		DatapointsToAlarm: a.DatapointsToAlarm, TreatMissingData: a.TreatMissingData, Statistic: s.stat,
 		Period: int(p / time.Second), Current: a.State, Points: pts, Now: now})
 	if r.State == a.State {
-		return nil
+		return nil, nil
 	}
 	var events []string
 	if r.State == alarmrule.Alarm {
@@ -539,7 +595,7 @@ func (e *Engine) evalAlarm(ctx context.Context, a *Alarm, now time.Time) error {
 			events = events[len(events)-10:]
 		}
 	}
-	return e.transition(ctx, a, r.State, r.Reason, r.ReasonData, now, events)
+	return &change{a: a, state: r.State, reason: r.Reason, reasonData: r.ReasonData, events: events}, nil
 }
 
 // fillBands sets each point's anomaly band from the BandWindow periods

@@ -492,3 +492,67 @@ func TestSubjectLength(t *testing.T) {
 		t.Fatalf("subject %d %q", len(s), s)
 	}
 }
+
+// An evaluation pass commits the state changes of all its alarms in one
+// transaction (the engine's lock is held for one commit, not one per
+// alarm): if the commit fails, no alarm of the pass changes, and the next
+// pass changes them all, with their history and notifications.
+func TestPassCommitsChangesTogether(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	names := []string{"a1", "a2", "a3"}
+	for _, n := range names {
+		if err := f.e.PutAlarm(ctx, basicAlarm(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.e.drain(ctx)
+	f.pub.sent = nil
+	// A history row in the way of the pass's second item makes its
+	// transaction fail.
+	f.e.mu.Lock()
+	blocker := f.e.histID + 2
+	f.e.mu.Unlock()
+	if _, err := f.st.DB().Exec(`INSERT INTO cw_history VALUES (?, 'x', 'x', 'x', now(), 'x', 'x', '{}')`, blocker); err != nil {
+		t.Fatal(err)
+	}
+	f.put("Logins", f.clk.Now(), 4)
+	f.e.evaluatePending(ctx)
+	for _, n := range names {
+		if a := f.alarm(n); a.State != alarmrule.OK || a.Transitions != 1 {
+			t.Errorf("after the failed pass %s is %s with %d transitions, want OK with 1 (unchanged)", n, a.State, a.Transitions)
+		}
+	}
+	if _, err := f.st.DB().Exec(`DELETE FROM cw_history WHERE id = ?`, blocker); err != nil {
+		t.Fatal(err)
+	}
+	f.e.evaluateAll(ctx)
+	for _, n := range names {
+		if a := f.alarm(n); a.State != alarmrule.Alarm || a.Transitions != 2 {
+			t.Errorf("after the next pass %s is %s with %d transitions, want ALARM with 2", n, a.State, a.Transitions)
+		}
+	}
+	f.e.drain(ctx)
+	if f.pub.count() != 3 {
+		t.Errorf("sent %d notifications, want 3", f.pub.count())
+	}
+	f.reopen()
+	h, err := f.e.History(ctx, HistoryFilter{Account: acct, Region: region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := 0
+	for _, x := range h {
+		if x.Kind == "StateUpdate" && x.Summary == "Alarm updated from OK to ALARM" {
+			updates++
+		}
+	}
+	if updates != 3 {
+		t.Errorf("history after restart has %d OK → ALARM items, want 3", updates)
+	}
+	for _, n := range names {
+		if a := f.alarm(n); a.State != alarmrule.Alarm {
+			t.Errorf("after restart %s is %s", n, a.State)
+		}
+	}
+}
