@@ -524,6 +524,7 @@ func (s *Store) publish(p *appendPlan) {
 		}
 	}
 	s.nextSeq += int64(len(p.accepted))
+	s.lastSeq.Store(s.nextSeq - 1)
 	s.nextBlock = p.nextBlock
 	s.lastIngest = p.ingestTime
 }

@@ -46,11 +46,9 @@ func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
 }
 
 // LastSeq returns the sequence number of the newest committed event (0 when
-// the store is empty).
+// the store is empty). It does not wait for an append in progress.
 func (s *Store) LastSeq() int64 {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.nextSeq - 1
+	return s.lastSeq.Load()
 }
 
 func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]Event, error) {

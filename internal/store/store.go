@@ -85,6 +85,9 @@ type Store struct {
 	blkApp    *duckdb.Appender
 	nextSeq   int64
 	nextBlock int64
+	// lastSeq is nextSeq-1 as of the last commit, readable without wmu
+	// (which an append holds through its fsync and COMMIT).
+	lastSeq atomic.Int64
 	// lastIngest is the ingest time of the newest committed event; ingest
 	// times never go backwards in sequence order.
 	lastIngest time.Time
@@ -315,6 +318,7 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("read last block: %w", err)
 	}
 	s.nextSeq = maxSeq.Int64 + 1
+	s.lastSeq.Store(maxSeq.Int64)
 	s.nextBlock = maxBlock.Int64 + 1
 	var lastIngest sql.NullTime
 	if err := s.db.QueryRowContext(ctx, `SELECT max(ingest_time) FROM events`).Scan(&lastIngest); err != nil {
