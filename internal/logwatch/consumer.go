@@ -120,12 +120,12 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		return 0, err
 	}
 	cur := w.cs.cur
-	last := w.st.LastSeq()
+	last := w.st.CommittedSeq()
 	if cur >= last {
 		return 0, w.saveCursor(ctx)
 	}
-	// The configuration is read after LastSeq: a trail wired to a group
-	// later was wired after every event up to last was committed.
+	// The configuration is read after CommittedSeq: a trail wired to a
+	// group later was wired after every event up to last was committed.
 	snap, err := w.current(ctx)
 	if err != nil {
 		return 0, err
@@ -184,7 +184,7 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		return 0, err
 	}
 	w.cs.cur = last
-	if last >= w.st.LastSeq() || w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
+	if last >= w.st.CommittedSeq() || w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
 		if err := w.saveCursor(ctx); err != nil {
 			return 0, err
 		}

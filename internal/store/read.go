@@ -46,8 +46,21 @@ func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
 }
 
 // LastSeq returns the sequence number of the newest committed event (0 when
-// the store is empty). It does not wait for an append in progress.
+// the store is empty). It takes the writer lock, so it waits for an append
+// in progress: after reading the clock and then LastSeq, every event
+// received before the clock reading has a sequence number at most LastSeq
+// (delivery closes its windows on that).
 func (s *Store) LastSeq() int64 {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.nextSeq - 1
+}
+
+// CommittedSeq is LastSeq without waiting for an append in progress (which
+// holds the writer lock through its fsync and COMMIT): the newest event
+// committed so far, without LastSeq's guarantee about the clock. The
+// log-group consumer asks it at every step.
+func (s *Store) CommittedSeq() int64 {
 	return s.lastSeq.Load()
 }
 
