@@ -22,7 +22,9 @@ var floors = map[string]int{
 	"clock": 0, "config": 0, "event": 0, "sigv4": 0, "layout": 0,
 	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	"filterpattern": 0,
-	"alarmrule":     0,
+	// columnar: a record shredded into typed columns and rebuilt.
+	"columnar":  0,
+	"alarmrule": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
@@ -34,6 +36,8 @@ var floors = map[string]int{
 	// cis commands and the server's start-up.
 	"cisclient": 2,
 	"alarms":    2,
+	// compact: moves sealed events into the store's columnar tier.
+	"compact": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,

@@ -25,6 +25,7 @@ type Config struct {
 	Data string `yaml:"data"`
 
 	History     History     `yaml:"history"`
+	Storage     Storage     `yaml:"storage"`
 	Limits      Limits      `yaml:"limits"`
 	Delivery    Delivery    `yaml:"delivery"`
 	ObjectStore ObjectStore `yaml:"object_store"`
@@ -125,6 +126,19 @@ type History struct {
 	// LookupRateLimit is LookupEvents calls per second per account and
 	// region (0 = unlimited; 2 emulates AWS's throttling).
 	LookupRateLimit float64 `yaml:"lookup_rate_limit"`
+}
+
+// Storage tunes the event store's columnar tier (docs/storage.md).
+type Storage struct {
+	// CompactAfter is how long after ingestion an event is sealed and may
+	// move from the hot tail to the columnar files (default 10m).
+	CompactAfter time.Duration `yaml:"compact_after"`
+	// CompactMinEvents is how many sealed events make a compaction
+	// worthwhile (default 100,000): fewer wait, for larger files.
+	CompactMinEvents int64 `yaml:"compact_min_events"`
+	// CompactMaxWait is how long a sealed event waits for CompactMinEvents
+	// at most (default 1h).
+	CompactMaxWait time.Duration `yaml:"compact_max_wait"`
 }
 
 // Limits bound what one request may carry.
@@ -256,6 +270,7 @@ func Default() Config {
 			MaxEventsPerRequest: 10000,
 			MemoryBytes:         1 << 30,
 		},
+		Storage:     Storage{CompactAfter: 10 * time.Minute, CompactMinEvents: 100_000, CompactMaxWait: time.Hour},
 		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20, DigestInterval: time.Hour, KeyRotation: 30 * 24 * time.Hour},
 		ObjectStore: ObjectStore{Type: "fs"},
 	}
@@ -360,6 +375,15 @@ func (c *Config) Validate() error {
 	}
 	if m := c.Notifications.SMTP; m.Port < 0 || m.Port > 65535 {
 		return &ValidationError{"notifications.smtp.port", fmt.Sprint(m.Port), "must be a TCP port (default 587)"}
+	}
+	if c.Storage.CompactAfter < 0 {
+		return &ValidationError{"storage.compact_after", c.Storage.CompactAfter.String(), "must be a positive duration such as 10m"}
+	}
+	if c.Storage.CompactMinEvents < 0 {
+		return &ValidationError{"storage.compact_min_events", fmt.Sprint(c.Storage.CompactMinEvents), "must be positive"}
+	}
+	if c.Storage.CompactMaxWait < 0 {
+		return &ValidationError{"storage.compact_max_wait", c.Storage.CompactMaxWait.String(), "must be a positive duration such as 1h"}
 	}
 	if c.History.RetentionDays < 0 {
 		return &ValidationError{"history.retention_days", fmt.Sprint(c.History.RetentionDays), "must be 0 (keep forever) or positive"}

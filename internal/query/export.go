@@ -154,15 +154,32 @@ func ExportParquet(ctx context.Context, st *store.Store, opts ExportOptions) (*E
 	if err := ensureUDF(db, conn); err != nil {
 		return nil, err
 	}
-	scope := Options{Accounts: opts.Accounts, AllAccounts: len(opts.Accounts) == 0}
-	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(TableName)+` AS `+viewSQL(scope)); err != nil {
-		return nil, fmt.Errorf("create event view: %w", err)
+	if err := ensureRebuildUDF(db, conn); err != nil {
+		return nil, err
 	}
+	scope := Options{Accounts: opts.Accounts, AllAccounts: len(opts.Accounts) == 0}
 	defer conn.ExecContext(context.Background(), `DROP VIEW IF EXISTS temp.`+quoteIdent(TableName))
 
 	reader := newRecordReader(st)
 	defer reader.close()
 	qctx := context.WithValue(ctx, readerKey{}, reader)
+
+	// As in Run: the view over both tiers and the transaction that reads
+	// it are one moment's.
+	snap, err := st.SnapshotCold(opts.Accounts, func(cs *store.ColdSnapshot) error {
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(TableName)+` AS `+viewSQL(scope, cs.Files)); err != nil {
+			return fmt.Errorf("create event view: %w", err)
+		}
+		if _, err := conn.ExecContext(qctx, `BEGIN TRANSACTION READ ONLY`); err != nil {
+			return fmt.Errorf("begin read-only transaction: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Release()
+	defer conn.ExecContext(context.Background(), `ROLLBACK`)
 
 	from := ` FROM temp.` + quoteIdent(TableName) + ` WHERE ` + exportWhere(opts)
 	var total int64

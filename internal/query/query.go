@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/columnar"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -126,22 +127,39 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 			conn.ExecContext(context.Background(), `DROP VIEW IF EXISTS temp.`+quoteIdent(views[i]))
 		}
 	}()
-	if _, err := conn.ExecContext(tctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(TableName)+` AS `+viewSQL(opts)); err != nil {
-		return nil, timeoutOr(ctx, tctx, fmt.Errorf("create event view: %w", err))
+	if err := ensureRebuildUDF(db, conn); err != nil {
+		return nil, err
 	}
-	for _, id := range c.idTables {
-		if _, err := conn.ExecContext(tctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(id)+` AS SELECT * FROM temp.`+quoteIdent(TableName)); err != nil {
-			return nil, timeoutOr(ctx, tctx, fmt.Errorf("create event view: %w", err))
-		}
-	}
-
 	reader := newRecordReader(st)
 	defer reader.close()
 	qctx := context.WithValue(tctx, readerKey{}, reader)
 
-	if _, err := conn.ExecContext(qctx, `BEGIN TRANSACTION READ ONLY`); err != nil {
-		return nil, timeoutOr(ctx, tctx, fmt.Errorf("begin read-only transaction: %w", err))
+	// The view over both tiers is made, and the read-only transaction
+	// begun, while no compaction can move events between them: the
+	// events table the transaction sees and the columnar files the view
+	// names are the same moment's.
+	var scope []string
+	if !opts.AllAccounts {
+		scope = opts.Accounts
 	}
+	snap, err := st.SnapshotCold(scope, func(cs *store.ColdSnapshot) error {
+		if _, err := conn.ExecContext(tctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(TableName)+` AS `+viewSQL(opts, cs.Files)); err != nil {
+			return fmt.Errorf("create event view: %w", err)
+		}
+		for _, id := range c.idTables {
+			if _, err := conn.ExecContext(tctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(id)+` AS SELECT * FROM temp.`+quoteIdent(TableName)); err != nil {
+				return fmt.Errorf("create event view: %w", err)
+			}
+		}
+		if _, err := conn.ExecContext(qctx, `BEGIN TRANSACTION READ ONLY`); err != nil {
+			return fmt.Errorf("begin read-only transaction: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, timeoutOr(ctx, tctx, err)
+	}
+	defer snap.Release()
 	defer conn.ExecContext(context.Background(), `ROLLBACK`)
 
 	res := &Result{}
@@ -239,8 +257,10 @@ var Columns = []string{
 	"serviceEventDetails", "eventJson",
 }
 
-// viewSQL is the body of the cloudtrail_events view for opts' scope.
-func viewSQL(opts Options) string {
+// viewSQL is the body of the cloudtrail_events view for opts' scope: the
+// hot events (the events table, records read through __ot_record) and the
+// columnar files, whose typed columns are read directly.
+func viewSQL(opts Options, files []string) string {
 	where := "TRUE"
 	if !opts.AllAccounts {
 		q := make([]string, len(opts.Accounts))
@@ -249,7 +269,7 @@ func viewSQL(opts Options) string {
 		}
 		where = "account IN (" + strings.Join(q, ", ") + ")"
 	}
-	return `SELECT
+	hot := `SELECT
 	j->>'eventVersion' AS eventVersion,
 	json_transform(j->'userIdentity', ` + userIdentityType + `) AS userIdentity,
 	event_time AS eventTime,
@@ -279,6 +299,51 @@ func viewSQL(opts Options) string {
 	json_transform(j->'serviceEventDetails', ` + mapType + `) AS serviceEventDetails,
 	j AS eventJson
 FROM (SELECT *, ` + recordFunc + `(block, idx)::JSON AS j FROM main.events WHERE ` + where + `)`
+	if len(files) == 0 {
+		return hot
+	}
+	return hot + " UNION ALL " + coldViewSQL(files)
+}
+
+// coldViewSQL is the columnar files' branch of the view: the same columns
+// and types as the hot branch, from the files' typed columns. Only
+// eventJson is rebuilt row by row, and only for the rows that reach it.
+// The files are already limited to the caller's accounts.
+func coldViewSQL(files []string) string {
+	rebuild := make([]string, len(columnar.Columns))
+	for i, c := range columnar.Columns {
+		rebuild[i] = quoteIdent(c.Name)
+	}
+	return `SELECT
+	"eventVersion" AS eventVersion,
+	"userIdentity" AS userIdentity,
+	"eventTime" AS eventTime,
+	"eventSource" AS eventSource,
+	"eventName" AS eventName,
+	region AS awsRegion,
+	nullif(_source_ip, '') AS sourceIPAddress,
+	"userAgent" AS userAgent,
+	nullif(_error_code, '') AS errorCode,
+	"errorMessage" AS errorMessage,
+	json_transform("requestParameters"::JSON, ` + mapType + `) AS requestParameters,
+	json_transform("responseElements"::JSON, ` + mapType + `) AS responseElements,
+	json_transform("additionalEventData"::JSON, ` + mapType + `) AS additionalEventData,
+	"requestID" AS requestID,
+	"eventID" AS eventID,
+	_read_only AS readOnly,
+	json_transform("resources"::JSON, ` + resourcesType + `) AS resources,
+	"eventType" AS eventType,
+	"apiVersion" AS apiVersion,
+	"managementEvent" AS managementEvent,
+	account AS recipientAccountId,
+	"sharedEventID" AS sharedEventID,
+	"vpcEndpointId" AS vpcEndpointId,
+	_category AS eventCategory,
+	"tlsDetails" AS tlsDetails,
+	"sessionCredentialFromConsole" AS sessionCredentialFromConsole,
+	json_transform("serviceEventDetails"::JSON, ` + mapType + `) AS serviceEventDetails,
+	` + rebuildFunc + `(` + strings.Join(rebuild, ", ") + `)::JSON AS eventJson
+FROM ` + store.ParquetSource(files)
 }
 
 // Check validates q as Run would, without running it: nil, an

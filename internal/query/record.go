@@ -10,6 +10,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/opentrail/opentrail/internal/columnar"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -20,6 +21,9 @@ import (
 const (
 	internalPrefix = "__ot_"
 	recordFunc     = internalPrefix + "record"
+	// rebuildFunc rebuilds a columnar row's record JSON from its
+	// columns (internal/columnar).
+	rebuildFunc = internalPrefix + "rebuild"
 )
 
 // recordReader reads stored records through the store's block cache for
@@ -136,5 +140,50 @@ func ensureUDF(db *sql.DB, conn *sql.Conn) error {
 		return fmt.Errorf("register %s: %w", recordFunc, err)
 	}
 	registered[db] = true
+	return nil
+}
+
+// rebuildUDF is __ot_rebuild(columns of columnar.Columns…) → VARCHAR, the
+// record's JSON rebuilt from a columnar file's row, byte for byte as
+// received.
+type rebuildUDF struct{}
+
+func (*rebuildUDF) Config() duckdb.ScalarFuncConfig {
+	anyType, _ := duckdb.NewTypeInfo(duckdb.TYPE_ANY)
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	return duckdb.ScalarFuncConfig{
+		VariadicTypeInfo:    anyType,
+		ResultTypeInfo:      varchar,
+		SpecialNullHandling: true,
+	}
+}
+
+func (*rebuildUDF) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(args []driver.Value) (any, error) {
+		vals := make([]any, len(args))
+		for i, a := range args {
+			vals[i] = a
+		}
+		b, err := columnar.Rebuild(vals)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rebuildFunc, err)
+		}
+		return string(b), nil
+	}}
+}
+
+var rebuildRegistered = map[*sql.DB]bool{}
+
+// ensureRebuildUDF registers __ot_rebuild on conn's database once.
+func ensureRebuildUDF(db *sql.DB, conn *sql.Conn) error {
+	registerMu.Lock()
+	defer registerMu.Unlock()
+	if rebuildRegistered[db] {
+		return nil
+	}
+	if err := duckdb.RegisterScalarUDF(conn, rebuildFunc, &rebuildUDF{}); err != nil {
+		return fmt.Errorf("register %s: %w", rebuildFunc, err)
+	}
+	rebuildRegistered[db] = true
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/compact"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
@@ -48,11 +49,12 @@ type Server struct {
 	cfg config.Config
 	log *slog.Logger
 
-	dir      *auth.Directory
-	verifier *sigv4.Verifier
-	reg      *metrics.Registry
-	store    *store.Store
-	ingester *ingest.Ingester
+	dir       *auth.Directory
+	verifier  *sigv4.Verifier
+	reg       *metrics.Registry
+	store     *store.Store
+	ingester  *ingest.Ingester
+	compactor *compact.Compactor
 
 	buckets   objstore.Buckets
 	fsBuckets *objstore.FSBuckets // nil unless the built-in store is in use
@@ -130,6 +132,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s.store = st
 	s.ingester = ingest.New(st, ingest.Options{Logger: logger, Metrics: s.reg})
+	s.compactor = compact.New(st, compact.Options{After: cfg.Storage.CompactAfter, MinEvents: cfg.Storage.CompactMinEvents,
+		MaxWait: cfg.Storage.CompactMaxWait, Clock: s.clock, Logger: logger})
 
 	tokenKey, err := s.tokenKey(ctx)
 	if err != nil {
@@ -380,6 +384,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("start alarms: %w", err)
 	}
 	s.logwatch.Start()
+	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
 
@@ -422,6 +427,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.logwatch.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.compactor.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.alarms.Close(shutdownCtx); err != nil {

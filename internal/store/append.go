@@ -562,6 +562,9 @@ func (s *Store) storedEvents(ctx context.Context, hits []uint64) (map[eventKey][
 	for _, h := range hits {
 		args = append(args, int64(h))
 	}
+	// The hot rows and the columnar files are read as one moment's.
+	s.cold.mu.RLock()
+	defer s.cold.mu.RUnlock()
 	rows, err := s.db.QueryContext(ctx, `SELECT block, idx, account FROM events WHERE eid_hash IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check event ids: %w", err)
@@ -597,6 +600,9 @@ func (s *Store) storedEvents(ctx context.Context, hits []uint64) (map[eventKey][
 			raw := b[p.idx]
 			stored[eventKey{p.account, fastjson.GetString(raw, "eventID")}] = raw
 		}
+	}
+	if err := s.coldStored(ctx, args, stored); err != nil {
+		return nil, err
 	}
 	return stored, nil
 }

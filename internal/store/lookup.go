@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -65,6 +67,7 @@ type lookupPlan struct {
 	selective  bool     // an attribute the day index narrows (selAttr)
 	selAttr    Attr     // the first attribute the day index knows
 	accounts   []string // q.Accounts, for the day index
+	region     string   // q.Region, for choosing columnar files
 	start, end time.Time
 	limit      int
 }
@@ -76,7 +79,7 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("lookup: limit must be positive")
 	}
-	p := &lookupPlan{accounts: q.Accounts, start: q.Start, end: q.End, limit: q.Limit}
+	p := &lookupPlan{accounts: q.Accounts, region: q.Region, start: q.Start, end: q.End, limit: q.Limit}
 	// Attribute predicates first: DuckDB evaluates pushed-down filters in
 	// the order written, and these are the most selective.
 	for _, a := range q.Attrs {
@@ -261,15 +264,48 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 		}
 		a = append(a, hi.UTC())
 	}
-	q := "SELECT seq, ingest_time, block, idx FROM events"
+	where := ""
 	if len(w) > 0 {
-		q += " WHERE " + strings.Join(w, " AND ")
+		where = strings.Join(w, " AND ")
 	}
-	q += " ORDER BY event_time DESC, seq DESC LIMIT ?"
-	a = append(a, limit)
-	evs, err := s.queryEvents(ctx, q, a...)
+	s.cold.mu.RLock()
+	defer s.cold.mu.RUnlock()
+	q := "SELECT seq, ingest_time, block, idx FROM events"
+	if where != "" {
+		q += " WHERE " + where
+	}
+	evs, err := s.queryEvents(ctx, q+" ORDER BY event_time DESC, seq DESC LIMIT ?", append(a, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
-	return evs, nil
+	// The columnar files of the plan's accounts and region whose days
+	// meet the slice.
+	files := s.filesWhere(func(f ColdFile) bool {
+		if len(p.accounts) > 0 && !slices.Contains(p.accounts, f.Account) {
+			return false
+		}
+		if p.region != "" && f.Region != p.region {
+			return false
+		}
+		if !lo.IsZero() && f.MaxTime.Before(lo.UTC()) {
+			return false
+		}
+		return hi.IsZero() || !f.MinTime.After(hi.UTC())
+	})
+	if len(files) == 0 {
+		return evs, nil
+	}
+	cevs, err := s.coldEvents(ctx, files, where, a, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	// Both lists are newest first; merge them and keep limit.
+	all := append(evs, cevs...)
+	slices.SortFunc(all, func(x, y Event) int {
+		if c := y.Rec.EventTime.Compare(x.Rec.EventTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.Seq, x.Seq)
+	})
+	return all[:min(len(all), limit)], nil
 }

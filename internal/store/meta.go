@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Cursor returns the sequence number a consumer has processed through (0
@@ -134,15 +135,21 @@ func (s *Store) channels(ctx context.Context, where string, args ...any) ([]Chan
 // ApplyRetention deletes events older than the retention period (by both
 // eventTime and ingestion time, so events imported late still reach the
 // consumers), except imported events unless Options.RetentionCoversImported,
-// and blocks none of whose events remain. It returns how many
-// events it deleted; with no retention configured it does nothing.
+// and blocks none of whose events remain. In the columnar tier it removes
+// whole files: a file goes when all its events are past the cutoff (so an
+// event may outlive the period by up to a day of its file). It returns how
+// many events it deleted; with no retention configured it does nothing.
 func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	if s.opts.Retention <= 0 {
 		return 0, nil
 	}
 	cutoff := s.opts.Now().Add(-s.opts.Retention).UTC()
+	s.cold.compact.Lock()
+	defer s.cold.compact.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.cold.mu.Lock()
+	defer s.cold.mu.Unlock()
 	q := `DELETE FROM events WHERE event_time < ? AND ingest_time < ?`
 	if !s.opts.RetentionCoversImported {
 		q += ` AND imported IS NOT TRUE`
@@ -152,15 +159,28 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	coldN, err := s.expireColdFiles(ctx, cutoff)
+	if err != nil {
+		return n, err
+	}
+	n += coldN
 	if n == 0 {
 		return 0, nil
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`); err != nil {
-		return n, fmt.Errorf("apply retention: %w", err)
+	// Blocks are kept while an SQL query that began earlier may read them
+	// (sweep); retention leaves them to the next sweep when one runs.
+	if !s.cold.oldReaders() {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE block NOT IN (SELECT DISTINCT block FROM events)`); err != nil {
+			return n, fmt.Errorf("apply retention: %w", err)
+		}
 	}
 	// Day-index rows older than every remaining event go, and the
 	// in-memory set is rebuilt so those days can be indexed again.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM lookup_days WHERE day < (SELECT coalesce(min(epoch(event_time)) // 86400, 0) FROM events)`); err != nil {
+	oldest := `(SELECT min(epoch(event_time)) // 86400 FROM events)`
+	for _, f := range s.cold.files {
+		oldest = fmt.Sprintf("least(%s, %d)", oldest, f.MinTime.Unix()/86400)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM lookup_days WHERE day < coalesce(`+oldest+`, 0)`); err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
 	days, err := s.loadDays(ctx)
@@ -169,31 +189,46 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	}
 	s.days = days
 	// Segment files no block points into any more go too.
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT seg FROM blocks`)
-	if err != nil {
+	if err := s.dropDeadSegments(ctx); err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
-	live := map[int64]bool{}
-	for rows.Next() {
-		var seg int64
-		if err := rows.Scan(&seg); err != nil {
-			rows.Close()
-			return n, fmt.Errorf("apply retention: %w", err)
+	return n, nil
+}
+
+// expireColdFiles removes the columnar files all of whose events are past
+// cutoff (sparing files with imported events unless retention covers
+// them) and returns how many events they held. The caller holds cold.mu.
+func (s *Store) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, error) {
+	var gone []ColdFile
+	kept := s.cold.files[:0:0]
+	for _, f := range s.cold.files {
+		if f.MaxTime.Before(cutoff) && f.MaxIngest.Before(cutoff) && (f.ImportedRows == 0 || s.opts.RetentionCoversImported) {
+			gone = append(gone, f)
+		} else {
+			kept = append(kept, f)
 		}
-		live[seg] = true
 	}
-	rows.Close()
-	ids, err := segmentIDs(s.segs.dir)
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return n, fmt.Errorf("apply retention: %w", err)
+		return 0, fmt.Errorf("apply retention: %w", err)
 	}
-	for _, id := range ids {
-		if live[id] {
-			continue
+	defer tx.Rollback()
+	var n int64
+	for _, f := range gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM columnar_files WHERE path = ?`, f.Path); err != nil {
+			return 0, fmt.Errorf("apply retention: %w", err)
 		}
-		if err := s.segs.remove(id); err != nil {
-			return n, err
-		}
+		n += f.Rows
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("apply retention: %w", err)
+	}
+	s.cold.files = kept
+	for _, f := range gone {
+		s.removeColdFile(s.coldPath(f.Path))
 	}
 	return n, nil
 }
@@ -201,7 +236,7 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 // Stats describes the store for metrics.
 type Stats struct {
 	Events    int64 // events stored
-	DiskBytes int64 // size of the database file, its WAL and the record segments
+	DiskBytes int64 // size of the database file, its WAL, the record segments and the columnar files
 }
 
 // Stats counts the stored events and measures the files on disk.
@@ -210,6 +245,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&st.Events); err != nil {
 		return st, fmt.Errorf("count events: %w", err)
 	}
+	st.Events += s.coldCount()
+	st.DiskBytes += s.coldBytes()
 	for _, name := range []string{DBFile, DBFile + ".wal"} {
 		if fi, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
 			st.DiskBytes += fi.Size()

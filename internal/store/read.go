@@ -17,13 +17,28 @@ import (
 
 // ReadAfter returns up to limit events with sequence numbers greater than
 // seq, in sequence order. Consumers (trail delivery, detectors) read the
-// committed stream with it.
+// committed stream with it; a consumer behind the columnar tier's line
+// reads the compacted events back from their files.
 func (s *Store) ReadAfter(ctx context.Context, seq int64, limit int) ([]Event, error) {
-	evs, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	s.cold.mu.RLock()
+	defer s.cold.mu.RUnlock()
+	var evs []Event
+	if seq < s.cold.through {
+		files := s.filesWhere(func(f ColdFile) bool { return f.MaxSeq > seq })
+		var err error
+		if evs, err = s.coldEvents(ctx, files, `seq > ?`, []any{seq}, fmt.Sprintf(`ORDER BY seq LIMIT %d`, limit)); err != nil {
+			return nil, fmt.Errorf("read after %d: %w", seq, err)
+		}
+		if len(evs) == limit {
+			return evs, nil
+		}
+		seq = s.cold.through
+	}
+	hot, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit-len(evs))
 	if err != nil {
 		return nil, fmt.Errorf("read after %d: %w", seq, err)
 	}
-	return evs, nil
+	return append(evs, hot...), nil
 }
 
 // ReadSeqs returns the stored events with these sequence numbers, in
@@ -34,13 +49,37 @@ func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(seqs))
-	for i, v := range seqs {
-		args[i] = v
+	s.cold.mu.RLock()
+	defer s.cold.mu.RUnlock()
+	var coldArgs, hotArgs []any
+	for _, v := range seqs {
+		if v <= s.cold.through {
+			coldArgs = append(coldArgs, v)
+		} else {
+			hotArgs = append(hotArgs, v)
+		}
 	}
-	evs, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq IN (`+placeholders(len(seqs))+`) ORDER BY seq`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read %d events by sequence number: %w", len(seqs), err)
+	var evs []Event
+	if len(coldArgs) > 0 {
+		files := s.filesWhere(func(f ColdFile) bool {
+			for _, a := range coldArgs {
+				if v := a.(int64); v >= f.MinSeq && v <= f.MaxSeq {
+					return true
+				}
+			}
+			return false
+		})
+		var err error
+		if evs, err = s.coldEvents(ctx, files, `seq IN (`+placeholders(len(coldArgs))+`)`, coldArgs, `ORDER BY seq`); err != nil {
+			return nil, fmt.Errorf("read %d events by sequence number: %w", len(seqs), err)
+		}
+	}
+	if len(hotArgs) > 0 {
+		hot, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq IN (`+placeholders(len(hotArgs))+`) ORDER BY seq`, hotArgs...)
+		if err != nil {
+			return nil, fmt.Errorf("read %d events by sequence number: %w", len(seqs), err)
+		}
+		evs = append(evs, hot...)
 	}
 	return evs, nil
 }
@@ -237,11 +276,39 @@ func (c *blockCache) put(b int64, recs [][]byte) {
 // before t (0 when there is none): a consumer that starts at t resumes
 // after it. Ingest times rise with sequence numbers.
 func (s *Store) SeqBefore(ctx context.Context, t time.Time) (int64, error) {
+	s.cold.mu.RLock()
+	defer s.cold.mu.RUnlock()
 	var seq sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events WHERE ingest_time < ?`, t.UTC()).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("find sequence before %s: %w", t.UTC().Format(time.RFC3339Nano), err)
 	}
-	return seq.Int64, nil
+	if seq.Valid {
+		return seq.Int64, nil
+	}
+	// Every hot event was ingested at or after t: the answer is in the
+	// columnar tier, if anywhere.
+	var best int64
+	var straddle []ColdFile
+	for _, f := range s.cold.files {
+		switch {
+		case f.MaxIngest.Before(t):
+			best = max(best, f.MaxSeq)
+		case f.MinIngest.Before(t):
+			straddle = append(straddle, f)
+		}
+	}
+	if len(straddle) > 0 {
+		paths := make([]string, len(straddle))
+		for i, f := range straddle {
+			paths[i] = s.coldPath(f.Path)
+		}
+		var cs sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT max(_seq) FROM `+ParquetSource(paths)+` WHERE _ingest_time < ?`, t.UTC()).Scan(&cs); err != nil {
+			return 0, fmt.Errorf("find sequence before %s: %w", t.UTC().Format(time.RFC3339Nano), err)
+		}
+		best = max(best, cs.Int64)
+	}
+	return best, nil
 }
 
 // Block returns the records of one stored block, in order, through the

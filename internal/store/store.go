@@ -98,6 +98,9 @@ type Store struct {
 	cache *blockCache
 	segs  *segments
 
+	// cold is the columnar tier (cold.go).
+	cold *cold
+
 	// trailsGen counts committed changes to the trails table, so that
 	// readers holding trail settings can tell cheaply that theirs may be
 	// stale.
@@ -310,6 +313,9 @@ func (s *Store) init(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
+	if err := s.initCold(ctx); err != nil {
+		return err
+	}
 	var maxSeq, maxBlock sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last sequence: %w", err)
@@ -317,15 +323,28 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT max(block) FROM blocks`).Scan(&maxBlock); err != nil {
 		return fmt.Errorf("read last block: %w", err)
 	}
-	s.nextSeq = maxSeq.Int64 + 1
-	s.lastSeq.Store(maxSeq.Int64)
-	s.nextBlock = maxBlock.Int64 + 1
+	// Compacted events have left the events table and their blocks the
+	// blocks table: the columnar tier's line and the block floor in meta
+	// keep numbers from being used twice.
+	blockFloor, err := s.metaInt(ctx, metaBlockFloor)
+	if err != nil {
+		return err
+	}
+	last := max(maxSeq.Int64, s.cold.through)
+	s.nextSeq = last + 1
+	s.lastSeq.Store(last)
+	s.nextBlock = max(maxBlock.Int64, blockFloor) + 1
 	var lastIngest sql.NullTime
 	if err := s.db.QueryRowContext(ctx, `SELECT max(ingest_time) FROM events`).Scan(&lastIngest); err != nil {
 		return fmt.Errorf("read last ingest time: %w", err)
 	}
 	if lastIngest.Valid {
 		s.lastIngest = lastIngest.Time.UTC()
+	}
+	for _, f := range s.cold.files {
+		if f.MaxIngest.After(s.lastIngest) {
+			s.lastIngest = f.MaxIngest
+		}
 	}
 
 	committed := map[int64]int64{}
@@ -389,7 +408,13 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
+	for _, f := range s.cold.files {
+		n += f.Rows
+	}
 	ids := newIDSet(int(n))
+	if err := s.coldIDs(ctx, ids.add); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT eid_hash FROM events`)
 	if err != nil {
 		return nil, fmt.Errorf("load event ids: %w", err)
