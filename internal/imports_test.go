@@ -23,6 +23,8 @@ var floors = map[string]int{
 	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	"filterpattern": 0,
 	"alarmrule":     0,
+	// columnar: the cold tier's record codec (Parquet columns + template).
+	"columnar": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
@@ -58,6 +60,7 @@ var pure = map[string][]string{
 	"alarmrule":     nil,
 	"clock":         nil,
 	"cloudtrailarn": nil,
+	"columnar":      nil,
 	"event":         nil,
 	"filterpattern": nil,
 	"sigv4":         nil,
