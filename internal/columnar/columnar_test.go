@@ -267,3 +267,21 @@ func Example() {
 	// Get/Object {"bucketName":"b"}
 	// true <nil>
 }
+
+func BenchmarkShred(b *testing.B) {
+	raw := []byte(typical)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		Shred(raw, t0).Values()
+	}
+}
+
+func BenchmarkRebuild(b *testing.B) {
+	vals := Shred([]byte(typical), t0).Values()
+	b.SetBytes(int64(len(typical)))
+	for b.Loop() {
+		if _, err := Rebuild(vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
