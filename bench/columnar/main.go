@@ -92,7 +92,7 @@ func run(events int, span time.Duration, dir string, top int) error {
 	}
 	for _, q := range []string{
 		`CREATE TABLE shredded (account VARCHAR, region VARCHAR, ` + storeCols + `, ` + strings.Join(cols, ", ") + `)`,
-		`CREATE TABLE raw (account VARCHAR, region VARCHAR, "eventTime" TIMESTAMP, j VARCHAR)`,
+		`CREATE TABLE raw (_seq BIGINT, account VARCHAR, region VARCHAR, "eventTime" TIMESTAMP, j VARCHAR)`,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return err
@@ -152,7 +152,7 @@ func run(events int, span time.Duration, dir string, top int) error {
 				return fmt.Errorf("append: %w", err)
 			}
 			appendT += time.Since(t)
-			return rawApp.AppendRow(rec.AccountID, rec.AWSRegion, rec.EventTime, string(rec.Raw))
+			return rawApp.AppendRow(int64(n), rec.AccountID, rec.AWSRegion, rec.EventTime, string(rec.Raw))
 		})
 		t := time.Now()
 		if cerr := app.Close(); err == nil {
@@ -264,10 +264,11 @@ func breakdown(ctx context.Context, conn *sql.Conn, label, file string, n, top i
 	return nil
 }
 
-// verify rebuilds every record of file and compares it with the raw table.
+// verify rebuilds every record of file and compares it with the raw
+// table's record of the same _seq.
 func verify(ctx context.Context, conn *sql.Conn, file string, n int) error {
 	t := time.Now()
-	rows, err := conn.QueryContext(ctx, `SELECT r.j, `+columnar.SelectList("p.")+` FROM read_parquet('`+file+`') p POSITIONAL JOIN (SELECT j FROM raw ORDER BY account, region, "eventTime") r`)
+	rows, err := conn.QueryContext(ctx, `SELECT r.j, `+columnar.SelectList("p.")+` FROM read_parquet('`+file+`') p JOIN raw r USING (_seq)`)
 	if err != nil {
 		return err
 	}
