@@ -193,9 +193,6 @@ func TestRoundTripDemo(t *testing.T) {
 }
 
 func TestRoundTripCtgen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds ../shared/tools/ctgen")
-	}
 	dir := filepath.Join("..", "..", "..", "shared", "tools", "ctgen")
 	out := filepath.Join(t.TempDir(), "events.ndjson")
 	cmd := exec.Command("go", "run", ".", "--events", "5000", "--inject", "--out", out)
