@@ -267,3 +267,67 @@ func Example() {
 	// Get/Object {"bucketName":"b"}
 	// true <nil>
 }
+
+func BenchmarkShred(b *testing.B) {
+	raw := []byte(typical)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		Shred(raw, t0).Values()
+	}
+}
+
+func BenchmarkRebuild(b *testing.B) {
+	vals := Shred([]byte(typical), t0).Values()
+	b.SetBytes(int64(len(typical)))
+	for b.Loop() {
+		if _, err := Rebuild(vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestTagsStable pins each leaf's tag: stored templates name leaves by
+// tag, so renumbering them would misread every file already written.
+func TestTagsStable(t *testing.T) {
+	want := []string{
+		"eventVersion",
+		"userIdentity.type", "userIdentity.principalId", "userIdentity.arn", "userIdentity.accountId",
+		"userIdentity.accessKeyId", "userIdentity.userName", "userIdentity.invokedBy",
+		"userIdentity.identityProvider", "userIdentity.credentialId",
+		"userIdentity.sessionContext.attributes.creationDate", "userIdentity.sessionContext.attributes.mfaAuthenticated",
+		"userIdentity.sessionContext.sessionIssuer.type", "userIdentity.sessionContext.sessionIssuer.principalId",
+		"userIdentity.sessionContext.sessionIssuer.arn", "userIdentity.sessionContext.sessionIssuer.accountId",
+		"userIdentity.sessionContext.sessionIssuer.userName", "userIdentity.sessionContext.webIdFederationData",
+		"userIdentity.sessionContext.sourceIdentity", "userIdentity.sessionContext.ec2RoleDelivery",
+		"userIdentity.sessionContext.ec2IssuedInVPC",
+		"userIdentity.onBehalfOf.userId", "userIdentity.onBehalfOf.identityStoreArn",
+		"eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode",
+		"errorMessage", "requestParameters", "responseElements", "additionalEventData", "requestID", "eventID",
+		"readOnly", "resources", "eventType", "apiVersion", "managementEvent", "recipientAccountId",
+		"sharedEventID", "vpcEndpointId", "eventCategory",
+		"tlsDetails.tlsVersion", "tlsDetails.cipherSuite", "tlsDetails.clientProvidedHostHeader",
+		"sessionCredentialFromConsole", "serviceEventDetails", "annotation", "addendum",
+		"edgeDeviceDetails", "insightDetails",
+	}
+	var got []string
+	var walk func(prefix string, fs []*field)
+	walk = func(prefix string, fs []*field) {
+		for _, f := range fs {
+			if f.kind == kStruct {
+				walk(prefix+f.name+".", f.sub)
+				continue
+			}
+			if f.leaf != len(got) {
+				t.Errorf("%s%s has leaf %d, want %d", prefix, f.name, f.leaf, len(got))
+			}
+			got = append(got, prefix+f.name)
+		}
+	}
+	walk("", schema)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("leaves in tag order (0x20 up):\n%v\nwant\n%v", got, want)
+	}
+	if tagBase+len(want)-1 != 0x55 {
+		t.Errorf("last tag = %#x", tagBase+len(want)-1)
+	}
+}

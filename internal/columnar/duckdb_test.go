@@ -193,9 +193,6 @@ func TestRoundTripDemo(t *testing.T) {
 }
 
 func TestRoundTripCtgen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds ../shared/tools/ctgen")
-	}
 	dir := filepath.Join("..", "..", "..", "shared", "tools", "ctgen")
 	out := filepath.Join(t.TempDir(), "events.ndjson")
 	cmd := exec.Command("go", "run", ".", "--events", "5000", "--inject", "--out", out)
@@ -213,4 +210,81 @@ func TestRoundTripCtgen(t *testing.T) {
 	}
 	size := roundTrip(t, recs)
 	t.Logf("%d ctgen records, %d bytes of Parquet (%.1f bytes/event)", len(recs), size, float64(size)/float64(len(recs)))
+}
+
+// BenchmarkAppend times duckdb-go's Appender over Values, and over the
+// same rows with the STRUCT columns NULL, to show what the STRUCTs cost.
+func BenchmarkAppend(b *testing.B) {
+	var rows [][]driver.Value
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	err := demo.Generate(demo.Options{Seed: 5, Events: 10000, Start: start}, func(raw []byte) error {
+		rec, err := event.Parse(bytes.Clone(raw))
+		if err != nil {
+			return err
+		}
+		vals := Shred(rec.Raw, rec.EventTime).Values()
+		dv := make([]driver.Value, len(vals))
+		for i, v := range vals {
+			dv[i] = v
+		}
+		rows = append(rows, dv)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, structs := range []bool{true, false} {
+		b.Run(fmt.Sprintf("structs=%v", structs), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := sql.Open("duckdb", "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			var cols []string
+			for _, c := range Columns {
+				cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+			}
+			if _, err := conn.ExecContext(ctx, `CREATE TABLE rows (`+strings.Join(cols, ", ")+`)`); err != nil {
+				b.Fatal(err)
+			}
+			in := rows
+			if !structs {
+				in = make([][]driver.Value, len(rows))
+				for i, r := range rows {
+					in[i] = append([]driver.Value(nil), r...)
+					for j, c := range Columns {
+						if strings.HasPrefix(c.Type, "STRUCT") {
+							in[i][j] = nil
+						}
+					}
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				err = conn.Raw(func(dc any) error {
+					app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "rows")
+					if err != nil {
+						return err
+					}
+					for _, r := range in {
+						if err := app.AppendRow(r...); err != nil {
+							app.Close()
+							return err
+						}
+					}
+					return app.Close()
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in)), "ns/row")
+		})
+	}
 }

@@ -35,7 +35,7 @@ func Shred(raw []byte, eventTime time.Time) *Row {
 		r.template = string(raw)
 		return r
 	}
-	s := shredder{raw: raw, r: r, t: eventTime, seen: make([]bool, nLeaves+nStructs)}
+	s := shredder{raw: raw, str: string(raw), r: r, t: eventTime, seen: make([]bool, nLeaves+nStructs)}
 	s.tpl = make([]byte, 0, len(raw)/2)
 	if i := skipWS(raw, 0); raw[i] == '{' {
 		s.object(i, topIndex)
@@ -76,6 +76,7 @@ func (r *Row) value(f *field) any {
 
 type shredder struct {
 	raw  []byte
+	str  string // raw as a string: plain values are its substrings
 	r    *Row
 	t    time.Time
 	tpl  []byte
@@ -137,7 +138,7 @@ func (s *shredder) leaf(f *field, vs, ve int) {
 		}
 	case kJSON:
 		if v[0] != 'n' {
-			s.r.leaf[f.leaf] = string(v)
+			s.r.leaf[f.leaf] = s.str[vs:ve]
 			s.replace(f, vs, ve)
 		}
 	case kBool:
@@ -162,13 +163,18 @@ func (s *shredder) leaf(f *field, vs, ve int) {
 		switch v[0] {
 		case 'n':
 		case '"':
+			if bytes.IndexByte(v, '\\') < 0 {
+				s.r.leaf[f.leaf] = s.str[vs+1 : ve-1]
+				s.replace(f, vs, ve)
+				return
+			}
 			d, canonical := decodeString(v)
 			s.r.leaf[f.leaf] = d
 			if canonical {
 				s.replace(f, vs, ve)
 			}
 		default:
-			s.r.leaf[f.leaf] = string(v)
+			s.r.leaf[f.leaf] = s.str[vs:ve]
 		}
 	}
 }
