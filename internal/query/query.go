@@ -135,6 +135,12 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 		}
 	}
 
+	dropTrino, err := installTrino(tctx, db, conn, c.trino)
+	if err != nil {
+		return nil, timeoutOr(ctx, tctx, err)
+	}
+	defer dropTrino()
+
 	reader := newRecordReader(st)
 	defer reader.close()
 	qctx := context.WithValue(tctx, readerKey{}, reader)
