@@ -68,7 +68,9 @@ var trinoMacros = map[string]string{
 		WHEN NULL THEN NULL ELSE 0 END END`,
 
 	// Dates and times. Timestamps are UTC without a zone, as the
-	// eventTime column is.
+	// eventTime column is. The patterns of date_format and
+	// format_datetime are translated to strftime's by Go functions; the
+	// '-' keeps an empty pattern (which strftime refuses) writing ''.
 	"from_iso8601_timestamp": `(ot_s) AS CAST(ot_s AS TIMESTAMPTZ) AT TIME ZONE 'UTC'`,
 	"from_iso8601_date":      `(ot_s) AS CAST(ot_s AS DATE)`,
 	"to_iso8601": `(ot_t) AS CASE
@@ -77,8 +79,8 @@ var trinoMacros = map[string]string{
 		ELSE strftime(CAST(ot_t AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%g') END`,
 	"date_diff":         `(ot_u, ot_a, ot_b) AS system.main.date_sub(ot_u, ot_a, ot_b)`,
 	"date_add":          `(ot_u, ot_n, ot_t) AS ot_t + CAST(CAST(ot_n AS VARCHAR) || ' ' || ot_u AS INTERVAL)`,
-	"date_format":       `(ot_t, ot_f) AS strftime(ot_t, ` + mysqlFmtFunc + `(ot_f))`,
-	"format_datetime":   `(ot_t, ot_f) AS strftime(ot_t, ` + jodaFmtFunc + `(ot_f))`,
+	"date_format":       `(ot_t, ot_f) AS substr(strftime(ot_t, '-' || ` + mysqlFmtFunc + `(ot_f)), 2)`,
+	"format_datetime":   `(ot_t, ot_f) AS substr(strftime(ot_t, '-' || ` + jodaFmtFunc + `(ot_f)), 2)`,
 	"from_unixtime":     `(ot_n) AS make_timestamp(CAST(CAST(ot_n AS DOUBLE) * 1000000 AS BIGINT))`,
 	"to_unixtime":       `(ot_t) AS epoch_us(ot_t) / 1000000.0`,
 	"day_of_week":       `(ot_t) AS isodow(ot_t)`,

@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -144,6 +145,55 @@ func TestTrinoFunctions(t *testing.T) {
 		}
 		if got := strings.Join(res.Rows[0], "|"); got != c.want {
 			t.Errorf("%s = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
+
+// TestTrinoSafetyAndErrors: the macros open no way around validation;
+// bad calls fail with DuckDB's reason naming the Trino function; the
+// query's text, strings and column names are not rewritten.
+func TestTrinoSafetyAndErrors(t *testing.T) {
+	st := openStore(t, fixture())
+	ctx := context.Background()
+	opts := query.Options{Accounts: []string{acctA}}
+	for q, want := range map[string]string{
+		`SELECT __ot_mysql_datefmt('%Y')`:                                    "function __ot_mysql_datefmt is not allowed",
+		`SELECT __ot_joda_datefmt('yyyy')`:                                   "function __ot_joda_datefmt is not allowed",
+		`SELECT element_at(MAP {'a': getenv('HOME')}, 'a')`:                  "function getenv is not allowed",
+		`SELECT json_extract_scalar(x, '$.a') FROM read_json('/etc/passwd')`: "table function read_json",
+		`SELECT element_at(requestParameters, 'k' FROM cloudtrail_events`:    "syntax error",
+		`SELECT system.main.element_at(MAP {'a': 'b'}, 'a')`:                 "qualified function names",
+	} {
+		_, err := query.Run(ctx, st, q, opts)
+		var ie *query.InvalidQueryError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want an InvalidQueryError mentioning %q", q, err, want)
+		}
+	}
+	for q, want := range map[string]string{
+		`SELECT date_add('fortnight', 1, eventTime) FROM cloudtrail_events`: "fortnight",
+		`SELECT element_at([1])`:                                         "element_at",
+		`SELECT date_format(eventTime, '%D') FROM cloudtrail_events`:     "%D is not supported",
+		`SELECT format_datetime(eventTime, 'GG') FROM cloudtrail_events`: "letter G is not supported",
+		`SELECT json_parse('{"a": ')`:                                    "Malformed JSON",
+		`SELECT regexp_like('a', '(?<=a)b')`:                             "invalid perl operator",
+	} {
+		_, err := query.Run(ctx, st, q, opts)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want it to mention %q", q, err, want)
+		}
+	}
+	// The text is not rewritten: string literals, identifiers that match
+	// macro parameters, and DuckDB's own column names stay as written.
+	res := mustRun(t, st, `SELECT 'element_at(x, 1)' AS s, element_at(ot_c, 1) AS ot_k, json_extract_scalar('{"a": "b"}', '$.a'), date_format(eventTime, '') AS empty
+		FROM (SELECT [5] AS ot_c), cloudtrail_events LIMIT 1`)
+	checkRows(t, res, []string{"s", "ot_k", `json_extract_scalar('{"a": "b"}', '$.a')`, "empty"}, [][]string{{"element_at(x, 1)", "5", "b", ""}})
+	// Outside a query the pooled connections have DuckDB's own functions.
+	for i := 0; i < 4; i++ {
+		var v string
+		var r string
+		if err := st.DB().QueryRowContext(ctx, `SELECT CAST(element_at(MAP {'k': 'v'}, 'k') AS VARCHAR), regexp_replace('aa', 'a', 'b')`).Scan(&v, &r); err != nil || v != "[v]" || r != "ba" {
+			t.Fatalf("outside a query: element_at = %q, regexp_replace = %q (%v); want DuckDB's [v] and ba", v, r, err)
 		}
 	}
 }
