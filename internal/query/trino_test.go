@@ -123,6 +123,12 @@ func TestTrinoFunctions(t *testing.T) {
 		{`SELECT try(CAST('x' AS INTEGER)), try_cast('12' AS INTEGER), CAST(12 AS varchar)`, `|12|12`},
 		{`SELECT try(element_at([1], 5))`, ``},
 		{`SELECT GREATEST(1, 5, 3), LEAST('b', 'a')`, `5|a`},
+		{`SELECT substr('CreateBucket', 7), substr('CreateBucket', 1, 6), replace('a-b', '-', '+'), trim('  x '), starts_with('CreateBucket', 'Create')`, `Bucket|Create|a+b|x|true`},
+		{`SELECT min_by(eventName, eventTime), coalesce(NULL, 'z') FROM cloudtrail_events`, `DescribeInstances|z`},
+		{`SELECT 7 / 2, 7 // 2, CAST(TIMESTAMP '2023-01-22 10:00:00' AS varchar)`, `3.5|3|2023-01-22 10:00:00`},
+		{`SELECT date_format(TIMESTAMP '2023-01-22 10:00:00.5', '%Y-%m-%d %H:%i:%s.%f')`, `2023-01-22 10:00:00.500000`},
+		{`SELECT to_iso8601(TIMESTAMPTZ '2023-01-22 10:00:00+02')`, `2023-01-22T08:00:00.000Z`},
+		{`SELECT yow(TIMESTAMP '2021-01-01 00:00:00'), format_datetime(TIMESTAMP '2021-01-01 00:00:00', 'xxxx-''W''ww-e')`, `2020|2020-W53-5`},
 		{`SELECT 1 IS DISTINCT FROM NULL, NULL IS DISTINCT FROM NULL`, `true|false`},
 		// Aggregates.
 		{`SELECT approx_distinct(eventName) FROM cloudtrail_events`, `5`},
