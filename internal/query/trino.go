@@ -81,6 +81,8 @@ var trinoMacros = map[string]string{
 	"date_add":          `(ot_u, ot_n, ot_t) AS ot_t + CAST(CAST(ot_n AS VARCHAR) || ' ' || ot_u AS INTERVAL)`,
 	"date_format":       `(ot_t, ot_f) AS substr(strftime(ot_t, '-' || ` + mysqlFmtFunc + `(ot_f)), 2)`,
 	"format_datetime":   `(ot_t, ot_f) AS substr(strftime(ot_t, '-' || ` + jodaFmtFunc + `(ot_f)), 2)`,
+	"date_parse":        `(ot_s, ot_f) AS ` + dateParseFunc + `(ot_s, ot_f)`,
+	"parse_datetime":    `(ot_s, ot_f) AS ` + parseDatetimeFunc + `(ot_s, ot_f)`,
 	"from_unixtime":     `(ot_n) AS make_timestamp(CAST(CAST(ot_n AS DOUBLE) * 1000000 AS BIGINT))`,
 	"to_unixtime":       `(ot_t) AS epoch_us(ot_t) / 1000000.0`,
 	"day_of_week":       `(ot_t) AS isodow(ot_t)`,
@@ -127,6 +129,10 @@ func concatMacro() string {
 const (
 	mysqlFmtFunc = internalPrefix + "mysql_datefmt"
 	jodaFmtFunc  = internalPrefix + "joda_datefmt"
+	// dateParseFunc and parseDatetimeFunc parse text by a MySQL or Joda
+	// pattern in Go: DuckDB's strptime takes only a constant pattern.
+	dateParseFunc     = internalPrefix + "date_parse"
+	parseDatetimeFunc = internalPrefix + "parse_datetime"
 )
 
 // IsTrinoFunction reports whether name (any case) is a Trino function
@@ -192,6 +198,33 @@ func (u *formatUDF) Executor() duckdb.ScalarFuncExecutor {
 	}}
 }
 
+// parseUDF is (text VARCHAR, pattern VARCHAR) → TIMESTAMP, parsing text
+// by a Trino pattern.
+type parseUDF struct {
+	translate func(string) (string, error)
+}
+
+func (*parseUDF) Config() duckdb.ScalarFuncConfig {
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	ts, _ := duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{varchar, varchar}, ResultTypeInfo: ts}
+}
+
+func (u *parseUDF) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(args []driver.Value) (any, error) {
+		s, ok1 := args[0].(string)
+		p, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("parse time: unexpected argument types %T, %T", args[0], args[1])
+		}
+		pattern, err := u.translate(p)
+		if err != nil {
+			return nil, err
+		}
+		return strptime(s, pattern)
+	}}
+}
+
 var (
 	trinoUDFMu  sync.Mutex
 	trinoUDFsOn = map[*sql.DB]bool{}
@@ -210,6 +243,14 @@ func ensureTrinoUDFs(db *sql.DB, conn *sql.Conn) error {
 		jodaFmtFunc:  jodaToStrftime,
 	} {
 		if err := duckdb.RegisterScalarUDF(conn, name, &formatUDF{translate: f}); err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+	}
+	for name, f := range map[string]func(string) (string, error){
+		dateParseFunc:     mysqlToStrftime,
+		parseDatetimeFunc: jodaToStrptime,
+	} {
+		if err := duckdb.RegisterScalarUDF(conn, name, &parseUDF{translate: f}); err != nil {
 			return fmt.Errorf("register %s: %w", name, err)
 		}
 	}

@@ -71,7 +71,13 @@ func mysqlToStrftime(f string) (string, error) {
 // pattern (Joda-Time letters, 'quoted' text) into a DuckDB strftime
 // pattern. Times in opentrail are UTC, so the zone letters write UTC's
 // name and offset.
-func jodaToStrftime(f string) (string, error) {
+func jodaToStrftime(f string) (string, error) { return joda(f, false) }
+
+// jodaToStrptime is jodaToStrftime for parse_datetime: the zone letters
+// read an offset (Z, ZZ) or a zone name (z).
+func jodaToStrptime(f string) (string, error) { return joda(f, true) }
+
+func joda(f string, parse bool) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(f); {
 		c := f[i]
@@ -107,7 +113,7 @@ func jodaToStrftime(f string) (string, error) {
 			for i+n < len(f) && f[i+n] == c {
 				n++
 			}
-			s, err := jodaField(c, n)
+			s, err := jodaField(c, n, parse)
 			if err != nil {
 				return "", err
 			}
@@ -122,7 +128,7 @@ func jodaToStrftime(f string) (string, error) {
 }
 
 // jodaField is the strftime text for n repetitions of the Joda letter c.
-func jodaField(c byte, n int) (string, error) {
+func jodaField(c byte, n int, parse bool) (string, error) {
 	pick := func(short, long string) string {
 		if n == 1 {
 			return short
@@ -177,6 +183,9 @@ func jodaField(c byte, n int) (string, error) {
 		}
 		return "", fmt.Errorf("date-time pattern: %s (fraction of %d digits) is not supported; use SSS or SSSSSS", strings.Repeat("S", n), n)
 	case 'Z':
+		if parse {
+			return "%z", nil
+		}
 		switch n {
 		case 1:
 			return "+0000", nil
@@ -185,6 +194,9 @@ func jodaField(c byte, n int) (string, error) {
 		}
 		return "UTC", nil
 	case 'z':
+		if parse {
+			return "%Z", nil
+		}
 		if n >= 4 {
 			return "Coordinated Universal Time", nil
 		}
