@@ -214,3 +214,47 @@ func TestTrinoSafetyAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTrinoConcurrent: queries with and without Trino names run at the
+// same time, each with its own meaning (the macros live in the connection
+// of the query that calls them), and no pooled connection keeps a macro.
+func TestTrinoConcurrent(t *testing.T) {
+	st := openStore(t, fixture())
+	ctx := context.Background()
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		go func() {
+			q, want := `SELECT element_at(MAP {'k': 'v'}, 'k') AS v`, "v"
+			if i%2 == 1 {
+				q, want = `SELECT CAST(map_extract(MAP {'k': 'v'}, 'k') AS VARCHAR) AS v`, "[v]"
+			}
+			res, err := query.Run(ctx, st, q, query.Options{Accounts: []string{acctA}})
+			switch {
+			case err != nil:
+				errs <- err
+			case res.Rows[0][0] != want:
+				errs <- errors.New(q + " = " + res.Rows[0][0])
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// Every pooled connection is as DuckDB made it: hold several at once
+	// so that each is a different one.
+	for i := 0; i < 8; i++ {
+		conn, err := st.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("connection %d keeps %d temporary functions (%v)", i, n, err)
+		}
+	}
+}
