@@ -95,9 +95,9 @@ var trinoMacros = map[string]string{
 	"week_of_year":      `(ot_t) AS weekofyear(ot_t)`,
 	"last_day_of_month": `(ot_t) AS last_day(ot_t)`,
 
-	// Strings and regular expressions (DuckDB's are RE2, as Lake's
-	// Trino uses with the re2j engine; Java-only syntax such as
-	// look-around is refused by RE2).
+	// Strings and regular expressions. DuckDB's regular expressions are
+	// RE2's; look-around and back-references, which Trino's engine takes,
+	// are refused with RE2's reason.
 	"regexp_like": `(ot_s, ot_p) AS regexp_matches(ot_s, ot_p)`,
 	"regexp_extract": `(ot_s, ot_p) AS CASE WHEN regexp_matches(ot_s, ot_p) THEN system.main.regexp_extract(ot_s, ot_p, 0) END,
 		(ot_s, ot_p, ot_g) AS CASE WHEN regexp_matches(ot_s, ot_p) THEN system.main.regexp_extract(ot_s, ot_p, ot_g) END`,
@@ -113,9 +113,9 @@ var trinoMacros = map[string]string{
 }
 
 // concatMacro is Trino's concat: NULL if any argument is NULL (DuckDB's
-// concat skips NULLs), strings or arrays, 2 to 16 arguments.
+// concat skips NULLs), strings or arrays, 1 to 16 arguments.
 func concatMacro() string {
-	var defs []string
+	defs := []string{"(ot_1) AS ot_1"}
 	params := []string{"ot_1"}
 	for n := 2; n <= 16; n++ {
 		params = append(params, fmt.Sprintf("ot_%d", n))
@@ -135,9 +135,9 @@ const (
 	parseDatetimeFunc = internalPrefix + "parse_datetime"
 )
 
-// IsTrinoFunction reports whether name (any case) is a Trino function
+// isTrinoFunction reports whether name (any case) is a Trino function
 // opentrail maps onto DuckDB with a macro.
-func IsTrinoFunction(name string) bool {
+func isTrinoFunction(name string) bool {
 	_, ok := trinoMacros[strings.ToLower(name)]
 	return ok
 }

@@ -134,7 +134,7 @@ func TestViewCallsNoTrinoName(t *testing.T) {
 	for _, opts := range []Options{{AllAccounts: true}, {Accounts: []string{"111111111111"}}} {
 		for _, f := range calledFunctions(t, conn, viewSQL(opts)) {
 			name := f[strings.LastIndexByte(f, '.')+1:]
-			if IsTrinoFunction(name) {
+			if isTrinoFunction(name) {
 				t.Errorf("the event view calls %s, which a Trino macro shadows; qualify it as system.main.%s", f, name)
 			}
 		}

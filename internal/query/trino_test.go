@@ -126,7 +126,7 @@ func TestTrinoFunctions(t *testing.T) {
 		{`SELECT split('a,b,c', ',')[2]`, `b`},
 		{`SELECT strpos('CreateBucket', 'Bucket'), strpos('CreateBucket', 'x')`, `7|0`},
 		{`SELECT length('abc'), lower('AbC'), upper('AbC')`, `3|abc|ABC`},
-		{`SELECT concat('a', 'b', 'c'), concat('a', NULL), concat([1], [2, 3])`, `abc||[1,2,3]`},
+		{`SELECT concat('a', 'b', 'c'), concat('a', NULL), concat([1], [2, 3]), concat('x')`, `abc||[1,2,3]|x`},
 		{`SELECT 'a' || 'b', 'a' || NULL`, `ab|`},
 		{`SELECT try(CAST('x' AS INTEGER)), try_cast('12' AS INTEGER), CAST(12 AS varchar)`, `|12|12`},
 		{`SELECT try(element_at([1], 5))`, ``},

@@ -235,7 +235,7 @@ func (w *walker) object(m map[string]any) {
 		if catalog != "" || schema != "" && !strings.EqualFold(schema, "main") {
 			w.fail(invalidf("function %s: qualified function names are not allowed", qualified(catalog, schema, name)))
 		}
-		if IsTrinoFunction(lname) {
+		if isTrinoFunction(lname) {
 			w.trino[lname] = true
 		}
 	}
