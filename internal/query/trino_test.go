@@ -98,6 +98,9 @@ func TestTrinoFunctions(t *testing.T) {
 		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime > now() - interval '100' day * 0`, `0`},
 		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime < current_timestamp`, `44`},
 		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime > '2026-03-01 12:40:00'`, `3`},
+		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime > '2026-03-01T12:40:00Z'`, `3`},
+		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime > date_add('week', -1, current_timestamp)`, `0`},
+		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime > date_add('year', -5, now())`, `44`},
 		{`SELECT count(*) FROM cloudtrail_events WHERE eventTime BETWEEN timestamp '2026-03-01 12:00:00' AND timestamp '2026-03-01 12:04:59'`, `10`},
 		// Regular expressions.
 		{`SELECT regexp_like('AccessDenied', 'Denied$')`, `true`},
