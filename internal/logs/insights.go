@@ -216,7 +216,13 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	s.forget(acc)
 	s.q.byID[id] = q
 	s.q.mu.Unlock()
-	go s.runQuery(qctx, q, compiled, opts)
+	scanned := ""
+	if opts.SeqIn == "" {
+		// The view holds every event of the account: count the time
+		// range's.
+		scanned = logsinsights.ScannedSQL(logsinsights.Options{Start: start, End: end.Add(999 * time.Millisecond)})
+	}
+	go s.runQuery(qctx, q, compiled, scanned, opts)
 	return &StartQueryOutput{QueryID: id}, nil
 }
 
@@ -243,7 +249,9 @@ func (s *Service) forget(acc string) {
 	}
 }
 
-func (s *Service) runQuery(ctx context.Context, q *insightsQuery, c *logsinsights.Compiled, opts query.Options) {
+// runQuery runs c; scanned, when set, counts the events scanned (else
+// the view's size is that count).
+func (s *Service) runQuery(ctx context.Context, q *insightsQuery, c *logsinsights.Compiled, scanned string, opts query.Options) {
 	defer q.cancel()
 	s.q.mu.Lock()
 	if q.status != statusScheduled {
@@ -254,6 +262,13 @@ func (s *Service) runQuery(ctx context.Context, q *insightsQuery, c *logsinsight
 	s.q.mu.Unlock()
 
 	res, err := query.Run(ctx, s.store, c.SQL, opts)
+	var count *query.Result
+	if err == nil && scanned != "" {
+		count, err = query.Run(ctx, s.store, scanned, query.Options{Accounts: opts.Accounts, Timeout: opts.Timeout})
+		if err == nil && (len(count.Rows) != 1 || len(count.Rows[0]) != 1) {
+			err = fmt.Errorf("count scanned events: unexpected result %q", count.Rows)
+		}
+	}
 	s.q.mu.Lock()
 	defer s.q.mu.Unlock()
 	q.ended = s.now()
@@ -286,6 +301,10 @@ func (s *Service) runQuery(ctx context.Context, q *insightsQuery, c *logsinsight
 	}
 	q.stats = QueryStatistics{RecordsMatched: Double(matched), RecordsScanned: Double(res.Stats.EventsScanned),
 		BytesScanned: Double(res.Stats.BytesScanned)}
+	if count != nil {
+		n, _ := strconv.ParseInt(count.Rows[0][0], 10, 64)
+		q.stats.RecordsScanned = Double(n)
+	}
 	q.status = statusComplete
 }
 

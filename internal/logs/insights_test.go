@@ -140,8 +140,9 @@ func TestInsightsQueries(t *testing.T) {
 	// The reserved name reads every event of the account, in any region.
 	id = start(AllEventsGroup, `fields eventName, awsRegion, @logStream, @log | filter awsRegion = "eu-west-3"`)
 	out = s.waitQuery(t, r, servicetest.AcctA, id)
-	if got := strings.Join(rowsOf(out), "; "); got != "eventName=GetObject awsRegion=eu-west-3 @logStream="+servicetest.AcctA+"_CloudTrail_eu-west-3 @log="+servicetest.AcctA+":"+AllEventsGroup {
-		t.Errorf("all-events query: %s %q", out.Status, got)
+	if got := strings.Join(rowsOf(out), "; "); got != "eventName=GetObject awsRegion=eu-west-3 @logStream="+servicetest.AcctA+"_CloudTrail_eu-west-3 @log="+servicetest.AcctA+":"+AllEventsGroup ||
+		out.Statistics.RecordsScanned != 4 || out.Statistics.RecordsMatched != 1 {
+		t.Errorf("all-events query: %s %q %+v", out.Status, got, out.Statistics)
 	}
 	if f := out.Results[0][len(out.Results[0])-1]; f.Field != "@ptr" || f.Value == "" {
 		t.Errorf("no @ptr: %+v", out.Results[0])
@@ -151,8 +152,8 @@ func TestInsightsQueries(t *testing.T) {
 	_, body := call(servicetest.AcctA, "StartQuery", string(b))
 	var so StartQueryOutput
 	json.Unmarshal([]byte(body), &so)
-	if got := rowsOf(s.waitQuery(t, r, servicetest.AcctA, so.QueryID)); strings.Join(got, "") != "n=0" {
-		t.Errorf("time range: %q", got)
+	if out := s.waitQuery(t, r, servicetest.AcctA, so.QueryID); strings.Join(rowsOf(out), "") != "n=0" || out.Statistics.RecordsScanned != 0 {
+		t.Errorf("time range: %q %+v", rowsOf(out), out.Statistics)
 	}
 	// Another account sees neither the query nor the events.
 	if code, body := call(servicetest.AcctB, "GetQueryResults", `{"queryId":"`+id+`"}`); code != 400 || !strings.Contains(body, "ResourceNotFoundException") {

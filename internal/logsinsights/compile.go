@@ -111,19 +111,28 @@ func (c *compiler) errf(e expr, format string, args ...any) *SyntaxError {
 	return errAt(c.src, p, q, format, args...)
 }
 
-func (c *compiler) compile(cmds []*command) (*Compiled, *SyntaxError) {
-	base := "SELECT * FROM cloudtrail_events"
+// ScannedSQL is a SELECT of the number of events in opts' time range: the
+// events a query with those options scans.
+func ScannedSQL(opts Options) string {
+	return "SELECT count(*) FROM cloudtrail_events" + timeRange(opts)
+}
+
+func timeRange(opts Options) string {
 	var conds []string
-	if !c.opts.Start.IsZero() {
-		conds = append(conds, `"eventTime" >= `+timeLit(c.opts.Start))
+	if !opts.Start.IsZero() {
+		conds = append(conds, `"eventTime" >= `+timeLit(opts.Start))
 	}
-	if !c.opts.End.IsZero() {
-		conds = append(conds, `"eventTime" <= `+timeLit(c.opts.End))
+	if !opts.End.IsZero() {
+		conds = append(conds, `"eventTime" <= `+timeLit(opts.End))
 	}
-	if len(conds) > 0 {
-		base += " WHERE " + strings.Join(conds, " AND ")
+	if len(conds) == 0 {
+		return ""
 	}
-	c.wrap(base)
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+func (c *compiler) compile(cmds []*command) (*Compiled, *SyntaxError) {
+	c.wrap("SELECT * FROM cloudtrail_events" + timeRange(c.opts))
 	c.order = `"eventTime" DESC`
 	for _, cmd := range cmds {
 		if err := c.command(cmd); err != nil {

@@ -186,8 +186,10 @@ func (p *parser) expectOp(op string) {
 var reserved = map[string]bool{"and": true, "or": true, "not": true, "like": true, "in": true,
 	"as": true, "by": true, "asc": true, "desc": true}
 
+// unsupportedCommands are Logs Insights commands this package does not
+// compile; a query using one is refused with that reason.
 var unsupportedCommands = map[string]bool{"unmask": true, "unnest": true, "pattern": true, "diff": true,
-	"anomaly": true, "lookup": true, "join": true, "filterindex": true, "source": true, "head": false, "tail": false}
+	"anomaly": true, "lookup": true, "join": true, "filterindex": true, "source": true}
 
 func (p *parser) command() *command {
 	t := p.tok
