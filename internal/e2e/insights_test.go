@@ -125,7 +125,8 @@ func TestLogsInsightsAWSCLI(t *testing.T) {
 		described.Queries[0].Status != "Complete" {
 		t.Errorf("describe-queries: %+v", described)
 	}
-	if out := s.mustCLI(t, region, "logs", "stop-query", "--query-id", described.Queries[0].QueryId); !strings.Contains(out, `"success": false`) {
-		t.Errorf("stop-query of a finished query: %s", out)
+	if _, errs, code := logs("stop-query", "--query-id", described.Queries[0].QueryId); code != 254 ||
+		!strings.Contains(errs, "An error occurred (InvalidParameterException) when calling the StopQuery operation: The specified query is not running: it has ended with status Complete.") {
+		t.Errorf("stop-query of a finished query: exit %d %s", code, errs)
 	}
 }

@@ -174,7 +174,7 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 		return nil, invalidf("A query can name at most %d log groups.", maxQueryGroups)
 	}
 	start, end := time.Unix(*in.StartTime, 0).UTC(), time.Unix(*in.EndTime, 0).UTC()
-	opts := query.Options{Accounts: []string{acc}, Timeout: s.queryTimeout, MaxRows: lim + 1}
+	opts := query.Options{Accounts: []string{acc}, Timeout: s.queryTimeout, MaxRows: lim}
 	if slices.Contains(names, AllEventsGroup) {
 		if len(names) > 1 {
 			return nil, invalidf("%s (every event of the account) cannot be queried together with other log groups.", AllEventsGroup)
@@ -286,10 +286,7 @@ func (s *Service) runQuery(ctx context.Context, q *insightsQuery, c *logsinsight
 	}
 	q.results = make([][]ResultField, 0, len(res.Rows))
 	var matched int64
-	for i, row := range res.Rows {
-		if i == opts.MaxRows-1 {
-			break // the extra row only tells the result was cut
-		}
+	for _, row := range res.Rows {
 		fields := make([]ResultField, 0, len(c.Fields))
 		for j, f := range c.Fields {
 			if row[j] != "" {
@@ -373,8 +370,8 @@ type StopQueryOutput struct {
 	Success bool `json:"success"`
 }
 
-// StopQuery cancels a running query; success is false for a query that
-// had already ended.
+// StopQuery cancels a running query; a query that has ended is
+// InvalidParameterException.
 func (s *Service) StopQuery(ctx context.Context, in *StopQueryInput) (*StopQueryOutput, error) {
 	acc, _, err := caller(ctx)
 	if err != nil {
@@ -387,7 +384,7 @@ func (s *Service) StopQuery(ctx context.Context, in *StopQueryInput) (*StopQuery
 		return nil, err
 	}
 	if !running(q.status) {
-		return &StopQueryOutput{Success: false}, nil
+		return nil, invalidf("The specified query is not running: it has ended with status %s.", q.status)
 	}
 	q.status = statusCancelled
 	q.ended = s.now()

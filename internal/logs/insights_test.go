@@ -159,7 +159,8 @@ func TestInsightsQueries(t *testing.T) {
 	if code, body := call(servicetest.AcctB, "GetQueryResults", `{"queryId":"`+id+`"}`); code != 400 || !strings.Contains(body, "ResourceNotFoundException") {
 		t.Errorf("other account's query: %d %s", code, body)
 	}
-	if code, body := call(servicetest.AcctA, "StopQuery", `{"queryId":"`+id+`"}`); code != 200 || body != `{"success":false}` {
+	if code, body := call(servicetest.AcctA, "StopQuery", `{"queryId":"`+id+`"}`); code != 400 ||
+		body != `{"__type":"InvalidParameterException","message":"The specified query is not running: it has ended with status Complete."}` {
 		t.Errorf("stop a finished query: %d %s", code, body)
 	}
 	code, body := call(servicetest.AcctA, "DescribeQueries", `{"logGroupName":"`+insightsGroup+`","status":"Complete"}`)
@@ -195,8 +196,8 @@ func TestInsightsErrors(t *testing.T) {
 			`mutually exclusive`},
 		{`{"startTime":0,"endTime":10,"queryString":"fields @message"}`, `at least one log group`},
 		{`{"logGroupName":"` + insightsGroup + `","startTime":10,"endTime":0,"queryString":"fields @message"}`, `"__type":"InvalidParameterException"`},
-		{`{"logGroupName":"` + insightsGroup + `","startTime":0,"endTime":10,"queryString":"fields @message","limit":10001}`,
-			`Member must have value less than or equal to 10000`},
+		{`{"logGroupName":"` + insightsGroup + `","startTime":0,"endTime":10,"queryString":"fields @message","limit":100001}`,
+			`Member must have value less than or equal to 100000`},
 		{`{"logGroupName":"` + insightsGroup + `","endTime":10,"queryString":"fields @message"}`, `at 'startTime' failed to satisfy constraint: Member must not be null`},
 		{`{"logGroupIdentifiers":["arn:aws:logs:` + servicetest.RegionA + `:` + servicetest.AcctB + `:log-group:x"],"startTime":0,"endTime":10,"queryString":"fields @message"}`,
 			`"__type":"ResourceNotFoundException"`},

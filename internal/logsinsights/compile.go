@@ -12,8 +12,8 @@ type Options struct {
 	// Start and End bound @timestamp (both inclusive); zero means no
 	// bound.
 	Start, End time.Time
-	// Limit caps the rows returned when the query has no limit command
-	// of its own (default DefaultLimit, at most MaxLimit).
+	// Limit caps the rows returned, whatever the query's own limit
+	// command says (default DefaultLimit, at most MaxLimit).
 	Limit int
 	// Log is the value of @log ("<account>:<log group name>").
 	Log string
@@ -21,8 +21,8 @@ type Options struct {
 
 // Limits on returned rows, as StartQuery takes them.
 const (
-	DefaultLimit = 1000
-	MaxLimit     = 10000
+	DefaultLimit = 10000
+	MaxLimit     = 100000
 )
 
 // Compiled is a query ready to run.
