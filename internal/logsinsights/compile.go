@@ -89,7 +89,7 @@ type compiler struct {
 	// or display's list.
 	display    []string
 	displayCmd bool
-	matched    bool
+	matched    string // the matched-events count, a scalar subquery
 	aggregated bool
 	// pendingScope holds the fields the command being compiled defines;
 	// they become visible to later commands only (commit).
@@ -163,23 +163,50 @@ func (c *compiler) compile(cmds []*command) (*Compiled, *SyntaxError) {
 		cols = append(cols, `"eventID" AS `+quoteIdent("c"+strconv.Itoa(len(cols))))
 		fields = append(fields, "@ptr")
 	}
-	cols = append(cols, `coalesce(`+quoteIdent(MatchedColumn)+`, 0) AS `+quoteIdent(MatchedColumn))
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + c.rel
+	cols = append(cols, c.matched+` AS `+quoteIdent(MatchedColumn))
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + c.topN(c.opts.Limit)
 	if c.order != "" {
 		q += " ORDER BY " + c.order
 	}
-	q += " LIMIT " + strconv.Itoa(c.opts.Limit)
 	return &Compiled{SQL: q, Fields: fields, Aggregated: c.aggregated}, nil
 }
 
-// countMatched adds the matched-events count once, before the first
-// command that drops matched events (stats, limit, dedup) or at the end.
+// countMatched takes the matched-events count once, before the first
+// command that drops matched events (stats, limit, dedup) or at the end:
+// a scalar subquery over the relation so far, which reads only what its
+// filters need (a window count would make every column of every matched
+// event be read).
 func (c *compiler) countMatched() {
-	if c.matched {
-		return
+	if c.matched == "" {
+		c.matched = "(SELECT count(*) FROM " + c.rel + ")"
 	}
-	c.matched = true
-	c.wrap("SELECT *, count(*) OVER () AS " + quoteIdent(MatchedColumn) + " FROM " + c.rel)
+}
+
+// topN returns the relation's first n rows in c.order, as a relation.
+// Ordered by @timestamp (the default), it first finds the n-th row's time
+// from the time column alone and keeps the rows at or past it, so that
+// only about n events' other columns (the stored records) are read; a
+// plain ORDER BY … LIMIT would read every row's before sorting.
+func (c *compiler) topN(n int) string {
+	lim := " LIMIT " + strconv.Itoa(n)
+	order := ""
+	if c.order != "" {
+		order = " ORDER BY " + c.order
+	}
+	t := `"eventTime"`
+	switch c.order {
+	case t + " DESC", t + " ASC":
+		agg, cmp := "min", ">="
+		if c.order == t+" ASC" {
+			agg, cmp = "max", "<="
+		}
+		thr := "(SELECT " + agg + "(t) FROM (SELECT " + t + " AS t FROM " + c.rel + order + lim + "))"
+		c.n++
+		return "(SELECT * FROM " + c.rel + " WHERE " + t + " " + cmp + " " + thr + order + lim + ") AS " +
+			quoteIdent("s"+strconv.Itoa(c.n))
+	}
+	c.n++
+	return "(SELECT * FROM " + c.rel + order + lim + ") AS " + quoteIdent("s"+strconv.Itoa(c.n))
 }
 
 func (c *compiler) command(cmd *command) *SyntaxError {
@@ -241,11 +268,7 @@ func (c *compiler) command(cmd *command) *SyntaxError {
 		c.order = strings.Join(terms, ", ")
 	case "limit":
 		c.countMatched()
-		q := "SELECT * FROM " + c.rel
-		if c.order != "" {
-			q += " ORDER BY " + c.order
-		}
-		c.wrap(q + " LIMIT " + strconv.Itoa(cmd.n))
+		c.rel = c.topN(cmd.n)
 	case "dedup":
 		c.countMatched()
 		var keys, nulls []string
@@ -379,7 +402,6 @@ func (c *compiler) stats(cmd *command) *SyntaxError {
 		newScope[it.name()] = val{col, v.k}
 		names = append(names, it.name())
 	}
-	cols = append(cols, "max("+quoteIdent(MatchedColumn)+") AS "+quoteIdent(MatchedColumn))
 	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + c.rel
 	if len(groups) > 0 {
 		q += " GROUP BY " + strings.Join(groups, ", ")

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/logsinsights"
 	"github.com/opentrail/opentrail/internal/query"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 func TestSyntaxErrors(t *testing.T) {
@@ -73,6 +76,52 @@ func TestIndexedFieldsReadNoRecords(t *testing.T) {
 		}
 		if res.Stats.EventsMatched != 0 {
 			t.Errorf("%s: read %d records, want none", q, res.Stats.EventsMatched)
+		}
+	}
+}
+
+// TestReadsOnlyTheRowsItReturns checks that a query sorted by @timestamp
+// with a limit reads the stored records of the rows it returns only, not
+// of every matched event.
+func TestReadsOnlyTheRowsItReturns(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var recs []*event.Record
+	for i := 0; i < 3000; i++ {
+		e, err := event.Parse(rec(i, acctA, fmt.Sprint("Op", i%7), "alice", time.Duration(i)*time.Second, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, e)
+	}
+	if _, err := st.Append(ctx, recs, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q          string
+		rows       int
+		readAtMost int64
+	}{
+		{`fields @timestamp, @message | limit 20`, 20, 20},
+		{`filter eventName = "Op3" | limit 5`, 5, 5},
+		{`fields userIdentity.arn | sort @timestamp asc`, 3000, 3000},
+		{`filter eventName = "Op3" | fields requestParameters.bucketName | sort @timestamp asc | limit 7`, 7, 7},
+		{`stats count(*) by eventName`, 7, 0},
+	} {
+		comp, err := logsinsights.Compile(c.q, logsinsights.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := query.Run(ctx, st, comp.SQL, query.Options{Accounts: []string{acctA}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Rows) != c.rows || res.Stats.EventsMatched > c.readAtMost {
+			t.Errorf("%s: %d rows, read %d records; want %d rows, at most %d records read", c.q, len(res.Rows), res.Stats.EventsMatched, c.rows, c.readAtMost)
 		}
 	}
 }
