@@ -189,7 +189,12 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	if err != nil {
 		var se *logsinsights.SyntaxError
 		if errors.As(err, &se) {
-			return nil, awsapi.NewError("MalformedQueryException", se.Error())
+			e := awsapi.NewError("MalformedQueryException", se.Error())
+			e.Members = map[string]any{"queryCompileError": map[string]any{
+				"location": map[string]int{"startCharOffset": se.StartOffset, "endCharOffset": se.EndOffset},
+				"message":  se.Reason,
+			}}
+			return nil, e
 		}
 		return nil, err
 	}

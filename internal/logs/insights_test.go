@@ -191,7 +191,8 @@ func TestInsightsErrors(t *testing.T) {
 		{`{"logGroupName":"nope","startTime":0,"endTime":10,"queryString":"fields @message"}`,
 			`{"__type":"ResourceNotFoundException","message":"The specified log group does not exist."}`},
 		{`{"logGroupName":"` + insightsGroup + `","startTime":0,"endTime":10,"queryString":"fields @message | stats"}`,
-			`{"__type":"MalformedQueryException","message":"unexpected end of query; expected a field, a value or a function at line 1 and position 23"}`},
+			`{"__type":"MalformedQueryException","message":"unexpected end of query; expected a field, a value or a function at line 1 and position 23",` +
+				`"queryCompileError":{"location":{"endCharOffset":23,"startCharOffset":23},"message":"unexpected end of query; expected a field, a value or a function"}}`},
 		{`{"logGroupName":"` + insightsGroup + `","logGroupNames":["x"],"startTime":0,"endTime":10,"queryString":"fields @message"}`,
 			`mutually exclusive`},
 		{`{"startTime":0,"endTime":10,"queryString":"fields @message"}`, `at least one log group`},
