@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,5 +129,36 @@ func TestLogsInsightsAWSCLI(t *testing.T) {
 	if _, errs, code := logs("stop-query", "--query-id", described.Queries[0].QueryId); code != 254 ||
 		!strings.Contains(errs, "An error occurred (InvalidParameterException) when calling the StopQuery operation: The specified query is not running: it has ended with status Complete.") {
 		t.Errorf("stop-query of a finished query: exit %d %s", code, errs)
+	}
+
+	// boto3 reads the modeled error, with its queryCompileError.
+	script := `
+import sys, time, boto3
+logs = boto3.client("logs", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+now = int(time.time())
+try:
+    logs.start_query(logGroupName="CloudTrail/audit", startTime=now - 3600, endTime=now + 60, queryString="filter eventName ==== 1")
+except logs.exceptions.MalformedQueryException as e:
+    print("malformed", e.response["queryCompileError"])
+qid = logs.start_query(logGroupName="/opentrail/all-events", startTime=now - 3600, endTime=now + 60,
+    queryString="stats count(*) as n by eventName | filter eventName = 'RunInstances'")["queryId"]
+for _ in range(100):
+    r = logs.get_query_results(queryId=qid)
+    if r["status"] not in ("Scheduled", "Running"):
+        break
+    time.sleep(0.1)
+print("result", r["status"], r["results"], r["statistics"]["recordsMatched"])
+`
+	got, err := exec.Command("python3", "-c", script, s.url).CombinedOutput()
+	for _, want := range []string{
+		"malformed {'location': {'startCharOffset': 19, 'endCharOffset': 21}, 'message': 'unexpected symbol found ==; expected a field, a value or a function'}",
+		"result Complete [[{'field': 'eventName', 'value': 'RunInstances'}, {'field': 'n', 'value': '2'}]]",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("boto3 output lacks %q", want)
+		}
+	}
+	if err != nil || t.Failed() {
+		t.Fatalf("boto3: %v\n%s", err, got)
 	}
 }
