@@ -204,3 +204,38 @@ func TestOtherAccountsInvisible(t *testing.T) {
 		t.Fatalf("acctA sees acctB's events: %q", got)
 	}
 }
+
+// TestEveryFunctionRuns runs each function and command shape through
+// DuckDB: the compiled SQL must bind and run.
+func TestEveryFunctionRuns(t *testing.T) {
+	st := fixture(t)
+	for _, q := range []string{
+		`fields datefloor(@timestamp, 1h) as f, dateceil(@timestamp, 1d) as c, fromMillis(toMillis(@timestamp)) as same`,
+		`fields greatest(1, strlen(eventName)) as g, least(2, 3) as l, pow(2, 10) as p, log(10) as ln, sqrt(16) as s, abs(-1) as a, ceil(1.2) as c, floor(1.8) as f`,
+		`fields replace(eventName, "Get", "Fetch") as r, trim(" x ") as t, ltrim(" x") as lt, rtrim("x ") as rt, substr(eventName, 3) as s`,
+		`fields coalesce(errorCode, readOnly, @timestamp) as mixed, coalesce(errorCode, eventName) as same, -strlen(eventName) as neg, 7 % 3 as m`,
+		`filter @timestamp > 1700000000000 and 2 ^ 3 = 8 and readOnly in [1] and requestParameters.nested.size in [1, 2, 3]`,
+		`filter isblank(errorCode) and strcontains(eventName, "Get") = 1 and not isempty(eventName) and ispresent(@message)`,
+		`filter readOnly = true or managementEvent = false or readOnly != "false"`,
+		`stats avg(strlen(eventName)) as a, median(requestParameters.nested.size) as m, stddev(requestParameters.nested.size) as sd by bin(1h)`,
+		`stats count(*) as n by eventName | stats sum(n) as total, max(n) as most, count(*) as kinds`,
+		`stats min(@timestamp) as first, max(@timestamp) as last, earliest(@timestamp) as e, latest(readOnly) as l, percentile(strlen(eventName), 90) as p90`,
+		`parse @message '"eventName":"*"' as n | stats count(*) by n | sort n desc | limit 2`,
+		`fields eventName as a | sort a desc | dedup a | limit 3 | display a, @ptr`,
+		`fields concat(eventName, 1, readOnly, @timestamp) as c | filter c like "Get" or c =~ "Put.bject" | sort c`,
+		"fields `eventName`, `userIdentity.sessionContext.attributes.mfaAuthenticated`, tlsDetails.tlsVersion, additionalEventData.x, responseElements.a.b, `odd name`",
+		`sort eventName asc, @timestamp desc | head 3`,
+		`filter eventName = "GetObject" | dedup requestParameters.bucketName | stats count(*) as n`,
+		`filter @logStream like "CloudTrail" and @log = "" | fields @logStream`,
+		`stats count(eventName) as n, count_distinct(requestParameters.bucketName) as b, sum(readOnly) as ro`,
+	} {
+		c, err := logsinsights.Compile(q, logsinsights.Options{})
+		if err != nil {
+			t.Errorf("compile %s: %v", q, err)
+			continue
+		}
+		if _, err := query.Run(context.Background(), st, c.SQL, query.Options{Accounts: []string{acctA}}); err != nil {
+			t.Errorf("run %s: %v\nSQL: %s", q, err, c.SQL)
+		}
+	}
+}
