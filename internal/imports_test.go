@@ -23,6 +23,7 @@ var floors = map[string]int{
 	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	"filterpattern": 0,
 	"alarmrule":     0,
+	"logsinsights":  0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
@@ -60,6 +61,7 @@ var pure = map[string][]string{
 	"cloudtrailarn": nil,
 	"event":         nil,
 	"filterpattern": nil,
+	"logsinsights":  nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,

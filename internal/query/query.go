@@ -52,6 +52,12 @@ type Options struct {
 	// MaxRows caps the rows returned (default DefaultMaxRows); a result
 	// with more is cut and marked Truncated.
 	MaxRows int
+	// SeqIn, when set, further limits the events to those whose store
+	// sequence number the SQL subquery SeqIn returns (one BIGINT
+	// column, over the database's own tables), as a log group's
+	// references to events do. It is trusted SQL written by the caller,
+	// never user input; the account restriction applies as well.
+	SeqIn string
 }
 
 // Result is a finished query's output. Every value is a string, as
@@ -254,6 +260,9 @@ func viewSQL(opts Options) string {
 			q[i] = quoteString(a)
 		}
 		where = "account IN (" + strings.Join(q, ", ") + ")"
+	}
+	if opts.SeqIn != "" {
+		where += " AND seq IN (" + opts.SeqIn + ")"
 	}
 	return `SELECT
 	j->>'eventVersion' AS eventVersion,
