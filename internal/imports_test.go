@@ -24,7 +24,8 @@ var floors = map[string]int{
 	"filterpattern": 0,
 	"alarmrule":     0,
 	// columnar: the cold tier's record codec (Parquet columns + template).
-	"columnar": 0,
+	"columnar":     0,
+	"logsinsights": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis": 1,
@@ -65,6 +66,7 @@ var pure = map[string][]string{
 	"columnar":      nil,
 	"event":         nil,
 	"filterpattern": nil,
+	"logsinsights":  nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,

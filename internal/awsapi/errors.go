@@ -16,6 +16,10 @@ type Error struct {
 	Code    string
 	Message string
 	Status  int // 0 means 400
+	// Members are the error shape's other members, written next to
+	// __type and message by the JSON protocols (MalformedQueryException's
+	// queryCompileError); nil for none.
+	Members map[string]any
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -104,7 +108,16 @@ func writeError(w http.ResponseWriter, contentType, reqID string, e *Error) {
 	if reqID != "" {
 		h.Set("x-amzn-RequestId", reqID)
 	}
-	b, err := json.Marshal(errorBody{Type: e.Code, Message: e.Message})
+	var body any = errorBody{Type: e.Code, Message: e.Message}
+	if len(e.Members) > 0 {
+		m := make(map[string]any, len(e.Members)+2)
+		for k, v := range e.Members {
+			m[k] = v
+		}
+		m["__type"], m["message"] = e.Code, e.Message
+		body = m
+	}
+	b, err := json.Marshal(body)
 	if err != nil { // cannot happen for two strings
 		b = []byte(`{"__type":"InternalFailure","message":"` + internalMessage + `"}`)
 	}

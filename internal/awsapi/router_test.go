@@ -451,6 +451,13 @@ func TestWriteErrorFunctions(t *testing.T) {
 			t.Errorf("unavailable: %d %s", w.Code, w.Body)
 		}
 		w = httptest.NewRecorder()
+		e := NewError("MalformedQueryException", "bad query")
+		e.Members = map[string]any{"queryCompileError": map[string]any{"message": "why", "message2": 1}, "message": "ignored"}
+		tt.write(w, "req-4", e)
+		if w.Code != 400 || w.Body.String() != `{"__type":"MalformedQueryException","message":"bad query","queryCompileError":{"message":"why","message2":1}}` {
+			t.Errorf("error with members: %d %s", w.Code, w.Body)
+		}
+		w = httptest.NewRecorder()
 		tt.write(w, "req-3", errors.New("secret detail"))
 		if w.Code != 500 || strings.Contains(w.Body.String(), "secret") {
 			t.Errorf("internal: %d %s", w.Code, w.Body)

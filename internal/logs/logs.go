@@ -1,11 +1,14 @@
 // Package logs serves the CloudWatch Logs API (signing name logs, AWS JSON
 // 1.1, target prefix Logs_20140328) over the log groups of
 // internal/logwatch: log groups, retention, tags, streams, PutLogEvents,
-// GetLogEvents, FilterLogEvents, and metric and subscription filters,
-// with AWS's member names, errors and limits. It holds no state of its
-// own; Groups is what it needs of the component. It is not the filter
-// pattern language (internal/filterpattern) nor the consumer that feeds
-// log groups from trails (internal/logwatch).
+// GetLogEvents, FilterLogEvents, metric and subscription filters, and
+// Logs Insights queries (StartQuery, GetQueryResults, StopQuery,
+// DescribeQueries: the language compiled by internal/logsinsights, run by
+// internal/query), with AWS's member names, errors and limits. Its only
+// state is the Logs Insights queries it runs, kept in memory; Groups is
+// what it needs of the component. It is not the filter pattern language
+// (internal/filterpattern) nor the consumer that feeds log groups from
+// trails (internal/logwatch).
 package logs
 
 import (
@@ -14,11 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/filterpattern"
 	"github.com/opentrail/opentrail/internal/logwatch"
 	"github.com/opentrail/opentrail/internal/pagetoken"
+	"github.com/opentrail/opentrail/internal/store"
 )
 
 // Groups is what the service needs of the log-group component
@@ -50,6 +55,13 @@ type Config struct {
 	Groups   Groups
 	TokenKey []byte // signs nextToken values; at least pagetoken.MinKeyLen bytes
 	Logger   *slog.Logger
+	// Store and Insights serve Logs Insights queries (StartQuery …);
+	// without them those operations answer ServiceUnavailableException.
+	Store    *store.Store
+	Insights Insights
+	// QueryTimeout bounds a Logs Insights query's run time (default 15
+	// minutes); a query that runs longer ends with status Timeout.
+	QueryTimeout time.Duration
 }
 
 // Service implements the operations.
@@ -57,6 +69,12 @@ type Service struct {
 	groups Groups
 	tokens pagetoken.Signer
 	log    *slog.Logger
+
+	store        *store.Store
+	insights     Insights
+	queryTimeout time.Duration
+	now          func() time.Time
+	q            queries
 }
 
 // New returns the service.
@@ -70,7 +88,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{groups: cfg.Groups, tokens: pagetoken.NewSigner(cfg.TokenKey), log: cfg.Logger}, nil
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = defaultQueryTimeout
+	}
+	return &Service{groups: cfg.Groups, tokens: pagetoken.NewSigner(cfg.TokenKey), log: cfg.Logger,
+		store: cfg.Store, insights: cfg.Insights, queryTimeout: cfg.QueryTimeout, now: time.Now,
+		q: queries{byID: map[string]*insightsQuery{}}}, nil
 }
 
 // Register adds the operations to r (a JSON 1.1 router for signing name
@@ -99,6 +122,10 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "PutSubscriptionFilter", false, s.PutSubscriptionFilter)
 	awsapi.Register(r, "DescribeSubscriptionFilters", true, s.DescribeSubscriptionFilters)
 	awsapi.Register(r, "DeleteSubscriptionFilter", false, s.DeleteSubscriptionFilter)
+	awsapi.Register(r, "StartQuery", true, s.StartQuery)
+	awsapi.Register(r, "GetQueryResults", true, s.GetQueryResults)
+	awsapi.Register(r, "StopQuery", false, s.StopQuery)
+	awsapi.Register(r, "DescribeQueries", true, s.DescribeQueries)
 }
 
 // wire maps a component error to what the client sees.

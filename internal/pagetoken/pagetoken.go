@@ -44,6 +44,7 @@ const (
 	KindMetricFilters       byte = 'f' // DescribeMetricFilters
 	KindSubscriptionFilters byte = 'u' // DescribeSubscriptionFilters
 	KindFilterLogEvents     byte = 'e' // FilterLogEvents
+	KindDescribeQueries     byte = 'd' // DescribeQueries
 )
 
 const (

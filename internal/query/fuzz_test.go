@@ -20,6 +20,9 @@ func FuzzCheck(f *testing.F) {
 		"SELECT [1, 2, 3]", "SELECT list_transform([1, 2], x -> x + 1)", "SELECT [x FOR x IN [1] IF x > 0]",
 		"SELECT {'a': MAP {'k': [eventJson]}} FROM cloudtrail_events", "SELECT '1e999999'::JSON AS j; -- c",
 		"SELECT system.main.lower('a')", "SELECT main.getenv('HOME')",
+		"SELECT element_at(requestParameters, 'k'), json_extract_scalar(eventJson, '$.a') FROM cloudtrail_events",
+		"SELECT date_format(eventTime, '%Y %i'), format_datetime(eventTime, 'yyyy'), date_add('day', 1, eventTime) FROM cloudtrail_events",
+		"SELECT __ot_mysql_datefmt('%Y')", "SELECT regexp_replace(eventName, '(a)', '$1'), cardinality(resources) FROM cloudtrail_events",
 	} {
 		f.Add(s)
 	}

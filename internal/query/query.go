@@ -53,6 +53,12 @@ type Options struct {
 	// MaxRows caps the rows returned (default DefaultMaxRows); a result
 	// with more is cut and marked Truncated.
 	MaxRows int
+	// SeqIn, when set, further limits the events to those whose store
+	// sequence number the SQL subquery SeqIn returns (one BIGINT
+	// column, over the database's own tables), as a log group's
+	// references to events do. It is trusted SQL written by the caller,
+	// never user input; the account restriction applies as well.
+	SeqIn string
 }
 
 // Result is a finished query's output. Every value is a string, as
@@ -130,6 +136,12 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 	if err := ensureRebuildUDF(db, conn); err != nil {
 		return nil, err
 	}
+	dropTrino, err := installTrino(tctx, db, conn, c.trino)
+	if err != nil {
+		return nil, timeoutOr(ctx, tctx, err)
+	}
+	defer dropTrino()
+
 	reader := newRecordReader(st)
 	defer reader.close()
 	qctx := context.WithValue(tctx, readerKey{}, reader)
@@ -269,6 +281,9 @@ func viewSQL(opts Options, files []string) string {
 		}
 		where = "account IN (" + strings.Join(q, ", ") + ")"
 	}
+	if opts.SeqIn != "" {
+		where += " AND seq IN (" + opts.SeqIn + ")"
+	}
 	hot := `SELECT
 	j->>'eventVersion' AS eventVersion,
 	json_transform(j->'userIdentity', ` + userIdentityType + `) AS userIdentity,
@@ -302,14 +317,18 @@ FROM (SELECT *, ` + recordFunc + `(block, idx)::JSON AS j FROM main.events WHERE
 	if len(files) == 0 {
 		return hot
 	}
-	return hot + " UNION ALL " + coldViewSQL(files)
+	return hot + " UNION ALL " + coldViewSQL(files, opts.SeqIn)
 }
 
 // coldViewSQL is the columnar files' branch of the view: the same columns
 // and types as the hot branch, from the files' typed columns. Only
 // eventJson is rebuilt row by row, and only for the rows that reach it.
 // The files are already limited to the caller's accounts.
-func coldViewSQL(files []string) string {
+func coldViewSQL(files []string, seqIn string) string {
+	where := ""
+	if seqIn != "" {
+		where = " WHERE _seq IN (" + seqIn + ")"
+	}
 	rebuild := make([]string, len(columnar.Columns))
 	for i, c := range columnar.Columns {
 		rebuild[i] = quoteIdent(c.Name)
@@ -343,7 +362,7 @@ func coldViewSQL(files []string) string {
 	"sessionCredentialFromConsole" AS sessionCredentialFromConsole,
 	json_transform("serviceEventDetails"::JSON, ` + mapType + `) AS serviceEventDetails,
 	` + rebuildFunc + `(` + strings.Join(rebuild, ", ") + `)::JSON AS eventJson
-FROM ` + store.ParquetSource(files)
+FROM ` + store.ParquetSource(files) + where
 }
 
 // Check validates q as Run would, without running it: nil, an

@@ -148,7 +148,7 @@ func TestScopeHidesOtherAccounts(t *testing.T) {
 
 func TestRecordFields(t *testing.T) {
 	st := openStore(t, fixture())
-	res := mustRun(t, st, `SELECT userIdentity.arn, requestParameters['groupId'], element_at(requestParameters, 'groupId')[1],
+	res := mustRun(t, st, `SELECT userIdentity.arn, requestParameters['groupId'], element_at(requestParameters, 'groupId'),
 		json_extract(requestParameters['ipPermissions'], '$.items[0].fromPort'), eventJson->>'$.userAgent', eventID, eventTime
 		FROM cloudtrail_events WHERE eventName = 'AuthorizeSecurityGroupIngress'`)
 	checkRows(t, res, nil, [][]string{{"arn:aws:iam::111111111111:user/bob", "sg-0123", "sg-0123", "22", "aws-cli/2.9.19",

@@ -59,6 +59,7 @@ var allowedRefTypes = map[string]bool{
 type checked struct {
 	sql      string   // the statement to run (bare event data store IDs quoted)
 	idTables []string // event data store IDs used as table names
+	trino    []string // Trino functions the query calls (see trino.go)
 }
 
 // validate parses q with DuckDB and refuses anything but one SELECT (or
@@ -106,7 +107,7 @@ func validate(ctx context.Context, conn *sql.Conn, q string) (*checked, error) {
 	if err := json.Unmarshal(doc.Statements[0], &root); err != nil {
 		return nil, fmt.Errorf("parse query: decode parse tree: %w", err)
 	}
-	w := &walker{ctes: map[string]bool{}, ids: map[string]bool{}}
+	w := &walker{ctes: map[string]bool{}, ids: map[string]bool{}, trino: map[string]bool{}}
 	w.walk(root)
 	w.finish()
 	if w.err != nil {
@@ -137,6 +138,9 @@ func validate(ctx context.Context, conn *sql.Conn, q string) (*checked, error) {
 	for id := range w.ids {
 		c.idTables = append(c.idTables, id)
 	}
+	for name := range w.trino {
+		c.trino = append(c.trino, name)
+	}
 	return c, nil
 }
 
@@ -145,6 +149,7 @@ type walker struct {
 	ctes  map[string]bool // lower-cased CTE names defined anywhere
 	ids   map[string]bool // event data store IDs used as tables
 	names []string        // table names to check once every CTE is known
+	trino map[string]bool // Trino functions called (lower case)
 	err   error
 }
 
@@ -229,6 +234,9 @@ func (w *walker) object(m map[string]any) {
 		// (system, temp, an attached database) or schema.
 		if catalog != "" || schema != "" && !strings.EqualFold(schema, "main") {
 			w.fail(invalidf("function %s: qualified function names are not allowed", qualified(catalog, schema, name)))
+		}
+		if isTrinoFunction(lname) {
+			w.trino[lname] = true
 		}
 	}
 }

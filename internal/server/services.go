@@ -85,7 +85,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 	if err != nil {
 		return err
 	}
-	lg, err := logs.New(logs.Config{Groups: s.logwatch, TokenKey: tokenKey, Logger: logger})
+	lg, err := logs.New(logs.Config{Groups: s.logwatch, TokenKey: tokenKey, Logger: logger, Store: st, Insights: s.logwatch})
 	if err != nil {
 		return err
 	}
