@@ -317,16 +317,18 @@ func (s *Store) dedupe(ctx context.Context, p *appendPlan) error {
 	p.out = make([]Outcome, len(p.recs))
 	p.accepted = make([]int, 0, len(p.recs))
 	p.used = make([]bool, len(p.blocks))
-	var hits []uint64 // hashes already stored
+	var hits []uint64   // hashes already stored
+	var hitIDs []string // their records' eventIDs
 	for i := range p.recs {
 		if h := p.rows[i].hash; s.ids.has(h) {
 			hits = append(hits, h)
+			hitIDs = append(hitIDs, p.recs[i].EventID)
 		}
 	}
 	var stored map[eventKey][]byte
 	if len(hits) > 0 {
 		var err error
-		if stored, err = s.storedEvents(ctx, hits); err != nil {
+		if stored, err = s.storedEvents(ctx, hits, hitIDs); err != nil {
 			return err
 		}
 	}
@@ -557,7 +559,7 @@ func (s *Store) resetAppenders() {
 // storedEvents resolves hash hits: it reads the stored records whose
 // eventIDs hash to one of hits and returns them by account and eventID.
 // The records alias the block cache and must not be changed.
-func (s *Store) storedEvents(ctx context.Context, hits []uint64) (map[eventKey][]byte, error) {
+func (s *Store) storedEvents(ctx context.Context, hits []uint64, ids []string) (map[eventKey][]byte, error) {
 	args := make([]any, 0, len(hits))
 	for _, h := range hits {
 		args = append(args, int64(h))
@@ -601,7 +603,7 @@ func (s *Store) storedEvents(ctx context.Context, hits []uint64) (map[eventKey][
 			stored[eventKey{p.account, fastjson.GetString(raw, "eventID")}] = raw
 		}
 	}
-	if err := s.coldStored(ctx, args, stored); err != nil {
+	if err := s.coldStored(ctx, ids, stored); err != nil {
 		return nil, err
 	}
 	return stored, nil

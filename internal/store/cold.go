@@ -42,13 +42,9 @@ const ColumnarDir = "columnar"
 var ColdColumns = []columnar.Column{
 	{Name: "_seq", Type: "BIGINT"},
 	{Name: "_ingest_time", Type: "TIMESTAMP"},
-	{Name: "_eid_hash", Type: "BIGINT"},
 	{Name: "_category", Type: "VARCHAR"},
 	{Name: "_username", Type: "VARCHAR"},
-	{Name: "_access_key_id", Type: "VARCHAR"},
 	{Name: "_read_only", Type: "BOOLEAN"},
-	{Name: "_error_code", Type: "VARCHAR"},
-	{Name: "_source_ip", Type: "VARCHAR"},
 	{Name: "_resource_types", Type: "VARCHAR[]"},
 	{Name: "_resource_names", Type: "VARCHAR[]"},
 	{Name: "_imported", Type: "BOOLEAN"},
@@ -379,12 +375,12 @@ func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''
 // (seq, ingest_time, event_time, …) beside the record's columns, so the
 // predicates written for the events table apply to it unchanged.
 func coldRel(files []string) string {
-	return `(SELECT _seq AS seq, _ingest_time AS ingest_time, "eventTime" AS event_time, _eid_hash AS eid_hash,
+	return `(SELECT _seq AS seq, _ingest_time AS ingest_time, "eventTime" AS event_time, "eventID" AS event_id,
 	account, region, _category AS category, "eventSource" AS event_source, "eventName" AS event_name,
-	_username AS username, _access_key_id AS access_key_id, _read_only AS read_only, _error_code AS error_code,
-	_source_ip AS source_ip, _resource_types AS resource_types, _resource_names AS resource_names,
-	_imported AS imported, * EXCLUDE (_seq, _ingest_time, _eid_hash, _category, _username, _access_key_id,
-	_read_only, _error_code, _source_ip, _resource_types, _resource_names, _imported)
+	_username AS username, coalesce("userIdentity"."accessKeyId", '') AS access_key_id, _read_only AS read_only,
+	coalesce("errorCode", '') AS error_code, coalesce("sourceIPAddress", '') AS source_ip,
+	_resource_types AS resource_types, _resource_names AS resource_names, _imported AS imported,
+	* EXCLUDE (_seq, _ingest_time, _category, _username, _read_only, _resource_types, _resource_names, _imported)
 FROM ` + ParquetSource(files) + `)`
 }
 
@@ -445,13 +441,17 @@ func (s *Store) filesWhere(keep func(ColdFile) bool) []ColdFile {
 	return out
 }
 
-// coldStored returns the stored bytes, by (account, eventID), of the cold
-// events whose eid_hash is one of hits. The caller holds cold.mu.
-func (s *Store) coldStored(ctx context.Context, hits []any, into map[eventKey][]byte) error {
-	if len(s.cold.files) == 0 {
+// coldStored adds to into the stored bytes, by (account, eventID), of the
+// cold events with one of these eventIDs. The caller holds cold.mu.
+func (s *Store) coldStored(ctx context.Context, ids []string, into map[eventKey][]byte) error {
+	if len(s.cold.files) == 0 || len(ids) == 0 {
 		return nil
 	}
-	evs, err := s.coldEventsWithAccount(ctx, s.cold.files, `eid_hash IN (`+placeholders(len(hits))+`)`, hits)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	evs, err := s.coldEventsWithAccount(ctx, s.cold.files, `"eventID" IN (`+placeholders(len(args))+`)`, args)
 	if err != nil {
 		return fmt.Errorf("check event ids: %w", err)
 	}
@@ -508,17 +508,17 @@ func (s *Store) coldIDs(ctx context.Context, add func(uint64)) error {
 	for i, f := range s.cold.files {
 		paths[i] = s.coldPath(f.Path)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT _eid_hash FROM `+ParquetSource(paths))
+	rows, err := s.db.QueryContext(ctx, `SELECT "eventID" FROM `+ParquetSource(paths))
 	if err != nil {
 		return fmt.Errorf("load event ids of columnar files: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var h int64
-		if err := rows.Scan(&h); err != nil {
+		var id sql.NullString
+		if err := rows.Scan(&id); err != nil {
 			return fmt.Errorf("load event ids of columnar files: %w", err)
 		}
-		add(uint64(h))
+		add(hashID(id.String))
 	}
 	return rows.Err()
 }

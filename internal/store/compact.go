@@ -23,6 +23,8 @@ type CompactResult struct {
 	Events        int64 // events moved
 	Files         int   // columnar files written
 	Bytes         int64 // their size
+	// How long each step took.
+	Stage, Write, Commit time.Duration
 }
 
 // compactHook, when set by a test, is called at each step of Compact; an
@@ -81,14 +83,17 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 	defer conn.Close()
 	stage := "compact_stage"
 	defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.`+stage)
+	t0 := time.Now()
 	n, err := s.stage(ctx, conn, stage, res.From, through)
 	if err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	res.Events = n
+	res.Stage = time.Since(t0)
 	if err := hook("staged"); err != nil {
 		return res, err
 	}
+	t0 = time.Now()
 	files, err := s.writeColdFiles(ctx, conn, stage, res.From, through)
 	if err != nil {
 		return res, fmt.Errorf("compact: %w", err)
@@ -97,12 +102,15 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 		res.Bytes += f.Bytes
 	}
 	res.Files = len(files)
+	res.Write = time.Since(t0)
 	if err := hook("written"); err != nil {
 		return res, err
 	}
+	t0 = time.Now()
 	if err := s.commitCold(ctx, files, through); err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
+	res.Commit = time.Since(t0)
 	if err := hook("committed"); err != nil {
 		return res, err
 	}
@@ -122,7 +130,7 @@ func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, t
 	for _, c := range columnar.Columns {
 		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
 	}
-	if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS temp.`+stage); err != nil {
+	if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS temp.`+stage+`; DROP TABLE IF EXISTS temp.`+stage+`_sorted`); err != nil {
 		return 0, err
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` (`+strings.Join(cols, ", ")+`)`); err != nil {
@@ -156,13 +164,24 @@ func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, t
 	if err := app.Flush(); err != nil {
 		return n, fmt.Errorf("stage events: %w", err)
 	}
+	// Sorted once by partition, then by source and name (like records
+	// compress best together: measured 81 against 89 bytes an event
+	// sorted by time alone, docs/benchmarks.md) and time, each
+	// partition's COPY reads only its own row groups. _seq last makes the
+	// files the same every time.
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+`_sorted AS SELECT * FROM temp.`+stage+` ORDER BY account, region, day, "eventSource", "eventName", "eventTime", _seq`); err != nil {
+		return n, fmt.Errorf("sort staged events: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `DROP TABLE temp.`+stage+`; ALTER TABLE temp.`+stage+`_sorted RENAME TO `+stage); err != nil {
+		return n, fmt.Errorf("sort staged events: %w", err)
+	}
 	return n, nil
 }
 
 // stageSlice appends the events in (lo, hi].
 func (s *Store) stageSlice(ctx context.Context, app *duckdb.Appender, lo, hi int64) (int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, ingest_time, event_time, eid_hash, account, region, category,
-	username, access_key_id, read_only, error_code, source_ip, resource_types, resource_names, imported, block, idx
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, ingest_time, event_time, account, region, category,
+	username, read_only, resource_types, resource_names, imported, block, idx
 FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, lo, hi)
 	if err != nil {
 		return 0, fmt.Errorf("read events to compact: %w", err)
@@ -182,8 +201,8 @@ FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, lo, hi)
 	need := map[int64]struct{}{}
 	for rows.Next() {
 		var r hotRow
-		if err := rows.Scan(&r.seq, &r.ingest, &r.etime, &r.hash, &r.account, &r.region, &r.category,
-			&r.username, &r.akid, &r.readOnly, &r.errCode, &r.sourceIP, &r.types, &r.names, &r.imported, &r.block, &r.idx); err != nil {
+		if err := rows.Scan(&r.seq, &r.ingest, &r.etime, &r.account, &r.region, &r.category,
+			&r.username, &r.readOnly, &r.types, &r.names, &r.imported, &r.block, &r.idx); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("read events to compact: %w", err)
 		}
@@ -207,7 +226,7 @@ FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, lo, hi)
 		etime := r.etime.UTC()
 		day := time.Date(etime.Year(), etime.Month(), etime.Day(), 0, 0, 0, 0, time.UTC)
 		vals = append(vals[:0], r.account, r.region, day,
-			r.seq, r.ingest.UTC(), r.hash, r.category, r.username, r.akid, nullable(r.readOnly), r.errCode, r.sourceIP,
+			r.seq, r.ingest.UTC(), r.category, r.username, nullable(r.readOnly),
 			stringList(r.types), stringList(r.names), nullable(r.imported))
 		vals = append(vals, columnar.Shred(recs[r.idx], etime).Values()...)
 		args := make([]driver.Value, len(vals))
@@ -333,8 +352,8 @@ FROM temp.`+stage+` GROUP BY ALL ORDER BY ALL`)
 		tmp := filepath.Join(dir, "."+filepath.Base(final)+".tmp")
 		q := `COPY (SELECT ` + strings.Join(cols, ", ") + ` FROM temp.` + stage +
 			` WHERE account = ` + quoteLiteral(f.Account) + ` AND region = ` + quoteLiteral(f.Region) +
-			` AND day = DATE '` + f.Day.Format(time.DateOnly) + `' ORDER BY "eventTime", _seq) TO ` + quoteLiteral(tmp) +
-			` (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`
+			` AND day = DATE '` + f.Day.Format(time.DateOnly) + `' ORDER BY "eventSource", "eventName", "eventTime", _seq) TO ` + quoteLiteral(tmp) +
+			` (FORMAT parquet, PARQUET_VERSION V2, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 122880)`
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("write %s: %w", f.Path, err)
 		}

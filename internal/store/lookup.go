@@ -61,8 +61,12 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 // lookupPlan is one Lookup worked out: the column predicates every query of
 // it shares and the eventTime range left to search.
 type lookupPlan struct {
-	where      []string // predicates, ANDed; attributes first
-	args       []any    // where's arguments, in order
+	where []string // predicates, ANDed; attributes first
+	args  []any    // where's arguments, in order
+	// The same predicates over the columnar files' relation (coldRel),
+	// where EventId is matched on the eventID itself.
+	coldWhere  []string
+	coldArgs   []any
 	eids       []string // EventId values, which confirm checks
 	selective  bool     // an attribute the day index narrows (selAttr)
 	selAttr    Attr     // the first attribute the day index knows
@@ -88,7 +92,7 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 		}
 		switch a.Key {
 		case "EventId":
-			p.add("eid_hash = ?", int64(hashID(a.Value)))
+			p.addSplit("eid_hash = ?", int64(hashID(a.Value)), "event_id = ?", a.Value)
 			p.eids = append(p.eids, a.Value)
 		case "EventName":
 			p.add("event_name = ?", a.Value)
@@ -115,19 +119,21 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 		}
 	}
 	if len(q.Accounts) > 0 {
-		p.where = append(p.where, "account IN ("+placeholders(len(q.Accounts))+")")
-		for _, a := range q.Accounts {
-			p.args = append(p.args, a)
+		args := make([]any, len(q.Accounts))
+		for i, a := range q.Accounts {
+			args[i] = a
 		}
+		p.add("account IN ("+placeholders(len(q.Accounts))+")", args...)
 	}
 	if q.Region != "" {
 		p.add("region = ?", q.Region)
 	}
 	if len(q.Categories) > 0 {
-		p.where = append(p.where, "category IN ("+placeholders(len(q.Categories))+")")
-		for _, c := range q.Categories {
-			p.args = append(p.args, c)
+		args := make([]any, len(q.Categories))
+		for i, c := range q.Categories {
+			args[i] = c
 		}
+		p.add("category IN ("+placeholders(len(q.Categories))+")", args...)
 	}
 	if q.After != nil {
 		t := q.After.Time.UTC()
@@ -139,10 +145,21 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 	return p, nil
 }
 
-// add appends one predicate and its arguments.
+// add appends one predicate and its arguments, for both tiers.
 func (p *lookupPlan) add(pred string, args ...any) {
 	p.where = append(p.where, pred)
 	p.args = append(p.args, args...)
+	p.coldWhere = append(p.coldWhere, pred)
+	p.coldArgs = append(p.coldArgs, args...)
+}
+
+// addSplit appends a predicate written differently for the events table
+// and for the columnar files.
+func (p *lookupPlan) addSplit(hot string, hotArg any, cold string, coldArg any) {
+	p.where = append(p.where, hot)
+	p.args = append(p.args, hotArg)
+	p.coldWhere = append(p.coldWhere, cold)
+	p.coldArgs = append(p.coldArgs, coldArg)
 }
 
 // lookupDays reads the days on which the plan's selective value occurs in
@@ -252,27 +269,25 @@ func dayStart(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time, inclusive bool, limit int) ([]Event, error) {
 	w := append([]string(nil), p.where...)
 	a := append([]any(nil), p.args...)
+	cw := append([]string(nil), p.coldWhere...)
+	ca := append([]any(nil), p.coldArgs...)
 	if !lo.IsZero() {
-		w = append(w, "event_time >= ?")
-		a = append(a, lo.UTC())
+		w, cw = append(w, "event_time >= ?"), append(cw, "event_time >= ?")
+		a, ca = append(a, lo.UTC()), append(ca, lo.UTC())
 	}
 	if !hi.IsZero() {
+		pred := "event_time < ?"
 		if inclusive {
-			w = append(w, "event_time <= ?")
-		} else {
-			w = append(w, "event_time < ?")
+			pred = "event_time <= ?"
 		}
-		a = append(a, hi.UTC())
-	}
-	where := ""
-	if len(w) > 0 {
-		where = strings.Join(w, " AND ")
+		w, cw = append(w, pred), append(cw, pred)
+		a, ca = append(a, hi.UTC()), append(ca, hi.UTC())
 	}
 	s.cold.mu.RLock()
 	defer s.cold.mu.RUnlock()
 	q := "SELECT seq, ingest_time, block, idx FROM events"
-	if where != "" {
-		q += " WHERE " + where
+	if len(w) > 0 {
+		q += " WHERE " + strings.Join(w, " AND ")
 	}
 	evs, err := s.queryEvents(ctx, q+" ORDER BY event_time DESC, seq DESC LIMIT ?", append(a, limit)...)
 	if err != nil {
@@ -295,7 +310,7 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if len(files) == 0 {
 		return evs, nil
 	}
-	cevs, err := s.coldEvents(ctx, files, where, a, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	cevs, err := s.coldEvents(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
