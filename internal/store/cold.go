@@ -271,12 +271,7 @@ type ColdSnapshot struct {
 // hot blocks the snapshot could still read.
 func (c *ColdSnapshot) Release() {
 	c.once.Do(func() {
-		c.s.unref(c.Files)
-		c.s.cold.refMu.Lock()
-		if c.s.cold.genRefs[c.gen]--; c.s.cold.genRefs[c.gen] <= 0 {
-			delete(c.s.cold.genRefs, c.gen)
-		}
-		c.s.cold.refMu.Unlock()
+		c.drop()
 		c.s.cold.mu.RLock()
 		pending := c.s.cold.sweepPending
 		c.s.cold.mu.RUnlock()
@@ -289,6 +284,16 @@ func (c *ColdSnapshot) Release() {
 			}
 		}()
 	})
+}
+
+// drop gives up the snapshot's references without taking cold.mu.
+func (c *ColdSnapshot) drop() {
+	c.s.unref(c.Files)
+	c.s.cold.refMu.Lock()
+	if c.s.cold.genRefs[c.gen]--; c.s.cold.genRefs[c.gen] <= 0 {
+		delete(c.s.cold.genRefs, c.gen)
+	}
+	c.s.cold.refMu.Unlock()
 }
 
 // SnapshotCold runs begin while the tiers cannot change (no compaction
@@ -311,7 +316,8 @@ func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error)
 	}
 	s.ref(snap.Files)
 	if err := begin(snap); err != nil {
-		snap.Release()
+		// cold.mu is held here: give the references back without it.
+		snap.once.Do(snap.drop)
 		return nil, err
 	}
 	return snap, nil
