@@ -420,6 +420,10 @@ func (s *Store) commitRows(ctx context.Context, p *appendPlan, ingestTime time.T
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The background checkpointer cannot start while the transaction is
+	// open (checkpoint.go).
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	if err := s.exec(context.Background(), "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
