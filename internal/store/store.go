@@ -92,7 +92,12 @@ type Store struct {
 	// times never go backwards in sequence order.
 	lastIngest time.Time
 	ids        *idSet
-	enc        *zstd.Encoder
+	// coldIDs, when set, adds the eventID hashes of events kept outside
+	// the events table; loadIDs' full load (no usable snapshot) calls it.
+	// It must be set before loadIDs runs in init.
+	coldIDs func(ctx context.Context, add func(uint64)) error
+	snap    snapState // snapshots of ids and days (snapshot.go)
+	enc     *zstd.Encoder
 
 	dec   *zstd.Decoder
 	cache *blockCache
@@ -346,7 +351,7 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 
-	ids, err := s.loadIDs(ctx)
+	ids, err := s.openIDs(ctx)
 	if err != nil {
 		return err
 	}
@@ -354,7 +359,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.upgradeDayIndex(ctx); err != nil {
 		return err
 	}
-	if s.days, err = s.loadDays(ctx); err != nil {
+	if s.days, err = s.openDays(ctx); err != nil {
 		return err
 	}
 
@@ -381,6 +386,7 @@ func (s *Store) init(ctx context.Context) error {
 	if s.dayApp, err = duckdb.NewAppenderFromConn(conn, "", "lookup_days"); err != nil {
 		return fmt.Errorf("day index appender: %w", err)
 	}
+	s.startSnapshots()
 	return nil
 }
 
@@ -402,7 +408,15 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 		}
 		ids.add(uint64(h))
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load event ids: %w", err)
+	}
+	if s.coldIDs != nil {
+		if err := s.coldIDs(ctx, ids.add); err != nil {
+			return nil, fmt.Errorf("load event ids of the cold tier: %w", err)
+		}
+	}
+	return ids, nil
 }
 
 // Close flushes nothing (every Append is already durable) and closes the
@@ -410,6 +424,7 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 func (s *Store) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
+		s.stopSnapshots()
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 		if s.evApp != nil {
