@@ -56,6 +56,7 @@ func main() {
 		child       = flag.String("child", "", "internal: measure (\"open\"), or append then wait to be killed (\"crash\")")
 		seed        = flag.Int64("seed", 0, "internal: demo seed of the crash events")
 		logs        = flag.Bool("log", false, "show the store's log (info level) on stderr")
+		scenarios   = flag.String("scenarios", "full,clean,crash", "which scenarios to run")
 	)
 	flag.Parse()
 	level := slog.LevelWarn
@@ -71,13 +72,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*data, *runs, *crashEvents, *logs); err != nil {
+	if err := run(*data, *runs, *crashEvents, *logs, strings.Split(*scenarios, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "startup bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(data string, runs, crashEvents int, logs bool) error {
+func run(data string, runs, crashEvents int, logs bool, scenarios []string) error {
 	host, _ := os.Hostname()
 	fmt.Printf("# Start-up benchmark\n\n%s on %s, %d CPUs, load average at start: %s\n\nstore %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), loadAvg(), data)
@@ -99,7 +100,7 @@ func run(data string, runs, crashEvents int, logs bool) error {
 	open := func() (sample, error) { return childRun(data, "open", 0, 0, logs) }
 
 	var full, clean, crash []sample
-	for range runs {
+	for range runs * count(scenarios, "full") {
 		for _, f := range []string{"ids.snap", "days.snap"} {
 			os.Remove(filepath.Join(data, f))
 		}
@@ -109,17 +110,22 @@ func run(data string, runs, crashEvents int, logs bool) error {
 		}
 		full = append(full, s)
 	}
-	report("full load (no snapshot)", full)
-	for range runs {
+	if len(full) > 0 {
+		report("full load (no snapshot)", full)
+	}
+	for range runs * count(scenarios, "clean") {
 		s, err := open()
 		if err != nil {
 			return err
 		}
 		clean = append(clean, s)
 	}
-	report("clean restart", clean)
-	for i := range runs {
-		if err := crashRun(data, crashEvents, int64(1000+i), logs); err != nil {
+	if len(clean) > 0 {
+		report("clean restart", clean)
+	}
+	for i := range runs * count(scenarios, "crash") {
+		// A seed of its own each time, so the events are new.
+		if err := crashRun(data, crashEvents, time.Now().UnixNano()+int64(i), logs); err != nil {
 			return err
 		}
 		s, err := open()
@@ -133,7 +139,9 @@ func run(data string, runs, crashEvents int, logs bool) error {
 			return err
 		}
 	}
-	report(fmt.Sprintf("after kill -9 (%d events appended since the last snapshot)", crashEvents), crash)
+	if len(crash) > 0 {
+		report(fmt.Sprintf("after kill -9 (%d events appended since the last snapshot)", crashEvents), crash)
+	}
 	fmt.Printf("\nload average at end: %s\n", loadAvg())
 	return nil
 }
@@ -258,6 +266,13 @@ func procStatus(field string) float64 {
 		}
 	}
 	return -1
+}
+
+func count(list []string, v string) int {
+	if slices.Contains(list, v) {
+		return 1
+	}
+	return 0
 }
 
 func median(v []float64) float64 {
