@@ -240,6 +240,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil
 		})
 	}
+	opening := time.Now()
 	connector, err := connect()
 	deadline := time.Now().Add(opts.LockWait)
 	for waited := false; err != nil && IsLocked(err) && time.Now().Before(deadline); {
@@ -260,6 +261,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// After a crash this includes DuckDB replaying its write-ahead log.
+	log.Info("opened the database", "took", time.Since(opening).Round(time.Millisecond))
 	s := &Store{
 		dir:       dir,
 		opts:      opts,
