@@ -197,14 +197,14 @@ type snapState struct {
 var errSetChanged = errors.New("set changed while being written")
 
 // writeSnapshot writes set to path (through a temporary file, fsynced,
-// renamed, directory fsynced). get returns the set the store holds now;
-// each chunk of slots is copied holding the writer lock when locked is
-// false (the caller does not hold it), and the copy gives up with
+// renamed; the caller fsyncs the directory). get returns the set the
+// store holds now; each chunk of slots is copied holding the writer lock
+// (which the caller must not hold), and the copy gives up with
 // errSetChanged if the set was replaced or reallocated meanwhile. Slots
 // filled after h.seq may or may not be included: either way the set
 // written holds every element of the events through h.seq, and only
 // elements of committed events.
-func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() *idSet, locked bool) error {
+func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() *idSet) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -228,17 +228,13 @@ func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() 
 	)
 	for off := 0; off < n; off += len(buf) {
 		chunk := buf[:min(len(buf), n-off)]
-		if !locked {
-			s.wmu.Lock()
-		}
+		s.wmu.Lock()
 		same := get() == set && len(set.slots) == n
 		if same {
 			copy(chunk, set.slots[off:])
 			zero = zero || set.zero
 		}
-		if !locked {
-			s.wmu.Unlock()
-		}
+		s.wmu.Unlock()
 		if !same {
 			return errSetChanged
 		}
@@ -325,11 +321,11 @@ func (s *Store) saveSnapshotsOnce(ctx context.Context) error {
 		return err
 	}
 	if err := s.writeSnapshot(filepath.Join(s.dir, IDSnapshotFile), snapHeader{kind: snapKindIDs, seq: seq},
-		ids, func() *idSet { return s.ids }, false); err != nil {
+		ids, func() *idSet { return s.ids }); err != nil {
 		return err
 	}
 	if err := s.writeSnapshot(filepath.Join(s.dir, DaySnapshotFile), snapHeader{kind: snapKindDays, seq: seq, aux: minDay},
-		days, func() *idSet { return s.days }, false); err != nil {
+		days, func() *idSet { return s.days }); err != nil {
 		return err
 	}
 	if err := syncDir(s.dir); err != nil {
