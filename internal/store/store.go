@@ -99,7 +99,12 @@ type Store struct {
 	// times never go backwards in sequence order.
 	lastIngest time.Time
 	ids        *idSet
-	enc        *zstd.Encoder
+	// coldIDs, when set, adds the eventID hashes of events kept outside
+	// the events table; loadIDs' full load (no usable snapshot) calls it.
+	// It must be set before loadIDs runs in init.
+	coldIDs func(ctx context.Context, add func(uint64)) error
+	snap    snapState // snapshots of ids and days (snapshot.go)
+	enc     *zstd.Encoder
 
 	dec   *zstd.Decoder
 	cache *blockCache
@@ -242,6 +247,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil
 		})
 	}
+	opening := time.Now()
 	connector, err := connect()
 	deadline := time.Now().Add(opts.LockWait)
 	for waited := false; err != nil && IsLocked(err) && time.Now().Before(deadline); {
@@ -262,6 +268,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// After a crash this includes DuckDB replaying its write-ahead log.
+	log.Info("opened the database", "took", time.Since(opening).Round(time.Millisecond))
 	s := &Store{
 		dir:       dir,
 		opts:      opts,
@@ -353,7 +361,7 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 
-	ids, err := s.loadIDs(ctx)
+	ids, err := s.openIDs(ctx)
 	if err != nil {
 		return err
 	}
@@ -361,7 +369,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.upgradeDayIndex(ctx); err != nil {
 		return err
 	}
-	if s.days, err = s.loadDays(ctx); err != nil {
+	if s.days, err = s.openDays(ctx); err != nil {
 		return err
 	}
 
@@ -389,6 +397,7 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("day index appender: %w", err)
 	}
 	s.startCheckpointer()
+	s.startSnapshots()
 	return nil
 }
 
@@ -410,7 +419,15 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 		}
 		ids.add(uint64(h))
 	}
-	return ids, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load event ids: %w", err)
+	}
+	if s.coldIDs != nil {
+		if err := s.coldIDs(ctx, ids.add); err != nil {
+			return nil, fmt.Errorf("load event ids of the cold tier: %w", err)
+		}
+	}
+	return ids, nil
 }
 
 // Close flushes nothing (every Append is already durable) and closes the
@@ -418,6 +435,7 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 func (s *Store) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
+		s.stopSnapshots()
 		s.stopCheckpointer()
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
