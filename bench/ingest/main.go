@@ -2,7 +2,10 @@
 // clients POST batches of realistic CloudTrail records (from internal/demo,
 // ~1.5 KB each) to /v1/events, each request acknowledged only after its
 // events are committed and fsynced. It reports events/s and the p50/p99
-// acknowledgement latency.
+// acknowledgement latency, and, measured in the same run just before, the
+// machine's parse rate: event.Parse over the same records on every core at
+// once (what BenchmarkParseParallel in internal/event measures), and the
+// ingest rate as a share of it.
 //
 //	go run ./bench/ingest --events 1000000 --clients 8 --batch 1000
 //
@@ -28,6 +31,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,6 +40,7 @@ import (
 	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/demo"
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/server"
 )
 
@@ -71,10 +76,14 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 	var bodies [][]byte
 	var cur [][]byte
 	var rawBytes int64
+	var sample [][]byte // the first records, for the parse rate
 	start := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Hour)
 	err := demo.Generate(demo.Options{Seed: seed, Events: events, Start: start, Duration: 24 * time.Hour}, func(rec []byte) error {
 		rawBytes += int64(len(rec))
 		cur = append(cur, append([]byte(nil), rec...))
+		if len(sample) < 10000 {
+			sample = append(sample, cur[len(cur)-1])
+		}
 		if len(cur) == batch {
 			bodies = append(bodies, makeBody(cur, gz))
 			cur = cur[:0]
@@ -86,6 +95,11 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 	}
 	if len(cur) > 0 {
 		bodies = append(bodies, makeBody(cur, gz))
+	}
+	fmt.Fprintf(os.Stderr, "measuring the parse rate on %d cores...\n", runtime.GOMAXPROCS(0))
+	parseRate, err := parseRate(sample)
+	if err != nil {
+		return err
 	}
 
 	if endpoint == "" {
@@ -201,10 +215,12 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
 	n := accepted.Load()
-	fmt.Printf("| events | clients | batch | gzip | events/s | MB/s (JSON) | ack p50 | ack p99 | requests |\n|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Printf("| %d | %d | %d | %v | %.0f | %.1f | %.1f ms | %.1f ms | %d |\n", n, clients, batch, gz,
-		float64(n)/elapsed.Seconds(), float64(rawBytes)/elapsed.Seconds()/1e6,
-		float64(pct(0.50).Microseconds())/1000, float64(pct(0.99).Microseconds())/1000, len(lats))
+	rate := float64(n) / elapsed.Seconds()
+	fmt.Printf("| events | clients | batch | gzip | events/s | MB/s (JSON) | ack p50 | ack p99 | requests | parse records/s | ingest/parse |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| %d | %d | %d | %v | %.0f | %.1f | %.1f ms | %.1f ms | %d | %.0f | %.0f%% |\n", n, clients, batch, gz,
+		rate, float64(rawBytes)/elapsed.Seconds()/1e6,
+		float64(pct(0.50).Microseconds())/1000, float64(pct(0.99).Microseconds())/1000, len(lats),
+		parseRate, 100*rate/parseRate)
 	if n != int64(events) && n < int64(len(bodies)*batch) {
 		fmt.Fprintf(os.Stderr, "note: %d of %d events were new (the rest duplicates of an earlier run on this data)\n", n, events)
 	}
@@ -212,6 +228,29 @@ func run(events, clients, batch int, endpoint, data string, gz bool, seed int64)
 }
 
 var profile string
+
+// parseRate is BenchmarkParseParallel's figure for recs: records parsed per
+// second by event.Parse on every core at once.
+func parseRate(recs [][]byte) (float64, error) {
+	var failed atomic.Value
+	res := testing.Benchmark(func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if _, err := event.Parse(recs[i%len(recs)]); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		})
+	})
+	if err, ok := failed.Load().(error); ok {
+		return 0, fmt.Errorf("parse rate: %w", err)
+	}
+	if res.N == 0 || res.T <= 0 {
+		return 0, fmt.Errorf("parse rate: the benchmark did not run")
+	}
+	return float64(res.N) / res.T.Seconds(), nil
+}
 
 func makeBody(recs [][]byte, gz bool) []byte {
 	b := bytes.Join(recs, []byte{'\n'})

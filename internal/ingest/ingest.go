@@ -33,10 +33,13 @@ var ErrUnavailable = errors.New("event store unavailable")
 
 // Appender is the store side of ingestion. Prepare runs in the submitting
 // goroutine (so compression runs in parallel across requests); the single
-// committer calls AppendBatches with every batch waiting.
+// committer calls AppendBatchesThen with every batch waiting, and with the
+// self-audit records of the calls that wait for theirs made by then from
+// the outcome, so that they commit in the same transaction
+// (store.Store.AppendBatchesThen).
 type Appender interface {
 	Prepare(recs []*event.Record) *store.Batch
-	AppendBatches(ctx context.Context, batches []*store.Batch, ingestTime time.Time) ([]store.Outcome, error)
+	AppendBatchesThen(ctx context.Context, batches []*store.Batch, ingestTime time.Time, then func([]store.Outcome) []*event.Record) ([]store.Outcome, error)
 }
 
 // Options tune an Ingester. The zero value is usable.
@@ -152,11 +155,12 @@ func (in *Ingester) SubmitImported(ctx context.Context, source string, recs []*e
 
 // SubmitAudited is Submit (SubmitImported when imported) for a call whose
 // own self-audit record must be committed before it is answered: the
-// committer makes the record with audit once the events are committed and
-// commits it right away, with the records of every other such call in the
-// group, before any of them returns. That costs one small commit per
-// group instead of a second trip through the queue per call. If the
-// record cannot be stored, the result comes back with ErrAuditNotStored.
+// committer makes the record with audit once the events' outcome is
+// decided, and commits it in the same transaction as the events, with the
+// records of every other such call in the group. That costs no commit of
+// its own, nor a second trip through the queue per call. If audit cannot
+// make the record, the events are stored and the result comes back with
+// ErrAuditNotStored; if the commit fails, neither is stored.
 func (in *Ingester) SubmitAudited(ctx context.Context, source string, recs []*event.Record, imported bool, audit AuditFunc) (Result, error) {
 	if len(recs) == 0 {
 		return Result{}, nil
@@ -248,21 +252,51 @@ func (in *Ingester) run() {
 
 func (in *Ingester) commit(batch []*request, n int) {
 	batches := make([]*store.Batch, len(batch))
+	audited := false
 	for i, r := range batch {
 		batches[i] = r.batch
+		audited = audited || r.audit != nil
+	}
+	results := make([]Result, len(batch))
+	auditErrs := make([]error, len(batch))
+	auditRecs := 0
+	var then func([]store.Outcome) []*event.Record
+	if audited {
+		// The records are made from the outcome, under the store's write
+		// lock, and committed with the events.
+		then = func(outs []store.Outcome) []*event.Record {
+			fillResults(batch, outs, results)
+			var recs []*event.Record
+			for i, r := range batch {
+				if r.audit == nil {
+					continue
+				}
+				rec, err := r.audit(results[i])
+				if err != nil {
+					auditErrs[i] = err
+					continue
+				}
+				recs = append(recs, rec)
+			}
+			auditRecs = len(recs)
+			return recs
+		}
 	}
 	start := time.Now()
 	var ingestTime time.Time // zero: the store reads its clock under its write lock
 	if in.opts.Now != nil {
 		ingestTime = in.opts.Now()
 	}
-	outs, err := in.app.AppendBatches(context.Background(), batches, ingestTime)
+	outs, err := in.app.AppendBatchesThen(context.Background(), batches, ingestTime, then)
 	in.commitLatency.Observe(time.Since(start).Seconds())
 	in.commits.Add(1)
 	in.batchSize.Observe(float64(n))
+	if auditRecs > 0 {
+		in.sourceEvents.Add("self-audit", uint64(auditRecs))
+	}
 	if err != nil {
-		in.log.Error("commit failed", "events", n, "requests", len(batch), "err", err)
-		in.rejected.Add(uint64(n))
+		in.log.Error("commit failed", "events", n, "self-audit records", auditRecs, "requests", len(batch), "err", err)
+		in.rejected.Add(uint64(n + auditRecs))
 		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		for _, r := range batch {
 			if r.reply != nil {
@@ -271,65 +305,52 @@ func (in *Ingester) commit(batch []*request, n int) {
 		}
 		return
 	}
-	off := 0
-	var (
-		audited   []*request // requests whose replies wait for their records
-		auditRecs []*event.Record
-		auditRes  []Result
-	)
-	for _, r := range batch {
-		recs := r.batch.Records()
-		res := Result{Outcomes: make([]Outcome, len(recs))}
-		for i := range recs {
-			switch outs[off+i] {
-			case store.Stored:
-				res.Outcomes[i] = Accepted
-				res.Accepted++
-			case store.Duplicate:
-				res.Outcomes[i] = Duplicate
-				res.Duplicates++
-			default:
-				res.Outcomes[i] = Conflict
-				res.Conflicts++
-			}
-		}
-		off += len(recs)
+	if !audited {
+		fillResults(batch, outs, results)
+	}
+	in.accepted.Add(uint64(auditRecs))
+	for i, r := range batch {
+		res := results[i]
 		in.accepted.Add(uint64(res.Accepted))
 		in.duplicates.Add(uint64(res.Duplicates))
 		in.conflicts.Add(uint64(res.Conflicts))
 		if res.Conflicts > 0 {
 			in.log.Warn("conflicting duplicates not stored", "source", r.source, "events", res.Conflicts,
-				"eventIDs", ConflictIDs(res, recs, MaxConflictIDs))
+				"eventIDs", ConflictIDs(res, r.batch.Records(), MaxConflictIDs))
 		}
-		if r.audit != nil {
-			rec, err := r.audit(res)
-			if err != nil {
-				in.log.Error("self-audit record could not be made", "source", r.source, "err", err)
-				r.reply <- reply{res: res, err: fmt.Errorf("%w: %v", ErrAuditNotStored, err)}
-				continue
-			}
-			audited, auditRecs, auditRes = append(audited, r), append(auditRecs, rec), append(auditRes, res)
+		if err := auditErrs[i]; err != nil {
+			in.log.Error("self-audit record could not be made", "source", r.source, "err", err)
+			r.reply <- reply{res: res, err: fmt.Errorf("%w: %v", ErrAuditNotStored, err)}
 			continue
 		}
 		if r.reply != nil {
 			r.reply <- reply{res: res}
 		}
 	}
-	if len(audited) == 0 {
-		return
-	}
-	in.sourceEvents.Add("self-audit", uint64(len(auditRecs)))
-	_, err = in.app.AppendBatches(context.Background(), []*store.Batch{store.NewBatch(auditRecs)}, ingestTime)
-	in.commits.Add(1)
-	if err != nil {
-		in.log.Error("commit of self-audit records failed", "records", len(auditRecs), "err", err)
-		in.rejected.Add(uint64(len(auditRecs)))
-		err = fmt.Errorf("%w: %v", ErrAuditNotStored, err)
-	} else {
-		in.accepted.Add(uint64(len(auditRecs)))
-	}
-	for i, r := range audited {
-		r.reply <- reply{res: auditRes[i], err: err}
+}
+
+// fillResults sets results[i] to what the commit did with batch[i]'s
+// records, from outs, which covers every request's records in order.
+func fillResults(batch []*request, outs []store.Outcome, results []Result) {
+	off := 0
+	for i, r := range batch {
+		recs := r.batch.Records()
+		res := Result{Outcomes: make([]Outcome, len(recs))}
+		for k := range recs {
+			switch outs[off+k] {
+			case store.Stored:
+				res.Outcomes[k] = Accepted
+				res.Accepted++
+			case store.Duplicate:
+				res.Outcomes[k] = Duplicate
+				res.Duplicates++
+			default:
+				res.Outcomes[k] = Conflict
+				res.Conflicts++
+			}
+		}
+		off += len(recs)
+		results[i] = res
 	}
 }
 

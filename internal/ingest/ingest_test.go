@@ -24,7 +24,7 @@ type memStore struct {
 
 func (m *memStore) Prepare(recs []*event.Record) *store.Batch { return store.NewBatch(recs) }
 
-func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ time.Time) ([]store.Outcome, error) {
+func (m *memStore) AppendBatchesThen(ctx context.Context, batches []*store.Batch, _ time.Time, then func([]store.Outcome) []*event.Record) ([]store.Outcome, error) {
 	var recs []*event.Record
 	for _, b := range batches {
 		recs = append(recs, b.Records()...)
@@ -32,16 +32,25 @@ func (m *memStore) AppendBatches(ctx context.Context, batches []*store.Batch, _ 
 	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	out := make([]store.Outcome, len(recs))
+	for i, r := range recs {
+		if m.ids[r.EventID] || seen[r.EventID] {
+			out[i] = store.Duplicate
+		}
+		seen[r.EventID] = true
+	}
+	if then != nil {
+		for _, r := range then(out) {
+			seen[r.EventID] = true
+		}
+	}
 	if m.fail != nil {
 		return nil, m.fail
 	}
 	m.commits++
-	out := make([]store.Outcome, len(recs))
-	for i, r := range recs {
-		if m.ids[r.EventID] {
-			out[i] = store.Duplicate
-		}
-		m.ids[r.EventID] = true
+	for id := range seen {
+		m.ids[id] = true
 	}
 	return out, nil
 }
@@ -162,32 +171,29 @@ func TestSubmitAuditedCommitsRecordBeforeReturning(t *testing.T) {
 	if !stored || made.Accepted != 3 {
 		t.Errorf("audit record stored before return: %v; made from %+v", stored, made)
 	}
-	if commits != 2 {
-		t.Errorf("%d commits, want 2 (events, then the record)", commits)
+	if commits != 1 {
+		t.Errorf("%d commits, want 1 (the events and the record together)", commits)
 	}
 
-	// The record's commit fails: the events' result comes back with
-	// ErrAuditNotStored.
-	failing := &failSecond{memStore: memStore{ids: map[string]bool{}}}
+	// The record cannot be made: the events are stored, and their result
+	// comes back with ErrAuditNotStored.
+	badAudit := func(ingest.Result) (*event.Record, error) { return nil, errors.New("no key") }
+	res, err = in.SubmitAudited(context.Background(), "test", recs("b", 2), false, badAudit)
+	st.mu.Lock()
+	stored = st.ids["b-0"] && st.ids["b-1"]
+	st.mu.Unlock()
+	if !errors.Is(err, ingest.ErrAuditNotStored) || res.Accepted != 2 || !stored {
+		t.Errorf("record not made: %+v, %v (events stored: %v); want the result and ErrAuditNotStored", res, err, stored)
+	}
+
+	// The commit fails: neither the events nor the record are stored, and
+	// the call fails as unavailable.
+	failing := &memStore{ids: map[string]bool{}, fail: errors.New("disk full")}
 	in2 := ingest.New(failing, ingest.Options{})
 	in2.Start()
 	defer in2.Close(context.Background())
-	res, err = in2.SubmitAudited(context.Background(), "test", recs("b", 2), false, audit)
-	if !errors.Is(err, ingest.ErrAuditNotStored) || res.Accepted != 2 {
-		t.Errorf("failed record: %+v, %v; want the result and ErrAuditNotStored", res, err)
+	_, err = in2.SubmitAudited(context.Background(), "test", recs("c", 2), false, audit)
+	if !errors.Is(err, ingest.ErrUnavailable) || len(failing.ids) != 0 {
+		t.Errorf("failed commit: %v, stored %v; want ErrUnavailable and nothing stored", err, failing.ids)
 	}
-}
-
-// failSecond fails every commit after the first.
-type failSecond struct {
-	memStore
-	n int
-}
-
-func (f *failSecond) AppendBatches(ctx context.Context, batches []*store.Batch, t time.Time) ([]store.Outcome, error) {
-	f.n++
-	if f.n > 1 {
-		return nil, errors.New("disk full")
-	}
-	return f.memStore.AppendBatches(ctx, batches, t)
 }

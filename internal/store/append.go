@@ -103,17 +103,46 @@ func (s *Store) compress(recs []*event.Record, first int) []prepBlock {
 		}
 		blocks[i] = prepBlock{raws: raws, first: first + lo}
 		if n == 1 {
-			blocks[i].data = s.enc.EncodeAll(bytes.Join(raws, []byte{'\n'}), nil)
+			blocks[i].data = s.compressBlock(raws)
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			blocks[i].data = s.enc.EncodeAll(bytes.Join(raws, []byte{'\n'}), nil)
+			blocks[i].data = s.compressBlock(raws)
 		}()
 	}
 	wg.Wait()
 	return blocks
+}
+
+// blockBufs holds the scratch buffers of compressBlock: the records joined
+// (~400 KB for a full block of 1.5 KB records) and the frame before it is
+// copied out. Allocated afresh, the two cost more than the compression's
+// own allocations and clearing, and EncodeAll sizes a new frame's buffer
+// to its input, which the block cache and the commit would then keep for
+// a frame an eighth of that.
+var blockBufs sync.Pool
+
+// compressBlock returns the zstd frame of raws joined by '\n', in a slice
+// of its own size.
+func (s *Store) compressBlock(raws [][]byte) []byte {
+	bufs, _ := blockBufs.Get().(*[2][]byte)
+	if bufs == nil {
+		bufs = new([2][]byte)
+	}
+	joined := bufs[0][:0]
+	for i, r := range raws {
+		if i > 0 {
+			joined = append(joined, '\n')
+		}
+		joined = append(joined, r...)
+	}
+	frame := s.enc.EncodeAll(joined, bufs[1][:0])
+	out := bytes.Clone(frame)
+	bufs[0], bufs[1] = joined, frame
+	blockBufs.Put(bufs)
+	return out
 }
 
 // Outcome is what Append did with one record.
@@ -204,17 +233,38 @@ func (s *Store) Append(ctx context.Context, recs []*event.Record, ingestTime tim
 // waited for the fsync, and AppendBatches then cuts the frames back off the
 // segment. In every case nothing from batches is stored and out is nil.
 func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime time.Time) (out []Outcome, err error) {
+	return s.AppendBatchesThen(ctx, batches, ingestTime, nil)
+}
+
+// AppendBatchesThen is AppendBatches with records made from the outcome:
+// once the batches' records are deduplicated, then (when not nil) is
+// called with their outcomes, and the records it returns are stored in
+// the same transaction, after them (the ingester's self-audit records of
+// the calls that submitted the batches: one commit, and one fsync of each
+// file, per group instead of two). then runs once, under the write lock,
+// and must be quick. out covers the batches' records only. On error nothing is stored,
+// neither the batches' records nor then's.
+func (s *Store) AppendBatchesThen(ctx context.Context, batches []*Batch, ingestTime time.Time, then func(out []Outcome) []*event.Record) (out []Outcome, err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.wconn == nil {
 		return nil, fmt.Errorf("append: store is closed")
 	}
 	p := s.gather(batches)
-	if err := s.dedupe(ctx, p); err != nil {
+	if err := s.dedupe(ctx, p, 0); err != nil {
 		return nil, err
 	}
+	n := len(p.recs)
+	if then != nil {
+		if more := then(p.out); len(more) > 0 {
+			s.extend(p, NewBatch(more))
+			if err := s.dedupe(ctx, p, n); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if len(p.accepted) == 0 {
-		return p.out, nil
+		return p.out[:n], nil
 	}
 	if err := s.writeFrames(p); err != nil {
 		return nil, err
@@ -224,7 +274,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []*Batch, ingestTime 
 		return nil, err
 	}
 	s.publish(p)
-	return p.out, nil
+	return p.out[:n], nil
 }
 
 // appendPlan is one AppendBatches call worked out: what each phase needs of
@@ -241,6 +291,9 @@ type appendPlan struct {
 	out      []Outcome // per record
 	accepted []int     // the records to store, in order
 	used     []bool    // per block: holds an accepted record, so is written
+	// first holds, per key, the record the others are compared with: the
+	// stored one, else the first of this call.
+	first map[eventKey][]byte
 
 	// writeFrames
 	blockID   []int64 // per used block: its number
@@ -305,6 +358,31 @@ func (s *Store) gather(batches []*Batch) *appendPlan {
 	return p
 }
 
+// extend adds b's records to the plan after gather, in blocks of their
+// own (compressed here unless Prepare did).
+func (s *Store) extend(p *appendPlan, b *Batch) {
+	off := len(p.recs)
+	p.recs = append(p.recs, b.recs...)
+	b.prepRows()
+	p.rows = append(p.rows, b.rows...)
+	for range b.recs {
+		p.imported = append(p.imported, b.imported)
+		p.where = append(p.where, place{})
+	}
+	blocks := b.blocks
+	if blocks == nil {
+		blocks = s.compress(b.recs, 0)
+	}
+	for _, pb := range blocks {
+		bi := len(p.blocks)
+		for k := range pb.raws {
+			p.where[off+pb.first+k] = place{bi, k}
+		}
+		pb.first += off
+		p.blocks = append(p.blocks, pb)
+	}
+}
+
 // dedupe decides each record's Outcome by its (account, eventID): the
 // first of a key, stored or earlier in this call, is kept and the others
 // are compared with it (Duplicate when event.SameEvent, else Conflict). A
@@ -313,13 +391,19 @@ func (s *Store) gather(batches []*Batch) *appendPlan {
 // a hash collision never drops an event and a retried batch costs one
 // query. It fills out, accepted and
 // used, and writes nothing; on error (the query failed) nothing is decided.
-func (s *Store) dedupe(ctx context.Context, p *appendPlan) error {
-	p.out = make([]Outcome, len(p.recs))
-	p.accepted = make([]int, 0, len(p.recs))
-	p.used = make([]bool, len(p.blocks))
+// It decides the records from index from on: a later call, after extend,
+// decides the records added, against the earlier ones too.
+func (s *Store) dedupe(ctx context.Context, p *appendPlan, from int) error {
+	if from == 0 {
+		p.out = make([]Outcome, 0, len(p.recs))
+		p.accepted = make([]int, 0, len(p.recs))
+		p.first = make(map[eventKey][]byte, len(p.recs))
+	}
+	p.out = append(p.out, make([]Outcome, len(p.recs)-from)...)
+	p.used = append(p.used, make([]bool, len(p.blocks)-len(p.used))...)
 	var hits []uint64   // hashes already stored
 	var hitIDs []string // their records' eventIDs
-	for i := range p.recs {
+	for i := from; i < len(p.recs); i++ {
 		if h := p.rows[i].hash; s.ids.has(h) {
 			hits = append(hits, h)
 			hitIDs = append(hitIDs, p.recs[i].EventID)
@@ -332,10 +416,9 @@ func (s *Store) dedupe(ctx context.Context, p *appendPlan) error {
 			return err
 		}
 	}
-	// first holds, per key, the record the others are compared with: the
-	// stored one, else the first of this call.
-	first := make(map[eventKey][]byte, len(p.recs))
-	for i, r := range p.recs {
+	first := p.first
+	for i := from; i < len(p.recs); i++ {
+		r := p.recs[i]
 		k := eventKey{r.AccountID, r.EventID}
 		prev, ok := first[k]
 		if !ok {
@@ -422,6 +505,10 @@ func (s *Store) commitRows(ctx context.Context, p *appendPlan, ingestTime time.T
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The background checkpointer cannot start while the transaction is
+	// open (checkpoint.go).
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	if err := s.exec(context.Background(), "BEGIN TRANSACTION"); err != nil {
 		return err
 	}

@@ -505,16 +505,19 @@ func (s *Store) coldEventsWithAccount(ctx context.Context, files []ColdFile, whe
 	return out, rows.Err()
 }
 
-// coldIDs calls add with the eid_hash of every cold event.
-func (s *Store) coldIDs(ctx context.Context, add func(uint64)) error {
-	if len(s.cold.files) == 0 {
+// coldIDsAfter calls add with the eventID hash of every cold event with
+// a sequence number above seq (every cold event for seq 0).
+func (s *Store) coldIDsAfter(ctx context.Context, seq int64, add func(uint64)) error {
+	var paths []string
+	for _, f := range s.cold.files {
+		if f.MaxSeq > seq {
+			paths = append(paths, s.coldPath(f.Path))
+		}
+	}
+	if len(paths) == 0 {
 		return nil
 	}
-	paths := make([]string, len(s.cold.files))
-	for i, f := range s.cold.files {
-		paths[i] = s.coldPath(f.Path)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT "eventID" FROM `+ParquetSource(paths))
+	rows, err := s.db.QueryContext(ctx, `SELECT "eventID" FROM `+ParquetSource(paths)+` WHERE _seq > ?`, seq)
 	if err != nil {
 		return fmt.Errorf("load event ids of columnar files: %w", err)
 	}

@@ -307,3 +307,51 @@ func TestRetentionRemovesExpiredColumnarFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactedIDsAfterReopen: events compacted after the last id-set
+// snapshot, or with no snapshot at all, are still known at the next Open,
+// so their retries are duplicates.
+func TestCompactedIDsAfterReopen(t *testing.T) {
+	for _, snap := range []string{"stale snapshot", "no snapshot"} {
+		t.Run(snap, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := open(t, dir)
+			recs := mixedRecords(t, 900)
+			if _, err := s.Append(ctx, recs[:300], base); err != nil {
+				t.Fatal(err)
+			}
+			s.Close() // writes a snapshot covering 300
+			stale := map[string][]byte{}
+			for _, f := range []string{store.IDSnapshotFile, store.DaySnapshotFile} {
+				stale[f], _ = os.ReadFile(filepath.Join(dir, f))
+			}
+			s = open(t, dir)
+			if _, err := s.Append(ctx, recs[300:], base); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Compact(ctx, 800); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			for f, b := range stale {
+				p := filepath.Join(dir, f)
+				if snap == "no snapshot" {
+					os.Remove(p)
+				} else if err := os.WriteFile(p, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s = open(t, dir)
+			out, err := s.Append(ctx, []*event.Record{recs[10], recs[500], recs[850]}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range out {
+				if o != store.Duplicate {
+					t.Fatalf("retry %d after reopen with a %s: %v, want duplicate", i, snap, o)
+				}
+			}
+		})
+	}
+}

@@ -31,7 +31,10 @@ func TestIDSet(t *testing.T) {
 	if misses != 0 {
 		t.Fatalf("%d absent hashes reported present", misses)
 	}
-	if s.n*4 > len(s.slots)*3 {
-		t.Fatalf("load factor %d/%d over 3/4", s.n, len(s.slots))
+	if s.n*5 > len(s.slots)*idSetMaxLoad {
+		t.Fatalf("load factor %d/%d over %d/5", s.n, len(s.slots), idSetMaxLoad)
+	}
+	if len(s.slots)&(len(s.slots)-1) == 0 {
+		t.Fatalf("%d slots: grown tables are not powers of two", len(s.slots))
 	}
 }

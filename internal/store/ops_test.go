@@ -212,3 +212,65 @@ func TestOpenTightensPermissions(t *testing.T) {
 		t.Errorf("second Open logged about permissions:\n%s", logs.String())
 	}
 }
+
+// AppendBatchesThen stores the records then makes from the outcome in the
+// same transaction, after the batches' records: then sees a duplicate as
+// one, its records are numbered after the batches', and out covers only
+// the batches. When the COMMIT fails, neither is stored.
+func TestAppendBatchesThen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Append(ctx, []*event.Record{rec(t, 1, nil)}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []store.Outcome
+	then := func(out []store.Outcome) []*event.Record {
+		seen = append([]store.Outcome(nil), out...)
+		return []*event.Record{rec(t, 10, nil)}
+	}
+	out, err := s.AppendBatchesThen(ctx, []*store.Batch{s.Prepare([]*event.Record{rec(t, 1, nil), rec(t, 2, nil)})}, time.Time{}, then)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Outcome{store.Duplicate, store.Stored}
+	if fmt.Sprint(out) != fmt.Sprint(want) || fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("out %v, then saw %v; want %v for both", out, seen, want)
+	}
+	evs, err := s.ReadAfter(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, fmt.Sprintf("%d:%s", e.Seq, e.Rec.EventID))
+	}
+	if got := strings.Join(ids, " "); got != "1:ev-00000001 2:ev-00000002 3:ev-00000010" {
+		t.Fatalf("stored %s; want the batch's new record, then then's", got)
+	}
+
+	// A failing COMMIT (the WAL made unwritable, as above) stores neither.
+	if _, err := s.DB().ExecContext(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	wal := filepath.Join(dir, store.DBFile+".wal")
+	if err := os.Mkdir(wal, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AppendBatchesThen(ctx, []*store.Batch{s.Prepare([]*event.Record{rec(t, 3, nil)})}, time.Time{}, func([]store.Outcome) []*event.Record {
+		return []*event.Record{rec(t, 11, nil)}
+	})
+	if err == nil {
+		t.Fatal("AppendBatchesThen with an unwritable WAL succeeded")
+	}
+	if err := os.Remove(wal); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.ReadAfter(ctx, 3, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("after the failed commit: %d events past seq 3 (%v), want none", len(evs), err)
+	}
+	if s.LastSeq() != 3 {
+		t.Errorf("LastSeq %d after the failed commit, want 3", s.LastSeq())
+	}
+}
