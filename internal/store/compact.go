@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -141,77 +139,70 @@ func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, t
 	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` (`+strings.Join(cols, ", ")+`)`); err != nil {
 		return 0, fmt.Errorf("create stage table: %w", err)
 	}
-	// Rows reach DuckDB as newline-delimited JSON that its reader loads in
-	// parallel: several times faster than the Appender, which costs about
-	// half a microsecond per value. A row holding a string that is not
-	// valid UTF-8 (which JSON cannot carry) goes through the Appender.
-	path := filepath.Join(s.cold.dir, fmt.Sprintf(".stage-%019d.ndjson", from+1))
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, fmt.Errorf("stage events: %w", err)
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
 	var app *duckdb.Appender
-	defer func() {
-		if app != nil {
-			app.Close()
-		}
-	}()
-	var line []byte
-	sink := func(vals []any) error {
-		var ok bool
-		if line, ok = appendJSONRow(line[:0], vals); ok {
-			_, err := w.Write(line)
-			return err
-		}
-		if app == nil {
-			if err := conn.Raw(func(dc any) error {
-				var err error
-				app, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stage)
-				return err
-			}); err != nil {
-				return fmt.Errorf("stage appender: %w", err)
+	if err := conn.Raw(func(dc any) error {
+		var err error
+		app, err = duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stage)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("stage appender: %w", err)
+	}
+	defer app.Close()
+
+	// Reading and shredding (one goroutine) run beside the Appender
+	// (this one), which costs about half a microsecond a value. The
+	// events are read in slices of sequence numbers, so memory holds a
+	// few slices' records at a time. (Staging through newline-delimited
+	// JSON that DuckDB loads in parallel measured slower: the staging
+	// file's writes, not the parsing, dominated on this machine's disk.)
+	const slice = 8192
+	batches := make(chan [][]driver.Value, 2)
+	errc := make(chan error, 1)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(batches)
+		for lo := from; lo < through; lo += slice {
+			var batch [][]driver.Value
+			_, err := s.stageSlice(sctx, func(vals []any) error {
+				row := make([]driver.Value, len(vals))
+				for i, v := range vals {
+					row[i] = v
+				}
+				batch = append(batch, row)
+				return nil
+			}, lo, min(lo+slice, through))
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case batches <- batch:
+			case <-sctx.Done():
+				errc <- sctx.Err()
+				return
 			}
 		}
-		args := make([]driver.Value, len(vals))
-		for i, v := range vals {
-			args[i] = v
-		}
-		return app.AppendRow(args...)
-	}
-
-	// The events are read in slices of sequence numbers, so memory holds
-	// one slice's records at a time.
-	const slice = 16384
+	}()
 	var n int64
-	for lo := from; lo < through; lo += slice {
-		hi := min(lo+slice, through)
-		k, err := s.stageSlice(ctx, sink, lo, hi)
-		if err != nil {
-			return n, err
+	for batch := range batches {
+		for _, row := range batch {
+			if err := app.AppendRow(row...); err != nil {
+				cancel()
+				for range batches {
+				}
+				return n, fmt.Errorf("stage event %v: %w", row[3], err)
+			}
 		}
-		n += k
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
+		n += int64(len(batch))
 	}
-	if app != nil {
-		if err := app.Flush(); err != nil {
-			return n, fmt.Errorf("stage events: %w", err)
-		}
+	select {
+	case err := <-errc:
+		return n, err
+	default:
 	}
-	if err := w.Flush(); err != nil {
+	if err := app.Flush(); err != nil {
 		return n, fmt.Errorf("stage events: %w", err)
-	}
-	types := make([]string, 0, len(names))
-	for i := range names {
-		types = append(types, fmt.Sprintf("'c%d': %s", i, quoteLiteral(typs[i])))
-	}
-	if _, err := conn.ExecContext(ctx, `INSERT INTO temp.`+stage+` SELECT * FROM read_json(`+quoteLiteral(path)+
-		`, format = 'newline_delimited', maximum_object_size = 268435456, columns = {`+strings.Join(types, ", ")+`})`); err != nil {
-		return n, fmt.Errorf("load staged events: %w", err)
 	}
 	// Sorted once by partition, then by source and name (like records
 	// compress best together: measured 81 against 89 bytes an event
@@ -550,90 +541,3 @@ func (s *Store) dropDeadSegments(ctx context.Context) error {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// appendJSONRow appends vals as one JSON object line, the i-th value
-// under the key "c<i>", and reports false when a value cannot be carried
-// exactly (a string that is not valid UTF-8).
-func appendJSONRow(b []byte, vals []any) ([]byte, bool) {
-	b = append(b, '{')
-	for i, v := range vals {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `"c`...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `":`...)
-		var ok bool
-		if b, ok = appendJSONValue(b, v); !ok {
-			return b, false
-		}
-	}
-	return append(b, '}', '\n'), true
-}
-
-func appendJSONValue(b []byte, v any) ([]byte, bool) {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...), true
-	case string:
-		if !utf8.ValidString(v) {
-			return b, false
-		}
-		return appendJSONString(b, v), true
-	case bool:
-		return strconv.AppendBool(b, v), true
-	case int64:
-		return strconv.AppendInt(b, v, 10), true
-	case time.Time:
-		b = append(b, '"')
-		b = v.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999")
-		return append(b, '"'), true
-	case []string:
-		b = append(b, '[')
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if !utf8.ValidString(s) {
-				return b, false
-			}
-			b = appendJSONString(b, s)
-		}
-		return append(b, ']'), true
-	case map[string]any:
-		b = append(b, '{')
-		first := true
-		for k, e := range v {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			var ok bool
-			if b, ok = appendJSONValue(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, '}'), true
-	}
-	return b, false
-}
-
-// appendJSONString appends s as a JSON string: quote, backslash and
-// control characters escaped, everything else as it is.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
