@@ -192,6 +192,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.reg.NewGaugeFunc("opentrail_store_last_sequence", "Sequence number of the newest committed event.", func() float64 {
 		return float64(st.LastSeq())
 	})
+	s.reg.NewGaugeFunc("opentrail_store_columnar_through", "Sequence number through which events are in the columnar files.", func() float64 {
+		return float64(st.ColdThrough())
+	})
 	s.reg.NewGaugeFunc("opentrail_store_disk_bytes", "Bytes of the event store files on disk.", func() float64 {
 		stats, err := st.Stats(context.Background())
 		if err != nil {
