@@ -532,26 +532,16 @@ func (s *Store) coldIDsAfter(ctx context.Context, seq int64, add func(uint64)) e
 	return rows.Err()
 }
 
-// coldCount is the number of events in the columnar tier.
-func (s *Store) coldCount() int64 {
+// coldTotals is the number of events in the columnar tier and the size of
+// its files.
+func (s *Store) coldTotals() (events, bytes int64) {
 	s.cold.mu.RLock()
 	defer s.cold.mu.RUnlock()
-	var n int64
 	for _, f := range s.cold.files {
-		n += f.Rows
+		events += f.Rows
+		bytes += f.Bytes
 	}
-	return n
-}
-
-// coldBytes is the size of the columnar files.
-func (s *Store) coldBytes() int64 {
-	s.cold.mu.RLock()
-	defer s.cold.mu.RUnlock()
-	var n int64
-	for _, f := range s.cold.files {
-		n += f.Bytes
-	}
-	return n
+	return events, bytes
 }
 
 // partitionDir is a file's directory: account=…/region=…/date=…, each
@@ -568,6 +558,3 @@ func hiveEscape(v string) string {
 	}
 	return strings.ReplaceAll(url.PathEscape(v), "=", "%3D")
 }
-
-// nullTime scans a possibly NULL timestamp.
-type nullTime = sql.NullTime

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -326,15 +325,11 @@ func (s *Store) readBlocksUncached(ctx context.Context, want map[int64]struct{})
 			out[b] = recs
 			continue
 		}
-		frame, err := s.segs.read(l)
+		recs, err := s.readBlock(b, l)
 		if err != nil {
 			return nil, err
 		}
-		plain, err := s.dec.DecodeAll(frame, nil)
-		if err != nil {
-			return nil, fmt.Errorf("decompress block %d (segment %d at %d): %w", b, l.seg, l.off, err)
-		}
-		out[b] = bytes.Split(plain, []byte{'\n'})
+		out[b] = recs
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read blocks: %w", err)

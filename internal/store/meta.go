@@ -245,8 +245,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&st.Events); err != nil {
 		return st, fmt.Errorf("count events: %w", err)
 	}
-	st.Events += s.coldCount()
-	st.DiskBytes += s.coldBytes()
+	coldEvents, coldBytes := s.coldTotals()
+	st.Events += coldEvents
+	st.DiskBytes += coldBytes
 	for _, name := range []string{DBFile, DBFile + ".wal"} {
 		if fi, err := os.Stat(filepath.Join(s.dir, name)); err == nil {
 			st.DiskBytes += fi.Size()

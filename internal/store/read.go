@@ -210,19 +210,27 @@ func (s *Store) blocks(ctx context.Context, want map[int64]struct{}) (map[int64]
 		if !ok {
 			return nil, fmt.Errorf("block %d is missing: store is damaged", b)
 		}
-		frame, err := s.segs.read(l)
+		recs, err := s.readBlock(b, l)
 		if err != nil {
 			return nil, err
 		}
-		plain, err := s.dec.DecodeAll(frame, nil)
-		if err != nil {
-			return nil, fmt.Errorf("decompress block %d (segment %d at %d): %w", b, l.seg, l.off, err)
-		}
-		recs := bytes.Split(plain, []byte{'\n'})
 		s.cache.put(b, recs)
 		out[b] = recs
 	}
 	return out, nil
+}
+
+// readBlock reads and decompresses one block's frame into its records.
+func (s *Store) readBlock(b int64, l loc) ([][]byte, error) {
+	frame, err := s.segs.read(l)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := s.dec.DecodeAll(frame, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decompress block %d (segment %d at %d): %w", b, l.seg, l.off, err)
+	}
+	return bytes.Split(plain, []byte{'\n'}), nil
 }
 
 func placeholders(n int) string {
