@@ -13,9 +13,9 @@ import (
 
 // Cursor returns the sequence number a consumer has processed through (0
 // for a consumer that has never saved one).
-func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+func (cat *Catalog) Cursor(ctx context.Context, name string) (int64, error) {
 	var seq int64
-	err := s.db.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	err := cat.db.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -27,10 +27,10 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 
 // SetCursor durably records that consumer name has processed every event
 // through seq.
-func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors (name, seq, updated) VALUES (?, ?, ?)
+func (cat *Catalog) SetCursor(ctx context.Context, name string, seq int64) error {
+	_, err := cat.db.ExecContext(ctx, `INSERT INTO cursors (name, seq, updated) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`,
-		name, seq, s.opts.Now().UTC())
+		name, seq, cat.now().UTC())
 	if err != nil {
 		return fmt.Errorf("save cursor %s: %w", name, err)
 	}
@@ -38,9 +38,9 @@ func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
 }
 
 // Meta returns a stored value, or ErrNotFound.
-func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
+func (cat *Catalog) Meta(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := cat.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -51,8 +51,8 @@ func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
 }
 
 // SetMeta stores a value durably.
-func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+func (cat *Catalog) SetMeta(ctx context.Context, key string, value []byte) error {
+	_, err := cat.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {
 		return fmt.Errorf("save meta %s: %w", key, err)
@@ -62,16 +62,16 @@ func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
 
 // CreateChannel stores a new channel; ErrExists if its ARN or its name in
 // the account and region is taken.
-func (s *Store) CreateChannel(ctx context.Context, c Channel) error {
+func (cat *Catalog) CreateChannel(ctx context.Context, c Channel) error {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM channels WHERE arn = ? OR (name = ? AND account = ? AND region = ?)`,
+	if err := cat.db.QueryRowContext(ctx, `SELECT count(*) FROM channels WHERE arn = ? OR (name = ? AND account = ? AND region = ?)`,
 		c.ARN, c.Name, c.Account, c.Region).Scan(&n); err != nil {
 		return fmt.Errorf("create channel: %w", err)
 	}
 	if n > 0 {
 		return ErrExists
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO channels VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := cat.db.ExecContext(ctx, `INSERT INTO channels VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ARN, c.Name, c.Source, c.Account, c.Region, string(c.Destinations), string(c.Tags), c.Created.UTC())
 	if err != nil {
 		if strings.Contains(err.Error(), "Constraint") {
@@ -83,8 +83,8 @@ func (s *Store) CreateChannel(ctx context.Context, c Channel) error {
 }
 
 // GetChannel returns the channel with that ARN, or ErrNotFound.
-func (s *Store) GetChannel(ctx context.Context, arn string) (Channel, error) {
-	cs, err := s.channels(ctx, `WHERE arn = ?`, arn)
+func (cat *Catalog) GetChannel(ctx context.Context, arn string) (Channel, error) {
+	cs, err := cat.channels(ctx, `WHERE arn = ?`, arn)
 	if err != nil {
 		return Channel{}, err
 	}
@@ -95,13 +95,13 @@ func (s *Store) GetChannel(ctx context.Context, arn string) (Channel, error) {
 }
 
 // ListChannels returns the account's channels, oldest first.
-func (s *Store) ListChannels(ctx context.Context, account string) ([]Channel, error) {
-	return s.channels(ctx, `WHERE account = ? ORDER BY created, arn`, account)
+func (cat *Catalog) ListChannels(ctx context.Context, account string) ([]Channel, error) {
+	return cat.channels(ctx, `WHERE account = ? ORDER BY created, arn`, account)
 }
 
 // DeleteChannel removes a channel, or answers ErrNotFound.
-func (s *Store) DeleteChannel(ctx context.Context, arn string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM channels WHERE arn = ?`, arn)
+func (cat *Catalog) DeleteChannel(ctx context.Context, arn string) error {
+	res, err := cat.db.ExecContext(ctx, `DELETE FROM channels WHERE arn = ?`, arn)
 	if err != nil {
 		return fmt.Errorf("delete channel: %w", err)
 	}
@@ -111,8 +111,8 @@ func (s *Store) DeleteChannel(ctx context.Context, arn string) error {
 	return nil
 }
 
-func (s *Store) channels(ctx context.Context, where string, args ...any) ([]Channel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT arn, name, source, account, region, destinations, tags, created FROM channels `+where, args...)
+func (cat *Catalog) channels(ctx context.Context, where string, args ...any) ([]Channel, error) {
+	rows, err := cat.db.QueryContext(ctx, `SELECT arn, name, source, account, region, destinations, tags, created FROM channels `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read channels: %w", err)
 	}
@@ -269,8 +269,8 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 
 // DeleteMeta removes a stored value; removing a missing key is not an
 // error.
-func (s *Store) DeleteMeta(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key); err != nil {
+func (cat *Catalog) DeleteMeta(ctx context.Context, key string) error {
+	if _, err := cat.db.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("delete meta %s: %w", key, err)
 	}
 	return nil

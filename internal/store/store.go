@@ -109,10 +109,9 @@ type Store struct {
 	// cold is the columnar tier (cold.go).
 	cold *cold
 
-	// trailsGen counts committed changes to the trails table, so that
-	// readers holding trail settings can tell cheaply that theirs may be
-	// stale.
-	trailsGen atomic.Int64
+	// Catalog holds the small tables beside the events: trails,
+	// channels, cursors and meta values (catalog.go).
+	*Catalog
 
 	closeOnce sync.Once
 }
@@ -277,6 +276,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		db:        sql.OpenDB(connector),
 		cache:     newBlockCache(opts.BlockCache),
 	}
+	s.Catalog = &Catalog{db: s.db, now: opts.Now}
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
