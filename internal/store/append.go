@@ -690,7 +690,7 @@ func (s *Store) storedEvents(ctx context.Context, hits []uint64, ids []string) (
 			stored[eventKey{p.account, fastjson.GetString(raw, "eventID")}] = raw
 		}
 	}
-	if err := s.coldStored(ctx, ids, stored); err != nil {
+	if err := s.cold.stored(ctx, ids, stored); err != nil {
 		return nil, err
 	}
 	return stored, nil

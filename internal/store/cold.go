@@ -97,6 +97,7 @@ type ColdFile struct {
 // hold mu shared while they read both tiers; Compact and retention hold it
 // exclusively while they commit a change of tiers.
 type cold struct {
+	st      *Store
 	mu      sync.RWMutex
 	through int64 // every seq <= through is cold (or gone)
 	files   []ColdFile
@@ -133,7 +134,7 @@ func (c *cold) oldReaders() bool {
 // initCold creates the manifest table, checks the store's format, loads the
 // manifest and removes files no committed compaction wrote.
 func (s *Store) initCold(ctx context.Context) error {
-	s.cold = &cold{refs: map[string]int{}, doomed: map[string]bool{}, genRefs: map[int64]int{}, dir: filepath.Join(s.dir, ColumnarDir)}
+	s.cold = &cold{st: s, refs: map[string]int{}, doomed: map[string]bool{}, genRefs: map[int64]int{}, dir: filepath.Join(s.dir, ColumnarDir)}
 	if _, err := s.db.ExecContext(ctx, coldSchema); err != nil {
 		return fmt.Errorf("create columnar manifest: %w", err)
 	}
@@ -158,21 +159,21 @@ func (s *Store) initCold(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.cold.through, err = s.metaInt(ctx, metaColdThrough); err != nil {
+	if s.cold.through, err = s.cold.metaInt(ctx, metaColdThrough); err != nil {
 		return err
 	}
-	if s.cold.files, err = s.loadManifest(ctx); err != nil {
+	if s.cold.files, err = s.cold.loadManifest(ctx); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(s.cold.dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", s.cold.dir, err)
 	}
-	return s.removeOrphans()
+	return s.cold.removeOrphans()
 }
 
 // metaInt reads a decimal meta value; absent is 0.
-func (s *Store) metaInt(ctx context.Context, key string) (int64, error) {
-	v, err := s.Meta(ctx, key)
+func (c *cold) metaInt(ctx context.Context, key string) (int64, error) {
+	v, err := c.st.Meta(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}
@@ -186,8 +187,8 @@ func (s *Store) metaInt(ctx context.Context, key string) (int64, error) {
 	return n, nil
 }
 
-func (s *Store) loadManifest(ctx context.Context) ([]ColdFile, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT path, account, region, day, min_seq, max_seq, min_time, max_time, min_ingest, max_ingest, rows, imported_rows, bytes FROM columnar_files ORDER BY min_seq, path`)
+func (c *cold) loadManifest(ctx context.Context) ([]ColdFile, error) {
+	rows, err := c.st.db.QueryContext(ctx, `SELECT path, account, region, day, min_seq, max_seq, min_time, max_time, min_ingest, max_ingest, rows, imported_rows, bytes FROM columnar_files ORDER BY min_seq, path`)
 	if err != nil {
 		return nil, fmt.Errorf("read columnar manifest: %w", err)
 	}
@@ -212,17 +213,17 @@ func (f ColdFile) utc() ColdFile {
 // removeOrphans deletes what a compaction that never committed left in
 // the columnar directory: temporary files and files the manifest does not
 // list.
-func (s *Store) removeOrphans() error {
-	listed := make(map[string]bool, len(s.cold.files))
-	for _, f := range s.cold.files {
+func (c *cold) removeOrphans() error {
+	listed := make(map[string]bool, len(c.files))
+	for _, f := range c.files {
 		listed[f.Path] = true
 	}
 	var n int
-	err := filepath.WalkDir(s.cold.dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, err := filepath.Rel(s.cold.dir, p)
+		rel, err := filepath.Rel(c.dir, p)
 		if err != nil {
 			return err
 		}
@@ -236,7 +237,7 @@ func (s *Store) removeOrphans() error {
 		return fmt.Errorf("remove unfinished columnar files: %w", err)
 	}
 	if n > 0 {
-		s.log.Info("removed files of an unfinished compaction", "files", n)
+		c.st.log.Info("removed files of an unfinished compaction", "files", n)
 	}
 	return nil
 }
@@ -279,7 +280,7 @@ func (c *ColdSnapshot) Release() {
 			return
 		}
 		go func() {
-			if err := c.s.sweep(context.Background()); err != nil {
+			if err := c.s.cold.sweep(context.Background()); err != nil {
 				c.s.log.Warn("could not remove compacted blocks", "err", err)
 			}
 		}()
@@ -288,7 +289,7 @@ func (c *ColdSnapshot) Release() {
 
 // drop gives up the snapshot's references without taking cold.mu.
 func (c *ColdSnapshot) drop() {
-	c.s.unref(c.Files)
+	c.s.cold.unref(c.Files)
 	c.s.cold.refMu.Lock()
 	if c.s.cold.genRefs[c.gen]--; c.s.cold.genRefs[c.gen] <= 0 {
 		delete(c.s.cold.genRefs, c.gen)
@@ -311,10 +312,10 @@ func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error)
 	s.cold.refMu.Unlock()
 	for _, f := range s.cold.files {
 		if accounts == nil || slices.Contains(accounts, f.Account) {
-			snap.Files = append(snap.Files, s.coldPath(f.Path))
+			snap.Files = append(snap.Files, s.cold.path(f.Path))
 		}
 	}
-	s.ref(snap.Files)
+	s.cold.ref(snap.Files)
 	if err := begin(snap); err != nil {
 		// cold.mu is held here: give the references back without it.
 		snap.once.Do(snap.drop)
@@ -323,28 +324,28 @@ func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error)
 	return snap, nil
 }
 
-func (s *Store) coldPath(rel string) string {
-	return filepath.Join(s.cold.dir, filepath.FromSlash(rel))
+func (c *cold) path(rel string) string {
+	return filepath.Join(c.dir, filepath.FromSlash(rel))
 }
 
-func (s *Store) ref(paths []string) {
-	s.cold.refMu.Lock()
-	defer s.cold.refMu.Unlock()
+func (c *cold) ref(paths []string) {
+	c.refMu.Lock()
+	defer c.refMu.Unlock()
 	for _, p := range paths {
-		s.cold.refs[p]++
+		c.refs[p]++
 	}
 }
 
-func (s *Store) unref(paths []string) {
-	s.cold.refMu.Lock()
-	defer s.cold.refMu.Unlock()
+func (c *cold) unref(paths []string) {
+	c.refMu.Lock()
+	defer c.refMu.Unlock()
 	for _, p := range paths {
-		if s.cold.refs[p]--; s.cold.refs[p] <= 0 {
-			delete(s.cold.refs, p)
-			if s.cold.doomed[p] {
-				delete(s.cold.doomed, p)
+		if c.refs[p]--; c.refs[p] <= 0 {
+			delete(c.refs, p)
+			if c.doomed[p] {
+				delete(c.doomed, p)
 				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					s.log.Warn("could not remove a columnar file retention dropped", "file", p, "err", err)
+					c.st.log.Warn("could not remove a columnar file retention dropped", "file", p, "err", err)
 				}
 			}
 		}
@@ -353,15 +354,15 @@ func (s *Store) unref(paths []string) {
 
 // removeColdFile removes a file the manifest no longer lists, now or when
 // its last reader releases it.
-func (s *Store) removeColdFile(p string) {
-	s.cold.refMu.Lock()
-	defer s.cold.refMu.Unlock()
-	if s.cold.refs[p] > 0 {
-		s.cold.doomed[p] = true
+func (c *cold) removeColdFile(p string) {
+	c.refMu.Lock()
+	defer c.refMu.Unlock()
+	if c.refs[p] > 0 {
+		c.doomed[p] = true
 		return
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("could not remove a columnar file retention dropped", "file", p, "err", err)
+		c.st.log.Warn("could not remove a columnar file retention dropped", "file", p, "err", err)
 	}
 }
 
@@ -390,22 +391,22 @@ func coldRel(files []string) string {
 FROM ` + ParquetSource(files) + `)`
 }
 
-// coldEvents reads the events of files that match where (over coldRel's
+// events reads the events of files that match where (over coldRel's
 // columns), ordered and limited by tail, rebuilding each record.
-func (s *Store) coldEvents(ctx context.Context, files []ColdFile, where string, args []any, tail string) ([]Event, error) {
+func (c *cold) events(ctx context.Context, files []ColdFile, where string, args []any, tail string) ([]Event, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
 	paths := make([]string, len(files))
 	for i, f := range files {
-		paths[i] = s.coldPath(f.Path)
+		paths[i] = c.path(f.Path)
 	}
 	q := `SELECT seq, ingest_time, ` + columnar.SelectList("") + ` FROM ` + coldRel(paths)
 	if where != "" {
 		q += ` WHERE ` + where
 	}
 	q += " " + tail
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := c.st.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read columnar files: %w", err)
 	}
@@ -437,9 +438,9 @@ func (s *Store) coldEvents(ctx context.Context, files []ColdFile, where string, 
 
 // filesWhere returns the manifest's files for which keep is true. The
 // caller holds cold.mu.
-func (s *Store) filesWhere(keep func(ColdFile) bool) []ColdFile {
+func (c *cold) filesWhere(keep func(ColdFile) bool) []ColdFile {
 	var out []ColdFile
-	for _, f := range s.cold.files {
+	for _, f := range c.files {
 		if keep(f) {
 			out = append(out, f)
 		}
@@ -447,17 +448,17 @@ func (s *Store) filesWhere(keep func(ColdFile) bool) []ColdFile {
 	return out
 }
 
-// coldStored adds to into the stored bytes, by (account, eventID), of the
+// stored adds to into the stored bytes, by (account, eventID), of the
 // cold events with one of these eventIDs. The caller holds cold.mu.
-func (s *Store) coldStored(ctx context.Context, ids []string, into map[eventKey][]byte) error {
-	if len(s.cold.files) == 0 || len(ids) == 0 {
+func (c *cold) stored(ctx context.Context, ids []string, into map[eventKey][]byte) error {
+	if len(c.files) == 0 || len(ids) == 0 {
 		return nil
 	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	evs, err := s.coldEventsWithAccount(ctx, s.cold.files, `"eventID" IN (`+placeholders(len(args))+`)`, args)
+	evs, err := c.eventsWithAccount(ctx, c.files, `"eventID" IN (`+placeholders(len(args))+`)`, args)
 	if err != nil {
 		return fmt.Errorf("check event ids: %w", err)
 	}
@@ -472,14 +473,14 @@ type accountEvent struct {
 	account string
 }
 
-// coldEventsWithAccount is coldEvents that also returns each event's
+// eventsWithAccount is events that also returns each event's
 // account (the Hive partition it is stored under).
-func (s *Store) coldEventsWithAccount(ctx context.Context, files []ColdFile, where string, args []any) ([]accountEvent, error) {
+func (c *cold) eventsWithAccount(ctx context.Context, files []ColdFile, where string, args []any) ([]accountEvent, error) {
 	paths := make([]string, len(files))
 	for i, f := range files {
-		paths[i] = s.coldPath(f.Path)
+		paths[i] = c.path(f.Path)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT account, seq, ingest_time, `+columnar.SelectList("")+` FROM `+coldRel(paths)+` WHERE `+where, args...)
+	rows, err := c.st.db.QueryContext(ctx, `SELECT account, seq, ingest_time, `+columnar.SelectList("")+` FROM `+coldRel(paths)+` WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -505,19 +506,19 @@ func (s *Store) coldEventsWithAccount(ctx context.Context, files []ColdFile, whe
 	return out, rows.Err()
 }
 
-// coldIDsAfter calls add with the eventID hash of every cold event with
+// idsAfter calls add with the eventID hash of every cold event with
 // a sequence number above seq (every cold event for seq 0).
-func (s *Store) coldIDsAfter(ctx context.Context, seq int64, add func(uint64)) error {
+func (c *cold) idsAfter(ctx context.Context, seq int64, add func(uint64)) error {
 	var paths []string
-	for _, f := range s.cold.files {
+	for _, f := range c.files {
 		if f.MaxSeq > seq {
-			paths = append(paths, s.coldPath(f.Path))
+			paths = append(paths, c.path(f.Path))
 		}
 	}
 	if len(paths) == 0 {
 		return nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT "eventID" FROM `+ParquetSource(paths)+` WHERE _seq > ?`, seq)
+	rows, err := c.st.db.QueryContext(ctx, `SELECT "eventID" FROM `+ParquetSource(paths)+` WHERE _seq > ?`, seq)
 	if err != nil {
 		return fmt.Errorf("load event ids of columnar files: %w", err)
 	}
@@ -532,12 +533,12 @@ func (s *Store) coldIDsAfter(ctx context.Context, seq int64, add func(uint64)) e
 	return rows.Err()
 }
 
-// coldTotals is the number of events in the columnar tier and the size of
+// totals is the number of events in the columnar tier and the size of
 // its files.
-func (s *Store) coldTotals() (events, bytes int64) {
-	s.cold.mu.RLock()
-	defer s.cold.mu.RUnlock()
-	for _, f := range s.cold.files {
+func (c *cold) totals() (events, bytes int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, f := range c.files {
 		events += f.Rows
 		bytes += f.Bytes
 	}

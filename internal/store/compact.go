@@ -84,7 +84,7 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 	stage := "compact_stage"
 	defer conn.ExecContext(context.Background(), `DROP TABLE IF EXISTS temp.`+stage)
 	t0 := time.Now()
-	n, err := s.stage(ctx, conn, stage, res.From, through)
+	n, err := s.cold.stage(ctx, conn, stage, res.From, through)
 	if err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 		return res, err
 	}
 	t0 = time.Now()
-	files, err := s.writeColdFiles(ctx, conn, stage, res.From, through)
+	files, err := s.cold.writeColdFiles(ctx, conn, stage, res.From, through)
 	if err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
@@ -107,14 +107,14 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 		return res, err
 	}
 	t0 = time.Now()
-	if err := s.commitCold(ctx, files, through); err != nil {
+	if err := s.cold.commitCold(ctx, files, through); err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	res.Commit = time.Since(t0)
 	if err := hook("committed"); err != nil {
 		return res, err
 	}
-	if err := s.sweep(ctx); err != nil {
+	if err := s.cold.sweep(ctx); err != nil {
 		return res, fmt.Errorf("compact: %w", err)
 	}
 	return res, nil
@@ -122,7 +122,7 @@ func (s *Store) Compact(ctx context.Context, through int64) (CompactResult, erro
 
 // stage appends the events in (from, through] to a temporary table:
 // partition keys, the store's columns and the shredded record.
-func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, through int64) (int64, error) {
+func (c *cold) stage(ctx context.Context, conn *sql.Conn, stage string, from, through int64) (int64, error) {
 	names := []string{"account", "region", "day"}
 	typs := []string{"VARCHAR", "VARCHAR", "DATE"}
 	for _, c := range append(slices.Clone(ColdColumns), columnar.Columns...) {
@@ -163,7 +163,7 @@ func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, t
 		defer close(batches)
 		for lo := from; lo < through; lo += slice {
 			var batch [][]driver.Value
-			_, err := s.stageSlice(sctx, func(vals []any) error {
+			_, err := c.stageSlice(sctx, func(vals []any) error {
 				row := make([]driver.Value, len(vals))
 				for i, v := range vals {
 					row[i] = v
@@ -218,8 +218,8 @@ func (s *Store) stage(ctx context.Context, conn *sql.Conn, stage string, from, t
 }
 
 // stageSlice appends the events in (lo, hi].
-func (s *Store) stageSlice(ctx context.Context, sink func([]any) error, lo, hi int64) (int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, ingest_time, event_time, account, region, category,
+func (c *cold) stageSlice(ctx context.Context, sink func([]any) error, lo, hi int64) (int64, error) {
+	rows, err := c.st.db.QueryContext(ctx, `SELECT seq, ingest_time, event_time, account, region, category,
 	username, read_only, resource_types, resource_names, imported, block, idx
 FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, lo, hi)
 	if err != nil {
@@ -252,7 +252,7 @@ FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, lo, hi)
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("read events to compact: %w", err)
 	}
-	blocks, err := s.readBlocksUncached(ctx, need)
+	blocks, err := c.readBlocksUncached(ctx, need)
 	if err != nil {
 		return 0, err
 	}
@@ -299,7 +299,7 @@ func stringList(v any) any {
 
 // readBlocksUncached reads and decompresses blocks without filling the
 // block cache, which lookups need more than a compaction does.
-func (s *Store) readBlocksUncached(ctx context.Context, want map[int64]struct{}) (map[int64][][]byte, error) {
+func (c *cold) readBlocksUncached(ctx context.Context, want map[int64]struct{}) (map[int64][][]byte, error) {
 	out := make(map[int64][][]byte, len(want))
 	if len(want) == 0 {
 		return out, nil
@@ -308,7 +308,7 @@ func (s *Store) readBlocksUncached(ctx context.Context, want map[int64]struct{})
 	for b := range want {
 		ids = append(ids, b)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT block, seg, off, len FROM blocks WHERE block IN (`+placeholders(len(ids))+`)`, ids...)
+	rows, err := c.st.db.QueryContext(ctx, `SELECT block, seg, off, len FROM blocks WHERE block IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks: %w", err)
 	}
@@ -321,11 +321,11 @@ func (s *Store) readBlocksUncached(ctx context.Context, want map[int64]struct{})
 		if err := rows.Scan(&b, &l.seg, &l.off, &l.n); err != nil {
 			return nil, fmt.Errorf("read blocks: %w", err)
 		}
-		if recs, ok := s.cache.get(b); ok {
+		if recs, ok := c.st.cache.get(b); ok {
 			out[b] = recs
 			continue
 		}
-		recs, err := s.readBlock(b, l)
+		recs, err := c.st.readBlock(b, l)
 		if err != nil {
 			return nil, err
 		}
@@ -344,7 +344,7 @@ func (s *Store) readBlocksUncached(ctx context.Context, want map[int64]struct{})
 
 // writeColdFiles writes the staged events as one Parquet file per
 // partition, sorted by eventTime, and returns the files' manifest rows.
-func (s *Store) writeColdFiles(ctx context.Context, conn *sql.Conn, stage string, from, through int64) ([]ColdFile, error) {
+func (c *cold) writeColdFiles(ctx context.Context, conn *sql.Conn, stage string, from, through int64) ([]ColdFile, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT account, region, day, count(*), min(_seq), max(_seq), min("eventTime"), max("eventTime"),
 	min(_ingest_time), max(_ingest_time), count(*) FILTER (WHERE _imported)
 FROM temp.`+stage+` GROUP BY ALL ORDER BY ALL`)
@@ -375,7 +375,7 @@ FROM temp.`+stage+` GROUP BY ALL ORDER BY ALL`)
 	}
 	for i := range files {
 		f := &files[i]
-		final := s.coldPath(f.Path)
+		final := c.path(f.Path)
 		dir := filepath.Dir(final)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -398,7 +398,7 @@ FROM temp.`+stage+` GROUP BY ALL ORDER BY ALL`)
 			if err := syncDir(d); err != nil {
 				return nil, err
 			}
-			if d == s.cold.dir || len(d) <= len(s.cold.dir) {
+			if d == c.dir || len(d) <= len(c.dir) {
 				break
 			}
 		}
@@ -428,18 +428,18 @@ func fsyncFile(p string) error {
 // between the tiers. The blocks and segment files of those events are
 // removed later by sweep, once no SQL query that began before this commit
 // (and so still sees the events rows) is running.
-func (s *Store) commitCold(ctx context.Context, files []ColdFile, through int64) error {
-	s.cold.mu.Lock()
-	defer s.cold.mu.Unlock()
+func (c *cold) commitCold(ctx context.Context, files []ColdFile, through int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	// A cancelled context must not stop COMMIT halfway through its
 	// bookkeeping.
 	ctx = context.WithoutCancel(ctx)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := c.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	now := s.opts.Now().UTC()
+	now := c.st.opts.Now().UTC()
 	for _, f := range files {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO columnar_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.Path, f.Account, f.Region, f.Day, f.MinSeq, f.MaxSeq, f.MinTime, f.MaxTime, f.MinIngest, f.MaxIngest,
@@ -459,10 +459,10 @@ func (s *Store) commitCold(ctx context.Context, files []ColdFile, through int64)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.cold.files = append(s.cold.files, files...)
-	s.cold.through = through
-	s.cold.gen++
-	s.cold.sweepPending = true
+	c.files = append(c.files, files...)
+	c.through = through
+	c.gen++
+	c.sweepPending = true
 	return nil
 }
 
@@ -470,43 +470,43 @@ func (s *Store) commitCold(ctx context.Context, files []ColdFile, through int64)
 // files no block points into (never the active one), unless an SQL query
 // that began before the last compaction still runs: it may still read
 // those blocks. It is retried when such a query ends.
-func (s *Store) sweep(ctx context.Context) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.cold.mu.Lock()
-	defer s.cold.mu.Unlock()
-	if !s.cold.sweepPending || s.cold.oldReaders() {
+func (c *cold) sweep(ctx context.Context) error {
+	c.st.wmu.Lock()
+	defer c.st.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sweepPending || c.oldReaders() {
 		return nil
 	}
 	var maxBlock sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT max(block) FROM blocks`).Scan(&maxBlock); err != nil {
+	if err := c.st.db.QueryRowContext(ctx, `SELECT max(block) FROM blocks`).Scan(&maxBlock); err != nil {
 		return fmt.Errorf("sweep blocks: %w", err)
 	}
-	floor, err := s.metaInt(ctx, metaBlockFloor)
+	floor, err := c.metaInt(ctx, metaBlockFloor)
 	if err != nil {
 		return err
 	}
 	// Block numbers are never reused (the block cache is keyed by them):
 	// the highest one is kept in meta before its row may go.
 	if maxBlock.Int64 > floor {
-		if err := s.SetMeta(ctx, metaBlockFloor, []byte(strconv.FormatInt(maxBlock.Int64, 10))); err != nil {
+		if err := c.st.SetMeta(ctx, metaBlockFloor, []byte(strconv.FormatInt(maxBlock.Int64, 10))); err != nil {
 			return err
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM blocks WHERE first_seq <= ? AND block NOT IN (SELECT block FROM events)`, s.cold.through); err != nil {
+	if _, err := c.st.db.ExecContext(ctx, `DELETE FROM blocks WHERE first_seq <= ? AND block NOT IN (SELECT block FROM events)`, c.through); err != nil {
 		return fmt.Errorf("sweep blocks: %w", err)
 	}
-	if err := s.dropDeadSegments(ctx); err != nil {
+	if err := c.dropDeadSegments(ctx); err != nil {
 		return err
 	}
-	s.cold.sweepPending = false
+	c.sweepPending = false
 	return nil
 }
 
 // dropDeadSegments removes segment files no block points into, never the
 // active one. The caller holds wmu.
-func (s *Store) dropDeadSegments(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT seg FROM blocks`)
+func (c *cold) dropDeadSegments(ctx context.Context) error {
+	rows, err := c.st.db.QueryContext(ctx, `SELECT DISTINCT seg FROM blocks`)
 	if err != nil {
 		return fmt.Errorf("list live segments: %w", err)
 	}
@@ -520,7 +520,7 @@ func (s *Store) dropDeadSegments(ctx context.Context) error {
 		live[seg] = true
 	}
 	rows.Close()
-	ids, err := segmentIDs(s.segs.dir)
+	ids, err := segmentIDs(c.st.segs.dir)
 	if err != nil {
 		return err
 	}
@@ -528,7 +528,7 @@ func (s *Store) dropDeadSegments(ctx context.Context) error {
 		if live[id] {
 			continue
 		}
-		if err := s.segs.remove(id); err != nil {
+		if err := c.st.segs.remove(id); err != nil {
 			return err
 		}
 	}

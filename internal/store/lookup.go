@@ -295,7 +295,7 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	}
 	// The columnar files of the plan's accounts and region whose days
 	// meet the slice.
-	files := s.filesWhere(func(f ColdFile) bool {
+	files := s.cold.filesWhere(func(f ColdFile) bool {
 		if len(p.accounts) > 0 && !slices.Contains(p.accounts, f.Account) {
 			return false
 		}
@@ -310,7 +310,7 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if len(files) == 0 {
 		return evs, nil
 	}
-	cevs, err := s.coldEvents(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	cevs, err := s.cold.events(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}

@@ -159,7 +159,7 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	coldN, err := s.expireColdFiles(ctx, cutoff)
+	coldN, err := s.cold.expireColdFiles(ctx, cutoff)
 	if err != nil {
 		return n, err
 	}
@@ -189,7 +189,7 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 	}
 	s.days = days
 	// Segment files no block points into any more go too.
-	if err := s.dropDeadSegments(ctx); err != nil {
+	if err := s.cold.dropDeadSegments(ctx); err != nil {
 		return n, fmt.Errorf("apply retention: %w", err)
 	}
 	return n, nil
@@ -198,11 +198,11 @@ func (s *Store) ApplyRetention(ctx context.Context) (int64, error) {
 // expireColdFiles removes the columnar files all of whose events are past
 // cutoff (sparing files with imported events unless retention covers
 // them) and returns how many events they held. The caller holds cold.mu.
-func (s *Store) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, error) {
+func (c *cold) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, error) {
 	var gone []ColdFile
-	kept := s.cold.files[:0:0]
-	for _, f := range s.cold.files {
-		if f.MaxTime.Before(cutoff) && f.MaxIngest.Before(cutoff) && (f.ImportedRows == 0 || s.opts.RetentionCoversImported) {
+	kept := c.files[:0:0]
+	for _, f := range c.files {
+		if f.MaxTime.Before(cutoff) && f.MaxIngest.Before(cutoff) && (f.ImportedRows == 0 || c.st.opts.RetentionCoversImported) {
 			gone = append(gone, f)
 		} else {
 			kept = append(kept, f)
@@ -211,7 +211,7 @@ func (s *Store) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, e
 	if len(gone) == 0 {
 		return 0, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := c.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}
@@ -226,9 +226,9 @@ func (s *Store) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, e
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}
-	s.cold.files = kept
+	c.files = kept
 	for _, f := range gone {
-		s.removeColdFile(s.coldPath(f.Path))
+		c.removeColdFile(c.path(f.Path))
 	}
 	return n, nil
 }
@@ -245,8 +245,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&st.Events); err != nil {
 		return st, fmt.Errorf("count events: %w", err)
 	}
-	coldEvents, coldBytes := s.coldTotals()
-	st.Events += coldEvents
+	events, coldBytes := s.cold.totals()
+	st.Events += events
 	st.DiskBytes += coldBytes
 	for _, name := range []string{DBFile, DBFile + ".wal"} {
 		if fi, err := os.Stat(filepath.Join(s.dir, name)); err == nil {

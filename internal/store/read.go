@@ -24,9 +24,9 @@ func (s *Store) ReadAfter(ctx context.Context, seq int64, limit int) ([]Event, e
 	defer s.cold.mu.RUnlock()
 	var evs []Event
 	if seq < s.cold.through {
-		files := s.filesWhere(func(f ColdFile) bool { return f.MaxSeq > seq })
+		files := s.cold.filesWhere(func(f ColdFile) bool { return f.MaxSeq > seq })
 		var err error
-		if evs, err = s.coldEvents(ctx, files, `seq > ?`, []any{seq}, fmt.Sprintf(`ORDER BY seq LIMIT %d`, limit)); err != nil {
+		if evs, err = s.cold.events(ctx, files, `seq > ?`, []any{seq}, fmt.Sprintf(`ORDER BY seq LIMIT %d`, limit)); err != nil {
 			return nil, fmt.Errorf("read after %d: %w", seq, err)
 		}
 		if len(evs) == limit {
@@ -61,7 +61,7 @@ func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
 	}
 	var evs []Event
 	if len(coldArgs) > 0 {
-		files := s.filesWhere(func(f ColdFile) bool {
+		files := s.cold.filesWhere(func(f ColdFile) bool {
 			for _, a := range coldArgs {
 				if v := a.(int64); v >= f.MinSeq && v <= f.MaxSeq {
 					return true
@@ -70,7 +70,7 @@ func (s *Store) ReadSeqs(ctx context.Context, seqs []int64) ([]Event, error) {
 			return false
 		})
 		var err error
-		if evs, err = s.coldEvents(ctx, files, `seq IN (`+placeholders(len(coldArgs))+`)`, coldArgs, `ORDER BY seq`); err != nil {
+		if evs, err = s.cold.events(ctx, files, `seq IN (`+placeholders(len(coldArgs))+`)`, coldArgs, `ORDER BY seq`); err != nil {
 			return nil, fmt.Errorf("read %d events by sequence number: %w", len(seqs), err)
 		}
 	}
@@ -308,7 +308,7 @@ func (s *Store) SeqBefore(ctx context.Context, t time.Time) (int64, error) {
 	if len(straddle) > 0 {
 		paths := make([]string, len(straddle))
 		for i, f := range straddle {
-			paths[i] = s.coldPath(f.Path)
+			paths[i] = s.cold.path(f.Path)
 		}
 		var cs sql.NullInt64
 		if err := s.db.QueryRowContext(ctx, `SELECT max(_seq) FROM `+ParquetSource(paths)+` WHERE _ingest_time < ?`, t.UTC()).Scan(&cs); err != nil {

@@ -382,7 +382,7 @@ func (s *Store) openIDs(ctx context.Context) (*idSet, error) {
 	// Events compacted after the snapshot was written have left the
 	// events table for the columnar files.
 	if h.seq < s.cold.through {
-		if err := s.coldIDsAfter(ctx, h.seq, func(v uint64) { ids.add(v); added++ }); err != nil {
+		if err := s.cold.idsAfter(ctx, h.seq, func(v uint64) { ids.add(v); added++ }); err != nil {
 			return nil, err
 		}
 	}

@@ -337,7 +337,7 @@ func (s *Store) init(ctx context.Context) error {
 	// Compacted events have left the events table and their blocks the
 	// blocks table: the columnar tier's line and the block floor in meta
 	// keep numbers from being used twice.
-	blockFloor, err := s.metaInt(ctx, metaBlockFloor)
+	blockFloor, err := s.cold.metaInt(ctx, metaBlockFloor)
 	if err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 		n += f.Rows
 	}
 	ids := newIDSet(int(n))
-	if err := s.coldIDsAfter(ctx, 0, ids.add); err != nil {
+	if err := s.cold.idsAfter(ctx, 0, ids.add); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT eid_hash FROM events`)
