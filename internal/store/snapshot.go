@@ -184,6 +184,7 @@ func readSnapshot(path string, kind uint32) (*idSet, snapHeader, error) {
 
 // snapState is the Store's record of its snapshots.
 type snapState struct {
+	st   *Store
 	mu   sync.Mutex            // one snapshot written at a time
 	seq  atomic.Int64          // seq the snapshots on disk cover; -1 when none is usable
 	days atomic.Pointer[idSet] // the day-pair set they were written from
@@ -204,7 +205,7 @@ var errSetChanged = errors.New("set changed while being written")
 // filled after h.seq may or may not be included: either way the set
 // written holds every element of the events through h.seq, and only
 // elements of committed events.
-func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() *idSet) error {
+func (sn *snapState) writeSnapshot(path string, h snapHeader, set *idSet, get func() *idSet) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -228,13 +229,13 @@ func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() 
 	)
 	for off := 0; off < n; off += len(buf) {
 		chunk := buf[:min(len(buf), n-off)]
-		s.wmu.Lock()
+		sn.st.wmu.Lock()
 		same := get() == set && len(set.slots) == n
 		if same {
 			copy(chunk, set.slots[off:])
 			zero = zero || set.zero
 		}
-		s.wmu.Unlock()
+		sn.st.wmu.Unlock()
 		if !same {
 			return errSetChanged
 		}
@@ -277,9 +278,9 @@ func (s *Store) writeSnapshot(path string, h snapHeader, set *idSet, get func() 
 
 // minIndexedDay is min(day) of lookup_days, math.MinInt64 when it is
 // empty.
-func (s *Store) minIndexedDay(ctx context.Context) (int64, error) {
+func (sn *snapState) minIndexedDay(ctx context.Context) (int64, error) {
 	var d sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT min(day) FROM lookup_days`).Scan(&d); err != nil {
+	if err := sn.st.db.QueryRowContext(ctx, `SELECT min(day) FROM lookup_days`).Scan(&d); err != nil {
 		return 0, fmt.Errorf("read first indexed day: %w", err)
 	}
 	if !d.Valid {
@@ -294,47 +295,47 @@ func (s *Store) minIndexedDay(ctx context.Context) (int64, error) {
 // microseconds at a time). Anything that removes events from the events
 // table for good (the cold tier's compaction) calls it first, so the
 // snapshot keeps their hashes. It must not be called holding s.wmu.
-func (s *Store) saveIDSnapshot(ctx context.Context) error {
-	s.snap.mu.Lock()
-	defer s.snap.mu.Unlock()
+func (sn *snapState) saveIDSnapshot(ctx context.Context) error {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
 	var err error
 	for range 5 {
-		if err = s.saveSnapshotsOnce(ctx); !errors.Is(err, errSetChanged) {
+		if err = sn.saveSnapshotsOnce(ctx); !errors.Is(err, errSetChanged) {
 			break
 		}
 	}
 	return err
 }
 
-func (s *Store) saveSnapshotsOnce(ctx context.Context) error {
+func (sn *snapState) saveSnapshotsOnce(ctx context.Context) error {
 	start := time.Now()
-	s.wmu.Lock()
-	if s.ids == nil || s.days == nil {
-		s.wmu.Unlock()
+	sn.st.wmu.Lock()
+	if sn.st.ids == nil || sn.st.days == nil {
+		sn.st.wmu.Unlock()
 		return errors.New("write snapshot: the store is not open")
 	}
-	seq := s.nextSeq - 1
-	ids, days := s.ids, s.days
-	minDay, err := s.minIndexedDay(ctx)
-	s.wmu.Unlock()
+	seq := sn.st.nextSeq - 1
+	ids, days := sn.st.ids, sn.st.days
+	minDay, err := sn.minIndexedDay(ctx)
+	sn.st.wmu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err := s.writeSnapshot(filepath.Join(s.dir, IDSnapshotFile), snapHeader{kind: snapKindIDs, seq: seq},
-		ids, func() *idSet { return s.ids }); err != nil {
+	if err := sn.writeSnapshot(filepath.Join(sn.st.dir, IDSnapshotFile), snapHeader{kind: snapKindIDs, seq: seq},
+		ids, func() *idSet { return sn.st.ids }); err != nil {
 		return err
 	}
-	if err := s.writeSnapshot(filepath.Join(s.dir, DaySnapshotFile), snapHeader{kind: snapKindDays, seq: seq, aux: minDay},
-		days, func() *idSet { return s.days }); err != nil {
+	if err := sn.writeSnapshot(filepath.Join(sn.st.dir, DaySnapshotFile), snapHeader{kind: snapKindDays, seq: seq, aux: minDay},
+		days, func() *idSet { return sn.st.days }); err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := syncDir(sn.st.dir); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
-	s.snap.seq.Store(seq)
-	s.snap.days.Store(days)
-	s.snap.at.Store(time.Now().UnixNano())
-	s.log.Debug("wrote set snapshots", "seq", seq, "took", time.Since(start).Round(time.Millisecond))
+	sn.seq.Store(seq)
+	sn.days.Store(days)
+	sn.at.Store(time.Now().UnixNano())
+	sn.st.log.Debug("wrote set snapshots", "seq", seq, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -343,26 +344,26 @@ func (s *Store) saveSnapshotsOnce(ctx context.Context) error {
 // A snapshot covering sequence numbers beyond the last stored event (the
 // newest events were deleted) moves the next sequence number past it, so
 // that numbers are never given twice.
-func (s *Store) openIDs(ctx context.Context) (*idSet, error) {
-	os.Remove(filepath.Join(s.dir, IDSnapshotFile+".tmp"))
-	os.Remove(filepath.Join(s.dir, DaySnapshotFile+".tmp"))
+func (sn *snapState) openIDs(ctx context.Context) (*idSet, error) {
+	os.Remove(filepath.Join(sn.st.dir, IDSnapshotFile+".tmp"))
+	os.Remove(filepath.Join(sn.st.dir, DaySnapshotFile+".tmp"))
 	start := time.Now()
-	path := filepath.Join(s.dir, IDSnapshotFile)
+	path := filepath.Join(sn.st.dir, IDSnapshotFile)
 	ids, h, err := readSnapshot(path, snapKindIDs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			s.log.Info("no eventID snapshot; loading eventIDs from the events table", "file", path)
+			sn.st.log.Info("no eventID snapshot; loading eventIDs from the events table", "file", path)
 		} else {
-			s.log.Warn("eventID snapshot unusable; loading eventIDs from the events table (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
+			sn.st.log.Warn("eventID snapshot unusable; loading eventIDs from the events table (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
 		}
-		s.snap.seq.Store(-1) // write a new snapshot soon
-		ids, err := s.loadIDs(ctx)
+		sn.seq.Store(-1) // write a new snapshot soon
+		ids, err := sn.st.loadIDs(ctx)
 		if err == nil {
-			s.log.Info("loaded eventIDs", "events", ids.n, "took", time.Since(start).Round(time.Millisecond))
+			sn.st.log.Info("loaded eventIDs", "events", ids.n, "took", time.Since(start).Round(time.Millisecond))
 		}
 		return ids, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT eid_hash FROM events WHERE seq > ?`, h.seq)
+	rows, err := sn.st.db.QueryContext(ctx, `SELECT eid_hash FROM events WHERE seq > ?`, h.seq)
 	if err != nil {
 		return nil, fmt.Errorf("load event ids after the snapshot: %w", err)
 	}
@@ -381,21 +382,21 @@ func (s *Store) openIDs(ctx context.Context) (*idSet, error) {
 	}
 	// Events compacted after the snapshot was written have left the
 	// events table for the columnar files.
-	if h.seq < s.cold.through {
-		if err := s.cold.idsAfter(ctx, h.seq, func(v uint64) { ids.add(v); added++ }); err != nil {
+	if h.seq < sn.st.cold.through {
+		if err := sn.st.cold.idsAfter(ctx, h.seq, func(v uint64) { ids.add(v); added++ }); err != nil {
 			return nil, err
 		}
 	}
-	if h.seq >= s.nextSeq {
-		s.log.Warn("the eventID snapshot covers sequence numbers past the last stored event; new events are numbered after it", "snapshot_seq", h.seq, "last_stored_seq", s.nextSeq-1)
-		s.nextSeq = h.seq + 1
-		s.lastSeq.Store(h.seq)
+	if h.seq >= sn.st.nextSeq {
+		sn.st.log.Warn("the eventID snapshot covers sequence numbers past the last stored event; new events are numbered after it", "snapshot_seq", h.seq, "last_stored_seq", sn.st.nextSeq-1)
+		sn.st.nextSeq = h.seq + 1
+		sn.st.lastSeq.Store(h.seq)
 	}
-	s.snap.seq.Store(h.seq)
+	sn.seq.Store(h.seq)
 	if added == 0 {
-		s.snap.at.Store(time.Now().UnixNano())
+		sn.at.Store(time.Now().UnixNano())
 	}
-	s.log.Info("loaded eventIDs from snapshot", "snapshot_seq", h.seq, "from_snapshot", h.elements, "after_snapshot", added, "took", time.Since(start).Round(time.Millisecond))
+	sn.st.log.Info("loaded eventIDs from snapshot", "snapshot_seq", h.seq, "from_snapshot", h.elements, "after_snapshot", added, "took", time.Since(start).Round(time.Millisecond))
 	return ids, nil
 }
 
@@ -406,13 +407,13 @@ func (s *Store) openIDs(ctx context.Context) (*idSet, error) {
 // already has, so a pair missing from it costs one duplicate index row
 // the first time it comes again, never a missed day, and a crash costs no
 // scan of those events.
-func (s *Store) openDays(ctx context.Context) (*idSet, error) {
+func (sn *snapState) openDays(ctx context.Context) (*idSet, error) {
 	start := time.Now()
-	path := filepath.Join(s.dir, DaySnapshotFile)
+	path := filepath.Join(sn.st.dir, DaySnapshotFile)
 	days, h, err := readSnapshot(path, snapKindDays)
 	if err == nil {
 		var minDay int64
-		if minDay, err = s.minIndexedDay(ctx); err != nil {
+		if minDay, err = sn.minIndexedDay(ctx); err != nil {
 			return nil, err
 		}
 		if minDay != h.aux {
@@ -421,47 +422,47 @@ func (s *Store) openDays(ctx context.Context) (*idSet, error) {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			s.log.Info("no day-index snapshot; loading the day index", "file", path)
+			sn.st.log.Info("no day-index snapshot; loading the day index", "file", path)
 		} else {
-			s.log.Warn("day-index snapshot unusable; loading the day index (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
+			sn.st.log.Warn("day-index snapshot unusable; loading the day index (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
 		}
-		s.snap.seq.Store(-1) // write a new pair of snapshots soon
-		return s.loadDays(ctx)
+		sn.seq.Store(-1) // write a new pair of snapshots soon
+		return sn.st.loadDays(ctx)
 	}
-	s.snap.days.Store(days)
-	s.log.Info("loaded the day index from snapshot", "snapshot_seq", h.seq, "pairs", days.n, "took", time.Since(start).Round(time.Millisecond))
+	sn.days.Store(days)
+	sn.st.log.Info("loaded the day index from snapshot", "snapshot_seq", h.seq, "pairs", days.n, "took", time.Since(start).Round(time.Millisecond))
 	return days, nil
 }
 
 // snapshotDue reports whether the background saver should write now.
-func (s *Store) snapshotDue() bool {
-	s.wmu.Lock()
-	days := s.days
-	s.wmu.Unlock()
-	behind := s.lastSeq.Load() - s.snap.seq.Load()
-	return s.snap.seq.Load() < 0 || s.snap.days.Load() != days ||
-		behind >= snapshotEvery || (behind > 0 && time.Since(time.Unix(0, s.snap.at.Load())) >= snapshotMaxAge)
+func (sn *snapState) snapshotDue() bool {
+	sn.st.wmu.Lock()
+	days := sn.st.days
+	sn.st.wmu.Unlock()
+	behind := sn.st.lastSeq.Load() - sn.seq.Load()
+	return sn.seq.Load() < 0 || sn.days.Load() != days ||
+		behind >= snapshotEvery || (behind > 0 && time.Since(time.Unix(0, sn.at.Load())) >= snapshotMaxAge)
 }
 
 // startSnapshots starts the background saver.
-func (s *Store) startSnapshots() {
-	s.snap.stop = make(chan struct{})
-	s.snap.done = make(chan struct{})
+func (sn *snapState) startSnapshots() {
+	sn.stop = make(chan struct{})
+	sn.done = make(chan struct{})
 	go func() {
-		defer close(s.snap.done)
+		defer close(sn.done)
 		t := time.NewTicker(snapshotCheck)
 		defer t.Stop()
 		for {
 			select {
-			case <-s.snap.stop:
+			case <-sn.stop:
 				return
 			case <-t.C:
 			}
-			if !s.snapshotDue() {
+			if !sn.snapshotDue() {
 				continue
 			}
-			if err := s.saveIDSnapshot(context.Background()); err != nil {
-				s.log.Warn("writing the set snapshots failed; the next start-up reads more from the events table", "err", err)
+			if err := sn.saveIDSnapshot(context.Background()); err != nil {
+				sn.st.log.Warn("writing the set snapshots failed; the next start-up reads more from the events table", "err", err)
 			}
 		}
 	}()
@@ -471,19 +472,19 @@ func (s *Store) startSnapshots() {
 // (or the day index was reloaded) since the last snapshot, writes a final
 // one so that the next Open reads nothing from the tables. Close calls it
 // before closing anything.
-func (s *Store) stopSnapshots() {
-	if s.snap.stop == nil {
+func (sn *snapState) stopSnapshots() {
+	if sn.stop == nil {
 		return
 	}
-	close(s.snap.stop)
-	<-s.snap.done
-	s.wmu.Lock()
-	current := s.snap.seq.Load() == s.nextSeq-1 && s.snap.days.Load() == s.days
-	s.wmu.Unlock()
+	close(sn.stop)
+	<-sn.done
+	sn.st.wmu.Lock()
+	current := sn.seq.Load() == sn.st.nextSeq-1 && sn.days.Load() == sn.st.days
+	sn.st.wmu.Unlock()
 	if current {
 		return
 	}
-	if err := s.saveIDSnapshot(context.Background()); err != nil {
-		s.log.Warn("writing the set snapshots at close failed; the next start-up reads more from the events table", "err", err)
+	if err := sn.saveIDSnapshot(context.Background()); err != nil {
+		sn.st.log.Warn("writing the set snapshots at close failed; the next start-up reads more from the events table", "err", err)
 	}
 }

@@ -223,7 +223,7 @@ func TestSnapshotDamagedFallsBack(t *testing.T) {
 			}
 			wantOutcomes(t, out, Duplicate)
 			// The next snapshot is whole again.
-			if err := s.saveIDSnapshot(ctx); err != nil {
+			if err := s.snap.saveIDSnapshot(ctx); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -249,7 +249,7 @@ func TestSnapshotCrashTopUp(t *testing.T) {
 	if _, err := s.Append(ctx, a, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.saveIDSnapshot(ctx); err != nil {
+	if err := s.snap.saveIDSnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Append(ctx, b, time.Time{}); err != nil {
@@ -306,7 +306,7 @@ func TestDaySnapshotAfterRetention(t *testing.T) {
 	if _, err := s.Append(ctx, []*event.Record{dayRec(t, 7000, "111111111111", "erin", now)}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.saveIDSnapshot(ctx); err != nil {
+	if err := s.snap.saveIDSnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.ApplyRetention(ctx); err != nil || n != 500 {

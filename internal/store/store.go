@@ -277,6 +277,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		cache:     newBlockCache(opts.BlockCache),
 	}
 	s.Catalog = &Catalog{db: s.db, now: opts.Now}
+	s.snap.st = s
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -376,7 +377,7 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 
-	ids, err := s.openIDs(ctx)
+	ids, err := s.snap.openIDs(ctx)
 	if err != nil {
 		return err
 	}
@@ -384,7 +385,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.upgradeDayIndex(ctx); err != nil {
 		return err
 	}
-	if s.days, err = s.openDays(ctx); err != nil {
+	if s.days, err = s.snap.openDays(ctx); err != nil {
 		return err
 	}
 
@@ -412,7 +413,7 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("day index appender: %w", err)
 	}
 	s.startCheckpointer()
-	s.startSnapshots()
+	s.snap.startSnapshots()
 	return nil
 }
 
@@ -451,7 +452,7 @@ func (s *Store) loadIDs(ctx context.Context) (*idSet, error) {
 func (s *Store) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
-		s.stopSnapshots()
+		s.snap.stopSnapshots()
 		s.stopCheckpointer()
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
