@@ -53,40 +53,46 @@ const (
 	duckdbCheckpointBackstop = 1 << 30
 )
 
+// checkpoints is the background checkpointer's state.
+type checkpoints struct {
+	st         *Store
+	stop, done chan struct{}
+}
+
 // startCheckpointer runs the background checkpointer until Close.
-func (s *Store) startCheckpointer() {
-	s.ckStop = make(chan struct{})
-	s.ckDone = make(chan struct{})
-	go s.checkpointer()
+func (ck *checkpoints) startCheckpointer() {
+	ck.stop = make(chan struct{})
+	ck.done = make(chan struct{})
+	go ck.checkpointer()
 }
 
 // stopCheckpointer stops the checkpointer and waits for a running
 // CHECKPOINT to end. It is safe to call when none was started.
-func (s *Store) stopCheckpointer() {
-	if s.ckStop == nil {
+func (ck *checkpoints) stopCheckpointer() {
+	if ck.stop == nil {
 		return
 	}
-	close(s.ckStop)
-	<-s.ckDone
+	close(ck.stop)
+	<-ck.done
 }
 
-func (s *Store) checkpointer() {
-	defer close(s.ckDone)
+func (ck *checkpoints) checkpointer() {
+	defer close(ck.done)
 	t := time.NewTicker(checkpointPoll)
 	defer t.Stop()
 	last := time.Now()
 	failures := 0
 	for {
 		select {
-		case <-s.ckStop:
+		case <-ck.stop:
 			return
 		case <-t.C:
 		}
-		size := s.walSize()
-		if size < s.opts.CheckpointThreshold && (size == 0 || time.Since(last) < CheckpointInterval) {
+		size := ck.walSize()
+		if size < ck.st.opts.CheckpointThreshold && (size == 0 || time.Since(last) < CheckpointInterval) {
 			continue
 		}
-		err := s.backgroundCheckpoint()
+		err := ck.backgroundCheckpoint()
 		if err == nil {
 			last, failures = time.Now(), 0
 			continue
@@ -96,29 +102,29 @@ func (s *Store) checkpointer() {
 		// channels) refuses it; it is tried again at the next poll. Only a
 		// failure that persists is worth a word.
 		if failures%100 == 0 || !strings.Contains(err.Error(), "other write transactions") {
-			s.log.Warn("background checkpoint failed; it is retried (the WAL grows until one succeeds)", "wal_bytes", size, "failures", failures, "err", err)
+			ck.st.log.Warn("background checkpoint failed; it is retried (the WAL grows until one succeeds)", "wal_bytes", size, "failures", failures, "err", err)
 		}
 	}
 }
 
 // backgroundCheckpoint runs one CHECKPOINT on a connection of the pool,
 // keeping commits from beginning while it starts.
-func (s *Store) backgroundCheckpoint() error {
+func (ck *checkpoints) backgroundCheckpoint() error {
 	done := make(chan error, 1)
-	s.txMu.Lock()
+	ck.st.txMu.Lock()
 	if hook := checkpointHook.Load(); hook != nil {
 		(*hook)()
 	}
 	go func() {
-		_, err := s.db.ExecContext(context.Background(), "CHECKPOINT")
+		_, err := ck.st.db.ExecContext(context.Background(), "CHECKPOINT")
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		s.txMu.Unlock()
+		ck.st.txMu.Unlock()
 		return err
 	case <-time.After(checkpointStart):
-		s.txMu.Unlock()
+		ck.st.txMu.Unlock()
 	}
 	return <-done
 }
@@ -128,8 +134,8 @@ func (s *Store) backgroundCheckpoint() error {
 var checkpointHook atomic.Pointer[func()]
 
 // walSize is the size of DuckDB's WAL file, 0 when there is none.
-func (s *Store) walSize() int64 {
-	fi, err := os.Stat(filepath.Join(s.dir, DBFile+".wal"))
+func (ck *checkpoints) walSize() int64 {
+	fi, err := os.Stat(filepath.Join(ck.st.dir, DBFile+".wal"))
 	if err != nil || !fi.Mode().IsRegular() {
 		return 0
 	}

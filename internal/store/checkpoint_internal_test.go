@@ -60,7 +60,7 @@ func TestBackgroundCheckpointBoundsWAL(t *testing.T) {
 		if _, err := s.Append(ctx, ckptBatch(t, b, 200), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		maxWAL = max(maxWAL, s.walSize())
+		maxWAL = max(maxWAL, s.ck.walSize())
 	}
 	select {
 	case <-ran:
@@ -68,10 +68,10 @@ func TestBackgroundCheckpointBoundsWAL(t *testing.T) {
 		t.Fatal("no background checkpoint ran")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.walSize() >= threshold && time.Now().Before(deadline) {
+	for s.ck.walSize() >= threshold && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := s.walSize(); n >= threshold {
+	if n := s.ck.walSize(); n >= threshold {
 		t.Errorf("WAL %d bytes after the appends, want it folded under %d", n, threshold)
 	}
 	t.Logf("largest WAL seen %d bytes; %d checkpoints started", maxWAL, hooks.Load())

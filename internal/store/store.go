@@ -83,8 +83,7 @@ type Store struct {
 	// by the background checkpointer while its CHECKPOINT starts (which
 	// DuckDB refuses while a write transaction is open).
 	txMu      sync.Mutex
-	ckStop    chan struct{}
-	ckDone    chan struct{}
+	ck        checkpoints // the background checkpointer (checkpoint.go)
 	wconn     driver.Conn
 	evApp     *duckdb.Appender
 	dayApp    *duckdb.Appender
@@ -278,6 +277,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s.Catalog = &Catalog{db: s.db, now: opts.Now}
 	s.snap.st = s
+	s.ck.st = s
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -412,7 +412,7 @@ func (s *Store) init(ctx context.Context) error {
 	if s.dayApp, err = duckdb.NewAppenderFromConn(conn, "", "lookup_days"); err != nil {
 		return fmt.Errorf("day index appender: %w", err)
 	}
-	s.startCheckpointer()
+	s.ck.startCheckpointer()
 	s.snap.startSnapshots()
 	return nil
 }
@@ -453,7 +453,7 @@ func (s *Store) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
 		s.snap.stopSnapshots()
-		s.stopCheckpointer()
+		s.ck.stopCheckpointer()
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 		if s.evApp != nil {
