@@ -51,6 +51,11 @@ type Compactor struct {
 	done   chan struct{}
 	once   sync.Once
 	kick   chan struct{}
+
+	// draining is set while a round that found enough sealed events is
+	// moving them in batches: its last batch goes even when smaller than
+	// MinEvents.
+	draining bool
 }
 
 // New returns a Compactor over st; Start starts it.
@@ -139,7 +144,8 @@ func (c *Compactor) loop(ctx context.Context) {
 }
 
 // Step runs one compaction if one is due, and reports whether another is
-// due at once (more sealed events wait than one run moves).
+// due at once (more sealed events wait than one run moves). Step is not
+// safe for concurrent use; the loop calls it.
 func (c *Compactor) Step(ctx context.Context) (more bool, err error) {
 	now := c.opts.Clock.Now()
 	sealed, err := c.st.SealedThrough(ctx, now.Add(-c.opts.After))
@@ -149,9 +155,10 @@ func (c *Compactor) Step(ctx context.Context) (more bool, err error) {
 	cold := c.st.ColdThrough()
 	waiting := sealed - cold
 	if waiting <= 0 {
+		c.draining = false
 		return false, nil
 	}
-	if waiting < c.opts.MinEvents {
+	if waiting < c.opts.MinEvents && !c.draining {
 		overdue, err := c.st.SealedThrough(ctx, now.Add(-c.opts.MaxWait))
 		if err != nil {
 			return false, err
@@ -167,6 +174,7 @@ func (c *Compactor) Step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	left := sealed - through
+	c.draining = left > 0
 	if left > 0 || res.Events >= 100_000 {
 		c.log.Info("compacted events into columnar files", "events", res.Events, "files", res.Files, "bytes", res.Bytes,
 			"through_seq", res.Through, "took", c.opts.Clock.Now().Sub(start).Round(time.Millisecond), "sealed_left", left)
