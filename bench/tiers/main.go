@@ -78,12 +78,14 @@ func main() {
 		runs       int
 		jqEvents   int64
 		noCompact  bool
+		noPlain    bool
 	)
 	flag.StringVar(&data, "data", "", "data directory of a filled store (see bench/lookup)")
 	flag.StringVar(&work, "work", "", "directory for the comparison files (default <data>.bench)")
 	flag.IntVar(&runs, "runs", 5, "runs of each query")
 	flag.Int64Var(&jqEvents, "jq-events", 1_000_000, "events in the jq comparison (0: skip it); its times are scaled to the store's size")
 	flag.BoolVar(&noCompact, "no-compact", false, "measure the store as it is")
+	flag.BoolVar(&noPlain, "no-plain", false, "skip the plain Parquet shred comparison (it writes every record as NDJSON first)")
 	flag.Parse()
 	if data == "" {
 		fmt.Fprintln(os.Stderr, "tiers bench: --data is required")
@@ -92,13 +94,13 @@ func main() {
 	if work == "" {
 		work = strings.TrimRight(data, "/") + ".bench"
 	}
-	if err := run(context.Background(), data, work, runs, jqEvents, noCompact); err != nil {
+	if err := run(context.Background(), data, work, runs, jqEvents, noCompact, noPlain); err != nil {
 		fmt.Fprintln(os.Stderr, "tiers bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCompact bool) error {
+func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCompact, noPlain bool) error {
 	t0 := time.Now()
 	st, err := store.Open(ctx, data, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -147,9 +149,11 @@ func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCom
 	if err != nil {
 		return err
 	}
-	plain, err := plainShred(ctx, st, work)
-	if err != nil {
-		return err
+	plain := ""
+	if !noPlain {
+		if plain, err = plainShred(ctx, st, work); err != nil {
+			return err
+		}
 	}
 	var logs []string
 	if jqEvents > 0 {
@@ -162,8 +166,10 @@ func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCom
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, `CREATE VIEW shred AS SELECT * FROM read_parquet('`+plain+`')`); err != nil {
-		return err
+	if plain != "" {
+		if _, err := db.ExecContext(ctx, `CREATE VIEW shred AS SELECT * FROM read_parquet('`+plain+`')`); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("| query | opentrail p50 | DuckDB over a plain Parquet shred p50 | ratio | zcat \\| jq (scaled from %d events) | ratio |\n|---|---|---|---|---|---|\n", jqEvents)
 	for _, q := range queries {
@@ -176,6 +182,10 @@ func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCom
 			return fmt.Errorf("%s: %w", q.name, err)
 		}
 		ps := strings.ReplaceAll(q.plain, "%KEY%", key)
+		if plain == "" {
+			fmt.Printf("| %s | %s | – | – | – | – |\n", q.name, ours.Round(time.Millisecond))
+			continue
+		}
 		theirs, err := median(runs, func() error {
 			rows, err := db.QueryContext(ctx, ps)
 			if err != nil {

@@ -175,9 +175,16 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 	defer conn.ExecContext(context.Background(), `ROLLBACK`)
 
 	res := &Result{}
-	if err := conn.QueryRowContext(qctx, `SELECT count(*) FROM temp.`+quoteIdent(TableName)).Scan(&res.Stats.EventsScanned); err != nil {
+	// The columnar files' events are counted from the manifest, and only
+	// the hot tail by a query (a log group's are counted in the view).
+	count, coldRows := `SELECT count(*) FROM main.events WHERE `+scopeWhere(opts), snap.Rows
+	if opts.SeqIn != "" {
+		count, coldRows = `SELECT count(*) FROM temp.`+quoteIdent(TableName), 0
+	}
+	if err := conn.QueryRowContext(qctx, count).Scan(&res.Stats.EventsScanned); err != nil {
 		return nil, timeoutOr(ctx, tctx, fmt.Errorf("count events: %w", err))
 	}
+	res.Stats.EventsScanned += coldRows
 	stmt := c.sql
 	wrapped, shapes, ok, err := resultShapes(qctx, conn, c.sql)
 	if err != nil {
@@ -254,7 +261,7 @@ func quoteString(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`
 // with nested values as JSON text, as Lake keeps them.
 const (
 	mapType          = `'"MAP(VARCHAR, VARCHAR)"'`
-	userIdentityType = `'{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","accessKeyId":"VARCHAR","userName":"VARCHAR","invokedBy":"VARCHAR","identityProvider":"VARCHAR","credentialId":"VARCHAR","sessionContext":{"attributes":{"creationDate":"VARCHAR","mfaAuthenticated":"VARCHAR"},"sessionIssuer":{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","userName":"VARCHAR"},"webIdFederationData":"JSON","sourceIdentity":"VARCHAR","ec2RoleDelivery":"VARCHAR","ec2IssuedInVPC":"VARCHAR"},"onBehalfOf":{"userId":"VARCHAR","identityStoreArn":"VARCHAR"}}'`
+	userIdentityType = `'{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","accessKeyId":"VARCHAR","userName":"VARCHAR","invokedBy":"VARCHAR","identityProvider":"VARCHAR","credentialId":"VARCHAR","sessionContext":{"attributes":{"creationDate":"VARCHAR","mfaAuthenticated":"VARCHAR"},"sessionIssuer":{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","userName":"VARCHAR"},"webIdFederationData":"VARCHAR","sourceIdentity":"VARCHAR","ec2RoleDelivery":"VARCHAR","ec2IssuedInVPC":"VARCHAR"},"onBehalfOf":{"userId":"VARCHAR","identityStoreArn":"VARCHAR"}}'`
 	resourcesType    = `'[{"accountId":"VARCHAR","type":"VARCHAR","ARN":"VARCHAR","ARNPrefix":"VARCHAR"}]'`
 	tlsType          = `'{"tlsVersion":"VARCHAR","cipherSuite":"VARCHAR","clientProvidedHostHeader":"VARCHAR"}'`
 )
@@ -273,17 +280,7 @@ var Columns = []string{
 // hot events (the events table, records read through __ot_record) and the
 // columnar files, whose typed columns are read directly.
 func viewSQL(opts Options, files []string) string {
-	where := "TRUE"
-	if !opts.AllAccounts {
-		q := make([]string, len(opts.Accounts))
-		for i, a := range opts.Accounts {
-			q[i] = quoteString(a)
-		}
-		where = "account IN (" + strings.Join(q, ", ") + ")"
-	}
-	if opts.SeqIn != "" {
-		where += " AND seq IN (" + opts.SeqIn + ")"
-	}
+	where := scopeWhere(opts)
 	hot := `SELECT
 	j->>'eventVersion' AS eventVersion,
 	json_transform(j->'userIdentity', ` + userIdentityType + `) AS userIdentity,
@@ -318,6 +315,23 @@ FROM (SELECT *, ` + recordFunc + `(block, idx)::JSON AS j FROM main.events WHERE
 		return hot
 	}
 	return hot + " UNION ALL " + coldViewSQL(files, opts.SeqIn)
+}
+
+// scopeWhere is the events table's predicate for opts' scope: the
+// accounts, and the log group's sequence numbers.
+func scopeWhere(opts Options) string {
+	where := "TRUE"
+	if !opts.AllAccounts {
+		q := make([]string, len(opts.Accounts))
+		for i, a := range opts.Accounts {
+			q[i] = quoteString(a)
+		}
+		where = "account IN (" + strings.Join(q, ", ") + ")"
+	}
+	if opts.SeqIn != "" {
+		where += " AND seq IN (" + opts.SeqIn + ")"
+	}
+	return where
 }
 
 // coldViewSQL is the columnar files' branch of the view: the same columns

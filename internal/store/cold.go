@@ -262,6 +262,7 @@ func (s *Store) ColdFiles() []ColdFile {
 // retention does not remove them while the reader uses them.
 type ColdSnapshot struct {
 	Files   []string // absolute paths
+	Rows    int64    // events in Files
 	Through int64
 	s       *Store
 	gen     int64
@@ -313,6 +314,7 @@ func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error)
 	for _, f := range s.cold.files {
 		if accounts == nil || slices.Contains(accounts, f.Account) {
 			snap.Files = append(snap.Files, s.cold.path(f.Path))
+			snap.Rows += f.Rows
 		}
 	}
 	s.cold.ref(snap.Files)

@@ -23,16 +23,23 @@ func (s *Store) ReadAfter(ctx context.Context, seq int64, limit int) ([]Event, e
 	s.cold.mu.RLock()
 	defer s.cold.mu.RUnlock()
 	var evs []Event
-	if seq < s.cold.through {
-		files := s.cold.filesWhere(func(f ColdFile) bool { return f.MaxSeq > seq })
+	// Sequence numbers are dense, so the next limit events of the
+	// columnar tier lie in (seq, seq+limit] unless retention removed
+	// some: each query is bounded to such a window (a file's rows are not
+	// in sequence order, so an unbounded ORDER BY seq LIMIT would sort
+	// every later file), and windows are read until one holds events.
+	for len(evs) == 0 && seq < s.cold.through {
+		hi := min(seq+int64(limit), s.cold.through)
+		lo := seq
+		files := s.cold.filesWhere(func(f ColdFile) bool { return f.MaxSeq > lo && f.MinSeq <= hi })
 		var err error
-		if evs, err = s.cold.events(ctx, files, `seq > ?`, []any{seq}, fmt.Sprintf(`ORDER BY seq LIMIT %d`, limit)); err != nil {
+		if evs, err = s.cold.events(ctx, files, `seq > ? AND seq <= ?`, []any{lo, hi}, `ORDER BY seq`); err != nil {
 			return nil, fmt.Errorf("read after %d: %w", seq, err)
 		}
-		if len(evs) == limit {
-			return evs, nil
-		}
-		seq = s.cold.through
+		seq = hi
+	}
+	if len(evs) >= limit || seq < s.cold.through {
+		return evs, nil
 	}
 	hot, err := s.queryEvents(ctx, `SELECT seq, ingest_time, block, idx FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit-len(evs))
 	if err != nil {
