@@ -6,6 +6,7 @@
 //
 //	go run ./bench/lookup --data /tmp/ot-bench-10m --events 10000000   # fill a store once
 //	go run ./bench/tiers --data /tmp/ot-bench-10m --runs 5 --jq-events 1000000
+//	go run ./bench/tiers --data /tmp/ot-tiers-1m --fill 1000000 --runs 5   # a store compacted as it fills
 //
 // It opens the store in this process (no server may hold it). The
 // comparison files (the plain shred, and gzip log files for jq) are
@@ -15,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -31,6 +33,8 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/opentrail/opentrail/internal/demo"
+	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/query"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -79,12 +83,17 @@ func main() {
 		jqEvents   int64
 		noCompact  bool
 		noPlain    bool
+		fill       int
+		fillDays   int
 	)
 	flag.StringVar(&data, "data", "", "data directory of a filled store (see bench/lookup)")
 	flag.StringVar(&work, "work", "", "directory for the comparison files (default <data>.bench)")
 	flag.IntVar(&runs, "runs", 5, "runs of each query")
 	flag.Int64Var(&jqEvents, "jq-events", 1_000_000, "events in the jq comparison (0: skip it); its times are scaled to the store's size")
 	flag.BoolVar(&noCompact, "no-compact", false, "measure the store as it is")
+	flag.IntVar(&fill, "fill", 0, "fill an empty --data with this many demo events first, compacting every --fill-every as the compactor would")
+	flag.IntVar(&fillDays, "fill-days", 60, "days of activity the filled events span, ending now (bench/lookup's 10M store: 60)")
+	flag.Int64Var(&fillEvery, "fill-every", 250_000, "compact after this many events while filling")
 	flag.BoolVar(&noPlain, "no-plain", false, "skip the plain Parquet shred comparison (it writes every record as NDJSON first)")
 	flag.Parse()
 	if data == "" {
@@ -93,6 +102,12 @@ func main() {
 	}
 	if work == "" {
 		work = strings.TrimRight(data, "/") + ".bench"
+	}
+	if fill > 0 {
+		if err := fillStore(context.Background(), data, fill, fillDays); err != nil {
+			fmt.Fprintln(os.Stderr, "tiers bench:", err)
+			os.Exit(1)
+		}
 	}
 	if err := run(context.Background(), data, work, runs, jqEvents, noCompact, noPlain); err != nil {
 		fmt.Fprintln(os.Stderr, "tiers bench:", err)
@@ -220,6 +235,60 @@ func run(ctx context.Context, data, work string, runs int, jqEvents int64, noCom
 	}
 	fmt.Println()
 	return nil
+}
+
+// fillEvery is how many events the fill compacts at once.
+var fillEvery int64
+
+// fillStore appends n demo events to an empty store in batches of
+// 10,000 and compacts after every fillEvery, so the store ends as a
+// running server's would: everything but the last batches in the
+// columnar tier, the DuckDB file holding the hot tail only.
+func fillStore(ctx context.Context, data string, n, days int) error {
+	st, err := store.Open(ctx, data, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.LastSeq() > 0 {
+		return fmt.Errorf("--fill: %s is not empty", data)
+	}
+	end := time.Now().UTC().Truncate(time.Second)
+	opts := demo.Options{Seed: 1, Events: n, Start: end.Add(-time.Duration(days) * 24 * time.Hour), Duration: time.Duration(days) * 24 * time.Hour}
+	var batch []*event.Record
+	flush := func() error {
+		if _, err := st.Append(ctx, batch, time.Now()); err != nil {
+			return err
+		}
+		final := len(batch) < 10_000
+		batch = batch[:0]
+		if last := st.LastSeq(); last-st.ColdThrough() >= fillEvery || final {
+			t := time.Now()
+			res, err := st.Compact(ctx, last)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "fill: %d events; compacted %d in %s\n", last, res.Events, time.Since(t).Round(time.Millisecond))
+		}
+		return nil
+	}
+	err = demo.Generate(opts, func(raw []byte) error {
+		rec, err := event.Parse(bytes.Clone(raw))
+		if err != nil {
+			return err
+		}
+		if batch = append(batch, rec); len(batch) == 10_000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush() // the last, partial batch, and a final compaction
+	}
+	if err != nil {
+		return err
+	}
+	return st.Checkpoint(ctx)
 }
 
 func median(runs int, f func() error) (time.Duration, error) {
