@@ -352,14 +352,14 @@ func (sn *snapState) openIDs(ctx context.Context) (*idSet, error) {
 	ids, h, err := readSnapshot(path, snapKindIDs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			sn.st.log.Info("no eventID snapshot; loading eventIDs from the events table", "file", path)
+			sn.st.log.Debug("no eventID snapshot; loading eventIDs from the events table", "file", path)
 		} else {
 			sn.st.log.Warn("eventID snapshot unusable; loading eventIDs from the events table (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
 		}
 		sn.seq.Store(-1) // write a new snapshot soon
 		ids, err := sn.st.loadIDs(ctx)
 		if err == nil {
-			sn.st.log.Info("loaded eventIDs", "events", ids.n, "took", time.Since(start).Round(time.Millisecond))
+			sn.st.log.Debug("loaded eventIDs", "events", ids.n, "took", time.Since(start).Round(time.Millisecond))
 		}
 		return ids, err
 	}
@@ -396,7 +396,7 @@ func (sn *snapState) openIDs(ctx context.Context) (*idSet, error) {
 	if added == 0 {
 		sn.at.Store(time.Now().UnixNano())
 	}
-	sn.st.log.Info("loaded eventIDs from snapshot", "snapshot_seq", h.seq, "from_snapshot", h.elements, "after_snapshot", added, "took", time.Since(start).Round(time.Millisecond))
+	sn.st.log.Debug("loaded eventIDs from snapshot", "snapshot_seq", h.seq, "from_snapshot", h.elements, "after_snapshot", added, "took", time.Since(start).Round(time.Millisecond))
 	return ids, nil
 }
 
@@ -422,7 +422,7 @@ func (sn *snapState) openDays(ctx context.Context) (*idSet, error) {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			sn.st.log.Info("no day-index snapshot; loading the day index", "file", path)
+			sn.st.log.Debug("no day-index snapshot; loading the day index", "file", path)
 		} else {
 			sn.st.log.Warn("day-index snapshot unusable; loading the day index (slower start-up; a new snapshot is written soon)", "file", path, "err", err)
 		}
@@ -430,7 +430,7 @@ func (sn *snapState) openDays(ctx context.Context) (*idSet, error) {
 		return sn.st.loadDays(ctx)
 	}
 	sn.days.Store(days)
-	sn.st.log.Info("loaded the day index from snapshot", "snapshot_seq", h.seq, "pairs", days.n, "took", time.Since(start).Round(time.Millisecond))
+	sn.st.log.Debug("loaded the day index from snapshot", "snapshot_seq", h.seq, "pairs", days.n, "took", time.Since(start).Round(time.Millisecond))
 	return days, nil
 }
 

@@ -36,7 +36,7 @@ func (l *logBuf) String() string {
 func openLogged(t *testing.T, dir string, opts Options) (*Store, *logBuf) {
 	t.Helper()
 	lb := &logBuf{}
-	opts.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := Open(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -269,7 +269,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// After a crash this includes DuckDB replaying its write-ahead log.
-	log.Info("opened the database", "took", time.Since(opening).Round(time.Millisecond))
+	log.Debug("opened the database", "took", time.Since(opening).Round(time.Millisecond))
 	s := &Store{
 		dir:       dir,
 		opts:      opts,
