@@ -49,7 +49,13 @@ func TestImportFromS3NoSDKWarnings(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	cmd := exec.Command(os.Args[0], "import", "--data", t.TempDir(), "--state", filepath.Join(t.TempDir(), "state"), "--quiet",
+	// Owner-only already, as the store makes it (else the store says so
+	// on stderr, which this test is about).
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "import", "--data", data, "--state", filepath.Join(t.TempDir(), "state"), "--quiet",
 		"--endpoint-url", srv.URL, "--s3-path-style", "--s3-region", "us-east-1", "s3://old-trail/")
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
