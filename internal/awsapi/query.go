@@ -250,15 +250,19 @@ func formValue(n *formNode, t reflect.Type, name string) (any, error) {
 		}
 		return nil, bad("true or false")
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if _, err := strconv.ParseInt(n.value, 10, t.Bits()); err != nil {
+		v, err := strconv.ParseInt(n.value, 10, t.Bits())
+		if err != nil {
 			return nil, bad("an integer in range")
 		}
-		return json.Number(n.value), nil
+		// Written as parsed: "00" or "+5" are integers to ParseInt, not
+		// JSON numbers.
+		return json.Number(strconv.FormatInt(v, 10)), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if _, err := strconv.ParseUint(n.value, 10, t.Bits()); err != nil {
+		v, err := strconv.ParseUint(n.value, 10, t.Bits())
+		if err != nil {
 			return nil, bad("a non-negative integer in range")
 		}
-		return json.Number(n.value), nil
+		return json.Number(strconv.FormatUint(v, 10)), nil
 	case reflect.Float32, reflect.Float64:
 		f, err := strconv.ParseFloat(n.value, t.Bits())
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
