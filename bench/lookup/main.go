@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -408,16 +409,29 @@ type pickedValue struct {
 // nothing (the lookup then reads the whole window).
 func pickValues(ctx context.Context, st *store.Store, c config, base store.LookupQuery) ([]pickedValue, error) {
 	db := st.DB()
+	// The values are picked from both of the store's tiers: the events
+	// table and the columnar files under the events table's names.
+	events := `events`
+	if files := st.ColdFiles(); len(files) > 0 {
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = filepath.Join(st.Dir(), store.ColumnarDir, filepath.FromSlash(f.Path))
+		}
+		events = `(SELECT seq, event_time, account, region, category, read_only, event_name, username, event_source,
+	access_key_id, resource_types, resource_names FROM events
+UNION ALL SELECT _seq, "eventTime", account, region, _category, _read_only, "eventName", _username, "eventSource",
+	coalesce("userIdentity"."accessKeyId", ''), _resource_types, _resource_names FROM ` + store.ParquetSource(paths) + `)`
+	}
 	where := `account = ? AND region = ? AND category IN (?, ?) AND event_time BETWEEN ? AND ?`
 	args := []any{c.account, c.region, base.Categories[0], base.Categories[1], base.Start, base.End}
 
 	var out []pickedValue
 	// EventId: an event from the middle of the stored sequence.
 	var mid, total int64
-	if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&total); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT max(seq) FROM `+events).Scan(&total); err != nil {
 		return nil, fmt.Errorf("pick event id: %w", err)
 	}
-	if err := db.QueryRowContext(ctx, `SELECT min(seq) FROM events WHERE `+where+` AND seq >= ?`, append(args, total/2)...).Scan(&mid); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT min(seq) FROM `+events+` WHERE `+where+` AND seq >= ?`, append(args, total/2)...).Scan(&mid); err != nil {
 		return nil, fmt.Errorf("pick event id: %w", err)
 	}
 	evs, err := st.ReadAfter(ctx, mid-1, 1)
@@ -431,7 +445,7 @@ func pickValues(ctx context.Context, st *store.Store, c config, base store.Looku
 
 	for _, ro := range []string{"true", "false"} {
 		var n int64
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE `+where+` AND coalesce(read_only, false) = ?`, append(args, ro == "true")...).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+events+` WHERE `+where+` AND coalesce(read_only, false) = ?`, append(args, ro == "true")...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("pick read-only: %w", err)
 		}
 		out = append(out, pickedValue{"ReadOnly=" + ro, store.Attr{Key: "ReadOnly", Value: ro}, n})
@@ -445,7 +459,7 @@ func pickValues(ctx context.Context, st *store.Store, c config, base store.Looku
 		{"ResourceType", "unnest(resource_types)"},
 		{"ResourceName", "unnest(resource_names)"},
 	} {
-		q := `WITH v AS (SELECT ` + a.expr + ` AS v FROM events WHERE ` + where + `)
+		q := `WITH v AS (SELECT ` + a.expr + ` AS v FROM ` + events + ` WHERE ` + where + `)
 			SELECT v, count(*) AS n FROM v WHERE v IS NOT NULL AND v <> '' GROUP BY v`
 		top, err := extremes(ctx, db, q, args)
 		if err != nil {

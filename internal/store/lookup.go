@@ -310,7 +310,7 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if len(files) == 0 {
 		return evs, nil
 	}
-	cevs, err := s.cold.events(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	cevs, err := s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
@@ -323,4 +323,86 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 		return cmp.Compare(y.Seq, x.Seq)
 	})
 	return all[:min(len(all), limit)], nil
+}
+
+// lookup finds the newest limit events of files that match where (over
+// coldRel's columns), newest first. A file holds one day of eventTime, so
+// the days are read newest first and the search stops at the first day
+// that completes limit events: no older day can hold a newer one. Each
+// day's query reads only the narrow columns the predicates and the order
+// need; the chosen events' records are read afterwards, by sequence
+// number, from their files.
+func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int) ([]Event, error) {
+	byDay := map[time.Time][]ColdFile{}
+	var days []time.Time
+	for _, f := range files {
+		if _, ok := byDay[f.Day]; !ok {
+			days = append(days, f.Day)
+		}
+		byDay[f.Day] = append(byDay[f.Day], f)
+	}
+	slices.SortFunc(days, func(a, b time.Time) int { return b.Compare(a) })
+	type hit struct {
+		seq int64
+		at  time.Time
+	}
+	var hits []hit
+	var from []ColdFile
+	cond := ""
+	if where != "" {
+		cond = " WHERE " + where
+	}
+	for _, d := range days {
+		day := byDay[d]
+		paths := make([]string, len(day))
+		for i, f := range day {
+			paths[i] = c.path(f.Path)
+		}
+		rows, err := c.st.db.QueryContext(ctx, `SELECT seq, event_time FROM `+coldRel(paths)+cond+
+			fmt.Sprintf(` ORDER BY event_time DESC, seq DESC LIMIT %d`, limit-len(hits)), args...)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.seq, &h.at); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			hits, found = append(hits, h), true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if found {
+			from = append(from, day...)
+		}
+		if len(hits) >= limit {
+			break
+		}
+	}
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	seqs := make([]any, len(hits))
+	for i, h := range hits {
+		seqs[i] = h.seq
+	}
+	// Only the files whose sequence range holds a chosen event.
+	var need []ColdFile
+	for _, f := range from {
+		for _, h := range hits {
+			if h.seq >= f.MinSeq && h.seq <= f.MaxSeq {
+				need = append(need, f)
+				break
+			}
+		}
+	}
+	evs, err := c.events(ctx, need, `seq IN (`+placeholders(len(seqs))+`)`, seqs, `ORDER BY event_time DESC, seq DESC`)
+	if err != nil {
+		return nil, err
+	}
+	return evs, nil
 }
