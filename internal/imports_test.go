@@ -28,7 +28,8 @@ var floors = map[string]int{
 	"logsinsights": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
-	"cis": 1,
+	"cis":      1,
+	"findings": 1,
 	// 2: the wire layer and the components fed by the store.
 	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2, "topics": 2,
 	// logwatch: CloudWatch Logs' log groups, fed from the stream.
