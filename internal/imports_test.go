@@ -26,6 +26,7 @@ var floors = map[string]int{
 	// columnar: the cold tier's record codec (Parquet columns + template).
 	"columnar":     0,
 	"logsinsights": 0,
+	"rulepack":     0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
@@ -68,6 +69,7 @@ var pure = map[string][]string{
 	"event":         nil,
 	"filterpattern": nil,
 	"logsinsights":  nil,
+	"rulepack":      nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,
