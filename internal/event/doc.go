@@ -68,6 +68,14 @@
 // Lengths are not capped beyond MaxRecordSize. Any other member is kept
 // unchecked.
 //
+// Aggregated events (eventType AwsAggregatedEvent, CloudTrail's 5-minute
+// summaries of data events) are shaped differently and are checked so:
+// eventVersion, eventSource and awsRegion as above; eventId (the
+// eventID rule), accountId (12 digits) and timeWindow.windowStart (RFC
+// 3339, which becomes Record.EventTime) are required; eventTime, eventID
+// and eventName are not. Their Record.EventCategory is
+// CategoryAggregated unless eventCategory says otherwise.
+//
 // # Errors
 //
 // Parse reports input longer than MaxRecordSize with ErrTooLarge

@@ -32,6 +32,8 @@ const (
 	seenInsightName
 	seenReadOnly
 	seenManagement
+	seenAggID
+	seenWindowStart
 )
 
 // fields collects what the pass extracts; strings are refs into
@@ -42,6 +44,11 @@ type fields struct {
 	eventVersion, eventID, eventSource, eventName, eventType, eventCategory strRef
 	awsRegion, sourceIP, userAgent, errorCode, recipient                    strRef
 	insightSource, insightName                                              strRef
+	// aggID and aggAccount are the top-level eventId and accountId, and
+	// windowStart timeWindow.windowStart: aggregated events name these
+	// members so (see isAggregated).
+	aggID, aggAccount strRef
+	windowStart       time.Time
 
 	uiType, uiUserName, uiPrincipal, uiARN, uiAccount, uiAccessKey, uiInvokedBy strRef
 	issuerUserName                                                              strRef
@@ -257,6 +264,24 @@ func (p *parser) record() error {
 			} else {
 				err = p.objectMember(d, false)
 			}
+		case "eventId":
+			if p.at('"') {
+				err = p.keepString(d, &f.aggID, seenAggID)
+			} else {
+				_, err = p.value(d)
+			}
+		case "accountId":
+			if p.at('"') {
+				err = p.keepString(d, &f.aggAccount, 0)
+			} else {
+				_, err = p.value(d)
+			}
+		case "timeWindow":
+			if p.at('{') {
+				err = p.timeWindow(d + 1)
+			} else {
+				_, err = p.value(d)
+			}
 		case "resources":
 			if p.at('[') {
 				err = p.resources(d + 1)
@@ -404,6 +429,36 @@ func (p *parser) insightDetails(d int) error {
 		case "insightContext":
 			err = p.objectMember(d, false)
 		default:
+			_, err = p.value(d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// timeWindow walks an aggregated event's timeWindow object at depth d,
+// keeping windowStart when it is a valid time (checkRequired reports it
+// when the record is an aggregated event).
+func (p *parser) timeWindow(d int) error {
+	var o objIter
+	if err := p.openObject(&o, d); err != nil {
+		return err
+	}
+	f := &p.f
+	for {
+		key, ok, err := p.nextKey(&o)
+		if err != nil || !ok {
+			return err
+		}
+		if string(key) == "windowStart" && p.at('"') {
+			if ok, err = p.stringMember(d); ok {
+				if t, valid := parseTime(p.strBytes()); valid {
+					f.windowStart = t
+					f.seen |= seenWindowStart
+				}
+			}
+		} else {
 			_, err = p.value(d)
 		}
 		if err != nil {
@@ -617,6 +672,9 @@ func (p *parser) checkRequired() error {
 	empty := func(field string) error {
 		return &ValidationError{Field: field, Value: `""`, Reason: "is empty"}
 	}
+	if p.isAggregated() {
+		return p.checkAggregated()
+	}
 	switch {
 	case f.seen&seenEventVersion == 0:
 		return missing("eventVersion")
@@ -661,6 +719,44 @@ func (p *parser) checkRequired() error {
 
 const insightEventType = "AwsCloudTrailInsight"
 
+// AggregatedEventType is the eventType of CloudTrail's aggregated events
+// (5-minute summaries of data events), whose records differ from the
+// others: eventId, accountId and timeWindow.windowStart take the places of
+// eventID, recipientAccountId and eventTime, and there is no eventName.
+const AggregatedEventType = "AwsAggregatedEvent"
+
+func (p *parser) isAggregated() bool {
+	return string(p.ref(p.f.eventType)) == AggregatedEventType
+}
+
+// checkAggregated reports the first required member of an aggregated
+// event that is missing or invalid.
+func (p *parser) checkAggregated() error {
+	f := &p.f
+	missing := func(field string) error {
+		return &ValidationError{Field: field, Reason: "is required in an aggregated event"}
+	}
+	switch {
+	case f.seen&seenEventVersion == 0:
+		return missing("eventVersion")
+	case f.seen&seenAggID == 0:
+		return missing("eventId")
+	case !isEventID(p.ref(f.aggID)):
+		return &ValidationError{Field: "eventId", Value: strconv.Quote(string(p.ref(f.aggID))),
+			Reason: "is not 1 to 128 characters of A-Z a-z 0-9 . _ : -"}
+	case f.seen&seenWindowStart == 0:
+		return &ValidationError{Field: "timeWindow.windowStart", Reason: "is required in an aggregated event, as an RFC 3339 time"}
+	case f.seen&seenEventSource == 0 || f.eventSource.n == 0:
+		return missing("eventSource")
+	case f.seen&seenAWSRegion == 0:
+		return missing("awsRegion")
+	case !isAccountID(p.ref(f.aggAccount)):
+		return &ValidationError{Field: "accountId", Value: strconv.Quote(string(p.ref(f.aggAccount))),
+			Reason: "is required in an aggregated event, as a 12-digit account ID"}
+	}
+	return nil
+}
+
 func (p *parser) isInsight() bool {
 	return string(p.ref(p.f.eventType)) == insightEventType
 }
@@ -699,6 +795,13 @@ func (p *parser) build(raw []byte) *Record {
 		rec.Username = str(user)
 	}
 
+	aggregated := rec.EventType == AggregatedEventType
+	if aggregated {
+		rec.EventID, rec.EventTime = str(f.aggID), f.windowStart
+		if rec.AccountID == "" {
+			rec.AccountID = str(f.aggAccount)
+		}
+	}
 	insight := rec.EventType == insightEventType
 	if insight {
 		rec.EventSource = str(f.insightSource)
@@ -709,6 +812,8 @@ func (p *parser) build(raw []byte) *Record {
 		rec.EventCategory = str(f.eventCategory)
 	case insight:
 		rec.EventCategory = CategoryInsight
+	case aggregated:
+		rec.EventCategory = CategoryAggregated
 	case f.seen&seenManagement != 0 && !f.managementEvent:
 		rec.EventCategory = CategoryData
 	default:

@@ -13,6 +13,9 @@ const (
 	CategoryManagement = "Management"
 	CategoryData       = "Data"
 	CategoryInsight    = "Insight"
+	// CategoryAggregated is the category of aggregated events (eventType
+	// AwsAggregatedEvent).
+	CategoryAggregated = "Aggregated"
 )
 
 // Record is one CloudTrail event. Raw holds the record exactly as the store
