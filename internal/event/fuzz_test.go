@@ -21,6 +21,7 @@ import (
 // seed corpus is in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
+	f.Add([]byte(aggregated))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := event.Parse(data)
 		if err != nil {
