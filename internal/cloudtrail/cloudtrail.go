@@ -1,7 +1,8 @@
 // Package cloudtrail is the CloudTrail control plane and event history
 // as AWS JSON 1.1 operations, func(ctx, *In) (*Out, error), registered
 // into an awsapi.Router: LookupEvents (with its NextToken and rate limit),
-// trails and their event and Insights selectors, tags, logging and status,
+// trails and their event and Insights selectors and event configuration
+// (aggregated events), tags, logging and status,
 // channels (CreateChannel … DeleteChannel) and ListPublicKeys.
 //
 // It is not CloudTrail Data's PutAuditEvents (internal/cloudtraildata),
@@ -219,6 +220,8 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "GetEventSelectors", true, s.GetEventSelectors)
 	awsapi.Register(r, "PutInsightSelectors", false, s.PutInsightSelectors)
 	awsapi.Register(r, "GetInsightSelectors", true, s.GetInsightSelectors)
+	awsapi.Register(r, "PutEventConfiguration", false, s.PutEventConfiguration)
+	awsapi.Register(r, "GetEventConfiguration", true, s.GetEventConfiguration)
 	awsapi.Register(r, "AddTags", false, s.AddTags)
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)

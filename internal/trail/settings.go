@@ -34,6 +34,44 @@ type Settings struct {
 	// CloudWatchLogsLogGroupArn names the log group the trail's events
 	// also stream into (internal/logwatch); empty for none.
 	CloudWatchLogsLogGroupArn string `json:",omitempty"`
+	// AggregationConfigurations are the trail's aggregated-event settings
+	// (PutEventConfiguration): which templates summarise which category
+	// of its events every 5 minutes (internal/aggregate). Empty: none.
+	AggregationConfigurations []AggregationConfiguration `json:",omitempty"`
+}
+
+// AggregationConfiguration is one entry of a trail's
+// AggregationConfigurations, with the members in the order of
+// CloudTrail's API model.
+type AggregationConfiguration struct {
+	Templates     []string
+	EventCategory string
+}
+
+// The aggregation templates CloudTrail defines, and the one event category
+// they apply to.
+const (
+	TemplateAPIActivity    = "API_ACTIVITY"
+	TemplateResourceAccess = "RESOURCE_ACCESS"
+	TemplateUserActions    = "USER_ACTIONS"
+	AggregationCategory    = "Data"
+)
+
+// AggregationTemplates returns the templates the trail aggregates its data
+// events with, each once, in the order configured.
+func (s *Settings) AggregationTemplates() []string {
+	var out []string
+	for _, c := range s.AggregationConfigurations {
+		if c.EventCategory != AggregationCategory {
+			continue
+		}
+		for _, t := range c.Templates {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 // DecodeSettings reads the delivery settings out of a stored trail
