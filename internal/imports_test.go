@@ -41,6 +41,8 @@ var floors = map[string]int{
 	"alarms":    2,
 	// compact: moves sealed events into the store's columnar tier.
 	"compact": 2,
+	// aggregate: aggregated events (5-minute summaries of data events).
+	"aggregate": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,

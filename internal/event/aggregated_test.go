@@ -65,3 +65,15 @@ func TestParseAggregatedErrors(t *testing.T) {
 		t.Fatalf("regular record with extra members: %v", err)
 	}
 }
+
+func TestIDOf(t *testing.T) {
+	for raw, want := range map[string]string{
+		aggregated:        "5b0e0f7a-4f1d-5c3e-9a2b-7d6c5e4f3a21",
+		base:              "0d4c9e61-3b0f-4a8e-b1f5-7c2e9d3a4b5c",
+		`{"eventId":"x"}`: "",
+	} {
+		if got := event.IDOf([]byte(raw)); got != want {
+			t.Errorf("IDOf(%.40s…) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package event
 
-import "time"
+import (
+	"time"
+
+	"github.com/valyala/fastjson"
+)
 
 // MaxRecordSize is CloudTrail's cap on one event (eventVersion 1.05 and
 // later): 256 KB.
@@ -87,4 +91,17 @@ func (r *Record) ReadOnlyString() string {
 	default:
 		return "false"
 	}
+}
+
+// IDOf returns the eventID of a stored record's bytes without parsing it
+// whole: its eventID member, or for an aggregated event (which names it
+// eventId) that member. "" when there is none.
+func IDOf(raw []byte) string {
+	if id := fastjson.GetString(raw, "eventID"); id != "" {
+		return id
+	}
+	if fastjson.GetString(raw, "eventType") == AggregatedEventType {
+		return fastjson.GetString(raw, "eventId")
+	}
+	return ""
 }

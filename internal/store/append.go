@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
-	"github.com/valyala/fastjson"
 
 	"github.com/opentrail/opentrail/internal/event"
 )
@@ -687,7 +686,7 @@ func (s *Store) storedEvents(ctx context.Context, hits []uint64, ids []string) (
 		b := blocks[p.block]
 		if int(p.idx) < len(b) {
 			raw := b[p.idx]
-			stored[eventKey{p.account, fastjson.GetString(raw, "eventID")}] = raw
+			stored[eventKey{p.account, event.IDOf(raw)}] = raw
 		}
 	}
 	if err := s.cold.stored(ctx, ids, stored); err != nil {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fastjson"
-
 	"github.com/opentrail/opentrail/internal/event"
 )
 
@@ -160,7 +158,7 @@ func decodeStored(raw []byte) *event.Record {
 	if r, err := event.Parse(raw); err == nil {
 		return r
 	}
-	return &event.Record{Raw: raw, EventID: fastjson.GetString(raw, "eventID")}
+	return &event.Record{Raw: raw, EventID: event.IDOf(raw)}
 }
 
 // record returns one stored record's raw bytes.
