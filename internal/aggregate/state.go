@@ -35,17 +35,6 @@ var templateDims = map[string]struct {
 	trail.TemplateUserActions:    {dimUser, []string{dimEventName, dimResource, dimSourceIP, dimUserAgent, dimErrors}},
 }
 
-// TemplateOf returns the template whose primary dimension is dim ("" for
-// none): delivery tells an aggregated record's template by it.
-func TemplateOf(dim string) string {
-	for t, d := range templateDims {
-		if d.primary == dim {
-			return t
-		}
-	}
-	return ""
-}
-
 // dimValue is rec's value of a dimension; "" when it has none.
 func dimValue(rec *event.Record, dim string) string {
 	switch dim {

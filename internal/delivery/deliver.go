@@ -31,6 +31,7 @@ import (
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/digest"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/store"
@@ -379,6 +380,9 @@ func (d *Deliverer) sync(ctx context.Context) error {
 // not yet written.
 type group struct {
 	account, region string
+	// insight: the group's records are Insights events, written as
+	// CloudTrail-Insight/ files and listed in no digest.
+	insight bool
 	recs            [][]byte
 	bytes           int
 	firstSeq        int64
@@ -635,25 +639,54 @@ func (w *worker) pendingRecs() int {
 	return n
 }
 
-// selects reports whether the trail delivers rec, ingested at ingest.
-func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, ingest time.Time) bool {
-	return set.Selects(t.Account, t.HomeRegion, w.d.opts.Org, rec, ingest)
+// selects reports whether the trail delivers rec, ingested at ingest,
+// and whether into its Insights files: events the selectors take and the
+// aggregated events of its templates go to its log files; Insights events
+// of its Insights types to its CloudTrail-Insight/ files.
+func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, ingest time.Time) (ok, insight bool) {
+	org := w.d.opts.Org
+	switch rec.EventCategory {
+	case event.CategoryInsight:
+		return set.SelectsInsight(t.Account, t.HomeRegion, org, rec, ingest, insightTypes(t.Doc)), true
+	case event.CategoryAggregated:
+		return set.SelectsAggregated(t.Account, t.HomeRegion, org, rec, ingest), false
+	}
+	return set.Selects(t.Account, t.HomeRegion, org, rec, ingest), false
+}
+
+// insightTypes returns the InsightType of each of a trail's Insights
+// selectors, read from the trail document, where the control plane keeps
+// them.
+func insightTypes(doc []byte) []string {
+	var d struct{ InsightSelectors []struct{ InsightType string } }
+	if json.Unmarshal(doc, &d) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(d.InsightSelectors))
+	for _, s := range d.InsightSelectors {
+		out = append(out, s.InsightType)
+	}
+	return out
 }
 
 // take adds one event of the open window to its group, writing the
 // group's file when it is full.
 func (w *worker) take(ctx context.Context, t store.Trail, set trail.Settings, ev *store.Event) error {
 	rec := ev.Rec
-	if !w.selects(t, set, rec, ev.IngestTime) {
+	ok, insight := w.selects(t, set, rec, ev.IngestTime)
+	if !ok {
 		return nil
 	}
 	key := rec.AccountID + "/" + rec.AWSRegion
+	if insight {
+		key = layout.InsightTree + "/" + key
+	}
 	if done, ok := w.st.Done[key]; ok && ev.Seq <= done {
 		return nil // written before a restart
 	}
 	g := w.groups[key]
 	if g == nil {
-		g = &group{account: rec.AccountID, region: rec.AWSRegion}
+		g = &group{account: rec.AccountID, region: rec.AWSRegion, insight: insight}
 		w.groups[key] = g
 	}
 	if len(g.recs) > 0 && (g.bytes+len(rec.Raw)+1 > w.d.opts.MaxFileBytes || len(g.recs) >= w.d.opts.MaxFileRecords) {

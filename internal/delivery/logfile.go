@@ -48,10 +48,16 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	if err != nil {
 		return err
 	}
+	// An Insights file is a log file's twin under CloudTrail-Insight/
+	// (layout.Insight), with the same file format.
+	objKey := func() string { return lk.String() }
+	if g.insight {
+		objKey = func() string { return layout.Insight(lk).String() }
+	}
 	now := w.d.opts.Clock.Now().UTC()
-	err = w.put(ctx, set.S3BucketName, lk, body, g.recs)
+	err = w.put(ctx, set.S3BucketName, objKey, &lk, body, g.recs)
 	if err == nil {
-		err = w.notify(ctx, t, set.S3BucketName, lk.String())
+		err = w.notify(ctx, t, set.S3BucketName, objKey())
 	}
 	w.mu.Lock()
 	w.st.LatestAttempt = now
@@ -60,7 +66,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 		w.st.LatestError, w.st.LatestErrorTime = deliveryErrorText(err), now
 		w.mu.Unlock()
 		w.d.errorsTotal.Add(1)
-		return fmt.Errorf("deliver %s to bucket %s: %w", lk, set.S3BucketName, err)
+		return fmt.Errorf("deliver %s to bucket %s: %w", objKey(), set.S3BucketName, err)
 	}
 	w.st.LatestError, w.st.LatestErrorTime = "", time.Time{}
 	w.st.LatestDelivery = now
@@ -71,7 +77,11 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	}
 	w.st.Parts[key] = part + 1
 	w.st.Done[key] = g.lastSeq
-	if set.LogFileValidationEnabled {
+	// Digests list log files only: CloudTrail documents digests as
+	// covering the log files delivered in the hour, and `aws cloudtrail
+	// validate-logs` knows only CloudTrail/ log keys; Insights files are
+	// not digested.
+	if set.LogFileValidationEnabled && !g.insight {
 		w.listInDigest(t, set, g, set.S3BucketName, lk.String(), plainHash)
 	}
 	w.mu.Unlock()
@@ -119,25 +129,27 @@ func (w *worker) notify(ctx context.Context, t store.Trail, bucket, key string) 
 // file written by an earlier version with other compression), the file is
 // left alone when it holds the same records, and this one is written
 // under another suffix when it does not, so nothing is lost.
-func (w *worker) put(ctx context.Context, bucket string, lk layout.Log, body []byte, recs [][]byte) error {
+// key gives the file's object key from lk's parts (a log or an Insights
+// key); put changes lk.Unique for the other name.
+func (w *worker) put(ctx context.Context, bucket string, key func() string, lk *layout.Log, body []byte, recs [][]byte) error {
 	b, err := w.d.opts.Buckets.Bucket(ctx, bucket)
 	if err != nil {
 		return err
 	}
-	err = b.PutIfAbsent(ctx, lk.String(), body, nil)
+	err = b.PutIfAbsent(ctx, key(), body, nil)
 	if !errors.Is(err, objstore.ErrExists) {
 		return err
 	}
-	old, _, gerr := b.Get(ctx, lk.String())
+	old, _, gerr := b.Get(ctx, key())
 	if gerr != nil {
 		return gerr
 	}
 	if same, _ := sameRecords(old, recs); same {
 		return nil
 	}
-	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", lk.String())
+	w.d.log.Warn("delivery: a log file key holds other records; writing these under another name", "key", key())
 	lk.Unique = layout.UniqueSuffix(lk.Unique, "again")
-	return b.PutIfAbsent(ctx, lk.String(), body, nil)
+	return b.PutIfAbsent(ctx, key(), body, nil)
 }
 
 // encodeLogFile returns {"Records":[...]} gzipped, and the hex SHA-256

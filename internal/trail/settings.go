@@ -132,6 +132,53 @@ func (s *Settings) Selects(account, homeRegion string, org *Organization, rec *e
 	if rec.EventCategory != event.CategoryManagement && rec.EventCategory != event.CategoryData && rec.EventCategory != CategoryNetworkActivity {
 		return false
 	}
+	return s.covers(account, homeRegion, org, rec, ingest) && s.Selectors().Match(rec)
+}
+
+// SelectsInsight reports whether the trail delivers the Insights event
+// rec (into its CloudTrail-Insight/ files): the trail logs at ingest,
+// covers the event's account and region as Selects does, and has an
+// Insights selector of the event's insightDetails.insightType (types are
+// the trail's InsightSelectors' InsightType values).
+func (s *Settings) SelectsInsight(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time, types []string) bool {
+	if rec.EventCategory != event.CategoryInsight || len(types) == 0 {
+		return false
+	}
+	typ := fastjson.GetString(rec.Raw, "insightDetails", "insightType")
+	return typ != "" && slices.Contains(types, typ) && s.covers(account, homeRegion, org, rec, ingest)
+}
+
+// SelectsAggregated reports whether the trail delivers the aggregated
+// event rec (with its log files): the trail logs at ingest, covers the
+// event's account and region as Selects does, and aggregates its data
+// events with the template the record summarises (told by its primary
+// dimension).
+func (s *Settings) SelectsAggregated(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time) bool {
+	if rec.EventCategory != event.CategoryAggregated {
+		return false
+	}
+	tpl := AggregationTemplateOf(fastjson.GetString(rec.Raw, "summary", "primaryDimension", "dimension"))
+	return tpl != "" && slices.Contains(s.AggregationTemplates(), tpl) && s.covers(account, homeRegion, org, rec, ingest)
+}
+
+// AggregationTemplateOf returns the template whose aggregated events have
+// primary dimension dim: eventName (API_ACTIVITY), resourceARN
+// (RESOURCE_ACCESS) or userIdentity (USER_ACTIONS); "" for another.
+func AggregationTemplateOf(dim string) string {
+	switch dim {
+	case "eventName":
+		return TemplateAPIActivity
+	case "resourceARN":
+		return TemplateResourceAccess
+	case "userIdentity":
+		return TemplateUserActions
+	}
+	return ""
+}
+
+// covers reports whether the trail was logging at ingest and rec is of
+// its account (or its organisation's) and of a region it covers.
+func (s *Settings) covers(account, homeRegion string, org *Organization, rec *event.Record, ingest time.Time) bool {
 	if !s.LoggingAt(ingest) {
 		return false
 	}
@@ -142,8 +189,5 @@ func (s *Settings) Selects(account, homeRegion string, org *Organization, rec *e
 	} else if rec.AccountID != account {
 		return false
 	}
-	if !s.IsMultiRegionTrail && rec.AWSRegion != homeRegion {
-		return false
-	}
-	return s.Selectors().Match(rec)
+	return s.IsMultiRegionTrail || rec.AWSRegion == homeRegion
 }
