@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/opentrail/opentrail/internal/aggregate"
 	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
@@ -67,6 +68,9 @@ type Server struct {
 	sts           *sts.Handler   // GetCallerIdentity
 	// logwatch keeps CloudWatch Logs' log groups, fed from the stream.
 	logwatch *logwatch.Watch
+	// aggregate makes aggregating trails' 5-minute AwsAggregatedEvent
+	// summaries, appended through the ingester.
+	aggregate *aggregate.Aggregator
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -387,6 +391,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("start alarms: %w", err)
 	}
 	s.logwatch.Start()
+	s.aggregate.Start()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -420,6 +425,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopBG()
 	wg.Wait()
+	// The aggregator appends through the ingester: stop it first.
+	if err := s.aggregate.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.lake.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/aggregate"
 	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/cis"
@@ -43,6 +44,11 @@ func (s *Server) newWatch() error {
 		TopicExists: s.topics.TopicExists,
 		Suppress:    suppress,
 	})
+	if err != nil {
+		return err
+	}
+	s.aggregate, err = aggregate.New(aggregate.Config{Store: s.store, DB: s.store.DB(), Clock: s.clock, Logger: s.log,
+		Org: orgOf(&s.cfg), Appender: generatedAppender{in: s.ingester, log: s.log}})
 	return err
 }
 
