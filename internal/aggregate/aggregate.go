@@ -75,9 +75,9 @@ type Store interface {
 
 // Config configures an Aggregator.
 type Config struct {
-	Store    Store   // required
-	DB       *sql.DB // required: where the agg_ tables live
-	Appender Appender // required
+	Store    Store       // required
+	DB       *sql.DB     // required: where the agg_ tables live
+	Appender Appender    // required
 	Clock    clock.Clock // nil means the system clock
 	Logger   *slog.Logger
 	Org      *trail.Organization

@@ -382,13 +382,13 @@ type group struct {
 	account, region string
 	// insight: the group's records are Insights events, written as
 	// CloudTrail-Insight/ files and listed in no digest.
-	insight bool
-	recs            [][]byte
-	bytes           int
-	firstSeq        int64
-	firstIngest     time.Time
-	lastSeq         int64
-	lastIngest      time.Time
+	insight     bool
+	recs        [][]byte
+	bytes       int
+	firstSeq    int64
+	firstIngest time.Time
+	lastSeq     int64
+	lastIngest  time.Time
 	// oldest and newest eventTime of the buffered records
 	oldest, newest time.Time
 }
@@ -658,7 +658,9 @@ func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, i
 // selectors, read from the trail document, where the control plane keeps
 // them.
 func insightTypes(doc []byte) []string {
-	var d struct{ InsightSelectors []struct{ InsightType string } }
+	var d struct {
+		InsightSelectors []struct{ InsightType string }
+	}
 	if json.Unmarshal(doc, &d) != nil {
 		return nil
 	}
