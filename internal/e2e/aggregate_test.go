@@ -18,7 +18,8 @@ import (
 // TestAggregatedAndInsightsDelivery configures a trail with boto3
 // (PutEventConfiguration, which the Debian AWS CLI does not know, and
 // PutInsightSelectors), posts S3 data events and an Insights event, and
-// finds on a real S3-compatible server the trail's 5-minute
+// finds, on a real S3-compatible server and in the built-in store, the
+// trail's 5-minute
 // AwsAggregatedEvent summaries in its CloudTrail/ log files and the
 // Insights event in a CloudTrail-Insight/ file; the summaries are
 // selectable in SQL too.
@@ -26,14 +27,27 @@ func TestAggregatedAndInsightsDelivery(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatal("python3 with boto3 is needed")
 	}
-	v := startVersitygw(t)
-	gw := s3Client(v.url(), v.access, v.secret)
-	if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("agg-trail")}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: %s\n  secret_access_key: %s\n",
-		v.url(), v.access, v.secret))
-	s := startServer(t, "", "--config", cfg, "--delivery-interval", "1s")
+	t.Run("S3-compatible server", func(t *testing.T) {
+		v := startVersitygw(t)
+		gw := s3Client(v.url(), v.access, v.secret)
+		if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("agg-trail")}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: %s\n  secret_access_key: %s\n",
+			v.url(), v.access, v.secret))
+		aggregatedAndInsights(t, startServer(t, "", "--config", cfg, "--delivery-interval", "1s"), gw)
+	})
+	t.Run("built-in store", func(t *testing.T) {
+		s := startServer(t, "", "--delivery-interval", "1s")
+		gw := s3Client(s.url, "test", "test")
+		if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("agg-trail")}); err != nil {
+			t.Fatal(err)
+		}
+		aggregatedAndInsights(t, s, gw)
+	})
+}
+
+func aggregatedAndInsights(t *testing.T, s *server, gw *s3.Client) {
 	script := `
 import sys, json, boto3, botocore
 ct = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
