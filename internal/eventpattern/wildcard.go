@@ -1,7 +1,7 @@
 package eventpattern
 
 import (
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,7 +84,8 @@ func (w *wildcard) matchString(s string) bool {
 // prefixes of the pattern (with the quotes around the JSON string, a
 // prefix ending before or after a star counting separately) that one input
 // matches at once. It runs the subset construction of the pattern's
-// automaton, where state p means "the first p tokens match the input".
+// automaton, where state p means "the first p tokens match the input",
+// and stops as soon as the bound is passed, so subsets stay small.
 func (w *wildcard) maxStates() int {
 	toks := []int{'"'} // -1 is a star, otherwise a byte
 	for i, p := range w.parts {
@@ -96,73 +97,61 @@ func (w *wildcard) maxStates() int {
 		}
 	}
 	toks = append(toks, '"')
-	alphabet := map[int]bool{256: true} // 256 stands for any byte not in the pattern
-	for _, t := range toks {
-		if t >= 0 {
-			alphabet[t] = true
-		}
-	}
-	letters := make([]int, 0, len(alphabet))
-	for c := range alphabet {
-		letters = append(letters, c)
-	}
-	sort.Ints(letters)
-	closure := func(set []bool) {
-		for p := 0; p < len(toks); p++ {
-			if set[p] && toks[p] == -1 {
-				set[p+1] = true
+	const other = 256 // any byte the subset's positions do not name
+	// closed adds the positions after stars (a star also matches nothing);
+	// stars are never consecutive, so one step suffices.
+	closed := func(set []int) []int {
+		for _, p := range set {
+			if p < len(toks) && toks[p] == -1 && !slices.Contains(set, p+1) {
+				set = append(set, p+1)
 			}
 		}
+		slices.Sort(set)
+		return set
 	}
-	key := func(set []bool) string {
-		b := make([]byte, len(set))
-		for i, in := range set {
-			if in {
-				b[i] = 1
-			}
+	key := func(set []int) string {
+		b := make([]byte, 0, 3*len(set))
+		for _, p := range set {
+			b = append(b, byte(p>>16), byte(p>>8), byte(p))
 		}
 		return string(b)
 	}
-	start := make([]bool, len(toks)+1)
-	start[0] = true
-	closure(start)
+	start := closed([]int{0})
 	seen := map[string]bool{key(start): true}
-	queue := [][]bool{start}
+	queue := [][]int{start}
 	best := 0
+	var letters []int
 	for len(queue) > 0 {
 		set := queue[0]
 		queue = queue[1:]
+		letters = append(letters[:0], other)
+		for _, p := range set {
+			if p < len(toks) && toks[p] >= 0 && !slices.Contains(letters, toks[p]) {
+				letters = append(letters, toks[p])
+			}
+		}
 		for _, c := range letters {
-			next := make([]bool, len(toks)+1)
-			n := 0
-			for p, in := range set {
-				if !in {
-					continue
+			var next []int
+			for _, p := range set {
+				if p < len(toks) && toks[p] == c && !slices.Contains(next, p+1) {
+					next = append(next, p+1)
 				}
-				if p < len(toks) && toks[p] == c {
-					next[p+1] = true
-				}
-				if p > 0 && toks[p-1] == -1 {
-					next[p] = true // the star takes the byte
+				if p > 0 && toks[p-1] == -1 && !slices.Contains(next, p) {
+					next = append(next, p) // the star takes the byte
 				}
 			}
-			closure(next)
-			for _, in := range next {
-				if in {
-					n++
-				}
-			}
-			if n == 0 {
+			if len(next) == 0 {
 				continue
 			}
-			if n > best {
-				best = n
+			next = closed(next)
+			if len(next) > best {
+				best = len(next)
 				if best > maxWildcardStates {
 					return best
 				}
 			}
 			if k := key(next); !seen[k] {
-				if len(seen) > 1<<14 {
+				if len(seen) > 1<<16 {
 					return maxWildcardStates + 1
 				}
 				seen[k] = true
