@@ -51,32 +51,40 @@ var idNamespace = []byte("opentrail eventbridge envelope\x00")
 // same id. The record is embedded byte for byte (surrounding white space
 // removed).
 func CloudTrailEvent(raw []byte) ([]byte, error) {
-	var p fastjson.Parser
-	v, err := p.ParseBytes(raw)
-	if err != nil {
-		return nil, errors.New("eventpattern: the CloudTrail record is not valid JSON: " + err.Error())
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	if err := sc.load(envelopeFields.reg, raw); err != nil {
+		if err == errNotObject {
+			return nil, errors.New("eventpattern: the CloudTrail record is not a JSON object")
+		}
+		return nil, errors.New("eventpattern: the CloudTrail record " + strings.TrimPrefix(err.Error(), "eventpattern: the event "))
 	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, errors.New("eventpattern: the CloudTrail record is not a JSON object")
+	str := func(id int) string {
+		for _, l := range sc.leaves[id] {
+			if l.typ == fastjson.TypeString {
+				return l.s // valid until sc is reused: copied into the envelope below
+			}
+		}
+		return ""
 	}
-	str := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
-	account := str("recipientAccountId")
+	f := &envelopeFields
+	account := str(f.account)
 	if account == "" {
-		account = str("userIdentity", "accountId")
+		account = str(f.accountID)
 	}
-	src := str("eventSource")
+	src := str(f.source)
 	if i := strings.IndexByte(src, '.'); i >= 0 {
 		src = src[:i]
 	}
 	detailType := DetailTypeAPICall
-	switch {
-	case str("eventCategory") == "Insight" || str("eventType") == "AwsCloudTrailInsight":
+	switch eventType := str(f.eventType); {
+	case str(f.category) == "Insight" || eventType == "AwsCloudTrailInsight":
 		detailType = DetailTypeInsight
-	case str("eventType") == "AwsConsoleSignIn":
+	case eventType == "AwsConsoleSignIn":
 		detailType = DetailTypeConsoleSignIn
-	case str("eventType") == "AwsConsoleAction":
+	case eventType == "AwsConsoleAction":
 		detailType = DetailTypeConsoleAction
-	case str("eventType") == "AwsServiceEvent":
+	case eventType == "AwsServiceEvent":
 		detailType = DetailTypeServiceEvent
 	}
 	var b bytes.Buffer
@@ -93,17 +101,34 @@ func CloudTrailEvent(raw []byte) ([]byte, error) {
 	}
 	b.WriteByte('{')
 	member("version", "0", true)
-	member("id", envelopeID(str("eventID")), false)
+	member("id", envelopeID(str(f.eventID)), false)
 	member("detail-type", detailType, false)
 	member("source", "aws."+src, false)
 	member("account", account, false)
-	member("time", str("eventTime"), false)
-	member("region", str("awsRegion"), false)
+	member("time", str(f.time), false)
+	member("region", str(f.region), false)
 	b.WriteString(`,"resources":[],"detail":`)
 	b.Write(bytes.TrimSpace(raw))
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// envelopeFields are the members of a record the envelope is made from.
+var envelopeFields = func() (f struct {
+	reg                                                                    *registry
+	account, accountID, source, eventType, category, eventID, time, region int
+}) {
+	f.reg = newRegistry()
+	f.account = f.reg.add("recipientAccountId")
+	f.accountID = f.reg.add("userIdentity.accountId")
+	f.source = f.reg.add("eventSource")
+	f.eventType = f.reg.add("eventType")
+	f.category = f.reg.add("eventCategory")
+	f.eventID = f.reg.add("eventID")
+	f.time = f.reg.add("eventTime")
+	f.region = f.reg.add("awsRegion")
+	return f
+}()
 
 // envelopeID is a version-5-style UUID (SHA-1 of a fixed namespace and the
 // eventID).

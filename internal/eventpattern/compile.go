@@ -39,11 +39,6 @@ type Pattern struct {
 	reg      *registry // the field paths, indexed by field.pathID
 }
 
-const (
-	wantPrefix uint8 = 1 << iota // the path leads to a field path
-	wantLeaf                     // the path is a field path
-)
-
 // branch is one alternative after "$or" expansion: every field must match.
 type branch struct {
 	fields []*field
@@ -66,6 +61,9 @@ func Compile(pattern string) (*Pattern, error) {
 		return nil, invalid("the event pattern is longer than " + strconv.Itoa(maxPatternBytes) + " bytes")
 	}
 	var pp fastjson.Parser
+	if err := validJSON([]byte(pattern)); err != nil {
+		return nil, invalid("the event pattern is not valid JSON: " + err.Error())
+	}
 	v, err := pp.Parse(pattern)
 	if err != nil {
 		return nil, invalid("the event pattern is not valid JSON: " + err.Error())

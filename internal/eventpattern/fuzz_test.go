@@ -1,11 +1,14 @@
 package eventpattern
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fuzzEvents are events every compiled pattern is run against.
@@ -96,6 +99,55 @@ func FuzzMatch(f *testing.F) {
 		}
 		if valid && !slices.Equal(got, want) {
 			t.Fatalf("Set %v, patterns %v", got, want)
+		}
+	})
+}
+
+// FuzzReader: the event reader accepts exactly the JSON encoding/json
+// accepts, and decodes strings and numbers as it does: a pattern naming a
+// top-level member's value matches the event.
+func FuzzReader(f *testing.F) {
+	for _, ev := range fuzzEvents {
+		f.Add([]byte(ev))
+	}
+	f.Add([]byte(`{"a":"\u00e9\ud83d\ude00\\\"\/\b\f\n\r\t","b":-0.5e-3,"c":[true,false,null],"":"","x.y":"z"}`))
+	f.Add([]byte(`{"a":"\ud800","b":01,"c":1.,"d":"` + "\x7f\xff" + `"}`))
+	f.Add([]byte(` [ {} ] `))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			if validJSON(b) == nil && !json.Valid(b) {
+				t.Fatalf("accepted %q", b)
+			}
+			return
+		}
+		if got, want := validJSON(b) == nil, json.Valid(b); got != want {
+			if bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) > maxDepth {
+				return
+			}
+			t.Fatalf("validJSON(%q) = %v, encoding/json says %v", b, got, want)
+		}
+		var top map[string]any
+		if json.Unmarshal(b, &top) != nil {
+			return
+		}
+		for k, v := range top {
+			switch v.(type) {
+			case string, float64, bool, nil:
+			default:
+				continue
+			}
+			if k == "$or" {
+				continue
+			}
+			src, _ := json.Marshal(map[string]any{k: []any{v}})
+			p, err := Compile(string(src))
+			if err != nil {
+				continue // e.g. a number a double cannot hold
+			}
+			ok, err := p.Match(b)
+			if err != nil || !ok {
+				t.Fatalf("pattern %s on %q: %v, %v", src, b, ok, err)
+			}
 		}
 	})
 }

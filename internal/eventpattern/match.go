@@ -1,26 +1,34 @@
 package eventpattern
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"sync"
-	"unsafe"
-
-	"github.com/valyala/fastjson"
 )
 
-// registry names the field paths a matcher looks at: an id per field path,
-// and every dot-prefix of them so that the walk skips the rest of an event.
+// registry names the field paths a matcher looks at: an id per field
+// path, and a tree of their dot-separated segments so that reading an event
+// follows only the members some path names. Splitting at dots makes an
+// event key "a.b" and the nested keys "a", "b" the same field, as in
+// EventBridge.
 type registry struct {
-	ids    map[string]int
-	wanted map[string]uint8
-	paths  []string
+	ids   map[string]int
+	paths []string
+	root  *node
+}
+
+// node is one segment of the registered paths.
+type node struct {
+	children map[string]*node
+	id       int // the field path ending here, or -1
 }
 
 func newRegistry() *registry {
-	return &registry{ids: map[string]int{}, wanted: map[string]uint8{}}
+	return &registry{ids: map[string]int{}, root: &node{id: -1}}
 }
 
-// add returns the id of path, registering it and its prefixes.
+// add returns the id of path, registering it.
 func (r *registry) add(path string) int {
 	if id, ok := r.ids[path]; ok {
 		return id
@@ -28,25 +36,47 @@ func (r *registry) add(path string) int {
 	id := len(r.paths)
 	r.ids[path] = id
 	r.paths = append(r.paths, path)
-	r.wanted[path] |= wantLeaf
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			r.wanted[path[:i]] |= wantPrefix
+	n := r.root
+	for _, seg := range strings.Split(path, ".") {
+		c := n.children[seg]
+		if c == nil {
+			if n.children == nil {
+				n.children = map[string]*node{}
+			}
+			c = &node{id: -1}
+			n.children[seg] = c
 		}
+		n = c
 	}
+	n.id = id
 	return id
+}
+
+// child follows a member name (which may hold dots) from n; nil when no
+// registered path continues that way.
+func (n *node) child(key []byte) *node {
+	for {
+		i := bytes.IndexByte(key, '.')
+		if i < 0 {
+			return n.children[string(key)]
+		}
+		n = n.children[string(key[:i])]
+		if n == nil {
+			return nil
+		}
+		key = key[i+1:]
+	}
 }
 
 // scratch is the per-call state of a match: the parsed event and its
 // leaves by path id. Strings in leaves alias the parser's buffers and live
 // only until the scratch is reused.
 type scratch struct {
-	p       fastjson.Parser
 	leaves  [][]leaf
 	stack   []arrPos
 	arrBuf  []arrPos
-	numBuf  []byte
-	path    []byte
+	strBuf  []byte
+	keyBuf  []byte
 	nextArr int32
 	view    [][]leaf
 	chosen  []*leaf
@@ -58,86 +88,6 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // errNotObject is returned for an event that is valid JSON but not an object.
 var errNotObject = errors.New("eventpattern: the event is not a JSON object")
-
-// load parses event and collects the leaves of the registry's paths.
-func (sc *scratch) load(reg *registry, event []byte) error {
-	v, err := sc.p.ParseBytes(event)
-	if err != nil {
-		return errors.New("eventpattern: the event is not valid JSON: " + err.Error())
-	}
-	if v.Type() != fastjson.TypeObject {
-		return errNotObject
-	}
-	n := len(reg.paths)
-	if cap(sc.leaves) < n {
-		sc.leaves = make([][]leaf, n)
-	}
-	sc.leaves = sc.leaves[:n]
-	for i := range sc.leaves {
-		sc.leaves[i] = sc.leaves[i][:0]
-	}
-	sc.stack, sc.arrBuf, sc.numBuf, sc.path, sc.nextArr = sc.stack[:0], sc.arrBuf[:0], sc.numBuf[:0], sc.path[:0], 0
-	sc.object(reg, v)
-	return nil
-}
-
-func (sc *scratch) object(reg *registry, v *fastjson.Value) {
-	o, _ := v.Object()
-	base := len(sc.path)
-	o.Visit(func(k []byte, x *fastjson.Value) {
-		sc.path = sc.path[:base]
-		if base > 0 {
-			sc.path = append(sc.path, '.')
-		}
-		sc.path = append(sc.path, k...)
-		if w := reg.wanted[string(sc.path)]; w != 0 {
-			sc.value(reg, x, w)
-		}
-	})
-	sc.path = sc.path[:base]
-}
-
-// value handles x found at sc.path, whose registry flags are w.
-func (sc *scratch) value(reg *registry, x *fastjson.Value, w uint8) {
-	switch x.Type() {
-	case fastjson.TypeObject:
-		if w&wantPrefix != 0 {
-			sc.object(reg, x)
-		}
-	case fastjson.TypeArray:
-		items, _ := x.Array()
-		id := sc.nextArr
-		sc.nextArr++
-		for i, it := range items {
-			sc.stack = append(sc.stack, arrPos{id: id, idx: int32(i)})
-			sc.value(reg, it, w)
-			sc.stack = sc.stack[:len(sc.stack)-1]
-		}
-	default:
-		if w&wantLeaf == 0 {
-			return
-		}
-		l := leaf{typ: x.Type()}
-		switch l.typ {
-		case fastjson.TypeString:
-			b := x.GetStringBytes()
-			l.s = unsafe.String(unsafe.SliceData(b), len(b))
-		case fastjson.TypeNumber:
-			start := len(sc.numBuf)
-			sc.numBuf = x.MarshalTo(sc.numBuf)
-			b := sc.numBuf[start:]
-			l.s = unsafe.String(unsafe.SliceData(b), len(b))
-			l.f, l.fok = comparable(l.s)
-		}
-		if len(sc.stack) > 0 {
-			start := len(sc.arrBuf)
-			sc.arrBuf = append(sc.arrBuf, sc.stack...)
-			l.arr = sc.arrBuf[start:len(sc.arrBuf):len(sc.arrBuf)]
-		}
-		id := reg.ids[string(sc.path)]
-		sc.leaves[id] = append(sc.leaves[id], l)
-	}
-}
 
 // Match reports whether the event (a JSON object) matches the pattern. It
 // fails only when the event is not a JSON object.
