@@ -226,3 +226,36 @@ func mustCompile(t testing.TB, src string) *Pattern {
 	}
 	return p
 }
+
+// TestSetConcurrent: Matches runs alongside Add and Remove (run with -race).
+func TestSetConcurrent(t *testing.T) {
+	set := NewSet()
+	p := mustCompile(t, `{"detail":{"eventName":["A"]}}`)
+	q := mustCompile(t, `{"detail":{"n":[{"numeric":[">",1]}]}}`)
+	done := make(chan bool)
+	go func() {
+		for i := 0; i < 500; i++ {
+			set.Add(fmt.Sprint(i%7), p)
+			set.Add(fmt.Sprint("q", i%5), q)
+			set.Remove(fmt.Sprint((i + 3) % 7))
+		}
+		close(done)
+	}()
+	var dst []string
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		var err error
+		if dst, err = set.Matches([]byte(`{"detail":{"eventName":"A","n":2}}`), dst[:0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range dst {
+			if id == "" {
+				t.Fatal("empty id")
+			}
+		}
+	}
+}
