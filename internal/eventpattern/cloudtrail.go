@@ -21,13 +21,16 @@ import (
 // account, time, region, resources, detail in that order) and against the
 // patterns practitioners deploy: sign-in events arrive as
 // "AWS Console Sign In via CloudTrail" (the user guide's list spells it
-// "Signin", but that value matches nothing).
+// "Signin", but that value matches nothing), Insights events come from
+// source aws.cloudtrail, and network activity events (eventCategory
+// NetworkActivity) are "AWS Network Activity Event via CloudTrail".
 const (
 	DetailTypeAPICall       = "AWS API Call via CloudTrail"
 	DetailTypeConsoleSignIn = "AWS Console Sign In via CloudTrail"
 	DetailTypeConsoleAction = "AWS Console Action via CloudTrail"
 	DetailTypeServiceEvent  = "AWS Service Event via CloudTrail"
 	DetailTypeInsight       = "AWS Insight via CloudTrail"
+	DetailTypeNetwork       = "AWS Network Activity Event via CloudTrail"
 )
 
 // idNamespace makes the envelope ids of this package distinct from other
@@ -43,9 +46,11 @@ var idNamespace = []byte("opentrail eventbridge envelope\x00")
 //
 // detail-type follows eventType (AwsApiCall, AwsConsoleSignIn,
 // AwsConsoleAction, AwsServiceEvent; Insights records, eventCategory
-// "Insight", give "AWS Insight via CloudTrail"; other kinds are API calls);
-// source is "aws." and the first label of eventSource (iam.amazonaws.com
-// gives aws.iam, signin.amazonaws.com aws.signin); account is
+// "Insight", give "AWS Insight via CloudTrail" from aws.cloudtrail;
+// eventCategory NetworkActivity gives "AWS Network Activity Event via
+// CloudTrail"; other kinds are API calls); source is "aws." and the first
+// label of eventSource (iam.amazonaws.com gives aws.iam,
+// signin.amazonaws.com aws.signin; aws.cloudtrail when there is none); account is
 // recipientAccountId, or userIdentity.accountId when absent. id is a UUID
 // derived from the record's eventID, so the same record always gets the
 // same id. The record is embedded byte for byte (surrounding white space
@@ -77,9 +82,11 @@ func CloudTrailEvent(raw []byte) ([]byte, error) {
 		src = src[:i]
 	}
 	detailType := DetailTypeAPICall
-	switch eventType := str(f.eventType); {
-	case str(f.category) == "Insight" || eventType == "AwsCloudTrailInsight":
-		detailType = DetailTypeInsight
+	switch eventType, category := str(f.eventType), str(f.category); {
+	case category == "Insight" || eventType == "AwsCloudTrailInsight":
+		detailType, src = DetailTypeInsight, "cloudtrail"
+	case category == "NetworkActivity":
+		detailType = DetailTypeNetwork
 	case eventType == "AwsConsoleSignIn":
 		detailType = DetailTypeConsoleSignIn
 	case eventType == "AwsConsoleAction":
@@ -103,6 +110,9 @@ func CloudTrailEvent(raw []byte) ([]byte, error) {
 	member("version", "0", true)
 	member("id", envelopeID(str(f.eventID)), false)
 	member("detail-type", detailType, false)
+	if src == "" {
+		src = "cloudtrail"
+	}
 	member("source", "aws."+src, false)
 	member("account", account, false)
 	member("time", str(f.time), false)

@@ -55,7 +55,8 @@ func TestCloudTrailEventDetailTypes(t *testing.T) {
 		{`{"eventSource":"iam.amazonaws.com","eventType":"AwsApiCall","eventID":"a"}`, DetailTypeAPICall, "aws.iam"},
 		{`{"eventSource":"kms.amazonaws.com","eventType":"AwsServiceEvent","eventID":"b"}`, DetailTypeServiceEvent, "aws.kms"},
 		{`{"eventSource":"s3.amazonaws.com","eventType":"AwsConsoleAction","eventID":"c"}`, DetailTypeConsoleAction, "aws.s3"},
-		{`{"eventSource":"ec2.amazonaws.com","eventType":"AwsCloudTrailInsight","eventCategory":"Insight","eventID":"d"}`, DetailTypeInsight, "aws.ec2"},
+		{`{"eventVersion":"1.07","eventTime":"2026-12-01T10:00:00Z","awsRegion":"us-east-1","eventID":"d","eventType":"AwsCloudTrailInsight","recipientAccountId":"111122223333","sharedEventID":"s","insightDetails":{"state":"Start","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","insightType":"ApiCallRateInsight"},"eventCategory":"Insight"}`, DetailTypeInsight, "aws.cloudtrail"},
+		{`{"eventSource":"s3.amazonaws.com","eventType":"AwsVpceEvent","eventCategory":"NetworkActivity","eventID":"f"}`, DetailTypeNetwork, "aws.s3"},
 		{`{"eventSource":"s3.amazonaws.com","eventType":"AwsApiCall","eventCategory":"Data","eventID":"e"}`, DetailTypeAPICall, "aws.s3"},
 	} {
 		out, err := CloudTrailEvent([]byte(c.rec))
