@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// maxValues bounds the values one rule may hold (YAML aliases can make a
+// small file name very many).
+const maxValues = 100000
+
 // selection is one named search identifier of a detection: either field
 // conditions (a map, or a list of maps ORed) or keywords.
 type selection struct {
@@ -30,11 +34,11 @@ type fieldCond struct {
 }
 
 // compileSelection compiles the value of a detection key.
-func compileSelection(name string, v any) (*selection, string) {
+func compileSelection(name string, v any, budget *int) (*selection, string) {
 	sel := &selection{name: name}
 	switch x := v.(type) {
 	case map[string]any:
-		conds, reason := compileMap(x)
+		conds, reason := compileMap(x, budget)
 		if reason != "" {
 			return nil, reason
 		}
@@ -49,7 +53,7 @@ func compileSelection(name string, v any) (*selection, string) {
 				if !ok {
 					return nil, "a list mixes maps and plain values"
 				}
-				conds, reason := compileMap(m)
+				conds, reason := compileMap(m, budget)
 				if reason != "" {
 					return nil, reason
 				}
@@ -58,6 +62,9 @@ func compileSelection(name string, v any) (*selection, string) {
 			break
 		}
 		for _, e := range x {
+			if *budget--; *budget < 0 {
+				return nil, fmt.Sprintf("more than %d values in one rule", maxValues)
+			}
 			m, reason := keywordMatcher(e)
 			if reason != "" {
 				return nil, reason
@@ -88,7 +95,7 @@ func keywordMatcher(v any) (matcher, string) {
 	return m, reason
 }
 
-func compileMap(m map[string]any) ([]*fieldCond, string) {
+func compileMap(m map[string]any, budget *int) ([]*fieldCond, string) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -96,7 +103,7 @@ func compileMap(m map[string]any) ([]*fieldCond, string) {
 	sort.Strings(keys)
 	conds := make([]*fieldCond, 0, len(keys))
 	for _, k := range keys {
-		c, reason := compileField(k, m[k])
+		c, reason := compileField(k, m[k], budget)
 		if reason != "" {
 			return nil, reason
 		}
@@ -193,7 +200,7 @@ func parseMods(list []string) (mods, string) {
 	return md, ""
 }
 
-func compileField(key string, v any) (*fieldCond, string) {
+func compileField(key string, v any, budget *int) (*fieldCond, string) {
 	parts := strings.Split(key, "|")
 	field := parts[0]
 	if field == "" {
@@ -212,6 +219,9 @@ func compileField(key string, v any) (*fieldCond, string) {
 		return nil, "field " + field + " has an empty value list"
 	}
 	for _, x := range values {
+		if *budget--; *budget < 0 {
+			return nil, fmt.Sprintf("more than %d values in one rule", maxValues)
+		}
 		ms, reason := compileValue(md, x)
 		if reason != "" {
 			return nil, "field " + field + ": " + reason

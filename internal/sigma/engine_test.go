@@ -2,8 +2,10 @@ package sigma
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rule compiles one rule from its detection block (indented YAML).
@@ -155,5 +157,44 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, errs := NewRuleset(rules); len(errs) != 2 || !strings.Contains(errs[0].Reason, "not loaded") {
 		t.Fatalf("got %v, want two unknown-rule errors", errs)
+	}
+}
+
+// TestGlobLinear: wildcard matching does not backtrack exponentially.
+func TestGlobLinear(t *testing.T) {
+	rs := rule(t, "  sel:\n    a: '*a*a*a*a*a*a*a*a*a*b'\n  condition: sel\n")
+	long := `{"a":"` + strings.Repeat("a", 20000) + `"}`
+	start := time.Now()
+	if len(rs.Match([]byte(long), nil)) != 0 {
+		t.Fatal("matched")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v", d)
+	}
+	if len(rs.Match([]byte(`{"a":"xaaaaaaaaaayb"}`), nil)) != 1 {
+		t.Fatal("no match")
+	}
+}
+
+// TestAliasBomb: YAML aliases that multiply values are refused, not
+// expanded without bound.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("title: bomb\nlogsource: {product: aws, service: cloudtrail}\nl0: &l0 [")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&b, "v%d,", i)
+	}
+	b.WriteString("x]\nm0: &m0 {")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&b, "f%d: *l0, ", i)
+	}
+	b.WriteString("g: x}\ndetection:\n  sel: [")
+	for i := 0; i < 400; i++ {
+		b.WriteString("*m0, ")
+	}
+	b.WriteString("*m0]\n  condition: sel\n")
+	_, err := ParseRules([]byte(b.String()), "bomb.yml")
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("got %v, want a too-many-values load error", err)
 	}
 }

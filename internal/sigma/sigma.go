@@ -188,6 +188,7 @@ func compileRule(m map[string]any, file string) (*Rule, string) {
 		return r, "the rule has no detection mapping"
 	}
 	r.sels = map[string]*selection{}
+	budget := maxValues
 	var conds []string
 	for k, v := range det {
 		if k == "condition" {
@@ -210,7 +211,7 @@ func compileRule(m map[string]any, file string) (*Rule, string) {
 		if k == "timeframe" {
 			return r, "unsupported: timeframe (the old aggregation syntax; write a correlation rule)"
 		}
-		sel, reason := compileSelection(k, v)
+		sel, reason := compileSelection(k, v, &budget)
 		if reason != "" {
 			return r, "selection " + k + ": " + reason
 		}

@@ -200,36 +200,43 @@ func (m *strMatcher) matchText(e *evalCtx, b []byte) bool {
 }
 
 // glob matches b against tokens of literals, * and ? (? is one rune).
+// It backtracks only to the last *, so it takes time proportional to
+// len(toks)*len(b), never exponential.
 func glob(toks []tok, b []byte) bool {
-	for len(toks) > 0 {
-		t := toks[0]
-		switch t.wild {
-		case 0:
-			if len(b) < len(t.lit) || string(b[:len(t.lit)]) != t.lit {
-				return false
-			}
-			b = b[len(t.lit):]
-		case '?':
-			if len(b) == 0 {
-				return false
-			}
-			_, n := utf8.DecodeRune(b)
-			b = b[n:]
-		case '*':
-			rest := toks[1:]
-			if len(rest) == 0 {
-				return true
-			}
-			for i := 0; i <= len(b); i++ {
-				if glob(rest, b[i:]) {
-					return true
+	ti, bi := 0, 0
+	starT, starB := -1, 0
+	for {
+		if ti < len(toks) {
+			t := toks[ti]
+			switch t.wild {
+			case '*':
+				starT, starB = ti, bi
+				ti++
+				continue
+			case '?':
+				if bi < len(b) {
+					_, n := utf8.DecodeRune(b[bi:])
+					bi += n
+					ti++
+					continue
+				}
+			default:
+				if len(b)-bi >= len(t.lit) && string(b[bi:bi+len(t.lit)]) == t.lit {
+					bi += len(t.lit)
+					ti++
+					continue
 				}
 			}
+		} else if bi == len(b) {
+			return true
+		}
+		if starT < 0 || starB >= len(b) {
 			return false
 		}
-		toks = toks[1:]
+		_, n := utf8.DecodeRune(b[starB:])
+		starB += n
+		ti, bi = starT+1, starB
 	}
-	return len(b) == 0
 }
 
 // text returns the string form of a scalar value for comparison, and
