@@ -23,6 +23,8 @@ var floors = map[string]int{
 	"metrics": 0, "objstore": 0, "client": 0, "demo": 0, "cloudtrailarn": 0,
 	"filterpattern": 0,
 	"alarmrule":     0,
+	// eventpattern: EventBridge's event-pattern language.
+	"eventpattern": 0,
 	// columnar: the cold tier's record codec (Parquet columns + template).
 	"columnar":     0,
 	"logsinsights": 0,
@@ -71,6 +73,7 @@ var pure = map[string][]string{
 	"cloudtrailarn": nil,
 	"columnar":      nil,
 	"event":         nil,
+	"eventpattern":  nil,
 	"filterpattern": nil,
 	"logsinsights":  nil,
 	"rulepack":      nil,
