@@ -263,7 +263,7 @@ func compileValue(md mods, v any) ([]matcher, string) {
 		if err != nil {
 			return nil, "regular expression " + quote(s) + ": " + err.Error()
 		}
-		out = []matcher{reMatcher{re}}
+		out = []matcher{newReMatcher(re)}
 	case md.cidr:
 		p, err := netip.ParsePrefix(s)
 		if err != nil {

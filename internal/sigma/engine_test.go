@@ -3,6 +3,7 @@ package sigma
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +197,34 @@ func TestAliasBomb(t *testing.T) {
 	_, err := ParseRules([]byte(b.String()), "bomb.yml")
 	if err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Fatalf("got %v, want a too-many-values load error", err)
+	}
+}
+
+// TestRegexLiteralPrefilter: the literal a regular expression requires
+// rules values out without changing any verdict.
+func TestRegexLiteralPrefilter(t *testing.T) {
+	for _, c := range []struct {
+		re, need string
+		yes, no  []string
+	}{
+		{`.+:assumed-role/aws:.+`, ":assumed-role/aws:", []string{"arn:aws:sts::1:assumed-role/aws:ec2/i"}, []string{"arn:aws:sts::1:assumed-role/app/i"}},
+		{`(?i)ab+c`, "", []string{"xABBC"}, []string{"ac"}},
+		{`^x(a|b)yz`, "yz", []string{"xayz"}, []string{"xcyz"}},
+	} {
+		m := newReMatcher(regexp.MustCompile(c.re))
+		if string(m.need) != c.need {
+			t.Errorf("%s: need %q, want %q", c.re, m.need, c.need)
+		}
+		rs := rule(t, "  sel:\n    a|re: '"+c.re+"'\n  condition: sel\n")
+		for _, y := range c.yes {
+			if len(rs.Match([]byte(`{"a":"`+y+`"}`), nil)) != 1 {
+				t.Errorf("%s: %s does not match", c.re, y)
+			}
+		}
+		for _, n := range c.no {
+			if len(rs.Match([]byte(`{"a":"`+n+`"}`), nil)) != 0 {
+				t.Errorf("%s: %s matches", c.re, n)
+			}
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package sigma
 
 import (
+	"bytes"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -329,10 +331,40 @@ func (x existsMatcher) match(_ *evalCtx, vals []*fastjson.Value) bool {
 	return (len(vals) > 0) == bool(x)
 }
 
-type reMatcher struct{ re *regexp.Regexp }
+// reMatcher is the re modifier. need is a literal every match contains
+// (empty if none is known): a cheap test that rules most values out
+// before the regular expression runs.
+type reMatcher struct {
+	re   *regexp.Regexp
+	need []byte
+}
+
+func newReMatcher(re *regexp.Regexp) reMatcher {
+	m := reMatcher{re: re}
+	t, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return m
+	}
+	t = t.Simplify()
+	lit := func(n *syntax.Regexp) {
+		if n.Op == syntax.OpLiteral && n.Flags&syntax.FoldCase == 0 && len(string(n.Rune)) > len(m.need) {
+			m.need = []byte(string(n.Rune))
+		}
+	}
+	if t.Op == syntax.OpConcat {
+		for _, n := range t.Sub {
+			lit(n)
+		}
+	} else {
+		lit(t)
+	}
+	return m
+}
 
 func (m reMatcher) match(e *evalCtx, vals []*fastjson.Value) bool {
-	return e.eachText(vals, m.re.Match)
+	return e.eachText(vals, func(b []byte) bool {
+		return (len(m.need) == 0 || bytes.Contains(b, m.need)) && m.re.Match(b)
+	})
 }
 
 type cidrMatcher struct{ p netip.Prefix }
