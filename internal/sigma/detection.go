@@ -20,8 +20,7 @@ const maxValues = 100000
 type selection struct {
 	name     string
 	alts     [][]*fieldCond // OR of ANDs
-	keywords []matcher      // OR (or AND with all)
-	kwAll    bool
+	keywords []matcher      // OR
 }
 
 // fieldCond is one key of a selection map: a field (with its modifiers)

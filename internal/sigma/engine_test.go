@@ -62,7 +62,7 @@ func TestSemantics(t *testing.T) {
 		{"cidr", "  sel:\n    sourceIPAddress|cidr: [10.0.0.0/8, '2001:db8::/32']\n  condition: sel",
 			[]string{`{"sourceIPAddress":"10.1.2.3"}`, `{"sourceIPAddress":"2001:db8::1"}`}, []string{`{"sourceIPAddress":"11.0.0.1"}`, `{"sourceIPAddress":"AWS Internal"}`}},
 		{"exists", "  sel:\n    a|exists: true\n    b|exists: false\n  condition: sel",
-			[]string{`{"a":null}`}, []string{`{"a":1,"b":2}`, `{}`}},
+			[]string{`{"a":0}`, `{"a":"","b":null}`}, []string{`{"a":1,"b":2}`, `{}`, `{"a":null}`}},
 		{"fieldref", "  sel:\n    userIdentity.userName|fieldref: requestParameters.userName\n  condition: sel",
 			[]string{`{"userIdentity":{"userName":"Alice"},"requestParameters":{"userName":"alice"}}`}, []string{`{"userIdentity":{"userName":"alice"},"requestParameters":{"userName":"bob"}}`, `{"userIdentity":{"userName":"alice"}}`}},
 		{"fieldref|endswith", "  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel",

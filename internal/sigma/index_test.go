@@ -122,3 +122,30 @@ func TestIndexEqualsBruteForceRandom(t *testing.T) {
 		t.Fatalf("only %d of 20000 random records matched a rule: the generator is too weak", matched)
 	}
 }
+
+// TestMatchConcurrent: one Ruleset serves many goroutines (run with
+// -race).
+func TestMatchConcurrent(t *testing.T) {
+	rs := loadRules(t)
+	done := make(chan string)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var dst []*Rule
+			for i := 0; i < 200; i++ {
+				for _, c := range ruleCases {
+					dst = rs.Match([]byte(c.pos), dst[:0])
+					if len(dst) == 0 {
+						done <- "positive record unmatched: " + c.pos
+						return
+					}
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

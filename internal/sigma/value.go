@@ -324,11 +324,19 @@ func (nullMatcher) match(_ *evalCtx, vals []*fastjson.Value) bool {
 	return false
 }
 
-// existsMatcher is the exists modifier: the field is (or is not) in the record.
+// existsMatcher is the exists modifier: the field holds (or does not
+// hold) a value; null is no value, as for the null value.
 type existsMatcher bool
 
 func (x existsMatcher) match(_ *evalCtx, vals []*fastjson.Value) bool {
-	return (len(vals) > 0) == bool(x)
+	has := false
+	for _, v := range vals {
+		if v.Type() != fastjson.TypeNull {
+			has = true
+			break
+		}
+	}
+	return has == bool(x)
 }
 
 // reMatcher is the re modifier. need is a literal every match contains
@@ -496,14 +504,6 @@ func (c *fieldCond) matchField(e *evalCtx) bool {
 
 func (s *selection) matchSel(e *evalCtx) bool {
 	if s.keywords != nil {
-		if s.kwAll {
-			for _, m := range s.keywords {
-				if !e.eachLeaf(e.root, func(b []byte) bool { return m.(*strMatcher).matchText(e, b) }) {
-					return false
-				}
-			}
-			return true
-		}
 		for _, m := range s.keywords {
 			if e.eachLeaf(e.root, func(b []byte) bool { return m.(*strMatcher).matchText(e, b) }) {
 				return true
