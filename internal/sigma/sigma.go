@@ -351,12 +351,12 @@ func compileCorrelation(v any, m map[string]any) (*Correlation, string) {
 	return cor, ""
 }
 
-// parseTimespan reads Sigma's timespan: a number and a unit s, m, h, d.
+// parseTimespan reads Sigma's timespan: a number and a unit s, m, h, d, w.
 func parseTimespan(s string) (time.Duration, error) {
 	if len(s) < 2 {
-		return 0, fmt.Errorf("correlation timespan %q is not a number and a unit (s, m, h, d), e.g. 10m", s)
+		return 0, fmt.Errorf("correlation timespan %q is not a number and a unit (s, m, h, d, w), e.g. 10m", s)
 	}
-	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[s[len(s)-1]]
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
 	var n int64
 	for _, c := range s[:len(s)-1] {
 		if c < '0' || c > '9' || n > 1<<31 {
@@ -366,7 +366,7 @@ func parseTimespan(s string) (time.Duration, error) {
 		n = n*10 + int64(c-'0')
 	}
 	if unit == 0 || n == 0 {
-		return 0, fmt.Errorf("correlation timespan %q is not a number and a unit (s, m, h, d), e.g. 10m", s)
+		return 0, fmt.Errorf("correlation timespan %q is not a number and a unit (s, m, h, d, w), e.g. 10m", s)
 	}
 	return time.Duration(n) * unit, nil
 }
