@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -248,5 +249,32 @@ correlation:
 	h := c.Advance(t0.Add(61 * time.Minute))
 	if len(h) != 1 || h[0].Group["userIdentity.arn"] != "a" || h[0].Count != 1 {
 		t.Fatalf("got %+v, want the one group with one login", h)
+	}
+}
+
+// TestRulePack: opentrail's own rules (internal/rulepack) load beside
+// SigmaHQ's, and the brute-force correlation fires on ten failed console
+// sign-ins from one address.
+func TestRulePack(t *testing.T) {
+	pack, errs, err := ParseFS(os.DirFS("../rulepack/sigma"))
+	if err != nil || len(errs) > 0 || len(pack) == 0 {
+		t.Fatalf("rule pack: %d rules, %v, %v", len(pack), errs, err)
+	}
+	sigmahq, errs, err := ParseFS(os.DirFS(rulesDir))
+	if err != nil || len(errs) > 0 {
+		t.Fatal(errs, err)
+	}
+	rs, errs := NewRuleset(append(sigmahq, pack...))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := rs.NewCorrelator()
+	var hits []CorrelationHit
+	for i := 0; i < 10; i++ {
+		raw := []byte(fmt.Sprintf(`{"eventID":"f%d","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","sourceIPAddress":"198.51.100.9","responseElements":{"ConsoleLogin":"Failure"},"errorMessage":"Failed authentication"}`, i))
+		hits = append(hits, c.Observe(raw, t0.Add(time.Duration(i)*30*time.Second), rs.Match(raw, nil))...)
+	}
+	if len(hits) != 1 || hits[0].Count != 10 || hits[0].Group["sourceIPAddress"] != "198.51.100.9" || hits[0].Rule.Author != "opentrail" {
+		t.Fatalf("got %+v, want one brute-force hit", hits)
 	}
 }

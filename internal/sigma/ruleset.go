@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -154,13 +155,29 @@ func uniqueRules(list []*Rule) []*Rule {
 // loaded are reported as LoadErrors; the error is for a directory that
 // cannot be read.
 func LoadDir(dir string) (*Ruleset, []LoadError, error) {
+	rules, errs, err := parseFS(os.DirFS(dir), dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, more := NewRuleset(rules)
+	return rs, append(errs, more...), nil
+}
+
+// ParseFS parses every .yml and .yaml file of fsys (recursively, in name
+// order), e.g. rule files embedded in the binary, so they can join other
+// rules in one NewRuleset. LoadError.File is the path within fsys.
+func ParseFS(fsys fs.FS) ([]*Rule, []LoadError, error) {
+	return parseFS(fsys, "")
+}
+
+func parseFS(fsys fs.FS, prefix string) ([]*Rule, []LoadError, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.IsDir() {
-			ext := strings.ToLower(filepath.Ext(p))
+			ext := strings.ToLower(path.Ext(p))
 			if ext == ".yml" || ext == ".yaml" {
 				files = append(files, p)
 			}
@@ -168,28 +185,31 @@ func LoadDir(dir string) (*Ruleset, []LoadError, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read sigma rules directory: %w", err)
+		return nil, nil, fmt.Errorf("read sigma rules: %w", err)
 	}
 	sort.Strings(files)
 	var all []*Rule
 	var errs []LoadError
 	for _, f := range files {
-		src, err := os.ReadFile(f)
+		name := f
+		if prefix != "" {
+			name = filepath.Join(prefix, filepath.FromSlash(f))
+		}
+		src, err := fs.ReadFile(fsys, f)
 		if err != nil {
-			errs = append(errs, LoadError{File: f, Reason: "read: " + err.Error()})
+			errs = append(errs, LoadError{File: name, Reason: "read: " + err.Error()})
 			continue
 		}
-		rules, err := ParseRules(src, f)
+		rules, err := ParseRules(src, name)
 		all = append(all, rules...)
 		var les LoadErrors
 		if errors.As(err, &les) {
 			errs = append(errs, les...)
 		} else if err != nil {
-			errs = append(errs, LoadError{File: f, Reason: err.Error()})
+			errs = append(errs, LoadError{File: name, Reason: err.Error()})
 		}
 	}
-	rs, more := NewRuleset(all)
-	return rs, append(errs, more...), nil
+	return all, errs, nil
 }
 
 // Rules returns every rule of the set, plain and correlation, in load
