@@ -36,6 +36,7 @@ type Correlator struct {
 	lastSweep time.Time
 	minSpan   time.Duration
 	observed  int
+	touched   []*corrState
 }
 
 type corrState struct {
@@ -43,6 +44,7 @@ type corrState struct {
 	c      *Correlation
 	eager  bool // only gt/gte: a hit as soon as the count crosses
 	groups map[string]*group
+	bases  []*Rule // scratch: the correlated rules the current event matched
 }
 
 type obs struct {
@@ -94,19 +96,24 @@ func (c *Correlator) Observe(raw []byte, t time.Time, matched []*Rule) []Correla
 	if t.After(c.maxT) {
 		c.maxT = t
 	}
-	var root *fastjson.Value
-	parsed := false
+	// Each correlation sees the event once, with every one of its rules
+	// the event matched.
+	c.touched = c.touched[:0]
 	for _, r := range matched {
 		for _, st := range c.byBase[r] {
-			if !parsed {
-				parsed = true
-				v, err := c.p.ParseBytes(raw)
-				if err != nil {
-					return hits
-				}
-				root = v
+			if len(st.bases) == 0 {
+				c.touched = append(c.touched, st)
 			}
-			hits = st.observe(c, root, t, r, hits)
+			st.bases = append(st.bases, r)
+		}
+	}
+	if len(c.touched) > 0 {
+		root, err := c.p.ParseBytes(raw)
+		for _, st := range c.touched {
+			if err == nil {
+				hits = st.observe(c, root, t, st.bases, hits)
+			}
+			st.bases = st.bases[:0]
 		}
 	}
 	c.observed++
@@ -163,7 +170,7 @@ func (c *Correlator) textOf(root *fastjson.Value, path []string) (string, bool) 
 	return "", false
 }
 
-func (st *corrState) observe(c *Correlator, root *fastjson.Value, t time.Time, base *Rule, hits []CorrelationHit) []CorrelationHit {
+func (st *corrState) observe(c *Correlator, root *fastjson.Value, t time.Time, bases []*Rule, hits []CorrelationHit) []CorrelationHit {
 	cor := st.c
 	var kb strings.Builder
 	var key map[string]string
@@ -213,8 +220,11 @@ func (st *corrState) observe(c *Correlator, root *fastjson.Value, t time.Time, b
 		}
 	default: // temporal, temporal_ordered
 		for i, b := range cor.rules {
-			if b == base {
-				g.seen[i] = appendBounded(g.seen[i], o)
+			for _, m := range bases {
+				if b == m {
+					g.seen[i] = appendBounded(g.seen[i], o)
+					break
+				}
 			}
 		}
 		from := g.last.Add(-cor.Timespan)

@@ -278,3 +278,48 @@ func TestRulePack(t *testing.T) {
 		t.Fatalf("got %+v, want one brute-force hit", hits)
 	}
 }
+
+// TestEventCountedOnce: an event matching two of a correlation's rules
+// counts once.
+func TestEventCountedOnce(t *testing.T) {
+	src := `title: A
+name: a
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: DeleteTrail
+  condition: sel
+---
+title: B
+name: b
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventSource: cloudtrail.amazonaws.com
+  condition: sel
+---
+title: Many
+id: many
+correlation:
+  type: event_count
+  rules: [a, b]
+  timespan: 1h
+  condition: {gte: 2}
+`
+	rules, err := ParseRules([]byte(src), "once.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := NewRuleset(rules)
+	c := rs.NewCorrelator()
+	raw := []byte(`{"eventID":"1","eventName":"DeleteTrail","eventSource":"cloudtrail.amazonaws.com"}`)
+	if m := rs.Match(raw, nil); len(m) != 2 {
+		t.Fatalf("%d rules matched, want 2", len(m))
+	}
+	if h := c.Observe(raw, t0, rs.Match(raw, nil)); len(h) != 0 {
+		t.Fatalf("one event counted twice: %+v", h)
+	}
+	if h := c.Observe(raw, t0.Add(time.Minute), rs.Match(raw, nil)); len(h) != 1 || h[0].Count != 2 {
+		t.Fatalf("got %+v, want one hit of 2", h)
+	}
+}
