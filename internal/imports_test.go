@@ -29,6 +29,8 @@ var floors = map[string]int{
 	"columnar":     0,
 	"logsinsights": 0,
 	"rulepack":     0,
+	// sigma: the Sigma rule engine (rules, correlations) for CloudTrail records.
+	"sigma": 0,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
@@ -75,6 +77,7 @@ var pure = map[string][]string{
 	"filterpattern": nil,
 	"logsinsights":  nil,
 	"rulepack":      nil,
+	"sigma":         nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,

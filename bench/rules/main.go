@@ -1,0 +1,282 @@
+// Command rules measures detection-rule throughput: how many CloudTrail
+// records per second one core runs through the 57 SigmaHQ CloudTrail
+// rules (internal/sigma, indexed by eventName/eventSource) plus 50 event
+// rules (EventBridge patterns, internal/eventpattern: each record wrapped
+// in EventBridge's CloudTrail envelope, then one indexed Set), each record
+// meeting both rule sets as the detectors see it.
+//
+//	go run ./bench/rules                        # 200,000 ctgen records, 5 runs
+//	go run ./bench/rules --events 500000 --runs 7 --cpuprofile cpu.prof
+//
+// Records come from the shared generator ../shared/tools/ctgen (NDJSON,
+// with its planted incidents so the rules have something to find). The
+// Sigma rules are read from ../shared/testdata/sigma/rules, the event
+// patterns from internal/eventpattern/testdata/security_patterns.json.
+// Everything runs on one core (GOMAXPROCS=1); each run times the three
+// passes (Sigma only, event rules only, the envelope alone, both) over all records, and the
+// report gives the median of the runs.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opentrail/opentrail/bench/internal/prof"
+	"github.com/opentrail/opentrail/internal/eventpattern"
+	"github.com/opentrail/opentrail/internal/sigma"
+)
+
+func main() {
+	var (
+		ctgenSrc, sigmaDir, patterns, cpuProfile string
+		events, runs                             int
+	)
+	flag.StringVar(&ctgenSrc, "ctgen", "../shared/tools/ctgen", "source directory of the ctgen generator")
+	flag.StringVar(&sigmaDir, "sigma", "../shared/testdata/sigma/rules", "directory of Sigma rules")
+	flag.StringVar(&patterns, "patterns", "internal/eventpattern/testdata/security_patterns.json", "JSON array of {name, pattern} event rules")
+	flag.IntVar(&events, "events", 200000, "background records to generate (ctgen adds its planted incidents)")
+	flag.IntVar(&runs, "runs", 5, "timed runs; the report gives medians")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	flag.Parse()
+	if err := run(ctgenSrc, sigmaDir, patterns, cpuProfile, events, runs); err != nil {
+		fmt.Fprintln(os.Stderr, "rules:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) error {
+	rs, loadErrs, err := sigma.LoadDir(sigmaDir)
+	if err != nil {
+		return err
+	}
+	if len(loadErrs) > 0 {
+		return fmt.Errorf("sigma rules: %v", loadErrs)
+	}
+	set, nPatterns, err := loadPatterns(patterns)
+	if err != nil {
+		return err
+	}
+	recs, err := generate(ctgenSrc, events)
+	if err != nil {
+		return err
+	}
+	var size int
+	for _, r := range recs {
+		size += len(r)
+	}
+
+	runtime.GOMAXPROCS(1)
+	stop, err := prof.CPU(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	var matched []*sigma.Rule
+	var ids []string
+	sigmaPass := func() error {
+		for _, rec := range recs {
+			matched = rs.Match(rec, matched[:0])
+		}
+		return nil
+	}
+	eventPass := func() error {
+		for _, rec := range recs {
+			env, err := eventpattern.CloudTrailEvent(rec)
+			if err != nil {
+				return err
+			}
+			if ids, err = set.Matches(env, ids[:0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	envPass := func() error {
+		for _, rec := range recs {
+			if _, err := eventpattern.CloudTrailEvent(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bothPass := func() error {
+		for _, rec := range recs {
+			matched = rs.Match(rec, matched[:0])
+			env, err := eventpattern.CloudTrailEvent(rec)
+			if err != nil {
+				return err
+			}
+			if ids, err = set.Matches(env, ids[:0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Wall time and this process's CPU time (user + system, all threads:
+	// the garbage collector's work counts) of each pass; on a shared
+	// machine the CPU time is the steadier figure.
+	passes := []struct {
+		name string
+		f    func() error
+		t, c []time.Duration
+	}{
+		{name: fmt.Sprintf("Sigma `Ruleset.Match`, %d rules", len(rs.Rules())), f: sigmaPass},
+		{name: fmt.Sprintf("event rules: `CloudTrailEvent` + `Set.Matches`, %d patterns", nPatterns), f: eventPass},
+		{name: "of which `CloudTrailEvent` (the envelope) alone", f: envPass},
+		{name: fmt.Sprintf("both: %d Sigma + %d event rules", len(rs.Rules()), nPatterns), f: bothPass},
+	}
+	for r := 0; r < runs; r++ {
+		for i := range passes {
+			p := &passes[i]
+			runtime.GC()
+			t0, c0 := time.Now(), cpuTime()
+			if err := p.f(); err != nil {
+				return err
+			}
+			p.t, p.c = append(p.t, time.Since(t0)), append(p.c, cpuTime()-c0)
+		}
+	}
+	stop()
+
+	sigmaHits, eventHits := map[string]int{}, map[string]int{}
+	for _, rec := range recs {
+		for _, r := range rs.Match(rec, nil) {
+			sigmaHits[strings.TrimSuffix(filepath.Base(r.File), ".yml")]++
+		}
+		env, _ := eventpattern.CloudTrailEvent(rec)
+		got, _ := set.Matches(env, nil)
+		for _, id := range got {
+			eventHits[id]++
+		}
+	}
+
+	host, _ := os.Hostname()
+	fmt.Printf("records: %d (%.0f MB, mean %.0f bytes), rules: %d Sigma + %d event patterns, GOMAXPROCS=1, %s, %s/%s, host %s\n\n",
+		len(recs), float64(size)/1e6, float64(size)/float64(len(recs)), len(rs.Rules()), nPatterns, runtime.Version(), runtime.GOOS, runtime.GOARCH, host)
+	fmt.Println("| pass | wall s (runs) | CPU s (runs) | median CPU s | records per CPU-second | ns/record | median wall records/s |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|")
+	for _, p := range passes {
+		med, wall := median(p.c), median(p.t)
+		fmt.Printf("| %s | %s | %s | %.3f | %s | %.0f | %s |\n", p.name, secs(p.t), secs(p.c), med.Seconds(),
+			group(float64(len(recs))/med.Seconds()), float64(med.Nanoseconds())/float64(len(recs)), group(float64(len(recs))/wall.Seconds()))
+	}
+	fmt.Println()
+	printHits("Sigma rule", sigmaHits)
+	printHits("event rule", eventHits)
+	return nil
+}
+
+func printHits(kind string, hits map[string]int) {
+	names := make([]string, 0, len(hits))
+	for k := range hits {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Printf("| %s | matches |\n|---|---:|\n", kind)
+	for _, k := range names {
+		fmt.Printf("| %s | %d |\n", k, hits[k])
+	}
+	fmt.Println()
+}
+
+func loadPatterns(path string) (*eventpattern.Set, int, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	var ps []struct {
+		Name    string          `json:"name"`
+		Pattern json.RawMessage `json:"pattern"`
+	}
+	if err := json.Unmarshal(src, &ps); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	set := eventpattern.NewSet()
+	for _, p := range ps {
+		c, err := eventpattern.Compile(string(p.Pattern))
+		if err != nil {
+			return nil, 0, fmt.Errorf("pattern %s: %w", p.Name, err)
+		}
+		set.Add(p.Name, c)
+	}
+	return set, len(ps), nil
+}
+
+// generate builds ctgen from src and returns n records (plus its planted
+// incidents) as NDJSON lines.
+func generate(src string, n int) ([][]byte, error) {
+	work, err := os.MkdirTemp("", "bench-rules-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "ctgen")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = src
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build ctgen in %s: %w", src, err)
+	}
+	fmt.Fprintf(os.Stderr, "generating %d records...\n", n)
+	out, err := exec.Command(bin, "--events", strconv.Itoa(n), "--inject").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ctgen: %w", err)
+	}
+	var recs [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		recs = append(recs, slices.Clone(sc.Bytes()))
+	}
+	return recs, sc.Err()
+}
+
+func median(ts []time.Duration) time.Duration {
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// cpuTime is the CPU time this process has used (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func secs(ts []time.Duration) string {
+	list := make([]string, 0, len(ts))
+	for _, t := range ts {
+		list = append(list, strconv.FormatFloat(t.Seconds(), 'f', 3, 64))
+	}
+	return strings.Join(list, " · ")
+}
+
+// group writes n rounded with thousands separators.
+func group(f float64) string {
+	s := strconv.FormatInt(int64(f+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
