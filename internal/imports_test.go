@@ -47,6 +47,8 @@ var floors = map[string]int{
 	"compact": 2,
 	// aggregate: aggregated events (5-minute summaries of data events).
 	"aggregate": 2,
+	// eventrules: EventBridge rules and targets, run over the stream.
+	"eventrules": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,
@@ -57,6 +59,7 @@ var floors = map[string]int{
 	// 4: one package per AWS service spoken, and the native endpoints.
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4, "cloudwatch": 4,
+	"events": 4,
 	// 5: the front door and the wiring.
 	"server": 5,
 	// 6: the commands.

@@ -45,6 +45,11 @@ const (
 	KindSubscriptionFilters byte = 'u' // DescribeSubscriptionFilters
 	KindFilterLogEvents     byte = 'e' // FilterLogEvents
 	KindDescribeQueries     byte = 'd' // DescribeQueries
+
+	// EventBridge (internal/events).
+	KindEventRules        byte = 'r' // ListRules
+	KindEventTargets      byte = 't' // ListTargetsByRule
+	KindEventRuleByTarget byte = 'n' // ListRuleNamesByTarget
 )
 
 const (

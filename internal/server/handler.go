@@ -46,7 +46,7 @@ const nativeService = native.Service
 // apiServices are the services of the AWS APIs, routed by the credential
 // scope's service; they are also the values of the service label of
 // opentrail_http_requests_total, with nativeService.
-var apiServices = []string{"cloudtrail", "cloudtrail-data", "logs", "monitoring", "s3", "sns", "sts"}
+var apiServices = []string{"cloudtrail", "cloudtrail-data", "events", "logs", "monitoring", "s3", "sns", "sts"}
 
 // apiHandler returns what serves the AWS API a credential scope names, or
 // an error for a service this server does not serve.
@@ -62,7 +62,7 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return s.cloudtrail.Handle, nil
 	case "cloudtrail-data":
 		return s.cloudtrailData.Handle, nil
-	case "monitoring", "logs", "sns":
+	case "monitoring", "logs", "sns", "events":
 		return s.rpcRouter(service).Handle, nil
 	case "sts":
 		return s.sts.Serve, nil
@@ -74,10 +74,10 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 		return s.s3.Serve, nil
 	}
 	return nil, awsapi.Errorf("UnknownServiceException",
-		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, monitoring (CloudWatch), logs, sns, sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
+		"opentrail does not serve the service %s named in the request's credential scope; sign requests for cloudtrail, cloudtrail-data, monitoring (CloudWatch), logs, sns, events (EventBridge), sts or s3 (and the native /v1 endpoints for opentrail)", clip(service))
 }
 
-// rpcRouter is the router of the monitoring, logs or sns service; nil
+// rpcRouter is the router of the monitoring, logs, sns or events service; nil
 // for any other.
 func (s *Server) rpcRouter(service string) *awsapi.Router {
 	switch service {
@@ -87,6 +87,8 @@ func (s *Server) rpcRouter(service string) *awsapi.Router {
 		return s.logs
 	case "sns":
 		return s.sns
+	case "events":
+		return s.events
 	}
 	return nil
 }
@@ -104,6 +106,8 @@ func impliedService(r *http.Request) string {
 		return "monitoring"
 	case strings.HasPrefix(t, "Logs_20140328."):
 		return "logs"
+	case strings.HasPrefix(t, "AWSEvents."):
+		return "events"
 	}
 	return ""
 }

@@ -29,6 +29,8 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/eventrules"
+	"github.com/opentrail/opentrail/internal/findings"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/keys"
@@ -71,6 +73,12 @@ type Server struct {
 	// aggregate makes aggregating trails' 5-minute AwsAggregatedEvent
 	// summaries, appended through the ingester.
 	aggregate *aggregate.Aggregator
+	// eventRules keeps EventBridge rules and runs them over the stream.
+	eventRules *eventrules.Rules
+	// findings is where detectors report signals (the event rules
+	// consumer among them); nil drops them until the findings store is
+	// wired here.
+	findings findings.Sink
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -80,6 +88,7 @@ type Server struct {
 	monitoring *awsapi.Router
 	logs       *awsapi.Router
 	sns        *awsapi.Router
+	events     *awsapi.Router // EventBridge (JSON 1.1): event rules over the stream
 	// topics is SNS's component: topics, subscriptions and delivery.
 	topics *topics.Topics
 	native *awsapi.PathRouter // the native /v1 API
@@ -176,6 +185,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.logs = awsapi.NewRouter("logs", s, logger)
 	s.sns = awsapi.NewRouter("sns", s, logger)
 	s.sns.Speak(awsapi.SNSProtocols())
+	s.events = awsapi.NewRouter("events", s, logger)
 	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
 	if err := s.newServices(tokenKey); err != nil {
 		st.Close()
@@ -392,6 +402,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.logwatch.Start()
 	s.aggregate.Start()
+	s.eventRules.Start()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -436,6 +447,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.deliverer.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.eventRules.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.logwatch.Close(shutdownCtx); err != nil {

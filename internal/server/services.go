@@ -10,6 +10,7 @@ import (
 	"github.com/opentrail/opentrail/internal/cloudtraildata"
 	"github.com/opentrail/opentrail/internal/cloudwatch"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/events"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/logs"
 	"github.com/opentrail/opentrail/internal/native"
@@ -102,6 +103,11 @@ func (s *Server) newServices(tokenKey []byte) error {
 		return err
 	}
 	cw.Register(s.monitoring)
+	ev, err := events.New(events.Config{Rules: s.eventRules, TokenKey: tokenKey, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ev.Register(s.events)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/logwatch"
 )
 
@@ -49,6 +50,12 @@ func (s *Server) newWatch() error {
 	}
 	s.aggregate, err = aggregate.New(aggregate.Config{Store: s.store, DB: s.store.DB(), Clock: s.clock, Logger: s.log,
 		Org: orgOf(&s.cfg), Appender: generatedAppender{in: s.ingester, log: s.log}})
+	if err != nil {
+		return err
+	}
+	// Event rules publish to topics and report to the findings sink
+	// (s.findings; nil until the findings store is wired).
+	s.eventRules, err = eventrules.New(eventrules.Config{Store: s.store, Clock: s.clock, Logger: s.log, Publisher: s.topics, Sink: s.findings})
 	return err
 }
 
