@@ -350,10 +350,11 @@ func parsePath(p string) ([]pathStep, bool) {
 			steps = append(steps, pathStep{key: p[:i], index: -1})
 			p = p[i:]
 		case strings.HasPrefix(p, "['"):
-			end := strings.Index(p, "']")
+			end := strings.Index(p[2:], "']")
 			if end < 0 {
 				return nil, false
 			}
+			end += 2
 			steps = append(steps, pathStep{key: p[2:end], index: -1})
 			p = p[end+2:]
 		case p[0] == '[':

@@ -486,7 +486,7 @@ func TestSelectPath(t *testing.T) {
 	doc := []byte(`{"a":{"b-c":[1,{"d":"x"}]},"n":null}`)
 	for path, want := range map[string]string{
 		"$": `{"a":{"b-c":[1,{"d":"x"}]},"n":null}`, "$.a['b-c'][1].d": `"x"`, "$.a['b-c'][0]": `1`, "$.n": `null`,
-		"$.a.x": "", "$.a['b-c'][5]": "", "a.b": "", "$.": "", "$[x]": "",
+		"$.a.x": "", "$[']0": "", "$.a['b-c'][5]": "", "a.b": "", "$.": "", "$[x]": "",
 	} {
 		got, ok := eventrules.SelectPath(doc, path)
 		if string(got) != want || ok != (want != "") {
