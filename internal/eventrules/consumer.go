@@ -1,6 +1,7 @@
 package eventrules
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -250,7 +251,7 @@ func appendDeliveries(dels []delivery, r *Rules, lr *liveRule, ev *store.Event, 
 		if !isTopicARN(t.ARN) {
 			continue
 		}
-		msg, ok := targetInput(t, env)
+		msg, ok := targetInput(t, env, lr, ev)
 		if !ok {
 			r.log.Warn("eventrules: the target's InputPath selects nothing in the event; nothing is sent",
 				"rule", lr.ARN, "target", t.ID, "inputPath", t.InputPath, "eventID", ev.Rec.EventID)
@@ -273,11 +274,14 @@ func isTopicARN(arn string) bool {
 func IsTopicARN(arn string) bool { return isTopicARN(arn) }
 
 // targetInput is what a target is sent for an event: its Input, the part
-// of the event its InputPath selects, or the event.
-func targetInput(t Target, env []byte) (string, bool) {
+// of the event its InputPath selects, its InputTransformer's rendering, or
+// the event.
+func targetInput(t Target, env []byte, lr *liveRule, ev *store.Event) (string, bool) {
 	switch {
 	case t.Input != "":
 		return t.Input, true
+	case t.Transformer != nil:
+		return Render(t.Transformer, env, Vars{RuleARN: lr.ARN, RuleName: lr.Name, IngestionTime: ev.IngestTime}), true
 	case t.InputPath != "":
 		v, ok := SelectPath(env, t.InputPath)
 		return string(v), ok
@@ -286,37 +290,34 @@ func targetInput(t Target, env []byte) (string, bool) {
 }
 
 // SelectPath returns the JSON value a simple JSONPath ($, $.a.b, $.a[0],
-// $['a-b']) selects in doc, and whether it selects one.
+// $['a-b']) selects in doc, as it is written there, and whether it selects
+// one.
 func SelectPath(doc []byte, path string) ([]byte, bool) {
 	steps, ok := parsePath(path)
-	if !ok {
+	if !ok || !json.Valid(doc) {
 		return nil, false
 	}
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return nil, false
-	}
+	cur := json.RawMessage(bytes.TrimSpace(doc))
 	for _, s := range steps {
-		switch x := v.(type) {
-		case map[string]any:
-			if s.index >= 0 {
+		if s.index < 0 {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(cur, &m) != nil {
 				return nil, false
 			}
-			var found bool
-			if v, found = x[s.key]; !found {
+			v, found := m[s.key]
+			if !found {
 				return nil, false
 			}
-		case []any:
-			if s.index < 0 || s.index >= len(x) {
-				return nil, false
-			}
-			v = x[s.index]
-		default:
+			cur = v
+			continue
+		}
+		var a []json.RawMessage
+		if json.Unmarshal(cur, &a) != nil || s.index >= len(a) {
 			return nil, false
 		}
+		cur = a[s.index]
 	}
-	b, err := json.Marshal(v)
-	return b, err == nil
+	return bytes.TrimSpace(cur), true
 }
 
 type pathStep struct {

@@ -63,14 +63,23 @@ type Rule struct {
 }
 
 // Target is one target of a rule. Spec is the target as the API was given
-// it (JSON), returned as is by ListTargetsByRule; ARN, Input and InputPath
-// are what delivery uses.
+// it (JSON), returned as is by ListTargetsByRule; ARN, Input, InputPath
+// and Transformer are what delivery uses (at most one of the three).
 type Target struct {
-	ID        string
-	ARN       string
-	Input     string // a constant JSON text sent instead of the event; "" for none
-	InputPath string // a JSONPath into the event selecting what is sent; "" for none
-	Spec      string
+	ID          string
+	ARN         string
+	Input       string       // a constant JSON text sent instead of the event; "" for none
+	InputPath   string       // a JSONPath into the event selecting what is sent; "" for none
+	Transformer *Transformer // nil for none
+	Spec        string
+}
+
+// Transformer is a target's InputTransformer: PathsMap names JSONPaths
+// into the event, and Template is the text sent, with <name> replaced by
+// what the path of that name selects (see Render).
+type Transformer struct {
+	PathsMap map[string]string `json:"InputPathsMap,omitempty"`
+	Template string            `json:"InputTemplate"`
 }
 
 // Publisher publishes a message to an SNS topic. A second Publish with the
@@ -123,7 +132,7 @@ var schema = []string{
 		pattern VARCHAR, state VARCHAR, description VARCHAR, schedule VARCHAR, role VARCHAR, created_by VARCHAR,
 		tags VARCHAR, from_seq BIGINT, created BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS er_targets (account VARCHAR, region VARCHAR, rule VARCHAR, id VARCHAR, arn VARCHAR,
-		input VARCHAR, input_path VARCHAR, spec VARCHAR, pos BIGINT)`,
+		input VARCHAR, input_path VARCHAR, transformer VARCHAR, spec VARCHAR, pos BIGINT)`,
 }
 
 // New creates the component's tables if needed; Start runs the consumer.

@@ -506,3 +506,38 @@ func TestParseRuleARN(t *testing.T) {
 		}
 	}
 }
+
+func TestRender(t *testing.T) {
+	env := []byte(`{"id":"e1","detail":{"eventName":"StopLogging","n":5,"userIdentity":{"arn":"arn:aws:iam::1:user/a\"b"},"list":[1,2]}}`)
+	tr := &eventrules.Transformer{PathsMap: map[string]string{"name": "$.detail.eventName", "n": "$.detail.n",
+		"who": "$.detail.userIdentity.arn", "list": "$.detail.list", "gone": "$.detail.nothing"}}
+	vars := eventrules.Vars{RuleARN: "arn:aws:events:us-east-1:1:rule/r", RuleName: "r", IngestionTime: t0}
+	for tmpl, want := range map[string]string{
+		`{"event":<name>,"count":<n>,"by":"user <who>","list":<list>}`: `{"event":"StopLogging","count":5,"by":"user arn:aws:iam::1:user/a\"b","list":[1,2]}`,
+		`"<name> by <who>"`:                  `"StopLogging by arn:aws:iam::1:user/a\"b"`,
+		`{"missing":<gone>,"in":"x<gone>y"}`: `{"missing":null,"in":"xy"}`,
+		`{"rule":<aws.events.rule-name>,"arn":"<aws.events.rule-arn>","at":<aws.events.event.ingestion-time>}`: `{"rule":"r","arn":"arn:aws:events:us-east-1:1:rule/r","at":"2026-03-01T10:00:00Z"}`,
+		`{"whole":<aws.events.event.json>}`: `{"whole":` + string(env) + `}`,
+		`"a \"<name>\" <unknown> <name"`:    `"a \"StopLogging\" <unknown> <name"`,
+	} {
+		tr.Template = tmpl
+		if got := eventrules.Render(tr, env, vars); got != want {
+			t.Errorf("Render(%s)\n= %s\nwant %s", tmpl, got, want)
+		}
+	}
+}
+
+func TestTransformerDelivery(t *testing.T) {
+	e := newEnv(t)
+	arn := e.rule(acctA, home, "stop", stopLogging, "", nil)
+	e.target(acctA, home, "stop", eventrules.Target{ID: "t", ARN: topic(acctA), Transformer: &eventrules.Transformer{
+		PathsMap: map[string]string{"who": "$.detail.userIdentity.arn", "acct": "$.account"},
+		Template: `"<who> stopped a trail in <acct> (rule <aws.events.rule-arn>)"`}})
+	e.open() // the transformer is read back from the table
+	e.ingest(false, ct(acctA, home, "StopLogging"))
+	e.sync()
+	want := `"arn:aws:iam::` + acctA + `:user/mallory stopped a trail in ` + acctA + ` (rule ` + arn + `)"`
+	if len(e.pub.sent) != 1 || e.pub.sent[0].message != want {
+		t.Fatalf("sent %+v, want %s", e.pub.sent, want)
+	}
+}

@@ -234,8 +234,16 @@ func (r *Rules) PutTargets(ctx context.Context, account, region, rule string, ts
 			account, region, rule, t.ID); err != nil {
 			return fmt.Errorf("put event rule targets: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO er_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			account, region, rule, t.ID, t.ARN, t.Input, t.InputPath, t.Spec, p); err != nil {
+		var tr string
+		if t.Transformer != nil {
+			b, err := json.Marshal(t.Transformer)
+			if err != nil {
+				return err
+			}
+			tr = string(b)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO er_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			account, region, rule, t.ID, t.ARN, t.Input, t.InputPath, tr, t.Spec, p); err != nil {
 			return fmt.Errorf("put event rule targets: %w", err)
 		}
 	}
@@ -270,7 +278,7 @@ func (r *Rules) RemoveTargets(ctx context.Context, account, region, rule string,
 
 // Targets returns a rule's targets in the order they were first put.
 func (r *Rules) Targets(ctx context.Context, account, region, rule string) ([]Target, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT id, arn, input, input_path, spec FROM er_targets
+	rows, err := r.db.QueryContext(ctx, `SELECT id, arn, input, input_path, transformer, spec FROM er_targets
 		WHERE account = ? AND region = ? AND rule = ? ORDER BY pos`, account, region, rule)
 	if err != nil {
 		return nil, fmt.Errorf("read event rule targets: %w", err)
@@ -279,8 +287,15 @@ func (r *Rules) Targets(ctx context.Context, account, region, rule string) ([]Ta
 	var out []Target
 	for rows.Next() {
 		var t Target
-		if err := rows.Scan(&t.ID, &t.ARN, &t.Input, &t.InputPath, &t.Spec); err != nil {
+		var tr string
+		if err := rows.Scan(&t.ID, &t.ARN, &t.Input, &t.InputPath, &tr, &t.Spec); err != nil {
 			return nil, fmt.Errorf("read event rule targets: %w", err)
+		}
+		if tr != "" {
+			t.Transformer = new(Transformer)
+			if err := json.Unmarshal([]byte(tr), t.Transformer); err != nil {
+				return nil, fmt.Errorf("read event rule target %s: %w", t.ID, err)
+			}
 		}
 		out = append(out, t)
 	}

@@ -216,7 +216,20 @@ func TestTargets(t *testing.T) {
 		t.Fatalf("RemoveTargets %s", js(res))
 	}
 	mustCall(t, r, "PutTargets", js(map[string]any{"Rule": "stop", "Targets": []map[string]any{
-		{"Id": "a", "Arn": topic}, {"Id": "b", "Arn": topic}, {"Id": "c", "Arn": topic}, {"Id": "d", "Arn": topic}}}), nil)
+		{"Id": "tr", "Arn": topic, "InputTransformer": map[string]any{"InputPathsMap": map[string]string{"n": "$.detail.eventName"}, "InputTemplate": `"<n>"`}},
+		{"Id": "tr-bad", "Arn": topic, "InputTransformer": map[string]any{"InputPathsMap": map[string]string{"n": "detail"}, "InputTemplate": `"<n>"`}},
+		{"Id": "tr-reserved", "Arn": topic, "InputTransformer": map[string]any{"InputPathsMap": map[string]string{"aws.events.rule-arn": "$"}, "InputTemplate": `"x"`}},
+	}}), &res)
+	if js(res) != `{"FailedEntryCount":2,"FailedEntries":[`+
+		`{"TargetId":"tr-bad","ErrorCode":"ValidationException","ErrorMessage":"InputPathsMap value detail of key n is not a JSONPath opentrail applies: use $ followed by .member, ['member'] or [index] steps."},`+
+		`{"TargetId":"tr-reserved","ErrorCode":"ValidationException","ErrorMessage":"InputPathsMap key aws.events.rule-arn is reserved: names starting with aws.events. are predefined variables."}]}` {
+		t.Fatalf("PutTargets with transformers: %s", js(res))
+	}
+	status, body = call(r, "PutTargets", `{"Rule":"stop","Targets":[{"Id":"x","Arn":"`+topic+`","InputTransformer":{"InputPathsMap":{}}}]}`)
+	servicetest.WantError(t, status, body, 400, "ValidationException",
+		"1 validation error detected: Value null at 'targets.1.member.inputTransformer.inputTemplate' failed to satisfy constraint: Member must not be null")
+	mustCall(t, r, "PutTargets", js(map[string]any{"Rule": "stop", "Targets": []map[string]any{
+		{"Id": "a", "Arn": topic}, {"Id": "b", "Arn": topic}, {"Id": "c", "Arn": topic}}}), nil)
 	status, body = call(r, "PutTargets", `{"Rule":"stop","Targets":[{"Id":"e","Arn":"`+topic+`"}]}`)
 	servicetest.WantError(t, status, body, 400, "LimitExceededException", "The requested resource exceeds the maximum number allowed.")
 	mustCall(t, r, "DeleteRule", `{"Name":"stop","Force":true}`, nil)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/pagetoken"
 )
@@ -77,8 +78,15 @@ func checkTarget(t *Target) string {
 	if n > 1 {
 		return "Only one of Input, InputPath, or InputTransformer must be provided."
 	}
-	if len(t.InputTransformer) > 0 {
-		return "opentrail does not apply InputTransformer; use Input or InputPath, or leave them out to send the event."
+	if tr := transformer(t); tr != nil {
+		for _, k := range eventrules.SortedTags(tr.PathsMap) {
+			if eventrules.IsPredefined(k) {
+				return "InputPathsMap key " + k + " is reserved: names starting with aws.events. are predefined variables."
+			}
+			if p := tr.PathsMap[k]; !eventrules.ValidPath(p) {
+				return "InputPathsMap value " + p + " of key " + k + " is not a JSONPath opentrail applies: use $ followed by .member, ['member'] or [index] steps."
+			}
+		}
 	}
 	if t.Input != nil && !json.Valid([]byte(*t.Input)) {
 		return "Input is not valid JSON text."
@@ -87,6 +95,25 @@ func checkTarget(t *Target) string {
 		return "InputPath " + *t.InputPath + " is not a JSONPath opentrail applies: use $ followed by .member, ['member'] or [index] steps."
 	}
 	return ""
+}
+
+// inputTransformer is a target's InputTransformer as the API takes it.
+type inputTransformer struct {
+	InputPathsMap map[string]string `json:"InputPathsMap"`
+	InputTemplate *string           `json:"InputTemplate"`
+}
+
+// transformer decodes a target's InputTransformer; nil for none (or one
+// PutTargets' validation refuses).
+func transformer(t *Target) *eventrules.Transformer {
+	if len(t.InputTransformer) == 0 || string(t.InputTransformer) == "null" {
+		return nil
+	}
+	var x inputTransformer
+	if json.Unmarshal(t.InputTransformer, &x) != nil || x.InputTemplate == nil {
+		return nil
+	}
+	return &eventrules.Transformer{PathsMap: x.InputPathsMap, Template: *x.InputTemplate}
 }
 
 // PutTargets adds targets to a rule or updates them. Targets that cannot
@@ -115,6 +142,23 @@ func (s *Service) PutTargets(ctx context.Context, in *PutTargetsInput) (*Targets
 		}
 		v.checkMax(m+"input", t.Input, 8192)
 		v.checkMax(m+"inputPath", t.InputPath, 256)
+		if len(t.InputTransformer) > 0 && string(t.InputTransformer) != "null" {
+			var x inputTransformer
+			if err := json.Unmarshal(t.InputTransformer, &x); err != nil {
+				return nil, awsapi.NewError(awsapi.CodeSerialization, "InputTransformer must be an object with InputTemplate and InputPathsMap")
+			}
+			switch {
+			case x.InputTemplate == nil:
+				v.add(m+"inputTransformer.inputTemplate", "null", "Member must not be null")
+			case *x.InputTemplate == "":
+				v.add(m+"inputTransformer.inputTemplate", "''", "Member must have length greater than or equal to 1")
+			default:
+				v.checkMax(m+"inputTransformer.inputTemplate", x.InputTemplate, 8192)
+			}
+			if len(x.InputPathsMap) > 100 {
+				v.add(m+"inputTransformer.inputPathsMap", "'{…}'", "Member must have length less than or equal to 100")
+			}
+		}
 	}
 	if err := v.err(); err != nil {
 		return nil, err
@@ -136,7 +180,8 @@ func (s *Service) PutTargets(ctx context.Context, in *PutTargetsInput) (*Targets
 		if err != nil {
 			return nil, err
 		}
-		put = append(put, eventrules.Target{ID: *t.Id, ARN: *t.Arn, Input: str(t.Input), InputPath: str(t.InputPath), Spec: string(spec)})
+		put = append(put, eventrules.Target{ID: *t.Id, ARN: *t.Arn, Input: str(t.Input), InputPath: str(t.InputPath),
+			Transformer: transformer(t), Spec: string(spec)})
 	}
 	if len(put) > 0 {
 		if err := s.rules.PutTargets(ctx, acc, reg, *in.Rule, put); err != nil {
