@@ -224,3 +224,19 @@ ResourceNotFoundException ResourceNotFoundException 400 Event bus custom does no
 		t.Fatalf("boto3:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestEventRulesScope: an EventBridge call signed for another service is
+// told which service to sign for, and one signed for events reaches the
+// EventBridge router.
+func TestEventRulesScope(t *testing.T) {
+	s := startServer(t, "")
+	h := http.Header{"X-Amz-Target": {"AWSEvents.ListRules"}, "Content-Type": {"application/x-amz-json-1.1"}}
+	code, body, _ := do(t, signedRequest(t, creds("test"), "logs", "us-east-1", "POST", s.url+"/", h, []byte("{}")))
+	if code != 403 || !strings.Contains(string(body), "Credential should be scoped to correct service: 'events'. ") {
+		t.Fatalf("signed for logs: %d %s", code, body)
+	}
+	code, body, _ = do(t, signedRequest(t, creds("test"), "events", "us-east-1", "POST", s.url+"/", h, []byte("{}")))
+	if code != 200 || string(body) != `{"Rules":[]}` {
+		t.Fatalf("signed for events: %d %s", code, body)
+	}
+}
