@@ -75,10 +75,10 @@ type Server struct {
 	aggregate *aggregate.Aggregator
 	// eventRules keeps EventBridge rules and runs them over the stream.
 	eventRules *eventrules.Rules
-	// findings is where detectors report signals (the event rules
-	// consumer among them); nil drops them until the findings store is
-	// wired here.
-	findings findings.Sink
+	// eventRulesSink is where the event rules consumer reports its
+	// signals; nil drops them. It is to be the findings store's Sink once
+	// that store is built in this server (newWatch passes it on).
+	eventRulesSink findings.Sink
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter

@@ -54,8 +54,8 @@ func (s *Server) newWatch() error {
 		return err
 	}
 	// Event rules publish to topics and report to the findings sink
-	// (s.findings; nil until the findings store is wired).
-	s.eventRules, err = eventrules.New(eventrules.Config{Store: s.store, Clock: s.clock, Logger: s.log, Publisher: s.topics, Sink: s.findings})
+	// (s.eventRulesSink; nil until the findings store is wired).
+	s.eventRules, err = eventrules.New(eventrules.Config{Store: s.store, Clock: s.clock, Logger: s.log, Publisher: s.topics, Sink: s.eventRulesSink})
 	return err
 }
 
