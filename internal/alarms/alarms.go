@@ -446,7 +446,11 @@ func (e *Engine) commitChanges(ctx context.Context, now time.Time, cs []change) 
 		return fmt.Errorf("alarms: commit transition: %w", err)
 	}
 	for i, c := range cs {
+		old := c.a.State
 		*c.a = next[i]
+		if e.cfg.OnTransition != nil {
+			e.cfg.OnTransition(ctx, next[i], old, transitionID(next[i].ARN(), next[i].Created, next[i].Transitions), c.events)
+		}
 	}
 	if queued > 0 {
 		e.signal(e.outWake)

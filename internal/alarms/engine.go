@@ -48,6 +48,12 @@ type Config struct {
 	// RetryBase is the first wait before a failed publish is retried
 	// (doubled per attempt up to 5 min; 2 s when 0).
 	RetryBase time.Duration
+	// OnTransition, when set, is called after each state change has
+	// committed, with the engine's lock held (it must not call the
+	// engine): the alarm as it now is, the state it left, the
+	// transition's id (the dedup id of its notifications) and the events
+	// behind the datapoints that decided it (nil for SetAlarmState).
+	OnTransition func(ctx context.Context, a Alarm, oldState, transitionID string, eventIDs []string)
 }
 
 // Engine is the metrics and alarms component.

@@ -556,3 +556,38 @@ func TestPassCommitsChangesTogether(t *testing.T) {
 		}
 	}
 }
+
+// The OnTransition hook sees each committed transition once, with its id
+// and the events behind it.
+func TestOnTransitionHook(t *testing.T) {
+	type call struct {
+		name, old, state, id string
+		events               []string
+	}
+	var calls []call
+	f := newFixture(t)
+	f.e.cfg.OnTransition = func(_ context.Context, a Alarm, old, id string, events []string) {
+		calls = append(calls, call{a.Name, old, a.State, id, events})
+	}
+	ctx := context.Background()
+	if err := f.e.PutAlarm(ctx, basicAlarm("logins")); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Minute)
+	f.put("Logins", f.clk.Now(), 3, "ev-1", "ev-2")
+	f.e.evaluatePending(ctx)
+	if len(calls) != 2 || calls[0].state != alarmrule.OK || calls[1].old != alarmrule.OK || calls[1].state != alarmrule.Alarm {
+		t.Fatalf("calls %+v", calls)
+	}
+	a := f.alarm("logins")
+	if calls[1].id != transitionID(a.ARN(), a.Created, a.Transitions) || calls[0].id == calls[1].id {
+		t.Errorf("transition ids %q %q", calls[0].id, calls[1].id)
+	}
+	if strings.Join(calls[1].events, ",") != "ev-1,ev-2" {
+		t.Errorf("events %v", calls[1].events)
+	}
+	// Setting the state it is in commits nothing and calls nothing.
+	if err := f.e.SetState(ctx, acct, region, "logins", alarmrule.Alarm, "again", ""); err != nil || len(calls) != 2 {
+		t.Errorf("%v, %d calls", err, len(calls))
+	}
+}

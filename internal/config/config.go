@@ -46,6 +46,45 @@ type Config struct {
 	CIS CIS `yaml:"cis"`
 	// Notifications configures SNS topic delivery.
 	Notifications Notifications `yaml:"notifications"`
+
+	// Detection configures the detectors over the stream; Findings the
+	// store they report to (docs/detections.md#findings).
+	Detection Detection `yaml:"detection"`
+	Findings  Findings  `yaml:"findings"`
+}
+
+// Detection configures the detectors.
+type Detection struct {
+	// SigmaDir is a directory of Sigma rule files (*.yml, *.yaml,
+	// recursively) loaded at start, replacing the rule set loaded before
+	// (by `opentrail sigma load` or an earlier start); "" keeps that set.
+	SigmaDir string `yaml:"sigma_dir"`
+}
+
+// Findings configures the findings store.
+type Findings struct {
+	// DedupWindow is how long after a finding was last seen a signal of
+	// the same rule, account, region and group still joins it (1h).
+	DedupWindow time.Duration `yaml:"dedup_window"`
+	// Notify is an SNS topic ARN told of every new finding; "" for none.
+	Notify string `yaml:"notify"`
+}
+
+var snsTopicRE = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+
+func (c *Config) validateDetection() error {
+	if d := c.Detection.SigmaDir; d != "" {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return &ValidationError{"detection.sigma_dir", d, "must be a directory of Sigma rule files"}
+		}
+	}
+	if w := c.Findings.DedupWindow; w < time.Minute || w > 30*24*time.Hour {
+		return &ValidationError{"findings.dedup_window", w.String(), "want a duration from 1m to 720h, such as 1h"}
+	}
+	if n := c.Findings.Notify; n != "" && !snsTopicRE.MatchString(n) {
+		return &ValidationError{"findings.notify", n, "want an SNS topic ARN such as arn:aws:sns:us-east-1:000000000000:findings"}
+	}
+	return nil
 }
 
 // CIS configures the CIS AWS Foundations Benchmark monitoring pack.
@@ -273,6 +312,7 @@ func Default() Config {
 		Storage:     Storage{CompactAfter: 10 * time.Minute, CompactMinEvents: 100_000, CompactMaxWait: time.Hour},
 		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20, DigestInterval: time.Hour, KeyRotation: 30 * 24 * time.Hour},
 		ObjectStore: ObjectStore{Type: "fs"},
+		Findings:    Findings{DedupWindow: time.Hour},
 	}
 }
 
@@ -498,6 +538,9 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(p.ARN, "arn:") {
 			return &ValidationError{f("arn"), p.ARN, "must be an ARN"}
 		}
+	}
+	if err := c.validateDetection(); err != nil {
+		return err
 	}
 	return c.CIS.validate()
 }

@@ -25,6 +25,13 @@ func TestGoodFiles(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
+	det, _ := config.Load("testdata/detection.good.yml")
+	if det.Detection.SigmaDir != "testdata" || det.Findings.DedupWindow != 30*time.Minute || det.Findings.Notify == "" {
+		t.Errorf("detection.good.yml: %+v %+v", det.Detection, det.Findings)
+	}
+	if d := config.Default().Findings.DedupWindow; d != time.Hour {
+		t.Errorf("default dedup window %v", d)
+	}
 	cisc, _ := config.Load("testdata/cis.good.yml")
 	if k := cisc.CIS; !k.Enabled || k.Benchmark != "v3.0" || len(k.Notify) != 2 || k.Trail != "management-events" ||
 		k.Suppress["unauthorized-api-calls"].IdentityTypes[0] != "AWSService" || k.Suppress["CloudWatch.8"].EventSources[0] != "s3.amazonaws.com" {
@@ -80,6 +87,8 @@ func TestBadFiles(t *testing.T) {
 		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
 		"cis-notify":         `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
 		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
+		"findings-notify":    `findings.notify "findings-topic": want an SNS topic ARN`,
+		"findings-window":    `findings.dedup_window "10s": want a duration from 1m to 720h`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
