@@ -49,6 +49,8 @@ var floors = map[string]int{
 	"aggregate": 2,
 	// eventrules: EventBridge rules and targets, run over the stream.
 	"eventrules": 2,
+	// sigmawatch: the Sigma detector over the stream, reporting findings.
+	"sigmawatch": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,

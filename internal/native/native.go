@@ -5,7 +5,9 @@
 // RFC 3339 times, up to 1000 events a page, no retention window),
 // GET /v1/trails (every trail of the account with its delivery status and
 // delivered-through watermark), GET /v1/keys and POST /v1/keys/rotate (the
-// digest signing keys).
+// digest signing keys), GET /v1/findings, GET /v1/findings/{id} and
+// POST /v1/findings/{id}/state (the findings every detector reports, and
+// their states), PUT and GET /v1/sigma/rules (the Sigma rule set).
 //
 // Its operations are registered on an awsapi.PathRouter (Register), so
 // they take the same decode → call → error mapping → self-audit path as
@@ -86,7 +88,12 @@ type Config struct {
 	Keys Keys
 	// Notifications, when set, serves GET /v1/notifications.
 	Notifications Notifications
-	Logger        *slog.Logger // nil means slog.Default()
+	// Findings, when set, serves GET /v1/findings, GET /v1/findings/{id}
+	// and POST /v1/findings/{id}/state.
+	Findings Findings
+	// Sigma, when set, serves PUT and GET /v1/sigma/rules.
+	Sigma  Sigma
+	Logger *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -102,6 +109,8 @@ type Native struct {
 	keys      Keys
 	// notifications serves GET /v1/notifications when set.
 	notifications Notifications
+	findings      Findings
+	sigma         Sigma
 	logger        *slog.Logger
 	service       string
 }
@@ -123,7 +132,7 @@ func New(cfg Config) (*Native, error) {
 	}
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
-		keys: cfg.Keys, notifications: cfg.Notifications, logger: cfg.Logger, service: Service}
+		keys: cfg.Keys, notifications: cfg.Notifications, findings: cfg.Findings, sigma: cfg.Sigma, logger: cfg.Logger, service: Service}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -145,6 +154,15 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 	if h.notifications != nil {
 		r.RegisterRaw("GET /v1/notifications", "ListNotifications", true, h.listNotifications)
 	}
+	if h.findings != nil {
+		r.RegisterRaw("GET /v1/findings", "ListFindings", true, h.listFindings)
+		r.RegisterRaw("GET /v1/findings/{id}", "GetFinding", true, h.getFinding)
+		r.RegisterRaw("POST /v1/findings/{id}/state", "SetFindingState", false, h.setFindingState)
+	}
+	if h.sigma != nil {
+		r.RegisterRaw("PUT /v1/sigma/rules", "PutSigmaRules", false, h.putSigmaRules)
+		r.RegisterRaw("GET /v1/sigma/rules", "GetSigmaRules", true, h.getSigmaRules)
+	}
 }
 
 // NotFound is the native router's answer to a request no operation
@@ -153,7 +171,7 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
 	return func(req *http.Request) *awsapi.Error {
 		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate and GET /v1/notifications (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
 	}
 }
 
