@@ -46,6 +46,8 @@ func commands(env *Env) []Command {
 		&demoCmd{env: env},
 		&trailsCmd{env: env},
 		&cisCmd{env: env},
+		&findingsCmd{env: env},
+		&sigmaCmd{env: env},
 		&keysCmd{env: env},
 		&validateLogsCmd{env: env},
 		&importCmd{env: env},

@@ -19,6 +19,9 @@ const (
 	DetectorInsight   = "insight"
 	DetectorEventRule = "eventrule"
 	DetectorSigma     = "sigma"
+	// DetectorAlarm is a CloudWatch alarm that is not one of the CIS
+	// pack's going to ALARM.
+	DetectorAlarm = "alarm"
 )
 
 // Severities, lowest first (Sigma's levels).

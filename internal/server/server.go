@@ -40,6 +40,7 @@ import (
 	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/objstore"
 	"github.com/opentrail/opentrail/internal/s3api"
+	"github.com/opentrail/opentrail/internal/sigmawatch"
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/sts"
@@ -74,12 +75,7 @@ type Server struct {
 	// summaries, appended through the ingester.
 	aggregate *aggregate.Aggregator
 	// eventRules keeps EventBridge rules and runs them over the stream.
-	eventRules *eventrules.Rules
-	// eventRulesSink is where the event rules consumer reports its
-	// signals; nil drops them. It is to be the findings store's Sink once
-	// that store is built in this server (newWatch passes it on).
-	eventRulesSink findings.Sink
-
+	eventRules     *eventrules.Rules
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
 	// monitoring (CloudWatch: RPC v2 CBOR, JSON 1.0 and query), logs
@@ -94,6 +90,10 @@ type Server struct {
 	native *awsapi.PathRouter // the native /v1 API
 	lake   *lake.Service      // Lake's queries and imports: started and closed with the server
 	alarms *alarms.Engine     // CloudWatch metrics and alarms: started and closed with the server
+	// findings is the findings store every detector reports to (watch.go);
+	// sigma the Sigma detector over the stream.
+	findings *findings.Store
+	sigma    *sigmawatch.Watch
 
 	pollers []*importer.Poller // one per configured source (sources.go)
 	// notifyTargets are the sources that take S3 event notifications
@@ -403,6 +403,16 @@ func (s *Server) Run(ctx context.Context) error {
 	s.logwatch.Start()
 	s.aggregate.Start()
 	s.eventRules.Start()
+	if err := s.sigma.Start(bg); err != nil {
+		stopBG()
+		wg.Wait()
+		return fmt.Errorf("start the sigma detector: %w", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.drainFindingsLoop(bg)
+	}()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -450,6 +460,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.eventRules.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.sigma.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.logwatch.Close(shutdownCtx); err != nil {

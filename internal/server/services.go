@@ -81,6 +81,8 @@ func (s *Server) newServices(tokenKey []byte) error {
 		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest,
 		Keys:                s.keys,
 		Notifications:       s.topics,
+		Findings:            s.findings,
+		Sigma:               s.sigma,
 		Logger:              logger,
 	})
 	if err != nil {

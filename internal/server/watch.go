@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/aggregate"
+	"github.com/opentrail/opentrail/internal/alarmrule"
 	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/cis"
@@ -17,7 +19,9 @@ import (
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
+	"github.com/opentrail/opentrail/internal/findings"
 	"github.com/opentrail/opentrail/internal/logwatch"
+	"github.com/opentrail/opentrail/internal/sigmawatch"
 )
 
 // newWatch builds the detection chain over the committed stream: the
@@ -26,7 +30,11 @@ import (
 // engine and whose subscription filters publish to topics. The CIS pack's
 // suppressions (configuration) are applied by the consumer per filter.
 func (s *Server) newWatch() error {
-	eng, err := alarms.New(alarms.Config{DB: s.store.DB(), Clock: s.clock, Publisher: s.topics, Logger: s.log})
+	if err := s.newFindings(); err != nil {
+		return err
+	}
+	eng, err := alarms.New(alarms.Config{DB: s.store.DB(), Clock: s.clock, Publisher: s.topics, Logger: s.log,
+		OnTransition: s.alarmSignal})
 	if err != nil {
 		return err
 	}
@@ -53,10 +61,71 @@ func (s *Server) newWatch() error {
 	if err != nil {
 		return err
 	}
-	// Event rules publish to topics and report to the findings sink
-	// (s.eventRulesSink; nil until the findings store is wired).
-	s.eventRules, err = eventrules.New(eventrules.Config{Store: s.store, Clock: s.clock, Logger: s.log, Publisher: s.topics, Sink: s.eventRulesSink})
+	// Event rules publish to topics and report to the findings store.
+	s.eventRules, err = eventrules.New(eventrules.Config{Store: s.store, Clock: s.clock, Logger: s.log, Publisher: s.topics, Sink: s.findingsSink()})
+	if err != nil {
+		return err
+	}
+	s.sigma, err = sigmawatch.New(sigmawatch.Config{Stream: s.store, Sink: s.findingsSink(), Clock: s.clock,
+		Logger: s.log, Dir: s.cfg.Detection.SigmaDir})
 	return err
+}
+
+// newFindings opens the findings store every detector reports to, which
+// tells findings.notify of new findings through the topics component.
+func (s *Server) newFindings() error {
+	base := s.cfg.Notifications.PublicURL
+	if base == "" {
+		base = "http://" + s.cfg.Addr
+	}
+	var err error
+	s.findings, err = findings.Open(findings.Config{DB: s.store.DB(), Clock: s.clock, DedupWindow: s.cfg.Findings.DedupWindow,
+		Notify: s.cfg.Findings.Notify, Publisher: s.topics, BaseURL: strings.TrimSuffix(base, "/"), Logger: s.log})
+	return err
+}
+
+// findingsSink is what every detector reports its signals to: the Sigma
+// detector, alarm transitions (alarmSignal), and the event-rule and
+// Insights detectors (to be given this Sink where they are built).
+func (s *Server) findingsSink() findings.Sink { return s.findings }
+
+// alarmSignal reports an alarm going to ALARM as a signal: detector cis
+// for the CIS pack's alarms, alarm for the others, keyed by the
+// transition so that a replayed transition counts once. It runs after
+// the transition commits; a failure to record is logged (the alarm's own
+// notification is unaffected).
+func (s *Server) alarmSignal(ctx context.Context, a alarms.Alarm, old, transitionID string, eventIDs []string) {
+	if a.State != alarmrule.Alarm {
+		return
+	}
+	det, sev := findings.DetectorAlarm, findings.SeverityMedium
+	if cis.Managed(cis.Alarm{Name: a.Name, Description: a.Description}) {
+		det, sev = findings.DetectorCIS, findings.SeverityHigh
+	}
+	title := a.Name
+	if a.Description != "" {
+		title += ": " + a.Description
+	}
+	sig := findings.Signal{Detector: det, RuleID: a.ARN(), Title: title, Severity: sev, Description: a.StateReason,
+		Account: a.Account, Region: a.Region, EventIDs: eventIDs, EventTime: a.StateUpdated, Key: transitionID}
+	if err := s.findingsSink().Record(ctx, []findings.Signal{sig}); err != nil {
+		s.log.Error("findings: record an alarm transition", slog.String("alarm", a.ARN()), slog.Any("err", err))
+	}
+}
+
+// drainFindingsLoop publishes findings' notifications that failed, every
+// minute, until ctx ends.
+func (s *Server) drainFindingsLoop(ctx context.Context) {
+	t := clock.Or(s.clock).NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		s.findings.Drain(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // alarmSink hands the consumer's datapoints to the metrics engine, which
