@@ -83,15 +83,14 @@ func (c *findingsCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	region := url.Values{"region": {cl.Region}}.Encode()
 	if sub != "list" {
 		id := url.PathEscape(pos[0])
 		var out []byte
 		if sub == "show" {
-			out, err = cl.Do(ctx, "opentrail", http.MethodGet, "/v1/findings/"+id+"?"+region, nil, nil)
+			out, err = cl.Do(ctx, "opentrail", http.MethodGet, "/v1/findings/"+id, nil, nil)
 		} else {
 			body, _ := json.Marshal(map[string]string{"State": states[sub], "Reason": reason})
-			out, err = cl.Do(ctx, "opentrail", http.MethodPost, "/v1/findings/"+id+"/state?"+region,
+			out, err = cl.Do(ctx, "opentrail", http.MethodPost, "/v1/findings/"+id+"/state",
 				http.Header{"Content-Type": {"application/json"}}, body)
 		}
 		if err != nil {
@@ -111,7 +110,7 @@ func (c *findingsCmd) Run(ctx context.Context, args []string) error {
 		return printFinding(c.env.Stdout, &resp.Finding)
 	}
 
-	q := url.Values{"region": {cl.Region}}
+	q := url.Values{}
 	switch {
 	case all && state != "":
 		return fmt.Errorf("give --state or --all, not both")
