@@ -111,6 +111,8 @@ type Watch struct {
 	loaded   bool
 	cur      int64 // every event through cur is reported
 	observed int64 // the correlators have seen every event through observed
+	advanced time.Time
+	pending  []findings.Signal // correlation signals not yet recorded
 
 	wake chan struct{}
 	stop context.CancelFunc
@@ -456,12 +458,12 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		w.cur, w.loaded = cur, true
 	}
 	last := w.st.CommittedSeq()
-	if w.cur >= last {
-		return 0, nil
-	}
 	w.mu.Lock()
 	gens := w.gens
 	w.mu.Unlock()
+	if w.cur >= last {
+		return 0, w.advance(ctx, gens)
+	}
 	if len(gens) == 0 {
 		// No rules: nothing to match; skip the stream.
 		if err := w.st.SetCursor(ctx, cursorName, last); err != nil {
@@ -492,22 +494,51 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		}
 		if ev.Seq > w.observed {
 			// A correlator sees each event once per process, even when a
-			// failed step reads it again.
-			sigs = g.corr.observe(ev, matched, sigs)
+			// failed step reads it again; its signals are kept until
+			// they are recorded.
+			w.pending = g.corr.observe(ev, matched, w.pending)
 			w.observed = ev.Seq
 		}
 	}
+	sigs = append(sigs, w.pending...)
 	if len(sigs) > 0 {
 		if err := w.cfg.Sink.Record(ctx, sigs); err != nil {
 			return 0, fmt.Errorf("record sigma signals: %w", err)
 		}
 	}
+	w.pending = nil
 	seq := evs[len(evs)-1].Seq
 	if err := w.st.SetCursor(ctx, cursorName, seq); err != nil {
 		return 0, err
 	}
 	w.cur = seq
 	return len(evs), nil
+}
+
+// advanceEvery is how often an idle consumer closes the correlation
+// windows that have ended by the clock.
+const advanceEvery = 10 * time.Second
+
+// advance closes, now and then while the stream is idle, the correlation
+// windows that ended before now and reports their hits (a condition such
+// as "fewer than 3 in 10 minutes" is decided only when its window ends).
+func (w *Watch) advance(ctx context.Context, gens []*generation) error {
+	now := w.clk.Now()
+	if now.Sub(w.advanced) < advanceEvery {
+		return nil
+	}
+	w.advanced = now
+	for _, g := range gens {
+		w.pending = g.corr.advance(now, w.pending)
+	}
+	if len(w.pending) == 0 {
+		return nil
+	}
+	if err := w.cfg.Sink.Record(ctx, w.pending); err != nil {
+		return fmt.Errorf("record sigma signals: %w", err)
+	}
+	w.pending = nil
+	return nil
 }
 
 // pick returns the generation that applies to the event at seq: the
