@@ -102,6 +102,22 @@ func TestSigmaFindingsFromAStratusDetonation(t *testing.T) {
 		t.Errorf("show an unknown finding: exit %d %s %s", code, out, errs)
 	}
 
+	// An alarm going to ALARM is a finding of detector alarm (the CIS
+	// pack's alarms are detector cis), once per transition.
+	s.mustCLI(t, "us-east-1", "cloudwatch", "put-metric-alarm", "--alarm-name", "bucket-deletes",
+		"--alarm-description", "buckets deleted", "--metric-name", "BucketDeletes", "--namespace", "MyTeam",
+		"--statistic", "Sum", "--period", "300", "--evaluation-periods", "1", "--threshold", "1",
+		"--comparison-operator", "GreaterThanOrEqualToThreshold")
+	s.mustCLI(t, "us-east-1", "cloudwatch", "set-alarm-state", "--alarm-name", "bucket-deletes",
+		"--state-value", "ALARM", "--state-reason", "paging test")
+	out, errs, code = runCLI(t, "findings", "--detector", "alarm", "--json")
+	var alarm map[string]any
+	if code != 0 || json.Unmarshal([]byte(strings.TrimSpace(out)), &alarm) != nil ||
+		alarm["RuleID"] != "arn:aws:cloudwatch:us-east-1:000000000000:alarm:bucket-deletes" ||
+		alarm["Title"] != "bucket-deletes: buckets deleted" || alarm["Description"] != "paging test" || alarm["Count"] != 1.0 {
+		t.Fatalf("alarm finding: exit %d %q %s", code, out, errs)
+	}
+
 	// A restart keeps the rules and the findings and raises nothing twice.
 	// (The server's own records of these CLI calls, made by the local
 	// mode's root key, raise "AWS Root Credentials" in account
