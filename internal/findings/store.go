@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,6 +194,11 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 	if len(sigs) == 0 {
 		return nil
 	}
+	for i := range sigs {
+		if sigs[i].Detector == "" || sigs[i].RuleID == "" {
+			return fmt.Errorf("record findings: a signal needs a Detector and a RuleID (got %q, %q)", sigs[i].Detector, sigs[i].RuleID)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -201,42 +207,50 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 	}
 	defer tx.Rollback()
 	now := s.clk.Now().UTC()
-	open := map[tuple][]*Finding{} // candidates read or made in this call
-	loaded := map[tuple]bool{}
-	dirty := map[*Finding]bool{}
-	created := map[*Finding]bool{}
-	seenNow := map[[3]string]bool{}
-	var order []*Finding
+
+	// The signals not recorded before, each once.
+	seen, err := seenKeys(ctx, tx, sigs)
+	if err != nil {
+		return err
+	}
+	var (
+		fresh   []*Signal
+		newKeys [][3]string
+	)
 	for i := range sigs {
 		sg := &sigs[i]
-		if sg.Detector == "" || sg.RuleID == "" {
-			return fmt.Errorf("record findings: a signal needs a Detector and a RuleID (got %q, %q)", sg.Detector, sg.RuleID)
-		}
 		if sg.Key != "" {
 			k := [3]string{sg.Detector, sg.RuleID, sg.Key}
-			if seenNow[k] {
+			if seen[k] {
 				continue
 			}
-			seenNow[k] = true
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO fd_seen VALUES (?, ?, ?)`, sg.Detector, sg.RuleID, sg.Key)
-			if err != nil {
-				return fmt.Errorf("record findings: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("record findings: %w", err)
-			} else if n == 0 {
-				continue // recorded before
-			}
+			seen[k] = true
+			newKeys = append(newKeys, k)
 		}
+		fresh = append(fresh, sg)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := insertRows(ctx, tx, "fd_seen", 3, len(newKeys), func(i int) []any {
+		return []any{newKeys[i][0], newKeys[i][1], newKeys[i][2]}
+	}); err != nil {
+		return fmt.Errorf("record findings: %w", err)
+	}
+
+	tuples := map[tuple]bool{}
+	for _, sg := range fresh {
+		tuples[tuple{sg.Detector, sg.RuleID, sg.Account, sg.Region, sg.GroupKey}] = true
+	}
+	open, err := s.openFindings(ctx, tx, tuples)
+	if err != nil {
+		return err
+	}
+	dirty := map[*Finding]bool{}
+	created := map[*Finding]bool{}
+	var order []*Finding
+	for _, sg := range fresh {
 		tp := tuple{sg.Detector, sg.RuleID, sg.Account, sg.Region, sg.GroupKey}
-		if !loaded[tp] {
-			loaded[tp] = true
-			fs, err := s.openFindings(ctx, tx, tp)
-			if err != nil {
-				return err
-			}
-			open[tp] = fs
-		}
 		et := sg.EventTime.UTC()
 		if et.IsZero() {
 			et = now
@@ -253,24 +267,86 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 		}
 		f.absorb(sg, et, now)
 	}
-	for _, f := range order {
-		if err := s.save(ctx, tx, f, created[f]); err != nil {
-			return err
-		}
-		if created[f] && s.cfg.Notify != "" {
-			subj, msg := s.notification(f)
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO fd_outbox VALUES (?, ?, ?, ?, 0)`, f.ID, s.cfg.Notify, subj, msg); err != nil {
-				return fmt.Errorf("record findings: queue notification: %w", err)
+	if err := s.saveAll(ctx, tx, order, created); err != nil {
+		return err
+	}
+	queued := 0
+	if s.cfg.Notify != "" {
+		var rows [][]any
+		for _, f := range order {
+			if created[f] {
+				subj, msg := s.notification(f)
+				rows = append(rows, []any{f.ID, s.cfg.Notify, subj, msg, 0})
 			}
 		}
+		if err := insertRows(ctx, tx, "fd_outbox", 5, len(rows), func(i int) []any { return rows[i] }); err != nil {
+			return fmt.Errorf("record findings: queue notifications: %w", err)
+		}
+		queued = len(rows)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record findings: commit: %w", err)
 	}
-	if s.cfg.Notify != "" && len(created) > 0 {
+	if queued > 0 {
 		s.drainLocked(ctx)
 	}
 	return nil
+}
+
+// maxParams bounds the parameters of one statement.
+const maxParams = 2000
+
+// insertRows inserts n rows of width columns into table, as few
+// multi-row statements as the parameter bound allows.
+func insertRows(ctx context.Context, tx execer, table string, width, n int, row func(i int) []any) error {
+	per := max(1, maxParams/width)
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	for start := 0; start < n; start += per {
+		end := min(n, start+per)
+		args := make([]any, 0, (end-start)*width)
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		q := "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(one+", ", end-start), ", ")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// seenKeys returns which of the signals' keys were recorded before.
+func seenKeys(ctx context.Context, tx querier, sigs []Signal) (map[[3]string]bool, error) {
+	seen := map[[3]string]bool{}
+	keys := make([]any, 0, len(sigs))
+	dup := map[string]bool{}
+	for i := range sigs {
+		if k := sigs[i].Key; k != "" && !dup[k] {
+			dup[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for start := 0; start < len(keys); start += maxParams {
+		chunk := keys[start:min(len(keys), start+maxParams)]
+		rows, err := tx.QueryContext(ctx, `SELECT detector, rule_id, key FROM fd_seen WHERE key IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("record findings: read seen keys: %w", err)
+		}
+		for rows.Next() {
+			var k [3]string
+			if err := rows.Scan(&k[0], &k[1], &k[2]); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record findings: read seen keys: %w", err)
+			}
+			seen[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record findings: read seen keys: %w", err)
+		}
+	}
+	return seen, nil
 }
 
 // joinable returns the finding among fs (of one tuple) that a signal at
@@ -351,14 +427,32 @@ type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-func (s *Store) openFindings(ctx context.Context, tx querier, tp tuple) ([]*Finding, error) {
-	fs, err := scanFindings(tx.QueryContext(ctx, `SELECT `+findingCols+` FROM fd_findings
-		WHERE detector = ? AND rule_id = ? AND account = ? AND region = ? AND group_key = ? AND state <> ?`,
-		tp.detector, tp.rule, tp.account, tp.region, tp.group, StateResolved))
-	if err != nil {
-		return nil, fmt.Errorf("record findings: read open findings: %w", err)
+// openFindings returns the findings not resolved of the tuples, by tuple.
+func (s *Store) openFindings(ctx context.Context, tx querier, tuples map[tuple]bool) (map[tuple][]*Finding, error) {
+	rules := map[string]bool{}
+	var args []any
+	for tp := range tuples {
+		if !rules[tp.rule] {
+			rules[tp.rule] = true
+			args = append(args, tp.rule)
+		}
 	}
-	return fs, nil
+	out := map[tuple][]*Finding{}
+	for start := 0; start < len(args); start += maxParams {
+		chunk := args[start:min(len(args), start+maxParams)]
+		fs, err := scanFindings(tx.QueryContext(ctx, `SELECT `+findingCols+` FROM fd_findings WHERE state <> ? AND rule_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, append([]any{StateResolved}, chunk...)...))
+		if err != nil {
+			return nil, fmt.Errorf("record findings: read open findings: %w", err)
+		}
+		for _, f := range fs {
+			tp := tuple{f.Detector, f.RuleID, f.Account, f.Region, f.GroupKey}
+			if tuples[tp] {
+				out[tp] = append(out[tp], f)
+			}
+		}
+	}
+	return out, nil
 }
 
 func scanFindings(rows *sql.Rows, err error) ([]*Finding, error) {
@@ -405,21 +499,42 @@ type execer interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
-func (s *Store) save(ctx context.Context, tx execer, f *Finding, insert bool) error {
-	args := []any{f.Detector, f.RuleID, f.Account, f.Region, f.GroupKey, f.Title, f.Author, f.Severity, f.Description,
+// saveAll writes the findings changed in a Record: the existing ones are
+// deleted and every one inserted, in a few statements.
+func (s *Store) saveAll(ctx context.Context, tx execer, fs []*Finding, created map[*Finding]bool) error {
+	var old []any
+	for _, f := range fs {
+		if !created[f] {
+			old = append(old, f.ID)
+		}
+	}
+	for start := 0; start < len(old); start += maxParams {
+		chunk := old[start:min(len(old), start+maxParams)]
+		if _, err := tx.ExecContext(ctx, `DELETE FROM fd_findings WHERE id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, chunk...); err != nil {
+			return fmt.Errorf("record findings: %w", err)
+		}
+	}
+	if err := insertRows(ctx, tx, "fd_findings", 26, len(fs), func(i int) []any { return append([]any{fs[i].ID}, fs[i].values()...) }); err != nil {
+		return fmt.Errorf("record findings: %w", err)
+	}
+	return nil
+}
+
+// values are a finding's columns after id, in table order.
+func (f *Finding) values() []any {
+	return []any{f.Detector, f.RuleID, f.Account, f.Region, f.GroupKey, f.Title, f.Author, f.Severity, f.Description,
 		jsonList(f.References), f.State, f.StateReason, f.StateBy, f.StateAt.UnixMilli(), f.FirstSeen.UnixMilli(),
 		f.LastSeen.UnixMilli(), f.Count, jsonList(f.EventIDs), f.EventTotal, jsonList(f.Principals), jsonList(f.SourceIPs),
 		jsonList(f.Accounts), jsonList(f.Regions), f.Created.UnixMilli(), f.Updated.UnixMilli()}
-	var err error
-	if insert {
-		_, err = tx.ExecContext(ctx, `INSERT INTO fd_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			append([]any{f.ID}, args...)...)
-	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE fd_findings SET detector = ?, rule_id = ?, account = ?, region = ?, group_key = ?,
-			title = ?, author = ?, severity = ?, description = ?, refs = ?, state = ?, state_reason = ?, state_by = ?,
-			state_at = ?, first_seen = ?, last_seen = ?, count = ?, event_ids = ?, event_total = ?, principals = ?,
-			source_ips = ?, accounts = ?, regions = ?, created = ?, updated = ? WHERE id = ?`, append(args, f.ID)...)
-	}
+}
+
+// update writes one finding's columns.
+func (s *Store) update(ctx context.Context, tx execer, f *Finding) error {
+	_, err := tx.ExecContext(ctx, `UPDATE fd_findings SET detector = ?, rule_id = ?, account = ?, region = ?, group_key = ?,
+		title = ?, author = ?, severity = ?, description = ?, refs = ?, state = ?, state_reason = ?, state_by = ?,
+		state_at = ?, first_seen = ?, last_seen = ?, count = ?, event_ids = ?, event_total = ?, principals = ?,
+		source_ips = ?, accounts = ?, regions = ?, created = ?, updated = ? WHERE id = ?`, append(f.values(), f.ID)...)
 	if err != nil {
 		return fmt.Errorf("save finding %s: %w", f.ID, err)
 	}
@@ -437,6 +552,9 @@ type Filter struct {
 	Limit     int       // 1–1000; 50 when 0
 	Next      string    // the Next of the previous page
 }
+
+// findingIDRE is the form of a finding id.
+var findingIDRE = regexp.MustCompile(`^fd-[0-9a-f]{1,64}$`)
 
 // ErrBadToken is returned for a Next that List did not issue.
 var ErrBadToken = errors.New("findings: the next-page token is not one this server issued for these filters")
@@ -489,7 +607,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Finding, string, error) 
 	if f.Next != "" {
 		ms, id, ok := strings.Cut(f.Next, "/")
 		t, err := strconv.ParseInt(ms, 10, 64)
-		if !ok || err != nil || !strings.HasPrefix(id, "fd-") {
+		if !ok || err != nil || !findingIDRE.MatchString(id) {
 			return nil, "", ErrBadToken
 		}
 		where = append(where, "(last_seen < ? OR (last_seen = ? AND id < ?))")
@@ -518,6 +636,9 @@ var ErrNotFound = errors.New("finding not found")
 
 // Get returns one finding.
 func (s *Store) Get(ctx context.Context, id string) (*Finding, error) {
+	if !findingIDRE.MatchString(id) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
 	fs, err := scanFindings(s.db.QueryContext(ctx, `SELECT `+findingCols+` FROM fd_findings WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get finding: %w", err)
@@ -551,7 +672,7 @@ func (s *Store) SetState(ctx context.Context, id, state, reason, who string) (*F
 	}
 	now := s.clk.Now().UTC()
 	f.State, f.StateReason, f.StateBy, f.StateAt, f.Updated = state, reason, who, now, now
-	if err := s.save(ctx, s.db, f, false); err != nil {
+	if err := s.update(ctx, s.db, f); err != nil {
 		return nil, err
 	}
 	return f, nil

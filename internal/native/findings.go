@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
@@ -101,6 +102,9 @@ func (n *Native) listFindings(ctx context.Context, req *awsapi.RawRequest) (*aws
 			return nil, badParam("Parameter %s may be given only once.", awsapi.Clip(k, 64))
 		}
 		v := vs[0]
+		if !utf8.ValidString(v) {
+			return nil, badParam("Parameter %s is not valid UTF-8.", awsapi.Clip(k, 64))
+		}
 		switch k {
 		case "state":
 			for _, s := range strings.Split(v, ",") {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -132,4 +133,39 @@ func TestSigmaRulesNeedTheManagementAccount(t *testing.T) {
 	if code, _ := call("GET", ""); code != 200 {
 		t.Errorf("GET: %d", code)
 	}
+}
+
+// FuzzListFindingsQuery: whatever the query string, GET /v1/findings
+// answers 200 or a 4xx, never a server error.
+func FuzzListFindingsQuery(f *testing.F) {
+	for _, s := range []string{"state=new", "rule=%d0", "detector=sigma,cis&severity=high", "next=1/fd-%ff", "since=2026-01-01T00:00:00Z&limit=5"} {
+		f.Add(s)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	fd, err := findings.Open(findings.Config{DB: db, Logger: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+	nat, err := New(Config{Store: servicetest.NewStore(), TokenKey: servicetest.TokenKey, Findings: fd, Logger: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := awsapi.NewPathRouter(Service, nil, quiet, NotFound("/v1/s3-notifications"))
+	nat.Register(r)
+	f.Fuzz(func(t *testing.T, query string) {
+		req, err := http.NewRequest("GET", "/v1/findings?"+query, nil)
+		if err != nil {
+			return
+		}
+		req = req.WithContext(servicetest.CallerContext(req.Context(), servicetest.AcctA, servicetest.RegionA))
+		w := httptest.NewRecorder()
+		r.Handle(w, req, nil)
+		if w.Code >= 500 {
+			t.Fatalf("%q: %d %s", query, w.Code, w.Body.String())
+		}
+	})
 }

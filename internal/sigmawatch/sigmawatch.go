@@ -260,6 +260,11 @@ func (w *Watch) Load(ctx context.Context, files []File) (*Report, error) {
 		seen[f.File] = true
 	}
 	files = slices.Clone(files)
+	for i := range files {
+		// The database keeps text as UTF-8.
+		files[i].File = strings.ToValidUTF8(files[i].File, "\uFFFD")
+		files[i].Text = strings.ToValidUTF8(files[i].Text, "\uFFFD")
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].File < files[j].File })
 	w.mu.Lock()
 	defer w.mu.Unlock()
