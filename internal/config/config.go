@@ -59,6 +59,9 @@ type Detection struct {
 	// recursively) loaded at start, replacing the rule set loaded before
 	// (by `opentrail sigma load` or an earlier start); "" keeps that set.
 	SigmaDir string `yaml:"sigma_dir"`
+	// BuiltinRules runs opentrail's own rule pack (internal/rulepack)
+	// beside the loaded rules (default true).
+	BuiltinRules bool `yaml:"builtin_rules"`
 }
 
 // Findings configures the findings store.
@@ -313,6 +316,7 @@ func Default() Config {
 		Delivery:    Delivery{Interval: 5 * time.Minute, MaxFileBytes: 16 << 20, DigestInterval: time.Hour, KeyRotation: 30 * 24 * time.Hour},
 		ObjectStore: ObjectStore{Type: "fs"},
 		Findings:    Findings{DedupWindow: time.Hour},
+		Detection:   Detection{BuiltinRules: true},
 	}
 }
 

@@ -26,11 +26,11 @@ func TestGoodFiles(t *testing.T) {
 		}
 	}
 	det, _ := config.Load("testdata/detection.good.yml")
-	if det.Detection.SigmaDir != "testdata" || det.Findings.DedupWindow != 30*time.Minute || det.Findings.Notify == "" {
+	if det.Detection.SigmaDir != "testdata" || det.Detection.BuiltinRules || det.Findings.DedupWindow != 30*time.Minute || det.Findings.Notify == "" {
 		t.Errorf("detection.good.yml: %+v %+v", det.Detection, det.Findings)
 	}
-	if d := config.Default().Findings.DedupWindow; d != time.Hour {
-		t.Errorf("default dedup window %v", d)
+	if d := config.Default(); d.Findings.DedupWindow != time.Hour || !d.Detection.BuiltinRules {
+		t.Errorf("defaults %+v %+v", d.Findings, d.Detection)
 	}
 	cisc, _ := config.Load("testdata/cis.good.yml")
 	if k := cisc.CIS; !k.Enabled || k.Benchmark != "v3.0" || len(k.Notify) != 2 || k.Trail != "management-events" ||

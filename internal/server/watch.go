@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
 	"github.com/opentrail/opentrail/internal/logwatch"
+	"github.com/opentrail/opentrail/internal/rulepack"
 	"github.com/opentrail/opentrail/internal/sigmawatch"
 )
 
@@ -66,9 +68,34 @@ func (s *Server) newWatch() error {
 	if err != nil {
 		return err
 	}
+	var builtin []sigmawatch.File
+	if s.cfg.Detection.BuiltinRules {
+		if builtin, err = builtinRules(); err != nil {
+			return err
+		}
+	}
 	s.sigma, err = sigmawatch.New(sigmawatch.Config{Stream: s.store, Sink: s.findingsSink(), Clock: s.clock,
-		Logger: s.log, Dir: s.cfg.Detection.SigmaDir})
+		Logger: s.log, Dir: s.cfg.Detection.SigmaDir, Builtin: builtin})
 	return err
+}
+
+// builtinRules are opentrail's own Sigma rules (internal/rulepack), named
+// builtin/<file>.
+func builtinRules() ([]sigmawatch.File, error) {
+	pack := rulepack.Sigma()
+	names, err := fs.Glob(pack, "*.yml")
+	if err != nil {
+		return nil, err
+	}
+	var files []sigmawatch.File
+	for _, n := range names {
+		b, err := fs.ReadFile(pack, n)
+		if err != nil {
+			return nil, fmt.Errorf("built-in rules: %w", err)
+		}
+		files = append(files, sigmawatch.File{File: "builtin/" + n, Text: string(b)})
+	}
+	return files, nil
 }
 
 // newFindings opens the findings store every detector reports to, which

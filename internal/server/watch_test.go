@@ -34,7 +34,7 @@ func TestAlarmTransitionsBecomeFindings(t *testing.T) {
 	at := time.Date(2026, 12, 5, 5, 0, 0, 0, time.UTC)
 	pack := alarms.Alarm{Account: "111111111111", Region: "us-east-1", Name: cis.NamePrefix + "root-account-usage",
 		Description: cis.Marker + " (CIS AWS Foundations Benchmark v3.0.0 4.3): root account usage",
-		State: alarmrule.Alarm, StateReason: "Threshold Crossed", StateUpdated: at}
+		State:       alarmrule.Alarm, StateReason: "Threshold Crossed", StateUpdated: at}
 	mine := alarms.Alarm{Account: "111111111111", Region: "us-east-1", Name: "CIS-lookalike", Description: "mine",
 		State: alarmrule.Alarm, StateUpdated: at}
 	s.alarmSignal(ctx, pack, alarmrule.OK, "t-1", []string{"ev-1", "ev-2"})

@@ -53,6 +53,10 @@ type Config struct {
 	// Dir, when set, is a directory of Sigma rule files (*.yml, *.yaml,
 	// searched recursively) loaded at Start, replacing the stored set.
 	Dir string
+	// Builtin are rule files always part of the set, beside the loaded
+	// ones (opentrail's own pack; named builtin/…). They are not stored:
+	// each start uses the binary's.
+	Builtin []File
 	// Poll is how often the consumer looks for new events (default
 	// 200ms).
 	Poll time.Duration
@@ -147,6 +151,12 @@ func New(cfg Config) (*Watch, error) {
 	if err := w.loadStored(ctx); err != nil {
 		return nil, err
 	}
+	if len(w.gens) == 0 && len(cfg.Builtin) > 0 {
+		// The built-in pack alone, from the events after this start.
+		if _, err := w.Load(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
 }
 
@@ -173,7 +183,7 @@ func (w *Watch) loadStored(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		g := build(files)
+		g := w.build(files)
 		g.files = files
 		g.gen, g.fromSeq = s.gen, s.from
 		g.report.Generation, g.report.FromSeq, g.report.LoadedAt = s.gen, s.from, time.UnixMilli(s.at).UTC()
@@ -202,9 +212,11 @@ func (w *Watch) files(ctx context.Context, gen int64) ([]File, error) {
 	return out, rows.Err()
 }
 
-// build parses files into a generation: every rule that loads, and every
-// file or rule that does not, by name and reason.
-func build(files []File) *generation {
+// build parses the built-in files and files into a generation: every
+// rule that loads, and every file or rule that does not, by name and
+// reason.
+func (w *Watch) build(files []File) *generation {
+	files = append(slices.Clone(w.cfg.Builtin), files...)
 	var (
 		rules []*sigma.Rule
 		errs  []sigma.LoadError
@@ -277,7 +289,7 @@ func (w *Watch) Load(ctx context.Context, files []File) (*Report, error) {
 		}
 		gen = w.gens[n-1].gen + 1
 	}
-	g := build(files)
+	g := w.build(files)
 	g.files = files
 	now := w.clk.Now().UTC().Truncate(time.Millisecond)
 	from := w.st.CommittedSeq()
@@ -488,6 +500,9 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 	for i := range evs {
 		ev := &evs[i]
 		g := pick(gens, ev.Seq)
+		if g == nil {
+			continue
+		}
 		matched = g.rs.Match(ev.Rec.Raw, matched[:0])
 		if len(matched) > 0 {
 			facts := factsOf(ev)
@@ -547,13 +562,13 @@ func (w *Watch) advance(ctx context.Context, gens []*generation) error {
 }
 
 // pick returns the generation that applies to the event at seq: the
-// newest loaded before it was committed (the oldest kept, for events
-// older than every kept load).
+// newest loaded before it was committed; nil for an event committed
+// before every kept load.
 func pick(gens []*generation, seq int64) *generation {
 	for i := len(gens) - 1; i >= 0; i-- {
 		if seq > gens[i].fromSeq {
 			return gens[i]
 		}
 	}
-	return gens[0]
+	return nil
 }

@@ -25,12 +25,13 @@ const (
 )
 
 type env struct {
-	t   *testing.T
-	dir string
-	clk *clock.Fake
-	st  *store.Store
-	fd  *findings.Store
-	w   *sigmawatch.Watch
+	builtin []sigmawatch.File
+	t       *testing.T
+	dir     string
+	clk     *clock.Fake
+	st      *store.Store
+	fd      *findings.Store
+	w       *sigmawatch.Watch
 }
 
 func newEnv(t *testing.T) *env {
@@ -50,7 +51,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	w, err := sigmawatch.New(sigmawatch.Config{Stream: st, Sink: fd, Clock: e.clk, Logger: quiet})
+	w, err := sigmawatch.New(sigmawatch.Config{Stream: st, Sink: fd, Clock: e.clk, Logger: quiet, Builtin: e.builtin})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -281,4 +282,44 @@ func TestCorrelationFindings(t *testing.T) {
 	e.restart()
 	e.sync()
 	check()
+}
+
+// The built-in pack runs without any load, from the events after the
+// first start, and stays beside every set loaded later.
+func TestBuiltinRulesRunBesideLoadedOnes(t *testing.T) {
+	ctx := context.Background()
+	const stopID, deleteID = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	e := &env{t: t, dir: t.TempDir(), clk: clock.NewFake(time.Date(2026, 12, 5, 5, 0, 0, 0, time.UTC))}
+	// Events stored before the detector ever ran are not matched.
+	e.open()
+	t.Cleanup(e.close)
+	e.close()
+	st, err := store.Open(ctx, e.dir, store.Options{Now: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st = st
+	e.append(rec("old", "StopLogging"))
+	e.close()
+	e.builtin = []sigmawatch.File{rule(stopID, "StopLogging")}
+	e.builtin[0].File = "builtin/" + e.builtin[0].File
+	e.open()
+	e.append(rec("b1", "StopLogging"))
+	e.sync()
+	if rep := e.w.Current(); len(rep.Loaded) != 1 || rep.Loaded[0].File != "builtin/StopLogging.yml" {
+		t.Fatalf("report %+v", rep)
+	}
+	rep, err := e.w.Load(ctx, []sigmawatch.File{rule(deleteID, "DeleteTrail")})
+	if err != nil || len(rep.Loaded) != 2 {
+		t.Fatalf("load: %+v %v", rep, err)
+	}
+	e.append(rec("b2", "StopLogging"), rec("b3", "DeleteTrail"))
+	e.sync()
+	got := map[string][]string{}
+	for _, f := range e.findings() {
+		got[f.RuleID] = append(got[f.RuleID], f.EventIDs...)
+	}
+	if strings.Join(got[stopID], ",") != "b1,b2" || strings.Join(got[deleteID], ",") != "b3" {
+		t.Errorf("findings by rule: %v", got)
+	}
 }
