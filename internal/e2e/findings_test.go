@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,19 @@ func TestSigmaFindingsFromAStratusDetonation(t *testing.T) {
 	s := startServer(t, "")
 	t.Setenv("OPENTRAIL_ENDPOINT", s.url)
 
-	out, errs, code := runCLI(t, "sigma", "load", "../../../shared/testdata/sigma/rules")
+	// A rule that does not load is named with its reason, and the exit
+	// code says so; the rules that load are loaded.
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "broken.yml"), []byte("title: [unclosed\n"), 0o600)
+	os.WriteFile(filepath.Join(bad, "windash.yml"), []byte("title: Odd modifier\nid: 44444444-4444-4444-8444-444444444444\n"+
+		"logsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName|nosuchmodifier: x\n  condition: sel\n"), 0o600)
+	out, errs, code := runCLI(t, "sigma", "load", bad)
+	if code != 1 || !strings.Contains(out, "broken.yml") || !strings.Contains(out, "nosuchmodifier") ||
+		!strings.Contains(errs, "2 not loaded") {
+		t.Fatalf("sigma load of bad rules: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	out, errs, code = runCLI(t, "sigma", "load", "../../../shared/testdata/sigma/rules")
 	if code != 0 {
 		t.Fatalf("sigma load: exit %d\n%s\n%s", code, out, errs)
 	}
