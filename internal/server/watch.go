@@ -127,7 +127,7 @@ func (s *Server) alarmSignal(ctx context.Context, a alarms.Alarm, old, transitio
 	}
 	det, sev := findings.DetectorAlarm, findings.SeverityMedium
 	if cis.Managed(cis.Alarm{Name: a.Name, Description: a.Description}) {
-		det, sev = findings.DetectorCIS, findings.SeverityHigh
+		det, sev = findings.DetectorCIS, cis.AlarmSeverity(a.Name)
 	}
 	title := a.Name
 	if a.Description != "" {
