@@ -64,36 +64,7 @@ func CloudTrailEvent(raw []byte) ([]byte, error) {
 		}
 		return nil, errors.New("eventpattern: the CloudTrail record " + strings.TrimPrefix(err.Error(), "eventpattern: the event "))
 	}
-	str := func(id int) string {
-		for _, l := range sc.leaves[id] {
-			if l.typ == fastjson.TypeString {
-				return l.s // valid until sc is reused: copied into the envelope below
-			}
-		}
-		return ""
-	}
-	f := &envelopeFields
-	account := str(f.account)
-	if account == "" {
-		account = str(f.accountID)
-	}
-	src := str(f.source)
-	if i := strings.IndexByte(src, '.'); i >= 0 {
-		src = src[:i]
-	}
-	detailType := DetailTypeAPICall
-	switch eventType, category := str(f.eventType), str(f.category); {
-	case category == "Insight" || eventType == "AwsCloudTrailInsight":
-		detailType, src = DetailTypeInsight, "cloudtrail"
-	case category == "NetworkActivity":
-		detailType = DetailTypeNetwork
-	case eventType == "AwsConsoleSignIn":
-		detailType = DetailTypeConsoleSignIn
-	case eventType == "AwsConsoleAction":
-		detailType = DetailTypeConsoleAction
-	case eventType == "AwsServiceEvent":
-		detailType = DetailTypeServiceEvent
-	}
+	h := envelopeOf(sc.leaves)
 	var b bytes.Buffer
 	b.Grow(len(raw) + 256)
 	member := func(name, val string, first bool) {
@@ -108,37 +79,104 @@ func CloudTrailEvent(raw []byte) ([]byte, error) {
 	}
 	b.WriteByte('{')
 	member("version", "0", true)
-	member("id", envelopeID(str(f.eventID)), false)
-	member("detail-type", detailType, false)
-	if src == "" {
-		src = "cloudtrail"
-	}
-	member("source", "aws."+src, false)
-	member("account", account, false)
-	member("time", str(f.time), false)
-	member("region", str(f.region), false)
+	member("id", envelopeID(h.eventID), false)
+	member("detail-type", h.detailType, false)
+	member("source", "aws."+h.service, false)
+	member("account", h.account, false)
+	member("time", h.time, false)
+	member("region", h.region, false)
 	b.WriteString(`,"resources":[],"detail":`)
 	b.Write(bytes.TrimSpace(raw))
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
 
-// envelopeFields are the members of a record the envelope is made from.
-var envelopeFields = func() (f struct {
-	reg                                                                    *registry
-	account, accountID, source, eventType, category, eventID, time, region int
-}) {
-	f.reg = newRegistry()
-	f.account = f.reg.add("recipientAccountId")
-	f.accountID = f.reg.add("userIdentity.accountId")
-	f.source = f.reg.add("eventSource")
-	f.eventType = f.reg.add("eventType")
-	f.category = f.reg.add("eventCategory")
-	f.eventID = f.reg.add("eventID")
-	f.time = f.reg.add("eventTime")
-	f.region = f.reg.add("awsRegion")
-	return f
-}()
+// The members of a record the envelope is made from, by their ids in
+// every registry made by newRecordRegistry.
+const (
+	fieldAccount = iota
+	fieldAccountID
+	fieldSource
+	fieldEventType
+	fieldCategory
+	fieldEventID
+	fieldTime
+	fieldRegion
+	numEnvelopeFields
+)
+
+// newRecordRegistry returns a registry of a record's paths that starts
+// with the members the envelope is made from, under the field* ids.
+func newRecordRegistry() *registry {
+	reg := newRegistry()
+	for _, path := range [numEnvelopeFields]string{
+		fieldAccount:   "recipientAccountId",
+		fieldAccountID: "userIdentity.accountId",
+		fieldSource:    "eventSource",
+		fieldEventType: "eventType",
+		fieldCategory:  "eventCategory",
+		fieldEventID:   "eventID",
+		fieldTime:      "eventTime",
+		fieldRegion:    "awsRegion",
+	} {
+		reg.add(path)
+	}
+	return reg
+}
+
+// envelopeFields is the registry CloudTrailEvent reads a record with.
+var envelopeFields = struct{ reg *registry }{newRecordRegistry()}
+
+// envelope is what the envelope's members are made of, derived from a
+// record. Its strings alias the scratch the record was read into.
+type envelope struct {
+	detailType string
+	service    string // source without "aws."
+	account    string
+	time       string
+	region     string
+	eventID    string
+}
+
+// envelopeOf derives the envelope's members from the leaves of a record
+// read with a registry made by newRecordRegistry. CloudTrailEvent and
+// Set.MatchesCloudTrail both use it, so the envelope a pattern is matched
+// against in place is the one CloudTrailEvent builds.
+func envelopeOf(leaves [][]leaf) envelope {
+	str := func(id int) string {
+		for _, l := range leaves[id] {
+			if l.typ == fastjson.TypeString {
+				return l.s
+			}
+		}
+		return ""
+	}
+	h := envelope{account: str(fieldAccount), time: str(fieldTime), region: str(fieldRegion), eventID: str(fieldEventID)}
+	if h.account == "" {
+		h.account = str(fieldAccountID)
+	}
+	h.service = str(fieldSource)
+	if i := strings.IndexByte(h.service, '.'); i >= 0 {
+		h.service = h.service[:i]
+	}
+	h.detailType = DetailTypeAPICall
+	switch eventType, category := str(fieldEventType), str(fieldCategory); {
+	case category == "Insight" || eventType == "AwsCloudTrailInsight":
+		h.detailType, h.service = DetailTypeInsight, "cloudtrail"
+	case category == "NetworkActivity":
+		h.detailType = DetailTypeNetwork
+	case eventType == "AwsConsoleSignIn":
+		h.detailType = DetailTypeConsoleSignIn
+	case eventType == "AwsConsoleAction":
+		h.detailType = DetailTypeConsoleAction
+	case eventType == "AwsServiceEvent":
+		h.detailType = DetailTypeServiceEvent
+	}
+	if h.service == "" {
+		h.service = "cloudtrail"
+	}
+	return h
+}
 
 // envelopeID is a version-5-style UUID (SHA-1 of a fixed namespace and the
 // eventID).

@@ -82,6 +82,8 @@ type scratch struct {
 	chosen  []*leaf
 	seen    []uint32
 	gen     uint32
+	byPath  [][]leaf            // MatchesCloudTrail: the leaves by Set path id
+	env     [envRegion + 1]leaf // MatchesCloudTrail: the envelope's members
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

@@ -1,8 +1,11 @@
 package eventpattern
 
 import (
+	"errors"
 	"sort"
+	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -22,6 +25,37 @@ type Set struct {
 	index      map[int]map[string][]*member // Set path id → exact value → members
 	indexPaths []int
 	scan       []*member
+	// For MatchesCloudTrail: the registry of the record's own paths (the
+	// detail.* paths without "detail.", after the envelope's fields) and,
+	// by Set path id, where the path's leaves come from.
+	recReg  *registry
+	inPlace []source
+}
+
+// source says where, for a record matched in place, a Set path's leaves
+// come from: the record path rec (a detail.* path), an envelope member
+// env, or nowhere (neither: the envelope holds nothing at that path).
+type source struct {
+	rec int // id in Set.recReg, or -1
+	env int // one of the env* members, or envNone
+}
+
+// The envelope's members as leaves; resources is always empty and detail
+// an object, so neither has leaves.
+const (
+	envNone = iota
+	envVersion
+	envID
+	envDetailType
+	envSource
+	envAccount
+	envTime
+	envRegion
+)
+
+var envelopeMembers = map[string]int{
+	"version": envVersion, "id": envID, "detail-type": envDetailType, "source": envSource,
+	"account": envAccount, "time": envTime, "region": envRegion,
 }
 
 type member struct {
@@ -39,7 +73,7 @@ type indexKey struct {
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
-	return &Set{reg: newRegistry(), members: map[string]*member{}, index: map[int]map[string][]*member{}}
+	return &Set{reg: newRegistry(), members: map[string]*member{}, index: map[int]map[string][]*member{}, recReg: newRecordRegistry()}
 }
 
 // Len returns the number of patterns in the Set.
@@ -57,6 +91,13 @@ func (s *Set) Add(id string, p *Pattern) {
 	m := &member{id: id, p: p, ids: make([]int, len(p.reg.paths))}
 	for i, path := range p.reg.paths {
 		m.ids[i] = s.reg.add(path)
+	}
+	for _, path := range s.reg.paths[len(s.inPlace):] {
+		src := source{rec: -1, env: envelopeMembers[path]}
+		if rest, ok := strings.CutPrefix(path, "detail."); ok {
+			src.rec = s.recReg.add(rest)
+		}
+		s.inPlace = append(s.inPlace, src)
 	}
 	if n := len(s.free); n > 0 {
 		m.slot = s.free[n-1]
@@ -193,6 +234,68 @@ func (s *Set) Matches(event []byte, dst []string) ([]string, error) {
 	if err := sc.load(s.reg, event); err != nil {
 		return dst, err
 	}
+	return s.match(sc, sc.leaves, dst), nil
+}
+
+// MatchesCloudTrail appends to dst the ids of the patterns that the
+// EventBridge event CloudTrailEvent(record) matches, in id order, and
+// returns the extended slice: the same ids as
+// Matches(CloudTrailEvent(record), dst), but the record is read in place
+// and no envelope is built. It fails, as CloudTrailEvent does, when the
+// record is not a JSON object.
+func (s *Set) MatchesCloudTrail(record []byte, dst []string) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	if err := sc.load(s.recReg, record); err != nil {
+		if err == errNotObject {
+			return dst, errors.New("eventpattern: the CloudTrail record is not a JSON object")
+		}
+		return dst, errors.New("eventpattern: the CloudTrail record " + strings.TrimPrefix(err.Error(), "eventpattern: the event "))
+	}
+	h := envelopeOf(sc.leaves)
+	n := len(s.inPlace)
+	if cap(sc.byPath) < n {
+		sc.byPath = make([][]leaf, n)
+	}
+	view := sc.byPath[:n]
+	for i, src := range s.inPlace {
+		var str string
+		switch src.env {
+		case envNone:
+			view[i] = nil
+			if src.rec >= 0 {
+				view[i] = sc.leaves[src.rec]
+			}
+			continue
+		case envVersion:
+			str = "0"
+		case envID:
+			str = envelopeID(h.eventID)
+		case envDetailType:
+			str = h.detailType
+		case envSource:
+			start := len(sc.strBuf)
+			sc.strBuf = append(append(sc.strBuf, "aws."...), h.service...)
+			b := sc.strBuf[start:]
+			str = unsafe.String(unsafe.SliceData(b), len(b))
+		case envAccount:
+			str = h.account
+		case envTime:
+			str = h.time
+		case envRegion:
+			str = h.region
+		}
+		sc.env[src.env] = leaf{typ: fastjson.TypeString, s: str}
+		view[i] = sc.env[src.env : src.env+1]
+	}
+	return s.match(sc, view, dst), nil
+}
+
+// match finishes Matches and MatchesCloudTrail: leaves are the event's, by
+// Set path id.
+func (s *Set) match(sc *scratch, leaves [][]leaf, dst []string) []string {
 	if len(sc.seen) < len(s.slots) {
 		sc.seen = make([]uint32, len(s.slots)+len(s.slots)/2)
 		sc.gen = 0
@@ -210,7 +313,7 @@ func (s *Set) Matches(event []byte, dst []string) ([]string, error) {
 		sc.seen[m.slot] = sc.gen
 		view := sc.view[:0]
 		for _, id := range m.ids {
-			view = append(view, sc.leaves[id])
+			view = append(view, leaves[id])
 		}
 		sc.view = view
 		if m.p.matchView(sc, view) {
@@ -219,8 +322,8 @@ func (s *Set) Matches(event []byte, dst []string) ([]string, error) {
 	}
 	for _, path := range s.indexPaths {
 		byVal := s.index[path]
-		for i := range sc.leaves[path] {
-			l := &sc.leaves[path][i]
+		for i := range leaves[path] {
+			l := &leaves[path][i]
 			if l.typ != fastjson.TypeString {
 				continue
 			}
@@ -233,5 +336,5 @@ func (s *Set) Matches(event []byte, dst []string) ([]string, error) {
 		eval(m)
 	}
 	sort.Strings(dst[start:])
-	return dst, nil
+	return dst
 }
