@@ -196,20 +196,24 @@ func (r *Rules) step(ctx context.Context) (n int, err error) {
 		if rr == nil {
 			continue
 		}
-		env, err := eventpattern.CloudTrailEvent(ev.Rec.Raw)
+		// Matched in place; the envelope is built only for a record some
+		// rule receives (to publish it).
+		ids, err = rr.set.MatchesCloudTrail(ev.Rec.Raw, ids[:0])
 		if err != nil {
 			r.log.Warn("eventrules: a record cannot be put in an event envelope; no rule sees it", "eventID", ev.Rec.EventID, "err", err)
 			continue
 		}
-		ids, err = rr.set.Matches(env, ids[:0])
-		if err != nil {
-			r.log.Warn("eventrules: match an event", "eventID", ev.Rec.EventID, "err", err)
-			continue
-		}
+		var env []byte
 		for _, id := range ids {
 			lr := rr.rules[id]
 			if lr == nil || !receives(lr, ev) {
 				continue
+			}
+			if env == nil {
+				if env, err = eventpattern.CloudTrailEvent(ev.Rec.Raw); err != nil {
+					r.log.Warn("eventrules: a record cannot be put in an event envelope; no rule sees it", "eventID", ev.Rec.EventID, "err", err)
+					break
+				}
 			}
 			dels = appendDeliveries(dels, r, lr, ev, env)
 			sigs = append(sigs, signal(lr, ev))

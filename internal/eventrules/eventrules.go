@@ -1,12 +1,13 @@
 // Package eventrules keeps EventBridge event rules and their targets over
 // the event store (DuckDB tables prefixed er_, per account and region) and
-// runs them: a stream consumer wraps each committed CloudTrail record in
-// EventBridge's envelope (eventpattern.CloudTrailEvent), matches it against
-// the enabled rules of the record's account and region (an
-// eventpattern.Set per account and region, rebuilt when rules change),
-// publishes the envelope (or the target's Input / InputPath) to each SNS
-// topic target through a Publisher, and reports a findings.Signal for every
-// match to a findings.Sink.
+// runs them: a stream consumer matches each committed CloudTrail record, as
+// if wrapped in EventBridge's envelope (eventpattern.Set.MatchesCloudTrail,
+// reading the record in place), against the enabled rules of the record's
+// account and region (an eventpattern.Set per account and region, rebuilt
+// when rules change), builds the envelope (eventpattern.CloudTrailEvent)
+// only for a record some rule receives, publishes it (or the target's Input
+// / InputPath) to each SNS topic target through a Publisher, and reports a
+// findings.Signal for every match to a findings.Sink.
 //
 // It is a component (New → Start → Close) fed from the committed stream
 // through a durable cursor, never on the ingest path. A replay after a
