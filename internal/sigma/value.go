@@ -17,6 +17,7 @@ import (
 type evalCtx struct {
 	root *fastjson.Value
 	buf  []byte
+	num  [64]byte // the text of a number or boolean being matched (not on the stack: f would move it to the heap)
 	vals []*fastjson.Value
 	ref  []*fastjson.Value
 }
@@ -257,7 +258,7 @@ func (e *evalCtx) text(v *fastjson.Value, scratch []byte) ([]byte, bool) {
 // objects as their JSON text and as each string inside them; it stops at
 // the first true.
 func (e *evalCtx) eachText(vals []*fastjson.Value, f func(b []byte) bool) bool {
-	var scratch [64]byte
+	scratch := e.num[:]
 	for _, v := range vals {
 		switch v.Type() {
 		case fastjson.TypeObject:
@@ -277,7 +278,7 @@ func (e *evalCtx) eachText(vals []*fastjson.Value, f func(b []byte) bool) bool {
 }
 
 func (e *evalCtx) eachLeaf(v *fastjson.Value, f func(b []byte) bool) bool {
-	var scratch [64]byte
+	scratch := e.num[:]
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
