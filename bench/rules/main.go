@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,10 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	if err != nil {
 		return err
 	}
+	sg, err := loadSigmaGo(sigmaDir, recs[:min(len(recs), 2000)])
+	if err != nil {
+		return err
+	}
 	var size int
 	for _, r := range recs {
 		size += len(r)
@@ -94,12 +99,31 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 		return nil
 	}
 	eventPass := func() error {
+		var err error
+		for _, rec := range recs {
+			if ids, err = set.MatchesCloudTrail(rec, ids[:0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	envelopePass := func() error {
 		for _, rec := range recs {
 			env, err := eventpattern.CloudTrailEvent(rec)
 			if err != nil {
 				return err
 			}
 			if ids, err = set.Matches(env, ids[:0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var sgMatched []string
+	sigmaGoPass := func() error {
+		var err error
+		for _, rec := range recs {
+			if sgMatched, err = sg.match(rec, sgMatched[:0]); err != nil {
 				return err
 			}
 		}
@@ -114,13 +138,10 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 		return nil
 	}
 	bothPass := func() error {
+		var err error
 		for _, rec := range recs {
 			matched = rs.Match(rec, matched[:0])
-			env, err := eventpattern.CloudTrailEvent(rec)
-			if err != nil {
-				return err
-			}
-			if ids, err = set.Matches(env, ids[:0]); err != nil {
+			if ids, err = set.MatchesCloudTrail(rec, ids[:0]); err != nil {
 				return err
 			}
 		}
@@ -130,35 +151,46 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	// the garbage collector's work counts) of each pass; on a shared
 	// machine the CPU time is the steadier figure.
 	passes := []struct {
-		name string
-		f    func() error
-		t, c []time.Duration
+		name   string
+		f      func() error
+		t, c   []time.Duration
+		allocs uint64 // heap allocations, all runs
 	}{
 		{name: fmt.Sprintf("Sigma `Ruleset.Match`, %d rules", len(rs.Rules())), f: sigmaPass},
-		{name: fmt.Sprintf("event rules: `CloudTrailEvent` + `Set.Matches`, %d patterns", nPatterns), f: eventPass},
+		{name: fmt.Sprintf("event rules: `Set.MatchesCloudTrail` (in place), %d patterns", nPatterns), f: eventPass},
+		{name: "for comparison: `CloudTrailEvent` + `Set.Matches` (envelope built)", f: envelopePass},
 		{name: "of which `CloudTrailEvent` (the envelope) alone", f: envPass},
 		{name: fmt.Sprintf("both: %d Sigma + %d event rules", len(rs.Rules()), nPatterns), f: bothPass},
+		{name: fmt.Sprintf("side by side: the same rules through sigma-go v0.6.6 (`RuleEvaluatorBundle`, %d of them evaluable)", sg.parsed-len(sg.evalErrs)), f: sigmaGoPass},
 	}
 	for r := 0; r < runs; r++ {
 		for i := range passes {
 			p := &passes[i]
 			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			m0 := ms.Mallocs
 			t0, c0 := time.Now(), cpuTime()
 			if err := p.f(); err != nil {
 				return err
 			}
 			p.t, p.c = append(p.t, time.Since(t0)), append(p.c, cpuTime()-c0)
+			runtime.ReadMemStats(&ms)
+			p.allocs += ms.Mallocs - m0
 		}
 	}
 	stop()
 
-	sigmaHits, eventHits := map[string]int{}, map[string]int{}
+	sigmaHits, eventHits, sgHits := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, rec := range recs {
 		for _, r := range rs.Match(rec, nil) {
 			sigmaHits[strings.TrimSuffix(filepath.Base(r.File), ".yml")]++
 		}
-		env, _ := eventpattern.CloudTrailEvent(rec)
-		got, _ := set.Matches(env, nil)
+		stems, _ := sg.match(rec, nil)
+		for _, stem := range stems {
+			sgHits[stem]++
+		}
+		got, _ := set.MatchesCloudTrail(rec, nil)
 		for _, id := range got {
 			eventHits[id]++
 		}
@@ -167,16 +199,38 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	host, _ := os.Hostname()
 	fmt.Printf("records: %d (%.0f MB, mean %.0f bytes), rules: %d Sigma + %d event patterns, GOMAXPROCS=1, %s, %s/%s, host %s\n\n",
 		len(recs), float64(size)/1e6, float64(size)/float64(len(recs)), len(rs.Rules()), nPatterns, runtime.Version(), runtime.GOOS, runtime.GOARCH, host)
-	fmt.Println("| pass | wall s (runs) | CPU s (runs) | median CPU s | records per CPU-second | ns/record | median wall records/s |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|")
+	fmt.Println("| pass | wall s (runs) | CPU s (runs) | median CPU s | records per CPU-second | ns/record | allocations/record | median wall records/s |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|")
 	for _, p := range passes {
 		med, wall := median(p.c), median(p.t)
-		fmt.Printf("| %s | %s | %s | %.3f | %s | %.0f | %s |\n", p.name, secs(p.t), secs(p.c), med.Seconds(),
-			group(float64(len(recs))/med.Seconds()), float64(med.Nanoseconds())/float64(len(recs)), group(float64(len(recs))/wall.Seconds()))
+		fmt.Printf("| %s | %s | %s | %.3f | %s | %.0f | %.2f | %s |\n", p.name, secs(p.t), secs(p.c), med.Seconds(),
+			group(float64(len(recs))/med.Seconds()), float64(med.Nanoseconds())/float64(len(recs)),
+			float64(p.allocs)/float64(len(recs)*runs), group(float64(len(recs))/wall.Seconds()))
 	}
 	fmt.Println()
 	printHits("Sigma rule", sigmaHits)
 	printHits("event rule", eventHits)
+	fmt.Printf("sigma-go v0.6.6: %d of %d rule files parse, %d of those cannot be evaluated (its bundle drops them silently):\n", sg.parsed, sg.parsed+len(sg.parseErrs), len(sg.evalErrs))
+	for _, e := range append(sg.parseErrs, sg.evalErrs...) {
+		fmt.Println("  -", e)
+	}
+	fmt.Printf("case: %s (this engine: %s)\n\n", sg.caseFolding, caseCheck(rs))
+	fmt.Println("| Sigma rule | this engine | sigma-go |\n|---|---:|---:|")
+	names := map[string]bool{}
+	for k := range sigmaHits {
+		names[k] = true
+	}
+	for k := range sgHits {
+		names[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(names)) {
+		mark := ""
+		if sigmaHits[k] != sgHits[k] {
+			mark = " ≠"
+		}
+		fmt.Printf("| %s%s | %d | %d |\n", k, mark, sigmaHits[k], sgHits[k])
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -279,4 +333,18 @@ func group(f float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// caseCheck is sigmaGo.caseCheck for this engine.
+func caseCheck(rs *sigma.Ruleset) string {
+	var says []string
+	for _, mfa := range []string{"No", "NO"} {
+		rec := []byte(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","accountId":"123456789012","userName":"alice"},"eventTime":"2026-12-05T05:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"` + mfa + `"},"eventType":"AwsConsoleSignIn","recipientAccountId":"123456789012"}`)
+		hit := false
+		for _, r := range rs.Match(rec, nil) {
+			hit = hit || strings.HasSuffix(r.File, "aws_cloudtrail_console_login_success_without_mfa.yml")
+		}
+		says = append(says, fmt.Sprintf("MFAUsed %q: %v", mfa, hit))
+	}
+	return strings.Join(says, ", ")
 }
