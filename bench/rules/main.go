@@ -44,6 +44,7 @@ func main() {
 	var (
 		ctgenSrc, sigmaDir, patterns, cpuProfile string
 		events, runs                             int
+		sideBySide                               bool
 	)
 	flag.StringVar(&ctgenSrc, "ctgen", "../shared/tools/ctgen", "source directory of the ctgen generator")
 	flag.StringVar(&sigmaDir, "sigma", "../shared/testdata/sigma/rules", "directory of Sigma rules")
@@ -51,14 +52,15 @@ func main() {
 	flag.IntVar(&events, "events", 200000, "background records to generate (ctgen adds its planted incidents)")
 	flag.IntVar(&runs, "runs", 5, "timed runs; the report gives medians")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	flag.BoolVar(&sideBySide, "sigma-go", true, "also run the Sigma rules through github.com/bradleyjkemp/sigma-go (slow: ~85 µs a record)")
 	flag.Parse()
-	if err := run(ctgenSrc, sigmaDir, patterns, cpuProfile, events, runs); err != nil {
+	if err := run(ctgenSrc, sigmaDir, patterns, cpuProfile, events, runs, sideBySide); err != nil {
 		fmt.Fprintln(os.Stderr, "rules:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) error {
+func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int, sideBySide bool) error {
 	rs, loadErrs, err := sigma.LoadDir(sigmaDir)
 	if err != nil {
 		return err
@@ -74,9 +76,11 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	if err != nil {
 		return err
 	}
-	sg, err := loadSigmaGo(sigmaDir, recs[:min(len(recs), 2000)])
-	if err != nil {
-		return err
+	var sg *sigmaGo
+	if sideBySide {
+		if sg, err = loadSigmaGo(sigmaDir, recs[:min(len(recs), 2000)]); err != nil {
+			return err
+		}
 	}
 	var size int
 	for _, r := range recs {
@@ -150,18 +154,15 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	// Wall time and this process's CPU time (user + system, all threads:
 	// the garbage collector's work counts) of each pass; on a shared
 	// machine the CPU time is the steadier figure.
-	passes := []struct {
-		name   string
-		f      func() error
-		t, c   []time.Duration
-		allocs uint64 // heap allocations, all runs
-	}{
+	passes := []pass{
 		{name: fmt.Sprintf("Sigma `Ruleset.Match`, %d rules", len(rs.Rules())), f: sigmaPass},
 		{name: fmt.Sprintf("event rules: `Set.MatchesCloudTrail` (in place), %d patterns", nPatterns), f: eventPass},
 		{name: "for comparison: `CloudTrailEvent` + `Set.Matches` (envelope built)", f: envelopePass},
 		{name: "of which `CloudTrailEvent` (the envelope) alone", f: envPass},
 		{name: fmt.Sprintf("both: %d Sigma + %d event rules", len(rs.Rules()), nPatterns), f: bothPass},
-		{name: fmt.Sprintf("side by side: the same rules through sigma-go v0.6.6 (`RuleEvaluatorBundle`, %d of them evaluable)", sg.parsed-len(sg.evalErrs)), f: sigmaGoPass},
+	}
+	if sg != nil {
+		passes = append(passes, pass{name: fmt.Sprintf("side by side: the same rules through sigma-go v0.6.6 (`RuleEvaluatorBundle`, %d of them evaluable)", sg.parsed-len(sg.evalErrs)), f: sigmaGoPass})
 	}
 	for r := 0; r < runs; r++ {
 		for i := range passes {
@@ -186,9 +187,11 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 		for _, r := range rs.Match(rec, nil) {
 			sigmaHits[strings.TrimSuffix(filepath.Base(r.File), ".yml")]++
 		}
-		stems, _ := sg.match(rec, nil)
-		for _, stem := range stems {
-			sgHits[stem]++
+		if sg != nil {
+			stems, _ := sg.match(rec, nil)
+			for _, stem := range stems {
+				sgHits[stem]++
+			}
 		}
 		got, _ := set.MatchesCloudTrail(rec, nil)
 		for _, id := range got {
@@ -210,28 +213,18 @@ func run(ctgenSrc, sigmaDir, patterns, cpuProfile string, events, runs int) erro
 	fmt.Println()
 	printHits("Sigma rule", sigmaHits)
 	printHits("event rule", eventHits)
-	fmt.Printf("sigma-go v0.6.6: %d of %d rule files parse, %d of those cannot be evaluated (its bundle drops them silently):\n", sg.parsed, sg.parsed+len(sg.parseErrs), len(sg.evalErrs))
-	for _, e := range append(sg.parseErrs, sg.evalErrs...) {
-		fmt.Println("  -", e)
+	if sg != nil {
+		sg.report(rs, sigmaHits, sgHits)
 	}
-	fmt.Printf("case: %s (this engine: %s)\n\n", sg.caseFolding, caseCheck(rs))
-	fmt.Println("| Sigma rule | this engine | sigma-go |\n|---|---:|---:|")
-	names := map[string]bool{}
-	for k := range sigmaHits {
-		names[k] = true
-	}
-	for k := range sgHits {
-		names[k] = true
-	}
-	for _, k := range slices.Sorted(maps.Keys(names)) {
-		mark := ""
-		if sigmaHits[k] != sgHits[k] {
-			mark = " ≠"
-		}
-		fmt.Printf("| %s%s | %d | %d |\n", k, mark, sigmaHits[k], sgHits[k])
-	}
-	fmt.Println()
 	return nil
+}
+
+// pass is one timed loop over all records.
+type pass struct {
+	name   string
+	f      func() error
+	t, c   []time.Duration
+	allocs uint64 // heap allocations, all runs
 }
 
 func printHits(kind string, hits map[string]int) {
@@ -347,4 +340,29 @@ func caseCheck(rs *sigma.Ruleset) string {
 		says = append(says, fmt.Sprintf("MFAUsed %q: %v", mfa, hit))
 	}
 	return strings.Join(says, ", ")
+}
+
+// report prints what sigma-go loaded and how its matches compare.
+func (sg *sigmaGo) report(rs *sigma.Ruleset, sigmaHits, sgHits map[string]int) {
+	fmt.Printf("sigma-go v0.6.6: %d of %d rule files parse, %d of those cannot be evaluated (its bundle drops them silently):\n", sg.parsed, sg.parsed+len(sg.parseErrs), len(sg.evalErrs))
+	for _, e := range append(sg.parseErrs, sg.evalErrs...) {
+		fmt.Println("  -", e)
+	}
+	fmt.Printf("case: %s (this engine: %s)\n\n", sg.caseFolding, caseCheck(rs))
+	fmt.Println("| Sigma rule | this engine | sigma-go |\n|---|---:|---:|")
+	names := map[string]bool{}
+	for k := range sigmaHits {
+		names[k] = true
+	}
+	for k := range sgHits {
+		names[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(names)) {
+		mark := ""
+		if sigmaHits[k] != sgHits[k] {
+			mark = " ≠"
+		}
+		fmt.Printf("| %s%s | %d | %d |\n", k, mark, sigmaHits[k], sgHits[k])
+	}
+	fmt.Println()
 }

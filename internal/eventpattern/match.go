@@ -22,6 +22,19 @@ type registry struct {
 type node struct {
 	children map[string]*node
 	id       int // the field path ending here, or -1
+	// A filter in front of children: bits of the children's name lengths
+	// and of their first and last bytes. Most members of a CloudTrail
+	// record lead nowhere; the filter turns most of them away without
+	// hashing their names.
+	lens, firsts, lasts uint64
+}
+
+// mayHave reports whether n may have a child named seg (false: it has none).
+func (n *node) mayHave(seg []byte) bool {
+	if len(seg) == 0 || len(seg) >= 64 {
+		return true
+	}
+	return n.lens&(1<<len(seg)) != 0 && n.firsts&(1<<(seg[0]&63)) != 0 && n.lasts&(1<<(seg[len(seg)-1]&63)) != 0
 }
 
 func newRegistry() *registry {
@@ -45,6 +58,11 @@ func (r *registry) add(path string) int {
 			}
 			c = &node{id: -1}
 			n.children[seg] = c
+			if l := len(seg); l > 0 && l < 64 {
+				n.lens |= 1 << l
+				n.firsts |= 1 << (seg[0] & 63)
+				n.lasts |= 1 << (seg[l-1] & 63)
+			}
 		}
 		n = c
 	}
@@ -58,7 +76,13 @@ func (n *node) child(key []byte) *node {
 	for {
 		i := bytes.IndexByte(key, '.')
 		if i < 0 {
+			if !n.mayHave(key) {
+				return nil
+			}
 			return n.children[string(key)]
+		}
+		if !n.mayHave(key[:i]) {
+			return nil
 		}
 		n = n.children[string(key[:i])]
 		if n == nil {

@@ -57,3 +57,32 @@ func TestReaderRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeFilter: the filter in front of a node's children never turns
+// away a name that is there (empty, long, dotted, non-ASCII names
+// included), and turns away most that are not.
+func TestNodeFilter(t *testing.T) {
+	reg := newRegistry()
+	names := []string{"", "eventName", "eventSource", "userIdentity.type", "a", "é", strings.Repeat("x", 64), strings.Repeat("y", 100), "detail-type", "requestParameters.ipPermissions.items.ipRanges"}
+	for _, n := range names {
+		reg.add(n)
+	}
+	for _, n := range names {
+		if c := reg.root.child([]byte(n)); c == nil || c.id != reg.ids[n] {
+			t.Fatalf("%q: registered, not found", n)
+		}
+	}
+	turned := 0
+	others := []string{"eventTime", "awsRegion", "sourceIPAddress", "userAgent", "errorCode", "eventID", "readOnly", "resources", "tlsDetails", "sessionCredentialFromConsole"}
+	for _, n := range others {
+		if !reg.root.mayHave([]byte(n)) {
+			turned++
+		}
+		if reg.root.child([]byte(n)) != nil {
+			t.Fatalf("%q: not registered, found", n)
+		}
+	}
+	if turned < len(others)/2 {
+		t.Fatalf("the filter turned away %d of %d absent names", turned, len(others))
+	}
+}
