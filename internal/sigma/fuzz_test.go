@@ -52,3 +52,22 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFoldedMatch: a case-insensitive value decides on ASCII text without
+// folding it exactly as it does on the folded text.
+func FuzzFoldedMatch(f *testing.F) {
+	for _, s := range [][2]string{
+		{"ConsoleLogin", "consolelogin"}, {"No", "NO"}, {"Get*", "getObject"}, {"*.amazonaws.com", "S3.AMAZONAWS.COM"},
+		{"*kali*", "Boto3 KALI"}, {"K", "\u212a"}, {"i\u0307", "\u0130"}, {"ab*", "a\xff"}, {"*b", "\xffB"}, {"", ""}, {"İ*", "i̇x"},
+	} {
+		f.Add(s[0], []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, value string, text []byte) {
+		m, _ := compileString(value, false)
+		e := &evalCtx{}
+		want := m.matchFolded(foldBytes(nil, text))
+		if got := m.matchText(e, text); got != want {
+			t.Fatalf("value %q on %q: %v, on the folded text %v", value, text, got, want)
+		}
+	})
+}

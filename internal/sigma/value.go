@@ -186,9 +186,70 @@ func (m *strMatcher) matchText(e *evalCtx, b []byte) bool {
 		return true
 	}
 	if !m.cased {
+		if eq, decided := m.matchASCII(b); decided {
+			return eq
+		}
 		e.buf = foldBytes(e.buf, b)
 		b = e.buf
 	}
+	return m.matchFolded(b)
+}
+
+// matchASCII decides a case-insensitive exact, prefix or suffix match
+// without folding b when the bytes it looks at are ASCII (they fold one
+// to one, in place); decided is false when it needs the whole folded text.
+func (m *strMatcher) matchASCII(b []byte) (match, decided bool) {
+	lower := func(c byte) byte {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		return c
+	}
+	switch m.kind {
+	case kindExact:
+		for i, c := range b {
+			if c >= utf8.RuneSelf {
+				return false, false
+			}
+			if i >= len(m.lit) || lower(c) != m.lit[i] {
+				return false, true // the folded text differs here already
+			}
+		}
+		return len(b) == len(m.lit), true
+	case kindPrefix:
+		for i := 0; i < len(m.lit); i++ {
+			if i >= len(b) {
+				return false, true
+			}
+			if b[i] >= utf8.RuneSelf {
+				return false, false
+			}
+			if lower(b[i]) != m.lit[i] {
+				return false, true
+			}
+		}
+		return true, true
+	case kindSuffix:
+		for i := 1; i <= len(m.lit); i++ {
+			if i > len(b) {
+				// all of b is ASCII and shorter than the suffix
+				return false, true
+			}
+			c := b[len(b)-i]
+			if c >= utf8.RuneSelf {
+				return false, false
+			}
+			if lower(c) != m.lit[len(m.lit)-i] {
+				return false, true
+			}
+		}
+		return true, true
+	}
+	return false, false
+}
+
+// matchFolded tests text already folded (or cased).
+func (m *strMatcher) matchFolded(b []byte) bool {
 	switch m.kind {
 	case kindExact:
 		return string(b) == m.lit
