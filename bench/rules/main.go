@@ -1,20 +1,25 @@
 // Command rules measures detection-rule throughput: how many CloudTrail
 // records per second one core runs through the 57 SigmaHQ CloudTrail
 // rules (internal/sigma, indexed by eventName/eventSource) plus 50 event
-// rules (EventBridge patterns, internal/eventpattern: each record wrapped
-// in EventBridge's CloudTrail envelope, then one indexed Set), each record
-// meeting both rule sets as the detectors see it.
+// rules (EventBridge patterns, internal/eventpattern: each record matched
+// in place as if wrapped in EventBridge's CloudTrail envelope, by one
+// indexed Set), each record meeting both rule sets as the detectors see it.
+// Side by side, the same Sigma rules run through
+// github.com/bradleyjkemp/sigma-go, the Go library a user would otherwise
+// use (which rules it cannot evaluate, how its matches compare).
 //
 //	go run ./bench/rules                        # 200,000 ctgen records, 5 runs
 //	go run ./bench/rules --events 500000 --runs 7 --cpuprofile cpu.prof
+//	go run ./bench/rules --sigma-go=false       # without the slow side-by-side pass
 //
 // Records come from the shared generator ../shared/tools/ctgen (NDJSON,
 // with its planted incidents so the rules have something to find). The
 // Sigma rules are read from ../shared/testdata/sigma/rules, the event
 // patterns from internal/eventpattern/testdata/security_patterns.json.
-// Everything runs on one core (GOMAXPROCS=1); each run times the three
-// passes (Sigma only, event rules only, the envelope alone, both) over all records, and the
-// report gives the median of the runs.
+// Everything runs on one core (GOMAXPROCS=1); each run times the passes
+// (Sigma only; event rules in place; event rules through the built
+// envelope, and the envelope alone, for comparison; both; sigma-go) over
+// all records, and the report gives the median of the runs.
 package main
 
 import (
