@@ -607,3 +607,35 @@ func (d *Detector) prune(ctx context.Context) error {
 	}
 	return nil
 }
+
+// InsightsMetricData returns the sums of a series' per-minute counts over
+// period-second buckets in [start, end), zero buckets left out
+// (ListInsightsMetricData). Counts are kept for the baseline window and a
+// day more.
+func (d *Detector) InsightsMetricData(ctx context.Context, account, region, insightType, category, source, name, errorCode string,
+	start, end time.Time, period int) ([]time.Time, []float64, error) {
+	pm := int64(period / 60)
+	rows, err := d.db.QueryContext(ctx, `SELECT (m.minute // ?) * ? AS b, sum(m.n) FROM ins_minutes m JOIN ins_series s ON s.id = m.sid
+		WHERE s.account = ? AND s.region = ? AND s.itype = ? AND s.category = ? AND s.source = ? AND s.name = ? AND s.ecode = ?
+		AND m.minute >= ? AND m.minute < ? GROUP BY b ORDER BY b`,
+		pm, pm, account, region, insightType, category, source, name, errorCode, floorDiv(start.Unix(), 60), floorDiv(end.Unix()+59, 60))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read insights metric data: %w", err)
+	}
+	defer rows.Close()
+	var ts []time.Time
+	var vs []float64
+	for rows.Next() {
+		var b int64
+		var v float64
+		if err := rows.Scan(&b, &v); err != nil {
+			return nil, nil, err
+		}
+		if t := minuteTime(b); !t.Before(end) {
+			continue
+		} else if v != 0 {
+			ts, vs = append(ts, t), append(vs, v)
+		}
+	}
+	return ts, vs, rows.Err()
+}

@@ -44,6 +44,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 			Retention:         window,
 		},
 		LogGroups: s.logwatch,
+		Insights:  s.insights,
 	})
 	if err != nil {
 		return err
