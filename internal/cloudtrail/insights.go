@@ -3,6 +3,7 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"time"
@@ -43,8 +44,27 @@ type ListInsightsMetricDataOutput struct {
 	InsightType string
 	ErrorCode   string `json:",omitempty"`
 	Timestamps  []awsapi.Time
-	Values      []float64
+	Values      doubles
 	NextToken   string `json:",omitempty"`
+}
+
+// doubles encodes as AWS encodes a list of Double: whole numbers with a
+// ".0" (30.0, not 30), so clients read floats.
+type doubles []float64
+
+func (d doubles) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, v := range d {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		n := len(b)
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
+		if !bytes.ContainsAny(b[n:], ".eE") {
+			b = append(b, ".0"...)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 const maxMetricPoints = 21600
@@ -127,7 +147,7 @@ func (s *Service) ListInsightsMetricData(ctx context.Context, in *ListInsightsMe
 		start = time.Unix(sec, 0).UTC()
 	}
 	out := &ListInsightsMetricDataOutput{EventSource: src, EventName: name, InsightType: typ, ErrorCode: ecode,
-		Timestamps: []awsapi.Time{}, Values: []float64{}}
+		Timestamps: []awsapi.Time{}, Values: doubles{}}
 	category := "Management"
 	if in.TrailName != nil {
 		t, err := s.ownTrail(ctx, "TrailName", in.TrailName, false)

@@ -33,6 +33,10 @@ type series struct {
 	k      key
 	hours  [hoursKept]hourStat
 	active *active
+	// evaluated is the latest minute evaluated (-1: none). Calls of a
+	// later minute wait to be evaluated; calls of an earlier one are late
+	// and only count in the baseline.
+	evaluated int64
 }
 
 // active is an insight in progress.
@@ -47,7 +51,7 @@ type active struct {
 }
 
 func newSeries(id int64, k key) *series {
-	s := &series{id: id, k: k}
+	s := &series{id: id, k: k, evaluated: -1}
 	for i := range s.hours {
 		s.hours[i].hour = -1
 	}

@@ -130,14 +130,15 @@ type engine struct {
 	byID    map[int64]*series
 	nextID  int64
 	hist    int64 // first minute of observed history; -1 before any
-	closed  int64 // every minute through closed has been evaluated
+	closed  int64 // the latest minute closed
 	pending map[int64]map[*series]float64
 	actives map[*series]bool
+	touched map[*series]bool // series evaluated since the last save
 }
 
 func newEngine(p Params) *engine {
 	return &engine{p: p, series: map[key]*series{}, byID: map[int64]*series{}, nextID: 1, hist: -1, closed: -1,
-		pending: map[int64]map[*series]float64{}, actives: map[*series]bool{}}
+		pending: map[int64]map[*series]float64{}, actives: map[*series]bool{}, touched: map[*series]bool{}}
 }
 
 // get returns k's series, creating it (fresh reports whether it did).
@@ -161,9 +162,9 @@ func (e *engine) count(s *series, m int64, n float64) {
 	if e.hist < 0 || m < e.hist {
 		e.hist = m
 	}
-	if m <= e.closed {
-		// Late: the minute was evaluated already; it still counts in
-		// the baseline.
+	if m <= s.evaluated {
+		// Late: the series was evaluated past this minute already; the
+		// calls still count in the baseline.
 		s.add(m, n, n*n)
 		return
 	}
@@ -176,11 +177,11 @@ func (e *engine) count(s *series, m int64, n float64) {
 }
 
 // closeThrough evaluates every pending minute through c, in order, and
-// returns the insights that started or ended.
+// returns the insights that started or ended. (A minute may be pending
+// behind c's predecessors: calls that arrive long after their time, as
+// imported or back-filled history does, wait for the minute to close
+// again and are evaluated then, each series in time order.)
 func (e *engine) closeThrough(c int64) []*transition {
-	if c <= e.closed {
-		return nil
-	}
 	var ms []int64
 	for m := range e.pending {
 		if m <= c {
@@ -212,12 +213,30 @@ func (e *engine) closeThrough(c int64) []*transition {
 				out = append(out, tr)
 			}
 			s.add(m, n, n*n)
+			s.evaluated = m
+			e.touched[s] = true
 		}
 		delete(e.pending, m)
 	}
-	end(c)
-	e.closed = c
+	e.closed = max(e.closed, c)
+	end(e.closed)
 	return out
+}
+
+// due reports whether closing through c would evaluate a minute or end
+// an insight.
+func (e *engine) due(c int64) bool {
+	for m := range e.pending {
+		if m <= c {
+			return true
+		}
+	}
+	for s := range e.actives {
+		if c-s.active.Last >= e.p.EndQuiet {
+			return true
+		}
+	}
+	return false
 }
 
 // attributions computes the attributions of a transition.

@@ -115,6 +115,7 @@ var schema = []string{
 		category VARCHAR, source VARCHAR, name VARCHAR, ecode VARCHAR)`,
 	`CREATE TABLE IF NOT EXISTS ins_minutes (sid BIGINT, minute BIGINT, n BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS ins_attrs (sid BIGINT, minute BIGINT, kind TINYINT, value VARCHAR, n BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS ins_eval (sid BIGINT, minute BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS ins_state (name VARCHAR PRIMARY KEY, v BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS ins_active (sid BIGINT PRIMARY KEY, doc VARCHAR)`,
 }
@@ -127,7 +128,8 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Detector{cfg: cfg, p: cfg.params(), st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
+	p := cfg.params() // fills cfg's defaults too
+	d := &Detector{cfg: cfg, p: p, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
 		wake: make(chan struct{}, 1), trailsGen: -1}
 	for _, q := range schema {
 		if _, err := d.db.ExecContext(context.Background(), q); err != nil {
@@ -242,7 +244,7 @@ func (d *Detector) step(ctx context.Context) (int, error) {
 	attrs := map[int64]map[attrKey]float64{}
 	var fresh []*series
 	var keys []key
-	watermark := e.closed
+	watermark := int64(-1)
 	for i := range evs {
 		rec := evs[i].Rec
 		keys = keysOf(trails, d.cfg.Org, rec, evs[i].IngestTime, keys[:0])
@@ -275,15 +277,12 @@ func (d *Detector) step(ctx context.Context) (int, error) {
 	if d.cfg.Lateness%time.Minute != 0 {
 		lateMin++
 	}
-	closeAt := e.closed
-	if watermark > e.closed {
-		closeAt = watermark - 1 - lateMin
-	}
-	caughtUp := newCur >= last
-	if caughtUp {
+	closeAt := max(e.closed, watermark-1-lateMin)
+	if newCur >= last {
+		// Caught up: the clock closes minutes no call arrives for.
 		closeAt = max(closeAt, floorDiv(d.clk.Now().Add(-d.cfg.Lateness).Unix(), 60)-1)
 	}
-	if len(evs) == 0 && newCur == d.cur && closeAt <= e.closed {
+	if len(evs) == 0 && newCur == d.cur && closeAt <= e.closed && !e.due(closeAt) {
 		return 0, nil
 	}
 	trs := e.closeThrough(closeAt)
@@ -316,6 +315,7 @@ func (d *Detector) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	d.cur = newCur
+	clear(e.touched)
 	if now := d.clk.Now(); now.Sub(d.lastPrune) >= time.Hour {
 		d.lastPrune = now
 		if err := d.prune(ctx); err != nil {
@@ -354,6 +354,9 @@ func (d *Detector) render(ctx context.Context, src attrSource, trs []*transition
 			return nil, nil, fmt.Errorf("build insights record: %w", err)
 		}
 		recs = append(recs, rec)
+		d.log.Info("insights: "+tr.state, "type", tr.s.k.Type, "account", tr.s.k.Account, "region", tr.s.k.Region,
+			"eventSource", tr.s.k.Source, "eventName", tr.s.k.Name, "errorCode", tr.s.k.ErrorCode, "start", minuteTime(tr.a.Start),
+			"baseline", num(tr.a.Baseline), "rate", num(tr.a.First))
 		if tr.state == "Start" {
 			sigs = append(sigs, signalOf(tr, rec, attrs))
 		}
@@ -495,6 +498,11 @@ func (d *Detector) saveState(ctx context.Context, conn *sql.Conn, cur int64) err
 			return fmt.Errorf("save insights state: %w", err)
 		}
 	}
+	for s := range d.e.touched {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO ins_eval VALUES (?, ?)`, s.id, s.evaluated); err != nil {
+			return fmt.Errorf("save insights state: %w", err)
+		}
+	}
 	if _, err := conn.ExecContext(ctx, `DELETE FROM ins_active`); err != nil {
 		return err
 	}
@@ -543,8 +551,22 @@ func (d *Detector) load(ctx context.Context) error {
 		e.put(newSeries(id, k))
 	}
 	rows.Close()
-	from := e.closed - d.p.BaselineMinutes - 60
-	rows, err = d.db.QueryContext(ctx, `SELECT sid, minute, sum(n) FROM ins_minutes WHERE minute >= ? GROUP BY sid, minute`, from)
+	rows, err = d.db.QueryContext(ctx, `SELECT sid, max(minute) FROM ins_eval GROUP BY sid`)
+	if err != nil {
+		return fmt.Errorf("read insights state: %w", err)
+	}
+	for rows.Next() {
+		var sid, m int64
+		if err := rows.Scan(&sid, &m); err != nil {
+			rows.Close()
+			return err
+		}
+		if s := e.byID[sid]; s != nil {
+			s.evaluated = m
+		}
+	}
+	rows.Close()
+	rows, err = d.db.QueryContext(ctx, `SELECT sid, minute, sum(n) FROM ins_minutes GROUP BY sid, minute`)
 	if err != nil {
 		return fmt.Errorf("read insights counts: %w", err)
 	}
@@ -559,7 +581,7 @@ func (d *Detector) load(ctx context.Context) error {
 		if s == nil {
 			continue
 		}
-		if m <= e.closed {
+		if m <= s.evaluated {
 			s.add(m, n, n*n)
 		} else {
 			p := e.pending[m]
@@ -605,7 +627,9 @@ func (d *Detector) prune(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// Only each series' latest evaluated minute matters.
+	_, err := d.db.ExecContext(ctx, `DELETE FROM ins_eval WHERE (sid, minute) NOT IN (SELECT sid, max(minute) FROM ins_eval GROUP BY sid)`)
+	return err
 }
 
 // InsightsMetricData returns the sums of a series' per-minute counts over

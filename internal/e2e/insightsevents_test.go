@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestInsightsEndToEnd: a trail with Insights on, two days of a
+// RunInstances call every ten minutes and then a ten-minute spike of 30 a
+// minute, posted to a real server. The detector appends a Start and an
+// End record, which `aws cloudtrail lookup-events --event-category
+// insight` shows; list-insights-metric-data shows the spike's minutes;
+// `opentrail insights --since` over the same history finds the same pair
+// and stores nothing twice.
+func TestInsightsEndToEnd(t *testing.T) {
+	s := startServer(t, "")
+	cisEnv(t, s)
+	const region = "us-east-1"
+	if _, errs, code := s.awsCLI(t, "test", region, "s3", "mb", "s3://ins-bucket"); code != 0 {
+		t.Fatalf("s3 mb: %s", errs)
+	}
+	s.mustCLI(t, region, "cloudtrail", "create-trail", "--name", "ins", "--s3-bucket-name", "ins-bucket")
+	s.mustCLI(t, region, "cloudtrail", "start-logging", "--name", "ins")
+	out := s.mustCLI(t, region, "cloudtrail", "put-insight-selectors", "--trail-name", "ins",
+		"--insight-selectors", `[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight"}]`)
+	if !strings.Contains(out, "ApiErrorRateInsight") {
+		t.Fatalf("put-insight-selectors: %s", out)
+	}
+
+	now := time.Now().UTC().Truncate(time.Minute)
+	spike := now.Add(-time.Hour)
+	var recs [][]byte
+	n := 0
+	for at := spike.Add(-48 * time.Hour); at.Before(spike); at = at.Add(10 * time.Minute) {
+		n++
+		recs = append(recs, record(recOpts{id: uuid("insights-e2e", n), name: "RunInstances", t: at}))
+	}
+	for m := 0; m < 10; m++ {
+		for i := 0; i < 30; i++ {
+			n++
+			recs = append(recs, record(recOpts{id: uuid("insights-e2e", n), name: "RunInstances", user: "mallory",
+				t: spike.Add(time.Duration(m)*time.Minute + time.Duration(i)*time.Second)}))
+		}
+	}
+	s.postEvents(t, "test", recs)
+
+	type ev struct {
+		EventId, EventName, EventSource string
+		CloudTrailEvent                 string
+	}
+	lookup := func() []ev {
+		var r struct{ Events []ev }
+		json.Unmarshal([]byte(s.mustCLI(t, region, "cloudtrail", "lookup-events", "--event-category", "insight")), &r)
+		return r.Events
+	}
+	var evs []ev
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if evs = lookup(); len(evs) >= 2 {
+			break
+		}
+	}
+	if len(evs) != 2 {
+		t.Fatalf("lookup-events --event-category insight: %d events, want Start and End: %+v\n%s", len(evs), evs, s.stderr.String())
+	}
+	states := map[string]string{}
+	shared := map[string]bool{}
+	for _, e := range evs {
+		var rec struct {
+			SharedEventID  string
+			EventCategory  string
+			InsightDetails struct {
+				State, EventName, InsightType string
+				InsightContext                struct {
+					Statistics struct {
+						Insight         struct{ Average float64 }
+						InsightDuration int
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &rec); err != nil {
+			t.Fatal(err)
+		}
+		d := rec.InsightDetails
+		if d.EventName != "RunInstances" || d.InsightType != "ApiCallRateInsight" || rec.EventCategory != "Insight" {
+			t.Errorf("insight record: %s", e.CloudTrailEvent)
+		}
+		if d.State == "End" && (d.InsightContext.Statistics.Insight.Average != 30 || d.InsightContext.Statistics.InsightDuration != 10) {
+			t.Errorf("End statistics: %s", e.CloudTrailEvent)
+		}
+		states[d.State] = e.EventId
+		shared[rec.SharedEventID] = true
+	}
+	if states["Start"] == "" || states["End"] == "" || len(shared) != 1 {
+		t.Fatalf("want one Start and one End sharing an id: %+v", evs)
+	}
+
+	// The series behind it, per minute, around the spike, and the
+	// selectors' categories, through boto3 (the Debian AWS CLI predates
+	// both).
+	script := `
+import sys, datetime, boto3, botocore
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+ct = boto3.client("cloudtrail", **kw)
+spike = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc)
+q = dict(EventSource="ec2.amazonaws.com", EventName="RunInstances", InsightType="ApiCallRateInsight")
+r = ct.list_insights_metric_data(Period=60, DataType="FillWithZeros", StartTime=spike - datetime.timedelta(minutes=5),
+    EndTime=spike + datetime.timedelta(minutes=15), **q)
+print("fill", len(r["Timestamps"]), r["Values"][4:6], r["Values"][14:16], r["Timestamps"][5] == spike)
+r = ct.list_insights_metric_data(Period=3600, StartTime=spike - datetime.timedelta(hours=2), EndTime=spike + datetime.timedelta(hours=1), **q)
+print("hourly", r["Values"])
+r = ct.list_insights_metric_data(Period=60, MaxResults=3, StartTime=spike, EndTime=spike + datetime.timedelta(minutes=15), **q)
+r2 = ct.list_insights_metric_data(Period=60, MaxResults=3, StartTime=spike, EndTime=spike + datetime.timedelta(minutes=15), NextToken=r["NextToken"], **q)
+print("pages", len(r["Values"]), len(r2["Values"]), r2["Timestamps"][0] == spike + datetime.timedelta(minutes=3))
+for bad in [dict(InsightType="ApiErrorRateInsight"), dict(Period=120), dict(DataType="All")]:
+    a = dict(q); a.update(bad)
+    try:
+        ct.list_insights_metric_data(**a)
+        print("accepted", bad)
+    except botocore.exceptions.ClientError as e:
+        print("error", e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+ct.put_insight_selectors(TrailName="ins", InsightSelectors=[{"InsightType": "ApiErrorRateInsight", "EventCategories": ["Data"]}])
+print("selectors", ct.get_insight_selectors(TrailName="ins")["InsightSelectors"])
+ct.put_insight_selectors(TrailName="ins", InsightSelectors=[{"InsightType": "ApiCallRateInsight"}, {"InsightType": "ApiErrorRateInsight"}])
+`
+	pyOut, err := exec.Command("python3", "-c", script, s.url, strconv.FormatInt(spike.Unix(), 10)).CombinedOutput()
+	got := string(pyOut)
+	for _, want := range []string{"fill 20 [0.0, 30.0] [30.0, 0.0] True", "hourly [6.0, 3", "pages 3 3 True",
+		"error InvalidParameterException 400\nerror InvalidParameterException 400\nerror InvalidParameterException 400",
+		"selectors [{'InsightType': 'ApiErrorRateInsight', 'EventCategories': ['Data']}]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("boto3 output lacks %q", want)
+		}
+	}
+	if err != nil || t.Failed() {
+		t.Fatalf("boto3: %v\n%s", err, got)
+	}
+
+	// Retroactively over the same history: the same pair, stored once.
+	stdout, stderr, code := runCLI(t, "insights", "--since", spike.Add(-24*time.Hour).Format(time.RFC3339), "--region", region)
+	if code != 0 || !strings.Contains(stdout, "1 insights started and 1 ended") {
+		t.Fatalf("opentrail insights: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	time.Sleep(time.Second)
+	if evs := lookup(); len(evs) != 2 {
+		t.Errorf("after the retroactive run: %d insight events, want the same 2", len(evs))
+	}
+}
