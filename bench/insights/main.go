@@ -117,7 +117,9 @@ func main() {
 		if first.IsZero() || rec.EventTime.Before(first) {
 			first = rec.EventTime
 		}
-		last = max(last, rec.EventTime)
+		if rec.EventTime.After(last) {
+			last = rec.EventTime
+		}
 		if !accounts[rec.AccountID] {
 			accounts[rec.AccountID] = true
 			doc, _ := json.Marshal(map[string]any{"S3BucketName": "b", "IsMultiRegionTrail": true, "IsLogging": true,
