@@ -229,6 +229,7 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "PutEventConfiguration", false, s.PutEventConfiguration)
 	awsapi.Register(r, "GetEventConfiguration", true, s.GetEventConfiguration)
 	awsapi.Register(r, "ListInsightsMetricData", true, s.ListInsightsMetricData)
+	awsapi.Register(r, "ListInsightsData", true, s.ListInsightsData)
 	awsapi.Register(r, "AddTags", false, s.AddTags)
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)

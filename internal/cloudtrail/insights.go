@@ -1,14 +1,18 @@
-// ListInsightsMetricData: the per-minute series Insights analyses.
+// ListInsightsMetricData and ListInsightsData: the per-minute series
+// Insights analyses and the Insights events of data-event trails.
 
 package cloudtrail
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // InsightsMetrics answers the per-minute counts behind Insights
@@ -16,9 +20,13 @@ import (
 // of one account, region, insight type, event category, source, name and
 // error code, for buckets in [start, end), in time order, zero buckets
 // left out.
+// It also answers ListInsightsData: the Insights records made for an
+// account and region on events of a category, newest first.
 type InsightsMetrics interface {
 	InsightsMetricData(ctx context.Context, account, region, insightType, category, source, name, errorCode string,
 		start, end time.Time, period int) ([]time.Time, []float64, error)
+	InsightsEvents(ctx context.Context, account, region, category, dim, value string, start, end time.Time,
+		offset, limit int) ([][]byte, bool, error)
 }
 
 // ListInsightsMetricDataInput is the ListInsightsMetricData request.
@@ -194,3 +202,105 @@ func (s *Service) ListInsightsMetricData(ctx context.Context, in *ListInsightsMe
 	}
 	return out, nil
 }
+
+// ListInsightsDataInput is the ListInsightsData request.
+type ListInsightsDataInput struct {
+	InsightSource *string
+	DataType      *string
+	Dimensions    map[string]string
+	StartTime     *awsapi.Time
+	EndTime       *awsapi.Time
+	MaxResults    *int
+	NextToken     *string
+}
+
+// ListInsightsDataOutput is its response.
+type ListInsightsDataOutput struct {
+	Events    []Event
+	NextToken string `json:",omitempty"`
+}
+
+// ListInsightsData returns the Insights events made on the data events of
+// a trail (InsightSource, its ARN) in the caller's region, newest first,
+// 1–50 a page, filtered by one dimension (EventId, EventName or
+// EventSource) and a time range.
+func (s *Service) ListInsightsData(ctx context.Context, in *ListInsightsDataInput) (*ListInsightsDataOutput, error) {
+	c, _, err := awsapi.Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.InsightSource == nil || *in.InsightSource == "" {
+		return nil, awsapi.NewError(codeInvalidParameter, "InsightSource is required.")
+	}
+	switch {
+	case in.DataType == nil || *in.DataType == "":
+		return nil, awsapi.NewError(codeInvalidParameter, "DataType is required.")
+	case *in.DataType != "InsightsEvents":
+		return nil, awsapi.Errorf(codeInvalidParameter, "DataType %q is not valid; use InsightsEvents.", awsapi.Clip(*in.DataType, 64))
+	}
+	var dim, value string
+	if in.Dimensions != nil {
+		if len(in.Dimensions) != 1 {
+			return nil, awsapi.Errorf(codeInvalidParameter, "Dimensions must hold exactly one entry; got %d.", len(in.Dimensions))
+		}
+		for k, v := range in.Dimensions {
+			if k != "EventId" && k != "EventName" && k != "EventSource" {
+				return nil, awsapi.Errorf(codeInvalidParameter,
+					"Dimensions key %q is not valid; use EventId, EventName or EventSource.", awsapi.Clip(k, 64))
+			}
+			dim, value = k, v
+		}
+	}
+	limit := 50
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 50 {
+			return nil, awsapi.Errorf(codeInvalidParameter, "MaxResults %d is not valid; use 1 to 50.", *in.MaxResults)
+		}
+		limit = *in.MaxResults
+	}
+	var start, end time.Time
+	if in.StartTime != nil {
+		start = in.StartTime.UTC()
+	}
+	if in.EndTime != nil {
+		end = in.EndTime.UTC()
+	}
+	if !start.IsZero() && !end.IsZero() && start.After(end) {
+		return nil, awsapi.NewError(codeInvalidParameter, "StartTime must not be after EndTime.")
+	}
+	offset := 0
+	if in.NextToken != nil {
+		n, err := strconv.Atoi(strings.TrimPrefix(*in.NextToken, insightsDataToken))
+		if err != nil || n <= 0 || !strings.HasPrefix(*in.NextToken, insightsDataToken) {
+			return nil, awsapi.NewError(codeInvalidParameter, "NextToken is not valid for this request.")
+		}
+		offset = n
+	}
+	t, err := s.ownTrailNamed(ctx, "InsightSource", in.InsightSource, false, true)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListInsightsDataOutput{Events: []Event{}}
+	if s.insights == nil {
+		return out, nil
+	}
+	raws, more, err := s.insights.InsightsEvents(ctx, t.row.Account, c.Region, "Data", dim, value, start, end, offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range raws {
+		rec, err := event.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("read an Insights record: %w", err)
+		}
+		out.Events = append(out.Events, lookupEvent(rec))
+	}
+	if more {
+		out.NextToken = insightsDataToken + strconv.Itoa(offset+len(raws))
+	}
+	return out, nil
+}
+
+// insightsDataToken prefixes ListInsightsData's NextToken (the number of
+// events already returned; the model wants at least 4 characters).
+const insightsDataToken = "insights-"

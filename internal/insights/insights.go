@@ -117,6 +117,8 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS ins_attrs (sid BIGINT, minute BIGINT, kind TINYINT, value VARCHAR, n BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS ins_eval (sid BIGINT, minute BIGINT)`,
 	`CREATE TABLE IF NOT EXISTS ins_state (name VARCHAR PRIMARY KEY, v BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS ins_records (event_id VARCHAR PRIMARY KEY, account VARCHAR, region VARCHAR, category VARCHAR,
+		source VARCHAR, name VARCHAR, t BIGINT, raw VARCHAR)`,
 	`CREATE TABLE IF NOT EXISTS ins_active (sid BIGINT PRIMARY KEY, doc VARCHAR)`,
 }
 
@@ -298,6 +300,9 @@ func (d *Detector) step(ctx context.Context) (int, error) {
 			if err := d.cfg.Appender.Append(ctx, Source, recs); err != nil {
 				return fmt.Errorf("append insights records: %w", err)
 			}
+		}
+		if err := saveRecords(ctx, conn, trs, recs); err != nil {
+			return err
 		}
 		if err := d.saveState(ctx, conn, newCur); err != nil {
 			return err
@@ -662,4 +667,66 @@ func (d *Detector) InsightsMetricData(ctx context.Context, account, region, insi
 		}
 	}
 	return ts, vs, rows.Err()
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// saveRecords keeps the records made (ListInsightsData), once each.
+func saveRecords(ctx context.Context, db execer, trs []*transition, recs []*event.Record) error {
+	for i, r := range recs {
+		k := trs[i].s.k
+		if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO ins_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.EventID, k.Account, k.Region, k.Category, k.Source, k.Name, r.EventTime.Unix(), string(r.Raw)); err != nil {
+			return fmt.Errorf("keep insights record: %w", err)
+		}
+	}
+	return nil
+}
+
+// InsightsEvents returns the Insights records made for account and region
+// on events of category, newest first, with eventTime in [start, end]
+// (zero: open), matching one dimension when dim is set (EventId,
+// EventName or EventSource), skipping offset and at most limit; more
+// reports whether others follow (ListInsightsData).
+func (d *Detector) InsightsEvents(ctx context.Context, account, region, category, dim, value string, start, end time.Time,
+	offset, limit int) (raws [][]byte, more bool, err error) {
+	q := `SELECT raw FROM ins_records WHERE account = ? AND region = ? AND category = ?`
+	args := []any{account, region, category}
+	switch dim {
+	case "EventId":
+		q += ` AND event_id = ?`
+	case "EventName":
+		q += ` AND name = ?`
+	case "EventSource":
+		q += ` AND source = ?`
+	}
+	if dim != "" {
+		args = append(args, value)
+	}
+	if !start.IsZero() {
+		q, args = q+` AND t >= ?`, append(args, start.Unix())
+	}
+	if !end.IsZero() {
+		q, args = q+` AND t <= ?`, append(args, end.Unix())
+	}
+	q += ` ORDER BY t DESC, event_id DESC LIMIT ? OFFSET ?`
+	args = append(args, limit+1, offset)
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("read insights records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, false, err
+		}
+		raws = append(raws, []byte(raw))
+	}
+	if len(raws) > limit {
+		raws, more = raws[:limit], true
+	}
+	return raws, more, rows.Err()
 }

@@ -123,6 +123,9 @@ func (d *Detector) Run(ctx context.Context, since, until time.Time, progress fun
 			return nil, fmt.Errorf("append insights records: %w", err)
 		}
 	}
+	if err := saveRecords(ctx, d.db, kept, recs); err != nil {
+		return nil, err
+	}
 	if len(sigs) > 0 && d.cfg.Sink != nil {
 		if err := d.cfg.Sink.Record(ctx, sigs); err != nil {
 			return nil, fmt.Errorf("report insights: %w", err)
