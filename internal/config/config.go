@@ -98,8 +98,8 @@ type Insights struct {
 	BaselineDays   int           `yaml:"baseline_days"`     // trailing baseline window (7)
 	MinHistoryDays float64       `yaml:"min_history_days"`  // observed history before any insight (1)
 	Factor         float64       `yaml:"factor"`            // unusual ≥ factor × expected rate (3)
-	Spread         float64       `yaml:"spread"`            // … and ≥ expected + spread × standard deviation (5)
-	MinCount       float64       `yaml:"min_count"`         // … and ≥ min_count calls in the minute (6)
+	Spread         float64       `yaml:"spread"`            // … and ≥ expected + spread × standard deviation (8)
+	MinCount       float64       `yaml:"min_count"`         // … and ≥ min_count calls in the minute (7)
 	EndQuiet       int           `yaml:"end_quiet_minutes"` // minutes below the threshold that end an insight (5)
 	Lateness       time.Duration `yaml:"lateness"`          // how long a minute waits for late events (1m)
 }

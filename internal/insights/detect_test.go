@@ -54,9 +54,9 @@ func TestThreshold(t *testing.T) {
 		n      float64 // calls in the minute evaluated
 		fires  bool
 	}{
-		{0.1, 5, false}, {0.1, 6, true},
+		{0.1, 6, false}, {0.1, 7, true},
 		{50, 140, false}, {50, 150, true},
-		{4, 11, false}, {4, 14, true},
+		{4, 19, false}, {4, 20, true},
 	}
 	for _, c := range cases {
 		e := newEngine(p)

@@ -51,8 +51,8 @@ type Config struct {
 	BaselineDays   int           // trailing baseline window (7)
 	MinHistoryDays float64       // observed history needed before any insight (1)
 	Factor         float64       // see Params (3)
-	Spread         float64       // see Params (5)
-	MinCount       float64       // see Params (6)
+	Spread         float64       // see Params (8)
+	MinCount       float64       // see Params (7)
 	EndQuiet       int           // minutes below the threshold that end an insight (5)
 	Lateness       time.Duration // how long a minute stays open for late events (1m)
 	Poll           time.Duration // how often the stream is read (1s)
@@ -69,10 +69,10 @@ func (c *Config) params() Params {
 		c.Factor = 3
 	}
 	if c.Spread <= 0 {
-		c.Spread = 5
+		c.Spread = 8
 	}
 	if c.MinCount <= 0 {
-		c.MinCount = 6
+		c.MinCount = 7
 	}
 	if c.EndQuiet <= 0 {
 		c.EndQuiet = 5
