@@ -127,6 +127,19 @@ print(ct.put_insight_selectors(TrailName="ins", InsightSelectors=[{"InsightType"
 		t.Fatalf("want one Start and one End sharing an id: %+v", evs)
 	}
 
+	// Each Start is a finding.
+	var fout string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if fout, _, _ = runCLI(t, "findings", "--detector", "insight", "--json"); strings.Count(fout, "ApiCallRateInsight") >= 2 {
+			break
+		}
+	}
+	for _, want := range []string{"Unusual RunInstances call rate (ec2.amazonaws.com)", "Unusual GetObject call rate (s3.amazonaws.com)"} {
+		if !strings.Contains(fout, want) {
+			t.Errorf("opentrail findings --detector insight lacks %q:\n%s", want, fout)
+		}
+	}
+
 	// The series behind it, per minute, around the spike, and the
 	// selectors' categories, through boto3 (the Debian AWS CLI predates
 	// both).
