@@ -43,6 +43,8 @@ var floors = map[string]int{
 	// cis commands and the server's start-up.
 	"cisclient": 2,
 	"alarms":    2,
+	// insights: CloudTrail Insights over the stream.
+	"insights": 2,
 	// compact: moves sealed events into the store's columnar tier.
 	"compact": 2,
 	// aggregate: aggregated events (5-minute summaries of data events).

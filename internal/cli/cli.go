@@ -49,6 +49,7 @@ func commands(env *Env) []Command {
 		&findingsCmd{env: env},
 		&sigmaCmd{env: env},
 		&keysCmd{env: env},
+		&insightsCmd{env: env},
 		&validateLogsCmd{env: env},
 		&importCmd{env: env},
 		&queryCmd{env: env},

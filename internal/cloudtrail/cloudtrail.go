@@ -116,6 +116,9 @@ type Config struct {
 	// Topics, when set, is where CreateTrail and UpdateTrail check that a
 	// trail's SnsTopicName exists in the caller's account.
 	Topics Topics
+	// Insights, when set, answers ListInsightsMetricData (the series the
+	// Insights detector counts); without it the series are empty.
+	Insights InsightsMetrics
 }
 
 // Topics tells whether an SNS topic exists in an account
@@ -151,6 +154,8 @@ type Service struct {
 	status   *ingestionLog // channel ingestion status, in memory
 	// logGroups checks trails' CloudWatch Logs wiring; may be nil.
 	logGroups LogGroups
+	// insights answers ListInsightsMetricData; may be nil (no data).
+	insights InsightsMetrics
 	// trailMu serialises trail changes, which read, check and rewrite a
 	// trail's settings document.
 	trailMu sync.Mutex
@@ -196,6 +201,7 @@ func New(cfg Config) (*Service, error) {
 		s.limiter = newLimiter(s.opts.RateLimit, s.now)
 	}
 	s.logGroups = cfg.LogGroups
+	s.insights = cfg.Insights
 	return s, nil
 }
 
@@ -222,6 +228,8 @@ func (s *Service) Register(r *awsapi.Router) {
 	awsapi.Register(r, "GetInsightSelectors", true, s.GetInsightSelectors)
 	awsapi.Register(r, "PutEventConfiguration", false, s.PutEventConfiguration)
 	awsapi.Register(r, "GetEventConfiguration", true, s.GetEventConfiguration)
+	awsapi.Register(r, "ListInsightsMetricData", true, s.ListInsightsMetricData)
+	awsapi.Register(r, "ListInsightsData", true, s.ListInsightsData)
 	awsapi.Register(r, "AddTags", false, s.AddTags)
 	awsapi.Register(r, "RemoveTags", false, s.RemoveTags)
 	awsapi.Register(r, "ListTags", true, s.ListTags)

@@ -46,6 +46,8 @@ type Config struct {
 	CIS CIS `yaml:"cis"`
 	// Notifications configures SNS topic delivery.
 	Notifications Notifications `yaml:"notifications"`
+	// Insights tunes the CloudTrail Insights detector (docs/detections.md).
+	Insights Insights `yaml:"insights"`
 
 	// Detection configures the detectors over the stream; Findings the
 	// store they report to (docs/detections.md#findings).
@@ -88,6 +90,18 @@ func (c *Config) validateDetection() error {
 		return &ValidationError{"findings.notify", n, "want an SNS topic ARN such as arn:aws:sns:us-east-1:000000000000:findings"}
 	}
 	return nil
+}
+
+// Insights tunes the Insights detector; zero values take the defaults
+// given here.
+type Insights struct {
+	BaselineDays   int           `yaml:"baseline_days"`     // trailing baseline window (7)
+	MinHistoryDays float64       `yaml:"min_history_days"`  // observed history before any insight (1)
+	Factor         float64       `yaml:"factor"`            // unusual ≥ factor × expected rate (3)
+	Spread         float64       `yaml:"spread"`            // … and ≥ expected + spread × standard deviation (8)
+	MinCount       float64       `yaml:"min_count"`         // … and ≥ min_count calls in the minute (7)
+	EndQuiet       int           `yaml:"end_quiet_minutes"` // minutes below the threshold that end an insight (5)
+	Lateness       time.Duration `yaml:"lateness"`          // how long a minute waits for late events (1m)
 }
 
 // CIS configures the CIS AWS Foundations Benchmark monitoring pack.
@@ -413,6 +427,12 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Notifications; n.PublicURL != "" && !strings.HasPrefix(n.PublicURL, "http://") && !strings.HasPrefix(n.PublicURL, "https://") {
 		return &ValidationError{"notifications.public_url", n.PublicURL, "want an http:// or https:// URL subscribers reach this server at"}
+	}
+	if i := c.Insights; i.BaselineDays < 0 || i.BaselineDays > 28 {
+		return &ValidationError{"insights.baseline_days", fmt.Sprint(i.BaselineDays), "want 1 to 28 days (0 for the default, 7)"}
+	}
+	if i := c.Insights; i.MinHistoryDays < 0 || i.Factor < 0 || i.Spread < 0 || i.MinCount < 0 || i.EndQuiet < 0 {
+		return &ValidationError{"insights", "", "min_history_days, factor, spread, min_count and end_quiet_minutes must not be negative"}
 	}
 	if m := c.Notifications.SMTP; m.Host != "" && m.From == "" {
 		return &ValidationError{"notifications.smtp.from", m.From, "must name the sender address when notifications.smtp.host is set"}

@@ -33,6 +33,7 @@ import (
 	"github.com/opentrail/opentrail/internal/findings"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
+	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/logwatch"
@@ -75,7 +76,10 @@ type Server struct {
 	// summaries, appended through the ingester.
 	aggregate *aggregate.Aggregator
 	// eventRules keeps EventBridge rules and runs them over the stream.
-	eventRules     *eventrules.Rules
+	eventRules *eventrules.Rules
+	// insights is the CloudTrail Insights detector over the stream.
+	insights *insights.Detector
+
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
 	// monitoring (CloudWatch: RPC v2 CBOR, JSON 1.0 and query), logs
@@ -413,6 +417,7 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.drainFindingsLoop(bg)
 	}()
+	s.insights.Start()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -451,6 +456,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.lake.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.insights.Close(shutdownCtx); err != nil { // it appends through the ingester
 		errs = append(errs, err)
 	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {

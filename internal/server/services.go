@@ -44,6 +44,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 			Retention:         window,
 		},
 		LogGroups: s.logwatch,
+		Insights:  s.insights,
 	})
 	if err != nil {
 		return err
@@ -83,6 +84,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Notifications:       s.topics,
 		Findings:            s.findings,
 		Sigma:               s.sigma,
+		Insights:            s.insights,
 		Logger:              logger,
 	})
 	if err != nil {

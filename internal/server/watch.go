@@ -21,6 +21,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/logwatch"
 	"github.com/opentrail/opentrail/internal/rulepack"
 	"github.com/opentrail/opentrail/internal/sigmawatch"
@@ -76,6 +77,24 @@ func (s *Server) newWatch() error {
 	}
 	s.sigma, err = sigmawatch.New(sigmawatch.Config{Stream: s.store, Sink: s.findingsSink(), Clock: s.clock,
 		Logger: s.log, Dir: s.cfg.Detection.SigmaDir, Builtin: builtin})
+	if err != nil {
+		return err
+	}
+	return s.newInsights()
+}
+
+// newInsights builds the Insights detector over the stream; its records
+// go back in through the ingester, its Starts to the findings store.
+func (s *Server) newInsights() error {
+	c := s.cfg.Insights
+	var err error
+	s.insights, err = insights.New(insights.Config{
+		Store: s.store, Clock: s.clock, Org: orgOf(&s.cfg), Logger: s.log,
+		Appender:     generatedAppender{in: s.ingester, log: s.log},
+		Sink:         s.findingsSink(),
+		BaselineDays: c.BaselineDays, MinHistoryDays: c.MinHistoryDays, Factor: c.Factor, Spread: c.Spread,
+		MinCount: c.MinCount, EndQuiet: c.EndQuiet, Lateness: c.Lateness,
+	})
 	return err
 }
 
