@@ -92,8 +92,10 @@ type Config struct {
 	// and POST /v1/findings/{id}/state.
 	Findings Findings
 	// Sigma, when set, serves PUT and GET /v1/sigma/rules.
-	Sigma  Sigma
-	Logger *slog.Logger // nil means slog.Default()
+	Sigma Sigma
+	// Detections, when one is set, serves POST /v1/detections/runs.
+	Detections Detections
+	Logger     *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -111,6 +113,7 @@ type Native struct {
 	notifications Notifications
 	findings      Findings
 	sigma         Sigma
+	detections    Detections
 	logger        *slog.Logger
 	service       string
 }
@@ -133,6 +136,7 @@ func New(cfg Config) (*Native, error) {
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
 		keys: cfg.Keys, notifications: cfg.Notifications, findings: cfg.Findings, sigma: cfg.Sigma, logger: cfg.Logger, service: Service}
+	n.detections = cfg.Detections
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -162,6 +166,9 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 	if h.sigma != nil {
 		r.RegisterRaw("PUT /v1/sigma/rules", "PutSigmaRules", false, h.putSigmaRules)
 		r.RegisterRaw("GET /v1/sigma/rules", "GetSigmaRules", true, h.getSigmaRules)
+	}
+	if h.detections.Sigma != nil || h.detections.EventRules != nil {
+		r.RegisterRaw("POST /v1/detections/runs", "RunDetections", false, h.runDetections)
 	}
 }
 

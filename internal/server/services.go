@@ -83,6 +83,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Notifications:       s.topics,
 		Findings:            s.findings,
 		Sigma:               s.sigma,
+		Detections:          native.Detections{Sigma: s.sigma, EventRules: s.eventRules},
 		Logger:              logger,
 	})
 	if err != nil {
