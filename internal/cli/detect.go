@@ -103,6 +103,7 @@ func (c *detectCmd) Run(ctx context.Context, args []string) error {
 			Read, InRange          int64
 			Signals, New, Findings int
 			Seconds                float64
+			Skipped                string
 		}
 		Findings int
 	}
@@ -110,6 +111,10 @@ func (c *detectCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("read the server's answer: %w", err)
 	}
 	for _, r := range resp.Runs {
+		if r.Skipped != "" {
+			fmt.Fprintf(c.env.Stdout, "%s: skipped: %s\n", r.Detector, r.Skipped)
+			continue
+		}
 		fmt.Fprintf(c.env.Stdout, "%s: read %d stored events (%d in range) in %.1f s: %d signals, %d new, %d new findings\n",
 			r.Detector, r.Read, r.InRange, r.Seconds, r.Signals, r.New, r.Findings)
 	}

@@ -35,6 +35,9 @@ type CountingSink interface {
 	RecordCounted(ctx context.Context, sigs []findings.Signal) (findings.Recorded, error)
 }
 
+// ErrNoRules is Run's error when no enabled rule has an event pattern.
+var ErrNoRules = errors.New("no enabled event rule has an event pattern: create one first (aws events put-rule --event-pattern …)")
+
 // runSlack is how long before since a run starts reading by ingest time:
 // an event is normally stored after its eventTime, but a clock ahead of
 // the store's may make it look earlier.
@@ -62,7 +65,7 @@ func (r *Rules) Run(ctx context.Context, since, until time.Time, progress func(P
 		return nil, err
 	}
 	if len(snap.sets) == 0 {
-		return nil, errors.New("no enabled event rule has an event pattern: create one first (aws events put-rule --event-pattern …)")
+		return nil, ErrNoRules
 	}
 	cur, err := r.st.SeqBefore(ctx, since.Add(-runSlack))
 	if err != nil {

@@ -3,6 +3,8 @@ package native
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -52,6 +54,9 @@ type detectorRun struct {
 	New      int   // of those, not recorded before
 	Findings int   // findings opened
 	Seconds  float64
+	// Skipped says why a detector the request did not name ran nothing
+	// (it has no rules).
+	Skipped string `json:",omitempty"`
 }
 
 // detectionsRunResponse reports a finished run.
@@ -68,7 +73,8 @@ type detectionsRunResponse struct {
 // rules run over the stored events whose eventTime is in the range (both
 // storage tiers), their signals recorded as findings; a run over history
 // already matched records nothing new, and event rules' targets are sent
-// nothing. It covers every account, so only the management account may
+// nothing. A detector the request does not name and that has no rules is
+// skipped, saying so. It covers every account, so only the management account may
 // run it. Progress goes to the server log every second; the answer comes
 // when the run is done.
 func (n *Native) runDetections(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
@@ -100,7 +106,8 @@ func (n *Native) runDetections(ctx context.Context, req *awsapi.RawRequest) (*aw
 		}
 	}
 	dets := in.Detectors
-	if len(dets) == 0 {
+	named := len(dets) > 0
+	if !named {
 		if n.detections.Sigma != nil {
 			dets = append(dets, detectorSigma)
 		}
@@ -129,16 +136,30 @@ func (n *Native) runDetections(ctx context.Context, req *awsapi.RawRequest) (*aw
 			res, err := n.detections.Sigma.Run(ctx, since, until, func(pr sigmawatch.Progress) {
 				n.logger.Info("detections run", "detector", d, "since", in.Since, "read", pr.Read, "inRange", pr.InRange, "signals", pr.Signals, "done", pr.Done)
 			})
-			if err != nil {
+			if errors.Is(err, sigmawatch.ErrNoRules) && !named {
+				run.Skipped = err.Error()
+				break
+			}
+			if errors.Is(err, sigmawatch.ErrNoRules) {
 				return nil, badParam("sigma: %v.", err)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sigma run: %w", err) // logged; a 500
 			}
 			run.Read, run.InRange, run.Signals, run.New, run.Findings = res.Read, res.InRange, res.Signals, res.New, res.Created
 		case detectorEventRule:
 			res, err := n.detections.EventRules.Run(ctx, since, until, func(pr eventrules.Progress) {
 				n.logger.Info("detections run", "detector", d, "since", in.Since, "read", pr.Read, "inRange", pr.InRange, "signals", pr.Signals, "done", pr.Done)
 			})
-			if err != nil {
+			if errors.Is(err, eventrules.ErrNoRules) && !named {
+				run.Skipped = err.Error()
+				break
+			}
+			if errors.Is(err, eventrules.ErrNoRules) {
 				return nil, badParam("eventrule: %v.", err)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("eventrule run: %w", err) // logged; a 500
 			}
 			run.Read, run.InRange, run.Signals, run.New, run.Findings = res.Read, res.InRange, res.Signals, res.New, res.Created
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -96,8 +97,20 @@ func TestDetectionsRuns(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 with %q", body, code, got, want)
 		}
 	}
-	sg.err = errors.New("no Sigma rules are loaded: load some first (opentrail sigma load DIR)")
+	// A detector without rules: an error when named, skipped (saying
+	// why) when the request names none.
+	sg.err = fmt.Errorf("run: %w", sigmawatch.ErrNoRules)
 	if code, body := call(true, `{"Since":"2024-01-01T00:00:00Z","Detectors":["sigma"]}`); code != 400 || !strings.Contains(body, "opentrail sigma load") {
 		t.Errorf("a run without rules: %d %s", code, body)
+	}
+	code, body = call(true, `{"Since":"2024-01-01T00:00:00Z"}`)
+	out = detectionsRunResponse{}
+	if err := json.Unmarshal([]byte(body), &out); code != 200 || err != nil || len(out.Runs) != 2 ||
+		!strings.Contains(out.Runs[0].Skipped, "opentrail sigma load") || out.Runs[1].Skipped != "" || out.Findings != 2 {
+		t.Errorf("a default run with a detector without rules: %d %s", code, body)
+	}
+	sg.err = errors.New("read after 5: disk on fire")
+	if code, body := call(true, `{"Since":"2024-01-01T00:00:00Z"}`); code != 500 || strings.Contains(body, "disk on fire") {
+		t.Errorf("a failed run: %d %s", code, body)
 	}
 }

@@ -37,6 +37,9 @@ type CountingSink interface {
 	RecordCounted(ctx context.Context, sigs []findings.Signal) (findings.Recorded, error)
 }
 
+// ErrNoRules is Run's error when no rule is loaded.
+var ErrNoRules = errors.New("no Sigma rules are loaded: load some first (opentrail sigma load DIR)")
+
 // runSlack is how long before since a run starts reading by ingest time:
 // an event is normally stored after its eventTime, but a clock ahead of
 // the store's may make it look earlier.
@@ -72,7 +75,7 @@ func (w *Watch) Run(ctx context.Context, since, until time.Time, progress func(P
 	}
 	w.mu.Unlock()
 	if g == nil || len(g.rs.Rules()) == 0 {
-		return nil, errors.New("no Sigma rules are loaded: load some first (opentrail sigma load DIR)")
+		return nil, ErrNoRules
 	}
 	bases := correlated(g.rs)
 	cur, err := w.st.SeqBefore(ctx, since.Add(-runSlack))
