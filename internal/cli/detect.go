@@ -39,7 +39,7 @@ func (c *detectCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected argument %q; detect takes flags only", fs.Args()[0])
 	}
 	if since == "" {
-		return fmt.Errorf("--since is required, e.g. --since 2024-01-01: %w", errUsage)
+		return fmt.Errorf("--since is required: the first event time to scan, e.g. --since 2024-01-01")
 	}
 	t, err := parseSince(since, time.Now())
 	if err != nil {
