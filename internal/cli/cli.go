@@ -48,6 +48,7 @@ func commands(env *Env) []Command {
 		&cisCmd{env: env},
 		&findingsCmd{env: env},
 		&sigmaCmd{env: env},
+		&detectCmd{env: env},
 		&keysCmd{env: env},
 		&insightsCmd{env: env},
 		&validateLogsCmd{env: env},

@@ -237,16 +237,7 @@ func (r *Rules) step(ctx context.Context) (n int, err error) {
 // MANAGEMENT_EVENTS rules), and no rule receives events committed before
 // it was created.
 func receives(lr *liveRule, ev *store.Event) bool {
-	if ev.Seq <= lr.FromSeq {
-		return false
-	}
-	switch lr.State {
-	case StateEnabledAll:
-		return true
-	case StateEnabled:
-		return !(ev.Rec.ManagementEvent && ev.Rec.ReadOnlySet && ev.Rec.ReadOnly)
-	}
-	return false
+	return ev.Seq > lr.FromSeq && receivesByState(lr, ev)
 }
 
 // appendDeliveries adds a message for each SNS topic target of the rule.

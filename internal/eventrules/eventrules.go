@@ -13,7 +13,9 @@
 // through a durable cursor, never on the ingest path. A replay after a
 // crash repeats nothing: published messages carry a dedup id made of the
 // rule, the target and the event, and signals a Key the findings store
-// deduplicates. It is not the wire API (internal/events speaks that) nor
+// deduplicates. Run matches the enabled rules against stored history on
+// demand (POST /v1/detections/runs), reporting signals only: targets are
+// sent nothing for past events. It is not the wire API (internal/events speaks that) nor
 // the pattern language (internal/eventpattern).
 package eventrules
 

@@ -191,19 +191,30 @@ type tuple struct{ detector, rule, account, region, group string }
 // notified. Everything of one call commits in one transaction; the
 // notifications are queued in it and published after it commits.
 func (s *Store) Record(ctx context.Context, sigs []Signal) error {
+	_, err := s.RecordCounted(ctx, sigs)
+	return err
+}
+
+// Recorded is what one RecordCounted call added: the signals not recorded
+// before, and the findings they opened.
+type Recorded struct{ Signals, Findings int }
+
+// RecordCounted is Record, saying what it added (a retroactive run reports
+// it).
+func (s *Store) RecordCounted(ctx context.Context, sigs []Signal) (Recorded, error) {
 	if len(sigs) == 0 {
-		return nil
+		return Recorded{}, nil
 	}
 	for i := range sigs {
 		if sigs[i].Detector == "" || sigs[i].RuleID == "" {
-			return fmt.Errorf("record findings: a signal needs a Detector and a RuleID (got %q, %q)", sigs[i].Detector, sigs[i].RuleID)
+			return Recorded{}, fmt.Errorf("record findings: a signal needs a Detector and a RuleID (got %q, %q)", sigs[i].Detector, sigs[i].RuleID)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record findings: %w", err)
+		return Recorded{}, fmt.Errorf("record findings: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.clk.Now().UTC()
@@ -211,7 +222,7 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 	// The signals not recorded before, each once.
 	seen, err := seenKeys(ctx, tx, sigs)
 	if err != nil {
-		return err
+		return Recorded{}, err
 	}
 	var (
 		fresh   []*Signal
@@ -230,12 +241,12 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 		fresh = append(fresh, sg)
 	}
 	if len(fresh) == 0 {
-		return nil
+		return Recorded{}, nil
 	}
 	if err := insertRows(ctx, tx, "fd_seen", 3, len(newKeys), func(i int) []any {
 		return []any{newKeys[i][0], newKeys[i][1], newKeys[i][2]}
 	}); err != nil {
-		return fmt.Errorf("record findings: %w", err)
+		return Recorded{}, fmt.Errorf("record findings: %w", err)
 	}
 
 	tuples := map[tuple]bool{}
@@ -244,7 +255,7 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 	}
 	open, err := s.openFindings(ctx, tx, tuples)
 	if err != nil {
-		return err
+		return Recorded{}, err
 	}
 	dirty := map[*Finding]bool{}
 	created := map[*Finding]bool{}
@@ -268,7 +279,7 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 		f.absorb(sg, et, now)
 	}
 	if err := s.saveAll(ctx, tx, order, created); err != nil {
-		return err
+		return Recorded{}, err
 	}
 	queued := 0
 	if s.cfg.Notify != "" {
@@ -280,17 +291,17 @@ func (s *Store) Record(ctx context.Context, sigs []Signal) error {
 			}
 		}
 		if err := insertRows(ctx, tx, "fd_outbox", 5, len(rows), func(i int) []any { return rows[i] }); err != nil {
-			return fmt.Errorf("record findings: queue notifications: %w", err)
+			return Recorded{}, fmt.Errorf("record findings: queue notifications: %w", err)
 		}
 		queued = len(rows)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record findings: commit: %w", err)
+		return Recorded{}, fmt.Errorf("record findings: commit: %w", err)
 	}
 	if queued > 0 {
 		s.drainLocked(ctx)
 	}
-	return nil
+	return Recorded{Signals: len(fresh), Findings: len(created)}, nil
 }
 
 // maxParams bounds the parameters of one statement.

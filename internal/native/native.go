@@ -95,7 +95,9 @@ type Config struct {
 	Sigma Sigma
 	// Insights, when set, serves POST /v1/insights/runs.
 	Insights InsightsRunner
-	Logger   *slog.Logger // nil means slog.Default()
+	// Detections, when one is set, serves POST /v1/detections/runs.
+	Detections Detections
+	Logger     *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -113,6 +115,7 @@ type Native struct {
 	notifications Notifications
 	findings      Findings
 	sigma         Sigma
+	detections    Detections
 	logger        *slog.Logger
 	insights      InsightsRunner
 	service       string
@@ -136,7 +139,7 @@ func New(cfg Config) (*Native, error) {
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
 		keys: cfg.Keys, notifications: cfg.Notifications, findings: cfg.Findings, sigma: cfg.Sigma, logger: cfg.Logger, service: Service,
-		insights: cfg.Insights}
+		insights: cfg.Insights, detections: cfg.Detections}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -169,6 +172,9 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 	}
 	if h.insights != nil {
 		r.RegisterRaw("POST /v1/insights/runs", "RunInsights", false, h.runInsights)
+	}
+	if h.detections.Sigma != nil || h.detections.EventRules != nil {
+		r.RegisterRaw("POST /v1/detections/runs", "RunDetections", false, h.runDetections)
 	}
 }
 

@@ -85,6 +85,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Findings:            s.findings,
 		Sigma:               s.sigma,
 		Insights:            s.insights,
+		Detections:          native.Detections{Sigma: s.sigma, EventRules: s.eventRules},
 		Logger:              logger,
 	})
 	if err != nil {

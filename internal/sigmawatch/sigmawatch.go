@@ -10,7 +10,8 @@
 // through Load (the native API's PUT /v1/sigma/rules); they are kept in
 // the store's DuckDB (tables sw_*), so they survive restarts. A loaded set
 // applies to the events committed after the load; the consumer finishes
-// the events before it with the set it replaced. It is not the rule
+// the events before it with the set it replaced; Run applies the current
+// set to stored history on demand (POST /v1/detections/runs). It is not the rule
 // language (internal/sigma) nor the findings store (internal/findings).
 package sigmawatch
 
@@ -39,6 +40,9 @@ import (
 type Stream interface {
 	ReadAfter(ctx context.Context, seq int64, limit int) ([]store.Event, error)
 	CommittedSeq() int64
+	// SeqBefore is the newest sequence number ingested before t (a
+	// retroactive run starts there).
+	SeqBefore(ctx context.Context, t time.Time) (int64, error)
 	Cursor(ctx context.Context, name string) (int64, error)
 	SetCursor(ctx context.Context, name string, seq int64) error
 	DB() *sql.DB

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type detectCmd struct{ env *Env }
+
+func (*detectCmd) Name() string { return "detect" }
+func (*detectCmd) Synopsis() string {
+	return "run the Sigma rules and event rules over stored history (detect --since 2024-01-01 [--detectors sigma,eventrule])"
+}
+
+// Run asks the server to run the detectors' current rules over the
+// events whose time is in [--since, --until) and to record what they find
+// as findings; it prints the elapsed time while the server works, then
+// what each detector found.
+func (c *detectCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet(c.env, "detect", "--since DATE [--until DATE] [--detectors sigma,eventrule] [flags]")
+	var (
+		cf                      clientFlags
+		since, until, detectors string
+		asJSON                  bool
+	)
+	cf.register(fs)
+	fs.StringVar(&since, "since", "", "first event time to scan (RFC 3339, YYYY-MM-DD, or a duration back from now such as 720h)")
+	fs.StringVar(&until, "until", "", "end of the range (exclusive; RFC 3339 or YYYY-MM-DD; default: everything stored)")
+	fs.StringVar(&detectors, "detectors", "", "detectors to run, comma-separated: sigma, eventrule (default both)")
+	fs.BoolVar(&asJSON, "json", false, "print the server's answer as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		return fmt.Errorf("unexpected argument %q; detect takes flags only", fs.Args()[0])
+	}
+	if since == "" {
+		return fmt.Errorf("--since is required: the first event time to scan, e.g. --since 2024-01-01")
+	}
+	t, err := parseSince(since, time.Now())
+	if err != nil {
+		return err
+	}
+	body := struct {
+		Since     string
+		Until     string   `json:",omitempty"`
+		Detectors []string `json:",omitempty"`
+	}{Since: t.UTC().Format(time.RFC3339)}
+	if until != "" {
+		u, err := parseTimeArg(until)
+		if err != nil {
+			return fmt.Errorf("--until %q: %w", until, err)
+		}
+		if !u.After(t) {
+			return fmt.Errorf("--until %s is not after --since %s", u.Format(time.RFC3339), body.Since)
+		}
+		body.Until = u.Format(time.RFC3339)
+	}
+	for _, d := range strings.Split(detectors, ",") {
+		switch d = strings.TrimSpace(d); d {
+		case "":
+		case "sigma", "eventrule":
+			body.Detectors = append(body.Detectors, d)
+		default:
+			return fmt.Errorf("--detectors: %q is not a detector; use sigma, eventrule or both (sigma,eventrule)", d)
+		}
+	}
+	cl, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(body)
+	done := make(chan struct{})
+	go func() {
+		t0 := time.Now()
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprintf(c.env.Stderr, "detect: scanning stored events since %s … %s\n", body.Since, time.Since(t0).Round(time.Second))
+			}
+		}
+	}()
+	out, err := cl.Do(ctx, "opentrail", http.MethodPost, "/v1/detections/runs", http.Header{"Content-Type": {"application/json"}}, b)
+	close(done)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		fmt.Fprintln(c.env.Stdout, string(out))
+		return nil
+	}
+	var resp struct {
+		Runs []struct {
+			Detector               string
+			Read, InRange          int64
+			Signals, New, Findings int
+			Seconds                float64
+			Skipped                string
+		}
+		Findings int
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("read the server's answer: %w", err)
+	}
+	for _, r := range resp.Runs {
+		if r.Skipped != "" {
+			fmt.Fprintf(c.env.Stdout, "%s: skipped: %s\n", r.Detector, r.Skipped)
+			continue
+		}
+		fmt.Fprintf(c.env.Stdout, "%s: read %d stored events (%d in range) in %.1f s: %d signals, %d new, %d new findings\n",
+			r.Detector, r.Read, r.InRange, r.Seconds, r.Signals, r.New, r.Findings)
+	}
+	fmt.Fprintf(c.env.Stdout, "%d new findings; see them with: opentrail findings\n", resp.Findings)
+	return nil
+}
