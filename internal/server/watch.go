@@ -146,7 +146,7 @@ func (s *Server) alarmSignal(ctx context.Context, a alarms.Alarm, old, transitio
 	}
 	det, sev := findings.DetectorAlarm, findings.SeverityMedium
 	if cis.Managed(cis.Alarm{Name: a.Name, Description: a.Description}) {
-		det, sev = findings.DetectorCIS, cis.AlarmSeverity(a.Name)
+		det = findings.DetectorCIS
 	}
 	title := a.Name
 	if a.Description != "" {

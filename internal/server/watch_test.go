@@ -54,7 +54,7 @@ func TestAlarmTransitionsBecomeFindings(t *testing.T) {
 	if len(fs) != 2 || got["cis"] == nil || got["alarm"] == nil {
 		t.Fatalf("findings %+v", fs)
 	}
-	if f := got["cis"]; f.RuleID != pack.ARN() || f.Count != 1 || f.Severity != findings.SeverityHigh ||
+	if f := got["cis"]; f.RuleID != pack.ARN() || f.Count != 1 || f.Severity != findings.SeverityMedium ||
 		f.Title != pack.Name+": "+pack.Description || len(f.EventIDs) != 2 || !f.LastSeen.Equal(at) {
 		t.Errorf("cis finding %+v", f)
 	}
