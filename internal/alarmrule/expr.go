@@ -203,7 +203,10 @@ func (e *Expr) Eval(vals map[string]float64) (float64, bool) {
 	return l / r, true
 }
 
-// String renders e fully parenthesised.
+// String renders e with the parentheses its tree needs and no more:
+// operators are left-associative, * and / bind tighter than + and -, and
+// unary minus tightest. A chain such as m1 * m2 * m3 prints as it was
+// written, so a printed expression parses back within the nesting limit.
 func (e *Expr) String() string {
 	switch e.op {
 	case 0:
@@ -212,7 +215,30 @@ func (e *Expr) String() string {
 		}
 		return strconv.FormatFloat(e.num, 'f', -1, 64)
 	case 'n':
-		return "-" + e.left.String()
+		return "-" + e.left.operand(3, false)
 	}
-	return "(" + e.left.String() + " " + string(e.op) + " " + e.right.String() + ")"
+	p := e.prec()
+	return e.left.operand(p, false) + " " + string(e.op) + " " + e.right.operand(p, true)
+}
+
+// prec is the binding strength of e's operator: 1 for + and -, 2 for *
+// and /, 3 for unary minus and leaves.
+func (e *Expr) prec() int {
+	switch e.op {
+	case '+', '-':
+		return 1
+	case '*', '/':
+		return 2
+	}
+	return 3
+}
+
+// operand renders e as an operand of an operator of strength p,
+// parenthesised when it binds less tightly (or as tightly, on the right
+// of a left-associative operator).
+func (e *Expr) operand(p int, right bool) string {
+	if q := e.prec(); q < p || (right && q == p && q < 3) {
+		return "(" + e.String() + ")"
+	}
+	return e.String()
 }

@@ -218,14 +218,18 @@ func ExampleParseExpr() {
 	e, _ := alarmrule.ParseExpr("(m1 - m2) / 60 * 100")
 	v, ok := e.Eval(map[string]float64{"m1": 90, "m2": 30})
 	fmt.Println(e, e.Refs(), v, ok)
-	// Output: (((m1 - m2) / 60) * 100) [m1 m2] 100 true
+	// Output: (m1 - m2) / 60 * 100 [m1 m2] 100 true
 }
 
 func TestParseExpr(t *testing.T) {
 	for in, want := range map[string]string{
-		"m1+m2*2":   "(m1 + (m2 * 2))",
-		"-m1 - -3":  "(-m1 - -3)",
-		"((m1))/ 2": "(m1 / 2)",
+		"m1+m2*2":   "m1 + m2 * 2",
+		"(m1+m2)*2": "(m1 + m2) * 2",
+		"m1-(m2-3)": "m1 - (m2 - 3)",
+		"m1-m2-3":   "m1 - m2 - 3",
+		"-(m1*2)":   "-(m1 * 2)",
+		"-m1 - -3":  "-m1 - -3",
+		"((m1))/ 2": "m1 / 2",
 	} {
 		e, err := alarmrule.ParseExpr(in)
 		if err != nil || e.String() != want {
