@@ -35,6 +35,8 @@ var floors = map[string]int{
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
 	"findings": 1,
+	// poll: the background loop of the stream consumers (step, tick, wake, close).
+	"poll": 1,
 	// 2: the wire layer and the components fed by the store.
 	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2, "topics": 2,
 	// logwatch: CloudWatch Logs' log groups, fed from the stream.
@@ -90,6 +92,7 @@ var pure = map[string][]string{
 	"layout":        nil,
 	"trail":         {"event", "layout"},
 	"cis":           {"event", "filterpattern"},
+	"poll":          {"clock"},
 }
 
 // impure are imports a pure package never makes.

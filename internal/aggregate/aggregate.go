@@ -50,6 +50,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -106,9 +107,7 @@ type Aggregator struct {
 	state  *state     // nil until loaded; reset after a failed step
 	snap   *trailSnap
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-	wake chan struct{}
+	loop *poll.Loop
 }
 
 var schema = []string{
@@ -132,7 +131,9 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &Aggregator{cfg: cfg, st: cfg.Store, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger, wake: make(chan struct{}, 1)}
+	a := &Aggregator{cfg: cfg, st: cfg.Store, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger}
+	a.loop = poll.New(poll.Config{Name: "aggregate", Clock: a.clk, Every: cfg.Poll, Step: a.Sync,
+		OnError: func(err error) { a.log.Error("aggregate: consume the event stream", "err", err) }})
 	for _, q := range schema {
 		if _, err := a.db.ExecContext(context.Background(), q); err != nil {
 			return nil, fmt.Errorf("aggregate: create tables: %w", err)
@@ -142,52 +143,14 @@ func New(cfg Config) (*Aggregator, error) {
 }
 
 // Start runs the consumer until Close.
-func (a *Aggregator) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	a.stop = cancel
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		t := a.clk.NewTicker(a.cfg.Poll)
-		defer t.Stop()
-		for {
-			if err := a.Sync(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("aggregate: consume the event stream", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-a.wake:
-			}
-		}
-	}()
-}
+func (a *Aggregator) Start() { a.loop.Start() }
 
 // Wake makes the consumer look at the stream now.
-func (a *Aggregator) Wake() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
+func (a *Aggregator) Wake() { a.loop.Wake() }
 
 // Close stops the consumer; what it has not consumed is consumed after the
 // next start.
-func (a *Aggregator) Close(ctx context.Context) error {
-	if a.stop == nil {
-		return nil
-	}
-	a.stop()
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop aggregate: %w", ctx.Err())
-	}
-}
+func (a *Aggregator) Close(ctx context.Context) error { return a.loop.Close(ctx) }
 
 // Sync closes the windows that are due and folds the committed stream up
 // to its end into the open ones. The background loop calls it; tests call

@@ -30,6 +30,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -125,9 +126,7 @@ type Rules struct {
 	syncMu sync.Mutex // serialises Sync
 	cs     consumerState
 
-	wake chan struct{}
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	loop *poll.Loop
 }
 
 var schema = []string{
@@ -149,8 +148,10 @@ func New(cfg Config) (*Rules, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Rules{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
-		wake: make(chan struct{}, 1)}
+	r := &Rules{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
+	r.loop = poll.New(poll.Config{Name: "eventrules", Clock: r.clk, Every: cfg.Poll, Step: r.Sync,
+		OnError: func(err error) { r.log.Error("eventrules: consume the event stream", "err", err) },
+		OnStop:  r.flushCursor})
 	ctx := context.Background()
 	for _, q := range schema {
 		if _, err := r.db.ExecContext(ctx, q); err != nil {
@@ -164,58 +165,15 @@ func New(cfg Config) (*Rules, error) {
 func (r *Rules) SetSink(s findings.Sink) { r.cfg.Sink = s }
 
 // Start runs the consumer until Close.
-func (r *Rules) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop = cancel
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.run(ctx)
-	}()
-}
+func (r *Rules) Start() { r.loop.Start() }
 
 // Close stops the consumer. Events not yet consumed are consumed after the
 // next start.
-func (r *Rules) Close(ctx context.Context) error {
-	if r.stop == nil {
-		return nil
-	}
-	r.stop()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop eventrules: %w", ctx.Err())
-	}
-}
+func (r *Rules) Close(ctx context.Context) error { return r.loop.Close(ctx) }
 
 // Wake makes the consumer look at the stream now rather than at its next
 // poll.
-func (r *Rules) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (r *Rules) run(ctx context.Context) {
-	t := r.clk.NewTicker(r.cfg.Poll)
-	defer t.Stop()
-	for {
-		if err := r.Sync(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("eventrules: consume the event stream", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			r.flushCursor()
-			return
-		case <-t.C:
-		case <-r.wake:
-		}
-	}
-}
+func (r *Rules) Wake() { r.loop.Wake() }
 
 // flushCursor saves the cursor held in memory, so that a clean stop
 // replays nothing after the next start.

@@ -25,6 +25,7 @@ import (
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -105,9 +106,7 @@ type Detector struct {
 	trails    []analysed
 	lastPrune time.Time
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-	wake chan struct{}
+	loop *poll.Loop
 }
 
 var schema = []string{
@@ -132,7 +131,9 @@ func New(cfg Config) (*Detector, error) {
 	}
 	p := cfg.params() // fills cfg's defaults too
 	d := &Detector{cfg: cfg, p: p, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
-		wake: make(chan struct{}, 1), trailsGen: -1}
+		trailsGen: -1}
+	d.loop = poll.New(poll.Config{Name: "insights", Clock: d.clk, Every: cfg.Poll, Step: d.Sync,
+		OnError: func(err error) { d.log.Error("insights: consume the event stream", "err", err) }})
 	for _, q := range schema {
 		if _, err := d.db.ExecContext(context.Background(), q); err != nil {
 			return nil, fmt.Errorf("insights: create tables: %w", err)
@@ -142,52 +143,14 @@ func New(cfg Config) (*Detector, error) {
 }
 
 // Start runs the consumer until Close.
-func (d *Detector) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	d.stop = cancel
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		t := d.clk.NewTicker(d.cfg.Poll)
-		defer t.Stop()
-		for {
-			if err := d.Sync(ctx); err != nil && ctx.Err() == nil {
-				d.log.Error("insights: consume the event stream", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-d.wake:
-			}
-		}
-	}()
-}
+func (d *Detector) Start() { d.loop.Start() }
 
 // Wake makes the consumer look at the stream now.
-func (d *Detector) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Detector) Wake() { d.loop.Wake() }
 
 // Close stops the consumer; what it has not consumed is consumed after
 // the next start.
-func (d *Detector) Close(ctx context.Context) error {
-	if d.stop == nil {
-		return nil
-	}
-	d.stop()
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop insights: %w", ctx.Err())
-	}
-}
+func (d *Detector) Close(ctx context.Context) error { return d.loop.Close(ctx) }
 
 // readBatch is how many events a step reads at most.
 var readBatch = 20000

@@ -24,6 +24,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -125,9 +126,8 @@ type Watch struct {
 	syncMu sync.Mutex // serialises Sync
 	cs     consumerState
 
-	wake chan struct{}
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	loop      *poll.Loop
+	lastSweep time.Time // when retention last ran; zero before the loop's first step
 }
 
 var schema = []string{
@@ -158,8 +158,10 @@ func New(cfg Config) (*Watch, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	w := &Watch{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
-		wake: make(chan struct{}, 1)}
+	w := &Watch{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
+	w.loop = poll.New(poll.Config{Name: "logwatch", Clock: w.clk, Every: cfg.Poll, Step: w.round,
+		OnError: func(err error) { w.log.Error("logwatch: consume the event stream", "err", err) },
+		OnStop:  w.flushCursor})
 	ctx := context.Background()
 	for _, q := range schema {
 		if _, err := w.db.ExecContext(ctx, q); err != nil {
@@ -171,63 +173,33 @@ func New(cfg Config) (*Watch, error) {
 
 // Start runs the consumer and the retention sweep until Close.
 func (w *Watch) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	w.stop = cancel
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.run(ctx)
-	}()
+	w.lastSweep = time.Time{}
+	w.loop.Start()
 }
 
 // Close stops the consumer. Events not yet consumed are consumed after the
 // next start.
-func (w *Watch) Close(ctx context.Context) error {
-	if w.stop == nil {
-		return nil
-	}
-	w.stop()
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop logwatch: %w", ctx.Err())
-	}
-}
+func (w *Watch) Close(ctx context.Context) error { return w.loop.Close(ctx) }
 
 // Wake makes the consumer look at the stream now rather than at its next
 // poll.
-func (w *Watch) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Watch) Wake() { w.loop.Wake() }
 
-func (w *Watch) run(ctx context.Context) {
-	t := w.clk.NewTicker(w.cfg.Poll)
-	defer t.Stop()
-	lastSweep := w.clk.Now()
-	for {
-		if err := w.Sync(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("logwatch: consume the event stream", "err", err)
-		}
-		if now := w.clk.Now(); now.Sub(lastSweep) >= w.cfg.RetentionEvery {
-			lastSweep = now
-			if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
-				w.log.Error("logwatch: apply log group retention", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			w.flushCursor()
-			return
-		case <-t.C:
-		case <-w.wake:
+// round is one round of the background loop: consume the stream, then
+// apply retention when RetentionEvery has passed since the loop started
+// or last applied it. The loop reports Sync's error.
+func (w *Watch) round(ctx context.Context) error {
+	if w.lastSweep.IsZero() {
+		w.lastSweep = w.clk.Now()
+	}
+	err := w.Sync(ctx)
+	if now := w.clk.Now(); now.Sub(w.lastSweep) >= w.cfg.RetentionEvery {
+		w.lastSweep = now
+		if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("logwatch: apply log group retention", "err", err)
 		}
 	}
+	return err
 }
 
 // flushCursor saves the cursor the consumer holds in memory, so that a

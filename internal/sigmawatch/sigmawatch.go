@@ -31,6 +31,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/sigma"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -122,9 +123,7 @@ type Watch struct {
 	advanced time.Time
 	pending  []findings.Signal // correlation signals not yet recorded
 
-	wake chan struct{}
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	loop *poll.Loop
 }
 
 var schema = []string{
@@ -144,8 +143,9 @@ func New(cfg Config) (*Watch, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	w := &Watch{cfg: cfg, st: cfg.Stream, db: cfg.Stream.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger,
-		wake: make(chan struct{}, 1)}
+	w := &Watch{cfg: cfg, st: cfg.Stream, db: cfg.Stream.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
+	w.loop = poll.New(poll.Config{Name: "sigmawatch", Clock: w.clk, Every: cfg.Poll, Step: w.Sync,
+		OnError: func(err error) { w.log.Error("sigma: consume the event stream", slog.Any("err", err)) }})
 	ctx := context.Background()
 	for _, q := range schema {
 		if _, err := w.db.ExecContext(ctx, q); err != nil {
@@ -398,56 +398,16 @@ func (w *Watch) Start(ctx context.Context) error {
 			w.log.Warn("sigma: rule not loaded", slog.String("file", e.File), slog.String("rule", e.Rule), slog.String("reason", e.Reason))
 		}
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	w.stop = cancel
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.run(rctx)
-	}()
+	w.loop.Start()
 	return nil
 }
 
 // Close stops the consumer and saves its cursor. Events not yet
 // consumed are consumed after the next start.
-func (w *Watch) Close(ctx context.Context) error {
-	if w.stop == nil {
-		return nil
-	}
-	w.stop()
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop sigmawatch: %w", ctx.Err())
-	}
-}
+func (w *Watch) Close(ctx context.Context) error { return w.loop.Close(ctx) }
 
 // Wake makes the consumer look at the stream now.
-func (w *Watch) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *Watch) run(ctx context.Context) {
-	t := w.clk.NewTicker(w.cfg.Poll)
-	defer t.Stop()
-	for {
-		if err := w.Sync(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("sigma: consume the event stream", slog.Any("err", err))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.wake:
-		}
-	}
-}
+func (w *Watch) Wake() { w.loop.Wake() }
 
 // Sync consumes the committed stream up to its end. The background loop
 // calls it; tests call it directly. Calls are serialised.
