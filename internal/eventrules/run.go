@@ -67,35 +67,15 @@ func (r *Rules) Run(ctx context.Context, since, until time.Time, progress func(P
 	if len(snap.sets) == 0 {
 		return nil, ErrNoRules
 	}
-	cur, err := r.st.SeqBefore(ctx, since.Add(-runSlack))
-	if err != nil {
-		return nil, err
-	}
-	last := r.st.CommittedSeq()
 	res := &RunResult{}
 	var (
 		ids  []string
 		tick = time.Now()
 	)
-	for cur < last {
-		evs, err := r.st.ReadAfter(ctx, cur, int(readBatch))
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			break
-		}
+	_, err = store.ReadHistory(ctx, r.st, since, until, runSlack, int(readBatch), func(inRange []*store.Event, read int64) error {
+		res.Read = read
 		var sigs []findings.Signal
-		for i := range evs {
-			ev := &evs[i]
-			if ev.Seq > last {
-				break
-			}
-			res.Read++
-			t := ev.Rec.EventTime
-			if t.Before(since) || (!until.IsZero() && !t.Before(until)) {
-				continue
-			}
+		for _, ev := range inRange {
 			res.InRange++
 			rr := snap.sets[ev.Rec.AccountID+"/"+ev.Rec.AWSRegion]
 			if rr == nil {
@@ -115,16 +95,16 @@ func (r *Rules) Run(ctx context.Context, since, until time.Time, progress func(P
 			}
 		}
 		if err := r.record(ctx, sigs, res); err != nil {
-			return nil, err
+			return err
 		}
-		cur = evs[len(evs)-1].Seq
 		if progress != nil && time.Since(tick) >= time.Second {
 			tick = time.Now()
 			progress(Progress{Read: res.Read, InRange: res.InRange, Signals: res.Signals})
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if progress != nil {
 		progress(Progress{Read: res.Read, InRange: res.InRange, Signals: res.Signals, Done: true})

@@ -78,11 +78,6 @@ func (w *Watch) Run(ctx context.Context, since, until time.Time, progress func(P
 		return nil, ErrNoRules
 	}
 	bases := correlated(g.rs)
-	cur, err := w.st.SeqBefore(ctx, since.Add(-runSlack))
-	if err != nil {
-		return nil, err
-	}
-	last := w.st.CommittedSeq()
 	res := &RunResult{}
 	record := func(sigs []findings.Signal) error {
 		if len(sigs) == 0 {
@@ -109,25 +104,10 @@ func (w *Watch) Run(ctx context.Context, since, until time.Time, progress func(P
 		matched []*sigma.Rule
 		tick    = time.Now()
 	)
-	for cur < last {
-		evs, err := w.st.ReadAfter(ctx, cur, readBatch)
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			break
-		}
+	_, err := store.ReadHistory(ctx, w.st, since, until, runSlack, readBatch, func(inRange []*store.Event, read int64) error {
+		res.Read = read
 		var sigs []findings.Signal
-		for i := range evs {
-			ev := &evs[i]
-			if ev.Seq > last {
-				break
-			}
-			res.Read++
-			t := ev.Rec.EventTime
-			if t.Before(since) || (!until.IsZero() && !t.Before(until)) {
-				continue
-			}
+		for _, ev := range inRange {
 			res.InRange++
 			matched = g.rs.Match(ev.Rec.Raw, matched[:0])
 			if len(matched) == 0 {
@@ -146,16 +126,16 @@ func (w *Watch) Run(ctx context.Context, since, until time.Time, progress func(P
 			}
 		}
 		if err := record(sigs); err != nil {
-			return nil, err
+			return err
 		}
-		cur = evs[len(evs)-1].Seq
 		if progress != nil && time.Since(tick) >= time.Second {
 			tick = time.Now()
 			progress(Progress{Read: res.Read, InRange: res.InRange, Signals: res.Signals})
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := record(correlate(g.rs, obs)); err != nil {
 		return nil, err
