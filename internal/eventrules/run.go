@@ -31,9 +31,7 @@ type RunResult struct {
 // CountingSink is a Sink that says what each Record added
 // (*findings.Store implements it). With another Sink, a run counts every
 // signal as new and no finding as created.
-type CountingSink interface {
-	RecordCounted(ctx context.Context, sigs []findings.Signal) (findings.Recorded, error)
-}
+type CountingSink = findings.CountingSink
 
 // ErrNoRules is Run's error when no enabled rule has an event pattern.
 var ErrNoRules = errors.New("no enabled event rule has an event pattern: create one first (aws events put-rule --event-pattern …)")
@@ -118,19 +116,12 @@ func (r *Rules) record(ctx context.Context, sigs []findings.Signal, res *RunResu
 		return nil
 	}
 	res.Signals += len(sigs)
-	if c, ok := r.cfg.Sink.(CountingSink); ok {
-		rec, err := c.RecordCounted(ctx, sigs)
-		if err != nil {
-			return fmt.Errorf("record %d event rule signals: %w", len(sigs), err)
-		}
-		res.New += rec.Signals
-		res.Created += rec.Findings
-		return nil
-	}
-	if err := r.cfg.Sink.Record(ctx, sigs); err != nil {
+	rec, err := findings.RecordCounting(ctx, r.cfg.Sink, sigs)
+	if err != nil {
 		return fmt.Errorf("record %d event rule signals: %w", len(sigs), err)
 	}
-	res.New += len(sigs)
+	res.New += rec.Signals
+	res.Created += rec.Findings
 	return nil
 }
 

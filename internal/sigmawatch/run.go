@@ -33,9 +33,7 @@ type RunResult struct {
 // CountingSink is a Sink that says what each Record added
 // (*findings.Store implements it). With another Sink, a run counts every
 // signal as new and no finding as created.
-type CountingSink interface {
-	RecordCounted(ctx context.Context, sigs []findings.Signal) (findings.Recorded, error)
-}
+type CountingSink = findings.CountingSink
 
 // ErrNoRules is Run's error when no rule is loaded.
 var ErrNoRules = errors.New("no Sigma rules are loaded: load some first (opentrail sigma load DIR)")
@@ -84,19 +82,12 @@ func (w *Watch) Run(ctx context.Context, since, until time.Time, progress func(P
 			return nil
 		}
 		res.Signals += len(sigs)
-		if c, ok := w.cfg.Sink.(CountingSink); ok {
-			r, err := c.RecordCounted(ctx, sigs)
-			if err != nil {
-				return fmt.Errorf("record sigma signals: %w", err)
-			}
-			res.New += r.Signals
-			res.Created += r.Findings
-			return nil
-		}
-		if err := w.cfg.Sink.Record(ctx, sigs); err != nil {
+		r, err := findings.RecordCounting(ctx, w.cfg.Sink, sigs)
+		if err != nil {
 			return fmt.Errorf("record sigma signals: %w", err)
 		}
-		res.New += len(sigs)
+		res.New += r.Signals
+		res.Created += r.Findings
 		return nil
 	}
 	var (
