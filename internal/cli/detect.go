@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -69,27 +68,7 @@ func (c *detectCmd) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--detectors: %q is not a detector; use sigma, eventrule or both (sigma,eventrule)", d)
 		}
 	}
-	cl, err := cf.client(ctx)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(body)
-	done := make(chan struct{})
-	go func() {
-		t0 := time.Now()
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				fmt.Fprintf(c.env.Stderr, "detect: scanning stored events since %s … %s\n", body.Since, time.Since(t0).Round(time.Second))
-			}
-		}
-	}()
-	out, err := cl.Do(ctx, "opentrail", http.MethodPost, "/v1/detections/runs", http.Header{"Content-Type": {"application/json"}}, b)
-	close(done)
+	out, err := postRun(ctx, c.env, &cf, "/v1/detections/runs", body, "detect: scanning stored events since "+body.Since)
 	if err != nil {
 		return err
 	}

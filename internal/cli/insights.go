@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -49,27 +48,7 @@ func (c *insightsCmd) Run(ctx context.Context, args []string) error {
 		}
 		body[name] = t.Format(time.RFC3339)
 	}
-	cl, err := cf.client(ctx)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(body)
-	done := make(chan struct{})
-	go func() {
-		t0 := time.Now()
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				fmt.Fprintf(c.env.Stderr, "insights: computing over stored events since %s … %s\n", body["Since"], time.Since(t0).Round(time.Second))
-			}
-		}
-	}()
-	out, err := cl.Do(ctx, "opentrail", http.MethodPost, "/v1/insights/runs", http.Header{"Content-Type": {"application/json"}}, b)
-	close(done)
+	out, err := postRun(ctx, c.env, &cf, "/v1/insights/runs", body, "insights: computing over stored events since "+body["Since"])
 	if err != nil {
 		return err
 	}
