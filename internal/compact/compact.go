@@ -16,10 +16,10 @@ package compact
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -47,10 +47,7 @@ type Compactor struct {
 	opts Options
 	log  *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-	kick   chan struct{}
+	loop *poll.Loop
 
 	// draining is set while a round that found enough sealed events is
 	// moving them in batches: its last batch goes even when smaller than
@@ -79,66 +76,30 @@ func New(st Store, opts Options) *Compactor {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Compactor{st: st, opts: opts, log: opts.Logger.With("component", "compact"), kick: make(chan struct{}, 1)}
+	c := &Compactor{st: st, opts: opts, log: opts.Logger.With("component", "compact")}
+	c.loop = poll.New(poll.Config{Clock: opts.Clock, Every: opts.Interval, Step: c.round,
+		OnError: func(err error) { c.log.Error("compaction failed; it is retried at the next tick", "err", err) }})
+	return c
 }
 
 // Start starts the background loop.
-func (c *Compactor) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	c.done = make(chan struct{})
-	go c.loop(ctx)
-}
+func (c *Compactor) Start() { c.loop.Start() }
 
 // Kick makes the loop look now rather than at its next tick.
-func (c *Compactor) Kick() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
+func (c *Compactor) Kick() { c.loop.Wake() }
 
 // Close stops the loop, interrupting a compaction in progress (which
-// leaves the store as it was before it), and waits for it.
-func (c *Compactor) Close(ctx context.Context) error {
-	c.once.Do(func() {
-		if c.cancel != nil {
-			c.cancel()
-		}
-	})
-	if c.done == nil {
-		return nil
-	}
-	select {
-	case <-c.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// leaves the store as it was before it), and waits for it. When ctx ends
+// first it returns ctx's error.
+func (c *Compactor) Close(ctx context.Context) error { return c.loop.Close(ctx) }
 
-func (c *Compactor) loop(ctx context.Context) {
-	defer close(c.done)
-	t := c.opts.Clock.NewTicker(c.opts.Interval)
-	defer t.Stop()
+// round runs compactions while they are due, one after another: one round
+// of the loop.
+func (c *Compactor) round(ctx context.Context) error {
 	for {
-		for {
-			more, err := c.Step(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Error("compaction failed; it is retried at the next tick", "err", err)
-				}
-				break
-			}
-			if !more {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.kick:
+		more, err := c.Step(ctx)
+		if err != nil || !more {
+			return err
 		}
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/opentrail/opentrail/internal/layout"
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -135,9 +136,7 @@ type Deliverer struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker // by trail ARN
-	wake    chan struct{}
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
+	loop    *poll.Loop
 
 	verifyJobs chan verifyJob // nil unless VerifyDigests
 
@@ -193,7 +192,6 @@ func New(st *store.Store, opts Options) *Deliverer {
 		log:          opts.Logger,
 		poll:         min(max(opts.Interval/5, 100*time.Millisecond), time.Second),
 		workers:      make(map[string]*worker),
-		wake:         make(chan struct{}, 1),
 		filesTotal:   reg.NewCounter("opentrail_delivery_files_total", "Log files written to trail buckets."),
 		eventsTotal:  reg.NewCounter("opentrail_delivery_events_total", "Events written to trail buckets."),
 		errorsTotal:  reg.NewCounter("opentrail_delivery_errors_total", "Failed attempts to write a log file or a digest."),
@@ -202,58 +200,32 @@ func New(st *store.Store, opts Options) *Deliverer {
 		verifyFailures: reg.NewCounter("opentrail_digest_verify_failures_total",
 			"Background checks that found a delivered log or digest file changed or missing."),
 	}
+	lc := poll.Config{Name: "delivery", Clock: opts.Clock, Every: d.poll, Step: d.sync,
+		OnError: func(err error) { d.log.Error("delivery: read trails", "err", err) },
+		OnStop:  d.stopWorkers}
 	if opts.VerifyDigests {
 		d.verifyJobs = make(chan verifyJob, 64)
+		lc.Beside = d.verifyLoop
 	}
+	d.loop = poll.New(lc)
 	return d
 }
 
 // Interval is the delivery window in use.
 func (d *Deliverer) Interval() time.Duration { return d.opts.Interval }
 
-// Start runs delivery in the background until Close.
-func (d *Deliverer) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	d.stop = cancel
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.run(ctx)
-	}()
-	if d.verifyJobs != nil {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.verifyLoop(ctx)
-		}()
-	}
-}
+// Start runs delivery in the background until Close: a loop that keeps
+// one worker per trail, started and stopped as trails come and go, and
+// the digest verifier when VerifyDigests is set.
+func (d *Deliverer) Start() { d.loop.Start() }
 
 // Close stops delivery and waits for in-flight writes. Events not yet
 // delivered are delivered after the next start.
-func (d *Deliverer) Close(ctx context.Context) error {
-	if d.stop == nil {
-		return nil
-	}
-	d.stop()
-	done := make(chan struct{})
-	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop delivery: %w", ctx.Err())
-	}
-}
+func (d *Deliverer) Close(ctx context.Context) error { return d.loop.Close(ctx) }
 
 // Wake makes delivery look at the trails and the stream now rather than at
 // its next poll (after a trail changes, for instance).
-func (d *Deliverer) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Deliverer) Wake() { d.loop.Wake() }
 
 // Status returns a trail's delivery status; the zero Status if the trail
 // has not delivered yet.
@@ -299,33 +271,18 @@ func (d *Deliverer) loadState(ctx context.Context, arn string) (state, error) {
 	return st, nil
 }
 
-// run keeps one worker per trail, started and stopped as trails come and
-// go.
-func (d *Deliverer) run(ctx context.Context) {
-	t := d.opts.Clock.NewTicker(d.poll)
-	defer t.Stop()
-	defer func() {
-		d.mu.Lock()
-		ws := make([]*worker, 0, len(d.workers))
-		for _, w := range d.workers {
-			ws = append(ws, w)
-		}
-		d.mu.Unlock()
-		for _, w := range ws {
-			w.cancel()
-			<-w.done
-		}
-	}()
-	for {
-		if err := d.sync(ctx); err != nil && ctx.Err() == nil {
-			d.log.Error("delivery: read trails", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.wake:
-		}
+// stopWorkers stops every trail's worker and waits for them, as the
+// loop stops.
+func (d *Deliverer) stopWorkers() {
+	d.mu.Lock()
+	ws := make([]*worker, 0, len(d.workers))
+	for _, w := range d.workers {
+		ws = append(ws, w)
+	}
+	d.mu.Unlock()
+	for _, w := range ws {
+		w.cancel()
+		<-w.done
 	}
 }
 

@@ -3,7 +3,7 @@
 // injectable clock and whenever it is woken, until it is closed.
 //
 // A component (logwatch, eventrules, sigmawatch, aggregate, insights,
-// delivery) makes a [Loop] in New and delegates its Start, Wake and
+// delivery, compact) makes a [Loop] in New and delegates its Start, Wake and
 // Close to it; the step is the component's own (usually its Sync). Step
 // errors go to a callback, except those of a step cut short by Close,
 // and the loop goes on. The package knows nothing of the store or of
@@ -21,7 +21,8 @@ import (
 
 // Config is what New needs.
 type Config struct {
-	// Name names the loop in Close's error ("stop <Name>: …").
+	// Name names the loop in Close's error ("stop <Name>: …"); when it
+	// is empty, that error is ctx's as it is.
 	Name string
 	// Clock makes the loop's ticker; nil means the system clock.
 	Clock clock.Clock
@@ -38,6 +39,10 @@ type Config struct {
 	// stopped stepping, before Close returns (to save state kept in
 	// memory, say).
 	OnStop func()
+	// Beside, when set, runs in a goroutine of its own from Start, with
+	// the context Step gets; Close waits for it too (a worker that the
+	// steps feed, say).
+	Beside func(ctx context.Context)
 }
 
 // Loop runs Config.Step in its own goroutine between Start and Close.
@@ -72,6 +77,13 @@ func (l *Loop) Start() {
 		defer l.wg.Done()
 		l.run(ctx)
 	}()
+	if l.cfg.Beside != nil {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.cfg.Beside(ctx)
+		}()
+	}
 }
 
 // Wake makes the loop step now rather than at its next tick. It never
@@ -84,9 +96,10 @@ func (l *Loop) Wake() {
 	}
 }
 
-// Close stops the loop and waits for its step in progress and OnStop. If
-// ctx ends first it returns "stop <Name>: " and ctx's error; the loop
-// still stops on its own. Close before Start does nothing.
+// Close stops the loop and waits for its step in progress, OnStop and
+// Beside. If ctx ends first it returns "stop <Name>: " and ctx's error
+// (ctx's error alone when Name is empty); the loop still stops on its
+// own. Close before Start does nothing.
 func (l *Loop) Close(ctx context.Context) error {
 	if l.stop == nil {
 		return nil
@@ -98,6 +111,9 @@ func (l *Loop) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		if l.cfg.Name == "" {
+			return ctx.Err()
+		}
 		return fmt.Errorf("stop %s: %w", l.cfg.Name, ctx.Err())
 	}
 }

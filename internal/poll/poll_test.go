@@ -177,3 +177,34 @@ func TestNewRejectsAMissingStepOrPeriod(t *testing.T) {
 		}()
 	}
 }
+
+func TestLoopBesideRunsUntilClose(t *testing.T) {
+	clk := clock.NewFake(t0)
+	step, steps := counting()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var ended bool
+	l := poll.New(poll.Config{Clock: clk, Every: time.Minute, Step: step,
+		Beside: func(ctx context.Context) {
+			close(started)
+			<-ctx.Done()
+			<-release
+			ended = true
+		}})
+	l.Start()
+	recv(t, steps)
+	<-started
+
+	expired, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := l.Close(expired); err != context.DeadlineExceeded {
+		t.Fatalf("Close while Beside runs, without a Name = %v; want ctx's error as it is", err)
+	}
+	close(release)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !ended {
+		t.Fatal("Close returned before Beside did")
+	}
+}
