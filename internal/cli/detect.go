@@ -22,21 +22,16 @@ func (*detectCmd) Synopsis() string {
 func (c *detectCmd) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet(c.env, "detect", "--since DATE [--until DATE] [--detectors sigma,eventrule] [flags]")
 	var (
-		cf                      clientFlags
-		since, until, detectors string
-		asJSON                  bool
+		rf        runFlags
+		detectors string
 	)
-	cf.register(fs)
-	fs.StringVar(&since, "since", "", "first event time to scan (RFC 3339, YYYY-MM-DD, or a duration back from now such as 720h)")
-	fs.StringVar(&until, "until", "", "end of the range (exclusive; RFC 3339 or YYYY-MM-DD; default: everything stored)")
+	rf.register(fs, "first event time to scan (RFC 3339, YYYY-MM-DD, or a duration back from now such as 720h)",
+		"end of the range (exclusive; RFC 3339 or YYYY-MM-DD; default: everything stored)")
 	fs.StringVar(&detectors, "detectors", "", "detectors to run, comma-separated: sigma, eventrule (default both)")
-	fs.BoolVar(&asJSON, "json", false, "print the server's answer as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := rf.parse(fs, args); err != nil {
 		return err
 	}
-	if len(fs.Args()) > 0 {
-		return fmt.Errorf("unexpected argument %q; detect takes flags only", fs.Args()[0])
-	}
+	since, until := rf.since, rf.until
 	if since == "" {
 		return fmt.Errorf("--since is required: the first event time to scan, e.g. --since 2024-01-01")
 	}
@@ -68,11 +63,11 @@ func (c *detectCmd) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--detectors: %q is not a detector; use sigma, eventrule or both (sigma,eventrule)", d)
 		}
 	}
-	out, err := postRun(ctx, c.env, &cf, "/v1/detections/runs", body, "detect: scanning stored events since "+body.Since)
+	out, err := postRun(ctx, c.env, &rf.cf, "/v1/detections/runs", body, "detect: scanning stored events since "+body.Since)
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if rf.asJSON {
 		fmt.Fprintln(c.env.Stdout, string(out))
 		return nil
 	}

@@ -19,21 +19,13 @@ func (*insightsCmd) Synopsis() string {
 // elapsed time while the server works, then what it found.
 func (c *insightsCmd) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet(c.env, "insights", "--since DATE [--until DATE] [flags]")
-	var (
-		cf           clientFlags
-		since, until string
-		asJSON       bool
-	)
-	cf.register(fs)
-	fs.StringVar(&since, "since", "", "first day or time to report insights for (2024-01-01 or RFC 3339); the baseline comes from the days before it")
-	fs.StringVar(&until, "until", "", "end of the range (exclusive; default: everything stored)")
-	fs.BoolVar(&asJSON, "json", false, "print the server's answer as JSON")
-	if err := parse(fs, args); err != nil {
+	var rf runFlags
+	rf.register(fs, "first day or time to report insights for (2024-01-01 or RFC 3339); the baseline comes from the days before it",
+		"end of the range (exclusive; default: everything stored)")
+	if err := rf.parse(fs, args); err != nil {
 		return err
 	}
-	if len(fs.Args()) > 0 {
-		return fmt.Errorf("unexpected argument %q; insights takes flags only", fs.Args()[0])
-	}
+	since, until := rf.since, rf.until
 	if since == "" {
 		return fmt.Errorf("--since is required, e.g. --since 2024-01-01: %w", errUsage)
 	}
@@ -48,11 +40,11 @@ func (c *insightsCmd) Run(ctx context.Context, args []string) error {
 		}
 		body[name] = t.Format(time.RFC3339)
 	}
-	out, err := postRun(ctx, c.env, &cf, "/v1/insights/runs", body, "insights: computing over stored events since "+body["Since"])
+	out, err := postRun(ctx, c.env, &rf.cf, "/v1/insights/runs", body, "insights: computing over stored events since "+body["Since"])
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if rf.asJSON {
 		fmt.Fprintln(c.env.Stdout, string(out))
 		return nil
 	}

@@ -3,10 +3,39 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"time"
 )
+
+// runFlags are the flags that the commands starting a run over stored
+// history (detect, insights) share: the client's, --since, --until and
+// --json.
+type runFlags struct {
+	cf           clientFlags
+	since, until string
+	asJSON       bool
+}
+
+// register adds the flags to fs; since and until are their usage texts.
+func (f *runFlags) register(fs *flag.FlagSet, since, until string) {
+	f.cf.register(fs)
+	fs.StringVar(&f.since, "since", "", since)
+	fs.StringVar(&f.until, "until", "", until)
+	fs.BoolVar(&f.asJSON, "json", false, "print the server's answer as JSON")
+}
+
+// parse parses args, which must hold flags only, into fs's flags.
+func (f *runFlags) parse(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		return fmt.Errorf("unexpected argument %q; %s takes flags only", fs.Args()[0], fs.Name())
+	}
+	return nil
+}
 
 // runWaitEvery is how often postRun says it is still waiting.
 var runWaitEvery = 5 * time.Second

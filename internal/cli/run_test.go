@@ -53,3 +53,24 @@ func TestPostRunPostsAndSaysItIsWaiting(t *testing.T) {
 		t.Errorf("stdout: %q", stdout.String())
 	}
 }
+
+func TestRunFlags(t *testing.T) {
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Stdin: strings.NewReader("")}
+	var rf runFlags
+	fs := newFlagSet(env, "detect", "")
+	rf.register(fs, "since", "until")
+	if err := rf.parse(fs, []string{"--since", "2024-01-01", "--json", "--until", "2024-02-01", "--endpoint", "http://x"}); err != nil {
+		t.Fatal(err)
+	}
+	if rf.since != "2024-01-01" || rf.until != "2024-02-01" || !rf.asJSON || rf.cf.endpoint != "http://x" {
+		t.Errorf("parsed %+v", rf)
+	}
+
+	rf = runFlags{}
+	fs = newFlagSet(env, "insights", "")
+	rf.register(fs, "since", "until")
+	err := rf.parse(fs, []string{"--since", "2024-01-01", "extra"})
+	if err == nil || err.Error() != `unexpected argument "extra"; insights takes flags only` {
+		t.Errorf("positional argument: %v", err)
+	}
+}
