@@ -604,28 +604,11 @@ func (w *worker) selects(t store.Trail, set trail.Settings, rec *event.Record, i
 	org := w.d.opts.Org
 	switch rec.EventCategory {
 	case event.CategoryInsight:
-		return set.SelectsInsight(t.Account, t.HomeRegion, org, rec, ingest, insightTypes(t.Doc)), true
+		return set.SelectsInsight(t.Account, t.HomeRegion, org, rec, ingest, trail.InsightTypes(t.Doc)), true
 	case event.CategoryAggregated:
 		return set.SelectsAggregated(t.Account, t.HomeRegion, org, rec, ingest), false
 	}
 	return set.Selects(t.Account, t.HomeRegion, org, rec, ingest), false
-}
-
-// insightTypes returns the InsightType of each of a trail's Insights
-// selectors, read from the trail document, where the control plane keeps
-// them.
-func insightTypes(doc []byte) []string {
-	var d struct {
-		InsightSelectors []struct{ InsightType string }
-	}
-	if json.Unmarshal(doc, &d) != nil {
-		return nil
-	}
-	out := make([]string, 0, len(d.InsightSelectors))
-	for _, s := range d.InsightSelectors {
-		out = append(out, s.InsightType)
-	}
-	return out
 }
 
 // take adds one event of the open window to its group, writing the

@@ -153,7 +153,8 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		seen = seen[:0]
 		for _, r := range snap.trails {
 			if containsGroup(seen, r.g) || !(r.set.Selects(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime) ||
-				r.set.SelectsOwnStop(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec)) {
+				r.set.SelectsOwnStop(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec) ||
+				r.set.SelectsInsight(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime, r.insights)) {
 				continue
 			}
 			seen = append(seen, r.g)

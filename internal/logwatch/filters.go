@@ -381,9 +381,10 @@ type subState struct {
 }
 
 type trailRoute struct {
-	t   store.Trail
-	set trail.Settings
-	g   *groupState
+	t        store.Trail
+	set      trail.Settings
+	insights []string // the trail's Insights types: its Insights events go to the group too
+	g        *groupState
 }
 
 func groupKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -487,7 +488,7 @@ func (w *Watch) current(ctx context.Context) (*snapshot, error) {
 			continue
 		}
 		if g := s.byKey[groupKey(acc, reg, name)]; g != nil {
-			s.trails = append(s.trails, trailRoute{t: t, set: set, g: g})
+			s.trails = append(s.trails, trailRoute{t: t, set: set, insights: trail.InsightTypes(t.Doc), g: g})
 		}
 	}
 	w.snap = s

@@ -697,3 +697,58 @@ func TestConsumerRetryAfterFailedStep(t *testing.T) {
 		t.Errorf("the stream has %d events, want 4", n)
 	}
 }
+
+// Insights events reach the log group of a trail with an Insights selector
+// of their type (so metric filters and alarms can watch them), and no
+// other trail's.
+func TestConsumerInsightEventsToGroup(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, logwatch.Config{})
+	e.mustGroup(acctA, home)
+	e.trail("plain", acctA, home, trail.Settings{})
+	insight := func(n int, typ string) *event.Record {
+		raw := fmt.Sprintf(`{"eventVersion":"1.08","eventTime":%q,"awsRegion":%q,"eventID":"00000000-0000-4000-9000-%012d",`+
+			`"eventType":"AwsCloudTrailInsight","recipientAccountId":%q,"sharedEventID":"00000000-0000-4000-a000-%012d",`+
+			`"insightDetails":{"state":"Start","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","insightType":%q,`+
+			`"insightContext":{"statistics":{"baseline":{"average":0.1},"insight":{"average":9},"insightDuration":1}}},"eventCategory":"Insight"}`,
+			e.clk.Now().Format(time.RFC3339), home, n, acctA, n, typ)
+		r, err := event.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if _, err := e.st.Append(ctx, []*event.Record{insight(1, "ApiCallRateInsight")}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	stream := acctA + "_CloudTrail_" + home
+	if n := len(e.events(acctA, home, stream)); n != 0 {
+		t.Fatalf("a trail without Insights selectors put %d Insights events in its group", n)
+	}
+
+	// A trail with an ApiCallRateInsight selector (kept in its document
+	// beside the settings, as the control plane keeps it).
+	set := trail.Settings{IsLogging: true}
+	start := e.clk.Now().Add(-time.Minute)
+	set.StartLoggingTime = &start
+	set.CloudWatchLogsLogGroupArn = logwatch.GroupARN(acctA, home, groupNm) + ":*"
+	doc, _ := json.Marshal(set)
+	var m map[string]any
+	_ = json.Unmarshal(doc, &m)
+	m["InsightSelectors"] = []any{map[string]any{"InsightType": "ApiCallRateInsight"}}
+	doc, _ = json.Marshal(m)
+	arn := trail.ARN{Region: home, Account: acctA, Name: "insights"}.String()
+	if err := e.st.CreateTrail(ctx, store.Trail{ARN: arn, Name: "insights", Account: acctA, HomeRegion: home,
+		Doc: doc, Created: e.clk.Now(), Updated: e.clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Append(ctx, []*event.Record{insight(2, "ApiCallRateInsight"), insight(3, "ApiErrorRateInsight")}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	got := e.events(acctA, home, stream)
+	if len(got) != 1 || !strings.Contains(got[0].Message, `"insightType":"ApiCallRateInsight"`) {
+		t.Fatalf("the Insights trail's group holds %+v, want its one ApiCallRateInsight event", got)
+	}
+}

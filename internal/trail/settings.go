@@ -148,6 +148,23 @@ func (s *Settings) SelectsInsight(account, homeRegion string, org *Organization,
 	return typ != "" && slices.Contains(types, typ) && s.covers(account, homeRegion, org, rec, ingest)
 }
 
+// InsightTypes returns the InsightType of each of a trail's Insights
+// selectors, read from the trail document, where the control plane keeps
+// them beside the settings (nil for none or an unreadable document).
+func InsightTypes(doc []byte) []string {
+	var d struct {
+		InsightSelectors []struct{ InsightType string }
+	}
+	if json.Unmarshal(doc, &d) != nil || len(d.InsightSelectors) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(d.InsightSelectors))
+	for _, s := range d.InsightSelectors {
+		out = append(out, s.InsightType)
+	}
+	return out
+}
+
 // SelectsAggregated reports whether the trail delivers the aggregated
 // event rec (with its log files): the trail logs at ingest, covers the
 // event's account and region as Selects does, and aggregates its data
