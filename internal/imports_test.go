@@ -66,6 +66,8 @@ var floors = map[string]int{
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4, "cloudwatch": 4,
 	"events": 4,
+	// The web console: pages over the services (in process) and the components.
+	"console": 4,
 	// 5: the front door and the wiring.
 	"server": 5,
 	// 6: the commands.

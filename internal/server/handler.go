@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/console"
 	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -36,8 +37,19 @@ func (s *Server) Handler() http.Handler {
 	// SNS subscribers fetch the signing certificate and follow the
 	// SubscribeURL and UnsubscribeURL without credentials (topics.Handler).
 	mux.Handle("GET "+topics.PublicPrefix, s.topics.Handler())
-	mux.HandleFunc("/", s.serveAPI)
+	mux.HandleFunc("/", s.serveRoot)
 	return mux
+}
+
+// serveRoot sends a browser's request to the console and everything else
+// to the APIs: API clients sign their requests, browsers do not
+// (console.IsBrowserRequest).
+func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	if console.IsBrowserRequest(r) {
+		s.console.ServeHTTP(w, r)
+		return
+	}
+	s.serveAPI(w, r)
 }
 
 // nativeService is the credential scope service of the native endpoints.

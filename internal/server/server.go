@@ -27,6 +27,7 @@ import (
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/compact"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/console"
 	"github.com/opentrail/opentrail/internal/delivery"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
@@ -92,8 +93,10 @@ type Server struct {
 	// topics is SNS's component: topics, subscriptions and delivery.
 	topics *topics.Topics
 	native *awsapi.PathRouter // the native /v1 API
-	lake   *lake.Service      // Lake's queries and imports: started and closed with the server
-	alarms *alarms.Engine     // CloudWatch metrics and alarms: started and closed with the server
+	// console is the web console, served to browsers (handler.go).
+	console *console.Console
+	lake    *lake.Service  // Lake's queries and imports: started and closed with the server
+	alarms  *alarms.Engine // CloudWatch metrics and alarms: started and closed with the server
 	// findings is the findings store every detector reports to (watch.go);
 	// sigma the Sigma detector over the stream.
 	findings *findings.Store
@@ -192,6 +195,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.events = awsapi.NewRouter("events", s, logger)
 	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
 	if err := s.newServices(tokenKey); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.newConsole(); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -1,0 +1,280 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/clock"
+)
+
+// User is a console user as the Authenticator returns them.
+type User struct {
+	Name string
+	// Principal is who the user acts as: an IAM user of their account
+	// (the organisation's management account sees every account).
+	Principal *auth.Principal
+	// Admin users manage console users.
+	Admin bool
+}
+
+// Accounts are the accounts whose data a user may see; nil means every
+// account (the organisation's management account).
+func (u *User) Accounts() []string {
+	if u.Principal.Management {
+		return nil
+	}
+	return []string{u.Principal.AccountID}
+}
+
+// SignInAttempt is one sign-in as the browser made it.
+type SignInAttempt struct {
+	UserName  string
+	Password  string
+	SourceIP  string
+	UserAgent string
+}
+
+// ErrMFARequired is returned by Authenticator.CheckPassword for a right
+// password of a user with an MFA device: the code is asked for next.
+var ErrMFARequired = errors.New("console: an MFA code is required")
+
+// SignInError is a refused sign-in, with the message the page shows
+// (never whether the user name exists).
+type SignInError struct {
+	Message string
+	// RetryAfter is set while the user or address is locked out.
+	RetryAfter time.Duration
+}
+
+func (e *SignInError) Error() string { return e.Message }
+
+// Authenticator checks console sign-ins. Each completed attempt, success
+// or failure, is recorded as a ConsoleLogin event by the implementation.
+type Authenticator interface {
+	// CheckPassword checks a user name and password. It returns the user
+	// when they are right and the user has no MFA device; ErrMFARequired
+	// (and the user) when they are right and a code must follow; a
+	// *SignInError otherwise.
+	CheckPassword(ctx context.Context, a SignInAttempt) (*User, error)
+	// CheckMFA completes a sign-in whose password was right with the
+	// user's current MFA code.
+	CheckMFA(ctx context.Context, a SignInAttempt, code string) (*User, error)
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	ID   string
+	User *User
+	// CSRF is the token every form of this session posts back.
+	CSRF    string
+	Created time.Time
+	// SourceIP and UserAgent are the browser's at sign-in.
+	SourceIP  string
+	UserAgent string
+	last      time.Time
+}
+
+const sessionCookie = "opentrail_session"
+
+// sessions are the signed-in browsers, in memory: a restart signs every
+// browser out.
+type sessions struct {
+	clock clock.Clock
+	ttl   time.Duration
+	mu    sync.Mutex
+	m     map[string]*Session
+	// pending are sign-ins whose password was right and whose MFA code
+	// is awaited, by a one-time token, for 5 minutes.
+	pending map[string]pendingMFA
+}
+
+type pendingMFA struct {
+	user    string
+	attempt SignInAttempt
+	expires time.Time
+}
+
+func newSessions(c clock.Clock, ttl time.Duration) *sessions {
+	return &sessions{clock: c, ttl: ttl, m: map[string]*Session{}, pending: map[string]pendingMFA{}}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (ss *sessions) create(u *User, ip, ua string) *Session {
+	now := ss.clock.Now()
+	s := &Session{ID: randomToken(), User: u, CSRF: randomToken(), Created: now, SourceIP: ip, UserAgent: ua, last: now}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.sweepLocked(now)
+	ss.m[s.ID] = s
+	return s
+}
+
+func (ss *sessions) get(id string) *Session {
+	now := ss.clock.Now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.m[id]
+	if !ok {
+		return nil
+	}
+	if now.Sub(s.last) > ss.ttl {
+		delete(ss.m, id)
+		return nil
+	}
+	s.last = now
+	return s
+}
+
+func (ss *sessions) remove(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, id)
+}
+
+// removeUser signs every browser of a user out (the user was removed or
+// their password reset).
+func (ss *sessions) removeUser(name string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for id, s := range ss.m {
+		if s.User.Name == name {
+			delete(ss.m, id)
+		}
+	}
+}
+
+func (ss *sessions) addPending(user string, a SignInAttempt) string {
+	tok := randomToken()
+	a.Password = ""
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.pending[tok] = pendingMFA{user: user, attempt: a, expires: ss.clock.Now().Add(5 * time.Minute)}
+	return tok
+}
+
+// takePending returns and forgets the pending sign-in of tok.
+func (ss *sessions) takePending(tok string) (pendingMFA, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	p, ok := ss.pending[tok]
+	delete(ss.pending, tok)
+	if !ok || ss.clock.Now().After(p.expires) {
+		return pendingMFA{}, false
+	}
+	return p, true
+}
+
+func (ss *sessions) sweepLocked(now time.Time) {
+	for id, s := range ss.m {
+		if now.Sub(s.last) > ss.ttl {
+			delete(ss.m, id)
+		}
+	}
+	for tok, p := range ss.pending {
+		if now.After(p.expires) {
+			delete(ss.pending, tok)
+		}
+	}
+}
+
+// pageFunc is a page handler that needs a signed-in user.
+type pageFunc func(w http.ResponseWriter, r *http.Request, s *Session)
+
+// signedIn wraps a page: a browser without a session is sent to the
+// sign-in page (and back here after), and every POST must carry the
+// session's CSRF token and come from this origin.
+func (c *Console) signedIn(h pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := c.session(r)
+		if s == nil {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				c.errorPage(w, r, nil, http.StatusForbidden, "Signed out", "Your session has ended. Sign in again and repeat what you were doing.")
+				return
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if !sameOrigin(r) || !c.validCSRF(r, s) {
+				c.errorPage(w, r, s, http.StatusForbidden, "Request refused", "The form was not sent from this console's page (or the page was open before you signed in again). Reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, s)
+	}
+}
+
+// admin wraps a page only administrators may use.
+func (c *Console) admin(h pageFunc) http.HandlerFunc {
+	return c.signedIn(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if !s.User.Admin {
+			c.errorPage(w, r, s, http.StatusForbidden, "Administrators only", "Only a console administrator may manage users. Ask one to make this change.")
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+func (c *Console) session(r *http.Request) *Session {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	return c.sessions.get(ck.Value)
+}
+
+func (c *Console) validCSRF(r *http.Request, s *Session) bool {
+	tok := r.PostFormValue("csrf")
+	if tok == "" {
+		tok = r.Header.Get("X-CSRF-Token")
+	}
+	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.CSRF)) == 1
+}
+
+// sameOrigin refuses a POST whose Origin (or, without one, Referer) names
+// another host.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		o = r.Header.Get("Referer")
+	}
+	if o == "" || o == "null" {
+		return o == ""
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func setSessionCookie(w http.ResponseWriter, r *http.Request, id string, ttl time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(ttl / time.Second),
+	})
+}
+
+func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// clientIP is the browser's address as CloudTrail records it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
