@@ -103,8 +103,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	// Forms are small; a browser never needs to send more than this.
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	c.mux.ServeHTTP(w, r)
 }
+
+// maxFormBytes bounds a console request's body (forms, a dashboard's SQL,
+// advanced event selectors).
+const maxFormBytes = 1 << 20
 
 // routes registers every page. Each area registers its own in its file.
 func (c *Console) routes(mux *http.ServeMux) {
