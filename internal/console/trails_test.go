@@ -340,7 +340,7 @@ func TestDescribeSelectors(t *testing.T) {
 type fakeDelivery struct{ st trail.Status }
 
 func (d fakeDelivery) Status(context.Context, string) (trail.Status, error) { return d.st, nil }
-func (d fakeDelivery) Source(string) digest.Source                         { return emptySource{} }
+func (d fakeDelivery) Source(string) digest.Source                          { return emptySource{} }
 
 type emptySource struct{}
 

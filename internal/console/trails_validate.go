@@ -34,7 +34,7 @@ type validateData struct {
 	Start, End          time.Time
 	StartForm, EndForm  string
 	Account, Region     string
-	Org                 bool // an organisation trail: any member account's files
+	Org                 bool   // an organisation trail: any member account's files
 	Note                string // the range was cut to the cap
 	Error               string
 	Ran                 bool
