@@ -40,7 +40,8 @@ type validateData struct {
 	Ran                 bool
 	Summary             digest.Summary
 	Digests, Logs, Gaps int
-	Problems            []resultRow
+	Problems            []resultRow // invalid
+	Notices             []resultRow // explained gaps, unverified signatures
 	Valid               []resultRow
 	ValidNotListed      int
 	Took                time.Duration
@@ -147,8 +148,10 @@ func (c *Console) runValidation(ctx context.Context, dl TrailDelivery, d *valida
 			d.Gaps++
 		}
 		switch {
-		case row.Invalid || row.Warning:
+		case row.Invalid:
 			d.Problems = append(d.Problems, row)
+		case row.Warning:
+			d.Notices = append(d.Notices, row)
 		case len(d.Valid) < maxValidListed:
 			d.Valid = append(d.Valid, row)
 		default:
