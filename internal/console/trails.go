@@ -314,9 +314,7 @@ type trailDetailData struct {
 	LogGroup      string // the log group's name
 	Msg, Error    string
 	CanValidate   bool
-	ValidateStart string
-	ValidateEnd   string
-	OrgAccount    bool // an organisation trail: validation asks which account
+	Validate      validateForm
 	EventsURL     string
 }
 
@@ -329,17 +327,25 @@ func (c *Console) trailDetail(w http.ResponseWriter, r *http.Request, s *Session
 	c.showTrail(w, r, s, t, http.StatusOK, flashText(r.URL.Query().Get("done")), "")
 }
 
-func (c *Console) showTrail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef, status int, msg, errMsg string) {
+// describeOrFail is describe, writing the error or not-found page and
+// returning nil when there is no trail to show.
+func (c *Console) describeOrFail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef) *cloudtrailwire.TrailInfo {
 	info, err := c.describe(r, t)
-	if err != nil {
+	switch {
+	case err != nil:
 		c.errorPage(w, r, s, http.StatusBadGateway, "Trail unavailable", apiMessage("DescribeTrails", err))
-		return
-	}
-	if info == nil {
+	case info == nil:
 		c.trailNotFound(w, r, s, t)
+	}
+	return info
+}
+
+func (c *Console) showTrail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef, status int, msg, errMsg string) {
+	info := c.describeOrFail(w, r, s, t)
+	if info == nil {
 		return
 	}
-	d := trailDetailData{Ref: t, Info: *info, Status: c.trailStatus(r, t), Msg: msg, Error: errMsg, OrgAccount: info.IsOrganizationTrail}
+	d := trailDetailData{Ref: t, Info: *info, Status: c.trailStatus(r, t), Msg: msg, Error: errMsg}
 	arn := t.ARN()
 	var sel cloudtrailwire.EventSelectorsOutput
 	if err := c.callAs(r, t.p, t.Region, "cloudtrail", "GetEventSelectors", cloudtrailwire.TrailNameRefInput{TrailName: &arn}, &sel); err != nil {
@@ -364,7 +370,8 @@ func (c *Console) showTrail(w http.ResponseWriter, r *http.Request, s *Session, 
 	}
 	d.LogGroup = logGroupName(info.CloudWatchLogsLogGroupArn)
 	now := c.clock.Now().UTC()
-	d.ValidateStart, d.ValidateEnd = now.Add(-24*time.Hour).Format(formTime), now.Format(formTime)
+	d.Validate = validateForm{URL: t.URL() + "/validate", CSRF: s.CSRF, Start: now.Add(-defaultValidateFor).Format(formTime), End: now.Format(formTime),
+		Region: t.Region, Account: t.Account, Org: info.IsOrganizationTrail}
 	d.EventsURL = "/events?" + url.Values{"EventSource": {"cloudtrail.amazonaws.com"}, "ResourceName": {t.Name}, "range": {"90d"}}.Encode()
 	c.render(w, r, s, status, "trail", "Trail "+t.Name, d)
 }

@@ -413,11 +413,21 @@ func isDefaultSelection(basic []trail.EventSelector, adv []trail.AdvancedEventSe
 		len(es.DataResources) == 0 && len(es.ExcludeManagementEventSources) == 0
 }
 
-// editForm is the edit form of t filled from the API.
-func (c *Console) editForm(r *http.Request, s *Session, t trailRef) (*trailForm, *cloudtrailwire.EventSelectorsOutput, []cloudtrailwire.InsightSelector, error) {
-	info, err := c.describe(r, t)
-	if err != nil || info == nil {
-		return nil, nil, nil, err
+// editForm is the edit form of the path's trail filled from the API,
+// with the trail's selectors and Insights selectors; nil when it wrote an
+// error page instead.
+func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *Session) (trailRef, *trailForm, *cloudtrailwire.EventSelectorsOutput, []cloudtrailwire.InsightSelector) {
+	t, ok := c.trailFromPath(w, r, s)
+	if !ok {
+		return t, nil, nil, nil
+	}
+	info := c.describeOrFail(w, r, s, t)
+	if info == nil {
+		return t, nil, nil, nil
+	}
+	fail := func(op string, err error) (trailRef, *trailForm, *cloudtrailwire.EventSelectorsOutput, []cloudtrailwire.InsightSelector) {
+		c.errorPage(w, r, s, http.StatusBadGateway, "Trail unavailable", apiMessage(op, err))
+		return t, nil, nil, nil
 	}
 	f := &trailForm{
 		Edit: true, Action: t.URL() + "/edit", Cancel: t.URL(), Account: t.Account, Name: t.Name, Region: t.Region,
@@ -429,33 +439,23 @@ func (c *Console) editForm(r *http.Request, s *Session, t trailRef) (*trailForm,
 	arn := t.ARN()
 	var sel cloudtrailwire.EventSelectorsOutput
 	if err := c.callAs(r, t.p, t.Region, "cloudtrail", "GetEventSelectors", cloudtrailwire.TrailNameRefInput{TrailName: &arn}, &sel); err != nil {
-		return nil, nil, nil, err
+		return fail("GetEventSelectors", err)
 	}
 	f.setSelectors(sel.EventSelectors, sel.AdvancedEventSelectors)
 	ins, err := c.insightSelectors(r, t)
 	if err != nil {
-		return nil, nil, nil, err
+		return fail("GetInsightSelectors", err)
 	}
 	for _, is := range ins {
 		f.InsightCallRate = f.InsightCallRate || is.InsightType == insightCallRate
 		f.InsightErrorRate = f.InsightErrorRate || is.InsightType == insightErrorRate
 	}
-	return f, &sel, ins, nil
+	return t, f, &sel, ins
 }
 
 // trailEdit is GET .../edit.
 func (c *Console) trailEdit(w http.ResponseWriter, r *http.Request, s *Session) {
-	t, ok := c.trailFromPath(w, r, s)
-	if !ok {
-		return
-	}
-	f, _, _, err := c.editForm(r, s, t)
-	switch {
-	case err != nil:
-		c.errorPage(w, r, s, http.StatusBadGateway, "Trail unavailable", apiMessage("DescribeTrails", err))
-	case f == nil:
-		c.trailNotFound(w, r, s, t)
-	default:
+	if t, f, _, _ := c.editForm(w, r, s); f != nil {
 		c.render(w, r, s, http.StatusOK, "trail_form", "Edit trail "+t.Name, f)
 	}
 }
@@ -463,17 +463,8 @@ func (c *Console) trailEdit(w http.ResponseWriter, r *http.Request, s *Session) 
 // trailUpdate is POST .../edit: UpdateTrail, then PutEventSelectors and
 // PutInsightSelectors for what changed, each in the trail's home region.
 func (c *Console) trailUpdate(w http.ResponseWriter, r *http.Request, s *Session) {
-	t, ok := c.trailFromPath(w, r, s)
-	if !ok {
-		return
-	}
-	f, cur, curIns, err := c.editForm(r, s, t)
-	switch {
-	case err != nil:
-		c.errorPage(w, r, s, http.StatusBadGateway, "Trail unavailable", apiMessage("DescribeTrails", err))
-		return
-	case f == nil:
-		c.trailNotFound(w, r, s, t)
+	t, f, cur, curIns := c.editForm(w, r, s)
+	if f == nil {
 		return
 	}
 	*f = *f.resetSimple()

@@ -21,6 +21,13 @@ const (
 	defaultValidateFor = 24 * time.Hour
 )
 
+// validateForm is the "Validate now" form, on the trail's page and the
+// result's.
+type validateForm struct {
+	URL, CSRF, Start, End, Region, Account string
+	Org                                    bool // an organisation trail: which account's files
+}
+
 // resultRow is one validator result as the page lists it.
 type resultRow struct {
 	Kind, Object, Status, Detail string
@@ -32,7 +39,7 @@ type resultRow struct {
 type validateData struct {
 	Ref                 trailRef
 	Start, End          time.Time
-	StartForm, EndForm  string
+	Form                validateForm
 	Account, Region     string
 	Org                 bool   // an organisation trail: any member account's files
 	Note                string // the range was cut to the cap
@@ -66,13 +73,8 @@ func (c *Console) trailValidate(w http.ResponseWriter, r *http.Request, s *Sessi
 	if !ok {
 		return
 	}
-	info, err := c.describe(r, t)
-	if err != nil {
-		c.errorPage(w, r, s, http.StatusBadGateway, "Trail unavailable", apiMessage("DescribeTrails", err))
-		return
-	}
+	info := c.describeOrFail(w, r, s, t)
 	if info == nil {
-		c.trailNotFound(w, r, s, t)
 		return
 	}
 	now := c.clock.Now().UTC()
@@ -84,6 +86,7 @@ func (c *Console) trailValidate(w http.ResponseWriter, r *http.Request, s *Sessi
 		d.Region = v
 	}
 	var errs []string
+	var err error
 	if v := r.PostFormValue("start"); v != "" {
 		if d.Start, err = parseFormTime(v); err != nil {
 			errs = append(errs, "Start: "+err.Error())
@@ -101,7 +104,8 @@ func (c *Console) trailValidate(w http.ResponseWriter, r *http.Request, s *Sessi
 		d.Start = d.End.Add(-maxValidateRange)
 		d.Note = "One run checks at most 7 days: the range was cut to the 7 days before its end. Run it again for earlier days, or use opentrail validate-logs for any range."
 	}
-	d.StartForm, d.EndForm = d.Start.Format(formTime), d.End.Format(formTime)
+	d.Form = validateForm{URL: t.URL() + "/validate", CSRF: s.CSRF, Start: d.Start.Format(formTime), End: d.End.Format(formTime),
+		Region: d.Region, Account: d.Account, Org: d.Org}
 	dl := c.cfg.Trails.Delivery
 	switch {
 	case len(errs) > 0:
