@@ -115,6 +115,34 @@ func TestConsoleTrails(t *testing.T) {
 	}
 	b.screenshot("trail-validate")
 
+	// Edit: advanced selectors the API refuses keep the form as typed;
+	// then Insights on and the choice form again, saved.
 	b.open("/trails/000000000000/eu-west-1/console-trail/edit")
 	b.screenshot("trail-edit")
+	const bogus = `[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Bogus"]}]}]`
+	b.run("refused advanced selectors",
+		chromedp.Click(chromedp.CSS("#mode-advanced")),
+		chromedp.SetValue(chromedp.CSS("#advanced"), bogus),
+		chromedp.Click(chromedp.CSS("#save-trail")),
+		chromedp.WaitVisible(chromedp.CSS("#form-error")),
+	)
+	if got := b.text("#form-error"); !strings.Contains(got, "InvalidEventSelectorsException from PutEventSelectors") {
+		t.Errorf("refused selectors: the form says %q", got)
+	}
+	if got := get(b, "advanced JSON", chromedp.Value(chromedp.CSS("#advanced"))); got != bogus {
+		t.Errorf("after the refusal the JSON is %q", got)
+	}
+	b.screenshot("trail-edit-error")
+	b.run("Insights on, simple selectors, save",
+		chromedp.Click(chromedp.CSS("#mode-simple")),
+		chromedp.Click(chromedp.CSS("#insightcalls")),
+		chromedp.Click(chromedp.CSS("#save-trail")),
+		chromedp.WaitVisible(chromedp.CSS("#logging-state")),
+	)
+	if got := b.text("#insights"); !strings.Contains(got, "API call rate of management events") {
+		t.Errorf("Insights after the edit: %q", got)
+	}
+	if got := b.text("#selectors"); !strings.Contains(got, "Management events: write only") {
+		t.Errorf("selectors after the edit: %q", got)
+	}
 }
