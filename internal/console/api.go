@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 )
 
@@ -23,18 +24,40 @@ const UserAgent = "opentrail-console"
 // as returns ctx carrying the signed-in user as the caller of API
 // operations made for this request.
 func (c *Console) as(r *http.Request, s *Session) context.Context {
+	return c.asIn(r, s.User.Principal, c.cfg.DefaultRegion)
+}
+
+// asIn is as with the caller p in region.
+func (c *Console) asIn(r *http.Request, p *auth.Principal, region string) context.Context {
 	return awsapi.WithCaller(r.Context(), &awsapi.Caller{
-		Principal: s.User.Principal,
-		Region:    c.cfg.DefaultRegion,
+		Principal: p,
+		Region:    region,
 		SourceIP:  clientIP(r),
 		UserAgent: UserAgent,
 		RequestID: awsapi.NewUUID(),
 	})
 }
 
-// call runs one API operation as the signed-in user.
+// call runs one API operation as the signed-in user, in the console's
+// default region.
 func (c *Console) call(r *http.Request, s *Session, service, op string, in, out any) error {
-	ctx := c.as(r, s)
+	return c.callAs(r, s.User.Principal, c.cfg.DefaultRegion, service, op, in, out)
+}
+
+// callIn is call made in region: CloudTrail answers by the caller's
+// region (a trail is changed only from its home region).
+func (c *Console) callIn(r *http.Request, s *Session, region, service, op string, in, out any) error {
+	return c.callAs(r, s.User.Principal, region, service, op, in, out)
+}
+
+// callAs runs one API operation as principal p in region. Pages pass the
+// signed-in user's principal, or the one it acts as in another account
+// (see trailPrincipal).
+func (c *Console) callAs(r *http.Request, p *auth.Principal, region, service, op string, in, out any) error {
+	if region == "" {
+		region = c.cfg.DefaultRegion
+	}
+	ctx := c.asIn(r, p, region)
 	if cl := awsapi.CallerFrom(ctx); cl != nil {
 		cl.Service = service
 	}

@@ -304,6 +304,7 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set trail.Setti
 	prev := &prevDigest{Bucket: set.S3BucketName, Key: d.DigestS3Object, Hash: hash, Signature: sig, End: end}
 	c.Prev, c.Last, c.Start, c.Gap, c.Files = prev, prev, end, nil, rest
 	w.st.LatestDigestDelivery = w.d.opts.Clock.Now().UTC()
+	w.st.LatestDigestFile = "s3://" + set.S3BucketName + "/" + d.DigestS3Object
 	w.st.LatestDigestError = ""
 	w.st.Digests++
 	w.dirty = true

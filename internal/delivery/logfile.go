@@ -70,6 +70,7 @@ func (w *worker) write(ctx context.Context, t store.Trail, set trail.Settings, k
 	}
 	w.st.LatestError, w.st.LatestErrorTime = "", time.Time{}
 	w.st.LatestDelivery = now
+	w.st.LatestLogFile = "s3://" + set.S3BucketName + "/" + objKey()
 	w.st.Files++
 	w.st.Events += int64(len(g.recs))
 	if w.st.Parts == nil {

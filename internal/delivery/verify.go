@@ -87,6 +87,14 @@ func truncateText(s string, n int) string {
 	return s
 }
 
+// Source returns the digest.Source validation reads trails' delivered
+// files through: the delivery buckets, with the signing keys of
+// sourceRegion (the region whose logs the digests cover). It is what the
+// background verifier reads, for a check run on demand.
+func (d *Deliverer) Source(sourceRegion string) digest.Source {
+	return &bucketSource{d: d, region: sourceRegion}
+}
+
 // bucketSource is a digest.Source over the delivery buckets.
 type bucketSource struct {
 	d      *Deliverer

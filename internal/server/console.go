@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/opentrail/opentrail/internal/auth"
@@ -22,12 +23,45 @@ func (s *Server) newConsole() error {
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),
 		Logger:        s.log,
+		Trails:        s.consoleTrails(),
 	})
 	if err != nil {
 		return err
 	}
 	s.console = c
 	return nil
+}
+
+// consoleTrails is what the trails pages read besides the CloudTrail API:
+// delivery's status and files, and the accounts with trails.
+func (s *Server) consoleTrails() console.TrailDeps {
+	d := console.TrailDeps{Delivery: s.deliverer, Accounts: trailAccounts{s}}
+	if o := orgOf(&s.cfg); o != nil {
+		d.OrgID = o.ID
+	}
+	return d
+}
+
+// trailAccounts lists the accounts a management-account console user's
+// trail list covers: every account with a trail, and the organisation's
+// members.
+type trailAccounts struct{ s *Server }
+
+func (a trailAccounts) TrailAccounts(ctx context.Context) ([]string, error) {
+	trails, err := a.s.store.AllTrails(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if o := a.s.cfg.Organization; o != nil {
+		out = append(out, o.Members...)
+	}
+	for _, t := range trails {
+		if !slices.Contains(out, t.Account) {
+			out = append(out, t.Account)
+		}
+	}
+	return out, nil
 }
 
 // localAuth is local mode's console user: admin, password opentrail, the

@@ -28,10 +28,14 @@ type Status struct {
 	LatestErrorTime time.Time `json:",omitzero"`
 	Files           int64     `json:",omitempty"`
 	Events          int64     `json:",omitempty"`
+	// LatestLogFile is the s3:// URL of the log file written last.
+	LatestLogFile string `json:",omitempty"`
 	// Digest delivery, for trails with log file validation.
 	LatestDigestDelivery time.Time `json:",omitzero"`
-	LatestDigestError    string    `json:",omitempty"`
-	Digests              int64     `json:",omitempty"`
+	// LatestDigestFile is the s3:// URL of the digest file written last.
+	LatestDigestFile  string `json:",omitempty"`
+	LatestDigestError string `json:",omitempty"`
+	Digests           int64  `json:",omitempty"`
 	// LatestVerifyError is what the background verifier found wrong last
 	// (a changed or missing file), with its time.
 	LatestVerifyError     string    `json:",omitempty"`
