@@ -281,3 +281,54 @@ func TestConsoleAlarms(t *testing.T) {
 	}
 	b.screenshot("alarms-cis-no-trail")
 }
+
+// TestConsoleCISControls: after `opentrail cis enable` on a multi-region
+// trail (made with signed calls), the console's CIS page shows every
+// control's chain complete — computed in process by the code path of
+// `opentrail cis status` as the signed-in user — and links each control's
+// alarm to its page.
+func TestConsoleCISControls(t *testing.T) {
+	s := startServer(t, "")
+	cisEnv(t, s)
+	sub := newSubscriber(t)
+	if code, out, _ := do(t, signedRequest(t, creds("test"), "s3", "us-east-1", "PUT", s.url+"/cis-console-logs", nil, nil)); code != 200 {
+		t.Fatalf("create bucket: %d %s", code, out)
+	}
+	cloudTrail(t, s, "CreateTrail", map[string]any{"Name": "main", "S3BucketName": "cis-console-logs", "IsMultiRegionTrail": true})
+	cloudTrail(t, s, "StartLogging", map[string]any{"Name": "main"})
+	if out, errs, code := runCLI(t, "cis", "enable", "--notify", sub.srv.URL+"/cis"); code != 0 {
+		t.Fatalf("cis enable: exit %d\n%s\n%s", code, out, errs)
+	}
+	waitFor(t, 20*time.Second, "the subscription confirmation", sub.isConfirmed)
+
+	b := newBrowser(t, s)
+	b.signIn("admin", "opentrail")
+	b.open("/alarms/cis")
+	if got := b.text("main"); !strings.Contains(got, "All 15 controls are complete") || !strings.Contains(got, "opentrail-cis-main") {
+		t.Fatalf("the CIS page after enable: %q", got)
+	}
+	row := b.text("#cis-console-auth-failures")
+	if !strings.Contains(row, "CIS-console-auth-failures") || !strings.Contains(row, "exact") || !strings.Contains(row, "1 confirmed") ||
+		!strings.Contains(row, "complete") || !strings.Contains(row, "CISBenchmark/") {
+		t.Errorf("the console-auth-failures control: %q", row)
+	}
+	b.screenshot("cis-controls")
+	b.run("open a control's alarm", chromedp.Click(chromedp.CSS(`#cis-console-auth-failures a[href="/alarms/000000000000/us-east-1/CIS-console-auth-failures"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#alarm-graph")))
+	if got := b.text("#alarm-name"); got != "CIS-console-auth-failures" {
+		t.Errorf("the control's alarm link opened %q", got)
+	}
+	b.screenshot("cis-alarm")
+}
+
+// cloudTrail calls a CloudTrail operation (AWS JSON 1.1) as key "test".
+func cloudTrail(t *testing.T, s *server, op string, in any) []byte {
+	t.Helper()
+	body, _ := json.Marshal(in)
+	h := http.Header{"X-Amz-Target": {"CloudTrail_20131101." + op}, "Content-Type": {"application/x-amz-json-1.1"}}
+	code, out, _ := do(t, signedRequest(t, creds("test"), "cloudtrail", "us-east-1", "POST", s.url+"/", h, body))
+	if code != 200 {
+		t.Fatalf("CloudTrail %s: %d %s", op, code, out)
+	}
+	return out
+}
