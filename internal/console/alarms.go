@@ -644,22 +644,9 @@ func metricOf(a cwAlarm) string {
 // cisEventText sums up a CIS control's newest matching event: its name
 // and caller, marked when it is a `cis test` event.
 func cisEventText(e cis.LogEvent) string {
-	var rec struct {
-		EventName    string `json:"eventName"`
-		UserIdentity struct {
-			ARN, Type string
-		} `json:"userIdentity"`
-		AdditionalEventData struct {
-			Synthetic bool `json:"opentrailSynthetic"`
-		} `json:"additionalEventData"`
-	}
-	json.Unmarshal([]byte(e.Message), &rec)
-	who := rec.UserIdentity.ARN
-	if who == "" {
-		who = rec.UserIdentity.Type
-	}
-	s := rec.EventName + " by " + who
-	if rec.AdditionalEventData.Synthetic {
+	name, who, synthetic := cis.EventSummary(e)
+	s := name + " by " + who
+	if synthetic {
 		s += " (cis test)"
 	}
 	return s

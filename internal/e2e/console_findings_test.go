@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,11 +155,24 @@ func postForm(t *testing.T, b *browser, path, form string) (int, string) {
 // us-east-1.
 func cloudWatch(t *testing.T, s *server, op string, in any) []byte {
 	t.Helper()
+	return jsonCall(t, s, "monitoring", "GraniteServiceVersion20100801."+op, "1.0", in)
+}
+
+// cloudTrail calls a CloudTrail operation (AWS JSON 1.1) as key "test".
+func cloudTrail(t *testing.T, s *server, op string, in any) []byte {
+	t.Helper()
+	return jsonCall(t, s, "cloudtrail", "CloudTrail_20131101."+op, "1.1", in)
+}
+
+// jsonCall sends an AWS JSON request (target, protocol version) to
+// service as key "test" in us-east-1 and returns the answer.
+func jsonCall(t *testing.T, s *server, service, target, version string, in any) []byte {
+	t.Helper()
 	body, _ := json.Marshal(in)
-	h := http.Header{"X-Amz-Target": {"GraniteServiceVersion20100801." + op}, "Content-Type": {"application/x-amz-json-1.0"}}
-	code, out, _ := do(t, signedRequest(t, creds("test"), "monitoring", "us-east-1", "POST", s.url+"/", h, body))
+	h := http.Header{"X-Amz-Target": {target}, "Content-Type": {"application/x-amz-json-" + version}}
+	code, out, _ := do(t, signedRequest(t, creds("test"), service, "us-east-1", "POST", s.url+"/", h, body))
 	if code != 200 {
-		t.Fatalf("CloudWatch %s: %d %s", op, code, out)
+		t.Fatalf("%s: %d %s", target, code, out)
 	}
 	return out
 }
@@ -199,16 +211,10 @@ func TestConsoleAlarms(t *testing.T) {
 	}
 	b.screenshot("alarms-empty")
 
-	sub := newSNSSubscriber(t)
+	sub := newSubscriber(t) // confirms its subscription by itself
 	topicARN := snsQuery(t, s, "CreateTopic", url.Values{"Name": {"security-alerts"}}, "TopicArn")
 	snsQuery(t, s, "Subscribe", url.Values{"TopicArn": {topicARN}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/sns"}}, "SubscriptionArn")
-	conf := sub.next(t, "SubscriptionConfirmation")
-	resp, err := http.Get(conf.doc["SubscribeURL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	waitFor(t, 20*time.Second, "the subscription confirmation", sub.isConfirmed)
 
 	cloudWatch(t, s, "PutMetricAlarm", map[string]any{"AlarmName": "console-failures", "AlarmDescription": "three failed sign-ins",
 		"MetricName": "ConsoleLoginFailures", "Namespace": "Security", "Statistic": "Sum", "Period": 60,
@@ -222,10 +228,14 @@ func TestConsoleAlarms(t *testing.T) {
 			"MetricName": "ConsoleLoginFailures", "Value": v, "Timestamp": now.Add(time.Duration(i-4) * 2 * time.Minute).Unix()}}})
 	}
 	// The alarm goes to ALARM and its notification reaches the subscriber.
-	note := sub.next(t, "Notification")
-	if !strings.Contains(note.doc["Subject"], `"console-failures"`) {
-		t.Fatalf("notification subject %q", note.doc["Subject"])
-	}
+	waitFor(t, 20*time.Second, "the alarm's notification", func() bool {
+		for _, n := range sub.alarmNotes(t) {
+			if n.AlarmName == "console-failures" && n.NewStateValue == "ALARM" {
+				return true
+			}
+		}
+		return false
+	})
 
 	b.open("/alarms")
 	list := b.text("table.alarms tbody")
@@ -319,16 +329,4 @@ func TestConsoleCISControls(t *testing.T) {
 		t.Errorf("the control's alarm link opened %q", got)
 	}
 	b.screenshot("cis-alarm")
-}
-
-// cloudTrail calls a CloudTrail operation (AWS JSON 1.1) as key "test".
-func cloudTrail(t *testing.T, s *server, op string, in any) []byte {
-	t.Helper()
-	body, _ := json.Marshal(in)
-	h := http.Header{"X-Amz-Target": {"CloudTrail_20131101." + op}, "Content-Type": {"application/x-amz-json-1.1"}}
-	code, out, _ := do(t, signedRequest(t, creds("test"), "cloudtrail", "us-east-1", "POST", s.url+"/", h, body))
-	if code != 200 {
-		t.Fatalf("CloudTrail %s: %d %s", op, code, out)
-	}
-	return out
 }
