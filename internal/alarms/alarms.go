@@ -277,6 +277,23 @@ func (e *Engine) Alarms(account, region string) []Alarm {
 	return out
 }
 
+// Regions returns the regions in which account has alarms, sorted (the
+// console lists each region's alarms through DescribeAlarms).
+func (e *Engine) Regions(account string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range e.alarms {
+		if a.Account == account && !seen[a.Region] {
+			seen[a.Region] = true
+			out = append(out, a.Region)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // DeleteAlarms deletes the named alarms; if any does not exist nothing is
 // deleted and the error is a *NotFoundError.
 func (e *Engine) DeleteAlarms(ctx context.Context, account, region string, names []string) error {

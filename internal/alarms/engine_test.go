@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -589,5 +590,28 @@ func TestOnTransitionHook(t *testing.T) {
 	// Setting the state it is in commits nothing and calls nothing.
 	if err := f.e.SetState(ctx, acct, region, "logins", alarmrule.Alarm, "again", ""); err != nil || len(calls) != 2 {
 		t.Errorf("%v, %d calls", err, len(calls))
+	}
+}
+
+func TestRegions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, region := range []string{"us-east-1", "eu-west-1", "us-east-1"} {
+		a := basicAlarm("logins-" + region)
+		a.Region = region
+		if err := f.e.PutAlarm(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := basicAlarm("elsewhere")
+	other.Account, other.Region = "222222222222", "ap-south-1"
+	if err := f.e.PutAlarm(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.e.Regions(basicAlarm("x").Account); !slices.Equal(got, []string{"eu-west-1", "us-east-1"}) {
+		t.Errorf("Regions = %v, want [eu-west-1 us-east-1]", got)
+	}
+	if got := f.e.Regions("333333333333"); len(got) != 0 {
+		t.Errorf("Regions of an account without alarms = %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package cis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -255,4 +256,25 @@ func Status(ctx context.Context, api API, opts StatusOptions) (*Report, error) {
 	}
 	_ = ep
 	return rep, nil
+}
+
+// EventSummary is what the status shows of a matching event: its name,
+// its caller (the ARN, else the identity type) and whether it is a `cis
+// test` event (additionalEventData.opentrailSynthetic).
+func EventSummary(e LogEvent) (name, who string, synthetic bool) {
+	var r struct {
+		EventName    string `json:"eventName"`
+		UserIdentity struct {
+			ARN, Type string
+		} `json:"userIdentity"`
+		AdditionalEventData struct {
+			Synthetic bool `json:"opentrailSynthetic"`
+		} `json:"additionalEventData"`
+	}
+	json.Unmarshal([]byte(e.Message), &r)
+	who = r.UserIdentity.ARN
+	if who == "" {
+		who = r.UserIdentity.Type
+	}
+	return r.EventName, who, r.AdditionalEventData.Synthetic
 }

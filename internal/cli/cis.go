@@ -283,22 +283,9 @@ func lastEvents(evs []cis.LogEvent, now time.Time) string {
 		return "none in 24h"
 	}
 	e := evs[len(evs)-1]
-	var r struct {
-		EventName    string `json:"eventName"`
-		UserIdentity struct {
-			ARN, UserName, Type string
-		} `json:"userIdentity"`
-		AdditionalEventData struct {
-			Synthetic bool `json:"opentrailSynthetic"`
-		} `json:"additionalEventData"`
-	}
-	json.Unmarshal([]byte(e.Message), &r)
-	who := r.UserIdentity.ARN
-	if who == "" {
-		who = r.UserIdentity.Type
-	}
-	s := fmt.Sprintf("%d, newest %s %s by %s", len(evs), age(e.Time, now), dash(r.EventName), dash(who))
-	if r.AdditionalEventData.Synthetic {
+	name, who, synthetic := cis.EventSummary(e)
+	s := fmt.Sprintf("%d, newest %s %s by %s", len(evs), age(e.Time, now), dash(name), dash(who))
+	if synthetic {
 		s += " (cis test)"
 	}
 	return s

@@ -126,6 +126,11 @@ var schema = []string{
 	// yet handed to the publisher.
 	`CREATE TABLE IF NOT EXISTS fd_outbox (id VARCHAR PRIMARY KEY, topic VARCHAR, subject VARCHAR, message VARCHAR,
 		attempts INTEGER)`,
+	// fd_states holds every state change of a finding (SetState), oldest
+	// first by seq: who moved it, when and why.
+	`CREATE SEQUENCE IF NOT EXISTS fd_states_seq`,
+	`CREATE TABLE IF NOT EXISTS fd_states (seq BIGINT DEFAULT nextval('fd_states_seq'), finding_id VARCHAR,
+		changed_at BIGINT, state VARCHAR, reason VARCHAR, who VARCHAR, previous VARCHAR)`,
 }
 
 // Open creates the store's tables if needed.
@@ -682,11 +687,57 @@ func (s *Store) SetState(ctx context.Context, id, state, reason, who string) (*F
 		return nil, err
 	}
 	now := s.clk.Now().UTC()
+	previous := f.State
 	f.State, f.StateReason, f.StateBy, f.StateAt, f.Updated = state, reason, who, now, now
-	if err := s.update(ctx, s.db, f); err != nil {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("set state of %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	if err := s.update(ctx, tx, f); err != nil {
 		return nil, err
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO fd_states (finding_id, changed_at, state, reason, who, previous) VALUES (?, ?, ?, ?, ?, ?)`,
+		f.ID, now.UnixMilli(), state, reason, who, previous); err != nil {
+		return nil, fmt.Errorf("record state change of %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("set state of %s: %w", id, err)
+	}
 	return f, nil
+}
+
+// StateChange is one state change of a finding.
+type StateChange struct {
+	At       time.Time
+	State    string
+	Previous string // the state it left
+	Reason   string
+	By       string // the caller's ARN (or console user) who made it
+}
+
+// StateHistory returns every state change of finding id, oldest first
+// (none for a finding never moved from new, or moved before the history
+// was kept: its last change is in the finding's StateBy/StateAt).
+func (s *Store) StateHistory(ctx context.Context, id string) ([]StateChange, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT changed_at, state, previous, reason, who FROM fd_states WHERE finding_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("state history of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []StateChange
+	for rows.Next() {
+		var (
+			c  StateChange
+			at int64
+		)
+		if err := rows.Scan(&at, &c.State, &c.Previous, &c.Reason, &c.By); err != nil {
+			return nil, fmt.Errorf("state history of %s: %w", id, err)
+		}
+		c.At = time.UnixMilli(at).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // Drain publishes the notifications still queued (after a failed publish

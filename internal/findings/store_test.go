@@ -211,6 +211,17 @@ func TestStatesAndSuppression(t *testing.T) {
 	if len(list(t, s, findings.Filter{})) != 2 {
 		t.Error("suppressed signal opened a finding")
 	}
+	// Every change is kept, oldest first, with who, when, why and the
+	// state it left; a refused change is not.
+	h, err := s.StateHistory(ctx, id)
+	if err != nil || len(h) != 2 || h[0].State != findings.StateAcknowledged || h[0].Previous != findings.StateNew ||
+		h[0].Reason != "looking" || h[0].By != "alice" || !h[0].At.Equal(t0.Add(24*time.Hour+time.Minute)) ||
+		h[1].State != findings.StateResolved || h[1].Previous != findings.StateAcknowledged {
+		t.Fatalf("state history of %s: %+v %v", id, h, err)
+	}
+	if h, _ := s.StateHistory(ctx, fs[0].ID); len(h) != 1 || h[0].By != "bob" || h[0].Reason != "the CI role does this nightly" {
+		t.Fatalf("state history of %s: %+v", fs[0].ID, h)
+	}
 }
 
 func TestListFiltersAndPages(t *testing.T) {

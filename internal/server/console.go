@@ -22,6 +22,8 @@ func (s *Server) newConsole() error {
 		API:           consoleAPI{s},
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),
+		Alarms:        console.AlarmDeps{Regions: s.alarms, Deliveries: s.topics, CIS: consoleCIS{s}},
+		Findings:      console.FindingDeps{Store: s.findings, Rules: consoleSigma{s.sigma}},
 		Logger:        s.log,
 		Trails:        s.consoleTrails(),
 	})
