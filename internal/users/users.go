@@ -110,6 +110,7 @@ type Store struct {
 	// hashing bounds the argon2id computations running at once (each
 	// takes Hash.Memory).
 	hashing chan struct{}
+	signOut func(name string) // OnSignOut's hook
 	// dummy is a hash to check unknown user names against, so they take
 	// as long as known ones.
 	dummy string
@@ -280,7 +281,7 @@ func (s *Store) scan(r scanner) (User, error) {
 	if last != 0 {
 		u.LastSignIn = time.Unix(0, last).UTC()
 	}
-	u.LockedFor = s.locks.locked(s.clk.Now(), userKey(u.Name))
+	u.LockedFor = (s.locks.locked(s.clk.Now(), userKey(u.Name)) + time.Second - 1).Truncate(time.Second)
 	return u, nil
 }
 
@@ -322,7 +323,12 @@ func (s *Store) List(ctx context.Context) ([]User, error) {
 func (s *Store) Remove(ctx context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.exec(ctx, name, `DELETE FROM cu_users WHERE name = ?`, name)
+	if err := s.exec(ctx, name, `DELETE FROM cu_users WHERE name = ?`, name); err != nil {
+		return err
+	}
+	s.locks.reset(userKey(name))
+	s.signedOut(name)
+	return nil
 }
 
 // exec runs a statement that changes user name's row; ErrNotFound when
@@ -351,6 +357,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 		return err
 	}
 	s.locks.reset(userKey(name))
+	s.signedOut(name)
 	return nil
 }
 
@@ -377,6 +384,17 @@ func (s *Store) passwordHash(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("users: get %s: %w", name, err)
 	}
 	return h, nil
+}
+
+// OnSignOut sets fn to be called after a user is removed or their
+// password set, so that their signed-in browsers are signed out (the
+// console's sessions). Set it before serving.
+func (s *Store) OnSignOut(fn func(name string)) { s.signOut = fn }
+
+func (s *Store) signedOut(name string) {
+	if s.signOut != nil {
+		s.signOut(name)
+	}
 }
 
 // Unlock ends a user name's lockout.
