@@ -83,6 +83,19 @@ func cliMFAEnable(t *testing.T, name string) string {
 	return secret
 }
 
+// trySignIn opens the sign-in page at path, submits user and password,
+// and waits for what the answer shows (sel).
+func trySignIn(b *browser, path, user, password, sel string) {
+	b.t.Helper()
+	b.open(path)
+	b.run("sign in as "+user+", waiting for "+sel,
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#signin-submit")),
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+	)
+}
+
 // TestConsoleSignIn: users added with the CLI sign in in Chromium, with
 // and without an MFA device; a failed attempt is a ConsoleLogin failure
 // in history (LookupEvents); an administrator sees the users pages;
@@ -134,13 +147,7 @@ func TestConsoleSignIn(t *testing.T) {
 
 	// dave: signs in with the code his device shows.
 	b = newBrowser(t, s)
-	b.open("/signin?next=/account")
-	b.run("dave's password",
-		chromedp.SendKeys(chromedp.CSS("#username"), "dave"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "dave-password-1"),
-		chromedp.Click(chromedp.CSS("#signin-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#mfa-code")),
-	)
+	trySignIn(b, "/signin?next=/account", "dave", "dave-password-1", "#mfa-code")
 	b.screenshot("mfa-step")
 	next := time.Now().Add(30 * time.Second) // the enrolment's code counts once: use the next period's
 	tcode, _ := totp.GenerateCode(secret, next)
@@ -161,13 +168,7 @@ func TestConsoleSignIn(t *testing.T) {
 
 	// A failed attempt, then the history has it.
 	b = newBrowser(t, s)
-	b.open("/signin")
-	b.run("dave's wrong password",
-		chromedp.SendKeys(chromedp.CSS("#username"), "dave"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "not-daves-password"),
-		chromedp.Click(chromedp.CSS("#signin-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#signin .error, .signin .error")),
-	)
+	trySignIn(b, "/signin", "dave", "not-daves-password", ".signin .error")
 	if got := b.text(".signin .error"); !strings.Contains(got, "user name or password is wrong") {
 		t.Errorf("failed sign-in says %q", got)
 	}
@@ -186,10 +187,10 @@ func TestConsoleSignIn(t *testing.T) {
 		events = append(events, res.Events...)
 	}
 	type login struct {
-		UserIdentity struct{ Type, UserName, ARN, AccountID string } `json:"userIdentity"`
+		UserIdentity                                                                         struct{ Type, UserName, ARN, AccountID string } `json:"userIdentity"`
 		EventSource, EventType, ErrorMessage, SourceIPAddress, UserAgent, RecipientAccountID string
-		ResponseElements                                                                   struct{ ConsoleLogin string }
-		AdditionalEventData                                                                struct{ LoginTo, MFAUsed string }
+		ResponseElements                                                                     struct{ ConsoleLogin string }
+		AdditionalEventData                                                                  struct{ LoginTo, MFAUsed string }
 	}
 	var got []string
 	for _, ev := range events {
@@ -252,13 +253,7 @@ func TestConsoleSignIn(t *testing.T) {
 	// for how long.
 	b = newBrowser(t, s)
 	for i := 0; i < 6; i++ {
-		b.open("/signin")
-		b.run("wrong password",
-			chromedp.SendKeys(chromedp.CSS("#username"), "nobody"),
-			chromedp.SendKeys(chromedp.CSS("#password"), "guess-"+string(rune('a'+i))),
-			chromedp.Click(chromedp.CSS("#signin-submit")),
-			chromedp.WaitVisible(chromedp.CSS(".signin .error")),
-		)
+		trySignIn(b, "/signin", "nobody", "guess-"+string(rune('a'+i)), ".signin .error")
 	}
 	if got := b.text(".signin .error"); !strings.Contains(got, "Try again in") {
 		t.Fatalf("after 6 failures: %q", got)
