@@ -13,7 +13,8 @@
 // default user admin / opentrail (administrator of the local account)
 // exists; outside local mode there is none, and a first administrator is
 // added with the CLI. A Store is safe for concurrent use. Only
-// internal/server and internal/console import it.
+// internal/server (which builds it), internal/console (its pages and
+// sign-in) and internal/native (/v1/console/users) import it.
 package users
 
 import (
