@@ -259,4 +259,25 @@ func TestConsoleSignIn(t *testing.T) {
 		t.Fatalf("after 6 failures: %q", got)
 	}
 	b.screenshot("signin-locked")
+
+	// The rest of the CLI: a new password, no MFA device, removal.
+	var outb, errb bytes.Buffer
+	if code := cli.Main(context.Background(), []string{"users", "passwd", "dave", "--password-stdin"},
+		&cli.Env{Stdout: &outb, Stderr: &errb, Stdin: strings.NewReader("daves-new-password\n")}); code != 0 {
+		t.Fatalf("users passwd: %d %s", code, errb.String())
+	}
+	if out, errs, code := runCLI(t, "users", "mfa-disable", "dave"); code != 0 || !strings.Contains(out, "removed") {
+		t.Fatalf("users mfa-disable: %d %s %s", code, out, errs)
+	}
+	out, _, _ = runCLI(t, "users", "list")
+	if !regexp.MustCompile(`dave\s+222222222222\s+no\s+no\s`).MatchString(out) || strings.Contains(out, "carol") {
+		t.Fatalf("users list:\n%s", out)
+	}
+	if out, errs, code := runCLI(t, "users", "remove", "dave"); code != 0 || !strings.Contains(out, "removed dave") {
+		t.Fatalf("users remove: %d %s %s", code, out, errs)
+	}
+	_, errs, code = runCLI(t, "users", "remove", "carol") // removed in the browser
+	if code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Fatalf("removing carol twice: %d %s", code, errs)
+	}
 }
