@@ -55,6 +55,9 @@ var floors = map[string]int{
 	"eventrules": 2,
 	// sigmawatch: the Sigma detector over the stream, reporting findings.
 	"sigmawatch": 2,
+	// users: console users (cu_ tables), passwords, TOTP, lockout, and
+	// their sign-ins recorded as ConsoleLogin events (auth principals).
+	"users": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,

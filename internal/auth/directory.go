@@ -62,6 +62,10 @@ func FromConfig(c *config.Config) *Directory {
 	return d
 }
 
+// ManagementAccount is the organisation's management account: the local
+// account in local mode, "" when no organisation is configured.
+func (d *Directory) ManagementAccount() string { return d.management }
+
 // IsLocal reports local mode.
 func (d *Directory) IsLocal() bool { return d.local }
 

@@ -47,6 +47,7 @@ func commands(env *Env) []Command {
 		&trailsCmd{env: env},
 		&cisCmd{env: env},
 		&findingsCmd{env: env},
+		&usersCmd{env: env},
 		&sigmaCmd{env: env},
 		&detectCmd{env: env},
 		&keysCmd{env: env},

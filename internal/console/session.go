@@ -41,6 +41,9 @@ type SignInAttempt struct {
 	Password  string
 	SourceIP  string
 	UserAgent string
+	// LoginTo is the console URL signed in to (the record's
+	// additionalEventData.LoginTo).
+	LoginTo string
 }
 
 // ErrMFARequired is returned by Authenticator.CheckPassword for a right
@@ -156,6 +159,10 @@ func (ss *sessions) removeUser(name string) {
 		}
 	}
 }
+
+// SignOut signs every browser of console user name out (the user was
+// removed, or their password set, elsewhere: the CLI).
+func (c *Console) SignOut(name string) { c.sessions.removeUser(name) }
 
 func (ss *sessions) addPending(user string, a SignInAttempt) string {
 	tok := randomToken()

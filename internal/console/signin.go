@@ -37,8 +37,9 @@ func (c *Console) signinPost(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusForbidden, "Request refused", "The sign-in form was not sent from this console's page.")
 		return
 	}
-	a := SignInAttempt{UserName: strings.TrimSpace(r.PostFormValue("username")), Password: r.PostFormValue("password"), SourceIP: clientIP(r), UserAgent: r.UserAgent()}
 	next := safeNext(r.PostFormValue("next"))
+	a := SignInAttempt{UserName: strings.TrimSpace(r.PostFormValue("username")), Password: r.PostFormValue("password"),
+		SourceIP: clientIP(r), UserAgent: r.UserAgent(), LoginTo: consoleURL(r, next)}
 	u, err := c.cfg.Auth.CheckPassword(r.Context(), a)
 	switch {
 	case errors.Is(err, ErrMFARequired) && u != nil:
@@ -96,6 +97,15 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request, s *Session) {
 	c.sessions.remove(s.ID)
 	clearSessionCookie(w, r)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// consoleURL is the console URL of path as the browser reached it.
+func consoleURL(r *http.Request, path string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path
 }
 
 // safeNext is where to go after signing in: a path on this console, never

@@ -7,7 +7,9 @@
 // delivered-through watermark), GET /v1/keys and POST /v1/keys/rotate (the
 // digest signing keys), GET /v1/findings, GET /v1/findings/{id} and
 // POST /v1/findings/{id}/state (the findings every detector reports, and
-// their states), PUT and GET /v1/sigma/rules (the Sigma rule set).
+// their states), PUT and GET /v1/sigma/rules (the Sigma rule set), and
+// /v1/console/users (the web console's users: list, add, remove, set a
+// password, enrol or remove an MFA device).
 //
 // Its operations are registered on an awsapi.PathRouter (Register), so
 // they take the same decode → call → error mapping → self-audit path as
@@ -97,7 +99,12 @@ type Config struct {
 	Insights InsightsRunner
 	// Detections, when one is set, serves POST /v1/detections/runs.
 	Detections Detections
-	Logger     *slog.Logger // nil means slog.Default()
+	// Users, when set, serves /v1/console/users (the console's users);
+	// MayManageUsers (required with it) says whether a principal may
+	// manage the users of an account ("": any account at all).
+	Users          Users
+	MayManageUsers func(p *auth.Principal, account string) bool
+	Logger         *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -112,13 +119,15 @@ type Native struct {
 	maxEvents int
 	keys      Keys
 	// notifications serves GET /v1/notifications when set.
-	notifications Notifications
-	findings      Findings
-	sigma         Sigma
-	detections    Detections
-	logger        *slog.Logger
-	insights      InsightsRunner
-	service       string
+	notifications  Notifications
+	findings       Findings
+	sigma          Sigma
+	detections     Detections
+	logger         *slog.Logger
+	insights       InsightsRunner
+	service        string
+	users          Users
+	mayManageUsers func(p *auth.Principal, account string) bool
 }
 
 // Service is the credential scope service of the native API, and the
@@ -133,13 +142,16 @@ func New(cfg Config) (*Native, error) {
 	if len(cfg.TokenKey) < pagetoken.MinKeyLen {
 		return nil, fmt.Errorf("new native API: TokenKey has %d bytes, want at least %d", len(cfg.TokenKey), pagetoken.MinKeyLen)
 	}
+	if cfg.Users != nil && cfg.MayManageUsers == nil {
+		return nil, errors.New("new native API: Users needs MayManageUsers")
+	}
 	if cfg.Ingester != nil && (cfg.CanWrite == nil || cfg.MaxBodyBytes <= 0 || cfg.MaxEventsPerRequest <= 0) {
 		return nil, errors.New("new native API: an Ingester needs CanWrite, MaxBodyBytes and MaxEventsPerRequest")
 	}
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
 		keys: cfg.Keys, notifications: cfg.Notifications, findings: cfg.Findings, sigma: cfg.Sigma, logger: cfg.Logger, service: Service,
-		insights: cfg.Insights, detections: cfg.Detections}
+		insights: cfg.Insights, detections: cfg.Detections, users: cfg.Users, mayManageUsers: cfg.MayManageUsers}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -176,6 +188,9 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 	if h.detections.Sigma != nil || h.detections.EventRules != nil {
 		r.RegisterRaw("POST /v1/detections/runs", "RunDetections", false, h.runDetections)
 	}
+	if h.users != nil {
+		h.registerUsers(r)
+	}
 }
 
 // NotFound is the native router's answer to a request no operation
@@ -184,7 +199,7 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
 	return func(req *http.Request) *awsapi.Error {
 		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
 	}
 }
 

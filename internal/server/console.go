@@ -3,14 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
-	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/console"
 )
@@ -18,7 +16,8 @@ import (
 // newConsole builds the web console over the services and components.
 func (s *Server) newConsole() error {
 	c, err := console.New(console.Config{
-		Auth:          localAuth{dir: s.dir},
+		Auth:          console.UsersAuth{Store: s.users},
+		Users:         console.UserDeps{Store: s.users},
 		API:           consoleAPI{s},
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),
@@ -31,6 +30,9 @@ func (s *Server) newConsole() error {
 		return err
 	}
 	s.console = c
+	// A user removed or whose password changed through the API is signed
+	// out of the console too.
+	s.users.OnSignOut(c.SignOut)
 	return nil
 }
 
@@ -64,24 +66,6 @@ func (a trailAccounts) TrailAccounts(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// localAuth is local mode's console user: admin, password opentrail, the
-// local account's administrator. Anywhere else nobody may sign in.
-type localAuth struct{ dir *auth.Directory }
-
-func (a localAuth) CheckPassword(ctx context.Context, in console.SignInAttempt) (*console.User, error) {
-	if !a.dir.IsLocal() || in.UserName != "admin" || subtle.ConstantTimeCompare([]byte(in.Password), []byte("opentrail")) != 1 {
-		return nil, &console.SignInError{Message: "Your user name or password is wrong."}
-	}
-	return &console.User{Name: "admin", Admin: true, Principal: &auth.Principal{
-		AccountID: auth.LocalAccount, Type: "IAMUser", UserName: "admin",
-		ARN: "arn:aws:iam::" + auth.LocalAccount + ":user/admin", PrincipalID: "AIDAOPENTRAILCONSOLE", Management: true,
-	}}, nil
-}
-
-func (a localAuth) CheckMFA(ctx context.Context, in console.SignInAttempt, code string) (*console.User, error) {
-	return nil, &console.SignInError{Message: "Your MFA code is wrong."}
 }
 
 // consoleAPI runs the console's API calls in process through the same

@@ -48,6 +48,7 @@ import (
 	"github.com/opentrail/opentrail/internal/sts"
 	"github.com/opentrail/opentrail/internal/topics"
 	"github.com/opentrail/opentrail/internal/trail"
+	"github.com/opentrail/opentrail/internal/users"
 )
 
 // Server is a running opentrail. Create it with New, then Run.
@@ -93,8 +94,10 @@ type Server struct {
 	// topics is SNS's component: topics, subscriptions and delivery.
 	topics *topics.Topics
 	native *awsapi.PathRouter // the native /v1 API
-	// console is the web console, served to browsers (handler.go).
+	// console is the web console, served to browsers (handler.go); users
+	// are its users (users.go).
 	console *console.Console
+	users   *users.Store
 	lake    *lake.Service  // Lake's queries and imports: started and closed with the server
 	alarms  *alarms.Engine // CloudWatch metrics and alarms: started and closed with the server
 	// findings is the findings store every detector reports to (watch.go);
@@ -194,6 +197,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.sns.Speak(awsapi.SNSProtocols())
 	s.events = awsapi.NewRouter("events", s, logger)
 	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
+	if err := s.newUsers(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := s.newServices(tokenKey); err != nil {
 		st.Close()
 		return nil, err

@@ -86,6 +86,8 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Sigma:               s.sigma,
 		Insights:            s.insights,
 		Detections:          native.Detections{Sigma: s.sigma, EventRules: s.eventRules},
+		Users:               s.users,
+		MayManageUsers:      s.mayManageUsers,
 		Logger:              logger,
 	})
 	if err != nil {

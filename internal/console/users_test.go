@@ -1,0 +1,264 @@
+package console
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/internal/users"
+)
+
+// loginRecords keeps the ConsoleLogin records a users store makes.
+type loginRecords struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (r *loginRecords) Append(ctx context.Context, source string, recs []*event.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range recs {
+		r.recs = append(r.recs, string(rec.Raw))
+	}
+	return nil
+}
+
+// newUsersConsole is a console over a real users store (in-memory
+// DuckDB, cheap argon2id) whose management account is 111111111111, with
+// alice (administrator there) and bob (of 222222222222).
+func newUsersConsole(t *testing.T) (*Console, *users.Store, *loginRecords) {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rec := &loginRecords{}
+	st, err := users.Open(context.Background(), users.Config{DB: db, Recorder: rec, ManagementAccount: "111111111111",
+		HomeAccount: "111111111111", Hash: users.HashParams{Memory: 1024, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []users.NewUser{
+		{Name: "alice", Account: "111111111111", Admin: true, Password: "alice-password"},
+		{Name: "bob", Account: "222222222222", Password: "bob-password-1"},
+	} {
+		if _, err := st.Add(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newTestConsole(t, Config{Auth: UsersAuth{Store: st}, Users: UserDeps{Store: st}})
+	st.OnSignOut(c.SignOut)
+	return c, st, rec
+}
+
+// signInForm signs in through the form and returns a client of the new
+// session.
+func signInForm(t *testing.T, c *Console, name, pw string) (*client, *http.Response, string) {
+	t.Helper()
+	anon := &client{t: t, c: c}
+	resp, body := anon.post("/signin", url.Values{"username": {name}, "password": {pw}, "next": {"/account"}})
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie {
+			return &client{t: t, c: c, session: c.sessions.get(ck.Value)}, resp, body
+		}
+	}
+	return nil, resp, body
+}
+
+func (cl *client) user(st *users.Store, name string) *User {
+	u, err := st.Get(context.Background(), name)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return UsersAuth{Store: st}.user(u)
+}
+
+func TestSignInWithUsersStore(t *testing.T) {
+	c, _, rec := newUsersConsole(t)
+	cl, resp, _ := signInForm(t, c, "bob", "bob-password-1")
+	if cl == nil || resp.StatusCode != http.StatusSeeOther || cl.session.User.Principal.ARN != "arn:aws:iam::222222222222:user/bob" ||
+		cl.session.User.Admin || cl.session.User.Principal.Management {
+		t.Fatalf("sign-in as bob: %d %+v", resp.StatusCode, cl)
+	}
+	if len(rec.recs) != 1 || !strings.Contains(rec.recs[0], `"LoginTo":"http://console.test/account"`) {
+		t.Fatalf("records %v", rec.recs)
+	}
+	for i := 1; i <= 5; i++ {
+		_, resp, body := signInForm(t, c, "bob", "not-bobs-password")
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "user name or password is wrong") {
+			t.Fatalf("failure %d: %d", i, resp.StatusCode)
+		}
+		if i == 5 && !strings.Contains(body, "locked for 1 minute") {
+			t.Fatalf("the 5th failure does not say how long sign-in is locked: %s", body)
+		}
+	}
+	_, resp, body := signInForm(t, c, "bob", "bob-password-1")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Try again in 1 minute") {
+		t.Fatalf("while locked: %d %s", resp.StatusCode, body)
+	}
+	if n := len(rec.recs); n != 7 || !strings.Contains(rec.recs[6], `"errorMessage":"Failed authentication"`) {
+		t.Fatalf("%d records, last %s", n, rec.recs[n-1])
+	}
+}
+
+func TestUsersPagesAreForAdministrators(t *testing.T) {
+	c, st, _ := newUsersConsole(t)
+	bob := signedInAs(t, c, (&client{t: t}).user(st, "bob"))
+	for _, p := range []string{"/users", "/users/new", "/users/alice"} {
+		if resp, _ := bob.get(p); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("bob GET %s: %d", p, resp.StatusCode)
+		}
+	}
+	if resp, _ := bob.post("/users/alice/remove", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("bob removing alice: %d", resp.StatusCode)
+	}
+	if resp, body := bob.get("/account"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "arn:aws:iam::222222222222:user/bob") {
+		t.Errorf("bob's account page: %d", resp.StatusCode)
+	}
+	alice := signedInAs(t, c, (&client{t: t}).user(st, "alice"))
+	resp, body := alice.get("/users")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `href="/users/bob"`) || !strings.Contains(body, "222222222222") {
+		t.Fatalf("alice's user list: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestAddResetAndRemoveUser(t *testing.T) {
+	c, st, _ := newUsersConsole(t)
+	alice := signedInAs(t, c, (&client{t: t}).user(st, "alice"))
+	form := url.Values{"name": {"carol"}, "account": {"333333333333"}, "password": {"short"}, "password2": {"short"}}
+	if resp, body := alice.post("/users/new", form); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "at least 12 characters") {
+		t.Fatalf("short password: %d %s", resp.StatusCode, body)
+	}
+	form.Set("password", "carol-password")
+	form.Set("password2", "carol-passwore")
+	if resp, body := alice.post("/users/new", form); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "passwords differ") {
+		t.Fatalf("mismatch: %d %s", resp.StatusCode, body)
+	}
+	form.Set("password2", "carol-password")
+	resp, _ := alice.post("/users/new", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users/carol?done=added" {
+		t.Fatalf("add carol: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := alice.post("/users/new", form); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "exists already") {
+		t.Fatalf("carol twice: %d %s", resp.StatusCode, body)
+	}
+	carol, _, _ := signInForm(t, c, "carol", "carol-password")
+	if carol == nil {
+		t.Fatal("carol cannot sign in")
+	}
+	resp, _ = alice.post("/users/carol/password", url.Values{"password": {"carols-new-password"}, "password2": {"carols-new-password"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	if c.sessions.get(carol.session.ID) != nil {
+		t.Fatal("carol's browser stayed signed in after a password reset")
+	}
+	if cl, _, _ := signInForm(t, c, "carol", "carols-new-password"); cl == nil {
+		t.Fatal("carol cannot sign in with the new password")
+	}
+	if resp, body := alice.post("/users/alice/remove", nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "cannot remove yourself") {
+		t.Fatalf("alice removing herself: %d", resp.StatusCode)
+	}
+	resp, _ = alice.post("/users/carol/remove", nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d", resp.StatusCode)
+	}
+	if _, resp, _ := signInForm(t, c, "carol", "carols-new-password"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a removed user signed in: %d", resp.StatusCode)
+	}
+	if resp, _ := alice.get("/users/carol"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("removed user's page: %d", resp.StatusCode)
+	}
+}
+
+func TestMemberAccountAdministratorManagesOwnAccountOnly(t *testing.T) {
+	c, st, _ := newUsersConsole(t)
+	ctx := context.Background()
+	st.Add(ctx, users.NewUser{Name: "dora", Account: "222222222222", Admin: true, Password: "dora-password"})
+	dora := signedInAs(t, c, (&client{t: t}).user(st, "dora"))
+	_, body := dora.get("/users")
+	if strings.Contains(body, `href="/users/alice"`) || !strings.Contains(body, `href="/users/bob"`) {
+		t.Fatalf("dora's list shows another account's users, or not her own: %s", body)
+	}
+	if resp, _ := dora.get("/users/alice"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("dora opening alice: %d", resp.StatusCode)
+	}
+	resp, body := dora.post("/users/new", url.Values{"name": {"eve"}, "account": {"111111111111"}, "admin": {"on"}, "password": {"eve-password-1"}, "password2": {"eve-password-1"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "cannot add a user to account 111111111111") {
+		t.Fatalf("dora adding to the management account: %d %s", resp.StatusCode, body)
+	}
+}
+
+var secretRE = regexp.MustCompile(`id="mfa-secret">([A-Z2-7]+)<`)
+
+func TestEnrolOwnMFAThenSignInWithCode(t *testing.T) {
+	c, _, rec := newUsersConsole(t)
+	bob, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	if resp, _ := bob.post("/account/mfa", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("begin enrolment: %d", resp.StatusCode)
+	}
+	_, body := bob.get("/account")
+	m := secretRE.FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "otpauth://totp/") || !strings.Contains(body, `src="data:image/png;base64,`) {
+		t.Fatalf("enrolment page without secret, URI or QR: %s", body)
+	}
+	if resp, body := bob.post("/account/mfa/confirm", url.Values{"code": {"000000"}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not the one the app shows") {
+		t.Fatalf("wrong confirmation code: %d", resp.StatusCode)
+	}
+	code, _ := totp.GenerateCode(m[1], time.Now())
+	if resp, _ := bob.post("/account/mfa/confirm", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", resp.StatusCode)
+	}
+	anon := &client{t: t, c: c}
+	_, body = anon.post("/signin", url.Values{"username": {"bob"}, "password": {"bob-password-1"}})
+	pending := regexp.MustCompile(`name="pending" value="([^"]+)"`).FindStringSubmatch(body)
+	if pending == nil {
+		t.Fatalf("no MFA step: %s", body)
+	}
+	resp, _ := anon.post("/signin/mfa", url.Values{"pending": {pending[1]}, "code": {code}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the enrolment's code used again: %d", resp.StatusCode)
+	}
+	_, body = anon.post("/signin", url.Values{"username": {"bob"}, "password": {"bob-password-1"}})
+	pending = regexp.MustCompile(`name="pending" value="([^"]+)"`).FindStringSubmatch(body)
+	next, _ := totp.GenerateCode(m[1], time.Now().Add(30*time.Second))
+	resp, _ = anon.post("/signin/mfa", url.Values{"pending": {pending[1]}, "code": {next}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the next period's code: %d", resp.StatusCode)
+	}
+	last := rec.recs[len(rec.recs)-1]
+	if !strings.Contains(last, `"MFAUsed":"Yes"`) || !strings.Contains(last, `"ConsoleLogin":"Success"`) {
+		t.Fatalf("MFA sign-in record %s", last)
+	}
+}
+
+func TestChangeOwnPassword(t *testing.T) {
+	c, _, _ := newUsersConsole(t)
+	bob, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	other, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	resp, body := bob.post("/account/password", url.Values{"current": {"wrong"}, "password": {"bob-password-2"}, "password2": {"bob-password-2"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "current password is wrong") {
+		t.Fatalf("wrong current password: %d", resp.StatusCode)
+	}
+	resp, _ = bob.post("/account/password", url.Values{"current": {"bob-password-1"}, "password": {"bob-password-2"}, "password2": {"bob-password-2"}})
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("change: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	if c.sessions.get(other.session.ID) != nil {
+		t.Fatal("bob's other browser stayed signed in")
+	}
+	if c.sessions.get(resp.Cookies()[0].Value) == nil {
+		t.Fatal("the browser that changed the password was signed out")
+	}
+}
