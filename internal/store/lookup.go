@@ -13,7 +13,8 @@ import (
 // Lookup returns the events q selects, newest first (eventTime, then
 // sequence number, descending), at most q.Limit of them.
 //
-// A selective attribute (any but ReadOnly and EventId) is searched in
+// A selective attribute (any the day index covers: not ReadOnly, EventId,
+// SourceIPAddress or ErrorCode) is searched in
 // slices of time, newest first: a day, then four times wider each round,
 // until q.Limit events are found or q.Start is reached. DuckDB skips row
 // groups by their event_time range, so a recent match is found without
@@ -36,6 +37,9 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 	p, err := planLookup(q)
 	if err != nil {
 		return nil, err
+	}
+	if !s.mayHold(p.eids) {
+		return nil, nil
 	}
 	if !p.selective {
 		evs, err := s.lookupSlice(ctx, p, p.start, p.end, true, p.limit)
@@ -114,6 +118,10 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 		case "ResourceName":
 			p.add("list_contains(resource_names, ?)", a.Value)
 			p.selective = true
+		case "SourceIPAddress":
+			p.add("source_ip = ?", a.Value)
+		case "ErrorCode":
+			p.add("error_code = ?", a.Value)
 		default:
 			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
 		}
@@ -134,6 +142,9 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 			args[i] = c
 		}
 		p.add("category IN ("+placeholders(len(q.Categories))+")", args...)
+	}
+	if q.Failures {
+		p.add("(error_code <> '' OR event_name = 'ConsoleLogin')")
 	}
 	if q.After != nil {
 		t := q.After.Time.UTC()
@@ -258,6 +269,24 @@ func (p *lookupPlan) confirm(evs []Event) []Event {
 		}
 	}
 	return kept
+}
+
+// mayHold reports whether every eventID in ids may be stored: false when
+// one's hash is not in the in-memory set of stored eventIDs, so a lookup of
+// an unknown EventId answers at once instead of scanning every eventID.
+// (The set may hold hashes of deleted events; a true only narrows.)
+func (s *Store) mayHold(ids []string) bool {
+	if len(ids) == 0 {
+		return true
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, id := range ids {
+		if !s.ids.has(hashID(id)) {
+			return false
+		}
+	}
+	return true
 }
 
 // dayStart is the first instant of a day number.
