@@ -40,7 +40,7 @@ type LookupQuery struct {
 	// caller drops the ConsoleLogin events that succeeded.
 	Failures bool
 	After    *Position // only events strictly after this position (older)
-	Limit      int
+	Limit    int
 }
 
 // Event is one stored event as lookups return it.
