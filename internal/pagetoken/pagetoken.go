@@ -50,6 +50,9 @@ const (
 	KindEventRules        byte = 'r' // ListRules
 	KindEventTargets      byte = 't' // ListTargetsByRule
 	KindEventRuleByTarget byte = 'n' // ListRuleNamesByTarget
+
+	// The web console (internal/console).
+	KindConsoleHistory byte = 'H' // the event history's after token
 )
 
 const (

@@ -16,12 +16,17 @@ import (
 
 // newConsole builds the web console over the services and components.
 func (s *Server) newConsole() error {
+	history, err := s.historyDeps()
+	if err != nil {
+		return err
+	}
 	c, err := console.New(console.Config{
 		Auth:          localAuth{dir: s.dir},
 		API:           consoleAPI{s},
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),
 		Logger:        s.log,
+		History:       history,
 	})
 	if err != nil {
 		return err
