@@ -32,8 +32,8 @@ const (
 // hev is one test event.
 type hev struct {
 	id, account, user, name, source, ip, errorCode, login, category, region, key, readOnly string
-	ago                                                                                   time.Duration
-	resources                                                                             []map[string]string
+	ago                                                                                    time.Duration
+	resources                                                                              []map[string]string
 }
 
 func (h hev) raw() []byte {
