@@ -452,7 +452,19 @@ func (c *Console) historyView(w http.ResponseWriter, r *http.Request, s *Session
 	f, err := c.parseHistory(v, c.clock.Now())
 	var bad *badFilter
 	if errors.As(err, &bad) {
-		c.errorPage(w, r, s, http.StatusBadRequest, "These filters cannot be used", bad.Message+" Fix the URL or clear the filters at /events.")
+		page := badPage{Heading: "These filters cannot be used", Message: bad.Message}
+		if v.Has("after") {
+			// Perhaps only the position is bad: offer the first page.
+			v.Del("after")
+			if _, err := c.parseHistory(v, c.clock.Now()); err == nil {
+				page.Retry, page.RetryLabel = withQuery("/events", v), "First page of these filters"
+			}
+		}
+		c.render(w, r, s, http.StatusBadRequest, "events_bad", page.Heading, page)
+		return nil
+	}
+	if err != nil {
+		c.errorPage(w, r, s, http.StatusInternalServerError, "The filters could not be read", err.Error())
 		return nil
 	}
 	if own := s.User.Accounts(); f.Account != "" && own != nil && !slices.Contains(own, f.Account) {
@@ -460,6 +472,12 @@ func (c *Console) historyView(w http.ResponseWriter, r *http.Request, s *Session
 		return nil
 	}
 	return f
+}
+
+// badPage is the answer to filters that cannot be used.
+type badPage struct {
+	Heading, Message  string
+	Retry, RetryLabel string // a view that can, if any
 }
 
 // canonical turns the filter form's submission into the view's URL: each
@@ -556,7 +574,7 @@ type historyPage struct {
 	SearchTo  time.Time
 	AllAccts  bool // the user sees every account
 	Accounts  []string
-	Limit     int
+	LimitText string // the download limit, as the page says it
 	Took      time.Duration
 }
 
@@ -581,7 +599,7 @@ func (c *Console) historyList(w http.ResponseWriter, r *http.Request, s *Session
 	p := &historyPage{
 		Filter: f, JSONHref: withQuery("/events.json", v), CSVHref: withQuery("/events.csv", v), AttrKeys: historyAttrKeys, Labels: attrLabels, Ranges: historyRanges,
 		Partial: res.Partial, Scanned: res.Scanned, SearchTo: res.SearchTo, AllAccts: s.User.Accounts() == nil, Accounts: s.User.Accounts(),
-		Limit: orDefault(c.cfg.History.DownloadLimit, defaultDownloadLimit), Took: time.Since(started).Round(time.Millisecond),
+		LimitText: thousands(orDefault(c.cfg.History.DownloadLimit, defaultDownloadLimit)), Took: time.Since(started).Round(time.Millisecond),
 	}
 	for _, e := range res.Events {
 		p.Rows = append(p.Rows, rowOf(e))
@@ -601,7 +619,16 @@ func (c *Console) historyList(w http.ResponseWriter, r *http.Request, s *Session
 		}
 		p.AttrRows = append(p.AttrRows, a)
 	}
-	p.AttrRows = append(p.AttrRows, store.Attr{}, store.Attr{})
+	// Two empty rows to add filters in, offering attributes not yet used.
+	shown := len(p.AttrRows)
+	for _, k := range historyAttrKeys {
+		if len(p.AttrRows) == shown+2 {
+			break
+		}
+		if !slices.ContainsFunc(f.Attrs, func(a store.Attr) bool { return a.Key == k }) {
+			p.AttrRows = append(p.AttrRows, store.Attr{Key: k})
+		}
+	}
 	for _, h := range historyCategories {
 		p.Cats = append(p.Cats, historyCategoryBox{Key: h.Key, Label: h.Label, Checked: slices.Contains(f.Categories, h.Key)})
 	}
@@ -651,6 +678,15 @@ func chips(f *historyFilter) []chip {
 		add("Text", "q", f.Q)
 	}
 	return out
+}
+
+// thousands writes n with thousands separators: 100,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // withQuery is path with v as its query, if any.
