@@ -356,11 +356,13 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 
 // lookup finds the newest limit events of files that match where (over
 // coldRel's columns), newest first. A file holds one day of eventTime, so
-// the days are read newest first and the search stops at the first day
-// that completes limit events: no older day can hold a newer one. Each
-// day's query reads only the narrow columns the predicates and the order
-// need; the chosen events' records are read afterwards, by sequence
-// number, from their files.
+// the days are read newest first and the search stops at the first run of
+// days that completes limit events: no older day can hold a newer one.
+// The runs double in length (a day, then two, four, …, at most 32), so a
+// value found in the newest day costs one small query and a rare or
+// absent one a handful rather than one per day. Each query reads only the
+// narrow columns the predicates and the order need; the chosen events'
+// records are read afterwards, by sequence number, from their files.
 func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int) ([]Event, error) {
 	byDay := map[time.Time][]ColdFile{}
 	var days []time.Time
@@ -381,8 +383,12 @@ func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args 
 	if where != "" {
 		cond = " WHERE " + where
 	}
-	for _, d := range days {
-		day := byDay[d]
+	for run := 1; len(days) > 0; run = min(run*2, 32) {
+		var day []ColdFile
+		for _, d := range days[:min(run, len(days))] {
+			day = append(day, byDay[d]...)
+		}
+		days = days[min(run, len(days)):]
 		paths := make([]string, len(day))
 		for i, f := range day {
 			paths[i] = c.path(f.Path)
