@@ -424,11 +424,7 @@ func (c *Console) afterToken(p *store.Position) string {
 }
 
 func (c *Console) openAfter(tok string) (*store.Position, error) {
-	b, err := c.tokens().Open(pagetoken.KindConsoleHistory, afterQuery, tok)
-	if err != nil {
-		return nil, err
-	}
-	t, seq, err := pagetoken.ParsePosition(b)
+	t, seq, err := c.tokens().OpenPosition(pagetoken.KindConsoleHistory, afterQuery, tok)
 	if err != nil {
 		return nil, err
 	}

@@ -94,26 +94,14 @@ func TestLookupConsoleAttributes(t *testing.T) {
 		// Paging, seven at a time.
 		qq := q(false, store.Attr{Key: "SourceIPAddress", Value: "203.0.113.9"})
 		qq.Limit = 7
-		seen := map[string]bool{}
-		for {
-			evs, err := s.Lookup(ctx, qq)
-			if err != nil {
-				t.Fatal(err)
+		got := pageAll(t, s, qq)
+		for _, e := range got {
+			if e.Rec.SourceIP != "203.0.113.9" {
+				t.Fatalf("%s paging: %s is from %s", tier, e.Rec.EventID, e.Rec.SourceIP)
 			}
-			for _, e := range evs {
-				if seen[e.Rec.EventID] || e.Rec.SourceIP != "203.0.113.9" {
-					t.Fatalf("%s paging: %s seen twice or from %s", tier, e.Rec.EventID, e.Rec.SourceIP)
-				}
-				seen[e.Rec.EventID] = true
-			}
-			if len(evs) < qq.Limit {
-				break
-			}
-			last := evs[len(evs)-1]
-			qq.After = &store.Position{Time: last.Rec.EventTime, Seq: last.Seq}
 		}
-		if len(seen) != 80 {
-			t.Errorf("%s paging saw %d events, want 80", tier, len(seen))
+		if len(got) != 80 {
+			t.Errorf("%s paging saw %d events, want 80", tier, len(got))
 		}
 	}
 	check("hot")
@@ -125,4 +113,30 @@ func TestLookupConsoleAttributes(t *testing.T) {
 		t.Fatal("nothing was compacted")
 	}
 	check("hot and columnar")
+}
+
+// pageAll pages through q's events q.Limit at a time, resuming each page
+// after the last, and fails the test if an event comes twice.
+func pageAll(t *testing.T, s *store.Store, q store.LookupQuery) []store.Event {
+	t.Helper()
+	var all []store.Event
+	seen := map[string]bool{}
+	for {
+		evs, err := s.Lookup(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if seen[e.Rec.EventID] {
+				t.Fatalf("%s seen twice", e.Rec.EventID)
+			}
+			seen[e.Rec.EventID] = true
+		}
+		all = append(all, evs...)
+		if len(evs) < q.Limit {
+			return all
+		}
+		last := evs[len(evs)-1]
+		q.After = &store.Position{Time: last.Rec.EventTime, Seq: last.Seq}
+	}
 }
