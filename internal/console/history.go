@@ -525,7 +525,7 @@ type historyRow struct {
 func rowOf(e store.Event) historyRow {
 	r := e.Rec
 	row := historyRow{
-		Href: detailPath(r.AccountID, r.EventID), Time: r.EventTime, User: r.Username, Name: r.EventName, Source: r.EventSource,
+		Href: detailPath(r.AccountID, r.EventID) + "?at=" + r.EventTime.UTC().Format(time.RFC3339Nano), Time: r.EventTime, User: r.Username, Name: r.EventName, Source: r.EventSource,
 		SourceIP: r.SourceIP, ErrorCode: r.ErrorCode, ReadOnly: r.ReadOnlyString(), Account: r.AccountID, Region: r.AWSRegion,
 	}
 	row.Failed = r.ErrorCode != "" || failedSignIn(r)
@@ -731,7 +731,20 @@ func (c *Console) historyDetail(w http.ResponseWriter, r *http.Request, s *Sessi
 		notFound()
 		return
 	}
-	evs, err := c.cfg.History.Events.Lookup(r.Context(), store.LookupQuery{Accounts: []string{account}, Attrs: []store.Attr{{Key: "EventId", Value: id}}, Limit: 1})
+	q := store.LookupQuery{Accounts: []string{account}, Attrs: []store.Attr{{Key: "EventId", Value: id}}, Limit: 1}
+	var evs []store.Event
+	var err error
+	// The list's links say when the event happened (at=): looking in that
+	// second first reads one day's files rather than scanning eventIDs
+	// back through the history. A wrong hint costs the full lookup.
+	if at, perr := time.Parse(time.RFC3339Nano, r.URL.Query().Get("at")); perr == nil {
+		hinted := q
+		hinted.Start, hinted.End = at.Truncate(time.Second), at.Truncate(time.Second).Add(time.Second)
+		evs, err = c.cfg.History.Events.Lookup(r.Context(), hinted)
+	}
+	if err == nil && len(evs) == 0 {
+		evs, err = c.cfg.History.Events.Lookup(r.Context(), q)
+	}
 	if err != nil {
 		c.log.Error("console: event detail", "err", err)
 		c.errorPage(w, r, s, http.StatusInternalServerError, "The event could not be read", "The event store failed to answer: "+err.Error())

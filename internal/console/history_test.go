@@ -121,7 +121,7 @@ func historyConsole(t *testing.T, deps HistoryDeps) (*Console, map[string][]byte
 	return newTestConsole(t, Config{History: deps, Clock: clock.NewFake(histNow)}), raws
 }
 
-var rowRE = regexp.MustCompile(`<tr data-href="/events/(\d{12})/([^"]+)">`)
+var rowRE = regexp.MustCompile(`<tr data-href="/events/(\d{12})/([^"?]+)\?at=[^"]+">`)
 
 // rowIDs are the eventIDs of a history page's rows, in order.
 func rowIDs(body string) []string {
@@ -385,6 +385,16 @@ func TestHistoryDetail(t *testing.T) {
 	}
 	if resp, _ := bob.get("/events/" + acctB + "/e5"); resp.StatusCode != http.StatusOK {
 		t.Errorf("bob's own event: %d", resp.StatusCode)
+	}
+	// The list's time hint finds the event; a wrong or bad one still does.
+	e5at := histNow.Add(-5 * time.Minute).Format(time.RFC3339)
+	for _, at := range []string{e5at, "2020-01-01T00:00:00Z", "garbage"} {
+		if resp, body := bob.get("/events/" + acctB + "/e5?at=" + at); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<dt>Event ID</dt><dd>e5</dd>") {
+			t.Errorf("e5 with at=%s: %d", at, resp.StatusCode)
+		}
+	}
+	if _, body := bob.get("/events?Username=bob"); !strings.Contains(body, `href="/events/`+acctB+`/e5?at=`+e5at+`"`) {
+		t.Error("the list's links carry no time hint")
 	}
 }
 
