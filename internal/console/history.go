@@ -70,24 +70,27 @@ var attrLabels = map[string]string{
 }
 
 // historyRanges are the time presets, relative to now.
-var historyRanges = []struct {
-	Key   string
-	Label string
-	D     time.Duration
-}{
+var historyRanges = []historyRange{
 	{"15m", "Last 15 minutes", 15 * time.Minute}, {"1h", "Last hour", time.Hour}, {"3h", "Last 3 hours", 3 * time.Hour},
 	{"12h", "Last 12 hours", 12 * time.Hour}, {"24h", "Last 24 hours", 24 * time.Hour}, {"7d", "Last 7 days", 7 * 24 * time.Hour},
 	{"30d", "Last 30 days", 30 * 24 * time.Hour}, {"90d", "Last 90 days", 90 * 24 * time.Hour},
 }
 
+type historyRange struct {
+	Key, Label string
+	D          time.Duration
+}
+
 // historyCategories map the category filter's values to the stored
 // eventCategory values.
-var historyCategories = []struct{ Key, Label, Stored string }{
+var historyCategories = []historyCategory{
 	{"management", "Management", event.CategoryManagement},
 	{"data", "Data", event.CategoryData},
 	{"insight", "Insight", event.CategoryInsight},
 	{"aggregated", "Aggregated", event.CategoryAggregated},
 }
+
+type historyCategory struct{ Key, Label, Stored string }
 
 func (c *Console) historyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", c.signedIn(c.historyList))
@@ -151,7 +154,7 @@ func (c *Console) parseHistory(v url.Values, now time.Time) (*historyFilter, err
 		if cat == "" {
 			continue
 		}
-		if !slices.ContainsFunc(historyCategories, func(h struct{ Key, Label, Stored string }) bool { return h.Key == cat }) {
+		if !slices.ContainsFunc(historyCategories, func(h historyCategory) bool { return h.Key == cat }) {
 			return nil, badf("Unknown event category %q: use management, data, insight or aggregated.", cat)
 		}
 		if !slices.Contains(f.Categories, cat) {
@@ -180,13 +183,7 @@ func (c *Console) parseHistory(v url.Values, now time.Time) (*historyFilter, err
 		return nil, badf("The end time %s is before the start time %s.", f.EndText, f.StartText)
 	}
 	if r := v.Get("range"); r != "" {
-		i := slices.IndexFunc(historyRanges, func(h struct {
-			Key   string
-			Label string
-			D     time.Duration
-		}) bool {
-			return h.Key == r
-		})
+		i := slices.IndexFunc(historyRanges, func(h historyRange) bool { return h.Key == r })
 		if i < 0 {
 			return nil, badf("Unknown time range %q: use 15m, 1h, 3h, 12h, 24h, 7d, 30d or 90d, or give start and end.", r)
 		}
@@ -558,7 +555,7 @@ type historyPage struct {
 	AttrRows  []store.Attr // the form's attribute rows: the filters, then empty ones
 	AttrKeys  []string
 	Labels    map[string]string
-	Ranges    any
+	Ranges    []historyRange
 	Cats      []historyCategoryBox
 	ReadOnly  string
 	JSONHref  string // the downloads of this view (without after)
@@ -647,31 +644,31 @@ func chips(f *historyFilter) []chip {
 		return withQuery("/events", v)
 	}
 	seen := map[string]bool{}
-	add := func(label, key, val string) {
+	// add shows key=val as label: shown.
+	add := func(label, shown, key, val string) {
 		if seen[key+"\x00"+val] {
 			return
 		}
 		seen[key+"\x00"+val] = true
-		out = append(out, chip{Label: label, Value: val, Remove: without(func(k, v string) bool { return k == key && v == val })})
+		out = append(out, chip{Label: label, Value: shown, Remove: without(func(k, v string) bool { return k == key && v == val })})
 	}
 	for _, a := range f.Attrs {
-		add(attrLabels[a.Key], a.Key, a.Value)
+		add(attrLabels[a.Key], a.Value, a.Key, a.Value)
 	}
 	if f.Errors {
-		add("Only", "errors", "1")
-		out[len(out)-1].Value = "failed calls"
+		add("Only", "failed calls", "errors", "1")
 	}
 	for _, c := range f.Categories {
-		add("Category", "category", c)
+		add("Category", c, "category", c)
 	}
 	if f.Account != "" {
-		add("Account", "account", f.Account)
+		add("Account", f.Account, "account", f.Account)
 	}
 	if f.Region != "" {
-		add("Region", "region", f.Region)
+		add("Region", f.Region, "region", f.Region)
 	}
 	if f.Q != "" {
-		add("Text", "q", f.Q)
+		add("Text", f.Q, "q", f.Q)
 	}
 	return out
 }
