@@ -281,11 +281,7 @@ func (s *Service) issuePosition(kind byte, qh [pagetoken.HashLen]byte, e store.E
 }
 
 func (s *Service) openPosition(kind byte, qh [pagetoken.HashLen]byte, tok string) (*store.Position, error) {
-	b, err := s.tokens.Open(kind, qh, tok)
-	if err != nil {
-		return nil, err
-	}
-	t, seq, err := pagetoken.ParsePosition(b)
+	t, seq, err := s.tokens.OpenPosition(kind, qh, tok)
 	if err != nil {
 		return nil, err
 	}

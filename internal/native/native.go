@@ -413,11 +413,7 @@ func (h *Native) issuePosition(qh [pagetoken.HashLen]byte, e store.Event) string
 }
 
 func (h *Native) openPosition(qh [pagetoken.HashLen]byte, tok string) (*store.Position, error) {
-	b, err := h.tokens.Open(pagetoken.KindNative, qh, tok)
-	if err != nil {
-		return nil, err
-	}
-	t, seq, err := pagetoken.ParsePosition(b)
+	t, seq, err := h.tokens.OpenPosition(pagetoken.KindNative, qh, tok)
 	if err != nil {
 		return nil, err
 	}

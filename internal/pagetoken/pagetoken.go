@@ -50,6 +50,9 @@ const (
 	KindEventRules        byte = 'r' // ListRules
 	KindEventTargets      byte = 't' // ListTargetsByRule
 	KindEventRuleByTarget byte = 'n' // ListRuleNamesByTarget
+
+	// The web console (internal/console).
+	KindConsoleHistory byte = 'H' // the event history's after token
 )
 
 const (
@@ -171,4 +174,14 @@ func ParsePosition(b []byte) (time.Time, int64, error) {
 	}
 	t := time.Unix(int64(binary.BigEndian.Uint64(b[0:8])), int64(binary.BigEndian.Uint32(b[8:12]))).UTC()
 	return t, int64(binary.BigEndian.Uint64(b[12:20])), nil
+}
+
+// OpenPosition opens a history token (Open) and reads its Position
+// payload: the event after which the listing resumes.
+func (t Signer) OpenPosition(kind byte, query [HashLen]byte, tok string) (time.Time, int64, error) {
+	b, err := t.Open(kind, query, tok)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	return ParsePosition(b)
 }

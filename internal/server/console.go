@@ -15,6 +15,10 @@ import (
 
 // newConsole builds the web console over the services and components.
 func (s *Server) newConsole() error {
+	history, err := s.historyDeps()
+	if err != nil {
+		return err
+	}
 	c, err := console.New(console.Config{
 		Auth:          console.UsersAuth{Store: s.users},
 		Users:         console.UserDeps{Store: s.users},
@@ -25,6 +29,7 @@ func (s *Server) newConsole() error {
 		Findings:      console.FindingDeps{Store: s.findings, Rules: consoleSigma{s.sigma}},
 		Logger:        s.log,
 		Trails:        s.consoleTrails(),
+		History:       history,
 	})
 	if err != nil {
 		return err

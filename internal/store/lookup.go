@@ -13,7 +13,8 @@ import (
 // Lookup returns the events q selects, newest first (eventTime, then
 // sequence number, descending), at most q.Limit of them.
 //
-// A selective attribute (any but ReadOnly and EventId) is searched in
+// A selective attribute (any the day index covers: not ReadOnly, EventId,
+// SourceIPAddress or ErrorCode) is searched in
 // slices of time, newest first: a day, then four times wider each round,
 // until q.Limit events are found or q.Start is reached. DuckDB skips row
 // groups by their event_time range, so a recent match is found without
@@ -36,6 +37,9 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 	p, err := planLookup(q)
 	if err != nil {
 		return nil, err
+	}
+	if !s.mayHold(p.eids) {
+		return nil, nil
 	}
 	if !p.selective {
 		evs, err := s.lookupSlice(ctx, p, p.start, p.end, true, p.limit)
@@ -114,6 +118,10 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 		case "ResourceName":
 			p.add("list_contains(resource_names, ?)", a.Value)
 			p.selective = true
+		case "SourceIPAddress":
+			p.add("source_ip = ?", a.Value)
+		case "ErrorCode":
+			p.add("error_code = ?", a.Value)
 		default:
 			return nil, fmt.Errorf("lookup: unknown attribute %q", a.Key)
 		}
@@ -134,6 +142,9 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 			args[i] = c
 		}
 		p.add("category IN ("+placeholders(len(q.Categories))+")", args...)
+	}
+	if q.Failures {
+		p.add("(error_code <> '' OR event_name = 'ConsoleLogin')")
 	}
 	if q.After != nil {
 		t := q.After.Time.UTC()
@@ -260,6 +271,24 @@ func (p *lookupPlan) confirm(evs []Event) []Event {
 	return kept
 }
 
+// mayHold reports whether every eventID in ids may be stored: false when
+// one's hash is not in the in-memory set of stored eventIDs, so a lookup of
+// an unknown EventId answers at once instead of scanning every eventID.
+// (The set may hold hashes of deleted events; a true only narrows.)
+func (s *Store) mayHold(ids []string) bool {
+	if len(ids) == 0 {
+		return true
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, id := range ids {
+		if !s.ids.has(hashID(id)) {
+			return false
+		}
+	}
+	return true
+}
+
 // dayStart is the first instant of a day number.
 func dayStart(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
@@ -327,11 +356,13 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 
 // lookup finds the newest limit events of files that match where (over
 // coldRel's columns), newest first. A file holds one day of eventTime, so
-// the days are read newest first and the search stops at the first day
-// that completes limit events: no older day can hold a newer one. Each
-// day's query reads only the narrow columns the predicates and the order
-// need; the chosen events' records are read afterwards, by sequence
-// number, from their files.
+// the days are read newest first and the search stops at the first run of
+// days that completes limit events: no older day can hold a newer one.
+// The runs double in length (a day, then two, four, …, at most 32), so a
+// value found in the newest day costs one small query and a rare or
+// absent one a handful rather than one per day. Each query reads only the
+// narrow columns the predicates and the order need; the chosen events'
+// records are read afterwards, by sequence number, from their files.
 func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int) ([]Event, error) {
 	byDay := map[time.Time][]ColdFile{}
 	var days []time.Time
@@ -352,8 +383,12 @@ func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args 
 	if where != "" {
 		cond = " WHERE " + where
 	}
-	for _, d := range days {
-		day := byDay[d]
+	for run := 1; len(days) > 0; run = min(run*2, 32) {
+		var day []ColdFile
+		for _, d := range days[:min(run, len(days))] {
+			day = append(day, byDay[d]...)
+		}
+		days = days[min(run, len(days)):]
 		paths := make([]string, len(day))
 		for i, f := range day {
 			paths[i] = c.path(f.Path)

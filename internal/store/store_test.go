@@ -176,28 +176,10 @@ func TestLookup(t *testing.T) {
 	}
 
 	// Paging with After visits every event exactly once.
-	seen := map[string]bool{}
 	qq := q()
 	qq.Limit = 7
-	for {
-		evs, err := s.Lookup(ctx, qq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs {
-			if seen[e.Rec.EventID] {
-				t.Fatalf("%s seen twice", e.Rec.EventID)
-			}
-			seen[e.Rec.EventID] = true
-		}
-		if len(evs) < qq.Limit {
-			break
-		}
-		last := evs[len(evs)-1]
-		qq.After = &store.Position{Time: last.Rec.EventTime, Seq: last.Seq}
-	}
-	if len(seen) != 70 {
-		t.Fatalf("paging saw %d events, want 70", len(seen))
+	if got := pageAll(t, s, qq); len(got) != 70 {
+		t.Fatalf("paging saw %d events, want 70", len(got))
 	}
 }
 

@@ -8,7 +8,10 @@ import (
 
 // Attr is one lookup condition. Key is a LookupEvents AttributeKey
 // (EventId, EventName, ReadOnly, Username, ResourceType, ResourceName,
-// EventSource, AccessKeyId); Value must match exactly (case-sensitive).
+// EventSource, AccessKeyId) or one of the console's further keys,
+// SourceIPAddress and ErrorCode (indexed columns the day index does not
+// cover: they narrow by column scan, newest first); Value must match
+// exactly (case-sensitive).
 type Attr struct {
 	Key   string
 	Value string
@@ -31,8 +34,13 @@ type LookupQuery struct {
 	// Categories restricts eventCategory (Management, Data, Insight);
 	// empty = any.
 	Categories []string
-	After      *Position // only events strictly after this position (older)
-	Limit      int
+	// Failures keeps only events that may be failed calls: those with an
+	// errorCode, and every ConsoleLogin — a failed console sign-in has no
+	// errorCode (its responseElements.ConsoleLogin is "Failure"), so the
+	// caller drops the ConsoleLogin events that succeeded.
+	Failures bool
+	After    *Position // only events strictly after this position (older)
+	Limit    int
 }
 
 // Event is one stored event as lookups return it.
