@@ -34,7 +34,7 @@ var floors = map[string]int{
 	// chart: the console's SVG charts (time series, top N, pie, table).
 	"chart": 0,
 	// geoip: IP address to country/city through a MaxMind .mmdb file.
-	"geoip": 1,
+	"geoip": 1, "geoip/geoiptest": 1,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,

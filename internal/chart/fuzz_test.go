@@ -16,7 +16,7 @@ func FuzzCharts(f *testing.F) {
 	f.Add(`<b>"&'`, "\x00\xff", "javascript:x", -1.0, 1e300, int64(0))
 	f.Fuzz(func(t *testing.T, label, name, href string, a, b float64, step int64) {
 		ts := chart.TimeSeries{Label: label, Start: start, Step: time.Duration(step) * time.Second % (400 * 24 * time.Hour),
-			Series: []chart.Series{{Name: name, Values: []float64{a, b}, Hrefs: []string{href, href}}, {Name: label, Values: []float64{b}}},
+			Series:       []chart.Series{{Name: name, Values: []float64{a, b}, Hrefs: []string{href, href}}, {Name: label, Values: []float64{b}}},
 			HasThreshold: true, Threshold: a, ThresholdLabel: name, Marked: []bool{true}, MarkedLabel: label}
 		items := []chart.Item{{Label: name, Value: a, Href: href}, {Label: label, Value: b}}
 		for _, s := range []string{
