@@ -12,16 +12,28 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/console"
+	"github.com/opentrail/opentrail/internal/dashboards"
+	"github.com/opentrail/opentrail/internal/geoip"
 )
 
 // newConsole builds the web console over the services and components.
 func (s *Server) newConsole() error {
+	saved, err := dashboards.Open(context.Background(), s.store.DB())
+	if err != nil {
+		return err
+	}
+	if path := s.cfg.Console.GeoIPDatabase; path != "" {
+		if s.geoip, err = geoip.Open(path); err != nil {
+			return fmt.Errorf("console.geoip_database: %w", err)
+		}
+	}
 	c, err := console.New(console.Config{
 		Auth:          localAuth{dir: s.dir},
 		API:           consoleAPI{s},
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),
 		Logger:        s.log,
+		Dashboards:    console.DashboardDeps{Events: console.StoreQuerier(s.store), Saved: saved, GeoIP: s.geoip},
 	})
 	if err != nil {
 		return err
