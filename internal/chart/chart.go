@@ -118,6 +118,9 @@ func niceMax(max float64, ticks int) (top, step float64) {
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	for _, m := range []float64{1, 2, 2.5, 3, 4, 5, 10} {
 		step = m * mag
+		if max >= 1 && step != math.Trunc(step) {
+			continue // counts: whole steps
+		}
 		if step*float64(ticks) >= max {
 			break
 		}

@@ -152,7 +152,9 @@ func (t TimeSeries) SVG() string {
 		if lbl == "" {
 			lbl = "threshold " + FormatValue(t.Threshold)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%s" text-anchor="end" fill="#b3261e">%s</text></g>`, w-padRight-2, num(yy-4), esc(lbl))
+		// The label sits at the left, where the bars rarely reach, on a
+		// white ground so gridlines do not cross it.
+		fmt.Fprintf(&b, `<text x="%d" y="%s" fill="#b3261e" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text></g>`, padLeft+6, num(yy-5), esc(lbl))
 	}
 
 	// Time axis.

@@ -196,7 +196,11 @@ func (c *Console) topPanel(ctx context.Context, s *Session, win window, p *panel
 			}
 			items = append(items, chart.Item{Label: label, Value: num(r[1]), Href: href})
 		}
-		p.chartOrEmpty(len(items) > 0, "No events in this range.", func() string {
+		empty := "No events in this range."
+		if cond != "TRUE" {
+			empty = "No failed calls in this range."
+		}
+		p.chartOrEmpty(len(items) > 0, empty, func() string {
 			return chart.TopN{Label: title, Items: items, Unit: "events"}.SVG()
 		})
 	}
@@ -549,7 +553,7 @@ func (c *Console) changePanels(ctx context.Context, s *Session, win window, benc
 // ("Route table changes" → "route table changes", "VPC changes" stays).
 func lowerFirst(s string) string {
 	word, _, _ := strings.Cut(s, " ")
-	if len(word) > 1 && strings.ToLower(word[1:]) == word[1:] {
+	if len(word) > 1 && strings.Trim(word[1:], "abcdefghijklmnopqrstuvwxyz") == "" {
 		return strings.ToLower(s[:1]) + s[1:]
 	}
 	return s
