@@ -250,10 +250,10 @@ func TestOverview(t *testing.T) {
 func TestParseWindow(t *testing.T) {
 	now := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
 	for q, want := range map[string]string{
-		"":                  "2026-12-04T11:00:00Z 2026-12-05T11:00:00Z 1h0m0s",
-		"range=1h":          "2026-12-05T09:31:00Z 2026-12-05T10:31:00Z 1m0s",
-		"range=7d":          "2026-11-28T12:00:00Z 2026-12-05T12:00:00Z 3h0m0s",
-		"range=30d":         "2026-11-06T00:00:00Z 2026-12-06T00:00:00Z 24h0m0s",
+		"":          "2026-12-04T11:00:00Z 2026-12-05T11:00:00Z 1h0m0s",
+		"range=1h":  "2026-12-05T09:31:00Z 2026-12-05T10:31:00Z 1m0s",
+		"range=7d":  "2026-11-28T12:00:00Z 2026-12-05T12:00:00Z 3h0m0s",
+		"range=30d": "2026-11-06T00:00:00Z 2026-12-06T00:00:00Z 24h0m0s",
 		"start=2026-12-05T09:10:00Z&end=2026-12-05T09:50:00Z": "2026-12-05T09:10:00Z 2026-12-05T09:50:00Z 1m0s",
 		"start=2026-12-01T00:00&end=2026-12-05T00:00":         "2026-12-01T00:00:00Z 2026-12-05T00:00:00Z 3h0m0s",
 	} {
@@ -295,7 +295,7 @@ func TestSavedDashboards(t *testing.T) {
 	}
 	good := url.Values{"title": {"Callers <b>"},
 		"w0.title": {"Failed calls by user"}, "w0.chart": {"topn"}, "w0.link": {"Username"}, "w0.filters": {"errors=1"},
-		"w0.sql": {"SELECT userIdentity.userName, count(*) FROM cloudtrail_events WHERE errorCode IS NOT NULL AND eventTime >= $StartTime$ AND eventTime < $EndTime$ GROUP BY 1 ORDER BY 2 DESC"},
+		"w0.sql":   {"SELECT userIdentity.userName, count(*) FROM cloudtrail_events WHERE errorCode IS NOT NULL AND eventTime >= $StartTime$ AND eventTime < $EndTime$ GROUP BY 1 ORDER BY 2 DESC"},
 		"w1.title": {"Calls per hour"}, "w1.chart": {"bar"}, "w1.link": {"EventSource"},
 		"w1.sql": {"SELECT date_trunc('hour', eventTime), eventSource, count(*) FROM cloudtrail_events WHERE eventTime >= $StartTime$ GROUP BY 1, 2"}}
 	resp, body = bob.post("/dashboards/new", good)
