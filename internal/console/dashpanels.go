@@ -57,7 +57,7 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 		},
 		func() {
 			p[0] = panel{ID: "by-category", Title: "Events over time by category", Help: "Management, data, Insight and aggregated events per bucket.", More: link(), Wide: true}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "coalesce(eventCategory, 'Management')", "TRUE")
+			ser, err := c.timeSeries(ctx, s, win, win.Step, "coalesce(eventCategory, CASE WHEN eventType = 'AwsAggregatedEvent' THEN 'Aggregated' ELSE 'Management' END)", "TRUE")
 			if err != nil {
 				p[0].Err = queryError(err)
 				return
