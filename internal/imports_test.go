@@ -31,6 +31,10 @@ var floors = map[string]int{
 	"rulepack":     0,
 	// sigma: the Sigma rule engine (rules, correlations) for CloudTrail records.
 	"sigma": 0,
+	// chart: the console's SVG charts (time series, top N, pie, table).
+	"chart": 0,
+	// geoip: IP address to country/city through a MaxMind .mmdb file.
+	"geoip": 1, "geoip/geoiptest": 1,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
@@ -58,6 +62,8 @@ var floors = map[string]int{
 	// users: console users (cu_ tables), passwords, TOTP, lockout, and
 	// their sign-ins recorded as ConsoleLogin events (auth principals).
 	"users": 2,
+	// dashboards: the console's saved dashboards, in the store's DuckDB.
+	"dashboards": 2,
 	// 3: what the services share on top of the wire layer: pagination
 	// tokens, and the wire shapes the CLI decodes too.
 	"pagetoken": 3, "cloudtrailwire": 3,
@@ -92,6 +98,7 @@ var pure = map[string][]string{
 	"logsinsights":  nil,
 	"rulepack":      nil,
 	"sigma":         nil,
+	"chart":         nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,

@@ -11,6 +11,7 @@ package cis
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -351,4 +352,27 @@ var topics = []topic{
 // installed pattern, the published text or an accepted variant.
 func (c Control) Accepted(text string) bool {
 	return text == c.Pattern || (c.BenchmarkText != "" && text == c.BenchmarkText) || slices.Contains(c.Variants, text)
+}
+
+// eventFieldRE matches a pattern's equality tests on eventName and
+// eventSource (not their negations): `$.eventName = CreateTrail`,
+// `($.eventName="ConsoleLogin")`.
+var eventFieldRE = regexp.MustCompile(`\$\.(eventName|eventSource)\s*=\s*"?([A-Za-z0-9.*_-]+)"?`)
+
+// EventNames are the event names and sources the control's pattern tests
+// for equality, in the pattern's order without repeats: what a dashboard
+// counts as the control's events (the IAM policy changes, the KMS key
+// events). A pattern that tests no event name (root usage, unauthorised
+// calls) gives none.
+func (c Control) EventNames() (sources, names []string) {
+	for _, m := range eventFieldRE.FindAllStringSubmatch(c.Pattern, -1) {
+		if m[1] == "eventSource" {
+			if !slices.Contains(sources, m[2]) {
+				sources = append(sources, m[2])
+			}
+		} else if !slices.Contains(names, m[2]) {
+			names = append(names, m[2])
+		}
+	}
+	return sources, names
 }

@@ -53,6 +53,17 @@ type Config struct {
 	// store they report to (docs/detections.md#findings).
 	Detection Detection `yaml:"detection"`
 	Findings  Findings  `yaml:"findings"`
+
+	// Console configures the web console (docs/console.md).
+	Console Console `yaml:"console"`
+}
+
+// Console configures the web console.
+type Console struct {
+	// GeoIPDatabase is a MaxMind DB file (GeoLite2-City.mmdb or
+	// GeoIP2-City/-Country) the dashboards place source IP addresses
+	// with; "" shows no locations (the panel says how to set one).
+	GeoIPDatabase string `yaml:"geoip_database"`
 }
 
 // Detection configures the detectors.
@@ -439,6 +450,14 @@ func (c *Config) Validate() error {
 	}
 	if m := c.Notifications.SMTP; m.Port < 0 || m.Port > 65535 {
 		return &ValidationError{"notifications.smtp.port", fmt.Sprint(m.Port), "must be a TCP port (default 587)"}
+	}
+	if g := c.Console.GeoIPDatabase; g != "" && !strings.HasSuffix(strings.ToLower(g), ".mmdb") {
+		return &ValidationError{"console.geoip_database", g, "want a MaxMind DB file (.mmdb), e.g. /var/lib/GeoIP/GeoLite2-City.mmdb"}
+	}
+	if g := c.Console.GeoIPDatabase; g != "" {
+		if fi, err := os.Stat(g); err == nil && fi.IsDir() {
+			return &ValidationError{"console.geoip_database", g, "is a directory; want the .mmdb file inside it"}
+		}
 	}
 	if c.Storage.CompactAfter < 0 {
 		return &ValidationError{"storage.compact_after", c.Storage.CompactAfter.String(), "must be a positive duration such as 10m"}

@@ -89,6 +89,7 @@ func TestBadFiles(t *testing.T) {
 		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
 		"findings-notify":    `findings.notify "findings-topic": want an SNS topic ARN`,
 		"findings-window":    `findings.dedup_window "10s": want a duration from 1m to 720h`,
+		"geoip-not-mmdb":     `console.geoip_database "/var/lib/GeoIP/GeoLite2-City.csv": want a MaxMind DB file (.mmdb)`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

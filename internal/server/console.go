@@ -11,6 +11,8 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/console"
+	"github.com/opentrail/opentrail/internal/dashboards"
+	"github.com/opentrail/opentrail/internal/geoip"
 )
 
 // newConsole builds the web console over the services and components.
@@ -18,6 +20,15 @@ func (s *Server) newConsole() error {
 	history, err := s.historyDeps()
 	if err != nil {
 		return err
+	}
+	saved, err := dashboards.Open(context.Background(), s.store.DB())
+	if err != nil {
+		return err
+	}
+	if path := s.cfg.Console.GeoIPDatabase; path != "" {
+		if s.geoip, err = geoip.Open(path); err != nil {
+			return fmt.Errorf("console.geoip_database: %w", err)
+		}
 	}
 	c, err := console.New(console.Config{
 		Auth:          console.UsersAuth{Store: s.users},
@@ -30,6 +41,7 @@ func (s *Server) newConsole() error {
 		Logger:        s.log,
 		Trails:        s.consoleTrails(),
 		History:       history,
+		Dashboards:    console.DashboardDeps{Events: console.StoreQuerier(s.store), Saved: saved, GeoIP: s.geoip},
 	})
 	if err != nil {
 		return err

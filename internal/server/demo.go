@@ -55,5 +55,8 @@ func (s *Server) Close() error {
 		s.listener.Close()
 	}
 	s.keys.Close(context.Background())
+	if s.geoip != nil {
+		s.geoip.Close()
+	}
 	return s.store.Close()
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/geoip"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/insights"
@@ -98,8 +99,11 @@ type Server struct {
 	// are its users (users.go).
 	console *console.Console
 	users   *users.Store
-	lake    *lake.Service  // Lake's queries and imports: started and closed with the server
-	alarms  *alarms.Engine // CloudWatch metrics and alarms: started and closed with the server
+	// geoip places source IPs for the console's dashboards (nil: none
+	// configured).
+	geoip  *geoip.DB
+	lake   *lake.Service  // Lake's queries and imports: started and closed with the server
+	alarms *alarms.Engine // CloudWatch metrics and alarms: started and closed with the server
 	// findings is the findings store every detector reports to (watch.go);
 	// sigma the Sigma detector over the stream.
 	findings *findings.Store
@@ -501,6 +505,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.keys.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
+	}
+	if s.geoip != nil {
+		s.geoip.Close()
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
