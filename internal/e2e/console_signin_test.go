@@ -231,6 +231,14 @@ func TestConsoleSignIn(t *testing.T) {
 	// The administrator's pages.
 	b = newBrowser(t, s)
 	b.signIn("admin", "opentrail")
+	// The failed attempt is in the console's event history too: the only
+	// failed sign-in so far.
+	b.open("/events?EventName=ConsoleLogin&errors=1")
+	rows := get(b, "failed sign-in rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table tbody tr")).map(r => r.innerText)`))
+	if len(rows) != 1 || !strings.Contains(rows[0], "dave") || !strings.Contains(rows[0], "Failed sign-in") || !strings.Contains(rows[0], "222222222222") {
+		t.Errorf("failed sign-ins in the event history: %q, want dave's one failure", rows)
+	}
+	b.screenshot("history-failed-signin")
 	b.open("/users")
 	if got := b.text("#users"); !strings.Contains(got, "carol") || !strings.Contains(got, "dave") || !strings.Contains(got, "Enabled") {
 		t.Errorf("users list: %q", got)
