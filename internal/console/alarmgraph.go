@@ -58,7 +58,7 @@ const maxGraphPoints = 480
 // alarmGraphData reads the alarm's metric from start to end through
 // GetMetricData and lays the graph out; hist (newest first) gives the
 // ALARM periods.
-func (c *Console) alarmGraphData(r *http.Request, s *Session, a cwAlarm, start, end time.Time, hist []historyEntry) (*alarmGraph, error) {
+func (c alarmPages) alarmGraphData(r *http.Request, s *Session, a cwAlarm, start, end time.Time, hist []historyEntry) (*alarmGraph, error) {
 	period := alarmPeriod(a)
 	if period <= 0 {
 		period = 60

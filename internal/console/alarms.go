@@ -50,7 +50,7 @@ type CISStatus interface {
 	Status(ctx context.Context, region string, opts cis.StatusOptions) (*cis.Report, error)
 }
 
-func (c *Console) alarmRoutes(mux *http.ServeMux) {
+func (c alarmPages) alarmRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /alarms", c.signedIn(c.alarmsList))
 	mux.HandleFunc("GET /alarms/cis", c.signedIn(c.alarmsCIS))
 	mux.HandleFunc("GET /alarms/{account}/{region}/{name}", c.signedIn(c.alarmDetail))
@@ -153,7 +153,7 @@ var alarmStates = []string{"ALARM", "INSUFFICIENT_DATA", "OK"}
 
 // describeAlarms lists the metric alarms of region (of one state when
 // state is set), following NextToken.
-func (c *Console) describeAlarms(r *http.Request, s *Session, region string, in cwDescribeAlarmsIn) ([]cwAlarm, error) {
+func (c alarmPages) describeAlarms(r *http.Request, s *Session, region string, in cwDescribeAlarmsIn) ([]cwAlarm, error) {
 	var all []cwAlarm
 	in.AlarmTypes = []string{"MetricAlarm"}
 	for pages := 0; pages < 50; pages++ {
@@ -186,7 +186,7 @@ type alarmsListData struct {
 
 // alarmsList serves GET /alarms?state=&region=: the user's account's
 // metric alarms in every region that has some (or one region).
-func (c *Console) alarmsList(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c alarmPages) alarmsList(w http.ResponseWriter, r *http.Request, s *Session) {
 	q := r.URL.Query()
 	d := alarmsListData{State: q.Get("state"), Region: q.Get("region"), States: alarmStates, Counts: map[string]int{},
 		Account: s.User.Principal.AccountID}
@@ -236,7 +236,7 @@ func (c *Console) alarmsList(w http.ResponseWriter, r *http.Request, s *Session)
 
 // alarmRegions are the regions whose alarms the list shows: those in
 // which the user's account has alarms, and the default region.
-func (c *Console) alarmRegions(s *Session) []string {
+func (c alarmPages) alarmRegions(s *Session) []string {
 	var rs []string
 	if c.cfg.Alarms.Regions != nil {
 		rs = c.cfg.Alarms.Regions.Regions(s.User.Principal.AccountID)
@@ -249,7 +249,7 @@ func (c *Console) alarmRegions(s *Session) []string {
 
 // apiErrorPage shows an API operation's refusal (or failure) with what it
 // said.
-func (c *Console) apiErrorPage(w http.ResponseWriter, r *http.Request, s *Session, heading string, err error) {
+func (c alarmPages) apiErrorPage(w http.ResponseWriter, r *http.Request, s *Session, heading string, err error) {
 	var ae *awsapi.Error
 	if errors.As(err, &ae) {
 		status := ae.Status
@@ -299,7 +299,7 @@ type alarmDetailData struct {
 }
 
 // alarmDetail serves GET /alarms/{account}/{region}/{name}?range=.
-func (c *Console) alarmDetail(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c alarmPages) alarmDetail(w http.ResponseWriter, r *http.Request, s *Session) {
 	account, region, name := r.PathValue("account"), r.PathValue("region"), r.PathValue("name")
 	notFound := func() {
 		c.errorPage(w, r, s, http.StatusNotFound, "No such alarm", "There is no alarm "+name+" in "+region+" of your account. Open the list of alarms to find the one you want.")
@@ -436,7 +436,7 @@ func durationText(d time.Duration) string {
 
 // alarmHistory reads the alarm's history since start, newest first (at
 // most 500 items).
-func (c *Console) alarmHistory(r *http.Request, s *Session, a cwAlarm, start time.Time) ([]historyEntry, error) {
+func (c alarmPages) alarmHistory(r *http.Request, s *Session, a cwAlarm, start time.Time) ([]historyEntry, error) {
 	in := cwHistoryIn{AlarmName: a.AlarmName, StartDate: &awsapi.Time{Time: start}}
 	var out []historyEntry
 	for pages := 0; pages < 5; pages++ {
@@ -469,7 +469,7 @@ func (c *Console) alarmHistory(r *http.Request, s *Session, a cwAlarm, start tim
 // alarmDeliveries reads the delivery attempts since start of each SNS
 // topic the alarm's actions name, keeping this alarm's notifications
 // (CloudWatch's subject names the alarm in quotes).
-func (c *Console) alarmDeliveries(r *http.Request, s *Session, a cwAlarm, since time.Time) []topicDeliveries {
+func (c alarmPages) alarmDeliveries(r *http.Request, s *Session, a cwAlarm, since time.Time) []topicDeliveries {
 	var out []topicDeliveries
 	add := func(state string, arns []string) {
 		for _, arn := range arns {
@@ -530,7 +530,7 @@ type cisData struct {
 
 // alarmsCIS serves GET /alarms/cis?region=: the CIS pack's control status
 // for the user's account, through cis.Status as `opentrail cis status`.
-func (c *Console) alarmsCIS(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c alarmPages) alarmsCIS(w http.ResponseWriter, r *http.Request, s *Session) {
 	d := cisData{Region: r.URL.Query().Get("region"), Account: s.User.Principal.AccountID, Now: c.clock.Now()}
 	if d.Region == "" {
 		d.Region = c.cfg.DefaultRegion

@@ -117,14 +117,25 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	mux.HandleFunc("GET /{$}", c.signedIn(c.home))
 	c.signinRoutes(mux)
-	c.historyRoutes(mux)
-	c.trailRoutes(mux)
+	historyPages{c}.historyRoutes(mux)
+	trailPages{c}.trailRoutes(mux)
 	c.dashboardRoutes(mux)
-	c.alarmRoutes(mux)
-	c.findingRoutes(mux)
-	c.userRoutes(mux)
+	alarmPages{c}.alarmRoutes(mux)
+	findingPages{c}.findingRoutes(mux)
+	userPages{c}.userRoutes(mux)
 	mux.HandleFunc("/", c.signedIn(c.notFound))
 }
+
+// Each area's pages are methods of their own type over the console, so
+// that what the areas share (rendering, sessions, API calls) stays on
+// Console and each area's handlers stay together.
+type (
+	historyPages struct{ *Console } // event history: history.go, history_download.go
+	trailPages   struct{ *Console } // trails: trails.go, trails_form.go, trails_validate.go
+	alarmPages   struct{ *Console } // alarms and CIS controls: alarms.go, alarmgraph.go
+	findingPages struct{ *Console } // findings: findings.go
+	userPages    struct{ *Console } // console users and the account page: users.go
+)
 
 // consolePrefixes are the paths the console serves; IsBrowserRequest
 // sends an unsigned request for one of them to the console.

@@ -38,7 +38,7 @@ type SigmaRules interface {
 	SigmaRule(id string) (sigmawatch.LoadedRule, bool)
 }
 
-func (c *Console) findingRoutes(mux *http.ServeMux) {
+func (c findingPages) findingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /findings", c.signedIn(c.findingsList))
 	mux.HandleFunc("GET /findings/{id}", c.signedIn(c.findingDetail))
 	mux.HandleFunc("POST /findings/{id}/state", c.signedIn(c.findingState))
@@ -69,7 +69,7 @@ type findingsListData struct {
 }
 
 // findingsList serves GET /findings?state=&severity=&detector=&after=.
-func (c *Console) findingsList(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c findingPages) findingsList(w http.ResponseWriter, r *http.Request, s *Session) {
 	q := r.URL.Query()
 	d := findingsListData{State: q.Get("state"), Severity: q.Get("severity"), Detector: q.Get("detector"),
 		States: findingStates, Severities: findingSeverities, Detectors: findingDetectors}
@@ -148,7 +148,7 @@ func (c *Console) findingsList(w http.ResponseWriter, r *http.Request, s *Sessio
 
 // visibleFinding returns the finding id names if the user's accounts may
 // see it; another account's finding does not exist for them.
-func (c *Console) visibleFinding(w http.ResponseWriter, r *http.Request, s *Session) (*findings.Finding, bool) {
+func (c findingPages) visibleFinding(w http.ResponseWriter, r *http.Request, s *Session) (*findings.Finding, bool) {
 	id := r.PathValue("id")
 	if c.cfg.Findings.Store == nil {
 		c.errorPage(w, r, s, http.StatusNotFound, "Findings are not available", "This server has no findings store.")
@@ -202,7 +202,7 @@ type findingAction struct {
 // maxListedEvents bounds the event links the detail page lists.
 const maxListedEvents = 25
 
-func (c *Console) findingDetail(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c findingPages) findingDetail(w http.ResponseWriter, r *http.Request, s *Session) {
 	f, ok := c.visibleFinding(w, r, s)
 	if !ok {
 		return
@@ -210,7 +210,7 @@ func (c *Console) findingDetail(w http.ResponseWriter, r *http.Request, s *Sessi
 	c.renderFinding(w, r, s, http.StatusOK, f, r.URL.Query().Get("changed"), "", "")
 }
 
-func (c *Console) renderFinding(w http.ResponseWriter, r *http.Request, s *Session, status int, f *findings.Finding, changed, errMsg, reason string) {
+func (c findingPages) renderFinding(w http.ResponseWriter, r *http.Request, s *Session, status int, f *findings.Finding, changed, errMsg, reason string) {
 	d := findingDetailData{F: f, Error: errMsg, Reason: reason, DetectorDoc: detectorDoc[f.Detector]}
 	if findings.ValidState(changed) && changed == f.State {
 		d.Changed = changed
@@ -267,7 +267,7 @@ var detectorDoc = map[string]string{
 
 // findingState serves POST /findings/{id}/state (state, reason): the
 // state change is recorded with the console user's name.
-func (c *Console) findingState(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c findingPages) findingState(w http.ResponseWriter, r *http.Request, s *Session) {
 	f, ok := c.visibleFinding(w, r, s)
 	if !ok {
 		return

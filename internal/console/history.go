@@ -92,7 +92,7 @@ var historyCategories = []historyCategory{
 
 type historyCategory struct{ Key, Label, Stored string }
 
-func (c *Console) historyRoutes(mux *http.ServeMux) {
+func (c historyPages) historyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", c.signedIn(c.historyList))
 	mux.HandleFunc("GET /events.json", c.signedIn(c.historyJSON))
 	mux.HandleFunc("GET /events.csv", c.signedIn(c.historyCSV))
@@ -124,7 +124,7 @@ func badf(format string, a ...any) error { return &badFilter{Message: fmt.Sprint
 
 // parseHistory reads the filters of v (a /events URL's query), with now
 // for the relative ranges. Empty values are no filter.
-func (c *Console) parseHistory(v url.Values, now time.Time) (*historyFilter, error) {
+func (c historyPages) parseHistory(v url.Values, now time.Time) (*historyFilter, error) {
 	f := &historyFilter{Q: strings.TrimSpace(v.Get("q")), Account: strings.TrimSpace(v.Get("account")), Region: strings.TrimSpace(v.Get("region"))}
 	// Attributes in the order the URL names them, so a shared URL shows
 	// its filters as written.
@@ -334,7 +334,7 @@ type historyResult struct {
 // index answers cost one lookup; the others examine at most scanLimit
 // candidates (and spend at most scanTime, if positive) before the search
 // stops, with Partial set.
-func (c *Console) search(ctx context.Context, u *User, f *historyFilter, limit, scanLimit int, scanTime time.Duration) (*historyResult, error) {
+func (c historyPages) search(ctx context.Context, u *User, f *historyFilter, limit, scanLimit int, scanTime time.Duration) (*historyResult, error) {
 	lk := c.cfg.History.Events
 	q := f.query(u)
 	res := &historyResult{}
@@ -403,7 +403,7 @@ var (
 	startupKey   []byte
 )
 
-func (c *Console) tokens() pagetoken.Signer {
+func (c historyPages) tokens() pagetoken.Signer {
 	if k := c.cfg.History.TokenKey; len(k) > 0 {
 		return pagetoken.NewSigner(k)
 	}
@@ -416,11 +416,11 @@ func (c *Console) tokens() pagetoken.Signer {
 
 var afterQuery = pagetoken.NewHasher().Str("console-history").Sum()
 
-func (c *Console) afterToken(p *store.Position) string {
+func (c historyPages) afterToken(p *store.Position) string {
 	return c.tokens().Issue(pagetoken.KindConsoleHistory, afterQuery, pagetoken.Position(p.Time, p.Seq))
 }
 
-func (c *Console) openAfter(tok string) (*store.Position, error) {
+func (c historyPages) openAfter(tok string) (*store.Position, error) {
 	t, seq, err := c.tokens().OpenPosition(pagetoken.KindConsoleHistory, afterQuery, tok)
 	if err != nil {
 		return nil, err
@@ -432,7 +432,7 @@ func (c *Console) openAfter(tok string) (*store.Position, error) {
 // (k/v pairs) with a redirect to the view's canonical URL, a bad filter
 // with a 400 page, and an account the user may not see with a 403. It
 // returns nil when it has answered.
-func (c *Console) historyView(w http.ResponseWriter, r *http.Request, s *Session) *historyFilter {
+func (c historyPages) historyView(w http.ResponseWriter, r *http.Request, s *Session) *historyFilter {
 	if c.cfg.History.Events == nil {
 		c.errorPage(w, r, s, http.StatusServiceUnavailable, "Event history unavailable", "This server has no event store to read the history from.")
 		return nil
@@ -576,7 +576,7 @@ type historyCategoryBox struct {
 	Checked    bool
 }
 
-func (c *Console) historyList(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c historyPages) historyList(w http.ResponseWriter, r *http.Request, s *Session) {
 	f := c.historyView(w, r, s)
 	if f == nil {
 		return
@@ -715,7 +715,7 @@ type detailResource struct{ Type, Name, Href string }
 
 type related struct{ Label, Value, Href string }
 
-func (c *Console) historyDetail(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c historyPages) historyDetail(w http.ResponseWriter, r *http.Request, s *Session) {
 	account, id := r.PathValue("account"), r.PathValue("id")
 	notFound := func() {
 		c.errorPage(w, r, s, http.StatusNotFound, "Event not found", "There is no event "+id+" in account "+account+" that you can see. It may be older than the retention period; search the event history for it.")

@@ -32,7 +32,7 @@ var csvColumns = []string{"eventId", "eventTime", "username", "eventName", "even
 // been given. Post-filtered views examine at most max×downloadScanFactor
 // candidates. truncated is true when more events matched (or the scan
 // bound was reached); next is then where the rest begins.
-func (c *Console) each(ctx context.Context, u *User, f *historyFilter, maxRows int, fn func(store.Event) error) (truncated bool, next *store.Position, err error) {
+func (c historyPages) each(ctx context.Context, u *User, f *historyFilter, maxRows int, fn func(store.Event) error) (truncated bool, next *store.Position, err error) {
 	q := f.query(u)
 	lowerQ := bytes.ToLower([]byte(f.Q))
 	scanLimit := maxRows * downloadScanFactor
@@ -73,7 +73,7 @@ func (c *Console) each(ctx context.Context, u *User, f *historyFilter, maxRows i
 }
 
 // downloadStart writes a download's headers.
-func (c *Console) downloadStart(w http.ResponseWriter, ctype, ext string, limit int) {
+func (c historyPages) downloadStart(w http.ResponseWriter, ctype, ext string, limit int) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", `attachment; filename="opentrail-events-`+c.clock.Now().UTC().Format("20060102T150405Z")+`.`+ext+`"`)
@@ -85,7 +85,7 @@ func (c *Console) downloadStart(w http.ResponseWriter, ctype, ext string, limit 
 
 // historyJSON streams {"Records":[…]}: each stored record byte for byte,
 // as in a CloudTrail log file.
-func (c *Console) historyJSON(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c historyPages) historyJSON(w http.ResponseWriter, r *http.Request, s *Session) {
 	f := c.historyView(w, r, s)
 	if f == nil {
 		return
@@ -127,7 +127,7 @@ func (c *Console) historyJSON(w http.ResponseWriter, r *http.Request, s *Session
 // historyCSV streams the CloudTrail console's CSV columns, one row an
 // event. A cell that a spreadsheet would run as a formula (=, +, -, @ at
 // its start) is prefixed with an apostrophe.
-func (c *Console) historyCSV(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c historyPages) historyCSV(w http.ResponseWriter, r *http.Request, s *Session) {
 	f := c.historyView(w, r, s)
 	if f == nil {
 		return
@@ -190,7 +190,7 @@ func safeCell(s string) string {
 // downloadFailed answers a download the store failed: an error page when
 // nothing was sent yet, else a cut connection, so that the browser reports
 // the download failed rather than keeping a file that looks whole.
-func (c *Console) downloadFailed(w http.ResponseWriter, r *http.Request, s *Session, err error, started bool) {
+func (c historyPages) downloadFailed(w http.ResponseWriter, r *http.Request, s *Session, err error, started bool) {
 	c.log.Error("console: event download", "err", err)
 	if started {
 		panic(http.ErrAbortHandler)

@@ -59,7 +59,7 @@ func init() {
 	funcs["logGroup"] = logGroupName
 }
 
-func (c *Console) trailRoutes(mux *http.ServeMux) {
+func (c trailPages) trailRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /trails", c.signedIn(c.trailList))
 	mux.HandleFunc("GET /trails/new", c.signedIn(c.trailNew))
 	mux.HandleFunc("POST /trails/new", c.signedIn(c.trailCreate))
@@ -73,7 +73,7 @@ func (c *Console) trailRoutes(mux *http.ServeMux) {
 }
 
 // trailAccounts are the accounts whose trails s's user sees.
-func (c *Console) trailAccounts(ctx context.Context, s *Session) ([]string, error) {
+func (c trailPages) trailAccounts(ctx context.Context, s *Session) ([]string, error) {
 	own := s.User.Principal.AccountID
 	if s.User.Accounts() != nil || c.cfg.Trails.Accounts == nil {
 		return []string{own}, nil
@@ -96,7 +96,7 @@ func (c *Console) trailAccounts(ctx context.Context, s *Session) ([]string, erro
 // principal in their account; in another account, which only a
 // management-account user sees, the organisation's access role. It is
 // nil when the user may not see the account.
-func (c *Console) trailPrincipal(ctx context.Context, s *Session, account string) (*auth.Principal, error) {
+func (c trailPages) trailPrincipal(ctx context.Context, s *Session, account string) (*auth.Principal, error) {
 	p := s.User.Principal
 	if account == p.AccountID {
 		return p, nil
@@ -133,7 +133,7 @@ func trailURL(account, region, name string) string {
 
 // trailFromPath resolves the path's trail and who acts on it; it writes
 // the not-found page and returns false when the user may not see it.
-func (c *Console) trailFromPath(w http.ResponseWriter, r *http.Request, s *Session) (trailRef, bool) {
+func (c trailPages) trailFromPath(w http.ResponseWriter, r *http.Request, s *Session) (trailRef, bool) {
 	t := trailRef{Account: r.PathValue("account"), Region: r.PathValue("region"), Name: r.PathValue("name")}
 	p, err := c.trailPrincipal(r.Context(), s, t.Account)
 	if err != nil {
@@ -148,7 +148,7 @@ func (c *Console) trailFromPath(w http.ResponseWriter, r *http.Request, s *Sessi
 	return t, true
 }
 
-func (c *Console) trailNotFound(w http.ResponseWriter, r *http.Request, s *Session, t trailRef) {
+func (c trailPages) trailNotFound(w http.ResponseWriter, r *http.Request, s *Session, t trailRef) {
 	c.errorPage(w, r, s, http.StatusNotFound, "No such trail",
 		"There is no trail "+t.Name+" in "+t.Region+" of account "+t.Account+" that you may see. It may have been deleted; the trail list shows the trails there are.")
 }
@@ -167,7 +167,7 @@ func apiMessage(op string, err error) string {
 
 // describe returns the trail's DescribeTrails entry, nil when there is
 // none the caller sees.
-func (c *Console) describe(r *http.Request, t trailRef) (*cloudtrailwire.TrailInfo, error) {
+func (c trailPages) describe(r *http.Request, t trailRef) (*cloudtrailwire.TrailInfo, error) {
 	var out struct {
 		TrailList []cloudtrailwire.TrailInfo `json:"trailList"`
 	}
@@ -199,7 +199,7 @@ func plainTime(t *awsapi.Time) time.Time {
 	return t.Time
 }
 
-func (c *Console) trailStatus(r *http.Request, t trailRef) statusView {
+func (c trailPages) trailStatus(r *http.Request, t trailRef) statusView {
 	var out cloudtrailwire.GetTrailStatusOutput
 	arn := t.ARN()
 	if err := c.callAs(r, t.p, t.Region, "cloudtrail", "GetTrailStatus", cloudtrailwire.TrailNameInput{Name: &arn}, &out); err != nil {
@@ -231,7 +231,7 @@ type trailListData struct {
 
 // trailList is GET /trails: every trail of the accounts the user sees,
 // with its logging state and latest delivery.
-func (c *Console) trailList(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailList(w http.ResponseWriter, r *http.Request, s *Session) {
 	accts, err := c.trailAccounts(r.Context(), s)
 	if err != nil {
 		c.errorPage(w, r, s, http.StatusInternalServerError, "Trails unavailable", "The accounts could not be listed: "+err.Error())
@@ -256,7 +256,7 @@ func (c *Console) trailList(w http.ResponseWriter, r *http.Request, s *Session) 
 // accountTrails lists p's account's trails in every region: ListTrails,
 // then DescribeTrails by ARN (which answers in any region) and each
 // trail's GetTrailStatus.
-func (c *Console) accountTrails(r *http.Request, p *auth.Principal) ([]trailRow, error) {
+func (c trailPages) accountTrails(r *http.Request, p *auth.Principal) ([]trailRow, error) {
 	var arns []string
 	var next *string
 	for {
@@ -319,7 +319,7 @@ type trailDetailData struct {
 }
 
 // trailDetail is GET /trails/{account}/{region}/{name}.
-func (c *Console) trailDetail(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailDetail(w http.ResponseWriter, r *http.Request, s *Session) {
 	t, ok := c.trailFromPath(w, r, s)
 	if !ok {
 		return
@@ -329,7 +329,7 @@ func (c *Console) trailDetail(w http.ResponseWriter, r *http.Request, s *Session
 
 // describeOrFail is describe, writing the error or not-found page and
 // returning nil when there is no trail to show.
-func (c *Console) describeOrFail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef) *cloudtrailwire.TrailInfo {
+func (c trailPages) describeOrFail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef) *cloudtrailwire.TrailInfo {
 	info, err := c.describe(r, t)
 	switch {
 	case err != nil:
@@ -340,7 +340,7 @@ func (c *Console) describeOrFail(w http.ResponseWriter, r *http.Request, s *Sess
 	return info
 }
 
-func (c *Console) showTrail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef, status int, msg, errMsg string) {
+func (c trailPages) showTrail(w http.ResponseWriter, r *http.Request, s *Session, t trailRef, status int, msg, errMsg string) {
 	info := c.describeOrFail(w, r, s, t)
 	if info == nil {
 		return
@@ -378,7 +378,7 @@ func (c *Console) showTrail(w http.ResponseWriter, r *http.Request, s *Session, 
 
 // insightSelectors returns the trail's Insights selectors; none is not an
 // error (GetInsightSelectors answers InsightNotEnabledException).
-func (c *Console) insightSelectors(r *http.Request, t trailRef) ([]cloudtrailwire.InsightSelector, error) {
+func (c trailPages) insightSelectors(r *http.Request, t trailRef) ([]cloudtrailwire.InsightSelector, error) {
 	arn := t.ARN()
 	var out cloudtrailwire.InsightSelectorsOutput
 	err := c.callAs(r, t.p, t.Region, "cloudtrail", "GetInsightSelectors", cloudtrailwire.TrailNameRefInput{TrailName: &arn}, &out)
@@ -400,7 +400,7 @@ func logGroupName(arn string) string {
 }
 
 // trailLogging is POST .../start and .../stop.
-func (c *Console) trailLogging(on bool) pageFunc {
+func (c trailPages) trailLogging(on bool) pageFunc {
 	op, done := "StopLogging", "stopped"
 	if on {
 		op, done = "StartLogging", "started"
@@ -420,7 +420,7 @@ func (c *Console) trailLogging(on bool) pageFunc {
 }
 
 // trailDelete is POST .../delete; the form repeats the trail's name.
-func (c *Console) trailDelete(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailDelete(w http.ResponseWriter, r *http.Request, s *Session) {
 	t, ok := c.trailFromPath(w, r, s)
 	if !ok {
 		return

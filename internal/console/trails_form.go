@@ -64,7 +64,7 @@ func rwChoice(t string) string {
 // newTrailForm is the create form's defaults, as CloudTrail's console
 // sets them: every region, log file validation on, all management
 // events, logging started.
-func (c *Console) newTrailForm(s *Session) *trailForm {
+func (c trailPages) newTrailForm(s *Session) *trailForm {
 	return &trailForm{
 		Action: "/trails/new", Cancel: "/trails", Region: c.cfg.DefaultRegion,
 		MultiRegion: true, Validation: true, GlobalEvents: true, StartLogging: true,
@@ -75,7 +75,7 @@ func (c *Console) newTrailForm(s *Session) *trailForm {
 
 // regions are the regions the form offers: the commercial AWS regions
 // and the console's default one.
-func (c *Console) regions() []string {
+func (c trailPages) regions() []string {
 	rs := slices.Clone(trail.AthenaRegions)
 	if !slices.Contains(rs, c.cfg.DefaultRegion) {
 		rs = append([]string{c.cfg.DefaultRegion}, rs...)
@@ -297,11 +297,11 @@ func (f *trailForm) simpleFrom(basic []trail.EventSelector) bool {
 }
 
 // trailNew is GET /trails/new.
-func (c *Console) trailNew(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailNew(w http.ResponseWriter, r *http.Request, s *Session) {
 	c.render(w, r, s, http.StatusOK, "trail_form", "Create trail", c.newTrailForm(s))
 }
 
-func (c *Console) formError(w http.ResponseWriter, r *http.Request, s *Session, f *trailForm, msg string) {
+func (c trailPages) formError(w http.ResponseWriter, r *http.Request, s *Session, f *trailForm, msg string) {
 	f.Error = msg
 	title := "Create trail"
 	if f.Edit {
@@ -354,7 +354,7 @@ type putInsightsInput struct {
 
 // trailCreate is POST /trails/new: CreateTrail in the chosen region,
 // then the selectors, Insights and StartLogging the form asks for.
-func (c *Console) trailCreate(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailCreate(w http.ResponseWriter, r *http.Request, s *Session) {
 	f := c.newTrailForm(s)
 	readTrailForm(r, f)
 	p := s.User.Principal
@@ -416,7 +416,7 @@ func isDefaultSelection(basic []trail.EventSelector, adv []trail.AdvancedEventSe
 // editForm is the edit form of the path's trail filled from the API,
 // with the trail's selectors and Insights selectors; nil when it wrote an
 // error page instead.
-func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *Session) (trailRef, *trailForm, *cloudtrailwire.EventSelectorsOutput, []cloudtrailwire.InsightSelector) {
+func (c trailPages) editForm(w http.ResponseWriter, r *http.Request, s *Session) (trailRef, *trailForm, *cloudtrailwire.EventSelectorsOutput, []cloudtrailwire.InsightSelector) {
 	t, ok := c.trailFromPath(w, r, s)
 	if !ok {
 		return t, nil, nil, nil
@@ -454,7 +454,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *Session) (
 }
 
 // trailEdit is GET .../edit.
-func (c *Console) trailEdit(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailEdit(w http.ResponseWriter, r *http.Request, s *Session) {
 	if t, f, _, _ := c.editForm(w, r, s); f != nil {
 		c.render(w, r, s, http.StatusOK, "trail_form", "Edit trail "+t.Name, f)
 	}
@@ -462,7 +462,7 @@ func (c *Console) trailEdit(w http.ResponseWriter, r *http.Request, s *Session) 
 
 // trailUpdate is POST .../edit: UpdateTrail, then PutEventSelectors and
 // PutInsightSelectors for what changed, each in the trail's home region.
-func (c *Console) trailUpdate(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailUpdate(w http.ResponseWriter, r *http.Request, s *Session) {
 	t, f, cur, curIns := c.editForm(w, r, s)
 	if f == nil {
 		return

@@ -68,7 +68,7 @@ func parseFormTime(s string) (time.Time, error) {
 // trailValidate is POST .../validate: the digest validator over the
 // trail's delivered files for a range (default the last 24 hours, at
 // most 7 days), as `opentrail validate-logs` runs it, with its result.
-func (c *Console) trailValidate(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c trailPages) trailValidate(w http.ResponseWriter, r *http.Request, s *Session) {
 	t, ok := c.trailFromPath(w, r, s)
 	if !ok {
 		return
@@ -133,7 +133,7 @@ func orgOf(org bool, id string) string {
 }
 
 // runValidation runs digest.Validate and fills d with its results.
-func (c *Console) runValidation(ctx context.Context, dl TrailDelivery, d *validateData, t digest.Trail) {
+func (c trailPages) runValidation(ctx context.Context, dl TrailDelivery, d *validateData, t digest.Trail) {
 	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
 	defer cancel()
 	t0 := time.Now()

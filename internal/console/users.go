@@ -108,7 +108,7 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-func (c *Console) userRoutes(mux *http.ServeMux) {
+func (c userPages) userRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /users", c.admin(c.usersList))
 	mux.HandleFunc("GET /users/new", c.admin(c.userNewForm))
 	mux.HandleFunc("POST /users/new", c.admin(c.userNew))
@@ -140,7 +140,7 @@ func manages(s *Session, account string) bool {
 	return s.User.Principal.Management || s.User.Principal.AccountID == account
 }
 
-func (c *Console) noUsers(w http.ResponseWriter, r *http.Request, s *Session) bool {
+func (c userPages) noUsers(w http.ResponseWriter, r *http.Request, s *Session) bool {
 	if c.cfg.Users.Store != nil {
 		return false
 	}
@@ -148,7 +148,7 @@ func (c *Console) noUsers(w http.ResponseWriter, r *http.Request, s *Session) bo
 	return true
 }
 
-func (c *Console) usersList(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) usersList(w http.ResponseWriter, r *http.Request, s *Session) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -179,7 +179,7 @@ type userNewData struct {
 	Fixed string
 }
 
-func (c *Console) userNewForm(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) userNewForm(w http.ResponseWriter, r *http.Request, s *Session) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -190,7 +190,7 @@ func (c *Console) userNewForm(w http.ResponseWriter, r *http.Request, s *Session
 	c.render(w, r, s, http.StatusOK, "users_new", "Add a user", d)
 }
 
-func (c *Console) userNew(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) userNew(w http.ResponseWriter, r *http.Request, s *Session) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -274,12 +274,12 @@ type userPageData struct {
 	Minimum int
 }
 
-func (c *Console) userPage(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) userPage(w http.ResponseWriter, r *http.Request, s *Session) {
 	c.showUser(w, r, s, http.StatusOK, r.PathValue("name"), "", doneText(r.URL.Query().Get("done"), ""))
 }
 
 // showUser renders a user's page, with the waiting MFA enrolment if any.
-func (c *Console) showUser(w http.ResponseWriter, r *http.Request, s *Session, status int, name, errText, done string) {
+func (c userPages) showUser(w http.ResponseWriter, r *http.Request, s *Session, status int, name, errText, done string) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -294,7 +294,7 @@ func (c *Console) showUser(w http.ResponseWriter, r *http.Request, s *Session, s
 
 // manageable returns user name if the session's administrator may manage
 // it, else answers a 404 page.
-func (c *Console) manageable(w http.ResponseWriter, r *http.Request, s *Session, name string) (users.User, bool) {
+func (c userPages) manageable(w http.ResponseWriter, r *http.Request, s *Session, name string) (users.User, bool) {
 	u, err := c.cfg.Users.Store.Get(r.Context(), name)
 	if err == nil && manages(s, u.Account) {
 		return u, true
@@ -307,7 +307,7 @@ func (c *Console) manageable(w http.ResponseWriter, r *http.Request, s *Session,
 	return users.User{}, false
 }
 
-func (c *Console) mfaSection(r *http.Request, s *Session, u users.User, action string) mfaView {
+func (c userPages) mfaSection(r *http.Request, s *Session, u users.User, action string) mfaView {
 	m := mfaView{Action: action, User: u, CSRF: s.CSRF}
 	if u.MFAPending {
 		if e, err := c.cfg.Users.Store.PendingMFA(r.Context(), u.Name); err == nil {
@@ -322,7 +322,7 @@ func (c *Console) mfaSection(r *http.Request, s *Session, u users.User, action s
 
 // userChange serves an administrator's POST /users/{name}/{action}:
 // password, mfa, mfa/confirm, mfa/remove, unlock, remove.
-func (c *Console) userChange(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) userChange(w http.ResponseWriter, r *http.Request, s *Session) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -378,7 +378,7 @@ func (c *Console) userChange(w http.ResponseWriter, r *http.Request, s *Session)
 
 // mfaChange runs an MFA action (mfa, mfa/confirm, mfa/remove) for user
 // name; done is "" for an unknown action.
-func (c *Console) mfaChange(r *http.Request, name, action string) (done string, err error) {
+func (c userPages) mfaChange(r *http.Request, name, action string) (done string, err error) {
 	st, ctx := c.cfg.Users.Store, r.Context()
 	switch action {
 	case "mfa":
@@ -401,11 +401,11 @@ type accountData struct {
 	Minimum int
 }
 
-func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) accountPage(w http.ResponseWriter, r *http.Request, s *Session) {
 	c.showAccount(w, r, s, http.StatusOK, "", doneText(r.URL.Query().Get("done"), ""))
 }
 
-func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s *Session, status int, errText, done string) {
+func (c userPages) showAccount(w http.ResponseWriter, r *http.Request, s *Session, status int, errText, done string) {
 	if c.noUsers(w, r, s) {
 		return
 	}
@@ -421,7 +421,7 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s *Session
 
 // accountChange serves a user's own POST /account/{action}: password,
 // mfa, mfa/confirm, mfa/remove.
-func (c *Console) accountChange(w http.ResponseWriter, r *http.Request, s *Session) {
+func (c userPages) accountChange(w http.ResponseWriter, r *http.Request, s *Session) {
 	if c.noUsers(w, r, s) {
 		return
 	}
