@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -28,6 +29,19 @@ func (s *Server) newConsole() error {
 	}
 	s.console = c
 	return nil
+}
+
+// ConsoleURL is the web console's address for a server listening on addr
+// (host:port); an unspecified host (0.0.0.0, ::) becomes localhost.
+func ConsoleURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // localAuth is local mode's console user: admin, password opentrail, the
