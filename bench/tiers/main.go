@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -33,8 +32,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/opentrail/opentrail/internal/demo"
-	"github.com/opentrail/opentrail/internal/event"
+	"github.com/opentrail/opentrail/bench/internal/fill"
 	"github.com/opentrail/opentrail/internal/query"
 	"github.com/opentrail/opentrail/internal/store"
 )
@@ -242,8 +240,8 @@ var fillEvery int64
 
 // fillStore appends n demo events to an empty store in batches of
 // 10,000 and compacts after every fillEvery, so the store ends as a
-// running server's would: everything but the last batches in the
-// columnar tier, the DuckDB file holding the hot tail only.
+// running server's would: everything in the columnar tier, the DuckDB
+// file holding the day index and manifest only.
 func fillStore(ctx context.Context, data string, n, days int) error {
 	st, err := store.Open(ctx, data, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -253,42 +251,8 @@ func fillStore(ctx context.Context, data string, n, days int) error {
 	if st.LastSeq() > 0 {
 		return fmt.Errorf("--fill: %s is not empty", data)
 	}
-	end := time.Now().UTC().Truncate(time.Second)
-	opts := demo.Options{Seed: 1, Events: n, Start: end.Add(-time.Duration(days) * 24 * time.Hour), Duration: time.Duration(days) * 24 * time.Hour}
-	var batch []*event.Record
-	flush := func() error {
-		if _, err := st.Append(ctx, batch, time.Now()); err != nil {
-			return err
-		}
-		final := len(batch) < 10_000
-		batch = batch[:0]
-		if last := st.LastSeq(); last-st.ColdThrough() >= fillEvery || final {
-			t := time.Now()
-			res, err := st.Compact(ctx, last)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "fill: %d events; compacted %d in %s\n", last, res.Events, time.Since(t).Round(time.Millisecond))
-		}
-		return nil
-	}
-	err = demo.Generate(opts, func(raw []byte) error {
-		rec, err := event.Parse(bytes.Clone(raw))
-		if err != nil {
-			return err
-		}
-		if batch = append(batch, rec); len(batch) == 10_000 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush() // the last, partial batch, and a final compaction
-	}
-	if err != nil {
-		return err
-	}
-	return st.Checkpoint(ctx)
+	_, err = fill.Store(ctx, st, fill.Options{Events: n, Span: time.Duration(days) * 24 * time.Hour, Every: fillEvery, Progress: os.Stderr})
+	return err
 }
 
 func median(runs int, f func() error) (time.Duration, error) {

@@ -16,8 +16,7 @@ func (s *Server) FillDemo(ctx context.Context, events int) error {
 		s.log.Info("store already holds events; --demo adds none")
 		return nil
 	}
-	now := time.Now().UTC()
-	opts := demo.Options{Seed: 1, Events: events, Incidents: true, Start: now.Add(-24 * time.Hour).Truncate(time.Minute), Duration: 24 * time.Hour}
+	opts := demoOptions(time.Now(), events)
 	var batch []*event.Record
 	total := 0
 	flush := func() error {
@@ -47,6 +46,13 @@ func (s *Server) FillDemo(ctx context.Context, events int) error {
 	}
 	s.log.Info("filled the store with demo activity", "events", total)
 	return nil
+}
+
+// demoOptions is --demo's activity: a day ending at now (to the minute)
+// with demo's incidents planted, so the console's default range (24 h)
+// shows them, among them a burst of failed console sign-ins.
+func demoOptions(now time.Time, events int) demo.Options {
+	return demo.Options{Seed: 1, Events: events, Incidents: true, Start: now.UTC().Add(-24 * time.Hour).Truncate(time.Minute), Duration: 24 * time.Hour}
 }
 
 // Close releases what New opened, for a server that will not Run.

@@ -446,6 +446,10 @@ func (s *Server) Run(ctx context.Context) error {
 	close(s.ready)
 	s.startCIS(bg)
 	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
+	s.log.Info("web console: open it in a browser", "url", ConsoleURL(s.Addr()))
+	if s.dir.IsLocal() {
+		s.log.Info("web console: local mode's default user", "user", "admin", "password", "opentrail")
+	}
 	if s.dir.IsLocal() {
 		s.log.Warn("local mode: no principals configured, so any access key id is accepted with the secret \"test\"; " +
 			"access key \"test\" acts for account 000000000000 (the organisation's management account, which may write events for any account), " +
