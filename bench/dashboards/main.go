@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/console"
@@ -84,7 +85,7 @@ func run(ctx context.Context, data string, runs int, compact bool, pages, ranges
 	files := len(snap.Files)
 	snap.Release()
 	fmt.Fprintf(out, "# Dashboards benchmark\n\n%s, %s events (%s – %s), %d columnar files, load average at start: %s\n\n",
-		time.Now().UTC().Format(time.RFC3339), res.Rows[0][0], res.Rows[0][1], res.Rows[0][2], files, loadAvg())
+		time.Now().UTC().Format(time.RFC3339), res.Rows[0][0], res.Rows[0][1], res.Rows[0][2], files, prof.LoadAvg())
 
 	user := &console.User{Name: "bench", Admin: true, Principal: &auth.Principal{AccountID: "111111111111", Type: "IAMUser",
 		UserName: "bench", ARN: "arn:aws:iam::111111111111:user/bench", PrincipalID: "AIDABENCH", Management: true}}
@@ -124,7 +125,7 @@ func run(ctx context.Context, data string, runs int, compact bool, pages, ranges
 			fmt.Fprintf(out, "| %s | %s | %s | %d | %d |\n", page, rng, strings.Join(ms, ", "), pct(times, 50).Milliseconds(), pct(times, 95).Milliseconds())
 		}
 	}
-	fmt.Fprintf(out, "\nload average at end: %s\n", loadAvg())
+	fmt.Fprintf(out, "\nload average at end: %s\n", prof.LoadAvg())
 	return nil
 }
 
@@ -186,16 +187,4 @@ func (a benchAuth) CheckPassword(_ context.Context, at console.SignInAttempt) (*
 
 func (a benchAuth) CheckMFA(context.Context, console.SignInAttempt, string) (*console.User, error) {
 	return nil, errors.New("no MFA")
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
