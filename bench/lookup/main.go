@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/cloudtrail"
@@ -83,7 +84,7 @@ func main() {
 
 func run(ctx context.Context, c config, logger *slog.Logger, out io.Writer) error {
 	fmt.Fprintf(out, "# LookupEvents benchmark\n\n%s, GOMAXPROCS %d, load average at start: %s\n\n",
-		time.Now().UTC().Format(time.RFC3339), runtime.GOMAXPROCS(0), loadAvg())
+		time.Now().UTC().Format(time.RFC3339), runtime.GOMAXPROCS(0), prof.LoadAvg())
 
 	st, err := store.Open(ctx, c.data, store.Options{Logger: logger, BlockCache: c.blockCache})
 	if err != nil {
@@ -109,7 +110,7 @@ func run(ctx context.Context, c config, logger *slog.Logger, out io.Writer) erro
 	if err := lookups(ctx, st, c, logger, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nload average at end: %s\n", loadAvg())
+	fmt.Fprintf(out, "\nload average at end: %s\n", prof.LoadAvg())
 	return nil
 }
 
@@ -491,16 +492,4 @@ func extremes(ctx context.Context, db *sql.DB, q string, args []any) ([2]valueCo
 		}
 	}
 	return r, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

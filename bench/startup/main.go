@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opentrail/opentrail/bench/internal/prof"
 	"github.com/opentrail/opentrail/internal/demo"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/store"
@@ -81,7 +82,7 @@ func main() {
 func run(data string, runs, crashEvents int, logs bool, scenarios []string) error {
 	host, _ := os.Hostname()
 	fmt.Printf("# Start-up benchmark\n\n%s on %s, %d CPUs, load average at start: %s\n\nstore %s\n\n",
-		time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), loadAvg(), data)
+		time.Now().UTC().Format(time.RFC3339), host, runtime.NumCPU(), prof.LoadAvg(), data)
 	fmt.Printf("| scenario | events | open s (runs) | median open s | median CPU s | RSS MB after open (median) | peak RSS MB (median) | Go heap MB |\n|---|---:|---|---:|---:|---:|---:|---:|\n")
 	report := func(name string, ss []sample) {
 		var opens, cpus, rss, peak, heap []float64
@@ -142,7 +143,7 @@ func run(data string, runs, crashEvents int, logs bool, scenarios []string) erro
 	if len(crash) > 0 {
 		report(fmt.Sprintf("after kill -9 (%d events appended since the last snapshot)", crashEvents), crash)
 	}
-	fmt.Printf("\nload average at end: %s\n", loadAvg())
+	fmt.Printf("\nload average at end: %s\n", prof.LoadAvg())
 	return nil
 }
 
@@ -279,16 +280,4 @@ func median(v []float64) float64 {
 	v = slices.Clone(v)
 	slices.Sort(v)
 	return v[len(v)/2]
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -262,6 +262,15 @@ func queryOpts(s *Session) query.Options {
 	return query.Options{Accounts: acc, AllAccounts: acc == nil, Timeout: 20 * time.Second, MaxRows: 5000}
 }
 
+// rangeOpts are queryOpts for a built-in panel's query over w: the query
+// reads only the columnar files that may hold events of w (its own WHERE
+// keeps w's end exclusive).
+func rangeOpts(s *Session, w window) query.Options {
+	o := queryOpts(s)
+	o.Start, o.End = w.Start, w.End
+	return o
+}
+
 // runPanels fills the panels concurrently (a few at a time: each query is
 // parallel inside DuckDB already).
 func runPanels(fns []func()) {
@@ -356,7 +365,7 @@ func (c *Console) timeSeries(ctx context.Context, s *Session, w window, step tim
 	n := int(w.End.Sub(w.Start) / step)
 	q := fmt.Sprintf(`SELECT %s AS b, %s AS s, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC`,
 		bucketExpr(w, step), seriesExpr, timeCond(w), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, queryOpts(s))
+	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, w))
 	if err != nil {
 		return series{}, err
 	}
@@ -383,7 +392,7 @@ func (c *Console) timeSeries(ctx context.Context, s *Session, w window, step tim
 func (c *Console) topRows(ctx context.Context, s *Session, w window, expr, cond string, limit int) ([][2]string, error) {
 	q := fmt.Sprintf(`SELECT %s AS k, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d`,
 		expr, timeCond(w), cond, limit)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, queryOpts(s))
+	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, w))
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 	var kpiErr error
 	fns := []func(){
 		func() {
-			res, err := c.cfg.Dashboards.Events.Run(ctx, `SELECT count(*), count(*) FILTER (WHERE coalesce(errorCode, '') <> ''), count(DISTINCT sourceIPAddress) FROM cloudtrail_events WHERE `+timeCond(win), queryOpts(s))
+			res, err := c.cfg.Dashboards.Events.Run(ctx, `SELECT count(*), count(*) FILTER (WHERE coalesce(errorCode, '') <> ''), count(DISTINCT sourceIPAddress) FROM cloudtrail_events WHERE `+timeCond(win), rangeOpts(s, win))
 			if err != nil {
 				kpiErr = err
 				return
@@ -443,7 +443,7 @@ func (p *panel) fillTop(c *Console, ctx context.Context, s *Session, win window,
 // matching cond, each row linked by both filters.
 func (c *Console) pairTable(ctx context.Context, s *Session, win window, p *panel, exprA, exprB, cond string, cols []string, keyA, keyB, empty string) {
 	q := fmt.Sprintf(`SELECT %s AS a, %s AS b, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10`, exprA, exprB, timeCond(win), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, queryOpts(s))
+	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
 	if err != nil {
 		p.Err = queryError(err)
 		return
@@ -477,7 +477,7 @@ func (c *Console) kmsPanel(ctx context.Context, s *Session, win window, bench ci
 	}
 	q := fmt.Sprintf(`SELECT eventTime, %s AS u, eventName, coalesce(requestParameters['keyId'], ''), recipientAccountId, eventID, coalesce(errorCode, '')
 		FROM cloudtrail_events WHERE %s AND (%s) ORDER BY eventTime DESC LIMIT 20`, userExpr, timeCond(win), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, queryOpts(s))
+	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
 	if err != nil {
 		p.Err = queryError(err)
 		return
@@ -521,7 +521,7 @@ func (c *Console) changePanels(ctx context.Context, s *Session, win window, benc
 	all = slices.Compact(all)
 	q := fmt.Sprintf(`SELECT %s AS u, eventName, eventSource, count(*) AS n FROM cloudtrail_events WHERE %s AND eventName IN %s GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2`,
 		userExpr, timeCond(win), sqlList(all))
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, queryOpts(s))
+	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
 	for i, cp := range cisChangePanels {
 		p := &out[i]
 		if err != nil {

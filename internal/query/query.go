@@ -59,6 +59,14 @@ type Options struct {
 	// references to events do. It is trusted SQL written by the caller,
 	// never user input; the account restriction applies as well.
 	SeqIn string
+	// Start and End, when set, limit the events to those whose eventTime
+	// is in [Start, End], both ends included (a zero Start or End leaves
+	// that side open). A query over a known range should set them: the
+	// columnar files whose manifest times (store.ColdFile's MinTime and
+	// MaxTime) lie outside the range are not read at all, and the hot
+	// tail is filtered by its indexed event_time. The query sees exactly
+	// the rows a WHERE on eventTime over the same range would keep.
+	Start, End time.Time
 }
 
 // Result is a finished query's output. Every value is a string, as
@@ -74,7 +82,9 @@ type Result struct {
 // Stats describe a query's cost.
 type Stats struct {
 	// EventsScanned is the number of events in the query's scope (the
-	// rows of cloudtrail_events).
+	// rows of cloudtrail_events). With Options.Start or End it counts
+	// the hot events in the range and every event of the columnar files
+	// read, which may hold some outside it.
 	EventsScanned int64
 	// EventsMatched is the number of stored records the query read
 	// beyond the indexed columns (0 for a query of indexed columns only).
@@ -107,6 +117,9 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 	}
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = DefaultMaxRows
+	}
+	if !opts.Start.IsZero() && !opts.End.IsZero() && opts.End.Before(opts.Start) {
+		return nil, errors.New("run query: the range's end is before its start")
 	}
 	tctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -154,7 +167,7 @@ func Run(ctx context.Context, st *store.Store, q string, opts Options) (*Result,
 	if !opts.AllAccounts {
 		scope = opts.Accounts
 	}
-	snap, err := st.SnapshotCold(scope, func(cs *store.ColdSnapshot) error {
+	snap, err := st.SnapshotColdRange(scope, opts.Start, opts.End, func(cs *store.ColdSnapshot) error {
 		if _, err := conn.ExecContext(tctx, `CREATE OR REPLACE TEMP VIEW `+quoteIdent(TableName)+` AS `+viewSQL(opts, cs.Files)); err != nil {
 			return fmt.Errorf("create event view: %w", err)
 		}
@@ -314,7 +327,7 @@ FROM (SELECT *, ` + recordFunc + `(block, idx)::JSON AS j FROM main.events WHERE
 	if len(files) == 0 {
 		return hot
 	}
-	return hot + " UNION ALL " + coldViewSQL(files, opts.SeqIn)
+	return hot + " UNION ALL " + coldViewSQL(files, opts)
 }
 
 // scopeWhere is the events table's predicate for opts' scope: the
@@ -331,18 +344,39 @@ func scopeWhere(opts Options) string {
 	if opts.SeqIn != "" {
 		where += " AND seq IN (" + opts.SeqIn + ")"
 	}
-	return where
+	return where + timeWhere("event_time", opts)
+}
+
+// timeWhere is the predicate (" AND …", or "") limiting col to opts'
+// range, both ends included.
+func timeWhere(col string, opts Options) string {
+	w := ""
+	if !opts.Start.IsZero() {
+		w += " AND " + col + " >= " + sqlTimestamp(opts.Start)
+	}
+	if !opts.End.IsZero() {
+		w += " AND " + col + " <= " + sqlTimestamp(opts.End)
+	}
+	return w
+}
+
+// sqlTimestamp is a TIMESTAMP literal for t in UTC, to the microsecond
+// (DuckDB's precision).
+func sqlTimestamp(t time.Time) string {
+	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "'"
 }
 
 // coldViewSQL is the columnar files' branch of the view: the same columns
 // and types as the hot branch, from the files' typed columns. Only
 // eventJson is rebuilt row by row, and only for the rows that reach it.
-// The files are already limited to the caller's accounts.
-func coldViewSQL(files []string, seqIn string) string {
-	where := ""
-	if seqIn != "" {
-		where = " WHERE _seq IN (" + seqIn + ")"
+// The files are already limited to the caller's accounts (and to those
+// that may hold events of opts' range; the rows are filtered here).
+func coldViewSQL(files []string, opts Options) string {
+	where := "TRUE"
+	if opts.SeqIn != "" {
+		where = "_seq IN (" + opts.SeqIn + ")"
 	}
+	where = " WHERE " + where + timeWhere(`"eventTime"`, opts)
 	rebuild := make([]string, len(columnar.Columns))
 	for i, c := range columnar.Columns {
 		rebuild[i] = quoteIdent(c.Name)

@@ -305,6 +305,14 @@ func (c *ColdSnapshot) drop() {
 // table they see and the files they read are the same moment's. The files
 // stay on disk until the snapshot is released.
 func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error) (*ColdSnapshot, error) {
+	return s.SnapshotColdRange(accounts, time.Time{}, time.Time{}, begin)
+}
+
+// SnapshotColdRange is SnapshotCold with only the files that may hold
+// events whose eventTime is in [start, end] (by the manifest's MinTime
+// and MaxTime; a zero start or end leaves that side open). The files
+// kept may still hold events outside the range: readers filter them.
+func (s *Store) SnapshotColdRange(accounts []string, start, end time.Time, begin func(*ColdSnapshot) error) (*ColdSnapshot, error) {
 	s.cold.mu.RLock()
 	defer s.cold.mu.RUnlock()
 	snap := &ColdSnapshot{Through: s.cold.through, s: s, gen: s.cold.gen}
@@ -312,6 +320,9 @@ func (s *Store) SnapshotCold(accounts []string, begin func(*ColdSnapshot) error)
 	s.cold.genRefs[snap.gen]++
 	s.cold.refMu.Unlock()
 	for _, f := range s.cold.files {
+		if !start.IsZero() && f.MaxTime.Before(start) || !end.IsZero() && f.MinTime.After(end) {
+			continue
+		}
 		if accounts == nil || slices.Contains(accounts, f.Account) {
 			snap.Files = append(snap.Files, s.cold.path(f.Path))
 			snap.Rows += f.Rows
