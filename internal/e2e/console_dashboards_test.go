@@ -170,3 +170,61 @@ func TestConsoleOverviewDashboard(t *testing.T) {
 	b.open("/dashboards")
 	b.screenshot("dashboards-list")
 }
+
+// TestConsoleDemoThreeClicks is the issue's first-run path: `opentrail
+// serve --demo`, sign in, and from the landing page to the failed-login
+// spike's individual events in three clicks — the CIS dashboard, its
+// tallest failed-login bar, and an event.
+func TestConsoleDemoThreeClicks(t *testing.T) {
+	s := startServer(t, "", "--demo")
+	b := newBrowser(t, s)
+	b.signIn("admin", "opentrail")
+	// The demo's history is written at start-up; wait for its burst.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b.open("/dashboards/overview")
+		if n := get(b, "failed-login bars", chromedp.Evaluate[int](`document.querySelectorAll('a[href="/dashboards/cis"]').length`)); n == 0 {
+			t.Fatal("the overview has no link to the CIS dashboard")
+		}
+		b.run("click 1: the CIS dashboard", chromedp.Click(chromedp.CSS(`.actions a[href="/dashboards/cis"]`)), chromedp.WaitVisible(chromedp.CSS("#failed-logins")))
+		n := get(b, "failed-login bars", chromedp.Evaluate[int](`document.querySelectorAll("#failed-logins svg a").length`))
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.screenshot("demo-cis-empty")
+			t.Fatal("the demo's CIS dashboard shows no failed console logins after 60 s")
+		}
+		time.Sleep(2 * time.Second)
+	}
+	b.screenshot("demo-cis")
+	// Click 2: the tallest bar of failed logins over time.
+	b.run("mark the spike", chromedp.Evaluate[chromedp.Void](`(() => {
+		let best = null, h = -1;
+		for (const a of document.querySelectorAll("#failed-logins svg a")) {
+			const r = a.querySelector("rect"); const rh = r ? parseFloat(r.getAttribute("height")) : 0;
+			if (rh > h) { h = rh; best = a; }
+		}
+		best.setAttribute("id", "spike");
+	})()`))
+	b.run("click 2: the spike", chromedp.Click(chromedp.CSS("#spike rect")), chromedp.WaitVisible(chromedp.CSS("table tbody tr")))
+	if p := b.path(); !strings.HasPrefix(p, "/events?") {
+		t.Fatalf("the spike opened %s, want the event history", p)
+	}
+	rows := get(b, "spike rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table tbody tr")).map(r => r.innerText)`))
+	if len(rows) < 5 {
+		t.Fatalf("the demo's spike lists %d events, want its burst of failed sign-ins", len(rows))
+	}
+	for _, r := range rows {
+		if !strings.Contains(r, "ConsoleLogin") || !strings.Contains(r, "Failed sign-in") {
+			t.Errorf("row %q is not a failed ConsoleLogin", r)
+		}
+	}
+	b.screenshot("demo-spike-events")
+	// Click 3: the first event.
+	b.run("click 3: an event", chromedp.Click(chromedp.CSS("table tbody tr a")), chromedp.WaitVisible(chromedp.CSS("pre")))
+	if got := b.text("pre"); !strings.Contains(got, `"eventName": "ConsoleLogin"`) || !strings.Contains(got, "Failed authentication") {
+		t.Errorf("the event page's record: %q", got)
+	}
+	b.screenshot("demo-event")
+}
