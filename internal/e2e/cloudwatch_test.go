@@ -139,14 +139,27 @@ func cliCloudWatch(t *testing.T, cw, other func(args ...string) (string, string,
 		AlarmHistoryItems []struct{ HistoryItemType, HistorySummary, HistoryData string }
 	}
 	_ = json.Unmarshal([]byte(must("describe-alarm-history", "--alarm-name", "console-failures", "--history-item-type", "StateUpdate")), &hist)
-	if len(hist.AlarmHistoryItems) < 3 || hist.AlarmHistoryItems[0].HistorySummary != "Alarm updated from ALARM to INSUFFICIENT_DATA" {
+	// The set state is the newest transition, unless the alarm's next
+	// evaluation (every few seconds) already changed it back to ALARM, as
+	// AWS's does, while the CLI started: then it is the one before.
+	set := -1
+	for i, h := range hist.AlarmHistoryItems {
+		if i > 1 {
+			break
+		}
+		if h.HistorySummary == "Alarm updated from ALARM to INSUFFICIENT_DATA" {
+			set = i
+			break
+		}
+	}
+	if len(hist.AlarmHistoryItems) < 3 || set < 0 || set == 1 && hist.AlarmHistoryItems[0].HistorySummary != "Alarm updated from INSUFFICIENT_DATA to ALARM" {
 		t.Fatalf("history: %+v", hist)
 	}
 	var hd struct {
 		NewState struct{ StateValue, StateReason string } `json:"newState"`
 	}
-	if err := json.Unmarshal([]byte(hist.AlarmHistoryItems[0].HistoryData), &hd); err != nil || hd.NewState.StateReason != "testing the pager" {
-		t.Fatalf("history data %q: %v", hist.AlarmHistoryItems[0].HistoryData, err)
+	if err := json.Unmarshal([]byte(hist.AlarmHistoryItems[set].HistoryData), &hd); err != nil || hd.NewState.StateReason != "testing the pager" {
+		t.Fatalf("history data %q: %v", hist.AlarmHistoryItems[set].HistoryData, err)
 	}
 	// Errors: the code and message, and the client's exit status.
 	for _, c := range []struct {
