@@ -24,10 +24,12 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 		events    int
 		seed      int64
 		incidents bool
+		end       string
 	)
 	cf.register(fs)
 	fs.IntVar(&events, "events", 20000, "background events to generate")
 	fs.Int64Var(&seed, "seed", 0, "generator seed: the same seed gives the same events, which a server stores once (default: a new seed each run, so that every run adds a day of activity)")
+	fs.StringVar(&end, "end", "", "end of the generated day, RFC 3339 (default: now, to the minute); with --seed it repeats an earlier run exactly")
 	fs.BoolVar(&incidents, "incidents", true, "plant a few incidents (brute-force sign-in, root without MFA, StopLogging, ...)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -39,13 +41,21 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	endAt := time.Now().UTC().Truncate(time.Minute)
+	if end != "" {
+		t, err := time.Parse(time.RFC3339, end)
+		if err != nil {
+			return fmt.Errorf("--end %q is not an RFC 3339 time; give one like %s", end, endAt.Format(time.RFC3339))
+		}
+		endAt = t.UTC()
+	}
 	if seed == 0 {
 		seed = rand.Int64N(math.MaxInt32) + 1 // short enough to type back
 	}
 	// Every run is activity of the same organisation as serve --demo's
 	// (demo world 1): the same people, roles, keys and instances.
 	opts := demo.Options{Seed: seed, World: 1, Events: events, Incidents: incidents,
-		Start: time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Minute), Duration: 24 * time.Hour}
+		Start: endAt.Add(-24 * time.Hour), Duration: 24 * time.Hour}
 	var (
 		batch [][]byte
 		total postResult
@@ -53,8 +63,7 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	)
 	flush := func() error {
 		r, err := PostEvents(ctx, cl, batch)
-		total.Accepted += r.Accepted
-		total.Duplicates += r.Duplicates
+		total.add(r)
 		sent += len(batch)
 		batch = batch[:0]
 		if isTerminal(c.env.Stderr) {
@@ -78,7 +87,9 @@ func (c *demoCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.env.Stdout, "accepted %d, duplicates %d (seed %d; --seed %d repeats this run, which adds nothing)\n",
-		total.Accepted, total.Duplicates, seed, seed)
+	// The events' times come from the window, so repeating a run takes
+	// both the seed and the window's end.
+	fmt.Fprintf(c.env.Stdout, "%s (seed %d; --seed %d --end %s repeats this run, which adds nothing)\n",
+		total, seed, seed, endAt.Format(time.RFC3339))
 	return nil
 }

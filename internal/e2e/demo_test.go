@@ -18,8 +18,8 @@ func TestDemoAddsActivityEachRun(t *testing.T) {
 	s := startServer(t, "")
 	t.Setenv("OPENTRAIL_ENDPOINT", s.url)
 
-	line := regexp.MustCompile(`^accepted (\d+), duplicates (\d+) \(seed (\d+); --seed (\d+) repeats this run`)
-	run := func(args ...string) (accepted, duplicates int, seed string) {
+	line := regexp.MustCompile(`^accepted (\d+), duplicates (\d+) \(seed (\d+); --seed (\d+) --end (\S+) repeats this run`)
+	run := func(args ...string) (accepted, duplicates int, seed, end string) {
 		t.Helper()
 		out, errs, code := runCLI(t, append([]string{"demo", "--events", "300"}, args...)...)
 		m := line.FindStringSubmatch(out)
@@ -28,15 +28,16 @@ func TestDemoAddsActivityEachRun(t *testing.T) {
 		}
 		accepted, _ = strconv.Atoi(m[1])
 		duplicates, _ = strconv.Atoi(m[2])
-		return accepted, duplicates, m[3]
+		return accepted, duplicates, m[3], m[5]
 	}
-	a1, d1, seed1 := run()
-	a2, d2, seed2 := run()
+	a1, d1, seed1, end1 := run()
+	a2, d2, seed2, _ := run()
 	if a1 < 300 || d1 != 0 || a2 < 300 || d2 != 0 || seed1 == seed2 {
 		t.Fatalf("two demo runs: accepted %d and %d, duplicates %d and %d, seeds %s and %s; want each to add its events",
 			a1, a2, d1, d2, seed1, seed2)
 	}
-	a3, d3, seed3 := run("--seed", seed1)
+	// A later minute must not matter: the run is repeated from its end.
+	a3, d3, seed3, _ := run("--seed", seed1, "--end", end1)
 	if a3 != 0 || d3 != a1 || seed3 != seed1 {
 		t.Fatalf("demo --seed %s again: accepted %d, duplicates %d (seed %s); want 0 and %d", seed1, a3, d3, seed3, a1)
 	}
