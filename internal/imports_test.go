@@ -82,7 +82,9 @@ var floors = map[string]int{
 	// 6: the commands.
 	"cli": 6,
 	// Tests only: they may drive anything.
-	"e2e": 7,
+	"e2e":         7,
+	"testserver":  7,
+	"reliability": 8,
 }
 
 // pure packages hold rules and formats: no database, no network clients,
