@@ -58,12 +58,24 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill once ingest is sustained: on a loaded machine the first
+	// thousand acknowledgements can take longer than any fixed sleep.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 1000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // in the middle of the next batches
 	s.kill()
 	close(stop)
 	wg.Wait()
 	if len(acked) < 1000 {
-		t.Fatalf("only %d events acknowledged before the kill; the test needs sustained ingest", len(acked))
+		t.Fatalf("only %d events acknowledged before the kill; the test needs sustained ingest (none came within 60 s)", len(acked))
 	}
 	t.Logf("%d events acknowledged before SIGKILL", len(acked))
 
