@@ -33,12 +33,17 @@ var floors = map[string]int{
 	"sigma": 0,
 	// chart: the console's SVG charts (time series, top N, pie, table).
 	"chart": 0,
+	// iampolicy: the IAM policy language (parse, evaluate) and the
+	// built-in policies.
+	"iampolicy": 0,
 	// geoip: IP address to country/city through a MaxMind .mmdb file.
 	"geoip": 1, "geoip/geoiptest": 1,
 	// 1: pure rules built on those, the event store, the credential directory.
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
 	"findings": 1,
+	// authz: who may do what: principals' policies and guard rails.
+	"authz": 1,
 	// poll: the background loop of the stream consumers (step, tick, wake, close).
 	"poll": 1,
 	// 2: the wire layer and the components fed by the store.
@@ -99,6 +104,7 @@ var pure = map[string][]string{
 	"rulepack":      nil,
 	"sigma":         nil,
 	"chart":         nil,
+	"iampolicy":     nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,
