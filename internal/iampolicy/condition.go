@@ -226,7 +226,7 @@ func parseConditions(raw json.RawMessage, vars bool) ([]Condition, *Error) {
 		}
 		for _, key := range slices.Sorted(maps.Keys(keys)) {
 			rv := keys[key]
-			vals, err := conditionValues(rv)
+			vals, err := ConditionValues(rv)
 			if err != nil {
 				return nil, &Error{Element: "Condition", Message: fmt.Sprintf("%s of %s: values must be strings, numbers or booleans, or an array of them", clip(op), clip(key))}
 			}
@@ -240,9 +240,9 @@ func parseConditions(raw json.RawMessage, vars bool) ([]Condition, *Error) {
 	return out, nil
 }
 
-// conditionValues reads a condition value: a string, number or boolean,
-// or a non-empty array of them.
-func conditionValues(raw json.RawMessage) ([]string, error) {
+// ConditionValues reads a condition's value from JSON: a string, number
+// or boolean, or a non-empty array of them, as strings.
+func ConditionValues(raw json.RawMessage) ([]string, error) {
 	var list []json.RawMessage
 	if r := bytes.TrimSpace(raw); len(r) > 0 && r[0] == '[' {
 		if err := json.Unmarshal(r, &list); err != nil {
