@@ -42,8 +42,6 @@ var floors = map[string]int{
 	"trail": 1, "digest": 1, "store": 1, "auth": 1, "objstore/objstoretest": 1,
 	"cis":      1,
 	"findings": 1,
-	// authz: who may do what: principals' policies and guard rails.
-	"authz": 1,
 	// poll: the background loop of the stream consumers (step, tick, wake, close).
 	"poll": 1,
 	// 2: the wire layer and the components fed by the store.
@@ -64,6 +62,9 @@ var floors = map[string]int{
 	"eventrules": 2,
 	// sigmawatch: the Sigma detector over the stream, reporting findings.
 	"sigmawatch": 2,
+	// authz: who may do what: principals' policies and guard rails
+	// (above auth, whose Principal it decides for).
+	"authz": 2,
 	// users: console users (cu_ tables), passwords, TOTP, lockout, and
 	// their sign-ins recorded as ConsoleLogin events (auth principals).
 	"users": 2,
