@@ -109,7 +109,7 @@ var pure = map[string][]string{
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,
-	"trail":         {"event", "layout"},
+	"trail":         {"event", "iampolicy", "layout"},
 	"cis":           {"event", "filterpattern"},
 	"poll":          {"clock"},
 }

@@ -2,6 +2,7 @@ package iampolicy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -355,7 +356,7 @@ func (c *Condition) matchAny(v string, ctx map[string][]string) bool {
 			return false
 		}
 		for _, p := range c.nums {
-			if compare(c.cmp, cmp3(n, p)) {
+			if compare(c.cmp, cmp.Compare(n, p)) {
 				return true
 			}
 		}
@@ -395,16 +396,6 @@ func (c *Condition) matchAny(v string, ctx map[string][]string) bool {
 		}
 	}
 	return false
-}
-
-func cmp3(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func compare(op cmpOp, c int) bool {
