@@ -1,6 +1,9 @@
 package iampolicy
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // The built-in policies, by name. Their documents are reproduced in
 // docs/authorization.md (a test keeps them the same).
@@ -75,44 +78,37 @@ var builtinDocs = map[string]string{
 }`,
 	// trail-protector may do everything but stop, delete or re-point
 	// what records activity, or destroy what was recorded.
-	"trail-protector": `{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Sid": "AllowEverything",
-      "Effect": "Allow",
-      "Action": "*",
-      "Resource": "*"
-    },
-    {
-      "Sid": "ProtectTrails",
-      "Effect": "Deny",
-      "Action": [
-        "cloudtrail:StopLogging",
-        "cloudtrail:DeleteTrail",
-        "cloudtrail:UpdateTrail",
-        "cloudtrail:PutEventSelectors",
-        "cloudtrail:PutInsightSelectors",
-        "cloudtrail:DeleteEventDataStore",
-        "cloudtrail:UpdateEventDataStore",
-        "cloudtrail:StopEventDataStoreIngestion",
-        "logs:DeleteLogGroup",
-        "logs:DeleteLogStream",
-        "logs:PutRetentionPolicy",
-        "logs:DeleteSubscriptionFilter"
-      ],
-      "Resource": "*"
-    }
-  ]
-}`,
+	"trail-protector": protectingPolicy("AllowEverything"),
 	// protect-trails is the guard rail form of trail-protector: as a
 	// service control policy it must allow what it does not deny, or it
 	// would block everything in the member accounts.
-	"protect-trails": `{
+	"protect-trails": protectingPolicy("FullAccess"),
+}
+
+// protectedActions are what trail-protector and protect-trails deny.
+var protectedActions = []string{
+	"cloudtrail:StopLogging",
+	"cloudtrail:DeleteTrail",
+	"cloudtrail:UpdateTrail",
+	"cloudtrail:PutEventSelectors",
+	"cloudtrail:PutInsightSelectors",
+	"cloudtrail:DeleteEventDataStore",
+	"cloudtrail:UpdateEventDataStore",
+	"cloudtrail:StopEventDataStoreIngestion",
+	"logs:DeleteLogGroup",
+	"logs:DeleteLogStream",
+	"logs:PutRetentionPolicy",
+	"logs:DeleteSubscriptionFilter",
+}
+
+// protectingPolicy is the document that allows everything (in a
+// statement of that Sid) but the protected actions.
+func protectingPolicy(allowSid string) string {
+	return `{
   "Version": "2012-10-17",
   "Statement": [
     {
-      "Sid": "FullAccess",
+      "Sid": "` + allowSid + `",
       "Effect": "Allow",
       "Action": "*",
       "Resource": "*"
@@ -121,23 +117,12 @@ var builtinDocs = map[string]string{
       "Sid": "ProtectTrails",
       "Effect": "Deny",
       "Action": [
-        "cloudtrail:StopLogging",
-        "cloudtrail:DeleteTrail",
-        "cloudtrail:UpdateTrail",
-        "cloudtrail:PutEventSelectors",
-        "cloudtrail:PutInsightSelectors",
-        "cloudtrail:DeleteEventDataStore",
-        "cloudtrail:UpdateEventDataStore",
-        "cloudtrail:StopEventDataStoreIngestion",
-        "logs:DeleteLogGroup",
-        "logs:DeleteLogStream",
-        "logs:PutRetentionPolicy",
-        "logs:DeleteSubscriptionFilter"
+        "` + strings.Join(protectedActions, "\",\n        \"") + `"
       ],
       "Resource": "*"
     }
   ]
-}`,
+}`
 }
 
 var builtins = func() map[string]*Policy {
