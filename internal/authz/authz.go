@@ -49,8 +49,9 @@ type compiled struct {
 
 // New compiles every policy the configuration names: the default policy,
 // the guard rails and each principal's policies. Files are read relative
-// to baseDir, the configuration file's directory. Errors name the
-// principal (or setting) and the reference.
+// to baseDir, the configuration file's directory (c.BaseDir when c came
+// from config.Load). Errors name the principal (or setting) and the
+// reference.
 func New(c *config.Config, baseDir string) (*Authorizer, error) {
 	a := &Authorizer{baseDir: baseDir, clock: clock.Real{}, refs: map[string]compiled{}}
 	if o := c.Organization; o != nil {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -107,11 +106,7 @@ func (c *policyCmd) simulate(cfgFile, who string, r authz.Request) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	baseDir := "."
-	if cfgFile != "" {
-		baseDir = filepath.Dir(cfgFile)
-	}
-	a, err := authz.New(&cfg, baseDir)
+	a, err := authz.New(&cfg, cfg.BaseDir)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,6 +62,10 @@ type Config struct {
 
 	// Authorization configures who may do what (docs/authorization.md).
 	Authorization Authorization `yaml:"authorization"`
+
+	// BaseDir is the directory of the file Load read ("." without one):
+	// relative policy file references start there (authz.New).
+	BaseDir string `yaml:"-"`
 }
 
 // Authorization configures authorization.
@@ -433,7 +438,9 @@ func Default() Config {
 // empty) and the environment, not yet validated.
 func Load(path string) (Config, error) {
 	c := Default()
+	c.BaseDir = "."
 	if path != "" {
+		c.BaseDir = filepath.Dir(path)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("read config: %w", err)

@@ -205,6 +205,9 @@ func TestAuthorization(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if c.BaseDir != "testdata" {
+		t.Errorf("BaseDir %q, want testdata (the file's directory)", c.BaseDir)
+	}
 	if c.Authorization.DefaultPolicy != "read-only" || len(c.Organization.GuardRails) != 2 || len(c.Principals[1].Policies) != 2 ||
 		c.Principals[2].Policies[1] != "./policies/extra.json" {
 		t.Errorf("authorization: %+v %+v %+v", c.Authorization, c.Organization, c.Principals)

@@ -17,7 +17,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -36,7 +38,9 @@ type Policy struct {
 	usesContext bool
 }
 
-// Statement is one statement of a policy.
+// Statement is one statement of a policy, as Parse compiled it (a
+// Statement built by hand matches no resource: build policies with
+// Parse).
 type Statement struct {
 	Sid    string
 	Effect Effect // Allow or ExplicitDeny
@@ -143,7 +147,7 @@ func parse(doc []byte, resource bool) (*Policy, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &top) != nil {
 		return nil, docErr("Syntax errors in policy: a policy is one JSON object, such as {\"Version\": \"2012-10-17\", \"Statement\": [...]}")
 	}
-	for k := range top {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if !topElements[k] {
 			return nil, docErr("Unknown field %s (a policy has Version, Id and Statement)", clip(k))
 		}
@@ -210,7 +214,7 @@ func parseStatement(raw json.RawMessage, resource, vars bool) (Statement, *Error
 			return s, &Error{Element: "Sid", Message: "Statement IDs (SID) must be strings"}
 		}
 	}
-	for k := range st {
+	for _, k := range slices.Sorted(maps.Keys(st)) {
 		if !stmtElements[k] {
 			return s, &Error{Message: fmt.Sprintf("Unknown field %s (a statement has Sid, Effect, Action or NotAction, Resource or NotResource, Condition)", clip(k))}
 		}
