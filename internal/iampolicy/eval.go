@@ -90,8 +90,8 @@ func (s *Statement) matches(r Request) bool {
 }
 
 func (s *Statement) matchAction(action string) bool {
-	for _, a := range s.Action {
-		if Match(a, action, true) {
+	for _, a := range s.actions {
+		if a.literal && strings.EqualFold(a.text, action) || !a.literal && Match(a.text, action, true) {
 			return true
 		}
 	}
@@ -107,7 +107,7 @@ func (s *Statement) matchResource(r Request) bool {
 				continue
 			}
 		}
-		if Match(text, r.Resource, false) {
+		if p.literal && !p.hasVar && text == r.Resource || Match(text, r.Resource, false) {
 			return true
 		}
 	}
@@ -119,21 +119,28 @@ func (s *Statement) matchResource(r Request) bool {
 // ASCII-case-insensitive (as for actions). It runs in O(len(pattern) ×
 // len(s)) time and allocates nothing.
 func Match(pattern, s string, fold bool) bool {
+	if pattern == "*" {
+		return true
+	}
+	if strings.IndexAny(pattern, "*?") < 0 {
+		if fold {
+			return strings.EqualFold(pattern, s)
+		}
+		return pattern == s
+	}
 	p, i := 0, 0
 	star, mark := -1, 0
 	for i < len(s) {
 		switch {
 		case p < len(pattern) && pattern[p] == '?':
-			_, n := utf8.DecodeRuneInString(s[i:])
-			p, i = p+1, i+n
+			p, i = p+1, i+runeLen(s, i)
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, i
 			p++
 		case p < len(pattern) && (pattern[p] == s[i] || fold && lower(pattern[p]) == lower(s[i])):
 			p, i = p+1, i+1
 		case star >= 0:
-			_, n := utf8.DecodeRuneInString(s[mark:])
-			mark += n
+			mark += runeLen(s, mark)
 			p, i = star+1, mark
 		default:
 			return false
@@ -143,6 +150,15 @@ func Match(pattern, s string, fold bool) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// runeLen is the length of the character at s[i].
+func runeLen(s string, i int) int {
+	if s[i] < utf8.RuneSelf {
+		return 1
+	}
+	_, n := utf8.DecodeRuneInString(s[i:])
+	return n
 }
 
 func lower(c byte) byte {

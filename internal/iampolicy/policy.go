@@ -59,13 +59,19 @@ type Statement struct {
 	Principal    map[string][]string
 	NotPrincipal bool
 
+	actions   []pattern
 	resources []pattern
 }
 
-// pattern is a Resource entry, compiled.
+// pattern is an Action or Resource entry, compiled.
 type pattern struct {
-	text   string
-	hasVar bool // holds ${...} policy variables (Version 2012-10-17)
+	text    string
+	literal bool // no wildcards: compared whole
+	hasVar  bool // holds ${...} policy variables (Version 2012-10-17)
+}
+
+func newPattern(text string) pattern {
+	return pattern{text: text, literal: !strings.ContainsAny(text, "*?")}
 }
 
 // Effect is an evaluation's outcome, and a statement's effect.
@@ -271,6 +277,9 @@ func parseStatement(raw json.RawMessage, resource, vars bool) (Statement, *Error
 		}
 	}
 	s.Action = acts
+	for _, a := range acts {
+		s.actions = append(s.actions, newPattern(a))
+	}
 
 	res, name, err := pick(st, "Resource", "NotResource")
 	if err != nil {
@@ -281,7 +290,7 @@ func parseStatement(raw json.RawMessage, resource, vars bool) (Statement, *Error
 		if r != "*" && (!strings.HasPrefix(r, "arn:") || strings.Count(r, ":") < 5) {
 			return s, &Error{Element: name, Message: fmt.Sprintf("Resource %s must be in ARN format or \"*\"", clip(r))}
 		}
-		pt := pattern{text: r}
+		pt := newPattern(r)
 		if vars && strings.Contains(r, "${") {
 			if err := checkVariables(r); err != nil {
 				return s, &Error{Element: name, Message: err.Error()}
