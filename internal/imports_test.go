@@ -33,6 +33,9 @@ var floors = map[string]int{
 	"sigma": 0,
 	// chart: the console's SVG charts (time series, top N, pie, table).
 	"chart": 0,
+	// iampolicy: the IAM policy language (parse, evaluate) and the
+	// built-in policies.
+	"iampolicy": 0,
 	// geoip: IP address to country/city through a MaxMind .mmdb file.
 	"geoip": 1, "geoip/geoiptest": 1,
 	// 1: pure rules built on those, the event store, the credential directory.
@@ -59,6 +62,9 @@ var floors = map[string]int{
 	"eventrules": 2,
 	// sigmawatch: the Sigma detector over the stream, reporting findings.
 	"sigmawatch": 2,
+	// authz: who may do what: principals' policies and guard rails
+	// (above auth, whose Principal it decides for).
+	"authz": 2,
 	// users: console users (cu_ tables), passwords, TOTP, lockout, and
 	// their sign-ins recorded as ConsoleLogin events (auth principals).
 	"users": 2,
@@ -101,10 +107,11 @@ var pure = map[string][]string{
 	"rulepack":      nil,
 	"sigma":         nil,
 	"chart":         nil,
+	"iampolicy":     nil,
 	"sigv4":         nil,
 	"digest":        {"layout"},
 	"layout":        nil,
-	"trail":         {"event", "layout"},
+	"trail":         {"event", "iampolicy", "layout"},
 	"cis":           {"event", "filterpattern"},
 	"poll":          {"clock"},
 }

@@ -57,6 +57,7 @@ func FromConfig(c *config.Config) *Directory {
 			ARN:         p.ARN,
 			PrincipalID: principalID(p.AccessKeyID, p.Account, p.Type),
 			Management:  d.management != "" && p.Account == d.management,
+			Policies:    p.Policies,
 		}}
 	}
 	return d

@@ -45,7 +45,7 @@ func TestConfiguredPrincipals(t *testing.T) {
 	c.Organization = &config.Organization{ID: "o-exampleorg1", ManagementAccount: "111111111111", Members: []string{"222222222222"}}
 	c.Principals = []config.Principal{
 		{AccessKeyID: "AKIAMGMT", SecretAccessKey: "m", Account: "111111111111", UserName: "admin"},
-		{AccessKeyID: "AKIAMEMBER", SecretAccessKey: "x", Account: "222222222222", UserName: "app"},
+		{AccessKeyID: "AKIAMEMBER", SecretAccessKey: "x", Account: "222222222222", UserName: "app", Policies: []string{"ingest-only", "./p.json"}},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -73,5 +73,11 @@ func TestConfiguredPrincipals(t *testing.T) {
 	}
 	if member.ARN != "arn:aws:iam::222222222222:user/app" {
 		t.Errorf("ARN %q", member.ARN)
+	}
+	if len(member.Policies) != 2 || member.Policies[1] != "./p.json" || mgmt.Policies != nil {
+		t.Errorf("policies %q %q: want the configured references, nil for none", member.Policies, mgmt.Policies)
+	}
+	if p, _ := auth.Local().Principal("test"); p.Policies != nil {
+		t.Errorf("local principal policies %q, want nil (the default)", p.Policies)
 	}
 }

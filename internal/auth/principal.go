@@ -14,4 +14,8 @@ type Principal struct {
 	// Management is true for the organisation's management account, which
 	// may write events for every member account.
 	Management bool
+	// Policies are the principal's identity policy references (built-in
+	// names, files, inline JSON; see config.Principal.Policies); nil means
+	// the configured default policy (always nil in local mode).
+	Policies []string
 }

@@ -58,6 +58,7 @@ func commands(env *Env) []Command {
 		&exportCmd{env: env},
 		&athenaDDLCmd{env: env},
 		&versionCmd{env: env},
+		&policyCmd{env: env},
 	}
 }
 

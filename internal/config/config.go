@@ -7,10 +7,13 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +59,78 @@ type Config struct {
 
 	// Console configures the web console (docs/console.md).
 	Console Console `yaml:"console"`
+
+	// Authorization configures who may do what (docs/authorization.md).
+	Authorization Authorization `yaml:"authorization"`
+
+	// BaseDir is the directory of the file Load read ("." without one):
+	// relative policy file references start there (authz.New).
+	BaseDir string `yaml:"-"`
+}
+
+// Authorization configures authorization.
+type Authorization struct {
+	// DefaultPolicy is the policy reference (see Principal.Policies) of
+	// every principal that names none: all of them in local mode
+	// (default administrator).
+	DefaultPolicy string `yaml:"default_policy"`
+}
+
+// BuiltinPolicies are the names of the built-in policies
+// (internal/iampolicy's BuiltinNames; a test keeps the two the same).
+var BuiltinPolicies = []string{"administrator", "ingest-only", "protect-trails", "read-only", "trail-protector"}
+
+// IsInlinePolicy reports whether a policy reference is an inline JSON
+// document: it starts with '{'.
+func IsInlinePolicy(ref string) bool { return strings.HasPrefix(strings.TrimSpace(ref), "{") }
+
+// IsPolicyFile reports whether a policy reference names a file: it is not
+// inline and contains a '/' or ends in .json. Anything else names a
+// built-in policy.
+func IsPolicyFile(ref string) bool {
+	return !IsInlinePolicy(ref) && (strings.Contains(ref, "/") || strings.HasSuffix(strings.ToLower(ref), ".json"))
+}
+
+// checkPolicyRef checks what can be checked of a policy reference without
+// reading files: a built-in's name exists, inline JSON parses. Files are
+// read, and documents checked against the policy grammar, by
+// authz.New.
+func checkPolicyRef(field, who, ref string) error {
+	switch {
+	case strings.TrimSpace(ref) == "":
+		return &ValidationError{field, ref, who + "an empty policy reference; name a built-in policy (" + strings.Join(BuiltinPolicies, ", ") + "), a file (./policy.json) or an inline JSON document"}
+	case IsInlinePolicy(ref):
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(ref), &doc); err != nil {
+			return &ValidationError{field, ref, who + "the inline policy document is not valid JSON: " + err.Error()}
+		}
+	case IsPolicyFile(ref):
+	case !slices.Contains(BuiltinPolicies, ref):
+		return &ValidationError{field, ref, who + "not a built-in policy (" + strings.Join(BuiltinPolicies, ", ") + "); a policy file's reference contains a / or ends in .json, e.g. ./extra-policy.json"}
+	}
+	return nil
+}
+
+// validateAuthorization checks every policy reference.
+func (c *Config) validateAuthorization() error {
+	if err := checkPolicyRef("authorization.default_policy", "", c.Authorization.DefaultPolicy); err != nil {
+		return err
+	}
+	if o := c.Organization; o != nil {
+		for i, ref := range o.GuardRails {
+			if err := checkPolicyRef(fmt.Sprintf("organization.guard_rails[%d]", i), "", ref); err != nil {
+				return err
+			}
+		}
+	}
+	for i, p := range c.Principals {
+		for j, ref := range p.Policies {
+			if err := checkPolicyRef(fmt.Sprintf("principals[%d].policies[%d]", i, j), "principal "+p.AccessKeyID+": ", ref); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Console configures the web console.
@@ -302,6 +377,12 @@ type Organization struct {
 	ID                string   `yaml:"id"`
 	ManagementAccount string   `yaml:"management_account"`
 	Members           []string `yaml:"members"`
+	// GuardRails are policy references (see Principal.Policies) applied
+	// as service control policies to every principal of every account
+	// but the management account: their explicit denies win over any
+	// identity policy, and what they do not allow is refused
+	// (docs/authorization.md#guard-rails).
+	GuardRails []string `yaml:"guard_rails"`
 }
 
 // Principal is one set of credentials.
@@ -318,6 +399,12 @@ type Principal struct {
 	UserName string `yaml:"user_name"`
 	// ARN defaults to arn:aws:iam::<account>:user/<user_name>.
 	ARN string `yaml:"arn"`
+	// Policies are the principal's identity policies: built-in names
+	// (administrator, read-only, ingest-only, trail-protector), files
+	// (a reference with a / or ending in .json, relative to the
+	// configuration file's directory) or inline JSON documents. None
+	// means authorization.default_policy (docs/authorization.md).
+	Policies []string `yaml:"policies"`
 }
 
 // DefaultAddr is where the server listens unless told otherwise.
@@ -342,6 +429,8 @@ func Default() Config {
 		ObjectStore: ObjectStore{Type: "fs"},
 		Findings:    Findings{DedupWindow: time.Hour},
 		Detection:   Detection{BuiltinRules: true},
+
+		Authorization: Authorization{DefaultPolicy: "administrator"},
 	}
 }
 
@@ -349,7 +438,9 @@ func Default() Config {
 // empty) and the environment, not yet validated.
 func Load(path string) (Config, error) {
 	c := Default()
+	c.BaseDir = "."
 	if path != "" {
+		c.BaseDir = filepath.Dir(path)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("read config: %w", err)
@@ -583,6 +674,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateDetection(); err != nil {
+		return err
+	}
+	if err := c.validateAuthorization(); err != nil {
 		return err
 	}
 	return c.CIS.validate()

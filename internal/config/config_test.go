@@ -76,20 +76,24 @@ func TestGoodFiles(t *testing.T) {
 
 func TestBadFiles(t *testing.T) {
 	want := map[string]string{
-		"local-nonloopback":  `addr "0.0.0.0:4747": without configured principals`,
-		"unknown-key":        `unknown field "adress"`,
-		"bad-account":        `principals[0].account "12345": must be a 12-digit account id`,
-		"missing-secret-env": `principals[0].secret_env "OT_TEST_UNSET_VARIABLE": names an environment variable that is unset or empty`,
-		"bad-org":            `organization.id "org-1"`,
-		"duplicate-key":      `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
-		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
-		"bad-store":          `object_store.type "gcs": must be fs`,
-		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
-		"cis-notify":         `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
-		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
-		"findings-notify":    `findings.notify "findings-topic": want an SNS topic ARN`,
-		"findings-window":    `findings.dedup_window "10s": want a duration from 1m to 720h`,
-		"geoip-not-mmdb":     `console.geoip_database "/var/lib/GeoIP/GeoLite2-City.csv": want a MaxMind DB file (.mmdb)`,
+		"local-nonloopback":      `addr "0.0.0.0:4747": without configured principals`,
+		"unknown-key":            `unknown field "adress"`,
+		"bad-account":            `principals[0].account "12345": must be a 12-digit account id`,
+		"missing-secret-env":     `principals[0].secret_env "OT_TEST_UNSET_VARIABLE": names an environment variable that is unset or empty`,
+		"bad-org":                `organization.id "org-1"`,
+		"duplicate-key":          `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
+		"short-interval":         `delivery.interval "500ms": must be between 1s and 24h`,
+		"bad-store":              `object_store.type "gcs": must be fs`,
+		"bad-source":             `sources[1].poll_interval "500ms": must be between 1s and 24h`,
+		"cis-notify":             `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
+		"smtp-no-from":           `notifications.smtp.from "": must name the sender address`,
+		"findings-notify":        `findings.notify "findings-topic": want an SNS topic ARN`,
+		"findings-window":        `findings.dedup_window "10s": want a duration from 1m to 720h`,
+		"geoip-not-mmdb":         `console.geoip_database "/var/lib/GeoIP/GeoLite2-City.csv": want a MaxMind DB file (.mmdb)`,
+		"policy-unknown-builtin": `principals[0].policies[1] "read-onyl": principal AKIAAPP0000000000001: not a built-in policy (administrator, ingest-only, protect-trails, read-only, trail-protector)`,
+		"policy-bad-json":        `principals[0].policies[0] "{\"Version\": \"2012-10-17\", \"Statement\": [}": principal AKIAAPP0000000000001: the inline policy document is not valid JSON`,
+		"guard-rail-unknown":     `organization.guard_rails[0] "protect-trail": not a built-in policy`,
+		"default-policy-empty":   `authorization.default_policy "": an empty policy reference`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
@@ -187,5 +191,36 @@ func TestMemoryBytes(t *testing.T) {
 	c.Limits.MemoryBytes = config.MinMemoryBytes(c.Limits.MaxBodyBytes)
 	if err := c.Validate(); err != nil {
 		t.Errorf("at the minimum: %v", err)
+	}
+}
+
+func TestAuthorization(t *testing.T) {
+	if d := config.Default(); d.Authorization.DefaultPolicy != "administrator" {
+		t.Errorf("default policy %q, want administrator", d.Authorization.DefaultPolicy)
+	}
+	c, err := config.Load("testdata/authorization.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseDir != "testdata" {
+		t.Errorf("BaseDir %q, want testdata (the file's directory)", c.BaseDir)
+	}
+	if c.Authorization.DefaultPolicy != "read-only" || len(c.Organization.GuardRails) != 2 || len(c.Principals[1].Policies) != 2 ||
+		c.Principals[2].Policies[1] != "./policies/extra.json" {
+		t.Errorf("authorization: %+v %+v %+v", c.Authorization, c.Organization, c.Principals)
+	}
+	for ref, want := range map[string][2]bool{ // inline, file
+		"read-only":           {false, false},
+		"./extra-policy.json": {false, true},
+		"extra.json":          {false, true},
+		"/etc/opentrail/p":    {false, true},
+		` {"Version": "x"}`:   {true, false},
+	} {
+		if got := [2]bool{config.IsInlinePolicy(ref), config.IsPolicyFile(ref)}; got != want {
+			t.Errorf("%q: inline, file = %v, want %v", ref, got, want)
+		}
 	}
 }

@@ -46,10 +46,12 @@
 //     does not evaluate conditions that grant access.
 //   - A Deny statement with a Condition block applies when all its
 //     conditions hold. Conditions on aws:SecureTransport,
-//     aws:PrincipalAccount and aws:PrincipalArn with the String, Arn and
-//     Bool operators (and their IfExists forms) are evaluated; a Deny with
-//     any other condition applies unconditionally, so a policy fails
-//     closed.
+//     aws:PrincipalAccount and aws:PrincipalArn are evaluated with the
+//     IAM policy language's operators (internal/iampolicy: String, Arn,
+//     IpAddress, Bool, Null, Numeric, Date, IfExists, ForAnyValue and
+//     ForAllValues); a Deny with a condition on another key, or with an
+//     operator or value that language refuses, applies unconditionally,
+//     so a policy fails closed.
 //
 // # Differences from S3
 //

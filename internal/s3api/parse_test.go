@@ -190,6 +190,13 @@ func TestPolicyEvaluate(t *testing.T) {
 			ctxFor(owner, "s3:GetObject", obj, true), deny},
 		{"deny case-insensitive key", `{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::logs/*","Condition":{"StringEqualsIgnoreCase":{"AWS:PRINCIPALACCOUNT":"111111111111"}}}}`,
 			ctxFor(owner, "s3:GetObject", obj, true), deny},
+		// The IAM policy language's operators evaluate beyond String, Arn and Bool.
+		{"deny with Null on a present key", `{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::logs/*","Condition":{"Null":{"aws:PrincipalArn":"true"}}}}`,
+			ctxFor(owner, "s3:GetObject", obj, true), noMatch},
+		{"deny with ArnNotLike on another account's principal", `{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::logs/*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::111111111111:*"}}}}`,
+			ctxFor(other, "s3:GetObject", obj, true), deny},
+		{"deny with a value the language refuses", `{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::logs/*","Condition":{"Bool":{"aws:SecureTransport":"maybe"}}}}`,
+			ctxFor(owner, "s3:GetObject", obj, true), deny},
 		{"bucket resource is not object resource", `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::logs"}}`,
 			ctxFor(other, "s3:ListBucket", bucketARN("logs"), false), allow},
 	}

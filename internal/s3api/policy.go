@@ -9,8 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/opentrail/opentrail/internal/iampolicy"
 	"github.com/opentrail/opentrail/internal/objstore"
 )
 
@@ -40,6 +40,10 @@ type condition struct {
 	op     string // as written, e.g. "StringNotEqualsIfExists"
 	key    string // lower-case condition key
 	values []string
+	// iam is the condition compiled by the IAM policy language; ok is
+	// false for an operator (or values) it does not know.
+	iam iampolicy.Condition
+	ok  bool
 }
 
 // decision is the outcome of evaluating a policy for one request.
@@ -309,40 +313,14 @@ func parseConditions(raw json.RawMessage) ([]condition, *s3Error) {
 			return nil, malformed("Invalid Condition: operator %q has no condition keys", truncate(op, 64))
 		}
 		for key, rv := range keys {
-			vals, err := conditionValues(rv)
+			vals, err := iampolicy.ConditionValues(rv)
 			if err != nil || key == "" {
 				return nil, malformed("Invalid Condition: %s of %q: values must be strings, numbers or booleans", truncate(op, 64), truncate(key, 64))
 			}
-			out = append(out, condition{op: op, key: strings.ToLower(key), values: vals})
-		}
-	}
-	return out, nil
-}
-
-// conditionValues reads a condition value: a string, number or boolean,
-// or a non-empty array of them.
-func conditionValues(raw json.RawMessage) ([]string, error) {
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
-		list = []json.RawMessage{raw}
-	} else if len(list) == 0 {
-		return nil, errors.New("empty")
-	}
-	out := make([]string, 0, len(list))
-	for _, v := range list {
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, err
-		}
-		switch t := x.(type) {
-		case string:
-			out = append(out, t)
-		case bool:
-			out = append(out, strconv.FormatBool(t))
-		case float64:
-			out = append(out, strings.TrimSpace(string(v)))
-		default:
-			return nil, errors.New("not a scalar")
+			c := condition{op: op, key: strings.ToLower(key), values: vals}
+			c.iam, err = iampolicy.ParseCondition(op, key, vals, false)
+			c.ok = err == nil
+			out = append(out, c)
 		}
 	}
 	return out, nil
@@ -435,66 +413,15 @@ func (cond condition) eval(c evalContext) (holds, known bool) {
 	default:
 		return false, false
 	}
-	// The keys above are always present, so IfExists changes nothing.
-	op := strings.TrimSuffix(cond.op, "IfExists")
-	negate := false
-	var match func(pattern, value string) bool
-	switch op {
-	case "StringEquals", "ArnEquals":
-		match = func(p, v string) bool { return p == v }
-	case "StringNotEquals", "ArnNotEquals":
-		match, negate = func(p, v string) bool { return p == v }, true
-	case "StringEqualsIgnoreCase":
-		match = strings.EqualFold
-	case "StringNotEqualsIgnoreCase":
-		match, negate = strings.EqualFold, true
-	case "StringLike", "ArnLike":
-		match = globMatch
-	case "StringNotLike", "ArnNotLike":
-		match, negate = globMatch, true
-	case "Bool":
-		match = func(p, v string) bool { return strings.EqualFold(p, v) }
-	default:
+	if !cond.ok {
 		return false, false
 	}
-	matched := false
-	for _, p := range cond.values {
-		if match(p, v) {
-			matched = true
-			break
-		}
-	}
-	return matched != negate, true
+	return cond.iam.Holds(map[string][]string{cond.key: {v}}), true
 }
 
 // globMatch reports whether s matches pattern, where '*' matches any run
-// of bytes and '?' any one character. It runs in O(len(pattern)*len(s)).
-func globMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '?':
-			_, n := utf8.DecodeRuneInString(s[i:])
-			p, i = p+1, i+n
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p, i = p+1, i+1
-		case star >= 0:
-			_, n := utf8.DecodeRuneInString(s[mark:])
-			mark += n
-			p, i = star+1, mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
+// of characters and '?' any one character (iampolicy.Match).
+func globMatch(pattern, s string) bool { return iampolicy.Match(pattern, s, false) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

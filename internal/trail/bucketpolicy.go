@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opentrail/opentrail/internal/iampolicy"
 	"github.com/opentrail/opentrail/internal/layout"
 )
 
@@ -153,31 +154,11 @@ func conditionHolds(op, key string, vals []string, req deliveryRequest) (holds, 
 	default:
 		return false, false
 	}
-	op = strings.TrimSuffix(op, "IfExists")
-	var match func(pattern, value string) bool
-	negate := false
-	switch op {
-	case "StringEquals", "ArnEquals", "Bool":
-		match = func(p, v string) bool { return p == v }
-	case "StringNotEquals", "ArnNotEquals":
-		match, negate = func(p, v string) bool { return p == v }, true
-	case "StringEqualsIgnoreCase":
-		match = strings.EqualFold
-	case "StringNotEqualsIgnoreCase":
-		match, negate = strings.EqualFold, true
-	case "StringLike", "ArnLike":
-		match = func(p, v string) bool { return glob(p, v) }
-	case "StringNotLike", "ArnNotLike":
-		match, negate = func(p, v string) bool { return glob(p, v) }, true
-	default:
-		return false, false
+	c, err := iampolicy.ParseCondition(op, key, vals, false)
+	if err != nil {
+		return false, false // an operator or value the policy language refuses
 	}
-	for _, p := range vals {
-		if match(p, v) {
-			return !negate, true
-		}
-	}
-	return negate, true
+	return c.Holds(map[string][]string{key: {v}}), true
 }
 
 // principalIsCloudTrail reports whether a Principal element names
@@ -221,40 +202,16 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// anyGlob reports whether s matches one of the policy patterns, where
+// '*' is any run of characters and '?' any one character. Matching the
+// resource pattern against the trail's own pattern (…/AWSLogs/account/*)
+// means a policy grants the whole folder only if its pattern covers the
+// '*' too.
 func anyGlob(patterns []string, s string, foldCase bool) bool {
 	for _, p := range patterns {
-		if foldCase {
-			p, s = strings.ToLower(p), strings.ToLower(s)
-		}
-		if glob(p, s) {
+		if iampolicy.Match(p, s, foldCase) {
 			return true
 		}
 	}
 	return false
-}
-
-// glob matches s against a policy pattern, where '*' is any run of
-// characters and '?' any one byte. Matching the resource pattern against
-// the trail's own pattern (…/AWSLogs/account/*) means a policy grants the
-// whole folder only if its pattern covers the '*' too.
-func glob(pattern, s string) bool {
-	p, i, star, mark := 0, 0, -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) && pattern[p] != '*':
-			p, i = p+1, i+1
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			mark++
-			p, i = star+1, mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
