@@ -133,8 +133,9 @@ func principalID(akid, account, typ string) string {
 // KeyFor returns an access key and its secret that act for account: in
 // local mode the account's own key (the account id itself, or "test" for
 // the local account), otherwise the first configured principal of the
-// account, by access key id. ok is false when the account has none.
-func (d *Directory) KeyFor(account string) (accessKeyID, secret string, ok bool) {
+// account, by access key id, for which usable (nil: any) is true. ok is
+// false when the account has none.
+func (d *Directory) KeyFor(account string, usable func(*Principal) bool) (accessKeyID, secret string, ok bool) {
 	if d.local {
 		if account == LocalAccount {
 			return "test", LocalSecret, true
@@ -142,9 +143,13 @@ func (d *Directory) KeyFor(account string) (accessKeyID, secret string, ok bool)
 		return account, LocalSecret, twelveDigits.MatchString(account)
 	}
 	for id, e := range d.keys {
-		if e.p.AccountID == account && (accessKeyID == "" || id < accessKeyID) {
-			accessKeyID, secret = id, e.secret
+		if e.p.AccountID != account || (accessKeyID != "" && id > accessKeyID) {
+			continue
 		}
+		if usable != nil && !usable(&e.p) {
+			continue
+		}
+		accessKeyID, secret = id, e.secret
 	}
 	return accessKeyID, secret, accessKeyID != ""
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/aggregate"
 	"github.com/opentrail/opentrail/internal/alarms"
 	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/authz"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/compact"
@@ -57,7 +58,9 @@ type Server struct {
 	cfg config.Config
 	log *slog.Logger
 
-	dir       *auth.Directory
+	dir *auth.Directory
+	// authz decides what each principal may do (docs/authorization.md).
+	authz     *authz.Authorizer
 	verifier  *sigv4.Verifier
 	reg       *metrics.Registry
 	store     *store.Store
@@ -147,6 +150,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, log: logger, reg: metrics.NewRegistry(), ready: make(chan struct{}), trailsChanged: make(chan struct{}, 1)}
 	s.dir = auth.FromConfig(&cfg)
+	az, err := authz.New(&cfg, cfg.BaseDir)
+	if err != nil {
+		return nil, err
+	}
+	s.authz = az
 	mem := boundMemory(cfg.Limits)
 	s.bodyBudget = semaphore.NewWeighted(mem.bodies)
 	s.door = newFrontDoor(s.bodyBudget, mem.bodies, cfg.Limits.MaxBodyBytes, s.reg)

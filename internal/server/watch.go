@@ -248,15 +248,15 @@ func (s *Server) startCIS(ctx context.Context) {
 		return
 	}
 	account := cisAccount(&c)
-	akid, secret, ok := s.dir.KeyFor(account)
-	if !ok {
-		s.log.Error("cis: no principal of the account is configured, so the pack cannot be set up; add one to principals",
-			slog.String("account", account))
-		return
-	}
 	region := c.Region
 	if region == "" {
 		region = "us-east-1"
+	}
+	akid, secret, ok := s.dir.KeyFor(account, mayAll(s.authz, region, cisActions))
+	if !ok {
+		s.log.Error("cis: no principal of the account is configured whose policies allow setting up the pack, so it cannot be set up; give one of the account's principals the administrator policy",
+			slog.String("account", account), slog.Any("actions", cisActions))
+		return
 	}
 	endpoint := "http://" + s.Addr()
 	api := cisclient.New(client.NewStatic(endpoint, region, akid, secret))

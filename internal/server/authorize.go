@@ -1,0 +1,29 @@
+package server
+
+import (
+	"github.com/opentrail/opentrail/internal/auth"
+	"github.com/opentrail/opentrail/internal/authz"
+)
+
+// cisActions are what setting up the CIS pack calls (cis.Enable through
+// cisclient): the server sets it up with a key of the account whose
+// policies allow all of them.
+var cisActions = []string{
+	"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:UpdateTrail",
+	"logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:PutMetricFilter", "logs:DescribeMetricFilters",
+	"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
+	"sns:CreateTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic",
+}
+
+// mayAll returns a test of whether a principal's policies allow every
+// one of actions in region (on any resource the policies name with "*").
+func mayAll(a *authz.Authorizer, region string, actions []string) func(*auth.Principal) bool {
+	return func(p *auth.Principal) bool {
+		for _, act := range actions {
+			if !a.Authorize(authz.Request{Principal: p, Action: act, Region: region, SecureTransport: true}).Allowed {
+				return false
+			}
+		}
+		return true
+	}
+}
