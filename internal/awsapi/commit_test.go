@@ -91,3 +91,24 @@ func TestMutatingCallFailsClosedWithoutRecord(t *testing.T) {
 		t.Errorf("error %+v", e)
 	}
 }
+
+// A call that failed with 503 because its store is unavailable, and whose
+// record cannot be stored either, keeps its own answer: it changed nothing,
+// which AuditUnavailable's "may have been applied" would leave in doubt.
+func TestUnavailableCallKeepsItsAnswerWithoutRecord(t *testing.T) {
+	c := &committer{fail: errors.New("event store unavailable: disk full")}
+	r := NewRouter("cloudtrail", c, nil)
+	Register(r, "Write", false, func(ctx context.Context, in *echoIn) (*echoOut, error) {
+		return nil, NotStored("The events could not be stored and none was acknowledged; retry the request.", errors.New("no space left on device"))
+	})
+	c.w = httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "CloudTrail_20131101.Write")
+	r.Handle(c.w, req.WithContext(WithCaller(req.Context(), testCaller())), []byte("{}"))
+	if c.w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: %s", c.w.Code, c.w.Body.String())
+	}
+	if e := decodeError(t, c.w); e.Type != CodeServiceUnavailable || !strings.Contains(e.Message, "none was acknowledged") {
+		t.Errorf("error %+v", e)
+	}
+}
