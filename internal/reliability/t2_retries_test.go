@@ -152,15 +152,15 @@ func TestT2RetriesAndDuplicates(t *testing.T) {
 
 	clients, batches, size := 4, pick(12, 300), 50
 	var (
-		mu                                  sync.Mutex
-		all                                 = newAckSet()
-		ackedBatches                        [][][]byte
+		mu                                   sync.Mutex
+		all                                  = newAckSet()
+		ackedBatches                         [][][]byte
 		sent, retried, accepted, dupReported int
-		conflictsWant, conflictsReported    int
-		conflictsPAE                        int // of conflictsWant, through PutAuditEvents
-		byFault                             = map[string]int{}
-		original                            = map[string]string{} // eventID → eventName first stored
-		nativeIDs                           int
+		conflictsWant, conflictsReported     int
+		conflictsPAE                         int // of conflictsWant, through PutAuditEvents
+		byFault                              = map[string]int{}
+		original                             = map[string]string{} // eventID → eventName first stored
+		nativeIDs                            int
 	)
 	// send posts recs through the proxy until it gets a 200, the first
 	// attempt with fault; it returns the 200's counts.

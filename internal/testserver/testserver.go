@@ -405,3 +405,21 @@ func (s *Server) AWSCLI(t testing.TB, akid, region string, args ...string) (stdo
 	}
 	return out.String(), strings.TrimSpace(errb.String()), 0
 }
+
+// Command runs the opentrail command (this test binary, see [Main]) with
+// args and env added to the environment, and returns its output and exit
+// code.
+func Command(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), asCommand+"=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return out.String(), errb.String(), ee.ExitCode()
+		}
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
