@@ -283,3 +283,25 @@ func validateSummary(out string) (digestsValid, digestsInvalid, logsValid, logsI
 func rangeArgs(arn string, start, end time.Time) []string {
 	return []string{"--trail-arn", arn, "--start-time", start.UTC().Format(time.RFC3339), "--end-time", end.UTC().Format(time.RFC3339)}
 }
+
+// deliverWithDigest posts 200 events and waits until they and a digest
+// after them are delivered by the trail (in us-east-1).
+func deliverWithDigest(t testing.TB, s *testserver.Server, trail, tag string) {
+	t.Helper()
+	recs, _ := nativeBatch(tag, 200, "RunInstances")
+	if status, _, err := s.PostEvents(context.Background(), t, "test", recs); status != 200 || err != nil {
+		t.Fatalf("posting events: %d %v", status, err)
+	}
+	at := time.Now()
+	waitDelivered(t, s.URL, "us-east-1", trail, at, 30*time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		st := trailStatus(t, s.URL, "us-east-1", trail)
+		if time.Unix(0, int64(st.LatestDigestDeliveryTime*1e9)).After(at) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no digest delivered after %v: %+v", at, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
