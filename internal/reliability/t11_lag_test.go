@@ -10,8 +10,10 @@ import (
 // event, the time from its acknowledgement to its log file appearing in
 // the trail's bucket.
 func TestT11DeliveryLag(t *testing.T) {
-	interval := pick(5*time.Second, time.Minute)
-	run := pick(60*time.Second, 2*time.Hour)
+	// Mostly waiting for delivery windows: run alongside the other delivery tests.
+	t.Parallel()
+	interval := pick(3*time.Second, time.Minute)
+	run := pick(30*time.Second, 2*time.Hour)
 	describe(t, "T11", fmt.Sprintf("Events arrive steadily (20 every 200 ms) for %v; a trail delivers them to the built-in bucket "+
 		"with a delivery interval of %v. The bucket is listed every 250 ms; an event's delivery lag is the time from its "+
 		"acknowledgement to the listing that first shows its log file.", run, interval))
@@ -70,13 +72,13 @@ func TestT11DeliveryLag(t *testing.T) {
 	figure(t, "T11", "events delivered", float64(len(lags)), "", "")
 	figure(t, "T11", "log files", float64(len(known)), "", "")
 	figure(t, "T11", "events not delivered", float64(missing), "", "= 0")
-	figure(t, "T11", "delivery lag, median", quantile(lags, 0.5).Seconds(), "s", fmt.Sprintf("≤ %v", interval))
+	figure(t, "T11", "delivery lag, median", quantile(lags, 0.5).Seconds(), "s", fmt.Sprintf("≤ %v (interval + 2 s)", interval+2*time.Second))
 	figure(t, "T11", "delivery lag, p99", quantile(lags, 0.99).Seconds(), "s", fmt.Sprintf("≤ %v (interval + 5 s)", bound))
 	figure(t, "T11", "delivery lag, max", quantile(lags, 1).Seconds(), "s", fmt.Sprintf("≤ %v", bound+5*time.Second))
 	if missing != 0 {
 		t.Errorf("%d acknowledged events not delivered within %v of the last one (%v)", missing, interval+30*time.Second, last)
 	}
-	if quantile(lags, 0.5) > interval || quantile(lags, 0.99) > bound || quantile(lags, 1) > bound+5*time.Second {
+	if quantile(lags, 0.5) > interval+2*time.Second || quantile(lags, 0.99) > bound || quantile(lags, 1) > bound+5*time.Second {
 		t.Errorf("delivery lag median %v, p99 %v, max %v; the interval is %v", quantile(lags, 0.5), quantile(lags, 0.99), quantile(lags, 1), interval)
 	}
 }

@@ -20,6 +20,8 @@ import (
 // `opentrail keys rotate` mid-stream, delivers more, rotates again, and
 // has the AWS CLI validate every digest of the whole range.
 func TestT15KeyRotation(t *testing.T) {
+	// Mostly waiting for delivery windows: run alongside the other delivery tests.
+	t.Parallel()
 	rotations := pick(2, 20)
 	describe(t, "T15", fmt.Sprintf("A trail with log file validation delivers while events arrive; between deliveries the "+
 		"digest signing key is rotated with `opentrail keys rotate` (%d times). `aws cloudtrail validate-logs` over the "+

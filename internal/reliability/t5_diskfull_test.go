@@ -27,10 +27,10 @@ func TestT5DiskFull(t *testing.T) {
 		"server is stopped, the event store opened (DuckDB must open it) and read in full: every acknowledged event is there "+
 		"exactly once; the server then starts again on it.")
 	dir := mountTmpfs(t, 64)
-	// A filler leaves the server some 12 MiB once it runs.
+	// A filler leaves the server some 8 MiB once it runs.
 	s := startServer(t, dir)
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler, dir, 12<<20)
+	fillDisk(t, filler, dir, 8<<20)
 
 	acks := newAckSet()
 	batchNo := 0
