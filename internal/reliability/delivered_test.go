@@ -1,7 +1,7 @@
 package reliability
 
 // Helpers of the delivery tests (T4, T6, T11, T15): trails, their status,
-// the files in their buckets, and the AWS CLI's validate-logs.
+// the files in their buckets, validate-logs' summary, steady ingest.
 
 import (
 	"bytes"
@@ -11,10 +11,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,82 +175,6 @@ func deliveredIDs(t testing.TB, c *s3.Client, bucket string) (files int, count m
 	return files, count
 }
 
-// integrityDoc is the page that says how a user points the AWS CLI's
-// validate-logs at opentrail; the tests do what it says.
-const integrityDoc = "../../docs/integrity.md"
-
-// olderCLIHeading is the section of docs/integrity.md for AWS CLI v2
-// before 2.13, which ignores AWS_ENDPOINT_URL.
-const olderCLIHeading = "### AWS CLI v2 before 2.13 (Debian 12's 2.9.19, for one)"
-
-// integrityBlock returns the first fenced block of lang after heading in
-// docs/integrity.md.
-func integrityBlock(t testing.TB, heading, lang string) string {
-	t.Helper()
-	b, err := os.ReadFile(integrityDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	i := strings.Index(doc, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("%s has no heading %q", integrityDoc, heading)
-	}
-	rest := doc[i:]
-	j := strings.Index(rest, "\n```"+lang+"\n")
-	if j < 0 {
-		t.Fatalf("%s has no %s block after %q", integrityDoc, lang, heading)
-	}
-	block := rest[j+len("\n```"+lang+"\n"):]
-	k := strings.Index(block, "\n```\n")
-	if k < 0 {
-		t.Fatalf("%s: the %s block after %q does not end", integrityDoc, lang, heading)
-	}
-	return block[:k+1]
-}
-
-// awsValidateLogs runs the Debian AWS CLI's `aws cloudtrail validate-logs`
-// (2.9.19) as docs/integrity.md says: its plugin and config file, and
-// AWS_ENDPOINT_URL=s3URL for the bucket; the CloudTrail calls go to url.
-func awsValidateLogs(t testing.TB, url, s3URL, region string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Fatal("the AWS CLI is not installed at /usr/bin/aws; scripts/test installs it (apt-get install awscli)")
-	}
-	home := t.TempDir()
-	const docHome = "/home/you/.aws/"
-	plugin, config := integrityBlock(t, olderCLIHeading, "python"), integrityBlock(t, olderCLIHeading, "ini")
-	if err := os.MkdirAll(filepath.Join(home, "plugins"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, "plugins", "opentrail_endpoint.py"), []byte(plugin), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(home, "config-opentrail")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(config, docHome, home+"/")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cli := []string{"--region", region, "cloudtrail", "validate-logs"}
-	if s3URL != url {
-		cli = append([]string{"--endpoint-url", url}, cli...)
-	}
-	cmd := exec.Command("/usr/bin/aws", append(cli, args...)...)
-	cmd.Env = []string{
-		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_CONFIG_FILE=" + cfg, "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
-		"AWS_ENDPOINT_URL=" + s3URL,
-	}
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
-}
-
 // validateSummary reads the counts from validate-logs' last lines:
 // "N/M digest files valid[, K/M digest files INVALID]" and the same for
 // log files.
@@ -304,4 +227,113 @@ func deliverWithDigest(t testing.TB, s *testserver.Server, trail, tag string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// steadyIngest posts batches of n records every period until stop is
+// closed, and returns what was sent and acknowledged (with the time of
+// each acknowledgement) once it has stopped.
+type steady struct {
+	acks    *ackSet
+	mu      sync.Mutex
+	ackedAt map[string]time.Time
+	last    time.Time // the newest acknowledgement
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startSteadyIngest(t testing.TB, s *testserver.Server, tag string, n int, period time.Duration) *steady {
+	st := &steady{acks: newAckSet(), ackedAt: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(st.done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for b := 0; ; b++ {
+			select {
+			case <-st.stop:
+				return
+			case <-tick.C:
+			}
+			recs, ids := nativeBatch(fmt.Sprintf("%s-%d", tag, b), n, "RunInstances")
+			st.acks.send(ids...)
+			status, res, err := s.PostEvents(context.Background(), t, "test", recs)
+			if err != nil || status != 200 || res.Accepted != n {
+				t.Errorf("steady ingest: %d %+v %v", status, res, err)
+				continue
+			}
+			now := time.Now()
+			st.acks.ack(ids...)
+			st.mu.Lock()
+			for _, id := range ids {
+				st.ackedAt[id] = now
+			}
+			st.last = now
+			st.mu.Unlock()
+		}
+	}()
+	return st
+}
+
+// halt stops the ingest and returns the time of the last acknowledgement.
+func (st *steady) halt() time.Time {
+	close(st.stop)
+	<-st.done
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.last
+}
+
+// waitDelivered waits until the trail's DeliveredThroughTime passes at,
+// and returns how long that took.
+func waitDelivered(t testing.TB, url, region, name string, at time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	began := time.Now()
+	for {
+		st := trailStatus(t, url, region, name)
+		if !st.deliveredThrough().Before(at) {
+			return time.Since(began)
+		}
+		if time.Since(began) > within {
+			t.Fatalf("trail %s not delivered through %s within %v: error %q, delivered through %v",
+				name, at.Format(time.RFC3339Nano), within, st.LatestDeliveryError, st.deliveredThrough())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// digestDoc is what the tests read of a digest file.
+type digestDoc struct {
+	key                        string
+	DigestStartTime            time.Time
+	DigestEndTime              time.Time
+	PreviousDigestS3Object     *string
+	DigestPublicKeyFingerprint string
+	LogFiles                   []struct{ S3Object string }
+}
+
+func readDigests(t testing.TB, c *s3.Client, bucket string) []digestDoc {
+	t.Helper()
+	var out []digestDoc
+	for _, k := range bucketKeys(t, c, bucket, "") {
+		if !isDigestKey(k) {
+			continue
+		}
+		o, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(o.Body)
+		o.Body.Close()
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		plain, _ := io.ReadAll(zr)
+		d := digestDoc{key: k}
+		if err := json.Unmarshal(plain, &d); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DigestEndTime.Before(out[j].DigestEndTime) })
+	return out
 }

@@ -1,16 +1,10 @@
 package reliability
 
 import (
-	"bytes"
-	"compress/gzip"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/testserver"
@@ -47,7 +41,7 @@ func TestT15KeyRotation(t *testing.T) {
 	time.Sleep(2 * 2 * interval) // the last digest period closes
 	end := time.Now()
 
-	out, errs, code := awsValidateLogs(t, s.URL, s.URL, "us-east-1", rangeArgs("arn:aws:cloudtrail:us-east-1:000000000000:trail/t15-trail", begin, end)...)
+	out, errs, code := testserver.AWSValidateLogs(t, s.URL, s.URL, "us-east-1", rangeArgs("arn:aws:cloudtrail:us-east-1:000000000000:trail/t15-trail", begin, end)...)
 	dv, di, lv, li := validateSummary(out)
 	keys := digestKeys(t, s3API(s.URL), "t15-trail")
 	figure(t, "T15", "key rotations", float64(rotations), "", "")
@@ -65,25 +59,7 @@ func TestT15KeyRotation(t *testing.T) {
 func digestKeys(t testing.TB, c *s3.Client, bucket string) map[string]int {
 	t.Helper()
 	keys := map[string]int{}
-	for _, k := range bucketKeys(t, c, bucket, "") {
-		if !isDigestKey(k) {
-			continue
-		}
-		o, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(o.Body)
-		o.Body.Close()
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		plain, _ := io.ReadAll(zr)
-		var d struct{ DigestPublicKeyFingerprint string }
-		if err := json.Unmarshal(plain, &d); err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
+	for _, d := range readDigests(t, c, bucket) {
 		keys[d.DigestPublicKeyFingerprint]++
 	}
 	return keys

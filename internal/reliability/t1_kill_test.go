@@ -121,6 +121,16 @@ func TestT1KillDuringIngest(t *testing.T) {
 	stored := storedCounts(t, dir)
 	lost, dup, ex := all.check(stored)
 	lost += lostOnRestart
+	// PutAuditEvents requests that were never answered sent eventIDs the
+	// test cannot know, and the server's records of its own calls are in
+	// the store too: no eventID at all may be stored twice.
+	dup = 0
+	for id, n := range stored {
+		if n > 1 {
+			dup++
+			ex = append(ex, fmt.Sprintf("%s stored %d times", id, n))
+		}
+	}
 	sent, acked := all.counts()
 	if acked < kills*100 {
 		t.Errorf("only %d events acknowledged over %d rounds; the test needs sustained ingest", acked, kills)
@@ -129,7 +139,7 @@ func TestT1KillDuringIngest(t *testing.T) {
 	figure(t, "T1", "acknowledged events checked", float64(acked), "", "≥ 100 per kill")
 	figure(t, "T1", "unacknowledged events sent (stored at most once)", float64(sent-acked), "", "")
 	figure(t, "T1", "acknowledged events lost", float64(lost), "", "= 0")
-	figure(t, "T1", "events stored more than once", float64(dup), "", "= 0")
+	figure(t, "T1", "events stored more than once (any eventID in the store)", float64(dup), "", "= 0")
 	figure(t, "T1", "restart time, median", quantile(restarts, 0.5).Seconds(), "s", "≤ 10 s")
 	figure(t, "T1", "restart time, max", quantile(restarts, 1).Seconds(), "s", "≤ 15 s")
 	if lost != 0 || dup != 0 {

@@ -1,62 +1,19 @@
 package reliability
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/testserver"
 )
-
-// digestDoc is what T4 reads of a digest file.
-type digestDoc struct {
-	key                    string
-	DigestStartTime        time.Time
-	DigestEndTime          time.Time
-	PreviousDigestS3Object *string
-	LogFiles               []struct{ S3Object string }
-}
-
-func readDigests(t testing.TB, c *s3.Client, bucket string) []digestDoc {
-	t.Helper()
-	var out []digestDoc
-	for _, k := range bucketKeys(t, c, bucket, "") {
-		if !isDigestKey(k) {
-			continue
-		}
-		o, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(o.Body)
-		o.Body.Close()
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		plain, _ := io.ReadAll(zr)
-		d := digestDoc{key: k}
-		if err := json.Unmarshal(plain, &d); err != nil {
-			t.Fatalf("%s: %v", k, err)
-		}
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].DigestEndTime.Before(out[j].DigestEndTime) })
-	return out
-}
 
 // TestT4GapsReported plants gaps in a delivered trail — a log file
 // deleted, a digest deleted, logging stopped for a while — and checks
@@ -142,7 +99,7 @@ func TestT4GapsReported(t *testing.T) {
 	awsDone := make(chan struct{})
 	go func() {
 		defer close(awsDone)
-		awsOut, awsErr, awsCode = awsValidateLogs(t, s.URL, s.URL, "us-east-1", rangeArgs(arn, begin, end)...)
+		awsOut, awsErr, awsCode = testserver.AWSValidateLogs(t, s.URL, s.URL, "us-east-1", rangeArgs(arn, begin, end)...)
 	}()
 	otOut, otErr, otCode := testserver.Command(t, []string{"OPENTRAIL_ENDPOINT=" + s.URL, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"},

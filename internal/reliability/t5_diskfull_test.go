@@ -1,9 +1,11 @@
 package reliability
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +14,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtraildata"
+	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/testserver"
 )
@@ -29,6 +36,7 @@ func TestT5DiskFull(t *testing.T) {
 	dir := mountTmpfs(t, 64)
 	// A filler leaves the server some 8 MiB once it runs.
 	s := startServer(t, dir)
+	channel := createChannel(t, s.URL, "t5-app")
 	filler := filepath.Join(dir, "filler")
 	fillDisk(t, filler, dir, 8<<20)
 
@@ -82,6 +90,29 @@ func TestT5DiskFull(t *testing.T) {
 			t.Fatalf("ingest on a filling disk answered %d %s\n%s", status, out, tail(s.Stderr(), 3000))
 		}
 	}
+	// The other ingest door refuses in its own protocol's shape.
+	paeRefused := 0
+	dc := dataAPI(s.URL, nil)
+	for i := 0; i < 5 && paeRefused == 0; i++ {
+		out, err := dc.PutAuditEvents(context.Background(), &cloudtraildata.PutAuditEventsInput{
+			ChannelArn: aws.String(channel), AuditEvents: auditEvents(fmt.Sprintf("t5-pae-%d", i), 50, "Refund")})
+		var re *awshttp.ResponseError
+		var ae smithy.APIError
+		switch {
+		case err == nil:
+			for _, r := range out.Successful {
+				acks.send(aws.ToString(r.EventID))
+				acks.ack(aws.ToString(r.EventID))
+			}
+		case errors.As(err, &re) && re.HTTPStatusCode() == 503 && errors.As(err, &ae) && ae.ErrorCode() == "ServiceUnavailableException":
+			paeRefused++
+		default:
+			t.Errorf("PutAuditEvents on a full disk: %v", err)
+		}
+	}
+	if paeRefused == 0 {
+		t.Errorf("PutAuditEvents was never refused on a full disk")
+	}
 	_, ackedFull := acks.counts()
 	for _, l := range strings.Split(s.Stderr(), "\n") {
 		if strings.Contains(l, "commit failed") {
@@ -132,6 +163,7 @@ func TestT5DiskFull(t *testing.T) {
 	figure(t, "T5", "refusal latency, median", quantile(refused, 0.5).Seconds(), "s", "≤ 1 s")
 	figure(t, "T5", "refusal latency, max", quantile(refused, 1).Seconds(), "s", "≤ 1 s")
 	figure(t, "T5", "seconds from space back to the first accepted write", resumed.Seconds(), "s", "≤ 10 s")
+	figure(t, "T5", "PutAuditEvents refused with 503 ServiceUnavailableException", float64(paeRefused), "", "= 1")
 	figure(t, "T5", "acknowledged events checked", float64(acked), "", "")
 	figure(t, "T5", "acknowledged events lost", float64(lost), "", "= 0")
 	figure(t, "T5", "events stored more than once", float64(dup), "", "= 0")

@@ -1,87 +1,14 @@
 package reliability
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/testserver"
 )
-
-// steadyIngest posts batches of n records every period until stop is
-// closed, and returns what was sent and acknowledged (with the time of
-// each acknowledgement) once it has stopped.
-type steady struct {
-	acks    *ackSet
-	mu      sync.Mutex
-	ackedAt map[string]time.Time
-	last    time.Time // the newest acknowledgement
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func startSteadyIngest(t testing.TB, s *testserver.Server, tag string, n int, period time.Duration) *steady {
-	st := &steady{acks: newAckSet(), ackedAt: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(st.done)
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for b := 0; ; b++ {
-			select {
-			case <-st.stop:
-				return
-			case <-tick.C:
-			}
-			recs, ids := nativeBatch(fmt.Sprintf("%s-%d", tag, b), n, "RunInstances")
-			st.acks.send(ids...)
-			status, res, err := s.PostEvents(context.Background(), t, "test", recs)
-			if err != nil || status != 200 || res.Accepted != n {
-				t.Errorf("steady ingest: %d %+v %v", status, res, err)
-				continue
-			}
-			now := time.Now()
-			st.acks.ack(ids...)
-			st.mu.Lock()
-			for _, id := range ids {
-				st.ackedAt[id] = now
-			}
-			st.last = now
-			st.mu.Unlock()
-		}
-	}()
-	return st
-}
-
-// halt stops the ingest and returns the time of the last acknowledgement.
-func (st *steady) halt() time.Time {
-	close(st.stop)
-	<-st.done
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.last
-}
-
-// waitDelivered waits until the trail's DeliveredThroughTime passes at,
-// and returns how long that took.
-func waitDelivered(t testing.TB, url, region, name string, at time.Time, within time.Duration) time.Duration {
-	t.Helper()
-	began := time.Now()
-	for {
-		st := trailStatus(t, url, region, name)
-		if !st.deliveredThrough().Before(at) {
-			return time.Since(began)
-		}
-		if time.Since(began) > within {
-			t.Fatalf("trail %s not delivered through %s within %v: error %q, delivered through %v",
-				name, at.Format(time.RFC3339Nano), within, st.LatestDeliveryError, st.deliveredThrough())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestT6ObjectStoreDown stops the S3-compatible server a trail delivers to
 // for several delivery intervals while events keep coming: the trail's
@@ -98,20 +25,20 @@ func TestT6ObjectStoreDown(t *testing.T) {
 		"validate-logs` must find every digest and log file of the run valid.")
 	const interval = 2 * time.Second
 	outage := time.Duration(pick(4, 30)) * interval
-	v := startVersitygw(t)
+	v := testserver.StartVersitygw(t, "test", "test") // the local-mode credentials: one set serves the AWS CLI for both
 	cfg := filepath.Join(t.TempDir(), "opentrail.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: test\n  secret_access_key: test\n", v.url)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: test\n  secret_access_key: test\n", v.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, "", "--config", cfg, "--delivery-interval", interval.String(), "--digest-interval", (2 * interval).String())
 	begin := time.Now().Add(-time.Minute)
-	newTrail(t, s.URL, trailSpec{region: "us-east-1", name: "t6-trail", bucket: "t6-trail", validation: true, s3: v.url})
+	newTrail(t, s.URL, trailSpec{region: "us-east-1", name: "t6-trail", bucket: "t6-trail", validation: true, s3: v.URL})
 
 	ing := startSteadyIngest(t, s, "t6-trail", 20, 200*time.Millisecond)
 	time.Sleep(interval)
 	waitDelivered(t, s.URL, "us-east-1", "t6-trail", time.Now(), 10*interval)
 
-	v.stop()
+	v.Stop()
 	down := time.Now()
 	var errorAfter time.Duration
 	for {
@@ -127,7 +54,7 @@ func TestT6ObjectStoreDown(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Until(down.Add(outage)))
-	v.start()
+	v.Start()
 	up := time.Now()
 	time.Sleep(interval)
 	last := ing.halt()
@@ -138,7 +65,7 @@ func TestT6ObjectStoreDown(t *testing.T) {
 	}
 
 	// Every event delivered exactly once.
-	files, count := deliveredIDs(t, s3API(v.url), "t6-trail")
+	files, count := deliveredIDs(t, s3API(v.URL), "t6-trail")
 	lost, dup, ex := ing.acks.check(count)
 	for id, n := range count {
 		if n > 1 && !ing.acks.sent[id] { // the server's records of its own calls
@@ -152,7 +79,7 @@ func TestT6ObjectStoreDown(t *testing.T) {
 	// the digest period holding the last delivery to close.
 	time.Sleep(3 * interval)
 	end := time.Now()
-	out, errs, code := awsValidateLogs(t, s.URL, v.url, "us-east-1", rangeArgs("arn:aws:cloudtrail:us-east-1:000000000000:trail/t6-trail", begin, end)...)
+	out, errs, code := testserver.AWSValidateLogs(t, s.URL, v.URL, "us-east-1", rangeArgs("arn:aws:cloudtrail:us-east-1:000000000000:trail/t6-trail", begin, end)...)
 	dv, di, lv, li := validateSummary(out)
 	if code != 0 || di+li != 0 || dv == 0 || lv == 0 {
 		t.Errorf("aws cloudtrail validate-logs: exit %d\n%s\n%s", code, tail(out, 2000), errs)
