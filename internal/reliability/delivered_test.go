@@ -29,7 +29,7 @@ import (
 func s3API(endpoint string) *s3.Client {
 	return s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials:                aws.NewCredentialsCache(staticCreds("test")),
+		Credentials:                aws.NewCredentialsCache(localCreds("test")),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})

@@ -132,9 +132,9 @@ func storedEvents(t testing.TB, dir string, ids map[string]bool) map[string][]st
 	}
 }
 
-type staticCreds string
+type localCreds string
 
-func (c staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+func (c localCreds) Retrieve(context.Context) (aws.Credentials, error) {
 	return testserver.Creds(string(c)), nil
 }
 
@@ -142,13 +142,13 @@ func (c staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
 // what is retried.
 func ctAPI(url, region string) *cloudtrail.Client {
 	return cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(url),
-		Credentials: staticCreds("test"), Retryer: aws.NopRetryer{}})
+		Credentials: localCreds("test"), Retryer: aws.NopRetryer{}})
 }
 
 // dataAPI is a CloudTrail Data client for url that does not retry.
 func dataAPI(url string, hc *http.Client) *cloudtraildata.Client {
 	o := cloudtraildata.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
-		Credentials: staticCreds("test"), Retryer: aws.NopRetryer{}}
+		Credentials: localCreds("test"), Retryer: aws.NopRetryer{}}
 	if hc != nil {
 		o.HTTPClient = hc
 	}
@@ -204,8 +204,8 @@ func eventUUID(prefix string, i int) string {
 	return h[0:8] + "-" + h[8:12] + "-4" + h[12:15] + "-8" + h[15:18] + "-" + h[18:30]
 }
 
-// quantile returns the q-quantile (0..1) of ds, nearest rank.
-func quantile(ds []time.Duration, q float64) time.Duration {
+// durQuantile returns the q-quantile (0..1) of ds, nearest rank.
+func durQuantile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}

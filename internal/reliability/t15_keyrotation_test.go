@@ -50,7 +50,7 @@ func TestT15KeyRotation(t *testing.T) {
 	figure(t, "T15", "log files verified", float64(lv), "", "> 0")
 	figure(t, "T15", "digest and log files invalid", float64(di+li), "", "= 0")
 	if code != 0 || di+li != 0 || dv < rotations+1 || lv == 0 || len(keys) != rotations+1 {
-		t.Errorf("validate-logs across %d rotations: exit %d, %d keys used %v\n%s\n%s", rotations, code, len(keys), keys, tail(out, 3000), errs)
+		t.Errorf("validate-logs across %d rotations: exit %d, %d keys used %v\n%s\n%s", rotations, code, len(keys), keys, tailOf(out, 3000), errs)
 	}
 }
 

@@ -135,7 +135,7 @@ func TestT4GapsReported(t *testing.T) {
 		t.Errorf("quiet stretch of %v: %d digests with no log files, %d breaks in the chain", quietTo.Sub(quietFrom), empty, breaks)
 	}
 	if t.Failed() {
-		t.Logf("aws validate-logs (exit %d):\n%s\n%s\nopentrail validate-logs (exit %d):\n%s\n%s", awsCode, tail(awsOut, 3000), awsErr, otCode, tail(otOut, 3000), otErr)
+		t.Logf("aws validate-logs (exit %d):\n%s\n%s\nopentrail validate-logs (exit %d):\n%s\n%s", awsCode, tailOf(awsOut, 3000), awsErr, otCode, tailOf(otOut, 3000), otErr)
 	}
 }
 

@@ -70,7 +70,7 @@ func TestT5DiskFull(t *testing.T) {
 		if time.Now().After(deadline) {
 			_, acked := acks.counts()
 			t.Fatalf("after %d acknowledged events, still %d refusals of the %d wanted (disk %d MiB free)\n%s",
-				acked, len(refused), pick(20, 200), freeBytes(t, dir)>>20, tail(s.Stderr(), 3000))
+				acked, len(refused), pick(20, 200), freeBytes(t, dir)>>20, tailOf(s.Stderr(), 3000))
 		}
 		status, took, out := post(100)
 		switch status {
@@ -87,7 +87,7 @@ func TestT5DiskFull(t *testing.T) {
 				t.Errorf("a refusal on a full disk is not ServiceUnavailable: %s", out)
 			}
 		default:
-			t.Fatalf("ingest on a filling disk answered %d %s\n%s", status, out, tail(s.Stderr(), 3000))
+			t.Fatalf("ingest on a filling disk answered %d %s\n%s", status, out, tailOf(s.Stderr(), 3000))
 		}
 	}
 	// The other ingest door refuses in its own protocol's shape.
@@ -116,7 +116,7 @@ func TestT5DiskFull(t *testing.T) {
 	_, ackedFull := acks.counts()
 	for _, l := range strings.Split(s.Stderr(), "\n") {
 		if strings.Contains(l, "commit failed") {
-			t.Logf("server: %s", tail(l, 600))
+			t.Logf("server: %s", tailOf(l, 600))
 			break
 		}
 	}
@@ -138,7 +138,7 @@ func TestT5DiskFull(t *testing.T) {
 			t.Fatalf("after space returned: %d %s", status, out)
 		}
 		if time.Since(back) > pick(60*time.Second, 5*time.Minute) {
-			t.Fatalf("ingest did not resume within %v of space returning (%d MiB free)\n%s", time.Since(back), freeBytes(t, dir)>>20, tail(s.Stderr(), 3000))
+			t.Fatalf("ingest did not resume within %v of space returning (%d MiB free)\n%s", time.Since(back), freeBytes(t, dir)>>20, tailOf(s.Stderr(), 3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -159,16 +159,16 @@ func TestT5DiskFull(t *testing.T) {
 	}
 
 	figure(t, "T5", "refused requests (503 on a full disk)", float64(len(refused)), "", fmt.Sprintf("%d", pick(20, 200)))
-	figure(t, "T5", "accepted request latency (100 records), median", quantile(accepted, 0.5).Seconds(), "s", "")
-	figure(t, "T5", "refusal latency, median", quantile(refused, 0.5).Seconds(), "s", "≤ 1 s")
-	figure(t, "T5", "refusal latency, max", quantile(refused, 1).Seconds(), "s", "≤ 1 s")
+	figure(t, "T5", "accepted request latency (100 records), median", durQuantile(accepted, 0.5).Seconds(), "s", "")
+	figure(t, "T5", "refusal latency, median", durQuantile(refused, 0.5).Seconds(), "s", "≤ 1 s")
+	figure(t, "T5", "refusal latency, max", durQuantile(refused, 1).Seconds(), "s", "≤ 1 s")
 	figure(t, "T5", "seconds from space back to the first accepted write", resumed.Seconds(), "s", "≤ 10 s")
 	figure(t, "T5", "PutAuditEvents refused with 503 ServiceUnavailableException", float64(paeRefused), "", "= 1")
 	figure(t, "T5", "acknowledged events checked", float64(acked), "", "")
 	figure(t, "T5", "acknowledged events lost", float64(lost), "", "= 0")
 	figure(t, "T5", "events stored more than once", float64(dup), "", "= 0")
-	if quantile(refused, 1) > time.Second {
-		t.Errorf("refusals took up to %v", quantile(refused, 1))
+	if durQuantile(refused, 1) > time.Second {
+		t.Errorf("refusals took up to %v", durQuantile(refused, 1))
 	}
 	if resumed > 10*time.Second {
 		t.Errorf("ingest resumed %v after space returned", resumed)
@@ -236,7 +236,7 @@ func bulkyBatch(prefix string, n int) (recs [][]byte, ids []string) {
 	return recs, ids
 }
 
-func tail(s string, n int) string {
+func tailOf(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
 	}

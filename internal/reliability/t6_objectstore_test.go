@@ -82,7 +82,7 @@ func TestT6ObjectStoreDown(t *testing.T) {
 	out, errs, code := testserver.AWSValidateLogs(t, s.URL, v.URL, "us-east-1", rangeArgs("arn:aws:cloudtrail:us-east-1:000000000000:trail/t6-trail", begin, end)...)
 	dv, di, lv, li := validateSummary(out)
 	if code != 0 || di+li != 0 || dv == 0 || lv == 0 {
-		t.Errorf("aws cloudtrail validate-logs: exit %d\n%s\n%s", code, tail(out, 2000), errs)
+		t.Errorf("aws cloudtrail validate-logs: exit %d\n%s\n%s", code, tailOf(out, 2000), errs)
 	}
 
 	figure(t, "T6", "object store down for", outage.Seconds(), "s", fmt.Sprintf("%v (%d delivery intervals)", outage, outage/interval))
