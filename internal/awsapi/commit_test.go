@@ -74,20 +74,37 @@ func TestMutatingCallCommitsRecordBeforeAnswer(t *testing.T) {
 	}
 }
 
-// A mutating call whose record cannot be stored is answered 503, not 200.
+// A mutating call whose record cannot be stored is answered 503, not 200;
+// one that already failed with 503 because its store is unavailable keeps
+// its own answer: it changed nothing, which AuditUnavailable's "may have
+// been applied" would leave in doubt.
 func TestMutatingCallFailsClosedWithoutRecord(t *testing.T) {
-	c := &committer{fail: errors.New("event store unavailable: disk full")}
-	r := NewRouter("cloudtrail", c, nil)
-	Register(r, "Write", false, func(ctx context.Context, in *echoIn) (*echoOut, error) { return &echoOut{Name: "written"}, nil })
-	c.w = httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
-	req.Header.Set("X-Amz-Target", "CloudTrail_20131101.Write")
-	r.Handle(c.w, req.WithContext(WithCaller(req.Context(), testCaller())), []byte("{}"))
-	if c.w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503: %s", c.w.Code, c.w.Body.String())
-	}
-	e := decodeError(t, c.w)
-	if e.Type != CodeServiceUnavailable || !strings.Contains(e.Message, "audit record could not be stored") {
-		t.Errorf("error %+v", e)
+	for _, c := range []struct {
+		name    string
+		opErr   error
+		message string
+	}{
+		{"call succeeded", nil, "audit record could not be stored"},
+		{"call refused: store full", NotStored("The events could not be stored and none was acknowledged; retry the request.",
+			errors.New("no space left on device")), "none was acknowledged"},
+	} {
+		cm := &committer{fail: errors.New("event store unavailable: disk full")}
+		r := NewRouter("cloudtrail", cm, nil)
+		Register(r, "Write", false, func(ctx context.Context, in *echoIn) (*echoOut, error) {
+			if c.opErr != nil {
+				return nil, c.opErr
+			}
+			return &echoOut{Name: "written"}, nil
+		})
+		cm.w = httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/", strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "CloudTrail_20131101.Write")
+		r.Handle(cm.w, req.WithContext(WithCaller(req.Context(), testCaller())), []byte("{}"))
+		if cm.w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s: status %d, want 503: %s", c.name, cm.w.Code, cm.w.Body.String())
+		}
+		if e := decodeError(t, cm.w); e.Type != CodeServiceUnavailable || !strings.Contains(e.Message, c.message) {
+			t.Errorf("%s: error %+v", c.name, e)
+		}
 	}
 }

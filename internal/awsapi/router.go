@@ -202,7 +202,12 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 		if aerr := RecordCall(ctx, d.auditor, readOnly, rec); aerr != nil {
 			d.logger.ErrorContext(ctx, "self-audit record not stored; answering 503", slog.String("operation", opName),
 				slog.String("request_id", c.RequestID), slog.Any("err", aerr))
-			e = AuditUnavailable()
+			// A call that already failed with 503 (its store unavailable,
+			// a full disk) changed nothing; its own answer says so, where
+			// AuditUnavailable's "may have been applied" would not.
+			if e == nil || e.Status != http.StatusServiceUnavailable {
+				e = AuditUnavailable()
+			}
 		}
 	}
 	switch raw, isRaw := out.(*RawResponse); {

@@ -29,12 +29,12 @@ func TestAggregatedAndInsightsDelivery(t *testing.T) {
 	}
 	t.Run("S3-compatible server", func(t *testing.T) {
 		v := startVersitygw(t)
-		gw := s3Client(v.url(), v.access, v.secret)
+		gw := s3Client(v.url(), v.Access, v.Secret)
 		if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("agg-trail")}); err != nil {
 			t.Fatal(err)
 		}
 		cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: %s\n  secret_access_key: %s\n",
-			v.url(), v.access, v.secret))
+			v.url(), v.Access, v.Secret))
 		aggregatedAndInsights(t, startServer(t, "", "--config", cfg, "--delivery-interval", "1s"), gw)
 	})
 	t.Run("built-in store", func(t *testing.T) {

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,80 +15,33 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
-// versitygw is a real S3-compatible server (Versity's S3 gateway) that a
+// versitygw is a real S3-compatible server (testserver.Versitygw) that a
 // test can stop and start again on the same port and directory.
 type versitygw struct {
-	t              testing.TB
-	bin, dir, addr string
-	access, secret string
-	extra          []string // more flags, e.g. --event-webhook-url
-	cmd            *exec.Cmd
-	exited         chan struct{}
+	*testserver.Versitygw
 }
 
-func versitygwBinary(t testing.TB) string {
-	t.Helper()
-	if b := os.Getenv("OPENTRAIL_TEST_VERSITYGW"); b != "" {
-		return b
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		b := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
-		if _, err := os.Stat(b); err == nil {
-			return b
-		}
-	}
-	const msg = "versitygw is not built; scripts/test builds it and sets OPENTRAIL_TEST_VERSITYGW"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
+// startVersitygw starts versitygw, or skips the test when it is not built
+// (fails in CI).
 func startVersitygw(t testing.TB) *versitygw {
 	t.Helper()
-	v := &versitygw{t: t, bin: versitygwBinary(t), dir: t.TempDir(), addr: freeAddr(t), access: "e2e-access", secret: "e2e-secret-key"}
-	v.start()
-	t.Cleanup(v.stop)
-	return v
-}
-
-func (v *versitygw) url() string { return "http://" + v.addr }
-
-func (v *versitygw) start() {
-	v.t.Helper()
-	args := append([]string{"--port", v.addr, "--access", v.access, "--secret", v.secret, "--quiet"}, v.extra...)
-	v.cmd = exec.Command(v.bin, append(args, "posix", v.dir)...)
-	if err := v.cmd.Start(); err != nil {
-		v.t.Fatal(err)
-	}
-	v.exited = make(chan struct{})
-	go func() { v.cmd.Wait(); close(v.exited) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", v.addr)
-		if err == nil {
-			c.Close()
-			return
+	if testserver.VersitygwBinary() == "" {
+		const msg = "versitygw is not built; scripts/test builds it and sets OPENTRAIL_TEST_VERSITYGW"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
 		}
-		if time.Now().After(deadline) {
-			v.t.Fatalf("versitygw did not listen on %s", v.addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+		t.Skip(msg)
 	}
+	return &versitygw{testserver.StartVersitygw(t, "e2e-access", "e2e-secret-key")}
 }
 
-func (v *versitygw) stop() {
-	if v.cmd == nil {
-		return
-	}
-	v.cmd.Process.Kill()
-	<-v.exited
-	v.cmd = nil
-}
+func (v *versitygw) url() string { return v.URL }
+func (v *versitygw) start()      { v.Start() }
+func (v *versitygw) stop()       { v.Stop() }
 
 // s3Client returns an SDK S3 client for endpoint (path-style).
 func s3Client(endpoint, access, secret string) *s3.Client {
@@ -153,12 +104,12 @@ func writeConfig(t testing.TB, body string) string {
 // GetTrailStatus, starts it again and finds every event delivered once.
 func TestDeliveryToS3SurvivesAnOutage(t *testing.T) {
 	v := startVersitygw(t)
-	gw := s3Client(v.url(), v.access, v.secret)
+	gw := s3Client(v.url(), v.Access, v.Secret)
 	if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("ext-trail")}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: %s\n  secret_access_key: %s\n",
-		v.url(), v.access, v.secret))
+		v.url(), v.Access, v.Secret))
 	s := startServer(t, "", "--config", cfg, "--delivery-interval", "1s")
 	ct := func(args ...string) {
 		t.Helper()

@@ -223,7 +223,7 @@ func gz(t *testing.T, path, body string) {
 func TestImportFromS3(t *testing.T) {
 	v := startVersitygw(t)
 	v.stop()
-	v.access, v.secret = "test", "test" // the same credentials sign the server's and S3's requests
+	v.Access, v.Secret = "test", "test" // the same credentials sign the server's and S3's requests
 	v.start()
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")

@@ -25,13 +25,13 @@ import (
 // import is still described after a restart.
 func TestLakeImportAWSCLI(t *testing.T) {
 	v := startVersitygw(t)
-	gw := s3Client(v.url(), v.access, v.secret)
+	gw := s3Client(v.url(), v.Access, v.Secret)
 	ctx := context.Background()
 	if _, err := gw.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("old-trail-logs")}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeConfig(t, fmt.Sprintf("object_store:\n  type: s3\n  endpoint: %s\n  path_style: true\n  access_key_id: %s\n  secret_access_key: %s\n",
-		v.url(), v.access, v.secret))
+		v.url(), v.Access, v.Secret))
 	s := startServer(t, "", "--config", cfg)
 	cli := func(args ...string) string { t.Helper(); return s.mustCLI(t, "us-east-1", args...) }
 

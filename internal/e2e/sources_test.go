@@ -25,7 +25,7 @@ import (
 func TestS3SourcePolling(t *testing.T) {
 	v := startVersitygw(t)
 	v.stop()
-	v.access, v.secret = "test", "test"
+	v.Access, v.Secret = "test", "test"
 	v.start()
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
@@ -200,7 +200,7 @@ func TestS3SourceNotifications(t *testing.T) {
 	v := startVersitygw(t)
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	gw := s3Client(v.url(), v.access, v.secret)
+	gw := s3Client(v.url(), v.Access, v.Secret)
 	ctx := context.Background()
 	if _, err := gw.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("push-trail")}); err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestS3SourceNotifications(t *testing.T) {
     secret_access_key: %s
     poll_interval: 1h
     notification_token_env: E2E_NOTIFY_TOKEN
-`, v.url(), v.access, v.secret))
+`, v.url(), v.Access, v.Secret))
 	t.Setenv("E2E_NOTIFY_TOKEN", token)
 	s := startServer(t, t.TempDir(), "--config", cfg)
 	lookup := func(id string) bool { return hasEvent(t, s, "eu-west-1", id, "PutBucketPolicy") }
@@ -236,7 +236,7 @@ func TestS3SourceNotifications(t *testing.T) {
 
 	// From now on the gateway posts its notifications to the server.
 	v.stop()
-	v.extra = []string{"--event-webhook-url", s.url + "/v1/s3-notifications?token=" + token}
+	v.Extra = []string{"--event-webhook-url", s.url + "/v1/s3-notifications?token=" + token}
 	v.start()
 	start := time.Now()
 	put(1)

@@ -18,93 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
-// integrityDoc is the page that says how a user points the AWS CLI's
-// validate-logs at opentrail; the tests run what it says.
-const integrityDoc = "../../docs/integrity.md"
-
-// docBlock returns the first fenced block of lang after heading in
-// docs/integrity.md.
-func docBlock(t testing.TB, heading, lang string) string {
-	t.Helper()
-	b, err := os.ReadFile(integrityDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	i := strings.Index(doc, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("%s has no heading %q", integrityDoc, heading)
-	}
-	rest := doc[i:]
-	j := strings.Index(rest, "\n```"+lang+"\n")
-	if j < 0 {
-		t.Fatalf("%s has no %s block after %q", integrityDoc, lang, heading)
-	}
-	block := rest[j+len("\n```"+lang+"\n"):]
-	k := strings.Index(block, "\n```\n")
-	if k < 0 {
-		t.Fatalf("%s: the %s block after %q does not end", integrityDoc, lang, heading)
-	}
-	return block[:k+1]
-}
-
-// olderCLIHeading is the section of docs/integrity.md for AWS CLI v2
-// before 2.13, which ignores AWS_ENDPOINT_URL.
-const olderCLIHeading = "### AWS CLI v2 before 2.13 (Debian 12's 2.9.19, for one)"
-
-// pluginConfig writes the plugin and the config file docs/integrity.md
-// gives for AWS CLI v2 before 2.13, with its example home directory
-// replaced by a temporary one, and returns the config file's path.
-func pluginConfig(t testing.TB) string {
-	t.Helper()
-	home := t.TempDir()
-	const docHome = "/home/you/.aws/"
-	plugin, config := docBlock(t, olderCLIHeading, "python"), docBlock(t, olderCLIHeading, "ini")
-	if !strings.Contains(config, docHome+"plugins\n") {
-		t.Fatalf("the config in %s does not load plugins from %splugins:\n%s", integrityDoc, docHome, config)
-	}
-	if err := os.MkdirAll(filepath.Join(home, "plugins"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, "plugins", "opentrail_endpoint.py"), []byte(plugin), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(home, "config-opentrail")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(config, docHome, home+"/")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // validateLogs runs the Debian CLI's `aws cloudtrail validate-logs`
-// (2.9.19) as docs/integrity.md says: the plugin's config file in
-// AWS_CONFIG_FILE and AWS_ENDPOINT_URL=s3URL; when the trail's bucket is
-// not on the server (s3URL is another service), --endpoint-url sends the
-// CloudTrail calls to the server.
+// (2.9.19) as docs/integrity.md says (testserver.AWSValidateLogs), with
+// the bucket on s3URL and the CloudTrail calls to the server.
 func (s *server) validateLogs(t testing.TB, s3URL, region string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	home := t.TempDir()
-	cli := []string{"--region", region, "cloudtrail", "validate-logs"}
-	if s3URL != s.url {
-		cli = append([]string{"--endpoint-url", s.url}, cli...)
-	}
-	cmd := exec.Command("/usr/bin/aws", append(cli, args...)...)
-	cmd.Env = []string{
-		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_CONFIG_FILE=" + pluginConfig(t), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
-		"AWS_ENDPOINT_URL=" + s3URL,
-	}
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errb.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), 0
+	return testserver.AWSValidateLogs(t, s.url, s3URL, region, args...)
 }
 
 // TestAWSCLIValidateLogs: the AWS CLI's own validator accepts the digests
@@ -457,9 +379,9 @@ func TestAWSCLIValidateLogsOnS3(t *testing.T) {
 	// local mode accepts the secret "test" for any key, so the gateway
 	// gets the same pair.
 	v.stop()
-	v.access, v.secret = "test", "test"
+	v.Access, v.Secret = "test", "test"
 	v.start()
-	gw := s3Client(v.url(), v.access, v.secret)
+	gw := s3Client(v.url(), v.Access, v.Secret)
 	if _, err := gw.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("ext-signed")}); err != nil {
 		t.Fatal(err)
 	}

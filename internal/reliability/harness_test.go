@@ -106,8 +106,8 @@ func writeDoc(path string) error {
 	b.WriteString("Each test runs the real server as its own process and breaks or attacks it. In short mode (run by\n")
 	b.WriteString("`scripts/test`) every test asserts its figure against the bound in the table; the long mode runs\n")
 	b.WriteString("each test longer and harder. To repeat this run:\n\n")
-	fmt.Fprintf(&b, "    go test ./internal/reliability -count=1 -timeout 12h -run '%s' %s-doc \"$PWD/docs/reliability.md\"\n\n",
-		runFilter(), map[bool]string{true: "-long ", false: ""}[*long])
+	fmt.Fprintf(&b, "    go test %s./internal/reliability -count=1 -timeout 12h -run '%s' %s-doc \"$PWD/docs/reliability.md\"\n\n",
+		map[bool]string{true: "-race ", false: ""}[testserver.RaceEnabled], runFilter(), map[bool]string{true: "-long ", false: ""}[*long])
 	fmt.Fprintf(&b, "- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- Mode: %s%s\n", mode, map[bool]string{true: " (race detector on)", false: ""}[testserver.RaceEnabled])
 	fmt.Fprintf(&b, "- Machine: %s, %d cores, %s, %s/%s, %s\n\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -134,7 +134,7 @@ func writeDoc(path string) error {
 				b.WriteString("| Figure | Value | Short-mode bound |\n| --- | --- | --- |\n")
 				first = false
 			}
-			fmt.Fprintf(&b, "| %s | %s %s | %s |\n", f.name, f.value, f.unit, f.bound)
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", f.name, strings.TrimSpace(f.value+" "+f.unit), f.bound)
 		}
 		b.WriteString("\n")
 	}
