@@ -25,6 +25,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	var (
 		addr, data, cfgFile, logLevel string
 		demo                          bool
+		keysFile                      string
+		keysNewRing                   bool
 		demoEvents                    int
 		interval, digestInterval      time.Duration
 	)
@@ -36,6 +38,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&digestInterval, "digest-interval", 0, "digest period of trails with log file validation (default 1h; down to 1s, for tests)")
 	fs.BoolVar(&demo, "demo", false, "fill an empty store with a realistic day of demo activity at start-up")
 	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
+	fs.StringVar(&keysFile, "keys-file", "", "key file holding the digest signing keys, owner-only, instead of the event store (keys.file; docs/security.md)")
+	fs.BoolVar(&keysNewRing, "keys-new-ring", false, "with --keys-file: start a new signing key ring when this store's key file is lost (keys.new_ring)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +56,12 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if data != "" {
 		cfg.Data = data
+	}
+	if keysFile != "" {
+		cfg.Keys.File = keysFile
+	}
+	if keysNewRing {
+		cfg.Keys.NewRing = true
 	}
 	if interval != 0 {
 		cfg.Delivery.Interval = interval

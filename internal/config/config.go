@@ -56,6 +56,47 @@ type Config struct {
 
 	// Console configures the web console (docs/console.md).
 	Console Console `yaml:"console"`
+
+	// Keys says where the digest signing keys live (docs/security.md).
+	Keys Keys `yaml:"keys"`
+}
+
+// Keys says where the digest signing keys live: in the event store (the
+// default, all fields empty), in a key file of their own (File), or in an
+// external signer (SignCommand and PublicKeysFile).
+type Keys struct {
+	// File is the key file holding the key ring, owner-only (0600); a
+	// ring still in the event store moves there at start-up.
+	File string `yaml:"file"`
+	// NewRing lets File start a new ring when the store's keys were kept
+	// in a key file that is missing (docs/security.md#lost-key-file).
+	NewRing bool `yaml:"new_ring"`
+	// SignCommand is the argv of a command that signs: the string to sign
+	// on stdin, the signature (raw, hex or base64) on stdout.
+	SignCommand []string `yaml:"sign_command"`
+	// PublicKeysFile lists the signer's public keys (required with
+	// SignCommand).
+	PublicKeysFile string `yaml:"public_keys_file"`
+	// SignTimeout bounds one run of SignCommand (default 10s).
+	SignTimeout time.Duration `yaml:"sign_timeout"`
+}
+
+func (k *Keys) validate() error {
+	switch {
+	case k.File != "" && len(k.SignCommand) > 0:
+		return &ValidationError{"keys.file", k.File, "give keys.file (opentrail holds the keys) or keys.sign_command (a signer does), not both"}
+	case len(k.SignCommand) > 0 && k.SignCommand[0] == "":
+		return &ValidationError{"keys.sign_command", "", "want the signer's argv, such as [/usr/local/bin/sign-digest, --key-dir, /etc/signer]"}
+	case len(k.SignCommand) > 0 && k.PublicKeysFile == "":
+		return &ValidationError{"keys.public_keys_file", "", "is required with keys.sign_command: the public keys of the signer's keys, for ListPublicKeys and validation"}
+	case len(k.SignCommand) == 0 && k.PublicKeysFile != "":
+		return &ValidationError{"keys.public_keys_file", k.PublicKeysFile, "is only used with keys.sign_command"}
+	case k.NewRing && k.File == "":
+		return &ValidationError{"keys.new_ring", "true", "starts a new ring in keys.file; set keys.file too"}
+	case k.SignTimeout != 0 && (k.SignTimeout < time.Second || k.SignTimeout > 5*time.Minute):
+		return &ValidationError{"keys.sign_timeout", k.SignTimeout.String(), "must be between 1s and 5m"}
+	}
+	return nil
 }
 
 // Console configures the web console.
@@ -583,6 +624,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateDetection(); err != nil {
+		return err
+	}
+	if err := c.Keys.validate(); err != nil {
 		return err
 	}
 	return c.CIS.validate()
