@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -79,6 +80,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(c.env.Stderr, &slog.HandlerOptions{Level: level}))
 
+	warnOpenConfig(logger, cfgFile, &cfg)
+
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	logger.Info("starting", "version", strings.TrimPrefix(versionLine(), "opentrail "))
@@ -115,4 +118,20 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		}
 	}
 	return srv.Run(ctx)
+}
+
+// warnOpenConfig warns when the configuration file holds secrets and its
+// group or others may read it (docs/security.md).
+func warnOpenConfig(logger *slog.Logger, path string, cfg *config.Config) {
+	if path == "" {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	if secrets := cfg.InlineSecrets(); len(secrets) > 0 {
+		logger.Warn(fmt.Sprintf("the configuration file holds secrets and its group or others may read it: run chmod 600 %s, or move the secrets to environment variables (secret_env, password_env)", path),
+			"file", path, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "secrets", strings.Join(secrets, ","))
+	}
 }

@@ -752,3 +752,26 @@ const (
 func MinMemoryBytes(maxBody int64) int64 {
 	return BaseMemoryBytes + int64(float64(maxBody*BodyMemoryFactor)/(GoMemoryShare*BodyMemoryShare))
 }
+
+// InlineSecrets names the fields whose secrets are written in the
+// configuration file itself rather than taken from an environment
+// variable (secret_env, password_env, notification_token_env): a file
+// holding any must be owner-only.
+func (c *Config) InlineSecrets() []string {
+	var out []string
+	add := func(field, secret, env string) {
+		if secret != "" && env == "" {
+			out = append(out, field)
+		}
+	}
+	for i, p := range c.Principals {
+		add(fmt.Sprintf("principals[%d].secret_access_key", i), p.SecretAccessKey, p.SecretEnv)
+	}
+	add("object_store.secret_access_key", c.ObjectStore.SecretAccessKey, c.ObjectStore.SecretEnv)
+	for i, s := range c.Sources {
+		add(fmt.Sprintf("sources[%d].secret_access_key", i), s.SecretAccessKey, s.SecretEnv)
+		add(fmt.Sprintf("sources[%d].notification_token", i), s.NotificationToken, s.NotificationTokenEnv)
+	}
+	add("notifications.smtp.password", c.Notifications.SMTP.Password, c.Notifications.SMTP.PasswordEnv)
+	return out
+}

@@ -76,20 +76,22 @@ func TestGoodFiles(t *testing.T) {
 
 func TestBadFiles(t *testing.T) {
 	want := map[string]string{
-		"local-nonloopback":  `addr "0.0.0.0:4747": without configured principals`,
-		"unknown-key":        `unknown field "adress"`,
-		"bad-account":        `principals[0].account "12345": must be a 12-digit account id`,
-		"missing-secret-env": `principals[0].secret_env "OT_TEST_UNSET_VARIABLE": names an environment variable that is unset or empty`,
-		"bad-org":            `organization.id "org-1"`,
-		"duplicate-key":      `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
-		"short-interval":     `delivery.interval "500ms": must be between 1s and 24h`,
-		"bad-store":          `object_store.type "gcs": must be fs`,
-		"bad-source":         `sources[1].poll_interval "500ms": must be between 1s and 24h`,
-		"cis-notify":         `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
-		"smtp-no-from":       `notifications.smtp.from "": must name the sender address`,
-		"findings-notify":    `findings.notify "findings-topic": want an SNS topic ARN`,
-		"findings-window":    `findings.dedup_window "10s": want a duration from 1m to 720h`,
-		"geoip-not-mmdb":     `console.geoip_database "/var/lib/GeoIP/GeoLite2-City.csv": want a MaxMind DB file (.mmdb)`,
+		"local-nonloopback":     `addr "0.0.0.0:4747": without configured principals`,
+		"unknown-key":           `unknown field "adress"`,
+		"bad-account":           `principals[0].account "12345": must be a 12-digit account id`,
+		"missing-secret-env":    `principals[0].secret_env "OT_TEST_UNSET_VARIABLE": names an environment variable that is unset or empty`,
+		"bad-org":               `organization.id "org-1"`,
+		"duplicate-key":         `principals[1].access_key_id "AKIAX00000000000001": is configured twice`,
+		"short-interval":        `delivery.interval "500ms": must be between 1s and 24h`,
+		"bad-store":             `object_store.type "gcs": must be fs`,
+		"bad-source":            `sources[1].poll_interval "500ms": must be between 1s and 24h`,
+		"cis-notify":            `cis.notify[0] "ftp://example.com/alerts": want an http(s) URL or an e-mail address`,
+		"smtp-no-from":          `notifications.smtp.from "": must name the sender address`,
+		"findings-notify":       `findings.notify "findings-topic": want an SNS topic ARN`,
+		"findings-window":       `findings.dedup_window "10s": want a duration from 1m to 720h`,
+		"geoip-not-mmdb":        `console.geoip_database "/var/lib/GeoIP/GeoLite2-City.csv": want a MaxMind DB file (.mmdb)`,
+		"keys-both":             `keys.file "/etc/opentrail/digest-keys.json": give keys.file (opentrail holds the keys) or keys.sign_command`,
+		"keys-signer-no-public": `keys.public_keys_file "": is required with keys.sign_command`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
@@ -187,5 +189,23 @@ func TestMemoryBytes(t *testing.T) {
 	c.Limits.MemoryBytes = config.MinMemoryBytes(c.Limits.MaxBodyBytes)
 	if err := c.Validate(); err != nil {
 		t.Errorf("at the minimum: %v", err)
+	}
+}
+
+// InlineSecrets names the secrets written in the file, not those taken
+// from the environment.
+func TestInlineSecrets(t *testing.T) {
+	t.Setenv("OT_TEST_ROOT_SECRET", "from-env")
+	c, err := config.Load("testdata/full.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.InlineSecrets(), " ")
+	if !strings.Contains(got, "principals[0].secret_access_key") || strings.Contains(got, "principals[1]") || strings.Contains(got, "object_store") {
+		t.Errorf("InlineSecrets = %q; want principals[0] (inline) and not principals[1] or object_store (secret_env)", got)
+	}
+	k, _ := config.Load("testdata/keys-signer.good.yml")
+	if k.Keys.SignTimeout != 5*time.Second || len(k.Keys.SignCommand) != 3 || len(k.InlineSecrets()) != 0 {
+		t.Errorf("keys-signer.good.yml: %+v", k.Keys)
 	}
 }
