@@ -33,8 +33,22 @@ func (k *Keys) openFile(ctx context.Context, stored []byte, rec *record) (backen
 			}
 		}
 		if miss := rec.missing(fingerprints(ring.Keys)); len(miss) > 0 {
-			return nil, fmt.Errorf("the key file %s lacks %d of the keys this event store's digests were signed with (%s): it is not this store's key file; configure the right one (the store's keys were %s)",
-				path, len(miss), fingerprintList(miss), rec.where())
+			if len(miss) == len(rec.Keys) {
+				return nil, fmt.Errorf("the key file %s holds none of the keys this event store's digests were signed with (%s): it is not this store's key file; configure the right one (the store's keys were %s)",
+					path, fingerprintList(miss), rec.where())
+			}
+			if !k.opts.NewRing {
+				return nil, fmt.Errorf("the key file %s lacks %d of the keys this event store's digests were signed with (%s), made after the others it holds: "+
+					"is it a backup from before they were made? Restore a newer one; or, to go on with new keys, start with keys.new_ring (serve --keys-new-ring): "+
+					"the missing keys' public halves stay listed, new digests are signed with new keys",
+					path, len(miss), fingerprintList(miss))
+			}
+			if err := k.restartRing(ring, rec, miss); err != nil {
+				return nil, err
+			}
+			if err := WriteKeyFile(path, ring.Encode()); err != nil {
+				return nil, err
+			}
 		}
 	case len(stored) > 0:
 		if ring, err = k.decode(stored); err != nil {
@@ -57,18 +71,17 @@ func (k *Keys) openFile(ctx context.Context, stored []byte, rec *record) (backen
 			"the old public keys stay listed, but digests of periods before now can no longer be signed",
 			path, rec.where(), len(rec.Keys), rec.newest())
 	case rec != nil:
-		ring = &digest.KeyRing{Keys: rec.Keys, Rotation: k.opts.Rotation, Generate: k.opts.Generate}
-		now := k.opts.Clock.Now()
-		for _, region := range regions(ring.Keys) {
-			if _, err := ring.Rotate(region, now); err != nil {
-				return nil, fmt.Errorf("start a new key ring: %w", err)
-			}
+		ring = &digest.KeyRing{Rotation: k.opts.Rotation, Generate: k.opts.Generate}
+		var all []string
+		for _, key := range rec.Keys {
+			all = append(all, key.Fingerprint)
+		}
+		if err := k.restartRing(ring, rec, all); err != nil {
+			return nil, err
 		}
 		if err := WriteKeyFile(path, ring.Encode()); err != nil {
 			return nil, err
 		}
-		k.log.Warn("started a new digest signing key ring: the store's earlier keys are missing; their public keys stay listed, new digests are signed with new keys",
-			"file", path, "earlier_keys", len(rec.Keys), "earlier", rec.where())
 	default:
 		ring = &digest.KeyRing{Rotation: k.opts.Rotation, Generate: k.opts.Generate}
 		if err := WriteKeyFile(path, ring.Encode()); err != nil {
@@ -85,6 +98,47 @@ func (k *Keys) openFile(ctx context.Context, stored []byte, rec *record) (backen
 		}
 		return writeRecord(ctx, k.meta, keptInFile, path, r.Keys)
 	}}, nil
+}
+
+// restartRing adds the public halves of the record's keys named in miss
+// to ring (their private halves are lost) and rotates each of their
+// regions now, so new digests are signed with new keys.
+func (k *Keys) restartRing(ring *digest.KeyRing, rec *record, miss []string) error {
+	lost := map[string]bool{}
+	for _, fp := range miss {
+		lost[fp] = true
+	}
+	// The record has the keys' windows as they last were (a stale file
+	// does not know its newest key was retired early by a rotation).
+	windows := map[string]digest.Key{}
+	for _, key := range rec.Keys {
+		windows[key.Fingerprint] = key
+	}
+	for i := range ring.Keys {
+		if w, ok := windows[ring.Keys[i].Fingerprint]; ok {
+			ring.Keys[i].ValidFrom, ring.Keys[i].ValidTo = w.ValidFrom, w.ValidTo
+		}
+	}
+	var affected []digest.Key
+	for _, key := range rec.Keys {
+		if lost[key.Fingerprint] {
+			key.Private = nil
+			ring.Keys = append(ring.Keys, key)
+			affected = append(affected, key)
+		}
+	}
+	now := k.opts.Clock.Now()
+	for _, region := range regions(affected) {
+		if region == "" {
+			continue
+		}
+		if _, err := ring.Rotate(region, now); err != nil {
+			return fmt.Errorf("start new keys: %w", err)
+		}
+	}
+	k.log.Warn("started new digest signing keys: the private halves of some of this store's keys are missing; their public keys stay listed, new digests are signed with new keys",
+		"file", k.opts.File, "missing", len(miss), "earlier", rec.where())
+	return nil
 }
 
 // finishMove handles a ring both in the key file and in the store: a move

@@ -255,7 +255,7 @@ func TestStoreCopyWithoutKeyFileCannotSign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(log.String(), "started a new digest signing key ring") {
+	if !strings.Contains(log.String(), "started new digest signing keys") {
 		t.Errorf("the log does not tell of the new ring:\n%s", log.String())
 	}
 	pub, err := nk.PublicKeys(ctx, "eu-west-1", time.Time{}, t0.Add(1000*time.Hour))
@@ -274,3 +274,45 @@ func TestStoreCopyWithoutKeyFileCannotSign(t *testing.T) {
 }
 
 type rsaKey = rsa.PrivateKey
+
+// A key file restored from a backup older than the newest key is refused
+// (it is not lost, it is stale); with NewRing the missing key stays
+// listed and a new one signs.
+func TestStaleKeyFileBackup(t *testing.T) {
+	ctx := context.Background()
+	gen := testKeys(t)
+	st := openStore(t, t.TempDir())
+	file := filepath.Join(t.TempDir(), "keys.json")
+	clk := clock.NewFake(t0.Add(2 * time.Hour))
+	k, err := keys.Open(ctx, st, keys.Options{File: file, Generate: gen, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Signer(ctx, "eu-west-1", t0); err != nil {
+		t.Fatal(err)
+	}
+	backup, _ := os.ReadFile(file)
+	rotated, err := k.Rotate(ctx, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close(ctx)
+	if err := keys.WriteKeyFile(file, backup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Open(ctx, st, keys.Options{File: file}); err == nil || !strings.Contains(err.Error(), "backup from before") || !strings.Contains(err.Error(), rotated.Fingerprint) {
+		t.Fatalf("a stale key file: %v; want a refusal naming the missing key", err)
+	}
+	clk.Advance(time.Hour)
+	nk, err := keys.Open(ctx, st, keys.Options{File: file, NewRing: true, Generate: gen, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := nk.PublicKeys(ctx, "eu-west-1", time.Time{}, t0.Add(1000*time.Hour))
+	if len(pub) != 3 || pub[1].Fingerprint != rotated.Fingerprint || !pub[1].ValidTo.Equal(clk.Now()) {
+		t.Fatalf("after a new ring over a stale file the region lists %+v; want the backed-up key, the missing one (ending now) and a new one", pub)
+	}
+	if s, err := nk.Signer(ctx, "eu-west-1", clk.Now()); err != nil || s.Fingerprint() != pub[2].Fingerprint {
+		t.Errorf("signer now: %v %v, want the new key", s, err)
+	}
+}
