@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -25,6 +26,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	var (
 		addr, data, cfgFile, logLevel string
 		demo                          bool
+		keysFile                      string
+		keysNewRing                   bool
 		demoEvents                    int
 		interval, digestInterval      time.Duration
 	)
@@ -36,6 +39,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&digestInterval, "digest-interval", 0, "digest period of trails with log file validation (default 1h; down to 1s, for tests)")
 	fs.BoolVar(&demo, "demo", false, "fill an empty store with a realistic day of demo activity at start-up")
 	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
+	fs.StringVar(&keysFile, "keys-file", "", "key file holding the digest signing keys, owner-only, instead of the event store (keys.file; docs/security.md)")
+	fs.BoolVar(&keysNewRing, "keys-new-ring", false, "with --keys-file: start a new signing key ring when this store's key file is lost (keys.new_ring)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +58,12 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if data != "" {
 		cfg.Data = data
 	}
+	if keysFile != "" {
+		cfg.Keys.File = keysFile
+	}
+	if keysNewRing {
+		cfg.Keys.NewRing = true
+	}
 	if interval != 0 {
 		cfg.Delivery.Interval = interval
 	}
@@ -68,6 +79,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	logger := slog.New(slog.NewTextHandler(c.env.Stderr, &slog.HandlerOptions{Level: level}))
+
+	warnOpenConfig(logger, cfgFile, &cfg)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -105,4 +118,20 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		}
 	}
 	return srv.Run(ctx)
+}
+
+// warnOpenConfig warns when the configuration file holds secrets and its
+// group or others may read it (docs/security.md).
+func warnOpenConfig(logger *slog.Logger, path string, cfg *config.Config) {
+	if path == "" {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	if secrets := cfg.InlineSecrets(); len(secrets) > 0 {
+		logger.Warn(fmt.Sprintf("the configuration file holds secrets and its group or others may read it: run chmod 600 %s, or move the secrets to environment variables (secret_env, password_env)", path),
+			"file", path, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "secrets", strings.Join(secrets, ","))
+	}
 }

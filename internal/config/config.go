@@ -66,6 +66,9 @@ type Config struct {
 	// BaseDir is the directory of the file Load read ("." without one):
 	// relative policy file references start there (authz.New).
 	BaseDir string `yaml:"-"`
+
+	// Keys says where the digest signing keys live (docs/security.md).
+	Keys Keys `yaml:"keys"`
 }
 
 // Authorization configures authorization.
@@ -129,6 +132,44 @@ func (c *Config) validateAuthorization() error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// Keys says where the digest signing keys live: in the event store (the
+// default, all fields empty), in a key file of their own (File), or in an
+// external signer (SignCommand and PublicKeysFile).
+type Keys struct {
+	// File is the key file holding the key ring, owner-only (0600); a
+	// ring still in the event store moves there at start-up.
+	File string `yaml:"file"`
+	// NewRing lets File start a new ring when the store's keys were kept
+	// in a key file that is missing (docs/security.md#lost-key-file).
+	NewRing bool `yaml:"new_ring"`
+	// SignCommand is the argv of a command that signs: the string to sign
+	// on stdin, the signature (raw, hex or base64) on stdout.
+	SignCommand []string `yaml:"sign_command"`
+	// PublicKeysFile lists the signer's public keys (required with
+	// SignCommand).
+	PublicKeysFile string `yaml:"public_keys_file"`
+	// SignTimeout bounds one run of SignCommand (default 10s).
+	SignTimeout time.Duration `yaml:"sign_timeout"`
+}
+
+func (k *Keys) validate() error {
+	switch {
+	case k.File != "" && len(k.SignCommand) > 0:
+		return &ValidationError{"keys.file", k.File, "give keys.file (opentrail holds the keys) or keys.sign_command (a signer does), not both"}
+	case len(k.SignCommand) > 0 && k.SignCommand[0] == "":
+		return &ValidationError{"keys.sign_command", "", "want the signer's argv, such as [/usr/local/bin/sign-digest, --key-dir, /etc/signer]"}
+	case len(k.SignCommand) > 0 && k.PublicKeysFile == "":
+		return &ValidationError{"keys.public_keys_file", "", "is required with keys.sign_command: the public keys of the signer's keys, for ListPublicKeys and validation"}
+	case len(k.SignCommand) == 0 && k.PublicKeysFile != "":
+		return &ValidationError{"keys.public_keys_file", k.PublicKeysFile, "is only used with keys.sign_command"}
+	case k.NewRing && k.File == "":
+		return &ValidationError{"keys.new_ring", "true", "starts a new ring in keys.file; set keys.file too"}
+	case k.SignTimeout != 0 && (k.SignTimeout < time.Second || k.SignTimeout > 5*time.Minute):
+		return &ValidationError{"keys.sign_timeout", k.SignTimeout.String(), "must be between 1s and 5m"}
 	}
 	return nil
 }
@@ -679,6 +720,9 @@ func (c *Config) Validate() error {
 	if err := c.validateAuthorization(); err != nil {
 		return err
 	}
+	if err := c.Keys.validate(); err != nil {
+		return err
+	}
 	return c.CIS.validate()
 }
 
@@ -801,4 +845,27 @@ const (
 // request of maxBody bytes.
 func MinMemoryBytes(maxBody int64) int64 {
 	return BaseMemoryBytes + int64(float64(maxBody*BodyMemoryFactor)/(GoMemoryShare*BodyMemoryShare))
+}
+
+// InlineSecrets names the fields whose secrets are written in the
+// configuration file itself rather than taken from an environment
+// variable (secret_env, password_env, notification_token_env): a file
+// holding any must be owner-only.
+func (c *Config) InlineSecrets() []string {
+	var out []string
+	add := func(field, secret, env string) {
+		if secret != "" && env == "" {
+			out = append(out, field)
+		}
+	}
+	for i, p := range c.Principals {
+		add(fmt.Sprintf("principals[%d].secret_access_key", i), p.SecretAccessKey, p.SecretEnv)
+	}
+	add("object_store.secret_access_key", c.ObjectStore.SecretAccessKey, c.ObjectStore.SecretEnv)
+	for i, s := range c.Sources {
+		add(fmt.Sprintf("sources[%d].secret_access_key", i), s.SecretAccessKey, s.SecretEnv)
+		add(fmt.Sprintf("sources[%d].notification_token", i), s.NotificationToken, s.NotificationTokenEnv)
+	}
+	add("notifications.smtp.password", c.Notifications.SMTP.Password, c.Notifications.SMTP.PasswordEnv)
+	return out
 }

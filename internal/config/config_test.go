@@ -94,6 +94,8 @@ func TestBadFiles(t *testing.T) {
 		"policy-bad-json":        `principals[0].policies[0] "{\"Version\": \"2012-10-17\", \"Statement\": [}": principal AKIAAPP0000000000001: the inline policy document is not valid JSON`,
 		"guard-rail-unknown":     `organization.guard_rails[0] "protect-trail": not a built-in policy`,
 		"default-policy-empty":   `authorization.default_policy "": an empty policy reference`,
+		"keys-both":              `keys.file "/etc/opentrail/digest-keys.json": give keys.file (opentrail holds the keys) or keys.sign_command`,
+		"keys-signer-no-public":  `keys.public_keys_file "": is required with keys.sign_command`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
@@ -222,5 +224,23 @@ func TestAuthorization(t *testing.T) {
 		if got := [2]bool{config.IsInlinePolicy(ref), config.IsPolicyFile(ref)}; got != want {
 			t.Errorf("%q: inline, file = %v, want %v", ref, got, want)
 		}
+	}
+}
+
+// InlineSecrets names the secrets written in the file, not those taken
+// from the environment.
+func TestInlineSecrets(t *testing.T) {
+	t.Setenv("OT_TEST_ROOT_SECRET", "from-env")
+	c, err := config.Load("testdata/full.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.InlineSecrets(), " ")
+	if !strings.Contains(got, "principals[0].secret_access_key") || strings.Contains(got, "principals[1]") || strings.Contains(got, "object_store") {
+		t.Errorf("InlineSecrets = %q; want principals[0] (inline) and not principals[1] or object_store (secret_env)", got)
+	}
+	k, _ := config.Load("testdata/keys-signer.good.yml")
+	if k.Keys.SignTimeout != 5*time.Second || len(k.Keys.SignCommand) != 3 || len(k.InlineSecrets()) != 0 {
+		t.Errorf("keys-signer.good.yml: %+v", k.Keys)
 	}
 }

@@ -146,8 +146,8 @@ type Deliverer struct {
 
 // Keys is the signing-key store delivery uses (*keys.Keys implements it).
 type Keys interface {
-	// Signing returns the key of region whose window holds t.
-	Signing(ctx context.Context, region string, t time.Time) (*digest.Key, error)
+	// Signer returns the signer of region's key whose window holds t.
+	Signer(ctx context.Context, region string, t time.Time) (digest.Signer, error)
 	// PublicKeys returns region's public keys valid in [start, end].
 	PublicKeys(ctx context.Context, region string, start, end time.Time) ([]digest.PublicKey, error)
 }

@@ -267,16 +267,11 @@ func (w *worker) writeDigest(ctx context.Context, t store.Trail, set trail.Setti
 	}
 	w.mu.Unlock()
 
-	key, err := w.d.opts.Keys.Signing(ctx, c.Region, end)
+	signer, err := w.d.opts.Keys.Signer(ctx, c.Region, end)
 	if err != nil {
 		return w.digestFailed(err)
 	}
-	d.DigestPublicKeyFingerprint = key.Fingerprint
-	priv, err := key.PrivateKey()
-	if err != nil {
-		return w.digestFailed(err)
-	}
-	plain, sig, err := digest.SignDigest(d, priv)
+	plain, sig, err := digest.SignDigestWith(ctx, d, signer)
 	if err != nil {
 		return w.digestFailed(err)
 	}

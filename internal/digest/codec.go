@@ -2,6 +2,7 @@ package digest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
@@ -216,6 +217,28 @@ func (e *readError) Unwrap() error { return e.err }
 func SignDigest(d *Digest, key *rsa.PrivateKey) (plain []byte, sig string, err error) {
 	plain = d.Marshal()
 	sig, err = Sign(key, SigningString(d, Hash(plain)))
+	if err != nil {
+		return nil, "", err
+	}
+	return plain, sig, nil
+}
+
+// Signer signs digests with one key, SHA256withRSA. A key ring's key
+// signs in process; an external signing command holds its key elsewhere.
+type Signer interface {
+	// Fingerprint names the key, as digestPublicKeyFingerprint does.
+	Fingerprint() string
+	// Sign returns the lowercase hex signature of s. It must verify with
+	// the public key of Fingerprint.
+	Sign(ctx context.Context, s string) (string, error)
+}
+
+// SignDigestWith names s's key in d (digestPublicKeyFingerprint), then
+// returns the bytes to store for d (before gzip) and their signature.
+func SignDigestWith(ctx context.Context, d *Digest, s Signer) (plain []byte, sig string, err error) {
+	d.DigestPublicKeyFingerprint = s.Fingerprint()
+	plain = d.Marshal()
+	sig, err = s.Sign(ctx, SigningString(d, Hash(plain)))
 	if err != nil {
 		return nil, "", err
 	}

@@ -23,8 +23,8 @@ const DefaultRotation = 30 * 24 * time.Hour
 type Key struct {
 	Region      string    `json:"region"`
 	Fingerprint string    `json:"fingerprint"`
-	Public      []byte    `json:"public"`  // PKCS#1 DER
-	Private     []byte    `json:"private"` // PKCS#1 DER; never leaves the store
+	Public      []byte    `json:"public"`            // PKCS#1 DER
+	Private     []byte    `json:"private,omitempty"` // PKCS#1 DER; never leaves the key ring; nil for a key whose private half is not held
 	ValidFrom   time.Time `json:"validFrom"`
 	ValidTo     time.Time `json:"validTo"`
 }

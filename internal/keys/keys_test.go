@@ -69,7 +69,7 @@ func TestKeysAreStoredInTheEventStore(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
 	k := keys.New(st, keys.Options{Generate: testKeys(t)})
-	made, err := k.Signing(ctx, "eu-west-1", t0)
+	made, err := k.Signer(ctx, "eu-west-1", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestKeysAreStoredInTheEventStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub := ring.Public("eu-west-1", t0, t0); len(pub) != 1 || pub[0].Fingerprint != made.Fingerprint {
-		t.Fatalf("stored ring holds %+v, want the key made (%s)", pub, made.Fingerprint)
+	if pub := ring.Public("eu-west-1", t0, t0); len(pub) != 1 || pub[0].Fingerprint != made.Fingerprint() {
+		t.Fatalf("stored ring holds %+v, want the key made (%s)", pub, made.Fingerprint())
 	}
 	if err := k.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -93,12 +93,12 @@ func TestKeysAreStoredInTheEventStore(t *testing.T) {
 	again := keys.New(st, keys.Options{Generate: func() (*rsa.PrivateKey, error) {
 		return nil, errors.New("a stored key was made again")
 	}})
-	got, err := again.Signing(ctx, "eu-west-1", t0.Add(time.Hour))
+	got, err := again.Signer(ctx, "eu-west-1", t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Fingerprint != made.Fingerprint {
-		t.Errorf("after a restart the signing key is %s, want %s", got.Fingerprint, made.Fingerprint)
+	if got.Fingerprint() != made.Fingerprint() {
+		t.Errorf("after a restart the signing key is %s, want %s", got.Fingerprint(), made.Fingerprint())
 	}
 	if after, _ := st.Meta(ctx, "digest-keys"); !bytes.Equal(after, stored) {
 		t.Error("reading the stored ring rewrote it")
@@ -112,7 +112,7 @@ func TestSigningPublicKeysAndRotateShareOneRing(t *testing.T) {
 	clk := clock.NewFake(t0.Add(2 * time.Hour))
 	k := keys.New(openStore(t, t.TempDir()), keys.Options{Generate: testKeys(t), Clock: clk, Rotation: 24 * time.Hour})
 
-	first, err := k.Signing(ctx, "eu-west-1", t0)
+	first, err := k.Signer(ctx, "eu-west-1", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +120,8 @@ func TestSigningPublicKeysAndRotateShareOneRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pub) != 1 || pub[0].Fingerprint != first.Fingerprint {
-		t.Fatalf("public keys %+v, want the signing key %s", pub, first.Fingerprint)
+	if len(pub) != 1 || pub[0].Fingerprint != first.Fingerprint() {
+		t.Fatalf("public keys %+v, want the signing key %s", pub, first.Fingerprint())
 	}
 	if other, _ := k.PublicKeys(ctx, "us-east-1", t0, t0.Add(time.Hour)); len(other) != 0 {
 		t.Errorf("another region lists %d keys, want none", len(other))
@@ -131,18 +131,18 @@ func TestSigningPublicKeysAndRotateShareOneRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rotated.Fingerprint == first.Fingerprint || !rotated.ValidFrom.Equal(clk.Now()) {
+	if rotated.Fingerprint == first.Fingerprint() || !rotated.ValidFrom.Equal(clk.Now()) {
 		t.Errorf("rotation gave %s valid from %s, want a new key valid from the clock's now %s", rotated.Fingerprint, rotated.ValidFrom, clk.Now())
 	}
-	next, err := k.Signing(ctx, "eu-west-1", clk.Now().Add(time.Minute))
+	next, err := k.Signer(ctx, "eu-west-1", clk.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next.Fingerprint != rotated.Fingerprint {
-		t.Errorf("after rotation delivery signs with %s, want the new key %s", next.Fingerprint, rotated.Fingerprint)
+	if next.Fingerprint() != rotated.Fingerprint {
+		t.Errorf("after rotation delivery signs with %s, want the new key %s", next.Fingerprint(), rotated.Fingerprint)
 	}
-	if old, _ := k.Signing(ctx, "eu-west-1", t0); old.Fingerprint != first.Fingerprint {
-		t.Errorf("a period before the rotation is signed with %s, want the retired key %s", old.Fingerprint, first.Fingerprint)
+	if old, _ := k.Signer(ctx, "eu-west-1", t0); old.Fingerprint() != first.Fingerprint() {
+		t.Errorf("a period before the rotation is signed with %s, want the retired key %s", old.Fingerprint(), first.Fingerprint())
 	}
 	all, err := k.PublicKeys(ctx, "eu-west-1", time.Time{}, time.Unix(1<<40, 0))
 	if err != nil {
@@ -158,13 +158,13 @@ func TestClosedKeysRefuse(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, t.TempDir())
 	k := keys.New(st, keys.Options{Generate: testKeys(t)})
-	if _, err := k.Signing(ctx, "eu-west-1", t0); err != nil {
+	if _, err := k.Signer(ctx, "eu-west-1", t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Signing(ctx, "eu-west-1", t0); !errors.Is(err, keys.ErrClosed) {
+	if _, err := k.Signer(ctx, "eu-west-1", t0); !errors.Is(err, keys.ErrClosed) {
 		t.Errorf("Signing after Close: %v, want ErrClosed", err)
 	}
 	if _, err := k.PublicKeys(ctx, "eu-west-1", t0, t0); !errors.Is(err, keys.ErrClosed) {

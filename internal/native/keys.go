@@ -3,11 +3,13 @@ package native
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/digest"
+	"github.com/opentrail/opentrail/internal/keys"
 )
 
 // Keys is the digest signing-key store /v1/keys reads and rotates
@@ -76,6 +78,9 @@ func (n *Native) rotateKey(ctx context.Context, req *awsapi.RawRequest) (*awsapi
 			Message: "Only the organisation's management account may rotate the digest signing keys, which sign every account's digests."}
 	}
 	pk, err := n.keys.Rotate(ctx, region)
+	if errors.Is(err, keys.ErrExternalRotation) {
+		return nil, &awsapi.Error{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: err.Error()}
+	}
 	if err != nil {
 		return nil, err
 	}

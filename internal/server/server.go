@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,7 +180,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
-	s.keys = keys.New(st, keys.Options{Rotation: cfg.Delivery.KeyRotation})
+	if s.keys, err = s.openKeys(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if s.topics, err = newTopics(&cfg, st, logger); err != nil {
 		st.Close()
 		return nil, err
@@ -348,6 +352,24 @@ func (s *Server) releaseMemoryLoop(ctx context.Context) {
 			released = last
 		}
 	}
+}
+
+// openKeys opens the digest signing keys where the configuration keeps
+// them (docs/security.md): a key file others may read, or a store whose
+// keys are kept elsewhere and not configured, stops the start.
+func (s *Server) openKeys(ctx context.Context) (*keys.Keys, error) {
+	kc := s.cfg.Keys
+	if kc.File != "" {
+		if rel, err := filepath.Rel(s.cfg.Data, kc.File); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			s.log.Warn("the key file is inside the data directory, so a copy of the data directory can sign digests; keep it elsewhere (docs/security.md)", "file", kc.File, "data", s.cfg.Data)
+		}
+	}
+	k, err := keys.Open(ctx, s.store, keys.Options{Rotation: s.cfg.Delivery.KeyRotation, Logger: s.log,
+		File: kc.File, NewRing: kc.NewRing, SignCommand: kc.SignCommand, PublicKeysFile: kc.PublicKeysFile, SignTimeout: kc.SignTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("digest signing keys: %w", err)
+	}
+	return k, nil
 }
 
 // tokenKey returns the store's key for NextToken MACs, made on first use,
