@@ -49,7 +49,7 @@ func TestTLSSelfSigned(t *testing.T) {
 	ca := filepath.Join(dir, "tls", "cert.pem")
 
 	t.Run("files", func(t *testing.T) {
-		for path, want := range map[string]os.FileMode{filepath.Join(dir, "tls"): os.ModeDir | 0o700, ca: 0o644, filepath.Join(dir, "tls", "key.pem"): 0o600} {
+		for path, want := range map[string]os.FileMode{filepath.Join(dir, "tls"): os.ModeDir | 0o700, ca: 0o600, filepath.Join(dir, "tls", "key.pem"): 0o600} {
 			fi, err := os.Stat(path)
 			if err != nil {
 				t.Fatal(err)
@@ -82,6 +82,28 @@ func TestTLSSelfSigned(t *testing.T) {
 		_, errs, code = s.awsCLI(t, "test", "us-east-1", "cloudtrail", "describe-trails")
 		if code == 0 || !strings.Contains(errs, "CERTIFICATE_VERIFY_FAILED") {
 			t.Fatalf("an untrusted certificate was accepted, or the refusal is unclear: exit %d\n%s", code, errs)
+		}
+	})
+
+	t.Run("aws cli v1 and boto3", func(t *testing.T) {
+		home := t.TempDir()
+		env := append(os.Environ(), "HOME="+home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+			"AWS_CONFIG_FILE="+filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"))
+		v1 := exec.Command(filepath.Join(os.Getenv("HOME"), ".pyenv", "shims", "aws"), "--endpoint-url", s.url, "--region", "us-east-1",
+			"--ca-bundle", ca, "cloudtrail", "list-trails")
+		v1.Env = env
+		if out, err := v1.CombinedOutput(); err != nil || !strings.Contains(string(out), "Trails") {
+			t.Fatalf("AWS CLI v1 with --ca-bundle: %v\n%s", err, out)
+		}
+		script := `
+import sys, boto3
+c = boto3.client("cloudtrail", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2])
+print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
+`
+		py := exec.Command("python3", "-c", script, s.url, ca)
+		py.Env = env
+		if out, err := py.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "200" {
+			t.Fatalf("boto3 with verify=: %v\n%s", err, out)
 		}
 	})
 
@@ -186,10 +208,13 @@ func TestTLSSelfSigned(t *testing.T) {
 			}
 			for _, e := range out.Events {
 				var rec struct {
+					UserAgent  string
 					TLSDetails map[string]string `json:"tlsDetails"`
 				}
 				json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
-				got = rec.TLSDetails
+				if strings.HasPrefix(rec.UserAgent, "aws-sdk-go-v2/") {
+					got = rec.TLSDetails
+				}
 			}
 		}
 		if got["tlsVersion"] != "TLSv1.2" || got["cipherSuite"] != "ECDHE-ECDSA-AES128-GCM-SHA256" {
@@ -204,6 +229,12 @@ func TestTLSSelfSigned(t *testing.T) {
 	after, _ := os.ReadFile(ca)
 	if !bytes.Equal(before, after) {
 		t.Fatal("a restart made a new self-signed certificate")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "tls", "key.pem")); err != nil || fi.Mode() != 0o600 {
+		t.Fatalf("key after restart: %v %v", fi, err)
+	}
+	if strings.Contains(s2.stderr.String(), "made the data directory owner-only") {
+		t.Errorf("the self-signed pair left the data directory readable by others:\n%s", s2.stderr.String())
 	}
 	if out, errs, code := s2.awsCLI(t, "test", "us-east-1", "--ca-bundle", ca, "cloudtrail", "describe-trails"); code != 0 {
 		t.Fatalf("after restart: exit %d %s %s", code, out, errs)

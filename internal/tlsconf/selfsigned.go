@@ -53,12 +53,16 @@ func SelfSignedHosts(addr string) []string {
 	return out
 }
 
-// SelfSigned makes sure dir holds a self-signed certificate (cert.pem,
-// mode 0644) and its ECDSA P-256 key (key.pem, 0600) that cover hosts
+// SelfSigned makes sure dir holds a self-signed certificate (cert.pem)
+// and its ECDSA P-256 key (key.pem) that cover hosts
 // and stay valid for more than RenewBefore after now; it keeps the pair
 // it finds when it does, and otherwise makes a new one valid for a year.
 // dir is created with mode 0700. It returns the two paths and whether it
-// made a new pair.
+// made a new pair. Both files are owner-only (0600), as everything in
+// the server's data directory is: the certificate is public, but the
+// store makes the directory owner-only at every start, so a readable
+// certificate would only be narrowed then (with a warning); clients get a
+// copy of it.
 func SelfSigned(dir string, hosts []string, now time.Time) (certFile, keyFile string, created bool, err error) {
 	certFile, keyFile = filepath.Join(dir, CertName), filepath.Join(dir, KeyName)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -79,7 +83,7 @@ func SelfSigned(dir string, hosts []string, now time.Time) (certFile, keyFile st
 	if err := writeFile(keyFile, keyPEM, 0o600); err != nil {
 		return "", "", false, err
 	}
-	if err := writeFile(certFile, certPEM, 0o644); err != nil {
+	if err := writeFile(certFile, certPEM, 0o600); err != nil {
 		return "", "", false, err
 	}
 	return certFile, keyFile, true, nil

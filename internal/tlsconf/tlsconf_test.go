@@ -29,7 +29,7 @@ func TestSelfSignedKeptAndRenewed(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("first call: created=%v err=%v", created, err)
 	}
-	for path, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, kf: 0o600, cf: 0o644} {
+	for path, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, kf: 0o600, cf: 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
