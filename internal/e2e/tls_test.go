@@ -141,6 +141,24 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 		resp.Body.Close()
 	})
 
+	t.Run("console", func(t *testing.T) {
+		// Signing in over https gives a Secure session cookie.
+		req, _ := http.NewRequest("POST", s.url+"/signin", strings.NewReader("username=admin&password=opentrail&next=/"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.url)
+		noRedirect := *s.client
+		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookie := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(cookie, "; Secure") {
+			t.Fatalf("sign-in over https: %d, Set-Cookie %q", resp.StatusCode, cookie)
+		}
+	})
+
 	t.Run("opentrail cli", func(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", "test")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
@@ -168,24 +186,7 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 	t.Run("tlsDetails recorded", func(t *testing.T) {
 		c := ctClient(s, "test", "us-east-1")
 		c = cloudtrail.New(c.Options(), func(o *cloudtrail.Options) { o.HTTPClient = s.client })
-		var got map[string]string
-		for deadline := time.Now().Add(10 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			out, err := c.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
-				LookupAttributes: []types.LookupAttribute{{AttributeKey: types.LookupAttributeKeyEventName, AttributeValue: aws.String("DescribeTrails")}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range out.Events {
-				var rec struct {
-					UserAgent  string
-					TLSDetails map[string]string `json:"tlsDetails"`
-				}
-				json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
-				if strings.HasPrefix(rec.UserAgent, "aws-cli/") {
-					got = rec.TLSDetails
-				}
-			}
-		}
+		got := recordedTLS(t, c, "DescribeTrails", "aws-cli/")
 		if got == nil {
 			t.Fatal("the AWS CLI's DescribeTrails over https is not recorded with tlsDetails")
 		}
@@ -199,24 +200,7 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 		if _, err := c12.ListTrails(context.Background(), &cloudtrail.ListTrailsInput{}); err != nil {
 			t.Fatal(err)
 		}
-		got = nil
-		for deadline := time.Now().Add(10 * time.Second); got == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			out, err := c.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
-				LookupAttributes: []types.LookupAttribute{{AttributeKey: types.LookupAttributeKeyEventName, AttributeValue: aws.String("ListTrails")}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range out.Events {
-				var rec struct {
-					UserAgent  string
-					TLSDetails map[string]string `json:"tlsDetails"`
-				}
-				json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
-				if strings.HasPrefix(rec.UserAgent, "aws-sdk-go-v2/") {
-					got = rec.TLSDetails
-				}
-			}
-		}
+		got = recordedTLS(t, c, "ListTrails", "aws-sdk-go-v2/")
 		if got["tlsVersion"] != "TLSv1.2" || got["cipherSuite"] != "ECDHE-ECDSA-AES128-GCM-SHA256" {
 			t.Fatalf("TLS 1.2 tlsDetails = %v", got)
 		}
@@ -239,6 +223,31 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 	if out, errs, code := s2.awsCLI(t, "test", "us-east-1", "--ca-bundle", ca, "cloudtrail", "describe-trails"); code != 0 {
 		t.Fatalf("after restart: exit %d %s %s", code, out, errs)
 	}
+}
+
+// recordedTLS waits for the record of a call named eventName made by a
+// client whose user agent starts with agent, and returns its tlsDetails
+// (nil when none arrives within 10 s).
+func recordedTLS(t *testing.T, c *cloudtrail.Client, eventName, agent string) map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, err := c.LookupEvents(context.Background(), &cloudtrail.LookupEventsInput{
+			LookupAttributes: []types.LookupAttribute{{AttributeKey: types.LookupAttributeKeyEventName, AttributeValue: aws.String(eventName)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			var rec struct {
+				UserAgent  string
+				TLSDetails map[string]string `json:"tlsDetails"`
+			}
+			json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
+			if strings.HasPrefix(rec.UserAgent, agent) && rec.TLSDetails != nil {
+				return rec.TLSDetails
+			}
+		}
+	}
+	return nil
 }
 
 // TestTLSCertificateReload serves certificate files and replaces them: a
@@ -315,11 +324,14 @@ principals:
     account: "111111111111"
     user_name: admin
 `), 0o600)
-	cmd := exec.Command(os.Args[0], "serve", "--addr", "0.0.0.0:0", "--data", filepath.Join(dir, "data"), "--config", cfg)
+	// A server that starts anyway is stopped after a minute, and fails.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--addr", "0.0.0.0:0", "--data", filepath.Join(dir, "data"), "--config", cfg)
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
 	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatal("server started on 0.0.0.0 over plain HTTP with principals configured")
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("server started on 0.0.0.0 over plain HTTP with principals configured:\n%s", out)
 	}
 	for _, want := range []string{"clear text", "--tls-self-signed", "--tls-cert", "allow_plain_http: true (--allow-plain-http)", "docs/tls.md"} {
 		if !strings.Contains(string(out), want) {
