@@ -339,3 +339,24 @@ principals:
 		}
 	}
 }
+
+// TestTLSCISSelfCall: the CIS pack, enabled in the configuration, is set
+// up by the server calling its own API, which over https must trust the
+// server's own certificate.
+func TestTLSCISSelfCall(t *testing.T) {
+	cfg := writeConfig(t, "cis:\n  enabled: true\n")
+	s := startServerTLS(t, "", "", "--config", cfg)
+	bundle := []string{"AWS_CA_BUNDLE=" + s.ca}
+	for _, args := range [][]string{
+		{"s3", "mb", "s3://cis-trail-logs"},
+		{"cloudtrail", "create-trail", "--name", "main", "--s3-bucket-name", "cis-trail-logs", "--is-multi-region-trail"},
+		{"cloudtrail", "start-logging", "--name", "main"},
+	} {
+		if out, errs, code := s.awsCLIEnv(t, bundle, "test", "us-east-1", args...); code != 0 {
+			t.Fatalf("aws %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	waitFor(t, 30*time.Second, "the pack set up over https", func() bool {
+		return strings.Contains(s.stderr.String(), "cis: monitoring pack enabled")
+	})
+}
