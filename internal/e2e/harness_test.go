@@ -51,6 +51,7 @@ type server struct {
 	url    string
 	data   string
 	stderr *bytes.Buffer
+	errw   *lockedWriter // writes stderr; output reads it
 	exited chan struct{}
 	// ca is the certificate file an https server's clients trust ("" for
 	// plain HTTP); roots holds it, and client is an HTTP client trusting it.
@@ -146,12 +147,13 @@ func launch(t testing.TB, bin, dir, ca string, extra ...string) *server {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
 	var stderr bytes.Buffer
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	errw := &lockedWriter{w: &stderr}
+	cmd.Stderr = errw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, addr: addr, url: "http://" + addr, data: dir, stderr: &stderr, exited: make(chan struct{}),
-		ca: ca, client: http.DefaultClient}
+	s := &server{t: t, cmd: cmd, addr: addr, url: "http://" + addr, data: dir, stderr: &stderr, errw: errw,
+		exited: make(chan struct{}), ca: ca, client: http.DefaultClient}
 	if ca != "" {
 		s.url = "https://" + addr
 	}
@@ -212,17 +214,22 @@ func (s *server) kill() {
 }
 
 type lockedWriter struct {
-	mu chan struct{}
+	mu sync.Mutex
 	w  io.Writer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
-	if l.mu == nil {
-		l.mu = make(chan struct{}, 1)
-	}
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// output is what the server has written to stderr so far; safe while it
+// runs.
+func (s *server) output() string {
+	s.errw.mu.Lock()
+	defer s.errw.mu.Unlock()
+	return s.stderr.String()
 }
 
 // creds are local-mode credentials for an access key (secret "test").

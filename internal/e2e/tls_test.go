@@ -61,7 +61,7 @@ func TestTLSSelfSigned(t *testing.T) {
 	})
 
 	t.Run("banner", func(t *testing.T) {
-		log := s.stderr.String()
+		log := s.output()
 		for _, want := range []string{"url=" + s.url + "/", "--endpoint-url " + s.url + " --ca-bundle " + ca, "export AWS_CA_BUNDLE=" + ca} {
 			if !strings.Contains(log, want) {
 				t.Errorf("start-up output lacks %q:\n%s", want, log)
@@ -217,8 +217,8 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 	if fi, err := os.Stat(filepath.Join(dir, "tls", "key.pem")); err != nil || fi.Mode() != 0o600 {
 		t.Fatalf("key after restart: %v %v", fi, err)
 	}
-	if strings.Contains(s2.stderr.String(), "made the data directory owner-only") {
-		t.Errorf("the self-signed pair left the data directory readable by others:\n%s", s2.stderr.String())
+	if strings.Contains(s2.output(), "made the data directory owner-only") {
+		t.Errorf("the self-signed pair left the data directory readable by others:\n%s", s2.output())
 	}
 	if out, errs, code := s2.awsCLI(t, "test", "us-east-1", "--ca-bundle", ca, "cloudtrail", "describe-trails"); code != 0 {
 		t.Fatalf("after restart: exit %d %s %s", code, out, errs)
@@ -298,7 +298,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	start := time.Now()
 	for !bytes.Equal(served(), der(bCert)) {
 		if time.Since(start) > 10*time.Second {
-			t.Fatalf("the replaced certificate was not served within 10 s:\n%s", s.stderr.String())
+			t.Fatalf("the replaced certificate was not served within 10 s:\n%s", s.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -307,8 +307,8 @@ func TestTLSCertificateReload(t *testing.T) {
 	if out, errs, code := s.awsCLI(t, "test", "us-east-1", "--ca-bundle", bCert, "cloudtrail", "describe-trails"); code != 0 {
 		t.Fatalf("after rotation: exit %d %s %s", code, out, errs)
 	}
-	if !strings.Contains(s.stderr.String(), "tls: certificate reloaded") {
-		t.Errorf("the reload is not logged:\n%s", s.stderr.String())
+	if !strings.Contains(s.output(), "tls: certificate reloaded") {
+		t.Errorf("the reload is not logged:\n%s", s.output())
 	}
 }
 
@@ -357,6 +357,6 @@ func TestTLSCISSelfCall(t *testing.T) {
 		}
 	}
 	waitFor(t, 30*time.Second, "the pack set up over https", func() bool {
-		return strings.Contains(s.stderr.String(), "cis: monitoring pack enabled")
+		return strings.Contains(s.output(), "cis: monitoring pack enabled")
 	})
 }
