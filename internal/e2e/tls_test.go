@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -60,6 +62,28 @@ func TestTLSSelfSigned(t *testing.T) {
 		}
 	})
 
+	t.Run("expiry metric", func(t *testing.T) {
+		b, _ := os.ReadFile(ca)
+		block, _ := pem.Decode(b)
+		if block == nil {
+			t.Fatalf("%s holds no PEM block", ca)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.client.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("opentrail_tls_certificate_expiry_timestamp_seconds %d\n", cert.NotAfter.Unix())
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	})
+
 	t.Run("banner", func(t *testing.T) {
 		log := s.output()
 		for _, want := range []string{"url=" + s.url + "/", "--endpoint-url " + s.url + " --ca-bundle " + ca, "export AWS_CA_BUNDLE=" + ca} {
@@ -109,8 +133,8 @@ print(c.lookup_events(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"])
 
 	t.Run("sdk", func(t *testing.T) {
 		roots := x509.NewCertPool()
-		pem, _ := os.ReadFile(ca)
-		roots.AppendCertsFromPEM(pem)
+		caPEM, _ := os.ReadFile(ca)
+		roots.AppendCertsFromPEM(caPEM)
 		ctx := context.Background()
 		if _, err := sdkTLS(s, roots).LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(1)}); err != nil {
 			t.Fatalf("LookupEvents trusting the certificate: %v", err)

@@ -40,6 +40,9 @@ func (s *Server) setupTLS() error {
 		return fmt.Errorf("%w; check tls.cert_file and tls.key_file (--tls-cert, --tls-key)", err)
 	}
 	s.tls = r
+	s.reg.NewGaugeFunc("opentrail_tls_certificate_expiry_timestamp_seconds",
+		"When the served TLS certificate expires (Unix time); alert well before it.",
+		func() float64 { return float64(r.Certificate().Leaf.NotAfter.Unix()) })
 	return nil
 }
 
