@@ -44,6 +44,9 @@ var floors = map[string]int{
 	"findings": 1,
 	// poll: the background loop of the stream consumers (step, tick, wake, close).
 	"poll": 1,
+	// tlsconf: the server's certificate (files reloaded on change, or
+	// self-signed under the data directory).
+	"tlsconf": 1,
 	// 2: the wire layer and the components fed by the store.
 	"awsapi": 2, "query": 2, "ingest": 2, "importer": 2, "keys": 2, "delivery": 2, "topics": 2,
 	// logwatch: CloudWatch Logs' log groups, fed from the stream.

@@ -234,17 +234,18 @@ func subcommand(fs *flag.FlagSet, args []string) (string, []string) {
 
 // clientFlags are the flags of every subcommand that talks to a server.
 type clientFlags struct {
-	endpoint, region, profile string
+	endpoint, region, profile, caBundle string
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "server URL (default $OPENTRAIL_ENDPOINT or "+client.DefaultEndpoint+")")
 	fs.StringVar(&f.region, "region", "", "region to act in (default from AWS_REGION / the AWS config, else us-east-1)")
 	fs.StringVar(&f.profile, "profile", "", "AWS profile whose credentials sign the requests")
+	fs.StringVar(&f.caBundle, "ca-bundle", "", "PEM file of the CA certificates an https endpoint must chain to (default $AWS_CA_BUNDLE, else the system's; a --tls-self-signed server's is <data>/tls/cert.pem)")
 }
 
 func (f *clientFlags) client(ctx context.Context) (*client.Client, error) {
-	return client.New(ctx, client.Options{Endpoint: f.endpoint, Region: f.region, Profile: f.profile})
+	return client.New(ctx, client.Options{Endpoint: f.endpoint, Region: f.region, Profile: f.profile, CABundle: f.caBundle})
 }
 
 func newFlagSet(env *Env, name, usageLine string) *flag.FlagSet {

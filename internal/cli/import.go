@@ -62,6 +62,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet(c.env, "import", "[flags] SOURCE... (directory, file or s3://bucket/prefix)")
 	var (
 		endpoint, profile, data, statePath, s3Endpoint, s3Region string
+		caBundle                                                 string
 		accounts, regions                                        listFlag
 		start, end                                               timeFlag
 		parallel, batch                                          int
@@ -69,6 +70,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 	)
 	fs.StringVar(&endpoint, "endpoint", "", "server URL to send events to (default $OPENTRAIL_ENDPOINT or "+client.DefaultEndpoint+")")
 	fs.StringVar(&profile, "profile", "", "AWS profile for the server's and S3's credentials")
+	fs.StringVar(&caBundle, "ca-bundle", "", "PEM file of the CA certificates an https --endpoint must chain to (default $AWS_CA_BUNDLE)")
 	fs.StringVar(&data, "data", "", "write into the store in this data directory instead of a server (no server may hold it)")
 	fs.Var(&accounts, "account", "import only these accounts (comma-separated or repeated)")
 	fs.Var(&regions, "region", "import only these regions (comma-separated or repeated)")
@@ -112,7 +114,7 @@ func (c *importCmd) Run(ctx context.Context, args []string) error {
 		abs, _ := filepath.Abs(data)
 		dest = "data:" + abs
 	} else {
-		cl, err := client.New(ctx, client.Options{Endpoint: endpoint, Profile: profile})
+		cl, err := client.New(ctx, client.Options{Endpoint: endpoint, Profile: profile, CABundle: caBundle})
 		if err != nil {
 			return err
 		}

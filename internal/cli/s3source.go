@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,9 +41,9 @@ var (
 
 // newS3Reader returns a path-style reader of endpoint, signing for region
 // with creds. parallel sizes its connection pool.
-func newS3Reader(endpoint, region string, creds aws.CredentialsProvider, parallel int) *objstore.S3Reader {
+func newS3Reader(endpoint, region string, creds aws.CredentialsProvider, tlsCfg *tls.Config, parallel int) *objstore.S3Reader {
 	return objstore.NewS3Reader(objstore.S3ReaderOptions{
-		Endpoint: endpoint, Region: region, Credentials: creds, PathStyle: true, Parallel: max(parallel, 1),
+		Endpoint: endpoint, Region: region, Credentials: creds, PathStyle: true, Parallel: max(parallel, 1), TLS: tlsCfg,
 	})
 }
 

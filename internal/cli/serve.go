@@ -41,6 +41,11 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&demoEvents, "demo-events", 20000, "events --demo generates")
 	fs.StringVar(&keysFile, "keys-file", "", "key file holding the digest signing keys, owner-only, instead of the event store (keys.file; docs/security.md)")
 	fs.BoolVar(&keysNewRing, "keys-new-ring", false, "with --keys-file: start a new signing key ring when this store's key file is lost (keys.new_ring)")
+	var tlsFlags config.TLS
+	fs.StringVar(&tlsFlags.CertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain), re-read when it changes; with --tls-key (docs/tls.md)")
+	fs.StringVar(&tlsFlags.KeyFile, "tls-key", "", "the PEM private key of --tls-cert")
+	fs.BoolVar(&tlsFlags.SelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made once and kept in <data>/tls (clients trust it with --ca-bundle or AWS_CA_BUNDLE)")
+	fs.BoolVar(&tlsFlags.AllowPlainHTTP, "allow-plain-http", false, "serve plain HTTP on a non-loopback address with principals configured (a TLS-terminating proxy in front)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +71,13 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if interval != 0 {
 		cfg.Delivery.Interval = interval
+	}
+	if tlsFlags.CertFile != "" || tlsFlags.KeyFile != "" || tlsFlags.SelfSigned {
+		// A certificate on the command line replaces the file's choice.
+		cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.SelfSigned = tlsFlags.CertFile, tlsFlags.KeyFile, tlsFlags.SelfSigned
+	}
+	if tlsFlags.AllowPlainHTTP {
+		cfg.TLS.AllowPlainHTTP = true
 	}
 	if digestInterval != 0 {
 		cfg.Delivery.DigestInterval = digestInterval

@@ -351,23 +351,23 @@ func openSource(ctx context.Context, a *vlArgs, bucket string, cl *client.Client
 		ds := &digest.LocalCopy{Dir: a.dir, Bucket: bucket}
 		switch {
 		case a.s3Endpoint != "":
-			ds.Remote = &s3Metadata{r: newS3Reader(a.s3Endpoint, cl.Region, cfg.Credentials, 1), endpoint: a.s3Endpoint}
+			ds.Remote = &s3Metadata{r: newS3Reader(a.s3Endpoint, cl.Region, cfg.Credentials, nil, 1), endpoint: a.s3Endpoint}
 		case a.cf.endpoint != "" || os.Getenv("OPENTRAIL_ENDPOINT") != "" || a.keysFile == "" || a.bucket == "":
 			// The server is named, or asked for the trail or the keys
 			// anyway: ask it for the signatures the copy lacks too. A run
 			// with --keys and --s3-bucket and no endpoint stays offline.
-			ds.Remote = &s3Metadata{r: newS3Reader(cl.Endpoint, cl.Region, cl.Credentials(), 1), endpoint: cl.Endpoint}
+			ds.Remote = &s3Metadata{r: newS3Reader(cl.Endpoint, cl.Region, cl.Credentials(), cl.TLSConfig(), 1), endpoint: cl.Endpoint}
 		}
 		return &meteredSource{src: ds, keys: keys}, dirOrgs{a.dir}
 	}
 	if a.parallel == 0 {
 		a.parallel = 4 * runtime.NumCPU() // requests in flight hide their latency
 	}
-	endpoint, creds := cl.Endpoint, cl.Credentials()
+	endpoint, creds, tlsCfg := cl.Endpoint, cl.Credentials(), cl.TLSConfig()
 	if a.s3Endpoint != "" {
-		endpoint, creds = a.s3Endpoint, cfg.Credentials
+		endpoint, creds, tlsCfg = a.s3Endpoint, cfg.Credentials, nil
 	}
-	s := &s3Source{r: newS3Reader(endpoint, cl.Region, creds, a.parallel), keys: keys}
+	s := &s3Source{r: newS3Reader(endpoint, cl.Region, creds, tlsCfg, a.parallel), keys: keys}
 	return &meteredSource{src: s, keys: keys}, s
 }
 

@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,11 +44,15 @@ type Client struct {
 
 // Options select the endpoint, region and profile; empty fields take their
 // defaults from the environment (OPENTRAIL_ENDPOINT, AWS_REGION,
-// AWS_PROFILE, ...).
+// AWS_PROFILE, AWS_CA_BUNDLE, ...).
 type Options struct {
 	Endpoint string
 	Region   string
 	Profile  string
+	// CABundle is a PEM file of the certificates that an https endpoint's
+	// certificate must chain to, instead of the system's, as the AWS
+	// CLI's --ca-bundle; empty means $AWS_CA_BUNDLE, then the system's.
+	CABundle string
 }
 
 // New resolves credentials and returns a client. With no credentials
@@ -73,13 +80,55 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if creds == nil || !hasCredentials(ctx, creds) {
 		creds = aws.NewCredentialsCache(staticCreds{})
 	}
-	return &Client{
+	c := &Client{
 		Endpoint: strings.TrimRight(o.Endpoint, "/"),
 		Region:   region,
 		creds:    creds,
 		signer:   v4.NewSigner(),
 		http:     &http.Client{Timeout: 5 * time.Minute},
-	}, nil
+	}
+	if o.CABundle == "" {
+		o.CABundle = os.Getenv("AWS_CA_BUNDLE")
+	}
+	if o.CABundle != "" {
+		roots, err := LoadCABundle(o.CABundle)
+		if err != nil {
+			return nil, err
+		}
+		c.SetTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	}
+	return c, nil
+}
+
+// LoadCABundle reads a PEM file of CA certificates (--ca-bundle,
+// AWS_CA_BUNDLE) into a pool.
+func LoadCABundle(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate (want -----BEGIN CERTIFICATE----- blocks, such as the server's <data>/tls/cert.pem)", path)
+	}
+	return roots, nil
+}
+
+// SetTLSConfig makes the client verify https endpoints with cfg (before
+// first use).
+func (c *Client) SetTLSConfig(cfg *tls.Config) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = cfg
+	c.http.Transport = t
+}
+
+// TLSConfig is the configuration set with SetTLSConfig (or by
+// Options.CABundle); nil means Go's default, the system's roots.
+func (c *Client) TLSConfig() *tls.Config {
+	if t, ok := c.http.Transport.(*http.Transport); ok {
+		return t.TLSClientConfig
+	}
+	return nil
 }
 
 // NewStatic returns a client that signs with one fixed access key, for a
@@ -229,9 +278,48 @@ func Hint(err error) string {
 	var ae *APIError
 	switch {
 	case errors.As(err, &ce):
+		if h := tlsHint(ce); h != "" {
+			return h
+		}
 		return "is the server running? start one with `opentrail serve`, or point --endpoint (or OPENTRAIL_ENDPOINT) at it"
+	case errors.As(err, &ae) && ae.Status == 400 && strings.Contains(ae.Message, "HTTP request to an HTTPS server"):
+		return "the server speaks HTTPS: use an https:// endpoint (--endpoint or OPENTRAIL_ENDPOINT), and --ca-bundle (or AWS_CA_BUNDLE) when its certificate is self-signed"
 	case errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403):
 		return "check your credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile); a local-mode server accepts the secret \"test\""
 	}
 	return ""
+}
+
+// tlsHint says what to do about a failed TLS connection, or returns "".
+func tlsHint(ce *ConnError) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(ce.Err, &unknown):
+		return "the server's certificate is not signed by a CA this machine trusts: pass --ca-bundle FILE (or set AWS_CA_BUNDLE=FILE) " +
+			"naming the certificate to trust — for `opentrail serve --tls-self-signed`, <data>/tls/cert.pem, as the server prints at start-up"
+	case errors.As(ce.Err, &hostname):
+		return fmt.Sprintf("the server's certificate does not name the host of %s: use an endpoint with a name it covers (%s), "+
+			"or give the server a certificate that names this host", ce.Endpoint, strings.Join(certNames(hostname.Certificate), ", "))
+	case errors.As(ce.Err, &invalid):
+		return "the server's certificate is not valid (" + invalid.Error() + "): renew it on the server; a --tls-self-signed server renews its own at start-up"
+	case errors.As(ce.Err, &record) || strings.Contains(ce.Err.Error(), "server gave HTTP response to HTTPS client"):
+		return "the server does not speak TLS at this address: use an http:// endpoint, or serve HTTPS (docs/tls.md)"
+	}
+	return ""
+}
+
+func certNames(c *x509.Certificate) []string {
+	if c == nil {
+		return nil
+	}
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
 }

@@ -69,6 +69,9 @@ type Config struct {
 
 	// Keys says where the digest signing keys live (docs/security.md).
 	Keys Keys `yaml:"keys"`
+
+	// TLS makes the port serve HTTPS (docs/tls.md).
+	TLS TLS `yaml:"tls"`
 }
 
 // Authorization configures authorization.
@@ -170,6 +173,43 @@ func (k *Keys) validate() error {
 		return &ValidationError{"keys.new_ring", "true", "starts a new ring in keys.file; set keys.file too"}
 	case k.SignTimeout != 0 && (k.SignTimeout < time.Second || k.SignTimeout > 5*time.Minute):
 		return &ValidationError{"keys.sign_timeout", k.SignTimeout.String(), "must be between 1s and 5m"}
+	}
+	return nil
+}
+
+// TLS configures HTTPS on the server's one port.
+type TLS struct {
+	// CertFile and KeyFile are a PEM certificate (chain) and its key,
+	// re-read when either file changes.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// SelfSigned makes a self-signed certificate under <data>/tls and
+	// keeps it (renewed before it expires or when the address changes).
+	SelfSigned bool `yaml:"self_signed"`
+	// AllowPlainHTTP serves plain HTTP on a non-loopback address with
+	// principals configured: for a TLS-terminating proxy in front.
+	AllowPlainHTTP bool `yaml:"allow_plain_http"`
+}
+
+// Enabled reports whether the server serves HTTPS.
+func (t *TLS) Enabled() bool { return t.SelfSigned || t.CertFile != "" }
+
+func (c *Config) validateTLS(host string) error {
+	t := c.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return &ValidationError{"tls.cert_file", t.CertFile, "tls.cert_file and tls.key_file go together: give both (--tls-cert and --tls-key)"}
+	}
+	if t.SelfSigned && t.CertFile != "" {
+		return &ValidationError{"tls.self_signed", "true", "give either a certificate (tls.cert_file, tls.key_file) or self_signed, not both"}
+	}
+	if t.AllowPlainHTTP && t.Enabled() {
+		return &ValidationError{"tls.allow_plain_http", "true", "is for plain HTTP behind a TLS-terminating proxy; with a certificate configured the port serves HTTPS only"}
+	}
+	if !c.LocalMode() && !isLoopback(host) && !t.Enabled() && !t.AllowPlainHTTP {
+		return &ValidationError{"addr", c.Addr, "principals are configured and the address is not loopback, so requests, " +
+			"signatures and audit records would cross the network in clear text; configure tls (tls.cert_file and tls.key_file, " +
+			"or tls.self_signed: true; flags --tls-cert/--tls-key or --tls-self-signed), or, when a TLS-terminating proxy is in front, " +
+			"set tls.allow_plain_http: true (--allow-plain-http); see docs/tls.md"}
 	}
 	return nil
 }
@@ -567,6 +607,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Data == "" {
 		return &ValidationError{"data", c.Data, "must name a directory"}
+	}
+	if err := c.validateTLS(host); err != nil {
+		return err
 	}
 	if n := c.Notifications; n.PublicURL != "" && !strings.HasPrefix(n.PublicURL, "http://") && !strings.HasPrefix(n.PublicURL, "https://") {
 		return &ValidationError{"notifications.public_url", n.PublicURL, "want an http:// or https:// URL subscribers reach this server at"}

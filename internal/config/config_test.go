@@ -68,6 +68,9 @@ func TestGoodFiles(t *testing.T) {
 	if s := src.Sources[1]; s.PollInterval != config.DefaultPollInterval || s.AccessKeyID != "" || s.NotificationToken != "3f9a1c0e5b7d2468ace0-trail" {
 		t.Errorf("source 1 defaults: %+v", s)
 	}
+	if !c.TLS.Enabled() || c.TLS.KeyFile != "/etc/opentrail/tls/privkey.pem" {
+		t.Errorf("tls: %+v", c.TLS)
+	}
 	e, _ := config.Load("testdata/empty.good.yml")
 	if e.Addr != config.DefaultAddr || e.History.RetentionDays != 90 || !e.LocalMode() {
 		t.Errorf("empty file should give defaults: %+v", e)
@@ -96,6 +99,9 @@ func TestBadFiles(t *testing.T) {
 		"default-policy-empty":   `authorization.default_policy "": an empty policy reference`,
 		"keys-both":              `keys.file "/etc/opentrail/digest-keys.json": give keys.file (opentrail holds the keys) or keys.sign_command`,
 		"keys-signer-no-public":  `keys.public_keys_file "": is required with keys.sign_command`,
+		"plain-http":             `addr "0.0.0.0:4747": principals are configured and the address is not loopback`,
+		"tls-half":               `tls.cert_file "/etc/opentrail/tls/fullchain.pem": tls.cert_file and tls.key_file go together`,
+		"tls-both":               `tls.self_signed "true": give either a certificate`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

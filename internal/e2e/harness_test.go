@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -49,7 +51,13 @@ type server struct {
 	url    string
 	data   string
 	stderr *bytes.Buffer
+	errw   *lockedWriter // writes stderr; output reads it
 	exited chan struct{}
+	// ca is the certificate file an https server's clients trust ("" for
+	// plain HTTP); roots holds it, and client is an HTTP client trusting it.
+	ca     string
+	roots  *x509.CertPool
+	client *http.Client
 }
 
 func freeAddr(t testing.TB) string {
@@ -108,6 +116,29 @@ func plainBinary(t testing.TB) string {
 // startServerBinary is startServer with the command at bin.
 func startServerBinary(t testing.TB, bin, dir string, extra ...string) *server {
 	t.Helper()
+	return launch(t, bin, dir, "", extra...)
+}
+
+// startServerTLS runs `opentrail serve` serving HTTPS: with a self-signed
+// certificate (<dir>/tls/cert.pem) when extra names no --tls-cert, else
+// with that certificate, which ca (the file clients trust) names. It waits
+// for /healthz over https, trusting ca.
+func startServerTLS(t testing.TB, dir, ca string, extra ...string) *server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if ca == "" {
+		ca = filepath.Join(dir, "tls", "cert.pem")
+		extra = append([]string{"--tls-self-signed"}, extra...)
+	}
+	return launch(t, os.Args[0], dir, ca, extra...)
+}
+
+// launch starts the server; ca, when set, makes it an https server whose
+// certificate clients find in that file.
+func launch(t testing.TB, bin, dir, ca string, extra ...string) *server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -116,16 +147,29 @@ func startServerBinary(t testing.TB, bin, dir string, extra ...string) *server {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")
 	var stderr bytes.Buffer
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	errw := &lockedWriter{w: &stderr}
+	cmd.Stderr = errw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, addr: addr, url: "http://" + addr, data: dir, stderr: &stderr, exited: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, addr: addr, url: "http://" + addr, data: dir, stderr: &stderr, errw: errw,
+		exited: make(chan struct{}), ca: ca, client: http.DefaultClient}
+	if ca != "" {
+		s.url = "https://" + addr
+	}
 	go func() { cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.stop() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(s.url + "/healthz")
+		if ca != "" && s.roots == nil {
+			// A self-signed certificate appears during start-up.
+			if b, err := os.ReadFile(ca); err == nil {
+				s.roots = x509.NewCertPool()
+				s.roots.AppendCertsFromPEM(b)
+				s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}}
+			}
+		}
+		resp, err := s.client.Get(s.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -170,17 +214,22 @@ func (s *server) kill() {
 }
 
 type lockedWriter struct {
-	mu chan struct{}
+	mu sync.Mutex
 	w  io.Writer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
-	if l.mu == nil {
-		l.mu = make(chan struct{}, 1)
-	}
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// output is what the server has written to stderr so far; safe while it
+// runs.
+func (s *server) output() string {
+	s.errw.mu.Lock()
+	defer s.errw.mu.Unlock()
+	return s.stderr.String()
 }
 
 // creds are local-mode credentials for an access key (secret "test").
@@ -290,6 +339,12 @@ func (s *server) mustCLI(t testing.TB, region string, args ...string) string {
 
 func (s *server) awsCLI(t testing.TB, akid, region string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return s.awsCLIEnv(t, nil, akid, region, args...)
+}
+
+// awsCLIEnv is awsCLI with more environment variables (AWS_CA_BUNDLE).
+func (s *server) awsCLIEnv(t testing.TB, env []string, akid, region string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	bin := "/usr/bin/aws"
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("the AWS CLI is not installed at %s; scripts/test installs it (apt-get install awscli)", bin)
@@ -300,6 +355,7 @@ func (s *server) awsCLI(t testing.TB, akid, region string, args ...string) (stdo
 		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_PAGER=", "AWS_ACCESS_KEY_ID=" + akid, "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
 	}
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,9 @@ type S3ReaderOptions struct {
 	// Parallel, when above zero, sizes the connection pool for that many
 	// requests in flight.
 	Parallel int
+	// TLS, when set, verifies an https Endpoint (an opentrail server's
+	// own certificate, given by --ca-bundle); nil means the SDK's default.
+	TLS *tls.Config
 }
 
 // NewS3Reader returns a reader of the server opts describes. It does
@@ -62,10 +66,15 @@ func NewS3Reader(opts S3ReaderOptions) *S3Reader {
 	if opts.Credentials != nil {
 		cfg.Credentials = opts.Credentials
 	}
-	if opts.Parallel > 0 {
+	if opts.Parallel > 0 || opts.TLS != nil {
 		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConns = max(100, 2*opts.Parallel)
-			tr.MaxIdleConnsPerHost = max(16, 2*opts.Parallel)
+			if opts.Parallel > 0 {
+				tr.MaxIdleConns = max(100, 2*opts.Parallel)
+				tr.MaxIdleConnsPerHost = max(16, 2*opts.Parallel)
+			}
+			if opts.TLS != nil {
+				tr.TLSClientConfig = opts.TLS
+			}
 		})
 	}
 	return NewS3ReaderFromClient(s3.NewFromConfig(cfg, func(o *s3.Options) {

@@ -81,7 +81,7 @@ func TestConsoleURL(t *testing.T) {
 		"[::1]:8080":     "http://[::1]:8080/",
 		":4747":          "http://localhost:4747/",
 	} {
-		if got := ConsoleURL(addr); got != want {
+		if got := ConsoleURL("http", addr); got != want {
 			t.Errorf("ConsoleURL(%q) = %q, want %q", addr, got, want)
 		}
 	}

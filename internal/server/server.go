@@ -49,6 +49,7 @@ import (
 	"github.com/opentrail/opentrail/internal/sigv4"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/sts"
+	"github.com/opentrail/opentrail/internal/tlsconf"
 	"github.com/opentrail/opentrail/internal/topics"
 	"github.com/opentrail/opentrail/internal/trail"
 	"github.com/opentrail/opentrail/internal/users"
@@ -125,6 +126,12 @@ type Server struct {
 	ready    chan struct{}
 	started  time.Time // when Run began serving
 
+	// tls serves the certificate when the port speaks HTTPS (tls.go);
+	// nil for plain HTTP. selfSignedCert is the self-signed certificate's
+	// file, "" when the certificate is the operator's.
+	tls            *tlsconf.Reloader
+	selfSignedCert string
+
 	// bodyBudget bounds the request bytes held in memory at once; door
 	// admits bodies into it (frontdoor.go).
 	bodyBudget *semaphore.Weighted
@@ -167,6 +174,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
+	if err := s.setupTLS(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.ingester = ingest.New(st, ingest.Options{Logger: logger, Metrics: s.reg})
 	s.compactor = compact.New(st, compact.Options{After: cfg.Storage.CompactAfter, MinEvents: cfg.Storage.CompactMinEvents,
 		MaxWait: cfg.Storage.CompactMaxWait, Clock: s.clock, Logger: logger})
@@ -419,7 +430,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ingester.Start()
 	if s.cfg.Notifications.PublicURL == "" {
-		s.topics.SetPublicURL("http://" + s.Addr())
+		s.topics.SetPublicURL(s.URL())
 	}
 	if err := s.topics.Start(ctx); err != nil {
 		return err
@@ -471,12 +482,20 @@ func (s *Server) Run(ctx context.Context) error {
 	s.lake.Start()
 
 	errc := make(chan error, 1)
-	go func() { errc <- s.httpSrv.Serve(s.listener) }()
+	go func() {
+		if s.tls != nil {
+			s.httpSrv.TLSConfig = tlsconf.ServerConfig(s.tls)
+			errc <- s.httpSrv.ServeTLS(s.listener, "", "")
+			return
+		}
+		errc <- s.httpSrv.Serve(s.listener)
+	}()
 	s.started = time.Now()
 	close(s.ready)
 	s.startCIS(bg)
 	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
-	s.log.Info("web console: open it in a browser", "url", ConsoleURL(s.Addr()))
+	s.log.Info("web console: open it in a browser", "url", ConsoleURL(s.scheme(), s.Addr()))
+	s.logTLSStart()
 	if s.dir.IsLocal() {
 		s.log.Info("web console: local mode's default user", "user", "admin", "password", "opentrail")
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/opentrail/opentrail/internal/logwatch"
 	"github.com/opentrail/opentrail/internal/rulepack"
 	"github.com/opentrail/opentrail/internal/sigmawatch"
+	"github.com/opentrail/opentrail/internal/tlsconf"
 )
 
 // newWatch builds the detection chain over the committed stream: the
@@ -122,7 +123,7 @@ func builtinRules() ([]sigmawatch.File, error) {
 func (s *Server) newFindings() error {
 	base := s.cfg.Notifications.PublicURL
 	if base == "" {
-		base = "http://" + s.cfg.Addr
+		base = s.scheme() + "://" + s.cfg.Addr
 	}
 	var err error
 	s.findings, err = findings.Open(findings.Config{DB: s.store.DB(), Clock: s.clock, DedupWindow: s.cfg.Findings.DedupWindow,
@@ -258,8 +259,12 @@ func (s *Server) startCIS(ctx context.Context) {
 			slog.String("account", account), slog.Any("actions", cisActions))
 		return
 	}
-	endpoint := "http://" + s.Addr()
-	api := cisclient.New(client.NewStatic(endpoint, region, akid, secret))
+	endpoint := s.URL()
+	self := client.NewStatic(endpoint, region, akid, secret)
+	if s.tls != nil {
+		self.SetTLSConfig(tlsconf.SelfClientConfig(s.tls))
+	}
+	api := cisclient.New(self)
 	clk := clock.Or(s.clock)
 	go func() {
 		for {
