@@ -20,6 +20,8 @@ func TestPolicySimulate(t *testing.T) {
 	  {"Effect":"Deny","Action":"cloudtrail:DeleteTrail","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`), 0o600)
 	cfg := filepath.Join(dir, "opentrail.yml")
 	os.WriteFile(cfg, []byte(`addr: 0.0.0.0:4747
+tls:
+  self_signed: true
 principals:
   - access_key_id: AKIAAPP
     secret_access_key: s
