@@ -284,7 +284,9 @@ func t7Cases() []t7Case {
 			return t7Signed(t, p, base, n, cr, svc, region, at, before, after)
 		}}
 	}
-	valid := func(p t7Protocol) (aws.Credentials, string, string, time.Time) { return t7Creds(), p.service, p.region, now() }
+	valid := func(p t7Protocol) (aws.Credentials, string, string, time.Time) {
+		return t7Creds(), p.service, p.region, now()
+	}
 	at := func(d time.Duration) func(p t7Protocol) (aws.Credentials, string, string, time.Time) {
 		return func(p t7Protocol) (aws.Credentials, string, string, time.Time) {
 			return t7Creds(), p.service, p.region, now().Add(d)
