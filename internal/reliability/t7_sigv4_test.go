@@ -160,7 +160,7 @@ func t7Protocols() []t7Protocol {
 		return strings.Contains(listing, "<Name>"+name+"</Name>")
 	}
 	s3List := func(t *testing.T, s *testserver.Server) string {
-		return string(t7Call(t, s, "s3", "GET", s.URL+"/", http.Header{"X-Amz-Content-Sha256": {emptySHA256}}, nil))
+		return string(t7Call(t, s, "s3", "GET", s.URL+"/", http.Header{"X-Amz-Content-Sha256": {emptyPayloadSHA256}}, nil))
 	}
 	s3Unsigned := t7Protocol{
 		name: "S3 REST, UNSIGNED-PAYLOAD", service: "s3", region: "us-east-1", unsignedPayload: true,
@@ -195,8 +195,6 @@ func t7Protocols() []t7Protocol {
 	}
 	return []t7Protocol{cloudtrail, sns, s3Unsigned, s3Signed, native}
 }
-
-const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // t7Seq numbers the native protocol's events by the case name's hash, so
 // each case's event has its own id.
@@ -383,7 +381,7 @@ func TestT7SigV4Adversarial(t *testing.T) {
 		"so that a refused one is shown to have stored nothing and the events stored before are all still there.")
 	cfg := writeServerConfig(t, fmt.Sprintf("principals:\n  - access_key_id: %s\n    secret_access_key: %s\n    account: %q\n    user_name: t7-admin\n", t7Key, t7Secret, t7Account))
 	s := startServer(t, "", "--config", cfg)
-	t7Call(t, s, "s3", "PUT", s.URL+"/"+t7Bucket, http.Header{"X-Amz-Content-Sha256": {emptySHA256}}, nil)
+	t7Call(t, s, "s3", "PUT", s.URL+"/"+t7Bucket, http.Header{"X-Amz-Content-Sha256": {emptyPayloadSHA256}}, nil)
 
 	// Events stored before the attack.
 	var before [][]byte

@@ -405,3 +405,21 @@ func (s *Server) AWSCLI(t testing.TB, akid, region string, args ...string) (stdo
 	}
 	return out.String(), strings.TrimSpace(errb.String()), 0
 }
+
+// Command runs the opentrail command (this test binary, as [Main] makes
+// it) with args and extra environment, and returns its output and exit
+// code.
+func Command(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), asCommand+"=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
