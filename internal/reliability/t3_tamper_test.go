@@ -651,7 +651,7 @@ func t3AWSCLI(t *testing.T, s *testserver.Server, reg *objstore.FSBuckets, c *t3
 	if err != nil {
 		t.Fatal(err)
 	}
-	logKey := c.logs[0]                    // listed in the newest digest
+	logKey := c.logs[0]                 // listed in the newest digest
 	dKey := c.digests[len(c.digests)-2] // linked from the newest
 	for _, tc := range []struct {
 		name, key string
@@ -745,4 +745,3 @@ func mustAWS(t testing.TB, s *testserver.Server, akid, region string, args ...st
 	}
 	return out
 }
-
