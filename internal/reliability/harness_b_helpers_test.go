@@ -2,9 +2,11 @@ package reliability
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,3 +69,9 @@ const emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 // awsCreds are the credentials a request is signed with.
 type awsCreds = aws.Credentials
+
+// ioCopy reads an answer's body into b and closes it.
+func ioCopy(b *strings.Builder, resp *http.Response) {
+	defer resp.Body.Close()
+	io.Copy(b, resp.Body)
+}
