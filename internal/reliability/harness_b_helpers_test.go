@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/opentrail/opentrail/internal/testserver"
 )
@@ -74,4 +77,29 @@ type awsCreds = aws.Credentials
 func ioCopy(b *strings.Builder, resp *http.Response) {
 	defer resp.Body.Close()
 	io.Copy(b, resp.Body)
+}
+
+// presignS3 presigns an S3 request (UNSIGNED-PAYLOAD) for url, which
+// carries X-Amz-Expires, as of at, lets edit change the presigned URL,
+// and returns the request to send.
+func presignS3(t testing.TB, c awsCreds, method, target, region string, at time.Time, edit func(string) string) *http.Request {
+	t.Helper()
+	r, _ := http.NewRequest(method, target, nil)
+	u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), c, r, "UNSIGNED-PAYLOAD", "s3", region, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		u = edit(u)
+	}
+	preq, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if !strings.EqualFold(k, "host") {
+			preq.Header[k] = v
+		}
+	}
+	return preq
 }

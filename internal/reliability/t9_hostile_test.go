@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,24 +17,6 @@ import (
 
 	"github.com/opentrail/opentrail/internal/testserver"
 )
-
-// vmHWM is a process's peak resident memory (VmHWM), in bytes.
-func vmHWM(t testing.TB, pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc status")
-	return 0
-}
 
 func TestT9HostileInput(t *testing.T) {
 	describe(t, "T9", "The server (built without the race detector, limits.memory_bytes 256 MiB) takes hostile input while a "+
@@ -211,7 +191,7 @@ func TestT9HostileInput(t *testing.T) {
 	stopGood()
 	<-goodDone
 
-	peak := vmHWM(t, s.Pid())
+	peak := s.PeakMemory()
 	mu.Lock()
 	lat := append([]time.Duration(nil), latencies...)
 	ids := append([]string(nil), stored...)
