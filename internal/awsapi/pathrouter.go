@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // RawRequest is what a raw operation (see [RegisterRaw]) receives: the
@@ -63,6 +64,7 @@ type PathRouter struct {
 	d        dispatcher
 	mux      *http.ServeMux
 	notFound func(req *http.Request) *Error
+	listed   []OperationInfo // for OperationList
 }
 
 // pathRoute is a registered route; the mux finds it by pattern.
@@ -102,6 +104,8 @@ func (r *PathRouter) RegisterRaw(pattern, name string, readOnly bool, fn RawFunc
 		return out, rr.Params, out.Response, nil
 	}}
 	r.mux.Handle(pattern, pathRoute{op: op})
+	method, path, _ := strings.Cut(pattern, " ")
+	r.listed = append(r.listed, OperationInfo{Service: r.d.service, Name: name, ReadOnly: readOnly, Method: method, Path: path})
 }
 
 // Handle serves one request whose body the server has already read. The

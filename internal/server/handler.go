@@ -69,6 +69,9 @@ func (s *Server) apiHandler(r *http.Request, service string) (func(http.Response
 	if want := impliedService(r); want != "" && want != service {
 		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to correct service: '" + want + "'. "}
 	}
+	if isQueryRequest(r) && service != "sns" && service != "monitoring" && service != "sts" {
+		return nil, &sigv4.Error{Kind: sigv4.KindInvalidScope, Message: "Credential should be scoped to a service of the query protocol ('sns', 'monitoring' or 'sts'), not " + clip(service) + ". "}
+	}
 	switch service {
 	case "cloudtrail":
 		return s.cloudtrail.Handle, nil
@@ -120,6 +123,8 @@ func impliedService(r *http.Request) string {
 		return "logs"
 	case strings.HasPrefix(t, "AWSEvents."):
 		return "events"
+	case looksS3(r):
+		return "s3"
 	}
 	return ""
 }
@@ -236,8 +241,16 @@ func errorService(r *http.Request, native bool) string {
 	if r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
 		return ""
 	}
+	if strings.Contains(cred, "/sts/aws4_request") {
+		return "sts"
+	}
+	if isQueryRequest(r) {
+		// The query protocol (SNS, CloudWatch, STS share its error codes):
+		// answered in its XML, whatever the scope claims.
+		return "sns"
+	}
 	if strings.Contains(cred, "/aws4_request") {
-		if strings.Contains(cred, "/s3/aws4_request") {
+		if strings.Contains(cred, "/s3/aws4_request") || looksS3(r) {
 			return "s3"
 		}
 		if strings.Contains(cred, "/sts/aws4_request") {
@@ -251,6 +264,28 @@ func errorService(r *http.Request, native bool) string {
 	// Unsigned, or signed some other way (SigV2 "AWS key:signature"):
 	// plain REST requests are S3's.
 	return "s3"
+}
+
+// isQueryRequest reports whether r speaks the AWS query protocol: a form
+// POST to /, or a GET of / with an Action parameter.
+func isQueryRequest(r *http.Request) bool {
+	if r.URL.Path != "/" || r.Header.Get("X-Amz-Target") != "" {
+		return false
+	}
+	if r.Method == http.MethodPost {
+		return strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+	}
+	return r.Method == http.MethodGet && r.URL.Query().Has("Action")
+}
+
+// looksS3 reports whether r has the shape of an S3 REST request and of
+// nothing else served here: no X-Amz-Target, no JSON, CBOR or form body,
+// no query Action, not PutAuditEvents.
+func looksS3(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return r.Header.Get("X-Amz-Target") == "" && !strings.HasPrefix(ct, "application/x-amz-json") &&
+		!awsapi.IsCBORRequest(r) && !isQueryRequest(r) && !r.URL.Query().Has("Action") &&
+		!(r.Method == http.MethodPost && (r.URL.Path == "/PutAuditEvents" || r.URL.Path == "/"))
 }
 
 // bodyTooLargeError is answered with 413.

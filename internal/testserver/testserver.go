@@ -413,6 +413,13 @@ func Command(t testing.TB, env []string, args ...string) (stdout, stderr string,
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), asCommand+"=1"), env...)
+	return Run(t, cmd)
+}
+
+// Run runs cmd and returns its output and exit code; failing to start
+// it fails the test.
+func Run(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -422,4 +429,23 @@ func Command(t testing.TB, env []string, args ...string) (stdout, stderr string,
 		t.Fatal(err)
 	}
 	return out.String(), errb.String(), 0
+}
+
+// PeakMemory is the server process's peak resident memory (VmHWM), in
+// bytes.
+func (s *Server) PeakMemory() int64 {
+	s.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb << 10
+		}
+	}
+	s.t.Fatal("no VmHWM in /proc status")
+	return 0
 }
