@@ -14,4 +14,6 @@ type Principal struct {
 	// Management is true for the organisation's management account, which
 	// may write events for every member account.
 	Management bool
+	// Policies are the policy references that apply (built-in names, files, inline JSON); nil means the configured default.
+	Policies []string
 }
