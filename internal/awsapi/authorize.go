@@ -271,3 +271,31 @@ func DeniedMessage(principalARN, action, resource string) string {
 	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
 		principalARN, action, resource, action)
 }
+
+// ARN returns arn:aws:<service>:<c's region>:<c's account>:<resource>,
+// the ARN of a resource the request names by name.
+func (c *Caller) ARN(service, resource string) string {
+	account := ""
+	if c.Principal != nil {
+		account = c.Principal.AccountID
+	}
+	return "arn:aws:" + service + ":" + c.Region + ":" + account + ":" + resource
+}
+
+// NameOrARN returns nameOrARN when it is an ARN (a request may name a
+// trail either way), else c.ARN(service, prefix+nameOrARN).
+func (c *Caller) NameOrARN(service, prefix, nameOrARN string) string {
+	if strings.HasPrefix(nameOrARN, "arn:") {
+		return nameOrARN
+	}
+	return c.ARN(service, prefix+nameOrARN)
+}
+
+// Value returns *p, or "" for nil: inputs' optional members, for
+// IAMResources.
+func Value(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -32,13 +32,13 @@ type Users interface {
 // secrets never reach a self-audit record: each operation sets the
 // record's parameters and response itself.
 func (n *Native) registerUsers(r *awsapi.PathRouter) {
-	r.RegisterRaw("GET /v1/console/users", "ListConsoleUsers", true, n.listUsers)
-	r.RegisterRaw("POST /v1/console/users", "CreateConsoleUser", false, n.createUser)
-	r.RegisterRaw("DELETE /v1/console/users/{name}", "DeleteConsoleUser", false, n.deleteUser)
-	r.RegisterRaw("PUT /v1/console/users/{name}/password", "UpdateConsoleUserPassword", false, n.setUserPassword)
-	r.RegisterRaw("POST /v1/console/users/{name}/mfa", "CreateConsoleUserMFADevice", false, n.beginUserMFA)
-	r.RegisterRaw("POST /v1/console/users/{name}/mfa/confirm", "EnableConsoleUserMFADevice", false, n.confirmUserMFA)
-	r.RegisterRaw("DELETE /v1/console/users/{name}/mfa", "DeactivateConsoleUserMFADevice", false, n.removeUserMFA)
+	r.RegisterRawResources("GET /v1/console/users", "ListConsoleUsers", true, nil, n.listUsers)
+	r.RegisterRawResources("POST /v1/console/users", "CreateConsoleUser", false, nil, n.createUser)
+	r.RegisterRawResources("DELETE /v1/console/users/{name}", "DeleteConsoleUser", false, consoleUserResource, n.deleteUser)
+	r.RegisterRawResources("PUT /v1/console/users/{name}/password", "UpdateConsoleUserPassword", false, consoleUserResource, n.setUserPassword)
+	r.RegisterRawResources("POST /v1/console/users/{name}/mfa", "CreateConsoleUserMFADevice", false, consoleUserResource, n.beginUserMFA)
+	r.RegisterRawResources("POST /v1/console/users/{name}/mfa/confirm", "EnableConsoleUserMFADevice", false, consoleUserResource, n.confirmUserMFA)
+	r.RegisterRawResources("DELETE /v1/console/users/{name}/mfa", "DeactivateConsoleUserMFADevice", false, consoleUserResource, n.removeUserMFA)
 }
 
 // userView is a console user on the wire.
