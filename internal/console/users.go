@@ -66,7 +66,9 @@ func (a UsersAuth) CheckMFA(ctx context.Context, in SignInAttempt, code string) 
 	if err != nil {
 		return nil, signInError(err)
 	}
-	return a.user(u), nil
+	cu := a.user(u)
+	cu.MFA = true
+	return cu, nil
 }
 
 func (a UsersAuth) user(u users.User) *User {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/users"
 )
@@ -240,6 +242,23 @@ func TestEnrolOwnMFAThenSignInWithCode(t *testing.T) {
 	last := rec.recs[len(rec.recs)-1]
 	if !strings.Contains(last, `"MFAUsed":"Yes"`) || !strings.Contains(last, `"ConsoleLogin":"Success"`) {
 		t.Fatalf("MFA sign-in record %s", last)
+	}
+	// The API calls made for a browser signed in with a code carry MFA;
+	// those of bob's password-only browser do not.
+	callerMFA := func(cookie string) bool {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+		s := c.sessions.get(cookie)
+		if s == nil {
+			t.Fatal("no session for the cookie")
+		}
+		return awsapi.CallerFrom(c.as(req, s)).MFA
+	}
+	if len(resp.Cookies()) != 1 || !callerMFA(resp.Cookies()[0].Value) {
+		t.Errorf("the MFA sign-in's calls do not carry MFA: %v", resp.Cookies())
+	}
+	if callerMFA(bob.session.ID) {
+		t.Error("a password-only sign-in's calls carry MFA")
 	}
 }
 
