@@ -281,3 +281,31 @@ func TestChangeOwnPassword(t *testing.T) {
 		t.Fatal("the browser that changed the password was signed out")
 	}
 }
+
+// An administrator sets a user's policies on their page; the list shows
+// them, and the user's browsers are signed out.
+func TestSetUserPolicies(t *testing.T) {
+	c, _, _ := newUsersConsole(t)
+	admin, _, _ := signInForm(t, c, "alice", "alice-password")
+	bob, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	if _, body := admin.get("/users/bob"); !strings.Contains(body, `id="user-policies"`) {
+		t.Fatalf("no policies form: %s", body)
+	}
+	resp, _ := admin.post("/users/bob/policies", url.Values{"policies": {"read-only\n\n ingest-only \n"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set policies: %d", resp.StatusCode)
+	}
+	u, err := c.cfg.Users.Store.Get(context.Background(), "bob")
+	if err != nil || strings.Join(u.Policies, ",") != "read-only,ingest-only" {
+		t.Fatalf("stored policies %v %v", u.Policies, err)
+	}
+	if c.sessions.get(bob.session.ID) != nil {
+		t.Error("bob stayed signed in under the old policies")
+	}
+	if _, body := admin.get("/users"); !strings.Contains(body, `<span class="mono">read-only</span>, <span class="mono">ingest-only</span>`) {
+		t.Errorf("users list without policies: %s", body)
+	}
+	if _, body := admin.get("/users/bob"); !strings.Contains(body, "read-only\ningest-only\n</textarea>") {
+		t.Errorf("user page without policies: %s", body)
+	}
+}
