@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
-	"github.com/opentrail/opentrail/internal/config"
 )
 
 // denyWrites refuses every action that is not a read, and lets reads
@@ -33,31 +30,13 @@ func (denyWrites) Authorize(_ context.Context, c *awsapi.Caller, action string, 
 // denyServer runs a server whose routers refuse every write.
 func denyServer(t *testing.T) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := buildServer(t, localConfig(t))
 	for _, r := range []*awsapi.Router{s.cloudtrail, s.monitoring, s.logs, s.sns, s.events} {
 		r.SetAuthorizer(denyWrites{})
 	}
 	s.cloudtrailData.SetAuthorizer(denyWrites{})
 	s.native.SetAuthorizer(denyWrites{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	<-s.Ready()
+	startBuilt(t, s)
 	return "http://" + s.Addr()
 }
 

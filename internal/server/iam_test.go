@@ -1,18 +1,14 @@
 package server
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
-	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/s3api"
 )
 
@@ -20,16 +16,7 @@ import (
 // every router with its authorization mapping, by router.
 func iamRouters(t *testing.T) []iamRouter {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := buildServer(t, localConfig(t))
 	t.Cleanup(func() { _ = s.Close() })
 	return []iamRouter{
 		{"cloudtrail", s.cloudtrail.IAMOperations()},
