@@ -35,6 +35,13 @@ type IAMActioner interface {
 	IAMAction() string
 }
 
+// IAMResourceFormatter is implemented by inputs whose resources are not
+// members (a query statement's event data stores): IAMResourceFormats
+// describes them for [Router.IAMOperations] and the documentation.
+type IAMResourceFormatter interface {
+	IAMResourceFormats() []string
+}
+
 // RawResources names the ARNs a raw operation (see
 // [PathRouter.RegisterRawResources]) acts on; nil means "*".
 type RawResources func(c *Caller, req *http.Request) []string
@@ -169,6 +176,9 @@ func (d *dispatcher) iamOperation(op *operation) IAMOperation {
 			o.Mapped = true
 		}
 		o.Resources = r.IAMResources(exampleCaller)
+	}
+	if f, ok := in.(IAMResourceFormatter); ok {
+		o.Resources = f.IAMResourceFormats()
 	}
 	return o
 }

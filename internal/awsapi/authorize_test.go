@@ -181,3 +181,16 @@ func serve2(r interface {
 	r.Handle(w, req, body)
 	return w
 }
+
+type formattedIn struct{ Statement string }
+
+func (in *formattedIn) IAMResources(c *Caller) []string { return nil }
+func (*formattedIn) IAMResourceFormats() []string       { return []string{"arn:x:${ID}"} }
+
+func TestIAMResourceFormats(t *testing.T) {
+	r := NewRouter("cloudtrail", nil, nil)
+	Register(r, "StartQuery", false, func(ctx context.Context, in *formattedIn) (*struct{}, error) { return nil, nil })
+	if got := r.IAMOperations(); len(got) != 1 || !got[0].Mapped || !reflect.DeepEqual(got[0].Resources, []string{"arn:x:${ID}"}) {
+		t.Errorf("%+v", got)
+	}
+}

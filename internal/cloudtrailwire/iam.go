@@ -61,6 +61,12 @@ func EventDataStoreOrAny(c *awsapi.Caller, ref string) []string {
 // operands).
 var fromEDS = regexp.MustCompile(`(?i)\b(?:from|join)\s+([A-Za-z0-9:/._-]+)`)
 
+// IAMResourceFormats describes StartQuery's resources for the
+// documentation.
+func (in *StartQueryInput) IAMResourceFormats() []string {
+	return []string{"arn:aws:cloudtrail:${Region}:${Account}:eventdatastore/${ID} (each event data store FROM and JOIN name)"}
+}
+
 // IAMResources are the event data stores the statement reads ("*" when
 // it names none: the statement is refused by the operation then).
 func (in *StartQueryInput) IAMResources(c *awsapi.Caller) []string {
