@@ -32,6 +32,9 @@ type Caller struct {
 	// TLS describes the connection when the request arrived over TLS; nil
 	// on plain HTTP, and then records carry no tlsDetails.
 	TLS *TLSDetails
+	// MFA says that the caller authenticated with a second factor (a
+	// console user who signed in with MFA): aws:MultiFactorAuthPresent.
+	MFA bool
 }
 
 // TLSDetails is a record's tlsDetails object.

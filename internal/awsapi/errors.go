@@ -20,6 +20,8 @@ type Error struct {
 	// __type and message by the JSON protocols (MalformedQueryException's
 	// queryCompileError); nil for none.
 	Members map[string]any
+	// denied marks a refusal made by AccessDenied.
+	denied bool
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -18,6 +18,7 @@ func CloudWatchProtocols() Protocols {
 		CBOR:            &CBORSpec{ServiceShape: "GraniteServiceVersion20100801"},
 		QueryCompatible: true,
 		ErrorTypes: map[string]string{
+			"AccessDenied":                "AccessDeniedException",
 			"InvalidParameterInput":       "DashboardInvalidInputError",
 			"InternalServiceError":        "InternalServiceFault",
 			"InvalidFormat":               "InvalidFormatFault",
@@ -30,9 +31,10 @@ func CloudWatchProtocols() Protocols {
 }
 
 // SNSProtocols is what SNS (signing name sns) speaks: the query protocol
-// only.
+// only; a refused call is AuthorizationError (403), SNS's modeled error.
 func SNSProtocols() Protocols {
-	return Protocols{Query: &QuerySpec{Namespace: "http://sns.amazonaws.com/doc/2010-03-31/", Version: "2010-03-31"}}
+	return Protocols{Query: &QuerySpec{Namespace: "http://sns.amazonaws.com/doc/2010-03-31/", Version: "2010-03-31",
+		AccessDenied: "AuthorizationError"}}
 }
 
 // CloudWatch Logs (signing name logs) speaks AWS JSON 1.1 with target

@@ -62,6 +62,7 @@ func AuditNotStored(err error) error { return &auditNotStored{err: err} }
 // serving; a PathRouter is then safe for concurrent use.
 type PathRouter struct {
 	d        dispatcher
+	ops      []*operation
 	mux      *http.ServeMux
 	notFound func(req *http.Request) *Error
 	listed   []OperationInfo // for OperationList
@@ -81,7 +82,8 @@ func NewPathRouter(service string, auditor Auditor, logger *slog.Logger, notFoun
 		logger = slog.Default()
 	}
 	return &PathRouter{
-		d:        dispatcher{service: service, contentType: contentTypeJSON, auditor: auditor, logger: logger},
+		d: dispatcher{service: service, contentType: contentTypeJSON, auditor: auditor, logger: logger,
+			deny: denial{code: CodeAccessDenied, status: http.StatusForbidden}},
 		mux:      http.NewServeMux(),
 		notFound: notFound,
 	}
@@ -92,8 +94,23 @@ func NewPathRouter(service string, auditor Auditor, logger *slog.Logger, notFoun
 // committed before the answer, as on [Router]. Registering a pattern
 // twice panics.
 func (r *PathRouter) RegisterRaw(pattern, name string, readOnly bool, fn RawFunc) {
-	op := &operation{name: name, readOnly: readOnly, invoke: func(ctx context.Context, req *http.Request, body []byte) (any, any, any, error) {
+	r.register(pattern, name, readOnly, nil, false, fn)
+}
+
+// RegisterRawResources is RegisterRaw for an operation authorized on the
+// resources res names (nil res: "*", a decision made explicitly; see
+// [PathRouter.IAMOperations]).
+func (r *PathRouter) RegisterRawResources(pattern, name string, readOnly bool, res RawResources, fn RawFunc) {
+	r.register(pattern, name, readOnly, res, true, fn)
+}
+
+func (r *PathRouter) register(pattern, name string, readOnly bool, res RawResources, mapped bool, fn RawFunc) {
+	op := &operation{name: name, readOnly: readOnly, raw: true, pattern: pattern, rawRes: res, rawMapped: mapped}
+	op.invoke = func(ctx context.Context, req *http.Request, body []byte, check func(in any) error) (any, any, any, error) {
 		rr := &RawRequest{HTTP: req, Body: body}
+		if err := check(rawInput{req: req, res: res}); err != nil {
+			return nil, nil, nil, err
+		}
 		out, err := fn(ctx, rr)
 		if err != nil {
 			return nil, rr.Params, nil, err
@@ -102,7 +119,8 @@ func (r *PathRouter) RegisterRaw(pattern, name string, readOnly bool, fn RawFunc
 			out = &RawResponse{Body: []byte("{}")}
 		}
 		return out, rr.Params, out.Response, nil
-	}}
+	}
+	r.ops = append(r.ops, op)
 	r.mux.Handle(pattern, pathRoute{op: op})
 	method, path, _ := strings.Cut(pattern, " ")
 	r.listed = append(r.listed, OperationInfo{Service: r.d.service, Name: name, ReadOnly: readOnly, Method: method, Path: path})
@@ -125,7 +143,33 @@ func (r *PathRouter) Handle(w http.ResponseWriter, req *http.Request, body []byt
 		r.d.run(w, req, body, "", nil, e, nil)
 		return
 	}
+	setPathValues(req, pattern)
 	r.d.run(w, req, body, route.op.name, route.op, nil, nil)
+}
+
+// setPathValues sets req's path values ({name} and {name...} segments of
+// pattern, which the mux matched): ServeMux.Handler finds the route but
+// leaves them unset.
+func setPathValues(req *http.Request, pattern string) {
+	_, pp, _ := strings.Cut(pattern, " ")
+	if i := strings.IndexByte(pp, '/'); i > 0 {
+		pp = pp[i:] // a host in the pattern
+	}
+	ps := strings.Split(pp, "/")
+	rs := strings.Split(req.URL.Path, "/")
+	for i, seg := range ps {
+		if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") || i >= len(rs) {
+			continue
+		}
+		name := seg[1 : len(seg)-1]
+		if n, ok := strings.CutSuffix(name, "..."); ok {
+			req.SetPathValue(n, strings.Join(rs[i:], "/"))
+			continue
+		}
+		if name != "$" {
+			req.SetPathValue(name, rs[i])
+		}
+	}
 }
 
 // writeRaw writes a raw operation's answer.

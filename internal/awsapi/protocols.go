@@ -67,6 +67,9 @@ type QuerySpec struct {
 	// request naming another version is refused (InvalidAction); one
 	// naming none is served.
 	Version string
+	// AccessDenied is the error code of a refused call (HTTP 403); ""
+	// means AccessDenied. SNS answers AuthorizationError.
+	AccessDenied string
 }
 
 // CBORSpec is an RPC v2 CBOR service's identity.
@@ -91,6 +94,16 @@ func (r *Router) Speak(p Protocols) {
 		panic("awsapi: CBORSpec needs ServiceShape")
 	}
 	r.p = p
+	if p.Query != nil {
+		// A query service (and a query-compatible one, whatever the
+		// request's protocol) answers a refusal with its query code and
+		// 403; JSON and CBOR carry the code through ErrorTypes and
+		// x-amzn-query-error.
+		r.d.deny = denial{code: "AccessDenied", status: http.StatusForbidden}
+		if p.Query.AccessDenied != "" {
+			r.d.deny.code = p.Query.AccessDenied
+		}
+	}
 }
 
 // Protocols reports what r speaks.

@@ -71,7 +71,9 @@ func (r *Router) handleQuery(w http.ResponseWriter, req *http.Request, body []by
 // recorded as the operation's, failed.
 func failing(op *operation, err error) *operation {
 	return &operation{name: op.name, readOnly: op.readOnly, inType: op.inType,
-		invoke: func(_ context.Context, _ *http.Request, _ []byte) (any, any, any, error) { return nil, nil, nil, err }}
+		invoke: func(context.Context, *http.Request, []byte, func(any) error) (any, any, any, error) {
+			return nil, nil, nil, err
+		}}
 }
 
 // queryForm reads a query request's parameters: the URL's query string

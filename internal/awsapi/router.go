@@ -106,13 +106,20 @@ type operation struct {
 	// inType is the input struct's type (the query protocol decodes a
 	// form by it); nil for raw operations.
 	inType reflect.Type
-	// invoke decodes the request, runs the operation and returns the
-	// output plus what to log in the self-audit record.
-	invoke func(ctx context.Context, req *http.Request, body []byte) (out, params, resp any, err error)
+	// invoke decodes the request, asks check (the dispatcher's
+	// authorization, given the decoded input), runs the operation and
+	// returns the output plus what to log in the self-audit record.
+	invoke func(ctx context.Context, req *http.Request, body []byte, check func(in any) error) (out, params, resp any, err error)
+	// raw operations (PathRouter) are bound to pattern; rawRes names
+	// their resources, and rawMapped says that it was given.
+	raw       bool
+	pattern   string
+	rawRes    RawResources
+	rawMapped bool
 }
 
 func newOperation[In, Out any](name string, readOnly bool, fn func(context.Context, *In) (*Out, error)) *operation {
-	return &operation{name: name, readOnly: readOnly, inType: reflect.TypeFor[In](), invoke: func(ctx context.Context, req *http.Request, body []byte) (any, any, any, error) {
+	return &operation{name: name, readOnly: readOnly, inType: reflect.TypeFor[In](), invoke: func(ctx context.Context, req *http.Request, body []byte, check func(in any) error) (any, any, any, error) {
 		in := new(In)
 		if err := DecodeObject(body, in); err != nil {
 			return nil, nil, nil, err
@@ -127,6 +134,9 @@ func newOperation[In, Out any](name string, readOnly bool, fn func(context.Conte
 			params = p.AuditParams()
 		} else if _, ok := any(in).(QueryBinder); ok {
 			params = in
+		}
+		if err := check(in); err != nil {
+			return nil, params, nil, err
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
@@ -149,6 +159,10 @@ type dispatcher struct {
 	contentType string
 	auditor     Auditor
 	logger      *slog.Logger
+	// authorizer decides every call (nil: all allowed); deny is how a
+	// refusal is answered.
+	authorizer Authorizer
+	deny       denial
 }
 
 // run executes op for the caller in ctx and writes the response with enc
@@ -194,6 +208,10 @@ func (d *dispatcher) run(w http.ResponseWriter, req *http.Request, body []byte, 
 	} else if err != nil {
 		e = AsError(ctx, d.logger, c.RequestID, err)
 		errCode, errMsg = e.Code, e.Message
+		if e.denied {
+			errCode = AuditAccessDenied
+			e = d.deny.apply(e)
+		}
 	}
 	// The record of a call that changes something is committed before the
 	// answer (see CommitAuditor).
@@ -232,7 +250,7 @@ func (d *dispatcher) safeInvoke(ctx context.Context, op *operation, req *http.Re
 			out, resp, err = nil, nil, fmt.Errorf("operation %s panicked: %v", op.name, p)
 		}
 	}()
-	return op.invoke(ctx, req, body)
+	return op.invoke(ctx, req, body, func(in any) error { return d.authorize(ctx, op, in) })
 }
 
 // Router serves an AWS RPC service: by default AWS JSON 1.1 (POST / with
@@ -254,7 +272,8 @@ func NewRouter(service string, auditor Auditor, logger *slog.Logger) *Router {
 		logger = slog.Default()
 	}
 	return &Router{
-		d:   dispatcher{service: service, contentType: contentTypeJSON11, auditor: auditor, logger: logger},
+		d: dispatcher{service: service, contentType: contentTypeJSON11, auditor: auditor, logger: logger,
+			deny: denial{code: CodeAccessDenied, status: http.StatusBadRequest}},
 		ops: make(map[string]*operation),
 		p:   Protocols{JSON11: true},
 	}
@@ -299,7 +318,8 @@ func NewRESTRouter(service string, auditor Auditor, logger *slog.Logger) *RESTRo
 		logger = slog.Default()
 	}
 	return &RESTRouter{
-		d:      dispatcher{service: service, contentType: contentTypeJSON, auditor: auditor, logger: logger},
+		d: dispatcher{service: service, contentType: contentTypeJSON, auditor: auditor, logger: logger,
+			deny: denial{code: CodeAccessDenied, status: http.StatusForbidden}},
 		routes: make(map[string]*operation),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -28,22 +29,25 @@ type consoleUser struct {
 	MFAPending          bool
 	Created, LastSignIn string
 	LockedSeconds       int64
+	Policies            []string
 }
 
 const minConsolePassword = 12
 
 func (c *usersCmd) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet(c.env, "users", "list | add NAME --account ACCOUNT [--admin] | remove NAME | passwd NAME | mfa-enable NAME | mfa-disable NAME [flags]")
+	fs := newFlagSet(c.env, "users", "list | add NAME --account ACCOUNT [--admin] [--policy P]... | policies NAME [--policy P]... | remove NAME | passwd NAME | mfa-enable NAME | mfa-disable NAME [flags]")
 	var (
 		cf            clientFlags
 		asJSON, admin bool
 		account       string
 		pwStdin       bool
+		policies      multiFlag
 	)
 	cf.register(fs)
 	fs.BoolVar(&asJSON, "json", false, "print the server's answer as JSON")
 	fs.StringVar(&account, "account", "", "add: the 12-digit account the user acts in (users of the organisation's management account see every account)")
 	fs.BoolVar(&admin, "admin", false, "add: make the user an administrator (manages console users)")
+	fs.Var(&policies, "policy", "add, policies: a policy that applies to the user (repeatable): a built-in name (read-only, ...), a JSON file (sent as its content) or a JSON document; none means the server's default policy")
 	fs.BoolVar(&pwStdin, "password-stdin", false, "add, passwd: read the password from the first line of standard input instead of prompting")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -58,7 +62,7 @@ func (c *usersCmd) Run(ctx context.Context, args []string) error {
 		if len(pos) > 0 {
 			return fmt.Errorf("unexpected argument %q; users list takes flags only", pos[0])
 		}
-	case "add", "remove", "passwd", "mfa-enable", "mfa-disable":
+	case "add", "policies", "remove", "passwd", "mfa-enable", "mfa-disable":
 		if len(pos) != 1 {
 			return fmt.Errorf("users %s needs one user name", sub)
 		}
@@ -66,13 +70,16 @@ func (c *usersCmd) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("users add needs --account: the 12-digit account the user acts in")
 		}
 	default:
-		return fmt.Errorf("unknown users command %q; use list, add, remove, passwd, mfa-enable or mfa-disable", sub)
+		return fmt.Errorf("unknown users command %q; use list, add, policies, remove, passwd, mfa-enable or mfa-disable", sub)
+	}
+	refs, err := policyRefs(policies)
+	if err != nil {
+		return err
 	}
 	// Read the password before calling the server, so a prompt is not
 	// interrupted by its answer.
 	var password string
 	if sub == "add" || sub == "passwd" {
-		var err error
 		if password, err = c.password(pwStdin, pos[0]); err != nil {
 			return err
 		}
@@ -102,7 +109,7 @@ func (c *usersCmd) Run(ctx context.Context, args []string) error {
 		}
 		return printUsers(c.env.Stdout, resp.Users)
 	case "add":
-		body, _ := json.Marshal(map[string]any{"Name": pos[0], "Account": account, "Admin": admin, "Password": password})
+		body, _ := json.Marshal(map[string]any{"Name": pos[0], "Account": account, "Admin": admin, "Password": password, "Policies": refs})
 		if out, err = cl.Do(ctx, "opentrail", http.MethodPost, "/v1/console/users", jsonHdr, body); err != nil {
 			return err
 		}
@@ -110,7 +117,17 @@ func (c *usersCmd) Run(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(out, &resp); err != nil {
 			return fmt.Errorf("read the server's answer: %w", err)
 		}
-		fmt.Fprintf(c.env.Stdout, "added %s (%s)%s\n", resp.User.Name, resp.User.ARN, map[bool]string{true: ", administrator"}[resp.User.Admin])
+		fmt.Fprintf(c.env.Stdout, "added %s (%s)%s, policies: %s\n", resp.User.Name, resp.User.ARN, map[bool]string{true: ", administrator"}[resp.User.Admin], policyList(resp.User.Policies))
+	case "policies":
+		body, _ := json.Marshal(map[string]any{"Policies": refs})
+		if out, err = cl.Do(ctx, "opentrail", http.MethodPut, path+"/policies", jsonHdr, body); err != nil {
+			return err
+		}
+		var resp struct{ User consoleUser }
+		if err := json.Unmarshal(out, &resp); err != nil {
+			return fmt.Errorf("read the server's answer: %w", err)
+		}
+		fmt.Fprintf(c.env.Stdout, "policies of %s: %s\n", resp.User.Name, policyList(resp.User.Policies))
 	case "remove":
 		if _, err = cl.Do(ctx, "opentrail", http.MethodDelete, path, nil, nil); err != nil {
 			return err
@@ -208,7 +225,7 @@ func printUsers(w io.Writer, us []consoleUser) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACCOUNT\tADMIN\tMFA\tLAST SIGN-IN\tLOCKED")
+	fmt.Fprintln(tw, "NAME\tACCOUNT\tADMIN\tMFA\tLAST SIGN-IN\tLOCKED\tPOLICIES")
 	for _, u := range us {
 		mfa := "no"
 		if u.MFA {
@@ -224,7 +241,51 @@ func printUsers(w io.Writer, us []consoleUser) error {
 		if u.LockedSeconds > 0 {
 			locked = fmt.Sprintf("%ds", u.LockedSeconds)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Account, map[bool]string{true: "yes", false: "no"}[u.Admin], mfa, last, locked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Account, map[bool]string{true: "yes", false: "no"}[u.Admin], mfa, last, locked, policyList(u.Policies))
 	}
 	return tw.Flush()
+}
+
+// policyList shows a user's policies; none means the server's default.
+func policyList(p []string) string {
+	if len(p) == 0 {
+		return "(default)"
+	}
+	out := make([]string, len(p))
+	for i, r := range p {
+		if strings.HasPrefix(strings.TrimSpace(r), "{") {
+			r = "inline #" + strconv.Itoa(i+1)
+		}
+		out[i] = r
+	}
+	return strings.Join(out, ",")
+}
+
+// policyRefs turns --policy values into the references sent to the
+// server: a file (its name ends in .json, or it exists) is sent as its
+// JSON content, since the server may not see this machine's files.
+func policyRefs(flags []string) ([]string, error) {
+	refs := []string{}
+	for _, f := range flags {
+		f = strings.TrimSpace(f)
+		if f == "" || strings.HasPrefix(f, "{") {
+			refs = append(refs, f)
+			continue
+		}
+		if _, err := os.Stat(f); err != nil && !strings.HasSuffix(f, ".json") {
+			refs = append(refs, f) // a built-in name
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read policy %s: %w", f, err)
+		}
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("policy %s is not a JSON document: %w", f, err)
+		}
+		compact, _ := json.Marshal(doc)
+		refs = append(refs, string(compact))
+	}
+	return refs, nil
 }

@@ -27,14 +27,17 @@ func (c *Console) as(r *http.Request, s *Session) context.Context {
 	return c.asIn(r, s.User.Principal, c.cfg.DefaultRegion)
 }
 
-// asIn is as with the caller p in region.
+// asIn is as with the caller p in region. A user who signed in with an
+// MFA code calls with MFA (aws:MultiFactorAuthPresent).
 func (c *Console) asIn(r *http.Request, p *auth.Principal, region string) context.Context {
+	s := c.session(r)
 	return awsapi.WithCaller(r.Context(), &awsapi.Caller{
 		Principal: p,
 		Region:    region,
 		SourceIP:  clientIP(r),
 		UserAgent: UserAgent,
 		RequestID: awsapi.NewUUID(),
+		MFA:       s != nil && s.User.MFA && p != nil && s.User.Principal.ARN == p.ARN,
 	})
 }
 

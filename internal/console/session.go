@@ -24,6 +24,9 @@ type User struct {
 	Principal *auth.Principal
 	// Admin users manage console users.
 	Admin bool
+	// MFA says the user signed in with an MFA code: the API calls made
+	// for them carry aws:MultiFactorAuthPresent.
+	MFA bool
 }
 
 // Accounts are the accounts whose data a user may see; nil means every

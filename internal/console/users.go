@@ -29,6 +29,7 @@ type UserStore interface {
 	PendingMFA(ctx context.Context, name string) (users.Enrolment, error)
 	ConfirmMFA(ctx context.Context, name, code string) error
 	RemoveMFA(ctx context.Context, name string) error
+	SetPolicies(ctx context.Context, name string, refs []string) (users.User, error)
 	Unlock(name string)
 	Principal(u users.User) *auth.Principal
 }
@@ -66,7 +67,9 @@ func (a UsersAuth) CheckMFA(ctx context.Context, in SignInAttempt, code string) 
 	if err != nil {
 		return nil, signInError(err)
 	}
-	return a.user(u), nil
+	cu := a.user(u)
+	cu.MFA = true
+	return cu, nil
 }
 
 func (a UsersAuth) user(u users.User) *User {
@@ -172,6 +175,7 @@ func (c userPages) usersList(w http.ResponseWriter, r *http.Request, s *Session)
 type userNewData struct {
 	Name, Account string
 	Admin         bool
+	Policies      string // one reference a line
 	Error         string
 	Minimum       int
 	// Fixed is the only account a member account's administrator may
@@ -195,7 +199,7 @@ func (c userPages) userNew(w http.ResponseWriter, r *http.Request, s *Session) {
 		return
 	}
 	d := userNewData{Name: strings.TrimSpace(r.PostFormValue("name")), Account: strings.TrimSpace(r.PostFormValue("account")),
-		Admin: r.PostFormValue("admin") == "on", Minimum: users.MinPasswordLen}
+		Admin: r.PostFormValue("admin") == "on", Minimum: users.MinPasswordLen, Policies: r.PostFormValue("policies")}
 	if !s.User.Principal.Management {
 		d.Fixed = s.User.Principal.AccountID
 	}
@@ -206,7 +210,8 @@ func (c userPages) userNew(w http.ResponseWriter, r *http.Request, s *Session) {
 	case pw != r.PostFormValue("password2"):
 		d.Error = "The two passwords differ. Type the same password twice."
 	default:
-		_, err := c.cfg.Users.Store.Add(r.Context(), users.NewUser{Name: d.Name, Account: d.Account, Admin: d.Admin, Password: pw})
+		_, err := c.cfg.Users.Store.Add(r.Context(), users.NewUser{Name: d.Name, Account: d.Account, Admin: d.Admin, Password: pw,
+			Policies: policyLines(d.Policies)})
 		if err == nil {
 			c.log.Info("console user added", "user", d.Name, "account", d.Account, "admin", d.Admin, "by", s.User.Name)
 			http.Redirect(w, r, "/users/"+url.PathEscape(d.Name)+"?done=added", http.StatusSeeOther)
@@ -215,6 +220,18 @@ func (c userPages) userNew(w http.ResponseWriter, r *http.Request, s *Session) {
 		d.Error = userErrorText(err, d.Name)
 	}
 	c.render(w, r, s, http.StatusBadRequest, "users_new", "Add a user", d)
+}
+
+// policyLines splits a form's policies field: one reference a line (a
+// JSON document on one line too).
+func policyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // userErrorText says what went wrong with a change to user name.
@@ -245,6 +262,7 @@ func doneText(done, user string) string {
 		"mfa":          "MFA device enrolled: from now on signing in needs a code from it.",
 		"mfa-removed":  "MFA device removed: signing in needs the password only.",
 		"unlocked":     "Sign-in unlocked for this user name.",
+		"policies":     "Policies changed. Every browser signed in as this user was signed out, to sign in under the new policies.",
 		"removed":      "User " + user + " removed and signed out everywhere.",
 		"own-password": "Your password is changed. Your other browsers were signed out.",
 	}[done]
@@ -347,6 +365,13 @@ func (c userPages) userChange(w http.ResponseWriter, r *http.Request, s *Session
 	case "unlock":
 		st.Unlock(u.Name)
 		done = "unlocked"
+	case "policies":
+		// The user's browsers are signed out: their sessions hold the
+		// policies they signed in with.
+		if _, err = st.SetPolicies(ctx, u.Name, policyLines(r.PostFormValue("policies"))); err == nil {
+			c.sessions.removeUser(u.Name)
+			done = "policies"
+		}
 	case "remove":
 		if u.Name == s.User.Name {
 			c.showUser(w, r, s, http.StatusBadRequest, u.Name, "You cannot remove yourself. Ask another administrator.", "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/users"
 )
@@ -241,6 +243,23 @@ func TestEnrolOwnMFAThenSignInWithCode(t *testing.T) {
 	if !strings.Contains(last, `"MFAUsed":"Yes"`) || !strings.Contains(last, `"ConsoleLogin":"Success"`) {
 		t.Fatalf("MFA sign-in record %s", last)
 	}
+	// The API calls made for a browser signed in with a code carry MFA;
+	// those of bob's password-only browser do not.
+	callerMFA := func(cookie string) bool {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+		s := c.sessions.get(cookie)
+		if s == nil {
+			t.Fatal("no session for the cookie")
+		}
+		return awsapi.CallerFrom(c.as(req, s)).MFA
+	}
+	if len(resp.Cookies()) != 1 || !callerMFA(resp.Cookies()[0].Value) {
+		t.Errorf("the MFA sign-in's calls do not carry MFA: %v", resp.Cookies())
+	}
+	if callerMFA(bob.session.ID) {
+		t.Error("a password-only sign-in's calls carry MFA")
+	}
 }
 
 func TestChangeOwnPassword(t *testing.T) {
@@ -260,5 +279,33 @@ func TestChangeOwnPassword(t *testing.T) {
 	}
 	if c.sessions.get(resp.Cookies()[0].Value) == nil {
 		t.Fatal("the browser that changed the password was signed out")
+	}
+}
+
+// An administrator sets a user's policies on their page; the list shows
+// them, and the user's browsers are signed out.
+func TestSetUserPolicies(t *testing.T) {
+	c, _, _ := newUsersConsole(t)
+	admin, _, _ := signInForm(t, c, "alice", "alice-password")
+	bob, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	if _, body := admin.get("/users/bob"); !strings.Contains(body, `id="user-policies"`) {
+		t.Fatalf("no policies form: %s", body)
+	}
+	resp, _ := admin.post("/users/bob/policies", url.Values{"policies": {"read-only\n\n ingest-only \n"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set policies: %d", resp.StatusCode)
+	}
+	u, err := c.cfg.Users.Store.Get(context.Background(), "bob")
+	if err != nil || strings.Join(u.Policies, ",") != "read-only,ingest-only" {
+		t.Fatalf("stored policies %v %v", u.Policies, err)
+	}
+	if c.sessions.get(bob.session.ID) != nil {
+		t.Error("bob stayed signed in under the old policies")
+	}
+	if _, body := admin.get("/users"); !strings.Contains(body, `<span class="mono">read-only</span>, <span class="mono">ingest-only</span>`) {
+		t.Errorf("users list without policies: %s", body)
+	}
+	if _, body := admin.get("/users/bob"); !strings.Contains(body, "read-only\ningest-only\n</textarea>") {
+		t.Errorf("user page without policies: %s", body)
 	}
 }

@@ -161,32 +161,32 @@ func New(cfg Config) (*Native, error) {
 // Register binds the native operations to r, each under the eventName its
 // self-audit record has always carried.
 func (h *Native) Register(r *awsapi.PathRouter) {
-	r.RegisterRaw("GET /v1/events", "LookupEvents", true, h.lookup)
-	r.RegisterRaw("GET /v1/trails", "ListTrails", true, h.listTrails)
+	r.RegisterRawResources("GET /v1/events", "LookupEvents", true, nil, h.lookup)
+	r.RegisterRawResources("GET /v1/trails", "ListTrails", true, nil, h.listTrails)
 	if h.ingester != nil {
-		r.RegisterRaw("POST /v1/events", "PutEvents", false, h.putEvents)
+		r.RegisterRawResources("POST /v1/events", "PutEvents", false, nil, h.putEvents)
 	}
 	if h.keys != nil {
-		r.RegisterRaw("GET /v1/keys", "ListKeys", true, h.listKeys)
-		r.RegisterRaw("POST /v1/keys/rotate", "RotateKey", false, h.rotateKey)
+		r.RegisterRawResources("GET /v1/keys", "ListKeys", true, nil, h.listKeys)
+		r.RegisterRawResources("POST /v1/keys/rotate", "RotateKey", false, nil, h.rotateKey)
 	}
 	if h.notifications != nil {
-		r.RegisterRaw("GET /v1/notifications", "ListNotifications", true, h.listNotifications)
+		r.RegisterRawResources("GET /v1/notifications", "ListNotifications", true, nil, h.listNotifications)
 	}
 	if h.findings != nil {
-		r.RegisterRaw("GET /v1/findings", "ListFindings", true, h.listFindings)
-		r.RegisterRaw("GET /v1/findings/{id}", "GetFinding", true, h.getFinding)
-		r.RegisterRaw("POST /v1/findings/{id}/state", "SetFindingState", false, h.setFindingState)
+		r.RegisterRawResources("GET /v1/findings", "ListFindings", true, nil, h.listFindings)
+		r.RegisterRawResources("GET /v1/findings/{id}", "GetFinding", true, findingResource, h.getFinding)
+		r.RegisterRawResources("POST /v1/findings/{id}/state", "SetFindingState", false, findingResource, h.setFindingState)
 	}
 	if h.sigma != nil {
-		r.RegisterRaw("PUT /v1/sigma/rules", "PutSigmaRules", false, h.putSigmaRules)
-		r.RegisterRaw("GET /v1/sigma/rules", "GetSigmaRules", true, h.getSigmaRules)
+		r.RegisterRawResources("PUT /v1/sigma/rules", "PutSigmaRules", false, nil, h.putSigmaRules)
+		r.RegisterRawResources("GET /v1/sigma/rules", "GetSigmaRules", true, nil, h.getSigmaRules)
 	}
 	if h.insights != nil {
-		r.RegisterRaw("POST /v1/insights/runs", "RunInsights", false, h.runInsights)
+		r.RegisterRawResources("POST /v1/insights/runs", "RunInsights", false, nil, h.runInsights)
 	}
 	if h.detections.Sigma != nil || h.detections.EventRules != nil {
-		r.RegisterRaw("POST /v1/detections/runs", "RunDetections", false, h.runDetections)
+		r.RegisterRawResources("POST /v1/detections/runs", "RunDetections", false, nil, h.runDetections)
 	}
 	if h.users != nil {
 		h.registerUsers(r)
@@ -199,7 +199,7 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
 	return func(req *http.Request) *awsapi.Error {
 		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm, PUT /v1/console/users/{name}/policies (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
 	}
 }
 

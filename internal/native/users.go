@@ -25,6 +25,7 @@ type Users interface {
 	BeginMFA(ctx context.Context, name string) (users.Enrolment, error)
 	ConfirmMFA(ctx context.Context, name, code string) error
 	RemoveMFA(ctx context.Context, name string) error
+	SetPolicies(ctx context.Context, name string, refs []string) (users.User, error)
 	Principal(u users.User) *auth.Principal
 }
 
@@ -32,13 +33,14 @@ type Users interface {
 // secrets never reach a self-audit record: each operation sets the
 // record's parameters and response itself.
 func (n *Native) registerUsers(r *awsapi.PathRouter) {
-	r.RegisterRaw("GET /v1/console/users", "ListConsoleUsers", true, n.listUsers)
-	r.RegisterRaw("POST /v1/console/users", "CreateConsoleUser", false, n.createUser)
-	r.RegisterRaw("DELETE /v1/console/users/{name}", "DeleteConsoleUser", false, n.deleteUser)
-	r.RegisterRaw("PUT /v1/console/users/{name}/password", "UpdateConsoleUserPassword", false, n.setUserPassword)
-	r.RegisterRaw("POST /v1/console/users/{name}/mfa", "CreateConsoleUserMFADevice", false, n.beginUserMFA)
-	r.RegisterRaw("POST /v1/console/users/{name}/mfa/confirm", "EnableConsoleUserMFADevice", false, n.confirmUserMFA)
-	r.RegisterRaw("DELETE /v1/console/users/{name}/mfa", "DeactivateConsoleUserMFADevice", false, n.removeUserMFA)
+	r.RegisterRawResources("GET /v1/console/users", "ListConsoleUsers", true, nil, n.listUsers)
+	r.RegisterRawResources("POST /v1/console/users", "CreateConsoleUser", false, nil, n.createUser)
+	r.RegisterRawResources("DELETE /v1/console/users/{name}", "DeleteConsoleUser", false, consoleUserResource, n.deleteUser)
+	r.RegisterRawResources("PUT /v1/console/users/{name}/password", "UpdateConsoleUserPassword", false, consoleUserResource, n.setUserPassword)
+	r.RegisterRawResources("POST /v1/console/users/{name}/mfa", "CreateConsoleUserMFADevice", false, consoleUserResource, n.beginUserMFA)
+	r.RegisterRawResources("POST /v1/console/users/{name}/mfa/confirm", "EnableConsoleUserMFADevice", false, consoleUserResource, n.confirmUserMFA)
+	r.RegisterRawResources("DELETE /v1/console/users/{name}/mfa", "DeactivateConsoleUserMFADevice", false, consoleUserResource, n.removeUserMFA)
+	r.RegisterRawResources("PUT /v1/console/users/{name}/policies", "PutConsoleUserPolicies", false, consoleUserResource, n.setUserPolicies)
 }
 
 // userView is a console user on the wire.
@@ -49,11 +51,14 @@ type userView struct {
 	Created            string // RFC 3339
 	LastSignIn         string `json:",omitempty"`
 	LockedSeconds      int64  `json:",omitempty"`
+	// Policies are the user's policy references; absent: the configured
+	// default.
+	Policies []string `json:",omitempty"`
 }
 
 func (n *Native) userView(u users.User) userView {
 	v := userView{Name: u.Name, Account: u.Account, ARN: n.users.Principal(u).ARN, Admin: u.Admin, MFA: u.MFA, MFAPending: u.MFAPending,
-		Created: u.Created.UTC().Format(time.RFC3339), LockedSeconds: int64(u.LockedFor / time.Second)}
+		Created: u.Created.UTC().Format(time.RFC3339), LockedSeconds: int64(u.LockedFor / time.Second), Policies: u.Policies}
 	if !u.LastSignIn.IsZero() {
 		v.LastSignIn = u.LastSignIn.UTC().Format(time.RFC3339)
 	}
@@ -93,16 +98,21 @@ func (n *Native) listUsers(ctx context.Context, req *awsapi.RawRequest) (*awsapi
 }
 
 // createUser serves POST /v1/console/users with
-// {"Name":…,"Account":…,"Admin":bool,"Password":…}.
+// {"Name":…,"Account":…,"Admin":bool,"Password":…,"Policies":[…]}.
 func (n *Native) createUser(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
 	var in struct {
 		Name, Account, Password string
 		Admin                   bool
+		Policies                []string
 	}
 	if err := json.Unmarshal(req.Body, &in); err != nil {
 		return nil, badParam("The body must be a JSON object such as {\"Name\":\"alice\",\"Account\":\"111122223333\",\"Admin\":false,\"Password\":\"…\"}: %s.", awsapi.Clip(err.Error(), 128))
 	}
-	req.Params = map[string]any{"userName": in.Name, "account": in.Account, "admin": in.Admin}
+	params := map[string]any{"userName": in.Name, "account": in.Account, "admin": in.Admin}
+	if len(in.Policies) > 0 {
+		params["policies"] = in.Policies
+	}
+	req.Params = params
 	_, p, err := awsapi.Authenticated(ctx)
 	if err != nil {
 		return nil, err
@@ -110,14 +120,36 @@ func (n *Native) createUser(ctx context.Context, req *awsapi.RawRequest) (*awsap
 	if !n.mayManageUsers(p, in.Account) {
 		return nil, usersDenied(p, in.Account)
 	}
-	u, err := n.users.Add(ctx, users.NewUser{Name: in.Name, Account: in.Account, Admin: in.Admin, Password: in.Password})
+	u, err := n.users.Add(ctx, users.NewUser{Name: in.Name, Account: in.Account, Admin: in.Admin, Password: in.Password, Policies: in.Policies})
 	if err != nil {
 		return nil, userError(err, in.Name)
 	}
 	v := n.userView(u)
 	out, err := jsonResponse(struct{ User userView }{v})
 	if out != nil {
-		out.Response = map[string]any{"user": map[string]any{"userName": v.Name, "arn": v.ARN, "admin": v.Admin}}
+		out.Response = map[string]any{"user": map[string]any{"userName": v.Name, "arn": v.ARN, "admin": v.Admin, "policies": v.Policies}}
+	}
+	return out, err
+}
+
+// setUserPolicies serves PUT /v1/console/users/{name}/policies with
+// {"Policies":[…]} (empty: the configured default): {"User":{…}}.
+func (n *Native) setUserPolicies(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
+	var in struct{ Policies []string }
+	if err := json.Unmarshal(req.Body, &in); err != nil {
+		return nil, badParam("The body must be a JSON object such as {\"Policies\":[\"read-only\"]}: %s.", awsapi.Clip(err.Error(), 128))
+	}
+	u, err := n.managedUser(ctx, req, map[string]any{"policies": in.Policies})
+	if err != nil {
+		return nil, err
+	}
+	if u, err = n.users.SetPolicies(ctx, u.Name, in.Policies); err != nil {
+		return nil, userError(err, u.Name)
+	}
+	v := n.userView(u)
+	out, err := jsonResponse(struct{ User userView }{v})
+	if out != nil {
+		out.Response = map[string]any{"user": map[string]any{"userName": v.Name, "policies": v.Policies}}
 	}
 	return out, err
 }

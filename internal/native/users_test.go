@@ -98,6 +98,25 @@ func TestConsoleUsersEndpoints(t *testing.T) {
 	if code, _ := call(a, "PUT", "/v1/console/users/kim/password", `{"Password":"kims-password-2"}`); code != 200 {
 		t.Fatalf("passwd: %d", code)
 	}
+	// Policies: set, shown, cleared (the configured default); an admin
+	// has administrator.
+	if code, body := call(a, "PUT", "/v1/console/users/kim/policies", `{"Policies":["read-only","ingest-only"]}`); code != 200 ||
+		!strings.Contains(body, `"Policies":["read-only","ingest-only"]`) {
+		t.Fatalf("policies: %d %s", code, body)
+	}
+	if code, body := call(a, "POST", "/v1/console/users", `{"Name":"ops","Account":"`+servicetest.AcctA+`","Admin":true,"Password":"ops-password-12","Policies":["read-only"]}`); code != 200 ||
+		!strings.Contains(body, `"Policies":["administrator","read-only"]`) {
+		t.Fatalf("add admin: %d %s", code, body)
+	}
+	if code, body := call(a, "GET", "/v1/console/users", ""); code != 200 || !strings.Contains(body, `"Name":"kim"`) || !strings.Contains(body, `"Policies":["read-only","ingest-only"]`) {
+		t.Fatalf("list with policies: %d %s", code, body)
+	}
+	if code, body := call(a, "PUT", "/v1/console/users/kim/policies", `{"Policies":[]}`); code != 200 || strings.Contains(body, `"Policies"`) {
+		t.Fatalf("clear policies: %d %s", code, body)
+	}
+	if code, _ := call(servicetest.AcctB, "PUT", "/v1/console/users/kim/policies", `{"Policies":["administrator"]}`); code != 403 {
+		t.Fatalf("a member account setting policies: %d", code)
+	}
 	code, body = call(a, "GET", "/v1/console/users", "")
 	if code != 200 || !strings.Contains(body, `"Name":"kim"`) || !strings.Contains(body, `"MFA":true`) {
 		t.Fatalf("list: %d %s", code, body)
@@ -121,7 +140,7 @@ func TestConsoleUsersEndpoints(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"CreateConsoleUser", "ListConsoleUsers", "DeleteConsoleUser", "UpdateConsoleUserPassword",
-		"CreateConsoleUserMFADevice", "EnableConsoleUserMFADevice", "DeactivateConsoleUserMFADevice"} {
+		"CreateConsoleUserMFADevice", "EnableConsoleUserMFADevice", "DeactivateConsoleUserMFADevice", "PutConsoleUserPolicies"} {
 		if !names[n] {
 			t.Errorf("no self-audit record of %s", n)
 		}

@@ -37,6 +37,8 @@ type Handler struct {
 	logger  *slog.Logger
 	auditor awsapi.Auditor
 	region  string
+	// authorizer decides every call (see SetAuthorizer).
+	authorizer awsapi.Authorizer
 }
 
 // New returns a Handler for the buckets of b.
@@ -113,7 +115,12 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		rq.w = held
 	}
 	var errCode, errMsg string
-	if err := rq.invoke(); err != nil {
+	if e := rq.authorizeIdentity(); e != nil {
+		// A refused call never runs; its record says AccessDenied, as
+		// CloudTrail records S3's identity-policy denials.
+		errCode, errMsg = e.Code, e.Message
+		rq.writeError(e)
+	} else if err := rq.invoke(); err != nil {
 		e := rq.toS3Error(err)
 		errCode, errMsg = e.Code, e.Message
 		rq.writeError(e)

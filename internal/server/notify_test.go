@@ -39,6 +39,12 @@ func notifyServer(t *testing.T) (*Server, http.Handler) {
 // runServer runs a server on cfg until the test ends.
 func runServer(t *testing.T, cfg config.Config) *Server {
 	t.Helper()
+	return startBuilt(t, buildServer(t, cfg))
+}
+
+// buildServer builds a server on cfg, not yet running.
+func buildServer(t *testing.T, cfg config.Config) *Server {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +52,12 @@ func runServer(t *testing.T, cfg config.Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// startBuilt runs s until the test ends.
+func startBuilt(t *testing.T, s *Server) *Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -57,6 +69,14 @@ func runServer(t *testing.T, cfg config.Config) *Server {
 	})
 	<-s.Ready()
 	return s
+}
+
+// localConfig is local mode's configuration on a fresh data directory.
+func localConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	return cfg
 }
 
 func post(t *testing.T, h http.Handler, target, auth, body string) (int, string) {

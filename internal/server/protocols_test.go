@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
-	"github.com/opentrail/opentrail/internal/config"
 )
 
 // Operations shaped as CloudWatch's, SNS's and Logs' (members named as in
@@ -115,16 +113,7 @@ var alarmTime = time.Date(2026, 12, 4, 10, 0, 0, 250e6, time.UTC)
 // hold the test operations.
 func protocolServer(t *testing.T) (url string, got *seen) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := buildServer(t, localConfig(t))
 	got = &seen{m: map[string][]string{}}
 	// A monitoring router of the test's own: the server's holds the real
 	// CloudWatch operations, under the names the test operations take.
@@ -165,16 +154,7 @@ func protocolServer(t *testing.T) (url string, got *seen) {
 	if err := s.logwatch.CreateLogGroup(context.Background(), "000000000000", "eu-west-1", "trail-logs", "", "", nil); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	<-s.Ready()
+	startBuilt(t, s)
 	return "http://" + s.Addr(), got
 }
 

@@ -22,10 +22,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +68,10 @@ type User struct {
 	// Default marks local mode's default user, still on its documented
 	// password.
 	Default bool
+	// Policies are the policy references (built-in names, files, inline
+	// JSON) that decide what the user may do; empty means the configured
+	// default. An admin's list holds administrator.
+	Policies []string
 }
 
 // Recorder stores CloudTrail records durably before it returns (the
@@ -98,6 +105,9 @@ type Config struct {
 	// Lockout is the failed sign-in lockout (DefaultLockout when zero).
 	Lockout Lockout
 	Logger  *slog.Logger
+	// CheckPolicy says whether a policy reference can be used (the
+	// authorizer compiles it); nil accepts any non-empty reference.
+	CheckPolicy func(ref string) error
 }
 
 // Store is the console users.
@@ -136,6 +146,9 @@ var schema = []string{
 		principal_id VARCHAR NOT NULL, password_hash VARCHAR NOT NULL, mfa_secret VARCHAR, mfa_pending VARCHAR,
 		mfa_last_step BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, last_signin BIGINT NOT NULL DEFAULT 0,
 		is_default BOOLEAN NOT NULL DEFAULT false)`,
+	// policies came later: a JSON array of policy references, NULL for
+	// none (stores made before have no such column).
+	`ALTER TABLE cu_users ADD COLUMN IF NOT EXISTS policies VARCHAR`,
 }
 
 // Open creates the tables if needed. In local mode it adds the default
@@ -201,6 +214,8 @@ type NewUser struct {
 	Name, Account string
 	Admin         bool
 	Password      string
+	// Policies are the user's policy references (see User.Policies).
+	Policies []string
 }
 
 // Add adds a user; the name must be new.
@@ -220,6 +235,10 @@ func (s *Store) add(ctx context.Context, u NewUser, isDefault bool) (User, error
 			return User{}, err
 		}
 	}
+	policies, err := s.checkPolicies(u.Admin, u.Policies)
+	if err != nil {
+		return User{}, err
+	}
 	h := s.hash(u.Password)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -229,9 +248,10 @@ func (s *Store) add(ctx context.Context, u NewUser, isDefault bool) (User, error
 		return User{}, err
 	}
 	now := s.clk.Now()
-	out := User{Name: u.Name, Account: u.Account, Admin: u.Admin, PrincipalID: newPrincipalID(), Created: now.UTC(), Default: isDefault}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cu_users (name, account, admin, principal_id, password_hash, created, is_default)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, out.Name, out.Account, out.Admin, out.PrincipalID, h, now.UnixNano(), isDefault)
+	out := User{Name: u.Name, Account: u.Account, Admin: u.Admin, PrincipalID: newPrincipalID(), Created: now.UTC(), Default: isDefault,
+		Policies: policies}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO cu_users (name, account, admin, principal_id, password_hash, created, is_default, policies)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.Name, out.Account, out.Admin, out.PrincipalID, h, now.UnixNano(), isDefault, policiesColumn(policies))
 	if err != nil {
 		return User{}, fmt.Errorf("users: add %s: %w", u.Name, err)
 	}
@@ -268,15 +288,24 @@ func (s *Store) check(h, p string) (bool, HashParams) {
 	return checkPassword(h, p)
 }
 
-const userCols = `name, account, admin, principal_id, mfa_secret IS NOT NULL, mfa_pending IS NOT NULL, created, last_signin, is_default`
+const userCols = `name, account, admin, principal_id, mfa_secret IS NOT NULL, mfa_pending IS NOT NULL, created, last_signin, is_default, policies`
 
 type scanner interface{ Scan(...any) error }
 
 func (s *Store) scan(r scanner) (User, error) {
 	var u User
 	var created, last int64
-	if err := r.Scan(&u.Name, &u.Account, &u.Admin, &u.PrincipalID, &u.MFA, &u.MFAPending, &created, &last, &u.Default); err != nil {
+	var policies sql.NullString
+	if err := r.Scan(&u.Name, &u.Account, &u.Admin, &u.PrincipalID, &u.MFA, &u.MFAPending, &created, &last, &u.Default, &policies); err != nil {
 		return User{}, err
+	}
+	if policies.Valid {
+		if err := json.Unmarshal([]byte(policies.String), &u.Policies); err != nil {
+			return User{}, fmt.Errorf("users: policies of %s: %w", u.Name, err)
+		}
+	}
+	if u.Admin && !slices.Contains(u.Policies, AdminPolicy) {
+		u.Policies = append([]string{AdminPolicy}, u.Policies...)
 	}
 	u.Created = time.Unix(0, created).UTC()
 	if last != 0 {
@@ -401,13 +430,84 @@ func (s *Store) signedOut(name string) {
 // Unlock ends a user name's lockout.
 func (s *Store) Unlock(name string) { s.locks.reset(userKey(name)) }
 
-// Principal is who a user acts as: an IAM user of their account.
+// Principal is who a user acts as: an IAM user of their account, under
+// the user's policies (nil: the configured default).
 func (s *Store) Principal(u User) *auth.Principal {
+	var policies []string
+	if len(u.Policies) > 0 {
+		policies = slices.Clone(u.Policies)
+	}
+	if u.Admin && !slices.Contains(policies, AdminPolicy) {
+		policies = append([]string{AdminPolicy}, policies...)
+	}
 	return &auth.Principal{
 		Type: "IAMUser", AccountID: u.Account, UserName: u.Name, PrincipalID: u.PrincipalID,
 		ARN:        "arn:aws:iam::" + u.Account + ":user/" + u.Name,
 		Management: s.cfg.ManagementAccount != "" && u.Account == s.cfg.ManagementAccount,
+		Policies:   policies,
 	}
+}
+
+// AdminPolicy is the built-in policy every admin user has.
+const AdminPolicy = "administrator"
+
+// maxPolicies bounds a user's policy list.
+const maxPolicies = 20
+
+// checkPolicies validates a user's policy references (trimmed, no
+// duplicates, each accepted by Config.CheckPolicy) and puts
+// administrator first for an admin.
+func (s *Store) checkPolicies(admin bool, refs []string) ([]string, error) {
+	var out []string
+	for _, r := range refs {
+		r = strings.TrimSpace(r)
+		if r == "" || slices.Contains(out, r) {
+			continue
+		}
+		if s.cfg.CheckPolicy != nil {
+			if err := s.cfg.CheckPolicy(r); err != nil {
+				return nil, &InputError{fmt.Sprintf("Policy %s cannot be used: %v.", clip(r), err)}
+			}
+		}
+		out = append(out, r)
+	}
+	if len(out) > maxPolicies {
+		return nil, &InputError{fmt.Sprintf("A user has at most %d policies; got %d.", maxPolicies, len(out))}
+	}
+	if admin && !slices.Contains(out, AdminPolicy) {
+		out = append([]string{AdminPolicy}, out...)
+	}
+	return out, nil
+}
+
+// policiesColumn is the policies column's value: a JSON array, or NULL
+// for none.
+func policiesColumn(p []string) any {
+	if len(p) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(p) // strings always encode
+	return string(b)
+}
+
+// SetPolicies replaces a user's policy references; an empty list means
+// the configured default (an admin keeps administrator).
+func (s *Store) SetPolicies(ctx context.Context, name string, refs []string) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.get(ctx, name)
+	if err != nil {
+		return User{}, err
+	}
+	policies, err := s.checkPolicies(u.Admin, refs)
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.exec(ctx, name, `UPDATE cu_users SET policies = ? WHERE name = ?`, policiesColumn(policies), name); err != nil {
+		return User{}, err
+	}
+	u.Policies = policies
+	return u, nil
 }
 
 // IsManagement reports whether account is the organisation's management
