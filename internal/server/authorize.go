@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/authz"
+	"github.com/opentrail/opentrail/internal/awsapi"
 )
 
 // cisActions are what setting up the CIS pack calls (cis.Enable through
@@ -26,4 +29,19 @@ func mayAll(a *authz.Authorizer, region string, actions []string) func(*auth.Pri
 		}
 		return true
 	}
+}
+
+// callAuthorizer asks authz about every API call the routers and the S3
+// API dispatch (awsapi.Authorizer): the caller's principal and policies,
+// and the request's region, source address, transport and MFA as the
+// condition keys.
+type callAuthorizer struct{ a *authz.Authorizer }
+
+func (z callAuthorizer) Authorize(_ context.Context, c *awsapi.Caller, action string, resources []string) error {
+	r := z.a.Authorize(authz.Request{Principal: c.Principal, Action: action, Resources: resources, Region: c.Region,
+		SourceIP: c.SourceIP, SecureTransport: c.TLS != nil, MFA: c.MFA})
+	if r.Allowed {
+		return nil
+	}
+	return awsapi.AccessDenied(r.Message(c.Principal.ARN))
 }

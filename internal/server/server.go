@@ -224,6 +224,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.sns.Speak(awsapi.SNSProtocols())
 	s.events = awsapi.NewRouter("events", s, logger)
 	s.native = awsapi.NewPathRouter(nativeService, s, logger, native.NotFound(NotificationsPath))
+	// Every call is authorized by the principal's policies before it runs
+	// (docs/authorization.md).
+	calls := callAuthorizer{s.authz}
+	s.cloudtrail.SetAuthorizer(calls)
+	s.cloudtrailData.SetAuthorizer(calls)
+	s.monitoring.SetAuthorizer(calls)
+	s.logs.SetAuthorizer(calls)
+	s.sns.SetAuthorizer(calls)
+	s.events.SetAuthorizer(calls)
+	s.native.SetAuthorizer(calls)
 	if err := s.newUsers(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -242,6 +252,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	}
 	if s.fsBuckets != nil {
 		s.s3 = s3api.New(s.fsBuckets, s3api.Options{Logger: logger, Auditor: s})
+		s.s3.SetAuthorizer(calls)
 	}
 	s.sts = sts.New(sts.Options{Auditor: s, Logger: logger})
 

@@ -25,6 +25,7 @@ func (s *Server) newUsers(ctx context.Context) error {
 		Region:            "us-east-1",
 		Clock:             s.clock,
 		Logger:            s.log,
+		CheckPolicy:       s.authz.Compile,
 	})
 	if err != nil {
 		return fmt.Errorf("open console users: %w", err)
