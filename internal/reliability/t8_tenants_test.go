@@ -42,10 +42,11 @@ func TestT8CrossTenant(t *testing.T) {
 		"the native /v1/events and /v1/findings, Lake SQL (including OR, UNION, subqueries, comments and naming the other account), "+
 		"Logs Insights by name and ARN, FilterLogEvents and GetLogEvents, the S3 API (list, get, presigned), DescribeTrails and "+
 		"GetTrailStatus by ARN, DescribeAlarms, and the console's pages signed in as the prober's console user. A leak is any "+
-		"answer holding another account's marker or object.")
+		"answer holding another account's marker or object. Then the policy sweep: on a server whose principals hold the "+
+		"read-only policy, every mutating operation of every router (listed from the code) is called and must be refused in its "+
+		"protocol's shape and recorded with errorCode AccessDenied, and no read-only operation may be refused.")
 	t.Run("reads", t8Reads)
-	// The policy-denial sweep across every operation is added here as a
-	// second subtest once authorization is in place.
+	t.Run("denials", t8Denials)
 }
 
 func t8Reads(t *testing.T) {
