@@ -124,7 +124,9 @@ func TestAccessDeniedStopLogging(t *testing.T) {
 	// (the later ones fall in the same ALARM) and names it.
 	waitFor(t, 20*time.Second, "the refused DeleteTrail in history", func() bool {
 		raw := must(auditor, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=DeleteTrail")
-		var del struct{ Events []struct{ CloudTrailEvent string } }
+		var del struct {
+			Events []struct{ CloudTrailEvent string }
+		}
 		if err := json.Unmarshal([]byte(raw), &del); err != nil {
 			t.Fatal(err)
 		}
