@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,9 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/opentrail/opentrail/internal/cli"
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
 // TestMain lets the test binary act as the opentrail command, so tests can
@@ -233,33 +230,18 @@ func (s *server) output() string {
 }
 
 // creds are local-mode credentials for an access key (secret "test").
-func creds(akid string) aws.Credentials {
-	return aws.Credentials{AccessKeyID: akid, SecretAccessKey: "test"}
-}
+func creds(akid string) aws.Credentials { return testserver.Creds(akid) }
 
 // signedRequest builds and signs a request for service in region.
 func signedRequest(t testing.TB, c aws.Credentials, service, region, method, url string, header http.Header, body []byte) *http.Request {
 	t.Helper()
-	return signedRequestAt(t, c, service, region, method, url, header, body, time.Now())
+	return testserver.Sign(t, c, service, region, method, url, header, body)
 }
 
 // signedRequestAt signs as of time at.
 func signedRequestAt(t testing.TB, c aws.Credentials, service, region, method, url string, header http.Header, body []byte, at time.Time) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		if k != "Authorization" && k != "X-Amz-Date" {
-			req.Header[k] = v
-		}
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return testserver.SignAt(t, c, service, region, method, url, header, body, at)
 }
 
 // do sends req and returns status and body.
@@ -299,31 +281,11 @@ type recOpts struct {
 }
 
 func record(o recOpts) []byte {
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&o.name, "DescribeInstances")
-	def(&o.source, "ec2.amazonaws.com")
-	def(&o.region, "us-east-1")
-	def(&o.account, "000000000000")
-	def(&o.user, "alice")
-	def(&o.key, "AKIAEXAMPLEKEY000001")
-	def(&o.category, "Management")
-	def(&o.resources, "[]")
-	if o.t.IsZero() {
-		o.t = time.Now().UTC().Add(-time.Hour)
-	}
-	mgmt := o.category == "Management"
-	return []byte(fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::%[1]s:user/%[2]s","accountId":"%[1]s","accessKeyId":"%[3]s","userName":"%[2]s"},"eventTime":"%[4]s","eventSource":"%[5]s","eventName":"%[6]s","awsRegion":"%[7]s","sourceIPAddress":"198.51.100.9","userAgent":"aws-cli/2.9.19","requestParameters":{"instancesSet":{}},"responseElements":null,"requestID":"%[8]s","eventID":"%[8]s","readOnly":%[9]t,"resources":%[10]s,"eventType":"AwsApiCall","managementEvent":%[11]t,"recipientAccountId":"%[1]s","eventCategory":"%[12]s"}`,
-		o.account, o.user, o.key, o.t.UTC().Format(time.RFC3339), o.source, o.name, o.region, o.id, o.readOnly, o.resources, mgmt, o.category))
+	return testserver.Record(testserver.Rec{ID: o.id, Name: o.name, Source: o.source, Region: o.region, Account: o.account,
+		User: o.user, Key: o.key, Category: o.category, ReadOnly: o.readOnly, Time: o.t, Resources: o.resources})
 }
 
-func uuid(prefix string, i int) string {
-	sum := sha256.Sum256([]byte(prefix))
-	return fmt.Sprintf("%x-0000-4000-8000-%012d", sum[0:4], i)
-}
+func uuid(prefix string, i int) string { return testserver.UUID(prefix, i) }
 
 // awsCLI runs the Debian AWS CLI against the server.
 // mustCLI runs the AWS CLI as access key "test" and returns its output,
