@@ -15,6 +15,8 @@ func authzConfig(t *testing.T, notify string) string {
 	return writeConfig(t, `organization:
   id: o-exampleorg1
   management_account: "111111111111"
+  members: ["222222222222"]
+  guard_rails: [protect-trails]
 principals:
   - access_key_id: AKIAADMIN00000000001
     secret_access_key: test
@@ -36,6 +38,11 @@ principals:
     account: "111111111111"
     user_name: collector
     policies: [ingest-only]
+  - access_key_id: AKIAMEMBERADMIN00001
+    secret_access_key: test
+    account: "222222222222"
+    user_name: member-admin
+    policies: [administrator]
 cis:
   enabled: true
   account: "111111111111"
@@ -49,7 +56,8 @@ cis:
 // CLI, is itself recorded with errorCode AccessDenied, and trips the CIS
 // unauthorised-API-calls alarm, whose notification names it. The auditor
 // reads but cannot change; the collector's keys write events and nothing
-// else.
+// else; a member account's administrator is held by the organisation's
+// guard rail.
 func TestAccessDeniedStopLogging(t *testing.T) {
 	sub := newSubscriber(t)
 	s := startServer(t, "", "--config", authzConfig(t, sub.srv.URL+"/cis"))
@@ -155,6 +163,19 @@ func TestAccessDeniedStopLogging(t *testing.T) {
 	if n, _ := s.postEvents(t, collector, [][]byte{record(recOpts{id: uuid("collector", 1), account: "111111111111"})}); n != 1 {
 		t.Fatalf("the collector's POST /v1/events accepted %d of 1", n)
 	}
+	// A member account's administrator is bound by the organisation's
+	// guard rail: its own trail cannot be stopped either.
+	const member = "AKIAMEMBERADMIN00001"
+	must(member, "s3", "mb", "s3://member-trail-logs")
+	must(member, "cloudtrail", "create-trail", "--name", "member", "--s3-bucket-name", "member-trail-logs")
+	must(member, "cloudtrail", "start-logging", "--name", "member")
+	out, errs, code := s.awsCLI(t, member, "us-east-1", "cloudtrail", "stop-logging", "--name", "member")
+	if want := "User: arn:aws:iam::222222222222:user/member-admin is not authorized to perform: cloudtrail:StopLogging on resource: " +
+		"arn:aws:cloudtrail:us-east-1:222222222222:trail/member with an explicit deny in a service control policy"; code != 254 || !strings.Contains(errs, want) {
+		t.Fatalf("the member administrator's stop-logging: exit %d, want 254 and %q\n%s\n%s", code, want, out, errs)
+	}
+	must(member, "cloudtrail", "describe-trails")
+
 	denied(collector, "collector", "LookupEvents", "cloudtrail:LookupEvents on resource: *",
 		" because no identity-based policy allows the cloudtrail:LookupEvents action", "cloudtrail", "lookup-events", "--max-items", "1")
 }
