@@ -20,8 +20,9 @@ import (
 // Handler returns the server's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET "+HealthPath, s.healthz)
+	health := &healthCheck{door: s.door, ready: s.ready, started: &s.started, s3: s.s3 != nil}
+	mux.HandleFunc("GET /healthz", health.healthz)
+	mux.HandleFunc("GET "+HealthPath, health.healthz)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.reg.Write(w)

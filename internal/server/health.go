@@ -14,12 +14,22 @@ import (
 // theirs at /_localstack/health.
 const HealthPath = "/_opentrail/health"
 
+// healthCheck answers the health endpoints from what the server shares
+// with it: the front door's refusals, whether it serves yet and since
+// when, and whether the built-in S3 API is on.
+type healthCheck struct {
+	door    *frontDoor
+	ready   <-chan struct{}
+	started *time.Time // set by Run before ready is closed
+	s3      bool
+}
+
 // healthz answers GET /healthz: 200 "ok" when healthy; 200 "degraded: ..."
 // when the front door refused or cut off requests in the last 30 s (the
 // server is up and serves authenticated requests, so a load balancer
 // should keep it, but someone should look); 503 "starting" before it
 // serves. With ?verbose, and at HealthPath, the answer is the JSON report.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *healthCheck) healthz(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == HealthPath || r.URL.Query().Has("verbose") {
 		s.healthJSON(w)
 		return
@@ -36,7 +46,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-func (s *Server) isReady() bool {
+func (s *healthCheck) isReady() bool {
 	select {
 	case <-s.ready:
 		return true
@@ -68,7 +78,7 @@ type health struct {
 	Uptime                       string `json:"uptime,omitempty"`
 }
 
-func (s *Server) healthJSON(w http.ResponseWriter) {
+func (s *healthCheck) healthJSON(w http.ResponseWriter) {
 	h := health{Status: "ok", Services: s.servedServices("running"),
 		BodyBytesHeld: s.door.heldAll.Load(), UnauthenticatedBodyBytesHeld: s.door.heldUnauth.Load()}
 	v := buildVersion()
@@ -77,7 +87,7 @@ func (s *Server) healthJSON(w http.ResponseWriter) {
 	if !s.isReady() {
 		h.Status, h.Services, status = "starting", s.servedServices("starting"), http.StatusServiceUnavailable
 	} else {
-		h.Uptime = time.Since(s.started).Round(time.Second).String()
+		h.Uptime = time.Since(*s.started).Round(time.Second).String()
 		if h.Degraded = s.door.degraded(); len(h.Degraded) > 0 {
 			h.Status = "degraded"
 		}
@@ -91,12 +101,12 @@ func (s *Server) healthJSON(w http.ResponseWriter) {
 // servedServices lists the services the server answers, all in state:
 // the AWS APIs by their signing names, and the native endpoints
 // (opentrail).
-func (s *Server) servedServices(state string) map[string]string {
+func (s *healthCheck) servedServices(state string) map[string]string {
 	m := map[string]string{nativeService: state}
 	for _, svc := range apiServices {
 		m[svc] = state
 	}
-	if s.s3 == nil {
+	if !s.s3 {
 		m["s3"] = "disabled"
 	}
 	return m

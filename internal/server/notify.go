@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/metrics"
 )
@@ -39,11 +40,11 @@ type notifyMetrics struct {
 
 // newNotifyMetrics registers the metrics once some source takes
 // notifications.
-func (s *Server) newNotifyMetrics() {
-	s.notifyMetrics = notifyMetrics{
-		requests: s.reg.NewCounterVec("opentrail_source_notifications_total",
+func newNotifyMetrics(reg *metrics.Registry) notifyMetrics {
+	return notifyMetrics{
+		requests: reg.NewCounterVec("opentrail_source_notifications_total",
 			"S3 event notifications posted to "+NotificationsPath+", by result (accepted, forbidden, malformed, too_large).", "result"),
-		objects: s.reg.NewCounterVec("opentrail_source_notified_objects_total",
+		objects: reg.NewCounterVec("opentrail_source_notified_objects_total",
 			"Objects named by accepted S3 event notifications, by result: queued for import, deferred to the next poll (queue full), or ignored (no source holds them).", "result"),
 	}
 }
@@ -69,7 +70,7 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 	reqID := awsapi.NewUUID()
 	c := &awsapi.Caller{Region: "us-east-1", Service: "opentrail", SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
 		RequestID: reqID, Time: time.Now().UTC(), TLS: awsapi.TLSDetailsFrom(r)}
-	c.Principal = &auth.Principal{Type: "Unknown", AccountID: s.ownAccount()}
+	c.Principal = &auth.Principal{Type: "Unknown", AccountID: ownAccount(&s.cfg)}
 	fail := func(result string, err *awsapi.Error) {
 		if s.notifyMetrics.requests != nil {
 			s.notifyMetrics.requests.Add(result, 1)
@@ -238,13 +239,13 @@ func targetNames(ts []notifyTarget) []string {
 // ownAccount is the account the server records its own unsigned calls
 // in: the organisation's management account, the local account in local
 // mode, or else the first configured principal's.
-func (s *Server) ownAccount() string {
+func ownAccount(cfg *config.Config) string {
 	switch {
-	case s.cfg.Organization != nil && s.cfg.Organization.ManagementAccount != "":
-		return s.cfg.Organization.ManagementAccount
-	case s.cfg.LocalMode() || len(s.cfg.Principals) == 0:
+	case cfg.Organization != nil && cfg.Organization.ManagementAccount != "":
+		return cfg.Organization.ManagementAccount
+	case cfg.LocalMode() || len(cfg.Principals) == 0:
 		return auth.LocalAccount
 	default:
-		return s.cfg.Principals[0].Account
+		return cfg.Principals[0].Account
 	}
 }

@@ -174,7 +174,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = st
-	if err := s.setupTLS(); err != nil {
+	if s.tls, s.selfSignedCert, err = setupTLS(&s.cfg, s.log, s.reg); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -506,7 +506,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.startCIS(bg)
 	s.log.Info("listening", "addr", s.Addr(), "data", s.cfg.Data)
 	s.log.Info("web console: open it in a browser", "url", ConsoleURL(s.scheme(), s.Addr()))
-	s.logTLSStart()
+	logTLSStart(s.log, s.tls, s.selfSignedCert, s.Addr())
 	if s.dir.IsLocal() {
 		s.log.Info("web console: local mode's default user", "user", "admin", "password", "opentrail")
 	}

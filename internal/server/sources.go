@@ -92,7 +92,7 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		}
 	}
 	if len(s.notifyTargets) > 0 {
-		s.newNotifyMetrics()
+		s.notifyMetrics = newNotifyMetrics(s.reg)
 	}
 	return ps, nil
 }

@@ -3,47 +3,50 @@ package server
 import (
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/tlsconf"
 )
 
 // setupTLS loads the configured certificate, or makes (or keeps) the
-// self-signed one under <data>/tls; without TLS configured it does
-// nothing and the port serves plain HTTP.
-func (s *Server) setupTLS() error {
-	t := s.cfg.TLS
+// self-signed one under <data>/tls, and returns its reloader and the
+// self-signed certificate's file ("" for one the operator provided);
+// without TLS configured it returns nil and the port serves plain HTTP.
+func setupTLS(cfg *config.Config, log *slog.Logger, reg *metrics.Registry) (r *tlsconf.Reloader, selfSigned string, err error) {
+	t := cfg.TLS
 	if !t.Enabled() {
-		return nil
+		return nil, "", nil
 	}
 	certFile, keyFile := t.CertFile, t.KeyFile
 	if t.SelfSigned {
 		var created bool
 		var err error
-		certFile, keyFile, created, err = tlsconf.SelfSigned(filepath.Join(s.cfg.Data, "tls"), tlsconf.SelfSignedHosts(s.cfg.Addr), time.Now())
+		certFile, keyFile, created, err = tlsconf.SelfSigned(filepath.Join(cfg.Data, "tls"), tlsconf.SelfSignedHosts(cfg.Addr), time.Now())
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		if created {
-			s.log.Info("tls: made a self-signed certificate", "cert", certFile)
+			log.Info("tls: made a self-signed certificate", "cert", certFile)
 		}
-		s.selfSignedCert = certFile
+		selfSigned = certFile
 		if abs, err := filepath.Abs(certFile); err == nil {
-			s.selfSignedCert = abs
+			selfSigned = abs
 		}
 	}
-	r, err := tlsconf.NewReloader(certFile, keyFile, s.log)
+	r, err = tlsconf.NewReloader(certFile, keyFile, log)
 	if err != nil {
-		return fmt.Errorf("%w; check tls.cert_file and tls.key_file (--tls-cert, --tls-key)", err)
+		return nil, "", fmt.Errorf("%w; check tls.cert_file and tls.key_file (--tls-cert, --tls-key)", err)
 	}
-	s.tls = r
-	s.reg.NewGaugeFunc("opentrail_tls_certificate_expiry_timestamp_seconds",
+	reg.NewGaugeFunc("opentrail_tls_certificate_expiry_timestamp_seconds",
 		"When the served TLS certificate expires (Unix time); alert well before it.",
 		func() float64 { return float64(r.Certificate().Leaf.NotAfter.Unix()) })
-	return nil
+	return r, selfSigned, nil
 }
 
 // scheme is "https" when the port serves TLS, else "http".
@@ -62,21 +65,22 @@ func (s *Server) URL() string { return s.scheme() + "://" + s.Addr() }
 // operator provided).
 func (s *Server) CACertFile() string { return s.selfSignedCert }
 
-// logTLSStart tells the operator how clients reach and trust the server.
-func (s *Server) logTLSStart() {
-	if s.tls == nil {
+// logTLSStart tells the operator how clients reach the server on addr
+// over r and trust its self-signed certificate, if any.
+func logTLSStart(log *slog.Logger, r *tlsconf.Reloader, selfSigned, addr string) {
+	if r == nil {
 		return
 	}
-	leaf := s.tls.Certificate().Leaf
-	s.log.Info("tls: serving HTTPS", "names", certNames(leaf), "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339), "minVersion", "TLS1.2")
-	if s.selfSignedCert == "" {
+	leaf := r.Certificate().Leaf
+	log.Info("tls: serving HTTPS", "names", certNames(leaf), "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339), "minVersion", "TLS1.2")
+	if selfSigned == "" {
 		return
 	}
-	url := "https://" + consoleHost(s.Addr())
-	s.log.Info("tls: the certificate is self-signed; AWS clients trust it with --ca-bundle or AWS_CA_BUNDLE",
-		"aws", "aws --endpoint-url "+url+" --ca-bundle "+s.selfSignedCert+" cloudtrail describe-trails",
-		"export", "export AWS_CA_BUNDLE="+s.selfSignedCert,
-		"curl", "curl --cacert "+s.selfSignedCert+" "+url+"/healthz")
+	url := "https://" + consoleHost(addr)
+	log.Info("tls: the certificate is self-signed; AWS clients trust it with --ca-bundle or AWS_CA_BUNDLE",
+		"aws", "aws --endpoint-url "+url+" --ca-bundle "+selfSigned+" cloudtrail describe-trails",
+		"export", "export AWS_CA_BUNDLE="+selfSigned,
+		"curl", "curl --cacert "+selfSigned+" "+url+"/healthz")
 }
 
 // certNames lists the names and addresses c is valid for.
