@@ -12,6 +12,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/config"
+	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/server"
 	"github.com/opentrail/opentrail/internal/testserver"
 )
@@ -57,7 +58,8 @@ func TestT14SelfAudit(t *testing.T) {
 		"Logs, SNS, EventBridge, the native API), listed from the code (a server built in-process lists its routers' operations), is "+
 		"called once against the real server with a minimal input — a failing call counts, as AWS records failed calls — and a "+
 		"self-audit record with its eventSource and eventName must exist afterwards. A sample of read-only calls that succeed is "+
-		"checked the same way. The S3 API and STS route by other means and are not in the list yet.")
+		"checked the same way. The S3 API's mutating operations (s3api.OperationRequests: a request that reaches each) are called "+
+		"and checked too; STS has one read-only operation.")
 	ops := t14Operations(t)
 	s := startServer(t, "")
 	var mutating, readOnly []awsapi.OperationInfo
@@ -103,9 +105,49 @@ func TestT14SelfAudit(t *testing.T) {
 			t.Errorf("read-only %s %s succeeded and left no self-audit record", op.Service, op.Name)
 		}
 	}
+	// The S3 API routes by method, path and sub-resource: every mutating
+	// operation it names, each by a request that reaches it.
+	var s3Mutating []s3api.OperationRequest
+	for _, r := range s3api.OperationRequests() {
+		if !r.ReadOnly {
+			s3Mutating = append(s3Mutating, r)
+			t14S3Call(t, s, "test", r)
+		}
+	}
+	auditedS3 := 0
+	for _, r := range s3Mutating {
+		if audited(awsapi.OperationInfo{Service: "s3", Name: r.Name}) {
+			auditedS3++
+		} else {
+			t.Errorf("S3 %s (%s ?%s) left no self-audit record", r.Name, r.Method, r.Query)
+		}
+	}
 	figure(t, "T14", "services", float64(len(services)), "", "≥ 7")
+	figure(t, "T14", "S3 API mutating operations", float64(len(s3Mutating)), "", "informational")
+	figure(t, "T14", "S3 API mutating operations audited", float64(auditedS3), "", fmt.Sprintf("= %d (all)", len(s3Mutating)))
 	figure(t, "T14", "mutating operations", float64(len(mutating)), "", "informational")
 	figure(t, "T14", "mutating operations audited", float64(auditedMut), "", fmt.Sprintf("= %d (all)", len(mutating)))
 	figure(t, "T14", "read-only operations that succeeded with an empty input", float64(len(sampled)), "", "informational")
 	figure(t, "T14", "of those, audited", float64(auditedRO), "", fmt.Sprintf("= %d", len(sampled)))
+}
+
+// t14S3Call sends the S3 request r (on bucket t14-bucket, key t14-key) as
+// access key akid and returns the status and body.
+func t14S3Call(t *testing.T, s *testserver.Server, akid string, r s3api.OperationRequest) (int, []byte) {
+	path := "/"
+	if r.Bucket {
+		path += "t14-bucket"
+	}
+	if r.Key {
+		path += "/t14-key"
+	}
+	if r.Query != "" {
+		path += "?" + r.Query
+	}
+	hdr := http.Header{"X-Amz-Content-Sha256": {emptyPayloadSHA256}}
+	if r.CopySource {
+		hdr.Set("X-Amz-Copy-Source", "t14-bucket/other")
+	}
+	code, body, _ := testserver.Do(t, testserver.Sign(t, testserver.Creds(akid), "s3", "us-east-1", r.Method, s.URL+path, hdr, nil))
+	return code, body
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/iampolicy"
+	"github.com/opentrail/opentrail/internal/s3api"
 )
 
 // t8Denials is T8's policy sweep: with read-only as every principal's
@@ -61,7 +62,35 @@ func t8Denials(t *testing.T) {
 			t.Errorf("read-only %s %s refused to a read-only principal: %d %s", op.Service, op.Name, code, clip300(body))
 		}
 	}
+	// The S3 API: every mutating operation read-only does not allow,
+	// refused with S3's AccessDenied and recorded so.
+	s3Actions := map[string]string{}
+	for _, o := range s3api.IAMOperations() {
+		s3Actions[o.Name] = o.Action
+	}
+	s3Refused, s3Recorded, s3Calls := 0, 0, 0
+	for _, r := range s3api.OperationRequests() {
+		if r.ReadOnly || iampolicy.Evaluate([]*iampolicy.Policy{readOnly},
+			iampolicy.Request{Action: s3Actions[r.Name], Resource: "*"}).Effect == iampolicy.Allow {
+			continue
+		}
+		s3Calls++
+		code, body := t14S3Call(t, s, "test", r)
+		if code != 403 || !strings.Contains(string(body), "<Code>AccessDenied</Code>") || !strings.Contains(string(body), "is not authorized to perform") {
+			t.Errorf("S3 %s as a read-only principal: %d %s; want AccessDenied", r.Name, code, clip300(body))
+			continue
+		}
+		s3Refused++
+		out := awsCallNative(t, s, "/v1/events?category=all&region=*&limit=50&EventName="+url.QueryEscape(r.Name)+"&EventSource=s3.amazonaws.com")
+		if strings.Contains(out, `"errorCode":"AccessDenied"`) {
+			s3Recorded++
+		} else {
+			t.Errorf("the refused S3 %s is not in the history with errorCode AccessDenied", r.Name)
+		}
+	}
 	figure(t, "T8", "mutating operations called as a read-only principal", float64(len(mutating)), "", "informational")
+	figure(t, "T8", "S3 API mutating operations called as a read-only principal", float64(s3Calls), "", "informational")
+	figure(t, "T8", "S3 refusals with AccessDenied, recorded so", float64(min(s3Refused, s3Recorded)), "", fmt.Sprintf("= %d (all)", s3Calls))
 	figure(t, "T8", "refused with the protocol's AccessDenied", float64(refused), "", fmt.Sprintf("= %d (all)", len(mutating)))
 	figure(t, "T8", "refusals recorded with errorCode AccessDenied", float64(recorded), "", fmt.Sprintf("= %d (all)", len(mutating)))
 	figure(t, "T8", "read operations (and query starts) refused", float64(wrongly), "", "= 0")
