@@ -93,7 +93,7 @@ func TestConsoleTrails(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for s.digestCount(t, "console-logs") < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d digests after 30 s\n%s", s.digestCount(t, "console-logs"), s.stderr.String())
+			t.Fatalf("%d digests after 30 s\n%s", s.digestCount(t, "console-logs"), s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -55,7 +55,7 @@ func (s *server) waitDelivered(t testing.TB, akid, region, name string, at time.
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("trail %s not delivered through %s within %s: %+v\n%s", name, at.Format(time.RFC3339Nano), within, st, s.stderr.String())
+			t.Fatalf("trail %s not delivered through %s within %s: %+v\n%s", name, at.Format(time.RFC3339Nano), within, st, s.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -89,7 +89,7 @@ print(ct.put_insight_selectors(TrailName="ins", InsightSelectors=[{"InsightType"
 		}
 	}
 	if len(evs) != 4 {
-		t.Fatalf("lookup-events --event-category insight: %d events, want Start and End twice: %+v\n%s", len(evs), evs, s.stderr.String())
+		t.Fatalf("lookup-events --event-category insight: %d events, want Start and End twice: %+v\n%s", len(evs), evs, s.output())
 	}
 	states := map[string]string{}
 	shared := map[string]bool{}

@@ -41,8 +41,8 @@ func TestDataDirectoryIsOwnerOnly(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	s.stop()
-	if !strings.Contains(s.stderr.String(), "made the data directory owner-only") {
-		t.Errorf("the server did not say it tightened the data directory:\n%s", s.stderr.String())
+	if !strings.Contains(s.output(), "made the data directory owner-only") {
+		t.Errorf("the server did not say it tightened the data directory:\n%s", s.output())
 	}
 	n := 0
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -50,7 +50,7 @@ func (s *server) waitDigests(t *testing.T, bucket, trail string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d digests, want %d: %+v\n%s", s.digestCount(t, bucket), n, st, s.stderr.String())
+			t.Fatalf("%d digests, want %d: %+v\n%s", s.digestCount(t, bucket), n, st, s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -64,7 +64,7 @@ func (s *server) awsValidates(t *testing.T, trail string, begin time.Time) strin
 	out, errs, code := s.validateLogs(t, s.url, "eu-west-1", "--trail-arn", arn, "--start-time", begin.Format(time.RFC3339),
 		"--end-time", time.Now().UTC().Format(time.RFC3339), "--verbose")
 	if code != 0 || !strings.Contains(out, "digest files valid") || strings.Contains(out, "INVALID") || errs != "" {
-		t.Fatalf("aws validate-logs: exit %d\n%s\n%s\nserver:\n%s", code, out, errs, s.stderr.String())
+		t.Fatalf("aws validate-logs: exit %d\n%s\n%s\nserver:\n%s", code, out, errs, s.output())
 	}
 	return out
 }
@@ -142,7 +142,7 @@ func TestKeyFileKeepsSigningKeysOutOfTheStore(t *testing.T) {
 		tail := k.Private[len(k.Private)-64:]
 		b64 := base64.StdEncoding.EncodeToString(k.Private)
 		for _, enc := range []string{b64[len(b64)-80:], hex.EncodeToString(tail), base64.StdEncoding.EncodeToString(tail[:60])} {
-			for name, text := range map[string]string{"server log": s.stderr.String(), "keys rotate": rotateOut + rotateErr, "keys list": listOut, "list-public-keys": publicOut} {
+			for name, text := range map[string]string{"server log": s.output(), "keys rotate": rotateOut + rotateErr, "keys list": listOut, "list-public-keys": publicOut} {
 				if strings.Contains(text, enc) {
 					t.Errorf("the private half of key %s appears in the %s", k.Fingerprint, name)
 				}
@@ -244,7 +244,7 @@ exec openssl dgst -sha256 -sign "$(dirname "$0")/$id.pem" -hex
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no digest error after the signer went wrong: %+v\n%s", st, s.stderr.String())
+			t.Fatalf("no digest error after the signer went wrong: %+v\n%s", st, s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

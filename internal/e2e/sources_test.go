@@ -87,7 +87,7 @@ func TestS3SourcePolling(t *testing.T) {
 	// The corrupt file was reported with its path and reason once, not
 	// every poll. (The log is read once the process has exited.)
 	s.stop()
-	if log := s.stderr.String(); strings.Count(log, "broken.json.gz") != 1 || !strings.Contains(log, "gunzip") {
+	if log := s.output(); strings.Count(log, "broken.json.gz") != 1 || !strings.Contains(log, "gunzip") {
 		t.Fatalf("the bad file should be reported exactly once, with its reason:\n%s", log)
 	}
 
@@ -107,8 +107,8 @@ func TestS3SourcePolling(t *testing.T) {
 		t.Errorf("after the restart only the fourth file should have been read:\n%s", m)
 	}
 	s.stop()
-	if strings.Contains(s.stderr.String(), "broken.json.gz") {
-		t.Errorf("the bad file was read again after the restart:\n%s", s.stderr.String())
+	if strings.Contains(s.output(), "broken.json.gz") {
+		t.Errorf("the bad file was read again after the restart:\n%s", s.output())
 	}
 
 	// The source's events are marked imported, so retention spares them.
@@ -142,7 +142,7 @@ func waitUntil(t *testing.T, s *server, what string, limit time.Duration, cond f
 	for !cond() {
 		if time.Now().After(deadline) {
 			s.stop() // the log is read once the process has exited
-			t.Fatalf("timed out waiting for %s; server log:\n%s", what, s.stderr.String())
+			t.Fatalf("timed out waiting for %s; server log:\n%s", what, s.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

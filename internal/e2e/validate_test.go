@@ -54,7 +54,7 @@ func TestAWSCLIValidateLogs(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("digests not delivered: %+v\n%s", st, s.stderr.String())
+			t.Fatalf("digests not delivered: %+v\n%s", st, s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -405,7 +405,7 @@ func TestAWSCLIValidateLogsOnS3(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("digests not delivered: %+v\n%s", st, s.stderr.String())
+			t.Fatalf("digests not delivered: %+v\n%s", st, s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -40,7 +40,7 @@ func TestValidateLogsCommand(t *testing.T) {
 	deadline := time.Now().Add(40 * time.Second)
 	for s.digestCount(t, "vl-logs") < 6 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d digests after 40 s\n%s", s.digestCount(t, "vl-logs"), s.stderr.String())
+			t.Fatalf("%d digests after 40 s\n%s", s.digestCount(t, "vl-logs"), s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -52,7 +52,7 @@ func TestValidateLogsCommand(t *testing.T) {
 	lastEnd := time.Now().UTC().Truncate(3 * time.Second).Add(3 * time.Second).Format("20060102T150405Z")
 	for s.latestDigestEnd(t, "vl-logs") < lastEnd {
 		if time.Now().After(deadline.Add(20 * time.Second)) {
-			t.Fatalf("no digest ending at %s\n%s", lastEnd, s.stderr.String())
+			t.Fatalf("no digest ending at %s\n%s", lastEnd, s.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

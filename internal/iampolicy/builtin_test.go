@@ -52,7 +52,7 @@ type op struct {
 }
 
 // servedOperations reads every operation registration in the source of
-// the service packages: awsapi.Register, RegisterREST and RegisterRaw
+// the service packages: awsapi.Register, RegisterREST, RegisterRaw and RegisterRawResources
 // calls (the string before the readOnly flag is the name), sts's
 // operation map, and s3api's route table.
 func servedOperations(t *testing.T) []op {
@@ -123,7 +123,7 @@ func registrations(t *testing.T, file string) []op {
 					name = s.Sel.Name
 				}
 			}
-			if name != "Register" && name != "RegisterREST" && name != "RegisterRaw" {
+			if name != "Register" && name != "RegisterREST" && name != "RegisterRaw" && name != "RegisterRawResources" {
 				return true
 			}
 			for i := 1; i < len(n.Args); i++ {
