@@ -107,10 +107,27 @@ func (b *browser) path() string {
 	return strings.TrimPrefix(get(b, "location", chromedp.Location()), b.base)
 }
 
-// text is the visible text of the first element sel matches.
+// text is the visible text of the first element sel matches. A page that
+// is replaced between finding the element and reading it (a form that
+// submits, a panel that re-renders) is read again rather than failing.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	return get(b, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
+	var err error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		var v string
+		v, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return v
+		}
+		if !strings.Contains(err.Error(), "No node") && !strings.Contains(err.Error(), "Cannot find context") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.fail("text of "+sel, err)
+	return ""
 }
 
 // screenshot saves the whole page as <name>.png in the test's artifact
