@@ -80,6 +80,9 @@ var floors = map[string]int{
 	// tests: above what it fakes (store, ingest, awsapi, trail), below the
 	// services whose tests import it. Only its non-test imports count here.
 	"servicetest": 3,
+	// capture: the capture gateway's and middleware's record model
+	// (operation identification, CloudTrail records of captured calls).
+	"capture": 3,
 	// 4: one package per AWS service spoken, and the native endpoints.
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4, "cloudwatch": 4,
