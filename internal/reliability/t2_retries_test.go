@@ -96,7 +96,9 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if native && fault != faultNone && resp.StatusCode == 200 {
+	// An answer the client never reads (a fault keeps it, or the client
+	// gave up waiting on a loaded machine) is counted here.
+	if native && (fault != faultNone || r.Context().Err() != nil) && resp.StatusCode == 200 {
 		var r testserver.PostResult
 		json.Unmarshal(out, &r)
 		p.swallowedAccepted.Add(int64(r.Accepted))

@@ -78,6 +78,13 @@ func TestT3TamperCorpus(t *testing.T) {
 		}
 		time.Sleep(1100 * time.Millisecond)
 	}
+	reg, err := objstore.OpenFSBuckets(filepath.Join(s.Data, "buckets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Delivery runs behind ingest on a loaded machine: wait until every
+	// chain has digests enough to tamper with before logging stops.
+	waitForDigests(t, reg, accounts, regions, []string{"", "audit/b/"}, 3, 2*time.Minute)
 	for _, acct := range accounts {
 		for _, tr := range trails {
 			awsCall(t, s, acct, "us-east-1", "cloudtrail", "StopLogging", "", map[string]any{"Name": tr.name})
@@ -88,10 +95,6 @@ func TestT3TamperCorpus(t *testing.T) {
 
 	// Local copies of every bucket, with metadata sidecars, and the
 	// public keys of every region.
-	reg, err := objstore.OpenFSBuckets(filepath.Join(s.Data, "buckets"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	keys := map[string][]digest.PublicKey{}
 	var allKeys []json.RawMessage
 	for _, region := range regions {
@@ -736,4 +739,39 @@ func mustAWS(t testing.TB, s *testserver.Server, akid, region string, args ...st
 		t.Fatalf("aws %s (as %s): exit %d\n%s\n%s", strings.Join(args, " "), akid, code, out, errs)
 	}
 	return out
+}
+
+// waitForDigests waits until each account's bucket holds at least n digest
+// files for every key prefix and region, or fails the test after max.
+func waitForDigests(t *testing.T, reg *objstore.FSBuckets, accounts, regions, prefixes []string, n int, max time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(max)
+	for {
+		short := ""
+		for _, acct := range accounts {
+			b, err := reg.Bucket(context.Background(), "t3-logs-"+acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prefix := range prefixes {
+				for _, region := range regions {
+					p := prefix + "AWSLogs/" + acct + "/CloudTrail-Digest/" + region + "/"
+					page, _, err := b.List(context.Background(), p, "", n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(page) < n && short == "" {
+						short = fmt.Sprintf("%s has %d digests", p, len(page))
+					}
+				}
+			}
+		}
+		if short == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %s, want %d", max, short, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

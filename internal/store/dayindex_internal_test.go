@@ -102,7 +102,7 @@ func TestDayIndexUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { s.Close() }() // the store open when the test ends: Open runs again below
 	var after int
 	s.db.QueryRow(`SELECT count(*) FROM lookup_days`).Scan(&after)
 	if after != want {
