@@ -19,8 +19,11 @@ import (
 // Identify names the call r makes. service is the SigV4 signing name of
 // the request's credential scope (s3, dynamodb, sqs, ...). body is the
 // request body when the protocol carries the call's input in it (JSON,
-// query form POST, REST-JSON), nil for S3, whose bodies are objects and
-// never recorded. o may be nil.
+// query form POST, REST-JSON). For S3 it is nil, except for the bucket
+// calls that configure something (PutBucketPolicy, CreateBucket with a
+// CreateBucketConfiguration, PutBucketTagging, ...), whose small JSON or
+// XML body CloudTrail logs among the parameters: object bodies are never
+// recorded, and a body given for an object call is ignored. o may be nil.
 //
 // The protocol is chosen in this order: S3 REST for service s3; a
 // configured [Route] whose service, method and pattern match; JSON when
@@ -36,9 +39,9 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		o = &Options{}
 	}
 	red := newRedactor(o.Redact)
-	c := Call{Service: service, Source: eventSource(service)}
+	c := Call{Service: service, Source: eventSource(service), redact: o.Redact}
 	if service == "s3" {
-		identifyS3(&c, r, red)
+		identifyS3(&c, r, body, red)
 		return c
 	}
 	if rt, params, ok := matchRoute(o.Routes, service, r.Method, r.URL.Path); ok {
@@ -101,7 +104,7 @@ func eventSource(service string) string {
 
 // identifyS3 names an S3 REST call (path or virtual-hosted style) and
 // fills in its parameters and resources as CloudTrail logs them.
-func identifyS3(c *Call, r *http.Request, red *redactor) {
+func identifyS3(c *Call, r *http.Request, body []byte, red *redactor) {
 	c.Protocol = ProtocolS3
 	bucket, key := s3op.Target(r.Host, r.URL.Path)
 	q := r.URL.Query()
@@ -133,6 +136,9 @@ func identifyS3(c *Call, r *http.Request, red *redactor) {
 			continue
 		}
 		p[name] = vs[0]
+	}
+	if len(body) > 0 && bucket != "" && key == "" && !c.Data && !c.ReadOnly {
+		s3BodyParams(p, c.Name, body)
 	}
 	c.Params = red.params(p)
 	if bucket != "" {

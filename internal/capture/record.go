@@ -95,6 +95,10 @@ func Record(ex *Exchange) []byte {
 	if rec.EventSource == "" {
 		rec.EventSource = eventSource(c.Service)
 	}
+	if c.Protocol == ProtocolS3 {
+		// S3 writes the user agent in brackets: "[aws-cli/2.18.5 ...]".
+		rec.UserAgent = "[" + cut(ex.UserAgent, maxRecordString-2) + "]"
+	}
 	if c.Data {
 		rec.EventCategory = "Data"
 	}
@@ -140,6 +144,8 @@ func Record(ex *Exchange) []byte {
 			rec.ErrorCode, rec.ErrorMessage = cut(code, maxRecordString), cut(msg, maxRecordString)
 		} else if !c.ReadOnly && c.Protocol == ProtocolS3 {
 			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, ex.ResponseBody)
+		} else if !c.ReadOnly {
+			rec.ResponseElements = genericResponseElements(c.Protocol, ex.ResponseBody, c.redact)
 		}
 	}
 	if len(add) > 0 {
@@ -310,6 +316,11 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 			out[k] = v
 		}
 	}
+	if name == "PutObject" {
+		if etag := strings.Trim(h.Get("ETag"), `"`); etag != "" {
+			out["ETag"] = etag
+		}
+	}
 	var result string
 	switch name {
 	case "CreateMultipartUpload":
@@ -370,6 +381,34 @@ func xmlMembers(body []byte) map[string]any {
 			depth--
 		}
 	}
+}
+
+// genericResponseElements is a successful mutating call's
+// responseElements for the JSON, query and REST-JSON protocols: the
+// answer's members, lower-cameled and redacted — a JSON object as it is,
+// the query protocol's <OpResult> element's members. Null when the answer
+// was not kept or is not one of those.
+func genericResponseElements(protocol string, body []byte, redact []string) map[string]any {
+	var m map[string]any
+	switch protocol {
+	case ProtocolJSON, ProtocolRESTJSON:
+		m = jsonObject(body)
+	case ProtocolQuery:
+		_, v, ok := xmlTree(body)
+		if !ok {
+			return nil
+		}
+		root, _ := v.(map[string]any)
+		for k, child := range root {
+			if strings.HasSuffix(k, "Result") {
+				m, _ = child.(map[string]any)
+			}
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return newRedactor(redact).params(lowerCamelKeys(m).(map[string]any))
 }
 
 func cut(s string, n int) string {
