@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -295,7 +296,10 @@ func statusCode(c Call, status int) string {
 	case http.StatusInternalServerError:
 		return "InternalError"
 	}
-	return strings.ReplaceAll(http.StatusText(status), " ", "")
+	if text := http.StatusText(status); text != "" {
+		return strings.ReplaceAll(strings.ReplaceAll(text, " ", ""), "-", "")
+	}
+	return "HTTP" + strconv.Itoa(status)
 }
 
 // s3ResponseHeaders are the answer headers CloudTrail logs in a mutating
