@@ -301,6 +301,9 @@ func TestErrorCodes(t *testing.T) {
 			`<Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>The specified queue does not exist.</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
 			"AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist."},
 		{"304 is no error", s3head, 304, nil, "", "", ""},
+		{"S3 301 without a body", s3head, 301, nil, "", "PermanentRedirect", ""},
+		{"a service's own 302 is no error", jsonCall, 302, nil, "", "", ""},
+		{"a redirect with an error document", queryCall, 301, nil, "<Error><Code>Moved</Code><Message>m</Message></Error>", "Moved", "m"},
 		{"200 is no error", jsonCall, 200, nil, `{"__type":"looks like an error"}`, "", ""},
 	} {
 		rec := record(t, &capture.Exchange{Call: tc.call, Principal: alice, Status: tc.status, ResponseHeader: tc.hdr, ResponseBody: []byte(tc.body)})

@@ -191,8 +191,12 @@ func userIdentity(ex *Exchange) identity {
 // <ErrorResponse><Error>, JSON's __type or code and message), from
 // x-amzn-ErrorType, or made from the status for an answer without a body
 // (a HEAD). A successful answer gives "".
+//
+// A redirect is an error only when its body is an error document, or for
+// S3's 301 and 307 (a bucket in another region, whose HEAD answers carry
+// no body); other 3xx answers, 304 included, are answers.
 func upstreamError(ex *Exchange) (code, msg string) {
-	if ex.Status < 300 || ex.Status == http.StatusNotModified {
+	if ex.Status < 300 {
 		return "", ""
 	}
 	body := bytes.TrimSpace(ex.ResponseBody)
@@ -204,6 +208,13 @@ func upstreamError(ex *Exchange) (code, msg string) {
 	if code == "" {
 		if t := ex.ResponseHeader.Get("x-amzn-ErrorType"); t != "" {
 			code, _, _ = strings.Cut(t, ":")
+		}
+	}
+	if code == "" && ex.Status < 400 {
+		s3Redirect := ex.Call.Protocol == ProtocolS3 &&
+			(ex.Status == http.StatusMovedPermanently || ex.Status == http.StatusTemporaryRedirect)
+		if !s3Redirect {
+			return "", ""
 		}
 	}
 	if code == "" {
@@ -283,6 +294,8 @@ func statusCode(c Call, status int) string {
 		return "AccessDenied"
 	case http.StatusMovedPermanently:
 		return "PermanentRedirect"
+	case http.StatusTemporaryRedirect:
+		return "TemporaryRedirect"
 	case http.StatusBadRequest:
 		return "BadRequest"
 	case http.StatusPreconditionFailed:
