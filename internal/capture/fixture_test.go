@@ -250,3 +250,12 @@ func kind(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
