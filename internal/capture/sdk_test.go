@@ -82,12 +82,18 @@ func TestIdentifySDKS3Calls(t *testing.T) {
 		name string
 		call func(context.Context, *s3.Client) error
 	}{
-		{"ListBuckets", func(ctx context.Context, c *s3.Client) error { _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); return err }},
+		{"ListBuckets", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+			return err
+		}},
 		{"CreateBucket", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b})
 			return err
 		}},
-		{"HeadBucket", func(ctx context.Context, c *s3.Client) error { _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: b}); return err }},
+		{"HeadBucket", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: b})
+			return err
+		}},
 		{"GetBucketLocation", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: b})
 			return err
@@ -96,7 +102,10 @@ func TestIdentifySDKS3Calls(t *testing.T) {
 			_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, Prefix: aws.String("2025/")})
 			return err
 		}},
-		{"ListObjects", func(ctx context.Context, c *s3.Client) error { _, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: b}); return err }},
+		{"ListObjects", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: b})
+			return err
+		}},
 		{"ListObjectVersions", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: b})
 			return err
@@ -123,13 +132,22 @@ func TestIdentifySDKS3Calls(t *testing.T) {
 				Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("team"), Value: aws.String("a")}}}})
 			return err
 		}},
-		{"GetBucketAcl", func(ctx context.Context, c *s3.Client) error { _, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b}); return err }},
+		{"GetBucketAcl", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b})
+			return err
+		}},
 		{"PutObject", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: k, Body: body()})
 			return err
 		}},
-		{"GetObject", func(ctx context.Context, c *s3.Client) error { _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: k}); return err }},
-		{"HeadObject", func(ctx context.Context, c *s3.Client) error { _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: k}); return err }},
+		{"GetObject", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: k})
+			return err
+		}},
+		{"HeadObject", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: k})
+			return err
+		}},
 		{"CopyObject", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copy.jpg"), CopySource: aws.String("photos/2025/cat.jpg")})
 			return err
@@ -155,7 +173,10 @@ func TestIdentifySDKS3Calls(t *testing.T) {
 			_, err := c.DeleteObjectTagging(ctx, &s3.DeleteObjectTaggingInput{Bucket: b, Key: k})
 			return err
 		}},
-		{"GetObjectAcl", func(ctx context.Context, c *s3.Client) error { _, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: b, Key: k}); return err }},
+		{"GetObjectAcl", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: b, Key: k})
+			return err
+		}},
 		{"GetObjectAttributes", func(ctx context.Context, c *s3.Client) error {
 			_, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: k, ObjectAttributes: []s3types.ObjectAttributes{s3types.ObjectAttributesEtag}})
 			return err
@@ -194,7 +215,10 @@ func TestIdentifySDKS3Calls(t *testing.T) {
 			_, err := c.RestoreObject(ctx, &s3.RestoreObjectInput{Bucket: b, Key: k, RestoreRequest: &s3types.RestoreRequest{Days: aws.Int32(1)}})
 			return err
 		}},
-		{"DeleteBucket", func(ctx context.Context, c *s3.Client) error { _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: b}); return err }},
+		{"DeleteBucket", func(ctx context.Context, c *s3.Client) error {
+			_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: b})
+			return err
+		}},
 	}
 	for _, pathStyle := range []bool{true, false} {
 		cl := s3.New(s3.Options{
