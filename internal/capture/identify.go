@@ -56,7 +56,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 				params[k] = v
 			}
 		}
-		c.Params = red.params(lowerCamelKeys(params).(map[string]any))
+		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
 		return c
 	}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
@@ -64,7 +64,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		c.Name = t[strings.LastIndexByte(t, '.')+1:]
 		c.ReadOnly = readOnlyName(c.Name)
 		if m := jsonObject(body); m != nil {
-			c.Params = red.params(lowerCamelKeys(m).(map[string]any))
+			c.Params = red.params(awsapi.LowerCamelKeys(m).(map[string]any))
 		}
 		return c
 	}
@@ -358,38 +358,9 @@ func listify(v any) any {
 	}
 	out := make(map[string]any, len(m))
 	for k, val := range m {
-		out[lowerCamel(k)] = listify(val)
+		out[awsapi.LowerCamel(k)] = listify(val)
 	}
 	return out
-}
-
-// lowerCamelKeys lower-camels the object keys of v at every depth, as
-// CloudTrail logs the members of an operation's input (TableName →
-// tableName).
-func lowerCamelKeys(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			out[lowerCamel(k)] = lowerCamelKeys(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = lowerCamelKeys(x[i])
-		}
-		return out
-	}
-	return v
-}
-
-func lowerCamel(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 || !unicode.IsUpper(r) {
-		return s
-	}
-	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // matchRoute finds the first route for service and method whose pattern

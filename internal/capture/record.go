@@ -362,42 +362,26 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 	return out
 }
 
-// xmlMembers returns the simple child elements of an XML document's root,
-// names lower-cameled (UploadId → uploadId, ETag → eTag... kept as
-// CloudTrail writes ETag).
+// xmlMembers returns the members of an XML result document's root
+// element, names lower-cameled (UploadId → uploadId; ETag is kept as
+// CloudTrail writes it), its namespace left out.
 func xmlMembers(body []byte) map[string]any {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	out := map[string]any{}
-	depth := 0
-	var name string
-	var text strings.Builder
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return out
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 2 {
-				name = t.Name.Local
-				text.Reset()
-			}
-		case xml.CharData:
-			if depth == 2 {
-				text.Write(t)
-			}
-		case xml.EndElement:
-			if depth == 2 && name != "" {
-				k := name
-				if k != "ETag" {
-					k = lowerCamel(k)
-				}
-				out[k] = strings.TrimSpace(text.String())
-			}
-			depth--
+	_, v, ok := xmlTree(body)
+	root, _ := v.(map[string]any)
+	if !ok || root == nil {
+		return nil
+	}
+	out := make(map[string]any, len(root))
+	for k, val := range root {
+		switch k {
+		case "xmlns":
+		case "ETag":
+			out[k] = val
+		default:
+			out[awsapi.LowerCamel(k)] = val
 		}
 	}
+	return out
 }
 
 // genericResponseElements is a successful mutating call's
@@ -425,7 +409,7 @@ func genericResponseElements(protocol string, body []byte, redact []string) map[
 	if len(m) == 0 {
 		return nil
 	}
-	return newRedactor(redact).params(lowerCamelKeys(m).(map[string]any))
+	return newRedactor(redact).params(awsapi.LowerCamelKeys(m).(map[string]any))
 }
 
 func cut(s string, n int) string {
