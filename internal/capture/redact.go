@@ -20,7 +20,18 @@ type redactor struct {
 	names map[string]bool
 }
 
+// builtin is the redactor of the built-in list alone, shared.
+var builtin = newRedactorOf(nil)
+
+// newRedactor returns the redactor of the built-in list and extra.
 func newRedactor(extra []string) *redactor {
+	if len(extra) == 0 {
+		return builtin
+	}
+	return newRedactorOf(extra)
+}
+
+func newRedactorOf(extra []string) *redactor {
 	r := &redactor{names: make(map[string]bool, len(builtinRedact)+len(extra))}
 	for _, n := range builtinRedact {
 		r.names[strings.ToLower(n)] = true
