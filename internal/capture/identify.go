@@ -94,6 +94,24 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 	return c
 }
 
+// BodyRecorded reports whether [Identify] records r's body among the
+// call's parameters, so that a proxy reads it (bounded) before naming the
+// call: every JSON, query and REST-JSON call's, and an S3 bucket
+// configuration call's (PutBucketPolicy, CreateBucket with a
+// CreateBucketConfiguration, PutBucketTagging, PutBucketAcl, ...), whose
+// bodies are small documents. Never an S3 object call's: objects stream.
+func BodyRecorded(r *http.Request, service string) bool {
+	if service != "s3" {
+		return true
+	}
+	bucket, key := s3op.Target(r.Host, r.URL.Path)
+	if bucket == "" || key != "" {
+		return false
+	}
+	op := s3op.Classify(r.Method, bucket, key, r.URL.Query(), r.Header)
+	return op.Name != "" && !op.ReadOnly && !op.Data
+}
+
 // eventSource is the eventSource of calls to service: s3 →
 // s3.amazonaws.com; a name with a dot is kept. A request signed for no
 // service (an unsigned one) is recorded under the name of the host it was
@@ -147,7 +165,7 @@ func identifyS3(c *Call, r *http.Request, body []byte, red *redactor) {
 		}
 		p[name] = vs[0]
 	}
-	if len(body) > 0 && bucket != "" && key == "" && !c.Data && !c.ReadOnly {
+	if len(body) > 0 && bucket != "" && key == "" && op.Name != "" && !c.Data && !c.ReadOnly {
 		s3BodyParams(p, c.Name, body)
 	}
 	c.Params = red.params(p)

@@ -382,3 +382,24 @@ func TestRecordSize(t *testing.T) {
 		t.Errorf("intent record of %d bytes", n)
 	}
 }
+
+func TestBodyRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		method, url, service string
+		want                 bool
+	}{
+		{"PUT", "http://h/b?policy", "s3", true},
+		{"PUT", "http://h/b", "s3", true},
+		{"PUT", "http://b.s3.localhost/?tagging", "s3", true},
+		{"POST", "http://h/b?delete", "s3", false},
+		{"PUT", "http://h/b/k", "s3", false},
+		{"POST", "http://h/b/k?uploadId=u", "s3", false},
+		{"GET", "http://h/b?policy", "s3", false},
+		{"PATCH", "http://h/b", "s3", false},
+		{"POST", "http://h/", "dynamodb", true},
+	} {
+		if got := capture.BodyRecorded(request(tc.method, tc.url, nil, ""), tc.service); got != tc.want {
+			t.Errorf("%s %s (%s): %v, want %v", tc.method, tc.url, tc.service, got, tc.want)
+		}
+	}
+}
