@@ -31,7 +31,8 @@ import (
 // X-Amz-Target is set; query when an Action parameter is in the query or
 // in a form-encoded body; otherwise unknown. Identify never fails: a
 // request it cannot name gets a name made from its method and the first
-// segment of its path ("GET /users"), which no AWS operation looks like.
+// segment of its path ("GET /users"), which no AWS operation looks like,
+// and its query and JSON body as parameters.
 //
 // Params are redacted (see [Options.Redact]) and never hold bodies of S3
 // objects or request signatures.
@@ -45,7 +46,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		identifyS3(&c, r, body, red)
 		return c
 	}
-	if rt, params, ok := matchRoute(o.Routes, service, r.Method, r.URL.Path); ok {
+	if rt, params, ok := matchRoute(o.Routes, service, r); ok {
 		c.Protocol, c.Name, c.ReadOnly = ProtocolRESTJSON, rt.Name, rt.ReadOnly
 		for k, vs := range r.URL.Query() {
 			if _, taken := params[k]; !taken && len(vs) > 0 && !signingParam(k) {
@@ -88,8 +89,11 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 			params[k] = vs[0]
 		}
 	}
+	for k, v := range jsonObject(body) {
+		params[k] = v
+	}
 	if len(params) > 0 {
-		c.Params = red.params(params)
+		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
 	}
 	return c
 }
@@ -391,54 +395,85 @@ func listify(v any) any {
 	return out
 }
 
-// matchRoute finds the first route for service and method whose pattern
-// matches path, and returns it with the path's parameters.
-func matchRoute(routes []Route, service, method, path string) (Route, map[string]any, bool) {
+// matchRoute finds the route for service and method whose pattern
+// matches the request's path and query best — the most literal segments
+// and query requirements, the first of equals — and returns it with the
+// path's parameters.
+func matchRoute(routes []Route, service string, r *http.Request) (Route, map[string]any, bool) {
+	var best Route
+	var bestParams map[string]any
+	bestScore := -1
+	q := r.URL.Query()
 	for _, rt := range routes {
 		if rt.Service != "" && rt.Service != service {
 			continue
 		}
-		if rt.Method != "" && !strings.EqualFold(rt.Method, method) {
+		if rt.Method != "" && !strings.EqualFold(rt.Method, r.Method) {
 			continue
 		}
-		if params, ok := matchPattern(rt.Pattern, path); ok {
-			return rt, params, true
+		if params, score, ok := matchPattern(rt.Pattern, r.URL.EscapedPath(), q); ok && score > bestScore {
+			best, bestParams, bestScore = rt, params, score
 		}
 	}
-	return Route{}, nil, false
+	return best, bestParams, bestScore >= 0
 }
 
-// matchPattern matches path against a pattern of literal segments and
-// {Name} segments; a last {Name+} takes the rest of the path.
-func matchPattern(pattern, path string) (map[string]any, bool) {
-	pattern, _, _ = strings.Cut(pattern, "?")
+// matchPattern matches an escaped path and its query against a pattern as
+// a service model's http trait writes it: literal segments, {Name}
+// segments, a last {Name+} taking the rest of the path, and after "?" the
+// query parameters the request must have (name, or name=value). Path
+// parameters are unescaped. The score counts literal segments and query
+// requirements.
+func matchPattern(pattern, path string, q url.Values) (map[string]any, int, bool) {
+	pattern, query, _ := strings.Cut(pattern, "?")
+	score := 0
+	if query != "" {
+		for _, req := range strings.Split(query, "&") {
+			name, value, hasValue := strings.Cut(req, "=")
+			if name == "" {
+				continue
+			}
+			if !q.Has(name) || hasValue && q.Get(name) != value {
+				return nil, 0, false
+			}
+			score++
+		}
+	}
 	ps := strings.Split(strings.Trim(pattern, "/"), "/")
 	xs := strings.Split(strings.Trim(path, "/"), "/")
 	params := map[string]any{}
 	for i, p := range ps {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") && i == len(ps)-1 {
 			if i >= len(xs) || xs[i] == "" {
-				return nil, false
+				return nil, 0, false
 			}
-			params[p[1:len(p)-2]] = strings.Join(xs[i:], "/")
-			return params, true
+			params[p[1:len(p)-2]] = unescape(strings.Join(xs[i:], "/"))
+			return params, score, true
 		}
 		if i >= len(xs) {
-			return nil, false
+			return nil, 0, false
 		}
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 			if xs[i] == "" {
-				return nil, false
+				return nil, 0, false
 			}
-			params[p[1:len(p)-1]] = xs[i]
+			params[p[1:len(p)-1]] = unescape(xs[i])
 			continue
 		}
-		if p != xs[i] {
-			return nil, false
+		if p != unescape(xs[i]) {
+			return nil, 0, false
 		}
+		score++
 	}
 	if len(xs) != len(ps) {
-		return nil, false
+		return nil, 0, false
 	}
-	return params, true
+	return params, score, true
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

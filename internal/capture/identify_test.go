@@ -186,6 +186,10 @@ func TestIdentifyRESTJSON(t *testing.T) {
 		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}", Name: "GetFunction", ReadOnly: true},
 		{Service: "lambda", Method: "POST", Pattern: "/2015-03-31/functions/{FunctionName}/invocations", Name: "Invoke"},
 		{Service: "files", Method: "PUT", Pattern: "/v1/files/{Path+}", Name: "PutFile"},
+		{Service: "files", Method: "PUT", Pattern: "/v1/files/{Path+}?tagging", Name: "PutFileTagging"},
+		{Service: "files", Method: "GET", Pattern: "/v1/files/{Path+}?x-id=GetFileAcl", Name: "GetFileAcl", ReadOnly: true},
+		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}/{Sub}", Name: "GetFunctionSub", ReadOnly: true},
+		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}/policy", Name: "GetPolicy", ReadOnly: true},
 	}}
 	body := `{"Payload":"x","ApiKey":"k"}`
 	r := request("POST", "https://lambda/2015-03-31/functions/my-fn/invocations?Qualifier=2", nil, body)
@@ -202,6 +206,18 @@ func TestIdentifyRESTJSON(t *testing.T) {
 	if c.Name != "PutFile" || !reflect.DeepEqual(params(t, c), map[string]any{"path": "a/b/c.txt"}) {
 		t.Errorf("call %+v", c)
 	}
+	c = capture.Identify(request("PUT", "https://files/v1/files/a/b.txt?tagging", nil, ""), "files", nil, o)
+	if c.Name != "PutFileTagging" {
+		t.Errorf("query sub-resource route: %+v", c)
+	}
+	c = capture.Identify(request("GET", "https://files/v1/files/a/b.txt?x-id=GetFileAcl", nil, ""), "files", nil, o)
+	if c.Name != "GetFileAcl" || !c.ReadOnly {
+		t.Errorf("query value route: %+v", c)
+	}
+	c = capture.Identify(request("GET", "https://lambda/2015-03-31/functions/my%2Ffn/policy", nil, ""), "lambda", nil, o)
+	if c.Name != "GetPolicy" || !reflect.DeepEqual(params(t, c), map[string]any{"functionName": "my/fn"}) {
+		t.Errorf("literal segment preferred, escaped slash kept in its segment: %+v %v", c, params(t, c))
+	}
 	// Another service's route does not match.
 	c = capture.Identify(request("GET", "https://x/2015-03-31/functions/my-fn", nil, ""), "other", nil, o)
 	if c.Protocol != capture.ProtocolUnknown || c.Name != "GET /2015-03-31" || !c.ReadOnly {
@@ -210,10 +226,17 @@ func TestIdentifyRESTJSON(t *testing.T) {
 }
 
 func TestIdentifyUnknown(t *testing.T) {
+	body := `{"OrderId":"o-1","Card":{"Number":"4111","Password":"x"}}`
+	c := capture.Identify(request("POST", "http://svc/orders?dryRun=true", nil, body), "orders.example.com", []byte(body), nil)
+	want := map[string]any{"dryRun": "true", "orderId": "o-1", "card": map[string]any{"number": "4111", "password": capture.Hidden}}
+	if c.Name != "POST /orders" || c.Source != "orders.example.com" || !reflect.DeepEqual(params(t, c), want) {
+		t.Errorf("unknown call with a JSON body: %+v %v", c, params(t, c))
+	}
 	for _, tc := range []struct{ method, url, name string }{
 		{"GET", "http://svc/users/42?verbose=1", "GET /users"},
 		{"POST", "http://svc/", "POST /"},
 		{"DELETE", "http://svc/orders", "DELETE /orders"},
+		{"GET", "http://svc/users/%2F%2F", "GET /users"},
 	} {
 		c := capture.Identify(request(tc.method, tc.url, nil, ""), "orders", nil, nil)
 		if c.Name != tc.name || c.Protocol != capture.ProtocolUnknown || c.ReadOnly != (tc.method == "GET") {
