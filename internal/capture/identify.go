@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -46,6 +48,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		identifyS3(&c, r, body, red)
 		return c
 	}
+	body = decoded(r.Header, body)
 	if rt, params, ok := matchRoute(o.Routes, service, r); ok {
 		c.Protocol, c.Name, c.ReadOnly = ProtocolRESTJSON, rt.Name, rt.ReadOnly
 		for k, vs := range r.URL.Query() {
@@ -59,6 +62,14 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 			}
 		}
 		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
+		return c
+	}
+	if name, ok := cborOperation(r); ok {
+		c.Protocol, c.Name = ProtocolCBOR, name
+		c.ReadOnly = readOnlyName(c.Name)
+		if m := cborObject(body); m != nil {
+			c.Params = red.params(awsapi.LowerCamelKeys(m).(map[string]any))
+		}
 		return c
 	}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
@@ -253,6 +264,58 @@ func unknownName(method, path string) string {
 		method = http.MethodGet
 	}
 	return strings.ToUpper(method) + " /" + seg
+}
+
+// maxDecodedBody bounds a compressed input's decoded size.
+const maxDecodedBody = 16 << 20
+
+// decoded returns body without the Content-Encoding h gives it: the SDKs
+// gzip large inputs (CloudWatch's PutMetricData), upstreams their answers
+// to clients that accept it. A body that does not decode, or decodes
+// larger than maxDecodedBody, is nil: it is not recorded.
+func decoded(h http.Header, body []byte) []byte {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if len(body) == 0 || enc == "" || enc == "identity" {
+		return body
+	}
+	if enc != "gzip" {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxDecodedBody+1))
+	if err != nil || len(out) > maxDecodedBody {
+		return nil
+	}
+	return out
+}
+
+// cborOperation returns the operation a Smithy RPC v2 CBOR request names:
+// POST /service/<ServiceShape>/operation/<Operation>.
+func cborOperation(r *http.Request) (string, bool) {
+	if !awsapi.IsCBORRequest(r) {
+		return "", false
+	}
+	_, op, ok := strings.Cut(r.URL.Path, "/operation/")
+	if !ok || op == "" || strings.Contains(op, "/") {
+		return "", false
+	}
+	return op, true
+}
+
+// cborObject decodes a CBOR map body into the JSON object AWS JSON would
+// carry (timestamps as epoch seconds, byte strings base64), or nil.
+func cborObject(body []byte) map[string]any {
+	if len(body) == 0 {
+		return nil
+	}
+	j, err := awsapi.CBORToJSON(body)
+	if err != nil {
+		return nil
+	}
+	return jsonObject(j)
 }
 
 // jsonObject decodes body as a JSON object (numbers kept exact), or

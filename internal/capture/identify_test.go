@@ -1,6 +1,8 @@
 package capture_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -309,6 +311,8 @@ func TestErrorCodes(t *testing.T) {
 	s3head := capture.Identify(request("HEAD", "http://h/b/k", nil, ""), "s3", nil, nil)
 	s3bucket := capture.Identify(request("HEAD", "http://h/b", nil, ""), "s3", nil, nil)
 	jsonCall := capture.Identify(request("POST", "http://h/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.GetItem"}, ""), "dynamodb", nil, nil)
+	cborCall := capture.Identify(request("POST", "http://h/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+		map[string]string{"Smithy-Protocol": "rpc-v2-cbor"}, ""), "monitoring", nil, nil)
 	queryCall := capture.Identify(request("GET", "http://h/?Action=GetQueueUrl&QueueName=q", nil, ""), "sqs", nil, nil)
 	for _, tc := range []struct {
 		name      string
@@ -325,6 +329,7 @@ func TestErrorCodes(t *testing.T) {
 		{"JSON __type with namespace", jsonCall, 400, nil, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}`,
 			"ResourceNotFoundException", "Requested resource not found"},
 		{"JSON code and Message", jsonCall, 400, nil, `{"code":"ValidationException","Message":"bad"}`, "ValidationException", "bad"},
+		{"CBOR error", cborCall, 400, nil, "\xa2f__typex)com.amazonaws.cloudwatch#ResourceNotFoundgmessagegmissing", "ResourceNotFound", "missing"},
 		{"x-amzn-ErrorType", jsonCall, 400, http.Header{"X-Amzn-Errortype": {"ThrottlingException:http://internal.amazon.com/"}}, "", "ThrottlingException", ""},
 		{"query XML", queryCall, 400, nil, `<ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type>` +
 			`<Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>The specified queue does not exist.</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
@@ -424,5 +429,33 @@ func TestBodyRecorded(t *testing.T) {
 		if got := capture.BodyRecorded(request(tc.method, tc.url, nil, ""), tc.service); got != tc.want {
 			t.Errorf("%s %s (%s): %v, want %v", tc.method, tc.url, tc.service, got, tc.want)
 		}
+	}
+}
+
+// TestCompressedBodies: gzipped inputs and answers are read as the
+// SDKs and upstreams send them.
+func TestCompressedBodies(t *testing.T) {
+	gz := func(s string) string {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.String()
+	}
+	in := gz(`{"TableName":"t"}`)
+	r := request("POST", "https://x/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.DeleteTable", "Content-Encoding": "gzip"}, in)
+	c := capture.Identify(r, "dynamodb", []byte(in), nil)
+	if !reflect.DeepEqual(params(t, c), map[string]any{"tableName": "t"}) {
+		t.Errorf("gzipped input: %v", c.Params)
+	}
+	hdr := http.Header{"Content-Encoding": {"gzip"}}
+	rec := record(t, &capture.Exchange{Call: c, Principal: alice, Status: 400, ResponseHeader: hdr,
+		ResponseBody: []byte(gz(`{"__type":"ResourceInUseException","message":"busy"}`))})
+	if rec["errorCode"] != "ResourceInUseException" || rec["errorMessage"] != "busy" {
+		t.Errorf("gzipped error: %v %v", rec["errorCode"], rec["errorMessage"])
+	}
+	r = request("POST", "https://x/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.DeleteTable", "Content-Encoding": "br"}, in)
+	if c := capture.Identify(r, "dynamodb", []byte(in), nil); c.Params != nil {
+		t.Errorf("an encoding not understood is recorded: %v", c.Params)
 	}
 }
