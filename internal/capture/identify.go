@@ -72,7 +72,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		}
 		return c
 	}
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
+	if t := r.Header.Get("X-Amz-Target"); t != "" && t[strings.LastIndexByte(t, '.')+1:] != "" {
 		c.Protocol = ProtocolJSON
 		c.Name = t[strings.LastIndexByte(t, '.')+1:]
 		c.ReadOnly = readOnlyName(c.Name)

@@ -268,7 +268,7 @@ func userIdentity(ex *Exchange) identity {
 // S3's 301 and 307 (a bucket in another region, whose HEAD answers carry
 // no body); other 3xx answers, 304 included, are answers.
 func upstreamError(ex *Exchange) (code, msg string) {
-	if ex.Status < 300 {
+	if ex.Status < 300 || ex.Status == http.StatusNotModified {
 		return "", ""
 	}
 	body := bytes.TrimSpace(decoded(ex.ResponseHeader, ex.ResponseBody))
