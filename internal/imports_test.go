@@ -36,6 +36,8 @@ var floors = map[string]int{
 	// iampolicy: the IAM policy language (parse, evaluate) and the
 	// built-in policies.
 	"iampolicy": 0,
+	// s3op: the S3 operation classifier shared by s3api and capture.
+	"s3op": 0,
 	// geoip: IP address to country/city through a MaxMind .mmdb file.
 	"geoip": 1, "geoip/geoiptest": 1,
 	// 1: pure rules built on those, the event store, the credential directory.
@@ -120,6 +122,7 @@ var pure = map[string][]string{
 	"trail":         {"event", "iampolicy", "layout"},
 	"cis":           {"event", "filterpattern"},
 	"poll":          {"clock"},
+	"s3op":          nil,
 }
 
 // impure are imports a pure package never makes.

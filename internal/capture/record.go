@@ -1,0 +1,383 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/opentrail/opentrail/internal/awsapi"
+)
+
+// Outcome values of an intent record's additionalEventData.outcome.
+const OutcomeUnknown = "unknown"
+
+// maxRecordString is CloudTrail's cap on userAgent, errorCode and
+// errorMessage (1 KB); longer values are cut.
+const maxRecordString = 1024
+
+type identity struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId,omitempty"`
+	ARN         string `json:"arn,omitempty"`
+	AccountID   string `json:"accountId,omitempty"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	UserName    string `json:"userName,omitempty"`
+}
+
+// record is a CloudTrail record, its fields in CloudTrail's order.
+type record struct {
+	EventVersion        string                 `json:"eventVersion"`
+	UserIdentity        identity               `json:"userIdentity"`
+	EventTime           string                 `json:"eventTime"`
+	EventSource         string                 `json:"eventSource"`
+	EventName           string                 `json:"eventName"`
+	AWSRegion           string                 `json:"awsRegion"`
+	SourceIPAddress     string                 `json:"sourceIPAddress"`
+	UserAgent           string                 `json:"userAgent,omitempty"`
+	ErrorCode           string                 `json:"errorCode,omitempty"`
+	ErrorMessage        string                 `json:"errorMessage,omitempty"`
+	RequestParameters   map[string]any         `json:"requestParameters"`
+	ResponseElements    map[string]any         `json:"responseElements"`
+	AdditionalEventData map[string]any         `json:"additionalEventData,omitempty"`
+	RequestID           string                 `json:"requestID,omitempty"`
+	EventID             string                 `json:"eventID"`
+	ReadOnly            bool                   `json:"readOnly"`
+	Resources           []awsapi.AuditResource `json:"resources,omitempty"`
+	EventType           string                 `json:"eventType"`
+	ManagementEvent     bool                   `json:"managementEvent"`
+	RecipientAccountID  string                 `json:"recipientAccountId,omitempty"`
+	EventCategory       string                 `json:"eventCategory"`
+	TLSDetails          *awsapi.TLSDetails     `json:"tlsDetails,omitempty"`
+}
+
+// Record writes the CloudTrail record of ex.Call in compact JSON. With
+// ex.Status 0 and no ex.Err it is the call's intent record: what is known
+// before the upstream answers, with no errorCode, responseElements null
+// and additionalEventData.outcome "unknown". Otherwise it is the final
+// record: errorCode and errorMessage from the upstream's error answer
+// (S3 and query XML, JSON __type/code and message), responseElements from
+// the answer of a successful mutating S3 call, and the bytes transferred.
+// A transport error (ex.Err with no status) leaves the outcome unknown and
+// says what went wrong in additionalEventData.upstreamError.
+//
+// The record's eventID is ex.EventID (a fresh one when empty), its
+// eventTime ex.Time (now when zero), its recipientAccountId the
+// principal's account, also given to S3 bucket resources without one.
+func Record(ex *Exchange) []byte {
+	c := &ex.Call
+	t := ex.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	rec := record{
+		EventVersion:      awsapi.AuditEventVersion,
+		UserIdentity:      userIdentity(ex),
+		EventTime:         t.UTC().Format("2006-01-02T15:04:05Z"),
+		EventSource:       c.Source,
+		EventName:         c.Name,
+		AWSRegion:         ex.Region,
+		SourceIPAddress:   ex.SourceIP,
+		UserAgent:         cut(ex.UserAgent, maxRecordString),
+		RequestParameters: c.Params,
+		RequestID:         ex.RequestID,
+		EventID:           ex.EventID,
+		ReadOnly:          c.ReadOnly,
+		EventType:         "AwsApiCall",
+		ManagementEvent:   !c.Data,
+		EventCategory:     "Management",
+		TLSDetails:        ex.TLS,
+	}
+	if rec.EventSource == "" {
+		rec.EventSource = eventSource(c.Service)
+	}
+	if c.Data {
+		rec.EventCategory = "Data"
+	}
+	if rec.EventID == "" {
+		rec.EventID = awsapi.NewUUID()
+	}
+	if ex.Principal != nil {
+		rec.RecipientAccountID = ex.Principal.AccountID
+	}
+	for _, r := range c.Resources {
+		if r.Type == "AWS::S3::Bucket" && r.AccountID == "" {
+			r.AccountID = rec.RecipientAccountID
+		}
+		rec.Resources = append(rec.Resources, r)
+	}
+	add := map[string]any{}
+	if c.Protocol == ProtocolS3 {
+		if ex.SignatureVersion != "" {
+			add["SignatureVersion"] = ex.SignatureVersion
+		}
+		if ex.TLS != nil && ex.TLS.CipherSuite != "" {
+			add["CipherSuite"] = ex.TLS.CipherSuite
+		}
+		if ex.AuthMethod != "" {
+			add["AuthenticationMethod"] = ex.AuthMethod
+		}
+	}
+	switch {
+	case ex.Status == 0 && ex.Err == nil:
+		add["outcome"] = OutcomeUnknown
+	case ex.Status == 0:
+		add["outcome"] = OutcomeUnknown
+		add["upstreamError"] = cut(ex.Err.Error(), maxRecordString)
+	default:
+		if c.Protocol == ProtocolS3 {
+			add["bytesTransferredIn"] = ex.BytesIn
+			add["bytesTransferredOut"] = ex.BytesOut
+			if id2 := ex.ResponseHeader.Get("x-amz-id-2"); id2 != "" {
+				add["x-amz-id-2"] = id2
+			}
+		}
+		if code, msg := upstreamError(ex); code != "" {
+			rec.ErrorCode, rec.ErrorMessage = cut(code, maxRecordString), cut(msg, maxRecordString)
+		} else if !c.ReadOnly && c.Protocol == ProtocolS3 {
+			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, ex.ResponseBody)
+		}
+	}
+	if len(add) > 0 {
+		rec.AdditionalEventData = add
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		// Params come from JSON or strings: only a NaN could fail, and
+		// none can be decoded. Keep the call's record without them.
+		rec.RequestParameters = map[string]any{"unencodable": err.Error()}
+		buf.Reset()
+		_ = enc.Encode(rec)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// userIdentity is the record's userIdentity: the verified principal, else
+// the access key the call was signed with (type Unknown), else an
+// anonymous caller as S3 records one.
+func userIdentity(ex *Exchange) identity {
+	if p := ex.Principal; p != nil {
+		id := identity{Type: p.Type, PrincipalID: p.PrincipalID, ARN: p.ARN, AccountID: p.AccountID,
+			AccessKeyID: p.AccessKeyID, UserName: p.UserName}
+		if id.AccessKeyID == "" {
+			id.AccessKeyID = ex.AccessKeyID
+		}
+		if id.Type == "" {
+			id.Type = "Unknown"
+		}
+		return id
+	}
+	if ex.AccessKeyID == "" && ex.AuthMethod == "" {
+		return identity{Type: "AWSAccount", AccountID: "anonymous"}
+	}
+	return identity{Type: "Unknown", AccessKeyID: ex.AccessKeyID}
+}
+
+// upstreamError returns the error code and message of a failed call's
+// answer: from its body (S3's <Error>, the query protocol's
+// <ErrorResponse><Error>, JSON's __type or code and message), from
+// x-amzn-ErrorType, or made from the status for an answer without a body
+// (a HEAD). A successful answer gives "".
+func upstreamError(ex *Exchange) (code, msg string) {
+	if ex.Status < 300 || ex.Status == http.StatusNotModified {
+		return "", ""
+	}
+	body := bytes.TrimSpace(ex.ResponseBody)
+	if len(body) > 0 && body[0] == '<' {
+		code, msg = xmlError(body)
+	} else if len(body) > 0 && body[0] == '{' {
+		code, msg = jsonError(body)
+	}
+	if code == "" {
+		if t := ex.ResponseHeader.Get("x-amzn-ErrorType"); t != "" {
+			code, _, _ = strings.Cut(t, ":")
+		}
+	}
+	if code == "" {
+		code = statusCode(ex.Call, ex.Status)
+	}
+	return code, msg
+}
+
+// xmlError reads the first Code and Message of an S3 or query-protocol
+// error document.
+func xmlError(body []byte) (code, msg string) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var in string
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return code, msg
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			in = t.Name.Local
+		case xml.EndElement:
+			in = ""
+		case xml.CharData:
+			switch {
+			case in == "Code" && code == "":
+				code = strings.TrimSpace(string(t))
+			case in == "Message" && msg == "":
+				msg = strings.TrimSpace(string(t))
+			}
+		}
+		if code != "" && msg != "" {
+			return code, msg
+		}
+	}
+}
+
+// jsonError reads an AWS JSON error: __type (its shape name after any
+// namespace#) or code, and message or Message.
+func jsonError(body []byte) (code, msg string) {
+	var e map[string]any
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	str := func(k string) string { s, _ := e[k].(string); return s }
+	code = str("__type")
+	if code == "" {
+		code = str("code")
+	}
+	if code == "" {
+		code = str("Code")
+	}
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	code, _, _ = strings.Cut(code, ":")
+	msg = str("message")
+	if msg == "" {
+		msg = str("Message")
+	}
+	return code, msg
+}
+
+// statusCode names the error of an answer without an error body, as S3
+// names it for a HEAD: NoSuchKey, NoSuchBucket, AccessDenied, ...
+func statusCode(c Call, status int) string {
+	switch status {
+	case http.StatusNotFound:
+		if c.Protocol == ProtocolS3 {
+			if c.Key != "" {
+				return "NoSuchKey"
+			}
+			return "NoSuchBucket"
+		}
+		return "NotFound"
+	case http.StatusForbidden:
+		return "AccessDenied"
+	case http.StatusMovedPermanently:
+		return "PermanentRedirect"
+	case http.StatusBadRequest:
+		return "BadRequest"
+	case http.StatusPreconditionFailed:
+		return "PreconditionFailed"
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "InvalidRange"
+	case http.StatusMethodNotAllowed:
+		return "MethodNotAllowed"
+	case http.StatusServiceUnavailable:
+		return "ServiceUnavailable"
+	case http.StatusInternalServerError:
+		return "InternalError"
+	}
+	return strings.ReplaceAll(http.StatusText(status), " ", "")
+}
+
+// s3ResponseHeaders are the answer headers CloudTrail logs in a mutating
+// S3 call's responseElements.
+var s3ResponseHeaders = []string{
+	"x-amz-version-id", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+	"x-amz-server-side-encryption-bucket-key-enabled", "x-amz-delete-marker", "x-amz-copy-source-version-id",
+	"x-amz-expiration",
+}
+
+// s3ResponseElements is a successful mutating S3 call's responseElements:
+// the answer's headers CloudTrail logs and, for the multipart calls and
+// CopyObject, the result document's members.
+func s3ResponseElements(name string, h http.Header, body []byte) map[string]any {
+	out := map[string]any{}
+	for _, k := range s3ResponseHeaders {
+		if v := h.Get(k); v != "" {
+			out[k] = v
+		}
+	}
+	var result string
+	switch name {
+	case "CreateMultipartUpload":
+		result = "CreateMultipartUploadResult"
+	case "CompleteMultipartUpload":
+		result = "CompleteMultipartUploadResult"
+	case "CopyObject":
+		result = "CopyObjectResult"
+	case "UploadPartCopy":
+		result = "CopyPartResult"
+	}
+	if result != "" && len(body) > 0 {
+		if ct, _, _ := mime.ParseMediaType(h.Get("Content-Type")); ct == "" || strings.Contains(ct, "xml") {
+			if m := xmlMembers(body); len(m) > 0 {
+				out[result] = m
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// xmlMembers returns the simple child elements of an XML document's root,
+// names lower-cameled (UploadId → uploadId, ETag → eTag... kept as
+// CloudTrail writes ETag).
+func xmlMembers(body []byte) map[string]any {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	out := map[string]any{}
+	depth := 0
+	var name string
+	var text strings.Builder
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 {
+				name = t.Name.Local
+				text.Reset()
+			}
+		case xml.CharData:
+			if depth == 2 {
+				text.Write(t)
+			}
+		case xml.EndElement:
+			if depth == 2 && name != "" {
+				k := name
+				if k != "ETag" {
+					k = lowerCamel(k)
+				}
+				out[k] = strings.TrimSpace(text.String())
+			}
+			depth--
+		}
+	}
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
