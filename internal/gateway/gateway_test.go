@@ -458,7 +458,11 @@ func chunkedRequest(t *testing.T, url string, payload []byte, n int, tamper bool
 	}
 	authz := r.Header.Get("Authorization")
 	prev := authz[strings.LastIndex(authz, "Signature=")+len("Signature="):]
-	mac := func(key []byte, s string) []byte { m := hmac.New(sha256.New, key); m.Write([]byte(s)); return m.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	}
 	date := now.Format("20060102")
 	k := mac(mac(mac(mac([]byte("AWS4test"), date), "us-east-1"), "s3"), "aws4_request")
 	scope := date + "/us-east-1/s3/aws4_request"
