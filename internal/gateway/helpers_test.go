@@ -325,3 +325,16 @@ func field(rec map[string]any, path ...string) any {
 }
 
 func ioNopCloser(r io.Reader) io.ReadCloser { return io.NopCloser(r) }
+
+// newServer serves g on a test listener and closes both at the end.
+func newServer(t *testing.T, g *Gateway) string {
+	t.Helper()
+	srv := httptest.NewServer(g)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Close(ctx)
+	})
+	return srv.URL
+}

@@ -188,7 +188,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	} else if c.pending != nil && c.mode == resign {
 		body = c.pending.Reader(in, r.ContentLength)
 		if isChunked(c.auth) {
-			length = c.auth.DecodedLength
+			length = chunkedLength(c.auth.DecodedLength)
 		}
 	}
 	if length == 0 {
@@ -338,16 +338,14 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 		sum := sha256.Sum256(c.body)
 		hash = hex.EncodeToString(sum[:])
 	case isChunked(a):
-		// Forwarded decoded: the gateway has checked every chunk, and
-		// holds the last one back until the trailer checks out.
-		hash = sigv4.UnsignedPayload
-		out.Header.Del("X-Amz-Decoded-Content-Length")
+		// Re-chunked and signed for the upstream (chunked.go); the
+		// client's trailing checksum is checked here, not forwarded.
+		hash = sigv4.StreamingPayload
+		out.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(a.DecodedLength, 10))
 		out.Header.Del("X-Amz-Trailer")
 		out.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
-		if ce := withoutAWSChunked(out.Header.Get("Content-Encoding")); ce == "" {
-			out.Header.Del("Content-Encoding")
-		} else {
-			out.Header.Set("Content-Encoding", ce)
+		if !strings.Contains(strings.ToLower(out.Header.Get("Content-Encoding")), "aws-chunked") {
+			out.Header.Set("Content-Encoding", "aws-chunked")
 		}
 	case hash == "":
 		hash = sigv4.UnsignedPayload // a presigned S3 request
@@ -377,7 +375,13 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 		out.URL.RawQuery = nu.RawQuery
 		return nil
 	}
-	return v4.NewSigner().SignHTTP(context.Background(), creds, out, hash, a.Service, a.Region, now, s3)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, out, hash, a.Service, a.Region, now, s3); err != nil {
+		return err
+	}
+	if hash == sigv4.StreamingPayload {
+		out.Body = io.NopCloser(newChunkSigner(out.Body, out, g.o.UpstreamSecret, a.Region, a.Service, now))
+	}
+	return nil
 }
 
 // presignValidity is the X-Amz-Expires of a request re-presigned for the
@@ -390,16 +394,6 @@ func isChunked(a *sigv4.Auth) bool {
 		return true
 	}
 	return false
-}
-
-func withoutAWSChunked(ce string) string {
-	var keep []string
-	for _, p := range strings.Split(ce, ",") {
-		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
-			keep = append(keep, p)
-		}
-	}
-	return strings.Join(keep, ",")
 }
 
 // hopByHop are the headers that concern one connection, never forwarded.
