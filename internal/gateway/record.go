@@ -34,6 +34,8 @@ func (g *Gateway) complete(c *call) {
 		c.ex.RequestID = c.reqID
 	}
 	rec := capture.Record(&c.ex)
+	g.log.Debug("gateway: call", "event", c.ex.Call.Name, "status", c.ex.Status, "payload", c.auth.ContentSHA256,
+		"bytesIn", c.ex.BytesIn, "bytesOut", c.ex.BytesOut, "eventID", c.ex.EventID)
 	g.pending.Add(1)
 	run := func() {
 		defer g.pending.Done()
