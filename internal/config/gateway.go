@@ -60,7 +60,7 @@ type GatewayRoute struct {
 }
 
 // DefaultGatewayAddr is where the gateway listens without gateway.addr.
-const DefaultGatewayAddr = "127.0.0.1:4748"
+const DefaultGatewayAddr = "127.0.0.1:4749"
 
 // LoadSecret reads the upstream secret from UpstreamSecretEnv.
 func (g *Gateway) LoadSecret() {
