@@ -68,7 +68,9 @@ func lookupRecords(t *testing.T, c *client.Client, id string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res struct{ Events []struct{ CloudTrailEvent string } }
+	var res struct {
+		Events []struct{ CloudTrailEvent string }
+	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
