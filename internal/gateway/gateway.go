@@ -87,6 +87,11 @@ type Options struct {
 	// when the peer is one of TrustedProxies.
 	TrustedProxyHeader string
 	TrustedProxies     []netip.Prefix
+	// Account is the account the records of calls without a verified
+	// principal are stored under (passed-through unknown keys, or the
+	// upstream's own key when the directory does not hold it); default
+	// the directory's organisation management account.
+	Account string
 	// Capture tunes identification and records (Redact, Routes).
 	Capture capture.Options
 	// Lease is the lease of an intent (default DefaultLease); in-flight
@@ -151,6 +156,13 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.Recorder == nil {
 		return nil, errors.New("gateway: no recorder: records need a store (--endpoint of a running opentrail server, or --data)")
+	}
+	if o.Account == "" {
+		o.Account = o.Directory.ManagementAccount()
+	}
+	_, upstreamKnown := o.Directory.Principal(o.UpstreamAccessKeyID)
+	if o.Account == "" && (o.PassThroughUnknownKeys || (o.UpstreamAccessKeyID != "" && !upstreamKnown)) {
+		return nil, errors.New("gateway: calls passed through unverified (pass_through_unknown_keys, or signed with the upstream's own key, which no principal holds) need an account to be recorded under: set gateway.account (--account), or configure an organisation")
 	}
 	switch o.ReadOnly {
 	case "":

@@ -366,7 +366,7 @@ func TestAuthRefused(t *testing.T) {
 	cfg := config.Default()
 	cfg.Principals = []config.Principal{{AccessKeyID: "AKIAGATEWAYCLIENT", SecretAccessKey: "client-secret", Account: "111122223333", Type: "IAMUser", UserName: "alice"}}
 	dir := auth.FromConfig(&cfg)
-	_, gw := testGateway(t, up, rec, func(o *Options) { o.Directory = dir })
+	_, gw := testGateway(t, up, rec, func(o *Options) { o.Directory = dir; o.Account = "111122223333" })
 
 	resp, body := do(t, signed(t, "PUT", gw.URL+"/bucket/k", "s3", strings.NewReader("x"), "", nil, "AKIAGATEWAYCLIENT", "wrong"))
 	if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>SignatureDoesNotMatch</Code>") {
@@ -396,7 +396,10 @@ func TestAuthRefused(t *testing.T) {
 	// Pass-through of unknown keys: forwarded as signed, recorded Unknown.
 	up2 := newUpstream(t)
 	rec2 := newRecorder()
-	_, gw2 := testGateway(t, up2, rec2, func(o *Options) { o.Directory = dir; o.PassThroughUnknownKeys = true })
+	if _, err := New(Options{Upstream: up2.URL, Directory: dir, Recorder: rec2, PassThroughUnknownKeys: true}); err == nil || !strings.Contains(err.Error(), "gateway.account") {
+		t.Errorf("pass-through without an account: %v", err)
+	}
+	_, gw2 := testGateway(t, up2, rec2, func(o *Options) { o.Directory = dir; o.PassThroughUnknownKeys = true; o.Account = "444455556666" })
 	resp, body = do(t, signed(t, "PUT", gw2.URL+"/bucket/k", "s3", strings.NewReader("x"), "", nil, "test", "test"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("passed-through key: %d %s", resp.StatusCode, body)
@@ -404,7 +407,7 @@ func TestAuthRefused(t *testing.T) {
 	if s := up2.requests()[0]; s.authErr != nil || !strings.Contains(s.header.Get("Authorization"), "Credential=test/") {
 		t.Errorf("not passed unchanged: %v %s", s.authErr, s.header.Get("Authorization"))
 	}
-	if r := rec2.wait(t, 1)[0]; field(r, "userIdentity", "type") != "Unknown" || field(r, "userIdentity", "accessKeyId") != "test" {
+	if r := rec2.wait(t, 1)[0]; field(r, "userIdentity", "type") != "Unknown" || field(r, "userIdentity", "accessKeyId") != "test" || r["recipientAccountId"] != "444455556666" {
 		t.Errorf("identity: %v", r["userIdentity"])
 	}
 }
@@ -416,7 +419,7 @@ func TestPassThroughUpstreamKey(t *testing.T) {
 	rec := newRecorder()
 	cfg := config.Default()
 	cfg.Principals = []config.Principal{{AccessKeyID: "AKIAGATEWAYCLIENT", SecretAccessKey: "client-secret", Account: "111122223333", Type: "IAMUser", UserName: "alice"}}
-	_, gw := testGateway(t, up, rec, func(o *Options) { o.Directory = auth.FromConfig(&cfg) })
+	_, gw := testGateway(t, up, rec, func(o *Options) { o.Directory = auth.FromConfig(&cfg); o.Account = "111122223333" })
 	resp, body := do(t, signed(t, "PUT", gw.URL+"/bucket/k", "s3", strings.NewReader("x"), "", nil, upKey, upSecret))
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
@@ -520,5 +523,29 @@ func TestAWSChunked(t *testing.T) {
 	recs := rec.wait(t, 2)
 	if r := recs[1]; r["errorCode"] != "SignatureDoesNotMatch" {
 		t.Errorf("tampered upload's record: %v", r)
+	}
+}
+
+// TestBucketConfigurationBody: an S3 bucket configuration document (the
+// policy of PutBucketPolicy) is read, recorded and forwarded; the
+// upstream checks it against the re-signed hash.
+func TestBucketConfigurationBody(t *testing.T) {
+	up := newUpstream(t)
+	rec := newRecorder()
+	_, gw := testGateway(t, up, rec, nil)
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}`
+	resp, body := do(t, signed(t, "PUT", gw.URL+"/bucket?policy", "s3", strings.NewReader(policy), "", nil, "test", "test"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if s := up.requests()[0]; s.authErr != nil || string(s.body) != policy {
+		t.Errorf("upstream: %v, %q", s.authErr, s.body)
+	}
+	r := rec.wait(t, 1)[0]
+	if r["eventName"] != "PutBucketPolicy" || r["eventCategory"] != "Management" {
+		t.Errorf("record: %v", r)
+	}
+	if p := field(r, "requestParameters", "bucketPolicy"); p == nil {
+		t.Errorf("the policy is not recorded: %v", r["requestParameters"])
 	}
 }

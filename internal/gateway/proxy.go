@@ -86,9 +86,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, c.proto, c.reqID, aerr)
 		return
 	}
-	if c.proto != capture.ProtocolS3 {
-		// The input of the JSON and query protocols is recorded: read it,
-		// bounded, and check it against the signature.
+	if capture.BodyRecorded(r, a.Service) && !(c.mode == passThrough && isChunked(a)) {
+		// The input of the JSON and query protocols, and S3's bucket
+		// configuration documents, are recorded: read them, bounded, and
+		// check them against the signature.
 		if r.ContentLength > g.o.MaxBodyBytes {
 			writeError(w, r, c.proto, c.reqID, tooLarge(c.proto, g.o.MaxBodyBytes))
 			return
@@ -103,7 +104,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c.pending != nil {
-			if _, err := c.pending.Finish(b); err != nil {
+			if b, err = c.pending.Finish(b); err != nil {
 				writeError(w, r, c.proto, c.reqID, authError(c.proto, a.Service, err))
 				return
 			}
@@ -112,6 +113,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ex.BytesIn = int64(len(b))
 	}
 	c.ex.Call = capture.Identify(r, a.Service, c.body, &g.o.Capture)
+	if c.ex.Principal == nil {
+		c.ex.Account = g.o.Account
+	}
 
 	if !c.ex.Call.ReadOnly || g.o.ReadOnly == ReadOnlyBefore {
 		if err := g.intend(r.Context(), c); err != nil {
@@ -337,6 +341,12 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 	case c.body != nil:
 		sum := sha256.Sum256(c.body)
 		hash = hex.EncodeToString(sum[:])
+		if isChunked(a) {
+			// A small aws-chunked document, read and decoded whole.
+			for _, k := range []string{"Content-Encoding", "X-Amz-Decoded-Content-Length", "X-Amz-Trailer", "X-Amz-Sdk-Checksum-Algorithm"} {
+				out.Header.Del(k)
+			}
+		}
 	case isChunked(a):
 		// Re-chunked and signed for the upstream (chunked.go); the
 		// client's trailing checksum is checked here, not forwarded.

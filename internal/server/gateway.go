@@ -31,6 +31,7 @@ func (s *Server) newGateway() error {
 		FailOpen:               gc.FailOpen,
 		ReadOnly:               gc.ReadOnly,
 		PassThroughUnknownKeys: gc.PassThroughUnknownKeys,
+		Account:                gc.Account,
 		TrustedProxyHeader:     gc.TrustedProxyHeader,
 		TrustedProxies:         gc.Prefixes(),
 		Capture:                capturepkg.Options{Redact: gc.Redact, Routes: routes},
