@@ -381,6 +381,10 @@ func TestAuthRefused(t *testing.T) {
 	if resp.StatusCode != 403 || !strings.Contains(string(body), `"__type":"UnrecognizedClientException"`) {
 		t.Errorf("unknown key, json: %d %s", resp.StatusCode, body)
 	}
+	resp, body = do(t, mustRequest(t, "GET", gw.URL+"/bucket/k"))
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>AccessDenied</Code>") {
+		t.Errorf("unsigned: %d %s", resp.StatusCode, body)
+	}
 	if n := len(up.requests()); n != 0 {
 		t.Fatalf("upstream saw %d refused calls", n)
 	}
@@ -548,4 +552,13 @@ func TestBucketConfigurationBody(t *testing.T) {
 	if p := field(r, "requestParameters", "bucketPolicy"); p == nil {
 		t.Errorf("the policy is not recorded: %v", r["requestParameters"])
 	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -71,7 +71,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Unsigned and malformed requests are refused: every call through
 		// the gateway has a verified (or deliberately passed) principal.
 		c.proto = protocolOf(r, "")
-		writeError(w, r, c.proto, c.reqID, authError(c.proto, "", err))
+		service := ""
+		if c.proto == capture.ProtocolRESTJSON {
+			// Neither JSON nor query: most likely an anonymous S3 call.
+			c.proto, service = capture.ProtocolS3, "s3"
+		}
+		writeError(w, r, c.proto, c.reqID, authError(c.proto, service, err))
 		return
 	}
 	c.auth = a
