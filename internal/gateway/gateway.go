@@ -34,6 +34,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
@@ -127,6 +128,7 @@ type Gateway struct {
 	inflight inflight
 	gaps     gaps
 	pending  sync.WaitGroup // completions running after their answer
+	stored   atomic.Uint64  // records the store has taken (kept records' refusals are judged by it)
 	slots    chan struct{}  // bounds completions running in the background
 
 	mu      sync.Mutex

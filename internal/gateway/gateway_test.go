@@ -562,3 +562,41 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return r
 }
+
+// TestKeptRecordRefused: a kept record the store refuses while it takes
+// the others does not hold the queue up; it is dropped as lost after a
+// few tries, and the gap says so.
+func TestKeptRecordRefused(t *testing.T) {
+	up := newUpstream(t)
+	rec := newRecorder()
+	rec.setDown(errStoreDown)
+	_, gw := testGateway(t, up, rec, func(o *Options) { o.FailOpen = true })
+	for _, k := range []string{"poison", "good1", "good2"} {
+		do(t, signed(t, "PUT", gw.URL+"/bucket/"+k, "s3", strings.NewReader("x"), "", nil, "test", "test"))
+	}
+	time.Sleep(50 * time.Millisecond)
+	rec.mu.Lock()
+	rec.refuse = func(b []byte) bool { return bytes.Contains(b, []byte(`"key":"poison"`)) }
+	rec.down = nil
+	rec.mu.Unlock()
+	rec.wait(t, 2) // good1 and good2
+	// More traffic: the store keeps taking records, so the refused one is
+	// not mistaken for a store that is down.
+	for range 3 {
+		do(t, signed(t, "GET", gw.URL+"/bucket/good1", "s3", nil, "", nil, "test", "test"))
+		time.Sleep(1100 * time.Millisecond)
+	}
+	recs := rec.wait(t, 6)
+	var d map[string]any
+	for _, r := range recs {
+		if r["eventName"] == "CaptureGap" {
+			d = r["serviceEventDetails"].(map[string]any)
+		}
+		if field(r, "requestParameters", "key") == "poison" {
+			t.Error("the refused record was stored")
+		}
+	}
+	if d == nil || d["callsForwarded"] != 3.0 || d["recordsRecoveredLate"] != 2.0 || d["recordsLost"] != 1.0 {
+		t.Errorf("gap: %v (records %v)", d, recs)
+	}
+}

@@ -158,6 +158,8 @@ type recorder struct {
 	records  []map[string]any
 	renewed  map[string]int
 	complete chan struct{}
+	// refuse, when set, refuses the records it matches even when up.
+	refuse func(rec []byte) bool
 }
 
 func newRecorder() *recorder {
@@ -205,6 +207,10 @@ func (m *recorder) Complete(_ context.Context, rec []byte) error {
 	if m.down != nil {
 		m.mu.Unlock()
 		return m.down
+	}
+	if m.refuse != nil && m.refuse(rec) {
+		m.mu.Unlock()
+		return errors.New("final record is not a valid CloudTrail record")
 	}
 	var r map[string]any
 	if err := json.Unmarshal(rec, &r); err != nil {
