@@ -121,19 +121,9 @@ func (c *gatewayCmd) runRemote(ctx context.Context, cfg config.Config, cf client
 		return err
 	}
 	rec := capture.NewRemote(cl, capture.RemoteOptions{})
-	routes := make([]capture.Route, len(gc.Routes))
-	for i, r := range gc.Routes {
-		routes[i] = capture.Route{Service: r.Service, Method: r.Method, Pattern: r.Pattern, Name: r.Name, ReadOnly: r.ReadOnly}
-	}
-	g, err := gateway.New(gateway.Options{
-		Addr: gc.Addr, Upstream: gc.Upstream,
-		UpstreamAccessKeyID: gc.UpstreamAccessKeyID, UpstreamSecret: gc.UpstreamSecret,
-		Directory: auth.FromConfig(&cfg), Recorder: rec,
-		FailOpen: gc.FailOpen, ReadOnly: gc.ReadOnly, PassThroughUnknownKeys: gc.PassThroughUnknownKeys, Account: gc.Account,
-		TrustedProxyHeader: gc.TrustedProxyHeader, TrustedProxies: gc.Prefixes(),
-		Capture: capture.Options{Redact: gc.Redact, Routes: routes},
-		Lease:   gc.Lease, MaxBodyBytes: gc.MaxBodyBytes, Logger: logger,
-	})
+	o := gateway.FromConfig(gc)
+	o.Directory, o.Recorder, o.Logger = auth.FromConfig(&cfg), rec, logger
+	g, err := gateway.New(o)
 	if err != nil {
 		rec.Close(context.Background())
 		return err

@@ -40,6 +40,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/capture"
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/config"
 )
 
 // Defaults of Options.
@@ -278,4 +279,28 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.log.Error("gateway: records of calls forwarded while the store was unavailable are lost", "records", n)
 	}
 	return err
+}
+
+// FromConfig returns the Options of the configuration's gateway: section
+// (validated); the caller adds Directory, Recorder, Logger, Clock and TLS.
+func FromConfig(gc *config.Gateway) Options {
+	routes := make([]capture.Route, len(gc.Routes))
+	for i, r := range gc.Routes {
+		routes[i] = capture.Route{Service: r.Service, Method: r.Method, Pattern: r.Pattern, Name: r.Name, ReadOnly: r.ReadOnly}
+	}
+	return Options{
+		Addr:                   gc.Addr,
+		Upstream:               gc.Upstream,
+		UpstreamAccessKeyID:    gc.UpstreamAccessKeyID,
+		UpstreamSecret:         gc.UpstreamSecret,
+		FailOpen:               gc.FailOpen,
+		ReadOnly:               gc.ReadOnly,
+		PassThroughUnknownKeys: gc.PassThroughUnknownKeys,
+		Account:                gc.Account,
+		TrustedProxyHeader:     gc.TrustedProxyHeader,
+		TrustedProxies:         gc.Prefixes(),
+		Capture:                capture.Options{Redact: gc.Redact, Routes: routes},
+		Lease:                  gc.Lease,
+		MaxBodyBytes:           gc.MaxBodyBytes,
+	}
 }

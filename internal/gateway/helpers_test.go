@@ -258,14 +258,7 @@ func testGateway(t *testing.T, up *upstream, rec capture.Recorder, tune func(*Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(g)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-	})
-	return g, srv
+	return g, newServer(t, g)
 }
 
 func hashHex(b []byte) string {
@@ -333,7 +326,7 @@ func field(rec map[string]any, path ...string) any {
 func ioNopCloser(r io.Reader) io.ReadCloser { return io.NopCloser(r) }
 
 // newServer serves g on a test listener and closes both at the end.
-func newServer(t *testing.T, g *Gateway) string {
+func newServer(t testing.TB, g *Gateway) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(g)
 	t.Cleanup(func() {
@@ -342,5 +335,5 @@ func newServer(t *testing.T, g *Gateway) string {
 		defer cancel()
 		g.Close(ctx)
 	})
-	return srv.URL
+	return srv
 }
