@@ -37,6 +37,22 @@ func TestGatewayFlags(t *testing.T) {
 // recording to a server `serve` runs: a call through it is stored there.
 func TestGatewayRemote(t *testing.T) {
 	serverAddr, gatewayAddr := freeAddr(t), freeAddr(t)
+	gatewayThrough(t, serverAddr, gatewayAddr, []string{"serve", "--addr", serverAddr, "--data", t.TempDir()},
+		[]string{"gateway", "--addr", gatewayAddr, "--endpoint", "http://" + serverAddr})
+}
+
+// TestGatewayOwnStore runs `opentrail gateway --data`: the gateway with a
+// server of its own on the data directory.
+func TestGatewayOwnStore(t *testing.T) {
+	serverAddr, gatewayAddr := freeAddr(t), freeAddr(t)
+	t.Setenv("OPENTRAIL_ADDR", serverAddr)
+	gatewayThrough(t, serverAddr, gatewayAddr, nil, []string{"gateway", "--addr", gatewayAddr, "--data", t.TempDir()})
+}
+
+// gatewayThrough runs the commands (the server's, if any, and the
+// gateway's, given an --upstream), sends a call through the gateway and
+// waits for its record on the server.
+func gatewayThrough(t *testing.T, serverAddr, gatewayAddr string, serve, gw []string) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer up.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -50,8 +66,10 @@ func TestGatewayRemote(t *testing.T) {
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }()
-	run("serve", "--addr", serverAddr, "--data", t.TempDir())
-	run("gateway", "--upstream", up.URL, "--addr", gatewayAddr, "--endpoint", "http://"+serverAddr)
+	if serve != nil {
+		run(serve...)
+	}
+	run(append(gw, "--upstream", up.URL)...)
 	var resp *http.Response
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		r, _ := http.NewRequest("DELETE", "http://"+gatewayAddr+"/bucket/key", nil)
