@@ -29,9 +29,11 @@ import (
 // recorded, and a body given for an object call is ignored. o may be nil.
 //
 // The protocol is chosen in this order: S3 REST for service s3; a
-// configured [Route] whose service, method and pattern match; JSON when
-// X-Amz-Target is set; query when an Action parameter is in the query or
-// in a form-encoded body; otherwise unknown. Identify never fails: a
+// configured [Route] whose service, method and pattern match (REST-JSON);
+// Smithy RPC v2 CBOR for its header or /service/…/operation/… path; JSON
+// when X-Amz-Target is set; query when an Action parameter is in the
+// query or in a form-encoded body; otherwise unknown. A gzipped body is
+// read decoded. Identify never fails: a
 // request it cannot name gets a name made from its method and the first
 // segment of its path ("GET /users"), which no AWS operation looks like,
 // and its query and JSON body as parameters.
