@@ -34,6 +34,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/gateway"
 	"github.com/opentrail/opentrail/internal/geoip"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
@@ -87,6 +88,11 @@ type Server struct {
 	eventRules *eventrules.Rules
 	// insights is the CloudTrail Insights detector over the stream.
 	insights *insights.Detector
+	// capture holds the capture intents, their Recorder and reaper (capture.go).
+	capture capture
+	// gateway is the capture gateway of the gateway: section, nil without
+	// one (gateway.go).
+	gateway *gateway.Gateway
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -238,7 +244,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
+	if err := s.newCapture(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.newGateway(); err != nil {
+		s.closeCaptureTable()
+		st.Close()
+		return nil, err
+	}
 	if err := s.newServices(tokenKey); err != nil {
+		s.closeCaptureTable()
 		st.Close()
 		return nil, err
 	}
@@ -491,6 +507,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
+	s.capture.reaper.Start()
+	if err := s.startGateway(); err != nil {
+		stopBG()
+		wg.Wait()
+		return err
+	}
 
 	errc := make(chan error, 1)
 	go func() {
@@ -543,6 +565,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.insights.Close(shutdownCtx); err != nil { // it appends through the ingester
 		errs = append(errs, err)
 	}
+	if err := s.closeGateway(shutdownCtx); err != nil { // it records through the ingester
+		errs = append(errs, err)
+	}
+	if err := s.closeCapture(shutdownCtx); err != nil { // the reaper appends through the ingester
+		errs = append(errs, err)
+	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
@@ -572,6 +600,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.geoip != nil {
 		s.geoip.Close()
+	}
+	if err := s.closeCaptureTable(); err != nil {
+		errs = append(errs, fmt.Errorf("close capture intents: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -87,7 +87,14 @@ func decodeChunked(body []byte, a *Auth, key *[32]byte) ([]byte, error) {
 		return nil, incompleteBody("The aws-chunked payload holds " + strconv.Itoa(len(out)) +
 			" bytes, but x-amz-decoded-content-length is " + strconv.FormatInt(a.DecodedLength, 10) + ".")
 	}
-	if err := d.trailer(trailers, out); err != nil {
+	if err := d.trailer(trailers, func(alg string) []byte {
+		h := checksumHash(alg)
+		if h == nil {
+			return nil
+		}
+		h.Write(out)
+		return h.Sum(nil)
+	}); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -115,18 +122,9 @@ func (d *chunkDecoder) next() (data []byte, last bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	sizeText, ext, hasExt := bytes.Cut(l, []byte(";"))
-	if len(sizeText) == 0 || len(sizeText) > 15 || !isHex(string(sizeText)) {
-		return nil, false, incompleteBody("An aws-chunked chunk header has an invalid size " + quoteClip(string(sizeText)) + ".")
-	}
-	size, _ := strconv.ParseInt(string(sizeText), 16, 64)
-	var sig []byte
-	if d.signed {
-		const prefix = "chunk-signature="
-		if !hasExt || !bytes.HasPrefix(ext, []byte(prefix)) {
-			return nil, false, &Error{Kind: KindSignatureMismatch, Message: "An aws-chunked chunk lacks its chunk-signature."}
-		}
-		sig = ext[len(prefix):]
+	size, sig, err := d.header(l)
+	if err != nil {
+		return nil, false, err
 	}
 	if size > int64(len(d.rest)) {
 		return nil, false, incompleteBody("The aws-chunked payload ends in the middle of a chunk.")
@@ -145,6 +143,24 @@ func (d *chunkDecoder) next() (data []byte, last bool, err error) {
 		}
 	}
 	return data, size == 0, nil
+}
+
+// header parses a chunk header line: the chunk's size and, for signed
+// bodies, its chunk-signature.
+func (d *chunkDecoder) header(l []byte) (size int64, sig []byte, err error) {
+	sizeText, ext, hasExt := bytes.Cut(l, []byte(";"))
+	if len(sizeText) == 0 || len(sizeText) > 15 || !isHex(string(sizeText)) {
+		return 0, nil, incompleteBody("An aws-chunked chunk header has an invalid size " + quoteClip(string(sizeText)) + ".")
+	}
+	size, _ = strconv.ParseInt(string(sizeText), 16, 64)
+	if d.signed {
+		const prefix = "chunk-signature="
+		if !hasExt || !bytes.HasPrefix(ext, []byte(prefix)) {
+			return 0, nil, &Error{Kind: KindSignatureMismatch, Message: "An aws-chunked chunk lacks its chunk-signature."}
+		}
+		sig = ext[len(prefix):]
+	}
+	return size, sig, nil
 }
 
 // checkChunk verifies a chunk signature and advances the chain.
@@ -174,8 +190,10 @@ func (d *chunkDecoder) advance(computed, sent []byte, what string) error {
 
 // trailer reads what follows the final chunk: nothing but CRLF, or (when
 // trailers are expected) trailing headers and CRLF. It checks the trailer
-// signature of signed bodies and the trailing checksum against payload.
-func (d *chunkDecoder) trailer(expected bool, payload []byte) error {
+// signature of signed bodies and the trailing checksum against checksum,
+// which returns the payload's checksum by an algorithm's name (crc32,
+// sha256, ...), nil for an algorithm it cannot compute.
+func (d *chunkDecoder) trailer(expected bool, checksum func(alg string) []byte) error {
 	type field struct{ name, value string }
 	var fields []field
 	var sig []byte
@@ -240,12 +258,11 @@ func (d *chunkDecoder) trailer(expected bool, payload []byte) error {
 		if !ok {
 			continue
 		}
-		h := checksumHash(alg)
-		if h == nil {
+		sum := checksum(alg)
+		if sum == nil {
 			return &Error{Kind: KindBadDigest, Message: "The trailing checksum algorithm " + quoteClip(alg) + " is not supported."}
 		}
-		h.Write(payload)
-		if base64.StdEncoding.EncodeToString(h.Sum(nil)) != f.value {
+		if base64.StdEncoding.EncodeToString(sum) != f.value {
 			return &Error{Kind: KindBadDigest, Message: "The " + f.name + " you specified did not match the calculated checksum."}
 		}
 	}

@@ -2,6 +2,7 @@ package sigv4_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -125,6 +127,9 @@ func TestAWSPublishedChunkedExamples(t *testing.T) {
 			if string(payload) != awsDocChunk1+awsDocChunk2 {
 				t.Errorf("payload is %d bytes, want 66560 bytes of 'a'", len(payload))
 			}
+			if p, err := streamDecode(body, a, awsDocSecret); err != nil || string(p) != string(payload) {
+				t.Errorf("ChunkedReader: %v", err)
+			}
 			// DecodeChunked alone gives the same.
 			if p, err := sigv4.DecodeChunked(body, a, awsDocSecret); err != nil || string(p) != string(payload) {
 				t.Errorf("DecodeChunked: %v", err)
@@ -175,6 +180,9 @@ func TestDecodeChunkedRefusesTampering(t *testing.T) {
 			if kind(err) != tc.want {
 				t.Errorf("DecodeChunked = %v, want kind %v", err, tc.want)
 			}
+			if _, err := streamDecode(body, a, awsDocSecret); kind(err) != tc.want {
+				t.Errorf("ChunkedReader = %v, want kind %v", err, tc.want)
+			}
 		})
 	}
 	// The untampered body decodes through the same path.
@@ -213,6 +221,9 @@ func TestDecodeChunkedTrailerTampering(t *testing.T) {
 			}
 			if _, err := sigv4.DecodeChunked(body, a, awsDocSecret); kind(err) != tc.want {
 				t.Errorf("DecodeChunked = %v, want kind %v", err, tc.want)
+			}
+			if _, err := streamDecode(body, a, awsDocSecret); kind(err) != tc.want {
+				t.Errorf("ChunkedReader = %v, want kind %v", err, tc.want)
 			}
 		})
 	}
@@ -305,6 +316,13 @@ func TestDecodeUnsignedTrailer(t *testing.T) {
 			if tc.want == 0 && tc.declared >= 0 && string(got) != payload[:tc.declared] {
 				t.Errorf("payload differs")
 			}
+			got, err = streamDecode([]byte(tc.body), a, "")
+			if kind(err) != tc.want {
+				t.Fatalf("ChunkedReader = %v, want kind %v", err, tc.want)
+			}
+			if tc.want == 0 && string(got) != payload[:tc.declared] {
+				t.Errorf("streamed payload differs")
+			}
 		})
 	}
 }
@@ -354,6 +372,9 @@ func TestDecodeSignedChunkedGenerated(t *testing.T) {
 		if err != nil || string(got) != payload {
 			t.Errorf("size %d: %v", size, err)
 		}
+		if got, err := streamDecode([]byte(body), a, testSecret); err != nil || string(got) != payload {
+			t.Errorf("size %d, streamed: %v", size, err)
+		}
 		a.Signature = strings.Repeat("f", 64)
 		if _, err := sigv4.DecodeChunked([]byte(body), a, testSecret); kind(err) != sigv4.KindSignatureMismatch {
 			t.Errorf("size %d, other seed: %v", size, err)
@@ -363,4 +384,10 @@ func TestDecodeSignedChunkedGenerated(t *testing.T) {
 	if _, err := sigv4.DecodeChunked(nil, a, ""); kind(err) != sigv4.KindIncompleteSignature {
 		t.Errorf("not chunked: %v", err)
 	}
+}
+
+// streamDecode reads body through ChunkedReader in small reads, as a proxy
+// forwarding it would.
+func streamDecode(body []byte, a *sigv4.Auth, secret string) ([]byte, error) {
+	return readAllSmall(sigv4.ChunkedReader(iotest.OneByteReader(bytes.NewReader(body)), a, secret))
 }
