@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -56,8 +57,9 @@ type gapQueue struct {
 }
 
 type queued struct {
-	rec []byte
-	gap *gap // nil for a call whose intent is stored
+	rec     []byte
+	gap     *gap // nil for a call whose intent is stored
+	dropped bool // dropped from a full queue (counted lost)
 }
 
 // gap is a run of calls of one account answered while their records could
@@ -97,7 +99,9 @@ func (q *gapQueue) add(account string, rec []byte, unrecorded bool, t time.Time,
 		e.gap = g
 	}
 	if len(q.recs) >= q.max {
-		if old := q.recs[0]; old.gap != nil {
+		old := q.recs[0]
+		old.dropped = true
+		if old.gap != nil {
 			old.gap.queued--
 			old.gap.lost++
 		}
@@ -126,35 +130,58 @@ func (q *gapQueue) failed(err error) {
 	q.mu.Unlock()
 }
 
-// flush stores the queued records in order, then the record of every gap
-// none of whose records is still queued; it stops at the first failure,
-// keeping the rest for the next attempt.
+// flushBatch is how many queued records are written at once (the
+// Recorder batches concurrent callers into one commit).
+const flushBatch = 64
+
+// flush stores the queued records, then the record of every gap none of
+// whose records is still queued; it stops at the first failure, keeping
+// the rest for the next attempt.
 func (m *Middleware) flush(ctx context.Context) {
 	q := m.gap
 	for {
 		q.mu.Lock()
-		if len(q.recs) == 0 {
-			q.mu.Unlock()
+		batch := append([]*queued(nil), q.recs[:min(flushBatch, len(q.recs))]...)
+		q.mu.Unlock()
+		if len(batch) == 0 {
 			break
 		}
-		head := q.recs[0]
-		q.mu.Unlock()
-		if err := m.rec.Complete(ctx, head.rec); err != nil {
-			q.failed(err)
-			return
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, e := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = m.rec.Complete(ctx, e.rec)
+			}()
 		}
+		wg.Wait()
 		q.mu.Lock()
-		// add may have dropped head meanwhile (then counted as lost,
-		// though stored: the gap record errs on the side of loss).
-		if len(q.recs) > 0 && q.recs[0] == head {
-			q.recs[0] = nil
-			q.recs = q.recs[1:]
-			if g := head.gap; g != nil {
-				g.queued--
+		stored := map[*queued]bool{}
+		var failed error
+		for i, e := range batch {
+			if errs[i] != nil {
+				failed = errs[i]
+				continue
+			}
+			stored[e] = true
+			if g := e.gap; g != nil {
 				g.late++
+				if e.dropped {
+					g.lost-- // dropped from the queue while being stored: not lost after all
+				} else {
+					g.queued--
+				}
 			}
 		}
+		q.recs = slices.DeleteFunc(q.recs, func(e *queued) bool { return stored[e] })
+		if failed != nil {
+			q.err = failed
+		}
 		q.mu.Unlock()
+		if failed != nil {
+			return
+		}
 	}
 	for {
 		q.mu.Lock()

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -121,11 +122,7 @@ func (m *Middleware) intend(ctx context.Context, c *call) error {
 	rec := m.record(c)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.o.CommitTimeout)
 	defer cancel()
-	err := m.rec.Intend(ctx, rec, m.o.Lease)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	return err
+	return m.rec.Intend(ctx, rec, m.o.Lease)
 }
 
 // complete stores the call's final record, or queues it when the store
@@ -329,6 +326,16 @@ func (w *responseWriter) Flush() {
 
 func (w *responseWriter) flush() {
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over (WebSockets): the call is recorded with
+// status 101 and the bytes written before.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && !w.wrote {
+		w.wrote, w.status = true, http.StatusSwitchingProtocols
+	}
+	return c, rw, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.
