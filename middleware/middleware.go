@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/capture"
+	"github.com/opentrail/opentrail/internal/cloudtrailarn"
 	"github.com/opentrail/opentrail/internal/sigv4"
 )
 
@@ -196,7 +197,7 @@ func New(o Options) (*Middleware, error) {
 	if o.Service == "" {
 		return nil, errors.New("middleware: Options.Service is empty: set the eventSource the records carry, e.g. orders.example.com")
 	}
-	if !twelveDigits(o.Account) {
+	if !cloudtrailarn.IsAccountID(o.Account) {
 		return nil, fmt.Errorf("middleware: Options.Account %q is not a 12-digit account id: set the account the records belong to", o.Account)
 	}
 	if o.Region == "" {
@@ -303,18 +304,6 @@ func (m *Middleware) renew() {
 	if err := m.rec.Renew(ctx, ids, m.o.Lease); err != nil {
 		m.log.Warn("capture: renewing the leases of calls in flight failed; a call still running when its lease ends is recorded with an unknown outcome", "calls", len(ids), "err", err)
 	}
-}
-
-func twelveDigits(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -289,7 +289,7 @@ func TestFailClosed(t *testing.T) {
 	mem.setDown(nil)
 	m.flush(context.Background())
 	recs := mem.all()
-	if len(recs) != 2 || recs[0]["eventName"] != "GetOrders" || recs[1]["eventName"] != GapEventName {
+	if len(recs) != 2 || recs[0]["eventName"] != "GetOrders" || recs[1]["eventName"] != "CaptureGap" {
 		t.Fatalf("records %v, want the read's and a gap", recs)
 	}
 	want(t, recs[1], map[string]any{"serviceEventDetails.callsForwarded": 1, "serviceEventDetails.recordsRecoveredLate": 1})

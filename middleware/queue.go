@@ -5,6 +5,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/capture"
 )
 
 // inflight holds the eventIDs of calls whose intents are stored and whose
@@ -192,7 +195,11 @@ func (m *Middleware) flush(ctx context.Context) {
 				if q.open[g.account] == g {
 					delete(q.open, g.account) // later calls start a new gap
 				}
-				g.rec = gapRecord(g, m.o.Region, m.o.Now())
+				g.rec = capture.GapRecord(capture.Gap{
+					Account: g.account, Region: m.o.Region, First: g.first, Last: g.last,
+					CallsForwarded: g.forwarded, RecordsRecoveredLate: g.late, RecordsLost: g.lost,
+					Reason: g.reason,
+				}, awsapi.NewUUID(), m.o.Now())
 			}
 		}
 		q.mu.Unlock()

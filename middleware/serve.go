@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -44,7 +43,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 	c := &call{}
 	c.ex.Time = m.o.Now()
 	c.ex.EventID = awsapi.NewUUID()
-	c.ex.SourceIP = m.sourceIP(r)
+	c.ex.SourceIP = capture.SourceIP(r, m.o.TrustedProxyHeader, m.proxies)
 	c.ex.UserAgent = r.UserAgent()
 	c.ex.Host = r.Host
 	c.ex.TLS = awsapi.TLSDetailsFrom(r)
@@ -355,51 +354,6 @@ func isJSON(contentType string) bool {
 	ct, _, _ := strings.Cut(contentType, ";")
 	ct = strings.TrimSpace(strings.ToLower(ct))
 	return ct == "application/json" || strings.HasSuffix(ct, "+json") || strings.HasPrefix(ct, "application/x-amz-json")
-}
-
-// sourceIP is the client's address: the peer's, or the one the trusted
-// proxy header gives when the peer is a trusted proxy.
-func (m *Middleware) sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if m.o.TrustedProxyHeader == "" || !m.trusted(host) {
-		return host
-	}
-	vals := r.Header.Values(m.o.TrustedProxyHeader)
-	var hops []string
-	for _, v := range vals {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				hops = append(hops, h)
-			}
-		}
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(hops[i])
-		if err != nil {
-			return host // a malformed hop: trust nothing left of it
-		}
-		if !m.trusted(hops[i]) || i == 0 {
-			return a.Unmap().String()
-		}
-	}
-	return host
-}
-
-func (m *Middleware) trusted(addr string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range m.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 func principal(p *Principal) *auth.Principal {
