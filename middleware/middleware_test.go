@@ -397,14 +397,18 @@ func TestErrorCodes(t *testing.T) {
 	mux.HandleFunc("POST /c", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
+	mux.HandleFunc("POST /d", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/a", http.StatusSeeOther)
+	})
 	h := m.Wrap(mux)
-	for _, p := range []string{"/a", "/b", "/c"} {
+	for _, p := range []string{"/a", "/b", "/c", "/d"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", p, nil))
 	}
 	recs := mem.all()
 	want(t, recs[0], map[string]any{"errorCode": "OrderConflictException", "errorMessage": "order 42 is shipped", "eventName": "PostA"})
 	want(t, recs[1], map[string]any{"errorCode": "NotFound"})
 	want(t, recs[2], map[string]any{"errorCode": "TooManyRequests"})
+	want(t, recs[3], map[string]any{"errorCode": nil, "errorMessage": nil, "eventName": "PostD"})
 }
 
 func TestResponseElements(t *testing.T) {

@@ -161,6 +161,10 @@ func (m *Middleware) record(c *call) []byte {
 				"bytesTransferredOut": c.ex.BytesOut,
 			}
 		}
+		if !m.o.AWSProtocol && c.ex.Status < 400 {
+			// A service's own redirects and 304s are answers, not errors.
+			set["errorCode"], set["errorMessage"] = drop, drop
+		}
 		if c.panicked != "" {
 			set["errorMessage"] = awsapi.Clip(c.panicked, 1024)
 		}
@@ -174,37 +178,34 @@ func (m *Middleware) record(c *call) []byte {
 	return amend(rec, set)
 }
 
+// drop, as a value given to amend, removes the member.
+var drop = new(struct{})
+
 // amend sets top-level members of a compact JSON record, keeping the
 // order of the members it has; an object value is merged into an object
-// member.
+// member, and drop removes a member.
 func amend(rec []byte, set map[string]any) []byte {
-	dec := json.NewDecoder(bytes.NewReader(rec))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	members, ok := topMembers(rec)
+	if !ok {
 		return rec
 	}
-	var out bytes.Buffer
-	out.WriteByte('{')
-	write := func(k string, v json.RawMessage) {
-		if out.Len() > 1 {
-			out.WriteByte(',')
+	out := make([]byte, 0, len(rec)+128)
+	out = append(out, '{')
+	write := func(quotedKey, v []byte) {
+		if len(out) > 1 {
+			out = append(out, ',')
 		}
-		kb, _ := json.Marshal(k)
-		out.Write(kb)
-		out.WriteByte(':')
-		out.Write(v)
+		out = append(out, quotedKey...)
+		out = append(out, ':')
+		out = append(out, v...)
 	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return rec
-		}
-		k, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return rec
-		}
-		if nv, ok := set[k]; ok {
-			delete(set, k)
+	for _, mb := range members {
+		v := mb.val
+		if nv, ok := set[mb.key]; ok {
+			delete(set, mb.key)
+			if nv == drop {
+				continue
+			}
 			if obj, isObj := nv.(map[string]any); isObj && len(v) > 0 && v[0] == '{' {
 				var old map[string]any
 				if json.Unmarshal(v, &old) == nil {
@@ -217,18 +218,82 @@ func amend(rec []byte, set map[string]any) []byte {
 			}
 			v = marshal(nv)
 		}
-		write(k, v)
+		write(mb.quoted, v)
 	}
 	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	for k, v := range set {
+		if v != drop {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		write(k, marshal(set[k]))
+		write(marshal(k), marshal(set[k]))
 	}
-	out.WriteByte('}')
-	return out.Bytes()
+	return append(out, '}')
+}
+
+// member is one member of a JSON object: key is its name as written
+// between the quotes (escapes not undone: the names amend sets have none).
+type member struct {
+	key         string
+	quoted, val []byte
+}
+
+// topMembers splits a compact JSON object, as capture.Record writes it,
+// into its members without decoding their values. ok is false for
+// anything else.
+func topMembers(b []byte) (ms []member, ok bool) {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, false
+	}
+	i := 1
+	for i < len(b)-1 {
+		if b[i] != '"' {
+			return nil, false
+		}
+		end := stringEnd(b, i)
+		if end < 0 || end+1 >= len(b) || b[end+1] != ':' {
+			return nil, false
+		}
+		start := end + 2
+		j, depth := start, 0
+		for ; j < len(b); j++ {
+			c := b[j]
+			if c == '"' {
+				if j = stringEnd(b, j); j < 0 {
+					return nil, false
+				}
+				continue
+			}
+			if c == '{' || c == '[' {
+				depth++
+			} else if c == ']' || (c == '}' && depth > 0) {
+				depth--
+			} else if depth == 0 && (c == ',' || c == '}') {
+				break
+			}
+		}
+		if j >= len(b) || j == start {
+			return nil, false
+		}
+		ms = append(ms, member{key: string(b[i+1 : end]), quoted: b[i : end+1], val: b[start:j]})
+		i = j + 1
+	}
+	return ms, true
+}
+
+// stringEnd is the index of the quote closing the string that opens at i.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
 }
 
 func marshal(v any) json.RawMessage {
