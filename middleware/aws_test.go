@@ -68,6 +68,7 @@ func TestAWSProtocolIdentifiesCalls(t *testing.T) {
 	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("app")}); err != nil {
 		t.Fatal(err)
 	}
+	mem.all() // records in the order of the calls
 	if got := <-bodies; !strings.Contains(got, `"logGroupName":"app"`) {
 		t.Errorf("the handler read %q: the body read for the record must reach it unchanged", got)
 	}
@@ -170,6 +171,7 @@ func TestAWSProtocolVerifiesSignatures(t *testing.T) {
 	if _, err := good.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("app")}); err != nil {
 		t.Fatal(err)
 	}
+	mem.all() // records in the order of the calls
 	bad := cloudwatchlogs.NewFromConfig(awsConfig(srv.URL, "AKIDALICE", "wrong"))
 	_, err := bad.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("app")})
 	var ae smithy.APIError

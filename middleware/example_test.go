@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +16,11 @@ import (
 )
 
 // printRecorder stands in for an opentrail server (Options.Endpoint): it
-// prints what it is asked to store.
-type printRecorder struct{ mu sync.Mutex }
+// notes what it is asked to store.
+type printRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
 
 func (p *printRecorder) Intend(_ context.Context, rec []byte, _ time.Duration) error {
 	p.print("intent", rec)
@@ -40,19 +44,19 @@ func (p *printRecorder) print(kind string, rec []byte) {
 		AdditionalEventData               map[string]any
 	}
 	_ = json.Unmarshal(rec, &r)
-	fmt.Printf("%s: %s %s readOnly=%v params=%v", kind, r.EventSource, r.EventName, r.ReadOnly, r.RequestParameters)
+	line := fmt.Sprintf("%s: %s %s readOnly=%v params=%v", kind, r.EventSource, r.EventName, r.ReadOnly, r.RequestParameters)
 	if r.ErrorCode != "" {
-		fmt.Printf(" errorCode=%s", r.ErrorCode)
+		line += " errorCode=" + r.ErrorCode
 	}
 	if o := r.AdditionalEventData["outcome"]; o != nil {
-		fmt.Printf(" outcome=%v", o)
+		line += fmt.Sprint(" outcome=", o)
 	}
-	fmt.Println()
+	p.lines = append(p.lines, line)
 }
 
 // A service records every call: the intent of a mutating call is stored
-// before its handler runs, and its final record after; a read is recorded
-// after its answer.
+// before its handler runs, and its final record after its answer; a read
+// is recorded after its answer.
 func Example() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -62,20 +66,22 @@ func Example() {
 		http.Error(w, "order already shipped", http.StatusConflict)
 	})
 
+	store := &printRecorder{}
 	m, err := middleware.New(middleware.Options{
-		Recorder: &printRecorder{}, // or Endpoint: "http://127.0.0.1:4747"
+		Recorder: store, // or Endpoint: "http://127.0.0.1:4747"
 		Service:  "orders.example.com",
 		Account:  "123456789012",
 		Identity: func(r *http.Request) *middleware.Principal {
-			return &middleware.Principal{Type: "IAMUser", UserName: r.Header.Get("X-User"), AccountID: "123456789012"}
+			if u := r.Header.Get("X-User"); u != "" { // set by your authentication
+				return &middleware.Principal{Type: "IAMUser", UserName: u, AccountID: "123456789012"}
+			}
+			return nil // anonymous, known by its address
 		},
 	})
 	if err != nil {
 		panic(err)
 	}
-	defer m.Close(context.Background())
 	srv := httptest.NewServer(m.Wrap(mux))
-	defer srv.Close()
 
 	resp, _ := http.Get(srv.URL + "/orders/42")
 	io.Copy(io.Discard, resp.Body)
@@ -83,9 +89,14 @@ func Example() {
 	resp, _ = http.Post(srv.URL+"/orders/42/cancel?reason=late", "text/plain", strings.NewReader(""))
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+
+	srv.Close()                   // the HTTP server first, then
+	m.Close(context.Background()) // the records written after the answers
+	slices.Sort(store.lines)
+	fmt.Println(strings.Join(store.lines, "\n"))
 	// Output:
-	// record: orders.example.com GetOrdersById readOnly=true params=map[id:42]
 	// intent: orders.example.com PostOrdersByIdCancel readOnly=false params=map[id:42 reason:late] outcome=unknown
+	// record: orders.example.com GetOrdersById readOnly=true params=map[id:42]
 	// record: orders.example.com PostOrdersByIdCancel readOnly=false params=map[id:42 reason:late] errorCode=Conflict
 }
 

@@ -216,6 +216,9 @@ func (m *Middleware) verify(r *http.Request, a *sigv4.Auth, body []byte) error {
 // refuseRecorded refuses a call and records the refusal.
 func (m *Middleware) refuseRecorded(w http.ResponseWriter, r *http.Request, c *call, status int, code, message string) {
 	m.refuse(w, r, c, status, code, message)
+	if c.ex.Principal == nil && c.ex.AccessKeyID == "" {
+		c.ex.Principal = anonymous
+	}
 	c.ex.Status = status
 	c.ex.ResponseHeader = w.Header()
 	c.ex.ResponseBody = errorBody(c.ex.Call.Protocol, true, c.ex.EventID, code, message)

@@ -100,8 +100,8 @@ type Options struct {
 	Region string
 
 	// Identity names the caller of a request; nil, or a nil result, records
-	// the caller as anonymous (userIdentity type AWSAccount, as the capture
-	// gateway records an unsigned call), known by its sourceIPAddress; with
+	// the caller as anonymous (userIdentity {"type": "AWSAccount"}, no
+	// account), known by its sourceIPAddress; with
 	// AWSProtocol, a signed request's access key (type Unknown) or its
 	// verified principal. Identity runs before the handler.
 	Identity func(*http.Request) *Principal
@@ -153,6 +153,11 @@ type Options struct {
 	// read to record its input (default 10 MiB; larger is refused with 413).
 	MaxBodyBytes int64
 
+	// MaxPending bounds the final records being written in the background
+	// after their answers (default 10,000); a call finding it full writes
+	// its record before its answer goes out.
+	MaxPending int
+
 	// Lease is how long an intent outlives a silent middleware (default
 	// 60 s); leases of calls in flight are renewed every Lease/3.
 	Lease time.Duration
@@ -184,6 +189,13 @@ type Middleware struct {
 
 	inflight *inflight
 	gap      *gapQueue
+	// slots bounds, and pending counts, final records written in the
+	// background.
+	slots   chan struct{}
+	pending sync.WaitGroup
+
+	// closeRecorder stops the Recorder the middleware made (Endpoint).
+	closeRecorder func(context.Context) error
 
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -211,6 +223,9 @@ func New(o Options) (*Middleware, error) {
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultQueueSize
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -243,33 +258,41 @@ func New(o Options) (*Middleware, error) {
 	case o.Recorder != nil:
 		m.rec = o.Recorder
 	case o.Endpoint != "":
-		r, err := remote(o)
+		r, closeRemote, err := remote(o)
 		if err != nil {
 			return nil, err
 		}
-		m.rec = r
+		m.rec, m.closeRecorder = r, closeRemote
 	default:
 		return nil, errors.New("middleware: neither Options.Endpoint nor Options.Recorder is set: name the opentrail server records go to")
 	}
 	m.inflight = newInflight()
+	m.slots = make(chan struct{}, o.MaxPending)
 	m.gap = newGapQueue(o.QueueSize)
 	m.done.Add(1)
 	go m.background()
 	return m, nil
 }
 
-// Close stops the background work after a last attempt to store what the
-// fail-open queue holds; records still queued when ctx ends are lost (and
-// logged). Calls in flight keep their intents, which the server records
-// with an unknown outcome once their leases run out.
+// Close waits for the final records being written in the background,
+// stops the background work after a last attempt to store what the
+// fail-open queue holds, and returns an error counting the records still
+// not stored when ctx ends (they are lost). Call it after the HTTP server
+// has shut down: calls still in flight keep their intents, which the
+// server records with an unknown outcome once their leases run out.
 func (m *Middleware) Close(ctx context.Context) error {
+	m.pending.Wait()
 	m.closeMu.Do(func() { close(m.stop) })
 	m.done.Wait()
 	m.flush(ctx)
+	var err error
 	if n := m.gap.pending(); n > 0 {
-		return fmt.Errorf("middleware: %d records could not be stored before close: %w", n, m.gap.lastErr())
+		err = fmt.Errorf("middleware: %d records could not be stored before close: %w", n, m.gap.lastErr())
 	}
-	return nil
+	if m.closeRecorder != nil {
+		err = errors.Join(err, m.closeRecorder(ctx))
+	}
+	return err
 }
 
 // background renews the leases of calls in flight every Lease/3 and

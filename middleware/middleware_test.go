@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // memRecorder is a Recorder in memory whose store can be made to fail.
@@ -27,6 +29,9 @@ type memRecorder struct {
 	renewed  map[string]int
 	down     error // Intend and Complete fail with it while set
 	intended atomic.Int64
+	// settle, when set, waits for the records a middleware writes after
+	// its answers.
+	settle func()
 }
 
 func newMem() *memRecorder {
@@ -39,7 +44,16 @@ func (r *memRecorder) setDown(err error) {
 	r.mu.Unlock()
 }
 
+// storable fails a test for a record the server would refuse: it parses
+// records with event.Parse, as POST /v1/capture/* does.
+func storable(rec []byte) {
+	if _, err := event.Parse(rec); err != nil {
+		panic(fmt.Sprintf("the server would refuse the record: %v\n%s", err, rec))
+	}
+}
+
 func (r *memRecorder) Intend(_ context.Context, rec []byte, lease time.Duration) error {
+	storable(rec)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down != nil {
@@ -63,6 +77,7 @@ func (r *memRecorder) Renew(_ context.Context, ids []string, _ time.Duration) er
 }
 
 func (r *memRecorder) Complete(_ context.Context, rec []byte) error {
+	storable(rec)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down != nil {
@@ -74,6 +89,9 @@ func (r *memRecorder) Complete(_ context.Context, rec []byte) error {
 }
 
 func (r *memRecorder) all() []map[string]any {
+	if r.settle != nil {
+		r.settle()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []map[string]any
@@ -118,6 +136,9 @@ func newTest(t *testing.T, rec Recorder, o Options) *Middleware {
 	m, err := New(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mem, ok := rec.(*memRecorder); ok {
+		mem.settle = m.pending.Wait
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	return m
@@ -286,6 +307,7 @@ func TestFailClosed(t *testing.T) {
 	if !called {
 		t.Error("a read was refused: reads are recorded after the fact")
 	}
+	m.pending.Wait() // the read's record has failed and is queued
 	mem.setDown(nil)
 	m.flush(context.Background())
 	recs := mem.all()
@@ -404,11 +426,14 @@ func TestErrorCodes(t *testing.T) {
 	for _, p := range []string{"/a", "/b", "/c", "/d"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", p, nil))
 	}
-	recs := mem.all()
-	want(t, recs[0], map[string]any{"errorCode": "OrderConflictException", "errorMessage": "order 42 is shipped", "eventName": "PostA"})
-	want(t, recs[1], map[string]any{"errorCode": "NotFound"})
-	want(t, recs[2], map[string]any{"errorCode": "TooManyRequests"})
-	want(t, recs[3], map[string]any{"errorCode": nil, "errorMessage": nil, "eventName": "PostD"})
+	recs := map[string]map[string]any{}
+	for _, r := range mem.all() {
+		recs[r["eventName"].(string)] = r
+	}
+	want(t, recs["PostA"], map[string]any{"errorCode": "OrderConflictException", "errorMessage": "order 42 is shipped"})
+	want(t, recs["PostB"], map[string]any{"errorCode": "NotFound"})
+	want(t, recs["PostC"], map[string]any{"errorCode": "TooManyRequests"})
+	want(t, recs["PostD"], map[string]any{"errorCode": nil, "errorMessage": nil})
 }
 
 func TestResponseElements(t *testing.T) {
@@ -428,9 +453,10 @@ func TestResponseElements(t *testing.T) {
 		io.WriteString(w, `{"tokenId":"t-1"}`)
 	})
 	h := m.Wrap(mux)
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/tokens", nil))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/big", nil))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/tokens", nil))
+	for _, c := range []struct{ method, path string }{{"POST", "/tokens"}, {"POST", "/big"}, {"GET", "/tokens"}} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(c.method, c.path, nil))
+		mem.all() // records in the order of the calls
+	}
 	recs := mem.all()
 	want(t, recs[0], map[string]any{"responseElements.tokenId": "t-1", "responseElements.accessToken": "HIDDEN_DUE_TO_SECURITY_REASONS"})
 	want(t, recs[1], map[string]any{"responseElements": nil}) // longer than ResponseElements

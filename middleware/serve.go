@@ -37,6 +37,7 @@ type call struct {
 	storeErr   error
 	keep       int // bytes of a successful answer kept for responseElements
 	panicked   string
+	renewing   bool // the intent's lease is being renewed
 }
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handler, mux *http.ServeMux) {
@@ -60,6 +61,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 			c.ex.Principal = principal(p)
 		}
 	}
+	if c.ex.Principal == nil && c.ex.AccessKeyID == "" {
+		c.ex.Principal = anonymous
+	}
 	if !c.ex.Call.ReadOnly && m.o.ResponseElements > 0 {
 		c.keep = min(m.o.ResponseElements, capture.MaxResponseBody)
 	}
@@ -77,7 +81,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 			c.unrecorded, c.storeErr = true, err
 		} else {
 			m.inflight.add(c.ex.EventID)
-			defer m.inflight.remove(c.ex.EventID)
+			c.renewing = true
 		}
 	}
 
@@ -94,21 +98,18 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 		}
 		c.ex.BytesOut = rw.n
 		c.ex.Status = rw.status
-		c.ex.ResponseHeader = w.Header()
+		c.ex.ResponseHeader = w.Header().Clone()
 		c.ex.ResponseBody = rw.kept()
-		c.ex.RequestID = requestID(w.Header())
+		c.ex.RequestID = requestID(c.ex.ResponseHeader)
 		if p != nil {
 			if c.ex.Status == 0 || !rw.wrote {
 				c.ex.Status = http.StatusInternalServerError
 			}
 			c.panicked = fmt.Sprintf("The handler panicked: %v", p)
-		} else {
-			if c.ex.Status == 0 {
-				c.ex.Status = http.StatusOK
-			}
-			rw.flush()
+		} else if c.ex.Status == 0 {
+			c.ex.Status = http.StatusOK
 		}
-		m.complete(r.Context(), c)
+		m.finish(r.Context(), c, p == nil)
 		if p != nil {
 			panic(p) // as if unwrapped: net/http logs it and drops the connection
 		}
@@ -124,9 +125,32 @@ func (m *Middleware) intend(ctx context.Context, c *call) error {
 	return m.rec.Intend(ctx, rec, m.o.Lease)
 }
 
+// finish writes the call's final record: in the background when it may
+// (the answer then goes out without waiting for the store; Close waits
+// for these writes), else before returning, as when too many writes are
+// already waiting (MaxPending) or the handler panicked.
+func (m *Middleware) finish(ctx context.Context, c *call, background bool) {
+	if background {
+		select {
+		case m.slots <- struct{}{}:
+			m.pending.Add(1)
+			go func() {
+				defer func() { <-m.slots; m.pending.Done() }()
+				m.complete(ctx, c)
+			}()
+			return
+		default:
+		}
+	}
+	m.complete(ctx, c)
+}
+
 // complete stores the call's final record, or queues it when the store
 // cannot take it.
 func (m *Middleware) complete(ctx context.Context, c *call) {
+	if c.renewing {
+		defer m.inflight.remove(c.ex.EventID) // renewed until its final record is stored or queued
+	}
 	rec := m.record(c)
 	if c.unrecorded {
 		m.gap.add(m.o.Account, rec, true, c.ex.Time, c.storeErr)
@@ -420,6 +444,12 @@ func isJSON(contentType string) bool {
 	ct = strings.TrimSpace(strings.ToLower(ct))
 	return ct == "application/json" || strings.HasSuffix(ct, "+json") || strings.HasPrefix(ct, "application/x-amz-json")
 }
+
+// anonymous is the caller nobody named: userIdentity {"type":
+// "AWSAccount"} with no account. CloudTrail writes accountId "anonymous"
+// for S3's anonymous calls, but a stored record's accountId must be 12
+// digits or absent.
+var anonymous = &auth.Principal{Type: "AWSAccount"}
 
 func principal(p *Principal) *auth.Principal {
 	typ := p.Type
