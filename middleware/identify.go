@@ -37,6 +37,9 @@ func (m *Middleware) identify(r *http.Request, c *call, mux *http.ServeMux) {
 	}
 	c.ex.Call = capture.Identify(r, m.o.Service, nil, &o)
 	c.ex.Call.Source, c.ex.Call.Name, c.ex.Call.ReadOnly = m.o.Service, name, readOnly
+	// A service's own API is REST with JSON answers: a JSON answer kept
+	// for the record (Options.ResponseElements) becomes responseElements.
+	c.ex.Call.Protocol = capture.ProtocolRESTJSON
 }
 
 // routePattern is the path of a ServeMux pattern in the syntax of
@@ -216,9 +219,7 @@ func (m *Middleware) verify(r *http.Request, a *sigv4.Auth, body []byte) error {
 // refuseRecorded refuses a call and records the refusal.
 func (m *Middleware) refuseRecorded(w http.ResponseWriter, r *http.Request, c *call, status int, code, message string) {
 	m.refuse(w, r, c, status, code, message)
-	if c.ex.Principal == nil && c.ex.AccessKeyID == "" {
-		c.ex.Principal = anonymous
-	}
+	c.ex.Account = m.o.Account
 	c.ex.Status = status
 	c.ex.ResponseHeader = w.Header()
 	c.ex.ResponseBody = errorBody(c.ex.Call.Protocol, true, c.ex.EventID, code, message)

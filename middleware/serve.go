@@ -61,9 +61,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 			c.ex.Principal = principal(p)
 		}
 	}
-	if c.ex.Principal == nil && c.ex.AccessKeyID == "" {
-		c.ex.Principal = anonymous
-	}
+	c.ex.Account = m.o.Account
 	if !c.ex.Call.ReadOnly && m.o.ResponseElements > 0 {
 		c.keep = min(m.o.ResponseElements, capture.MaxResponseBody)
 	}
@@ -170,44 +168,30 @@ func (m *Middleware) complete(ctx context.Context, c *call) {
 
 // record is the call's CloudTrail record: its intent while c.ex.Status is
 // 0, its final record after. capture.Record writes it; what it does not
-// say for a service's own calls is added here: recipientAccountId is the
-// service's account, a final record carries the bytes transferred (S3
-// calls have them already), an error without message the handler's
-// panic, and a successful mutating call its small JSON answer as
-// responseElements when Options.ResponseElements allows.
+// say for a service's own calls is added here: a final record's bytes
+// transferred (S3 calls have them already), and the panic of a handler
+// that panicked as its errorMessage.
 func (m *Middleware) record(c *call) []byte {
 	rec := capture.Record(&c.ex)
-	set := map[string]any{"recipientAccountId": m.o.Account}
-	if c.ex.Status != 0 {
-		if c.ex.Call.Protocol != capture.ProtocolS3 {
-			set["additionalEventData"] = map[string]any{
-				"bytesTransferredIn":  c.ex.BytesIn,
-				"bytesTransferredOut": c.ex.BytesOut,
-			}
+	if c.ex.Status == 0 {
+		return rec
+	}
+	set := map[string]any{}
+	if c.ex.Call.Protocol != capture.ProtocolS3 {
+		set["additionalEventData"] = map[string]any{
+			"bytesTransferredIn":  c.ex.BytesIn,
+			"bytesTransferredOut": c.ex.BytesOut,
 		}
-		if !m.o.AWSProtocol && c.ex.Status < 400 {
-			// A service's own redirects and 304s are answers, not errors.
-			set["errorCode"], set["errorMessage"] = drop, drop
-		}
-		if c.panicked != "" {
-			set["errorMessage"] = awsapi.Clip(c.panicked, 1024)
-		}
-		if c.keep > 0 && c.ex.Status < 300 && len(c.ex.ResponseBody) > 0 {
-			var v map[string]any
-			if json.Unmarshal(c.ex.ResponseBody, &v) == nil && len(v) > 0 {
-				set["responseElements"] = capture.RedactParams(v, m.o.Redact)
-			}
-		}
+	}
+	if c.panicked != "" {
+		set["errorMessage"] = awsapi.Clip(c.panicked, 1024)
 	}
 	return amend(rec, set)
 }
 
-// drop, as a value given to amend, removes the member.
-var drop = new(struct{})
-
 // amend sets top-level members of a compact JSON record, keeping the
 // order of the members it has; an object value is merged into an object
-// member, and drop removes a member.
+// member.
 func amend(rec []byte, set map[string]any) []byte {
 	members, ok := topMembers(rec)
 	if !ok {
@@ -227,9 +211,6 @@ func amend(rec []byte, set map[string]any) []byte {
 		v := mb.val
 		if nv, ok := set[mb.key]; ok {
 			delete(set, mb.key)
-			if nv == drop {
-				continue
-			}
 			if obj, isObj := nv.(map[string]any); isObj && len(v) > 0 && v[0] == '{' {
 				var old map[string]any
 				if json.Unmarshal(v, &old) == nil {
@@ -245,10 +226,8 @@ func amend(rec []byte, set map[string]any) []byte {
 		write(mb.quoted, v)
 	}
 	keys := make([]string, 0, len(set))
-	for k, v := range set {
-		if v != drop {
-			keys = append(keys, k)
-		}
+	for k := range set {
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -444,12 +423,6 @@ func isJSON(contentType string) bool {
 	ct = strings.TrimSpace(strings.ToLower(ct))
 	return ct == "application/json" || strings.HasSuffix(ct, "+json") || strings.HasPrefix(ct, "application/x-amz-json")
 }
-
-// anonymous is the caller nobody named: userIdentity {"type":
-// "AWSAccount"} with no account. CloudTrail writes accountId "anonymous"
-// for S3's anonymous calls, but a stored record's accountId must be 12
-// digits or absent.
-var anonymous = &auth.Principal{Type: "AWSAccount"}
 
 func principal(p *Principal) *auth.Principal {
 	typ := p.Type

@@ -23,11 +23,12 @@ import (
 
 // Protocols a request may speak, as [Call.Protocol] names them.
 const (
-	ProtocolS3       = "s3"        // S3 REST (path or virtual-hosted style)
-	ProtocolJSON     = "json"      // AWS JSON 1.0/1.1: X-Amz-Target
-	ProtocolQuery    = "query"     // Action= in the query or a form body
-	ProtocolRESTJSON = "rest-json" // identified by a configured Route
-	ProtocolUnknown  = "unknown"   // none of those: recorded by method and path
+	ProtocolS3       = "s3"          // S3 REST (path or virtual-hosted style)
+	ProtocolJSON     = "json"        // AWS JSON 1.0/1.1: X-Amz-Target
+	ProtocolQuery    = "query"       // Action= in the query or a form body
+	ProtocolRESTJSON = "rest-json"   // identified by a configured Route
+	ProtocolCBOR     = "rpc-v2-cbor" // Smithy RPC v2 CBOR: /service/<Service>/operation/<Op>
+	ProtocolUnknown  = "unknown"     // none of those: recorded by method and path
 )
 
 // Call is what a request asks for.
@@ -46,6 +47,9 @@ type Call struct {
 	Resources []awsapi.AuditResource
 	// Bucket and Key are the S3 bucket and object key the call names.
 	Bucket, Key string
+	// redact is Options.Redact as Identify was given it, for the answer's
+	// elements Record writes.
+	redact []string
 }
 
 // Route names a REST-JSON operation by its method and path pattern, as in
@@ -76,11 +80,18 @@ type Exchange struct {
 	// passed through unverified (AccessKeyID is then recorded as given).
 	Principal   *auth.Principal
 	AccessKeyID string
-	Region      string
-	SourceIP    string
-	UserAgent   string
-	Host        string // the Host the client sent
-	TLS         *awsapi.TLSDetails
+	// Account is the record's recipientAccountId, the account it is
+	// stored under; empty means the principal's. A call without a
+	// verified principal (passed through, or unsigned) needs it: a record
+	// names an account.
+	Account string
+	// Region is the region of the request's credential scope; empty (an
+	// unsigned request) is recorded as us-east-1.
+	Region    string
+	SourceIP  string
+	UserAgent string
+	Host      string // the Host the client sent
+	TLS       *awsapi.TLSDetails
 	// AuthMethod is AuthHeader or QueryString (presigned); empty for an
 	// unsigned request. SignatureVersion is SigV4 for signed requests.
 	AuthMethod       string

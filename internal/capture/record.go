@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // Outcome values of an intent record's additionalEventData.outcome.
@@ -66,8 +69,11 @@ type record struct {
 // says what went wrong in additionalEventData.upstreamError.
 //
 // The record's eventID is ex.EventID (a fresh one when empty), its
-// eventTime ex.Time (now when zero), its recipientAccountId the
-// principal's account, also given to S3 bucket resources without one.
+// eventTime ex.Time (now when zero), its recipientAccountId ex.Account or
+// else the principal's account, also given to S3 bucket resources without
+// one. The record is at most CloudTrail's 256 KB: the largest parameters
+// or answer elements are left out, each replaced by a string saying so,
+// until it fits.
 func Record(ex *Exchange) []byte {
 	c := &ex.Call
 	t := ex.Time
@@ -93,7 +99,11 @@ func Record(ex *Exchange) []byte {
 		TLSDetails:        ex.TLS,
 	}
 	if rec.EventSource == "" {
-		rec.EventSource = eventSource(c.Service)
+		rec.EventSource = eventSource(c.Service, ex.Host)
+	}
+	if c.Protocol == ProtocolS3 {
+		// S3 writes the user agent in brackets: "[aws-cli/2.18.5 ...]".
+		rec.UserAgent = "[" + cut(ex.UserAgent, maxRecordString-2) + "]"
 	}
 	if c.Data {
 		rec.EventCategory = "Data"
@@ -101,7 +111,13 @@ func Record(ex *Exchange) []byte {
 	if rec.EventID == "" {
 		rec.EventID = awsapi.NewUUID()
 	}
-	if ex.Principal != nil {
+	if rec.AWSRegion == "" {
+		rec.AWSRegion = defaultRegion
+	}
+	switch {
+	case ex.Account != "":
+		rec.RecipientAccountID = ex.Account
+	case ex.Principal != nil:
 		rec.RecipientAccountID = ex.Principal.AccountID
 	}
 	for _, r := range c.Resources {
@@ -139,21 +155,81 @@ func Record(ex *Exchange) []byte {
 		if code, msg := upstreamError(ex); code != "" {
 			rec.ErrorCode, rec.ErrorMessage = cut(code, maxRecordString), cut(msg, maxRecordString)
 		} else if !c.ReadOnly && c.Protocol == ProtocolS3 {
-			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, ex.ResponseBody)
+			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, decoded(ex.ResponseHeader, ex.ResponseBody))
+		} else if !c.ReadOnly {
+			rec.ResponseElements = genericResponseElements(c.Protocol, decoded(ex.ResponseHeader, ex.ResponseBody), c.redact)
 		}
 	}
 	if len(add) > 0 {
 		rec.AdditionalEventData = add
 	}
+	return encodeRecord(&rec)
+}
+
+// defaultRegion is the awsRegion of a call signed for no region.
+const defaultRegion = "us-east-1"
+
+// encodeRecord writes rec as compact JSON of at most event.MaxRecordSize
+// bytes, CloudTrail's cap on a record: while it is larger, the largest
+// member of requestParameters or responseElements is replaced by a string
+// saying how many bytes were left out.
+func encodeRecord(rec *record) []byte {
+	b := marshal(rec)
+	for len(b) > event.MaxRecordSize {
+		if !shrink(rec, len(b)-event.MaxRecordSize) {
+			break
+		}
+		b = marshal(rec)
+	}
+	return b
+}
+
+// shrink replaces the largest member of rec's requestParameters or
+// responseElements (copying the map it changes: the call's own are not
+// touched); false when there is none left to replace.
+func shrink(rec *record, excess int) bool {
+	var into *map[string]any
+	var key string
+	size := 0
+	for _, m := range []*map[string]any{&rec.RequestParameters, &rec.ResponseElements} {
+		for k, v := range *m {
+			if n := len(marshalValue(v)); n > size {
+				into, key, size = m, k, n
+			}
+		}
+	}
+	if into == nil || size < 64 {
+		return false
+	}
+	copied := make(map[string]any, len(*into))
+	for k, v := range *into {
+		copied[k] = v
+	}
+	copied[key] = fmt.Sprintf("%d bytes left out: the record would exceed CloudTrail's 256 KB by %d", size, excess)
+	*into = copied
+	return true
+}
+
+func marshal(rec *record) []byte {
+	b := marshalValue(rec)
+	if b == nil {
+		// Params come from JSON or strings: nothing they hold fails to
+		// encode. Keep the call's record without them if one ever does.
+		rec.RequestParameters = map[string]any{"unencodable": "the parameters could not be encoded as JSON"}
+		rec.ResponseElements = nil
+		b = marshalValue(rec)
+	}
+	return b
+}
+
+// marshalValue encodes v as compact JSON without HTML escaping (records
+// keep <, > and & as they are); nil when v cannot be encoded.
+func marshalValue(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rec); err != nil {
-		// Params come from JSON or strings: only a NaN could fail, and
-		// none can be decoded. Keep the call's record without them.
-		rec.RequestParameters = map[string]any{"unencodable": err.Error()}
-		buf.Reset()
-		_ = enc.Encode(rec)
+	if err := enc.Encode(v); err != nil {
+		return nil
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
@@ -174,7 +250,10 @@ func userIdentity(ex *Exchange) identity {
 		return id
 	}
 	if ex.AccessKeyID == "" && ex.AuthMethod == "" {
-		return identity{Type: "AWSAccount", AccountID: "anonymous"}
+		// S3 writes accountId "anonymous" (or ANONYMOUS_PRINCIPAL);
+		// opentrail's records hold 12-digit account ids only, so an
+		// anonymous caller is an AWSAccount without one.
+		return identity{Type: "AWSAccount"}
 	}
 	return identity{Type: "Unknown", AccessKeyID: ex.AccessKeyID}
 }
@@ -184,11 +263,20 @@ func userIdentity(ex *Exchange) identity {
 // <ErrorResponse><Error>, JSON's __type or code and message), from
 // x-amzn-ErrorType, or made from the status for an answer without a body
 // (a HEAD). A successful answer gives "".
+//
+// A redirect is an error only when its body is an error document, or for
+// S3's 301 and 307 (a bucket in another region, whose HEAD answers carry
+// no body); other 3xx answers, 304 included, are answers.
 func upstreamError(ex *Exchange) (code, msg string) {
 	if ex.Status < 300 || ex.Status == http.StatusNotModified {
 		return "", ""
 	}
-	body := bytes.TrimSpace(ex.ResponseBody)
+	body := bytes.TrimSpace(decoded(ex.ResponseHeader, ex.ResponseBody))
+	if ex.Call.Protocol == ProtocolCBOR {
+		if j, err := awsapi.CBORToJSON(body); err == nil {
+			body = j
+		}
+	}
 	if len(body) > 0 && body[0] == '<' {
 		code, msg = xmlError(body)
 	} else if len(body) > 0 && body[0] == '{' {
@@ -197,6 +285,13 @@ func upstreamError(ex *Exchange) (code, msg string) {
 	if code == "" {
 		if t := ex.ResponseHeader.Get("x-amzn-ErrorType"); t != "" {
 			code, _, _ = strings.Cut(t, ":")
+		}
+	}
+	if code == "" && ex.Status < 400 {
+		s3Redirect := ex.Call.Protocol == ProtocolS3 &&
+			(ex.Status == http.StatusMovedPermanently || ex.Status == http.StatusTemporaryRedirect)
+		if !s3Redirect {
+			return "", ""
 		}
 	}
 	if code == "" {
@@ -276,6 +371,8 @@ func statusCode(c Call, status int) string {
 		return "AccessDenied"
 	case http.StatusMovedPermanently:
 		return "PermanentRedirect"
+	case http.StatusTemporaryRedirect:
+		return "TemporaryRedirect"
 	case http.StatusBadRequest:
 		return "BadRequest"
 	case http.StatusPreconditionFailed:
@@ -289,7 +386,10 @@ func statusCode(c Call, status int) string {
 	case http.StatusInternalServerError:
 		return "InternalError"
 	}
-	return strings.ReplaceAll(http.StatusText(status), " ", "")
+	if text := http.StatusText(status); text != "" {
+		return strings.ReplaceAll(strings.ReplaceAll(text, " ", ""), "-", "")
+	}
+	return "HTTP" + strconv.Itoa(status)
 }
 
 // s3ResponseHeaders are the answer headers CloudTrail logs in a mutating
@@ -308,6 +408,11 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 	for _, k := range s3ResponseHeaders {
 		if v := h.Get(k); v != "" {
 			out[k] = v
+		}
+	}
+	if name == "PutObject" {
+		if etag := strings.Trim(h.Get("ETag"), `"`); etag != "" {
+			out["ETag"] = etag
 		}
 	}
 	var result string
@@ -334,42 +439,56 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 	return out
 }
 
-// xmlMembers returns the simple child elements of an XML document's root,
-// names lower-cameled (UploadId → uploadId, ETag → eTag... kept as
-// CloudTrail writes ETag).
+// xmlMembers returns the members of an XML result document's root
+// element, names lower-cameled (UploadId → uploadId; ETag is kept as
+// CloudTrail writes it), its namespace left out.
 func xmlMembers(body []byte) map[string]any {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	out := map[string]any{}
-	depth := 0
-	var name string
-	var text strings.Builder
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return out
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 2 {
-				name = t.Name.Local
-				text.Reset()
-			}
-		case xml.CharData:
-			if depth == 2 {
-				text.Write(t)
-			}
-		case xml.EndElement:
-			if depth == 2 && name != "" {
-				k := name
-				if k != "ETag" {
-					k = lowerCamel(k)
-				}
-				out[k] = strings.TrimSpace(text.String())
-			}
-			depth--
+	_, v, ok := xmlTree(body)
+	root, _ := v.(map[string]any)
+	if !ok || root == nil {
+		return nil
+	}
+	out := make(map[string]any, len(root))
+	for k, val := range root {
+		switch k {
+		case "xmlns":
+		case "ETag":
+			out[k] = val
+		default:
+			out[awsapi.LowerCamel(k)] = val
 		}
 	}
+	return out
+}
+
+// genericResponseElements is a successful mutating call's
+// responseElements for the JSON, CBOR, query and REST-JSON protocols: the
+// answer's members, lower-cameled and redacted — a JSON object as it is,
+// the query protocol's <OpResult> element's members. Null when the answer
+// was not kept or is not one of those.
+func genericResponseElements(protocol string, body []byte, redact []string) map[string]any {
+	var m map[string]any
+	switch protocol {
+	case ProtocolJSON, ProtocolRESTJSON:
+		m = jsonObject(body)
+	case ProtocolCBOR:
+		m = cborObject(body)
+	case ProtocolQuery:
+		_, v, ok := xmlTree(body)
+		if !ok {
+			return nil
+		}
+		root, _ := v.(map[string]any)
+		for k, child := range root {
+			if strings.HasSuffix(k, "Result") {
+				m, _ = child.(map[string]any)
+			}
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return newRedactor(redact).params(awsapi.LowerCamelKeys(m).(map[string]any))
 }
 
 func cut(s string, n int) string {
