@@ -682,3 +682,44 @@ func TestOperationName(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseReportsRecordsNotStored(t *testing.T) {
+	mem := newMem()
+	m := newTest(t, mem, Options{FailOpen: true})
+	mem.setDown(errors.New("store: gone"))
+	m.Wrap(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/x", nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := m.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "2 records could not be stored") || !strings.Contains(err.Error(), "store: gone") {
+		t.Errorf("Close = %v, want the call's record and its gap record counted, and the store's error", err)
+	}
+}
+
+func TestHijackedConnectionIsRecorded(t *testing.T) {
+	mem := newMem()
+	m := newTest(t, mem, Options{})
+	srv := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		buf.Flush()
+	})))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	want(t, mem.all()[0], map[string]any{"eventName": "GetWs", "errorCode": nil})
+}
