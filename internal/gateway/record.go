@@ -406,61 +406,12 @@ func (s *gaps) gapWritten(acct string, snap gap) {
 
 // GapSource and GapEventName name the record of a capture gap.
 const (
-	GapSource    = "capture.opentrail"
-	GapEventName = "CaptureGap"
+	GapSource    = capture.GapEventSource
+	GapEventName = capture.GapEventName
 )
 
 // gapRecordJSON is the CaptureGap record of one account's gap.
 func gapRecordJSON(acct string, gp *gap, now time.Time) []byte {
-	region := gp.region
-	if region == "" {
-		region = "us-east-1"
-	}
-	type details struct {
-		First     string `json:"firstUnrecordedTime"`
-		Last      string `json:"lastUnrecordedTime"`
-		Forwarded int    `json:"callsForwarded"`
-		Recovered int    `json:"recordsRecoveredLate"`
-		Lost      int    `json:"recordsLost"`
-		Reason    string `json:"reason"`
-	}
-	rec := struct {
-		EventVersion        string            `json:"eventVersion"`
-		UserIdentity        map[string]string `json:"userIdentity"`
-		EventTime           string            `json:"eventTime"`
-		EventSource         string            `json:"eventSource"`
-		EventName           string            `json:"eventName"`
-		AWSRegion           string            `json:"awsRegion"`
-		SourceIPAddress     string            `json:"sourceIPAddress"`
-		UserAgent           string            `json:"userAgent"`
-		RequestParameters   any               `json:"requestParameters"`
-		ResponseElements    any               `json:"responseElements"`
-		EventID             string            `json:"eventID"`
-		ReadOnly            bool              `json:"readOnly"`
-		EventType           string            `json:"eventType"`
-		ManagementEvent     bool              `json:"managementEvent"`
-		RecipientAccountID  string            `json:"recipientAccountId"`
-		ServiceEventDetails details           `json:"serviceEventDetails"`
-		EventCategory       string            `json:"eventCategory"`
-	}{
-		EventVersion:       "1.09",
-		UserIdentity:       map[string]string{"accountId": acct, "invokedBy": GapSource},
-		EventTime:          now.Format(time.RFC3339),
-		EventSource:        GapSource,
-		EventName:          GapEventName,
-		AWSRegion:          region,
-		SourceIPAddress:    GapSource,
-		UserAgent:          GapSource,
-		EventID:            gp.eventID,
-		EventType:          "AwsServiceEvent",
-		ManagementEvent:    true,
-		RecipientAccountID: acct,
-		ServiceEventDetails: details{
-			First: gp.first.UTC().Format(time.RFC3339), Last: gp.last.UTC().Format(time.RFC3339),
-			Forwarded: gp.forwarded, Recovered: gp.recovered, Lost: gp.lost, Reason: gp.reason,
-		},
-		EventCategory: "Management",
-	}
-	b, _ := json.Marshal(rec)
-	return b
+	return capture.GapRecord(capture.Gap{Account: acct, Region: gp.region, First: gp.first, Last: gp.last,
+		CallsForwarded: gp.forwarded, RecordsRecoveredLate: gp.recovered, RecordsLost: gp.lost, Reason: gp.reason}, gp.eventID, now)
 }
