@@ -416,7 +416,9 @@ func TestGatewayStreamsLargeObjects(t *testing.T) {
 			(peak-base)>>20, size>>20)
 	}
 	recs := waitRecords(t, srv, "s3.amazonaws.com", 20*time.Second, "the GetObject record",
-		func(recs []map[string]any) bool { return len(byName(recs, "GetObject")) == 1 && len(byName(recs, "PutObject")) == 1 })
+		func(recs []map[string]any) bool {
+			return len(byName(recs, "GetObject")) == 1 && len(byName(recs, "PutObject")) == 1
+		})
 	wantField(t, byName(recs, "PutObject")[0], "bytesTransferredIn", float64(size), "additionalEventData", "bytesTransferredIn")
 	wantField(t, byName(recs, "GetObject")[0], "bytesTransferredOut", float64(size), "additionalEventData", "bytesTransferredOut")
 }
