@@ -61,7 +61,7 @@ func startGateway(t testing.TB, bin string, args ...string) *gatewayProc {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"gateway", "--addr", addr}, args...)...)
 	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1", upstreamSecretEnv+"="+upstreamSecret,
+	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1", upstreamSecretEnv+"="+upstreamSecret, "OT_E2E_USER_SECRET=e2e-user-secret",
 		// The gateway signs its records for the server with the usual
 		// credential chain: local mode's key, stated rather than found.
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "HOME="+home,

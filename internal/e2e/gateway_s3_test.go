@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
 // TestGatewayS3WithAWSCLI drives versitygw through the gateway with the
@@ -551,4 +554,54 @@ func compareShape(t *testing.T, op, prefix string, want, got any) {
 			t.Errorf("%s: %s is %T (%v) in our record, %T (%v) in AWS's example", op, prefix, got, got, want, want)
 		}
 	}
+}
+
+// TestGatewayS3AccessDenied puts the gateway in front of versitygw with
+// an upstream key that may not touch another account's bucket: the
+// upstream's AccessDenied reaches the client and the records of both a
+// read and a write.
+func TestGatewayS3AccessDenied(t *testing.T) {
+	t.Parallel()
+	vgw := startVersitygw(t)
+	// versitygw's own IAM: a plain user besides the root.
+	vgw.Stop()
+	vgw.Extra = []string{"--iam-dir", t.TempDir()}
+	vgw.Start()
+	admin := exec.Command(testserver.VersitygwBinary(), "admin", "--access", upstreamAccess, "--secret", upstreamSecret,
+		"--endpoint-url", vgw.URL, "create-user", "--access", "e2e-user", "--secret", "e2e-user-secret", "--role", "user")
+	if out, err := admin.CombinedOutput(); err != nil {
+		t.Fatalf("versitygw admin create-user: %v\n%s", err, out)
+	}
+	createBucketDirect(t, vgw, "private")
+	if _, err := s3Client(vgw.URL, upstreamAccess, upstreamSecret).PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("private"), Key: aws.String("payroll.csv"), Body: strings.NewReader("name,salary\n")}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "", "--config", captureServerConfig(t, ""))
+	gw := startGateway(t, "", "--upstream", vgw.URL, "--upstream-access-key-id", "e2e-user",
+		"--upstream-secret-env", "OT_E2E_USER_SECRET", "--endpoint", srv.url)
+	dir := t.TempDir()
+	_, errs, code := gatewayCLI(t, gw.url, "s3api", "get-object", "--bucket", "private", "--key", "payroll.csv", filepath.Join(dir, "out"))
+	if code == 0 || !strings.Contains(errs, "AccessDenied") {
+		t.Errorf("get-object of another owner's object through the gateway: exit %d %s; want AccessDenied", code, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "in"), []byte("x"), 0o600)
+	_, errs, code = gatewayCLI(t, gw.url, "s3api", "put-object", "--bucket", "private", "--key", "planted.txt", "--body", filepath.Join(dir, "in"))
+	if code == 0 || !strings.Contains(errs, "AccessDenied") {
+		t.Errorf("put-object into another owner's bucket through the gateway: exit %d %s; want AccessDenied", code, errs)
+	}
+	recs := waitRecords(t, srv, "s3.amazonaws.com", 20*time.Second, "the denied calls' records",
+		func(recs []map[string]any) bool {
+			return len(byName(recs, "PutObject")) > 0 && len(byName(recs, "GetObject")) > 0
+		})
+	for _, r := range []map[string]any{findRecord(t, recs, "GetObject", "payroll.csv"), findRecord(t, recs, "PutObject", "planted.txt")} {
+		checkCommonS3Fields(t, r)
+		wantDataEvent(t, r, true)
+		wantField(t, r, "errorCode", "AccessDenied", "errorCode")
+		wantField(t, r, "errorMessage", "Access Denied.", "errorMessage") // versitygw's words (S3 says "Access Denied")
+		if r["responseElements"] != nil {
+			t.Errorf("%s denied: responseElements %v, want null", r["eventName"], r["responseElements"])
+		}
+	}
+	compareWithFixtures(t, recs)
 }
