@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
 // The capture gateway's tests run three real processes: an opentrail
@@ -125,19 +127,7 @@ func (g *gatewayProc) kill() {
 // peakMemory is the gateway's peak resident memory (VmHWM), in bytes.
 func (g *gatewayProc) peakMemory() int64 {
 	g.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
-			return kb << 10
-		}
-	}
-	g.t.Fatal("no VmHWM in /proc status")
-	return 0
+	return testserver.PeakMemoryOf(g.t, g.cmd.Process.Pid)
 }
 
 // captureServerConfig is a server configuration whose LookupEvents also
@@ -145,22 +135,14 @@ func (g *gatewayProc) peakMemory() int64 {
 // captured record back through the CloudTrail API. extra is appended.
 func captureServerConfig(t testing.TB, extra string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "opentrail.yaml")
-	if err := os.WriteFile(cfg, []byte("history:\n  include_data_events: true\n"+extra), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, "history:\n  include_data_events: true\n"+extra)
 }
 
-// gatewayConfig writes a configuration file holding a gateway: section
-// (yaml is indented under it) and returns its path.
+// gatewayConfig is a configuration file holding a gateway: section (yaml
+// is indented under it).
 func gatewayConfig(t testing.TB, yaml string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfg, []byte("gateway:\n"+yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, "gateway:\n"+yaml)
 }
 
 // upstreamArgs are the gateway's flags for an upstream at url, its
