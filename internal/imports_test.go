@@ -85,6 +85,9 @@ var floors = map[string]int{
 	// capture: the capture gateway's and middleware's record model
 	// (operation identification, CloudTrail records of captured calls).
 	"capture": 3,
+	// intents: capture intents (a durable journal), the local capture
+	// Recorder over it and the ingester, and the reaper.
+	"intents": 3,
 	// 4: one package per AWS service spoken, and the native endpoints.
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4, "cloudwatch": 4,

@@ -104,7 +104,11 @@ type Config struct {
 	// manage the users of an account ("": any account at all).
 	Users          Users
 	MayManageUsers func(p *auth.Principal, account string) bool
-	Logger         *slog.Logger // nil means slog.Default()
+	// Capture, when set, serves POST /v1/capture/intents, /v1/capture/renew
+	// and /v1/capture/complete (capture gateways and middleware record
+	// through them); it needs CanWrite and MaxEventsPerRequest.
+	Capture Capture
+	Logger  *slog.Logger // nil means slog.Default()
 }
 
 // Native is the native API's operations. Create it with New and register
@@ -128,6 +132,7 @@ type Native struct {
 	service        string
 	users          Users
 	mayManageUsers func(p *auth.Principal, account string) bool
+	capture        Capture
 }
 
 // Service is the credential scope service of the native API, and the
@@ -148,10 +153,13 @@ func New(cfg Config) (*Native, error) {
 	if cfg.Ingester != nil && (cfg.CanWrite == nil || cfg.MaxBodyBytes <= 0 || cfg.MaxEventsPerRequest <= 0) {
 		return nil, errors.New("new native API: an Ingester needs CanWrite, MaxBodyBytes and MaxEventsPerRequest")
 	}
+	if cfg.Capture != nil && (cfg.CanWrite == nil || cfg.MaxEventsPerRequest <= 0) {
+		return nil, errors.New("new native API: Capture needs CanWrite and MaxEventsPerRequest")
+	}
 	n := &Native{store: cfg.Store, tokens: pagetoken.NewSigner(cfg.TokenKey), delivery: cfg.Delivery,
 		ingester: cfg.Ingester, canWrite: cfg.CanWrite, maxBody: cfg.MaxBodyBytes, maxEvents: cfg.MaxEventsPerRequest,
 		keys: cfg.Keys, notifications: cfg.Notifications, findings: cfg.Findings, sigma: cfg.Sigma, logger: cfg.Logger, service: Service,
-		insights: cfg.Insights, detections: cfg.Detections, users: cfg.Users, mayManageUsers: cfg.MayManageUsers}
+		insights: cfg.Insights, detections: cfg.Detections, users: cfg.Users, mayManageUsers: cfg.MayManageUsers, capture: cfg.Capture}
 	if n.logger == nil {
 		n.logger = slog.Default()
 	}
@@ -191,6 +199,9 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 	if h.users != nil {
 		h.registerUsers(r)
 	}
+	if h.capture != nil {
+		h.registerCapture(r)
+	}
 }
 
 // NotFound is the native router's answer to a request no operation
@@ -199,7 +210,7 @@ func (h *Native) Register(r *awsapi.PathRouter) {
 func NotFound(notifications string) func(req *http.Request) *awsapi.Error {
 	return func(req *http.Request) *awsapi.Error {
 		return &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
-			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm, PUT /v1/console/users/{name}/policies (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
+			Message: fmt.Sprintf("no endpoint %s %s; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm, PUT /v1/console/users/{name}/policies, POST /v1/capture/intents, /v1/capture/renew and /v1/capture/complete (and POST %s for S3 event notifications)", req.Method, req.URL.Path, notifications)}
 	}
 }
 

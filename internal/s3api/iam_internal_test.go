@@ -1,25 +1,38 @@
 package s3api
 
-import "testing"
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
 
 // TestEveryS3OperationIsMapped drives route over every method, target
-// and sub-resource it tells apart (OperationRequests) and fails for an
-// operation name with no IAM action decided.
+// and sub-resource s3op tells apart (OperationRequests) and fails for an
+// operation routed under another name or without an IAM action.
 func TestEveryS3OperationIsMapped(t *testing.T) {
 	reqs := OperationRequests()
-	seen := map[string]bool{}
+	if len(reqs) < 90 {
+		t.Errorf("only %d operations reached", len(reqs))
+	}
 	for _, r := range reqs {
-		seen[r.Name] = true
-		if _, ok := iamActions[r.Name]; !ok {
-			t.Errorf("%s (bucket %v, key %v) ?%s names %s, which has no IAM action in iamActions", r.Method, r.Bucket, r.Key, r.Query, r.Name)
+		bucket, key := "", ""
+		if r.Bucket {
+			bucket = "b"
 		}
-	}
-	if len(seen) < 90 {
-		t.Errorf("only %d operations reached: %v", len(seen), seen)
-	}
-	for name := range iamActions {
-		if !seen[name] {
-			t.Errorf("iamActions maps %s, which no request names", name)
+		if r.Key {
+			key = "k"
+		}
+		q, _ := url.ParseQuery(r.Query)
+		hdr := http.Header{}
+		if r.CopySource {
+			hdr.Set("x-amz-copy-source", "b/x")
+		}
+		op := route(r.Method, bucket, key, q, hdr)
+		if op.name != r.Name || op.readOnly != r.ReadOnly {
+			t.Errorf("%s (bucket %v, key %v) ?%s routes to %q (readOnly %v), want %s (%v)", r.Method, r.Bucket, r.Key, r.Query, op.name, op.readOnly, r.Name, r.ReadOnly)
+		}
+		if op.iamAction == "" {
+			t.Errorf("%s (bucket %v, key %v) ?%s names %s, which has no IAM action in s3op's actions", r.Method, r.Bucket, r.Key, r.Query, r.Name)
 		}
 	}
 }

@@ -110,3 +110,13 @@ var actions = map[string]string{
 	"DeleteObjectTagging":     "s3:DeleteObjectTagging",
 	"DeleteObject":            "s3:DeleteObject",
 }
+
+// Actions returns a copy of the IAM action of every operation [Classify]
+// names, by name.
+func Actions() map[string]string {
+	out := make(map[string]string, len(actions))
+	for k, v := range actions {
+		out[k] = v
+	}
+	return out
+}

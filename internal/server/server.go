@@ -87,6 +87,8 @@ type Server struct {
 	eventRules *eventrules.Rules
 	// insights is the CloudTrail Insights detector over the stream.
 	insights *insights.Detector
+	// capture holds the capture intents, their Recorder and reaper (capture.go).
+	capture capture
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -238,7 +240,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
+	if err := s.newCapture(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := s.newServices(tokenKey); err != nil {
+		s.closeCaptureTable()
 		st.Close()
 		return nil, err
 	}
@@ -491,6 +498,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
+	s.capture.reaper.Start()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -543,6 +551,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.insights.Close(shutdownCtx); err != nil { // it appends through the ingester
 		errs = append(errs, err)
 	}
+	if err := s.closeCapture(shutdownCtx); err != nil { // the reaper appends through the ingester
+		errs = append(errs, err)
+	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
@@ -572,6 +583,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if s.geoip != nil {
 		s.geoip.Close()
+	}
+	if err := s.closeCaptureTable(); err != nil {
+		errs = append(errs, fmt.Errorf("close capture intents: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -88,6 +88,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 		Detections:          native.Detections{Sigma: s.sigma, EventRules: s.eventRules},
 		Users:               s.users,
 		MayManageUsers:      s.mayManageUsers,
+		Capture:             s.capture.local,
 		Logger:              logger,
 	})
 	if err != nil {
