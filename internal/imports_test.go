@@ -91,6 +91,9 @@ var floors = map[string]int{
 	// 4: one package per AWS service spoken, and the native endpoints.
 	"cloudtrail": 4, "cloudtraildata": 4, "lake": 4, "native": 4, "s3api": 4, "sts": 4, "sns": 4,
 	"logs": 4, "cloudwatch": 4,
+	// gateway: the capture gateway (SigV4-aware reverse proxy recording
+	// every call through capture's Recorder).
+	"gateway": 4,
 	"events": 4,
 	// The web console: pages over the services (in process) and the components.
 	"console": 4,

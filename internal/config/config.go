@@ -70,6 +70,10 @@ type Config struct {
 
 	// TLS makes the port serve HTTPS (docs/tls.md).
 	TLS TLS `yaml:"tls"`
+
+	// Gateway, when set, runs the capture gateway beside the server
+	// (gateway.go, docs/capture.md).
+	Gateway *Gateway `yaml:"gateway"`
 }
 
 // Console configures the web console.
@@ -623,6 +627,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Keys.validate(); err != nil {
 		return err
+	}
+	if c.Gateway != nil {
+		if err := c.Gateway.Validate(c.LocalMode()); err != nil {
+			return err
+		}
 	}
 	return c.CIS.validate()
 }
