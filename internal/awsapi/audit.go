@@ -248,6 +248,14 @@ func rawJSON(v any) json.RawMessage {
 	return b
 }
 
+// LowerCamelKeys lower-camels the object keys of v, a decoded JSON
+// value, at every depth (ChannelArn → channelArn), as CloudTrail logs an
+// operation's members. Maps are copied; lists are changed in place.
+func LowerCamelKeys(v any) any { return lowerCamelKeys(v) }
+
+// LowerCamel lower-cases s's first letter.
+func LowerCamel(s string) string { return lowerCamel(s) }
+
 func lowerCamelKeys(v any) any {
 	switch x := v.(type) {
 	case map[string]any:

@@ -46,6 +46,9 @@ type Call struct {
 	Resources []awsapi.AuditResource
 	// Bucket and Key are the S3 bucket and object key the call names.
 	Bucket, Key string
+	// redact is Options.Redact as Identify was given it, for the answer's
+	// elements Record writes.
+	redact []string
 }
 
 // Route names a REST-JSON operation by its method and path pattern, as in

@@ -19,8 +19,11 @@ import (
 // Identify names the call r makes. service is the SigV4 signing name of
 // the request's credential scope (s3, dynamodb, sqs, ...). body is the
 // request body when the protocol carries the call's input in it (JSON,
-// query form POST, REST-JSON), nil for S3, whose bodies are objects and
-// never recorded. o may be nil.
+// query form POST, REST-JSON). For S3 it is nil, except for the bucket
+// calls that configure something (PutBucketPolicy, CreateBucket with a
+// CreateBucketConfiguration, PutBucketTagging, ...), whose small JSON or
+// XML body CloudTrail logs among the parameters: object bodies are never
+// recorded, and a body given for an object call is ignored. o may be nil.
 //
 // The protocol is chosen in this order: S3 REST for service s3; a
 // configured [Route] whose service, method and pattern match; JSON when
@@ -36,9 +39,9 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		o = &Options{}
 	}
 	red := newRedactor(o.Redact)
-	c := Call{Service: service, Source: eventSource(service)}
+	c := Call{Service: service, Source: eventSource(service), redact: o.Redact}
 	if service == "s3" {
-		identifyS3(&c, r, red)
+		identifyS3(&c, r, body, red)
 		return c
 	}
 	if rt, params, ok := matchRoute(o.Routes, service, r.Method, r.URL.Path); ok {
@@ -53,7 +56,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 				params[k] = v
 			}
 		}
-		c.Params = red.params(lowerCamelKeys(params).(map[string]any))
+		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
 		return c
 	}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
@@ -61,7 +64,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		c.Name = t[strings.LastIndexByte(t, '.')+1:]
 		c.ReadOnly = readOnlyName(c.Name)
 		if m := jsonObject(body); m != nil {
-			c.Params = red.params(lowerCamelKeys(m).(map[string]any))
+			c.Params = red.params(awsapi.LowerCamelKeys(m).(map[string]any))
 		}
 		return c
 	}
@@ -101,7 +104,7 @@ func eventSource(service string) string {
 
 // identifyS3 names an S3 REST call (path or virtual-hosted style) and
 // fills in its parameters and resources as CloudTrail logs them.
-func identifyS3(c *Call, r *http.Request, red *redactor) {
+func identifyS3(c *Call, r *http.Request, body []byte, red *redactor) {
 	c.Protocol = ProtocolS3
 	bucket, key := s3op.Target(r.Host, r.URL.Path)
 	q := r.URL.Query()
@@ -133,6 +136,9 @@ func identifyS3(c *Call, r *http.Request, red *redactor) {
 			continue
 		}
 		p[name] = vs[0]
+	}
+	if len(body) > 0 && bucket != "" && key == "" && !c.Data && !c.ReadOnly {
+		s3BodyParams(p, c.Name, body)
 	}
 	c.Params = red.params(p)
 	if bucket != "" {
@@ -352,38 +358,9 @@ func listify(v any) any {
 	}
 	out := make(map[string]any, len(m))
 	for k, val := range m {
-		out[lowerCamel(k)] = listify(val)
+		out[awsapi.LowerCamel(k)] = listify(val)
 	}
 	return out
-}
-
-// lowerCamelKeys lower-camels the object keys of v at every depth, as
-// CloudTrail logs the members of an operation's input (TableName →
-// tableName).
-func lowerCamelKeys(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			out[lowerCamel(k)] = lowerCamelKeys(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = lowerCamelKeys(x[i])
-		}
-		return out
-	}
-	return v
-}
-
-func lowerCamel(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 || !unicode.IsUpper(r) {
-		return s
-	}
-	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // matchRoute finds the first route for service and method whose pattern

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,6 +96,10 @@ func Record(ex *Exchange) []byte {
 	if rec.EventSource == "" {
 		rec.EventSource = eventSource(c.Service)
 	}
+	if c.Protocol == ProtocolS3 {
+		// S3 writes the user agent in brackets: "[aws-cli/2.18.5 ...]".
+		rec.UserAgent = "[" + cut(ex.UserAgent, maxRecordString-2) + "]"
+	}
 	if c.Data {
 		rec.EventCategory = "Data"
 	}
@@ -140,6 +145,8 @@ func Record(ex *Exchange) []byte {
 			rec.ErrorCode, rec.ErrorMessage = cut(code, maxRecordString), cut(msg, maxRecordString)
 		} else if !c.ReadOnly && c.Protocol == ProtocolS3 {
 			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, ex.ResponseBody)
+		} else if !c.ReadOnly {
+			rec.ResponseElements = genericResponseElements(c.Protocol, ex.ResponseBody, c.redact)
 		}
 	}
 	if len(add) > 0 {
@@ -184,8 +191,12 @@ func userIdentity(ex *Exchange) identity {
 // <ErrorResponse><Error>, JSON's __type or code and message), from
 // x-amzn-ErrorType, or made from the status for an answer without a body
 // (a HEAD). A successful answer gives "".
+//
+// A redirect is an error only when its body is an error document, or for
+// S3's 301 and 307 (a bucket in another region, whose HEAD answers carry
+// no body); other 3xx answers, 304 included, are answers.
 func upstreamError(ex *Exchange) (code, msg string) {
-	if ex.Status < 300 || ex.Status == http.StatusNotModified {
+	if ex.Status < 300 {
 		return "", ""
 	}
 	body := bytes.TrimSpace(ex.ResponseBody)
@@ -197,6 +208,13 @@ func upstreamError(ex *Exchange) (code, msg string) {
 	if code == "" {
 		if t := ex.ResponseHeader.Get("x-amzn-ErrorType"); t != "" {
 			code, _, _ = strings.Cut(t, ":")
+		}
+	}
+	if code == "" && ex.Status < 400 {
+		s3Redirect := ex.Call.Protocol == ProtocolS3 &&
+			(ex.Status == http.StatusMovedPermanently || ex.Status == http.StatusTemporaryRedirect)
+		if !s3Redirect {
+			return "", ""
 		}
 	}
 	if code == "" {
@@ -276,6 +294,8 @@ func statusCode(c Call, status int) string {
 		return "AccessDenied"
 	case http.StatusMovedPermanently:
 		return "PermanentRedirect"
+	case http.StatusTemporaryRedirect:
+		return "TemporaryRedirect"
 	case http.StatusBadRequest:
 		return "BadRequest"
 	case http.StatusPreconditionFailed:
@@ -289,7 +309,10 @@ func statusCode(c Call, status int) string {
 	case http.StatusInternalServerError:
 		return "InternalError"
 	}
-	return strings.ReplaceAll(http.StatusText(status), " ", "")
+	if text := http.StatusText(status); text != "" {
+		return strings.ReplaceAll(strings.ReplaceAll(text, " ", ""), "-", "")
+	}
+	return "HTTP" + strconv.Itoa(status)
 }
 
 // s3ResponseHeaders are the answer headers CloudTrail logs in a mutating
@@ -308,6 +331,11 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 	for _, k := range s3ResponseHeaders {
 		if v := h.Get(k); v != "" {
 			out[k] = v
+		}
+	}
+	if name == "PutObject" {
+		if etag := strings.Trim(h.Get("ETag"), `"`); etag != "" {
+			out["ETag"] = etag
 		}
 	}
 	var result string
@@ -334,42 +362,54 @@ func s3ResponseElements(name string, h http.Header, body []byte) map[string]any 
 	return out
 }
 
-// xmlMembers returns the simple child elements of an XML document's root,
-// names lower-cameled (UploadId → uploadId, ETag → eTag... kept as
-// CloudTrail writes ETag).
+// xmlMembers returns the members of an XML result document's root
+// element, names lower-cameled (UploadId → uploadId; ETag is kept as
+// CloudTrail writes it), its namespace left out.
 func xmlMembers(body []byte) map[string]any {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	out := map[string]any{}
-	depth := 0
-	var name string
-	var text strings.Builder
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return out
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 2 {
-				name = t.Name.Local
-				text.Reset()
-			}
-		case xml.CharData:
-			if depth == 2 {
-				text.Write(t)
-			}
-		case xml.EndElement:
-			if depth == 2 && name != "" {
-				k := name
-				if k != "ETag" {
-					k = lowerCamel(k)
-				}
-				out[k] = strings.TrimSpace(text.String())
-			}
-			depth--
+	_, v, ok := xmlTree(body)
+	root, _ := v.(map[string]any)
+	if !ok || root == nil {
+		return nil
+	}
+	out := make(map[string]any, len(root))
+	for k, val := range root {
+		switch k {
+		case "xmlns":
+		case "ETag":
+			out[k] = val
+		default:
+			out[awsapi.LowerCamel(k)] = val
 		}
 	}
+	return out
+}
+
+// genericResponseElements is a successful mutating call's
+// responseElements for the JSON, query and REST-JSON protocols: the
+// answer's members, lower-cameled and redacted — a JSON object as it is,
+// the query protocol's <OpResult> element's members. Null when the answer
+// was not kept or is not one of those.
+func genericResponseElements(protocol string, body []byte, redact []string) map[string]any {
+	var m map[string]any
+	switch protocol {
+	case ProtocolJSON, ProtocolRESTJSON:
+		m = jsonObject(body)
+	case ProtocolQuery:
+		_, v, ok := xmlTree(body)
+		if !ok {
+			return nil
+		}
+		root, _ := v.(map[string]any)
+		for k, child := range root {
+			if strings.HasSuffix(k, "Result") {
+				m, _ = child.(map[string]any)
+			}
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return newRedactor(redact).params(awsapi.LowerCamelKeys(m).(map[string]any))
 }
 
 func cut(s string, n int) string {

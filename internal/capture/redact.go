@@ -11,8 +11,8 @@ const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 var builtinRedact = []string{
 	"secret", "secretKey", "secretString", "secretBinary", "clientSecret",
 	"sessionToken", "securityToken", "x-amz-security-token", "accessToken", "refreshToken", "idToken",
-	"authorizationToken", "privateKey", "plaintext", "privateKeyPem",
-	"x-amz-server-side-encryption-customer-key", "x-amz-copy-source-server-side-encryption-customer-key",
+	"authorizationToken", "privateKey", "plaintext", "privateKeyPem", "keyMaterial",
+	"x-amz-server-side-encryption-customer-key", "x-amz-copy-source-server-side-encryption-customer-key", "x-amz-mfa",
 }
 
 // redactor hides the values of sensitive parameters at any depth.

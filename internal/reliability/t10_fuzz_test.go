@@ -50,6 +50,7 @@ var fuzzParsers = []struct {
 	{"STS requests", "internal/sts", []string{"FuzzServe"}, false},
 	{"native findings queries", "internal/native", []string{"FuzzListFindingsQuery"}, false},
 	{"opentrail send input", "internal/cli", []string{"FuzzEachRecord"}, false},
+	{"capture: requests identified and records of their answers", "internal/capture", []string{"FuzzIdentify", "FuzzRecord"}, false},
 }
 
 // The fuzzing time per target in long mode: go test's own -fuzztime when
