@@ -61,7 +61,8 @@ var builtinDocs = map[string]string{
     }
   ]
 }`,
-	// ingest-only writes events and nothing else.
+	// ingest-only writes events and nothing else (capture gateways and
+	// middleware record calls with it too).
 	"ingest-only": `{
   "Version": "2012-10-17",
   "Statement": [
@@ -70,7 +71,10 @@ var builtinDocs = map[string]string{
       "Effect": "Allow",
       "Action": [
         "cloudtrail-data:PutAuditEvents",
-        "opentrail:PutEvents"
+        "opentrail:PutEvents",
+        "opentrail:PutCaptureIntents",
+        "opentrail:RenewCaptureIntents",
+        "opentrail:CompleteCaptureRecords"
       ],
       "Resource": "*"
     }

@@ -265,7 +265,8 @@ func TestBuiltinsAgainstOperations(t *testing.T) {
 		if got := decide("administrator", o.action); got != Allow {
 			t.Errorf("administrator does not allow %s", o.action)
 		}
-		ingest := o.action == "cloudtrail-data:PutAuditEvents" || o.action == "opentrail:PutEvents"
+		ingest := o.action == "cloudtrail-data:PutAuditEvents" || o.action == "opentrail:PutEvents" ||
+			o.action == "opentrail:PutCaptureIntents" || o.action == "opentrail:RenewCaptureIntents" || o.action == "opentrail:CompleteCaptureRecords"
 		if got := decide("ingest-only", o.action); (got == Allow) != ingest {
 			t.Errorf("ingest-only decides %s: %v", o.action, got)
 		}
