@@ -478,18 +478,35 @@ func compareWithFixtures(t *testing.T, recs []map[string]any) {
 	t.Logf("compared %d captured records with the documented examples of %d operations", compared, len(fixtures))
 }
 
-// fixtureRecords reads a fixture: one record, or a CloudTrail log file's
-// {"Records":[...]}.
+// fixtureRecords reads a fixture: internal/capture's {"record": {...},
+// "omitted": [...]} (omitted: the example's fields no proxy can know), or
+// one bare record.
 func fixtureRecords(b []byte) []map[string]any {
-	var file struct{ Records []map[string]any }
-	if json.Unmarshal(b, &file) == nil && len(file.Records) > 0 {
-		return file.Records
+	var fx struct {
+		Record  map[string]any
+		Omitted []string
+	}
+	if json.Unmarshal(b, &fx) == nil && fx.Record != nil {
+		for _, p := range fx.Omitted {
+			deletePath(fx.Record, strings.Split(p, "."))
+		}
+		return []map[string]any{fx.Record}
 	}
 	var one map[string]any
 	if json.Unmarshal(b, &one) == nil && one["eventName"] != nil {
 		return []map[string]any{one}
 	}
 	return nil
+}
+
+func deletePath(m map[string]any, keys []string) {
+	if len(keys) == 1 {
+		delete(m, keys[0])
+		return
+	}
+	if sub, ok := m[keys[0]].(map[string]any); ok {
+		deletePath(sub, keys[1:])
+	}
 }
 
 // notRequired are fields of AWS's examples that depend on the call's
