@@ -59,6 +59,7 @@ func commands(env *Env) []Command {
 		&athenaDDLCmd{env: env},
 		&versionCmd{env: env},
 		&policyCmd{env: env},
+		&gatewayCmd{env: env},
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
+	"github.com/opentrail/opentrail/internal/gateway"
 	"github.com/opentrail/opentrail/internal/geoip"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
@@ -89,6 +90,9 @@ type Server struct {
 	insights *insights.Detector
 	// capture holds the capture intents, their Recorder and reaper (capture.go).
 	capture capture
+	// gateway is the capture gateway of the gateway: section, nil without
+	// one (gateway.go).
+	gateway *gateway.Gateway
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -241,6 +245,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		return nil, err
 	}
 	if err := s.newCapture(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.newGateway(); err != nil {
+		s.closeCaptureTable()
 		st.Close()
 		return nil, err
 	}
@@ -499,6 +508,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.startPollers(bg, &wg)
 	s.lake.Start()
 	s.capture.reaper.Start()
+	if err := s.startGateway(); err != nil {
+		stopBG()
+		wg.Wait()
+		return err
+	}
 
 	errc := make(chan error, 1)
 	go func() {
@@ -549,6 +563,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.insights.Close(shutdownCtx); err != nil { // it appends through the ingester
+		errs = append(errs, err)
+	}
+	if err := s.closeGateway(shutdownCtx); err != nil { // it records through the ingester
 		errs = append(errs, err)
 	}
 	if err := s.closeCapture(shutdownCtx); err != nil { // the reaper appends through the ingester
