@@ -79,11 +79,18 @@ type Exchange struct {
 	// passed through unverified (AccessKeyID is then recorded as given).
 	Principal   *auth.Principal
 	AccessKeyID string
-	Region      string
-	SourceIP    string
-	UserAgent   string
-	Host        string // the Host the client sent
-	TLS         *awsapi.TLSDetails
+	// Account is the record's recipientAccountId, the account it is
+	// stored under; empty means the principal's. A call without a
+	// verified principal (passed through, or unsigned) needs it: a record
+	// names an account.
+	Account string
+	// Region is the region of the request's credential scope; empty (an
+	// unsigned request) is recorded as us-east-1.
+	Region    string
+	SourceIP  string
+	UserAgent string
+	Host      string // the Host the client sent
+	TLS       *awsapi.TLSDetails
 	// AuthMethod is AuthHeader or QueryString (presigned); empty for an
 	// unsigned request. SignatureVersion is SigV4 for signed requests.
 	AuthMethod       string

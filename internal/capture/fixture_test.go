@@ -17,6 +17,7 @@ import (
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/awsapi"
 	"github.com/opentrail/opentrail/internal/capture"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // fixture is one call and the CloudTrail record AWS documents for it
@@ -125,7 +126,11 @@ func loadFixtures(t testing.TB) map[string]*fixture {
 func TestRecordsMatchAWSExamples(t *testing.T) {
 	for name, f := range loadFixtures(t) {
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
-			got := decode(t, capture.Record(f.exchange(t)))
+			raw := capture.Record(f.exchange(t))
+			if _, err := event.Parse(raw); err != nil {
+				t.Errorf("the store refuses the record: %v", err)
+			}
+			got := decode(t, raw)
 			want := decode(t, f.Record)
 			ignore := map[string]bool{"eventVersion": true}
 			for _, p := range f.IgnoreValues {

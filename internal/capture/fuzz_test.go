@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/capture"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // FuzzIdentify: any request is named (never an empty name), and its
@@ -21,6 +22,9 @@ func FuzzIdentify(f *testing.F) {
 	f.Add("POST", "/", "Action=Send", "h", "sqs", "", "application/x-www-form-urlencoded", "Action=SendMessage&A.member.1.B.member.2=x&X-Amz-Security-Token=TOK")
 	f.Add("POST", "/2015-03-31/functions/f/invocations", "", "h", "lambda", "", "", `{"a":[{"b":{}}]}`)
 	f.Add("PUT", "/b", "policy", "h", "s3", "", "", `<a xmlns:x="u" x:t="v"><b>1</b><b>2</b></a>`)
+	f.Add("PUT", "/b", "policy", "h", "s3", "", "", `{"a":`+strings.Repeat("[", 70)+strings.Repeat("]", 70)+`}`)
+	f.Add("POST", "/", "", "h", "svc", "S.Op", "", `{"a":`+strings.Repeat(`{"b":`, 70)+"1"+strings.Repeat("}", 70)+`}`)
+	f.Add("PUT", "/b", "tagging", "h", "s3", "", "", strings.Repeat("<a>", 40)+strings.Repeat("</a>", 40))
 	routes := []capture.Route{{Service: "lambda", Method: "POST", Pattern: "/2015-03-31/functions/{FunctionName}/invocations", Name: "Invoke"},
 		{Pattern: "/files/{Path+}", Name: "PutFile"}}
 	f.Fuzz(func(t *testing.T, method, path, query, host, service, target, ctype, body string) {
@@ -37,8 +41,11 @@ func FuzzIdentify(f *testing.F) {
 		if c.Name == "" {
 			t.Fatalf("no name for %s %s?%s", method, path, query)
 		}
-		ex := &capture.Exchange{Call: c, Status: 200}
+		ex := &capture.Exchange{Call: c, Status: 200, Account: "111122223333"}
 		rec := capture.Record(ex)
+		if _, err := event.Parse(rec); err != nil {
+			t.Fatalf("the store refuses the record: %v\n%s", err, rec)
+		}
 		if !json.Valid(rec) {
 			t.Fatalf("record is not JSON: %s", rec)
 		}
@@ -83,9 +90,12 @@ func FuzzRecord(f *testing.F) {
 			return
 		}
 		for _, c := range calls {
-			ex := &capture.Exchange{Call: c, Status: status, ResponseBody: []byte(body),
+			ex := &capture.Exchange{Call: c, Status: status, ResponseBody: []byte(body), Account: "111122223333",
 				ResponseHeader: http.Header{"Content-Type": {ctype}, "X-Amzn-Errortype": {errType}}}
 			rec := capture.Record(ex)
+			if _, err := event.Parse(rec); err != nil {
+				t.Fatalf("the store refuses the record: %v\n%s", err, rec)
+			}
 			var m map[string]any
 			if err := json.Unmarshal(rec, &m); err != nil {
 				t.Fatalf("record is not JSON: %v\n%s", err, rec)

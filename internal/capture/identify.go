@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -39,7 +40,7 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		o = &Options{}
 	}
 	red := newRedactor(o.Redact)
-	c := Call{Service: service, Source: eventSource(service), redact: o.Redact}
+	c := Call{Service: service, Source: eventSource(service, r.Host), redact: o.Redact}
 	if service == "s3" {
 		identifyS3(&c, r, body, red)
 		return c
@@ -94,12 +95,21 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 }
 
 // eventSource is the eventSource of calls to service: s3 →
-// s3.amazonaws.com; a name with a dot is kept.
-func eventSource(service string) string {
-	if service == "" {
-		return ""
+// s3.amazonaws.com; a name with a dot is kept. A request signed for no
+// service (an unsigned one) is recorded under the name of the host it was
+// sent to, without its port ("unknown" for none): never under an AWS
+// service it may not be.
+func eventSource(service, host string) string {
+	if service != "" {
+		return awsapi.EventSource(service)
 	}
-	return awsapi.EventSource(service)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host = strings.ToLower(strings.Trim(host, "[].")); host != "" {
+		return host
+	}
+	return "unknown"
 }
 
 // identifyS3 names an S3 REST call (path or virtual-hosted style) and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/capture"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 func request(method, url string, hdr map[string]string, body string) *http.Request {
@@ -221,9 +222,14 @@ func TestIdentifyUnknown(t *testing.T) {
 	}
 }
 
+// record writes ex's record, checks that the store would take it
+// (event.Parse) and decodes it.
 func record(t *testing.T, ex *capture.Exchange) map[string]any {
 	t.Helper()
 	b := capture.Record(ex)
+	if _, err := event.Parse(b); err != nil {
+		t.Errorf("the store refuses the record: %v\n%s", err, b)
+	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("record is not JSON: %v\n%s", err, b)
@@ -325,10 +331,10 @@ func TestUserIdentity(t *testing.T) {
 		{"verified", capture.Exchange{Principal: alice, AuthMethod: "AuthHeader"},
 			map[string]any{"type": "IAMUser", "principalId": "AIDAALICE", "arn": "arn:aws:iam::111122223333:user/alice",
 				"accountId": "111122223333", "accessKeyId": "AKIAALICE", "userName": "alice"}},
-		{"passed through", capture.Exchange{AccessKeyID: "AKIAUNKNOWN", AuthMethod: "AuthHeader"},
+		{"passed through", capture.Exchange{AccessKeyID: "AKIAUNKNOWN", AuthMethod: "AuthHeader", Account: "111122223333"},
 			map[string]any{"type": "Unknown", "accessKeyId": "AKIAUNKNOWN"}},
-		{"anonymous", capture.Exchange{},
-			map[string]any{"type": "AWSAccount", "accountId": "anonymous"}},
+		{"anonymous", capture.Exchange{Account: "111122223333"},
+			map[string]any{"type": "AWSAccount"}},
 	} {
 		tc.ex.Call = c
 		rec := record(t, &tc.ex)
@@ -354,5 +360,25 @@ func TestGenericResponseElements(t *testing.T) {
 	rec = record(t, &capture.Exchange{Call: j, Principal: alice, Status: 200, ResponseBody: []byte(`{"Table":{}}`)})
 	if rec["responseElements"] != nil {
 		t.Errorf("a read's responseElements %v", rec["responseElements"])
+	}
+}
+
+// TestRecordSize: a call whose input is larger than a record may be is
+// recorded with its largest parameters left out, never refused by the
+// store for its size.
+func TestRecordSize(t *testing.T) {
+	big := `{"TableName":"t","Item":{"blob":{"S":"` + strings.Repeat("x", 400<<10) + `"}},"Other":"` + strings.Repeat("y", 200<<10) + `"}`
+	r := request("POST", "https://dynamodb/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.PutItem"}, big)
+	c := capture.Identify(r, "dynamodb", []byte(big), nil)
+	rec := record(t, &capture.Exchange{Call: c, Principal: alice, Status: 200, ResponseBody: []byte(big)})
+	p := rec["requestParameters"].(map[string]any)
+	if p["tableName"] != "t" || !strings.Contains(p["item"].(string), "bytes left out") {
+		t.Errorf("requestParameters %.300v", p)
+	}
+	if _, ok := c.Params["item"].(map[string]any); !ok {
+		t.Errorf("the call's own parameters were changed: %.100v", c.Params["item"])
+	}
+	if n := len(capture.Record(&capture.Exchange{Call: c, Principal: alice})); n > event.MaxRecordSize {
+		t.Errorf("intent record of %d bytes", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // Outcome values of an intent record's additionalEventData.outcome.
@@ -67,8 +69,11 @@ type record struct {
 // says what went wrong in additionalEventData.upstreamError.
 //
 // The record's eventID is ex.EventID (a fresh one when empty), its
-// eventTime ex.Time (now when zero), its recipientAccountId the
-// principal's account, also given to S3 bucket resources without one.
+// eventTime ex.Time (now when zero), its recipientAccountId ex.Account or
+// else the principal's account, also given to S3 bucket resources without
+// one. The record is at most CloudTrail's 256 KB: the largest parameters
+// or answer elements are left out, each replaced by a string saying so,
+// until it fits.
 func Record(ex *Exchange) []byte {
 	c := &ex.Call
 	t := ex.Time
@@ -94,7 +99,7 @@ func Record(ex *Exchange) []byte {
 		TLSDetails:        ex.TLS,
 	}
 	if rec.EventSource == "" {
-		rec.EventSource = eventSource(c.Service)
+		rec.EventSource = eventSource(c.Service, ex.Host)
 	}
 	if c.Protocol == ProtocolS3 {
 		// S3 writes the user agent in brackets: "[aws-cli/2.18.5 ...]".
@@ -106,7 +111,13 @@ func Record(ex *Exchange) []byte {
 	if rec.EventID == "" {
 		rec.EventID = awsapi.NewUUID()
 	}
-	if ex.Principal != nil {
+	if rec.AWSRegion == "" {
+		rec.AWSRegion = defaultRegion
+	}
+	switch {
+	case ex.Account != "":
+		rec.RecipientAccountID = ex.Account
+	case ex.Principal != nil:
 		rec.RecipientAccountID = ex.Principal.AccountID
 	}
 	for _, r := range c.Resources {
@@ -152,15 +163,73 @@ func Record(ex *Exchange) []byte {
 	if len(add) > 0 {
 		rec.AdditionalEventData = add
 	}
+	return encodeRecord(&rec)
+}
+
+// defaultRegion is the awsRegion of a call signed for no region.
+const defaultRegion = "us-east-1"
+
+// encodeRecord writes rec as compact JSON of at most event.MaxRecordSize
+// bytes, CloudTrail's cap on a record: while it is larger, the largest
+// member of requestParameters or responseElements is replaced by a string
+// saying how many bytes were left out.
+func encodeRecord(rec *record) []byte {
+	b := marshal(rec)
+	for len(b) > event.MaxRecordSize {
+		if !shrink(rec, len(b)-event.MaxRecordSize) {
+			break
+		}
+		b = marshal(rec)
+	}
+	return b
+}
+
+// shrink replaces the largest member of rec's requestParameters or
+// responseElements (copying the map it changes: the call's own are not
+// touched); false when there is none left to replace.
+func shrink(rec *record, excess int) bool {
+	var into *map[string]any
+	var key string
+	size := 0
+	for _, m := range []*map[string]any{&rec.RequestParameters, &rec.ResponseElements} {
+		for k, v := range *m {
+			if n := len(marshalValue(v)); n > size {
+				into, key, size = m, k, n
+			}
+		}
+	}
+	if into == nil || size < 64 {
+		return false
+	}
+	copied := make(map[string]any, len(*into))
+	for k, v := range *into {
+		copied[k] = v
+	}
+	copied[key] = fmt.Sprintf("%d bytes left out: the record would exceed CloudTrail's 256 KB by %d", size, excess)
+	*into = copied
+	return true
+}
+
+func marshal(rec *record) []byte {
+	b := marshalValue(rec)
+	if b == nil {
+		// Params come from JSON or strings: nothing they hold fails to
+		// encode. Keep the call's record without them if one ever does.
+		rec.RequestParameters = map[string]any{"unencodable": "the parameters could not be encoded as JSON"}
+		rec.ResponseElements = nil
+		b = marshalValue(rec)
+	}
+	return b
+}
+
+// marshalValue encodes v as compact JSON without HTML escaping (records
+// keep <, > and & as they are); nil when v cannot be encoded.
+func marshalValue(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rec); err != nil {
-		// Params come from JSON or strings: only a NaN could fail, and
-		// none can be decoded. Keep the call's record without them.
-		rec.RequestParameters = map[string]any{"unencodable": err.Error()}
-		buf.Reset()
-		_ = enc.Encode(rec)
+	if err := enc.Encode(v); err != nil {
+		return nil
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
@@ -181,7 +250,10 @@ func userIdentity(ex *Exchange) identity {
 		return id
 	}
 	if ex.AccessKeyID == "" && ex.AuthMethod == "" {
-		return identity{Type: "AWSAccount", AccountID: "anonymous"}
+		// S3 writes accountId "anonymous" (or ANONYMOUS_PRINCIPAL);
+		// opentrail's records hold 12-digit account ids only, so an
+		// anonymous caller is an AWSAccount without one.
+		return identity{Type: "AWSAccount"}
 	}
 	return identity{Type: "Unknown", AccessKeyID: ex.AccessKeyID}
 }

@@ -20,7 +20,18 @@ type redactor struct {
 	names map[string]bool
 }
 
+// builtin is the redactor of the built-in list alone, shared.
+var builtin = newRedactorOf(nil)
+
+// newRedactor returns the redactor of the built-in list and extra.
 func newRedactor(extra []string) *redactor {
+	if len(extra) == 0 {
+		return builtin
+	}
+	return newRedactorOf(extra)
+}
+
+func newRedactorOf(extra []string) *redactor {
 	r := &redactor{names: make(map[string]bool, len(builtinRedact)+len(extra))}
 	for _, n := range builtinRedact {
 		r.names[strings.ToLower(n)] = true
@@ -37,28 +48,51 @@ func (r *redactor) hides(name string) bool {
 	return r.names[n] || strings.Contains(n, "password") || strings.Contains(n, "secretaccesskey")
 }
 
-// params redacts m in place and returns it; an empty m becomes nil.
+// maxParamsDepth bounds the nesting of recorded parameters and answer
+// elements: a record nests at most 64 levels, and they start at level 2.
+const maxParamsDepth = 32
+
+// tooDeep replaces a value nested deeper than maxParamsDepth.
+const tooDeep = "left out: nested deeper than 32 levels"
+
+// params redacts m in place, cutting values nested too deep, and returns
+// it; an empty m becomes nil.
 func (r *redactor) params(m map[string]any) map[string]any {
 	if len(m) == 0 {
 		return nil
 	}
-	r.walk(m)
+	r.walk(m, 1)
 	return m
 }
 
-func (r *redactor) walk(v any) {
+func (r *redactor) walk(v any, depth int) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			if r.hides(k) {
+			switch {
+			case r.hides(k):
 				x[k] = Hidden
-				continue
+			case depth >= maxParamsDepth && isContainer(val):
+				x[k] = tooDeep
+			default:
+				r.walk(val, depth+1)
 			}
-			r.walk(val)
 		}
 	case []any:
-		for _, val := range x {
-			r.walk(val)
+		for i, val := range x {
+			if depth >= maxParamsDepth && isContainer(val) {
+				x[i] = tooDeep
+				continue
+			}
+			r.walk(val, depth+1)
 		}
 	}
+}
+
+func isContainer(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
 }
