@@ -27,7 +27,7 @@ type RemoteOptions struct {
 	// (default 500).
 	MaxBatch int
 	// Workers is how many requests of each kind may be in flight at once
-	// (default 2); callers arriving while they are busy wait and go
+	// (default 4); callers arriving while they are busy wait and go
 	// together in the next request.
 	Workers int
 }
@@ -68,7 +68,7 @@ func NewRemote(c *client.Client, opts RemoteOptions) *Remote {
 		opts.MaxBatch = 500
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 2
+		opts.Workers = 4
 	}
 	r := &Remote{c: c, opts: opts, intents: make(chan *remoteItem), renews: make(chan *remoteItem),
 		complete: make(chan *remoteItem), quit: make(chan struct{})}

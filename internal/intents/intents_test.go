@@ -71,7 +71,7 @@ func record(id string) []byte {
 	return []byte(`{"eventVersion":"1.09","eventID":"` + id + `","recipientAccountId":"111111111111","pad":"` + strings.Repeat("x", 300) + `"}`)
 }
 
-func open(t *testing.T, dir string, o intents.Options) *intents.Table {
+func open(t testing.TB, dir string, o intents.Options) *intents.Table {
 	t.Helper()
 	tb, err := intents.Open(dir, o)
 	if err != nil {
