@@ -112,6 +112,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ex.BytesIn = int64(len(b))
 	}
 	c.ex.Call = capture.Identify(r, a.Service, c.body, &g.o.Capture)
+	if c.proto == capture.ProtocolS3 && bucketConfigBody(r, c) {
+		// A bucket configuration call's small document (a policy, an ACL,
+		// tags, CreateBucketConfiguration) is part of its record, as
+		// CloudTrail writes it: read it, check it, and name the call again.
+		b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+		if err == nil && int64(len(b)) != r.ContentLength {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			writeError(w, r, c.proto, c.reqID, &apiError{status: http.StatusBadRequest, code: "IncompleteBody", message: "The request body could not be read: " + err.Error()})
+			return
+		}
+		if c.pending != nil {
+			if _, err := c.pending.Finish(b); err != nil {
+				writeError(w, r, c.proto, c.reqID, authError(c.proto, a.Service, err))
+				return
+			}
+		}
+		c.body = b
+		c.ex.BytesIn = int64(len(b))
+		c.ex.Call = capture.Identify(r, a.Service, c.body, &g.o.Capture)
+	}
 
 	if !c.ex.Call.ReadOnly || g.o.ReadOnly == ReadOnlyBefore {
 		if err := g.intend(r.Context(), c); err != nil {
@@ -383,6 +405,15 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 // presignValidity is the X-Amz-Expires of a request re-presigned for the
 // upstream: it is sent at once.
 const presignValidity = 60
+
+// bucketConfigBody says whether an S3 call carries a bucket configuration
+// document the record holds: a mutating bucket call (no key, not a data
+// event) with a small body of declared length, not aws-chunked.
+func bucketConfigBody(r *http.Request, c *call) bool {
+	call := c.ex.Call
+	return call.Bucket != "" && call.Key == "" && !call.Data && !call.ReadOnly &&
+		r.ContentLength > 0 && r.ContentLength <= capture.MaxResponseBody && !isChunked(c.auth)
+}
 
 func isChunked(a *sigv4.Auth) bool {
 	switch a.ContentSHA256 {
