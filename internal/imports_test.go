@@ -94,7 +94,7 @@ var floors = map[string]int{
 	// gateway: the capture gateway (SigV4-aware reverse proxy recording
 	// every call through capture's Recorder).
 	"gateway": 4,
-	"events": 4,
+	"events":  4,
 	// The web console: pages over the services (in process) and the components.
 	"console": 4,
 	// 5: the front door and the wiring.
