@@ -23,11 +23,12 @@ import (
 
 // Protocols a request may speak, as [Call.Protocol] names them.
 const (
-	ProtocolS3       = "s3"        // S3 REST (path or virtual-hosted style)
-	ProtocolJSON     = "json"      // AWS JSON 1.0/1.1: X-Amz-Target
-	ProtocolQuery    = "query"     // Action= in the query or a form body
-	ProtocolRESTJSON = "rest-json" // identified by a configured Route
-	ProtocolUnknown  = "unknown"   // none of those: recorded by method and path
+	ProtocolS3       = "s3"          // S3 REST (path or virtual-hosted style)
+	ProtocolJSON     = "json"        // AWS JSON 1.0/1.1: X-Amz-Target
+	ProtocolQuery    = "query"       // Action= in the query or a form body
+	ProtocolRESTJSON = "rest-json"   // identified by a configured Route
+	ProtocolCBOR     = "rpc-v2-cbor" // Smithy RPC v2 CBOR: /service/<Service>/operation/<Op>
+	ProtocolUnknown  = "unknown"     // none of those: recorded by method and path
 )
 
 // Call is what a request asks for.

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -27,11 +29,14 @@ import (
 // recorded, and a body given for an object call is ignored. o may be nil.
 //
 // The protocol is chosen in this order: S3 REST for service s3; a
-// configured [Route] whose service, method and pattern match; JSON when
-// X-Amz-Target is set; query when an Action parameter is in the query or
-// in a form-encoded body; otherwise unknown. Identify never fails: a
+// configured [Route] whose service, method and pattern match (REST-JSON);
+// Smithy RPC v2 CBOR for its header or /service/…/operation/… path; JSON
+// when X-Amz-Target is set; query when an Action parameter is in the
+// query or in a form-encoded body; otherwise unknown. A gzipped body is
+// read decoded. Identify never fails: a
 // request it cannot name gets a name made from its method and the first
-// segment of its path ("GET /users"), which no AWS operation looks like.
+// segment of its path ("GET /users"), which no AWS operation looks like,
+// and its query and JSON body as parameters.
 //
 // Params are redacted (see [Options.Redact]) and never hold bodies of S3
 // objects or request signatures.
@@ -45,7 +50,8 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		identifyS3(&c, r, body, red)
 		return c
 	}
-	if rt, params, ok := matchRoute(o.Routes, service, r.Method, r.URL.Path); ok {
+	body = decoded(r.Header, body)
+	if rt, params, ok := matchRoute(o.Routes, service, r); ok {
 		c.Protocol, c.Name, c.ReadOnly = ProtocolRESTJSON, rt.Name, rt.ReadOnly
 		for k, vs := range r.URL.Query() {
 			if _, taken := params[k]; !taken && len(vs) > 0 && !signingParam(k) {
@@ -60,7 +66,15 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
 		return c
 	}
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
+	if name, ok := cborOperation(r); ok {
+		c.Protocol, c.Name = ProtocolCBOR, name
+		c.ReadOnly = readOnlyName(c.Name)
+		if m := cborObject(body); m != nil {
+			c.Params = red.params(awsapi.LowerCamelKeys(m).(map[string]any))
+		}
+		return c
+	}
+	if t := r.Header.Get("X-Amz-Target"); t != "" && t[strings.LastIndexByte(t, '.')+1:] != "" {
 		c.Protocol = ProtocolJSON
 		c.Name = t[strings.LastIndexByte(t, '.')+1:]
 		c.ReadOnly = readOnlyName(c.Name)
@@ -88,10 +102,31 @@ func Identify(r *http.Request, service string, body []byte, o *Options) Call {
 			params[k] = vs[0]
 		}
 	}
+	for k, v := range jsonObject(body) {
+		params[k] = v
+	}
 	if len(params) > 0 {
-		c.Params = red.params(params)
+		c.Params = red.params(awsapi.LowerCamelKeys(params).(map[string]any))
 	}
 	return c
+}
+
+// BodyRecorded reports whether [Identify] records r's body among the
+// call's parameters, so that a proxy reads it (bounded) before naming the
+// call: every JSON, query and REST-JSON call's, and an S3 bucket
+// configuration call's (PutBucketPolicy, CreateBucket with a
+// CreateBucketConfiguration, PutBucketTagging, PutBucketAcl, ...), whose
+// bodies are small documents. Never an S3 object call's: objects stream.
+func BodyRecorded(r *http.Request, service string) bool {
+	if service != "s3" {
+		return true
+	}
+	bucket, key := s3op.Target(r.Host, r.URL.Path)
+	if bucket == "" || key != "" {
+		return false
+	}
+	op := s3op.Classify(r.Method, bucket, key, r.URL.Query(), r.Header)
+	return op.Name != "" && !op.ReadOnly && !op.Data
 }
 
 // eventSource is the eventSource of calls to service: s3 →
@@ -147,7 +182,7 @@ func identifyS3(c *Call, r *http.Request, body []byte, red *redactor) {
 		}
 		p[name] = vs[0]
 	}
-	if len(body) > 0 && bucket != "" && key == "" && !c.Data && !c.ReadOnly {
+	if len(body) > 0 && bucket != "" && key == "" && op.Name != "" && !c.Data && !c.ReadOnly {
 		s3BodyParams(p, c.Name, body)
 	}
 	c.Params = red.params(p)
@@ -231,6 +266,58 @@ func unknownName(method, path string) string {
 		method = http.MethodGet
 	}
 	return strings.ToUpper(method) + " /" + seg
+}
+
+// maxDecodedBody bounds a compressed input's decoded size.
+const maxDecodedBody = 16 << 20
+
+// decoded returns body without the Content-Encoding h gives it: the SDKs
+// gzip large inputs (CloudWatch's PutMetricData), upstreams their answers
+// to clients that accept it. A body that does not decode, or decodes
+// larger than maxDecodedBody, is nil: it is not recorded.
+func decoded(h http.Header, body []byte) []byte {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if len(body) == 0 || enc == "" || enc == "identity" {
+		return body
+	}
+	if enc != "gzip" {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxDecodedBody+1))
+	if err != nil || len(out) > maxDecodedBody {
+		return nil
+	}
+	return out
+}
+
+// cborOperation returns the operation a Smithy RPC v2 CBOR request names:
+// POST /service/<ServiceShape>/operation/<Operation>.
+func cborOperation(r *http.Request) (string, bool) {
+	if !awsapi.IsCBORRequest(r) {
+		return "", false
+	}
+	_, op, ok := strings.Cut(r.URL.Path, "/operation/")
+	if !ok || op == "" || strings.Contains(op, "/") {
+		return "", false
+	}
+	return op, true
+}
+
+// cborObject decodes a CBOR map body into the JSON object AWS JSON would
+// carry (timestamps as epoch seconds, byte strings base64), or nil.
+func cborObject(body []byte) map[string]any {
+	if len(body) == 0 {
+		return nil
+	}
+	j, err := awsapi.CBORToJSON(body)
+	if err != nil {
+		return nil
+	}
+	return jsonObject(j)
 }
 
 // jsonObject decodes body as a JSON object (numbers kept exact), or
@@ -373,54 +460,85 @@ func listify(v any) any {
 	return out
 }
 
-// matchRoute finds the first route for service and method whose pattern
-// matches path, and returns it with the path's parameters.
-func matchRoute(routes []Route, service, method, path string) (Route, map[string]any, bool) {
+// matchRoute finds the route for service and method whose pattern
+// matches the request's path and query best — the most literal segments
+// and query requirements, the first of equals — and returns it with the
+// path's parameters.
+func matchRoute(routes []Route, service string, r *http.Request) (Route, map[string]any, bool) {
+	var best Route
+	var bestParams map[string]any
+	bestScore := -1
+	q := r.URL.Query()
 	for _, rt := range routes {
 		if rt.Service != "" && rt.Service != service {
 			continue
 		}
-		if rt.Method != "" && !strings.EqualFold(rt.Method, method) {
+		if rt.Method != "" && !strings.EqualFold(rt.Method, r.Method) {
 			continue
 		}
-		if params, ok := matchPattern(rt.Pattern, path); ok {
-			return rt, params, true
+		if params, score, ok := matchPattern(rt.Pattern, r.URL.EscapedPath(), q); ok && score > bestScore {
+			best, bestParams, bestScore = rt, params, score
 		}
 	}
-	return Route{}, nil, false
+	return best, bestParams, bestScore >= 0
 }
 
-// matchPattern matches path against a pattern of literal segments and
-// {Name} segments; a last {Name+} takes the rest of the path.
-func matchPattern(pattern, path string) (map[string]any, bool) {
-	pattern, _, _ = strings.Cut(pattern, "?")
+// matchPattern matches an escaped path and its query against a pattern as
+// a service model's http trait writes it: literal segments, {Name}
+// segments, a last {Name+} taking the rest of the path, and after "?" the
+// query parameters the request must have (name, or name=value). Path
+// parameters are unescaped. The score counts literal segments and query
+// requirements.
+func matchPattern(pattern, path string, q url.Values) (map[string]any, int, bool) {
+	pattern, query, _ := strings.Cut(pattern, "?")
+	score := 0
+	if query != "" {
+		for _, req := range strings.Split(query, "&") {
+			name, value, hasValue := strings.Cut(req, "=")
+			if name == "" {
+				continue
+			}
+			if !q.Has(name) || hasValue && q.Get(name) != value {
+				return nil, 0, false
+			}
+			score++
+		}
+	}
 	ps := strings.Split(strings.Trim(pattern, "/"), "/")
 	xs := strings.Split(strings.Trim(path, "/"), "/")
 	params := map[string]any{}
 	for i, p := range ps {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") && i == len(ps)-1 {
 			if i >= len(xs) || xs[i] == "" {
-				return nil, false
+				return nil, 0, false
 			}
-			params[p[1:len(p)-2]] = strings.Join(xs[i:], "/")
-			return params, true
+			params[p[1:len(p)-2]] = unescape(strings.Join(xs[i:], "/"))
+			return params, score, true
 		}
 		if i >= len(xs) {
-			return nil, false
+			return nil, 0, false
 		}
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 			if xs[i] == "" {
-				return nil, false
+				return nil, 0, false
 			}
-			params[p[1:len(p)-1]] = xs[i]
+			params[p[1:len(p)-1]] = unescape(xs[i])
 			continue
 		}
-		if p != xs[i] {
-			return nil, false
+		if p != unescape(xs[i]) {
+			return nil, 0, false
 		}
+		score++
 	}
 	if len(xs) != len(ps) {
-		return nil, false
+		return nil, 0, false
 	}
-	return params, true
+	return params, score, true
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

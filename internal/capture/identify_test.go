@@ -1,6 +1,8 @@
 package capture_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -186,6 +188,10 @@ func TestIdentifyRESTJSON(t *testing.T) {
 		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}", Name: "GetFunction", ReadOnly: true},
 		{Service: "lambda", Method: "POST", Pattern: "/2015-03-31/functions/{FunctionName}/invocations", Name: "Invoke"},
 		{Service: "files", Method: "PUT", Pattern: "/v1/files/{Path+}", Name: "PutFile"},
+		{Service: "files", Method: "PUT", Pattern: "/v1/files/{Path+}?tagging", Name: "PutFileTagging"},
+		{Service: "files", Method: "GET", Pattern: "/v1/files/{Path+}?x-id=GetFileAcl", Name: "GetFileAcl", ReadOnly: true},
+		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}/{Sub}", Name: "GetFunctionSub", ReadOnly: true},
+		{Service: "lambda", Method: "GET", Pattern: "/2015-03-31/functions/{FunctionName}/policy", Name: "GetPolicy", ReadOnly: true},
 	}}
 	body := `{"Payload":"x","ApiKey":"k"}`
 	r := request("POST", "https://lambda/2015-03-31/functions/my-fn/invocations?Qualifier=2", nil, body)
@@ -202,6 +208,18 @@ func TestIdentifyRESTJSON(t *testing.T) {
 	if c.Name != "PutFile" || !reflect.DeepEqual(params(t, c), map[string]any{"path": "a/b/c.txt"}) {
 		t.Errorf("call %+v", c)
 	}
+	c = capture.Identify(request("PUT", "https://files/v1/files/a/b.txt?tagging", nil, ""), "files", nil, o)
+	if c.Name != "PutFileTagging" {
+		t.Errorf("query sub-resource route: %+v", c)
+	}
+	c = capture.Identify(request("GET", "https://files/v1/files/a/b.txt?x-id=GetFileAcl", nil, ""), "files", nil, o)
+	if c.Name != "GetFileAcl" || !c.ReadOnly {
+		t.Errorf("query value route: %+v", c)
+	}
+	c = capture.Identify(request("GET", "https://lambda/2015-03-31/functions/my%2Ffn/policy", nil, ""), "lambda", nil, o)
+	if c.Name != "GetPolicy" || !reflect.DeepEqual(params(t, c), map[string]any{"functionName": "my/fn"}) {
+		t.Errorf("literal segment preferred, escaped slash kept in its segment: %+v %v", c, params(t, c))
+	}
 	// Another service's route does not match.
 	c = capture.Identify(request("GET", "https://x/2015-03-31/functions/my-fn", nil, ""), "other", nil, o)
 	if c.Protocol != capture.ProtocolUnknown || c.Name != "GET /2015-03-31" || !c.ReadOnly {
@@ -210,10 +228,17 @@ func TestIdentifyRESTJSON(t *testing.T) {
 }
 
 func TestIdentifyUnknown(t *testing.T) {
+	body := `{"OrderId":"o-1","Card":{"Number":"4111","Password":"x"}}`
+	c := capture.Identify(request("POST", "http://svc/orders?dryRun=true", nil, body), "orders.example.com", []byte(body), nil)
+	want := map[string]any{"dryRun": "true", "orderId": "o-1", "card": map[string]any{"number": "4111", "password": capture.Hidden}}
+	if c.Name != "POST /orders" || c.Source != "orders.example.com" || !reflect.DeepEqual(params(t, c), want) {
+		t.Errorf("unknown call with a JSON body: %+v %v", c, params(t, c))
+	}
 	for _, tc := range []struct{ method, url, name string }{
 		{"GET", "http://svc/users/42?verbose=1", "GET /users"},
 		{"POST", "http://svc/", "POST /"},
 		{"DELETE", "http://svc/orders", "DELETE /orders"},
+		{"GET", "http://svc/users/%2F%2F", "GET /users"},
 	} {
 		c := capture.Identify(request(tc.method, tc.url, nil, ""), "orders", nil, nil)
 		if c.Name != tc.name || c.Protocol != capture.ProtocolUnknown || c.ReadOnly != (tc.method == "GET") {
@@ -286,6 +311,8 @@ func TestErrorCodes(t *testing.T) {
 	s3head := capture.Identify(request("HEAD", "http://h/b/k", nil, ""), "s3", nil, nil)
 	s3bucket := capture.Identify(request("HEAD", "http://h/b", nil, ""), "s3", nil, nil)
 	jsonCall := capture.Identify(request("POST", "http://h/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.GetItem"}, ""), "dynamodb", nil, nil)
+	cborCall := capture.Identify(request("POST", "http://h/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+		map[string]string{"Smithy-Protocol": "rpc-v2-cbor"}, ""), "monitoring", nil, nil)
 	queryCall := capture.Identify(request("GET", "http://h/?Action=GetQueueUrl&QueueName=q", nil, ""), "sqs", nil, nil)
 	for _, tc := range []struct {
 		name      string
@@ -302,6 +329,7 @@ func TestErrorCodes(t *testing.T) {
 		{"JSON __type with namespace", jsonCall, 400, nil, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}`,
 			"ResourceNotFoundException", "Requested resource not found"},
 		{"JSON code and Message", jsonCall, 400, nil, `{"code":"ValidationException","Message":"bad"}`, "ValidationException", "bad"},
+		{"CBOR error", cborCall, 400, nil, "\xa2f__typex)com.amazonaws.cloudwatch#ResourceNotFoundgmessagegmissing", "ResourceNotFound", "missing"},
 		{"x-amzn-ErrorType", jsonCall, 400, http.Header{"X-Amzn-Errortype": {"ThrottlingException:http://internal.amazon.com/"}}, "", "ThrottlingException", ""},
 		{"query XML", queryCall, 400, nil, `<ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type>` +
 			`<Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>The specified queue does not exist.</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
@@ -380,5 +408,54 @@ func TestRecordSize(t *testing.T) {
 	}
 	if n := len(capture.Record(&capture.Exchange{Call: c, Principal: alice})); n > event.MaxRecordSize {
 		t.Errorf("intent record of %d bytes", n)
+	}
+}
+
+func TestBodyRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		method, url, service string
+		want                 bool
+	}{
+		{"PUT", "http://h/b?policy", "s3", true},
+		{"PUT", "http://h/b", "s3", true},
+		{"PUT", "http://b.s3.localhost/?tagging", "s3", true},
+		{"POST", "http://h/b?delete", "s3", false},
+		{"PUT", "http://h/b/k", "s3", false},
+		{"POST", "http://h/b/k?uploadId=u", "s3", false},
+		{"GET", "http://h/b?policy", "s3", false},
+		{"PATCH", "http://h/b", "s3", false},
+		{"POST", "http://h/", "dynamodb", true},
+	} {
+		if got := capture.BodyRecorded(request(tc.method, tc.url, nil, ""), tc.service); got != tc.want {
+			t.Errorf("%s %s (%s): %v, want %v", tc.method, tc.url, tc.service, got, tc.want)
+		}
+	}
+}
+
+// TestCompressedBodies: gzipped inputs and answers are read as the
+// SDKs and upstreams send them.
+func TestCompressedBodies(t *testing.T) {
+	gz := func(s string) string {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.String()
+	}
+	in := gz(`{"TableName":"t"}`)
+	r := request("POST", "https://x/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.DeleteTable", "Content-Encoding": "gzip"}, in)
+	c := capture.Identify(r, "dynamodb", []byte(in), nil)
+	if !reflect.DeepEqual(params(t, c), map[string]any{"tableName": "t"}) {
+		t.Errorf("gzipped input: %v", c.Params)
+	}
+	hdr := http.Header{"Content-Encoding": {"gzip"}}
+	rec := record(t, &capture.Exchange{Call: c, Principal: alice, Status: 400, ResponseHeader: hdr,
+		ResponseBody: []byte(gz(`{"__type":"ResourceInUseException","message":"busy"}`))})
+	if rec["errorCode"] != "ResourceInUseException" || rec["errorMessage"] != "busy" {
+		t.Errorf("gzipped error: %v %v", rec["errorCode"], rec["errorMessage"])
+	}
+	r = request("POST", "https://x/", map[string]string{"X-Amz-Target": "DynamoDB_20120810.DeleteTable", "Content-Encoding": "br"}, in)
+	if c := capture.Identify(r, "dynamodb", []byte(in), nil); c.Params != nil {
+		t.Errorf("an encoding not understood is recorded: %v", c.Params)
 	}
 }

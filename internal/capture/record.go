@@ -155,9 +155,9 @@ func Record(ex *Exchange) []byte {
 		if code, msg := upstreamError(ex); code != "" {
 			rec.ErrorCode, rec.ErrorMessage = cut(code, maxRecordString), cut(msg, maxRecordString)
 		} else if !c.ReadOnly && c.Protocol == ProtocolS3 {
-			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, ex.ResponseBody)
+			rec.ResponseElements = s3ResponseElements(c.Name, ex.ResponseHeader, decoded(ex.ResponseHeader, ex.ResponseBody))
 		} else if !c.ReadOnly {
-			rec.ResponseElements = genericResponseElements(c.Protocol, ex.ResponseBody, c.redact)
+			rec.ResponseElements = genericResponseElements(c.Protocol, decoded(ex.ResponseHeader, ex.ResponseBody), c.redact)
 		}
 	}
 	if len(add) > 0 {
@@ -268,10 +268,15 @@ func userIdentity(ex *Exchange) identity {
 // S3's 301 and 307 (a bucket in another region, whose HEAD answers carry
 // no body); other 3xx answers, 304 included, are answers.
 func upstreamError(ex *Exchange) (code, msg string) {
-	if ex.Status < 300 {
+	if ex.Status < 300 || ex.Status == http.StatusNotModified {
 		return "", ""
 	}
-	body := bytes.TrimSpace(ex.ResponseBody)
+	body := bytes.TrimSpace(decoded(ex.ResponseHeader, ex.ResponseBody))
+	if ex.Call.Protocol == ProtocolCBOR {
+		if j, err := awsapi.CBORToJSON(body); err == nil {
+			body = j
+		}
+	}
 	if len(body) > 0 && body[0] == '<' {
 		code, msg = xmlError(body)
 	} else if len(body) > 0 && body[0] == '{' {
@@ -457,7 +462,7 @@ func xmlMembers(body []byte) map[string]any {
 }
 
 // genericResponseElements is a successful mutating call's
-// responseElements for the JSON, query and REST-JSON protocols: the
+// responseElements for the JSON, CBOR, query and REST-JSON protocols: the
 // answer's members, lower-cameled and redacted — a JSON object as it is,
 // the query protocol's <OpResult> element's members. Null when the answer
 // was not kept or is not one of those.
@@ -466,6 +471,8 @@ func genericResponseElements(protocol string, body []byte, redact []string) map[
 	switch protocol {
 	case ProtocolJSON, ProtocolRESTJSON:
 		m = jsonObject(body)
+	case ProtocolCBOR:
+		m = cborObject(body)
 	case ProtocolQuery:
 		_, v, ok := xmlTree(body)
 		if !ok {

@@ -212,6 +212,13 @@ func BenchmarkRemoteIntend(b *testing.B) {
 	benchRecorder(b, r)
 }
 
+// BenchmarkLocalIntend is BenchmarkRemoteIntend for the server's own
+// Recorder, which a gateway run by serve records through: no HTTP.
+func BenchmarkLocalIntend(b *testing.B) {
+	s, _ := startServer(b)
+	benchRecorder(b, s.CaptureRecorder())
+}
+
 // benchRecorder runs Intend from 64 goroutines per GOMAXPROCS.
 func benchRecorder(b *testing.B, r capture.Recorder) {
 	var mu sync.Mutex

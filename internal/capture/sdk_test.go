@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -293,4 +295,22 @@ func equalJSON(t *testing.T, got, want any) bool {
 	g := decode(t, mustMarshal(t, got))
 	w := decode(t, mustMarshal(t, want))
 	return len(diffJSON("", g, w, nil)) == 0
+}
+
+// TestIdentifySDKCBOR: CloudWatch as aws-sdk-go-v2 speaks it, Smithy RPC
+// v2 CBOR, named and its input decoded.
+func TestIdentifySDKCBOR(t *testing.T) {
+	srv, got := upstream(t, "monitoring")
+	cw := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{}})
+	_, _ = cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("Shop"),
+		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("Orders"), Value: aws.Float64(3)}}})
+	c := got.last(t)
+	want := map[string]any{"namespace": "Shop", "metricData": []any{map[string]any{"metricName": "Orders", "value": 3}}}
+	if c.Name != "PutMetricData" || c.Protocol != capture.ProtocolCBOR || c.ReadOnly || c.Source != "monitoring.amazonaws.com" || !equalJSON(t, c.Params, want) {
+		t.Errorf("PutMetricData: %+v", c)
+	}
+	_, _ = cw.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{})
+	if c := got.last(t); c.Name != "DescribeAlarms" || !c.ReadOnly {
+		t.Errorf("DescribeAlarms: %+v", c)
+	}
 }

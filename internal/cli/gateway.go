@@ -41,6 +41,7 @@ func (c *gatewayCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&gc.FailOpen, "fail-open", false, "forward mutating calls whose record cannot be stored (and record the gap later) instead of answering 503")
 	fs.StringVar(&gc.ReadOnly, "read-only", "", "when read-only calls are recorded: after (default) or before they are forwarded")
 	fs.BoolVar(&gc.PassThroughUnknownKeys, "pass-through-unknown-keys", false, "forward requests signed with unknown keys unverified (recorded with type Unknown) instead of refusing them")
+	fs.StringVar(&gc.Account, "account", "", "account the records of calls passed through unverified are stored under (default the organisation's management account)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -120,19 +121,9 @@ func (c *gatewayCmd) runRemote(ctx context.Context, cfg config.Config, cf client
 		return err
 	}
 	rec := capture.NewRemote(cl, capture.RemoteOptions{})
-	routes := make([]capture.Route, len(gc.Routes))
-	for i, r := range gc.Routes {
-		routes[i] = capture.Route{Service: r.Service, Method: r.Method, Pattern: r.Pattern, Name: r.Name, ReadOnly: r.ReadOnly}
-	}
-	g, err := gateway.New(gateway.Options{
-		Addr: gc.Addr, Upstream: gc.Upstream,
-		UpstreamAccessKeyID: gc.UpstreamAccessKeyID, UpstreamSecret: gc.UpstreamSecret,
-		Directory: auth.FromConfig(&cfg), Recorder: rec,
-		FailOpen: gc.FailOpen, ReadOnly: gc.ReadOnly, PassThroughUnknownKeys: gc.PassThroughUnknownKeys,
-		TrustedProxyHeader: gc.TrustedProxyHeader, TrustedProxies: gc.Prefixes(),
-		Capture: capture.Options{Redact: gc.Redact, Routes: routes},
-		Lease:   gc.Lease, MaxBodyBytes: gc.MaxBodyBytes, Logger: logger,
-	})
+	o := gateway.FromConfig(gc)
+	o.Directory, o.Recorder, o.Logger = auth.FromConfig(&cfg), rec, logger
+	g, err := gateway.New(o)
 	if err != nil {
 		rec.Close(context.Background())
 		return err
@@ -176,6 +167,9 @@ func mergeGateway(file, flags *config.Gateway, set map[string]bool) *config.Gate
 	}
 	if set["read-only"] {
 		g.ReadOnly = flags.ReadOnly
+	}
+	if set["account"] {
+		g.Account = flags.Account
 	}
 	if set["pass-through-unknown-keys"] {
 		g.PassThroughUnknownKeys = flags.PassThroughUnknownKeys

@@ -38,6 +38,11 @@ type Gateway struct {
 	// when the peer is in TrustedProxies (CIDRs or addresses).
 	TrustedProxyHeader string   `yaml:"trusted_proxy_header"`
 	TrustedProxies     []string `yaml:"trusted_proxies"`
+	// Account is the account records of calls without a verified
+	// principal are stored under (pass_through_unknown_keys, or the
+	// upstream's own key when no principal holds it); default the
+	// organisation's management account.
+	Account string `yaml:"account"`
 	// Redact names request parameters recorded as hidden, beyond the
 	// built-in list.
 	Redact []string `yaml:"redact"`
@@ -60,7 +65,7 @@ type GatewayRoute struct {
 }
 
 // DefaultGatewayAddr is where the gateway listens without gateway.addr.
-const DefaultGatewayAddr = "127.0.0.1:4748"
+const DefaultGatewayAddr = "127.0.0.1:4749"
 
 // LoadSecret reads the upstream secret from UpstreamSecretEnv.
 func (g *Gateway) LoadSecret() {
@@ -115,6 +120,9 @@ func (g *Gateway) Validate(localMode bool) error {
 	case "after", "before":
 	default:
 		return &ValidationError{"gateway.read_only", g.ReadOnly, "want after (read-only calls recorded once answered) or before (recorded before they are forwarded, like mutating calls)"}
+	}
+	if g.Account != "" && !accountRE.MatchString(g.Account) {
+		return &ValidationError{"gateway.account", g.Account, "must be a 12-digit account id"}
 	}
 	if g.TrustedProxyHeader == "" && len(g.TrustedProxies) > 0 {
 		return &ValidationError{"gateway.trusted_proxy_header", "", "name the header (e.g. X-Forwarded-For) the trusted proxies set"}

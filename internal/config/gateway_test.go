@@ -44,6 +44,7 @@ func TestGatewayValidation(t *testing.T) {
 		"bad-proxy":         `gateway.trusted_proxies[0] "10.0.0.0/33": want a CIDR`,
 		"bad-route":         `gateway.routes[0].pattern "functions": want a path pattern starting with /`,
 		"short-lease":       `gateway.lease "1s": must be between 3s and 1h`,
+		"bad-account":       `gateway.account "12345": must be a 12-digit account id`,
 	}
 	files, _ := filepath.Glob("testdata/gateway/*.yml")
 	n := 0

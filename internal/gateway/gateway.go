@@ -34,11 +34,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/capture"
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/config"
 )
 
 // Defaults of Options.
@@ -87,6 +89,11 @@ type Options struct {
 	// when the peer is one of TrustedProxies.
 	TrustedProxyHeader string
 	TrustedProxies     []netip.Prefix
+	// Account is the account the records of calls without a verified
+	// principal are stored under (passed-through unknown keys, or the
+	// upstream's own key when the directory does not hold it); default
+	// the directory's organisation management account.
+	Account string
 	// Capture tunes identification and records (Redact, Routes).
 	Capture capture.Options
 	// Lease is the lease of an intent (default DefaultLease); in-flight
@@ -122,6 +129,7 @@ type Gateway struct {
 	inflight inflight
 	gaps     gaps
 	pending  sync.WaitGroup // completions running after their answer
+	stored   atomic.Uint64  // records the store has taken (kept records' refusals are judged by it)
 	slots    chan struct{}  // bounds completions running in the background
 
 	mu      sync.Mutex
@@ -151,6 +159,13 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.Recorder == nil {
 		return nil, errors.New("gateway: no recorder: records need a store (--endpoint of a running opentrail server, or --data)")
+	}
+	if o.Account == "" {
+		o.Account = o.Directory.ManagementAccount()
+	}
+	_, upstreamKnown := o.Directory.Principal(o.UpstreamAccessKeyID)
+	if o.Account == "" && (o.PassThroughUnknownKeys || (o.UpstreamAccessKeyID != "" && !upstreamKnown)) {
+		return nil, errors.New("gateway: calls passed through unverified (pass_through_unknown_keys, or signed with the upstream's own key, which no principal holds) need an account to be recorded under: set gateway.account (--account), or configure an organisation")
 	}
 	switch o.ReadOnly {
 	case "":
@@ -264,4 +279,28 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.log.Error("gateway: records of calls forwarded while the store was unavailable are lost", "records", n)
 	}
 	return err
+}
+
+// FromConfig returns the Options of the configuration's gateway: section
+// (validated); the caller adds Directory, Recorder, Logger, Clock and TLS.
+func FromConfig(gc *config.Gateway) Options {
+	routes := make([]capture.Route, len(gc.Routes))
+	for i, r := range gc.Routes {
+		routes[i] = capture.Route{Service: r.Service, Method: r.Method, Pattern: r.Pattern, Name: r.Name, ReadOnly: r.ReadOnly}
+	}
+	return Options{
+		Addr:                   gc.Addr,
+		Upstream:               gc.Upstream,
+		UpstreamAccessKeyID:    gc.UpstreamAccessKeyID,
+		UpstreamSecret:         gc.UpstreamSecret,
+		FailOpen:               gc.FailOpen,
+		ReadOnly:               gc.ReadOnly,
+		PassThroughUnknownKeys: gc.PassThroughUnknownKeys,
+		Account:                gc.Account,
+		TrustedProxyHeader:     gc.TrustedProxyHeader,
+		TrustedProxies:         gc.Prefixes(),
+		Capture:                capture.Options{Redact: gc.Redact, Routes: routes},
+		Lease:                  gc.Lease,
+		MaxBodyBytes:           gc.MaxBodyBytes,
+	}
 }

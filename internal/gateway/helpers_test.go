@@ -158,6 +158,8 @@ type recorder struct {
 	records  []map[string]any
 	renewed  map[string]int
 	complete chan struct{}
+	// refuse, when set, refuses the records it matches even when up.
+	refuse func(rec []byte) bool
 }
 
 func newRecorder() *recorder {
@@ -206,6 +208,10 @@ func (m *recorder) Complete(_ context.Context, rec []byte) error {
 		m.mu.Unlock()
 		return m.down
 	}
+	if m.refuse != nil && m.refuse(rec) {
+		m.mu.Unlock()
+		return errors.New("final record is not a valid CloudTrail record")
+	}
 	var r map[string]any
 	if err := json.Unmarshal(rec, &r); err != nil {
 		m.mu.Unlock()
@@ -252,14 +258,7 @@ func testGateway(t *testing.T, up *upstream, rec capture.Recorder, tune func(*Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(g)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-	})
-	return g, srv
+	return g, newServer(t, g)
 }
 
 func hashHex(b []byte) string {
@@ -325,3 +324,16 @@ func field(rec map[string]any, path ...string) any {
 }
 
 func ioNopCloser(r io.Reader) io.ReadCloser { return io.NopCloser(r) }
+
+// newServer serves g on a test listener and closes both at the end.
+func newServer(t testing.TB, g *Gateway) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(g)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Close(ctx)
+	})
+	return srv
+}

@@ -71,7 +71,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Unsigned and malformed requests are refused: every call through
 		// the gateway has a verified (or deliberately passed) principal.
 		c.proto = protocolOf(r, "")
-		writeError(w, r, c.proto, c.reqID, authError(c.proto, "", err))
+		service := ""
+		if c.proto == capture.ProtocolRESTJSON {
+			// Neither JSON nor query: most likely an anonymous S3 call.
+			c.proto, service = capture.ProtocolS3, "s3"
+		}
+		writeError(w, r, c.proto, c.reqID, authError(c.proto, service, err))
 		return
 	}
 	c.auth = a
@@ -86,9 +91,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, c.proto, c.reqID, aerr)
 		return
 	}
-	if c.proto != capture.ProtocolS3 {
-		// The input of the JSON and query protocols is recorded: read it,
-		// bounded, and check it against the signature.
+	if capture.BodyRecorded(r, a.Service) && !(c.mode == passThrough && isChunked(a)) {
+		// The input of the JSON and query protocols, and S3's bucket
+		// configuration documents, are recorded: read them, bounded, and
+		// check them against the signature.
 		if r.ContentLength > g.o.MaxBodyBytes {
 			writeError(w, r, c.proto, c.reqID, tooLarge(c.proto, g.o.MaxBodyBytes))
 			return
@@ -103,7 +109,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c.pending != nil {
-			if _, err := c.pending.Finish(b); err != nil {
+			if b, err = c.pending.Finish(b); err != nil {
 				writeError(w, r, c.proto, c.reqID, authError(c.proto, a.Service, err))
 				return
 			}
@@ -112,27 +118,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ex.BytesIn = int64(len(b))
 	}
 	c.ex.Call = capture.Identify(r, a.Service, c.body, &g.o.Capture)
-	if c.proto == capture.ProtocolS3 && bucketConfigBody(r, c) {
-		// A bucket configuration call's small document (a policy, an ACL,
-		// tags, CreateBucketConfiguration) is part of its record, as
-		// CloudTrail writes it: read it, check it, and name the call again.
-		b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
-		if err == nil && int64(len(b)) != r.ContentLength {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			writeError(w, r, c.proto, c.reqID, &apiError{status: http.StatusBadRequest, code: "IncompleteBody", message: "The request body could not be read: " + err.Error()})
-			return
-		}
-		if c.pending != nil {
-			if _, err := c.pending.Finish(b); err != nil {
-				writeError(w, r, c.proto, c.reqID, authError(c.proto, a.Service, err))
-				return
-			}
-		}
-		c.body = b
-		c.ex.BytesIn = int64(len(b))
-		c.ex.Call = capture.Identify(r, a.Service, c.body, &g.o.Capture)
+	if c.ex.Principal == nil {
+		c.ex.Account = g.o.Account
 	}
 
 	if !c.ex.Call.ReadOnly || g.o.ReadOnly == ReadOnlyBefore {
@@ -210,7 +197,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	} else if c.pending != nil && c.mode == resign {
 		body = c.pending.Reader(in, r.ContentLength)
 		if isChunked(c.auth) {
-			length = c.auth.DecodedLength
+			length = chunkedLength(c.auth.DecodedLength)
 		}
 	}
 	if length == 0 {
@@ -359,17 +346,21 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 	case c.body != nil:
 		sum := sha256.Sum256(c.body)
 		hash = hex.EncodeToString(sum[:])
+		if isChunked(a) {
+			// A small aws-chunked document, read and decoded whole.
+			for _, k := range []string{"Content-Encoding", "X-Amz-Decoded-Content-Length", "X-Amz-Trailer", "X-Amz-Sdk-Checksum-Algorithm"} {
+				out.Header.Del(k)
+			}
+		}
 	case isChunked(a):
-		// Forwarded decoded: the gateway has checked every chunk, and
-		// holds the last one back until the trailer checks out.
-		hash = sigv4.UnsignedPayload
-		out.Header.Del("X-Amz-Decoded-Content-Length")
+		// Re-chunked and signed for the upstream (chunked.go); the
+		// client's trailing checksum is checked here, not forwarded.
+		hash = sigv4.StreamingPayload
+		out.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(a.DecodedLength, 10))
 		out.Header.Del("X-Amz-Trailer")
 		out.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
-		if ce := withoutAWSChunked(out.Header.Get("Content-Encoding")); ce == "" {
-			out.Header.Del("Content-Encoding")
-		} else {
-			out.Header.Set("Content-Encoding", ce)
+		if !strings.Contains(strings.ToLower(out.Header.Get("Content-Encoding")), "aws-chunked") {
+			out.Header.Set("Content-Encoding", "aws-chunked")
 		}
 	case hash == "":
 		hash = sigv4.UnsignedPayload // a presigned S3 request
@@ -399,21 +390,18 @@ func (g *Gateway) sign(out *http.Request, c *call) error {
 		out.URL.RawQuery = nu.RawQuery
 		return nil
 	}
-	return v4.NewSigner().SignHTTP(context.Background(), creds, out, hash, a.Service, a.Region, now, s3)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, out, hash, a.Service, a.Region, now, s3); err != nil {
+		return err
+	}
+	if hash == sigv4.StreamingPayload {
+		out.Body = io.NopCloser(newChunkSigner(out.Body, out, g.o.UpstreamSecret, a.Region, a.Service, now))
+	}
+	return nil
 }
 
 // presignValidity is the X-Amz-Expires of a request re-presigned for the
 // upstream: it is sent at once.
 const presignValidity = 60
-
-// bucketConfigBody says whether an S3 call carries a bucket configuration
-// document the record holds: a mutating bucket call (no key, not a data
-// event) with a small body of declared length, not aws-chunked.
-func bucketConfigBody(r *http.Request, c *call) bool {
-	call := c.ex.Call
-	return call.Bucket != "" && call.Key == "" && !call.Data && !call.ReadOnly &&
-		r.ContentLength > 0 && r.ContentLength <= capture.MaxResponseBody && !isChunked(c.auth)
-}
 
 func isChunked(a *sigv4.Auth) bool {
 	switch a.ContentSHA256 {
@@ -421,16 +409,6 @@ func isChunked(a *sigv4.Auth) bool {
 		return true
 	}
 	return false
-}
-
-func withoutAWSChunked(ce string) string {
-	var keep []string
-	for _, p := range strings.Split(ce, ",") {
-		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
-			keep = append(keep, p)
-		}
-	}
-	return strings.Join(keep, ",")
 }
 
 // hopByHop are the headers that concern one connection, never forwarded.

@@ -34,6 +34,8 @@ func (g *Gateway) complete(c *call) {
 		c.ex.RequestID = c.reqID
 	}
 	rec := capture.Record(&c.ex)
+	g.log.Debug("gateway: call", "event", c.ex.Call.Name, "status", c.ex.Status, "payload", c.auth.ContentSHA256,
+		"bytesIn", c.ex.BytesIn, "bytesOut", c.ex.BytesOut, "eventID", c.ex.EventID)
 	g.pending.Add(1)
 	run := func() {
 		defer g.pending.Done()
@@ -59,12 +61,13 @@ func (g *Gateway) commit(c *call, rec []byte) {
 		g.gaps.forwarded(c, rec, err)
 	}
 	if err == nil {
+		g.stored.Add(1)
 		return
 	}
 	g.log.Warn("gateway: record not stored yet; kept in memory until the store commits", "event", c.ex.Call.Name, "eventID", c.ex.EventID, "err", err)
 	// A call whose intent is stored is covered by it (outcome unknown)
 	// until its final record is written; any other call is in the gap.
-	g.gaps.keep(c, rec, err, !c.intent)
+	g.gaps.keep(c, rec, err, !c.intent, g.stored.Load())
 }
 
 // inflight holds the eventIDs of calls whose intent is leased.
@@ -144,17 +147,33 @@ func (g *Gateway) flushLoop() {
 }
 
 // flush writes the kept records in order, then one gap record per account.
+// A record the store refuses although it has taken another record since
+// the last refusal (not a store that is down, but a record it will never
+// take) is retried after the others, and dropped as lost after maxTries.
 func (g *Gateway) flush(ctx context.Context) {
 	for {
 		rec, ok := g.gaps.next()
 		if !ok {
 			break
 		}
-		if err := g.o.Recorder.Complete(ctx, rec); err != nil {
+		err := g.o.Recorder.Complete(ctx, rec)
+		if err == nil {
+			g.gaps.written()
+			g.stored.Add(1)
+			continue
+		}
+		if probe, ok := g.gaps.second(); ok && g.o.Recorder.Complete(ctx, probe) == nil {
+			g.gaps.writtenSecond()
+			g.stored.Add(1)
+		}
+		refused, dropped := g.gaps.refused(g.stored.Load())
+		if dropped {
+			g.log.Error("gateway: the store refuses a kept record; it is lost", "eventID", eventIDOf(rec), "err", err)
+		}
+		if !refused {
 			g.gaps.retry(err)
 			return
 		}
-		g.gaps.written()
 	}
 	for _, gr := range g.gaps.records(g.clk.Now().UTC()) {
 		if err := g.o.Recorder.Complete(ctx, gr.rec); err != nil {
@@ -165,14 +184,35 @@ func (g *Gateway) flush(ctx context.Context) {
 	}
 }
 
+// maxTries bounds the attempts at a kept record the store refuses while
+// it takes others.
+const maxTries = 3
+
+func eventIDOf(rec []byte) string {
+	var r struct {
+		EventID string `json:"eventID"`
+	}
+	_ = json.Unmarshal(rec, &r)
+	return r.EventID
+}
+
 // gaps accounts for calls whose records could not be committed in time:
 // their final records wait in a bounded queue, and each account affected
 // gets a CaptureGap record once the queue is written.
 type gaps struct {
 	mu       sync.Mutex
 	limit    int
-	queue    [][]byte
+	queue    []kept
 	accounts map[string]*gap
+}
+
+// kept is a final record waiting for the store.
+type kept struct {
+	rec   []byte
+	acct  string // its gap's account, "" if it is in none
+	tries int    // refusals while the store took other records
+	// storedAt is Gateway.stored when it was kept or last refused.
+	storedAt uint64
 }
 
 // gap is one account's unrecorded interval.
@@ -186,10 +226,13 @@ type gap struct {
 	eventID     string // the gap record's, kept across retries
 }
 
-func (s *gaps) account(c *call, rec []byte) *gap {
+func (s *gaps) account(c *call, rec []byte) (string, *gap) {
 	acct := ""
 	if c.ex.Principal != nil {
 		acct = c.ex.Principal.AccountID
+	}
+	if acct == "" {
+		acct = c.ex.Account
 	}
 	if acct == "" {
 		var r struct {
@@ -212,7 +255,7 @@ func (s *gaps) account(c *call, rec []byte) *gap {
 	if c.ex.Time.After(gp.last) {
 		gp.last = c.ex.Time
 	}
-	return gp
+	return acct, gp
 }
 
 // forwarded counts a call forwarded without its intent (fail-open); err
@@ -220,7 +263,7 @@ func (s *gaps) account(c *call, rec []byte) *gap {
 func (s *gaps) forwarded(c *call, rec []byte, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	gp := s.account(c, rec)
+	_, gp := s.account(c, rec)
 	gp.forwarded++
 	if err == nil {
 		gp.recovered++
@@ -229,23 +272,22 @@ func (s *gaps) forwarded(c *call, rec []byte, err error) {
 
 // keep queues a final record, or drops it when the queue is full; inGap
 // counts it in its account's gap.
-func (s *gaps) keep(c *call, rec []byte, err error, inGap bool) {
+func (s *gaps) keep(c *call, rec []byte, err error, inGap bool, stored uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	full := len(s.queue) >= s.limit
-	if !full {
-		s.queue = append(s.queue, rec)
-	}
 	if !inGap && !full {
+		s.queue = append(s.queue, kept{rec: rec, storedAt: stored})
 		return
 	}
-	gp := s.account(c, rec)
+	acct, gp := s.account(c, rec)
 	gp.reason = err.Error()
 	if full {
 		gp.lost++
-	} else {
-		gp.recovered++ // written late, once the queue is flushed
+		return
 	}
+	s.queue = append(s.queue, kept{rec: rec, acct: acct, storedAt: stored})
+	gp.recovered++ // written late, once the queue is flushed
 }
 
 func (s *gaps) next() ([]byte, bool) {
@@ -254,13 +296,54 @@ func (s *gaps) next() ([]byte, bool) {
 	if len(s.queue) == 0 {
 		return nil, false
 	}
-	return s.queue[0], true
+	return s.queue[0].rec, true
+}
+
+func (s *gaps) second() ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) < 2 {
+		return nil, false
+	}
+	return s.queue[1].rec, true
 }
 
 func (s *gaps) written() {
 	s.mu.Lock()
 	s.queue = s.queue[1:]
 	s.mu.Unlock()
+}
+
+func (s *gaps) writtenSecond() {
+	s.mu.Lock()
+	s.queue = append(s.queue[:1], s.queue[2:]...)
+	s.mu.Unlock()
+}
+
+// refused handles the first record's refusal: when the store has taken
+// records since its last refusal (stored, the count of records taken, has
+// moved), it goes behind the others, or is dropped after maxTries;
+// otherwise the store is taken to be down and it stays first.
+func (s *gaps) refused(stored uint64) (refused, dropped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := &s.queue[0]
+	if stored == k.storedAt {
+		return false, false
+	}
+	k.storedAt = stored
+	k.tries++
+	moved := *k
+	s.queue = s.queue[1:]
+	if moved.tries < maxTries {
+		s.queue = append(s.queue, moved)
+		return true, false
+	}
+	if gp := s.accounts[moved.acct]; gp != nil && moved.acct != "" {
+		gp.recovered--
+		gp.lost++
+	}
+	return true, true
 }
 
 func (s *gaps) retry(err error) {

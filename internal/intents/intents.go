@@ -223,8 +223,10 @@ func (t *Table) Renew(ctx context.Context, ids []string, expires time.Time, chec
 		return 0, nil
 	}
 	r := &request{op: opRenew, ids: ids, expiry: expires.UnixNano(), check: check}
-	err := t.do(ctx, r)
-	return r.renewed, err
+	if err := t.do(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.renewed, nil
 }
 
 // Delete drops the intents of ids (unknown ones are skipped) and returns
@@ -253,9 +255,9 @@ func (t *Table) do(ctx context.Context, r *request) error {
 	}
 }
 
-// Expired returns up to max intents whose lease ran out at or before now,
+// Expired returns up to limit (0: all) intents whose lease ran out at or before now,
 // those that expired first first, with their records.
-func (t *Table) Expired(now time.Time, max int) ([]Intent, error) {
+func (t *Table) Expired(now time.Time, limit int) ([]Intent, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.f == nil {
@@ -275,8 +277,8 @@ func (t *Table) Expired(now time.Time, max int) ([]Intent, error) {
 	slices.SortFunc(cs, func(a, b cand) int {
 		return cmp.Or(cmp.Compare(a.s.expires, b.s.expires), cmp.Compare(a.id, b.id))
 	})
-	if max > 0 && len(cs) > max {
-		cs = cs[:max]
+	if limit > 0 && len(cs) > limit {
+		cs = cs[:limit]
 	}
 	out := make([]Intent, 0, len(cs))
 	for _, c := range cs {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,8 @@ func open(t testing.TB, dir string, o intents.Options) *intents.Table {
 	t.Cleanup(func() { tb.Close() })
 	return tb
 }
+
+var quietLogger = slog.New(slog.DiscardHandler)
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
@@ -376,4 +379,75 @@ func TestKill9KeepsAcknowledgedIntents(t *testing.T) {
 		}
 		tb.Close()
 	}
+}
+
+// TestRenewOfManyIDsIsSplit renews more IDs than one entry holds.
+func TestRenewOfManyIDsIsSplit(t *testing.T) {
+	dir := t.TempDir()
+	tb := open(t, dir, intents.Options{})
+	var ids []string
+	var ins []intents.Intent
+	for i := range 6000 {
+		id := fmt.Sprintf("%0200d", i) // 6000 × 200 bytes: more than one 1 MiB entry
+		ids = append(ids, id)
+		ins = append(ins, intents.Intent{EventID: id, Account: "1", Expires: t0, Record: []byte("{}")})
+	}
+	if err := tb.Put(context.Background(), ins); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tb.Renew(context.Background(), ids, t0.Add(time.Hour), nil); n != len(ids) || err != nil {
+		t.Fatalf("Renew = %d, %v", n, err)
+	}
+	tb.Close()
+	tb = open(t, dir, intents.Options{})
+	for _, id := range []string{ids[0], ids[len(ids)-1]} {
+		if _, exp, ok := tb.Lookup(id); !ok || !exp.Equal(t0.Add(time.Hour)) {
+			t.Errorf("after reopening, %s… expires %v (%v)", id[190:], exp, ok)
+		}
+	}
+}
+
+// FuzzOpen feeds Open any journal: it must not panic, must keep a
+// prefix of whole entries, and a second Open must see the same intents.
+func FuzzOpen(f *testing.F) {
+	dir := f.TempDir()
+	tb, err := intents.Open(dir, intents.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tb.Put(context.Background(), []intents.Intent{{EventID: "a", Account: "1", Expires: t0, Record: record("a")}})
+	tb.Renew(context.Background(), []string{"a"}, t0.Add(time.Hour), nil)
+	tb.Delete(context.Background(), []string{"a"})
+	tb.Close()
+	seed, err := os.ReadFile(filepath.Join(dir, intents.FileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add(seed[:len(seed)-3])
+	f.Add([]byte("OTINT001"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, intents.FileName), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		list := func() string {
+			tb, err := intents.Open(dir, intents.Options{Logger: quietLogger})
+			if err != nil {
+				if len(b) >= 8 && string(b[:8]) == "OTINT001" {
+					t.Fatalf("Open refused a journal with a good header: %v", err)
+				}
+				return "refused"
+			}
+			defer tb.Close()
+			ins, err := tb.Expired(time.Unix(0, 1<<62), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprint(ins)
+		}
+		if first, second := list(), list(); first != second {
+			t.Fatalf("reopening changed the intents: %s, then %s", first, second)
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,41 +284,4 @@ func TestIntentOfAnotherAccountIsKept(t *testing.T) {
 	if acct, _, ok := e.table.Lookup(id); !ok || acct != "111111111111" {
 		t.Errorf("the intent of account 111111111111 was dropped by a record of 222222222222")
 	}
-}
-
-// BenchmarkLocalIntend measures Intend on the server's own Recorder from
-// 64 goroutines per GOMAXPROCS (a busy gateway in serve), with the
-// commit latency's median and 99th percentile.
-func BenchmarkLocalIntend(b *testing.B) {
-	e := newEnv(b)
-	var mu sync.Mutex
-	var lat []time.Duration
-	var seq int
-	b.SetParallelism(64)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			mu.Lock()
-			seq++
-			id := uuid(seq)
-			mu.Unlock()
-			t0 := time.Now()
-			if err := e.local.Intend(context.Background(), callRecord(id, "111111111111", 0), time.Minute); err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(t0))
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	b.StopTimer()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "intents/s")
 }

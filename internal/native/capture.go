@@ -50,8 +50,18 @@ type captureRequest struct {
 	EventIDs     []string          `json:"eventIds"`
 }
 
-// decodeCapture reads a capture body, checking the lease when withLease.
-func (n *Native) decodeCapture(body []byte, withLease bool) (*captureRequest, error) {
+// decodeCapture reads a capture call's caller and body, checking the
+// lease when withLease.
+func (n *Native) decodeCapture(ctx context.Context, body []byte, withLease bool) (*awsapi.Caller, *captureRequest, error) {
+	c, _, err := awsapi.Authenticated(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := decodeCaptureBody(body, withLease, n.maxEvents)
+	return c, in, err
+}
+
+func decodeCaptureBody(body []byte, withLease bool, maxEvents int) (*captureRequest, error) {
 	var in captureRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -62,8 +72,8 @@ func (n *Native) decodeCapture(body []byte, withLease bool) (*captureRequest, er
 	if withLease && (in.LeaseSeconds < 1 || in.LeaseSeconds > maxLeaseSeconds) {
 		return nil, awsapi.Errorf(awsapi.CodeValidation, "leaseSeconds must be from 1 to %d; got %d.", maxLeaseSeconds, in.LeaseSeconds)
 	}
-	if len(in.Records)+len(in.EventIDs) > n.maxEvents {
-		return nil, awsapi.Errorf(awsapi.CodeValidation, "a request may carry at most %d records or eventIds; send fewer at a time.", n.maxEvents)
+	if len(in.Records)+len(in.EventIDs) > maxEvents {
+		return nil, awsapi.Errorf(awsapi.CodeValidation, "a request may carry at most %d records or eventIds; send fewer at a time.", maxEvents)
 	}
 	return &in, nil
 }
@@ -103,11 +113,7 @@ func (n *Native) mayWrite(p *auth.Principal, account, what string) error {
 // {"leaseSeconds":N,"records":[…]}: the intent records of calls about to
 // be forwarded, answered {"stored":N} once they are fsynced.
 func (n *Native) putCaptureIntents(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, _, err := awsapi.Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := n.decodeCapture(req.Body, true)
+	c, in, err := n.decodeCapture(ctx, req.Body, true)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +143,7 @@ func (n *Native) putCaptureIntents(ctx context.Context, req *awsapi.RawRequest) 
 // in flight, answered {"renewed":N} (IDs without a live intent are
 // skipped).
 func (n *Native) renewCaptureIntents(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, _, err := awsapi.Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := n.decodeCapture(req.Body, true)
+	c, in, err := n.decodeCapture(ctx, req.Body, true)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +168,7 @@ func (n *Native) renewCaptureIntents(ctx context.Context, req *awsapi.RawRequest
 // /v1/events is once they are fsynced (with the call's own record, in the
 // same group commit).
 func (n *Native) completeCaptureRecords(ctx context.Context, req *awsapi.RawRequest) (*awsapi.RawResponse, error) {
-	c, _, err := awsapi.Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in, err := n.decodeCapture(req.Body, false)
+	c, in, err := n.decodeCapture(ctx, req.Body, false)
 	if err != nil {
 		return nil, err
 	}

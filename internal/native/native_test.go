@@ -164,7 +164,7 @@ func TestNativeLookupErrors(t *testing.T) {
 		{"other account", "GET", "account=" + servicetest.AcctB, 403, "AccessDeniedException",
 			"Account 210987654321 may not read the events of account 123456789012."},
 		{"garbled token", "GET", "next=zzz", 400, "InvalidNextTokenException", "The NextToken is not valid."},
-		{"DELETE", "DELETE", "", 404, "ResourceNotFoundException", "no endpoint DELETE /v1/events; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm, PUT /v1/console/users/{name}/policies (and POST /v1/s3-notifications for S3 event notifications)"},
+		{"DELETE", "DELETE", "", 404, "ResourceNotFoundException", "no endpoint DELETE /v1/events; the native API has POST /v1/events, GET /v1/events, GET /v1/trails, GET /v1/keys, POST /v1/keys/rotate, GET /v1/notifications, GET /v1/findings, GET /v1/findings/{id}, POST /v1/findings/{id}/state, PUT and GET /v1/sigma/rules, GET and POST /v1/console/users, DELETE /v1/console/users/{name}, PUT /v1/console/users/{name}/password, POST and DELETE /v1/console/users/{name}/mfa, POST /v1/console/users/{name}/mfa/confirm, PUT /v1/console/users/{name}/policies, POST /v1/capture/intents, /v1/capture/renew and /v1/capture/complete (and POST /v1/s3-notifications for S3 event notifications)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

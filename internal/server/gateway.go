@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	capturepkg "github.com/opentrail/opentrail/internal/capture"
 	"github.com/opentrail/opentrail/internal/gateway"
 	"github.com/opentrail/opentrail/internal/tlsconf"
 )
@@ -17,28 +16,9 @@ func (s *Server) newGateway() error {
 	if gc == nil {
 		return nil
 	}
-	routes := make([]capturepkg.Route, len(gc.Routes))
-	for i, r := range gc.Routes {
-		routes[i] = capturepkg.Route{Service: r.Service, Method: r.Method, Pattern: r.Pattern, Name: r.Name, ReadOnly: r.ReadOnly}
-	}
-	o := gateway.Options{
-		Addr:                   gc.Addr,
-		Upstream:               gc.Upstream,
-		UpstreamAccessKeyID:    gc.UpstreamAccessKeyID,
-		UpstreamSecret:         gc.UpstreamSecret,
-		Directory:              s.dir,
-		Recorder:               s.CaptureRecorder(),
-		FailOpen:               gc.FailOpen,
-		ReadOnly:               gc.ReadOnly,
-		PassThroughUnknownKeys: gc.PassThroughUnknownKeys,
-		TrustedProxyHeader:     gc.TrustedProxyHeader,
-		TrustedProxies:         gc.Prefixes(),
-		Capture:                capturepkg.Options{Redact: gc.Redact, Routes: routes},
-		Lease:                  gc.Lease,
-		MaxBodyBytes:           gc.MaxBodyBytes,
-		Logger:                 s.log.With("component", "gateway"),
-		Clock:                  s.clock,
-	}
+	o := gateway.FromConfig(gc)
+	o.Directory, o.Recorder = s.dir, s.CaptureRecorder()
+	o.Logger, o.Clock = s.log.With("component", "gateway"), s.clock
 	if s.tls != nil {
 		o.TLS = tlsconf.ServerConfig(s.tls)
 	}

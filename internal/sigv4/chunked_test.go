@@ -389,17 +389,5 @@ func TestDecodeSignedChunkedGenerated(t *testing.T) {
 // streamDecode reads body through ChunkedReader in small reads, as a proxy
 // forwarding it would.
 func streamDecode(body []byte, a *sigv4.Auth, secret string) ([]byte, error) {
-	r := sigv4.ChunkedReader(iotest.OneByteReader(bytes.NewReader(body)), a, secret)
-	var out []byte
-	buf := make([]byte, 777)
-	for {
-		n, err := r.Read(buf)
-		out = append(out, buf[:n]...)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
+	return readAllSmall(sigv4.ChunkedReader(iotest.OneByteReader(bytes.NewReader(body)), a, secret))
 }
