@@ -37,6 +37,7 @@ type Local struct {
 	in    Ingester
 	clk   clock.Clock
 	log   *slog.Logger
+	wake  func() // the reaper's Wake, for records queued in the table
 }
 
 // NewLocal returns a Local over t and in; clk (nil: the system clock)
@@ -47,6 +48,17 @@ func NewLocal(t *Table, in Ingester, clk clock.Clock, logger *slog.Logger) *Loca
 	}
 	return &Local{table: t, in: in, clk: clock.Or(clk), log: logger}
 }
+
+// WakeOnQueued sets f (the Reaper's Wake) to be called after records
+// queued through PutIntents' then are committed, so that they are
+// ingested at once rather than at the reaper's next pass. Call it before
+// use.
+func (l *Local) WakeOnQueued(f func()) { l.wake = f }
+
+// Queued is the lease expiry of a record queued in the table to be
+// ingested as it is by the reaper's next pass (see PutIntents), which
+// tells it from an intent whose lease ran out.
+var Queued = time.Unix(0, 0).UTC()
 
 // Table is the intent table the Local records into.
 func (l *Local) Table() *Table { return l.table }
@@ -59,26 +71,39 @@ func (l *Local) Intend(ctx context.Context, rec []byte, lease time.Duration) err
 	if err != nil {
 		return fmt.Errorf("intent record is not a valid CloudTrail record: %w", err)
 	}
-	return l.PutIntents(ctx, []*event.Record{r}, lease)
+	return l.PutIntents(ctx, []*event.Record{r}, lease, nil)
 }
 
 // PutIntents commits the intents recs, parsed already, with a lease of
-// lease; it returns once they are fsynced, or with the reason they could
-// not be (none is then stored). An eventID whose intent belongs to
-// another account fails with ErrIDTaken.
-func (l *Local) PutIntents(ctx context.Context, recs []*event.Record, lease time.Duration) error {
+// lease, and with them, in the same commit, the records of then (nil:
+// none) queued to be ingested by the reaper as they are, at once (the
+// self-audit record of the call that brings the intents: durable before
+// the answer, at no commit of its own). It returns once they are
+// fsynced, or with the reason they could not be (none is then stored).
+// An eventID whose intent belongs to another account fails with
+// ErrIDTaken.
+func (l *Local) PutIntents(ctx context.Context, recs []*event.Record, lease time.Duration, then []*event.Record) error {
 	if err := checkLease(lease); err != nil {
 		return err
 	}
 	exp := l.clk.Now().Add(lease)
-	ins := make([]Intent, len(recs))
+	ins := make([]Intent, 0, len(recs)+len(then))
 	for i, r := range recs {
 		if r.EventID == "" || r.AccountID == "" {
 			return fmt.Errorf("intent record %d has no eventID or recipientAccountId; both are needed to replace it with the call's final record", i+1)
 		}
-		ins[i] = Intent{EventID: r.EventID, Account: r.AccountID, Expires: exp, Record: r.Raw}
+		ins = append(ins, Intent{EventID: r.EventID, Account: r.AccountID, Expires: exp, Record: r.Raw})
 	}
-	return l.table.Put(ctx, ins)
+	for _, r := range then {
+		ins = append(ins, Intent{EventID: r.EventID, Account: r.AccountID, Expires: Queued, Record: r.Raw})
+	}
+	if err := l.table.Put(ctx, ins); err != nil {
+		return err
+	}
+	if len(then) > 0 && l.wake != nil {
+		l.wake()
+	}
+	return nil
 }
 
 func checkLease(lease time.Duration) error {

@@ -24,6 +24,7 @@ type ReaperOptions struct {
 }
 
 // Reaper ingests the intents whose lease ran out as their calls' records
+// (and the records queued in the table, see Local.PutIntents)
 // (their outcome unknown: "additionalEventData.outcome" says so, as the
 // gateway wrote it) and then drops them. Submitting is idempotent: an
 // intent whose final record (or whose own copy, after a crash between
@@ -93,6 +94,12 @@ func (r *Reaper) Reap(ctx context.Context) (int, error) {
 			}
 			recs = append(recs, rec)
 		}
+		lapsed := 0
+		for _, in := range ins {
+			if !in.Expires.Equal(Queued) {
+				lapsed++
+			}
+		}
 		res, err := r.opts.Ingester.Submit(ctx, SourceReaper, recs)
 		if err != nil {
 			return total, fmt.Errorf("ingest %d expired intents: %w", len(recs), err)
@@ -101,8 +108,10 @@ func (r *Reaper) Reap(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("drop %d ingested intents: %w", len(ids), err)
 		}
 		total += res.Accepted
-		r.log.Info("capture: intents whose lease ran out recorded as their calls' records (outcome unknown)",
-			"accepted", res.Accepted, "duplicates", res.Duplicates, "conflicts", res.Conflicts)
+		if lapsed > 0 {
+			r.log.Info("capture: intents whose lease ran out recorded as their calls' records (outcome unknown)",
+				"intents", lapsed, "accepted", res.Accepted, "duplicates", res.Duplicates, "conflicts", res.Conflicts)
+		}
 		if len(ins) < r.opts.Batch {
 			return total, nil
 		}

@@ -19,10 +19,11 @@ import (
 // Capture is the durable intent table and the ingester behind the capture
 // endpoints (*intents.Local implements it).
 type Capture interface {
-	// PutIntents commits intent records with a lease, returning once they
-	// are fsynced; intents.ErrIDTaken when an eventID is held by an
-	// intent of another account.
-	PutIntents(ctx context.Context, recs []*event.Record, lease time.Duration) error
+	// PutIntents commits intent records with a lease, and the call's own
+	// record (then) in the same commit, returning once they are fsynced;
+	// intents.ErrIDTaken when an eventID is held by an intent of another
+	// account.
+	PutIntents(ctx context.Context, recs []*event.Record, lease time.Duration, then []*event.Record) error
 	// RenewIntents extends the leases of live intents among ids, after
 	// check accepted each one's account.
 	RenewIntents(ctx context.Context, ids []string, lease time.Duration, check func(account string) error) (int, error)
@@ -125,9 +126,18 @@ func (n *Native) putCaptureIntents(ctx context.Context, req *awsapi.RawRequest) 
 	if err != nil {
 		return nil, err
 	}
+	// The call's own record commits with the intents, in the journal, and
+	// is ingested from there at once: no second commit on the path of
+	// every captured call. If the intents fail, so does it, and the
+	// router records the failure as usual.
+	answer := map[string]any{"stored": len(recs)}
+	own, err := event.Parse(awsapi.AuditRecord(c, n.service, "PutCaptureIntents", false, req.Params, answer, "", ""))
+	if err != nil {
+		return nil, fmt.Errorf("make the PutCaptureIntents record: %w", err)
+	}
 	// Stored or not, the answer must say which: wait even if the client
 	// hangs up.
-	err = n.capture.PutIntents(context.WithoutCancel(ctx), recs, time.Duration(in.LeaseSeconds)*time.Second)
+	err = n.capture.PutIntents(context.WithoutCancel(ctx), recs, time.Duration(in.LeaseSeconds)*time.Second, []*event.Record{own})
 	switch {
 	case errors.Is(err, intents.ErrIDTaken):
 		return nil, &awsapi.Error{Code: "ConflictException", Status: http.StatusConflict,
@@ -135,7 +145,12 @@ func (n *Native) putCaptureIntents(ctx context.Context, req *awsapi.RawRequest) 
 	case err != nil:
 		return nil, awsapi.NotStored("the intents could not be committed, so none was stored: do not forward the calls; retry later", err)
 	}
-	return captureResponse(map[string]any{"stored": len(recs)})
+	out, err := captureResponse(answer)
+	if err != nil {
+		return nil, err
+	}
+	out.Audited = true
+	return out, nil
 }
 
 // renewCaptureIntents serves POST /v1/capture/renew

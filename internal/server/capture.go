@@ -29,6 +29,7 @@ func (s *Server) newCapture() error {
 		local:  intents.NewLocal(t, s.ingester, s.clock, s.log),
 		reaper: intents.NewReaper(intents.ReaperOptions{Table: t, Ingester: s.ingester, Clock: s.clock, Logger: s.log}),
 	}
+	s.capture.local.WakeOnQueued(s.capture.reaper.Wake)
 	return nil
 }
 
