@@ -56,7 +56,7 @@ type upstream struct {
 	block chan struct{}
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{objects: map[string][]byte{}}
 	u.v.Credentials = func(k string) (string, bool) {
 		switch k {
@@ -337,3 +337,14 @@ func newServer(t testing.TB, g *Gateway) *httptest.Server {
 	})
 	return srv
 }
+
+func testDirectory() *auth.Directory { return auth.Local() }
+
+// discardRecorder takes every record at once and keeps none.
+type discardRecorder struct{}
+
+func newDiscardRecorder() discardRecorder { return discardRecorder{} }
+
+func (discardRecorder) Intend(context.Context, []byte, time.Duration) error  { return nil }
+func (discardRecorder) Renew(context.Context, []string, time.Duration) error { return nil }
+func (discardRecorder) Complete(context.Context, []byte) error               { return nil }
