@@ -136,10 +136,15 @@ func startServerTLS(t testing.TB, dir, ca string, extra ...string) *server {
 // certificate clients find in that file.
 func launch(t testing.TB, bin, dir, ca string, extra ...string) *server {
 	t.Helper()
+	return launchAt(t, bin, freeAddr(t), dir, ca, extra...)
+}
+
+// launchAt is launch on addr: a server started again where clients knew it.
+func launchAt(t testing.TB, bin, addr, dir, ca string, extra ...string) *server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	addr := freeAddr(t)
 	args := append([]string{"serve", "--addr", addr, "--data", dir}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OPENTRAIL_E2E_AS_COMMAND=1")

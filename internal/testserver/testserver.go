@@ -435,9 +435,16 @@ func Run(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
 // bytes.
 func (s *Server) PeakMemory() int64 {
 	s.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid()))
+	return PeakMemoryOf(s.t, s.Pid())
+}
+
+// PeakMemoryOf is the peak resident memory (VmHWM) of process pid, in
+// bytes.
+func PeakMemoryOf(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
@@ -446,6 +453,6 @@ func (s *Server) PeakMemory() int64 {
 			return kb << 10
 		}
 	}
-	s.t.Fatal("no VmHWM in /proc status")
+	t.Fatal("no VmHWM in /proc status")
 	return 0
 }
