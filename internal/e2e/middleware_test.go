@@ -89,7 +89,7 @@ func TestMiddlewareThroughServer(t *testing.T) {
 		t.Fatalf("get: %d", got)
 	}
 	ct := cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: &s.URL, Credentials: credProvider(acct)})
-	recs := waitRecords(t, ct, "orders.example.com", 3)
+	recs := waitMiddlewareRecords(t, ct, "orders.example.com", 3)
 	byName := map[string][]map[string]any{}
 	for _, r := range recs {
 		byName[fmt.Sprint(r["eventName"])] = append(byName[fmt.Sprint(r["eventName"])], r)
@@ -125,13 +125,13 @@ func TestMiddlewareThroughServer(t *testing.T) {
 		t.Fatalf("fail-open with the server stopped: %d, want the handler's 202", got)
 	}
 	s.Restart()
-	gap := waitRecords(t, ct, "capture.opentrail", 1)[0]
+	gap := waitMiddlewareRecords(t, ct, "capture.opentrail", 1)[0]
 	d, _ := gap["serviceEventDetails"].(map[string]any)
 	if gap["eventName"] != "CaptureGap" || fmt.Sprint(d["callsForwarded"]) != "1" || fmt.Sprint(d["recordsRecoveredLate"]) != "1" ||
 		fmt.Sprint(d["recordsLost"]) != "0" || !strings.Contains(fmt.Sprint(d["reason"]), s.URL) {
 		t.Errorf("gap record %v", gap)
 	}
-	late := waitRecords(t, ct, "orders.example.com", 4)
+	late := waitMiddlewareRecords(t, ct, "orders.example.com", 4)
 	found := false
 	for _, r := range late {
 		if p, _ := r["requestParameters"].(map[string]any); p["id"] == "8" {
@@ -242,9 +242,9 @@ func BenchmarkMiddlewareThroughServer(b *testing.B) {
 	}
 }
 
-// waitRecords waits until history holds n records of source and returns
+// waitMiddlewareRecords waits until history holds n records of source and returns
 // them, decoded.
-func waitRecords(t *testing.T, ct *cloudtrail.Client, source string, n int) []map[string]any {
+func waitMiddlewareRecords(t *testing.T, ct *cloudtrail.Client, source string, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -274,12 +274,4 @@ func waitRecords(t *testing.T, ct *cloudtrail.Client, source string, n int) []ma
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func names(recs []map[string]any) []string {
-	var out []string
-	for _, r := range recs {
-		out = append(out, fmt.Sprint(r["eventName"]))
-	}
-	return out
 }
