@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ func main() {
 	var (
 		calls, clients, size, streamMB, rounds int
 		duration                               time.Duration
-		vgwBin, data, mode                     string
+		vgwBin, data, mode, cpuProfile         string
 	)
 	flag.IntVar(&calls, "calls", 1000, "latency: sequential calls per operation, target and round")
 	flag.IntVar(&clients, "clients", 16, "calls/s: concurrent clients")
@@ -70,9 +71,22 @@ func main() {
 	flag.StringVar(&vgwBin, "versitygw", "", "versitygw command (default $OPENTRAIL_TEST_VERSITYGW, else GOPATH/bin/versitygw)")
 	flag.StringVar(&mode, "mode", "serve", "serve: the gateway inside the server (local Recorder); remote: as opentrail gateway --endpoint runs it (remote Recorder over HTTP)")
 	flag.StringVar(&data, "data", "", "the opentrail server's data directory (default: a new temporary directory)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, gateway and server) to the file")
 	flag.Parse()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gateway bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(mode, calls, clients, size, streamMB, rounds, duration, vgwBin, data); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -346,7 +360,9 @@ func startVersitygw(bin, dir string) (*versitygw, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--port", addr, "--access", upstreamAccess, "--secret", upstreamSecret, "--quiet", "posix", dir)
+	// --keep-alive: versitygw closes every connection after one answer
+	// unless told otherwise, which would make both paths measure TCP set-up.
+	cmd := exec.Command(bin, "--port", addr, "--access", upstreamAccess, "--secret", upstreamSecret, "--quiet", "--keep-alive", "posix", dir)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -113,9 +113,19 @@ func severityOf(tags map[string]string) string {
 
 // Sync consumes the committed stream up to its end. The background loop
 // calls it; tests call it directly. Calls are serialised.
-func (r *Rules) Sync(ctx context.Context) error {
+func (r *Rules) Sync(ctx context.Context) error { return r.sync(ctx, false) }
+
+// syncLazy is the loop's step: Sync, except that a consumer that has
+// caught up saves its cursor only cursorEvery after the last save. A
+// stream of small commits (a capture gateway's, one per call) would
+// otherwise cost a cursor write per commit; a tick once idle, or the flush
+// on stop, saves the rest, and a replay after a crash repeats nothing.
+func (r *Rules) syncLazy(ctx context.Context) error { return r.sync(ctx, true) }
+
+func (r *Rules) sync(ctx context.Context, lazy bool) error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
+	r.lazy = lazy
 	for {
 		n, err := r.step(ctx)
 		if err != nil || n == 0 {
@@ -134,6 +144,15 @@ func (r *Rules) load(ctx context.Context) error {
 	}
 	r.cs = consumerState{loaded: true, cur: cur, saved: cur, savedAt: r.clk.Now()}
 	return nil
+}
+
+// saveCaughtUp saves the cursor of a consumer that has caught up: at
+// once, or in a lazy sync only cursorEvery after the last save.
+func (r *Rules) saveCaughtUp(ctx context.Context) error {
+	if r.lazy && r.clk.Now().Sub(r.cs.savedAt) < cursorEvery {
+		return nil
+	}
+	return r.saveCursor(ctx)
 }
 
 func (r *Rules) saveCursor(ctx context.Context) error {
@@ -169,7 +188,7 @@ func (r *Rules) step(ctx context.Context) (n int, err error) {
 	cur := r.cs.cur
 	last := r.st.CommittedSeq()
 	if cur >= last {
-		return 0, r.saveCursor(ctx)
+		return 0, r.saveCaughtUp(ctx)
 	}
 	// Rules are read after CommittedSeq: a rule created later sees only
 	// events committed after it (its FromSeq).
@@ -179,7 +198,7 @@ func (r *Rules) step(ctx context.Context) (n int, err error) {
 	}
 	if len(snap.sets) == 0 {
 		r.cs.cur = last
-		return 0, r.saveCursor(ctx)
+		return 0, r.saveCaughtUp(ctx)
 	}
 	evs, err := r.st.ReadAfter(ctx, cur, int(min(max(last-cur, readBatch), maxReadBatch)))
 	if err != nil || len(evs) == 0 {
@@ -223,7 +242,11 @@ func (r *Rules) step(ctx context.Context) (n int, err error) {
 		return 0, err
 	}
 	r.cs.cur = evs[len(evs)-1].Seq
-	if r.cs.cur >= r.st.CommittedSeq() || r.clk.Now().Sub(r.cs.savedAt) >= cursorEvery {
+	if r.cs.cur >= r.st.CommittedSeq() {
+		if err := r.saveCaughtUp(ctx); err != nil {
+			return 0, err
+		}
+	} else if r.clk.Now().Sub(r.cs.savedAt) >= cursorEvery {
 		if err := r.saveCursor(ctx); err != nil {
 			return 0, err
 		}

@@ -124,6 +124,7 @@ type Rules struct {
 	snapMu sync.Mutex
 	snap   *snapshot
 	syncMu sync.Mutex // serialises Sync
+	lazy   bool       // the sync in progress saves a caught-up cursor lazily (guarded by syncMu)
 	cs     consumerState
 
 	loop *poll.Loop
@@ -149,7 +150,7 @@ func New(cfg Config) (*Rules, error) {
 		cfg.Logger = slog.Default()
 	}
 	r := &Rules{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
-	r.loop = poll.New(poll.Config{Name: "eventrules", Clock: r.clk, Every: cfg.Poll, Step: r.Sync,
+	r.loop = poll.New(poll.Config{Name: "eventrules", Clock: r.clk, Every: cfg.Poll, Step: r.syncLazy,
 		OnError: func(err error) { r.log.Error("eventrules: consume the event stream", "err", err) },
 		OnStop:  r.flushCursor})
 	ctx := context.Background()

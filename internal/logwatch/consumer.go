@@ -61,9 +61,17 @@ type row struct {
 // selected events go into the log group it names, and the groups'
 // filters run over them. The background loop calls it; tests call it
 // directly. Calls are serialised.
-func (w *Watch) Sync(ctx context.Context) error {
+func (w *Watch) Sync(ctx context.Context) error { return w.sync(ctx, false) }
+
+// sync is Sync; a lazy one (the loop's) saves a caught-up consumer's
+// cursor only cursorEvery after the last save. A stream of small commits
+// (a capture gateway's, one per call) would otherwise cost a cursor write
+// per commit; a tick once idle, or the flush on stop, saves the rest, and
+// a replay after a crash repeats nothing.
+func (w *Watch) sync(ctx context.Context, lazy bool) error {
 	w.syncMu.Lock()
 	defer w.syncMu.Unlock()
+	w.lazy = lazy
 	for {
 		n, err := w.step(ctx)
 		if err != nil || n == 0 {
@@ -88,6 +96,15 @@ func (w *Watch) load(ctx context.Context) error {
 	}
 	w.cs = consumerState{loaded: true, cur: cur, indexed: indexed, saved: cur, savedAt: w.clk.Now()}
 	return nil
+}
+
+// saveCaughtUp saves the cursor of a consumer that has caught up: at
+// once, or in a lazy sync only cursorEvery after the last save.
+func (w *Watch) saveCaughtUp(ctx context.Context) error {
+	if w.lazy && w.clk.Now().Sub(w.cs.savedAt) < cursorEvery {
+		return nil
+	}
+	return w.saveCursor(ctx)
 }
 
 // saveCursor makes the in-memory cursor durable if it is ahead of the
@@ -122,7 +139,7 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 	cur := w.cs.cur
 	last := w.st.CommittedSeq()
 	if cur >= last {
-		return 0, w.saveCursor(ctx)
+		return 0, w.saveCaughtUp(ctx)
 	}
 	// The configuration is read after CommittedSeq: a trail wired to a
 	// group later was wired after every event up to last was committed.
@@ -133,7 +150,7 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 	if len(snap.trails) == 0 {
 		// No trail feeds a log group: skip the stream without reading it.
 		w.cs.cur = last
-		return 0, w.saveCursor(ctx)
+		return 0, w.saveCaughtUp(ctx)
 	}
 	evs, err := w.st.ReadAfter(ctx, cur, int(min(max(last-cur, readBatch), maxReadBatch)))
 	if err != nil || len(evs) == 0 {
@@ -185,7 +202,11 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		return 0, err
 	}
 	w.cs.cur = last
-	if last >= w.st.CommittedSeq() || w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
+	if last >= w.st.CommittedSeq() {
+		if err := w.saveCaughtUp(ctx); err != nil {
+			return 0, err
+		}
+	} else if w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
 		if err := w.saveCursor(ctx); err != nil {
 			return 0, err
 		}

@@ -124,6 +124,7 @@ type Watch struct {
 	snapMu sync.Mutex
 	snap   *snapshot
 	syncMu sync.Mutex // serialises Sync
+	lazy   bool       // the sync in progress saves a caught-up cursor lazily (guarded by syncMu)
 	cs     consumerState
 
 	loop      *poll.Loop
@@ -192,7 +193,7 @@ func (w *Watch) round(ctx context.Context) error {
 	if w.lastSweep.IsZero() {
 		w.lastSweep = w.clk.Now()
 	}
-	err := w.Sync(ctx)
+	err := w.sync(ctx, true)
 	if now := w.clk.Now(); now.Sub(w.lastSweep) >= w.cfg.RetentionEvery {
 		w.lastSweep = now
 		if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {

@@ -119,6 +119,9 @@ type Watch struct {
 	syncMu   sync.Mutex // serialises Sync
 	loaded   bool
 	cur      int64 // every event through cur is reported
+	saved    int64 // the cursor as last written
+	savedAt  time.Time
+	lazy     bool  // the sync in progress writes the cursor lazily
 	observed int64 // the correlators have seen every event through observed
 	advanced time.Time
 	pending  []findings.Signal // correlation signals not yet recorded
@@ -144,8 +147,9 @@ func New(cfg Config) (*Watch, error) {
 		cfg.Logger = slog.Default()
 	}
 	w := &Watch{cfg: cfg, st: cfg.Stream, db: cfg.Stream.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
-	w.loop = poll.New(poll.Config{Name: "sigmawatch", Clock: w.clk, Every: cfg.Poll, Step: w.Sync,
-		OnError: func(err error) { w.log.Error("sigma: consume the event stream", slog.Any("err", err)) }})
+	w.loop = poll.New(poll.Config{Name: "sigmawatch", Clock: w.clk, Every: cfg.Poll, Step: func(ctx context.Context) error { return w.sync(ctx, true) },
+		OnError: func(err error) { w.log.Error("sigma: consume the event stream", slog.Any("err", err)) },
+		OnStop:  w.flushCursor})
 	ctx := context.Background()
 	for _, q := range schema {
 		if _, err := w.db.ExecContext(ctx, q); err != nil {
@@ -411,9 +415,17 @@ func (w *Watch) Wake() { w.loop.Wake() }
 
 // Sync consumes the committed stream up to its end. The background loop
 // calls it; tests call it directly. Calls are serialised.
-func (w *Watch) Sync(ctx context.Context) error {
+func (w *Watch) Sync(ctx context.Context) error { return w.sync(ctx, false) }
+
+// sync is Sync; a lazy one (the loop's) writes the cursor only
+// cursorEvery after the last write. A stream of small commits (a capture
+// gateway's, one per call) would otherwise cost a cursor write per commit;
+// the flush on stop saves the rest, and a replay after a crash reports
+// nothing twice (the sink drops signals it has).
+func (w *Watch) sync(ctx context.Context, lazy bool) error {
 	w.syncMu.Lock()
 	defer w.syncMu.Unlock()
+	w.lazy = lazy
 	for {
 		n, err := w.step(ctx)
 		if err != nil || n == 0 {
@@ -437,6 +449,7 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 			return 0, err
 		}
 		w.cur, w.loaded = cur, true
+		w.saved, w.savedAt = cur, w.clk.Now()
 	}
 	last := w.st.CommittedSeq()
 	w.mu.Lock()
@@ -447,11 +460,8 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 	}
 	if len(gens) == 0 {
 		// No rules: nothing to match; skip the stream.
-		if err := w.st.SetCursor(ctx, cursorName, last); err != nil {
-			return 0, err
-		}
 		w.cur = last
-		return 0, nil
+		return 0, w.saveCursor(ctx, false)
 	}
 	evs, err := w.st.ReadAfter(ctx, w.cur, readBatch)
 	if err != nil || len(evs) == 0 {
@@ -492,10 +502,10 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 	}
 	w.pending = nil
 	seq := evs[len(evs)-1].Seq
-	if err := w.st.SetCursor(ctx, cursorName, seq); err != nil {
+	w.cur = seq
+	if err := w.saveCursor(ctx, false); err != nil {
 		return 0, err
 	}
-	w.cur = seq
 	return len(evs), nil
 }
 
@@ -524,6 +534,35 @@ func (w *Watch) advance(ctx context.Context, gens []*generation) error {
 	w.pending = nil
 	return nil
 }
+
+// saveCursor writes the cursor if it moved: at once, unless the sync in
+// progress is lazy and the last write is less than cursorEvery ago (force
+// writes anyway).
+func (w *Watch) saveCursor(ctx context.Context, force bool) error {
+	if !w.loaded || w.cur <= w.saved || !force && w.lazy && w.clk.Now().Sub(w.savedAt) < cursorEvery {
+		return nil
+	}
+	if err := w.st.SetCursor(ctx, cursorName, w.cur); err != nil {
+		return err
+	}
+	w.saved, w.savedAt = w.cur, w.clk.Now()
+	return nil
+}
+
+// flushCursor saves the cursor held in memory when the loop stops, so
+// that a clean stop replays nothing after the next start.
+func (w *Watch) flushCursor() {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.saveCursor(ctx, true); err != nil {
+		w.log.Error("sigma: save the consumer's cursor", slog.Any("err", err))
+	}
+}
+
+// cursorEvery bounds how often a lazy sync writes the cursor.
+const cursorEvery = time.Second
 
 // pick returns the generation that applies to the event at seq: the
 // newest loaded before it was committed; nil for an event committed
