@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/testserver"
 )
 
 // The README's tour is run as a reader would run it. The rules:
@@ -41,11 +43,13 @@ import (
 //     The servers are stopped with SIGTERM at the end and must exit 0.
 //   - The address 127.0.0.1:4747 is replaced by a free loopback port (the
 //     server gets --addr, the opentrail commands OPENTRAIL_ENDPOINT), so
-//     that the test runs beside other tests; so is 127.0.0.1:4748, the
-//     address of a notification receiver.
+//     that the test runs beside other tests; so are 127.0.0.1:4748, the
+//     address of a notification receiver, 127.0.0.1:7070, an S3-compatible
+//     server's, and 127.0.0.1:4749, the capture gateway's. versitygw is in
+//     $HOME/go/bin, as scripts/test leaves it.
 //   - A command ending in "&" runs in the background, as in a terminal of
-//     its own; when it names 127.0.0.1:4748, the next step runs once that
-//     address accepts connections. It is stopped with SIGTERM at the end;
+//     its own; the next step runs once every one of those addresses it
+//     names accepts connections. It is stopped with SIGTERM at the end;
 //     how it exits is not checked.
 //   - An `export` step sets variables for the steps after it; every other
 //     step runs in `bash -o pipefail -c` and must exit 0 within 3 minutes.
@@ -207,6 +211,20 @@ func TestReadmeTour(t *testing.T) {
 	}
 	linkRepository(t, root, dir)
 	addr, recvAddr := freeAddr(t), freeAddr(t)
+	// The capture gateway's part: an S3-compatible server (versitygw, found
+	// in $HOME/go/bin as scripts/test leaves it for a user whose GOPATH is
+	// the default) and the gateway in front of it.
+	s3Addr, gatewayAddr := freeAddr(t), freeAddr(t)
+	vgw, err := exec.LookPath(testserver.VersitygwBinary())
+	if err != nil {
+		t.Fatalf("versitygw, which the tour runs behind the capture gateway, is not installed (scripts/test builds it): %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(home, "go", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(vgw, filepath.Join(home, "go", "bin", "versitygw")); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{
 		"PATH=" + binDir + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + home,
@@ -227,6 +245,8 @@ func TestReadmeTour(t *testing.T) {
 		cmd := strings.ReplaceAll(step.text, "go run ./cmd/opentrail", opentrail)
 		cmd = strings.ReplaceAll(cmd, "127.0.0.1:4747", addr)
 		cmd = strings.ReplaceAll(cmd, "127.0.0.1:4748", recvAddr)
+		cmd = strings.ReplaceAll(cmd, "127.0.0.1:7070", s3Addr)
+		cmd = strings.ReplaceAll(cmd, "127.0.0.1:4749", gatewayAddr)
 		fields := strings.Fields(cmd)
 		if slices.Contains(fields, "go") {
 			t.Fatalf("%s\nthe tour may run Go only as `go run ./cmd/opentrail`", where)
@@ -242,11 +262,13 @@ func TestReadmeTour(t *testing.T) {
 			if len(step.output) > 0 {
 				t.Fatalf("%s\na background command's output is not checked; put the comment under another command", where)
 			}
-			wait := ""
-			if strings.Contains(cmd, recvAddr) {
-				wait = recvAddr
+			var wait []string
+			for _, a := range []string{recvAddr, s3Addr, gatewayAddr} {
+				if strings.Contains(cmd, a) {
+					wait = append(wait, a)
+				}
 			}
-			helpers = append(helpers, startTourHelper(t, where, strings.TrimSuffix(strings.TrimSpace(cmd), "&"), dir, env, wait))
+			helpers = append(helpers, startTourHelper(t, where, strings.TrimSuffix(strings.TrimSpace(cmd), "&"), dir, env, wait...))
 		case fields[0] == "export":
 			// Run it, then take the environment it leaves.
 			out := runTourStep(t, where, cmd+"\nenv -0", dir, env)
@@ -367,9 +389,9 @@ func startTourServer(t *testing.T, where, cmd, dir string, env []string, addr st
 	}
 }
 
-// startTourHelper starts a background step (a command ending in "&") and,
-// when addr is not empty, waits until addr accepts connections.
-func startTourHelper(t *testing.T, where, cmd, dir string, env []string, addr string) *tourServer {
+// startTourHelper starts a background step (a command ending in "&") and
+// waits until each of addrs accepts connections.
+func startTourHelper(t *testing.T, where, cmd, dir string, env []string, addrs ...string) *tourServer {
 	t.Helper()
 	s := &tourServer{cmd: exec.Command("bash", "-c", "exec "+cmd), stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	s.cmd.Dir, s.cmd.Env = dir, env
@@ -382,20 +404,22 @@ func startTourHelper(t *testing.T, where, cmd, dir string, env []string, addr st
 		close(s.exited)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
-	for addr != "" {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			break
+	for _, addr := range addrs {
+		for {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-s.exited:
+				t.Fatalf("%s\nthe command exited: %v\n%s", where, s.err, s.stderr.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s\n%s accepted no connection within 30 s:\n%s", where, addr, s.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		select {
-		case <-s.exited:
-			t.Fatalf("%s\nthe command exited: %v\n%s", where, s.err, s.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s\n%s accepted no connection within 30 s:\n%s", where, addr, s.stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	return s
 }
