@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,21 @@ func TestGatewayS3WithAWSCLI(t *testing.T) {
 
 	recs := waitRecords(t, st.srv, "s3.amazonaws.com", 20*time.Second, "the records of every call",
 		func(recs []map[string]any) bool { return len(byName(recs, "DeleteBucket")) == 1 })
+
+	// The console's event history shows the captured calls: the data
+	// events (PutObject of the small object) and the management events.
+	br := newBrowser(t, st.srv)
+	br.signIn("admin", "opentrail")
+	br.open("/events?category=data&EventSource=s3.amazonaws.com")
+	if got := br.column("td.name"); !slices.Contains(got, "PutObject") || !slices.Contains(got, "UploadPart") {
+		t.Errorf("the console's data events: %q, want the captured PutObject and UploadPart", got)
+	}
+	br.screenshot("gateway-data-events")
+	br.open("/events?category=management&EventSource=s3.amazonaws.com")
+	if got := br.column("td.name"); !slices.Contains(got, "CreateBucket") || !slices.Contains(got, "PutBucketPolicy") {
+		t.Errorf("the console's management events: %q, want the captured CreateBucket and PutBucketPolicy", got)
+	}
+	br.screenshot("gateway-management-events")
 
 	for _, name := range []string{"CreateBucket", "PutBucketPolicy", "PutObject", "CreateMultipartUpload", "UploadPart",
 		"CompleteMultipartUpload", "GetObject", "DeleteObject", "DeleteBucket"} {
