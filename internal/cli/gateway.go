@@ -15,6 +15,7 @@ import (
 	"github.com/opentrail/opentrail/internal/config"
 	"github.com/opentrail/opentrail/internal/gateway"
 	"github.com/opentrail/opentrail/internal/server"
+	"github.com/opentrail/opentrail/internal/tlsconf"
 )
 
 type gatewayCmd struct{ env *Env }
@@ -43,6 +44,9 @@ func (c *gatewayCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&gc.PassThroughUnknownKeys, "pass-through-unknown-keys", false, "forward requests signed with unknown keys unverified (recorded with type Unknown) instead of refusing them")
 	fs.StringVar(&gc.Account, "account", "", "account the records of calls passed through unverified are stored under (default the organisation's management account)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	var tlsCert, tlsKey string
+	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) the gateway serves HTTPS with, re-read when it changes (default the configuration's tls.cert_file); calls' records then carry tlsDetails")
+	fs.StringVar(&tlsKey, "tls-key", "", "the certificate's PEM private key (default the configuration's tls.key_file)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +67,12 @@ func (c *gatewayCmd) Run(ctx context.Context, args []string) error {
 		return errors.New("--upstream is required: the URL of the service the gateway fronts, e.g. --upstream http://127.0.0.1:7070")
 	}
 	cfg.Gateway = merged
+	if set["tls-cert"] || set["tls-key"] {
+		cfg.TLS.CertFile, cfg.TLS.KeyFile = tlsCert, tlsKey
+	}
+	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
+		return errors.New("give --tls-cert and --tls-key together (or tls.cert_file and tls.key_file): the certificate and its key")
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
@@ -123,6 +133,14 @@ func (c *gatewayCmd) runRemote(ctx context.Context, cfg config.Config, cf client
 	rec := capture.NewRemote(cl, capture.RemoteOptions{})
 	o := gateway.FromConfig(gc)
 	o.Directory, o.Recorder, o.Logger = auth.FromConfig(&cfg), rec, logger
+	if cfg.TLS.CertFile != "" {
+		r, err := tlsconf.NewReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger)
+		if err != nil {
+			rec.Close(context.Background())
+			return fmt.Errorf("%w; check --tls-cert and --tls-key", err)
+		}
+		o.TLS = tlsconf.ServerConfig(r)
+	}
 	g, err := gateway.New(o)
 	if err != nil {
 		rec.Close(context.Background())
@@ -132,7 +150,11 @@ func (c *gatewayCmd) runRemote(ctx context.Context, cfg config.Config, cf client
 		rec.Close(context.Background())
 		return err
 	}
-	fmt.Fprintf(c.env.Stdout, "gateway listening on %s, forwarding to %s, recording to the opentrail server at %s\n", g.Addr(), gc.Upstream, cl.Endpoint)
+	scheme := "http"
+	if o.TLS != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(c.env.Stdout, "gateway listening on %s://%s, forwarding to %s, recording to the opentrail server at %s\n", scheme, g.Addr(), gc.Upstream, cl.Endpoint)
 	if cfg.LocalMode() {
 		logger.Info("local mode: clients sign with any access key and the secret \"test\"; configure principals (--config) to name who calls")
 	}

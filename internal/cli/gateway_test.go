@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/opentrail/opentrail/internal/client"
+	"github.com/opentrail/opentrail/internal/tlsconf"
 )
 
 func TestGatewayFlags(t *testing.T) {
@@ -37,8 +41,31 @@ func TestGatewayFlags(t *testing.T) {
 // recording to a server `serve` runs: a call through it is stored there.
 func TestGatewayRemote(t *testing.T) {
 	serverAddr, gatewayAddr := freeAddr(t), freeAddr(t)
-	gatewayThrough(t, serverAddr, gatewayAddr, []string{"serve", "--addr", serverAddr, "--data", t.TempDir()},
+	gatewayThrough(t, serverAddr, "http://"+gatewayAddr, http.DefaultClient, []string{"serve", "--addr", serverAddr, "--data", t.TempDir()},
 		[]string{"gateway", "--addr", gatewayAddr, "--endpoint", "http://" + serverAddr})
+}
+
+// TestGatewayRemoteTLS: `opentrail gateway --tls-cert --tls-key` serves
+// HTTPS, and the calls' records carry tlsDetails.
+func TestGatewayRemoteTLS(t *testing.T) {
+	serverAddr, gatewayAddr := freeAddr(t), freeAddr(t)
+	certFile, keyFile, _, err := tlsconf.SelfSigned(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := client.LoadCABundle(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	gatewayThrough(t, serverAddr, "https://"+gatewayAddr, cl, []string{"serve", "--addr", serverAddr, "--data", t.TempDir()},
+		[]string{"gateway", "--addr", gatewayAddr, "--endpoint", "http://" + serverAddr, "--tls-cert", certFile, "--tls-key", keyFile},
+		func() {
+			stdout, stderr, _ := runMain(t, "lookup", "--endpoint", "http://"+serverAddr, "--event-category", "data", "--json", "--attr", "EventName=DeleteObject")
+			if !strings.Contains(stdout, `"tlsDetails"`) || !strings.Contains(stdout, `"tlsVersion":"TLSv1.`) {
+				t.Errorf("the DeleteObject record of a call over HTTPS has no tlsDetails: %s%s", stdout, stderr)
+			}
+		})
 }
 
 // TestGatewayOwnStore runs `opentrail gateway --data`: the gateway with a
@@ -46,13 +73,13 @@ func TestGatewayRemote(t *testing.T) {
 func TestGatewayOwnStore(t *testing.T) {
 	serverAddr, gatewayAddr := freeAddr(t), freeAddr(t)
 	t.Setenv("OPENTRAIL_ADDR", serverAddr)
-	gatewayThrough(t, serverAddr, gatewayAddr, nil, []string{"gateway", "--addr", gatewayAddr, "--data", t.TempDir()})
+	gatewayThrough(t, serverAddr, "http://"+gatewayAddr, http.DefaultClient, nil, []string{"gateway", "--addr", gatewayAddr, "--data", t.TempDir()})
 }
 
 // gatewayThrough runs the commands (the server's, if any, and the
 // gateway's, given an --upstream), sends a call through the gateway and
 // waits for its record on the server.
-func gatewayThrough(t *testing.T, serverAddr, gatewayAddr string, serve, gw []string) {
+func gatewayThrough(t *testing.T, serverAddr, gatewayURL string, cl *http.Client, serve, gw []string, then ...func()) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer up.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,13 +99,13 @@ func gatewayThrough(t *testing.T, serverAddr, gatewayAddr string, serve, gw []st
 	run(append(gw, "--upstream", up.URL)...)
 	var resp *http.Response
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		r, _ := http.NewRequest("DELETE", "http://"+gatewayAddr+"/bucket/key", nil)
+		r, _ := http.NewRequest("DELETE", gatewayURL+"/bucket/key", nil)
 		r.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, r, emptySHA256, "s3", "us-east-1", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		var err error
-		if resp, err = http.DefaultClient.Do(r); err == nil {
+		if resp, err = cl.Do(r); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
@@ -98,6 +125,9 @@ func gatewayThrough(t *testing.T, serverAddr, gatewayAddr string, serve, gw []st
 			t.Fatalf("no DeleteObject record on the server: %s", stdout)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	for _, f := range then {
+		f()
 	}
 }
 
