@@ -388,6 +388,19 @@ func TestAuthRefused(t *testing.T) {
 	if n := len(up.requests()); n != 0 {
 		t.Fatalf("upstream saw %d refused calls", n)
 	}
+	// The wrong secret of a known key is recorded, naming the caller; the
+	// unknown keys and the unsigned call are not.
+	if r := rec.wait(t, 1)[0]; r["errorCode"] != "SignatureDoesNotMatch" || r["eventName"] != "PutObject" || field(r, "userIdentity", "userName") != "alice" {
+		t.Errorf("the refused call's record: %v", r)
+	}
+	time.Sleep(100 * time.Millisecond)
+	rec.mu.Lock()
+	n := len(rec.records)
+	rec.records = nil
+	rec.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d records of refused calls, want 1 (the known key's)", n)
+	}
 	// The configured principal is recorded as itself.
 	resp, _ = do(t, signed(t, "PUT", gw.URL+"/bucket/k", "s3", strings.NewReader("x"), "", nil, "AKIAGATEWAYCLIENT", "client-secret"))
 	if resp.StatusCode != 200 {

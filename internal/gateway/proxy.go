@@ -88,7 +88,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.ex.AuthMethod = "QueryString"
 	}
 	if aerr := g.authenticate(r, c); aerr != nil {
-		writeError(w, r, c.proto, c.reqID, aerr)
+		g.refuse(w, r, c, aerr)
 		return
 	}
 	if capture.BodyRecorded(r, a.Service) && !(c.mode == passThrough && isChunked(a)) {
@@ -110,7 +110,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if c.pending != nil {
 			if b, err = c.pending.Finish(b); err != nil {
-				writeError(w, r, c.proto, c.reqID, authError(c.proto, a.Service, err))
+				g.refuse(w, r, c, authError(c.proto, a.Service, err))
 				return
 			}
 		}
@@ -178,6 +178,23 @@ func (g *Gateway) authenticate(r *http.Request, c *call) *apiError {
 	// key (userIdentity type Unknown).
 	c.ex.Principal, _ = g.o.Directory.Principal(a.AccessKeyID)
 	return nil
+}
+
+// refuse answers a call whose signature the gateway refused. A call signed
+// with a key the directory knows is recorded too, with the error, as
+// CloudTrail records its known principals' wrongly signed calls (a wrong
+// secret, an expired signature): the upstream never sees it. Calls by keys
+// nobody knows are not recorded: nothing names their caller.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, c *call, e *apiError) {
+	body := writeError(w, r, c.proto, c.reqID, e)
+	p, known := g.o.Directory.Principal(c.auth.AccessKeyID)
+	if !known {
+		return
+	}
+	c.ex.Principal = p
+	c.ex.Call = capture.Identify(r, c.auth.Service, nil, &g.o.Capture)
+	c.ex.Status, c.ex.ResponseHeader, c.ex.ResponseBody = e.status, w.Header(), body
+	g.complete(c)
 }
 
 func unknownKeyMessage(service string) string {
