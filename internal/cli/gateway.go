@@ -70,6 +70,9 @@ func (c *gatewayCmd) Run(ctx context.Context, args []string) error {
 	if set["tls-cert"] || set["tls-key"] {
 		cfg.TLS.CertFile, cfg.TLS.KeyFile = tlsCert, tlsKey
 	}
+	if data == "" && cfg.TLS.SelfSigned && cfg.TLS.CertFile == "" {
+		return errors.New("tls.self_signed makes the certificate of a server's data directory; give opentrail gateway a certificate with --tls-cert and --tls-key (or run it with --data)")
+	}
 	if (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == "") {
 		return errors.New("give --tls-cert and --tls-key together (or tls.cert_file and tls.key_file): the certificate and its key")
 	}

@@ -632,6 +632,9 @@ func (c *Config) Validate() error {
 		if err := c.Gateway.Validate(c.LocalMode()); err != nil {
 			return err
 		}
+		if err := c.validateGatewayTLS(); err != nil {
+			return err
+		}
 	}
 	return c.CIS.validate()
 }

@@ -162,3 +162,18 @@ func (g *Gateway) Validate(localMode bool) error {
 	}
 	return nil
 }
+
+// validateGatewayTLS refuses what the server's own address refuses: with
+// principals configured, a gateway on a non-loopback address serves HTTPS
+// (the tls: section; serve shares its certificate, opentrail gateway takes
+// --tls-cert/--tls-key) unless tls.allow_plain_http says a TLS-terminating
+// proxy is in front.
+func (c *Config) validateGatewayTLS() error {
+	host, _, _ := net.SplitHostPort(c.Gateway.Addr)
+	if c.LocalMode() || isLoopback(host) || c.TLS.Enabled() || c.TLS.AllowPlainHTTP {
+		return nil
+	}
+	return &ValidationError{"gateway.addr", c.Gateway.Addr, "principals are configured and the gateway's address is not loopback, so calls, " +
+		"signatures and their records would cross the network in clear text; configure tls (tls.cert_file and tls.key_file; " +
+		"opentrail gateway --tls-cert/--tls-key), or, when a TLS-terminating proxy is in front, set tls.allow_plain_http: true; see docs/tls.md"}
+}

@@ -45,6 +45,7 @@ func TestGatewayValidation(t *testing.T) {
 		"bad-route":         `gateway.routes[0].pattern "functions": want a path pattern starting with /`,
 		"short-lease":       `gateway.lease "1s": must be between 3s and 1h`,
 		"bad-account":       `gateway.account "12345": must be a 12-digit account id`,
+		"plain-nonloopback": `gateway.addr "0.0.0.0:4749": principals are configured and the gateway's address is not loopback`,
 	}
 	files, _ := filepath.Glob("testdata/gateway/*.yml")
 	n := 0
