@@ -721,5 +721,23 @@ func TestHijackedConnectionIsRecorded(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	want(t, mem.all()[0], map[string]any{"eventName": "GetWs", "errorCode": nil})
+	// The client has the 101 before the handler returns, so the record may
+	// not be on its way yet (settle's WaitGroup cannot wait for it): poll.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mem.mu.Lock()
+		n := len(mem.records)
+		mem.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no record of the hijacked call after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mem.mu.Lock()
+	rec := decode(mem.records[0])
+	mem.mu.Unlock()
+	want(t, rec, map[string]any{"eventName": "GetWs", "errorCode": nil})
 }

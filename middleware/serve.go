@@ -96,7 +96,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, h http.Handle
 		}
 		c.ex.BytesOut = rw.n
 		c.ex.Status = rw.status
-		c.ex.ResponseHeader = w.Header().Clone()
+		if !rw.hijacked {
+			c.ex.ResponseHeader = w.Header().Clone()
+		}
 		c.ex.ResponseBody = rw.kept()
 		c.ex.RequestID = requestID(c.ex.ResponseHeader)
 		if p != nil {
@@ -335,9 +337,12 @@ type responseWriter struct {
 	call   *call
 	status int
 	wrote  bool
-	n      int64
-	limit  int // bytes to keep; -1 once the answer is too long to keep
-	buf    []byte
+	// hijacked: the handler took the connection; the ResponseWriter is
+	// not touched again (its header belongs to net/http no more).
+	hijacked bool
+	n        int64
+	limit    int // bytes to keep; -1 once the answer is too long to keep
+	buf      []byte
 }
 
 func (w *responseWriter) WriteHeader(status int) {
@@ -399,8 +404,11 @@ func (w *responseWriter) flush() {
 // status 101 and the bytes written before.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && !w.wrote {
-		w.wrote, w.status = true, http.StatusSwitchingProtocols
+	if err == nil {
+		w.hijacked = true
+		if !w.wrote {
+			w.wrote, w.status = true, http.StatusSwitchingProtocols
+		}
 	}
 	return c, rw, err
 }

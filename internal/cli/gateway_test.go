@@ -88,8 +88,9 @@ func gatewayThrough(t *testing.T, serverAddr, gatewayURL string, cl *http.Client
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var out strings.Builder
-			Main(ctx, args, &Env{Stdout: &out, Stderr: &out, Stdin: strings.NewReader("")})
+			// The server and the gateway print from goroutines of their own.
+			out := &lockedBuilder{}
+			Main(ctx, args, &Env{Stdout: out, Stderr: out, Stdin: strings.NewReader("")})
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }()
@@ -141,4 +142,16 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// lockedBuilder is a strings.Builder several goroutines may write to.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

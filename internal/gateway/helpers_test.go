@@ -204,9 +204,9 @@ func (m *recorder) Renew(_ context.Context, ids []string, _ time.Duration) error
 
 func (m *recorder) Complete(_ context.Context, rec []byte) error {
 	m.mu.Lock()
-	if m.down != nil {
+	if err := m.down; err != nil {
 		m.mu.Unlock()
-		return m.down
+		return err
 	}
 	if m.refuse != nil && m.refuse(rec) {
 		m.mu.Unlock()
