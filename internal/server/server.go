@@ -34,7 +34,6 @@ import (
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/eventrules"
 	"github.com/opentrail/opentrail/internal/findings"
-	"github.com/opentrail/opentrail/internal/gateway"
 	"github.com/opentrail/opentrail/internal/geoip"
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
@@ -88,11 +87,9 @@ type Server struct {
 	eventRules *eventrules.Rules
 	// insights is the CloudTrail Insights detector over the stream.
 	insights *insights.Detector
-	// capture holds the capture intents, their Recorder and reaper (capture.go).
-	capture capture
-	// gateway is the capture gateway of the gateway: section, nil without
-	// one (gateway.go).
-	gateway *gateway.Gateway
+	// capture holds the capture intents, their Recorder and reaper, and
+	// the capture gateway of the gateway: section (capture.go).
+	capture *capture
 
 	cloudtrail     *awsapi.Router
 	cloudtrailData *awsapi.RESTRouter
@@ -244,17 +241,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
-	if err := s.newCapture(); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := s.newGateway(); err != nil {
-		s.closeCaptureTable()
+	if s.capture, err = newCapture(captureDeps{cfg: &s.cfg, dir: s.dir, ingester: s.ingester, tls: s.tls, clock: s.clock, log: logger}); err != nil {
 		st.Close()
 		return nil, err
 	}
 	if err := s.newServices(tokenKey); err != nil {
-		s.closeCaptureTable()
+		s.capture.closeJournal()
 		st.Close()
 		return nil, err
 	}
@@ -507,8 +499,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
-	s.capture.reaper.Start()
-	if err := s.startGateway(); err != nil {
+	if err := s.capture.Start(); err != nil {
 		stopBG()
 		wg.Wait()
 		return err
@@ -565,10 +556,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.insights.Close(shutdownCtx); err != nil { // it appends through the ingester
 		errs = append(errs, err)
 	}
-	if err := s.closeGateway(shutdownCtx); err != nil { // it records through the ingester
-		errs = append(errs, err)
-	}
-	if err := s.closeCapture(shutdownCtx); err != nil { // the reaper appends through the ingester
+	if err := s.capture.Close(shutdownCtx); err != nil { // the gateway and the reaper record through the ingester
 		errs = append(errs, err)
 	}
 	if err := s.ingester.Close(shutdownCtx); err != nil {
@@ -601,7 +589,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.geoip != nil {
 		s.geoip.Close()
 	}
-	if err := s.closeCaptureTable(); err != nil {
+	if err := s.capture.closeJournal(); err != nil {
 		errs = append(errs, fmt.Errorf("close capture intents: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
