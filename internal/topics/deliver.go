@@ -11,9 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/opentrail/opentrail/internal/clock"
 )
 
 var errNoRows = sql.ErrNoRows
@@ -47,30 +51,112 @@ func (j *job) key() string { return j.msg.id + "|" + j.sub.ARN }
 // dispatchBatch bounds the due deliveries read per pass.
 const dispatchBatch = 256
 
-func (t *Topics) run(ctx context.Context) {
-	defer close(t.done)
+// deliveries is the delivery side of Topics: the loop that takes due
+// deliveries from the queue (sns_deliveries), the workers that attempt
+// them by the subscription's protocol, and the record of every attempt
+// (sns_attempts) written with the delivery's new state. Topics keeps the
+// topics, subscriptions and messages (CRUD, Publish) and the message
+// format; deliveries reaches it only for the message format, the retry
+// policies and the tables' write lock.
+type deliveries struct {
+	topics *Topics
+	db     *sql.DB
+	mu     *sync.Mutex // Topics.mu: serialises writes to the sns_* tables
+	cfg    Config
+	clk    clock.Clock
+	log    *slog.Logger
+	http   *http.Client
+
+	wake     chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	inflight map[string]bool // delivery keys being attempted
+	busy     map[string]int  // endpoint → deliveries in flight
+	flightMu sync.Mutex
+	sem      chan struct{}
+	wg       sync.WaitGroup
+
+	// sendMail is the e-mail transport (smtp.go); tests replace it.
+	sendMail func(ctx context.Context, to, subject, body string) error
+}
+
+// newDeliveries builds t's delivery side from t's configuration (with
+// its defaults filled); start starts it.
+func newDeliveries(t *Topics) *deliveries {
+	d := &deliveries{topics: t, db: t.db, mu: &t.mu, cfg: t.cfg, clk: t.clk, log: t.log, http: t.cfg.HTTPClient,
+		wake: make(chan struct{}, 1), inflight: map[string]bool{}, busy: map[string]int{}, sem: make(chan struct{}, t.cfg.Workers)}
+	if d.http == nil {
+		d.http = &http.Client{Timeout: t.cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	d.sendMail = d.smtpSend
+	return d
+}
+
+// start starts the delivery loop, which resumes every delivery left
+// pending.
+func (d *deliveries) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel, d.done = cancel, make(chan struct{})
+	go d.run(ctx)
+}
+
+// close stops the loop and waits for attempts in flight (bounded by the
+// per-attempt timeout) or until ctx ends. Pending deliveries stay queued
+// for the next start.
+func (d *deliveries) close(ctx context.Context) error {
+	if d.cancel == nil {
+		return nil
+	}
+	d.cancel()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return fmt.Errorf("close topics: %w", ctx.Err())
+	}
+	ch := make(chan struct{})
+	go func() { d.wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close topics: %w", ctx.Err())
+	}
+}
+
+// kick wakes the loop: a delivery was queued, or a worker came free.
+func (d *deliveries) kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *deliveries) now() time.Time { return d.clk.Now().UTC() }
+
+func (d *deliveries) run(ctx context.Context) {
+	defer close(d.done)
 	var pruned time.Time
 	for {
-		if now := t.now(); now.Sub(pruned) >= time.Hour {
-			if err := t.prune(ctx, now.Add(-t.cfg.Keep)); err != nil && ctx.Err() == nil {
-				t.log.Error("notifications: removing old delivery records failed; trying again in an hour", "err", err)
+		if now := d.now(); now.Sub(pruned) >= time.Hour {
+			if err := d.prune(ctx, now.Add(-d.cfg.Keep)); err != nil && ctx.Err() == nil {
+				d.log.Error("notifications: removing old delivery records failed; trying again in an hour", "err", err)
 			}
 			pruned = now
 		}
-		next, err := t.dispatch(ctx)
+		next, err := d.dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
-			t.log.Error("notifications: reading the delivery queue failed; retrying in 5 s", "err", err)
-			next = t.now().Add(5 * time.Second)
+			d.log.Error("notifications: reading the delivery queue failed; retrying in 5 s", "err", err)
+			next = d.now().Add(5 * time.Second)
 		}
 		var timerC <-chan time.Time
 		var tm interface{ Stop() bool }
 		if !next.IsZero() {
-			tmr := t.clk.NewTimer(next.Sub(t.now()))
+			tmr := d.clk.NewTimer(next.Sub(d.now()))
 			tm, timerC = tmr, tmr.C
 		}
 		select {
 		case <-ctx.Done():
-		case <-t.wake:
+		case <-d.wake:
 		case <-timerC:
 		}
 		if tm != nil {
@@ -85,18 +171,18 @@ func (t *Topics) run(ctx context.Context) {
 // dispatch starts every due delivery a worker and its endpoint's share
 // allow, and returns when the earliest one not yet due is due (zero if
 // none). Deliveries held back by busy workers start when one finishes.
-func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
-	now := t.now()
+func (d *deliveries) dispatch(ctx context.Context) (time.Time, error) {
+	now := d.now()
 	// Due deliveries, at most PerEndpoint per endpoint (those beyond
 	// could not start anyway), so one endpoint's backlog cannot fill the
 	// batch and hold up every other endpoint's.
-	rows, err := t.db.QueryContext(ctx, `SELECT d.attempt, d.next_at, m.id, m.topic_arn, m.account, m.kind, m.subject, m.message, m.attrs, m.created, m.structured,
+	rows, err := d.db.QueryContext(ctx, `SELECT d.attempt, d.next_at, m.id, m.topic_arn, m.account, m.kind, m.subject, m.message, m.attrs, m.created, m.structured,
 			s.arn, s.protocol, s.endpoint, s.token, s.attrs, tp.attrs
 		FROM sns_deliveries d JOIN sns_messages m ON m.id = d.message_id JOIN sns_subscriptions s ON s.arn = d.sub_arn
 			JOIN sns_topics tp ON tp.arn = s.topic_arn
 		WHERE d.state = 'pending' AND d.next_at <= ?
 		QUALIFY row_number() OVER (PARTITION BY s.endpoint ORDER BY d.next_at, d.message_id) <= ?
-		ORDER BY d.next_at LIMIT ?`, now, t.cfg.PerEndpoint, dispatchBatch)
+		ORDER BY d.next_at LIMIT ?`, now, d.cfg.PerEndpoint, dispatchBatch)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 	}
@@ -113,7 +199,7 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 		j.sub.TopicARN, j.sub.Account, j.topic.ARN = j.msg.topicARN, j.msg.account, j.msg.topicARN
 		if json.Unmarshal([]byte(mattrs), &j.msg.attrs) != nil || json.Unmarshal([]byte(sattrs), &j.sub.Attrs) != nil ||
 			json.Unmarshal([]byte(tattrs), &j.topic.Attrs) != nil {
-			t.log.Error("notifications: a queued delivery has unreadable attributes; skipping it", "message", j.msg.id, "subscription", j.sub.ARN)
+			d.log.Error("notifications: a queued delivery has unreadable attributes; skipping it", "message", j.msg.id, "subscription", j.sub.ARN)
 			continue
 		}
 		j.msg.message = forProtocol(j.msg.message, j.msg.structured, j.sub.Protocol)
@@ -124,18 +210,18 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 	}
 	var next sql.NullTime
-	if err := t.db.QueryRowContext(ctx, `SELECT min(next_at) FROM sns_deliveries WHERE state = 'pending' AND next_at > ?`, now).Scan(&next); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT min(next_at) FROM sns_deliveries WHERE state = 'pending' AND next_at > ?`, now).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("read delivery queue: %w", err)
 	}
 	for _, j := range jobs {
-		if !t.claim(j) {
+		if !d.claim(j) {
 			continue
 		}
-		t.wg.Add(1)
+		d.wg.Add(1)
 		go func() {
-			defer t.wg.Done()
-			defer t.release(j)
-			t.attempt(ctx, j)
+			defer d.wg.Done()
+			defer d.release(j)
+			d.attempt(ctx, j)
 		}()
 	}
 	return next.Time, nil
@@ -143,10 +229,10 @@ func (t *Topics) dispatch(ctx context.Context) (time.Time, error) {
 
 // prune removes the messages, finished deliveries and attempt records
 // older than before; messages with deliveries still pending stay.
-func (t *Topics) prune(ctx context.Context, before time.Time) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tx, err := t.db.BeginTx(ctx, nil)
+func (d *deliveries) prune(ctx context.Context, before time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -165,31 +251,31 @@ func (t *Topics) prune(ctx context.Context, before time.Time) error {
 
 // claim reserves a worker and the endpoint's share for j, or reports
 // false when j is in flight or none is free.
-func (t *Topics) claim(j *job) bool {
-	t.flightMu.Lock()
-	defer t.flightMu.Unlock()
-	if t.inflight[j.key()] || t.busy[j.sub.Endpoint] >= t.cfg.PerEndpoint {
+func (d *deliveries) claim(j *job) bool {
+	d.flightMu.Lock()
+	defer d.flightMu.Unlock()
+	if d.inflight[j.key()] || d.busy[j.sub.Endpoint] >= d.cfg.PerEndpoint {
 		return false
 	}
 	select {
-	case t.sem <- struct{}{}:
+	case d.sem <- struct{}{}:
 	default:
 		return false
 	}
-	t.inflight[j.key()] = true
-	t.busy[j.sub.Endpoint]++
+	d.inflight[j.key()] = true
+	d.busy[j.sub.Endpoint]++
 	return true
 }
 
-func (t *Topics) release(j *job) {
-	t.flightMu.Lock()
-	delete(t.inflight, j.key())
-	if t.busy[j.sub.Endpoint]--; t.busy[j.sub.Endpoint] <= 0 {
-		delete(t.busy, j.sub.Endpoint)
+func (d *deliveries) release(j *job) {
+	d.flightMu.Lock()
+	delete(d.inflight, j.key())
+	if d.busy[j.sub.Endpoint]--; d.busy[j.sub.Endpoint] <= 0 {
+		delete(d.busy, j.sub.Endpoint)
 	}
-	<-t.sem
-	t.flightMu.Unlock()
-	t.kick()
+	<-d.sem
+	d.flightMu.Unlock()
+	d.kick()
 }
 
 // outcome is one attempt's result.
@@ -204,25 +290,25 @@ func (o outcome) ok() bool { return o.err == "" }
 // attempt makes one delivery attempt and records it. The queue was read
 // before j was claimed, so the row is read again: an attempt that
 // finished in between has moved it on.
-func (t *Topics) attempt(ctx context.Context, j *job) {
+func (d *deliveries) attempt(ctx context.Context, j *job) {
 	var n int
 	var state string
-	err := t.db.QueryRowContext(ctx, `SELECT attempt, state FROM sns_deliveries WHERE message_id = ? AND sub_arn = ?`, j.msg.id, j.sub.ARN).Scan(&n, &state)
+	err := d.db.QueryRowContext(ctx, `SELECT attempt, state FROM sns_deliveries WHERE message_id = ? AND sub_arn = ?`, j.msg.id, j.sub.ARN).Scan(&n, &state)
 	if err != nil || n != j.attempt || state != "pending" {
 		return
 	}
-	actx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-	o := t.send(actx, j)
+	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	o := d.send(actx, j)
 	cancel()
 	if ctx.Err() != nil && !o.ok() {
 		return // shutting down: the attempt did not complete; it is made again after the next start
 	}
 	n = j.attempt + 1
-	pol, err := t.policyFor(&j.topic, &j.sub)
+	pol, err := d.topics.policyFor(&j.topic, &j.sub)
 	if err != nil {
-		pol = t.retry
+		pol = d.topics.retry
 	}
-	now := t.now()
+	now := d.now()
 	status, state, nextAt := StatusDelivered, "delivered", now
 	switch {
 	case o.ok():
@@ -233,20 +319,20 @@ func (t *Topics) attempt(ctx context.Context, j *job) {
 	default:
 		status, state, nextAt = StatusRetrying, "pending", now.Add(pol.Delay(n))
 	}
-	if err := t.record(context.WithoutCancel(ctx), j, n, status, state, nextAt, o, now); err != nil {
-		t.log.Error("notifications: recording a delivery attempt failed; the delivery will be attempted again", "message", j.msg.id,
+	if err := d.record(context.WithoutCancel(ctx), j, n, status, state, nextAt, o, now); err != nil {
+		d.log.Error("notifications: recording a delivery attempt failed; the delivery will be attempted again", "message", j.msg.id,
 			"subscription", j.sub.ARN, "err", err)
 	}
 	if status == StatusDead {
-		t.log.Warn("notifications: delivery failed after the last retry; recorded as dead", "message", j.msg.id,
+		d.log.Warn("notifications: delivery failed after the last retry; recorded as dead", "message", j.msg.id,
 			"subscription", j.sub.ARN, "endpoint", j.sub.Endpoint, "attempts", n, "err", o.err)
 	}
 }
 
-func (t *Topics) record(ctx context.Context, j *job, n int, status, state string, nextAt time.Time, o outcome, now time.Time) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tx, err := t.db.BeginTx(ctx, nil)
+func (d *deliveries) record(ctx context.Context, j *job, n int, status, state string, nextAt time.Time, o outcome, now time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -268,17 +354,17 @@ func (t *Topics) record(ctx context.Context, j *job, n int, status, state string
 }
 
 // send makes one attempt by the subscription's protocol.
-func (t *Topics) send(ctx context.Context, j *job) outcome {
+func (d *deliveries) send(ctx context.Context, j *job) outcome {
 	switch {
-	case t.isSlack(j.sub.Protocol, j.sub.Endpoint):
+	case d.topics.isSlack(j.sub.Protocol, j.sub.Endpoint):
 		text := j.msg.message
 		if j.msg.subject != "" {
 			text = "*" + j.msg.subject + "*\n" + text
 		}
 		body, _ := json.Marshal(map[string]string{"text": text})
-		return t.post(ctx, j.sub.Endpoint, body, http.Header{"Content-Type": {"application/json"}})
+		return d.post(ctx, j.sub.Endpoint, body, http.Header{"Content-Type": {"application/json"}})
 	case j.sub.Protocol == ProtoHTTP || j.sub.Protocol == ProtoHTTPS:
-		doc, err := t.build(&j.msg, &j.sub, j.topic.Attrs["SignatureVersion"])
+		doc, err := d.topics.build(&j.msg, &j.sub, j.topic.Attrs["SignatureVersion"])
 		if err != nil {
 			return outcome{err: err.Error()}
 		}
@@ -299,20 +385,20 @@ func (t *Topics) send(ctx context.Context, j *job) outcome {
 				h.Set("X-Amz-Sns-Rawdelivery", "true")
 			}
 		}
-		return t.post(ctx, j.sub.Endpoint, body, h)
+		return d.post(ctx, j.sub.Endpoint, body, h)
 	case j.sub.Protocol == ProtoEmail || j.sub.Protocol == ProtoEmailJSON:
-		return t.sendEmail(ctx, j)
+		return d.sendEmail(ctx, j)
 	}
 	return outcome{err: "unsupported protocol " + j.sub.Protocol, permanent: true}
 }
 
-func (t *Topics) post(ctx context.Context, endpoint string, body []byte, h http.Header) outcome {
+func (d *deliveries) post(ctx context.Context, endpoint string, body []byte, h http.Header) outcome {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return outcome{err: err.Error(), permanent: true}
 	}
 	req.Header = h
-	resp, err := t.http.Do(req)
+	resp, err := d.http.Do(req)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}

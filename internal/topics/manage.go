@@ -515,7 +515,7 @@ func (t *Topics) Subscribe(ctx context.Context, c Caller, topicARN, protocol, en
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	t.kick()
+	t.deliver.kick()
 	return s, nil
 }
 

@@ -213,7 +213,7 @@ func (t *Topics) publish(ctx context.Context, topicARN string, in PublishInput) 
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("publish: commit: %w", err)
 	}
-	t.kick()
+	t.deliver.kick()
 	return id, nil
 }
 

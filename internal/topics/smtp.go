@@ -19,28 +19,28 @@ import (
 
 // sendEmail delivers a message (or a subscription confirmation) to an
 // email or email-json subscription.
-func (t *Topics) sendEmail(ctx context.Context, j *job) outcome {
+func (d *deliveries) sendEmail(ctx context.Context, j *job) outcome {
 	var subject, body string
 	switch {
 	case j.msg.kind == kindConfirmation:
 		subject = "Subscription confirmation for " + j.topic.ARN
 		body = fmt.Sprintf("You have chosen to subscribe to the topic:\n%s\n\nTo confirm this subscription, click or visit the link below (if this was in error no action is necessary):\n%s\n",
-			j.msg.topicARN, t.subscribeURL(j.msg.topicARN, j.sub.Token))
+			j.msg.topicARN, d.topics.subscribeURL(j.msg.topicARN, j.sub.Token))
 	case j.sub.Protocol == ProtoEmailJSON:
-		doc, err := t.build(&j.msg, &j.sub, j.topic.Attrs["SignatureVersion"])
+		doc, err := d.topics.build(&j.msg, &j.sub, j.topic.Attrs["SignatureVersion"])
 		if err != nil {
 			return outcome{err: err.Error()}
 		}
 		subject, body = j.msg.subject, string(doc)
 	default:
 		subject = j.msg.subject
-		body = j.msg.message + "\n\n--\nTo stop receiving these messages, unsubscribe: " + t.publicURL() + UnsubscribePath +
+		body = j.msg.message + "\n\n--\nTo stop receiving these messages, unsubscribe: " + d.topics.publicURL() + UnsubscribePath +
 			"?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(j.sub.ARN) + "\n"
 	}
 	if subject == "" {
 		subject = "Notification from " + j.topic.ARN
 	}
-	err := t.sendMail(ctx, j.sub.Endpoint, subject, body)
+	err := d.sendMail(ctx, j.sub.Endpoint, subject, body)
 	if err == nil {
 		return outcome{}
 	}
@@ -54,14 +54,14 @@ func (t *Topics) sendEmail(ctx context.Context, j *job) outcome {
 }
 
 // smtpSend sends one mail through the configured server.
-func (t *Topics) smtpSend(ctx context.Context, to, subject, body string) error {
-	cfg := t.cfg.SMTP
+func (d *deliveries) smtpSend(ctx context.Context, to, subject, body string) error {
+	cfg := d.cfg.SMTP
 	if cfg.Host == "" {
 		return errors.New("e-mail delivery is not configured (notifications.smtp.host)")
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("connect to SMTP server %s: %w", addr, err)
 	}
@@ -98,7 +98,7 @@ func (t *Topics) smtpSend(ctx context.Context, to, subject, body string) error {
 		return fmt.Errorf("SMTP DATA: %w", err)
 	}
 	msg := "From: " + cfg.From + "\r\nTo: " + to + "\r\nSubject: " + mime.QEncoding.Encode("utf-8", subject) +
-		"\r\nDate: " + t.now().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n" +
+		"\r\nDate: " + d.now().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n" +
 		"Content-Transfer-Encoding: 8bit\r\n\r\n" + strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")
 	if _, err := w.Write([]byte(msg)); err != nil {
 		return fmt.Errorf("SMTP DATA: %w", err)

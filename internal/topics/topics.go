@@ -146,7 +146,6 @@ type Topics struct {
 	db    *sql.DB
 	clk   clock.Clock
 	log   *slog.Logger
-	http  *http.Client
 	retry RetryPolicy
 
 	mu sync.Mutex // serialises writes to the sns_* tables
@@ -157,17 +156,9 @@ type Topics struct {
 	cert    *x509.Certificate
 	certPEM []byte
 
-	wake     chan struct{}
-	cancel   context.CancelFunc
-	done     chan struct{}
-	inflight map[string]bool // delivery keys being attempted
-	busy     map[string]int  // endpoint → deliveries in flight
-	flightMu sync.Mutex
-	sem      chan struct{}
-	wg       sync.WaitGroup
-
-	// sendMail is the e-mail transport (smtp.go); tests replace it.
-	sendMail func(ctx context.Context, to, subject, body string) error
+	// deliver takes due deliveries from the queue, attempts them and
+	// records every attempt (deliver.go).
+	deliver *deliveries
 }
 
 // New checks cfg, fills defaults and returns a Topics; Start creates its
@@ -210,12 +201,8 @@ func New(cfg Config) (*Topics, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Topics{cfg: cfg, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger, http: cfg.HTTPClient, retry: r,
-		wake: make(chan struct{}, 1), inflight: map[string]bool{}, busy: map[string]int{}, sem: make(chan struct{}, cfg.Workers)}
-	if t.http == nil {
-		t.http = &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
-	t.sendMail = t.smtpSend
+	t := &Topics{cfg: cfg, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger, retry: r}
+	t.deliver = newDeliveries(t)
 	t.SetPublicURL(cfg.PublicURL)
 	return t, nil
 }
@@ -256,34 +243,14 @@ func (t *Topics) Start(ctx context.Context) error {
 	if err := t.loadSigner(ctx); err != nil {
 		return fmt.Errorf("start topics: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	t.cancel, t.done = cancel, make(chan struct{})
-	go t.run(rctx)
+	t.deliver.start()
 	return nil
 }
 
 // Close stops delivery and waits for attempts in flight (bounded by the
 // per-attempt timeout) or until ctx ends. Pending deliveries stay queued
 // for the next Start.
-func (t *Topics) Close(ctx context.Context) error {
-	if t.cancel == nil {
-		return nil
-	}
-	t.cancel()
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return fmt.Errorf("close topics: %w", ctx.Err())
-	}
-	ch := make(chan struct{})
-	go func() { t.wg.Wait(); close(ch) }()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("close topics: %w", ctx.Err())
-	}
-}
+func (t *Topics) Close(ctx context.Context) error { return t.deliver.close(ctx) }
 
 // SetPublicURL sets the base URL of the links in messages (Config.PublicURL).
 func (t *Topics) SetPublicURL(u string) {
@@ -294,10 +261,3 @@ func (t *Topics) SetPublicURL(u string) {
 func (t *Topics) publicURL() string { return *t.public.Load() }
 
 func (t *Topics) now() time.Time { return t.clk.Now().UTC() }
-
-func (t *Topics) kick() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}

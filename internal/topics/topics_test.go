@@ -613,7 +613,7 @@ func TestPruneKeepsPendingDeliveries(t *testing.T) {
 	}
 	r.next(t)
 	waitAttempts(t, f.tp, 3)
-	if err := f.tp.prune(ctx, f.clk.Now().Add(time.Minute)); err != nil {
+	if err := f.tp.deliver.prune(ctx, f.clk.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	var msgs, deliveries, attempts int
