@@ -29,7 +29,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	// S3 event notifications come from webhooks that cannot sign; they
 	// carry a source's token instead (notify.go).
-	mux.HandleFunc("POST "+NotificationsPath, s.serveNotification)
+	mux.HandleFunc("POST "+NotificationsPath, s.notify.serve)
 	mux.HandleFunc(NotificationsPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		awsapi.WriteRESTJSONError(w, awsapi.NewUUID(), &awsapi.Error{Code: "MethodNotAllowedException", Status: http.StatusMethodNotAllowed,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -49,6 +50,32 @@ func newNotifyMetrics(reg *metrics.Registry) notifyMetrics {
 	}
 }
 
+// notifications serves S3 event notifications for the configured
+// sources that take them (NotificationsPath). Built in New, it is safe
+// for concurrent use once built.
+type notifications struct {
+	targets []notifyTarget
+	metrics notifyMetrics
+	// account records the endpoint's calls (ownAccount); audit stores
+	// the records; authFails counts wrong and missing tokens.
+	account   string
+	audit     awsapi.CommitAuditor
+	authFails *metrics.Counter
+	log       *slog.Logger
+	http      *http.Client // confirms SNS subscriptions; nil = a default client
+}
+
+// newNotifications serves notifications for targets (none: every
+// notification is answered 404), registering their metrics if there are
+// any.
+func newNotifications(targets []notifyTarget, account string, audit awsapi.CommitAuditor, reg *metrics.Registry, authFails *metrics.Counter, log *slog.Logger) *notifications {
+	n := &notifications{targets: targets, account: account, audit: audit, authFails: authFails, log: log}
+	if len(targets) > 0 {
+		n.metrics = newNotifyMetrics(reg)
+	}
+	return n
+}
+
 // notificationResponse is the JSON answer to an accepted notification.
 type notificationResponse struct {
 	Queued   int `json:"queued"`
@@ -56,7 +83,7 @@ type notificationResponse struct {
 	Ignored  int `json:"ignored"`
 }
 
-// serveNotification takes an S3 event notification: the objects it names
+// serve takes an S3 event notification: the objects it names
 // that a source holds are imported now instead of at the next poll.
 //
 // Webhook senders cannot sign with SigV4, so the request carries a
@@ -66,19 +93,19 @@ type notificationResponse struct {
 // source's own credentials, and only under its prefix — so a forged one
 // can at most make the server look up a key early. Every call is
 // recorded in the audit trail, accepted or not.
-func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
+func (ns *notifications) serve(w http.ResponseWriter, r *http.Request) {
 	reqID := awsapi.NewUUID()
 	c := &awsapi.Caller{Region: "us-east-1", Service: "opentrail", SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
 		RequestID: reqID, Time: time.Now().UTC(), TLS: awsapi.TLSDetailsFrom(r)}
-	c.Principal = &auth.Principal{Type: "Unknown", AccountID: ownAccount(&s.cfg)}
+	c.Principal = &auth.Principal{Type: "Unknown", AccountID: ns.account}
 	fail := func(result string, err *awsapi.Error) {
-		if s.notifyMetrics.requests != nil {
-			s.notifyMetrics.requests.Add(result, 1)
+		if ns.metrics.requests != nil {
+			ns.metrics.requests.Add(result, 1)
 		}
-		s.Audit(awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, nil, nil, err.Code, err.Message))
+		ns.audit.Audit(awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, nil, nil, err.Code, err.Message))
 		awsapi.WriteRESTJSONError(w, reqID, err)
 	}
-	if len(s.notifyTargets) == 0 {
+	if len(ns.targets) == 0 {
 		fail("forbidden", &awsapi.Error{Code: "ResourceNotFoundException", Status: http.StatusNotFound,
 			Message: "no configured source takes S3 event notifications; set notification_token on a source in the config (docs/import.md)"})
 		return
@@ -88,13 +115,13 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 		token = strings.TrimSpace(h)
 	}
 	var targets []notifyTarget
-	for _, t := range s.notifyTargets {
+	for _, t := range ns.targets {
 		if subtle.ConstantTimeCompare([]byte(token), []byte(t.token)) == 1 {
 			targets = append(targets, t)
 		}
 	}
 	if len(targets) == 0 {
-		s.authFails.Add(1)
+		ns.authFails.Add(1)
 		what := "wrong"
 		if token == "" {
 			what = "missing"
@@ -129,15 +156,15 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		params["topicArn"] = n.TopicARN
-		go s.confirmSubscription(n.SubscribeURL, n.TopicARN)
+		go ns.confirmSubscription(n.SubscribeURL, n.TopicARN)
 	case n.Test:
 		params["testEvent"] = true
-		s.log.Info("S3 test event received; notifications reach the server", "sources", targetNames(targets))
+		ns.log.Info("S3 test event received; notifications reach the server", "sources", targetNames(targets))
 	default:
 		keys := make([]string, 0, len(n.Objects))
 		for _, o := range n.Objects {
 			keys = append(keys, o.Bucket+"/"+o.Key)
-			switch s.queueNotified(targets, o) {
+			switch ns.queueNotified(targets, o) {
 			case "queued":
 				resp.Queued++
 			case "deferred":
@@ -153,17 +180,17 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 		if n.TopicARN != "" {
 			params["topicArn"] = n.TopicARN
 		}
-		if m := s.notifyMetrics.objects; m != nil {
+		if m := ns.metrics.objects; m != nil {
 			m.Add("queued", uint64(resp.Queued))
 			m.Add("deferred", uint64(resp.Deferred))
 			m.Add("ignored", uint64(resp.Ignored))
 		}
 	}
-	s.notifyMetrics.requests.Add("accepted", 1)
+	ns.metrics.requests.Add("accepted", 1)
 	// An accepted notification queues imports: its record is committed
 	// before the answer.
-	if err := awsapi.RecordCall(r.Context(), s, false, awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, params, resp, "", "")); err != nil {
-		s.log.Error("self-audit record not stored; answering 503", "operation", "PostS3Notification", "request_id", reqID, "err", err)
+	if err := awsapi.RecordCall(r.Context(), ns.audit, false, awsapi.AuditRecord(c, "opentrail", "PostS3Notification", false, params, resp, "", "")); err != nil {
+		ns.log.Error("self-audit record not stored; answering 503", "operation", "PostS3Notification", "request_id", reqID, "err", err)
 		awsapi.WriteRESTJSONError(w, reqID, awsapi.AuditUnavailable())
 		return
 	}
@@ -175,7 +202,7 @@ func (s *Server) serveNotification(w http.ResponseWriter, r *http.Request) {
 // queueNotified hands o to every target source that holds it; it says
 // "queued" if one took it now, "deferred" if one holds it but its queue
 // is full, and "ignored" if none holds it.
-func (s *Server) queueNotified(targets []notifyTarget, o importer.NotifiedObject) string {
+func (ns *notifications) queueNotified(targets []notifyTarget, o importer.NotifiedObject) string {
 	result := "ignored"
 	keys := o.Keys()
 	for _, t := range targets {
@@ -190,7 +217,7 @@ func (s *Server) queueNotified(targets []notifyTarget, o importer.NotifiedObject
 			result = "queued"
 		} else if result != "queued" {
 			result = "deferred"
-			s.log.Warn("notification queue full; the object waits for the next poll", "source", t.name, "key", o.Key)
+			ns.log.Warn("notification queue full; the object waits for the next poll", "source", t.name, "key", o.Key)
 		}
 	}
 	return result
@@ -198,13 +225,13 @@ func (s *Server) queueNotified(targets []notifyTarget, o importer.NotifiedObject
 
 // confirmSubscription confirms an SNS subscription of the notifications
 // endpoint by getting its SubscribeURL (already checked to be SNS's).
-func (s *Server) confirmSubscription(url, topic string) {
+func (ns *notifications) confirmSubscription(url, topic string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err == nil {
 		var resp *http.Response
-		if resp, err = s.snsClient().Do(req); err == nil {
+		if resp, err = ns.snsClient().Do(req); err == nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
@@ -213,17 +240,17 @@ func (s *Server) confirmSubscription(url, topic string) {
 		}
 	}
 	if err != nil {
-		s.log.Error("could not confirm the SNS subscription; confirm it with aws sns confirm-subscription", "topic", topic, "err", err)
+		ns.log.Error("could not confirm the SNS subscription; confirm it with aws sns confirm-subscription", "topic", topic, "err", err)
 		return
 	}
-	s.log.Info("confirmed the SNS subscription", "topic", topic)
+	ns.log.Info("confirmed the SNS subscription", "topic", topic)
 }
 
 // snsClient is the HTTP client that confirms SNS subscriptions; tests
 // replace it.
-func (s *Server) snsClient() *http.Client {
-	if s.snsHTTP != nil {
-		return s.snsHTTP
+func (ns *notifications) snsClient() *http.Client {
+	if ns.http != nil {
+		return ns.http
 	}
 	return &http.Client{Timeout: 30 * time.Second}
 }

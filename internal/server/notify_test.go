@@ -131,7 +131,7 @@ func TestNotificationAccepted(t *testing.T) {
 		got  []string
 		done = make(chan struct{}, 1)
 	)
-	s.snsHTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	s.notify.http = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		mu.Lock()
 		got = append(got, r.URL.String())
 		mu.Unlock()

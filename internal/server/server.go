@@ -118,11 +118,9 @@ type Server struct {
 	sigma    *sigmawatch.Watch
 
 	pollers []*importer.Poller // one per configured source (sources.go)
-	// notifyTargets are the sources that take S3 event notifications
-	// (notify.go); notifyMetrics count them.
-	notifyTargets []notifyTarget
-	notifyMetrics notifyMetrics
-	snsHTTP       *http.Client // confirms SNS subscriptions; nil = a default client
+	// notify serves the S3 event notifications of the sources that take
+	// them (notify.go).
+	notify *notifications
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -254,7 +252,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 		st.Close()
 		return nil, err
 	}
-	if s.pollers, err = s.newPollers(ctx); err != nil {
+	var targets []notifyTarget
+	if s.pollers, targets, err = s.newPollers(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -267,6 +266,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	s.requests = s.reg.NewCounterVec("opentrail_http_requests_total", "Authenticated API requests, by the service they were signed for.", "service",
 		append([]string{nativeService}, apiServices...)...)
 	s.authFails = s.reg.NewCounter("opentrail_auth_failures_total", "Requests refused for a missing or bad SigV4 signature or credential scope.")
+	s.notify = newNotifications(targets, ownAccount(&s.cfg), s, s.reg, s.authFails, logger)
 	s.reg.NewGaugeFunc("opentrail_store_last_sequence", "Sequence number of the newest committed event.", func() float64 {
 		return float64(st.LastSeq())
 	})

@@ -43,10 +43,11 @@ type sourceMetrics struct {
 }
 
 // newPollers builds a Poller for each configured source; their progress
-// is recorded in the store's meta table.
-func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
+// is recorded in the store's meta table. The sources that take event
+// notifications are returned as targets.
+func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, []notifyTarget, error) {
 	if len(s.cfg.Sources) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m := sourceMetrics{
 		files:    s.reg.NewCounterVec("opentrail_source_files_imported_total", "Log files imported from configured sources, by source.", "source"),
@@ -54,18 +55,21 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		events:   s.reg.NewCounterVec("opentrail_source_events_added_total", "New events imported from configured sources, by source.", "source"),
 		errors:   s.reg.NewCounterVec("opentrail_source_poll_errors_total", "Failed polls of configured sources, and failed imports of files their notifications named, by source.", "source"),
 	}
-	var ps []*importer.Poller
+	var (
+		ps      []*importer.Poller
+		targets []notifyTarget
+	)
 	for i, c := range s.cfg.Sources {
 		bucket, prefix, ok := importer.ParseS3URL(c.S3)
 		if !ok {
-			return nil, fmt.Errorf("sources[%d]: %q is not s3://bucket/prefix", i, c.S3)
+			return nil, nil, fmt.Errorf("sources[%d]: %q is not s3://bucket/prefix", i, c.S3)
 		}
 		b, err := objstore.NewS3Buckets(ctx, objstore.S3Options{
 			Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle,
 			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("sources[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("sources[%d]: %w", i, err)
 		}
 		src := importer.NewS3Source(objstore.NewS3ReaderFromClient(b.Client()), bucket, prefix)
 		name := src.Name()
@@ -88,13 +92,10 @@ func (s *Server) newPollers(ctx context.Context) ([]*importer.Poller, error) {
 		})
 		ps = append(ps, p)
 		if c.NotificationToken != "" {
-			s.notifyTargets = append(s.notifyTargets, notifyTarget{name: name, src: src, poller: p, token: c.NotificationToken, region: c.Region})
+			targets = append(targets, notifyTarget{name: name, src: src, poller: p, token: c.NotificationToken, region: c.Region})
 		}
 	}
-	if len(s.notifyTargets) > 0 {
-		s.notifyMetrics = newNotifyMetrics(s.reg)
-	}
-	return ps, nil
+	return ps, targets, nil
 }
 
 // startPollers runs the pollers until ctx ends; wg counts them.
