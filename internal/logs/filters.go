@@ -158,7 +158,7 @@ func (s *Service) PutMetricFilter(ctx context.Context, in *PutMetricFilterInput)
 		}
 		t.Unit = *mt.Unit
 	}
-	return nil, wire(s.groups.PutMetricFilter(ctx, acc, reg, in.LogGroupName, in.FilterName, *in.FilterPattern, t))
+	return nil, wire(s.filters.PutMetricFilter(ctx, acc, reg, in.LogGroupName, in.FilterName, *in.FilterPattern, t))
 }
 
 // DescribeMetricFiltersInput is DescribeMetricFilters' request.
@@ -218,7 +218,7 @@ func (s *Service) DescribeMetricFilters(ctx context.Context, in *DescribeMetricF
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.groups.MetricFilters(ctx, acc, reg, q)
+	all, err := s.filters.MetricFilters(ctx, acc, reg, q)
 	if err != nil {
 		return nil, wire(err)
 	}
@@ -246,7 +246,7 @@ func (s *Service) DeleteMetricFilter(ctx context.Context, in *DeleteFilterInput)
 	if err != nil {
 		return nil, err
 	}
-	return nil, wire(s.groups.DeleteMetricFilter(ctx, acc, reg, in.LogGroupName, in.FilterName))
+	return nil, wire(s.filters.DeleteMetricFilter(ctx, acc, reg, in.LogGroupName, in.FilterName))
 }
 
 // TestMetricFilterInput is TestMetricFilter's request.
@@ -325,7 +325,7 @@ func (s *Service) PutSubscriptionFilter(ctx context.Context, in *PutSubscription
 	if in.Distribution != nil {
 		dist = *in.Distribution
 	}
-	return nil, wire(s.groups.PutSubscriptionFilter(ctx, acc, reg, in.LogGroupName, in.FilterName, *in.FilterPattern, in.DestinationArn, role, dist))
+	return nil, wire(s.filters.PutSubscriptionFilter(ctx, acc, reg, in.LogGroupName, in.FilterName, *in.FilterPattern, in.DestinationArn, role, dist))
 }
 
 // DescribeSubscriptionFiltersInput is DescribeSubscriptionFilters' request.
@@ -376,7 +376,7 @@ func (s *Service) DescribeSubscriptionFilters(ctx context.Context, in *DescribeS
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.groups.SubscriptionFilters(ctx, acc, reg, in.LogGroupName, prefix)
+	all, err := s.filters.SubscriptionFilters(ctx, acc, reg, in.LogGroupName, prefix)
 	if err != nil {
 		return nil, wire(err)
 	}
@@ -397,7 +397,7 @@ func (s *Service) DeleteSubscriptionFilter(ctx context.Context, in *DeleteFilter
 	if err != nil {
 		return nil, err
 	}
-	return nil, wire(s.groups.DeleteSubscriptionFilter(ctx, acc, reg, in.LogGroupName, in.FilterName))
+	return nil, wire(s.filters.DeleteSubscriptionFilter(ctx, acc, reg, in.LogGroupName, in.FilterName))
 }
 
 // millis returns t in epoch milliseconds, or nil.

@@ -71,7 +71,7 @@ func insightsEnv(t *testing.T) (*Service, *awsapi.Router) {
 	if err := w.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{Groups: w, TokenKey: servicetest.TokenKey, Logger: quiet, Store: st, Insights: w})
+	svc, err := New(Config{Groups: w, Filters: w.Filters(), TokenKey: servicetest.TokenKey, Logger: quiet, Store: st, Insights: w})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,12 @@ type Groups interface {
 	PutLogEvents(ctx context.Context, account, region, group, stream string, evs []logwatch.InputEvent) (logwatch.Rejected, error)
 	GetLogEvents(ctx context.Context, account, region, group, stream string, q logwatch.GetQuery) (logwatch.GetResult, error)
 	FilterLogEvents(ctx context.Context, account, region, group string, q logwatch.FilterQuery) (logwatch.FilterResult, error)
+}
+
+// Filters is what the service needs of the log groups' metric and
+// subscription filters (*logwatch.Filters, from Watch.Filters,
+// implements it).
+type Filters interface {
 	PutMetricFilter(ctx context.Context, account, region, group, name, pattern string, t filterpattern.Transformation) error
 	MetricFilters(ctx context.Context, account, region string, q logwatch.MetricFilterQuery) ([]logwatch.MetricFilter, error)
 	DeleteMetricFilter(ctx context.Context, account, region, group, name string) error
@@ -53,6 +59,7 @@ type Groups interface {
 // Config is what New needs.
 type Config struct {
 	Groups   Groups
+	Filters  Filters
 	TokenKey []byte // signs nextToken values; at least pagetoken.MinKeyLen bytes
 	Logger   *slog.Logger
 	// Store and Insights serve Logs Insights queries (StartQuery …);
@@ -66,9 +73,10 @@ type Config struct {
 
 // Service implements the operations.
 type Service struct {
-	groups Groups
-	tokens pagetoken.Signer
-	log    *slog.Logger
+	groups  Groups
+	filters Filters
+	tokens  pagetoken.Signer
+	log     *slog.Logger
 
 	store        *store.Store
 	insights     Insights
@@ -82,6 +90,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Groups == nil {
 		return nil, errors.New("logs.New: Config.Groups is nil")
 	}
+	if cfg.Filters == nil {
+		return nil, errors.New("logs.New: Config.Filters is nil")
+	}
 	if len(cfg.TokenKey) < pagetoken.MinKeyLen {
 		return nil, fmt.Errorf("logs.New: the token key must be at least %d bytes", pagetoken.MinKeyLen)
 	}
@@ -91,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = defaultQueryTimeout
 	}
-	return &Service{groups: cfg.Groups, tokens: pagetoken.NewSigner(cfg.TokenKey), log: cfg.Logger,
+	return &Service{groups: cfg.Groups, filters: cfg.Filters, tokens: pagetoken.NewSigner(cfg.TokenKey), log: cfg.Logger,
 		store: cfg.Store, insights: cfg.Insights, queryTimeout: cfg.QueryTimeout, now: time.Now,
 		q: queries{byID: map[string]*insightsQuery{}}}, nil
 }

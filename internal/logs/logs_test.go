@@ -25,7 +25,7 @@ func newRouter(t *testing.T) *awsapi.Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{Groups: w, TokenKey: servicetest.TokenKey, Logger: quiet})
+	svc, err := New(Config{Groups: w, Filters: w.Filters(), TokenKey: servicetest.TokenKey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func BenchmarkConsumer(b *testing.B) {
 	e.mustGroup(acctA, home)
 	for i := range 15 {
 		pat := fmt.Sprintf(`{ ($.eventName = Name%d) || ($.errorCode = "AccessDenied*") }`, i)
-		if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, fmt.Sprint("f", i), pat,
+		if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, fmt.Sprint("f", i), pat,
 			filterpattern.Transformation{MetricName: fmt.Sprint("m", i), MetricNamespace: "CIS", MetricValue: "1"}); err != nil {
 			b.Fatal(err)
 		}

@@ -6,9 +6,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/opentrail/opentrail/internal/poll"
 )
 
 // A consumer step reads at least readBatch committed events and, when it
@@ -27,8 +30,39 @@ var (
 // drops points by Seq and the publisher messages by dedup id.
 const cursorEvery = time.Second
 
+// consumer is the component's stream consumer: it reads the committed
+// stream after its durable cursor, puts each trail's selected events into
+// the log group the trail names, runs the groups' filters over them
+// (Filters.evaluate, Filters.deliver) and applies the groups' retention,
+// in a background loop (Watch.Start) or on demand (Watch.Sync).
+type consumer struct {
+	w *Watch
+
+	syncMu sync.Mutex // serialises sync
+	lazy   bool       // the sync in progress saves a caught-up cursor lazily (guarded by syncMu)
+	cs     consumerState
+
+	loop      *poll.Loop
+	lastSweep time.Time // when retention last ran; zero before the loop's first step
+}
+
+// newConsumer builds w's consumer; start runs it.
+func newConsumer(w *Watch) *consumer {
+	c := &consumer{w: w}
+	c.loop = poll.New(poll.Config{Name: "logwatch", Clock: w.clk, Every: w.cfg.Poll, Step: c.round,
+		OnError: func(err error) { w.log.Error("logwatch: consume the event stream", "err", err) },
+		OnStop:  c.flushCursor})
+	return c
+}
+
+// start runs the loop: the consumer and the retention sweep.
+func (c *consumer) start() {
+	c.lastSweep = time.Time{}
+	c.loop.Start()
+}
+
 // consumerState is the consumer's position, kept in memory between steps
-// (guarded by Watch.syncMu). It is read from the database on the first
+// (guarded by consumer.syncMu). It is read from the database on the first
 // step and again after any failed step.
 type consumerState struct {
 	loaded  bool
@@ -61,62 +95,91 @@ type row struct {
 // selected events go into the log group it names, and the groups'
 // filters run over them. The background loop calls it; tests call it
 // directly. Calls are serialised.
-func (w *Watch) Sync(ctx context.Context) error { return w.sync(ctx, false) }
+func (w *Watch) Sync(ctx context.Context) error { return w.consumer.sync(ctx, false) }
 
 // sync is Sync; a lazy one (the loop's) saves a caught-up consumer's
 // cursor only cursorEvery after the last save. A stream of small commits
 // (a capture gateway's, one per call) would otherwise cost a cursor write
 // per commit; a tick once idle, or the flush on stop, saves the rest, and
 // a replay after a crash repeats nothing.
-func (w *Watch) sync(ctx context.Context, lazy bool) error {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
-	w.lazy = lazy
+func (c *consumer) sync(ctx context.Context, lazy bool) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	c.lazy = lazy
 	for {
-		n, err := w.step(ctx)
+		n, err := c.step(ctx)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
 }
 
+// round is one round of the background loop: consume the stream, then
+// apply retention when RetentionEvery has passed since the loop started
+// or last applied it. The loop reports Sync's error.
+func (c *consumer) round(ctx context.Context) error {
+	if c.lastSweep.IsZero() {
+		c.lastSweep = c.w.clk.Now()
+	}
+	err := c.sync(ctx, true)
+	if now := c.w.clk.Now(); now.Sub(c.lastSweep) >= c.w.cfg.RetentionEvery {
+		c.lastSweep = now
+		if _, err := c.w.Sweep(ctx); err != nil && ctx.Err() == nil {
+			c.w.log.Error("logwatch: apply log group retention", "err", err)
+		}
+	}
+	return err
+}
+
+// flushCursor saves the cursor the consumer holds in memory, so that a
+// clean stop replays nothing after the next start.
+func (c *consumer) flushCursor() {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.saveCursor(ctx); err != nil {
+		c.w.log.Error("logwatch: save the consumer's cursor", "err", err)
+	}
+}
+
 // load reads the consumer's position from the database if it is not in
 // memory.
-func (w *Watch) load(ctx context.Context) error {
-	if w.cs.loaded {
+func (c *consumer) load(ctx context.Context) error {
+	if c.cs.loaded {
 		return nil
 	}
-	cur, err := w.st.Cursor(ctx, cursorName)
+	cur, err := c.w.st.Cursor(ctx, cursorName)
 	if err != nil {
 		return err
 	}
-	indexed, err := w.indexedThrough(ctx)
+	indexed, err := c.indexedThrough(ctx)
 	if err != nil {
 		return err
 	}
-	w.cs = consumerState{loaded: true, cur: cur, indexed: indexed, saved: cur, savedAt: w.clk.Now()}
+	c.cs = consumerState{loaded: true, cur: cur, indexed: indexed, saved: cur, savedAt: c.w.clk.Now()}
 	return nil
 }
 
 // saveCaughtUp saves the cursor of a consumer that has caught up: at
 // once, or in a lazy sync only cursorEvery after the last save.
-func (w *Watch) saveCaughtUp(ctx context.Context) error {
-	if w.lazy && w.clk.Now().Sub(w.cs.savedAt) < cursorEvery {
+func (c *consumer) saveCaughtUp(ctx context.Context) error {
+	if c.lazy && c.w.clk.Now().Sub(c.cs.savedAt) < cursorEvery {
 		return nil
 	}
-	return w.saveCursor(ctx)
+	return c.saveCursor(ctx)
 }
 
 // saveCursor makes the in-memory cursor durable if it is ahead of the
 // saved one.
-func (w *Watch) saveCursor(ctx context.Context) error {
-	if !w.cs.loaded || w.cs.cur <= w.cs.saved {
+func (c *consumer) saveCursor(ctx context.Context) error {
+	if !c.cs.loaded || c.cs.cur <= c.cs.saved {
 		return nil
 	}
-	if err := w.st.SetCursor(ctx, cursorName, w.cs.cur); err != nil {
+	if err := c.w.st.SetCursor(ctx, cursorName, c.cs.cur); err != nil {
 		return err
 	}
-	w.cs.saved, w.cs.savedAt = w.cs.cur, w.clk.Now()
+	c.cs.saved, c.cs.savedAt = c.cs.cur, c.w.clk.Now()
 	return nil
 }
 
@@ -127,37 +190,37 @@ func (w *Watch) saveCursor(ctx context.Context) error {
 // memory; durably when caught up or cursorEvery after the last save).
 // A failed step forgets the position in memory, so the next one starts
 // again from what the database holds.
-func (w *Watch) step(ctx context.Context) (n int, err error) {
+func (c *consumer) step(ctx context.Context) (n int, err error) {
 	defer func() {
 		if err != nil {
-			w.cs.loaded = false
+			c.cs.loaded = false
 		}
 	}()
-	if err := w.load(ctx); err != nil {
+	if err := c.load(ctx); err != nil {
 		return 0, err
 	}
-	cur := w.cs.cur
-	last := w.st.CommittedSeq()
+	cur := c.cs.cur
+	last := c.w.st.CommittedSeq()
 	if cur >= last {
-		return 0, w.saveCaughtUp(ctx)
+		return 0, c.saveCaughtUp(ctx)
 	}
 	// The configuration is read after CommittedSeq: a trail wired to a
 	// group later was wired after every event up to last was committed.
-	snap, err := w.current(ctx)
+	snap, err := c.w.filters.current(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if len(snap.trails) == 0 {
 		// No trail feeds a log group: skip the stream without reading it.
-		w.cs.cur = last
-		return 0, w.saveCaughtUp(ctx)
+		c.cs.cur = last
+		return 0, c.saveCaughtUp(ctx)
 	}
-	evs, err := w.st.ReadAfter(ctx, cur, int(min(max(last-cur, readBatch), maxReadBatch)))
+	evs, err := c.w.st.ReadAfter(ctx, cur, int(min(max(last-cur, readBatch), maxReadBatch)))
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
-	indexed := w.cs.indexed
-	now := w.clk.Now()
+	indexed := c.cs.indexed
+	now := c.w.clk.Now()
 	var (
 		rows []row
 		pts  []Point
@@ -169,9 +232,9 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 		ev := &evs[i]
 		seen = seen[:0]
 		for _, r := range snap.trails {
-			if containsGroup(seen, r.g) || !(r.set.Selects(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime) ||
-				r.set.SelectsOwnStop(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec) ||
-				r.set.SelectsInsight(r.t.Account, r.t.HomeRegion, w.cfg.Org, ev.Rec, ev.IngestTime, r.insights)) {
+			if containsGroup(seen, r.g) || !(r.set.Selects(r.t.Account, r.t.HomeRegion, c.w.cfg.Org, ev.Rec, ev.IngestTime) ||
+				r.set.SelectsOwnStop(r.t.Account, r.t.HomeRegion, c.w.cfg.Org, ev.Rec) ||
+				r.set.SelectsInsight(r.t.Account, r.t.HomeRegion, c.w.cfg.Org, ev.Rec, ev.IngestTime, r.insights)) {
 				continue
 			}
 			seen = append(seen, r.g)
@@ -188,26 +251,26 @@ func (w *Watch) step(ctx context.Context) (n int, err error) {
 			if n := len(r.g.mfs); cap(hits) < n {
 				hits = make([]bool, n)
 			}
-			pts, pubs = w.evaluate(r.g, le, hits, pts, pubs)
+			pts, pubs = c.w.filters.evaluate(r.g, le, hits, pts, pubs)
 		}
 	}
 	last = evs[len(evs)-1].Seq
 	if last > indexed {
-		if err := w.index(ctx, snap, rows, last); err != nil {
+		if err := c.index(ctx, snap, rows, last); err != nil {
 			return 0, err
 		}
-		w.cs.indexed = last
+		c.cs.indexed = last
 	}
-	if err := w.deliver(ctx, SourceStream, pts, pubs); err != nil {
+	if err := c.w.filters.deliver(ctx, SourceStream, pts, pubs); err != nil {
 		return 0, err
 	}
-	w.cs.cur = last
-	if last >= w.st.CommittedSeq() {
-		if err := w.saveCaughtUp(ctx); err != nil {
+	c.cs.cur = last
+	if last >= c.w.st.CommittedSeq() {
+		if err := c.saveCaughtUp(ctx); err != nil {
 			return 0, err
 		}
-	} else if w.clk.Now().Sub(w.cs.savedAt) >= cursorEvery {
-		if err := w.saveCursor(ctx); err != nil {
+	} else if c.w.clk.Now().Sub(c.cs.savedAt) >= cursorEvery {
+		if err := c.saveCursor(ctx); err != nil {
 			return 0, err
 		}
 	}
@@ -232,9 +295,9 @@ func acceptable(ts, now time.Time, retention int) bool {
 	return retention == 0 || !ts.Before(now.Add(-time.Duration(retention)*24*time.Hour))
 }
 
-func (w *Watch) indexedThrough(ctx context.Context) (int64, error) {
+func (c *consumer) indexedThrough(ctx context.Context) (int64, error) {
 	var seq int64
-	err := w.db.QueryRowContext(ctx, `SELECT seq FROM lw_state WHERE name = 'indexed'`).Scan(&seq)
+	err := c.w.db.QueryRowContext(ctx, `SELECT seq FROM lw_state WHERE name = 'indexed'`).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -248,13 +311,13 @@ func (w *Watch) indexedThrough(ctx context.Context) (int64, error) {
 // one transaction. Rows of groups deleted meanwhile are dropped: when no
 // configuration changed since snap was built, its groups are the live
 // ones; otherwise the live groups are read in the transaction.
-func (w *Watch) index(ctx context.Context, snap *snapshot, rows []row, through int64) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.inTx(ctx, func(conn *sql.Conn) error {
+func (c *consumer) index(ctx context.Context, snap *snapshot, rows []row, through int64) error {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return inTx(ctx, c.w.db, func(conn *sql.Conn) error {
 		if len(rows) > 0 {
 			live := func(gid int64) bool { return snap.groups[gid] != nil }
-			if w.gen != snap.gen {
+			if c.w.gen != snap.gen {
 				ids := map[int64]bool{}
 				r, err := conn.QueryContext(ctx, `SELECT id FROM lw_groups`)
 				if err != nil {
@@ -289,11 +352,11 @@ func (w *Watch) index(ctx context.Context, snap *snapshot, rows []row, through i
 	})
 }
 
-// inTx runs fn on one connection inside a transaction, committed when fn
-// returns nil. Appenders made on that connection write in the
+// inTx runs fn on one connection of db inside a transaction, committed
+// when fn returns nil. Appenders made on that connection write in the
 // transaction.
-func (w *Watch) inTx(ctx context.Context, fn func(conn *sql.Conn) error) error {
-	conn, err := w.db.Conn(ctx)
+func inTx(ctx context.Context, db *sql.DB, fn func(conn *sql.Conn) error) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("index log events: %w", err)
 	}

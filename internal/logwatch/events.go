@@ -62,7 +62,7 @@ func (w *Watch) PutLogEvents(ctx context.Context, account, region, group, stream
 	if evs[len(evs)-1].Timestamp-evs[0].Timestamp > maxBatchSpanMsec {
 		return rej, errf(CodeInvalid, "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
 	}
-	snap, err := w.current(ctx)
+	snap, err := w.filters.current(ctx)
 	if err != nil {
 		return rej, err
 	}
@@ -118,7 +118,7 @@ func (w *Watch) PutLogEvents(ctx context.Context, account, region, group, stream
 			rows = append(rows, row{k: 2*ids[j] + 1, gid: gid, stream: stream, ts: evs[i].Timestamp, ingest: now.UnixMilli(),
 				msg: evs[i].Message, size: len(evs[i].Message), seq: ids[j]})
 		}
-		if err := w.inTx(ctx, func(conn *sql.Conn) error { return insertRows(ctx, conn, rows) }); err != nil {
+		if err := inTx(ctx, w.db, func(conn *sql.Conn) error { return insertRows(ctx, conn, rows) }); err != nil {
 			w.mu.Unlock()
 			return rej, err
 		}
@@ -134,9 +134,9 @@ func (w *Watch) PutLogEvents(ctx context.Context, account, region, group, stream
 		hits = make([]bool, len(g.mfs))
 	)
 	for _, r := range rows {
-		pts, pubs = w.evaluate(g, logEvent{stream: stream, ts: time.UnixMilli(r.ts).UTC(), seq: r.seq, k: r.k, msg: []byte(r.msg)}, hits, pts, pubs)
+		pts, pubs = w.filters.evaluate(g, logEvent{stream: stream, ts: time.UnixMilli(r.ts).UTC(), seq: r.seq, k: r.k, msg: []byte(r.msg)}, hits, pts, pubs)
 	}
-	return rej, w.deliver(ctx, SourceMessages, pts, pubs)
+	return rej, w.filters.deliver(ctx, SourceMessages, pts, pubs)
 }
 
 func (w *Watch) newIDs(ctx context.Context, n int) ([]int64, error) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -108,12 +109,24 @@ type TestMatch struct {
 	Extracted map[string]string
 }
 
+// Filters are the log groups' metric filters (datapoints to the
+// MetricSink) and subscription filters (messages to the Publisher): their
+// configuration, its compiled snapshot, and running them over log events
+// for the consumer and PutLogEvents. Get them with Watch.Filters; their
+// methods are safe for concurrent use.
+type Filters struct {
+	w *Watch // the groups the filters belong to, the tables and their write lock
+
+	snapMu sync.Mutex
+	snap   *snapshot
+}
+
 // regexCount counts the group's regex-containing filters other than
 // (table, name).
-func (w *Watch) regexCount(ctx context.Context, gid int64, table, name string) (int, error) {
+func (fs *Filters) regexCount(ctx context.Context, gid int64, table, name string) (int, error) {
 	n := 0
 	for _, t := range []string{"lw_metric_filters", "lw_sub_filters"} {
-		rows, err := w.db.QueryContext(ctx, `SELECT name, pattern FROM `+t+` WHERE gid = ?`, gid)
+		rows, err := fs.w.db.QueryContext(ctx, `SELECT name, pattern FROM `+t+` WHERE gid = ?`, gid)
 		if err != nil {
 			return 0, err
 		}
@@ -132,14 +145,14 @@ func (w *Watch) regexCount(ctx context.Context, gid int64, table, name string) (
 	return n, nil
 }
 
-func (w *Watch) countOthers(ctx context.Context, table string, gid int64, name string) (int, error) {
+func (fs *Filters) countOthers(ctx context.Context, table string, gid int64, name string) (int, error) {
 	var n int
-	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE gid = ? AND name <> ?`, gid, name).Scan(&n)
+	err := fs.w.db.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE gid = ? AND name <> ?`, gid, name).Scan(&n)
 	return n, err
 }
 
 // PutMetricFilter creates or replaces a metric filter.
-func (w *Watch) PutMetricFilter(ctx context.Context, account, region, group, name, pattern string, t filterpattern.Transformation) error {
+func (fs *Filters) PutMetricFilter(ctx context.Context, account, region, group, name, pattern string, t filterpattern.Transformation) error {
 	if e := validName("filterName", name, filterNameRE, `[^:*]*`); e != nil {
 		return e
 	}
@@ -154,36 +167,36 @@ func (w *Watch) PutMetricFilter(ctx context.Context, account, region, group, nam
 	if err != nil {
 		return fmt.Errorf("put metric filter: %w", err)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	gid, err := w.groupID(ctx, account, region, group)
+	fs.w.mu.Lock()
+	defer fs.w.mu.Unlock()
+	gid, err := fs.w.groupID(ctx, account, region, group)
 	if err != nil {
 		return err
 	}
-	if n, err := w.countOthers(ctx, "lw_metric_filters", gid, name); err != nil {
+	if n, err := fs.countOthers(ctx, "lw_metric_filters", gid, name); err != nil {
 		return fmt.Errorf("put metric filter: %w", err)
 	} else if n >= MaxMetricFilters {
 		return errLimit
 	}
 	if hasRegex(pattern) {
-		if n, err := w.regexCount(ctx, gid, "lw_metric_filters", name); err != nil {
+		if n, err := fs.regexCount(ctx, gid, "lw_metric_filters", name); err != nil {
 			return fmt.Errorf("put metric filter: %w", err)
 		} else if n >= MaxRegexPatterns {
 			return errLimit
 		}
 	}
-	if err := w.replace(ctx, "lw_metric_filters", gid, name, `INSERT INTO lw_metric_filters VALUES (?, ?, ?, ?, ?)`,
-		gid, name, pattern, string(tb), ms(w.clk.Now())); err != nil {
+	if err := fs.replace(ctx, "lw_metric_filters", gid, name, `INSERT INTO lw_metric_filters VALUES (?, ?, ?, ?, ?)`,
+		gid, name, pattern, string(tb), ms(fs.w.clk.Now())); err != nil {
 		return fmt.Errorf("put metric filter: %w", err)
 	}
-	w.gen++
+	fs.w.gen++
 	return nil
 }
 
 // replace deletes the named filter and inserts its new row in one
 // transaction.
-func (w *Watch) replace(ctx context.Context, table string, gid int64, name, insert string, args ...any) error {
-	tx, err := w.db.BeginTx(ctx, nil)
+func (fs *Filters) replace(ctx context.Context, table string, gid int64, name, insert string, args ...any) error {
+	tx, err := fs.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -205,13 +218,13 @@ type MetricFilterQuery struct {
 }
 
 // MetricFilters lists metric filters ordered by group, then name.
-func (w *Watch) MetricFilters(ctx context.Context, account, region string, q MetricFilterQuery) ([]MetricFilter, error) {
+func (fs *Filters) MetricFilters(ctx context.Context, account, region string, q MetricFilterQuery) ([]MetricFilter, error) {
 	if q.Group != "" {
-		if _, err := w.groupID(ctx, account, region, q.Group); err != nil {
+		if _, err := fs.w.groupID(ctx, account, region, q.Group); err != nil {
 			return nil, err
 		}
 	}
-	rows, err := w.db.QueryContext(ctx, `SELECT g.name, f.name, f.pattern, f.trans, f.created FROM lw_metric_filters f
+	rows, err := fs.w.db.QueryContext(ctx, `SELECT g.name, f.name, f.pattern, f.trans, f.created FROM lw_metric_filters f
 		JOIN lw_groups g ON g.id = f.gid WHERE g.account = ? AND g.region = ? AND (? = '' OR g.name = ?)
 		AND starts_with(f.name, ?) ORDER BY g.name, f.name`, account, region, q.Group, q.Group, q.Prefix)
 	if err != nil {
@@ -241,30 +254,30 @@ func (w *Watch) MetricFilters(ctx context.Context, account, region string, q Met
 }
 
 // DeleteMetricFilter deletes a metric filter.
-func (w *Watch) DeleteMetricFilter(ctx context.Context, account, region, group, name string) error {
-	return w.deleteFilter(ctx, "lw_metric_filters", account, region, group, name)
+func (fs *Filters) DeleteMetricFilter(ctx context.Context, account, region, group, name string) error {
+	return fs.deleteFilter(ctx, "lw_metric_filters", account, region, group, name)
 }
 
 // DeleteSubscriptionFilter deletes a subscription filter.
-func (w *Watch) DeleteSubscriptionFilter(ctx context.Context, account, region, group, name string) error {
-	return w.deleteFilter(ctx, "lw_sub_filters", account, region, group, name)
+func (fs *Filters) DeleteSubscriptionFilter(ctx context.Context, account, region, group, name string) error {
+	return fs.deleteFilter(ctx, "lw_sub_filters", account, region, group, name)
 }
 
-func (w *Watch) deleteFilter(ctx context.Context, table, account, region, group, name string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	gid, err := w.groupID(ctx, account, region, group)
+func (fs *Filters) deleteFilter(ctx context.Context, table, account, region, group, name string) error {
+	fs.w.mu.Lock()
+	defer fs.w.mu.Unlock()
+	gid, err := fs.w.groupID(ctx, account, region, group)
 	if err != nil {
 		return err
 	}
-	res, err := w.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE gid = ? AND name = ?`, gid, name)
+	res, err := fs.w.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE gid = ? AND name = ?`, gid, name)
 	if err != nil {
 		return fmt.Errorf("delete filter: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return errFilterMissing
 	}
-	w.gen++
+	fs.w.gen++
 	return nil
 }
 
@@ -273,7 +286,7 @@ var errDestination = &Error{CodeInvalid, "Could not deliver test message to spec
 
 // PutSubscriptionFilter creates or replaces a subscription filter whose
 // destination is a topic (arn:aws:sns:REGION:ACCOUNT:NAME) of the account.
-func (w *Watch) PutSubscriptionFilter(ctx context.Context, account, region, group, name, pattern, dest, role, dist string) error {
+func (fs *Filters) PutSubscriptionFilter(ctx context.Context, account, region, group, name, pattern, dest, role, dist string) error {
 	if e := validName("filterName", name, filterNameRE, `[^:*]*`); e != nil {
 		return e
 	}
@@ -288,11 +301,11 @@ func (w *Watch) PutSubscriptionFilter(ctx context.Context, account, region, grou
 		return validation("distribution", dist, "Member must satisfy enum value set: [Random, ByLogStream]")
 	}
 	parts := strings.Split(dest, ":")
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[4] != account || parts[3] == "" || parts[5] == "" || w.cfg.Publisher == nil {
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[4] != account || parts[3] == "" || parts[5] == "" || fs.w.cfg.Publisher == nil {
 		return errDestination
 	}
-	if w.cfg.TopicExists != nil {
-		ok, err := w.cfg.TopicExists(ctx, account, dest)
+	if fs.w.cfg.TopicExists != nil {
+		ok, err := fs.w.cfg.TopicExists(ctx, account, dest)
 		if err != nil {
 			return fmt.Errorf("check subscription destination: %w", err)
 		}
@@ -300,39 +313,39 @@ func (w *Watch) PutSubscriptionFilter(ctx context.Context, account, region, grou
 			return errDestination
 		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	gid, err := w.groupID(ctx, account, region, group)
+	fs.w.mu.Lock()
+	defer fs.w.mu.Unlock()
+	gid, err := fs.w.groupID(ctx, account, region, group)
 	if err != nil {
 		return err
 	}
-	if n, err := w.countOthers(ctx, "lw_sub_filters", gid, name); err != nil {
+	if n, err := fs.countOthers(ctx, "lw_sub_filters", gid, name); err != nil {
 		return fmt.Errorf("put subscription filter: %w", err)
 	} else if n >= MaxSubscriptionFilters {
 		return errLimit
 	}
 	if hasRegex(pattern) {
-		if n, err := w.regexCount(ctx, gid, "lw_sub_filters", name); err != nil {
+		if n, err := fs.regexCount(ctx, gid, "lw_sub_filters", name); err != nil {
 			return fmt.Errorf("put subscription filter: %w", err)
 		} else if n >= MaxRegexPatterns {
 			return errLimit
 		}
 	}
-	if err := w.replace(ctx, "lw_sub_filters", gid, name, `INSERT INTO lw_sub_filters VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		gid, name, pattern, dest, role, dist, ms(w.clk.Now())); err != nil {
+	if err := fs.replace(ctx, "lw_sub_filters", gid, name, `INSERT INTO lw_sub_filters VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		gid, name, pattern, dest, role, dist, ms(fs.w.clk.Now())); err != nil {
 		return fmt.Errorf("put subscription filter: %w", err)
 	}
-	w.gen++
+	fs.w.gen++
 	return nil
 }
 
 // SubscriptionFilters lists a group's subscription filters by name.
-func (w *Watch) SubscriptionFilters(ctx context.Context, account, region, group, prefix string) ([]SubscriptionFilter, error) {
-	gid, err := w.groupID(ctx, account, region, group)
+func (fs *Filters) SubscriptionFilters(ctx context.Context, account, region, group, prefix string) ([]SubscriptionFilter, error) {
+	gid, err := fs.w.groupID(ctx, account, region, group)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := w.db.QueryContext(ctx, `SELECT name, pattern, dest, role, dist, created FROM lw_sub_filters
+	rows, err := fs.w.db.QueryContext(ctx, `SELECT name, pattern, dest, role, dist, created FROM lw_sub_filters
 		WHERE gid = ? AND starts_with(name, ?) ORDER BY name`, gid, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list subscription filters: %w", err)
@@ -390,18 +403,18 @@ type trailRoute struct {
 func groupKey(account, region, name string) string { return account + "/" + region + "/" + name }
 
 // current returns the compiled configuration, rebuilt if anything changed.
-func (w *Watch) current(ctx context.Context) (*snapshot, error) {
-	w.mu.Lock()
-	gen := w.gen
-	w.mu.Unlock()
-	tgen := w.st.TrailsGeneration()
-	w.snapMu.Lock()
-	defer w.snapMu.Unlock()
-	if s := w.snap; s != nil && s.gen == gen && s.trailsGen == tgen {
+func (fs *Filters) current(ctx context.Context) (*snapshot, error) {
+	fs.w.mu.Lock()
+	gen := fs.w.gen
+	fs.w.mu.Unlock()
+	tgen := fs.w.st.TrailsGeneration()
+	fs.snapMu.Lock()
+	defer fs.snapMu.Unlock()
+	if s := fs.snap; s != nil && s.gen == gen && s.trailsGen == tgen {
 		return s, nil
 	}
 	s := &snapshot{gen: gen, trailsGen: tgen, groups: map[int64]*groupState{}, byKey: map[string]*groupState{}}
-	rows, err := w.db.QueryContext(ctx, `SELECT id, account, region, name, coalesce(retention, 0) FROM lw_groups`)
+	rows, err := fs.w.db.QueryContext(ctx, `SELECT id, account, region, name, coalesce(retention, 0) FROM lw_groups`)
 	if err != nil {
 		return nil, fmt.Errorf("read log groups: %w", err)
 	}
@@ -414,7 +427,7 @@ func (w *Watch) current(ctx context.Context) (*snapshot, error) {
 		s.groups[g.id], s.byKey[groupKey(g.account, g.region, g.name)] = g, g
 	}
 	rows.Close()
-	rows, err = w.db.QueryContext(ctx, `SELECT gid, name, pattern, trans FROM lw_metric_filters ORDER BY gid, name`)
+	rows, err = fs.w.db.QueryContext(ctx, `SELECT gid, name, pattern, trans FROM lw_metric_filters ORDER BY gid, name`)
 	if err != nil {
 		return nil, fmt.Errorf("read metric filters: %w", err)
 	}
@@ -433,17 +446,17 @@ func (w *Watch) current(ctx context.Context) (*snapshot, error) {
 			continue
 		}
 		if m.pat, err = filterpattern.Compile(pattern); err != nil {
-			w.log.Error("logwatch: stored metric filter does not compile; skipped", "group", g.name, "filter", m.name, "err", err)
+			fs.w.log.Error("logwatch: stored metric filter does not compile; skipped", "group", g.name, "filter", m.name, "err", err)
 			continue
 		}
 		if err := json.Unmarshal([]byte(tran), &m.t); err != nil {
-			w.log.Error("logwatch: stored metric transformation unreadable; skipped", "group", g.name, "filter", m.name, "err", err)
+			fs.w.log.Error("logwatch: stored metric transformation unreadable; skipped", "group", g.name, "filter", m.name, "err", err)
 			continue
 		}
 		g.mfs = append(g.mfs, m)
 	}
 	rows.Close()
-	rows, err = w.db.QueryContext(ctx, `SELECT gid, name, pattern, dest FROM lw_sub_filters ORDER BY gid, name`)
+	rows, err = fs.w.db.QueryContext(ctx, `SELECT gid, name, pattern, dest FROM lw_sub_filters ORDER BY gid, name`)
 	if err != nil {
 		return nil, fmt.Errorf("read subscription filters: %w", err)
 	}
@@ -474,7 +487,7 @@ func (w *Watch) current(ctx context.Context) (*snapshot, error) {
 		}
 		g.set = filterpattern.NewSet(ps)
 	}
-	trails, err := w.st.AllTrails(ctx)
+	trails, err := fs.w.st.AllTrails(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -491,7 +504,7 @@ func (w *Watch) current(ctx context.Context) (*snapshot, error) {
 			s.trails = append(s.trails, trailRoute{t: t, set: set, insights: trail.InsightTypes(t.Doc), g: g})
 		}
 	}
-	w.snap = s
+	fs.snap = s
 	return s, nil
 }
 
@@ -501,14 +514,14 @@ type publication struct {
 }
 
 // suppressed reports whether rec is suppressed for the metric filter.
-func (w *Watch) suppressed(account, filter string, rec *event.Record) bool {
+func (fs *Filters) suppressed(account, filter string, rec *event.Record) bool {
 	if rec == nil {
 		return false
 	}
-	if w.cfg.Suppress != nil && w.cfg.Suppress(account, filter, rec) {
+	if fs.w.cfg.Suppress != nil && fs.w.cfg.Suppress(account, filter, rec) {
 		return true
 	}
-	for _, s := range w.cfg.Suppressions {
+	for _, s := range fs.w.cfg.Suppressions {
 		if s.Filter != filter || (s.Account != "" && s.Account != account) {
 			continue
 		}
@@ -537,7 +550,7 @@ type logEvent struct {
 
 // evaluate runs a group's metric and subscription filters over one event.
 // hits is scratch space with room for the group's metric filters.
-func (w *Watch) evaluate(g *groupState, ev logEvent, hits []bool, pts []Point, pubs []publication) ([]Point, []publication) {
+func (fs *Filters) evaluate(g *groupState, ev logEvent, hits []bool, pts []Point, pubs []publication) ([]Point, []publication) {
 	if len(g.mfs) > 0 {
 		hits = hits[:len(g.mfs)]
 		g.set.MatchAll(ev.msg, hits)
@@ -546,7 +559,7 @@ func (w *Watch) evaluate(g *groupState, ev logEvent, hits []bool, pts []Point, p
 			if !hits[i] && m.t.DefaultValue == nil {
 				continue
 			}
-			if w.suppressed(g.account, m.name, ev.rec) {
+			if fs.suppressed(g.account, m.name, ev.rec) {
 				continue
 			}
 			p, ok := m.pat.Emit(ev.msg, m.t)
@@ -591,17 +604,17 @@ func (w *Watch) evaluate(g *groupState, ev logEvent, hits []bool, pts []Point, p
 }
 
 // deliver pushes points, then publishes; both are idempotent on replay.
-func (w *Watch) deliver(ctx context.Context, source string, pts []Point, pubs []publication) error {
-	if len(pts) > 0 && w.cfg.Sink != nil {
-		if err := w.cfg.Sink.PutPoints(ctx, source, pts); err != nil {
+func (fs *Filters) deliver(ctx context.Context, source string, pts []Point, pubs []publication) error {
+	if len(pts) > 0 && fs.w.cfg.Sink != nil {
+		if err := fs.w.cfg.Sink.PutPoints(ctx, source, pts); err != nil {
 			return fmt.Errorf("push %d metric datapoints: %w", len(pts), err)
 		}
 	}
 	for _, p := range pubs {
-		if w.cfg.Publisher == nil {
+		if fs.w.cfg.Publisher == nil {
 			break
 		}
-		if _, err := w.cfg.Publisher.Publish(ctx, p.account, p.topic, p.subject, p.message, p.dedup); err != nil {
+		if _, err := fs.w.cfg.Publisher.Publish(ctx, p.account, p.topic, p.subject, p.message, p.dedup); err != nil {
 			return fmt.Errorf("publish to %s: %w", p.topic, err)
 		}
 	}

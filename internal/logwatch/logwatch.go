@@ -24,7 +24,6 @@ import (
 
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
-	"github.com/opentrail/opentrail/internal/poll"
 	"github.com/opentrail/opentrail/internal/store"
 	"github.com/opentrail/opentrail/internal/trail"
 )
@@ -111,7 +110,10 @@ type Config struct {
 // cursorName is the consumer's durable cursor in the store.
 const cursorName = "logwatch"
 
-// Watch is the component.
+// Watch is the component. It keeps the log groups, their streams and
+// events (groups.go, events.go); their metric and subscription filters
+// are Filters (filters.go), and the stream consumer is a type of its own
+// (consumer.go) that Start, Close, Wake and Sync drive.
 type Watch struct {
 	cfg Config
 	st  *store.Store
@@ -119,16 +121,11 @@ type Watch struct {
 	clk clock.Clock
 	log *slog.Logger
 
-	mu     sync.Mutex // serialises writes to the tables
-	gen    int64      // bumped on every configuration change; guarded by mu
-	snapMu sync.Mutex
-	snap   *snapshot
-	syncMu sync.Mutex // serialises Sync
-	lazy   bool       // the sync in progress saves a caught-up cursor lazily (guarded by syncMu)
-	cs     consumerState
+	mu  sync.Mutex // serialises writes to the tables
+	gen int64      // bumped on every configuration change; guarded by mu
 
-	loop      *poll.Loop
-	lastSweep time.Time // when retention last ran; zero before the loop's first step
+	filters  *Filters
+	consumer *consumer
 }
 
 var schema = []string{
@@ -160,9 +157,8 @@ func New(cfg Config) (*Watch, error) {
 		cfg.Logger = slog.Default()
 	}
 	w := &Watch{cfg: cfg, st: cfg.Store, db: cfg.Store.DB(), clk: clock.Or(cfg.Clock), log: cfg.Logger}
-	w.loop = poll.New(poll.Config{Name: "logwatch", Clock: w.clk, Every: cfg.Poll, Step: w.round,
-		OnError: func(err error) { w.log.Error("logwatch: consume the event stream", "err", err) },
-		OnStop:  w.flushCursor})
+	w.filters = &Filters{w: w}
+	w.consumer = newConsumer(w)
 	ctx := context.Background()
 	for _, q := range schema {
 		if _, err := w.db.ExecContext(ctx, q); err != nil {
@@ -173,47 +169,18 @@ func New(cfg Config) (*Watch, error) {
 }
 
 // Start runs the consumer and the retention sweep until Close.
-func (w *Watch) Start() {
-	w.lastSweep = time.Time{}
-	w.loop.Start()
-}
+func (w *Watch) Start() { w.consumer.start() }
 
 // Close stops the consumer. Events not yet consumed are consumed after the
 // next start.
-func (w *Watch) Close(ctx context.Context) error { return w.loop.Close(ctx) }
+func (w *Watch) Close(ctx context.Context) error { return w.consumer.loop.Close(ctx) }
 
 // Wake makes the consumer look at the stream now rather than at its next
 // poll.
-func (w *Watch) Wake() { w.loop.Wake() }
+func (w *Watch) Wake() { w.consumer.loop.Wake() }
 
-// round is one round of the background loop: consume the stream, then
-// apply retention when RetentionEvery has passed since the loop started
-// or last applied it. The loop reports Sync's error.
-func (w *Watch) round(ctx context.Context) error {
-	if w.lastSweep.IsZero() {
-		w.lastSweep = w.clk.Now()
-	}
-	err := w.sync(ctx, true)
-	if now := w.clk.Now(); now.Sub(w.lastSweep) >= w.cfg.RetentionEvery {
-		w.lastSweep = now
-		if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("logwatch: apply log group retention", "err", err)
-		}
-	}
-	return err
-}
-
-// flushCursor saves the cursor the consumer holds in memory, so that a
-// clean stop replays nothing after the next start.
-func (w *Watch) flushCursor() {
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := w.saveCursor(ctx); err != nil {
-		w.log.Error("logwatch: save the consumer's cursor", "err", err)
-	}
-}
+// Filters returns the log groups' metric and subscription filters.
+func (w *Watch) Filters() *Filters { return w.filters }
 
 // Error is an error the API reports to its caller: Code is the AWS error
 // code (ResourceNotFoundException, …), Message AWS's text.

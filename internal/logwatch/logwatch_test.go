@@ -212,7 +212,7 @@ func TestConsumerTrailToGroup(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, logwatch.Config{})
 	e.mustGroup(acctA, home)
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
 		t.Fatal(err)
 	}
 	e.trail("audit", acctA, home, trail.Settings{})
@@ -299,11 +299,11 @@ func TestConsumerReplayAfterCrash(t *testing.T) {
 	def := 0.0
 	t2 := one
 	t2.DefaultValue = &def
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, t2); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, t2); err != nil {
 		t.Fatal(err)
 	}
 	topic := "arn:aws:sns:" + home + ":" + acctA + ":alerts"
-	if err := e.w.PutSubscriptionFilter(ctx, acctA, home, groupNm, "to-topic", "ConsoleLogin", topic, "", ""); err != nil {
+	if err := e.w.Filters().PutSubscriptionFilter(ctx, acctA, home, groupNm, "to-topic", "ConsoleLogin", topic, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	e.trail("audit", acctA, home, trail.Settings{})
@@ -414,37 +414,37 @@ func TestQuotasAndErrors(t *testing.T) {
 		if i < logwatch.MaxRegexPatterns {
 			pat = fmt.Sprintf("%%re%d%%", i)
 		}
-		if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, fmt.Sprintf("f%03d", i), pat, one); err != nil {
+		if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, fmt.Sprintf("f%03d", i), pat, one); err != nil {
 			t.Fatalf("filter %d: %v", i, err)
 		}
 	}
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "f-extra", "x", one); !errors.As(err, &le) || le.Code != "LimitExceededException" {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "f-extra", "x", one); !errors.As(err, &le) || le.Code != "LimitExceededException" {
 		t.Errorf("101st metric filter: %v", err)
 	}
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "f099", "%sixth%", one); !errors.As(err, &le) || le.Code != "LimitExceededException" {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "f099", "%sixth%", one); !errors.As(err, &le) || le.Code != "LimitExceededException" {
 		t.Errorf("sixth regex pattern: %v", err)
 	}
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "f000", "%still-five%", one); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "f000", "%still-five%", one); err != nil {
 		t.Errorf("replacing a regex filter with a regex filter: %v", err)
 	}
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "f099", "ERR*", one); !errors.As(err, &le) ||
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "f099", "ERR*", one); !errors.As(err, &le) ||
 		le.Message != "Invalid character(s) in term '*'" {
 		t.Errorf("bad pattern: %v", err)
 	}
 	topic := "arn:aws:sns:" + home + ":" + acctA + ":t"
 	for i := range logwatch.MaxSubscriptionFilters {
-		if err := e.w.PutSubscriptionFilter(ctx, acctA, home, groupNm, fmt.Sprint("s", i), "", topic, "", ""); err != nil {
+		if err := e.w.Filters().PutSubscriptionFilter(ctx, acctA, home, groupNm, fmt.Sprint("s", i), "", topic, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.w.PutSubscriptionFilter(ctx, acctA, home, groupNm, "s9", "", topic, "", ""); !errors.As(err, &le) || le.Code != "LimitExceededException" {
+	if err := e.w.Filters().PutSubscriptionFilter(ctx, acctA, home, groupNm, "s9", "", topic, "", ""); !errors.As(err, &le) || le.Code != "LimitExceededException" {
 		t.Errorf("third subscription filter: %v", err)
 	}
-	if err := e.w.PutSubscriptionFilter(ctx, acctA, home, groupNm, "s0", "", "arn:aws:lambda:us-east-1:"+acctA+":function:f", "", ""); !errors.As(err, &le) ||
+	if err := e.w.Filters().PutSubscriptionFilter(ctx, acctA, home, groupNm, "s0", "", "arn:aws:lambda:us-east-1:"+acctA+":function:f", "", ""); !errors.As(err, &le) ||
 		le.Code != "InvalidParameterException" {
 		t.Errorf("lambda destination: %v", err)
 	}
-	if err := e.w.DeleteMetricFilter(ctx, acctA, home, groupNm, "nope"); !errors.As(err, &le) || le.Message != "The specified filter does not exist." {
+	if err := e.w.Filters().DeleteMetricFilter(ctx, acctA, home, groupNm, "nope"); !errors.As(err, &le) || le.Message != "The specified filter does not exist." {
 		t.Errorf("delete missing filter: %v", err)
 	}
 }
@@ -457,7 +457,7 @@ func TestSuppressions(t *testing.T) {
 	tr := one
 	tr.DefaultValue = &def
 	for _, name := range []string{"unauth", "other"} {
-		if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, name, `{ $.eventName = "ConsoleLogin" }`, tr); err != nil {
+		if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, name, `{ $.eventName = "ConsoleLogin" }`, tr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -548,7 +548,7 @@ func TestPutLogEventsEmitsPoints(t *testing.T) {
 	e.mustGroup(acctA, home)
 	seven := 7.0
 	tr := filterpattern.Transformation{MetricName: "Errors", MetricNamespace: "App", MetricValue: "3", DefaultValue: &seven}
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "errors", "ERROR", tr); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "errors", "ERROR", tr); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.w.CreateLogStream(ctx, acctA, home, groupNm, "s"); err != nil {
@@ -592,7 +592,7 @@ func TestConsumerBacklogInLargeBatches(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, logwatch.Config{})
 	e.mustGroup(acctA, home)
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
 		t.Fatal(err)
 	}
 	e.trail("audit", acctA, home, trail.Settings{})
@@ -630,7 +630,7 @@ func TestConsumerCursorSavedWhileBehind(t *testing.T) {
 			logwatch.SetBatches(t, 2, 4)
 			e := newEnv(t, logwatch.Config{})
 			e.mustGroup(acctA, home)
-			if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+			if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
 				t.Fatal(err)
 			}
 			e.trail("audit", acctA, home, trail.Settings{})
@@ -671,7 +671,7 @@ func TestConsumerRetryAfterFailedStep(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, logwatch.Config{})
 	e.mustGroup(acctA, home)
-	if err := e.w.PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
+	if err := e.w.Filters().PutMetricFilter(ctx, acctA, home, groupNm, "logins", `{ $.eventName = "ConsoleLogin" }`, one); err != nil {
 		t.Fatal(err)
 	}
 	e.trail("audit", acctA, home, trail.Settings{})

@@ -94,7 +94,7 @@ func (s *Server) newServices(tokenKey []byte) error {
 	if err != nil {
 		return err
 	}
-	lg, err := logs.New(logs.Config{Groups: s.logwatch, TokenKey: tokenKey, Logger: logger, Store: st, Insights: s.logwatch})
+	lg, err := logs.New(logs.Config{Groups: s.logwatch, Filters: s.logwatch.Filters(), TokenKey: tokenKey, Logger: logger, Store: st, Insights: s.logwatch})
 	if err != nil {
 		return err
 	}
