@@ -400,6 +400,7 @@ func coldRel(files []string) string {
 	_username AS username, coalesce("userIdentity"."accessKeyId", '') AS access_key_id, _read_only AS read_only,
 	coalesce("errorCode", '') AS error_code, coalesce("sourceIPAddress", '') AS source_ip,
 	_resource_types AS resource_types, _resource_names AS resource_names, _imported AS imported,
+	` + coldFailed + ` AS failed, filename AS _file,
 	* EXCLUDE (_seq, _ingest_time, _category, _username, _read_only, _resource_types, _resource_names, _imported)
 FROM ` + ParquetSource(files) + `)`
 }

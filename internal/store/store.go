@@ -142,6 +142,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 -- Stores made before imports were marked.
 ALTER TABLE events ADD COLUMN IF NOT EXISTS imported BOOLEAN;
+-- Whether the event is a failed call (event.Record.Failed); NULL in rows
+-- stored before it was kept, until Open fills them (upgradeFailed).
+ALTER TABLE events ADD COLUMN IF NOT EXISTS failed BOOLEAN;
 CREATE TABLE IF NOT EXISTS blocks (
 	block     BIGINT NOT NULL,
 	first_seq BIGINT NOT NULL,
@@ -399,6 +402,9 @@ func (s *Store) init(ctx context.Context) error {
 	s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
 	if err != nil {
 		return fmt.Errorf("zstd decoder: %w", err)
+	}
+	if err := s.upgradeFailed(ctx); err != nil {
+		return err
 	}
 
 	conn, err := s.connector.Connect(ctx)
