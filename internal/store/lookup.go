@@ -341,9 +341,28 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
+	// With EventId, the files the locator places those eventIDs in, and
+	// only their rows.
+	var places []eventPlace
+	if len(p.eids) > 0 {
+		if places, err = s.cold.locate(ctx, p.eids); err != nil {
+			return nil, fmt.Errorf("lookup: %w", err)
+		}
+		if len(places) == 0 {
+			return evs, nil
+		}
+		seqs := make([]any, len(places))
+		for i, pl := range places {
+			seqs[i] = pl.seq
+		}
+		cw, ca = append(cw, "seq IN ("+placeholders(len(seqs))+")"), append(ca, seqs...)
+	}
 	// The columnar files of the plan's accounts and region whose days
 	// meet the slice.
 	files := s.cold.filesWhere(func(f ColdFile) bool {
+		if places != nil && !f.holds(places) {
+			return false
+		}
 		if len(p.accounts) > 0 && !slices.Contains(p.accounts, f.Account) {
 			return false
 		}
@@ -358,7 +377,13 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if len(files) == 0 {
 		return evs, nil
 	}
-	cevs, err := s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
+	var cevs []Event
+	if places != nil {
+		// A handful of rows at known places: read them at once.
+		cevs, err = s.cold.events(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	} else {
+		cevs, err = s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}

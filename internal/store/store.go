@@ -334,6 +334,9 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.initCold(ctx); err != nil {
 		return err
 	}
+	if err := s.upgradeLocator(ctx); err != nil {
+		return err
+	}
 	var maxSeq, maxBlock sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last sequence: %w", err)
