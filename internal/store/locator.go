@@ -92,7 +92,8 @@ func locateCompacted(ctx context.Context, tx *sql.Tx, through int64) error {
 // upgradeLocator builds the locator of a store made before it, from the
 // columnar files' eventIDs, in one transaction with the meta mark; an
 // interrupted upgrade starts again at the next Open. It runs after the
-// manifest is loaded and before any compaction.
+// manifest is loaded and before any compaction. DuckDB reads the files in
+// parallel and hashes each eventID through eidHashUDF.
 func (s *Store) upgradeLocator(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, locatorSchema); err != nil {
 		return fmt.Errorf("create event locator: %w", err)
@@ -103,73 +104,45 @@ func (s *Store) upgradeLocator(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	conn, err := s.connector.Connect(ctx)
+	fail := func(err error) error { return fmt.Errorf("build event locator: %w", err) }
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("build event locator: %w", err)
+		return fail(err)
 	}
 	defer conn.Close()
-	exec := func(q string, args ...driver.NamedValue) error {
-		_, err := conn.(driver.ExecerContext).ExecContext(ctx, q, args)
-		return err
-	}
-	fail := func(err error) error { return fmt.Errorf("build event locator: %w", err) }
-	if err := exec(`CREATE TEMP TABLE locator_build (eid_hash BIGINT, seq BIGINT, day DATE)`); err != nil {
-		return fail(err)
-	}
-	app, err := duckdb.NewAppender(conn, "temp", "main", "locator_build")
-	if err != nil {
-		return fail(err)
-	}
-	n := 0
-	for _, f := range s.cold.files {
-		rows, err := s.db.QueryContext(ctx, `SELECT coalesce("eventID", ''), _seq FROM `+ParquetSource([]string{s.cold.path(f.Path)}))
-		if err != nil {
-			app.Close()
-			return fail(err)
-		}
-		for rows.Next() {
-			var (
-				id  string
-				seq int64
-			)
-			if err := rows.Scan(&id, &seq); err != nil {
-				rows.Close()
-				app.Close()
-				return fail(err)
-			}
-			if err := app.AppendRow(int64(hashID(id)), seq, f.Day); err != nil {
-				rows.Close()
-				app.Close()
-				return fail(err)
-			}
-			n++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			app.Close()
+	if len(s.cold.files) > 0 {
+		if err := duckdb.RegisterScalarUDF(conn, eidHashFunc, eidHashUDF{}); err != nil {
 			return fail(err)
 		}
 	}
-	if err := app.Close(); err != nil { // flushes
-		return fail(err)
-	}
-	if err := exec("BEGIN TRANSACTION"); err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fail(err)
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			exec("ROLLBACK")
+			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
-	if err := exec(`DELETE FROM cold_ids; INSERT INTO cold_ids SELECT * FROM temp.locator_build ORDER BY eid_hash`); err != nil {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM cold_ids`); err != nil {
 		return fail(err)
 	}
-	if err := exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-		driver.NamedValue{Ordinal: 1, Value: metaLocator}, driver.NamedValue{Ordinal: 2, Value: []byte("1")}); err != nil {
+	var n int64
+	if len(s.cold.files) > 0 {
+		paths := make([]string, len(s.cold.files))
+		for i, f := range s.cold.files {
+			paths[i] = s.cold.path(f.Path)
+		}
+		res, err := conn.ExecContext(ctx, `INSERT INTO cold_ids SELECT `+eidHashFunc+`("eventID"), _seq, "date" FROM `+ParquetSource(paths)+` ORDER BY 1`)
+		if err != nil {
+			return fail(err)
+		}
+		n, _ = res.RowsAffected()
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, metaLocator, []byte("1")); err != nil {
 		return fail(err)
 	}
-	if err := exec("COMMIT"); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fail(err)
 	}
 	committed = true
@@ -177,4 +150,24 @@ func (s *Store) upgradeLocator(ctx context.Context) error {
 		s.log.Info("built the event locator of the columnar tier", "events", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// eidHashFunc is the SQL name of eidHashUDF.
+const eidHashFunc = "__ot_eid_hash"
+
+// eidHashUDF is __ot_eid_hash(VARCHAR) → BIGINT: hashID of an eventID as
+// eid_hash keeps it (NULL hashes as "").
+type eidHashUDF struct{}
+
+func (eidHashUDF) Config() duckdb.ScalarFuncConfig {
+	varchar, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	bigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_BIGINT)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{varchar}, ResultTypeInfo: bigint, SpecialNullHandling: true}
+}
+
+func (eidHashUDF) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(args []driver.Value) (any, error) {
+		id, _ := args[0].(string)
+		return int64(hashID(id)), nil
+	}}
 }
