@@ -30,8 +30,8 @@ type HistoryDeps struct {
 	// opaque and cannot be forged into a position; tokens stay valid as
 	// long as the key does. Empty: a key made at start-up.
 	TokenKey []byte
-	// ScanLimit caps the events one page examines for the filters the
-	// index cannot answer (q, and errors=1's successful ConsoleLogins);
+	// ScanLimit caps the events one page examines for the filter the
+	// index cannot answer (q, free text);
 	// past it the page says how far back it searched and offers to
 	// continue. Default 5,000.
 	ScanLimit int
@@ -267,23 +267,14 @@ func (f *historyFilter) query(u *User) store.LookupQuery {
 }
 
 // postFiltered reports whether events the index selects still need a
-// look at their records: free text, or errors=1 (whose ConsoleLogin
-// candidates include successes).
-func (f *historyFilter) postFiltered() bool { return f.Q != "" || f.Errors }
+// look at their records: free text. (errors=1 is the store's Failures,
+// which it answers exactly, failed console sign-ins included.)
+func (f *historyFilter) postFiltered() bool { return f.Q != "" }
 
-// keep reports whether an event the index selected matches the filters
-// it could not check.
+// keep reports whether an event the index selected matches the filter it
+// could not check, the free text.
 func (f *historyFilter) keep(e *store.Event, lowerQ []byte) bool {
-	if f.Errors && e.Rec.ErrorCode == "" && !failedSignIn(e.Rec) {
-		return false
-	}
 	return len(lowerQ) == 0 || containsFold(e.Rec.Raw, lowerQ)
-}
-
-// failedSignIn reports whether rec is a ConsoleLogin that failed: its
-// responseElements.ConsoleLogin is "Failure" (it has no errorCode).
-func failedSignIn(rec *event.Record) bool {
-	return rec.EventName == "ConsoleLogin" && fastjson.GetString(rec.Raw, "responseElements", "ConsoleLogin") == "Failure"
 }
 
 // containsFold reports whether raw contains lowerQ (already lower case),
@@ -525,7 +516,7 @@ func rowOf(e store.Event) historyRow {
 		Href: detailPath(r.AccountID, r.EventID) + "?at=" + r.EventTime.UTC().Format(time.RFC3339Nano), Time: r.EventTime, User: r.Username, Name: r.EventName, Source: r.EventSource,
 		SourceIP: r.SourceIP, ErrorCode: r.ErrorCode, ReadOnly: r.ReadOnlyString(), Account: r.AccountID, Region: r.AWSRegion,
 	}
-	row.Failed = r.ErrorCode != "" || failedSignIn(r)
+	row.Failed = r.Failed()
 	if row.Failed && row.ErrorCode == "" {
 		row.ErrorCode = "Failed sign-in"
 	}
@@ -752,7 +743,7 @@ func (c historyPages) historyDetail(w http.ResponseWriter, r *http.Request, s *S
 		return
 	}
 	rec := evs[0].Rec
-	p := &detailPage{Rec: rec, Failed: rec.ErrorCode != "" || failedSignIn(rec)}
+	p := &detailPage{Rec: rec, Failed: rec.Failed()}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, rec.Raw, "", "  ") == nil {
 		p.Pretty = pretty.String()
@@ -780,7 +771,7 @@ func (c historyPages) historyDetail(w http.ResponseWriter, r *http.Request, s *S
 	add("User agent", rec.UserAgent, "")
 	add("Error code", rec.ErrorCode, link("ErrorCode", rec.ErrorCode, false))
 	add("Error message", fastjson.GetString(rec.Raw, "errorMessage"), "")
-	if failedSignIn(rec) {
+	if rec.FailedSignIn() {
 		add("Sign-in", "Failure", "")
 	}
 	add("Read-only", rec.ReadOnlyString(), "")

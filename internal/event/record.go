@@ -105,3 +105,14 @@ func IDOf(raw []byte) string {
 	}
 	return ""
 }
+
+// FailedSignIn reports whether r is a console sign-in that failed: a
+// ConsoleLogin whose responseElements.ConsoleLogin is "Failure" (CloudTrail
+// gives a failed sign-in no errorCode).
+func (r *Record) FailedSignIn() bool {
+	return r.EventName == "ConsoleLogin" && fastjson.GetString(r.Raw, "responseElements", "ConsoleLogin") == "Failure"
+}
+
+// Failed reports whether r records a failed call: it has an errorCode, or
+// it is a failed console sign-in.
+func (r *Record) Failed() bool { return r.ErrorCode != "" || r.FailedSignIn() }

@@ -39,6 +39,7 @@ func (b *Batch) MarkImported() *Batch {
 type rowPrep struct {
 	hash         uint64   // hashID(EventID): eid_hash
 	types, names []string // resourceColumns
+	failed       bool     // Record.Failed
 	days         []dayRow // the record's day index rows
 }
 
@@ -56,6 +57,7 @@ func (b *Batch) prepRows() {
 	for i, r := range b.recs {
 		rp := &b.rows[i]
 		rp.hash = hashID(r.EventID)
+		rp.failed = r.Failed()
 		rp.types, rp.names = resourceColumns(r.Resources)
 		dayRows(r, rp.types, rp.names, func(key int64, day int32) {
 			rp.days = append(rp.days, dayRow{key, day})
@@ -563,7 +565,7 @@ func (s *Store) appendRows(p *appendPlan) error {
 			r.AccountID, r.AWSRegion, r.EventCategory, r.EventSource, r.EventName,
 			r.Username, r.AccessKeyID, ro, r.ErrorCode, r.SourceIP,
 			rp.types, rp.names,
-			p.blockID[w.block], uint16(w.idx), p.imported[i],
+			p.blockID[w.block], uint16(w.idx), p.imported[i], rp.failed,
 		); err != nil {
 			return fmt.Errorf("append event: %w", err)
 		}

@@ -51,9 +51,11 @@ var ColdColumns = []columnar.Column{
 }
 
 // storeFormat is the layout this release writes: 1 is the segments-only
-// store, 2 adds the columnar tier. A store marked with a newer format is
-// refused.
-const storeFormat = 2
+// store, 2 adds the columnar tier, 3 the events table's failed column
+// (failed.go) and the event locator (locator.go), which Open adds to an
+// older store in place. A store marked with a newer format is refused:
+// an older release's appender would not fill the failed column.
+const storeFormat = 3
 
 const coldSchema = `
 CREATE TABLE IF NOT EXISTS columnar_files (
@@ -400,6 +402,7 @@ func coldRel(files []string) string {
 	_username AS username, coalesce("userIdentity"."accessKeyId", '') AS access_key_id, _read_only AS read_only,
 	coalesce("errorCode", '') AS error_code, coalesce("sourceIPAddress", '') AS source_ip,
 	_resource_types AS resource_types, _resource_names AS resource_names, _imported AS imported,
+	` + coldFailed + ` AS failed, filename AS _file,
 	* EXCLUDE (_seq, _ingest_time, _category, _username, _read_only, _resource_types, _resource_names, _imported)
 FROM ` + ParquetSource(files) + `)`
 }
@@ -467,11 +470,19 @@ func (c *cold) stored(ctx context.Context, ids []string, into map[eventKey][]byt
 	if len(c.files) == 0 || len(ids) == 0 {
 		return nil
 	}
+	places, err := c.locate(ctx, ids)
+	if err != nil || len(places) == 0 {
+		return err
+	}
+	files := c.filesWhere(func(f ColdFile) bool { return f.holds(places) })
+	if len(files) == 0 {
+		return nil
+	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	evs, err := c.eventsWithAccount(ctx, c.files, `"eventID" IN (`+placeholders(len(args))+`)`, args)
+	evs, err := c.eventsWithAccount(ctx, files, `"eventID" IN (`+placeholders(len(args))+`)`, args)
 	if err != nil {
 		return fmt.Errorf("check event ids: %w", err)
 	}

@@ -447,6 +447,9 @@ func (c *cold) commitCold(ctx context.Context, files []ColdFile, through int64) 
 			return fmt.Errorf("list %s: %w", f.Path, err)
 		}
 	}
+	if err := locateCompacted(ctx, tx, through); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, through); err != nil {
 		return fmt.Errorf("delete compacted events: %w", err)
 	}

@@ -41,6 +41,7 @@ func everything(t *testing.T, s *store.Store) map[string]string {
 	ctx := context.Background()
 	out := map[string]string{}
 	var seqs []int64
+	var byID []store.LookupQuery // every 25th event, by its EventId
 	for pos := int64(0); ; {
 		evs, err := s.ReadAfter(ctx, pos, 97)
 		if err != nil {
@@ -55,6 +56,9 @@ func everything(t *testing.T, s *store.Store) map[string]string {
 			}
 			pos = e.Seq
 			seqs = append(seqs, e.Seq)
+			if len(seqs)%25 == 1 {
+				byID = append(byID, store.LookupQuery{Accounts: []string{e.Rec.AccountID}, Attrs: []store.Attr{{Key: "EventId", Value: e.Rec.EventID}}, Limit: 2})
+			}
 			out[fmt.Sprintf("after %d", e.Seq)] = string(e.Rec.Raw) + " @" + e.IngestTime.Format(time.RFC3339Nano)
 		}
 	}
@@ -65,7 +69,7 @@ func everything(t *testing.T, s *store.Store) map[string]string {
 	for _, e := range evs {
 		out[fmt.Sprintf("seq %d", e.Seq)] = string(e.Rec.Raw)
 	}
-	for _, q := range []store.LookupQuery{
+	for _, q := range append([]store.LookupQuery{
 		{Limit: 50},
 		{Accounts: []string{"111122223333"}, Region: "us-east-1", Limit: 7},
 		{Accounts: []string{"444455556666"}, Attrs: []store.Attr{{Key: "EventName", Value: "GetObject"}}, Limit: 1000},
@@ -74,7 +78,7 @@ func everything(t *testing.T, s *store.Store) map[string]string {
 		{Attrs: []store.Attr{{Key: "ResourceName", Value: "audit-bucket"}}, Limit: 13},
 		{Attrs: []store.Attr{{Key: "EventId", Value: "ev-00002000"}}, Limit: 5},
 		{Start: base.Add(24 * time.Hour), End: base.Add(36 * time.Hour), Limit: 1000},
-	} {
+	}, byID...) {
 		evs, err := s.Lookup(ctx, q)
 		if err != nil {
 			t.Fatal(err)
@@ -252,12 +256,12 @@ func TestNewerStoreFormatIsRefused(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := open(t, dir)
-	if err := s.SetMeta(ctx, "store-format", []byte("3")); err != nil {
+	if err := s.SetMeta(ctx, "store-format", []byte("4")); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	_, err := store.Open(ctx, dir, store.Options{})
-	if err == nil || !strings.Contains(err.Error(), "written by a newer opentrail (store format 3") {
+	if err == nil || !strings.Contains(err.Error(), "written by a newer opentrail (store format 4") {
 		t.Fatalf("Open of a newer store: %v", err)
 	}
 }
@@ -300,6 +304,14 @@ func TestRetentionRemovesExpiredColumnarFiles(t *testing.T) {
 	}
 	if int64(len(evs)) != 1500-n {
 		t.Fatalf("%d events left, want %d", len(evs), 1500-n)
+	}
+	// The locator keeps the rows of the files left, and no others.
+	var located int64
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM cold_ids`).Scan(&located); err != nil {
+		t.Fatal(err)
+	}
+	if located != int64(len(evs)) {
+		t.Errorf("the locator has %d rows for %d columnar events", located, len(evs))
 	}
 	for _, e := range evs {
 		if !bytes.Contains(e.Rec.Raw, []byte(`"eventID"`)) {
@@ -396,7 +408,7 @@ func TestUpgradeFromSegmentsOnlyStore(t *testing.T) {
 	if len(after) != len(before) {
 		t.Fatalf("%d readings after the upgrade, %d before", len(after), len(before))
 	}
-	if v, err := s.Meta(ctx, "store-format"); err != nil || string(v) != "2" {
+	if v, err := s.Meta(ctx, "store-format"); err != nil || string(v) != "3" {
 		t.Fatalf("store format %q, %v", v, err)
 	}
 }

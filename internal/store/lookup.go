@@ -30,36 +30,52 @@ import (
 //	             empty at once
 //	searchDays   the days searched newest first in widening slices
 //	confirm      events whose eventID is not the one asked for dropped
-//	             (eid_hash only narrows)
+//	             (eid_hash only narrows), and with Failures any event
+//	             that is not a failed call (the SQL decides; the record
+//	             has the last word)
 //
-// Without a selective attribute the whole range is one query.
+// Without a selective attribute the whole range is one query. When
+// confirm drops events from a full answer, the search goes on after the
+// last event it examined until q.Limit events are kept or none are left.
 func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
-	p, err := planLookup(q)
-	if err != nil {
-		return nil, err
+	var out []Event
+	for {
+		p, err := planLookup(q)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := s.lookupPlan(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) < q.Limit {
+			return append(out, p.confirm(evs)...), nil
+		}
+		last := evs[len(evs)-1]
+		kept := p.confirm(evs)
+		out = append(out, kept...)
+		if len(kept) == len(evs) {
+			return out, nil
+		}
+		q.After = &Position{Time: last.Rec.EventTime, Seq: last.Seq}
+		q.Limit -= len(kept)
 	}
+}
+
+// lookupPlan runs the plan's phases after planLookup: at most p.limit
+// events, not yet confirmed.
+func (s *Store) lookupPlan(ctx context.Context, p *lookupPlan) ([]Event, error) {
 	if !s.mayHold(p.eids) {
 		return nil, nil
 	}
 	if !p.selective {
-		evs, err := s.lookupSlice(ctx, p, p.start, p.end, true, p.limit)
-		if err != nil {
-			return nil, err
-		}
-		return p.confirm(evs), nil
+		return s.lookupSlice(ctx, p, p.start, p.end, true, p.limit)
 	}
 	days, err := s.lookupDays(ctx, p)
-	if err != nil {
+	if err != nil || len(days) == 0 {
 		return nil, err
 	}
-	if len(days) == 0 {
-		return nil, nil
-	}
-	evs, err := s.searchDays(ctx, p, days)
-	if err != nil {
-		return nil, err
-	}
-	return p.confirm(evs), nil
+	return s.searchDays(ctx, p, days)
 }
 
 // lookupPlan is one Lookup worked out: the column predicates every query of
@@ -72,6 +88,7 @@ type lookupPlan struct {
 	coldWhere  []string
 	coldArgs   []any
 	eids       []string // EventId values, which confirm checks
+	failures   bool     // q.Failures, which confirm checks
 	selective  bool     // an attribute the day index narrows (selAttr)
 	selAttr    Attr     // the first attribute the day index knows
 	accounts   []string // q.Accounts, for the day index
@@ -144,7 +161,8 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 		p.add("category IN ("+placeholders(len(q.Categories))+")", args...)
 	}
 	if q.Failures {
-		p.add("(error_code <> '' OR event_name = 'ConsoleLogin')")
+		p.add("failed")
+		p.failures = true
 	}
 	if q.After != nil {
 		t := q.After.Time.UTC()
@@ -249,16 +267,17 @@ func (s *Store) searchDays(ctx context.Context, p *lookupPlan, days []int32) ([]
 	}
 }
 
-// confirm keeps the events whose eventID is every EventId value asked for:
-// the eid_hash predicate narrows, the IDs themselves decide. It filters
-// evs in place.
+// confirm keeps the events whose eventID is every EventId value asked for
+// (the eid_hash predicate narrows, the IDs themselves decide) and, with
+// Failures, that are failed calls by their records. It filters evs in
+// place.
 func (p *lookupPlan) confirm(evs []Event) []Event {
-	if len(p.eids) == 0 {
+	if len(p.eids) == 0 && !p.failures {
 		return evs
 	}
 	kept := evs[:0]
 	for _, e := range evs {
-		ok := true
+		ok := !p.failures || e.Rec.Failed()
 		for _, id := range p.eids {
 			if e.Rec.EventID != id {
 				ok = false
@@ -322,9 +341,28 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
+	// With EventId, the files the locator places those eventIDs in, and
+	// only their rows.
+	var places []eventPlace
+	if len(p.eids) > 0 {
+		if places, err = s.cold.locate(ctx, p.eids); err != nil {
+			return nil, fmt.Errorf("lookup: %w", err)
+		}
+		if len(places) == 0 {
+			return evs, nil
+		}
+		seqs := make([]any, len(places))
+		for i, pl := range places {
+			seqs[i] = pl.seq
+		}
+		cw, ca = append(cw, "seq IN ("+placeholders(len(seqs))+")"), append(ca, seqs...)
+	}
 	// The columnar files of the plan's accounts and region whose days
 	// meet the slice.
 	files := s.cold.filesWhere(func(f ColdFile) bool {
+		if places != nil && !f.holds(places) {
+			return false
+		}
 		if len(p.accounts) > 0 && !slices.Contains(p.accounts, f.Account) {
 			return false
 		}
@@ -339,7 +377,13 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 	if len(files) == 0 {
 		return evs, nil
 	}
-	cevs, err := s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
+	var cevs []Event
+	if places != nil {
+		// A handful of rows at known places: read them at once.
+		cevs, err = s.cold.events(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+	} else {
+		cevs, err = s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
 	}
@@ -361,8 +405,10 @@ func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time
 // The runs double in length (a day, then two, four, …, at most 32), so a
 // value found in the newest day costs one small query and a rare or
 // absent one a handful rather than one per day. Each query reads only the
-// narrow columns the predicates and the order need; the chosen events'
-// records are read afterwards, by sequence number, from their files.
+// narrow columns the predicates and the order need, and names the file
+// of each event it finds; the chosen events' records are read afterwards,
+// by sequence number, from those files only (reading a record decompresses
+// its row group's every column, the bulk of a lookup's cost).
 func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int) ([]Event, error) {
 	byDay := map[time.Time][]ColdFile{}
 	var days []time.Time
@@ -373,11 +419,8 @@ func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args 
 		byDay[f.Day] = append(byDay[f.Day], f)
 	}
 	slices.SortFunc(days, func(a, b time.Time) int { return b.Compare(a) })
-	type hit struct {
-		seq int64
-		at  time.Time
-	}
-	var hits []hit
+	var seqs []any
+	inFile := map[string]bool{} // the absolute paths of the files with a hit
 	var from []ColdFile
 	cond := ""
 	if where != "" {
@@ -393,51 +436,40 @@ func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args 
 		for i, f := range day {
 			paths[i] = c.path(f.Path)
 		}
-		rows, err := c.st.db.QueryContext(ctx, `SELECT seq, event_time FROM `+coldRel(paths)+cond+
-			fmt.Sprintf(` ORDER BY event_time DESC, seq DESC LIMIT %d`, limit-len(hits)), args...)
+		rows, err := c.st.db.QueryContext(ctx, `SELECT seq, _file FROM `+coldRel(paths)+cond+
+			fmt.Sprintf(` ORDER BY event_time DESC, seq DESC LIMIT %d`, limit-len(seqs)), args...)
 		if err != nil {
 			return nil, err
 		}
-		found := false
 		for rows.Next() {
-			var h hit
-			if err := rows.Scan(&h.seq, &h.at); err != nil {
+			var (
+				seq  int64
+				file string
+			)
+			if err := rows.Scan(&seq, &file); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			hits, found = append(hits, h), true
+			seqs = append(seqs, seq)
+			inFile[file] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if found {
-			from = append(from, day...)
-		}
-		if len(hits) >= limit {
+		from = append(from, day...)
+		if len(seqs) >= limit {
 			break
 		}
 	}
-	if len(hits) == 0 {
+	if len(seqs) == 0 {
 		return nil, nil
 	}
-	seqs := make([]any, len(hits))
-	for i, h := range hits {
-		seqs[i] = h.seq
-	}
-	// Only the files whose sequence range holds a chosen event.
 	var need []ColdFile
 	for _, f := range from {
-		for _, h := range hits {
-			if h.seq >= f.MinSeq && h.seq <= f.MaxSeq {
-				need = append(need, f)
-				break
-			}
+		if inFile[c.path(f.Path)] {
+			need = append(need, f)
 		}
 	}
-	evs, err := c.events(ctx, need, `seq IN (`+placeholders(len(seqs))+`)`, seqs, `ORDER BY event_time DESC, seq DESC`)
-	if err != nil {
-		return nil, err
-	}
-	return evs, nil
+	return c.events(ctx, need, `seq IN (`+placeholders(len(seqs))+`)`, seqs, `ORDER BY event_time DESC, seq DESC`)
 }

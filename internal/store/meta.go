@@ -223,6 +223,20 @@ func (c *cold) expireColdFiles(ctx context.Context, cutoff time.Time) (int64, er
 		}
 		n += f.Rows
 	}
+	// The locator's rows of the days no file holds any more.
+	drop, args := `DELETE FROM cold_ids`, []any{} // every row when no file is left
+	if len(kept) > 0 {
+		oldest := kept[0].Day
+		for _, f := range kept {
+			if f.Day.Before(oldest) {
+				oldest = f.Day
+			}
+		}
+		drop, args = drop+` WHERE day < ?`, append(args, oldest)
+	}
+	if _, err := tx.ExecContext(ctx, drop, args...); err != nil {
+		return 0, fmt.Errorf("apply retention: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("apply retention: %w", err)
 	}

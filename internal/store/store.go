@@ -142,6 +142,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 -- Stores made before imports were marked.
 ALTER TABLE events ADD COLUMN IF NOT EXISTS imported BOOLEAN;
+-- Whether the event is a failed call (event.Record.Failed); NULL in rows
+-- stored before it was kept, until Open fills them (upgradeFailed).
+ALTER TABLE events ADD COLUMN IF NOT EXISTS failed BOOLEAN;
 CREATE TABLE IF NOT EXISTS blocks (
 	block     BIGINT NOT NULL,
 	first_seq BIGINT NOT NULL,
@@ -331,6 +334,9 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.initCold(ctx); err != nil {
 		return err
 	}
+	if err := s.upgradeLocator(ctx); err != nil {
+		return err
+	}
 	var maxSeq, maxBlock sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read last sequence: %w", err)
@@ -399,6 +405,9 @@ func (s *Store) init(ctx context.Context) error {
 	s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
 	if err != nil {
 		return fmt.Errorf("zstd decoder: %w", err)
+	}
+	if err := s.upgradeFailed(ctx); err != nil {
+		return err
 	}
 
 	conn, err := s.connector.Connect(ctx)

@@ -34,10 +34,9 @@ type LookupQuery struct {
 	// Categories restricts eventCategory (Management, Data, Insight);
 	// empty = any.
 	Categories []string
-	// Failures keeps only events that may be failed calls: those with an
-	// errorCode, and every ConsoleLogin — a failed console sign-in has no
-	// errorCode (its responseElements.ConsoleLogin is "Failure"), so the
-	// caller drops the ConsoleLogin events that succeeded.
+	// Failures keeps only failed calls (event.Record.Failed): those with
+	// an errorCode, and failed console sign-ins, which have none (their
+	// responseElements.ConsoleLogin is "Failure").
 	Failures bool
 	After    *Position // only events strictly after this position (older)
 	Limit    int
