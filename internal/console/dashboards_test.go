@@ -38,6 +38,9 @@ func mk(i int, acct string, t time.Time, name, source string, ident rec, extra r
 		"recipientAccountId": acct, "eventCategory": "Management"}
 	for k, v := range extra {
 		m[k] = v
+		if v == nil { // nil leaves the field out
+			delete(m, k)
+		}
 	}
 	b, _ := json.Marshal(m)
 	return b
@@ -56,6 +59,15 @@ func dashFixture(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if _, err := st.Append(ctx, dashRecords(t), dashNow); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// dashRecords are dashFixture's records.
+func dashRecords(t *testing.T) []*event.Record {
+	t.Helper()
 	const a, b = "111111111111", "222222222222"
 	var raws [][]byte
 	i := 0
@@ -103,10 +115,7 @@ func dashFixture(t *testing.T) *store.Store {
 		}
 		recs = append(recs, p)
 	}
-	if _, err := st.Append(ctx, recs, dashNow); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return recs
 }
 
 func dashConsole(t *testing.T, st *store.Store, geo *geoip.DB) *Console {
