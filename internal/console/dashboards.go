@@ -359,7 +359,7 @@ type series struct {
 }
 
 // timeSeries counts the events matching cond per bucket of step in w,
-// split by seriesExpr ("''" for one series). Series come in the order of
+// split by seriesExpr ("”" for one series). Series come in the order of
 // their largest bucket (ties by name).
 func (d *dashSrc) timeSeries(ctx context.Context, w window, step time.Duration, seriesExpr, cond string) (series, error) {
 	n := int(w.End.Sub(w.Start) / step)

@@ -117,9 +117,9 @@ func eq(p *string, s string) bool { return p != nil && *p == s }
 // indexed ones, as the event view exposes them: maps' values as text
 // (strings unquoted, other JSON compacted), JSON null as NULL.
 type rawFields struct {
-	top                                            map[string]json.RawMessage
+	top                                             map[string]json.RawMessage
 	responseElements, additional, requestParameters map[string]json.RawMessage
-	identType, invokedBy                           *string
+	identType, invokedBy                            *string
 }
 
 func (f *rawFields) parse(raw []byte) {
