@@ -153,7 +153,7 @@ func (r *Rollups) Start() {
 
 // Close stops the consumer; counts already committed stay.
 func (r *Rollups) Close(ctx context.Context) error {
-	if r.loop == nil {
+	if r == nil || r.loop == nil {
 		return nil
 	}
 	return r.loop.Close(ctx)

@@ -39,6 +39,7 @@ import (
 	"github.com/opentrail/opentrail/internal/importer"
 	"github.com/opentrail/opentrail/internal/ingest"
 	"github.com/opentrail/opentrail/internal/insights"
+	"github.com/opentrail/opentrail/internal/rollup"
 	"github.com/opentrail/opentrail/internal/keys"
 	"github.com/opentrail/opentrail/internal/lake"
 	"github.com/opentrail/opentrail/internal/logwatch"
@@ -88,6 +89,8 @@ type Server struct {
 	eventRules *eventrules.Rules
 	// insights is the CloudTrail Insights detector over the stream.
 	insights *insights.Detector
+	// rollups keeps the built-in dashboards' hourly rollups of the stream.
+	rollups *rollup.Rollups
 	// capture holds the capture intents, their Recorder and reaper (capture.go).
 	capture capture
 	// gateway is the capture gateway of the gateway: section, nil without
@@ -504,6 +507,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.drainFindingsLoop(bg)
 	}()
 	s.insights.Start()
+	s.rollups.Start()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -578,6 +582,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.eventRules.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.rollups.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.sigma.Close(shutdownCtx); err != nil {
