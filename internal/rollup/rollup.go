@@ -285,7 +285,15 @@ func (r *Rollups) step(ctx context.Context) (n int, err error) {
 	for i := range evs {
 		b.add(evs[i].Seq, evs[i].Rec, &r.cis)
 	}
-	if err := r.commit(ctx, b, newCur); err != nil {
+	if err := r.commit(ctx, b, cur, newCur); err != nil {
+		if errors.Is(err, errMoved) {
+			// Another consumer counted past cur: start again from the
+			// durable cursor.
+			r.mu.Lock()
+			r.loaded = false
+			r.mu.Unlock()
+			return 1, nil
+		}
 		return 0, err
 	}
 	r.mu.Lock()
@@ -294,9 +302,13 @@ func (r *Rollups) step(ctx context.Context) (n int, err error) {
 	return max(len(evs), 1), nil
 }
 
-// commit writes the batch's counts and rows and the cursor in one
-// transaction.
-func (r *Rollups) commit(ctx context.Context, b *batch, cur int64) error {
+// errMoved means the durable cursor is not where the step began.
+var errMoved = errors.New("rollup: the cursor moved")
+
+// commit writes the batch's counts and rows and moves the cursor from
+// from to cur, in one transaction; if the durable cursor is not at from,
+// it writes nothing and returns errMoved.
+func (r *Rollups) commit(ctx context.Context, b *batch, from, cur int64) error {
 	conn, err := r.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("rollup: %w", err)
@@ -305,9 +317,25 @@ func (r *Rollups) commit(ctx context.Context, b *batch, cur int64) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("rollup: %w", err)
 	}
+	var durable int64
+	err = conn.QueryRowContext(ctx, `SELECT v FROM ru_state WHERE name = 'cursor'`).Scan(&durable)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("rollup: read cursor: %w", err)
+	}
+	if durable != from {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return errMoved
+	}
 	if err := b.write(ctx, conn); err != nil {
 		conn.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("rollup: %w", err)
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("rollup: %w", err)
+		}
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT OR REPLACE INTO ru_state VALUES ('cursor', ?)`, cur); err != nil {
 		conn.ExecContext(context.Background(), "ROLLBACK")
@@ -319,6 +347,10 @@ func (r *Rollups) commit(ctx context.Context, b *batch, cur int64) error {
 	}
 	return nil
 }
+
+// beforeCommit, when set (by tests), runs after a step wrote its counts
+// and before the cursor and commit; an error fails the step there.
+var beforeCommit func() error
 
 // Scope is the SQL condition limiting a rollup table to accounts (nil:
 // every account), on the account column col.
