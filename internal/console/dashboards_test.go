@@ -107,15 +107,7 @@ func dashRecords(t *testing.T) []*event.Record {
 		add(b, time.Date(2026, 12, 5, 9, k, 0, 0, time.UTC), "ConsoleLogin", "signin.amazonaws.com", iamUserRec(b, "bobsecret"), failed)
 	}
 	add(b, time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), "DisableKey", "kms.amazonaws.com", iamUserRec(b, "bobsecret"), nil)
-	var recs []*event.Record
-	for _, r := range raws {
-		p, err := event.Parse(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, p)
-	}
-	return recs
+	return parseAll(t, raws)
 }
 
 func dashConsole(t *testing.T, st *store.Store, geo *geoip.DB) *Console {
@@ -345,4 +337,18 @@ func TestSavedDashboards(t *testing.T) {
 	if resp, _ := bob.get(loc); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("deleted dashboard still there: %d", resp.StatusCode)
 	}
+}
+
+// parseAll parses test records.
+func parseAll(t *testing.T, raws [][]byte) []*event.Record {
+	t.Helper()
+	recs := make([]*event.Record, 0, len(raws))
+	for _, r := range raws {
+		p, err := event.Parse(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, p)
+	}
+	return recs
 }

@@ -53,15 +53,7 @@ func oddRecords(t *testing.T) []*event.Record {
 		mk(9011, a, at(13, 12), "GetObject", "s3.amazonaws.com", mallory, rec{"eventCategory": "Data", "managementEvent": false, "readOnly": true}),
 		mk(9012, a, at(13, 13), "DeleteBucketPolicy", "s3.amazonaws.com", mallory, rec{"errorCode": "Client.UnauthorizedOperation"}),
 	}
-	var recs []*event.Record
-	for _, r := range raws {
-		p, err := event.Parse(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, p)
-	}
-	return recs
+	return parseAll(t, raws)
 }
 
 // rollupFixture is a store of a month's demo activity (three accounts,
@@ -76,7 +68,7 @@ func rollupFixture(t *testing.T) (*store.Store, *rollup.Rollups) {
 	}
 	t.Cleanup(func() { st.Close() })
 	var recs []*event.Record
-	opts := demo.Options{Seed: 11, Events: 12000, Start: dashNow.Add(-32 * 24 * time.Hour), Duration: 32 * 24 * time.Hour, Incidents: true,
+	opts := demo.Options{Seed: 11, Events: 6000, Start: dashNow.Add(-32 * 24 * time.Hour), Duration: 32 * 24 * time.Hour, Incidents: true,
 		Accounts: []string{"111111111111", "222222222222", "333333333333"}}
 	if err := demo.Generate(opts, func(raw []byte) error {
 		r, err := event.Parse(raw)
