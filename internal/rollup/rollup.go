@@ -74,7 +74,7 @@ var schema = []string{
 
 // Defaults for Config.
 const (
-	DefaultSyncLimit = 50_000
+	DefaultSyncLimit = 5_000
 	readBatch        = 20_000
 )
 
