@@ -54,11 +54,7 @@ func mk(i int, acct string, t time.Time, name, source string, ident rec, extra r
 func dashFixture(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := emptyStore(t)
 	if _, err := st.Append(ctx, dashRecords(t), dashNow); err != nil {
 		t.Fatal(err)
 	}
@@ -351,4 +347,15 @@ func parseAll(t *testing.T, raws [][]byte) []*event.Record {
 		recs = append(recs, p)
 	}
 	return recs
+}
+
+// emptyStore is a new store closed when the test ends.
+func emptyStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -62,11 +62,7 @@ func oddRecords(t *testing.T) []*event.Record {
 func rollupFixture(t *testing.T) (*store.Store, *rollup.Rollups) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := emptyStore(t)
 	var recs []*event.Record
 	opts := demo.Options{Seed: 11, Events: 6000, Start: dashNow.Add(-32 * 24 * time.Hour), Duration: 32 * 24 * time.Hour, Incidents: true,
 		Accounts: []string{"111111111111", "222222222222", "333333333333"}}
