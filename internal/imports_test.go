@@ -65,6 +65,8 @@ var floors = map[string]int{
 	"aggregate": 2,
 	// eventrules: EventBridge rules and targets, run over the stream.
 	"eventrules": 2,
+	// rollup: the dashboards' hourly rollups (ru_ tables), fed from the stream.
+	"rollup": 2,
 	// sigmawatch: the Sigma detector over the stream, reporting findings.
 	"sigmawatch": 2,
 	// authz: who may do what: principals' policies and guard rails

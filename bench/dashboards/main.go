@@ -5,7 +5,11 @@
 //	go run ./bench/lookup --data /tmp/ot-bench-1m --events 1000000   # fill a store once
 //	go run ./bench/dashboards --data /tmp/ot-bench-1m --compact      # first run: move it to the columnar tier
 //	go run ./bench/dashboards --data /tmp/ot-bench-1m --runs 5
+//	go run ./bench/dashboards --data /tmp/ot-bench-1m --runs 5 --rollups=false   # the SQL path over events
 //
+// With --rollups (the default) the dashboards' rollups (internal/rollup)
+// are brought up to date first, as a running server keeps them, and the
+// report says how long that took and how many rows they hold.
 // It opens the store in this process (no server may hold it). The ranges
 // end at the store's newest event. --compact moves the hot tail into the
 // columnar tier first, in steps, as the compactor would have; it changes
@@ -32,6 +36,7 @@ import (
 	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/console"
 	"github.com/opentrail/opentrail/internal/query"
+	"github.com/opentrail/opentrail/internal/rollup"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -42,24 +47,26 @@ func main() {
 		compact bool
 		pages   string
 		ranges  string
+		rolled  bool
 	)
 	flag.StringVar(&data, "data", "", "data directory of a filled store (see bench/lookup)")
 	flag.IntVar(&runs, "runs", 5, "renders of each page and range")
 	flag.BoolVar(&compact, "compact", false, "first move every hot event into the columnar tier (changes the store)")
 	flag.StringVar(&pages, "pages", "overview,cis", "dashboards to time")
 	flag.StringVar(&ranges, "ranges", "24h,7d,30d", "range presets to time")
+	flag.BoolVar(&rolled, "rollups", true, "draw the panels from the rollups (built first when behind); false: the SQL over events")
 	flag.Parse()
 	if data == "" {
 		fmt.Fprintln(os.Stderr, "dashboards bench: --data is required")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), data, runs, compact, strings.Split(pages, ","), strings.Split(ranges, ","), os.Stdout); err != nil {
+	if err := run(context.Background(), data, runs, compact, rolled, strings.Split(pages, ","), strings.Split(ranges, ","), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "dashboards bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, data string, runs int, compact bool, pages, ranges []string, out io.Writer) error {
+func run(ctx context.Context, data string, runs int, compact, rolled bool, pages, ranges []string, out io.Writer) error {
 	st, err := store.Open(ctx, data, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
@@ -87,10 +94,16 @@ func run(ctx context.Context, data string, runs int, compact bool, pages, ranges
 	fmt.Fprintf(out, "# Dashboards benchmark\n\n%s, %s events (%s – %s), %d columnar files, load average at start: %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), res.Rows[0][0], res.Rows[0][1], res.Rows[0][2], files, prof.LoadAvg())
 
+	var roll *rollup.Rollups
+	if rolled {
+		if roll, err = buildRollups(ctx, st, clock.NewFake(newest), out); err != nil {
+			return err
+		}
+	}
 	user := &console.User{Name: "bench", Admin: true, Principal: &auth.Principal{AccountID: "111111111111", Type: "IAMUser",
 		UserName: "bench", ARN: "arn:aws:iam::111111111111:user/bench", PrincipalID: "AIDABENCH", Management: true}}
 	c, err := console.New(console.Config{Auth: benchAuth{user}, DefaultRegion: "us-east-1", Clock: clock.NewFake(newest),
-		Dashboards: console.DashboardDeps{Events: console.StoreQuerier(st)}})
+		Dashboards: console.DashboardDeps{Events: console.StoreQuerier(st), Rollups: roll}})
 	if err != nil {
 		return err
 	}
@@ -127,6 +140,31 @@ func run(ctx context.Context, data string, runs int, compact bool, pages, ranges
 	}
 	fmt.Fprintf(out, "\nload average at end: %s\n", prof.LoadAvg())
 	return nil
+}
+
+// buildRollups brings the store's rollups up to date and says how long
+// that took and how many rows they hold.
+func buildRollups(ctx context.Context, st *store.Store, clk clock.Clock, out io.Writer) (*rollup.Rollups, error) {
+	r, err := rollup.New(rollup.Config{Store: st, Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	from, err := r.Cursor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := r.Sync(ctx); err != nil {
+		return nil, err
+	}
+	took := time.Since(t0)
+	var hourly, cisRows int64
+	if err := st.DB().QueryRowContext(ctx, "SELECT (SELECT count(*) FROM "+rollup.HourlyTable+"), (SELECT count(*) FROM "+rollup.CISTable+")").Scan(&hourly, &cisRows); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "Rollups: brought up to date from sequence number %d to %d in %s; %d rows in %s, %d in %s.\n\n",
+		from, st.CommittedSeq(), took.Round(time.Millisecond), hourly, rollup.HourlyTable, cisRows, rollup.CISTable)
+	return r, nil
 }
 
 // pct is the p-th percentile of sorted times (nearest rank).

@@ -15,6 +15,7 @@ import (
 	"github.com/opentrail/opentrail/internal/dashboards"
 	"github.com/opentrail/opentrail/internal/geoip"
 	"github.com/opentrail/opentrail/internal/query"
+	"github.com/opentrail/opentrail/internal/rollup"
 	"github.com/opentrail/opentrail/internal/store"
 )
 
@@ -28,6 +29,9 @@ type DashboardDeps struct {
 	// GeoIP places source IP addresses (console.geoip_database); nil
 	// means none is configured, and the location panel says so.
 	GeoIP *geoip.DB
+	// Rollups, when set, serve the built-in dashboards' panels whenever
+	// they are fresh and cover the range; nil: the panels read the events.
+	Rollups *rollup.Rollups
 }
 
 // EventQuerier runs read-only SQL over the event store in CloudTrail
@@ -331,11 +335,6 @@ func timeCond(w window) string {
 	return "eventTime >= " + sqlTime(w.Start) + " AND eventTime < " + sqlTime(w.End)
 }
 
-// bucketExpr is the bucket number of an event's time in w.
-func bucketExpr(w window, step time.Duration) string {
-	return fmt.Sprintf("CAST(floor((epoch(eventTime) - %d) / %d) AS BIGINT)", w.Start.Unix(), int64(step/time.Second))
-}
-
 // userExpr is the user name event history's Username filter matches (as
 // the store derives it: "root" for the root user, the IAM user's name,
 // an assumed role's session name, …).
@@ -360,17 +359,19 @@ type series struct {
 }
 
 // timeSeries counts the events matching cond per bucket of step in w,
-// split by seriesExpr ("”" for one series).
-func (c *Console) timeSeries(ctx context.Context, s *Session, w window, step time.Duration, seriesExpr, cond string) (series, error) {
+// split by seriesExpr ("”" for one series). Series come in the order of
+// their largest bucket (ties by name).
+func (d *dashSrc) timeSeries(ctx context.Context, w window, step time.Duration, seriesExpr, cond string) (series, error) {
 	n := int(w.End.Sub(w.Start) / step)
-	q := fmt.Sprintf(`SELECT %s AS b, %s AS s, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC`,
-		bucketExpr(w, step), seriesExpr, timeCond(w), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, w))
+	src := d.from(cond, seriesExpr)
+	q := fmt.Sprintf(`SELECT %s AS b, %s AS s, %s AS n FROM %s WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC, 2, 1`,
+		bucketExprOn(src.timeCol, w, step), src.exprs[0], src.count, src.table, timeCondOn(src.timeCol, w), src.cond)
+	rows, err := d.run(ctx, w, src, q)
 	if err != nil {
 		return series{}, err
 	}
 	out := series{values: map[string][]float64{}}
-	for _, row := range res.Rows {
+	for _, row := range rows {
 		b, err := strconv.Atoi(row[0])
 		if err != nil || b < 0 || b >= n {
 			continue
@@ -389,15 +390,16 @@ func (c *Console) timeSeries(ctx context.Context, s *Session, w window, step tim
 
 // topRows returns up to limit (key, count) rows of the events matching
 // cond grouped by expr, largest first.
-func (c *Console) topRows(ctx context.Context, s *Session, w window, expr, cond string, limit int) ([][2]string, error) {
-	q := fmt.Sprintf(`SELECT %s AS k, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d`,
-		expr, timeCond(w), cond, limit)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, w))
+func (d *dashSrc) topRows(ctx context.Context, w window, expr, cond string, limit int) ([][2]string, error) {
+	src := d.from(cond, expr)
+	q := fmt.Sprintf(`SELECT %s AS k, %s AS n FROM %s WHERE %s AND (%s) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d`,
+		src.exprs[0], src.count, src.table, timeCondOn(src.timeCol, w), src.cond, limit)
+	rows, err := d.run(ctx, w, src, q)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][2]string, 0, len(res.Rows))
-	for _, row := range res.Rows {
+	out := make([][2]string, 0, len(rows))
+	for _, row := range rows {
 		out = append(out, [2]string{row[0], row[1]})
 	}
 	return out, nil

@@ -38,6 +38,9 @@ func mk(i int, acct string, t time.Time, name, source string, ident rec, extra r
 		"recipientAccountId": acct, "eventCategory": "Management"}
 	for k, v := range extra {
 		m[k] = v
+		if v == nil { // nil leaves the field out
+			delete(m, k)
+		}
 	}
 	b, _ := json.Marshal(m)
 	return b
@@ -51,11 +54,16 @@ func mk(i int, acct string, t time.Time, name, source string, ident rec, extra r
 func dashFixture(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
+	st := emptyStore(t)
+	if _, err := st.Append(ctx, dashRecords(t), dashNow); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// dashRecords are dashFixture's records.
+func dashRecords(t *testing.T) []*event.Record {
+	t.Helper()
 	const a, b = "111111111111", "222222222222"
 	var raws [][]byte
 	i := 0
@@ -95,18 +103,7 @@ func dashFixture(t *testing.T) *store.Store {
 		add(b, time.Date(2026, 12, 5, 9, k, 0, 0, time.UTC), "ConsoleLogin", "signin.amazonaws.com", iamUserRec(b, "bobsecret"), failed)
 	}
 	add(b, time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), "DisableKey", "kms.amazonaws.com", iamUserRec(b, "bobsecret"), nil)
-	var recs []*event.Record
-	for _, r := range raws {
-		p, err := event.Parse(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, p)
-	}
-	if _, err := st.Append(ctx, recs, dashNow); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return parseAll(t, raws)
 }
 
 func dashConsole(t *testing.T, st *store.Store, geo *geoip.DB) *Console {
@@ -336,4 +333,29 @@ func TestSavedDashboards(t *testing.T) {
 	if resp, _ := bob.get(loc); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("deleted dashboard still there: %d", resp.StatusCode)
 	}
+}
+
+// parseAll parses test records.
+func parseAll(t *testing.T, raws [][]byte) []*event.Record {
+	t.Helper()
+	recs := make([]*event.Record, 0, len(raws))
+	for _, r := range raws {
+		p, err := event.Parse(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, p)
+	}
+	return recs
+}
+
+// emptyStore is a new store closed when the test ends.
+func emptyStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

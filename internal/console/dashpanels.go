@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/chart"
 	"github.com/opentrail/opentrail/internal/cis"
+	"github.com/opentrail/opentrail/internal/rollup"
 )
 
 // categoryKeys maps eventCategory values to event history's category
@@ -40,24 +41,16 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 	win := v.Window
 	link := func(kv ...string) string { return eventsLink(win.Start, win.End, kv...) }
 	began := time.Now()
+	d := c.dashSource(ctx, s, win)
 	v.Panels = make([]panel, 8)
 	p := v.Panels
 	var total, errs, ips float64
 	var kpiErr error
 	fns := []func(){
-		func() {
-			res, err := c.cfg.Dashboards.Events.Run(ctx, `SELECT count(*), count(*) FILTER (WHERE coalesce(errorCode, '') <> ''), count(DISTINCT sourceIPAddress) FROM cloudtrail_events WHERE `+timeCond(win), rangeOpts(s, win))
-			if err != nil {
-				kpiErr = err
-				return
-			}
-			if len(res.Rows) == 1 {
-				total, errs, ips = num(res.Rows[0][0]), num(res.Rows[0][1]), num(res.Rows[0][2])
-			}
-		},
+		func() { total, errs, ips, kpiErr = d.kpis(ctx, win) },
 		func() {
 			p[0] = panel{ID: "by-category", Title: "Events over time by category", Help: "Management, data, Insight and aggregated events per bucket.", More: link(), Wide: true}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "coalesce(eventCategory, CASE WHEN eventType = 'AwsAggregatedEvent' THEN 'Aggregated' ELSE 'Management' END)", "TRUE")
+			ser, err := d.timeSeries(ctx, win, win.Step, categoryExpr, "TRUE")
 			if err != nil {
 				p[0].Err = queryError(err)
 				return
@@ -75,7 +68,7 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 		},
 		func() {
 			p[1] = panel{ID: "error-rate", Title: "Error rate over time", Help: "The share of calls that returned an error code, per bucket.", More: link("errors", "1"), Wide: true}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "coalesce(errorCode, '') <> ''", "TRUE")
+			ser, err := d.timeSeries(ctx, win, win.Step, erroredExpr, "TRUE")
 			if err != nil {
 				p[1].Err = queryError(err)
 				return
@@ -95,14 +88,14 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 					Series: []chart.Series{{Name: "Error rate", Color: "#b3261e", Values: rate, Hrefs: bucketLinks(win, win.Step, "errors", "1")}}, Width: 1280, Height: 200}.SVG()
 			})
 		},
-		c.topPanel(ctx, s, win, &p[2], "top-sources", "Top event sources", "The services called most.", "eventSource", "TRUE", "EventSource"),
-		c.topPanel(ctx, s, win, &p[3], "top-names", "Top event names", "The operations called most.", "eventName", "TRUE", "EventName"),
-		c.topPanel(ctx, s, win, &p[4], "top-principals", "Top principals", "Who made the calls: IAM users, role sessions, root.", userExpr, "TRUE", "Username"),
-		c.topPanel(ctx, s, win, &p[5], "top-ips", "Top source IP addresses", "Where the calls came from.", "sourceIPAddress", "TRUE", "SourceIPAddress"),
-		c.topPanel(ctx, s, win, &p[6], "top-errors", "Top error codes", "The errors calls returned.", "errorCode", "coalesce(errorCode, '') <> ''", "ErrorCode"),
+		d.topPanel(ctx, win, &p[2], "top-sources", "Top event sources", "The services called most.", "eventSource", "TRUE", "EventSource"),
+		d.topPanel(ctx, win, &p[3], "top-names", "Top event names", "The operations called most.", "eventName", "TRUE", "EventName"),
+		d.topPanel(ctx, win, &p[4], "top-principals", "Top principals", "Who made the calls: IAM users, role sessions, root.", userExpr, "TRUE", "Username"),
+		d.topPanel(ctx, win, &p[5], "top-ips", "Top source IP addresses", "Where the calls came from.", "sourceIPAddress", "TRUE", "SourceIPAddress"),
+		d.topPanel(ctx, win, &p[6], "top-errors", "Top error codes", "The errors calls returned.", "errorCode", erroredCond, "ErrorCode"),
 		func() {
 			p[7] = panel{ID: "read-write", Title: "Read-only and write calls", Help: "Calls that change nothing against calls that may.", More: link()}
-			rows, err := c.topRows(ctx, s, win, "CASE WHEN readOnly IS NULL THEN 'unknown' WHEN CAST(readOnly AS VARCHAR) IN ('true', 'True') THEN 'true' ELSE 'false' END", "TRUE", 3)
+			rows, err := d.topRows(ctx, win, readOnlyExpr, "TRUE", 3)
 			if err != nil {
 				p[7].Err = queryError(err)
 				return
@@ -180,10 +173,10 @@ func (p *panel) chartOrEmpty(have bool, empty string, draw func() string) {
 
 // topPanel fills *p with the top 10 values of expr among the events
 // matching cond, each linked through the event-history filter key.
-func (c *Console) topPanel(ctx context.Context, s *Session, win window, p *panel, id, title, help, expr, cond, key string) func() {
+func (d *dashSrc) topPanel(ctx context.Context, win window, p *panel, id, title, help, expr, cond, key string) func() {
 	return func() {
 		*p = panel{ID: id, Title: title, Help: help, More: eventsLink(win.Start, win.End)}
-		rows, err := c.topRows(ctx, s, win, expr, cond, 10)
+		rows, err := d.topRows(ctx, win, expr, cond, 10)
 		if err != nil {
 			p.Err = queryError(err)
 			return
@@ -239,6 +232,7 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 	link := func(kv ...string) string { return eventsLink(win.Start, win.End, kv...) }
 	bench, _ := cis.Lookup(cis.DefaultVersion)
 	began := time.Now()
+	d := c.dashSource(ctx, s, win)
 	// The outlier view works in hours (or the range's buckets when
 	// longer), as the SIEM panels it follows do.
 	hour := max(win.Step, time.Hour)
@@ -249,14 +243,11 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 	p := fixed
 	change := make([]panel, len(cisChangePanels))
 	var failedTotal, noMFATotal, rootTotal, unauthTotal float64
-	unauthCond := `(errorCode LIKE '%UnauthorizedOperation' OR errorCode LIKE 'AccessDenied%') AND sourceIPAddress <> 'delivery.logs.amazonaws.com' AND eventName <> 'HeadBucket'`
-	rootCond := `userIdentity.type = 'Root' AND userIdentity.invokedBy IS NULL AND coalesce(eventType, '') <> 'AwsServiceEvent'`
-	noMFACond := `eventName = 'ConsoleLogin' AND coalesce(additionalEventData['MFAUsed'], '') <> 'Yes' AND responseElements['ConsoleLogin'] = 'Success'`
 	fns := []func(){
 		// Failed console logins over time.
 		func() {
 			p[0] = panel{ID: "failed-logins", Title: "Failed console logins over time", Help: "ConsoleLogin events that failed authentication, per bucket (CIS " + controlID(bench, "console-auth-failures") + ").", More: link("EventName", "ConsoleLogin", "errors", "1"), Wide: true}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "''", failedLoginCond)
+			ser, err := d.timeSeries(ctx, win, win.Step, "''", failedLoginCond)
 			if err != nil {
 				p[0].Err = queryError(err)
 				return
@@ -271,7 +262,7 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 		// Outliers.
 		func() {
 			p[1] = panel{ID: "failed-login-outliers", Title: "Failed console logins: outliers", Help: "Failed logins per " + stepText(hour) + " bucket; buckets above the mean plus three standard deviations are marked.", More: link("EventName", "ConsoleLogin", "errors", "1"), Wide: true}
-			ser, err := c.timeSeries(ctx, s, outWin, hour, "''", failedLoginCond)
+			ser, err := d.timeSeries(ctx, outWin, hour, "''", failedLoginCond)
 			if err != nil {
 				p[1].Err = queryError(err)
 				return
@@ -294,22 +285,22 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 		// Failed console logins by user.
 		func() {
 			p[2] = panel{ID: "failed-logins-by-user", Title: "Failed console logins by user", Help: "Who failed to sign in. Unknown user names appear as HIDDEN_DUE_TO_SECURITY_REASONS.", More: link("EventName", "ConsoleLogin", "errors", "1")}
-			p[2].fillTop(c, ctx, s, win, userExpr, failedLoginCond, "failed logins", func(k string) string { return link("EventName", "ConsoleLogin", "errors", "1", "Username", k) })
+			p[2].fillTop(d, ctx, win, userExpr, failedLoginCond, "failed logins", func(k string) string { return link("EventName", "ConsoleLogin", "errors", "1", "Username", k) })
 		},
 		// Failed console logins by location.
 		func() {
 			p[3] = panel{ID: "failed-logins-by-location", Title: "Failed console logins by location", Help: "Where failed sign-ins came from, placed by the configured GeoIP database.", More: link("EventName", "ConsoleLogin", "errors", "1")}
-			c.locationPanel(ctx, s, win, &p[3])
+			d.locationPanel(ctx, win, &p[3])
 		},
 		// Console logins without MFA.
 		func() {
 			p[4] = panel{ID: "logins-without-mfa", Title: "Console logins without MFA by user", Help: "Successful console sign-ins whose additionalEventData.MFAUsed is not Yes (CIS " + controlID(bench, "console-signin-without-mfa") + ").", More: link("EventName", "ConsoleLogin")}
-			noMFATotal = p[4].fillTop(c, ctx, s, win, userExpr, noMFACond, "logins", func(k string) string { return link("EventName", "ConsoleLogin", "Username", k) })
+			noMFATotal = p[4].fillTop(d, ctx, win, userExpr, noMFACond, "logins", func(k string) string { return link("EventName", "ConsoleLogin", "Username", k) })
 		},
 		// Root account usage.
 		func() {
 			p[5] = panel{ID: "root-usage", Title: "Root account logins and usage", Help: "Calls made as the root user, not by an AWS service on its behalf (CIS " + controlID(bench, "root-account-usage") + ").", More: link("Username", "root")}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "CASE WHEN eventName = 'ConsoleLogin' THEN 'Console logins' ELSE 'Other calls' END", rootCond)
+			ser, err := d.timeSeries(ctx, win, win.Step, "CASE WHEN eventName = 'ConsoleLogin' THEN 'Console logins' ELSE 'Other calls' END", rootCond)
 			if err != nil {
 				p[5].Err = queryError(err)
 				return
@@ -332,7 +323,7 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 		// Unauthorised API calls over time, by error code.
 		func() {
 			p[6] = panel{ID: "unauthorized-over-time", Title: "Unauthorised API calls over time", Help: "Calls refused with AccessDenied* or *UnauthorizedOperation, by error code (CIS " + controlID(bench, "unauthorized-api-calls") + ").", More: link("errors", "1")}
-			ser, err := c.timeSeries(ctx, s, win, win.Step, "errorCode", unauthCond)
+			ser, err := d.timeSeries(ctx, win, win.Step, "errorCode", unauthCond)
 			if err != nil {
 				p[6].Err = queryError(err)
 				return
@@ -349,15 +340,15 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 		// Unauthorised API calls by user.
 		func() {
 			p[7] = panel{ID: "unauthorized-by-user", Title: "Unauthorised API calls by user", Help: "Who was refused, and with which error.", More: link("errors", "1")}
-			c.pairTable(ctx, s, win, &p[7], userExpr, "errorCode", unauthCond, []string{"User", "Error code", "Calls"}, "Username", "ErrorCode", "No unauthorised API calls in this range.")
+			d.pairTable(ctx, win, &p[7], userExpr, "errorCode", unauthCond, []string{"User", "Error code", "Calls"}, "Username", "ErrorCode", "No unauthorised API calls in this range.")
 		},
 		// KMS keys disabled or scheduled for deletion.
 		func() {
 			p[8] = panel{ID: "kms-keys", Title: "KMS keys disabled or scheduled for deletion", Help: "DisableKey and ScheduleKeyDeletion calls (CIS " + controlID(bench, "cmk-disable-or-deletion") + "), newest first.", More: link("EventSource", "kms.amazonaws.com")}
-			c.kmsPanel(ctx, s, win, bench, &p[8])
+			d.kmsPanel(ctx, win, &p[8])
 		},
 		// The change panels, from one query.
-		func() { c.changePanels(ctx, s, win, bench, change) },
+		func() { d.changePanels(ctx, win, bench, change) },
 	}
 	runPanels(fns)
 	v.Panels = append(fixed, change...)
@@ -417,8 +408,8 @@ func outliers(vs []float64) (limit float64, marked []bool, n int) {
 
 // fillTop fills p with a top-10 chart of expr over the events matching
 // cond, each bar linked by href(label); it returns the shown total.
-func (p *panel) fillTop(c *Console, ctx context.Context, s *Session, win window, expr, cond, unit string, href func(string) string) float64 {
-	rows, err := c.topRows(ctx, s, win, expr, cond, 10)
+func (p *panel) fillTop(d *dashSrc, ctx context.Context, win window, expr, cond, unit string, href func(string) string) float64 {
+	rows, err := d.topRows(ctx, win, expr, cond, 10)
 	if err != nil {
 		p.Err = queryError(err)
 		return 0
@@ -441,15 +432,17 @@ func (p *panel) fillTop(c *Console, ctx context.Context, s *Session, win window,
 
 // pairTable fills p with a table of the top (a, b) pairs among the events
 // matching cond, each row linked by both filters.
-func (c *Console) pairTable(ctx context.Context, s *Session, win window, p *panel, exprA, exprB, cond string, cols []string, keyA, keyB, empty string) {
-	q := fmt.Sprintf(`SELECT %s AS a, %s AS b, count(*) AS n FROM cloudtrail_events WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10`, exprA, exprB, timeCond(win), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
+func (d *dashSrc) pairTable(ctx context.Context, win window, p *panel, exprA, exprB, cond string, cols []string, keyA, keyB, empty string) {
+	src := d.from(cond, exprA, exprB)
+	q := fmt.Sprintf(`SELECT %s AS a, %s AS b, %s AS n FROM %s WHERE %s AND (%s) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10`,
+		src.exprs[0], src.exprs[1], src.count, src.table, timeCondOn(src.timeCol, win), src.cond)
+	rows, err := d.run(ctx, win, src, q)
 	if err != nil {
 		p.Err = queryError(err)
 		return
 	}
 	t := chart.Table{Columns: cols, Numeric: map[int]bool{2: true}}
-	for _, r := range res.Rows {
+	for _, r := range rows {
 		h := eventsLink(win.Start, win.End, keyA, r[0], keyB, r[1])
 		t.Rows = append(t.Rows, []chart.Cell{{Text: orNone(r[0]), Href: h}, {Text: orNone(r[1]), Href: h}, {Text: r[2], Href: h}})
 	}
@@ -468,22 +461,16 @@ func orNone(s string) string {
 }
 
 // kmsPanel lists the KMS key events, each linked to its detail page.
-func (c *Console) kmsPanel(ctx context.Context, s *Session, win window, bench cis.Benchmark, p *panel) {
-	ctl, _ := bench.Find("cmk-disable-or-deletion")
-	sources, names := ctl.EventNames()
-	cond := "eventName IN " + sqlList(names)
-	if len(sources) > 0 {
-		cond += " AND eventSource IN " + sqlList(sources)
-	}
-	q := fmt.Sprintf(`SELECT eventTime, %s AS u, eventName, coalesce(requestParameters['keyId'], ''), recipientAccountId, eventID, coalesce(errorCode, '')
-		FROM cloudtrail_events WHERE %s AND (%s) ORDER BY eventTime DESC LIMIT 20`, userExpr, timeCond(win), cond)
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
+func (d *dashSrc) kmsPanel(ctx context.Context, win window, p *panel) {
+	src := d.from(kmsCond, "eventTime", userExpr, "eventName", keyIDExpr, "recipientAccountId", "eventID", "coalesce(errorCode, '')")
+	q := fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND (%s) ORDER BY eventTime DESC, eventID LIMIT 20`, joinCols(src.exprs), src.table, timeCondOn(src.timeCol, win), src.cond)
+	rows, err := d.run(ctx, win, src, q)
 	if err != nil {
 		p.Err = queryError(err)
 		return
 	}
 	t := chart.Table{Columns: []string{"Time (UTC)", "User", "Event", "Key", "Result"}}
-	for _, r := range res.Rows {
+	for _, r := range rows {
 		detail := "/events/" + r[4] + "/" + r[5]
 		result := "succeeded"
 		if r[6] != "" {
@@ -504,24 +491,21 @@ func (c *Console) kmsPanel(ctx context.Context, s *Session, win window, bench ci
 
 // changePanels fills one panel per CIS change control: changes per user
 // and event name, from one query over every control's event names.
-func (c *Console) changePanels(ctx context.Context, s *Session, win window, bench cis.Benchmark, out []panel) {
+func (d *dashSrc) changePanels(ctx context.Context, win window, bench cis.Benchmark, out []panel) {
 	type ctl struct {
 		sources, names []string
 	}
 	ctls := make([]ctl, len(cisChangePanels))
-	var all []string
 	for i, cp := range cisChangePanels {
 		control, _ := bench.Find(cp.Key)
 		src, names := control.EventNames()
 		ctls[i] = ctl{src, names}
-		all = append(all, names...)
 		out[i] = panel{ID: cp.Key, Title: cp.Title + " by user", Help: "CIS " + control.ID + ": " + strings.Join(names, ", ") + sourceNote(src) + "."}
 	}
-	slices.Sort(all)
-	all = slices.Compact(all)
-	q := fmt.Sprintf(`SELECT %s AS u, eventName, eventSource, count(*) AS n FROM cloudtrail_events WHERE %s AND eventName IN %s GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2`,
-		userExpr, timeCond(win), sqlList(all))
-	res, err := c.cfg.Dashboards.Events.Run(ctx, q, rangeOpts(s, win))
+	src := d.from(changeCond, userExpr, "eventName", "eventSource")
+	q := fmt.Sprintf(`SELECT %s, %s AS n FROM %s WHERE %s AND (%s) GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3`,
+		joinCols(src.exprs), src.count, src.table, timeCondOn(src.timeCol, win), src.cond)
+	rows, err := d.run(ctx, win, src, q)
 	for i, cp := range cisChangePanels {
 		p := &out[i]
 		if err != nil {
@@ -530,7 +514,7 @@ func (c *Console) changePanels(ctx context.Context, s *Session, win window, benc
 		}
 		t := chart.Table{Columns: []string{"User", "Event", "Changes"}, Numeric: map[int]bool{2: true}}
 		total := 0.0
-		for _, r := range res.Rows {
+		for _, r := range rows {
 			if !slices.Contains(ctls[i].names, r[1]) || len(ctls[i].sources) > 0 && !slices.Contains(ctls[i].sources, r[2]) {
 				continue
 			}
@@ -547,6 +531,24 @@ func (c *Console) changePanels(ctx context.Context, s *Session, win window, benc
 		p.Help += " " + chart.FormatValue(total) + " in the range."
 		p.Chart = template.HTML(t.HTML())
 	}
+}
+
+// cisConds are the change panels' condition (every change control's
+// event names) and the KMS panel's, from the default benchmark: the
+// events internal/rollup keeps with flags change and kms.
+func cisConds() (change, kms string) {
+	bench, _ := cis.Lookup(cis.DefaultVersion)
+	var all []string
+	for _, k := range rollup.ChangeControls {
+		c, _ := bench.Find(k)
+		_, names := c.EventNames()
+		all = append(all, names...)
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	c, _ := bench.Find(rollup.KMSControl)
+	sources, names := c.EventNames()
+	return "eventName IN " + sqlList(all), namesCond(names, sources)
 }
 
 // lowerFirst lowers a title's first letter unless it starts an acronym
@@ -568,13 +570,13 @@ func sourceNote(src []string) string {
 
 // locationPanel places the failed logins' source addresses with the
 // GeoIP database and counts them by location.
-func (c *Console) locationPanel(ctx context.Context, s *Session, win window, p *panel) {
-	db := c.cfg.Dashboards.GeoIP
+func (d *dashSrc) locationPanel(ctx context.Context, win window, p *panel) {
+	db := d.c.cfg.Dashboards.GeoIP
 	if db == nil {
 		p.Empty = "No GeoIP database configured — set console.geoip_database to a MaxMind .mmdb file."
 		return
 	}
-	rows, err := c.topRows(ctx, s, win, "sourceIPAddress", failedLoginCond, 1000)
+	rows, err := d.topRows(ctx, win, "sourceIPAddress", failedLoginCond, 1000)
 	if err != nil {
 		p.Err = queryError(err)
 		return

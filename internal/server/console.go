@@ -41,7 +41,7 @@ func (s *Server) newConsole() error {
 		Logger:        s.log,
 		Trails:        s.consoleTrails(),
 		History:       history,
-		Dashboards:    console.DashboardDeps{Events: console.StoreQuerier(s.store), Saved: saved, GeoIP: s.geoip},
+		Dashboards:    console.DashboardDeps{Events: console.StoreQuerier(s.store), Saved: saved, GeoIP: s.geoip, Rollups: s.rollups},
 	})
 	if err != nil {
 		return err

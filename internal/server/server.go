@@ -44,6 +44,7 @@ import (
 	"github.com/opentrail/opentrail/internal/metrics"
 	"github.com/opentrail/opentrail/internal/native"
 	"github.com/opentrail/opentrail/internal/objstore"
+	"github.com/opentrail/opentrail/internal/rollup"
 	"github.com/opentrail/opentrail/internal/s3api"
 	"github.com/opentrail/opentrail/internal/sigmawatch"
 	"github.com/opentrail/opentrail/internal/sigv4"
@@ -87,6 +88,8 @@ type Server struct {
 	eventRules *eventrules.Rules
 	// insights is the CloudTrail Insights detector over the stream.
 	insights *insights.Detector
+	// rollups keeps the built-in dashboards' hourly rollups of the stream.
+	rollups *rollup.Rollups
 	// capture holds the capture intents, their Recorder and reaper, and
 	// the capture gateway of the gateway: section (capture.go).
 	capture *capture
@@ -496,6 +499,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.drainFindingsLoop(bg)
 	}()
 	s.insights.Start()
+	s.rollups.Start()
 	s.compactor.Start()
 	s.startPollers(bg, &wg)
 	s.lake.Start()
@@ -566,6 +570,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := s.eventRules.Close(shutdownCtx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.rollups.Close(shutdownCtx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.sigma.Close(shutdownCtx); err != nil {

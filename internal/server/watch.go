@@ -23,6 +23,7 @@ import (
 	"github.com/opentrail/opentrail/internal/findings"
 	"github.com/opentrail/opentrail/internal/insights"
 	"github.com/opentrail/opentrail/internal/logwatch"
+	"github.com/opentrail/opentrail/internal/rollup"
 	"github.com/opentrail/opentrail/internal/rulepack"
 	"github.com/opentrail/opentrail/internal/sigmawatch"
 	"github.com/opentrail/opentrail/internal/tlsconf"
@@ -78,6 +79,12 @@ func (s *Server) newWatch() error {
 	}
 	s.sigma, err = sigmawatch.New(sigmawatch.Config{Stream: s.store, Sink: s.findingsSink(), Clock: s.clock,
 		Logger: s.log, Dir: s.cfg.Detection.SigmaDir, Builtin: builtin})
+	if err != nil {
+		return err
+	}
+	// The dashboards' rollups follow the stream (never on the ingest
+	// path); the console reads them when they are fresh.
+	s.rollups, err = rollup.New(rollup.Config{Store: s.store, Clock: s.clock, Logger: s.log, Retention: s.cfg.RetentionDuration()})
 	if err != nil {
 		return err
 	}
