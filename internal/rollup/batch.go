@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/opentrail/opentrail/internal/cis"
 	"github.com/opentrail/opentrail/internal/event"
 )
@@ -229,42 +231,76 @@ func (b *batch) add(seq int64, rec *event.Record, m *cisMatcher) {
 	}
 }
 
-// chunk is how many rows one INSERT writes.
-const chunk = 500
-
 // write adds the batch to the tables on conn (in the caller's
-// transaction).
+// transaction). Rows go in through DuckDB's appender: the counts into a
+// temporary table merged into ru_hourly by one INSERT … ON CONFLICT, the
+// CIS rows straight into ru_cis. (Multi-row INSERTs with bound parameters
+// cost twice what the store's own append of the same events did.)
 func (b *batch) write(ctx context.Context, conn *sql.Conn) error {
-	keys := make([]hourKey, 0, len(b.counts))
-	for k := range b.counts {
-		keys = append(keys, k)
-	}
-	for len(keys) > 0 {
-		part := keys[:min(chunk, len(keys))]
-		keys = keys[len(part):]
-		args := make([]any, 0, len(part)*5)
-		for _, k := range part {
-			args = append(args, k.account, time.Unix(k.hour, 0).UTC(), k.dim, k.value, b.counts[k])
+	if len(b.counts) > 0 {
+		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS ru_hourly_in (account VARCHAR, hour TIMESTAMP, dim VARCHAR, value VARCHAR, n BIGINT)`); err != nil {
+			return fmt.Errorf("store hourly counts: %w", err)
 		}
-		q := `INSERT INTO ru_hourly VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(part)), ", ") +
-			` ON CONFLICT (account, hour, dim, value) DO UPDATE SET n = n + excluded.n`
-		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+		err := appendRows(conn, "ru_hourly_in", func(app *duckdb.Appender) error {
+			for k, n := range b.counts {
+				if err := app.AppendRow(k.account, time.Unix(k.hour, 0).UTC(), k.dim, k.value, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store hourly counts: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO ru_hourly SELECT * FROM ru_hourly_in ON CONFLICT (account, hour, dim, value) DO UPDATE SET n = n + excluded.n`); err != nil {
+			return fmt.Errorf("store hourly counts: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM ru_hourly_in`); err != nil {
 			return fmt.Errorf("store hourly counts: %w", err)
 		}
 	}
-	rows := b.cis
-	for len(rows) > 0 {
-		part := rows[:min(chunk, len(rows))]
-		rows = rows[len(part):]
-		args := make([]any, 0, len(part)*17)
-		for _, r := range part {
-			args = append(args, r.seq, r.account, r.t, r.id, r.name, r.source, r.etype, r.user, r.ip, r.code, r.keyID,
-				r.failed, r.noMFA, r.root, r.unauth, r.change, r.kms)
+	if len(b.cis) == 0 {
+		return nil
+	}
+	err := appendRows(conn, "ru_cis", func(app *duckdb.Appender) error {
+		for _, r := range b.cis {
+			if err := app.AppendRow(r.seq, r.account, r.t, r.id, r.name, r.source, r.etype, r.user, str(r.ip), str(r.code), str(r.keyID),
+				r.failed, r.noMFA, r.root, r.unauth, r.change, r.kms); err != nil {
+				return err
+			}
 		}
-		q := `INSERT INTO ru_cis VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(part)), ", ")
-		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store CIS rows: %w", err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store CIS rows: %w", err)
 	}
 	return nil
+}
+
+// str is a nullable string as the appender takes it.
+func str(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// appendRows runs fill with an appender on table, on conn's connection
+// (so in its transaction), and flushes it.
+func appendRows(conn *sql.Conn, table string, fill func(*duckdb.Appender) error) error {
+	return conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		app, err := duckdb.NewAppenderFromConn(dconn, "", table)
+		if err != nil {
+			return err
+		}
+		if err := fill(app); err != nil {
+			app.Close()
+			return err
+		}
+		return app.Close() // flushes
+	})
 }

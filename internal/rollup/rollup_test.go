@@ -17,7 +17,7 @@ import (
 
 var now = time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
 	if err != nil {
@@ -29,7 +29,7 @@ func openStore(t *testing.T) *store.Store {
 
 // demoRecords are n demo records (with the planted incidents) over the
 // span ending at end.
-func demoRecords(t *testing.T, seed int64, n int, end time.Time, span time.Duration) []*event.Record {
+func demoRecords(t testing.TB, seed int64, n int, end time.Time, span time.Duration) []*event.Record {
 	t.Helper()
 	var recs []*event.Record
 	err := demo.Generate(demo.Options{Seed: seed, Events: n, Start: end.Add(-span), Duration: span, Incidents: true}, func(raw []byte) error {
@@ -46,7 +46,7 @@ func demoRecords(t *testing.T, seed int64, n int, end time.Time, span time.Durat
 	return recs
 }
 
-func appendAll(t *testing.T, st *store.Store, recs []*event.Record) {
+func appendAll(t testing.TB, st *store.Store, recs []*event.Record) {
 	t.Helper()
 	for len(recs) > 0 {
 		part := recs[:min(1000, len(recs))]
