@@ -56,8 +56,9 @@ var fuzzParsers = []struct {
 // The fuzzing time per target in long mode: go test's own -fuzztime when
 // given (it reaches the test binary as test.fuzztime), else one hour.
 var (
-	fuzzEach  = flag.Duration("fuzz-each", time.Hour, "long mode: how long T10 fuzzes each target")
-	fuzzSeeds = flag.Bool("seeds", false, "short mode: T10 runs every fuzz target's seed corpus itself (go test ./... runs them anyway)")
+	fuzzEach     = flag.Duration("fuzz-each", time.Hour, "long mode: how long T10 fuzzes each target")
+	fuzzParallel = flag.Int("fuzz-parallel", 0, "long mode: T10's fuzzing workers per target (go test -parallel; 0: one per core)")
+	fuzzSeeds    = flag.Bool("seeds", false, "short mode: T10 runs every fuzz target's seed corpus itself (go test ./... runs them anyway)")
 )
 
 func TestT10Fuzz(t *testing.T) {
@@ -195,7 +196,11 @@ var fuzzLine = regexp.MustCompile(`fuzz: elapsed: \S+, execs: (\d+) .*new intere
 // report its own deadline as a failure without a failing input
 // (golang/go#75804): that outcome is not a failure.
 func fuzzOne(root, pkg, name string, d time.Duration) (execs, interesting float64, out string, err error) {
-	out, err = goCommand(root, "test", "-run", "^$", "-fuzz", "^"+name+"$", "-fuzztime", d.String(), "./"+pkg)
+	args := []string{"test", "-run", "^$", "-fuzz", "^" + name + "$", "-fuzztime", d.String()}
+	if *fuzzParallel > 0 {
+		args = append(args, "-parallel", strconv.Itoa(*fuzzParallel))
+	}
+	out, err = goCommand(root, append(args, "./"+pkg)...)
 	for _, m := range fuzzLine.FindAllStringSubmatch(out, -1) {
 		execs, _ = strconv.ParseFloat(m[1], 64)
 		interesting, _ = strconv.ParseFloat(m[2], 64)
