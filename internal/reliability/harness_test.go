@@ -204,6 +204,9 @@ func repeatCommand() string {
 		}
 		if ids := runIDs(); ids["T10"] {
 			fmt.Fprintf(&b, "-fuzz-each %v ", *fuzzEach)
+			if *fuzzBudget > 0 {
+				fmt.Fprintf(&b, "-fuzz-budget %v ", *fuzzBudget)
+			}
 			if *fuzzParallel > 0 {
 				fmt.Fprintf(&b, "-fuzz-parallel %d ", *fuzzParallel)
 			}
