@@ -239,12 +239,21 @@ func shortDoc() string {
 	return b.String()
 }
 
+// notesMark starts the long-mode section's notes on its runs (what was
+// shortened, what failed and why), written by hand and kept by every run.
+const notesMark = "Notes on these runs:"
+
 // longSection is the long-mode section: the blocks of the tests this run
 // ran, and the earlier blocks (from old, the section's previous text) of
-// the tests it did not.
+// the tests it did not, after the section's notes.
 func longSection(old string) string {
 	blocks := map[string]string{}
-	for _, chunk := range strings.Split("\n"+old, "\n### ")[1:] {
+	chunks := strings.Split("\n"+old, "\n### ")
+	notes := ""
+	if _, n, ok := strings.Cut(chunks[0], notesMark); ok {
+		notes = notesMark + strings.TrimRight(n, "\n") + "\n\n"
+	}
+	for _, chunk := range chunks[1:] {
 		id, _, _ := strings.Cut(chunk, " ")
 		blocks[id] = "### " + strings.TrimRight(chunk, "\n") + "\n\n"
 	}
@@ -257,7 +266,9 @@ func longSection(old string) string {
 	b.WriteString("Each test here ran with `-long`: longer and harder than in short mode. A test's bounds are still\n")
 	b.WriteString("asserted where they do not depend on the size of the run. A run may be bounded with `-long-scale f`\n")
 	b.WriteString("(every long-mode count and duration times f, never below the short-mode value) and T10's\n")
-	b.WriteString("`-fuzz-each`; each test's block says the command, date, machine and load of the run it came from.\n\n")
+	b.WriteString("`-fuzz-each` and `-fuzz-budget`; each test's block says the command, date, machine and load of the run it came\n")
+	b.WriteString("from.\n\n")
+	b.WriteString(notes)
 	all := map[string]bool{}
 	for id := range blocks {
 		all[id] = true
@@ -352,4 +363,17 @@ func memTotal() string {
 		}
 	}
 	return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+}
+
+// The long-mode section keeps its notes and the blocks of tests a run did
+// not run.
+func TestLongSectionKeepsNotesAndBlocks(t *testing.T) {
+	old := "\nintro\n\n" + notesMark + " T99 was shortened.\n\n### T99 — `TestT99`\n\nkept\n\n"
+	got := longSection(old)
+	if !strings.Contains(got, notesMark+" T99 was shortened.\n\n") || !strings.Contains(got, "### T99 — `TestT99`\n\nkept\n") {
+		t.Fatalf("notes or an earlier block lost:\n%s", got)
+	}
+	if strings.Index(got, notesMark) > strings.Index(got, "### T99") {
+		t.Fatalf("the notes come after the blocks:\n%s", got)
+	}
 }
