@@ -5,7 +5,10 @@
 // policies (docs/authorization.md).
 //
 // New compiles every policy the configuration names once; Authorize then
-// only evaluates. An Authorizer is safe for concurrent use. The server
+// only evaluates, but looks (at most every CheckInterval) whether a policy
+// file changed, and reads a changed one again: a broken file keeps the
+// last good policy and is logged. An Authorizer is safe for concurrent
+// use. The server
 // and the commands import it; it imports config, auth, clock and
 // iampolicy.
 package authz
@@ -13,11 +16,13 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opentrail/opentrail/internal/auth"
@@ -33,18 +38,45 @@ type Authorizer struct {
 	orgID      string
 	clock      clock.Clock
 
-	def   []*iampolicy.Policy // authorization.default_policy
-	guard []*iampolicy.Policy // organization.guard_rails
-	// guardCtx is true when a guard rail reads the request context.
-	guardCtx bool
+	defRef    string   // authorization.default_policy
+	guardRefs []string // organization.guard_rails
+
+	// CheckInterval bounds how often Authorize looks at the policy files'
+	// modification times and sizes (set before first use; 0 looks at
+	// every call). DefaultCheckInterval when made by New.
+	CheckInterval time.Duration
+	checked       atomic.Int64 // when the files were last looked at (UnixNano)
+	log           *slog.Logger
 
 	mu   sync.RWMutex
 	refs map[string]compiled // by reference, failures too
 }
 
+// DefaultCheckInterval is how often, at most, an Authorizer looks whether
+// a policy file changed.
+const DefaultCheckInterval = 2 * time.Second
+
 type compiled struct {
 	p   *iampolicy.Policy
 	err error
+	// path and stamp identify the version of a policy file's reference
+	// last read or tried (path "" for other references).
+	path  string
+	stamp fileStamp
+}
+
+// fileStamp identifies a version of a policy file.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func statPolicy(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}, nil
 }
 
 // New compiles every policy the configuration names: the default policy,
@@ -53,7 +85,9 @@ type compiled struct {
 // from config.Load). Errors name the principal (or setting) and the
 // reference.
 func New(c *config.Config, baseDir string) (*Authorizer, error) {
-	a := &Authorizer{baseDir: baseDir, clock: clock.Real{}, refs: map[string]compiled{}}
+	a := &Authorizer{baseDir: baseDir, clock: clock.Real{}, refs: map[string]compiled{}, CheckInterval: DefaultCheckInterval,
+		log: slog.New(slog.DiscardHandler)}
+	a.checked.Store(time.Now().UnixNano())
 	if o := c.Organization; o != nil {
 		a.management, a.orgID = o.ManagementAccount, o.ID
 	} else if c.LocalMode() {
@@ -63,20 +97,17 @@ func New(c *config.Config, baseDir string) (*Authorizer, error) {
 	if ref == "" {
 		ref = "administrator"
 	}
-	p, err := a.compile(ref, "authorization.default_policy")
-	if err != nil {
+	if _, err := a.compile(ref, "authorization.default_policy"); err != nil {
 		return nil, fmt.Errorf("authorization.default_policy: policy %q: %w", clipRef(ref), err)
 	}
-	a.def = []*iampolicy.Policy{p}
+	a.defRef = ref
 	if o := c.Organization; o != nil {
 		for i, ref := range o.GuardRails {
 			field := fmt.Sprintf("organization.guard_rails[%d]", i)
-			p, err := a.compile(ref, field)
-			if err != nil {
+			if _, err := a.compile(ref, field); err != nil {
 				return nil, fmt.Errorf("%s: policy %q: %w", field, clipRef(ref), err)
 			}
-			a.guard = append(a.guard, p)
-			a.guardCtx = a.guardCtx || p.UsesContext()
+			a.guardRefs = append(a.guardRefs, ref)
 		}
 	}
 	for i, pr := range c.Principals {
@@ -93,6 +124,71 @@ func New(c *config.Config, baseDir string) (*Authorizer, error) {
 // SetClock sets the clock aws:CurrentTime and aws:EpochTime are read
 // from (the system clock by default). Call it before Authorize.
 func (a *Authorizer) SetClock(c clock.Clock) { a.clock = c }
+
+// SetLogger sets where reloaded and broken policy files are reported
+// (nowhere by default). Call it before Authorize.
+func (a *Authorizer) SetLogger(l *slog.Logger) { a.log = l }
+
+// Reload reads again every policy file whose modification time or size
+// changed since it was last read or tried. A file that now parses
+// replaces its policy; one that does not (or cannot be read) keeps the
+// last good policy, and the reason is logged once per change. It returns
+// how many policies were replaced. Authorize calls it at most every
+// CheckInterval; it is safe to call at any time.
+func (a *Authorizer) Reload() int {
+	a.mu.RLock()
+	files := map[string]compiled{}
+	for ref, c := range a.refs {
+		if c.path != "" {
+			files[ref] = c
+		}
+	}
+	a.mu.RUnlock()
+	replaced := 0
+	for ref, old := range files {
+		st, err := statPolicy(old.path)
+		if err == nil && st == old.stamp {
+			continue
+		}
+		var p *iampolicy.Policy
+		if err == nil {
+			p, _, err = a.resolve(ref, ref)
+		}
+		a.mu.Lock()
+		c := a.refs[ref]
+		if c.stamp != old.stamp { // read meanwhile by another Reload
+			a.mu.Unlock()
+			continue
+		}
+		c.stamp = st
+		switch {
+		case err == nil:
+			c.p, c.err = p, nil
+			replaced++
+			a.log.Info("authorization: policy file reloaded", "policy", ref, "file", old.path)
+		case c.p != nil:
+			a.log.Warn("authorization: the changed policy file does not load; the last good version stays in force until it is fixed",
+				"policy", ref, "file", old.path, "err", err)
+		default:
+			c.err = err
+			a.log.Warn("authorization: policy file still does not load; it allows nothing", "policy", ref, "file", old.path, "err", err)
+		}
+		a.refs[ref] = c
+		a.mu.Unlock()
+	}
+	return replaced
+}
+
+// maybeReload calls Reload when CheckInterval has passed since the last
+// look (one caller at a time).
+func (a *Authorizer) maybeReload() {
+	now := time.Now().UnixNano()
+	last := a.checked.Load()
+	if now-last < int64(a.CheckInterval) || !a.checked.CompareAndSwap(last, now) {
+		return
+	}
+	a.Reload()
+}
 
 // Compile resolves one policy reference (a built-in name, a file
 // relative to the configuration's directory, an inline JSON document)
@@ -113,13 +209,14 @@ func (a *Authorizer) compile(ref, name string) (*iampolicy.Policy, error) {
 	if ok {
 		return c.p, c.err
 	}
-	p, err := a.resolve(ref, name)
+	p, c, err := a.resolve(ref, name)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if c, ok := a.refs[ref]; ok {
 		return c.p, c.err
 	}
-	a.refs[ref] = compiled{p, err}
+	c.p, c.err = p, err
+	a.refs[ref] = c
 	return p, err
 }
 
@@ -127,36 +224,41 @@ func (a *Authorizer) compile(ref, name string) (*iampolicy.Policy, error) {
 // built-in's name, nor a file, nor an inline document.
 var ErrUnknownPolicy = errors.New("not a built-in policy")
 
-func (a *Authorizer) resolve(ref, name string) (*iampolicy.Policy, error) {
+// resolve compiles a reference; for a policy file it also returns the
+// file's path and the version read (stat before the read, so a change
+// during it is seen at the next look).
+func (a *Authorizer) resolve(ref, name string) (*iampolicy.Policy, compiled, error) {
 	switch {
 	case config.IsInlinePolicy(ref):
 		p, err := iampolicy.Parse([]byte(ref))
 		if err != nil {
-			return nil, err
+			return nil, compiled{}, err
 		}
 		p.Name = name
-		return p, nil
+		return p, compiled{}, nil
 	case config.IsPolicyFile(ref):
 		path := ref
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(a.baseDir, path)
 		}
+		c := compiled{path: path}
+		c.stamp, _ = statPolicy(path)
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read policy file (relative references start at the configuration file's directory): %w", err)
+			return nil, c, fmt.Errorf("read policy file (relative references start at the configuration file's directory): %w", err)
 		}
 		p, err := iampolicy.Parse(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, c, fmt.Errorf("%s: %w", path, err)
 		}
 		p.Name = ref
-		return p, nil
+		return p, c, nil
 	}
 	p, ok := iampolicy.Builtin(ref)
 	if !ok {
-		return nil, fmt.Errorf("%w (%s); a policy file's reference contains a / or ends in .json, e.g. ./extra-policy.json", ErrUnknownPolicy, strings.Join(iampolicy.BuiltinNames(), ", "))
+		return nil, compiled{}, fmt.Errorf("%w (%s); a policy file's reference contains a / or ends in .json, e.g. ./extra-policy.json", ErrUnknownPolicy, strings.Join(iampolicy.BuiltinNames(), ", "))
 	}
-	return p, nil
+	return p, compiled{}, nil
 }
 
 func clipRef(ref string) string {
@@ -237,15 +339,13 @@ const maxPolicies = 8
 // that allow nothing. A policy reference that cannot be compiled
 // contributes nothing (so it refuses, never allows).
 func (a *Authorizer) Authorize(r Request) Result {
-	var buf [maxPolicies]*iampolicy.Policy
+	a.maybeReload()
+	var buf, gbuf [maxPolicies]*iampolicy.Policy
 	ps := buf[:0]
 	useCtx := false
-	var refs []string
-	if r.Principal != nil {
+	refs := []string{a.defRef}
+	if r.Principal != nil && len(r.Principal.Policies) > 0 {
 		refs = r.Principal.Policies
-	}
-	if len(refs) == 0 {
-		ps = append(ps, a.def...)
 	}
 	for _, ref := range refs {
 		p, err := a.compile(ref, "inline")
@@ -253,13 +353,17 @@ func (a *Authorizer) Authorize(r Request) Result {
 			continue
 		}
 		ps = append(ps, p)
-	}
-	for _, p := range ps {
 		useCtx = useCtx || p.UsesContext()
 	}
-	guarded := len(a.guard) > 0 && !a.isManagement(r.Principal)
+	guard := gbuf[:0]
+	guarded := len(a.guardRefs) > 0 && !a.isManagement(r.Principal)
 	if guarded {
-		useCtx = useCtx || a.guardCtx
+		for _, ref := range a.guardRefs {
+			if p, err := a.compile(ref, ref); err == nil {
+				guard = append(guard, p)
+				useCtx = useCtx || p.UsesContext()
+			}
+		}
 	}
 	var ctx map[string][]string
 	if useCtx {
@@ -275,7 +379,7 @@ func (a *Authorizer) Authorize(r Request) Result {
 		id := iampolicy.Evaluate(ps, req)
 		var g iampolicy.Decision
 		if guarded {
-			g = iampolicy.Evaluate(a.guard, req)
+			g = iampolicy.Evaluate(guard, req)
 		}
 		switch {
 		case guarded && g.Effect == iampolicy.ExplicitDeny:

@@ -2,6 +2,10 @@ package authz_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -316,4 +320,135 @@ func BenchmarkAuthorize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A changed policy file takes effect at the next look (CheckInterval); a
+// broken one keeps the last good version, says why in the log, and is read
+// again once fixed; a guard rail in a file and the default policy in a
+// file reload too.
+func TestPolicyFilesReloaded(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, doc string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// A later modification time, whatever the file system's resolution.
+		later := time.Now().Add(time.Duration(len(doc)) * time.Second)
+		if err := os.Chtimes(path, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow := func(action string) string {
+		return `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"` + action + `","Resource":"*"}}`
+	}
+	write("extra.json", allow("cloudtrail:Describe*"))
+	write("default.json", allow("cloudtrail:LookupEvents"))
+	write("rails.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	c := config.Default()
+	c.Organization = &config.Organization{ID: "o-abcdefghij", ManagementAccount: mgmt, Members: []string{member}, GuardRails: []string{"./rails.json"}}
+	c.Authorization.DefaultPolicy = "./default.json"
+	c.Principals = []config.Principal{principal("AKIAEXTRA", member, "extra", "./extra.json"), principal("AKIANONE", member, "none")}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := authz.New(&c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	var logMu sync.Mutex
+	a.SetLogger(slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil)))
+	a.CheckInterval = 0
+	d := auth.FromConfig(&c)
+	may := func(akid, action string) bool {
+		t.Helper()
+		return a.Authorize(authz.Request{Principal: who(t, d, akid), Action: action, Resources: []string{trailMain}}).Allowed
+	}
+	if !may("AKIAEXTRA", "cloudtrail:DescribeTrails") || may("AKIAEXTRA", "cloudtrail:StopLogging") {
+		t.Fatal("the first version of extra.json")
+	}
+	write("extra.json", allow("cloudtrail:StopLogging"))
+	if !may("AKIAEXTRA", "cloudtrail:StopLogging") || may("AKIAEXTRA", "cloudtrail:DescribeTrails") {
+		t.Fatal("the changed extra.json is not in force")
+	}
+	// Broken: the last good version stays, and the log says why.
+	write("extra.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow"`)
+	if !may("AKIAEXTRA", "cloudtrail:StopLogging") {
+		t.Fatal("a broken extra.json dropped the last good policy")
+	}
+	logMu.Lock()
+	got := logs.String()
+	logMu.Unlock()
+	if !strings.Contains(got, "the changed policy file does not load; the last good version stays in force") || !strings.Contains(got, "extra.json") {
+		t.Fatalf("the broken file is not logged with its reason: %s", got)
+	}
+	os.Remove(filepath.Join(dir, "extra.json"))
+	if !may("AKIAEXTRA", "cloudtrail:StopLogging") {
+		t.Fatal("a removed extra.json dropped the last good policy")
+	}
+	write("extra.json", allow("cloudtrail:GetTrailStatus"))
+	if !may("AKIAEXTRA", "cloudtrail:GetTrailStatus") || may("AKIAEXTRA", "cloudtrail:StopLogging") {
+		t.Fatal("the fixed extra.json is not in force")
+	}
+	// The default policy and a guard rail are files too.
+	if !may("AKIANONE", "cloudtrail:LookupEvents") || may("AKIANONE", "cloudtrail:DescribeTrails") {
+		t.Fatal("the first default policy")
+	}
+	write("default.json", allow("cloudtrail:DescribeTrails"))
+	if may("AKIANONE", "cloudtrail:LookupEvents") || !may("AKIANONE", "cloudtrail:DescribeTrails") {
+		t.Fatal("the changed default policy is not in force")
+	}
+	write("rails.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},`+
+		`{"Effect":"Deny","Action":"cloudtrail:GetTrailStatus","Resource":"*"}]}`)
+	if may("AKIAEXTRA", "cloudtrail:GetTrailStatus") {
+		t.Fatal("the changed guard rail is not in force")
+	}
+	if n := a.Reload(); n != 0 {
+		t.Fatalf("Reload with nothing changed replaced %d policies", n)
+	}
+}
+
+// With the default CheckInterval, a change is seen within it, not at
+// every call.
+func TestPolicyFilesCheckedAtMostEveryInterval(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.json")
+	doc := func(action string) []byte {
+		return []byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"` + action + `","Resource":"*"}}`)
+	}
+	os.WriteFile(path, doc("cloudtrail:DescribeTrails"), 0o600)
+	c := config.Default()
+	c.Principals = []config.Principal{principal("AKIAP", member, "p", "./p.json")}
+	a, err := authz.New(&c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := auth.FromConfig(&c) // the default CheckInterval: 2 s
+	r := authz.Request{Principal: who(t, d, "AKIAP"), Action: "cloudtrail:StopLogging"}
+	os.WriteFile(path, doc("cloudtrail:StopLogging"), 0o600)
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(path, later, later)
+	if a.Authorize(r).Allowed {
+		t.Fatal("the file was looked at again before CheckInterval passed")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !a.Authorize(r).Allowed {
+		if time.Now().After(deadline) {
+			t.Fatal("the changed file was not in force 10 s later")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -55,8 +55,11 @@ type Config struct {
 
 	// SessionTTL is how long a session lasts without use (default 12 h).
 	SessionTTL time.Duration
-	Clock      clock.Clock // nil means clock.Real
-	Logger     *slog.Logger
+	// Sessions keeps sessions durably (UsersSessions); nil keeps them in
+	// memory only, so that a restart signs everyone out.
+	Sessions SessionStore
+	Clock    clock.Clock // nil means clock.Real
+	Logger   *slog.Logger
 }
 
 // Console serves the web console.
@@ -88,7 +91,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, pages: p, sessions: newSessions(cfg.Clock, cfg.SessionTTL)}
+	c := &Console{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, pages: p, sessions: newSessions(cfg.Clock, cfg.SessionTTL, cfg.Sessions, cfg.Logger)}
 	c.mux = http.NewServeMux()
 	c.routes(c.mux)
 	return c, nil

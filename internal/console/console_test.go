@@ -78,7 +78,11 @@ type client struct {
 // signedInAs returns a client with a session of u, made without the
 // sign-in form.
 func signedInAs(t *testing.T, c *Console, u *User) *client {
-	return &client{t: t, c: c, session: c.sessions.create(u, "192.0.2.10", "test-browser")}
+	s, err := c.sessions.create(u, "192.0.2.10", "test-browser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{t: t, c: c, session: s}
 }
 
 // get requests path and returns the response and its body.

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/opentrail/opentrail/internal/auth"
 	"github.com/opentrail/opentrail/internal/clock"
+	"github.com/opentrail/opentrail/internal/users"
 )
 
 // User is a console user as the Authenticator returns them.
@@ -87,19 +89,61 @@ type Session struct {
 	SourceIP  string
 	UserAgent string
 	last      time.Time
+	touched   time.Time // last use kept in the SessionStore
 }
 
 const sessionCookie = "opentrail_session"
 
-// sessions are the signed-in browsers, in memory: a restart signs every
-// browser out.
+// SessionStore keeps sessions durably, so that a restart signs nobody out
+// (UsersSessions over *users.Store implements it). Sessions are kept by
+// users.SessionIDHash of their id, never the id itself.
+type SessionStore interface {
+	SaveSession(ctx context.Context, s users.Session) error
+	// LoadSession answers users.ErrNotFound for an unknown session.
+	LoadSession(ctx context.Context, idHash string) (users.Session, error)
+	TouchSession(ctx context.Context, idHash string, used time.Time) error
+	DeleteSession(ctx context.Context, idHash string) error
+	DeleteUserSessions(ctx context.Context, name string) error
+	DeleteSessionsUsedBefore(ctx context.Context, t time.Time) error
+	// SessionUser is the user a kept session belongs to, as they are
+	// now; users.ErrNotFound when removed.
+	SessionUser(ctx context.Context, name string) (*User, error)
+}
+
+// UsersSessions keeps the console's sessions in the console users' store
+// (table cu_sessions).
+type UsersSessions struct{ *users.Store }
+
+// SessionUser implements SessionStore.
+func (s UsersSessions) SessionUser(ctx context.Context, name string) (*User, error) {
+	u, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return UsersAuth{Store: s.Store}.user(u), nil
+}
+
+// touchEvery is how often a session's last use is written to the
+// SessionStore: a session kept across a restart may expire up to this
+// much earlier than it would have without the restart.
+const touchEvery = time.Minute
+
+// sessions are the signed-in browsers: kept in the SessionStore when
+// there is one (the map is its cache), else in memory only, where a
+// restart signs every browser out.
 type sessions struct {
 	clock clock.Clock
 	ttl   time.Duration
+	store SessionStore // nil: memory only
+	log   *slog.Logger
 	mu    sync.Mutex
 	m     map[string]*Session
+	// gen counts removals, so that a session read from the store while
+	// it was being removed is not cached.
+	gen uint64
 	// pending are sign-ins whose password was right and whose MFA code
-	// is awaited, by a one-time token, for 5 minutes.
+	// is awaited, by a one-time token, for 5 minutes (in memory only: a
+	// restart asks for the password again).
 	pending map[string]pendingMFA
 }
 
@@ -109,8 +153,8 @@ type pendingMFA struct {
 	expires time.Time
 }
 
-func newSessions(c clock.Clock, ttl time.Duration) *sessions {
-	return &sessions{clock: c, ttl: ttl, m: map[string]*Session{}, pending: map[string]pendingMFA{}}
+func newSessions(c clock.Clock, ttl time.Duration, store SessionStore, log *slog.Logger) *sessions {
+	return &sessions{clock: c, ttl: ttl, store: store, log: log, m: map[string]*Session{}, pending: map[string]pendingMFA{}}
 }
 
 func randomToken() string {
@@ -119,53 +163,146 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (ss *sessions) create(u *User, ip, ua string) *Session {
+// create starts a session of u; with a SessionStore it is kept there
+// before create returns.
+func (ss *sessions) create(u *User, ip, ua string) (*Session, error) {
 	now := ss.clock.Now()
-	s := &Session{ID: randomToken(), User: u, CSRF: randomToken(), Created: now, SourceIP: ip, UserAgent: ua, last: now}
+	s := &Session{ID: randomToken(), User: u, CSRF: randomToken(), Created: now, SourceIP: ip, UserAgent: ua, last: now, touched: now}
+	if ss.store != nil {
+		ctx := context.Background()
+		if err := ss.store.DeleteSessionsUsedBefore(ctx, now.Add(-ss.ttl-touchEvery)); err != nil {
+			ss.log.Warn("console sessions: expired sessions not removed", "err", err)
+		}
+		err := ss.store.SaveSession(ctx, users.Session{IDHash: users.SessionIDHash(s.ID), User: u.Name, MFA: u.MFA, CSRF: s.CSRF,
+			Created: now, LastUsed: now, SourceIP: ip, UserAgent: ua})
+		if err != nil {
+			return nil, err
+		}
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.sweepLocked(now)
 	ss.m[s.ID] = s
-	return s
+	return s, nil
 }
 
+// get returns the live session id, or nil when there is none or it has
+// expired; each use extends it by the TTL.
 func (ss *sessions) get(id string) *Session {
 	now := ss.clock.Now()
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	s, ok := ss.m[id]
-	if !ok {
-		return nil
-	}
-	if now.Sub(s.last) > ss.ttl {
+	if ok && now.Sub(s.last) > ss.ttl {
 		delete(ss.m, id)
+		ss.mu.Unlock()
+		ss.forget(id)
 		return nil
 	}
-	s.last = now
+	if ok {
+		s.last = now
+		touch := ss.store != nil && now.Sub(s.touched) >= touchEvery
+		if touch {
+			s.touched = now
+		}
+		ss.mu.Unlock()
+		if touch {
+			if err := ss.store.TouchSession(context.Background(), users.SessionIDHash(id), now); err != nil {
+				ss.log.Warn("console sessions: last use not kept", "err", err)
+			}
+		}
+		return s
+	}
+	gen := ss.gen
+	ss.mu.Unlock()
+	if ss.store == nil || id == "" {
+		return nil
+	}
+	return ss.load(id, now, gen)
+}
+
+// load reads session id from the store (kept before a restart).
+func (ss *sessions) load(id string, now time.Time, gen uint64) *Session {
+	ctx, hash := context.Background(), users.SessionIDHash(id)
+	rec, err := ss.store.LoadSession(ctx, hash)
+	if err != nil {
+		if !errors.Is(err, users.ErrNotFound) {
+			ss.log.Error("console sessions: read a session", "err", err)
+		}
+		return nil
+	}
+	if now.Sub(rec.LastUsed) > ss.ttl {
+		ss.forget(id)
+		return nil
+	}
+	u, err := ss.store.SessionUser(ctx, rec.User)
+	if err != nil {
+		if errors.Is(err, users.ErrNotFound) {
+			ss.forget(id)
+		} else {
+			ss.log.Error("console sessions: read a session's user", "user", rec.User, "err", err)
+		}
+		return nil
+	}
+	u.MFA = rec.MFA
+	s := &Session{ID: id, User: u, CSRF: rec.CSRF, Created: rec.Created, SourceIP: rec.SourceIP, UserAgent: rec.UserAgent, last: now, touched: now}
+	if err := ss.store.TouchSession(ctx, hash, now); err != nil {
+		ss.log.Warn("console sessions: last use not kept", "err", err)
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.gen != gen {
+		return nil // removed meanwhile, perhaps this one: sign in again
+	}
+	if cached, ok := ss.m[id]; ok {
+		return cached
+	}
+	ss.m[id] = s
 	return s
 }
 
+// forget removes session id from the store.
+func (ss *sessions) forget(id string) {
+	if ss.store == nil {
+		return
+	}
+	if err := ss.store.DeleteSession(context.Background(), users.SessionIDHash(id)); err != nil {
+		ss.log.Warn("console sessions: a session stays in the table until it expires", "err", err)
+	}
+}
+
+// remove ends session id (a sign-out).
 func (ss *sessions) remove(id string) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	delete(ss.m, id)
+	ss.gen++
+	ss.mu.Unlock()
+	ss.forget(id)
 }
 
 // removeUser signs every browser of a user out (the user was removed or
 // their password reset).
-func (ss *sessions) removeUser(name string) {
+func (ss *sessions) removeUser(name string) error {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	for id, s := range ss.m {
 		if s.User.Name == name {
 			delete(ss.m, id)
 		}
 	}
+	ss.gen++
+	ss.mu.Unlock()
+	if ss.store != nil {
+		return ss.store.DeleteUserSessions(context.Background(), name)
+	}
+	return nil
 }
 
 // SignOut signs every browser of console user name out (the user was
 // removed, or their password set, elsewhere: the CLI).
-func (c *Console) SignOut(name string) { c.sessions.removeUser(name) }
+func (c *Console) SignOut(name string) {
+	if err := c.sessions.removeUser(name); err != nil {
+		c.log.Error("console sessions: sign a user out", "user", name, "err", err)
+	}
+}
 
 func (ss *sessions) addPending(user string, a SignInAttempt) string {
 	tok := randomToken()

@@ -88,7 +88,13 @@ func (c *Console) signinFailed(w http.ResponseWriter, r *http.Request, next, use
 }
 
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, u *User, next string) {
-	s := c.sessions.create(u, clientIP(r), r.UserAgent())
+	s, err := c.sessions.create(u, clientIP(r), r.UserAgent())
+	if err != nil {
+		c.log.Error("console sign-in: session not kept", "user", u.Name, "err", err)
+		c.errorPage(w, r, nil, http.StatusServiceUnavailable, "Sign-in unavailable",
+			"You signed in, but your session could not be kept: "+err.Error()+". Try again; if this persists, the server's log says more.")
+		return
+	}
 	setSessionCookie(w, r, s.ID, c.cfg.SessionTTL)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -30,7 +30,7 @@ type UserStore interface {
 	ConfirmMFA(ctx context.Context, name, code string) error
 	RemoveMFA(ctx context.Context, name string) error
 	SetPolicies(ctx context.Context, name string, refs []string) (users.User, error)
-	Unlock(name string)
+	Unlock(name string) error
 	Principal(u users.User) *auth.Principal
 }
 
@@ -359,17 +359,18 @@ func (c userPages) userChange(w http.ResponseWriter, r *http.Request, s *Session
 			return
 		}
 		if err = st.SetPassword(ctx, u.Name, pw); err == nil {
-			c.sessions.removeUser(u.Name)
+			c.SignOut(u.Name)
 			done = "password"
 		}
 	case "unlock":
-		st.Unlock(u.Name)
-		done = "unlocked"
+		if err = st.Unlock(u.Name); err == nil {
+			done = "unlocked"
+		}
 	case "policies":
 		// The user's browsers are signed out: their sessions hold the
 		// policies they signed in with.
 		if _, err = st.SetPolicies(ctx, u.Name, policyLines(r.PostFormValue("policies"))); err == nil {
-			c.sessions.removeUser(u.Name)
+			c.SignOut(u.Name)
 			done = "policies"
 		}
 	case "remove":
@@ -378,7 +379,7 @@ func (c userPages) userChange(w http.ResponseWriter, r *http.Request, s *Session
 			return
 		}
 		if err = st.Remove(ctx, u.Name); err == nil {
-			c.sessions.removeUser(u.Name)
+			c.SignOut(u.Name)
 			c.log.Info("console user removed", "user", u.Name, "by", s.User.Name)
 			http.Redirect(w, r, "/users?done=removed&user="+url.QueryEscape(u.Name), http.StatusSeeOther)
 			return
@@ -462,10 +463,12 @@ func (c userPages) accountChange(w http.ResponseWriter, r *http.Request, s *Sess
 		if err = c.cfg.Users.Store.ChangePassword(r.Context(), name, r.PostFormValue("current"), pw); err == nil {
 			// Every other browser of this user is signed out; this one
 			// gets a fresh session.
-			c.sessions.removeUser(name)
-			ns := c.sessions.create(s.User, clientIP(r), r.UserAgent())
-			setSessionCookie(w, r, ns.ID, c.cfg.SessionTTL)
-			done = "own-password"
+			c.SignOut(name)
+			var ns *Session
+			if ns, err = c.sessions.create(s.User, clientIP(r), r.UserAgent()); err == nil {
+				setSessionCookie(w, r, ns.ID, c.cfg.SessionTTL)
+				done = "own-password"
+			}
 		}
 	} else if done, err = c.mfaChange(r, name, action); done == "" && err == nil {
 		c.errorPage(w, r, s, http.StatusNotFound, "Page not found", "There is no such change to your account.")

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/opentrail/opentrail/internal/awsapi"
+	"github.com/opentrail/opentrail/internal/clock"
 	"github.com/opentrail/opentrail/internal/event"
 	"github.com/opentrail/opentrail/internal/users"
 )
@@ -59,9 +61,54 @@ func newUsersConsole(t *testing.T) (*Console, *users.Store, *loginRecords) {
 			t.Fatal(err)
 		}
 	}
-	c := newTestConsole(t, Config{Auth: UsersAuth{Store: st}, Users: UserDeps{Store: st}})
+	c := newTestConsole(t, Config{Auth: UsersAuth{Store: st}, Users: UserDeps{Store: st}, Sessions: UsersSessions{Store: st}})
 	st.OnSignOut(c.SignOut)
 	return c, st, rec
+}
+
+// A console built again over the same store (as after a restart) knows
+// the sessions of the one before, with their CSRF tokens and MFA, until
+// they expire; a signed-out or expired session is gone from the store.
+func TestSessionsKeptInTheStore(t *testing.T) {
+	c, st, _ := newUsersConsole(t)
+	clk := clock.NewFake(time.Now())
+	c.sessions.clock = clk
+	bob, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	gone, _, _ := signInForm(t, c, "bob", "bob-password-1")
+	if resp, _ := gone.post("/signout", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	ctx := context.Background()
+	if _, err := st.LoadSession(ctx, bob.session.ID); !errors.Is(err, users.ErrNotFound) {
+		t.Fatalf("a session id is stored as is: %v", err)
+	}
+	if _, err := st.LoadSession(ctx, users.SessionIDHash(bob.session.ID)); err != nil {
+		t.Fatalf("bob's session is not stored by its hash: %v", err)
+	}
+
+	again := newTestConsole(t, Config{Auth: UsersAuth{Store: st}, Users: UserDeps{Store: st}, Sessions: UsersSessions{Store: st}, Clock: clk})
+	clk.Advance(2 * time.Hour)
+	s := again.sessions.get(bob.session.ID)
+	if s == nil || s.User.Name != "bob" || s.CSRF != bob.session.CSRF || s.User.Principal.AccountID != "222222222222" {
+		t.Fatalf("bob's session after a restart: %+v", s)
+	}
+	if again.sessions.get(gone.session.ID) != nil {
+		t.Fatal("a signed-out session came back after a restart")
+	}
+	// The session's forms still work: its CSRF token was kept.
+	bob.c = again
+	if resp, _ := bob.get("/account"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob's account page after a restart: %d", resp.StatusCode)
+	}
+	// Unused for longer than the TTL, in a third console: expired.
+	third := newTestConsole(t, Config{Auth: UsersAuth{Store: st}, Users: UserDeps{Store: st}, Sessions: UsersSessions{Store: st}, Clock: clk})
+	clk.Advance(12*time.Hour + time.Second)
+	if third.sessions.get(bob.session.ID) != nil {
+		t.Fatal("a session outlived its TTL across a restart")
+	}
+	if _, err := st.LoadSession(ctx, users.SessionIDHash(bob.session.ID)); !errors.Is(err, users.ErrNotFound) {
+		t.Fatalf("the expired session is still stored: %v", err)
+	}
 }
 
 // signInForm signs in through the form and returns a client of the new

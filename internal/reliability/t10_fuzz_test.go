@@ -56,8 +56,10 @@ var fuzzParsers = []struct {
 // The fuzzing time per target in long mode: go test's own -fuzztime when
 // given (it reaches the test binary as test.fuzztime), else one hour.
 var (
-	fuzzEach  = flag.Duration("fuzz-each", time.Hour, "long mode: how long T10 fuzzes each target")
-	fuzzSeeds = flag.Bool("seeds", false, "short mode: T10 runs every fuzz target's seed corpus itself (go test ./... runs them anyway)")
+	fuzzEach     = flag.Duration("fuzz-each", time.Hour, "long mode: how long T10 fuzzes each target")
+	fuzzBudget   = flag.Duration("fuzz-budget", 0, "long mode: stop starting T10's fuzz targets once this much time has passed (0: fuzz every target); the figures say how many were fuzzed")
+	fuzzParallel = flag.Int("fuzz-parallel", 0, "long mode: T10's fuzzing workers per target (go test -parallel; 0: one per core)")
+	fuzzSeeds    = flag.Bool("seeds", false, "short mode: T10 runs every fuzz target's seed corpus itself (go test ./... runs them anyway)")
 )
 
 func TestT10Fuzz(t *testing.T) {
@@ -172,8 +174,14 @@ func TestT10Fuzz(t *testing.T) {
 		}
 	}
 	var totalExecs float64
-	failures := 0
+	failures, fuzzed := 0, 0
+	began := time.Now()
 	for _, tg := range targets {
+		if *fuzzBudget > 0 && time.Since(began) >= *fuzzBudget {
+			t.Logf("-fuzz-budget %v spent: %d of %d targets fuzzed", *fuzzBudget, fuzzed, len(targets))
+			break
+		}
+		fuzzed++
 		execs, interesting, out, err := fuzzOne(root, tg.pkg, tg.name, d)
 		if err != nil {
 			failures++
@@ -183,6 +191,8 @@ func TestT10Fuzz(t *testing.T) {
 		figure(t, "T10", fmt.Sprintf("%s %s: execs", tg.pkg, tg.name), execs, "", "long mode only")
 		figure(t, "T10", fmt.Sprintf("%s %s: new coverage", tg.pkg, tg.name), interesting, "inputs", "long mode only")
 	}
+	figure(t, "T10", "targets fuzzed", float64(fuzzed), "", fmt.Sprintf("long mode: %d (all) unless -fuzz-budget ran out", len(targets)))
+	figure(t, "T10", "fuzzing run time, all targets (builds included)", time.Since(began).Seconds(), "s", "long mode only")
 	figure(t, "T10", "execs, all targets", totalExecs, "", "long mode only")
 	figure(t, "T10", "fuzzing time per target", d.Seconds(), "s", "long mode only")
 	figure(t, "T10", "targets that failed", float64(failures), "", "= 0")
@@ -195,7 +205,11 @@ var fuzzLine = regexp.MustCompile(`fuzz: elapsed: \S+, execs: (\d+) .*new intere
 // report its own deadline as a failure without a failing input
 // (golang/go#75804): that outcome is not a failure.
 func fuzzOne(root, pkg, name string, d time.Duration) (execs, interesting float64, out string, err error) {
-	out, err = goCommand(root, "test", "-run", "^$", "-fuzz", "^"+name+"$", "-fuzztime", d.String(), "./"+pkg)
+	args := []string{"test", "-run", "^$", "-fuzz", "^" + name + "$", "-fuzztime", d.String()}
+	if *fuzzParallel > 0 {
+		args = append(args, "-parallel", strconv.Itoa(*fuzzParallel))
+	}
+	out, err = goCommand(root, append(args, "./"+pkg)...)
 	for _, m := range fuzzLine.FindAllStringSubmatch(out, -1) {
 		execs, _ = strconv.ParseFloat(m[1], 64)
 		interesting, _ = strconv.ParseFloat(m[2], 64)

@@ -132,7 +132,8 @@ func t8Reads(t *testing.T) {
 	}
 	figure(t, "T8", "read paths where the owner finds its own data (control)", float64(seen), "", fmt.Sprintf("≥ %d", len(t8Paths)-2))
 	if seen < len(t8Paths)-2 {
-		t.Errorf("only %d of %d paths find the owner's own data: the leak check is blind", seen, len(t8Paths))
+		t.Errorf("only %d of %d paths find the owner's own data: the leak check is blind; the server's log ends:\n%s",
+			seen, len(t8Paths), tailOf(s.Stderr(), 4000))
 	}
 	figure(t, "T8", "read paths probed", float64(len(perPath)), "", fmt.Sprintf("= %d", len(t8Paths)))
 	figure(t, "T8", "probes", float64(probes), "", "informational")

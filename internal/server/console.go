@@ -33,6 +33,7 @@ func (s *Server) newConsole() error {
 	c, err := console.New(console.Config{
 		Auth:          console.UsersAuth{Store: s.users},
 		Users:         console.UserDeps{Store: s.users},
+		Sessions:      console.UsersSessions{Store: s.users},
 		API:           consoleAPI{s},
 		DefaultRegion: "us-east-1",
 		Local:         s.dir.IsLocal(),

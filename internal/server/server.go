@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, err
 	}
+	az.SetLogger(logger)
 	s.authz = az
 	mem := boundMemory(cfg.Limits)
 	s.bodyBudget = semaphore.NewWeighted(mem.bodies)

@@ -104,7 +104,10 @@ func (s *Store) SignIn(ctx context.Context, a Attempt) (User, error) {
 		}
 	}
 	if !ok {
-		wait := s.locks.fail(now, keys...)
+		wait, err := s.locks.fail(now, keys...)
+		if err != nil {
+			s.log.Error("console sign-in: failure not counted durably", "user", a.UserName, "err", err)
+		}
 		return User{}, s.refuse(ctx, a, c, false, &RefusedError{Reason: WrongPassword, RetryAfter: wait})
 	}
 	if c.mfa.Valid {
@@ -142,7 +145,10 @@ func (s *Store) SignInMFA(ctx context.Context, a Attempt, code string) (User, er
 		return User{}, err
 	}
 	if !ok {
-		wait := s.locks.fail(now, keys...)
+		wait, err := s.locks.fail(now, keys...)
+		if err != nil {
+			s.log.Error("console sign-in: failure not counted durably", "user", a.UserName, "err", err)
+		}
 		return User{}, s.refuse(ctx, a, c, true, &RefusedError{Reason: WrongCode, RetryAfter: wait})
 	}
 	return s.succeed(ctx, a, c, true)
@@ -163,7 +169,9 @@ func (s *Store) succeed(ctx context.Context, a Attempt, c *credentials, mfa bool
 	if err := s.record(ctx, a, &c.user, true, mfa); err != nil {
 		return User{}, err
 	}
-	s.locks.reset(userKey(a.UserName))
+	if err := s.locks.reset(userKey(a.UserName)); err != nil {
+		s.log.Warn("console sign-in: failure count not reset", "user", a.UserName, "err", err)
+	}
 	now := s.clk.Now()
 	if _, err := s.db.ExecContext(ctx, `UPDATE cu_users SET last_signin = ? WHERE name = ?`, now.UnixNano(), a.UserName); err != nil {
 		s.log.Warn("console sign-in: last sign-in time not kept", "user", a.UserName, "err", err)

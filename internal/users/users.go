@@ -167,13 +167,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{cfg: cfg, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger, locks: newLockouts(cfg.Lockout),
-		hashing: make(chan struct{}, 4)}
+	s := &Store{cfg: cfg, db: cfg.DB, clk: clock.Or(cfg.Clock), log: cfg.Logger, hashing: make(chan struct{}, 4)}
 	s.dummy = hashPassword(randomString(), cfg.Hash)
 	for _, q := range schema {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("users: create tables: %w", err)
 		}
+	}
+	var err error
+	if s.locks, err = openLockouts(ctx, s.db, cfg.Lockout, s.log, s.clk.Now()); err != nil {
+		return nil, err
+	}
+	if err := s.openSessions(ctx); err != nil {
+		return nil, err
 	}
 	if cfg.Local {
 		_, err := s.Get(ctx, DefaultUser)
@@ -356,7 +362,12 @@ func (s *Store) Remove(ctx context.Context, name string) error {
 	if err := s.exec(ctx, name, `DELETE FROM cu_users WHERE name = ?`, name); err != nil {
 		return err
 	}
-	s.locks.reset(userKey(name))
+	if err := s.locks.reset(userKey(name)); err != nil {
+		s.log.Warn("console user removed; their failure count stays until it expires", "user", name, "err", err)
+	}
+	if err := s.DeleteUserSessions(ctx, name); err != nil {
+		s.log.Warn("console user removed; their sessions stay in the table, unusable, until they expire", "user", name, "err", err)
+	}
 	s.signedOut(name)
 	return nil
 }
@@ -386,7 +397,12 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err := s.exec(ctx, name, `UPDATE cu_users SET password_hash = ?, is_default = false WHERE name = ?`, h, name); err != nil {
 		return err
 	}
-	s.locks.reset(userKey(name))
+	if err := s.DeleteUserSessions(ctx, name); err != nil {
+		return fmt.Errorf("password set, but the user's browsers are still signed in: %w", err)
+	}
+	if err := s.locks.reset(userKey(name)); err != nil {
+		return fmt.Errorf("password set, but the user name is still locked out: %w", err)
+	}
 	s.signedOut(name)
 	return nil
 }
@@ -428,7 +444,7 @@ func (s *Store) signedOut(name string) {
 }
 
 // Unlock ends a user name's lockout.
-func (s *Store) Unlock(name string) { s.locks.reset(userKey(name)) }
+func (s *Store) Unlock(name string) error { return s.locks.reset(userKey(name)) }
 
 // Principal is who a user acts as: an IAM user of their account, under
 // the user's policies (nil: the configured default).

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -373,6 +374,69 @@ func TestLockoutBacksOff(t *testing.T) {
 	other.SourceIP = "198.51.100.7"
 	if _, err := e.s.SignIn(ctx, other); err != nil {
 		t.Fatalf("erin from another address: %v", err)
+	}
+}
+
+// Failure counts and locks are kept in the table: a store opened again
+// on the database (a restart) still refuses a locked user name and
+// address for the rest of the lock, keeps counting a run of failures,
+// and forgets keys quiet for longer than Lockout.Forget.
+func TestLockoutSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "u.duckdb")
+	e := open(t, path, false)
+	ctx := context.Background()
+	e.add(t, "erin", "222222222222", false)
+	e.add(t, "fred", "222222222222", false)
+	for i := 0; i < 5; i++ {
+		e.s.SignIn(ctx, attempt("erin", "not-the-password"))
+	}
+	fredFrom := func(ip string) Attempt { a := attempt("fred", "not-the-password"); a.SourceIP = ip; return a }
+	for i := 0; i < 3; i++ {
+		e.s.SignIn(ctx, fredFrom(fmt.Sprintf("198.51.100.%d", i)))
+	}
+	reopen := func() *Store {
+		t.Helper()
+		s, err := Open(ctx, Config{DB: e.db, Recorder: e.rec, ManagementAccount: "111111111111", HomeAccount: "111111111111",
+			Clock: e.clk, Hash: cheap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	e.clk.Advance(20 * time.Second)
+	s := reopen()
+	var re *RefusedError
+	if _, err := s.SignIn(ctx, attempt("erin", "erin-password-1")); !errors.As(err, &re) || re.Reason != LockedOut || re.RetryAfter != 40*time.Second {
+		t.Fatalf("erin after a reopen: %v", err)
+	}
+	if u, _ := s.Get(ctx, "erin"); u.LockedFor != 40*time.Second {
+		t.Fatalf("LockedFor after a reopen: %v", u.LockedFor)
+	}
+	// fred's run of failures goes on: two more lock him.
+	for i := 3; i < 4; i++ {
+		if _, err := s.SignIn(ctx, fredFrom(fmt.Sprintf("198.51.100.%d", i))); !errors.As(err, &re) || re.RetryAfter != 0 {
+			t.Fatalf("fred's failure %d: %v", i+1, err)
+		}
+	}
+	if _, err := s.SignIn(ctx, fredFrom("198.51.100.4")); !errors.As(err, &re) || re.RetryAfter != time.Minute {
+		t.Fatalf("fred's 5th failure, across a reopen: %v", err)
+	}
+	// Unlock is kept too.
+	if err := s.Unlock("fred"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := reopen().Get(ctx, "fred"); u.LockedFor != 0 {
+		t.Fatalf("fred unlocked, then reopened: locked for %v", u.LockedFor)
+	}
+	// An hour and more later the lock is over and the keys are forgotten.
+	e.clk.Advance(2 * time.Hour)
+	reopen()
+	var n int
+	if err := e.db.QueryRow(`SELECT count(*) FROM cu_lockouts`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d lockout rows left after Forget (%v)", n, err)
+	}
+	if _, err := reopen().SignIn(ctx, attempt("erin", "erin-password-1")); err != nil {
+		t.Fatalf("erin after the lock: %v", err)
 	}
 }
 
