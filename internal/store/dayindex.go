@@ -132,7 +132,7 @@ func (s *Store) loadDays(ctx context.Context) (*idSet, error) {
 // valueDays returns the days, newest first, within [lo, hi], on which
 // the attribute value was seen in one of accounts (in any account when
 // accounts is empty).
-func (s *Store) valueDays(ctx context.Context, code byte, accounts []string, value string, lo, hi int32) ([]int32, error) {
+func (s lookups) valueDays(ctx context.Context, code byte, accounts []string, value string, lo, hi int32) ([]int32, error) {
 	var keys []any
 	for _, a := range accounts {
 		keys = append(keys, accountDayKey(code, a, value))
@@ -176,7 +176,7 @@ var dayIndexColumns = []struct {
 // only the all-accounts ones (made before the split), from the events
 // themselves, in one transaction; then records the layout. It runs before
 // the in-memory set of pairs is loaded.
-func (s *Store) upgradeDayIndex(ctx context.Context) error {
+func (s lookups) upgradeDayIndex(ctx context.Context) error {
 	layout, err := s.Meta(ctx, dayIndexLayoutKey)
 	if err == nil && string(layout) == dayIndexByAccount {
 		return nil

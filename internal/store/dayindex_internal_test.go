@@ -41,7 +41,7 @@ func TestDayIndexByAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	days := func(accounts []string, v string) []int32 {
-		d, err := s.valueDays(ctx, dayUsername, accounts, v, math.MinInt32, math.MaxInt32)
+		d, err := lookups{s}.valueDays(ctx, dayUsername, accounts, v, math.MinInt32, math.MaxInt32)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestDayIndexUpgrade(t *testing.T) {
 		t.Errorf("after the upgrade the index has %d rows, want %d (as if built by appends)", after, want)
 	}
 	for i, r := range recs {
-		d, err := s.valueDays(ctx, dayUsername, []string{r.AccountID}, r.Username, math.MinInt32, math.MaxInt32)
+		d, err := lookups{s}.valueDays(ctx, dayUsername, []string{r.AccountID}, r.Username, math.MinInt32, math.MaxInt32)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ const coldFailed = `(coalesce("errorCode", '') <> '' OR ("eventName" = 'ConsoleL
 // failures from successes, every other event has failed exactly when it
 // has an errorCode. Each step is idempotent, so an interrupted upgrade
 // resumes at the next Open. It runs before the writer's appenders exist.
-func (s *Store) upgradeFailed(ctx context.Context) error {
+func (s lookups) upgradeFailed(ctx context.Context) error {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE failed IS NULL`).Scan(&n); err != nil {
 		return fmt.Errorf("find events without their outcome: %w", err)

@@ -94,7 +94,7 @@ func locateCompacted(ctx context.Context, tx *sql.Tx, through int64) error {
 // interrupted upgrade starts again at the next Open. It runs after the
 // manifest is loaded and before any compaction. DuckDB reads the files in
 // parallel and hashes each eventID through eidHashUDF.
-func (s *Store) upgradeLocator(ctx context.Context) error {
+func (s lookups) upgradeLocator(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, locatorSchema); err != nil {
 		return fmt.Errorf("create event locator: %w", err)
 	}

@@ -10,6 +10,14 @@ import (
 	"time"
 )
 
+// lookups is the store's read side for Lookup: the plan's phases over the
+// day index, the hot tier and the columnar files, and the upgrades that
+// build those indexes (day index keys, the failed column, the event
+// locator) in a store made before them. It is the Store itself, seen
+// through the methods only Lookup and Open use, so that Store's own method
+// set stays the store's API and its write side.
+type lookups struct{ *Store }
+
 // Lookup returns the events q selects, newest first (eventTime, then
 // sequence number, descending), at most q.Limit of them.
 //
@@ -44,7 +52,7 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		evs, err := s.lookupPlan(ctx, p)
+		evs, err := lookups{s}.lookupPlan(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +72,7 @@ func (s *Store) Lookup(ctx context.Context, q LookupQuery) ([]Event, error) {
 
 // lookupPlan runs the plan's phases after planLookup: at most p.limit
 // events, not yet confirmed.
-func (s *Store) lookupPlan(ctx context.Context, p *lookupPlan) ([]Event, error) {
+func (s lookups) lookupPlan(ctx context.Context, p *lookupPlan) ([]Event, error) {
 	if !s.mayHold(p.eids) {
 		return nil, nil
 	}
@@ -196,7 +204,7 @@ func (p *lookupPlan) addSplit(hot string, hotArg any, cold string, coldArg any) 
 // them: nothing with the value lies before its oldest day or past its
 // newest. No days means the answer is empty, and the plan is left as it
 // was.
-func (s *Store) lookupDays(ctx context.Context, p *lookupPlan) ([]int32, error) {
+func (s lookups) lookupDays(ctx context.Context, p *lookupPlan) ([]int32, error) {
 	loDay, hiDay := int32(math.MinInt32), int32(math.MaxInt32)
 	if !p.start.IsZero() {
 		loDay = dayOf(p.start)
@@ -224,7 +232,7 @@ func (s *Store) lookupDays(ctx context.Context, p *lookupPlan) ([]int32, error) 
 // range is exhausted. Each slice is narrowed to the value's days inside it
 // (days, newest first, as lookupDays returns them) and skipped when it has
 // none, so one query reads only row groups that may hold a match.
-func (s *Store) searchDays(ctx context.Context, p *lookupPlan, days []int32) ([]Event, error) {
+func (s lookups) searchDays(ctx context.Context, p *lookupPlan, days []int32) ([]Event, error) {
 	var evs []Event
 	hi, inclusive := p.end, true
 	const maxWidth = 100 * 365 * 24 * time.Hour // time.Duration overflows near 292 years
@@ -294,7 +302,7 @@ func (p *lookupPlan) confirm(evs []Event) []Event {
 // one's hash is not in the in-memory set of stored eventIDs, so a lookup of
 // an unknown EventId answers at once instead of scanning every eventID.
 // (The set may hold hashes of deleted events; a true only narrows.)
-func (s *Store) mayHold(ids []string) bool {
+func (s lookups) mayHold(ids []string) bool {
 	if len(ids) == 0 {
 		return true
 	}
@@ -314,7 +322,7 @@ func dayStart(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 // lookupSlice runs one query of the plan over event_time in [lo, hi] (hi
 // exclusive unless inclusive; a zero bound is open), newest first, at most
 // limit events.
-func (s *Store) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time, inclusive bool, limit int) ([]Event, error) {
+func (s lookups) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Time, inclusive bool, limit int) ([]Event, error) {
 	w := append([]string(nil), p.where...)
 	a := append([]any(nil), p.args...)
 	cw := append([]string(nil), p.coldWhere...)

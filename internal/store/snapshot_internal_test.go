@@ -279,7 +279,7 @@ func TestSnapshotCrashTopUp(t *testing.T) {
 	}
 	checkSets(t, c, true)
 	for _, d := range []int32{dayOf(day), dayOf(newDay)} {
-		got, err := c.valueDays(ctx, dayUsername, []string{"111111111111"}, b[0].Username, d, d)
+		got, err := lookups{c}.valueDays(ctx, dayUsername, []string{"111111111111"}, b[0].Username, d, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +327,7 @@ func TestDaySnapshotAfterRetention(t *testing.T) {
 	}
 	wantOutcomes(t, out, Stored)
 	checkSetsDaysOnly(t, c)
-	d, err := c.valueDays(ctx, dayUsername, []string{"111111111111"}, "alicea", dayOf(at)-1, dayOf(at)+1)
+	d, err := lookups{c}.valueDays(ctx, dayUsername, []string{"111111111111"}, "alicea", dayOf(at)-1, dayOf(at)+1)
 	if err != nil || len(d) == 0 {
 		t.Fatalf("day index lost the re-stored events' days: %v %v", d, err)
 	}

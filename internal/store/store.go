@@ -334,7 +334,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.initCold(ctx); err != nil {
 		return err
 	}
-	if err := s.upgradeLocator(ctx); err != nil {
+	if err := (lookups{s}).upgradeLocator(ctx); err != nil {
 		return err
 	}
 	var maxSeq, maxBlock sql.NullInt64
@@ -391,7 +391,7 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	s.ids = ids
-	if err := s.upgradeDayIndex(ctx); err != nil {
+	if err := (lookups{s}).upgradeDayIndex(ctx); err != nil {
 		return err
 	}
 	if s.days, err = s.snap.openDays(ctx); err != nil {
@@ -406,7 +406,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("zstd decoder: %w", err)
 	}
-	if err := s.upgradeFailed(ctx); err != nil {
+	if err := (lookups{s}).upgradeFailed(ctx); err != nil {
 		return err
 	}
 
