@@ -330,7 +330,9 @@ func (c historyPages) search(ctx context.Context, u *User, f *historyFilter, lim
 	q := f.query(u)
 	res := &historyResult{}
 	if !f.postFiltered() {
-		q.Limit = limit + 1
+		// The page shows list fields only: columnar events are read from
+		// those columns alone (store.LookupQuery.Brief).
+		q.Limit, q.Brief = limit+1, true
 		evs, err := lk.Lookup(ctx, q)
 		if err != nil {
 			return nil, err
@@ -510,13 +512,14 @@ type historyRow struct {
 	Region    string
 }
 
+// rowOf is e's row; it uses only the fields of a brief event.
 func rowOf(e store.Event) historyRow {
 	r := e.Rec
 	row := historyRow{
 		Href: detailPath(r.AccountID, r.EventID) + "?at=" + r.EventTime.UTC().Format(time.RFC3339Nano), Time: r.EventTime, User: r.Username, Name: r.EventName, Source: r.EventSource,
 		SourceIP: r.SourceIP, ErrorCode: r.ErrorCode, ReadOnly: r.ReadOnlyString(), Account: r.AccountID, Region: r.AWSRegion,
 	}
-	row.Failed = r.Failed()
+	row.Failed = e.Failed()
 	if row.Failed && row.ErrorCode == "" {
 		row.ErrorCode = "Failed sign-in"
 	}

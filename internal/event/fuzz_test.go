@@ -182,3 +182,30 @@ func FuzzParseLenient(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseResources checks that ParseResources never panics and gives a
+// record's Resources for a resources value that Parse accepts in a record,
+// and nil for one it does not.
+func FuzzParseResources(f *testing.F) {
+	f.Add([]byte(`[{"ARN":"arn:aws:s3:::b","type":"AWS::S3::Bucket","accountId":"111122223333"}]`))
+	f.Add([]byte(`[{"type":"AWS::KMS::Key","ARNPrefix":"arn:aws:kms:","name":"k"},{"resourceName":"r"},"x",[]]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		got := event.ParseResources(text)
+		doc := strings.Replace(base, `"readOnly"`, `"resources":`+string(text)+`,"readOnly"`, 1)
+		if len(doc) > event.MaxRecordSize {
+			return
+		}
+		rec, err := event.Parse([]byte(doc))
+		if err != nil {
+			if got != nil {
+				t.Fatalf("ParseResources(%q) = %v for a value no record may hold (%v)", text, got, err)
+			}
+			return
+		}
+		if !reflect.DeepEqual(got, rec.Resources) {
+			t.Fatalf("ParseResources(%q) = %#v, want the record's %#v", text, got, rec.Resources)
+		}
+	})
+}

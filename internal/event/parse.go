@@ -825,20 +825,51 @@ func (p *parser) build(raw []byte) *Record {
 		rec.ManagementEvent = rec.EventCategory == CategoryManagement
 	}
 
-	if len(p.res) > 0 {
-		rec.Resources = make([]Resource, len(p.res))
-		for i, r := range p.res {
-			var name strRef
-			for _, n := range r.names {
-				if n.n > 0 {
-					name = n
-					break
-				}
-			}
-			rec.Resources[i] = Resource{Type: str(r.typ), Name: str(name)}
-		}
-	}
+	rec.Resources = p.resourceList(str)
 	return rec
+}
+
+// resourceList is the Resources of the elements the parser kept.
+func (p *parser) resourceList(str func(strRef) string) []Resource {
+	if len(p.res) == 0 {
+		return nil
+	}
+	out := make([]Resource, len(p.res))
+	for i, r := range p.res {
+		var name strRef
+		for _, n := range r.names {
+			if n.n > 0 {
+				name = n
+				break
+			}
+		}
+		out[i] = Resource{Type: str(r.typ), Name: str(name)}
+	}
+	return out
+}
+
+// ParseResources returns the Resources of a record whose resources member
+// is text (its JSON value): what Record.Resources holds for that record.
+// It returns nil for text that is not a well-formed JSON array, as for a
+// record without one. The columnar tier keeps the member's text, and
+// readers that need only the resources parse it with this.
+func ParseResources(text []byte) []Resource {
+	p := parsers.Get().(*parser)
+	defer func() {
+		p.release()
+		parsers.Put(p)
+	}()
+	p.src = text
+	p.out = make([]byte, 0, len(text))
+	p.ws()
+	if !p.at('[') {
+		return nil
+	}
+	if err := p.resources(1); err != nil || p.end() != nil || p.verr != nil {
+		return nil
+	}
+	blob := string(p.scratch)
+	return p.resourceList(func(r strRef) string { return blob[r.off : r.off+r.n] })
 }
 
 // userRoot is the strRef.n username returns for a Root identity.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opentrail/opentrail/internal/columnar"
+	"github.com/opentrail/opentrail/internal/event"
 )
 
 // The cold tier (docs/storage.md "Columnar files"): events older than the
@@ -445,6 +446,54 @@ func (c *cold) events(ctx context.Context, files []ColdFile, where string, args 
 			return nil, fmt.Errorf("rebuild event %d from its columnar file: %w", seq, err)
 		}
 		out = append(out, Event{Seq: seq, IngestTime: ingest.UTC(), Rec: decodeStored(raw)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read columnar files: %w", err)
+	}
+	return out, nil
+}
+
+// briefEvents is events for a Brief lookup: it reads only the columns of
+// a brief event (Event.Brief) and the stored outcome.
+func (c *cold) briefEvents(ctx context.Context, files []ColdFile, where string, args []any, tail string) ([]Event, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = c.path(f.Path)
+	}
+	q := `SELECT seq, ingest_time, event_id, event_time, event_source, event_name, coalesce("eventType", ''), category,
+	coalesce("awsRegion", ''), source_ip, error_code, account, username, access_key_id, read_only, resources, failed FROM ` + coldRel(paths)
+	if where != "" {
+		q += ` WHERE ` + where
+	}
+	q += " " + tail
+	rows, err := c.st.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read columnar files: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			e         = Event{Brief: true}
+			r         event.Record
+			t         time.Time
+			readOnly  sql.NullBool
+			resources sql.NullString
+		)
+		if err := rows.Scan(&e.Seq, &e.IngestTime, &r.EventID, &t, &r.EventSource, &r.EventName, &r.EventType, &r.EventCategory,
+			&r.AWSRegion, &r.SourceIP, &r.ErrorCode, &r.AccountID, &r.Username, &r.AccessKeyID, &readOnly, &resources, &e.failed); err != nil {
+			return nil, fmt.Errorf("read columnar files: %w", err)
+		}
+		e.IngestTime, r.EventTime = e.IngestTime.UTC(), t.UTC()
+		r.ReadOnly, r.ReadOnlySet = readOnly.Bool, readOnly.Valid
+		if resources.Valid {
+			r.Resources = event.ParseResources([]byte(resources.String))
+		}
+		e.Rec = &r
+		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read columnar files: %w", err)

@@ -97,6 +97,7 @@ type lookupPlan struct {
 	coldArgs   []any
 	eids       []string // EventId values, which confirm checks
 	failures   bool     // q.Failures, which confirm checks
+	brief      bool     // q.Brief
 	selective  bool     // an attribute the day index narrows (selAttr)
 	selAttr    Attr     // the first attribute the day index knows
 	accounts   []string // q.Accounts, for the day index
@@ -112,7 +113,7 @@ func planLookup(q LookupQuery) (*lookupPlan, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("lookup: limit must be positive")
 	}
-	p := &lookupPlan{accounts: q.Accounts, region: q.Region, start: q.Start, end: q.End, limit: q.Limit}
+	p := &lookupPlan{accounts: q.Accounts, region: q.Region, start: q.Start, end: q.End, limit: q.Limit, brief: q.Brief}
 	// Attribute predicates first: DuckDB evaluates pushed-down filters in
 	// the order written, and these are the most selective.
 	for _, a := range q.Attrs {
@@ -285,7 +286,7 @@ func (p *lookupPlan) confirm(evs []Event) []Event {
 	}
 	kept := evs[:0]
 	for _, e := range evs {
-		ok := !p.failures || e.Rec.Failed()
+		ok := !p.failures || e.Failed()
 		for _, id := range p.eids {
 			if e.Rec.EventID != id {
 				ok = false
@@ -385,12 +386,16 @@ func (s lookups) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Tim
 	if len(files) == 0 {
 		return evs, nil
 	}
+	read := s.cold.events
+	if p.brief {
+		read = s.cold.briefEvents
+	}
 	var cevs []Event
 	if places != nil {
 		// A handful of rows at known places: read them at once.
-		cevs, err = s.cold.events(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
+		cevs, err = read(ctx, files, strings.Join(cw, " AND "), ca, fmt.Sprintf("ORDER BY event_time DESC, seq DESC LIMIT %d", limit))
 	} else {
-		cevs, err = s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit)
+		cevs, err = s.cold.lookup(ctx, files, strings.Join(cw, " AND "), ca, limit, read)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lookup: %w", err)
@@ -417,7 +422,7 @@ func (s lookups) lookupSlice(ctx context.Context, p *lookupPlan, lo, hi time.Tim
 // of each event it finds; the chosen events' records are read afterwards,
 // by sequence number, from those files only (reading a record decompresses
 // its row group's every column, the bulk of a lookup's cost).
-func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int) ([]Event, error) {
+func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args []any, limit int, read coldReader) ([]Event, error) {
 	byDay := map[time.Time][]ColdFile{}
 	var days []time.Time
 	for _, f := range files {
@@ -479,5 +484,9 @@ func (c *cold) lookup(ctx context.Context, files []ColdFile, where string, args 
 			need = append(need, f)
 		}
 	}
-	return c.events(ctx, need, `seq IN (`+placeholders(len(seqs))+`)`, seqs, `ORDER BY event_time DESC, seq DESC`)
+	return read(ctx, need, `seq IN (`+placeholders(len(seqs))+`)`, seqs, `ORDER BY event_time DESC, seq DESC`)
 }
+
+// coldReader reads the events of files that match where, ordered and
+// limited by tail: cold.events (whole records) or cold.briefEvents.
+type coldReader func(ctx context.Context, files []ColdFile, where string, args []any, tail string) ([]Event, error)

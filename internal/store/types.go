@@ -40,6 +40,12 @@ type LookupQuery struct {
 	Failures bool
 	After    *Position // only events strictly after this position (older)
 	Limit    int
+	// Brief asks only for the fields a list of events shows: the
+	// columnar tier's events are then read from those columns alone
+	// (reading a whole record decompresses every column of its row
+	// group, most of a lookup's cost) and come marked Brief. Hot events
+	// come whole either way.
+	Brief bool
 }
 
 // Event is one stored event as lookups return it.
@@ -47,6 +53,22 @@ type Event struct {
 	Seq        int64
 	IngestTime time.Time
 	Rec        *event.Record // Raw and the indexed fields
+	// Brief marks an event a Brief lookup read from the columnar tier:
+	// Rec holds only EventID, EventTime, EventSource, EventName,
+	// EventType, EventCategory, AWSRegion, SourceIP, ErrorCode,
+	// AccountID, Username, AccessKeyID, ReadOnly and Resources, and Raw
+	// is nil; Failed answers from the stored outcome.
+	Brief  bool
+	failed bool
+}
+
+// Failed reports whether the event is a failed call, as
+// event.Record.Failed does, for brief events too.
+func (e Event) Failed() bool {
+	if e.Brief {
+		return e.failed
+	}
+	return e.Rec.Failed()
 }
 
 // Channel is a CloudTrail Lake channel that PutAuditEvents writes through.
