@@ -579,8 +579,14 @@ var pages = []page{
 		alt: func(b *bench) alt { return alt{"SQL: the overview's 6 aggregations", overviewSQL(b, 24*time.Hour)} }},
 	{name: "/dashboards/overview?range=7d", path: fixed("/dashboards/overview?range=7d"),
 		alt: func(b *bench) alt { return alt{"SQL: the overview's 6 aggregations", overviewSQL(b, 7*24*time.Hour)} }},
+	{name: "/dashboards/overview?range=30d", path: fixed("/dashboards/overview?range=30d"),
+		alt: func(b *bench) alt { return alt{"SQL: the overview's 6 aggregations", overviewSQL(b, 30*24*time.Hour)} }},
+	{name: "/dashboards/cis?range=24h", path: fixed("/dashboards/cis?range=24h"),
+		alt: func(b *bench) alt { return alt{"SQL: the CIS panels' 14 aggregations", cisSQL(b, 24*time.Hour)} }},
 	{name: "/dashboards/cis?range=7d", path: fixed("/dashboards/cis?range=7d"),
 		alt: func(b *bench) alt { return alt{"SQL: the CIS panels' 14 aggregations", cisSQL(b, 7*24*time.Hour)} }},
+	{name: "/dashboards/cis?range=30d", path: fixed("/dashboards/cis?range=30d"),
+		alt: func(b *bench) alt { return alt{"SQL: the CIS panels' 14 aggregations", cisSQL(b, 30*24*time.Hour)} }},
 	{name: "/trails", path: fixed("/trails"),
 		alt: func(b *bench) alt {
 			return alt{"describe-trails + get-trail-status", [][]string{b.awsCmd("cloudtrail", "describe-trails"), b.awsCmd("cloudtrail", "get-trail-status", "--name", "main")}}

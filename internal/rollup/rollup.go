@@ -105,6 +105,7 @@ type Rollups struct {
 	cis cisMatcher
 
 	syncMu sync.Mutex // serialises steps
+	logged time.Time  // the last progress line (under syncMu)
 	mu     sync.Mutex // guards cur, loaded
 	cur    int64
 	loaded bool
@@ -280,6 +281,7 @@ func (r *Rollups) step(ctx context.Context) (n int, err error) {
 	// them all again for every window. The counts do not depend on order.
 	// A short way behind (Fresh catching up), the next events in order.
 	var newCur int64
+	cold := false
 	if last-cur > readBatch {
 		newCur, err = r.st.ScanRun(ctx, cur, func(evs []store.Event) error {
 			for i := range evs {
@@ -291,6 +293,7 @@ func (r *Rollups) step(ctx context.Context) (n int, err error) {
 		if err != nil {
 			return 0, fmt.Errorf("rollup: %w", err)
 		}
+		cold = newCur > 0
 	}
 	if newCur == 0 {
 		evs, err := r.st.ReadAfter(ctx, cur, readBatch)
@@ -320,6 +323,13 @@ func (r *Rollups) step(ctx context.Context) (n int, err error) {
 	r.mu.Lock()
 	r.cur = newCur
 	r.mu.Unlock()
+	if cold && r.clk.Now().Sub(r.logged) >= 10*time.Second {
+		// A first build over a large history takes minutes, while the
+		// dashboards read the events instead: say how far it is.
+		r.logged = r.clk.Now()
+		r.log.Info("rollup: counting the stored history for the dashboards; until it is done they read the events",
+			"counted through", newCur, "of", last)
+	}
 	return max(n, 1), nil
 }
 
