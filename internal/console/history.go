@@ -352,10 +352,12 @@ func (c historyPages) search(ctx context.Context, u *User, f *historyFilter, lim
 	batch := max(limit+1, 200)
 	for {
 		q.Limit = min(batch, scanLimit-res.Scanned)
+		began := time.Now()
 		evs, err := lk.Lookup(ctx, q)
 		if err != nil {
 			return nil, err
 		}
+		took := time.Since(began)
 		for i := range evs {
 			e := evs[i]
 			res.Scanned++
@@ -375,7 +377,10 @@ func (c historyPages) search(ctx context.Context, u *User, f *historyFilter, lim
 			return res, nil // the history is exhausted
 		}
 		last := position(evs[len(evs)-1])
-		if res.Scanned >= scanLimit || !deadline.IsZero() && time.Now().After(deadline) {
+		// Stop when the next batch (larger than this one) would likely
+		// end past the deadline, not only once past it: the page keeps
+		// to its time.
+		if res.Scanned >= scanLimit || !deadline.IsZero() && time.Now().Add(took).After(deadline) {
 			res.Next, res.Partial = last, true
 			return res, nil
 		}
