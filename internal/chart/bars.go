@@ -58,7 +58,7 @@ func (t TopN) SVG() string {
 		}
 		link(&b, it.Href, func() {
 			fmt.Fprintf(&b, `<g class="row"><title>%s</title><rect x="0" y="%d" width="%d" height="%d" fill="transparent"/>`, esc(txt), y, w, row-2)
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+16, esc(truncate(it.Label, 28)))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-8, y+16, esc(fitWidth(it.Label, labelW-12)))
 			fmt.Fprintf(&b, `<rect class="bar" x="%d" y="%d" width="%s" height="%d" rx="2" fill="%s"/>`, labelW, y+3, num(math.Max(v/top*barW, 1)), row-8, c)
 			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#5f6b7a">%s</text></g>`, w-2, y+16, esc(FormatValue(v)))
 		})

@@ -132,6 +132,39 @@ func niceMax(max float64, ticks int) (top, step float64) {
 }
 
 // truncate shortens s to at most n runes, ending in "…" when cut.
+// fitWidth shortens s with "…" so that, at 12 px system-ui, it takes at
+// most px pixels. The widths are estimates on the wide side (capitals and
+// wide letters 8.5 px, digits and most lowercase 7 px, narrow ones 3.5
+// px), so a label drawn right-aligned never runs off the chart's left
+// edge; the full label stays in the row's title.
+func fitWidth(s string, px float64) string {
+	width := func(r rune) float64 {
+		switch {
+		case strings.ContainsRune("iljtfrI.,:;!|'() ", r):
+			return 3.5
+		case r >= 'A' && r <= 'Z', strings.ContainsRune("mwMW@%_", r), r > 0x2e80:
+			return 8.5
+		}
+		return 7
+	}
+	total := 0.0
+	for _, r := range s {
+		total += width(r)
+	}
+	if total <= px {
+		return s
+	}
+	const ellipsis = 12.0
+	used := 0.0
+	for i, r := range s {
+		if used+width(r)+ellipsis > px {
+			return s[:i] + "…"
+		}
+		used += width(r)
+	}
+	return s
+}
+
 func truncate(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {

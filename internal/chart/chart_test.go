@@ -127,6 +127,27 @@ func TestTopN(t *testing.T) {
 	}
 }
 
+// TestTopNLabelsFit: a label of wide capitals, which a count of
+// characters let run off the chart's left edge, is shortened to fit its
+// column; the full label stays in the row's title; a short one is kept.
+func TestTopNLabelsFit(t *testing.T) {
+	const long = "HIDDEN_DUE_TO_SECURITY_REASONS"
+	svg := chart.TopN{Label: "Failed console logins by user", Items: []chart.Item{{Label: long, Value: 9}, {Label: "root", Value: 2}}}.SVG()
+	wellFormed(t, svg)
+	if !strings.Contains(svg, "<title>"+long+": 9</title>") || !strings.Contains(svg, ">root</text>") {
+		t.Fatalf("full label or short label missing:\n%s", svg)
+	}
+	i := strings.Index(svg, `text-anchor="end">HIDDEN`)
+	if i < 0 {
+		t.Fatalf("no label text:\n%s", svg)
+	}
+	shown := svg[i+len(`text-anchor="end">`):]
+	shown = shown[:strings.Index(shown, "</text>")]
+	if !strings.HasSuffix(shown, "…") || len([]rune(shown)) > 22 {
+		t.Errorf("label drawn as %q: want it shortened to fit 178 px of capitals (at most about 21 of them)", shown)
+	}
+}
+
 func TestPie(t *testing.T) {
 	one := chart.Pie{Items: []chart.Item{{Label: "all", Value: 5}}}.SVG()
 	wellFormed(t, one)
