@@ -64,5 +64,13 @@ func (s *Server) Close() error {
 	if s.geoip != nil {
 		s.geoip.Close()
 	}
-	return s.store.Close()
+	// The capture journal's writer runs from New on.
+	jerr := s.capture.closeJournal()
+	if err := s.store.Close(); err != nil {
+		return err
+	}
+	if jerr != nil {
+		return fmt.Errorf("close capture intents: %w", jerr)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -84,5 +85,27 @@ func TestConsoleURL(t *testing.T) {
 		if got := ConsoleURL("http", addr); got != want {
 			t.Errorf("ConsoleURL(%q) = %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// TestCloseWithoutRun: Close releases everything New started for a server
+// that never ran (the demo filler's and the CLI's case): no goroutine of
+// it is left, and the data directory opens again.
+func TestCloseWithoutRun(t *testing.T) {
+	cfg := localConfig(t)
+	before := runtime.NumGoroutine()
+	s := buildServer(t, cfg)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 100 {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before New, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := buildServer(t, cfg).Close(); err != nil {
+		t.Fatal(err)
 	}
 }
