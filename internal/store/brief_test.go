@@ -15,19 +15,7 @@ import (
 func TestBriefLookupsMatchWholeRecords(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, t.TempDir())
-	recs := mixedRecords(t, 900)
-	for i := range 400 {
-		name, ip, code, login := "DescribeInstances", "198.51.100.7", "", ""
-		switch {
-		case i%10 == 1:
-			code = "AccessDenied"
-		case i%20 == 3:
-			name, login = "ConsoleLogin", "Failure"
-		case i%20 == 13:
-			name, login = "ConsoleLogin", "Success"
-		}
-		recs = append(recs, consoleRec(t, i, name, ip, code, login))
-	}
+	recs := append(mixedRecords(t, 900), consoleRecs(t, 400)...)
 	if _, err := s.Append(ctx, recs, base); err != nil {
 		t.Fatal(err)
 	}

@@ -414,18 +414,9 @@ func (c *cold) events(ctx context.Context, files []ColdFile, where string, args 
 	if len(files) == 0 {
 		return nil, nil
 	}
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = c.path(f.Path)
-	}
-	q := `SELECT seq, ingest_time, ` + columnar.SelectList("") + ` FROM ` + coldRel(paths)
-	if where != "" {
-		q += ` WHERE ` + where
-	}
-	q += " " + tail
-	rows, err := c.st.db.QueryContext(ctx, q, args...)
+	rows, err := c.query(ctx, files, `seq, ingest_time, `+columnar.SelectList(""), where, args, tail)
 	if err != nil {
-		return nil, fmt.Errorf("read columnar files: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	n := len(columnar.Columns)
@@ -453,25 +444,34 @@ func (c *cold) events(ctx context.Context, files []ColdFile, where string, args 
 	return out, nil
 }
 
+// query selects sel from coldRel over files, where where holds (if not
+// empty), followed by tail.
+func (c *cold) query(ctx context.Context, files []ColdFile, sel, where string, args []any, tail string) (*sql.Rows, error) {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = c.path(f.Path)
+	}
+	q := `SELECT ` + sel + ` FROM ` + coldRel(paths)
+	if where != "" {
+		q += ` WHERE ` + where
+	}
+	rows, err := c.st.db.QueryContext(ctx, q+" "+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read columnar files: %w", err)
+	}
+	return rows, nil
+}
+
 // briefEvents is events for a Brief lookup: it reads only the columns of
 // a brief event (Event.Brief) and the stored outcome.
 func (c *cold) briefEvents(ctx context.Context, files []ColdFile, where string, args []any, tail string) ([]Event, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = c.path(f.Path)
-	}
-	q := `SELECT seq, ingest_time, event_id, event_time, event_source, event_name, coalesce("eventType", ''), category,
-	coalesce("awsRegion", ''), source_ip, error_code, account, username, access_key_id, read_only, resources, failed FROM ` + coldRel(paths)
-	if where != "" {
-		q += ` WHERE ` + where
-	}
-	q += " " + tail
-	rows, err := c.st.db.QueryContext(ctx, q, args...)
+	rows, err := c.query(ctx, files, `seq, ingest_time, event_id, event_time, event_source, event_name, coalesce("eventType", ''), category,
+	coalesce("awsRegion", ''), source_ip, error_code, account, username, access_key_id, read_only, resources, failed`, where, args, tail)
 	if err != nil {
-		return nil, fmt.Errorf("read columnar files: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Event
@@ -549,11 +549,7 @@ type accountEvent struct {
 // eventsWithAccount is events that also returns each event's
 // account (the Hive partition it is stored under).
 func (c *cold) eventsWithAccount(ctx context.Context, files []ColdFile, where string, args []any) ([]accountEvent, error) {
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = c.path(f.Path)
-	}
-	rows, err := c.st.db.QueryContext(ctx, `SELECT account, seq, ingest_time, `+columnar.SelectList("")+` FROM `+coldRel(paths)+` WHERE `+where, args...)
+	rows, err := c.query(ctx, files, `account, seq, ingest_time, `+columnar.SelectList(""), where, args, "")
 	if err != nil {
 		return nil, err
 	}

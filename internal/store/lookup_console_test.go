@@ -33,14 +33,12 @@ func consoleRec(t *testing.T, i int, name, ip, errorCode, login string) *event.R
 	return r
 }
 
-// TestLookupConsoleAttributes: SourceIPAddress, ErrorCode and Failures
-// select the same events from the hot tail and from the columnar tier,
-// and paging over them with After visits each once.
-func TestLookupConsoleAttributes(t *testing.T) {
-	ctx := context.Background()
-	s := open(t, t.TempDir())
+// consoleRecs are n consoleRecs a minute apart: of every 20, two from
+// 203.0.113.9, two AccessDenied, two ThrottlingException (one of them
+// from 203.0.113.9 too), a failed and a successful console sign-in.
+func consoleRecs(t *testing.T, n int) []*event.Record {
 	var recs []*event.Record
-	for i := range 400 {
+	for i := range n {
 		name, ip, code, login := "DescribeInstances", "198.51.100.7", "", ""
 		switch {
 		case i%10 == 0:
@@ -57,7 +55,16 @@ func TestLookupConsoleAttributes(t *testing.T) {
 		}
 		recs = append(recs, consoleRec(t, i, name, ip, code, login))
 	}
-	if _, err := s.Append(ctx, recs, base); err != nil {
+	return recs
+}
+
+// TestLookupConsoleAttributes: SourceIPAddress, ErrorCode and Failures
+// select the same events from the hot tail and from the columnar tier,
+// and paging over them with After visits each once.
+func TestLookupConsoleAttributes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	if _, err := s.Append(ctx, consoleRecs(t, 400), base); err != nil {
 		t.Fatal(err)
 	}
 	check := func(tier string) {
