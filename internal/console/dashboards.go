@@ -234,6 +234,8 @@ type dashView struct {
 	// Saved is set on a saved dashboard (for its delete button).
 	Saved *dashboards.Dashboard
 	Took  string
+	// Building is set while the rollups the page would read are built.
+	Building string
 }
 
 func presetNames() []string {

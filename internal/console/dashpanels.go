@@ -42,6 +42,7 @@ func (c *Console) overviewPanels(ctx context.Context, s *Session, v *dashView) {
 	link := func(kv ...string) string { return eventsLink(win.Start, win.End, kv...) }
 	began := time.Now()
 	d := c.dashSource(ctx, s, win)
+	v.Building = d.building
 	v.Panels = make([]panel, 8)
 	p := v.Panels
 	var total, errs, ips float64
@@ -233,6 +234,7 @@ func (c *Console) cisPanels(ctx context.Context, s *Session, v *dashView) {
 	bench, _ := cis.Lookup(cis.DefaultVersion)
 	began := time.Now()
 	d := c.dashSource(ctx, s, win)
+	v.Building = d.building
 	// The outlier view works in hours (or the range's buckets when
 	// longer), as the SIEM panels it follows do.
 	hour := max(win.Step, time.Hour)

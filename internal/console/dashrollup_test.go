@@ -190,6 +190,9 @@ func TestDashboardsFallBack(t *testing.T) {
 	if !strings.Contains(body, `<div class="value">18</div><div class="label">Failed console logins</div>`) {
 		t.Errorf("the page read from the events lacks the failed logins")
 	}
+	if want := fmt.Sprintf("hourly rollups are being built (0 of %d events counted)", st.LastSeq()); !strings.Contains(body, want) {
+		t.Errorf("the page read from the events does not say why: want %q", want)
+	}
 	if err := r.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -213,5 +216,8 @@ func TestDashboardsFallBack(t *testing.T) {
 	}
 	if !strings.Contains(body, `<div class="value">19</div><div class="label">Failed console logins</div>`) {
 		t.Errorf("the page drawn after the sync lacks the new failed login")
+	}
+	if strings.Contains(body, "being built") {
+		t.Error("the page drawn from fresh rollups says they are being built")
 	}
 }

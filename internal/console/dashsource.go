@@ -24,6 +24,9 @@ type dashSrc struct {
 	// hourly is set when the window is whole hours in whole-hour buckets,
 	// so that ru_hourly serves the overview's panels.
 	hourly bool
+	// building says, when the rollups are far behind (their first
+	// build), how far they are: the page reads the events meanwhile.
+	building string
 }
 
 // dashSource decides where the page over win reads: the rollups when they
@@ -41,6 +44,10 @@ func (c *Console) dashSource(ctx context.Context, s *Session, win window) *dashS
 		return d
 	}
 	if !fresh {
+		if counted, committed, known := r.Progress(); known && committed > counted {
+			d.building = fmt.Sprintf("The dashboards' hourly rollups are being built (%d of %d events counted); until they are, this page reads the events, which takes longer.",
+				counted, committed)
+		}
 		return d
 	}
 	d.roll = r

@@ -228,6 +228,16 @@ func (r *Rollups) Fresh(ctx context.Context) (bool, error) {
 	}
 }
 
+// Progress reports, without waiting for a step in progress, the sequence
+// number the rollups have counted through and the newest committed one;
+// known is false before the consumer has read its cursor.
+func (r *Rollups) Progress() (counted, committed int64, known bool) {
+	committed = r.st.CommittedSeq()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur, committed, r.loaded
+}
+
 // Covers reports whether the rollups count exactly the stored events of
 // ranges starting at start: with retention, events older than its period
 // may have been removed from the store but not from the counts.
