@@ -38,7 +38,7 @@ var fuzzParsers = []struct {
 	{"IAM policy documents", "internal/iampolicy", []string{"FuzzParse"}, true},
 	{"columnar segments", "internal/columnar", []string{"FuzzShredRebuild"}, false},
 	{"importer: log files and S3 notifications", "internal/importer", []string{"FuzzParseFile", "FuzzParseNotification"}, false},
-	{"CloudTrail records and ingest bodies", "internal/event", []string{"FuzzParse", "FuzzSplitBody", "FuzzParseLenient", "FuzzParseBody"}, false},
+	{"CloudTrail records and ingest bodies", "internal/event", []string{"FuzzParse", "FuzzSplitBody", "FuzzParseLenient", "FuzzParseBody", "FuzzParseResources"}, false},
 	{"CloudTrail JSON 1.1 bodies", "internal/cloudtrail", []string{"FuzzJSON11Body"}, false},
 	{"CloudTrail Data PutAuditEvents", "internal/cloudtraildata", []string{"FuzzEventData"}, false},
 	{"digest files and their metadata", "internal/digest", []string{"FuzzParse", "FuzzValidateDigest", "FuzzParseMetadata"}, false},
