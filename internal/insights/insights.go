@@ -471,13 +471,47 @@ func (d *Detector) saveState(ctx context.Context, conn *sql.Conn, cur int64) err
 			return fmt.Errorf("save insights state: %w", err)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, `DELETE FROM ins_active`); err != nil {
-		return err
+	// The insights in progress: rows of those still active are updated in
+	// place, the others deleted, new ones inserted. A row is never deleted
+	// and inserted again in one transaction: DuckDB keeps such a key twice
+	// in the primary-key index until no older reader needs it, and a later
+	// commit inserting the key meanwhile invalidates the whole database
+	// ("Corrupted unique ART index").
+	stored := map[int64]bool{}
+	rows, err := conn.QueryContext(ctx, `SELECT sid FROM ins_active`)
+	if err != nil {
+		return fmt.Errorf("save insights in progress: %w", err)
 	}
-	for s := range d.e.actives {
-		doc, _ := json.Marshal(s.active)
-		if _, err := conn.ExecContext(ctx, `INSERT INTO ins_active VALUES (?, ?)`, s.id, string(doc)); err != nil {
+	for rows.Next() {
+		var sid int64
+		if err := rows.Scan(&sid); err != nil {
+			rows.Close()
 			return fmt.Errorf("save insights in progress: %w", err)
+		}
+		stored[sid] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("save insights in progress: %w", err)
+	}
+	active := map[int64]bool{}
+	for s := range d.e.actives {
+		active[s.id] = true
+		doc, _ := json.Marshal(s.active)
+		q := `INSERT INTO ins_active VALUES (?, ?)`
+		args := []any{s.id, string(doc)}
+		if stored[s.id] {
+			q, args = `UPDATE ins_active SET doc = ? WHERE sid = ?`, []any{string(doc), s.id}
+		}
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("save insights in progress: %w", err)
+		}
+	}
+	for sid := range stored {
+		if !active[sid] {
+			if _, err := conn.ExecContext(ctx, `DELETE FROM ins_active WHERE sid = ?`, sid); err != nil {
+				return fmt.Errorf("save insights in progress: %w", err)
+			}
 		}
 	}
 	return nil

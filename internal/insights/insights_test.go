@@ -109,6 +109,7 @@ func TestDetectorComponent(t *testing.T) {
 		t.Fatalf("background raised %d records: %s", len(app.recs), app.recs[0].Raw)
 	}
 	spike := t0.Add(48*time.Hour + 5*time.Minute)
+	var activeRow [2]int64
 	for m := 0; m < 10; m++ {
 		var recs []*event.Record
 		for i := 0; i < 30; i++ {
@@ -120,6 +121,21 @@ func TestDetectorComponent(t *testing.T) {
 		if m == 1 && len(app.recs) != 1 {
 			t.Fatalf("two minutes into the spike: %d records, want the Start", len(app.recs))
 		}
+		// While the insight lasts, its saved row is updated where it is,
+		// never deleted and inserted again (which, with readers open,
+		// could leave DuckDB's primary-key index corrupt).
+		if m == 0 {
+			continue
+		}
+		var sid, rowid int64
+		if err := st.DB().QueryRowContext(ctx, `SELECT sid, rowid FROM ins_active`).Scan(&sid, &rowid); err != nil {
+			t.Fatalf("minute %d of the spike: the insight in progress is not saved: %v", m, err)
+		}
+		if m == 1 {
+			activeRow = [2]int64{sid, rowid}
+		} else if [2]int64{sid, rowid} != activeRow {
+			t.Fatalf("minute %d of the spike: the insight in progress is row %d (sid %d), was row %d (sid %d)", m, rowid, sid, activeRow[1], activeRow[0])
+		}
 	}
 	clk.Set(spike.Add(30 * time.Minute))
 	if err := d.Sync(ctx); err != nil {
@@ -127,6 +143,10 @@ func TestDetectorComponent(t *testing.T) {
 	}
 	if len(app.recs) != 2 {
 		t.Fatalf("got %d records, want Start and End", len(app.recs))
+	}
+	var left int
+	if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM ins_active`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("after the End, %d insights in progress are still saved (%v)", left, err)
 	}
 	for i, want := range []string{`"state":"Start"`, `"state":"End"`} {
 		r := app.recs[i]
