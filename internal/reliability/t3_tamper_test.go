@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -626,8 +627,12 @@ func t3OpentrailCLI(t *testing.T, s *testserver.Server, chains []*t3Chain, begin
 // clean and with tampers planted in the server's bucket.
 func t3AWSCLI(t *testing.T, s *testserver.Server, reg *objstore.FSBuckets, c *t3Chain, acct string, begin, end time.Time) (planted, detected, falsePositives int) {
 	cfg := awsPluginConfig(t)
-	// The newest digests only: the CLI is slow, and checks every region.
-	begin = end.Add(-20 * time.Second)
+	// The newest two digests only: the CLI is slow, and checks every
+	// region. The range is taken from their names, not from the clock:
+	// on a loaded machine the last digests are written well after
+	// logging stopped, and a range that misses them validates nothing
+	// and exits 0.
+	begin, end = digestTime(t, c.digests[len(c.digests)-2]).Add(-time.Second), digestTime(t, c.digests[len(c.digests)-1]).Add(time.Second)
 	arn := fmt.Sprintf("arn:aws:cloudtrail:us-east-1:%s:trail/%s", c.trail.Account, c.trail.Name)
 	run := func() (string, string, int) {
 		home := t.TempDir()
@@ -690,6 +695,18 @@ func t3AWSCLI(t *testing.T, s *testserver.Server, reg *objstore.FSBuckets, c *t3
 		}
 	}
 	return planted, detected, falsePositives
+}
+
+// digestTime is the time in a digest file's name
+// (…_CloudTrail-Digest_<region>_<trail>_<region>_20060102T150405Z.json.gz).
+func digestTime(t *testing.T, key string) time.Time {
+	t.Helper()
+	name := strings.TrimSuffix(path.Base(key), ".json.gz")
+	at, err := time.Parse("20060102T150405Z", name[strings.LastIndex(name, "_")+1:])
+	if err != nil {
+		t.Fatalf("digest %s: no time in its name: %v", key, err)
+	}
+	return at
 }
 
 // awsPluginConfig writes the plugin and the config file docs/integrity.md
