@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +49,10 @@ func queryAs(t *testing.T, svc *Service, account string, management bool, statem
 	return r.QueryResultRows
 }
 
-// TestQueryScopeManagementSeesEveryAccount: StartQuery as the
-// organisation's management account reads the events of every account; a
-// member account reads only its own, whatever its SQL asks for.
-func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
+// serviceWith returns a Service over a new store holding one event of
+// each account listed, an hour before servicetest.Now.
+func serviceWith(t *testing.T, accounts []string, now func() time.Time) *Service {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir(), store.Options{})
 	if err != nil {
@@ -59,16 +60,25 @@ func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	var recs []*event.Record
-	for i, acct := range []string{servicetest.AcctA, servicetest.AcctA, servicetest.AcctB, servicetest.AcctOrg} {
+	for i, acct := range accounts {
 		recs = append(recs, servicetest.Record(t, servicetest.RecordOpts{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Account: acct, Time: servicetest.Now.Add(-time.Hour)}))
 	}
 	if _, err := st.Append(ctx, recs, servicetest.Now); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Now: func() time.Time { return servicetest.Now }, Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Now: now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// TestQueryScopeManagementSeesEveryAccount: StartQuery as the
+// organisation's management account reads the events of every account; a
+// member account reads only its own, whatever its SQL asks for.
+func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
+	svc := serviceWith(t, []string{servicetest.AcctA, servicetest.AcctA, servicetest.AcctB, servicetest.AcctOrg},
+		func() time.Time { return servicetest.Now })
 	const q = `SELECT recipientAccountId AS a, count(*) AS n FROM cloudtrail_events GROUP BY 1 ORDER BY 1`
 	counts := func(rows [][]map[string]string) string {
 		var out []string
@@ -94,22 +104,8 @@ func TestQueryScopeManagementSeesEveryAccount(t *testing.T) {
 // dropped first (their ids are then unknown) and the newest stays readable.
 func TestFinishedResultsKeptWithinTheirBudget(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var recs []*event.Record
-	for i := range 50 {
-		recs = append(recs, servicetest.Record(t, servicetest.RecordOpts{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Account: servicetest.AcctA, Time: servicetest.Now.Add(-time.Hour)}))
-	}
-	if _, err := st.Append(ctx, recs, servicetest.Now); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Meta: st, Engine: StoreEngine(st), TokenKey: servicetest.TokenKey, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The service's clock is the real one: the queries' end times order them.
+	svc := serviceWith(t, slices.Repeat([]string{servicetest.AcctA}, 50), time.Now)
 	// One result of 50 rows is about 7 KB: the budget holds two.
 	old := maxResultBytes
 	maxResultBytes = 16 << 10
