@@ -136,6 +136,54 @@ func TestRecordGroupsWithinTheDedupWindow(t *testing.T) {
 	}
 }
 
+// TestRecordUpdatesFindingsInPlace: a signal joining an existing finding
+// updates its row where it is (the same rowid, many times over, while
+// another connection holds a read transaction open), and the store stays
+// usable. Deleting the row and inserting it again in one transaction, as
+// Record once did, puts the key twice in fd_findings' primary-key index
+// for a while; a later commit inserting the key again then invalidated
+// the whole database ("Corrupted unique ART index ... gated leaf"), and
+// every read and write of the server failed until a restart.
+func TestRecordUpdatesFindingsInPlace(t *testing.T) {
+	ctx := context.Background()
+	s, _, db := openStore(t, nil, nil)
+	rowid := func() (id string, rid int64) {
+		t.Helper()
+		if err := db.QueryRowContext(ctx, `SELECT id, rowid FROM fd_findings`).Scan(&id, &rid); err != nil {
+			t.Fatal(err)
+		}
+		return id, rid
+	}
+	if err := s.Record(ctx, []findings.Signal{sig("0", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	id, first := rowid()
+	reader, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if _, err := reader.ExecContext(ctx, `BEGIN TRANSACTION READ ONLY`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM fd_findings WHERE id = ?`, id).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("reader: %d findings, %v", n, err)
+	}
+	for i := 1; i <= 20; i++ {
+		if err := s.Record(ctx, []findings.Signal{sig(fmt.Sprint(i), t0.Add(time.Duration(i)*time.Second))}); err != nil {
+			t.Fatalf("record signal %d of the finding: %v", i, err)
+		}
+		if gotID, rid := rowid(); gotID != id || rid != first {
+			t.Fatalf("after signal %d the finding is %s at rowid %d, want %s still at rowid %d: Record deleted and re-inserted it rather than updating it in place", i, gotID, rid, id, first)
+		}
+	}
+	reader.ExecContext(ctx, `ROLLBACK`)
+	if fs := list(t, s, findings.Filter{}); len(fs) != 1 || fs[0].Count != 21 {
+		t.Fatalf("%d findings (count %v), want 1 of 21 signals", len(fs), fs)
+	}
+}
+
 func TestRecordIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	pub := &fakePublisher{}

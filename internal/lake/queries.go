@@ -49,10 +49,18 @@ const (
 	maxStatementLen      = 10000
 )
 
+// maxResultBytes bounds the results kept in memory, all accounts'
+// together: past it the oldest finished queries are dropped (the newest is
+// always kept). Without it a steady stream of queries returning many rows
+// grew the server's memory by the size of the last 1,000 results. A
+// variable for tests.
+var maxResultBytes int64 = 128 << 20
+
 // lakeQueries holds the queries of a Service. The zero value is ready.
 type lakeQueries struct {
-	mu sync.Mutex
-	m  map[string]*lakeQuery
+	mu    sync.Mutex
+	m     map[string]*lakeQuery
+	bytes int64 // the sizes of the results in m
 }
 
 // lakeQuery is one query; its fields after id are guarded by
@@ -66,6 +74,7 @@ type lakeQuery struct {
 	res                    *query.Result
 	cancel                 context.CancelFunc
 	done                   time.Time
+	size                   int64 // res's size in memory, about
 }
 
 // StartQuery checks the statement and runs it in the background.
@@ -159,6 +168,9 @@ func (s *Service) runQuery(ctx context.Context, q *lakeQuery) {
 	switch {
 	case err == nil:
 		q.status, q.res = queryFinished, res
+		q.size = resultSize(res)
+		lq.bytes += q.size
+		lq.trim(q)
 		if res.Truncated {
 			q.errMsg = fmt.Sprintf("The result has more than %d rows; only the first %d are kept. Add a LIMIT.", queryMaxRows, queryMaxRows)
 		}
@@ -189,12 +201,12 @@ func (lq *lakeQueries) cancelAll() {
 // maxQueries, the oldest finished ones. lq.mu must be held.
 func (lq *lakeQueries) expire(now time.Time) {
 	var finished []*lakeQuery
-	for id, q := range lq.m {
+	for _, q := range lq.m {
 		if q.done.IsZero() {
 			continue
 		}
 		if now.Sub(q.done) > queryRetention {
-			delete(lq.m, id)
+			lq.drop(q)
 			continue
 		}
 		finished = append(finished, q)
@@ -202,9 +214,49 @@ func (lq *lakeQueries) expire(now time.Time) {
 	if extra := len(lq.m) - maxQueries + 1; extra > 0 {
 		sort.Slice(finished, func(i, j int) bool { return finished[i].done.Before(finished[j].done) })
 		for _, q := range finished[:min(extra, len(finished))] {
-			delete(lq.m, q.id)
+			lq.drop(q)
 		}
 	}
+}
+
+// trim drops the oldest finished queries other than keep while the
+// results kept pass maxResultBytes. lq.mu must be held.
+func (lq *lakeQueries) trim(keep *lakeQuery) {
+	if lq.bytes <= maxResultBytes {
+		return
+	}
+	var finished []*lakeQuery
+	for _, q := range lq.m {
+		if q != keep && q.res != nil {
+			finished = append(finished, q)
+		}
+	}
+	sort.Slice(finished, func(i, j int) bool { return finished[i].done.Before(finished[j].done) })
+	for _, q := range finished {
+		if lq.bytes <= maxResultBytes {
+			return
+		}
+		lq.drop(q)
+	}
+}
+
+// drop forgets a query and its result. lq.mu must be held.
+func (lq *lakeQueries) drop(q *lakeQuery) {
+	delete(lq.m, q.id)
+	lq.bytes -= q.size
+}
+
+// resultSize is about what a result takes in memory: its strings and
+// their headers.
+func resultSize(res *query.Result) int64 {
+	n := int64(0)
+	for _, row := range res.Rows {
+		n += 24 + int64(len(row))*16
+		for _, v := range row {
+			n += int64(len(v))
+		}
+	}
+	return n
 }
 
 // get returns the caller's query, or QueryIdNotFoundException. lq.mu must

@@ -51,6 +51,13 @@ func TestT8CrossTenant(t *testing.T) {
 
 func t8Reads(t *testing.T) {
 	s := startServer(t, "", "--delivery-interval", "1s")
+	// A failure shows where the server's log first went wrong as well as
+	// how it ends: a store that broke early fails every request after.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the server's first errors:\n%s\nthe server's log ends:\n%s", firstErrors(s.Stderr(), 5), tailOf(s.Stderr(), 4000))
+		}
+	})
 	rng := mrand.New(mrand.NewPCG(8, uint64(time.Now().UnixNano())))
 	tenants := []*t8Tenant{}
 	for i, acct := range []string{"111111111111", "222222222222", "333333333333"} {
@@ -132,8 +139,7 @@ func t8Reads(t *testing.T) {
 	}
 	figure(t, "T8", "read paths where the owner finds its own data (control)", float64(seen), "", fmt.Sprintf("≥ %d", len(t8Paths)-2))
 	if seen < len(t8Paths)-2 {
-		t.Errorf("only %d of %d paths find the owner's own data: the leak check is blind; the server's log ends:\n%s",
-			seen, len(t8Paths), tailOf(s.Stderr(), 4000))
+		t.Errorf("only %d of %d paths find the owner's own data: the leak check is blind (the server's log follows)", seen, len(t8Paths))
 	}
 	figure(t, "T8", "read paths probed", float64(len(perPath)), "", fmt.Sprintf("= %d", len(t8Paths)))
 	figure(t, "T8", "probes", float64(probes), "", "informational")
@@ -386,6 +392,22 @@ func t8Lake(t *testing.T, s *testserver.Server, as awsCreds, region string, v *t
 		time.Sleep(50 * time.Millisecond)
 	}
 	return out
+}
+
+// firstErrors returns the first n lines of a server log at level ERROR.
+func firstErrors(log string, n int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			if out = append(out, l); len(out) == n {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "(none)"
+	}
+	return strings.Join(out, "\n")
 }
 
 func clip300(b []byte) string {

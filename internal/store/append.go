@@ -518,10 +518,15 @@ func (s *Store) commitRows(ctx context.Context, p *appendPlan, ingestTime time.T
 		if err == nil {
 			return
 		}
-		if inTx {
-			if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil {
-				s.log.Error("rollback failed", "err", rerr)
-			}
+		// A COMMIT that failed has usually ended the transaction, but
+		// not always: one that ran out of memory left the connection in
+		// an aborted transaction ("Current transaction is aborted (please
+		// ROLLBACK)"), and every later BEGIN on it failed, so no event or
+		// self-audit record could be stored until a restart. So the
+		// transaction is rolled back after a failed COMMIT as well; that
+		// there was none to roll back is no error.
+		if rerr := s.exec(context.Background(), "ROLLBACK"); rerr != nil && (inTx || !strings.Contains(rerr.Error(), "no transaction is active")) {
+			s.log.Error("rollback failed", "err", rerr)
 		}
 		s.resetAppenders()
 	}()
@@ -531,9 +536,8 @@ func (s *Store) commitRows(ctx context.Context, p *appendPlan, ingestTime time.T
 	if err := p.waitSync(); err != nil {
 		return err
 	}
-	// A COMMIT that fails has already rolled the transaction back (DuckDB
-	// ends it either way), so there is nothing left to roll back: the
-	// caller logs the failure, once.
+	// The caller logs a failed COMMIT, once; the deferred ROLLBACK ends
+	// the transaction if DuckDB did not.
 	inTx = false
 	return s.exec(context.Background(), "COMMIT")
 }
