@@ -48,10 +48,21 @@ func TestValidateLogsCommand(t *testing.T) {
 	if out, errs, code := s.awsCLI(t, "test", "eu-west-1", "cloudtrail", "stop-logging", "--name", "vl-trail"); code != 0 {
 		t.Fatalf("stop-logging: %d %s %s", code, out, errs)
 	}
-	// The chain's last digest ends with the period logging stopped in.
-	// (Its own minute: under a loaded CI machine the wait for the six
-	// digests above may have used most of theirs.)
-	lastEnd := time.Now().UTC().Truncate(3 * time.Second).Add(3 * time.Second).Format("20060102T150405Z")
+	// The chain's last digest ends with the period logging stopped in,
+	// as the trail's status gives it (not the clock after the CLI
+	// returned: on a loaded machine that can be a period later, whose
+	// digest never comes). Its own minute: under a loaded CI machine the
+	// wait for the six digests above may have used most of theirs.
+	st, stErr, stCode := s.awsCLI(t, "test", "eu-west-1", "cloudtrail", "get-trail-status", "--name", "vl-trail")
+	var status struct{ StopLoggingTime string }
+	if stCode != 0 || json.Unmarshal([]byte(st), &status) != nil {
+		t.Fatalf("get-trail-status: %d %s %s", stCode, st, stErr)
+	}
+	stopped, err := time.Parse(time.RFC3339Nano, status.StopLoggingTime)
+	if err != nil {
+		t.Fatalf("StopLoggingTime %q: %v", status.StopLoggingTime, err)
+	}
+	lastEnd := stopped.UTC().Truncate(3 * time.Second).Add(3 * time.Second).Format("20060102T150405Z")
 	lastDeadline := time.Now().Add(time.Minute)
 	for s.latestDigestEnd(t, "vl-logs") < lastEnd {
 		if time.Now().After(lastDeadline) {
